@@ -1,0 +1,56 @@
+/*
+ * libconcert: administration: users and the invariant checker.
+ * No token is needed: these are for operators and tools, not buyers.
+ */
+#ifndef CONCERT_ADMIN_H
+#define CONCERT_ADMIN_H
+
+#include "common.h"
+
+CONCERT_BEGIN_DECLS
+
+typedef struct concert_user {
+    int64_t id;
+    int64_t balance;
+    char name[CONCERT_NAME_SIZE];   /* NUL-terminated UTF-8 */
+} concert_user;
+
+typedef struct concert_user_list {
+    size_t count;
+    concert_user *items;            /* in id order */
+} concert_user_list;
+
+/* Every user with their balance. Free *out with concert_user_list_free().
+ * Errors: CONCERT_EINVAL, storage errors. */
+CONCERT_EXTERN int concert_admin_users_list(concert_user_list **out, concert_db *db);
+CONCERT_EXTERN void concert_user_list_free(concert_user_list *list);
+
+/* What concert_verify() checked and what it found. */
+typedef struct concert_verify_report {
+    int64_t users;             /* users whose balance was checked */
+    int64_t ledger_entries;
+    int64_t seats;             /* seats looked at */
+    int64_t seats_sold;
+    int64_t reservations;
+    int64_t payments;
+    int64_t active_tokens;     /* live ACTIVE tokens now */
+    size_t violation_count;
+    char **violations;         /* violation_count messages */
+} concert_verify_report;
+
+/*
+ * Check the store's invariants: every sold seat has exactly one CONFIRMED
+ * reservation and one payment of its price; every CONFIRMED reservation's
+ * seat is sold to it; every balance equals the sum of its ledger and is never
+ * negative; no seat is both sold and under a live hold; no more than
+ * max_active tokens are active. Returns 0 when the check ran (whatever it
+ * found: see violation_count). Free *out with concert_verify_report_free().
+ * Errors: CONCERT_EINVAL, CONCERT_ENOTSUP (backend cannot verify), storage
+ * errors.
+ */
+CONCERT_EXTERN int concert_verify(concert_verify_report **out, concert_db *db);
+CONCERT_EXTERN void concert_verify_report_free(concert_verify_report *report);
+
+CONCERT_END_DECLS
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * libconcert: concerts, schedules and seats, and loading a catalog.
+ *
+ * Lookups that a buyer makes take an ACTIVE queue token (rule: only admitted
+ * buyers browse). Lists are allocated by the library in one block and freed
+ * with their own *_free function; callers never free() library memory.
+ * Every function here is safe to call from many threads on one db.
+ */
+#ifndef CONCERT_CATALOG_H
+#define CONCERT_CATALOG_H
+
+#include "common.h"
+
+CONCERT_BEGIN_DECLS
+
+typedef enum concert_concert_status {
+    CONCERT_STATUS_OPEN = 1,    /* on sale */
+    CONCERT_STATUS_PENDING = 2, /* registered, not yet on sale */
+    CONCERT_STATUS_CLOSED = 3   /* not bookable */
+} concert_concert_status;
+
+typedef struct concert_concert {
+    int64_t id;
+    int32_t status;                  /* concert_concert_status */
+    int32_t reserved;
+    char title[CONCERT_TITLE_SIZE];  /* NUL-terminated UTF-8 */
+} concert_concert;
+
+typedef struct concert_concert_list {
+    size_t count;
+    concert_concert *items;          /* count entries, in id order */
+} concert_concert_list;
+
+typedef struct concert_schedule {
+    int64_t id;
+    int64_t concert_id;
+    int64_t starts_at;               /* ms since epoch */
+    int64_t available_seats;         /* free now: unsold, no live hold */
+} concert_schedule;
+
+typedef struct concert_schedule_list {
+    int64_t concert_id;
+    size_t count;
+    concert_schedule *items;         /* in start-time order */
+} concert_schedule_list;
+
+typedef struct concert_seat {
+    int64_t number;
+    int64_t price;                   /* points */
+    char grade[CONCERT_GRADE_SIZE];  /* NUL-terminated, e.g. "VIP", "R" */
+} concert_seat;
+
+typedef struct concert_seat_list {
+    int64_t schedule_id;
+    size_t count;
+    concert_seat *items;             /* in seat-number order */
+} concert_seat_list;
+
+/*
+ * The OPEN concerts, in id order. token must be ACTIVE.
+ * *out is the caller's; free it with concert_concert_list_free().
+ * Errors: CONCERT_EINVAL, CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE,
+ * storage errors.
+ */
+CONCERT_EXTERN int concert_concerts_list(concert_concert_list **out, concert_db *db,
+                                         const char *token);
+CONCERT_EXTERN void concert_concert_list_free(concert_concert_list *list);
+
+/*
+ * One OPEN concert into caller memory. token must be ACTIVE.
+ * Errors: as concert_concerts_list(), plus CONCERT_ECONCERT_NOT_FOUND and
+ * CONCERT_ECONCERT_NOT_BOOKABLE (PENDING or CLOSED).
+ */
+CONCERT_EXTERN int concert_concert_get(concert_concert *out, concert_db *db,
+                                       const char *token, int64_t concert_id);
+
+/*
+ * The bookable schedules of an OPEN concert (now < starts_at + cutoff), each
+ * with its count of free seats, in start-time order. token must be ACTIVE.
+ * A concert with no schedules at all gives an empty list; one whose
+ * schedules have all closed is CONCERT_EBOOKING_CLOSED.
+ * Free *out with concert_schedule_list_free().
+ * Errors: as concert_concert_get(), plus CONCERT_EBOOKING_CLOSED.
+ */
+CONCERT_EXTERN int concert_schedules_available(concert_schedule_list **out, concert_db *db,
+                                               const char *token, int64_t concert_id);
+CONCERT_EXTERN void concert_schedule_list_free(concert_schedule_list *list);
+
+/*
+ * The free seats of a bookable schedule (neither sold nor under a live hold)
+ * in seat-number order. token must be ACTIVE.
+ * Free *out with concert_seat_list_free().
+ * Errors: CONCERT_EINVAL, token errors, CONCERT_ESCHEDULE_NOT_FOUND,
+ * CONCERT_ECONCERT_NOT_BOOKABLE, CONCERT_EBOOKING_CLOSED, storage errors.
+ */
+CONCERT_EXTERN int concert_seats_available(concert_seat_list **out, concert_db *db,
+                                           const char *token, int64_t schedule_id);
+CONCERT_EXTERN void concert_seat_list_free(concert_seat_list *list);
+
+/* ---- Catalog loading (administration and import; no token) ---- */
+
+typedef struct concert_catalog_user {
+    int64_t id;                      /* >= 1 */
+    const char *name;                /* 1..CONCERT_NAME_SIZE-1 bytes */
+    int64_t points;                  /* opening balance, 0..2^53-1 */
+} concert_catalog_user;
+
+typedef struct concert_catalog_seat_range {
+    int64_t from;                    /* first seat number, >= 1 */
+    int64_t to;                      /* last seat number, >= from */
+    const char *grade;               /* 1..CONCERT_GRADE_SIZE-1 bytes */
+    int64_t price;                   /* points, 0..2^53-1 */
+} concert_catalog_seat_range;
+
+typedef struct concert_catalog_schedule {
+    int64_t id;                      /* >= 1 */
+    int64_t starts_at;               /* ms since epoch */
+    const concert_catalog_seat_range *seats;
+    size_t seat_range_count;
+} concert_catalog_schedule;
+
+typedef struct concert_catalog_concert {
+    int64_t id;                      /* >= 1 */
+    const char *title;               /* 1..CONCERT_TITLE_SIZE-1 bytes */
+    int32_t status;                  /* concert_concert_status */
+    int32_t reserved;                /* must be 0 */
+    const concert_catalog_schedule *schedules;
+    size_t schedule_count;
+} concert_catalog_concert;
+
+#define CONCERT_CATALOG_VERSION 1
+
+typedef struct concert_catalog {
+    unsigned int version;            /* CONCERT_CATALOG_VERSION */
+    const concert_catalog_user *users;
+    size_t user_count;
+    const concert_catalog_concert *concerts;
+    size_t concert_count;
+} concert_catalog;
+
+/* Most seats one schedule may have. */
+#define CONCERT_MAX_SEATS_PER_SCHEDULE 1000000
+
+/*
+ * Load users, concerts, schedules and seats, all or nothing. Nothing in
+ * catalog is kept after the call. Opening points are written to the ledger
+ * as a CHARGE entry so that every balance equals the sum of its ledger.
+ * Errors (the message names the offending place, e.g.
+ * "concerts[0].schedules[1].seats[0].to: must be >= from"):
+ * CONCERT_EINVAL (bad field, duplicate id in the catalog, overlapping seat
+ * ranges, too many seats), CONCERT_ECONFLICT (an id already in the store),
+ * storage errors. On any error the store is unchanged.
+ */
+CONCERT_EXTERN int concert_catalog_load(concert_db *db, const concert_catalog *catalog);
+
+/* Every concert whatever its status, in id order (administration; no token).
+ * Free *out with concert_concert_list_free(). */
+CONCERT_EXTERN int concert_admin_concerts_list(concert_concert_list **out, concert_db *db);
+
+/* Static name of a status ("OPEN", "PENDING", "CLOSED"), or NULL if unknown. */
+CONCERT_EXTERN const char *concert_concert_status_name(int status);
+/* Parse "OPEN"/"PENDING"/"CLOSED" (exact case); 0 if unknown. */
+CONCERT_EXTERN int concert_concert_status_parse(const char *name);
+
+CONCERT_END_DECLS
+
+#endif

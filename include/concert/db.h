@@ -1,0 +1,43 @@
+/*
+ * libconcert: opening and closing a store.
+ */
+#ifndef CONCERT_DB_H
+#define CONCERT_DB_H
+
+#include "common.h"
+#include "options.h"
+
+CONCERT_BEGIN_DECLS
+
+/*
+ * Open the store named by uri and return a handle in *out.
+ *
+ *   "memory:"                    a fresh in-memory store (lost on close)
+ *   "sqlite:PATH"                SQLite file at PATH, created if missing
+ *   "postgresql://..." or        PostgreSQL via libpq (URI form)
+ *   "postgres://..."
+ *   "host=... dbname=..."        PostgreSQL via libpq (conninfo form)
+ *
+ * opts may be NULL for the defaults; it is copied, not kept.
+ * Errors: CONCERT_EINVAL (NULL out/uri, unknown scheme, bad options),
+ * CONCERT_ENOTSUP (backend compiled out), CONCERT_ESTORAGE (cannot reach or
+ * open the store), CONCERT_ESCHEMA (store written by a newer libconcert),
+ * CONCERT_ENOMEM. On failure *out is NULL and nothing leaks.
+ * The handle is safe to share between threads.
+ */
+CONCERT_EXTERN int concert_open(concert_db **out, const char *uri,
+                                const concert_options *opts);
+
+/* Close the store and free the handle. NULL is a no-op. No call on db may be
+ * in progress or follow. */
+CONCERT_EXTERN void concert_close(concert_db *db);
+
+/* Name of the backend behind db ("memory", "sqlite", "postgresql"); static. */
+CONCERT_EXTERN const char *concert_backend_name(const concert_db *db);
+
+/* Current time as db's clock sees it, in ms since the epoch. */
+CONCERT_EXTERN int64_t concert_now(const concert_db *db);
+
+CONCERT_END_DECLS
+
+#endif

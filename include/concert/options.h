@@ -1,0 +1,57 @@
+/*
+ * libconcert: options for concert_open().
+ *
+ * Versioned so that fields can be appended without breaking the ABI. Always
+ * start from CONCERT_OPTIONS_INIT or concert_options_init(); a zero field
+ * means "use the default" shown beside it.
+ */
+#ifndef CONCERT_OPTIONS_H
+#define CONCERT_OPTIONS_H
+
+#include "common.h"
+
+CONCERT_BEGIN_DECLS
+
+/* Current time in milliseconds since the Unix epoch (UTC). */
+typedef int64_t (*concert_clock_fn)(void *ctx);
+
+/* Fill buf with len unpredictable bytes; return 0, or non-zero on failure. */
+typedef int (*concert_random_fn)(void *ctx, unsigned char *buf, size_t len);
+
+#define CONCERT_OPTIONS_VERSION 1
+
+typedef struct concert_options {
+    unsigned int version;       /* CONCERT_OPTIONS_VERSION */
+
+    int64_t max_active;         /* ACTIVE tokens at once; 0: 1000 */
+    int64_t active_ttl_ms;      /* ACTIVE token lifetime; 0: 600000 (10 min) */
+    int64_t wait_ttl_ms;        /* WAITING token idle timeout; 0: 300000 */
+    int64_t hold_ttl_ms;        /* seat hold lifetime; 0: 300000 (5 min) */
+    int64_t booking_cutoff_ms;  /* booking ends this long after the start;
+                                   0: 1200000 (20 min) */
+
+    concert_clock_fn clock;     /* NULL: the system real-time clock */
+    void *clock_ctx;
+    concert_random_fn random;   /* NULL: the OS CSPRNG (getrandom) */
+    void *random_ctx;
+
+    int32_t pool_size;          /* PostgreSQL connections, SQLite read
+                                   connections; 0: 8 */
+    int32_t busy_timeout_ms;    /* how long a store waits on a lock before
+                                   CONCERT_EBUSY; 0: 5000 */
+    int32_t connect_timeout_ms; /* PostgreSQL connect timeout; 0: 3000 */
+    int32_t reserved;           /* must be 0 */
+} concert_options;
+
+#define CONCERT_OPTIONS_INIT {CONCERT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+/*
+ * Initialise opts to the defaults for the given version (pass
+ * CONCERT_OPTIONS_VERSION). Returns CONCERT_EINVAL for a NULL opts or an
+ * unknown version. For bindings that cannot expand the macro.
+ */
+CONCERT_EXTERN int concert_options_init(concert_options *opts, unsigned int version);
+
+CONCERT_END_DECLS
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * libconcert: prepaid points.
+ *
+ * Every charge and payment is an immutable ledger entry carrying the balance
+ * after it; a balance always equals the sum of its ledger and is never
+ * negative. Every function here is safe to call from many threads on one db.
+ */
+#ifndef CONCERT_POINTS_H
+#define CONCERT_POINTS_H
+
+#include "common.h"
+
+CONCERT_BEGIN_DECLS
+
+/* Largest amount one charge may add. */
+#define CONCERT_MAX_CHARGE INT64_C(1000000000)
+/* Largest balance: 2^53 - 1, exact in a JSON number. */
+#define CONCERT_MAX_BALANCE INT64_C(9007199254740991)
+
+typedef enum concert_ledger_type {
+    CONCERT_LEDGER_CHARGE = 1,  /* points added (amount > 0) */
+    CONCERT_LEDGER_PAYMENT = 2  /* points spent (amount < 0) */
+} concert_ledger_type;
+
+typedef struct concert_ledger_entry {
+    int64_t id;
+    int64_t user_id;
+    int32_t type;              /* concert_ledger_type */
+    int32_t reserved;
+    int64_t amount;            /* signed: + for CHARGE, - for PAYMENT */
+    int64_t balance_after;
+    int64_t at;                /* ms since epoch */
+    int64_t reservation_id;    /* PAYMENT: what was bought; else 0 */
+} concert_ledger_entry;
+
+typedef struct concert_ledger_list {
+    int64_t user_id;
+    size_t count;
+    concert_ledger_entry *items; /* newest first */
+} concert_ledger_list;
+
+/*
+ * Add amount (1..CONCERT_MAX_CHARGE) points to user_id; *balance_out (may be
+ * NULL) receives the new balance. idempotency_key as for concert_pay(): a
+ * repeat with the same key and amount returns the first result without a
+ * second charge; another amount under the same key is
+ * CONCERT_EIDEMPOTENCY_KEY_REUSED.
+ * Errors: CONCERT_EINVAL, CONCERT_EUSER_NOT_FOUND, CONCERT_EINVALID_AMOUNT
+ * (out of range, or the balance would pass CONCERT_MAX_BALANCE),
+ * CONCERT_EIDEMPOTENCY_KEY_REUSED, storage errors.
+ */
+CONCERT_EXTERN int concert_charge_points(int64_t *balance_out, concert_db *db,
+                                         int64_t user_id, int64_t amount,
+                                         const char *idempotency_key);
+
+/* The user's balance. Errors: CONCERT_EINVAL, CONCERT_EUSER_NOT_FOUND,
+ * storage errors. */
+CONCERT_EXTERN int concert_points_balance(int64_t *balance_out, concert_db *db,
+                                          int64_t user_id);
+
+/* The user's ledger, newest first. Free *out with concert_ledger_list_free().
+ * Errors: CONCERT_EINVAL, CONCERT_EUSER_NOT_FOUND, storage errors. */
+CONCERT_EXTERN int concert_points_history(concert_ledger_list **out, concert_db *db,
+                                          int64_t user_id);
+CONCERT_EXTERN void concert_ledger_list_free(concert_ledger_list *list);
+
+/* Static name of a ledger type ("CHARGE", "PAYMENT"), or NULL. */
+CONCERT_EXTERN const char *concert_ledger_type_name(int type);
+
+CONCERT_END_DECLS
+
+#endif

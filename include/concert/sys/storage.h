@@ -1,0 +1,314 @@
+/*
+ * libconcert extension API: storage backends.
+ *
+ * This is a different promise from the application API in <concert/*.h>:
+ * it is for people who write a store, not for people who sell tickets.
+ *
+ * A backend is a versioned table of function pointers. Each entry is one
+ * ATOMIC DOMAIN STEP (hold a seat if it is free, commit a payment, charge
+ * points), never a generic get/put: a read-then-write split across two calls
+ * is the double-booking bug this library exists to prevent.
+ *
+ * Division of labour:
+ *  - The core validates arguments, reads the clock ONCE per public call and
+ *    passes that `now` to every step, generates tokens, builds idempotency
+ *    fingerprints, decides which error a caller sees, and derives display
+ *    state (EXPIRED, ETA).
+ *  - The backend stores, and makes each step atomic with respect to every
+ *    other step, from any thread of this process and (for shared stores) any
+ *    other process. It never reads a clock of its own: time is `now`.
+ *
+ * Every method may be called concurrently from many threads on one storage.
+ * Methods return 0 or a negative concert_error_code; on failure they may set
+ * a detail message with concert_sys_error_set() (the core supplies a generic
+ * one otherwise) and must leave the store unchanged. Database codes
+ * (SQLITE_*, SQLSTATE) never escape: map them to CONCERT_ESTORAGE (cannot
+ * reach or use the store), CONCERT_EBUSY (contention after bounded retries),
+ * CONCERT_ESCHEMA or CONCERT_EINTERNAL.
+ *
+ * "must provide": the core refuses a table with it NULL.
+ * "may provide": NULL is allowed; the core returns CONCERT_ENOTSUP.
+ */
+#ifndef CONCERT_SYS_STORAGE_H
+#define CONCERT_SYS_STORAGE_H
+
+#include "../concert.h"
+
+CONCERT_BEGIN_DECLS
+
+#define CONCERT_STORAGE_VERSION 1
+
+/* A token that exists but can no longer be used: it expired, was dropped
+ * for idleness, was left, or was consumed by a payment. Only ever seen by
+ * the core, never by applications. */
+#define CONCERT_TOKEN_ENDED 3
+
+/* The queue rules' parameters, from the options, in milliseconds. */
+typedef struct concert_queue_params {
+    int64_t max_active;
+    int64_t active_ttl_ms;
+    int64_t wait_ttl_ms;
+} concert_queue_params;
+
+/* What a queue step reports about one token. */
+typedef struct concert_storage_token {
+    concert_token_info info;  /* state may also be CONCERT_TOKEN_ENDED;
+                                 eta_ms is left for the core (set -1) */
+    int64_t admit_rate_mps;   /* admissions per 1000 s (see
+                                 concert_sys_rate); 0 when unknown */
+} concert_storage_token;
+
+/*
+ * Admission-rate estimate kept with the queue state, for ETAs. Backends store
+ * the three fields and call concert_sys_rate_observe() whenever they admit
+ * tokens, so that the estimator is written once, here.
+ */
+typedef struct concert_sys_rate {
+    int64_t rate_mps;       /* admissions per 1000 seconds; 0 = no estimate */
+    int64_t window_start;   /* ms; 0 = no window open */
+    int64_t window_count;   /* admissions counted since window_start */
+} concert_sys_rate;
+
+CONCERT_EXTERN void concert_sys_rate_observe(concert_sys_rate *rate, int64_t admitted,
+                                             int64_t now);
+
+/* A schedule with what the core needs to decide bookability. */
+typedef struct concert_storage_schedule {
+    int64_t id;
+    int64_t concert_id;
+    int64_t starts_at;
+    int32_t concert_status;  /* concert_concert_status of its concert */
+    int32_t reserved;
+} concert_storage_schedule;
+
+typedef struct concert_hold_request {
+    int64_t schedule_id;
+    int64_t seat_number;
+    int64_t user_id;        /* owner, from the token */
+    int64_t now;
+    int64_t hold_until;     /* now + hold_ttl */
+} concert_hold_request;
+
+typedef struct concert_pay_request {
+    int64_t reservation_id;
+    int64_t user_id;             /* from the token */
+    const char *token;           /* to end it, fenced: must still be ACTIVE */
+    int64_t now;
+    const char *idempotency_key; /* NULL: none */
+    const char *fingerprint;     /* the arguments, when a key is given */
+    concert_queue_params queue;  /* to tell a live ACTIVE token */
+} concert_pay_request;
+
+typedef struct concert_charge_request {
+    int64_t user_id;
+    int64_t amount;              /* 1..CONCERT_MAX_CHARGE, checked by core */
+    int64_t max_balance;         /* refuse (CONCERT_EINVALID_AMOUNT) above */
+    int64_t now;
+    const char *idempotency_key; /* NULL: none */
+    const char *fingerprint;
+} concert_charge_request;
+
+/* Callbacks through which list steps hand rows to the core, which owns the
+ * memory given to applications. A non-zero return (CONCERT_ENOMEM) must stop
+ * the step and be returned by it. */
+typedef int (*concert_emit_concert_fn)(void *ctx, const concert_concert *item);
+typedef int (*concert_emit_schedule_fn)(void *ctx, const concert_schedule *item);
+typedef int (*concert_emit_seat_fn)(void *ctx, const concert_seat *item);
+typedef int (*concert_emit_ledger_fn)(void *ctx, const concert_ledger_entry *item);
+typedef int (*concert_emit_user_fn)(void *ctx, const concert_user *item);
+typedef int (*concert_emit_text_fn)(void *ctx, const char *text);
+
+typedef struct concert_storage concert_storage;
+
+/*
+ * The table. A backend embeds it as the FIRST member of its own struct and
+ * casts back (SQLite's sqlite3_file shape).
+ */
+struct concert_storage {
+    unsigned int version;   /* CONCERT_STORAGE_VERSION */
+    const char *name;       /* static, e.g. "memory" */
+
+    /* must: release everything. Called once, with no call in flight. */
+    void (*free)(concert_storage *self);
+
+    /* ---------------- queue ----------------
+     * Queue rules every backend implements with the given params:
+     *  - Tickets come from one monotonic sequence; position of a WAITING
+     *    token = ticket - admitted_through (never a count of rows).
+     *  - A token is live when WAITING and now < last_seen + wait_ttl, or
+     *    ACTIVE and now < expires_at. Otherwise it is ENDED.
+     *  - Admission, run at the start of every queue step: settle ACTIVE
+     *    tokens with expires_at <= now (they leave the active count), then
+     *    while active < max_active and tickets remain, look at the next
+     *    ticket once: admit it if it is live and WAITING (state ACTIVE,
+     *    expires_at = now + active_ttl), else skip it; advance
+     *    admitted_through. Call concert_sys_rate_observe() with the number
+     *    admitted. Atomic across processes for shared stores.
+     *  - Every way an ACTIVE token ends (expiry, payment, leave) decrements
+     *    the active count exactly once.
+     *  - info.expires_at: ACTIVE, expires_at; WAITING, last_seen + wait_ttl;
+     *    ENDED, 0.
+     */
+
+    /* must: the user's live token (is_new = 0; a WAITING one counts as
+     * polled), or a new WAITING token named new_token at the back of the
+     * line (is_new = 1), then admission, then report it (it may already be
+     * ACTIVE). CONCERT_EUSER_NOT_FOUND if the user does not exist. */
+    int (*queue_issue)(concert_storage *self, const concert_queue_params *params,
+                       int64_t user_id, const char *new_token, int64_t now,
+                       concert_storage_token *out);
+
+    /* must: run admission, then report token. A live WAITING token's
+     * last_seen becomes now. A known token that is no longer live reports
+     * state CONCERT_TOKEN_ENDED with its user_id (the core needs it to
+     * replay idempotent payments). CONCERT_ETOKEN_INVALID only for a token
+     * the store has never seen. Compare token text in constant time once the
+     * candidate is found (concert_sys_token_equal). */
+    int (*queue_status)(concert_storage *self, const concert_queue_params *params,
+                        const char *token, int64_t now, concert_storage_token *out);
+
+    /* must: end a live token (WAITING or ACTIVE), then run admission.
+     * CONCERT_ETOKEN_INVALID if unknown or not live. */
+    int (*queue_leave)(concert_storage *self, const concert_queue_params *params,
+                       const char *token, int64_t now);
+
+    /* must: run admission, then fill the counts (max_active from params). */
+    int (*queue_stats)(concert_storage *self, const concert_queue_params *params,
+                       int64_t now, concert_queue_stats *out);
+
+    /* ---------------- catalog ---------------- */
+
+    /* must: emit concerts in id order; status 0 = all, else only that status. */
+    int (*concerts_list)(concert_storage *self, int32_t status,
+                         concert_emit_concert_fn emit, void *ctx);
+
+    /* must: CONCERT_ECONCERT_NOT_FOUND if missing. */
+    int (*concert_get)(concert_storage *self, int64_t concert_id, concert_concert *out);
+
+    /* must: emit the concert's schedules with starts_at > starts_after, in
+     * (starts_at, id) order, each with available_seats counted at now (free:
+     * unsold and no hold with hold_until > now). *total receives the count of
+     * ALL the concert's schedules. The concert is known to exist. */
+    int (*schedules_list)(concert_storage *self, int64_t concert_id, int64_t starts_after,
+                          int64_t now, concert_emit_schedule_fn emit, void *ctx,
+                          int64_t *total);
+
+    /* must: CONCERT_ESCHEDULE_NOT_FOUND if missing. */
+    int (*schedule_get)(concert_storage *self, int64_t schedule_id,
+                        concert_storage_schedule *out);
+
+    /* must: emit the free seats at now in seat-number order, in time linear
+     * in the seats of that schedule (an index on schedule). */
+    int (*seats_available)(concert_storage *self, int64_t schedule_id, int64_t now,
+                           concert_emit_seat_fn emit, void *ctx);
+
+    /* must: load a catalog the core has already validated (fields in range,
+     * ids unique within it, seat ranges ordered and disjoint), all or nothing.
+     * An id already in the store is CONCERT_ECONFLICT, with a message naming
+     * the place: "concerts[2].id: concert 7 already exists". Opening points
+     * become a CHARGE ledger entry at now (none when 0). */
+    int (*catalog_load)(concert_storage *self, const concert_catalog *catalog, int64_t now);
+
+    /* ---------------- holds and payment ---------------- */
+
+    /* must, atomically: CONCERT_ESEAT_NOT_FOUND if the schedule has no such
+     * seat. If the seat is under a live hold (hold_until > now) by a HELD
+     * reservation of the same user: report that reservation, is_new = 0.
+     * If sold, or under another live hold: CONCERT_ESEAT_TAKEN. Otherwise
+     * create a HELD reservation at the seat's price until hold_until, make
+     * the seat point at it (the fence), and report it with is_new = 1.
+     * The schedule is known to exist and be bookable. */
+    int (*seat_hold)(concert_storage *self, const concert_hold_request *req,
+                     concert_reservation *out);
+
+    /* must: the reservation as stored: status HELD or CONFIRMED (the core
+     * derives EXPIRED). CONCERT_ERESERVATION_NOT_FOUND if missing. */
+    int (*reservation_get)(concert_storage *self, int64_t reservation_id,
+                           concert_reservation *out);
+
+    /* must, in one atomic step, in this order:
+     *  1. key given and a record exists for (user, "pay", key): same
+     *     fingerprint, report the stored payment and return 0; else
+     *     CONCERT_EIDEMPOTENCY_KEY_REUSED.
+     *  2. the token is live ACTIVE for this user (see params), else
+     *     CONCERT_ETOKEN_INVALID.
+     *  3. reservation missing: CONCERT_ERESERVATION_NOT_FOUND; another
+     *     user's: CONCERT_EFORBIDDEN; CONFIRMED: CONCERT_EALREADY_PAID;
+     *     hold_until <= now or the seat no longer points at it:
+     *     CONCERT_EHOLD_EXPIRED.
+     *  4. balance < price: CONCERT_EINSUFFICIENT_POINTS.
+     *  5. debit; PAYMENT ledger entry (amount -price); payment record; seat
+     *     sold to this reservation (fenced); reservation CONFIRMED; token
+     *     ENDED (active count - 1); idempotency record if a key was given.
+     * Any failure leaves everything unchanged. The store should also refuse
+     * a negative balance and a second sale of a seat by itself (CHECK,
+     * UNIQUE) so that a bug cannot corrupt it. */
+    int (*pay)(concert_storage *self, const concert_pay_request *req, concert_payment *out);
+
+    /* ---------------- points ---------------- */
+
+    /* must, atomically: 1. idempotency as for pay with operation "charge"
+     * (report the stored result's user and balance); 2.
+     * CONCERT_EUSER_NOT_FOUND; 3. balance + amount > max_balance:
+     * CONCERT_EINVALID_AMOUNT; 4. credit, CHARGE ledger entry, idempotency
+     * record. *balance_out = the balance after. */
+    int (*charge)(concert_storage *self, const concert_charge_request *req,
+                  int64_t *balance_out);
+
+    /* must: CONCERT_EUSER_NOT_FOUND if missing. */
+    int (*balance_get)(concert_storage *self, int64_t user_id, int64_t *balance_out);
+
+    /* must: emit the user's ledger newest first; CONCERT_EUSER_NOT_FOUND if
+     * the user does not exist. */
+    int (*history_list)(concert_storage *self, int64_t user_id,
+                        concert_emit_ledger_fn emit, void *ctx);
+
+    /* ---------------- administration ---------------- */
+
+    /* must: emit every user in id order. */
+    int (*users_list)(concert_storage *self, concert_emit_user_fn emit, void *ctx);
+
+    /* may: check every invariant listed at concert_verify(), emit one line
+     * per violation, and fill the counts of report (not violations). */
+    int (*verify)(concert_storage *self, const concert_queue_params *params, int64_t now,
+                  concert_emit_text_fn violation, void *ctx,
+                  concert_verify_report *report);
+};
+
+/*
+ * Open a built-in backend. location is what follows the scheme
+ * ("sqlite:PATH" gives "PATH"; PostgreSQL gets the whole URI or conninfo).
+ * Backends compiled out still exist and return CONCERT_ENOTSUP.
+ */
+CONCERT_EXTERN int concert_storage_memory_open(concert_storage **out, const char *location,
+                                               const concert_options *opts);
+CONCERT_EXTERN int concert_storage_sqlite_open(concert_storage **out, const char *location,
+                                               const concert_options *opts);
+CONCERT_EXTERN int concert_storage_postgres_open(concert_storage **out, const char *location,
+                                                 const concert_options *opts);
+
+/*
+ * Open a db on a storage of your own. Takes ownership of storage in every
+ * case (it is freed on failure). Errors: CONCERT_EINVAL (bad table: wrong
+ * version or a "must" method NULL), CONCERT_ENOMEM.
+ */
+CONCERT_EXTERN int concert_open_storage(concert_db **out, concert_storage *storage,
+                                        const concert_options *opts);
+
+/*
+ * Set the calling thread's error detail (printf-style) and return code, so
+ * that a backend can write `return concert_sys_error_set(CONCERT_ESTORAGE,
+ * "sqlite: %s", msg);`.
+ */
+CONCERT_EXTERN int concert_sys_error_set(int code, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Constant-time comparison of two NUL-terminated tokens: 1 if equal. */
+CONCERT_EXTERN int concert_sys_token_equal(const char *a, const char *b);
+
+CONCERT_END_DECLS
+
+#endif
