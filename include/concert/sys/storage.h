@@ -1,8 +1,9 @@
 /*
  * libconcert extension API: storage backends.
  *
- * This is a different promise from the application API in <concert/*.h>:
- * it is for people who write a store, not for people who sell tickets.
+ * This is a different promise from the application API in include/concert/ (the headers
+ * behind concert.h): it is for people who write a store, not for people who
+ * sell tickets.
  *
  * A backend is a versioned table of function pointers. Each entry is one
  * ATOMIC DOMAIN STEP (hold a seat if it is free, commit a payment, charge
