@@ -1,0 +1,134 @@
+/*
+ * Opening a store: URI dispatch to a backend, option defaults, the clock.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+static int64_t system_clock(void *ctx)
+{
+    struct timespec ts;
+    (void)ctx;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t concert__now(const concert_db *db)
+{
+    if (db->opts.clock)
+        return db->opts.clock(db->opts.clock_ctx);
+    return system_clock(NULL);
+}
+
+int64_t concert_now(const concert_db *db)
+{
+    return db ? concert__now(db) : system_clock(NULL);
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* libpq conninfo strings are "keyword=value ..." with a known first keyword. */
+static int looks_like_conninfo(const char *uri)
+{
+    static const char *const KEYWORDS[] = {"host=", "hostaddr=", "port=", "dbname=",
+                                           "user=", "password=", "service=", "sslmode="};
+    for (size_t i = 0; i < sizeof(KEYWORDS) / sizeof(KEYWORDS[0]); i++) {
+        if (starts_with(uri, KEYWORDS[i]))
+            return 1;
+    }
+    return 0;
+}
+
+int concert_open(concert_db **out, const char *uri, const concert_options *opts)
+{
+    concert_options resolved;
+    concert_storage *storage = NULL;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (!out || !uri)
+        return concert__error_set(CONCERT_EINVAL, "concert_open: out and uri must not be NULL");
+    if ((rc = concert__options_resolve(&resolved, opts)) != 0)
+        return rc;
+
+    concert__error_clear();
+    if (strcmp(uri, "memory:") == 0 || strcmp(uri, "memory") == 0) {
+        rc = concert_storage_memory_open(&storage, "", &resolved);
+    } else if (starts_with(uri, "sqlite:")) {
+        const char *path = uri + strlen("sqlite:");
+        if (*path == '\0')
+            return concert__error_set(CONCERT_EINVAL, "concert_open: \"sqlite:\" needs a path, "
+                                                      "e.g. sqlite:concert.db");
+        rc = concert_storage_sqlite_open(&storage, path, &resolved);
+    } else if (starts_with(uri, "postgresql://") || starts_with(uri, "postgres://") ||
+               looks_like_conninfo(uri)) {
+        rc = concert_storage_postgres_open(&storage, uri, &resolved);
+    } else {
+        return concert__error_set(CONCERT_EINVAL,
+                                  "concert_open: unknown store \"%.64s\"; use memory:, "
+                                  "sqlite:PATH, postgresql://... or a libpq conninfo",
+                                  uri);
+    }
+    if (rc != 0) {
+        if (rc > 0 || !concert__error_is_known(rc))
+            rc = CONCERT_EINTERNAL;
+        return concert__error_ensure(rc);
+    }
+    if (!storage)
+        return concert__error_set(CONCERT_EINTERNAL, "concert_open: backend returned no storage");
+    return concert_open_storage(out, storage, &resolved);
+}
+
+int concert_open_storage(concert_db **out, concert_storage *storage, const concert_options *opts)
+{
+    concert_db *db;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (!out || !storage) {
+        if (storage && storage->free)
+            storage->free(storage);
+        return concert__error_set(CONCERT_EINVAL, "concert_open_storage: NULL argument");
+    }
+    if ((rc = concert__storage_check(storage)) != 0) {
+        if (storage->free)
+            storage->free(storage);
+        return rc;
+    }
+    db = calloc(1, sizeof(*db));
+    if (!db) {
+        storage->free(storage);
+        return concert__error_set(CONCERT_ENOMEM, "concert_open_storage: out of memory");
+    }
+    if ((rc = concert__options_resolve(&db->opts, opts)) != 0) {
+        storage->free(storage);
+        free(db);
+        return rc;
+    }
+    db->storage = storage;
+    db->queue.max_active = db->opts.max_active;
+    db->queue.active_ttl_ms = db->opts.active_ttl_ms;
+    db->queue.wait_ttl_ms = db->opts.wait_ttl_ms;
+    *out = db;
+    return CONCERT_OK;
+}
+
+void concert_close(concert_db *db)
+{
+    if (!db)
+        return;
+    db->storage->free(db->storage);
+    free(db);
+}
+
+const char *concert_backend_name(const concert_db *db)
+{
+    return db && db->storage->name ? db->storage->name : "";
+}

@@ -1,0 +1,120 @@
+/*
+ * Internal declarations shared by the core's modules. Never installed.
+ */
+#ifndef CONCERT_INTERNAL_H
+#define CONCERT_INTERNAL_H
+
+#include <concert/concert.h>
+#include <concert/sys/storage.h>
+
+struct concert_db {
+    concert_storage *storage;
+    concert_options opts;        /* with defaults resolved */
+    concert_queue_params queue;  /* derived from opts */
+};
+
+/* ---- errors.c ---- */
+/* Set the thread's error detail; returns code. */
+int concert__error_set(int code, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Set the detail to the code's generic text unless a message for this very
+ * code was just set (by a backend); returns code. */
+int concert__error_ensure(int code);
+/* Forget the detail, so that concert__error_ensure knows whether a backend set one. */
+void concert__error_clear(void);
+/* 1 if code is a value of concert_error_code. */
+int concert__error_is_known(int code);
+
+/* ---- options.c ---- */
+/* Copy opts (may be NULL) into out with every default resolved; checks ranges. */
+int concert__options_resolve(concert_options *out, const concert_options *opts);
+
+/* ---- clock ---- */
+int64_t concert__now(const concert_db *db);
+
+/* ---- token.c ---- */
+/* Fill out (CONCERT_TOKEN_SIZE) with a fresh token from db's random source. */
+int concert__token_generate(const concert_db *db, char *out);
+/* 1 if text looks like a token we could have issued (length, alphabet). */
+int concert__token_well_formed(const char *text);
+
+/* ---- list.c: a growable array the core fills from backend callbacks ---- */
+typedef struct concert__vec {
+    void *items;
+    size_t count;
+    size_t capacity;
+    size_t item_size;
+} concert__vec;
+void concert__vec_init(concert__vec *v, size_t item_size);
+int concert__vec_push(concert__vec *v, const void *item); /* 0 or CONCERT_ENOMEM */
+void concert__vec_free(concert__vec *v);
+/*
+ * Allocate one block holding a list header of header_size bytes followed by
+ * the vector's items, so the caller frees the whole list with one free().
+ * *items_field is set to point at the copied items. Frees nothing of v.
+ */
+void *concert__list_from_vec(size_t header_size, const concert__vec *v, void **items_out);
+
+/* ---- storage_calls.c: the only place the core calls a backend ---- */
+int concert__storage_check(const concert_storage *s);
+int concert__st_queue_issue(concert_db *db, int64_t user_id, const char *new_token,
+                            int64_t now, concert_storage_token *out);
+int concert__st_queue_status(concert_db *db, const char *token, int64_t now,
+                             concert_storage_token *out);
+int concert__st_queue_leave(concert_db *db, const char *token, int64_t now);
+int concert__st_queue_stats(concert_db *db, int64_t now, concert_queue_stats *out);
+int concert__st_concerts_list(concert_db *db, int32_t status, concert_emit_concert_fn emit,
+                              void *ctx);
+int concert__st_concert_get(concert_db *db, int64_t id, concert_concert *out);
+int concert__st_schedules_list(concert_db *db, int64_t concert_id, int64_t starts_after,
+                               int64_t now, concert_emit_schedule_fn emit, void *ctx,
+                               int64_t *total);
+int concert__st_schedule_get(concert_db *db, int64_t id, concert_storage_schedule *out);
+int concert__st_seats_available(concert_db *db, int64_t schedule_id, int64_t now,
+                                concert_emit_seat_fn emit, void *ctx);
+int concert__st_catalog_load(concert_db *db, const concert_catalog *c, int64_t now);
+int concert__st_seat_hold(concert_db *db, const concert_hold_request *req,
+                          concert_reservation *out);
+int concert__st_reservation_get(concert_db *db, int64_t id, concert_reservation *out);
+int concert__st_pay(concert_db *db, const concert_pay_request *req, concert_payment *out);
+int concert__st_charge(concert_db *db, const concert_charge_request *req, int64_t *balance);
+int concert__st_balance_get(concert_db *db, int64_t user_id, int64_t *balance);
+int concert__st_history_list(concert_db *db, int64_t user_id, concert_emit_ledger_fn emit,
+                             void *ctx);
+int concert__st_users_list(concert_db *db, concert_emit_user_fn emit, void *ctx);
+int concert__st_verify(concert_db *db, int64_t now, concert_emit_text_fn emit, void *ctx,
+                       concert_verify_report *report);
+
+/*
+ * Fault injection for tests: when set, called before every backend call
+ * with the method's name; a non-zero return is returned instead of calling
+ * the backend. Not thread-safe to change while calls are in flight.
+ */
+typedef int (*concert__fault_fn)(const char *method, void *ctx);
+void concert__fault_inject(concert__fault_fn fn, void *ctx);
+
+/* ---- queue.c: used by every token-taking call ---- */
+/*
+ * Resolve token to its user, requiring it ACTIVE. Errors:
+ * CONCERT_EINVAL (NULL), CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE.
+ */
+int concert__token_require_active(concert_db *db, const char *token, int64_t now,
+                                  int64_t *user_id);
+
+/* The user and state of a token in any state, ENDED included (for payment
+ * replays after the token was consumed). CONCERT_ETOKEN_INVALID if unknown. */
+int concert__token_resolve_any(concert_db *db, const char *token, int64_t now, int64_t *user_id,
+                               int32_t *state);
+
+/* ---- catalog.c ---- */
+/* A schedule that exists, belongs to an OPEN concert and is still bookable. */
+int concert__schedule_require_bookable(concert_db *db, int64_t schedule_id, int64_t now,
+                                       concert_storage_schedule *out);
+
+/* Idempotency keys: NULL or "" means none; else 1..255 bytes. */
+int concert__idempotency_key_check(const char *key, const char **normalized);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * Options: defaults, and the one place that checks their ranges.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define DEFAULT_MAX_ACTIVE 1000
+#define DEFAULT_ACTIVE_TTL_MS (600 * 1000)
+#define DEFAULT_WAIT_TTL_MS (300 * 1000)
+#define DEFAULT_HOLD_TTL_MS (300 * 1000)
+#define DEFAULT_BOOKING_CUTOFF_MS (1200 * 1000)
+#define DEFAULT_POOL_SIZE 8
+#define DEFAULT_BUSY_TIMEOUT_MS 5000
+#define DEFAULT_CONNECT_TIMEOUT_MS 3000
+/* A year: anything longer is certainly a unit mistake (seconds vs ms). */
+#define MAX_DURATION_MS (INT64_C(366) * 24 * 3600 * 1000)
+
+int concert_options_init(concert_options *opts, unsigned int version)
+{
+    if (!opts)
+        return concert__error_set(CONCERT_EINVAL, "concert_options_init: opts is NULL");
+    if (version != CONCERT_OPTIONS_VERSION)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "concert_options_init: unknown version %u (this library: %u)",
+                                  version, CONCERT_OPTIONS_VERSION);
+    memset(opts, 0, sizeof(*opts));
+    opts->version = version;
+    return CONCERT_OK;
+}
+
+static int duration_resolve(int64_t *field, int64_t fallback, const char *name)
+{
+    if (*field == 0)
+        *field = fallback;
+    if (*field < 0 || *field > MAX_DURATION_MS)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "options.%s: %lld ms is out of range (1 ms to 366 days)",
+                                  name, (long long)*field);
+    return CONCERT_OK;
+}
+
+int concert__options_resolve(concert_options *out, const concert_options *opts)
+{
+    int rc;
+
+    concert_options_init(out, CONCERT_OPTIONS_VERSION);
+    if (opts) {
+        if (opts->version != CONCERT_OPTIONS_VERSION)
+            return concert__error_set(CONCERT_EINVAL,
+                                      "options.version: %u is unknown (this library: %u); "
+                                      "initialise with concert_options_init()",
+                                      opts->version, CONCERT_OPTIONS_VERSION);
+        *out = *opts;
+    }
+    if (out->max_active == 0)
+        out->max_active = DEFAULT_MAX_ACTIVE;
+    if (out->max_active < 0 || out->max_active > INT64_C(100000000))
+        return concert__error_set(CONCERT_EINVAL,
+                                  "options.max_active: %lld is out of range (1 to 100000000)",
+                                  (long long)out->max_active);
+    if ((rc = duration_resolve(&out->active_ttl_ms, DEFAULT_ACTIVE_TTL_MS, "active_ttl_ms")) ||
+        (rc = duration_resolve(&out->wait_ttl_ms, DEFAULT_WAIT_TTL_MS, "wait_ttl_ms")) ||
+        (rc = duration_resolve(&out->hold_ttl_ms, DEFAULT_HOLD_TTL_MS, "hold_ttl_ms")) ||
+        (rc = duration_resolve(&out->booking_cutoff_ms, DEFAULT_BOOKING_CUTOFF_MS,
+                               "booking_cutoff_ms")))
+        return rc;
+    if (out->pool_size == 0)
+        out->pool_size = DEFAULT_POOL_SIZE;
+    if (out->pool_size < 0 || out->pool_size > 1024)
+        return concert__error_set(CONCERT_EINVAL, "options.pool_size: %d is out of range (1 to 1024)",
+                                  (int)out->pool_size);
+    if (out->busy_timeout_ms == 0)
+        out->busy_timeout_ms = DEFAULT_BUSY_TIMEOUT_MS;
+    if (out->busy_timeout_ms < 0)
+        return concert__error_set(CONCERT_EINVAL, "options.busy_timeout_ms: must be positive");
+    if (out->connect_timeout_ms == 0)
+        out->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    if (out->connect_timeout_ms < 0)
+        return concert__error_set(CONCERT_EINVAL, "options.connect_timeout_ms: must be positive");
+    if (out->reserved != 0)
+        return concert__error_set(CONCERT_EINVAL, "options.reserved: must be 0");
+    return CONCERT_OK;
+}

@@ -1,0 +1,109 @@
+/*
+ * Prepaid points: charging, balances, the ledger.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const LEDGER_TYPE_NAMES[] = {NULL, "CHARGE", "PAYMENT"};
+
+const char *concert_ledger_type_name(int type)
+{
+    if (type < CONCERT_LEDGER_CHARGE || type > CONCERT_LEDGER_PAYMENT)
+        return NULL;
+    return LEDGER_TYPE_NAMES[type];
+}
+
+static int user_id_check(int64_t user_id)
+{
+    if (user_id <= 0)
+        return concert__error_set(CONCERT_EUSER_NOT_FOUND, "user %lld not found",
+                                  (long long)user_id);
+    return CONCERT_OK;
+}
+
+int concert_charge_points(int64_t *balance_out, concert_db *db, int64_t user_id, int64_t amount,
+                          const char *idempotency_key)
+{
+    concert_charge_request req;
+    char fingerprint[64];
+    const char *key;
+    int64_t balance = 0;
+    int rc;
+
+    if (!db)
+        return concert__error_set(CONCERT_EINVAL, "concert_charge_points: NULL db");
+    if ((rc = concert__idempotency_key_check(idempotency_key, &key)) != 0)
+        return rc;
+    if ((rc = user_id_check(user_id)) != 0)
+        return rc;
+    if (amount < 1 || amount > CONCERT_MAX_CHARGE)
+        return concert__error_set(CONCERT_EINVALID_AMOUNT,
+                                  "invalid amount %lld: must be 1 to %lld", (long long)amount,
+                                  (long long)CONCERT_MAX_CHARGE);
+    snprintf(fingerprint, sizeof(fingerprint), "amount=%lld", (long long)amount);
+    memset(&req, 0, sizeof(req));
+    req.user_id = user_id;
+    req.amount = amount;
+    req.max_balance = CONCERT_MAX_BALANCE;
+    req.now = concert__now(db);
+    req.idempotency_key = key;
+    req.fingerprint = key ? fingerprint : NULL;
+    if ((rc = concert__st_charge(db, &req, &balance)) != 0)
+        return rc;
+    if (balance_out)
+        *balance_out = balance;
+    return CONCERT_OK;
+}
+
+int concert_points_balance(int64_t *balance_out, concert_db *db, int64_t user_id)
+{
+    int rc;
+    if (!balance_out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_points_balance: NULL argument");
+    if ((rc = user_id_check(user_id)) != 0)
+        return rc;
+    return concert__st_balance_get(db, user_id, balance_out);
+}
+
+static int push_entry(void *ctx, const concert_ledger_entry *item)
+{
+    return concert__vec_push(ctx, item);
+}
+
+int concert_points_history(concert_ledger_list **out, concert_db *db, int64_t user_id)
+{
+    concert__vec v;
+    concert_ledger_list *list;
+    void *items;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_points_history: NULL argument");
+    if ((rc = user_id_check(user_id)) != 0)
+        return rc;
+    concert__vec_init(&v, sizeof(concert_ledger_entry));
+    rc = concert__st_history_list(db, user_id, push_entry, &v);
+    if (rc == 0) {
+        list = concert__list_from_vec(sizeof(*list), &v, &items);
+        if (!list) {
+            rc = concert__error_set(CONCERT_ENOMEM, "out of memory listing history");
+        } else {
+            list->user_id = user_id;
+            list->count = v.count;
+            list->items = items;
+            *out = list;
+        }
+    }
+    concert__vec_free(&v);
+    return rc;
+}
+
+void concert_ledger_list_free(concert_ledger_list *list)
+{
+    free(list);
+}

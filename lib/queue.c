@@ -1,0 +1,135 @@
+/*
+ * The waiting queue: issue, status, leave, and the token check every
+ * buyer-facing call makes. Admission itself is an atomic backend step.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static int token_text_check(const char *token)
+{
+    if (!token)
+        return concert__error_set(CONCERT_ETOKEN_INVALID, "no queue token given");
+    if (!concert__token_well_formed(token))
+        return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: malformed");
+    return CONCERT_OK;
+}
+
+/* ETA from the admission-rate estimate: position / (admissions per ms). */
+static int64_t eta_ms(const concert_storage_token *t)
+{
+    if (t->info.state != CONCERT_TOKEN_WAITING || t->admit_rate_mps <= 0)
+        return -1;
+    if (t->info.position > INT64_MAX / 1000000)
+        return -1;
+    return t->info.position * 1000000 / t->admit_rate_mps;
+}
+
+static void report(concert_token_info *out, const concert_storage_token *t)
+{
+    *out = t->info;
+    out->token[CONCERT_TOKEN_SIZE - 1] = '\0';
+    if (out->state == CONCERT_TOKEN_ACTIVE)
+        out->position = 0;
+    out->eta_ms = eta_ms(t);
+}
+
+int concert_queue_issue(concert_token_info *out, concert_db *db, int64_t user_id)
+{
+    char fresh[CONCERT_TOKEN_SIZE];
+    concert_storage_token t;
+    int64_t now;
+    int rc;
+
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_queue_issue: NULL argument");
+    if (user_id <= 0)
+        return concert__error_set(CONCERT_EUSER_NOT_FOUND, "user %lld not found",
+                                  (long long)user_id);
+    now = concert__now(db);
+    /* Generated up front: the backend uses it only if the user has no live token. */
+    if ((rc = concert__token_generate(db, fresh)) != 0)
+        return rc;
+    memset(&t, 0, sizeof(t));
+    if ((rc = concert__st_queue_issue(db, user_id, fresh, now, &t)) != 0)
+        return rc;
+    if (t.info.state != CONCERT_TOKEN_WAITING && t.info.state != CONCERT_TOKEN_ACTIVE)
+        return concert__error_set(CONCERT_EINTERNAL, "queue_issue reported a dead token");
+    report(out, &t);
+    return CONCERT_OK;
+}
+
+int concert_queue_status(concert_token_info *out, concert_db *db, const char *token)
+{
+    concert_storage_token t;
+    int rc;
+
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_queue_status: NULL argument");
+    if ((rc = token_text_check(token)) != 0)
+        return rc;
+    memset(&t, 0, sizeof(t));
+    if ((rc = concert__st_queue_status(db, token, concert__now(db), &t)) != 0)
+        return rc;
+    if (t.info.state == CONCERT_TOKEN_ENDED)
+        return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+    report(out, &t);
+    return CONCERT_OK;
+}
+
+int concert_queue_leave(concert_db *db, const char *token)
+{
+    int rc;
+    if (!db)
+        return concert__error_set(CONCERT_EINVAL, "concert_queue_leave: NULL argument");
+    if ((rc = token_text_check(token)) != 0)
+        return rc;
+    return concert__st_queue_leave(db, token, concert__now(db));
+}
+
+int concert_queue_stats_get(concert_queue_stats *out, concert_db *db)
+{
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_queue_stats_get: NULL argument");
+    memset(out, 0, sizeof(*out));
+    return concert__st_queue_stats(db, concert__now(db), out);
+}
+
+/* Resolve a token to its user whatever its state (ENDED included). */
+static int token_lookup(concert_db *db, const char *token, int64_t now, concert_storage_token *t)
+{
+    int rc;
+    if ((rc = token_text_check(token)) != 0)
+        return rc;
+    memset(t, 0, sizeof(*t));
+    return concert__st_queue_status(db, token, now, t);
+}
+
+int concert__token_require_active(concert_db *db, const char *token, int64_t now,
+                                  int64_t *user_id)
+{
+    concert_storage_token t;
+    int rc = token_lookup(db, token, now, &t);
+    if (rc != 0)
+        return rc;
+    if (t.info.state == CONCERT_TOKEN_ENDED)
+        return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+    if (t.info.state != CONCERT_TOKEN_ACTIVE)
+        return concert__error_set(CONCERT_ETOKEN_NOT_ACTIVE,
+                                  "token not active yet: position %lld in the queue",
+                                  (long long)t.info.position);
+    *user_id = t.info.user_id;
+    return CONCERT_OK;
+}
+
+int concert__token_resolve_any(concert_db *db, const char *token, int64_t now, int64_t *user_id,
+                               int32_t *state)
+{
+    concert_storage_token t;
+    int rc = token_lookup(db, token, now, &t);
+    if (rc != 0)
+        return rc;
+    *user_id = t.info.user_id;
+    *state = t.info.state;
+    return CONCERT_OK;
+}

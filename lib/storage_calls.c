@@ -1,0 +1,172 @@
+/*
+ * The only place the core calls a storage backend (SQLite's os.c shape):
+ * checks the table, normalises what comes back, and is where tests inject
+ * faults.
+ */
+#include <stddef.h>
+
+#include "internal.h"
+
+static concert__fault_fn fault_fn;
+static void *fault_ctx;
+
+void concert__fault_inject(concert__fault_fn fn, void *ctx)
+{
+    fault_fn = fn;
+    fault_ctx = ctx;
+}
+
+int concert__storage_check(const concert_storage *s)
+{
+    if (s->version != CONCERT_STORAGE_VERSION)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "storage \"%s\": table version %u, this library speaks %u",
+                                  s->name ? s->name : "?", s->version, CONCERT_STORAGE_VERSION);
+#define MUST(m)                                                                                  \
+    if (!s->m)                                                                                   \
+        return concert__error_set(CONCERT_EINVAL, "storage \"%s\": method " #m " is required", \
+                                  s->name ? s->name : "?");
+    MUST(free)
+    MUST(queue_issue)
+    MUST(queue_status)
+    MUST(queue_leave)
+    MUST(queue_stats)
+    MUST(concerts_list)
+    MUST(concert_get)
+    MUST(schedules_list)
+    MUST(schedule_get)
+    MUST(seats_available)
+    MUST(catalog_load)
+    MUST(seat_hold)
+    MUST(reservation_get)
+    MUST(pay)
+    MUST(charge)
+    MUST(balance_get)
+    MUST(history_list)
+    MUST(users_list)
+#undef MUST
+    return CONCERT_OK;
+}
+
+/* Whatever a backend returns, the caller sees a known code and a message. */
+static int normalize(const concert_db *db, int rc, const char *method)
+{
+    if (rc == 0)
+        return CONCERT_OK;
+    if (rc > 0 || !concert__error_is_known(rc))
+        return concert__error_set(CONCERT_EINTERNAL, "storage \"%s\": %s returned unknown code %d",
+                                  db->storage->name, method, rc);
+    return concert__error_ensure(rc);
+}
+
+#define CALL(method, ...)                                                                    \
+    do {                                                                                     \
+        int rc_;                                                                             \
+        if (fault_fn && (rc_ = fault_fn(#method, fault_ctx)) != 0)                           \
+            return concert__error_set(rc_, "injected fault in %s", #method);                  \
+        concert__error_clear();                                                              \
+        rc_ = db->storage->method(db->storage, __VA_ARGS__);                                 \
+        return normalize(db, rc_, #method);                                                  \
+    } while (0)
+
+int concert__st_queue_issue(concert_db *db, int64_t user_id, const char *new_token, int64_t now,
+                            concert_storage_token *out)
+{
+    CALL(queue_issue, &db->queue, user_id, new_token, now, out);
+}
+
+int concert__st_queue_status(concert_db *db, const char *token, int64_t now,
+                             concert_storage_token *out)
+{
+    CALL(queue_status, &db->queue, token, now, out);
+}
+
+int concert__st_queue_leave(concert_db *db, const char *token, int64_t now)
+{
+    CALL(queue_leave, &db->queue, token, now);
+}
+
+int concert__st_queue_stats(concert_db *db, int64_t now, concert_queue_stats *out)
+{
+    CALL(queue_stats, &db->queue, now, out);
+}
+
+int concert__st_concerts_list(concert_db *db, int32_t status, concert_emit_concert_fn emit,
+                              void *ctx)
+{
+    CALL(concerts_list, status, emit, ctx);
+}
+
+int concert__st_concert_get(concert_db *db, int64_t id, concert_concert *out)
+{
+    CALL(concert_get, id, out);
+}
+
+int concert__st_schedules_list(concert_db *db, int64_t concert_id, int64_t starts_after,
+                               int64_t now, concert_emit_schedule_fn emit, void *ctx,
+                               int64_t *total)
+{
+    CALL(schedules_list, concert_id, starts_after, now, emit, ctx, total);
+}
+
+int concert__st_schedule_get(concert_db *db, int64_t id, concert_storage_schedule *out)
+{
+    CALL(schedule_get, id, out);
+}
+
+int concert__st_seats_available(concert_db *db, int64_t schedule_id, int64_t now,
+                                concert_emit_seat_fn emit, void *ctx)
+{
+    CALL(seats_available, schedule_id, now, emit, ctx);
+}
+
+int concert__st_catalog_load(concert_db *db, const concert_catalog *c, int64_t now)
+{
+    CALL(catalog_load, c, now);
+}
+
+int concert__st_seat_hold(concert_db *db, const concert_hold_request *req,
+                          concert_reservation *out)
+{
+    CALL(seat_hold, req, out);
+}
+
+int concert__st_reservation_get(concert_db *db, int64_t id, concert_reservation *out)
+{
+    CALL(reservation_get, id, out);
+}
+
+int concert__st_pay(concert_db *db, const concert_pay_request *req, concert_payment *out)
+{
+    CALL(pay, req, out);
+}
+
+int concert__st_charge(concert_db *db, const concert_charge_request *req, int64_t *balance)
+{
+    CALL(charge, req, balance);
+}
+
+int concert__st_balance_get(concert_db *db, int64_t user_id, int64_t *balance)
+{
+    CALL(balance_get, user_id, balance);
+}
+
+int concert__st_history_list(concert_db *db, int64_t user_id, concert_emit_ledger_fn emit,
+                             void *ctx)
+{
+    CALL(history_list, user_id, emit, ctx);
+}
+
+int concert__st_users_list(concert_db *db, concert_emit_user_fn emit, void *ctx)
+{
+    CALL(users_list, emit, ctx);
+}
+
+int concert__st_verify(concert_db *db, int64_t now, concert_emit_text_fn emit, void *ctx,
+                       concert_verify_report *report)
+{
+    if (!db->storage->verify)
+        return concert__error_set(CONCERT_ENOTSUP, "storage \"%s\" cannot verify",
+                                  db->storage->name);
+    CALL(verify, &db->queue, now, emit, ctx, report);
+}
