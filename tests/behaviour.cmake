@@ -1,0 +1,17 @@
+# The behaviour suite: every rule of the core, run unchanged against every
+# store (memory here; sqlite.cmake and postgres.cmake register the others).
+file(GLOB BEHAVIOUR_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/behaviour/*.c)
+add_executable(concert_behaviour_tests ${BEHAVIOUR_SOURCES}
+               ${CMAKE_CURRENT_SOURCE_DIR}/support/harness.c)
+target_include_directories(concert_behaviour_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
+target_link_libraries(concert_behaviour_tests PRIVATE concert_static PkgConfig::CRITERION
+                      Threads::Threads)
+target_compile_definitions(concert_behaviour_tests PRIVATE _POSIX_C_SOURCE=200809L)
+if(CONCERT_WITH_POSTGRES)
+  pkg_check_modules(TEST_LIBPQ REQUIRED IMPORTED_TARGET libpq)
+  target_link_libraries(concert_behaviour_tests PRIVATE PkgConfig::TEST_LIBPQ)
+  target_compile_definitions(concert_behaviour_tests PRIVATE CONCERT_TEST_HAVE_LIBPQ=1)
+endif()
+
+add_test(NAME behaviour_memory COMMAND concert_behaviour_tests --jobs 2)
+set_tests_properties(behaviour_memory PROPERTIES ENVIRONMENT "CONCERT_TEST_STORE=memory")

@@ -1,0 +1,132 @@
+/* API armour: versions, errors, options, NULLs; bad input never crashes. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "harness.h"
+
+Test(api, version_matches_the_headers)
+{
+    int major = -1, minor = -1, patch = -1;
+    concert_version(&major, &minor, &patch);
+    cr_assert_eq(major, CONCERT_VERSION_MAJOR);
+    cr_assert_eq(minor, CONCERT_VERSION_MINOR);
+    cr_assert_eq(patch, CONCERT_VERSION_PATCH);
+    cr_assert_eq(concert_version_number(), CONCERT_VERSION_NUMBER);
+    cr_assert_str_eq(concert_version_string(), CONCERT_VERSION_STRING);
+}
+
+Test(api, every_code_has_a_name_and_text)
+{
+    static const int codes[] = {
+        CONCERT_EINVAL, CONCERT_ENOMEM, CONCERT_ESTORAGE, CONCERT_EBUSY, CONCERT_ENOTSUP,
+        CONCERT_ESCHEMA, CONCERT_EINTERNAL, CONCERT_ECONFLICT, CONCERT_EUSER_NOT_FOUND,
+        CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE, CONCERT_ECONCERT_NOT_FOUND,
+        CONCERT_ECONCERT_NOT_BOOKABLE, CONCERT_ESCHEDULE_NOT_FOUND, CONCERT_EBOOKING_CLOSED,
+        CONCERT_ESEAT_NOT_FOUND, CONCERT_ESEAT_TAKEN, CONCERT_ERESERVATION_NOT_FOUND,
+        CONCERT_EFORBIDDEN, CONCERT_EHOLD_EXPIRED, CONCERT_EALREADY_PAID,
+        CONCERT_EINSUFFICIENT_POINTS, CONCERT_EINVALID_AMOUNT, CONCERT_EIDEMPOTENCY_KEY_REUSED};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        cr_assert_str_neq(concert_error_name(codes[i]), "UNKNOWN");
+        cr_assert_str_neq(concert_strerror(codes[i]), "unknown error");
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(concert_error_name(codes[i]), concert_error_name(codes[j]));
+    }
+    cr_assert_str_eq(concert_error_name(CONCERT_ESEAT_TAKEN), "SEAT_TAKEN");
+    cr_assert_str_eq(concert_error_name(12345), "UNKNOWN");
+    cr_assert_str_eq(concert_error_name(CONCERT_ESTORAGE), "STORAGE_UNAVAILABLE");
+    cr_assert_not_null(concert_error_last());
+    cr_assert_not_null(concert_error_last()->message);
+}
+
+Test(api, options_init_and_validation)
+{
+    concert_options o;
+    concert_db *d = (concert_db *)0x1;
+    cr_assert_eq(concert_options_init(&o, CONCERT_OPTIONS_VERSION), 0);
+    cr_assert_eq(o.version, CONCERT_OPTIONS_VERSION);
+    cr_assert_eq(o.max_active, 0);
+    cr_assert_eq(concert_options_init(&o, 99), CONCERT_EINVAL);
+    cr_assert_eq(concert_options_init(NULL, CONCERT_OPTIONS_VERSION), CONCERT_EINVAL);
+    concert_options_init(&o, CONCERT_OPTIONS_VERSION);
+    o.hold_ttl_ms = -1;
+    expect_rc(concert_open(&d, "memory:", &o), CONCERT_EINVAL);
+    cr_assert_null(d);
+    cr_assert(strstr(concert_error_last()->message, "hold_ttl_ms"));
+    concert_options_init(&o, CONCERT_OPTIONS_VERSION);
+    o.version = 7;
+    expect_rc(concert_open(&d, "memory:", &o), CONCERT_EINVAL);
+    {
+        concert_options lit = CONCERT_OPTIONS_INIT;
+        expect_ok(concert_open(&d, "memory:", &lit));
+        concert_close(d);
+    }
+}
+
+Test(api, open_rejects_unknown_stores)
+{
+    concert_db *d = NULL;
+    expect_rc(concert_open(&d, "mysql://x", NULL), CONCERT_EINVAL);
+    expect_rc(concert_open(&d, "", NULL), CONCERT_EINVAL);
+    expect_rc(concert_open(&d, "sqlite:", NULL), CONCERT_EINVAL);
+    expect_rc(concert_open(&d, NULL, NULL), CONCERT_EINVAL);
+    expect_rc(concert_open(NULL, "memory:", NULL), CONCERT_EINVAL);
+    cr_assert_null(d);
+    concert_close(NULL);
+}
+
+Test(api, null_arguments_are_errors_not_crashes, .init = setup_store_with_catalog,
+     .fini = teardown_store)
+{
+    concert_token_info t;
+    concert_reservation r;
+    concert_payment p;
+    concert_concert c;
+    int64_t bal;
+    expect_rc(concert_queue_issue(NULL, db, 1), CONCERT_EINVAL);
+    expect_rc(concert_queue_issue(&t, NULL, 1), CONCERT_EINVAL);
+    expect_rc(concert_queue_status(NULL, db, "x"), CONCERT_EINVAL);
+    expect_rc(concert_queue_leave(NULL, "x"), CONCERT_EINVAL);
+    expect_rc(concert_concerts_list(NULL, db, "x"), CONCERT_EINVAL);
+    expect_rc(concert_concert_get(NULL, db, "x", 1), CONCERT_EINVAL);
+    expect_rc(concert_schedules_available(NULL, db, "x", 1), CONCERT_EINVAL);
+    expect_rc(concert_seats_available(NULL, db, "x", 1), CONCERT_EINVAL);
+    expect_rc(concert_reserve_seat(NULL, db, "x", 1, 1), CONCERT_EINVAL);
+    expect_rc(concert_reservation_get(&r, NULL, "x", 1), CONCERT_EINVAL);
+    expect_rc(concert_pay(NULL, db, "x", 1, NULL), CONCERT_EINVAL);
+    expect_rc(concert_pay(&p, db, NULL, 1, NULL), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_charge_points(&bal, NULL, 1, 1, NULL), CONCERT_EINVAL);
+    expect_rc(concert_points_balance(NULL, db, 1), CONCERT_EINVAL);
+    expect_rc(concert_points_history(NULL, db, 1), CONCERT_EINVAL);
+    expect_rc(concert_catalog_load(db, NULL), CONCERT_EINVAL);
+    expect_rc(concert_catalog_load(NULL, NULL), CONCERT_EINVAL);
+    expect_rc(concert_admin_users_list(NULL, db), CONCERT_EINVAL);
+    expect_rc(concert_queue_stats_get(NULL, db), CONCERT_EINVAL);
+    expect_rc(concert_verify(NULL, db), CONCERT_EINVAL);
+    expect_rc(concert_concert_get(&c, db, "x", 1), CONCERT_ETOKEN_INVALID);
+    concert_concert_list_free(NULL);
+    concert_schedule_list_free(NULL);
+    concert_seat_list_free(NULL);
+    concert_ledger_list_free(NULL);
+    concert_user_list_free(NULL);
+    concert_verify_report_free(NULL);
+}
+
+Test(api, error_detail_is_per_thread_and_names_the_problem, .init = setup_store_with_catalog,
+     .fini = teardown_store)
+{
+    int64_t bal;
+    expect_rc(concert_charge_points(&bal, db, 2, 0, NULL), CONCERT_EINVALID_AMOUNT);
+    cr_assert_eq(concert_error_last()->code, CONCERT_EINVALID_AMOUNT);
+    cr_assert(strstr(concert_error_last()->message, "amount"), "%s", concert_error_last()->message);
+}
+
+Test(api, backend_name, .init = setup_store, .fini = teardown_store)
+{
+    const char *kind = store_kind();
+    const char *name = concert_backend_name(db);
+    if (strcmp(kind, "postgres") == 0)
+        cr_assert_str_eq(name, "postgresql");
+    else
+        cr_assert_str_eq(name, kind);
+    cr_assert_eq(concert_now(db), T0);
+}
