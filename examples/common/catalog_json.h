@@ -51,6 +51,14 @@ const concert_catalog *catalog_doc_catalog(const catalog_doc *doc);
 void catalog_doc_free(catalog_doc *doc);
 
 /*
+ * Read all of path ("-" for stdin, at most 64 MiB) into *text (malloc'ed,
+ * NUL-terminated, the caller frees it) and its length into *len. Returns 0,
+ * or CONCERT_EINVAL (cannot open or read, too large) / CONCERT_ENOMEM with
+ * err set to e.g. "cannot open x.json: No such file or directory".
+ */
+int catalog_json_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen);
+
+/*
  * Read path ("-" for stdin, at most 64 MiB), parse, and concert_catalog_load()
  * it, all or nothing. Returns 0 or the libconcert code (CONCERT_EINVAL also
  * for a file that cannot be read); err gets the reader's, the parser's or

@@ -34,7 +34,7 @@ static int read_stream(FILE *stream, const char *path, char **out, size_t *out_l
         return CONCERT_ENOMEM;
     }
     for (;;) {
-        if (len == capacity) {
+        if (len + 1 >= capacity) { /* keep a byte for the final NUL */
             if (capacity >= CATALOG_MAX_FILE_SIZE) {
                 free(buf);
                 set_error(err, errlen, "cannot read", path, "larger than 64 MiB");
@@ -61,31 +61,45 @@ static int read_stream(FILE *stream, const char *path, char **out, size_t *out_l
             break;
         }
     }
+    buf[len] = '\0';
     *out = buf;
     *out_len = len;
     return 0;
 }
 
-int catalog_json_load_file(concert_db *db, const char *path, char *err, size_t errlen)
+int catalog_json_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
     if (err != NULL && errlen > 0)
         err[0] = '\0';
-    if (db == NULL || path == NULL) {
+    if (path == NULL || text == NULL || len == NULL) {
         if (err != NULL && errlen > 0)
-            (void)snprintf(err, errlen, "catalog: no store or no path");
+            (void)snprintf(err, errlen, "catalog: no path");
         return CONCERT_EINVAL;
     }
+    *text = NULL;
+    *len = 0;
     const int from_stdin = strcmp(path, "-") == 0;
     FILE *stream = from_stdin ? stdin : fopen(path, "rb");
     if (stream == NULL) {
         set_error(err, errlen, "cannot open", path, strerror(errno));
         return CONCERT_EINVAL;
     }
-    char *text = NULL;
-    size_t len = 0;
-    int rc = read_stream(stream, from_stdin ? "stdin" : path, &text, &len, err, errlen);
+    const int rc = read_stream(stream, from_stdin ? "stdin" : path, text, len, err, errlen);
     if (!from_stdin)
         fclose(stream);
+    return rc;
+}
+
+int catalog_json_load_file(concert_db *db, const char *path, char *err, size_t errlen)
+{
+    if (db == NULL) {
+        if (err != NULL && errlen > 0)
+            (void)snprintf(err, errlen, "catalog: no store");
+        return CONCERT_EINVAL;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    int rc = catalog_json_read_file(path, &text, &len, err, errlen);
     if (rc != 0)
         return rc;
 
