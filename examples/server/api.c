@@ -1,0 +1,149 @@
+/*
+ * api_handle(): from a parsed request to a response, with no transport
+ * (see api.h). Routing and the helpers every handler shares live here.
+ */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "handlers.h"
+#include "json_in.h"
+#include "reply.h"
+#include "router.h"
+
+void api_handle(const api_context *ctx, const api_request *req, api_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    resp->status = 500;
+
+    if (req->body_too_large || req->body_len > API_MAX_BODY) {
+        reply_error(resp, 413, "PAYLOAD_TOO_LARGE", "request body is larger than 64 KiB");
+        return;
+    }
+    if (req->method == NULL || req->path == NULL) {
+        reply_malformed(resp, "request line is incomplete");
+        return;
+    }
+
+    route_match match;
+    switch (router_match(req->method, req->path, &match)) {
+    case ROUTE_NOT_FOUND:
+        reply_error(resp, 404, "NOT_FOUND", "no such route");
+        return;
+    case ROUTE_METHOD_NOT_ALLOWED:
+        reply_error(resp, 405, "METHOD_NOT_ALLOWED", "method not allowed on this route");
+        memcpy(resp->allow, match.allow, sizeof resp->allow);
+        return;
+    case ROUTE_BAD_ID:
+        reply_malformed(resp, "ids in the path must be non-negative integers");
+        return;
+    case ROUTE_FOUND:
+        break;
+    }
+
+    api_call call;
+    memset(&call, 0, sizeof call);
+    call.ctx = ctx;
+    call.req = req;
+    call.resp = resp;
+    memcpy(call.ids, match.ids, sizeof call.ids);
+    match.handler(&call);
+}
+
+void api_response_release(api_response *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+}
+
+char *api_response_take_body(api_response *resp)
+{
+    char *body = resp->body;
+    resp->body = NULL;
+    resp->body_len = 0;
+    return body;
+}
+
+const char *call_header(const api_call *call, const char *name)
+{
+    if (call->req->header == NULL)
+        return NULL;
+    return call->req->header(call->req->header_ctx, name);
+}
+
+static int ascii_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Case-insensitive prefix test, ASCII only: independent of the locale. */
+static int has_prefix_nocase(const char *text, const char *prefix)
+{
+    for (; *prefix != '\0'; text++, prefix++) {
+        if (ascii_lower((unsigned char)*text) != ascii_lower((unsigned char)*prefix))
+            return 0;
+    }
+    return 1;
+}
+
+int call_bearer_token(api_call *call, char *token)
+{
+    static const char scheme[] = "Bearer";
+    const char *value = call_header(call, "Authorization");
+    if (value == NULL) {
+        reply_error(call->resp, 401, "TOKEN_INVALID",
+                    "an Authorization: Bearer <token> header is required");
+        return -1;
+    }
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (!has_prefix_nocase(value, scheme) ||
+        (value[sizeof scheme - 1] != ' ' && value[sizeof scheme - 1] != '\t')) {
+        reply_error(call->resp, 401, "TOKEN_INVALID", "the Authorization scheme must be Bearer");
+        return -1;
+    }
+    const char *start = value + sizeof scheme - 1;
+    while (*start == ' ' || *start == '\t')
+        start++;
+    size_t len = strlen(start);
+    while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
+        len--;
+    /* A token longer than any the library issues cannot be valid. */
+    if (len == 0 || len >= CONCERT_TOKEN_SIZE) {
+        reply_error(call->resp, 401, "TOKEN_INVALID", "token invalid");
+        return -1;
+    }
+    memcpy(token, start, len);
+    token[len] = '\0';
+    return 0;
+}
+
+int call_body_object(api_call *call, struct json_object **out)
+{
+    char err[128];
+    if (json_in_parse_object(out, call->req->body, call->req->body_len, err, sizeof err) != 0) {
+        reply_malformed(call->resp, err);
+        return -1;
+    }
+    return 0;
+}
+
+int call_body_int64(api_call *call, const struct json_object *obj, const char *key, int64_t *out)
+{
+    char err[128];
+    if (json_in_get_int64(obj, key, out, err, sizeof err) != 0) {
+        reply_malformed(call->resp, err);
+        return -1;
+    }
+    return 0;
+}
+
+const char *call_idempotency_key(const api_call *call)
+{
+    return call_header(call, "Idempotency-Key");
+}

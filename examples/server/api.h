@@ -1,0 +1,58 @@
+/*
+ * concertd's request handling, independent of any HTTP library.
+ *
+ * api_handle() takes one parsed request (method, path, a header lookup and
+ * the body) and fills a response (status, Allow, JSON body). It never touches
+ * a socket, so a fuzzer or a unit test can drive the whole HTTP contract
+ * (routing, JSON bodies, headers, error mapping) on a memory store.
+ */
+#ifndef CONCERTD_API_H
+#define CONCERTD_API_H
+
+#include <stddef.h>
+
+#include <concert/concert.h>
+
+/* Largest request body accepted; larger ones get 413 PAYLOAD_TOO_LARGE. */
+#define API_MAX_BODY (64 * 1024)
+
+/* Return the value of request header name (case-insensitive), or NULL. */
+typedef const char *(*api_header_fn)(void *ctx, const char *name);
+
+/* What the server needs to answer requests; shared by every thread. */
+typedef struct api_context {
+    concert_db *db;
+} api_context;
+
+typedef struct api_request {
+    const char *method;        /* "GET", "POST", ... */
+    const char *path;          /* decoded path without the query string */
+    api_header_fn header;      /* may be NULL: no headers */
+    void *header_ctx;
+    const char *body;          /* body_len bytes, need not be NUL-terminated */
+    size_t body_len;
+    int body_too_large;        /* the transport saw more than API_MAX_BODY */
+} api_request;
+
+typedef struct api_response {
+    int status;
+    char *body;                /* malloc()ed JSON, or NULL for no body */
+    size_t body_len;
+    char allow[40];            /* Allow header for 405, else "" */
+    char detail[160];          /* for the server log on 5xx; never sent */
+} api_response;
+
+/*
+ * Answer req into resp (every field of resp is set). Never fails: running
+ * out of memory gives a 500 without a body. Safe to call from many threads
+ * with one ctx. Release the body with api_response_release().
+ */
+void api_handle(const api_context *ctx, const api_request *req, api_response *resp);
+
+/* Free resp's body (if any); resp may be reused afterwards. */
+void api_response_release(api_response *resp);
+
+/* Give up ownership of the body: returns it (may be NULL) and clears resp. */
+char *api_response_take_body(api_response *resp);
+
+#endif

@@ -1,0 +1,288 @@
+/*
+ * Command-line parsing for concertd (see flags.h). Both "--flag VALUE" and
+ * "--flag=VALUE" are accepted.
+ */
+#include "flags.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_STORE "sqlite:concert.db"
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+
+/* Ten years: longer TTLs are surely a typo, and ms stay far from overflow. */
+#define MAX_SECONDS_MS (INT64_C(10) * 366 * 24 * 3600 * 1000)
+#define MAX_THREADS 1024
+#define MAX_ACTIVE_LIMIT INT64_C(1000000000)
+
+static void print_usage(FILE *out)
+{
+    fputs("Usage: concertd [options]\n"
+          "\n"
+          "Serve the libconcert booking API over HTTP (JSON).\n"
+          "\n"
+          "Options:\n"
+          "  --store URI          store to open (default " DEFAULT_STORE ");\n"
+          "                       memory:, sqlite:PATH, postgresql://...\n"
+          "  --listen HOST:PORT   address to listen on (default " DEFAULT_LISTEN ");\n"
+          "                       port 0 picks a free port, printed at start\n"
+          "  --max-active N       queue tokens ACTIVE at once (library default 1000)\n"
+          "  --active-ttl S       lifetime of an ACTIVE token, seconds (default 600)\n"
+          "  --wait-ttl S         a WAITING token not polled for S seconds is dropped\n"
+          "                       (default 300)\n"
+          "  --hold-ttl S         how long a seat hold lasts, seconds (default 300)\n"
+          "  --booking-cutoff S   booking closes S seconds after a schedule starts\n"
+          "                       (default 1200)\n"
+          "  --threads N          HTTP worker threads (default: one per CPU)\n"
+          "  --import FILE        load a catalog (JSON) before serving; refuse to start\n"
+          "                       if it fails\n"
+          "  --demo               load the built-in demo catalog if the store is empty\n"
+          "  --help               show this text\n"
+          "  --version            show the version\n"
+          "\n"
+          "Seconds may have up to three decimals (--hold-ttl 0.5).\n",
+          out);
+}
+
+/* Seconds as "D+" or "D+.D{1,3}", > 0, into milliseconds. */
+static int parse_seconds_ms(const char *text, int64_t *out_ms)
+{
+    int64_t whole = 0;
+    int64_t frac = 0;
+    int frac_digits = 0;
+    const char *p = text;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        whole = whole * 10 + (*p - '0');
+        if (whole * 1000 > MAX_SECONDS_MS)
+            return -1;
+    }
+    if (*p == '.') {
+        p++;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (++frac_digits > 3)
+                return -1;
+            frac = frac * 10 + (*p - '0');
+        }
+        if (frac_digits == 0)
+            return -1;
+        for (int i = frac_digits; i < 3; i++)
+            frac *= 10;
+    }
+    if (*p != '\0')
+        return -1;
+    const int64_t ms = whole * 1000 + frac;
+    if (ms <= 0 || ms > MAX_SECONDS_MS)
+        return -1;
+    *out_ms = ms;
+    return 0;
+}
+
+/* A positive decimal integer no larger than max. */
+static int parse_count(const char *text, int64_t max, int64_t *out)
+{
+    if (*text < '0' || *text > '9')
+        return -1; /* strtoll would take a sign or spaces */
+    errno = 0;
+    char *end = NULL;
+    const long long v = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 1 || v > max)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+int server_listen_split(const char *text, char *host, size_t hostlen, unsigned *port)
+{
+    const char *colon = strrchr(text, ':');
+    if (colon == NULL)
+        return -1;
+    const char *host_start = text;
+    size_t host_len = (size_t)(colon - text);
+    if (host_len >= 2 && text[0] == '[' && text[host_len - 1] == ']') {
+        host_start++;
+        host_len -= 2;
+    } else if (memchr(text, ':', host_len) != NULL) {
+        return -1; /* an IPv6 address needs brackets */
+    }
+    if (host_len == 0 || host_len >= hostlen)
+        return -1;
+    int64_t value = 0;
+    const char *port_text = colon + 1;
+    if (strcmp(port_text, "0") == 0)
+        value = 0;
+    else if (parse_count(port_text, 65535, &value) != 0)
+        return -1;
+    memcpy(host, host_start, host_len);
+    host[host_len] = '\0';
+    *port = (unsigned)value;
+    return 0;
+}
+
+typedef enum flag_id {
+    FLAG_STORE,
+    FLAG_LISTEN,
+    FLAG_MAX_ACTIVE,
+    FLAG_ACTIVE_TTL,
+    FLAG_WAIT_TTL,
+    FLAG_HOLD_TTL,
+    FLAG_BOOKING_CUTOFF,
+    FLAG_THREADS,
+    FLAG_IMPORT,
+    FLAG_DEMO,
+    FLAG_HELP,
+    FLAG_VERSION
+} flag_id;
+
+typedef struct flag_spec {
+    const char *name;
+    flag_id id;
+    int takes_value;
+} flag_spec;
+
+static const flag_spec flag_specs[] = {
+    {"--store", FLAG_STORE, 1},
+    {"--listen", FLAG_LISTEN, 1},
+    {"--max-active", FLAG_MAX_ACTIVE, 1},
+    {"--active-ttl", FLAG_ACTIVE_TTL, 1},
+    {"--wait-ttl", FLAG_WAIT_TTL, 1},
+    {"--hold-ttl", FLAG_HOLD_TTL, 1},
+    {"--booking-cutoff", FLAG_BOOKING_CUTOFF, 1},
+    {"--threads", FLAG_THREADS, 1},
+    {"--import", FLAG_IMPORT, 1},
+    {"--demo", FLAG_DEMO, 0},
+    {"--help", FLAG_HELP, 0},
+    {"--version", FLAG_VERSION, 0},
+};
+
+static const flag_spec *find_flag(const char *arg, size_t name_len)
+{
+    for (size_t i = 0; i < sizeof flag_specs / sizeof flag_specs[0]; i++) {
+        if (strlen(flag_specs[i].name) == name_len &&
+            strncmp(flag_specs[i].name, arg, name_len) == 0)
+            return &flag_specs[i];
+    }
+    return NULL;
+}
+
+/* Apply one flag's value; 0, or -1 after a message on err. */
+static int apply_value(server_config *cfg, const flag_spec *spec, const char *value, FILE *err)
+{
+    int64_t n = 0;
+    switch (spec->id) {
+    case FLAG_STORE:
+        if (*value == '\0')
+            break;
+        cfg->store = value;
+        return 0;
+    case FLAG_LISTEN: {
+        char host[256];
+        unsigned port = 0;
+        if (server_listen_split(value, host, sizeof host, &port) != 0) {
+            fprintf(err, "concertd: --listen: expected HOST:PORT (e.g. 127.0.0.1:8080), got '%s'\n",
+                    value);
+            return -1;
+        }
+        cfg->listen = value;
+        return 0;
+    }
+    case FLAG_MAX_ACTIVE:
+        if (parse_count(value, MAX_ACTIVE_LIMIT, &n) != 0) {
+            fprintf(err, "concertd: --max-active: expected a whole number from 1 to %lld, got '%s'\n",
+                    (long long)MAX_ACTIVE_LIMIT, value);
+            return -1;
+        }
+        cfg->options.max_active = n;
+        return 0;
+    case FLAG_ACTIVE_TTL:
+    case FLAG_WAIT_TTL:
+    case FLAG_HOLD_TTL:
+    case FLAG_BOOKING_CUTOFF:
+        if (parse_seconds_ms(value, &n) != 0) {
+            fprintf(err, "concertd: %s: expected seconds > 0 (e.g. 300 or 0.5), got '%s'\n",
+                    spec->name, value);
+            return -1;
+        }
+        if (spec->id == FLAG_ACTIVE_TTL)
+            cfg->options.active_ttl_ms = n;
+        else if (spec->id == FLAG_WAIT_TTL)
+            cfg->options.wait_ttl_ms = n;
+        else if (spec->id == FLAG_HOLD_TTL)
+            cfg->options.hold_ttl_ms = n;
+        else
+            cfg->options.booking_cutoff_ms = n;
+        return 0;
+    case FLAG_THREADS:
+        if (parse_count(value, MAX_THREADS, &n) != 0) {
+            fprintf(err, "concertd: --threads: expected a whole number from 1 to %d, got '%s'\n",
+                    MAX_THREADS, value);
+            return -1;
+        }
+        cfg->threads = (unsigned)n;
+        return 0;
+    case FLAG_IMPORT:
+        if (*value == '\0')
+            break;
+        cfg->import_path = value;
+        return 0;
+    case FLAG_DEMO:
+    case FLAG_HELP:
+    case FLAG_VERSION:
+        break;
+    }
+    fprintf(err, "concertd: %s: the value must not be empty\n", spec->name);
+    return -1;
+}
+
+flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE *out,
+                                 FILE *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->store = DEFAULT_STORE;
+    cfg->listen = DEFAULT_LISTEN;
+    concert_options defaults = CONCERT_OPTIONS_INIT;
+    cfg->options = defaults;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strchr(arg, '=');
+        const size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+        const flag_spec *spec = strncmp(arg, "--", 2) == 0 ? find_flag(arg, name_len) : NULL;
+        if (spec == NULL) {
+            fprintf(err, "concertd: unknown option '%s' (see concertd --help)\n", arg);
+            return FLAGS_EXIT_USAGE;
+        }
+        if (!spec->takes_value) {
+            if (eq != NULL) {
+                fprintf(err, "concertd: %s takes no value\n", spec->name);
+                return FLAGS_EXIT_USAGE;
+            }
+            if (spec->id == FLAG_HELP) {
+                print_usage(out);
+                return FLAGS_EXIT_OK;
+            }
+            if (spec->id == FLAG_VERSION) {
+                fprintf(out, "concertd %s (libconcert %s)\n", CONCERT_VERSION_STRING,
+                        concert_version_string());
+                return FLAGS_EXIT_OK;
+            }
+            cfg->demo = 1;
+            continue;
+        }
+        const char *value = NULL;
+        if (eq != NULL) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            fprintf(err, "concertd: %s needs a value (see concertd --help)\n", spec->name);
+            return FLAGS_EXIT_USAGE;
+        }
+        if (apply_value(cfg, spec, value, err) != 0)
+            return FLAGS_EXIT_USAGE;
+    }
+    return FLAGS_RUN;
+}

@@ -1,0 +1,35 @@
+/*
+ * concertd's command line.
+ */
+#ifndef CONCERTD_FLAGS_H
+#define CONCERTD_FLAGS_H
+
+#include <stdio.h>
+
+#include <concert/concert.h>
+
+typedef struct server_config {
+    const char *store;        /* --store URI */
+    const char *listen;       /* --listen HOST:PORT */
+    concert_options options;  /* --max-active and the TTLs; 0 = library default */
+    unsigned threads;         /* --threads; 0 = one per online CPU */
+    const char *import_path;  /* --import FILE, or NULL */
+    int demo;                 /* --demo */
+} server_config;
+
+typedef enum flags_outcome {
+    FLAGS_RUN = 0,            /* start the server with *cfg */
+    FLAGS_EXIT_OK = 1,        /* --help or --version was printed */
+    FLAGS_EXIT_USAGE = 2      /* a message went to err; exit status 2 */
+} flags_outcome;
+
+/* Parse argv into cfg (defaults first). Help and version text go to out,
+ * problems to err. */
+flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE *out,
+                                 FILE *err);
+
+/* Split "HOST:PORT" or "[V6]:PORT" into host (hostlen bytes) and port.
+ * Returns 0, or -1 if text is not of that form or the port is not 0..65535. */
+int server_listen_split(const char *text, char *host, size_t hostlen, unsigned *port);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * Booking routes (ACTIVE token): hold a seat, read a reservation, pay.
+ */
+#include <json-c/json.h>
+
+#include "errors_http.h"
+#include "handlers.h"
+#include "reply.h"
+
+static const char *reservation_status_name(int32_t status)
+{
+    switch (status) {
+    case CONCERT_RESERVATION_HELD:
+        return "HELD";
+    case CONCERT_RESERVATION_CONFIRMED:
+        return "CONFIRMED";
+    case CONCERT_RESERVATION_EXPIRED:
+        return "EXPIRED";
+    default:
+        return NULL; /* written as null; the library never returns it */
+    }
+}
+
+static void reply_reservation(api_call *call, int status, const concert_reservation *r)
+{
+    json_out w;
+    json_out_init(&w);
+    json_out_object_begin(&w);
+    json_out_key(&w, "id");
+    json_out_int(&w, r->id);
+    json_out_key(&w, "user_id");
+    json_out_int(&w, r->user_id);
+    json_out_key(&w, "schedule_id");
+    json_out_int(&w, r->schedule_id);
+    json_out_key(&w, "seat_number");
+    json_out_int(&w, r->seat_number);
+    json_out_key(&w, "price");
+    json_out_int(&w, r->price);
+    json_out_key(&w, "status");
+    json_out_string(&w, reservation_status_name(r->status));
+    json_out_key(&w, "held_until");
+    json_out_time(&w, r->held_until);
+    json_out_object_end(&w);
+    reply_json(call->resp, status, &w);
+}
+
+void handle_reservation_create(api_call *call)
+{
+    char token[CONCERT_TOKEN_SIZE];
+    if (call_bearer_token(call, token) != 0)
+        return;
+    struct json_object *body = NULL;
+    int64_t schedule_id = 0;
+    int64_t seat_number = 0;
+    if (call_body_object(call, &body) != 0)
+        return;
+    const int bad = call_body_int64(call, body, "schedule_id", &schedule_id) != 0 ||
+                    call_body_int64(call, body, "seat_number", &seat_number) != 0;
+    json_object_put(body);
+    if (bad)
+        return;
+
+    concert_reservation r;
+    const int rc = concert_reserve_seat(&r, call->ctx->db, token, schedule_id, seat_number);
+    if (rc < 0) {
+        reply_library_error(call->resp, rc);
+        return;
+    }
+    reply_reservation(call, r.is_new ? 201 : 200, &r);
+}
+
+void handle_reservation_get(api_call *call)
+{
+    char token[CONCERT_TOKEN_SIZE];
+    if (call_bearer_token(call, token) != 0)
+        return;
+    concert_reservation r;
+    const int rc = concert_reservation_get(&r, call->ctx->db, token, call->ids[0]);
+    if (rc < 0) {
+        reply_library_error(call->resp, rc);
+        return;
+    }
+    reply_reservation(call, 200, &r);
+}
+
+void handle_payment_create(api_call *call)
+{
+    char token[CONCERT_TOKEN_SIZE];
+    if (call_bearer_token(call, token) != 0)
+        return;
+    struct json_object *body = NULL;
+    int64_t reservation_id = 0;
+    if (call_body_object(call, &body) != 0)
+        return;
+    const int bad = call_body_int64(call, body, "reservation_id", &reservation_id);
+    json_object_put(body);
+    if (bad)
+        return;
+
+    concert_payment p;
+    const int rc = concert_pay(&p, call->ctx->db, token, reservation_id,
+                               call_idempotency_key(call));
+    if (rc < 0) {
+        reply_library_error(call->resp, rc);
+        return;
+    }
+    json_out w;
+    json_out_init(&w);
+    json_out_object_begin(&w);
+    json_out_key(&w, "id");
+    json_out_int(&w, p.id);
+    json_out_key(&w, "reservation_id");
+    json_out_int(&w, p.reservation_id);
+    json_out_key(&w, "user_id");
+    json_out_int(&w, p.user_id);
+    json_out_key(&w, "amount");
+    json_out_int(&w, p.amount);
+    json_out_key(&w, "balance");
+    json_out_int(&w, p.balance);
+    json_out_key(&w, "paid_at");
+    json_out_time(&w, p.paid_at);
+    json_out_object_end(&w);
+    /* A replay with the same key answers exactly like the first payment. */
+    reply_json(call->resp, 201, &w);
+}

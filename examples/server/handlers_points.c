@@ -1,0 +1,89 @@
+/*
+ * Points routes (no token, as the product's diagrams have it).
+ */
+#include <json-c/json.h>
+
+#include "errors_http.h"
+#include "handlers.h"
+#include "reply.h"
+
+static void reply_balance(api_call *call, int64_t user_id, int64_t balance)
+{
+    json_out w;
+    json_out_init(&w);
+    json_out_object_begin(&w);
+    json_out_key(&w, "user_id");
+    json_out_int(&w, user_id);
+    json_out_key(&w, "balance");
+    json_out_int(&w, balance);
+    json_out_object_end(&w);
+    reply_json(call->resp, 200, &w);
+}
+
+void handle_points_charge(api_call *call)
+{
+    struct json_object *body = NULL;
+    int64_t amount = 0;
+    if (call_body_object(call, &body) != 0)
+        return;
+    const int bad = call_body_int64(call, body, "amount", &amount);
+    json_object_put(body);
+    if (bad)
+        return;
+
+    int64_t balance = 0;
+    const int rc = concert_charge_points(&balance, call->ctx->db, call->ids[0], amount,
+                                         call_idempotency_key(call));
+    if (rc < 0) {
+        reply_library_error(call->resp, rc);
+        return;
+    }
+    reply_balance(call, call->ids[0], balance);
+}
+
+void handle_points_balance(api_call *call)
+{
+    int64_t balance = 0;
+    const int rc = concert_points_balance(&balance, call->ctx->db, call->ids[0]);
+    if (rc < 0) {
+        reply_library_error(call->resp, rc);
+        return;
+    }
+    reply_balance(call, call->ids[0], balance);
+}
+
+void handle_points_history(api_call *call)
+{
+    concert_ledger_list *list = NULL;
+    const int rc = concert_points_history(&list, call->ctx->db, call->ids[0]);
+    if (rc < 0) {
+        reply_library_error(call->resp, rc);
+        return;
+    }
+    json_out w;
+    json_out_init(&w);
+    json_out_object_begin(&w);
+    json_out_key(&w, "user_id");
+    json_out_int(&w, call->ids[0]);
+    json_out_key(&w, "entries");
+    json_out_array_begin(&w);
+    for (size_t i = 0; i < list->count; i++) {
+        const concert_ledger_entry *e = &list->items[i];
+        json_out_object_begin(&w);
+        json_out_key(&w, "id");
+        json_out_int(&w, e->id);
+        json_out_key(&w, "type");
+        json_out_string(&w, concert_ledger_type_name(e->type));
+        json_out_key(&w, "amount");
+        json_out_int(&w, e->amount);
+        json_out_key(&w, "balance_after");
+        json_out_int(&w, e->balance_after);
+        json_out_key(&w, "at");
+        json_out_time(&w, e->at);
+        json_out_object_end(&w);
+    }
+    json_out_array_end(&w);
+    json_out_object_end(&w);
+    concert_ledger_list_free(list);
+    reply_json(call->resp, 200, &w);
+}

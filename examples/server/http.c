@@ -1,0 +1,373 @@
+/*
+ * libmicrohttpd glue (see http.h).
+ *
+ * Threading: MHD runs a pool of worker threads, each with its own epoll set;
+ * the access handler and the completion callback run on the worker that owns
+ * the connection, so per-request state needs no locks. api_handle() is safe
+ * from many threads because the concert_db is.
+ *
+ * Keep-alive: a response is only ever queued on the second (or a later) call
+ * of the access handler for a request. libmicrohttpd 0.9.75 treats a response
+ * queued on the first call as "request discarded" and closes the connection
+ * after it, which costs every client a new TCP handshake. The one exception
+ * is a body announced larger than API_MAX_BODY: answering 413 at once and
+ * closing is exactly what we want there.
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "timefmt.h"
+
+/* Bodies sent without a Content-Length are read and thrown away after the
+ * limit, but only up to this much: then the connection is dropped. */
+#define DISCARD_LIMIT (1024 * 1024)
+#define LISTEN_BACKLOG 4096u
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const api_context *api;
+    struct sockaddr_storage addr;
+    atomic_int in_flight;   /* requests between first call and completion */
+    atomic_int stopping;    /* set once http_server_stop() began */
+    unsigned port;
+};
+
+/* Per-request state, created on the first call of the access handler. */
+typedef struct request_state {
+    struct timespec started;
+    int status;             /* 0 until a response is queued */
+    int too_large;
+    char *body;
+    size_t body_len;
+    size_t body_cap;
+    size_t discarded;
+    char method[16];
+    char path[200];         /* printable copy for the log line */
+    char detail[160];       /* 5xx detail for the log line */
+} request_state;
+
+/* Copy text into buf for the log: printable ASCII only (a path can carry
+ * decoded control characters that would forge log lines), truncated. */
+static void copy_printable(char *buf, size_t size, const char *text)
+{
+    size_t n = 0;
+    for (; text[n] != '\0' && n + 1 < size; n++) {
+        const unsigned char c = (unsigned char)text[n];
+        buf[n] = (c >= 0x20 && c < 0x7F) ? (char)c : '?';
+    }
+    buf[n] = '\0';
+}
+
+static double elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+           (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+static int64_t wall_clock_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* One line per request, written with one write(2) so that lines from
+ * different workers never interleave. */
+static void log_request(const request_state *st, enum MHD_RequestTerminationCode toe)
+{
+    char when[TIMEFMT_SIZE];
+    char status[16];
+    char line[512];
+    if (st->status != 0)
+        snprintf(status, sizeof status, "%d", st->status);
+    else
+        snprintf(status, sizeof status, "-");
+    int n = snprintf(line, sizeof line, "%s %s %s %s %.3fms%s%s%s\n",
+                     timefmt_format(wall_clock_ms(), when), st->method, st->path, status,
+                     elapsed_ms(&st->started),
+                     toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? " (connection closed early)" : "",
+                     st->detail[0] ? " " : "", st->detail);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line) { /* truncated: still end the line */
+        n = (int)sizeof line - 1;
+        line[n - 1] = '\n';
+    }
+    ssize_t ignored = write(STDERR_FILENO, line, (size_t)n);
+    (void)ignored; /* nowhere left to report a failing stderr */
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_server *server = cls;
+    request_state *st = *con_cls;
+    (void)connection;
+    if (st == NULL)
+        return;
+    log_request(st, toe);
+    free(st->body);
+    free(st);
+    *con_cls = NULL;
+    atomic_fetch_sub(&server->in_flight, 1);
+}
+
+static const char *lookup_header(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result send_response(http_server *server, struct MHD_Connection *connection,
+                                     request_state *st, api_response *resp)
+{
+    struct MHD_Response *response;
+    if (resp->body != NULL) {
+        response = MHD_create_response_from_buffer(resp->body_len, resp->body,
+                                                   MHD_RESPMEM_MUST_FREE);
+        if (response != NULL)
+            (void)api_response_take_body(resp); /* MHD frees it now */
+    } else {
+        response = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    }
+    if (response == NULL) {
+        api_response_release(resp);
+        return MHD_NO; /* out of memory: dropping the connection is all we can do */
+    }
+    int ok = 1;
+    if (resp->status != 204)
+        ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                      "application/json") == MHD_YES;
+    if (resp->allow[0] != '\0')
+        ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, resp->allow) == MHD_YES;
+    if (atomic_load(&server->stopping))
+        ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    const enum MHD_Result queued =
+        ok ? MHD_queue_response(connection, (unsigned)resp->status, response) : MHD_NO;
+    MHD_destroy_response(response);
+    st->status = resp->status;
+    snprintf(st->detail, sizeof st->detail, "%s", resp->detail);
+    return queued;
+}
+
+/* Content-Length above the limit? (Malformed values are MHD's to reject.) */
+static int announced_too_large(struct MHD_Connection *connection)
+{
+    const char *value =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (value == NULL)
+        return 0;
+    errno = 0;
+    char *end = NULL;
+    const unsigned long long n = strtoull(value, &end, 10);
+    return end != value && (errno == ERANGE || n > API_MAX_BODY);
+}
+
+static int begin_request(http_server *server, struct MHD_Connection *connection, const char *url,
+                         const char *method, void **con_cls, request_state **out)
+{
+    request_state *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return -1;
+    clock_gettime(CLOCK_MONOTONIC, &st->started);
+    copy_printable(st->method, sizeof st->method, method);
+    copy_printable(st->path, sizeof st->path, url);
+    st->too_large = announced_too_large(connection);
+    *con_cls = st;
+    atomic_fetch_add(&server->in_flight, 1);
+    *out = st;
+    return 0;
+}
+
+/* Keep up to API_MAX_BODY bytes; past it, remember and discard. */
+static int append_body(request_state *st, const char *data, size_t size)
+{
+    if (st->too_large || size > API_MAX_BODY - st->body_len) {
+        st->too_large = 1;
+        free(st->body);
+        st->body = NULL;
+        st->body_len = 0;
+        st->discarded += size;
+        return st->discarded > DISCARD_LIMIT ? -1 : 0;
+    }
+    if (st->body_len + size > st->body_cap) {
+        size_t cap = st->body_cap ? st->body_cap : 1024;
+        while (cap < st->body_len + size)
+            cap *= 2;
+        if (cap > API_MAX_BODY)
+            cap = API_MAX_BODY;
+        char *grown = realloc(st->body, cap);
+        if (grown == NULL)
+            return -1;
+        st->body = grown;
+        st->body_cap = cap;
+    }
+    memcpy(st->body + st->body_len, data, size);
+    st->body_len += size;
+    return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    http_server *server = cls;
+    request_state *st = *con_cls;
+    (void)version;
+
+    if (st == NULL) {
+        if (begin_request(server, connection, url, method, con_cls, &st) != 0)
+            return MHD_NO;
+        if (!st->too_large)
+            return MHD_YES; /* first call: state only, see the top of this file */
+    } else if (*upload_data_size != 0) {
+        const int kept = append_body(st, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return kept == 0 ? MHD_YES : MHD_NO;
+    }
+
+    api_request req = {
+        .method = method,
+        .path = url,
+        .header = lookup_header,
+        .header_ctx = connection,
+        .body = st->body,
+        .body_len = st->body_len,
+        .body_too_large = st->too_large,
+    };
+    api_response resp;
+    api_handle(server->api, &req, &resp);
+    return send_response(server, connection, st, &resp);
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 0)))
+#endif
+static void log_mhd_error(void *cls, const char *fmt, va_list ap)
+{
+    char message[512];
+    (void)cls;
+    vsnprintf(message, sizeof message, fmt, ap);
+    size_t len = strlen(message);
+    while (len > 0 && message[len - 1] == '\n')
+        message[--len] = '\0';
+    char line[600];
+    const int n = snprintf(line, sizeof line, "concertd: libmicrohttpd: %s\n", message);
+    if (n > 0) {
+        ssize_t ignored = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        (void)ignored;
+    }
+}
+
+static int resolve(http_server *server, const char *host, unsigned port, char *err, size_t errlen)
+{
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    struct addrinfo *found = NULL;
+    const int rc = getaddrinfo(host, NULL, &hints, &found);
+    if (rc != 0 || found == NULL) {
+        snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
+        return -1;
+    }
+    if (found->ai_addrlen > sizeof server->addr) {
+        freeaddrinfo(found);
+        snprintf(err, errlen, "cannot use the address of '%s'", host);
+        return -1;
+    }
+    memcpy(&server->addr, found->ai_addr, found->ai_addrlen);
+    freeaddrinfo(found);
+    if (server->addr.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&server->addr)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)&server->addr)->sin_port = htons((uint16_t)port);
+    return 0;
+}
+
+int http_server_start(http_server **out, const http_settings *settings, const api_context *api,
+                      char *err, size_t errlen)
+{
+    *out = NULL;
+    http_server *server = calloc(1, sizeof *server);
+    if (server == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    server->api = api;
+    atomic_init(&server->in_flight, 0);
+    atomic_init(&server->stopping, 0);
+    if (resolve(server, settings->host, settings->port, err, errlen) != 0) {
+        free(server);
+        return -1;
+    }
+
+    /* MHD_USE_ITC makes MHD_quiesce_daemon() possible with worker threads. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    if (server->addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem options[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &server->addr},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)settings->connection_timeout_s, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)settings->connection_limit, NULL},
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)LISTEN_BACKLOG, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd_error, NULL},
+        /* A pool of one is no pool: leave it out then. */
+        {settings->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+         (intptr_t)settings->threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server,
+                                      MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+    if (server->daemon == NULL) {
+        snprintf(err, errlen, "cannot listen on %s:%u (address in use or not local?)",
+                 settings->host, settings->port);
+        free(server);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    server->port = info != NULL ? info->port : settings->port;
+    *out = server;
+    return 0;
+}
+
+unsigned http_server_port(const http_server *server)
+{
+    return server->port;
+}
+
+void http_server_stop(http_server *server, unsigned grace_ms)
+{
+    if (server == NULL)
+        return;
+    atomic_store(&server->stopping, 1);
+    const MHD_socket listener = MHD_quiesce_daemon(server->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+
+    const struct timespec tick = {0, 10 * 1000 * 1000};
+    for (unsigned waited = 0; waited < grace_ms && atomic_load(&server->in_flight) > 0;
+         waited += 10)
+        nanosleep(&tick, NULL);
+
+    MHD_stop_daemon(server->daemon);
+    free(server);
+}

@@ -1,0 +1,241 @@
+/*
+ * Streaming JSON writer (see json_out.h).
+ */
+#include "json_out.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+/* First allocation: enough for every small response in one go. */
+#define JSON_OUT_INITIAL_CAP 256
+
+void json_out_init(json_out *w)
+{
+    memset(w, 0, sizeof *w);
+}
+
+/* Make room for extra more bytes plus a NUL; 0 or -1 (and w->failed). */
+static int reserve(json_out *w, size_t extra)
+{
+    if (w->failed)
+        return -1;
+    if (extra > SIZE_MAX / 2 - w->len) {
+        w->failed = 1;
+        return -1;
+    }
+    const size_t need = w->len + extra + 1;
+    if (need <= w->cap)
+        return 0;
+    size_t cap = w->cap ? w->cap : JSON_OUT_INITIAL_CAP;
+    while (cap < need)
+        cap *= 2;
+    char *grown = realloc(w->buf, cap);
+    if (grown == NULL) {
+        w->failed = 1;
+        return -1;
+    }
+    w->buf = grown;
+    w->cap = cap;
+    return 0;
+}
+
+static void put_bytes(json_out *w, const char *bytes, size_t n)
+{
+    if (reserve(w, n) != 0)
+        return;
+    memcpy(w->buf + w->len, bytes, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+static void put_char(json_out *w, char c)
+{
+    put_bytes(w, &c, 1);
+}
+
+/* Every value goes through here: a comma between array items, none after a
+ * member name. */
+static void before_value(json_out *w)
+{
+    if (w->after_key) {
+        w->after_key = 0;
+        return;
+    }
+    if (w->depth > 0) {
+        if (w->has_items[w->depth])
+            put_char(w, ',');
+        w->has_items[w->depth] = 1;
+    }
+}
+
+static void open_container(json_out *w, char opener)
+{
+    before_value(w);
+    if (w->depth >= JSON_OUT_MAX_DEPTH) {
+        w->failed = 1;
+        return;
+    }
+    w->depth++;
+    w->has_items[w->depth] = 0;
+    put_char(w, opener);
+}
+
+static void close_container(json_out *w, char closer)
+{
+    if (w->depth == 0 || w->after_key) {
+        w->failed = 1;
+        return;
+    }
+    w->depth--;
+    put_char(w, closer);
+}
+
+void json_out_object_begin(json_out *w)
+{
+    open_container(w, '{');
+}
+
+void json_out_object_end(json_out *w)
+{
+    close_container(w, '}');
+}
+
+void json_out_array_begin(json_out *w)
+{
+    open_container(w, '[');
+}
+
+void json_out_array_end(json_out *w)
+{
+    close_container(w, ']');
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is invalid.
+ * Rejects overlong forms, surrogates and code points above U+10FFFF, as
+ * RFC 3629 requires. */
+static size_t utf8_sequence_length(const unsigned char *s)
+{
+    const unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
+        const unsigned char hi = c == 0xED ? 0x9F : 0xBF;
+        if (s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80)
+            return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        const unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
+        const unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
+        if (s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+/* The NUL terminator stops every check above before it reads past the end:
+ * a NUL is never a continuation byte. */
+static void put_escaped(json_out *w, const char *text)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)text;
+    put_char(w, '"');
+    while (*s != '\0') {
+        const unsigned char c = *s;
+        if (c == '"' || c == '\\') {
+            const char pair[2] = {'\\', (char)c};
+            put_bytes(w, pair, 2);
+            s++;
+        } else if (c < 0x20) {
+            const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+            put_bytes(w, esc, sizeof esc);
+            s++;
+        } else {
+            const size_t n = utf8_sequence_length(s);
+            if (n == 0) {
+                put_bytes(w, "\\ufffd", 6);
+                s++;
+            } else {
+                put_bytes(w, (const char *)s, n);
+                s += n;
+            }
+        }
+    }
+    put_char(w, '"');
+}
+
+void json_out_key(json_out *w, const char *key)
+{
+    if (w->depth == 0 || w->after_key) {
+        w->failed = 1;
+        return;
+    }
+    if (w->has_items[w->depth])
+        put_char(w, ',');
+    w->has_items[w->depth] = 1;
+    put_escaped(w, key);
+    put_char(w, ':');
+    w->after_key = 1;
+}
+
+void json_out_int(json_out *w, int64_t value)
+{
+    char digits[24];
+    const int n = snprintf(digits, sizeof digits, "%" PRId64, value);
+    before_value(w);
+    if (n < 0 || (size_t)n >= sizeof digits) {
+        w->failed = 1;
+        return;
+    }
+    put_bytes(w, digits, (size_t)n);
+}
+
+void json_out_string(json_out *w, const char *text)
+{
+    if (text == NULL) {
+        json_out_null(w);
+        return;
+    }
+    before_value(w);
+    put_escaped(w, text);
+}
+
+void json_out_null(json_out *w)
+{
+    before_value(w);
+    put_bytes(w, "null", 4);
+}
+
+void json_out_time(json_out *w, int64_t ms)
+{
+    char text[TIMEFMT_SIZE];
+    json_out_string(w, timefmt_format(ms, text));
+}
+
+int json_out_finish(json_out *w, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (w->failed || w->depth != 0 || w->after_key || w->buf == NULL) {
+        json_out_discard(w);
+        return -1;
+    }
+    *out = w->buf;
+    *len = w->len;
+    json_out_init(w);
+    return 0;
+}
+
+void json_out_discard(json_out *w)
+{
+    free(w->buf);
+    json_out_init(w);
+}
