@@ -1,0 +1,391 @@
+"""Low-level ctypes view of libconcert: struct layouts, prototypes, loading.
+
+Nothing here is public API. The layouts mirror include/concert/*.h for the
+library version in :data:`BINDING_VERSION`; tests/test_layout.py checks them
+against the C compiler's view of the headers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import threading
+from pathlib import Path
+from typing import Optional
+
+# The library version this binding was written against (CONCERT_VERSION_*).
+BINDING_VERSION = (0, 1, 0)
+OPTIONS_VERSION = 1   # CONCERT_OPTIONS_VERSION
+CATALOG_VERSION = 1   # CONCERT_CATALOG_VERSION
+
+TOKEN_SIZE = 64
+TITLE_SIZE = 256
+NAME_SIZE = 128
+GRADE_SIZE = 16
+
+i64 = ctypes.c_int64
+i32 = ctypes.c_int32
+size_t = ctypes.c_size_t
+
+CLOCK_FN = ctypes.CFUNCTYPE(i64, ctypes.c_void_p)
+RANDOM_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p,
+                             ctypes.POINTER(ctypes.c_ubyte), size_t)
+
+
+class ConcertError(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_int), ("message", ctypes.c_char_p)]
+
+
+class Options(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("max_active", i64),
+        ("active_ttl_ms", i64),
+        ("wait_ttl_ms", i64),
+        ("hold_ttl_ms", i64),
+        ("booking_cutoff_ms", i64),
+        ("clock", CLOCK_FN),
+        ("clock_ctx", ctypes.c_void_p),
+        ("random", RANDOM_FN),
+        ("random_ctx", ctypes.c_void_p),
+        ("pool_size", i32),
+        ("busy_timeout_ms", i32),
+        ("connect_timeout_ms", i32),
+        ("reserved", i32),
+    ]
+
+
+class TokenInfo(ctypes.Structure):
+    _fields_ = [
+        ("token", ctypes.c_char * TOKEN_SIZE),
+        ("user_id", i64),
+        ("state", i32),
+        ("is_new", i32),
+        ("position", i64),
+        ("eta_ms", i64),
+        ("expires_at", i64),
+    ]
+
+
+class QueueStats(ctypes.Structure):
+    _fields_ = [
+        ("active", i64),
+        ("waiting", i64),
+        ("max_active", i64),
+        ("admitted_through", i64),
+        ("last_ticket", i64),
+    ]
+
+
+class Concert(ctypes.Structure):
+    _fields_ = [
+        ("id", i64),
+        ("status", i32),
+        ("reserved", i32),
+        ("title", ctypes.c_char * TITLE_SIZE),
+    ]
+
+
+class ConcertList(ctypes.Structure):
+    _fields_ = [("count", size_t), ("items", ctypes.POINTER(Concert))]
+
+
+class Schedule(ctypes.Structure):
+    _fields_ = [
+        ("id", i64),
+        ("concert_id", i64),
+        ("starts_at", i64),
+        ("available_seats", i64),
+    ]
+
+
+class ScheduleList(ctypes.Structure):
+    _fields_ = [("concert_id", i64), ("count", size_t),
+                ("items", ctypes.POINTER(Schedule))]
+
+
+class Seat(ctypes.Structure):
+    _fields_ = [("number", i64), ("price", i64),
+                ("grade", ctypes.c_char * GRADE_SIZE)]
+
+
+class SeatList(ctypes.Structure):
+    _fields_ = [("schedule_id", i64), ("count", size_t),
+                ("items", ctypes.POINTER(Seat))]
+
+
+class CatalogUser(ctypes.Structure):
+    _fields_ = [("id", i64), ("name", ctypes.c_char_p), ("points", i64)]
+
+
+class CatalogSeatRange(ctypes.Structure):
+    _fields_ = [("from_", i64), ("to", i64), ("grade", ctypes.c_char_p),
+                ("price", i64)]
+
+
+class CatalogSchedule(ctypes.Structure):
+    _fields_ = [
+        ("id", i64),
+        ("starts_at", i64),
+        ("seats", ctypes.POINTER(CatalogSeatRange)),
+        ("seat_range_count", size_t),
+    ]
+
+
+class CatalogConcert(ctypes.Structure):
+    _fields_ = [
+        ("id", i64),
+        ("title", ctypes.c_char_p),
+        ("status", i32),
+        ("reserved", i32),
+        ("schedules", ctypes.POINTER(CatalogSchedule)),
+        ("schedule_count", size_t),
+    ]
+
+
+class Catalog(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("users", ctypes.POINTER(CatalogUser)),
+        ("user_count", size_t),
+        ("concerts", ctypes.POINTER(CatalogConcert)),
+        ("concert_count", size_t),
+    ]
+
+
+class Reservation(ctypes.Structure):
+    _fields_ = [
+        ("id", i64),
+        ("user_id", i64),
+        ("schedule_id", i64),
+        ("seat_number", i64),
+        ("price", i64),
+        ("status", i32),
+        ("is_new", i32),
+        ("held_until", i64),
+    ]
+
+
+class Payment(ctypes.Structure):
+    _fields_ = [
+        ("id", i64),
+        ("reservation_id", i64),
+        ("user_id", i64),
+        ("amount", i64),
+        ("balance", i64),
+        ("paid_at", i64),
+    ]
+
+
+class LedgerEntry(ctypes.Structure):
+    _fields_ = [
+        ("id", i64),
+        ("user_id", i64),
+        ("type", i32),
+        ("reserved", i32),
+        ("amount", i64),
+        ("balance_after", i64),
+        ("at", i64),
+        ("reservation_id", i64),
+    ]
+
+
+class LedgerList(ctypes.Structure):
+    _fields_ = [("user_id", i64), ("count", size_t),
+                ("items", ctypes.POINTER(LedgerEntry))]
+
+
+class User(ctypes.Structure):
+    _fields_ = [("id", i64), ("balance", i64),
+                ("name", ctypes.c_char * NAME_SIZE)]
+
+
+class UserList(ctypes.Structure):
+    _fields_ = [("count", size_t), ("items", ctypes.POINTER(User))]
+
+
+class VerifyReport(ctypes.Structure):
+    _fields_ = [
+        ("users", i64),
+        ("ledger_entries", i64),
+        ("seats", i64),
+        ("seats_sold", i64),
+        ("reservations", i64),
+        ("payments", i64),
+        ("active_tokens", i64),
+        ("violation_count", size_t),
+        ("violations", ctypes.POINTER(ctypes.c_char_p)),
+    ]
+
+
+P = ctypes.POINTER
+db_p = ctypes.c_void_p  # concert_db * is opaque
+c_int = ctypes.c_int
+c_char_p = ctypes.c_char_p
+
+# name: (restype, argtypes). Every fallible call returns int.
+PROTOTYPES = {
+    "concert_version_number": (c_int, []),
+    "concert_version_string": (c_char_p, []),
+    "concert_error_last": (P(ConcertError), []),
+    "concert_strerror": (c_char_p, [c_int]),
+    "concert_error_name": (c_char_p, [c_int]),
+    "concert_options_init": (c_int, [P(Options), ctypes.c_uint]),
+    "concert_open": (c_int, [P(db_p), c_char_p, P(Options)]),
+    "concert_close": (None, [db_p]),
+    "concert_backend_name": (c_char_p, [db_p]),
+    "concert_now": (i64, [db_p]),
+    "concert_queue_issue": (c_int, [P(TokenInfo), db_p, i64]),
+    "concert_queue_status": (c_int, [P(TokenInfo), db_p, c_char_p]),
+    "concert_queue_leave": (c_int, [db_p, c_char_p]),
+    "concert_queue_stats_get": (c_int, [P(QueueStats), db_p]),
+    "concert_concerts_list": (c_int, [P(P(ConcertList)), db_p, c_char_p]),
+    "concert_concert_list_free": (None, [P(ConcertList)]),
+    "concert_concert_get": (c_int, [P(Concert), db_p, c_char_p, i64]),
+    "concert_schedules_available": (c_int, [P(P(ScheduleList)), db_p, c_char_p, i64]),
+    "concert_schedule_list_free": (None, [P(ScheduleList)]),
+    "concert_seats_available": (c_int, [P(P(SeatList)), db_p, c_char_p, i64]),
+    "concert_seat_list_free": (None, [P(SeatList)]),
+    "concert_catalog_load": (c_int, [db_p, P(Catalog)]),
+    "concert_admin_concerts_list": (c_int, [P(P(ConcertList)), db_p]),
+    "concert_concert_status_name": (c_char_p, [c_int]),
+    "concert_concert_status_parse": (c_int, [c_char_p]),
+    "concert_reserve_seat": (c_int, [P(Reservation), db_p, c_char_p, i64, i64]),
+    "concert_reservation_get": (c_int, [P(Reservation), db_p, c_char_p, i64]),
+    "concert_pay": (c_int, [P(Payment), db_p, c_char_p, i64, c_char_p]),
+    "concert_charge_points": (c_int, [P(i64), db_p, i64, i64, c_char_p]),
+    "concert_points_balance": (c_int, [P(i64), db_p, i64]),
+    "concert_points_history": (c_int, [P(P(LedgerList)), db_p, i64]),
+    "concert_ledger_list_free": (None, [P(LedgerList)]),
+    "concert_ledger_type_name": (c_char_p, [c_int]),
+    "concert_admin_users_list": (c_int, [P(P(UserList)), db_p]),
+    "concert_user_list_free": (None, [P(UserList)]),
+    "concert_verify": (c_int, [P(P(VerifyReport)), db_p]),
+    "concert_verify_report_free": (None, [P(VerifyReport)]),
+}
+
+
+class LibraryError(OSError):
+    """libconcert could not be loaded, or its version does not fit this binding.
+
+    Not a :class:`concert.Error`: no library call failed, the library is
+    missing or unusable. The message lists every place that was tried.
+    """
+
+
+_lock = threading.Lock()
+_lib: Optional[ctypes.CDLL] = None
+_lib_path: Optional[str] = None
+
+
+def _build_tree_candidates() -> list:
+    # bindings/python/concert/_native.py -> the repository root is parents[3];
+    # the brief's "../../build/lib relative to the package source" is that
+    # root's build/lib. Only meaningful when running from a source checkout.
+    root = Path(__file__).resolve().parents[3]
+    libdir = root / "build" / "lib"
+    return [str(libdir / "libconcert.so.0"), str(libdir / "libconcert.so")]
+
+
+def _system_candidates() -> list:
+    found = ctypes.util.find_library("concert")
+    names = [found] if found else []
+    if "libconcert.so.0" not in names:
+        names.append("libconcert.so.0")
+    return names
+
+
+def _bind(lib: ctypes.CDLL, path: str) -> None:
+    missing = []
+    for name, (restype, argtypes) in PROTOTYPES.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            missing.append(name)
+            continue
+        fn.restype = restype
+        fn.argtypes = argtypes
+    if missing:
+        raise LibraryError(
+            f"{path} is not a usable libconcert: missing symbols {', '.join(missing)}")
+
+
+def _check_version(lib: ctypes.CDLL, path: str) -> None:
+    number = lib.concert_version_number()
+    major, minor = number // 10000, (number // 100) % 100
+    want_major, want_minor, _ = BINDING_VERSION
+    if major != want_major or minor < want_minor:
+        have = lib.concert_version_string().decode("ascii", "replace")
+        want = ".".join(str(p) for p in BINDING_VERSION)
+        raise LibraryError(
+            f"{path} is libconcert {have}, but this binding needs "
+            f"{want_major}.{want_minor} or a later {want_major}.x "
+            f"(written for {want}); set CONCERT_LIBRARY to a matching library")
+
+
+def _try_load(path: str) -> ctypes.CDLL:
+    lib = ctypes.CDLL(path)
+    _bind(lib, path)
+    _check_version(lib, path)
+    return lib
+
+
+def load_library(path: Optional[str] = None) -> str:
+    """Load libconcert and return the path or name it was loaded from.
+
+    Order: ``path`` if given (nothing else is tried); then the environment
+    variable ``CONCERT_LIBRARY``; then the source checkout's ``build/lib``
+    (for development); then the system library path
+    (``ctypes.util.find_library("concert")``, then ``libconcert.so.0``).
+
+    Calling it again after a successful load returns the loaded path when
+    ``path`` is None or the same; loading a second, different library into
+    one process is refused.
+
+    Raises :class:`LibraryError` when nothing loads or the version is
+    incompatible (same major, minor at least the binding's).
+    """
+    global _lib, _lib_path
+    with _lock:
+        if _lib is not None:
+            if path is None or os.fspath(path) == _lib_path:
+                return _lib_path  # type: ignore[return-value]
+            raise LibraryError(
+                f"libconcert is already loaded from {_lib_path}; "
+                f"cannot switch to {os.fspath(path)} in the same process")
+        if path is not None:
+            candidates = [("argument", os.fspath(path))]
+        else:
+            candidates = []
+            env = os.environ.get("CONCERT_LIBRARY")
+            if env:
+                candidates.append(("CONCERT_LIBRARY", env))
+            candidates += [("build tree", p) for p in _build_tree_candidates()
+                           if os.path.exists(p)]
+            candidates += [("system", p) for p in _system_candidates()]
+        tried = []
+        for origin, candidate in candidates:
+            try:
+                lib = _try_load(candidate)
+            except LibraryError:
+                raise  # found but unusable: say so rather than fall back
+            except OSError as exc:
+                tried.append(f"  {origin}: {candidate}: {exc}")
+                # An explicit choice that fails must not silently fall back.
+                if origin in ("argument", "CONCERT_LIBRARY"):
+                    break
+                continue
+            _lib, _lib_path = lib, candidate
+            return candidate
+        raise LibraryError(
+            "cannot load libconcert; tried:\n" + "\n".join(tried) +
+            "\nPass concert.load_library(PATH), set CONCERT_LIBRARY, build the "
+            "library (build/lib) or install it on the system library path.")
+
+
+def lib() -> ctypes.CDLL:
+    """The loaded library, loading it with the default order on first use."""
+    if _lib is None:
+        load_library()
+    return _lib  # type: ignore[return-value]

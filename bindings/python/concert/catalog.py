@@ -1,0 +1,200 @@
+"""Catalog loading input: dataclasses and the catalog JSON shape.
+
+A catalog can be given to :meth:`concert.Database.load_catalog` either as
+these dataclasses or as a ``dict`` in the JSON shape used by ``concertd
+--import`` and ``concert import``::
+
+    {"users":    [{"id": 1, "name": "Kim", "points": 0}],
+     "concerts": [{"id": 1, "title": "...", "status": "OPEN",
+                   "schedules": [{"id": 10, "starts_at": "2026-12-24T19:00:00Z",
+                                  "seats": [{"from": 1, "to": 50, "grade": "R",
+                                             "price": 80000}]}]}]}
+
+Every rule (ranges, duplicates, overlaps) is checked by the library; this
+module only converts shapes and types, naming the place of a bad field.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, List, Mapping, Sequence, Tuple, Union
+
+from . import _native as N
+from ._convert import int64, text, time_ms
+from .errors import InvalidArgument
+from .results import ConcertStatus
+
+__all__ = ["Catalog", "CatalogUser", "CatalogConcert", "CatalogSchedule", "SeatRange"]
+
+
+@dataclass(frozen=True)
+class CatalogUser:
+    """A user to create, with an opening balance (written to the ledger)."""
+    id: int
+    name: str
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class SeatRange:
+    """Seats ``from_`` .. ``to`` (inclusive) of one grade and price."""
+    from_: int
+    to: int
+    grade: str
+    price: int
+
+
+@dataclass(frozen=True)
+class CatalogSchedule:
+    """A performance; ``starts_at`` is an aware datetime, RFC 3339 text or ms."""
+    id: int
+    starts_at: Union[datetime, str, int]
+    seats: Sequence[SeatRange] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class CatalogConcert:
+    """A concert; ``status`` is a :class:`ConcertStatus` or its name."""
+    id: int
+    title: str
+    status: Union[ConcertStatus, str]
+    schedules: Sequence[CatalogSchedule] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything one :meth:`concert.Database.load_catalog` call loads."""
+    users: Sequence[CatalogUser] = field(default_factory=tuple)
+    concerts: Sequence[CatalogConcert] = field(default_factory=tuple)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Catalog":
+        """Build a Catalog from the catalog JSON shape (e.g. ``json.load``'s result).
+
+        Raises :class:`concert.InvalidArgument` naming the place of a missing,
+        unknown or mistyped field (``concerts[0].schedules[1].id: is required``),
+        in the same words as the C importer of concertd and the CLI.
+        """
+        obj = _fields(data, "catalog", required=(), optional=("users", "concerts"))
+        users = [
+            CatalogUser(**_fields(u, f"users[{i}]", ("id", "name"), ("points",)))
+            for i, u in enumerate(_list(obj.get("users", []), "users"))]
+        concerts = []
+        for ci, c in enumerate(_list(obj.get("concerts", []), "concerts")):
+            where = f"concerts[{ci}]"
+            cf = _fields(c, where, ("id", "title", "status"), ("schedules",))
+            schedules = []
+            for si, s in enumerate(_list(cf.pop("schedules", []), f"{where}.schedules")):
+                swhere = f"{where}.schedules[{si}]"
+                sf = _fields(s, swhere, ("id", "starts_at"), ("seats",))
+                seats = []
+                for ri, r in enumerate(_list(sf.pop("seats", []), f"{swhere}.seats")):
+                    rf = _fields(r, f"{swhere}.seats[{ri}]", ("from", "to", "grade", "price"), ())
+                    rf["from_"] = rf.pop("from")
+                    seats.append(SeatRange(**rf))
+                schedules.append(CatalogSchedule(seats=tuple(seats), **sf))
+            concerts.append(CatalogConcert(schedules=tuple(schedules), **cf))
+        return cls(users=tuple(users), concerts=tuple(concerts))
+
+
+def _list(value: Any, where: str) -> list:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise InvalidArgument(f"{where}: must be a list")
+    return list(value)
+
+
+def _fields(value: Any, where: str, required: Tuple[str, ...],
+            optional: Tuple[str, ...]) -> dict:
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(f"{where}: must be an object")
+    prefix = "" if where == "catalog" else where + "."
+    for key in required:
+        if key not in value:
+            raise InvalidArgument(f"{prefix}{key}: is required")
+    for key in value:
+        if key not in required and key not in optional:
+            raise InvalidArgument(f"{prefix}{key}: unknown key")
+    return dict(value)
+
+
+def _field_int(value: Any, where: str) -> int:
+    try:
+        return int64(value, where)
+    except TypeError as exc:
+        raise InvalidArgument(f"{where}: must be an integer") from exc
+
+
+def _field_text(value: Any, where: str) -> bytes:
+    try:
+        return text(value, where)
+    except TypeError as exc:
+        raise InvalidArgument(f"{where}: must be a string") from exc
+
+
+def _field_time(value: Any, where: str) -> int:
+    try:
+        return time_ms(value, where)
+    except TypeError as exc:
+        raise InvalidArgument(f"{where}: must be an RFC 3339 string, an aware "
+                              f"datetime or milliseconds") from exc
+
+
+def _status(value: Any, where: str, lib: ctypes.CDLL) -> int:
+    if isinstance(value, ConcertStatus):
+        return int(value)
+    if isinstance(value, str):
+        # The library owns the spelling of status names.
+        parsed = lib.concert_concert_status_parse(_field_text(value, where))
+        if parsed == 0:
+            raise InvalidArgument(f"{where}: unknown status {value!r} "
+                                  f"(OPEN, PENDING or CLOSED)")
+        return parsed
+    raise InvalidArgument(f"{where}: must be a status name or ConcertStatus")
+
+
+def to_c(catalog: Catalog, lib: ctypes.CDLL) -> Tuple[N.Catalog, List[Any]]:
+    """Build the C concert_catalog. The second value holds every buffer the
+    struct points into; keep it alive until the C call returns."""
+    keep: List[Any] = []
+
+    def array(ctype: Any, items: list) -> Any:
+        arr = (ctype * len(items))(*items) if items else None
+        keep.append(arr)
+        return arr
+
+    def cstr(value: Any, where: str) -> bytes:
+        data = _field_text(value, where)
+        keep.append(data)
+        return data
+
+    users = []
+    for i, u in enumerate(catalog.users):
+        where = f"users[{i}]"
+        users.append(N.CatalogUser(_field_int(u.id, f"{where}.id"),
+                                   cstr(u.name, f"{where}.name"),
+                                   _field_int(u.points, f"{where}.points")))
+    concerts = []
+    for ci, c in enumerate(catalog.concerts):
+        where = f"concerts[{ci}]"
+        schedules = []
+        for si, s in enumerate(c.schedules):
+            swhere = f"{where}.schedules[{si}]"
+            ranges = []
+            for ri, r in enumerate(s.seats):
+                rwhere = f"{swhere}.seats[{ri}]"
+                ranges.append(N.CatalogSeatRange(
+                    _field_int(r.from_, f"{rwhere}.from"), _field_int(r.to, f"{rwhere}.to"),
+                    cstr(r.grade, f"{rwhere}.grade"), _field_int(r.price, f"{rwhere}.price")))
+            schedules.append(N.CatalogSchedule(
+                _field_int(s.id, f"{swhere}.id"),
+                _field_time(s.starts_at, f"{swhere}.starts_at"),
+                array(N.CatalogSeatRange, ranges), len(ranges)))
+        concerts.append(N.CatalogConcert(
+            _field_int(c.id, f"{where}.id"), cstr(c.title, f"{where}.title"),
+            _status(c.status, f"{where}.status", lib), 0,
+            array(N.CatalogSchedule, schedules), len(schedules)))
+    cat = N.Catalog(N.CATALOG_VERSION, array(N.CatalogUser, users), len(users),
+                    array(N.CatalogConcert, concerts), len(concerts))
+    return cat, keep

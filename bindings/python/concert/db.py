@@ -1,0 +1,496 @@
+"""The store handle: :func:`open` and :class:`Database`.
+
+Each method is one C call (plus list conversion and freeing). The error
+detail is read with ``concert_error_last()`` right after the failing call, on
+the same OS thread, before anything else can call the library on that thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+import weakref
+from datetime import datetime, timedelta
+from typing import Any, Callable, List, Mapping, Optional, Type, Union
+
+from . import _native as N
+from ._convert import INT32_MAX, Duration, duration_ms, int64, optional_text, text
+from .catalog import Catalog, to_c
+from .errors import DatabaseClosed, InternalError, error_class
+from .results import (Concert, ConcertStatus, LedgerEntry, LedgerType, Payment, QueueStats,
+                      Reservation, ReservationStatus, Schedule, Seat, Token, TokenState,
+                      User, VerifyReport, from_ms, to_ms)
+
+__all__ = ["open", "Database", "Clock"]
+
+#: A clock for tests: returns now as an aware datetime or as int milliseconds
+#: since the epoch (UTC).
+Clock = Callable[[], Union[datetime, int]]
+
+TokenLike = Union[str, Token]
+
+
+def _enum(cls: Type[Any], value: int) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        raise InternalError(f"library returned unknown {cls.__name__} value {value}") from None
+
+
+def _str(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+class _ClockAdapter:
+    """Calls the user's clock from inside the library.
+
+    An exception cannot cross the C frames, so it is parked per thread, the
+    system time is returned for that reading, and the Database re-raises the
+    exception once the C call returned. Holds no reference to the Database,
+    so the finalizer that keeps this alive does not keep the Database alive.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.pending = threading.local()
+        self.c_function = N.CLOCK_FN(self._read)
+
+    def _read(self, _ctx: Optional[int]) -> int:
+        try:
+            value = self.clock()
+            if isinstance(value, datetime):
+                return to_ms(value)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"clock returned {type(value).__name__}; "
+                                "expected an aware datetime or int milliseconds")
+            return value
+        except BaseException as exc:  # noqa: B902 (must not unwind into C)
+            self.pending.exc = exc
+            return time.time_ns() // 1_000_000
+
+    def raise_pending(self) -> None:
+        exc = getattr(self.pending, "exc", None)
+        if exc is not None:
+            self.pending.exc = None
+            raise exc
+
+
+def _close_handle(lib: ctypes.CDLL, handle: int, _keepalive: Any) -> None:
+    # _keepalive (the clock's C function) must outlive concert_close.
+    lib.concert_close(handle)
+
+
+def open(uri: str, *,
+         max_active: Optional[int] = None,
+         active_ttl: Optional[Duration] = None,
+         wait_ttl: Optional[Duration] = None,
+         hold_ttl: Optional[Duration] = None,
+         booking_cutoff: Optional[Duration] = None,
+         pool_size: Optional[int] = None,
+         busy_timeout: Optional[Duration] = None,
+         connect_timeout: Optional[Duration] = None,
+         clock: Optional[Clock] = None) -> "Database":
+    """Open a store and return a :class:`Database` (also a context manager).
+
+    Args:
+        uri: ``"memory:"``, ``"sqlite:PATH"``, ``"postgresql://..."`` or a
+            libpq conninfo string.
+        max_active: ACTIVE queue tokens at once (library default 1000).
+        active_ttl, wait_ttl, hold_ttl, booking_cutoff: durations in seconds
+            (int or float) or :class:`datetime.timedelta`; passed to the
+            library in milliseconds. None or 0 means the library default.
+        pool_size: connections (PostgreSQL) or read connections (SQLite).
+        busy_timeout, connect_timeout: durations as above.
+        clock: for tests, a callable returning "now" as an aware datetime or
+            int milliseconds since the epoch. It is called from inside library
+            calls, possibly from several threads; it must not call the library.
+
+    Raises:
+        concert.InvalidArgument: unknown scheme or bad options.
+        concert.StorageUnavailable, concert.NotSupported, concert.SchemaTooNew, ...
+        concert.LibraryError: libconcert cannot be loaded.
+    """
+    lib = N.lib()
+    opts = N.Options()
+    _check_init(lib, lib.concert_options_init(ctypes.byref(opts), N.OPTIONS_VERSION))
+    if max_active is not None:
+        opts.max_active = int64(max_active, "max_active")
+    for name, value in (("active_ttl", active_ttl), ("wait_ttl", wait_ttl),
+                        ("hold_ttl", hold_ttl), ("booking_cutoff", booking_cutoff)):
+        if value is not None:
+            setattr(opts, name + "_ms", duration_ms(value, name))
+    for name, value in (("busy_timeout", busy_timeout), ("connect_timeout", connect_timeout)):
+        if value is not None:
+            setattr(opts, name + "_ms", duration_ms(value, name, INT32_MAX))
+    if pool_size is not None:
+        size = int64(pool_size, "pool_size")
+        if not -INT32_MAX - 1 <= size <= INT32_MAX:
+            raise error_class(-1)(f"pool_size: {size} is out of range")
+        opts.pool_size = size
+    adapter = None
+    if clock is not None:
+        if not callable(clock):
+            raise TypeError("clock must be callable")
+        adapter = _ClockAdapter(clock)
+        opts.clock = adapter.c_function
+    handle = ctypes.c_void_p()
+    rc = lib.concert_open(ctypes.byref(handle), text(uri, "uri"), ctypes.byref(opts))
+    _check_init(lib, rc)
+    db = Database(lib, handle.value, adapter)
+    if adapter is not None:
+        try:
+            adapter.raise_pending()
+        except BaseException:
+            db.close()
+            raise
+    return db
+
+
+def _raise_last(lib: ctypes.CDLL, rc: int) -> None:
+    # Must run on the failing call's thread, before any other library call
+    # there: the detail is thread-local and overwritten by the next call.
+    err = lib.concert_error_last()
+    message = err.contents.message if err else None
+    detail = _str(message) if message else ""
+    name = _str(lib.concert_error_name(rc))
+    raise error_class(rc)(detail or _str(lib.concert_strerror(rc)), rc, name)
+
+
+def _check_init(lib: ctypes.CDLL, rc: int) -> None:
+    if rc < 0:
+        _raise_last(lib, rc)
+
+
+class Database:
+    """An open libconcert store. Create with :func:`concert.open`.
+
+    Safe to share between threads: every method may be called concurrently.
+    :meth:`close` waits for calls in progress, then closes; later calls raise
+    :class:`concert.DatabaseClosed`. Tokens may be given as ``str`` or as the
+    :class:`Token` returned by :meth:`queue_issue`.
+    """
+
+    def __init__(self, lib: ctypes.CDLL, handle: int, clock: Optional[_ClockAdapter]) -> None:
+        """Internal: use :func:`concert.open`."""
+        self._lib = lib
+        self._handle: Optional[int] = handle
+        self._clock = clock
+        self._inflight = 0
+        self._cond = threading.Condition()
+        keepalive = clock.c_function if clock is not None else None
+        # Closes the handle if the object is dropped without close().
+        self._finalizer = weakref.finalize(self, _close_handle, lib, handle, keepalive)
+
+    # ---- lifetime ----
+
+    def close(self) -> None:
+        """Close the store. Idempotent. Waits for calls in progress on other
+        threads to finish; calls made afterwards raise DatabaseClosed."""
+        with self._cond:
+            if self._handle is None:
+                return
+            self._handle = None
+            self._cond.wait_for(lambda: self._inflight == 0)
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._handle is None
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self.backend
+        return f"<concert.Database {state}>"
+
+    # ---- calling the library ----
+
+    def _acquire(self) -> int:
+        with self._cond:
+            if self._handle is None:
+                raise DatabaseClosed("database is closed")
+            self._inflight += 1
+            return self._handle
+
+    def _release(self) -> None:
+        with self._cond:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._cond.notify_all()
+
+    def _call(self, fn: Callable[..., int], *args: Any) -> None:
+        """Call fn(*args) where one arg is the placeholder _HANDLE; raise on < 0."""
+        handle = self._acquire()
+        try:
+            rc = fn(*[handle if a is _HANDLE else a for a in args])
+            if rc < 0:
+                try:
+                    _raise_last(self._lib, rc)
+                finally:
+                    if self._clock is not None:
+                        self._clock.raise_pending()
+        finally:
+            self._release()
+        if self._clock is not None:
+            self._clock.raise_pending()
+
+    @staticmethod
+    def _token(token: TokenLike) -> bytes:
+        if isinstance(token, Token):
+            token = token.token
+        return text(token, "token")
+
+    @property
+    def backend(self) -> str:
+        """The backend's name: "memory", "sqlite" or "postgresql"."""
+        handle = self._acquire()
+        try:
+            return _str(self._lib.concert_backend_name(handle))
+        finally:
+            self._release()
+
+    def now(self) -> datetime:
+        """The current time as this store's clock (maybe injected) sees it."""
+        handle = self._acquire()
+        try:
+            ms = self._lib.concert_now(handle)
+        finally:
+            self._release()
+        if self._clock is not None:
+            self._clock.raise_pending()
+        return from_ms(ms)
+
+    # ---- queue ----
+
+    @staticmethod
+    def _token_info(t: N.TokenInfo) -> Token:
+        return Token(token=_str(t.token), user_id=t.user_id,
+                     state=_enum(TokenState, t.state), is_new=bool(t.is_new),
+                     position=t.position,
+                     eta=None if t.eta_ms < 0 else timedelta(milliseconds=t.eta_ms),
+                     expires_at=from_ms(t.expires_at))
+
+    def queue_issue(self, user_id: int) -> Token:
+        """Join the queue for user_id, or get the user's live token (is_new False).
+
+        Raises UserNotFound, storage errors."""
+        out = N.TokenInfo()
+        self._call(self._lib.concert_queue_issue, ctypes.byref(out), _HANDLE,
+                   int64(user_id, "user_id"))
+        return self._token_info(out)
+
+    def queue_status(self, token: TokenLike) -> Token:
+        """Where the token stands now; polling keeps a WAITING token in line.
+
+        Raises TokenInvalid (unknown, expired, dropped or ended)."""
+        out = N.TokenInfo()
+        self._call(self._lib.concert_queue_status, ctypes.byref(out), _HANDLE,
+                   self._token(token))
+        return self._token_info(out)
+
+    def queue_leave(self, token: TokenLike) -> None:
+        """Leave the queue or give back the active slot. Raises TokenInvalid."""
+        self._call(self._lib.concert_queue_leave, _HANDLE, self._token(token))
+
+    def queue_stats(self) -> QueueStats:
+        """Queue counts (runs admission first)."""
+        out = N.QueueStats()
+        self._call(self._lib.concert_queue_stats_get, ctypes.byref(out), _HANDLE)
+        return QueueStats(out.active, out.waiting, out.max_active,
+                          out.admitted_through, out.last_ticket)
+
+    # ---- catalog ----
+
+    @staticmethod
+    def _concert(c: N.Concert) -> Concert:
+        return Concert(id=c.id, title=_str(c.title), status=_enum(ConcertStatus, c.status))
+
+    def _concert_list(self, fn: Callable[..., int], *args: Any) -> List[Concert]:
+        out = ctypes.POINTER(N.ConcertList)()
+        try:
+            self._call(fn, ctypes.byref(out), _HANDLE, *args)
+            lst = out.contents
+            return [self._concert(lst.items[i]) for i in range(lst.count)]
+        finally:
+            if out:
+                self._lib.concert_concert_list_free(out)
+
+    def concerts(self, token: TokenLike) -> List[Concert]:
+        """The OPEN concerts, in id order. The token must be ACTIVE.
+
+        Raises TokenInvalid, TokenNotActive."""
+        return self._concert_list(self._lib.concert_concerts_list, self._token(token))
+
+    def all_concerts(self) -> List[Concert]:
+        """Every concert whatever its status, in id order (administration; no token)."""
+        return self._concert_list(self._lib.concert_admin_concerts_list)
+
+    def concert(self, token: TokenLike, concert_id: int) -> Concert:
+        """One OPEN concert. Raises ConcertNotFound, ConcertNotBookable, token errors."""
+        out = N.Concert()
+        self._call(self._lib.concert_concert_get, ctypes.byref(out), _HANDLE,
+                   self._token(token), int64(concert_id, "concert_id"))
+        return self._concert(out)
+
+    def schedules(self, token: TokenLike, concert_id: int) -> List[Schedule]:
+        """The bookable schedules of an OPEN concert with their free-seat counts,
+        in start-time order. Raises BookingClosed when all have closed, and the
+        errors of :meth:`concert`."""
+        out = ctypes.POINTER(N.ScheduleList)()
+        try:
+            self._call(self._lib.concert_schedules_available, ctypes.byref(out), _HANDLE,
+                       self._token(token), int64(concert_id, "concert_id"))
+            lst = out.contents
+            return [Schedule(id=s.id, concert_id=s.concert_id, starts_at=from_ms(s.starts_at),
+                             available_seats=s.available_seats)
+                    for s in (lst.items[i] for i in range(lst.count))]
+        finally:
+            if out:
+                self._lib.concert_schedule_list_free(out)
+
+    def seats(self, token: TokenLike, schedule_id: int) -> List[Seat]:
+        """The free seats of a bookable schedule, in seat-number order.
+
+        Raises ScheduleNotFound, ConcertNotBookable, BookingClosed, token errors."""
+        out = ctypes.POINTER(N.SeatList)()
+        try:
+            self._call(self._lib.concert_seats_available, ctypes.byref(out), _HANDLE,
+                       self._token(token), int64(schedule_id, "schedule_id"))
+            lst = out.contents
+            return [Seat(number=s.number, grade=_str(s.grade), price=s.price)
+                    for s in (lst.items[i] for i in range(lst.count))]
+        finally:
+            if out:
+                self._lib.concert_seat_list_free(out)
+
+    def load_catalog(self, catalog: Union[Catalog, Mapping[str, Any]]) -> None:
+        """Load users, concerts, schedules and seats, all or nothing.
+
+        ``catalog`` is a :class:`concert.Catalog` or a dict in the catalog
+        JSON shape (see :mod:`concert.catalog`). Raises InvalidArgument
+        (message names the offending place) or Conflict (an id already in
+        the store); on any error the store is unchanged."""
+        if not isinstance(catalog, Catalog):
+            catalog = Catalog.from_dict(catalog)
+        c_catalog, keepalive = to_c(catalog, self._lib)
+        self._call(self._lib.concert_catalog_load, _HANDLE, ctypes.byref(c_catalog))
+        del keepalive  # the library keeps nothing of the catalog
+
+    # ---- booking ----
+
+    @staticmethod
+    def _reservation(r: N.Reservation) -> Reservation:
+        return Reservation(id=r.id, user_id=r.user_id, schedule_id=r.schedule_id,
+                           seat_number=r.seat_number, price=r.price,
+                           status=_enum(ReservationStatus, r.status), is_new=bool(r.is_new),
+                           held_until=from_ms(r.held_until))
+
+    def reserve(self, token: TokenLike, schedule_id: int, seat: int) -> Reservation:
+        """Hold a seat for the token's user for hold_ttl.
+
+        Reserving a seat the user already holds returns the same reservation
+        with is_new False. Raises SeatTaken, SeatNotFound, ScheduleNotFound,
+        ConcertNotBookable, BookingClosed, token errors."""
+        out = N.Reservation()
+        self._call(self._lib.concert_reserve_seat, ctypes.byref(out), _HANDLE,
+                   self._token(token), int64(schedule_id, "schedule_id"), int64(seat, "seat"))
+        return self._reservation(out)
+
+    def reservation(self, token: TokenLike, reservation_id: int) -> Reservation:
+        """Read one of the token's user's reservations (an expired hold reads EXPIRED).
+
+        Raises ReservationNotFound, Forbidden, token errors."""
+        out = N.Reservation()
+        self._call(self._lib.concert_reservation_get, ctypes.byref(out), _HANDLE,
+                   self._token(token), int64(reservation_id, "reservation_id"))
+        return self._reservation(out)
+
+    def pay(self, token: TokenLike, reservation_id: int,
+            idempotency_key: Optional[str] = None) -> Payment:
+        """Pay for a held reservation with points, atomically; ends the token.
+
+        A repeat with the same idempotency_key returns the first payment.
+        Raises HoldExpired, AlreadyPaid, InsufficientPoints,
+        IdempotencyKeyReused, ReservationNotFound, Forbidden, token errors."""
+        out = N.Payment()
+        self._call(self._lib.concert_pay, ctypes.byref(out), _HANDLE, self._token(token),
+                   int64(reservation_id, "reservation_id"),
+                   optional_text(idempotency_key, "idempotency_key"))
+        return Payment(id=out.id, reservation_id=out.reservation_id, user_id=out.user_id,
+                       amount=out.amount, balance=out.balance, paid_at=from_ms(out.paid_at))
+
+    # ---- points ----
+
+    def charge(self, user_id: int, amount: int, idempotency_key: Optional[str] = None) -> int:
+        """Add points to a user; returns the new balance.
+
+        Raises UserNotFound, InvalidAmount, IdempotencyKeyReused."""
+        balance = ctypes.c_int64()
+        self._call(self._lib.concert_charge_points, ctypes.byref(balance), _HANDLE,
+                   int64(user_id, "user_id"), int64(amount, "amount"),
+                   optional_text(idempotency_key, "idempotency_key"))
+        return balance.value
+
+    def balance(self, user_id: int) -> int:
+        """The user's points balance. Raises UserNotFound."""
+        balance = ctypes.c_int64()
+        self._call(self._lib.concert_points_balance, ctypes.byref(balance), _HANDLE,
+                   int64(user_id, "user_id"))
+        return balance.value
+
+    def history(self, user_id: int) -> List[LedgerEntry]:
+        """The user's ledger, newest first. Raises UserNotFound."""
+        out = ctypes.POINTER(N.LedgerList)()
+        try:
+            self._call(self._lib.concert_points_history, ctypes.byref(out), _HANDLE,
+                       int64(user_id, "user_id"))
+            lst = out.contents
+            return [LedgerEntry(id=e.id, user_id=e.user_id, type=_enum(LedgerType, e.type),
+                                amount=e.amount, balance_after=e.balance_after, at=from_ms(e.at),
+                                reservation_id=e.reservation_id or None)
+                    for e in (lst.items[i] for i in range(lst.count))]
+        finally:
+            if out:
+                self._lib.concert_ledger_list_free(out)
+
+    # ---- administration ----
+
+    def users(self) -> List[User]:
+        """Every user with their balance, in id order."""
+        out = ctypes.POINTER(N.UserList)()
+        try:
+            self._call(self._lib.concert_admin_users_list, ctypes.byref(out), _HANDLE)
+            lst = out.contents
+            return [User(id=u.id, name=_str(u.name), balance=u.balance)
+                    for u in (lst.items[i] for i in range(lst.count))]
+        finally:
+            if out:
+                self._lib.concert_user_list_free(out)
+
+    def verify(self) -> VerifyReport:
+        """Check the store's invariants; see :attr:`VerifyReport.ok`.
+
+        Raises NotSupported when the backend cannot verify."""
+        out = ctypes.POINTER(N.VerifyReport)()
+        try:
+            self._call(self._lib.concert_verify, ctypes.byref(out), _HANDLE)
+            r = out.contents
+            violations = tuple(_str(r.violations[i]) for i in range(r.violation_count))
+            return VerifyReport(r.users, r.ledger_entries, r.seats, r.seats_sold,
+                                r.reservations, r.payments, r.active_tokens, violations)
+        finally:
+            if out:
+                self._lib.concert_verify_report_free(out)
+
+
+class _HandlePlaceholder:
+    """Marks where :meth:`Database._call` puts the live handle."""
+
+
+_HANDLE = _HandlePlaceholder()

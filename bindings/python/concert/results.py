@@ -1,0 +1,173 @@
+"""Result types: frozen dataclasses and enums mirroring the C structs.
+
+Times are timezone-aware ``datetime`` objects in UTC; points and ids are
+``int``; states are :class:`enum.IntEnum` members whose values are the C
+enum values.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Optional, Tuple
+
+__all__ = [
+    "TokenState", "ConcertStatus", "ReservationStatus", "LedgerType",
+    "Token", "QueueStats", "Concert", "Schedule", "Seat", "Reservation",
+    "Payment", "LedgerEntry", "User", "VerifyReport",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def from_ms(ms: int) -> datetime:
+    """Milliseconds since the epoch -> aware UTC datetime (exact, no float)."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def to_ms(when: datetime) -> int:
+    """Aware datetime -> milliseconds since the epoch (sub-ms truncated)."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"datetime {when!r} has no timezone; use an aware datetime (UTC)")
+    return (when - _EPOCH) // timedelta(milliseconds=1)
+
+
+class TokenState(enum.IntEnum):
+    """concert_token_state."""
+    WAITING = 1
+    ACTIVE = 2
+
+
+class ConcertStatus(enum.IntEnum):
+    """concert_concert_status."""
+    OPEN = 1
+    PENDING = 2
+    CLOSED = 3
+
+
+class ReservationStatus(enum.IntEnum):
+    """concert_reservation_status."""
+    HELD = 1
+    CONFIRMED = 2
+    EXPIRED = 3
+
+
+class LedgerType(enum.IntEnum):
+    """concert_ledger_type."""
+    CHARGE = 1
+    PAYMENT = 2
+
+
+@dataclass(frozen=True)
+class Token:
+    """A queue token and where it stands (concert_token_info)."""
+    token: str
+    user_id: int
+    state: TokenState
+    is_new: bool
+    position: int                 #: 1 = next in line; 0 when ACTIVE
+    eta: Optional[timedelta]      #: estimated wait; None when unknown or ACTIVE
+    expires_at: datetime          #: ACTIVE: end of lifetime; WAITING: dropped unless polled
+
+    @property
+    def active(self) -> bool:
+        """True when the token may browse and book."""
+        return self.state is TokenState.ACTIVE
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Queue counts (concert_queue_stats)."""
+    active: int
+    waiting: int
+    max_active: int
+    admitted_through: int
+    last_ticket: int
+
+
+@dataclass(frozen=True)
+class Concert:
+    """A concert (concert_concert)."""
+    id: int
+    title: str
+    status: ConcertStatus
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A bookable performance of a concert (concert_schedule)."""
+    id: int
+    concert_id: int
+    starts_at: datetime
+    available_seats: int
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A free seat of a schedule (concert_seat)."""
+    number: int
+    grade: str
+    price: int
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A seat hold or a paid seat (concert_reservation)."""
+    id: int
+    user_id: int
+    schedule_id: int
+    seat_number: int
+    price: int
+    status: ReservationStatus
+    is_new: bool                  #: True when this call created the hold
+    held_until: datetime
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A completed payment (concert_payment)."""
+    id: int
+    reservation_id: int
+    user_id: int
+    amount: int
+    balance: int                  #: balance right after the payment
+    paid_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One immutable points movement (concert_ledger_entry)."""
+    id: int
+    user_id: int
+    type: LedgerType
+    amount: int                   #: + for CHARGE, - for PAYMENT
+    balance_after: int
+    at: datetime
+    reservation_id: Optional[int] #: PAYMENT: what was bought; None for CHARGE
+
+
+@dataclass(frozen=True)
+class User:
+    """A user and their balance (concert_user)."""
+    id: int
+    name: str
+    balance: int
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :meth:`concert.Database.verify` checked and found."""
+    users: int
+    ledger_entries: int
+    seats: int
+    seats_sold: int
+    reservations: int
+    payments: int
+    active_tokens: int
+    violations: Tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when no invariant was violated."""
+        return not self.violations
