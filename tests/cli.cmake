@@ -1,0 +1,37 @@
+# examples/common (time and catalog parsers, demo catalog) and the concert
+# CLI (issues 4 and 7). Included by tests/CMakeLists.txt.
+set(CLI_TEST_DIR ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+set(CLI_COMMON_DIR ${PROJECT_SOURCE_DIR}/examples/common)
+
+# The parsers are tested from their sources alone (no store, no library
+# functions), exactly as a fuzzer builds them.
+add_executable(test_cli_timefmt ${CLI_TEST_DIR}/test_timefmt.c ${CLI_COMMON_DIR}/timefmt.c)
+target_include_directories(test_cli_timefmt PRIVATE ${CLI_COMMON_DIR})
+target_link_libraries(test_cli_timefmt PRIVATE PkgConfig::CRITERION)
+add_test(NAME cli_timefmt COMMAND test_cli_timefmt --jobs 2)
+
+if(TARGET PkgConfig::JSONC)
+  add_executable(test_cli_catalog_json ${CLI_TEST_DIR}/test_catalog_json.c
+                 ${CLI_COMMON_DIR}/catalog_json.c ${CLI_COMMON_DIR}/timefmt.c)
+  target_include_directories(test_cli_catalog_json PRIVATE ${CLI_COMMON_DIR}
+                             ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(test_cli_catalog_json PRIVATE PkgConfig::JSONC PkgConfig::CRITERION)
+  add_test(NAME cli_catalog_json COMMAND test_cli_catalog_json --jobs 2)
+endif()
+
+if(TARGET concert_examples_common)
+  add_executable(test_cli_demo_catalog ${CLI_TEST_DIR}/test_demo_catalog.c)
+  target_link_libraries(test_cli_demo_catalog PRIVATE concert_examples_common
+                        PkgConfig::CRITERION)
+  add_test(NAME cli_demo_catalog COMMAND test_cli_demo_catalog --jobs 2)
+  set_tests_properties(cli_demo_catalog PROPERTIES ENVIRONMENT "CONCERT_TEST_STORE=memory:")
+endif()
+
+# The CLI end to end, as a user runs it, on temporary SQLite stores.
+if(TARGET concert_cli AND CONCERT_WITH_SQLITE)
+  add_test(NAME cli_end_to_end
+           COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CLI_TEST_DIR}/test_cli.py)
+  set_tests_properties(cli_end_to_end PROPERTIES
+    TIMEOUT 300
+    ENVIRONMENT "CONCERT_CLI=$<TARGET_FILE:concert_cli>;CONCERT_LIB=$<TARGET_FILE:concert>")
+endif()
