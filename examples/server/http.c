@@ -9,9 +9,14 @@
  * Keep-alive: a response is only ever queued on the second (or a later) call
  * of the access handler for a request. libmicrohttpd 0.9.75 treats a response
  * queued on the first call as "request discarded" and closes the connection
- * after it, which costs every client a new TCP handshake. The one exception
- * is a body announced larger than API_MAX_BODY: answering 413 at once and
- * closing is exactly what we want there.
+ * after it, which costs every client a new TCP handshake.
+ *
+ * Bodies over API_MAX_BODY: one announced with "Expect: 100-continue" or
+ * larger than DISCARD_LIMIT is answered 413 on the first call, before any of
+ * it is read, and the connection closes. A smaller one is read and thrown
+ * away, then answered 413 on the connection kept alive: closing a socket with
+ * unread data makes the kernel send a reset that can destroy the 413 before
+ * the client reads it.
  */
 #include "http.h"
 
@@ -31,8 +36,8 @@
 
 #include "timefmt.h"
 
-/* Bodies sent without a Content-Length are read and thrown away after the
- * limit, but only up to this much: then the connection is dropped. */
+/* Most body bytes read and thrown away (beyond API_MAX_BODY) before a 413;
+ * past it the connection is dropped. */
 #define DISCARD_LIMIT (1024 * 1024)
 #define LISTEN_BACKLOG 4096u
 
@@ -164,21 +169,33 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
     return queued;
 }
 
-/* Content-Length above the limit? (Malformed values are MHD's to reject.) */
-static int announced_too_large(struct MHD_Connection *connection)
+typedef enum body_verdict {
+    BODY_READ = 0,        /* read it (its size is unknown or acceptable) */
+    BODY_DISCARD,         /* too large: read, throw away, then 413 */
+    BODY_REFUSE_NOW       /* too large to read at all: 413 at once */
+} body_verdict;
+
+/* Decide from the headers what to do with the body. Malformed
+ * Content-Length values are MHD's to reject. */
+static body_verdict judge_body(struct MHD_Connection *connection)
 {
     const char *value =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (value == NULL)
-        return 0;
+        return BODY_READ;
     errno = 0;
     char *end = NULL;
     const unsigned long long n = strtoull(value, &end, 10);
-    return end != value && (errno == ERANGE || n > API_MAX_BODY);
+    if (end == value || (errno != ERANGE && n <= API_MAX_BODY))
+        return BODY_READ;
+    if (errno == ERANGE || n > API_MAX_BODY + (unsigned long long)DISCARD_LIMIT ||
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) != NULL)
+        return BODY_REFUSE_NOW;
+    return BODY_DISCARD;
 }
 
-static int begin_request(http_server *server, struct MHD_Connection *connection, const char *url,
-                         const char *method, void **con_cls, request_state **out)
+static int begin_request(http_server *server, const char *url, const char *method,
+                         void **con_cls, request_state **out)
 {
     request_state *st = calloc(1, sizeof *st);
     if (st == NULL)
@@ -186,7 +203,6 @@ static int begin_request(http_server *server, struct MHD_Connection *connection,
     clock_gettime(CLOCK_MONOTONIC, &st->started);
     copy_printable(st->method, sizeof st->method, method);
     copy_printable(st->path, sizeof st->path, url);
-    st->too_large = announced_too_large(connection);
     *con_cls = st;
     atomic_fetch_add(&server->in_flight, 1);
     *out = st;
@@ -202,7 +218,7 @@ static int append_body(request_state *st, const char *data, size_t size)
         st->body = NULL;
         st->body_len = 0;
         st->discarded += size;
-        return st->discarded > DISCARD_LIMIT ? -1 : 0;
+        return st->discarded > API_MAX_BODY + (size_t)DISCARD_LIMIT ? -1 : 0;
     }
     if (st->body_len + size > st->body_cap) {
         size_t cap = st->body_cap ? st->body_cap : 1024;
@@ -231,9 +247,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     (void)version;
 
     if (st == NULL) {
-        if (begin_request(server, connection, url, method, con_cls, &st) != 0)
+        if (begin_request(server, url, method, con_cls, &st) != 0)
             return MHD_NO;
-        if (!st->too_large)
+        const body_verdict verdict = judge_body(connection);
+        st->too_large = verdict != BODY_READ;
+        if (verdict != BODY_REFUSE_NOW)
             return MHD_YES; /* first call: state only, see the top of this file */
     } else if (*upload_data_size != 0) {
         const int kept = append_body(st, upload_data, *upload_data_size);

@@ -1,0 +1,204 @@
+"""Helpers for the HTTP contract tests: the test catalog and its ids, a
+running concertd (Server) and its responses. The fixtures are in conftest.py.
+"""
+import datetime
+import http.client
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+
+STARTUP_TIMEOUT_S = 15
+STOP_TIMEOUT_S = 15
+LISTEN_LINE = re.compile(r"^concertd listening on http://(\[[^\]]+\]|[^:]+):(\d+)$")
+
+
+def rfc3339(dt):
+    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text):
+    """RFC 3339 UTC as the server writes it ("...Z", optional .mmm)."""
+    assert text.endswith("Z"), text
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in text else "%Y-%m-%dT%H:%M:%SZ"
+    return datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.timezone.utc)
+
+
+# Ids the tests rely on; the catalog below is the only data in the store.
+OPEN_CONCERT = 1
+FUTURE_SCHEDULE = 10        # OPEN concert, starts in 30 days: bookable
+PAST_SCHEDULE = 11          # OPEN concert, started 2 days ago: booking closed
+PENDING_CONCERT = 2
+PENDING_SCHEDULE = 20
+CLOSED_CONCERT = 3
+ALL_PAST_CONCERT = 4        # OPEN, but its only schedule is over
+ALL_PAST_SCHEDULE = 40
+EMPTY_CONCERT = 5           # OPEN, no schedules at all
+RICH_USERS = list(range(1, 21))  # 100,000 points each
+POOR_USER = 21                   # 0 points
+MISSING_USER = 999
+SEAT_PRICE_R = 1000         # seats 1..20
+SEAT_PRICE_S = 500          # seats 21..40
+RICH_POINTS = 100000
+
+
+def make_catalog():
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    future = rfc3339(now + datetime.timedelta(days=30))
+    past = rfc3339(now - datetime.timedelta(days=2))
+    seats = [{"from": 1, "to": 20, "grade": "R", "price": SEAT_PRICE_R},
+             {"from": 21, "to": 40, "grade": "S", "price": SEAT_PRICE_S}]
+    users = [{"id": u, "name": f"user{u}", "points": RICH_POINTS} for u in RICH_USERS]
+    users.append({"id": POOR_USER, "name": "Poor", "points": 0})
+    return {
+        "users": users,
+        "concerts": [
+            {"id": OPEN_CONCERT, "title": "Open \"Air\" Night \u2605", "status": "OPEN",
+             "schedules": [{"id": FUTURE_SCHEDULE, "starts_at": future, "seats": seats},
+                           {"id": PAST_SCHEDULE, "starts_at": past, "seats": seats}]},
+            {"id": PENDING_CONCERT, "title": "Soon", "status": "PENDING",
+             "schedules": [{"id": PENDING_SCHEDULE, "starts_at": future, "seats": seats}]},
+            {"id": CLOSED_CONCERT, "title": "Gone", "status": "CLOSED",
+             "schedules": [{"id": 30, "starts_at": future, "seats": seats}]},
+            {"id": ALL_PAST_CONCERT, "title": "Over", "status": "OPEN",
+             "schedules": [{"id": ALL_PAST_SCHEDULE, "starts_at": past, "seats": seats}]},
+            {"id": EMPTY_CONCERT, "title": "Unscheduled", "status": "OPEN", "schedules": []},
+        ],
+    }
+
+
+class Response:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.json = None
+        if raw:
+            self.json = json.loads(raw.decode("utf-8"))
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    @property
+    def error_code(self):
+        assert isinstance(self.json, dict) and "error" in self.json, self.raw
+        return self.json["error"]["code"]
+
+    def __repr__(self):
+        return f"<{self.status} {self.raw[:300]!r}>"
+
+
+class Server:
+    """One running concertd."""
+
+    def __init__(self, binary, args, workdir):
+        self.workdir = workdir
+        self.stderr_path = os.path.join(workdir, f"concertd-{time.monotonic_ns()}.log")
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0"] + list(args),
+                                     stdout=subprocess.PIPE, stderr=self._stderr, cwd=workdir)
+        line = self._read_line(STARTUP_TIMEOUT_S)
+        m = LISTEN_LINE.match(line)
+        if not m:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"concertd did not start: stdout {line!r}, "
+                                 f"stderr {self.log()!r}")
+        self.host = m.group(1)
+        self.port = int(m.group(2))
+
+    def _read_line(self, timeout):
+        deadline = time.monotonic() + timeout
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        while not buf.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                break
+            chunk = os.read(fd, 1)
+            if not chunk:
+                break
+            buf += chunk
+        return buf.decode("utf-8", "replace").strip()
+
+    def log(self):
+        self._stderr.flush()
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def connection(self, timeout=10):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def call(self, method, path, body=None, token=None, headers=None, raw=None, conn=None):
+        """One request. body is JSON-encoded; raw is sent as-is (bytes)."""
+        hdrs = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            hdrs.setdefault("Content-Type", "application/json")
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {token}"
+        own = conn is None
+        c = conn or self.connection()
+        try:
+            c.request(method, path, body=data, headers=hdrs)
+            r = c.getresponse()
+            payload = r.read()
+            return Response(r.status, r.getheaders(), payload)
+        finally:
+            if own:
+                c.close()
+
+    # Shortcuts for the booking flow.
+    def issue(self, user_id):
+        r = self.call("POST", "/api/v1/queue/tokens", {"user_id": user_id})
+        assert r.status in (200, 201), r
+        return r.json
+
+    def active_token(self, user_id):
+        t = self.issue(user_id)
+        assert t["status"] == "ACTIVE", t
+        return t["token"]
+
+    def reserve(self, token, seat, schedule=FUTURE_SCHEDULE):
+        return self.call("POST", "/api/v1/reservations",
+                         {"schedule_id": schedule, "seat_number": seat}, token=token)
+
+    def pay(self, token, reservation_id, key=None):
+        headers = {"Idempotency-Key": key} if key is not None else None
+        return self.call("POST", "/api/v1/payments", {"reservation_id": reservation_id},
+                         token=token, headers=headers)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("concertd did not stop within "
+                                 f"{STOP_TIMEOUT_S} s of a signal")
+        finally:
+            self.proc.stdout.close()
+            self._stderr.close()
+        return code
+
+
+def assert_error(response, status, code):
+    assert response.status == status, response
+    assert response.header("Content-Type") == "application/json", response.headers
+    assert set(response.json) == {"error"}, response.json
+    assert set(response.json["error"]) == {"code", "message"}, response.json
+    assert response.json["error"]["code"] == code, response.json
+    assert isinstance(response.json["error"]["message"], str)
+    assert response.json["error"]["message"], "an error message must not be empty"

@@ -1,0 +1,243 @@
+/*
+ * api_handle() and the error table without sockets: what the HTTP tests
+ * cannot reach through a healthy server (500 INTERNAL, 5xx bodies that must
+ * not leak the store's detail) and hostile input straight into the handler.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <criterion/criterion.h>
+
+#include "api.h"
+#include "errors_http.h"
+#include "reply.h"
+
+typedef struct header_pair {
+    const char *name;
+    const char *value;
+} header_pair;
+
+static const char *find_header(void *ctx, const char *name)
+{
+    for (const header_pair *h = ctx; h != NULL && h->name != NULL; h++) {
+        if (strcasecmp(h->name, name) == 0)
+            return h->value;
+    }
+    return NULL;
+}
+
+static concert_db *db;
+static api_context ctx;
+
+static void open_memory_store(void)
+{
+    cr_assert_eq(concert_open(&db, "memory:", NULL), 0);
+    ctx.db = db;
+}
+
+static void close_store(void)
+{
+    concert_close(db);
+    db = NULL;
+}
+
+static void handle(api_response *resp, const char *method, const char *path,
+                   const header_pair *headers, const char *body)
+{
+    api_request req = {
+        .method = method,
+        .path = path,
+        .header = find_header,
+        .header_ctx = (void *)headers,
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+    };
+    api_handle(&ctx, &req, resp);
+}
+
+/* The body's "code" value, checked by a plain search: the writer's output
+ * is compact and fixed. */
+static int body_has_code(const api_response *resp, const char *code)
+{
+    char needle[96];
+    snprintf(needle, sizeof needle, "\"code\":\"%s\"", code);
+    return resp->body != NULL && strstr(resp->body, needle) != NULL;
+}
+
+Test(error_table, every_library_code_has_its_contract_status)
+{
+    static const struct {
+        int code;
+        int status;
+        const char *name;
+    } expected[] = {
+        {CONCERT_EINVAL, 422, "INVALID_ARGUMENT"},
+        {CONCERT_ENOMEM, 500, "INTERNAL"},
+        {CONCERT_ESTORAGE, 503, "STORAGE_UNAVAILABLE"},
+        {CONCERT_EBUSY, 503, "STORAGE_UNAVAILABLE"},
+        {CONCERT_ENOTSUP, 500, "INTERNAL"},
+        {CONCERT_ESCHEMA, 500, "INTERNAL"},
+        {CONCERT_EINTERNAL, 500, "INTERNAL"},
+        {CONCERT_ECONFLICT, 500, "INTERNAL"},
+        {CONCERT_EUSER_NOT_FOUND, 404, "USER_NOT_FOUND"},
+        {CONCERT_ETOKEN_INVALID, 401, "TOKEN_INVALID"},
+        {CONCERT_ETOKEN_NOT_ACTIVE, 403, "TOKEN_NOT_ACTIVE"},
+        {CONCERT_ECONCERT_NOT_FOUND, 404, "CONCERT_NOT_FOUND"},
+        {CONCERT_ECONCERT_NOT_BOOKABLE, 409, "CONCERT_NOT_BOOKABLE"},
+        {CONCERT_ESCHEDULE_NOT_FOUND, 404, "SCHEDULE_NOT_FOUND"},
+        {CONCERT_EBOOKING_CLOSED, 409, "BOOKING_CLOSED"},
+        {CONCERT_ESEAT_NOT_FOUND, 404, "SEAT_NOT_FOUND"},
+        {CONCERT_ESEAT_TAKEN, 409, "SEAT_TAKEN"},
+        {CONCERT_ERESERVATION_NOT_FOUND, 404, "RESERVATION_NOT_FOUND"},
+        {CONCERT_EFORBIDDEN, 403, "FORBIDDEN"},
+        {CONCERT_EHOLD_EXPIRED, 409, "HOLD_EXPIRED"},
+        {CONCERT_EALREADY_PAID, 409, "ALREADY_PAID"},
+        {CONCERT_EINSUFFICIENT_POINTS, 409, "INSUFFICIENT_POINTS"},
+        {CONCERT_EINVALID_AMOUNT, 422, "INVALID_AMOUNT"},
+        {CONCERT_EIDEMPOTENCY_KEY_REUSED, 409, "IDEMPOTENCY_KEY_REUSED"},
+        {-9999, 500, "INTERNAL"},
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+        const char *name = NULL;
+        cr_expect_eq(errors_http_status(expected[i].code, &name), expected[i].status,
+                     "code %d", expected[i].code);
+        cr_expect_str_eq(name, expected[i].name, "code %d", expected[i].code);
+    }
+}
+
+Test(error_table, internal_errors_reveal_nothing)
+{
+    /* A store that cannot be reached leaves a detailed message (host, user);
+     * the 5xx body must carry none of it, the log detail may. */
+    concert_options opts = CONCERT_OPTIONS_INIT;
+    opts.connect_timeout_ms = 500;
+    concert_db *unreachable = NULL;
+    const int rc = concert_open(&unreachable,
+                                "postgresql://secretuser:secretpw@127.0.0.1:1/secretdb", &opts);
+    cr_assert_lt(rc, 0);
+    cr_assert_null(unreachable);
+
+    api_response resp;
+    memset(&resp, 0, sizeof resp);
+    reply_library_error(&resp, rc);
+    cr_assert_geq(resp.status, 500);
+    cr_assert_not_null(resp.body);
+    cr_expect_null(strstr(resp.body, "secret"), "5xx body leaks: %s", resp.body);
+    cr_expect_null(strstr(resp.body, "127.0.0.1"), "5xx body leaks: %s", resp.body);
+    cr_expect(body_has_code(&resp, resp.status == 503 ? "STORAGE_UNAVAILABLE" : "INTERNAL"));
+    api_response_release(&resp);
+
+    memset(&resp, 0, sizeof resp);
+    reply_library_error(&resp, CONCERT_EINTERNAL);
+    cr_assert_eq(resp.status, 500);
+    cr_expect(body_has_code(&resp, "INTERNAL"));
+    cr_expect_str_eq(resp.body, "{\"error\":{\"code\":\"INTERNAL\",\"message\":\"internal error\"}}");
+    api_response_release(&resp);
+}
+
+Test(api, routing_without_sockets, .init = open_memory_store, .fini = close_store)
+{
+    api_response resp;
+    handle(&resp, "GET", "/healthz", NULL, NULL);
+    cr_expect_eq(resp.status, 200);
+    cr_expect_str_eq(resp.body, "{\"status\":\"ok\"}");
+    api_response_release(&resp);
+
+    handle(&resp, "GET", "/nowhere", NULL, NULL);
+    cr_expect_eq(resp.status, 404);
+    cr_expect(body_has_code(&resp, "NOT_FOUND"));
+    api_response_release(&resp);
+
+    handle(&resp, "PUT", "/api/v1/queue/tokens/current", NULL, NULL);
+    cr_expect_eq(resp.status, 405);
+    cr_expect_str_eq(resp.allow, "GET, HEAD, DELETE");
+    api_response_release(&resp);
+
+    handle(&resp, "GET", "/api/v1/concerts", NULL, NULL);
+    cr_expect_eq(resp.status, 401);
+    cr_expect(body_has_code(&resp, "TOKEN_INVALID"));
+    api_response_release(&resp);
+
+    const header_pair bogus[] = {{"authorization", "Bearer abc"}, {NULL, NULL}};
+    handle(&resp, "GET", "/api/v1/concerts", bogus, NULL);
+    cr_expect_eq(resp.status, 401);
+    api_response_release(&resp);
+
+    handle(&resp, "POST", "/api/v1/queue/tokens", NULL, "{\"user_id\": 1}");
+    cr_expect_eq(resp.status, 404);
+    cr_expect(body_has_code(&resp, "USER_NOT_FOUND"));
+    api_response_release(&resp);
+
+    handle(&resp, "DELETE", "/api/v1/queue/tokens/current", bogus, NULL);
+    cr_expect_eq(resp.status, 401);
+    api_response_release(&resp);
+}
+
+Test(api, body_limit_is_checked_whatever_the_transport, .init = open_memory_store,
+     .fini = close_store)
+{
+    api_response resp;
+    api_request req = {.method = "POST", .path = "/api/v1/queue/tokens", .body_too_large = 1};
+    api_handle(&ctx, &req, &resp);
+    cr_expect_eq(resp.status, 413);
+    cr_expect(body_has_code(&resp, "PAYLOAD_TOO_LARGE"));
+    api_response_release(&resp);
+
+    char *big = malloc(API_MAX_BODY + 2);
+    cr_assert_not_null(big);
+    memset(big, ' ', API_MAX_BODY + 1);
+    big[API_MAX_BODY + 1] = '\0';
+    handle(&resp, "POST", "/api/v1/queue/tokens", NULL, big);
+    cr_expect_eq(resp.status, 413);
+    api_response_release(&resp);
+    free(big);
+
+    api_request incomplete = {.method = NULL, .path = "/healthz"};
+    api_handle(&ctx, &incomplete, &resp);
+    cr_expect_eq(resp.status, 400);
+    api_response_release(&resp);
+}
+
+/* xorshift: deterministic, so a failure reproduces. */
+static unsigned next_random(unsigned *state)
+{
+    unsigned x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return x;
+}
+
+Test(api, hostile_input_always_gets_a_well_formed_answer, .init = open_memory_store,
+     .fini = close_store)
+{
+    static const char *methods[] = {"GET", "POST", "DELETE", "PUT", "HEAD", "", "get"};
+    static const char *paths[] = {
+        "/api/v1/queue/tokens", "/api/v1/concerts/1", "/api/v1/users/1/points/charge",
+        "/api/v1/reservations", "/api/v1/payments", "/api/v1/schedules/9/seats", "//",
+        "/api/v1/users//points", "/api/v1/concerts/1/schedules/", "",
+    };
+    static const char alphabet[] = "{}[]\":,0123456789-+.eEtrufalsn \\\x01\xff\xc3\xa9user_id";
+    unsigned seed = 12345;
+    char body[256];
+    const header_pair headers[] = {{"Authorization", "Bearer \xff\xfe\x01"},
+                                   {"Idempotency-Key", "\x7f"},
+                                   {NULL, NULL}};
+    for (int i = 0; i < 20000; i++) {
+        const size_t len = next_random(&seed) % (sizeof body - 1);
+        for (size_t j = 0; j < len; j++)
+            body[j] = alphabet[next_random(&seed) % (sizeof alphabet - 1)];
+        body[len] = '\0';
+        api_response resp;
+        handle(&resp, methods[next_random(&seed) % 7], paths[next_random(&seed) % 10],
+               i % 2 ? headers : NULL, body);
+        cr_assert(resp.status >= 200 && resp.status < 600, "status %d", resp.status);
+        cr_assert_lt(resp.status, 500, "request %d gave %d", i, resp.status);
+        if (resp.status != 204)
+            cr_assert_not_null(resp.body);
+        api_response_release(&resp);
+    }
+}

@@ -1,0 +1,119 @@
+"""The OpenAPI document: served as kept in the repository, and in step with
+the routes the server really has."""
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from harness import assert_error
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_DOC = os.path.join(HERE, "..", "..", "examples", "server", "openapi.json")
+METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
+
+# The routes issue 4 lists; the document and the server must both match it.
+CONTRACT = {
+    ("POST", "/api/v1/queue/tokens"),
+    ("GET", "/api/v1/queue/tokens/current"),
+    ("DELETE", "/api/v1/queue/tokens/current"),
+    ("GET", "/api/v1/concerts"),
+    ("GET", "/api/v1/concerts/{id}"),
+    ("GET", "/api/v1/concerts/{id}/schedules"),
+    ("GET", "/api/v1/schedules/{id}/seats"),
+    ("POST", "/api/v1/reservations"),
+    ("GET", "/api/v1/reservations/{id}"),
+    ("POST", "/api/v1/payments"),
+    ("POST", "/api/v1/users/{id}/points/charge"),
+    ("GET", "/api/v1/users/{id}/points"),
+    ("GET", "/api/v1/users/{id}/points/history"),
+    ("GET", "/healthz"),
+    ("GET", "/openapi.json"),
+}
+ERROR_CODES = {
+    "MALFORMED_REQUEST", "TOKEN_INVALID", "TOKEN_NOT_ACTIVE", "FORBIDDEN", "USER_NOT_FOUND",
+    "CONCERT_NOT_FOUND", "SCHEDULE_NOT_FOUND", "SEAT_NOT_FOUND", "RESERVATION_NOT_FOUND",
+    "NOT_FOUND", "METHOD_NOT_ALLOWED", "CONCERT_NOT_BOOKABLE", "BOOKING_CLOSED", "SEAT_TAKEN",
+    "HOLD_EXPIRED", "ALREADY_PAID", "INSUFFICIENT_POINTS", "IDEMPOTENCY_KEY_REUSED",
+    "PAYLOAD_TOO_LARGE", "INVALID_AMOUNT", "INVALID_ARGUMENT", "INTERNAL", "STORAGE_UNAVAILABLE",
+}
+
+
+def load_repo_doc():
+    with open(REPO_DOC, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def doc_operations(doc):
+    return {(m.upper(), path) for path, item in doc["paths"].items() for m in item
+            if m in METHODS}
+
+
+@pytest.fixture(scope="module")
+def routes(request):
+    tool = request.config.getoption("--routes-dump")
+    if not tool:
+        pytest.fail("give the concertd_routes tool with --routes-dump PATH or CONCERTD_ROUTES")
+    out = subprocess.run([tool], check=True, capture_output=True, text=True, timeout=30).stdout
+    return {tuple(line.split(" ", 1)) for line in out.splitlines() if line}
+
+
+def test_served_document_is_the_repository_file(start_server):
+    server = start_server("memory", catalog=None)
+    r = server.call("GET", "/openapi.json")
+    assert r.status == 200, r
+    assert r.header("Content-Type") == "application/json"
+    assert r.json == load_repo_doc()
+    with open(REPO_DOC, "rb") as f:
+        assert r.raw == f.read(), "the binary must embed the file byte for byte"
+
+
+def test_document_is_openapi_3_and_refs_resolve():
+    doc = load_repo_doc()
+    assert doc["openapi"].startswith("3."), doc["openapi"]
+    assert doc["info"]["title"] and doc["info"]["version"]
+    text = json.dumps(doc)
+    for ref in set(re.findall(r'"\$ref": "#/([^"]+)"', text)):
+        node = doc
+        for part in ref.split("/"):
+            assert part in node, f"dangling $ref #/{ref}"
+            node = node[part]
+    codes = set(doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
+                ["code"]["enum"])
+    assert codes == ERROR_CODES
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            assert op.get("operationId"), (method, path)
+            assert op["responses"], (method, path)
+            # Every path id is declared as a parameter.
+            for name in re.findall(r"{(\w+)}", path):
+                params = [p for p in op.get("parameters", []) if p.get("in") == "path"]
+                assert name in {p["name"] for p in params}, (method, path, name)
+
+
+def test_document_matches_the_contract_and_the_route_table(routes):
+    doc_ops = doc_operations(load_repo_doc())
+    assert doc_ops == CONTRACT
+    assert routes == CONTRACT
+
+
+def test_server_answers_every_documented_operation(start_server, routes):
+    server = start_server("memory")
+    doc = load_repo_doc()
+    for path, item in doc["paths"].items():
+        concrete = path.replace("{id}", "1")
+        documented = {m.upper() for m in item if m in METHODS}
+        # 405's Allow lists exactly the documented methods (plus HEAD with GET).
+        r = server.call("PATCH", concrete)
+        assert_error(r, 405, "METHOD_NOT_ALLOWED")
+        allowed = {m.strip() for m in r.header("Allow").split(",")}
+        expected = documented | ({"HEAD"} if "GET" in documented else set())
+        assert allowed == expected, (path, allowed, expected)
+        # Each documented method is routed: whatever it answers, it is not
+        # "no such route" or "method not allowed".
+        for method in documented:
+            r = server.call(method, concrete, body={} if method == "POST" else None)
+            assert r.status not in (404, 405) or r.error_code not in ("NOT_FOUND",
+                                                                      "METHOD_NOT_ALLOWED"), \
+                (method, path, r)
