@@ -352,10 +352,8 @@ static int parse_root(parser *ps, json_object *root)
 
     json_object *users, *concerts;
     size_t user_count, concert_count;
-    if (get_array(ps, root, "", "users", &users, &user_count) ||
-        get_array(ps, root, "", "concerts", &concerts, &concert_count))
+    if (get_array(ps, root, "", "users", &users, &user_count))
         return -1;
-
     concert_catalog_user *user_items = doc_alloc(ps, user_count, sizeof *user_items);
     if (user_count > 0 && user_items == NULL)
         return fail_nomem(ps);
@@ -365,6 +363,8 @@ static int parse_root(parser *ps, json_object *root)
         if (element == NULL || parse_user(ps, element, where, &user_items[i]))
             return -1;
     }
+    if (get_array(ps, root, "", "concerts", &concerts, &concert_count))
+        return -1;
     concert_catalog_concert *concert_items = doc_alloc(ps, concert_count, sizeof *concert_items);
     if (concert_count > 0 && concert_items == NULL)
         return fail_nomem(ps);
