@@ -1,11 +1,39 @@
 #!/usr/bin/env bash
 # The one test command: install what is needed, build, run every test.
-# Environment: CONCERT_SKIP_POSTGRES=1 skips (visibly) the PostgreSQL tests.
+#   1. the normal build: every ctest (core on all stores, backends, HTTP, CLI, bindings, install)
+#   2. ASan + UBSan build: the C suites again (bindings excluded: they load the plain library)
+#   3. TSan build: the multi-threaded behaviour tests
+# Environment: CONCERT_SKIP_POSTGRES=1 skips (visibly) the PostgreSQL tests;
+#              CONCERT_SKIP_SANITIZERS=1 runs only step 1 (for quick local runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs=$(nproc)
 
+echo "== build and test (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j2 --timeout 900)
+
+if [ "${CONCERT_SKIP_SANITIZERS:-0}" = "1" ]; then
+  echo "== sanitizer runs skipped (CONCERT_SKIP_SANITIZERS=1)"
+  exit 0
+fi
+
+echo "== ASan + UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCONCERT_SANITIZE=address,undefined \
+      -DCONCERT_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+   ctest --output-on-failure -j2 --timeout 900 -E 'python|go_|install')
+
+echo "== TSan (threads)"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCONCERT_SANITIZE=thread \
+      -DCONCERT_BUILD_EXAMPLES=OFF -DCONCERT_BUILD_BENCH=OFF >/dev/null 2>&1 || true
+cmake --build build-tsan -j"$jobs" --target concert_behaviour_tests
+for store in memory sqlite; do
+  echo "-- threads on $store"
+  CONCERT_TEST_STORE=$store TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    build-tsan/bin/concert_behaviour_tests --filter 'threads/*' --jobs 1
+done
