@@ -1,0 +1,80 @@
+package concert
+
+/*
+#include <concert/concert.h>
+*/
+import "C"
+
+import "unsafe"
+
+// User is a user and their balance.
+type User struct {
+	ID      int64
+	Balance int64
+	Name    string
+}
+
+// Users lists every user in id order (administration).
+func (db *DB) Users() ([]User, error) {
+	var list *C.concert_user_list
+	err := db.call(func(h *C.concert_db) C.int {
+		return C.concert_admin_users_list(&list, h)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer C.concert_user_list_free(list)
+	items := unsafe.Slice(list.items, int(list.count))
+	out := make([]User, len(items))
+	for i := range items {
+		out[i] = User{
+			ID:      int64(items[i].id),
+			Balance: int64(items[i].balance),
+			Name:    C.GoString(&items[i].name[0]),
+		}
+	}
+	return out, nil
+}
+
+// VerifyReport is what Verify checked and the invariant violations it found.
+type VerifyReport struct {
+	Users         int64 // users whose balance was checked
+	LedgerEntries int64
+	Seats         int64
+	SeatsSold     int64
+	Reservations  int64
+	Payments      int64
+	ActiveTokens  int64
+	Violations    []string // empty when every invariant holds
+}
+
+// OK reports whether no invariant was violated.
+func (r VerifyReport) OK() bool { return len(r.Violations) == 0 }
+
+// Verify checks the store's invariants (every sold seat paid once, every
+// balance the sum of its ledger, no seat both sold and held, ...). A nil
+// error means the check ran; see the report's Violations for what it found.
+// Errors: ErrNotSupported (the backend cannot verify).
+func (db *DB) Verify() (VerifyReport, error) {
+	var report *C.concert_verify_report
+	err := db.call(func(h *C.concert_db) C.int {
+		return C.concert_verify(&report, h)
+	})
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	defer C.concert_verify_report_free(report)
+	out := VerifyReport{
+		Users:         int64(report.users),
+		LedgerEntries: int64(report.ledger_entries),
+		Seats:         int64(report.seats),
+		SeatsSold:     int64(report.seats_sold),
+		Reservations:  int64(report.reservations),
+		Payments:      int64(report.payments),
+		ActiveTokens:  int64(report.active_tokens),
+	}
+	for _, v := range unsafe.Slice(report.violations, int(report.violation_count)) {
+		out.Violations = append(out.Violations, C.GoString(v))
+	}
+	return out, nil
+}

@@ -1,0 +1,308 @@
+package concert
+
+/*
+#include <stdlib.h>
+#include <concert/concert.h>
+*/
+import "C"
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Concert is a concert as the catalog lists it.
+type Concert struct {
+	ID     int64
+	Status ConcertStatus
+	Title  string
+}
+
+// Schedule is one performance of a concert.
+type Schedule struct {
+	ID             int64
+	ConcertID      int64
+	StartsAt       time.Time
+	AvailableSeats int64 // free now: unsold and not under a live hold
+}
+
+// Seat is a free seat of a schedule.
+type Seat struct {
+	Number int64
+	Price  int64 // points
+	Grade  string
+}
+
+func concertFromC(c *C.concert_concert) Concert {
+	return Concert{ID: int64(c.id), Status: ConcertStatus(c.status), Title: C.GoString(&c.title[0])}
+}
+
+// concertsFromC copies a library list into Go memory and frees it.
+func concertsFromC(list *C.concert_concert_list) []Concert {
+	defer C.concert_concert_list_free(list)
+	items := unsafe.Slice(list.items, int(list.count))
+	out := make([]Concert, len(items))
+	for i := range items {
+		out[i] = concertFromC(&items[i])
+	}
+	return out
+}
+
+// Concerts lists the OPEN concerts in id order. token must be ACTIVE.
+// Errors: ErrTokenInvalid, ErrTokenNotActive.
+func (db *DB) Concerts(token string) ([]Concert, error) {
+	ctoken, err := cstring("token", token)
+	if err != nil {
+		return nil, err
+	}
+	var list *C.concert_concert_list
+	err = db.call(func(h *C.concert_db) C.int {
+		return C.concert_concerts_list(&list, h, ctoken)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return concertsFromC(list), nil
+}
+
+// AllConcerts lists every concert whatever its status (administration; no
+// token).
+func (db *DB) AllConcerts() ([]Concert, error) {
+	var list *C.concert_concert_list
+	err := db.call(func(h *C.concert_db) C.int {
+		return C.concert_admin_concerts_list(&list, h)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return concertsFromC(list), nil
+}
+
+// Concert returns one OPEN concert. token must be ACTIVE.
+// Errors: as Concerts, plus ErrConcertNotFound and ErrConcertNotBookable.
+func (db *DB) Concert(token string, concertID int64) (Concert, error) {
+	ctoken, err := cstring("token", token)
+	if err != nil {
+		return Concert{}, err
+	}
+	var out C.concert_concert
+	err = db.call(func(h *C.concert_db) C.int {
+		return C.concert_concert_get(&out, h, ctoken, C.int64_t(concertID))
+	})
+	if err != nil {
+		return Concert{}, err
+	}
+	return concertFromC(&out), nil
+}
+
+// Schedules lists the bookable schedules of an OPEN concert in start-time
+// order, each with its count of free seats. token must be ACTIVE.
+// Errors: as Concert, plus ErrBookingClosed.
+func (db *DB) Schedules(token string, concertID int64) ([]Schedule, error) {
+	ctoken, err := cstring("token", token)
+	if err != nil {
+		return nil, err
+	}
+	var list *C.concert_schedule_list
+	err = db.call(func(h *C.concert_db) C.int {
+		return C.concert_schedules_available(&list, h, ctoken, C.int64_t(concertID))
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer C.concert_schedule_list_free(list)
+	items := unsafe.Slice(list.items, int(list.count))
+	out := make([]Schedule, len(items))
+	for i, s := range items {
+		out[i] = Schedule{
+			ID:             int64(s.id),
+			ConcertID:      int64(s.concert_id),
+			StartsAt:       fromMs(s.starts_at),
+			AvailableSeats: int64(s.available_seats),
+		}
+	}
+	return out, nil
+}
+
+// Seats lists the free seats of a bookable schedule in seat-number order.
+// token must be ACTIVE. Errors: token errors, ErrScheduleNotFound,
+// ErrConcertNotBookable, ErrBookingClosed.
+func (db *DB) Seats(token string, scheduleID int64) ([]Seat, error) {
+	ctoken, err := cstring("token", token)
+	if err != nil {
+		return nil, err
+	}
+	var list *C.concert_seat_list
+	err = db.call(func(h *C.concert_db) C.int {
+		return C.concert_seats_available(&list, h, ctoken, C.int64_t(scheduleID))
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer C.concert_seat_list_free(list)
+	items := unsafe.Slice(list.items, int(list.count))
+	out := make([]Seat, len(items))
+	for i := range items {
+		out[i] = Seat{
+			Number: int64(items[i].number),
+			Price:  int64(items[i].price),
+			Grade:  C.GoString(&items[i].grade[0]),
+		}
+	}
+	return out, nil
+}
+
+// Catalog is what LoadCatalog writes: users with opening balances, and
+// concerts with their schedules and seats.
+type Catalog struct {
+	Users    []CatalogUser
+	Concerts []CatalogConcert
+}
+
+// CatalogUser is a user and their opening balance in points.
+type CatalogUser struct {
+	ID     int64
+	Name   string
+	Points int64
+}
+
+// CatalogConcert is a concert and its schedules.
+type CatalogConcert struct {
+	ID        int64
+	Title     string
+	Status    ConcertStatus
+	Schedules []CatalogSchedule
+}
+
+// CatalogSchedule is one performance and its seats.
+type CatalogSchedule struct {
+	ID       int64
+	StartsAt time.Time
+	Seats    []SeatRange
+}
+
+// SeatRange is seats From..To (inclusive) of one grade and price.
+type SeatRange struct {
+	From, To int64
+	Grade    string
+	Price    int64
+}
+
+// cArena owns the C memory that mirrors a Catalog for one call: the C
+// structs hold pointers, which cgo forbids into Go memory.
+type cArena struct{ blocks []unsafe.Pointer }
+
+// array returns n zeroed elements of size bytes, or nil when n is 0.
+func (a *cArena) array(n int, size uintptr) (unsafe.Pointer, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	p := C.calloc(C.size_t(n), C.size_t(size))
+	if p == nil {
+		return nil, newError(CodeOutOfMemory, "catalog: out of memory")
+	}
+	a.blocks = append(a.blocks, p)
+	return p, nil
+}
+
+// str copies s into C memory; field names it in the error for a NUL byte.
+func (a *cArena) str(s string, field func() string) (*C.char, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, newError(CodeInvalidArgument, field()+": contains a NUL byte")
+	}
+	p := C.CString(s)
+	a.blocks = append(a.blocks, unsafe.Pointer(p))
+	return p, nil
+}
+
+func (a *cArena) free() {
+	for _, p := range a.blocks {
+		C.free(p)
+	}
+	a.blocks = nil
+}
+
+// LoadCatalog loads users, concerts, schedules and seats, all or nothing;
+// the store is unchanged on any error. Errors: ErrInvalidArgument (the
+// message names the offending field, e.g.
+// "concerts[0].schedules[1].seats[0].to: must be >= from"), ErrConflict (an
+// id already in the store).
+func (db *DB) LoadCatalog(cat Catalog) error {
+	var arena cArena
+	defer arena.free()
+	ccat, err := catalogToC(&arena, &cat)
+	if err != nil {
+		return err
+	}
+	return db.call(func(h *C.concert_db) C.int {
+		return C.concert_catalog_load(h, ccat)
+	})
+}
+
+func catalogToC(a *cArena, cat *Catalog) (*C.concert_catalog, error) {
+	p, err := a.array(1, C.sizeof_concert_catalog)
+	if err != nil {
+		return nil, err
+	}
+	ccat := (*C.concert_catalog)(p)
+	ccat.version = C.CONCERT_CATALOG_VERSION
+
+	if p, err = a.array(len(cat.Users), C.sizeof_concert_catalog_user); err != nil {
+		return nil, err
+	}
+	ccat.users = (*C.concert_catalog_user)(p)
+	ccat.user_count = C.size_t(len(cat.Users))
+	users := unsafe.Slice(ccat.users, len(cat.Users))
+	for i, u := range cat.Users {
+		users[i].id = C.int64_t(u.ID)
+		users[i].points = C.int64_t(u.Points)
+		if users[i].name, err = a.str(u.Name, func() string { return fmt.Sprintf("users[%d].name", i) }); err != nil {
+			return nil, err
+		}
+	}
+
+	if p, err = a.array(len(cat.Concerts), C.sizeof_concert_catalog_concert); err != nil {
+		return nil, err
+	}
+	ccat.concerts = (*C.concert_catalog_concert)(p)
+	ccat.concert_count = C.size_t(len(cat.Concerts))
+	concerts := unsafe.Slice(ccat.concerts, len(cat.Concerts))
+	for i, c := range cat.Concerts {
+		cc := &concerts[i]
+		cc.id = C.int64_t(c.ID)
+		cc.status = C.int32_t(c.Status)
+		if cc.title, err = a.str(c.Title, func() string { return fmt.Sprintf("concerts[%d].title", i) }); err != nil {
+			return nil, err
+		}
+		if p, err = a.array(len(c.Schedules), C.sizeof_concert_catalog_schedule); err != nil {
+			return nil, err
+		}
+		cc.schedules = (*C.concert_catalog_schedule)(p)
+		cc.schedule_count = C.size_t(len(c.Schedules))
+		schedules := unsafe.Slice(cc.schedules, len(c.Schedules))
+		for j, s := range c.Schedules {
+			cs := &schedules[j]
+			cs.id = C.int64_t(s.ID)
+			cs.starts_at = toMs(s.StartsAt)
+			if p, err = a.array(len(s.Seats), C.sizeof_concert_catalog_seat_range); err != nil {
+				return nil, err
+			}
+			cs.seats = (*C.concert_catalog_seat_range)(p)
+			cs.seat_range_count = C.size_t(len(s.Seats))
+			ranges := unsafe.Slice(cs.seats, len(s.Seats))
+			for k, r := range s.Seats {
+				ranges[k].from = C.int64_t(r.From)
+				ranges[k].to = C.int64_t(r.To)
+				ranges[k].price = C.int64_t(r.Price)
+				if ranges[k].grade, err = a.str(r.Grade, func() string {
+					return fmt.Sprintf("concerts[%d].schedules[%d].seats[%d].grade", i, j, k)
+				}); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return ccat, nil
+}

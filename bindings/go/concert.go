@@ -1,0 +1,211 @@
+// Package concert is the Go binding for libconcert: a waiting queue, seat
+// holds that expire and payment with prepaid points, over memory, SQLite or
+// PostgreSQL stores.
+//
+// The binding is thin: every rule lives in the C library; this package
+// converts types and errors. A *DB is safe for concurrent use by many
+// goroutines.
+//
+//	db, err := concert.Open("sqlite:app.db", concert.Options{HoldTTL: 5 * time.Minute})
+//	if err != nil { ... }
+//	defer db.Close()
+package concert
+
+/*
+#cgo pkg-config: libconcert
+#include <stdlib.h>
+#include <concert/concert.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// HeaderVersion is the libconcert version this package was compiled against.
+const HeaderVersion = C.CONCERT_VERSION_STRING
+
+// Version is the version of the libconcert shared library loaded at run time.
+func Version() string { return C.GoString(C.concert_version_string()) }
+
+// Options configure Open. The zero value of every field means the library's
+// default (shown in brackets).
+type Options struct {
+	MaxActive     int64         // ACTIVE tokens at once [1000]
+	ActiveTTL     time.Duration // lifetime of an ACTIVE token [10m]
+	WaitTTL       time.Duration // a WAITING token not polled this long is dropped [5m]
+	HoldTTL       time.Duration // lifetime of a seat hold [5m]
+	BookingCutoff time.Duration // booking ends this long after a schedule starts [20m]
+
+	// Clock, if set, is the store's notion of "now" (tests move a fake clock
+	// instead of sleeping). It is called from inside libconcert, once per
+	// call, on the calling goroutine; it must be safe for concurrent use,
+	// must not panic and must not call back into the DB. nil means the
+	// library's own real-time clock, with no call into Go.
+	Clock func() time.Time
+
+	PoolSize       int           // PostgreSQL connections, SQLite readers [8]
+	BusyTimeout    time.Duration // wait on a locked store before ErrStorageBusy [5s]
+	ConnectTimeout time.Duration // PostgreSQL connect timeout [3s]
+}
+
+// DB is an open store. It is safe for concurrent use by multiple goroutines.
+type DB struct {
+	// mu is held shared by every call and exclusively by Close, because the
+	// library forbids closing a handle while a call on it is in progress.
+	mu     sync.RWMutex
+	handle *C.concert_db
+	clock  cgo.Handle // 0 when the library's own clock is used
+}
+
+// Open opens the store named by uri:
+//
+//	"memory:"               a fresh in-memory store, lost on Close
+//	"sqlite:PATH"           a SQLite file, created if missing
+//	"postgresql://..."      PostgreSQL (URI or "host=... dbname=..." form)
+func Open(uri string, opts Options) (*DB, error) {
+	var copts C.concert_options
+	if rc := C.concert_options_init(&copts, C.CONCERT_OPTIONS_VERSION); rc < 0 {
+		return nil, newError(Code(rc), "concert_options_init failed: header and library disagree")
+	}
+	copts.max_active = C.int64_t(opts.MaxActive)
+	copts.active_ttl_ms = durationMs(opts.ActiveTTL)
+	copts.wait_ttl_ms = durationMs(opts.WaitTTL)
+	copts.hold_ttl_ms = durationMs(opts.HoldTTL)
+	copts.booking_cutoff_ms = durationMs(opts.BookingCutoff)
+	var err error
+	if copts.pool_size, err = int32Field("PoolSize", int64(opts.PoolSize)); err != nil {
+		return nil, err
+	}
+	if copts.busy_timeout_ms, err = int32Field("BusyTimeout", int64(durationMs(opts.BusyTimeout))); err != nil {
+		return nil, err
+	}
+	if copts.connect_timeout_ms, err = int32Field("ConnectTimeout", int64(durationMs(opts.ConnectTimeout))); err != nil {
+		return nil, err
+	}
+	curi, err := cstring("uri", uri)
+	if err != nil {
+		return nil, err
+	}
+
+	db := &DB{}
+	if opts.Clock != nil {
+		db.clock = cgo.NewHandle(opts.Clock)
+		C.concert_go_options_set_clock(&copts, C.uintptr_t(db.clock))
+	}
+	var handle *C.concert_db
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if rc := C.concert_open(&handle, curi, &copts); rc < 0 {
+		err := lastError(rc)
+		if db.clock != 0 {
+			db.clock.Delete()
+		}
+		return nil, err
+	}
+	db.handle = handle
+	return db, nil
+}
+
+// Close closes the store. It waits for calls in progress; later calls
+// return ErrClosed. Closing twice is harmless.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.handle == nil {
+		return nil
+	}
+	C.concert_close(db.handle)
+	db.handle = nil
+	if db.clock != 0 {
+		db.clock.Delete()
+		db.clock = 0
+	}
+	return nil
+}
+
+// Backend names the store behind db: "memory", "sqlite" or "postgresql".
+func (db *DB) Backend() (string, error) {
+	var name string
+	err := db.call(func(h *C.concert_db) C.int {
+		name = C.GoString(C.concert_backend_name(h))
+		return 0
+	})
+	return name, err
+}
+
+// Now is the current time as the store's clock sees it.
+func (db *DB) Now() (time.Time, error) {
+	var now time.Time
+	err := db.call(func(h *C.concert_db) C.int {
+		now = fromMs(C.concert_now(h))
+		return 0
+	})
+	return now, err
+}
+
+// call runs f with the open handle and turns a negative result into an
+// *Error. The goroutine stays on one OS thread from the call to the error
+// read, because libconcert keeps the error detail per thread.
+func (db *DB) call(f func(h *C.concert_db) C.int) error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.handle == nil {
+		return ErrClosed
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if rc := f(db.handle); rc < 0 {
+		return lastError(rc)
+	}
+	return nil
+}
+
+//export concertGoClock
+func concertGoClock(h C.uintptr_t) C.int64_t {
+	clock := cgo.Handle(h).Value().(func() time.Time)
+	return C.int64_t(clock().UnixMilli())
+}
+
+// durationMs converts to whole milliseconds, rounding a positive duration
+// below 1ms up to 1ms so that it does not silently become "default" (0).
+// Negative values pass through for the library to reject.
+func durationMs(d time.Duration) C.int64_t {
+	ms := d.Milliseconds()
+	if d > 0 && d%time.Millisecond != 0 {
+		ms++
+	}
+	return C.int64_t(ms)
+}
+
+func int32Field(name string, v int64) (C.int32_t, error) {
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		return 0, newError(CodeInvalidArgument, fmt.Sprintf("options.%s: %d is out of range", name, v))
+	}
+	return C.int32_t(v), nil
+}
+
+// cstring returns s as a NUL-terminated C string in Go memory (no malloc;
+// valid while the Go value is reachable, which covers the call it is
+// passed to). A NUL inside s would silently cut it short in C, so it is
+// refused.
+func cstring(what, s string) (*C.char, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, newError(CodeInvalidArgument, what+" contains a NUL byte")
+	}
+	b := make([]byte, len(s)+1)
+	copy(b, s)
+	return (*C.char)(unsafe.Pointer(&b[0])), nil
+}
+
+func fromMs(ms C.int64_t) time.Time { return time.UnixMilli(int64(ms)).UTC() }
+
+func toMs(t time.Time) C.int64_t { return C.int64_t(t.UnixMilli()) }

@@ -1,0 +1,80 @@
+package concert
+
+/*
+#include <concert/concert.h>
+*/
+import "C"
+
+import "strconv"
+
+// TokenState is where a queue token stands.
+type TokenState int32
+
+const (
+	TokenWaiting TokenState = C.CONCERT_TOKEN_WAITING // in line, cannot browse yet
+	TokenActive  TokenState = C.CONCERT_TOKEN_ACTIVE  // admitted: may browse, hold and pay
+)
+
+func (s TokenState) String() string {
+	switch s {
+	case TokenWaiting:
+		return "WAITING"
+	case TokenActive:
+		return "ACTIVE"
+	}
+	return "TokenState(" + strconv.Itoa(int(s)) + ")"
+}
+
+// ConcertStatus is whether a concert is on sale.
+type ConcertStatus int32
+
+const (
+	ConcertOpen    ConcertStatus = C.CONCERT_STATUS_OPEN    // on sale
+	ConcertPending ConcertStatus = C.CONCERT_STATUS_PENDING // registered, not yet on sale
+	ConcertClosed  ConcertStatus = C.CONCERT_STATUS_CLOSED  // not bookable
+)
+
+// String is the library's name for the status ("OPEN", "PENDING", "CLOSED").
+func (s ConcertStatus) String() string {
+	if name := C.concert_concert_status_name(C.int(s)); name != nil {
+		return C.GoString(name)
+	}
+	return "ConcertStatus(" + strconv.Itoa(int(s)) + ")"
+}
+
+// ReservationStatus is where a seat hold stands.
+type ReservationStatus int32
+
+const (
+	ReservationHeld      ReservationStatus = C.CONCERT_RESERVATION_HELD      // hold is live
+	ReservationConfirmed ReservationStatus = C.CONCERT_RESERVATION_CONFIRMED // paid; the seat is sold
+	ReservationExpired   ReservationStatus = C.CONCERT_RESERVATION_EXPIRED   // hold ran out unpaid
+)
+
+func (s ReservationStatus) String() string {
+	switch s {
+	case ReservationHeld:
+		return "HELD"
+	case ReservationConfirmed:
+		return "CONFIRMED"
+	case ReservationExpired:
+		return "EXPIRED"
+	}
+	return "ReservationStatus(" + strconv.Itoa(int(s)) + ")"
+}
+
+// LedgerType is the kind of a points movement.
+type LedgerType int32
+
+const (
+	LedgerCharge  LedgerType = C.CONCERT_LEDGER_CHARGE  // points added
+	LedgerPayment LedgerType = C.CONCERT_LEDGER_PAYMENT // points spent
+)
+
+// String is the library's name for the type ("CHARGE", "PAYMENT").
+func (t LedgerType) String() string {
+	if name := C.concert_ledger_type_name(C.int(t)); name != nil {
+		return C.GoString(name)
+	}
+	return "LedgerType(" + strconv.Itoa(int(t)) + ")"
+}

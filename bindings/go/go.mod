@@ -1,0 +1,3 @@
+module libconcert.dev/concert
+
+go 1.19

@@ -1,0 +1,82 @@
+#!/bin/sh
+# Checks for the Go binding, run by ctest (tests/go.cmake) or by hand:
+#   run-tests.sh vet | test | race | readme | all
+# The caller provides PKG_CONFIG_PATH (a libconcert.pc), and normally GOCACHE,
+# GOPATH, GOFLAGS=-mod=mod, GOPROXY=off, GO111MODULE=on. CONCERT_GO_WORKDIR
+# is scratch space for the README example (default: a temporary directory).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+mode=${1:-all}
+
+run_vet() {
+    echo "== go vet"
+    go vet ./...
+    unformatted=$(gofmt -l .)
+    if [ -n "$unformatted" ]; then
+        echo "gofmt: not formatted: $unformatted" >&2
+        exit 1
+    fi
+}
+
+run_test() {
+    echo "== go test"
+    go test -count=1 -timeout 300s ./...
+}
+
+run_race() {
+    echo "== go test -race"
+    go test -race -count=1 -timeout 600s ./...
+}
+
+# Build and run the README's example program against this checkout, exactly
+# as a reader would paste it.
+run_readme() {
+    echo "== README example"
+    work=${CONCERT_GO_WORKDIR:-}
+    if [ -z "$work" ]; then
+        work=$(mktemp -d)
+        trap 'rm -rf "$work"' EXIT
+    fi
+    example="$work/readme-example"
+    rm -rf "$example"
+    mkdir -p "$example"
+    # The first ```go block after the "## Example" heading.
+    awk '/^## Example/ { in_section = 1 }
+         in_section && /^```go$/ { in_code = 1; next }
+         in_code && /^```$/ { exit }
+         in_code { print }' README.md >"$example/main.go"
+    if ! grep -q '^package main' "$example/main.go"; then
+        echo "README.md: no Go example found under '## Example'" >&2
+        exit 1
+    fi
+    cat >"$example/go.mod" <<MOD
+module example.com/readme
+
+go 1.19
+
+require libconcert.dev/concert v0.0.0
+
+replace libconcert.dev/concert => $here
+MOD
+    # The ```text block that follows it is the promised output.
+    awk '/^## Example/ { in_section = 1 }
+         in_section && /^```text$/ { in_code = 1; next }
+         in_code && /^```$/ { exit }
+         in_code { print }' README.md >"$example/expected.txt"
+    (cd "$example" && go vet . && go run .) >"$example/output.txt"
+    cat "$example/output.txt"
+    if ! diff -u "$example/expected.txt" "$example/output.txt"; then
+        echo "README example: output differs from README.md" >&2
+        exit 1
+    fi
+}
+
+case "$mode" in
+vet) run_vet ;;
+test) run_test ;;
+race) run_race ;;
+readme) run_readme ;;
+all) run_vet; run_test; run_race; run_readme ;;
+*) echo "usage: $0 vet|test|race|readme|all" >&2; exit 2 ;;
+esac
