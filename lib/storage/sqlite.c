@@ -1,0 +1,148 @@
+/*
+ * SQLite storage backend ("sqlite:PATH"): opening, closing and the method
+ * table. The steps live in sqlite_*.c beside this file; see
+ * sqlite_internal.h for the layout and docs/storage-sqlite.md for the schema
+ * and the choices behind it.
+ *
+ * Built without CONCERT_HAVE_SQLITE, only the entry point remains and it
+ * returns CONCERT_ENOTSUP, so the ABI does not depend on build options.
+ */
+#include <concert/sys/storage.h>
+
+#ifdef CONCERT_HAVE_SQLITE
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_internal.h"
+
+static void store_free(concert_storage *self)
+{
+    sq_store *s = (sq_store *)self;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->idle_count; i++)
+        sq_conn_close(s->idle[i]);
+    free(s->idle);
+    sq_conn_close(s->writer);
+    pthread_cond_destroy(&s->pool_cond);
+    pthread_mutex_destroy(&s->pool_lock);
+    pthread_mutex_destroy(&s->write_lock);
+    free(s->path);
+    free(s);
+}
+
+static const concert_storage SQLITE_TABLE = {
+    .version = CONCERT_STORAGE_VERSION,
+    .name = "sqlite",
+    .free = store_free,
+    .queue_issue = sq_queue_issue,
+    .queue_status = sq_queue_status,
+    .queue_leave = sq_queue_leave,
+    .queue_stats = sq_queue_stats,
+    .concerts_list = sq_concerts_list,
+    .concert_get = sq_concert_get,
+    .schedules_list = sq_schedules_list,
+    .schedule_get = sq_schedule_get,
+    .seats_available = sq_seats_available,
+    .catalog_load = sq_catalog_load,
+    .seat_hold = sq_seat_hold,
+    .reservation_get = sq_reservation_get,
+    .pay = sq_pay,
+    .charge = sq_charge,
+    .balance_get = sq_balance_get,
+    .history_list = sq_history_list,
+    .users_list = sq_users_list,
+    .verify = sq_verify,
+};
+
+static int store_alloc(sq_store **out, const char *location, const concert_options *opts)
+{
+    sq_store *s = calloc(1, sizeof(*s));
+    size_t pool = opts && opts->pool_size > 0 ? (size_t)opts->pool_size : 8;
+
+    *out = NULL;
+    if (!s)
+        return concert_sys_error_set(CONCERT_ENOMEM, "sqlite: out of memory");
+    s->base = SQLITE_TABLE;
+    s->busy_timeout_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
+    s->reader_max = pool;
+    s->path = strdup(location);
+    s->idle = calloc(pool, sizeof(*s->idle));
+    if (!s->path || !s->idle) {
+        free(s->path);
+        free(s->idle);
+        free(s);
+        return concert_sys_error_set(CONCERT_ENOMEM, "sqlite: out of memory");
+    }
+    if (pthread_mutex_init(&s->write_lock, NULL) != 0) {
+        free(s->path);
+        free(s->idle);
+        free(s);
+        return concert_sys_error_set(CONCERT_ENOMEM, "sqlite: cannot create a mutex");
+    }
+    if (pthread_mutex_init(&s->pool_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->write_lock);
+        free(s->path);
+        free(s->idle);
+        free(s);
+        return concert_sys_error_set(CONCERT_ENOMEM, "sqlite: cannot create a mutex");
+    }
+    if (pthread_cond_init(&s->pool_cond, NULL) != 0) {
+        pthread_mutex_destroy(&s->pool_lock);
+        pthread_mutex_destroy(&s->write_lock);
+        free(s->path);
+        free(s->idle);
+        free(s);
+        return concert_sys_error_set(CONCERT_ENOMEM, "sqlite: cannot create a condition");
+    }
+    *out = s;
+    return CONCERT_OK;
+}
+
+int concert_storage_sqlite_open(concert_storage **out, const char *location,
+                                const concert_options *opts)
+{
+    sq_store *s;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (!out || !location || !*location)
+        return concert_sys_error_set(CONCERT_EINVAL, "sqlite: a file path is required");
+    if (strcmp(location, ":memory:") == 0)
+        return concert_sys_error_set(CONCERT_EINVAL,
+                                     "sqlite: \":memory:\" is not supported (every connection "
+                                     "would see its own empty database); use memory: instead");
+    /* SQLite's library must be thread-safe: connections move between threads. */
+    if (!sqlite3_threadsafe())
+        return concert_sys_error_set(CONCERT_ENOTSUP,
+                                     "sqlite: libsqlite3 was built without thread support");
+    if ((rc = store_alloc(&s, location, opts)) != 0)
+        return rc;
+    rc = sq_conn_open(s->path, s->busy_timeout_ms, 0, &s->writer);
+    if (rc == 0)
+        rc = sq_schema_prepare(s->writer, s->path);
+    if (rc != 0) {
+        store_free(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return CONCERT_OK;
+}
+
+#else /* !CONCERT_HAVE_SQLITE */
+
+int concert_storage_sqlite_open(concert_storage **out, const char *location,
+                                const concert_options *opts)
+{
+    (void)location;
+    (void)opts;
+    if (out)
+        *out = NULL;
+    return concert_sys_error_set(CONCERT_ENOTSUP,
+                                 "sqlite: this libconcert was built without SQLite support "
+                                 "(configure with -DCONCERT_WITH_SQLITE=ON and libsqlite3-dev)");
+}
+
+#endif

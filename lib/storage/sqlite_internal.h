@@ -1,0 +1,179 @@
+/*
+ * SQLite backend: declarations shared by lib/storage/sqlite*.c. Never installed.
+ *
+ * The backend uses only the extension API (concert/sys/storage.h), like a
+ * third-party store would. Layout:
+ *   sqlite.c          open/close and the method table (and the compiled-out stub)
+ *   sqlite_conn.c     connections, the reader pool, statement cache, errors,
+ *                     transactions
+ *   sqlite_schema.c   the schema, its version and migrations
+ *   sqlite_queue.c    the waiting queue
+ *   sqlite_catalog.c  concerts, schedules, seats and catalog loading
+ *   sqlite_booking.c  holds, reservations and payment
+ *   sqlite_points.c   charges, balances, the ledger, users
+ *   sqlite_verify.c   the invariant checker
+ *
+ * Threads: one writer connection behind a mutex carries every write step
+ * (SQLite admits one writer at a time anyway, and queueing on a mutex is far
+ * cheaper than SQLite's sleep-and-retry busy handler); a pool of reader
+ * connections serves reads concurrently thanks to WAL. Each connection is
+ * used by one thread at a time, so connections are opened NOMUTEX.
+ */
+#ifndef CONCERT_STORAGE_SQLITE_INTERNAL_H
+#define CONCERT_STORAGE_SQLITE_INTERNAL_H
+
+#ifdef CONCERT_HAVE_SQLITE
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <time.h>
+
+#include <concert/sys/storage.h>
+
+/* PRAGMA user_version written by this library. Older files migrate forward;
+ * newer ones are refused (CONCERT_ESCHEMA). */
+#define SQ_SCHEMA_VERSION 2
+/* PRAGMA application_id: "CNCT", marks a file as a libconcert store. */
+#define SQ_APPLICATION_ID 0x434E4354
+
+/* Prepared statements cached per connection, keyed by the address of their
+ * static SQL text. Comfortably more than the backend's statements. */
+#define SQ_STMT_SLOTS 256
+
+typedef struct sq_stmt_slot {
+    const char *sql;
+    sqlite3_stmt *stmt;
+} sq_stmt_slot;
+
+typedef struct sq_conn {
+    sqlite3 *db;
+    int busy_timeout_ms;
+    struct timespec busy_since; /* monotonic: when the current wait began */
+    int durable;                /* synchronous level set now: 1 FULL, 0 NORMAL */
+    sq_stmt_slot slots[SQ_STMT_SLOTS];
+} sq_conn;
+
+typedef struct sq_store {
+    concert_storage base; /* first member: the core casts back */
+    char *path;
+    int busy_timeout_ms;
+
+    pthread_mutex_t write_lock;
+    sq_conn *writer;
+
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
+    sq_conn **idle;     /* stack of idle readers, capacity reader_max */
+    size_t idle_count;
+    size_t reader_open; /* readers opened (idle or in use) */
+    size_t reader_max;
+} sq_store;
+
+/* ---- binding arguments: SQL is always static text, values always bound ---- */
+typedef enum sq_kind { SQ_KIND_INT, SQ_KIND_TEXT } sq_kind;
+typedef struct sq_arg {
+    sq_kind kind;
+    int64_t i;
+    const char *t; /* SQ_KIND_TEXT; NULL binds SQL NULL */
+} sq_arg;
+
+#define SQ_I(v) ((sq_arg){SQ_KIND_INT, (int64_t)(v), NULL})
+#define SQ_T(v) ((sq_arg){SQ_KIND_TEXT, 0, (v)})
+#define SQ_ARGS(...)                                                                             \
+    (const sq_arg[]){__VA_ARGS__}, (sizeof((const sq_arg[]){__VA_ARGS__}) / sizeof(sq_arg))
+
+/* ---- sqlite_conn.c ---- */
+
+/* Open and configure one connection (busy handler, foreign keys, NORMAL
+ * sync). A reader is also made query_only. */
+int sq_conn_open(const char *path, int busy_timeout_ms, int reader, sq_conn **out);
+void sq_conn_close(sq_conn *c);
+
+/* Map a SQLite result to a libconcert code with sqlite's message; never
+ * returns a SQLITE_* value. what names the step ("pay"). */
+int sq_error(sq_conn *c, int sqlite_rc, const char *what);
+
+/* The cached statement for sql (a static string), reset and bound to args. */
+int sq_query(sq_conn *c, const char *sql, const sq_arg *args, size_t n, sqlite3_stmt **out,
+             const char *what);
+/* Step: 1 = a row, 0 = done (statement reset), < 0 = error (reset). */
+int sq_step(sq_conn *c, sqlite3_stmt *st, const char *what);
+/* Reset a statement left on a row. */
+void sq_done(sqlite3_stmt *st);
+/* Run a statement that returns no rows to completion. */
+int sq_exec(sq_conn *c, const char *sql, const sq_arg *args, size_t n, const char *what);
+/* Run a parameterless statement to completion. */
+int sq_exec0(sq_conn *c, const char *sql, const char *what);
+/* First column of the first row as int64: 1 found, 0 no row, < 0 error. */
+int sq_one_i64(sq_conn *c, const char *sql, const sq_arg *args, size_t n, int64_t *out,
+               const char *what);
+/* Rows changed by the last statement on c. */
+int64_t sq_changes(sq_conn *c);
+/* Row id given by the last INSERT on c. */
+int64_t sq_last_id(sq_conn *c);
+
+/* Copy a text column into a fixed buffer, truncating safely. */
+void sq_text_copy(char *dst, size_t size, sqlite3_stmt *st, int col);
+
+/*
+ * A write step: takes the writer mutex, sets the sync level (durable = 1:
+ * synchronous=FULL, the WAL is fsynced before COMMIT returns) and runs
+ * BEGIN IMMEDIATE. On failure the mutex is released and *out is NULL.
+ */
+int sq_write_begin(sq_store *s, int durable, sq_conn **out, const char *what);
+/* Commit when rc == 0, else roll back; releases the writer. Returns rc, or
+ * the commit's error. */
+int sq_write_end(sq_store *s, sq_conn *c, int rc, const char *what);
+
+/* A read step on a pooled reader. snapshot = 1 wraps it in one read
+ * transaction so that several statements see one state. */
+int sq_read_begin(sq_store *s, int snapshot, sq_conn **out, const char *what);
+int sq_read_end(sq_store *s, sq_conn *c, int snapshot, int rc, const char *what);
+
+/* ---- sqlite_schema.c ---- */
+
+/* Create, migrate or refuse the schema on the writer connection. */
+int sq_schema_prepare(sq_conn *c, const char *path);
+
+/* ---- the steps, one per storage method ---- */
+int sq_queue_issue(concert_storage *self, const concert_queue_params *params, int64_t user_id,
+                   const char *new_token, int64_t now, concert_storage_token *out);
+int sq_queue_status(concert_storage *self, const concert_queue_params *params, const char *token,
+                    int64_t now, concert_storage_token *out);
+int sq_queue_leave(concert_storage *self, const concert_queue_params *params, const char *token,
+                   int64_t now);
+int sq_queue_stats(concert_storage *self, const concert_queue_params *params, int64_t now,
+                   concert_queue_stats *out);
+
+int sq_concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
+                     void *ctx);
+int sq_concert_get(concert_storage *self, int64_t concert_id, concert_concert *out);
+int sq_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_after,
+                      int64_t now, concert_emit_schedule_fn emit, void *ctx, int64_t *total);
+int sq_schedule_get(concert_storage *self, int64_t schedule_id, concert_storage_schedule *out);
+int sq_seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
+                       concert_emit_seat_fn emit, void *ctx);
+int sq_catalog_load(concert_storage *self, const concert_catalog *catalog, int64_t now);
+
+int sq_seat_hold(concert_storage *self, const concert_hold_request *req,
+                 concert_reservation *out);
+int sq_reservation_get(concert_storage *self, int64_t reservation_id, concert_reservation *out);
+int sq_pay(concert_storage *self, const concert_pay_request *req, concert_payment *out);
+
+int sq_charge(concert_storage *self, const concert_charge_request *req, int64_t *balance_out);
+int sq_balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out);
+int sq_history_list(concert_storage *self, int64_t user_id, concert_emit_ledger_fn emit,
+                    void *ctx);
+int sq_users_list(concert_storage *self, concert_emit_user_fn emit, void *ctx);
+
+int sq_verify(concert_storage *self, const concert_queue_params *params, int64_t now,
+              concert_emit_text_fn violation, void *ctx, concert_verify_report *report);
+
+/* Storage states of a token row (WAITING, ACTIVE, ENDED). */
+#define SQ_TOKEN_WAITING CONCERT_TOKEN_WAITING
+#define SQ_TOKEN_ACTIVE CONCERT_TOKEN_ACTIVE
+#define SQ_TOKEN_ENDED CONCERT_TOKEN_ENDED
+
+#endif /* CONCERT_HAVE_SQLITE */
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * SQLite backend: the schema, its version, and migrations.
+ *
+ * The version lives in PRAGMA user_version and the file is marked with
+ * PRAGMA application_id. A fresh file runs every migration in order; an older
+ * file runs the ones it lacks; a newer file is refused. All of it happens in
+ * one BEGIN IMMEDIATE transaction, so two processes opening a new file at
+ * once cannot both create it. docs/storage-sqlite.md documents the result.
+ */
+#ifdef CONCERT_HAVE_SQLITE
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sqlite_internal.h"
+
+/*
+ * Version 1: the tables. The database itself guards the invariants: one sale
+ * per seat (UNIQUE), balances never negative (CHECK), one idempotency record
+ * per (user, operation, key) (PRIMARY KEY), foreign keys everywhere.
+ * Business times are plain integers (ms since the epoch, UTC) written from
+ * the core's clock; no column defaults to SQL's own notion of now.
+ */
+static const char MIGRATION_1[] =
+    "CREATE TABLE users ("
+    "  id      INTEGER PRIMARY KEY CHECK (id >= 1),"
+    "  name    TEXT NOT NULL,"
+    "  balance INTEGER NOT NULL CHECK (balance >= 0 AND balance <= 9007199254740991)"
+    ");"
+    "CREATE TABLE concerts ("
+    "  id     INTEGER PRIMARY KEY CHECK (id >= 1),"
+    "  title  TEXT NOT NULL,"
+    "  status INTEGER NOT NULL CHECK (status IN (1, 2, 3))"
+    ");"
+    "CREATE TABLE schedules ("
+    "  id         INTEGER PRIMARY KEY CHECK (id >= 1),"
+    "  concert_id INTEGER NOT NULL REFERENCES concerts (id),"
+    "  starts_at  INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX schedules_by_concert ON schedules (concert_id, starts_at, id);"
+    /* The primary key is the (schedule_id, number) index seat listing walks. */
+    "CREATE TABLE seats ("
+    "  schedule_id         INTEGER NOT NULL REFERENCES schedules (id),"
+    "  number              INTEGER NOT NULL CHECK (number >= 1),"
+    "  grade               TEXT NOT NULL,"
+    "  price               INTEGER NOT NULL CHECK (price >= 0),"
+    "  hold_reservation_id INTEGER REFERENCES reservations (id),"
+    "  hold_until          INTEGER NOT NULL DEFAULT 0,"
+    "  sold_reservation_id INTEGER UNIQUE REFERENCES reservations (id),"
+    "  PRIMARY KEY (schedule_id, number),"
+    "  CHECK (sold_reservation_id IS NULL OR hold_until = 0)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE reservations ("
+    "  id          INTEGER PRIMARY KEY,"
+    "  user_id     INTEGER NOT NULL REFERENCES users (id),"
+    "  schedule_id INTEGER NOT NULL,"
+    "  seat_number INTEGER NOT NULL,"
+    "  price       INTEGER NOT NULL CHECK (price >= 0),"
+    "  status      INTEGER NOT NULL CHECK (status IN (1, 2)),"
+    "  held_until  INTEGER NOT NULL,"
+    "  created_at  INTEGER NOT NULL,"
+    "  FOREIGN KEY (schedule_id, seat_number) REFERENCES seats (schedule_id, number)"
+    ");"
+    "CREATE UNIQUE INDEX reservations_one_sale_per_seat"
+    "  ON reservations (schedule_id, seat_number) WHERE status = 2;"
+    "CREATE TABLE payments ("
+    "  id             INTEGER PRIMARY KEY,"
+    "  reservation_id INTEGER NOT NULL UNIQUE REFERENCES reservations (id),"
+    "  user_id        INTEGER NOT NULL REFERENCES users (id),"
+    "  amount         INTEGER NOT NULL CHECK (amount >= 0),"
+    "  balance_after  INTEGER NOT NULL CHECK (balance_after >= 0),"
+    "  paid_at        INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE ledger ("
+    "  id             INTEGER PRIMARY KEY,"
+    "  user_id        INTEGER NOT NULL REFERENCES users (id),"
+    "  type           INTEGER NOT NULL CHECK (type IN (1, 2)),"
+    "  amount         INTEGER NOT NULL,"
+    "  balance_after  INTEGER NOT NULL CHECK (balance_after >= 0),"
+    "  at             INTEGER NOT NULL,"
+    "  reservation_id INTEGER REFERENCES reservations (id),"
+    "  CHECK ((type = 1 AND amount > 0 AND reservation_id IS NULL) OR"
+    "         (type = 2 AND amount <= 0 AND reservation_id IS NOT NULL))"
+    ");"
+    "CREATE TABLE idempotency ("
+    "  user_id        INTEGER NOT NULL REFERENCES users (id),"
+    "  operation      TEXT NOT NULL CHECK (operation IN ('pay', 'charge')),"
+    "  key            TEXT NOT NULL,"
+    "  fingerprint    TEXT NOT NULL,"
+    "  payment_id     INTEGER REFERENCES payments (id),"
+    "  balance_after  INTEGER,"
+    "  created_at     INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_id, operation, key),"
+    "  CHECK ((operation = 'pay' AND payment_id IS NOT NULL) OR"
+    "         (operation = 'charge' AND balance_after IS NOT NULL))"
+    ") WITHOUT ROWID;"
+    /* The queue's counters: one row, so position and admission never count rows. */
+    "CREATE TABLE queue_state ("
+    "  id                INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  last_ticket       INTEGER NOT NULL,"
+    "  admitted_through  INTEGER NOT NULL CHECK (admitted_through <= last_ticket),"
+    "  active            INTEGER NOT NULL CHECK (active >= 0),"
+    "  rate_mps          INTEGER NOT NULL,"
+    "  rate_window_start INTEGER NOT NULL,"
+    "  rate_window_count INTEGER NOT NULL"
+    ");"
+    "INSERT INTO queue_state VALUES (1, 0, 0, 0, 0, 0, 0);"
+    "CREATE TABLE tokens ("
+    "  token      TEXT PRIMARY KEY,"
+    "  ticket     INTEGER NOT NULL UNIQUE,"
+    "  user_id    INTEGER NOT NULL REFERENCES users (id),"
+    "  state      INTEGER NOT NULL CHECK (state IN (1, 2, 3)),"
+    "  last_seen  INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    /* At most one WAITING or ACTIVE row per user (a stale one is ended first). */
+    "CREATE UNIQUE INDEX tokens_one_open_per_user ON tokens (user_id) WHERE state < 3;";
+
+/*
+ * Version 2: indexes for the two scans that grow with the store's history:
+ * a user's ledger (newest first) and settling expired ACTIVE tokens at
+ * admission (only ACTIVE rows are indexed, so the index stays tiny).
+ */
+static const char MIGRATION_2[] =
+    "CREATE INDEX ledger_by_user ON ledger (user_id, id);"
+    "CREATE INDEX tokens_active_by_expiry ON tokens (expires_at) WHERE state = 2;";
+
+static const char *const MIGRATIONS[SQ_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2};
+
+static const char SQL_USER_VERSION[] = "PRAGMA user_version";
+static const char SQL_APPLICATION_ID[] = "PRAGMA application_id";
+static const char SQL_OBJECT_COUNT[] =
+    "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+
+static int exec_script(sq_conn *c, const char *sql, const char *what)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &err);
+    sqlite3_free(err); /* sqlite3_errmsg() still holds the same text */
+    return rc == SQLITE_OK ? CONCERT_OK : sq_error(c, rc, what);
+}
+
+static int wal_enable(sq_conn *c, const char *path)
+{
+    sqlite3_stmt *st = NULL;
+    char mode[16] = "";
+    int rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            sq_text_copy(mode, sizeof(mode), st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    if (rc != SQLITE_OK) {
+        rc = sq_error(c, rc, path);
+        sqlite3_finalize(st);
+        return rc;
+    }
+    sqlite3_finalize(st);
+    if (strcmp(mode, "wal") != 0)
+        return concert_sys_error_set(CONCERT_ESTORAGE,
+                                     "sqlite: %s cannot use WAL mode (journal mode stays \"%s\"); "
+                                     "use a file on a local disk",
+                                     path, mode);
+    return CONCERT_OK;
+}
+
+/* Decide what the file is, then bring it to SQ_SCHEMA_VERSION. Runs inside
+ * the BEGIN IMMEDIATE transaction. */
+static int schema_upgrade(sq_conn *c, const char *path)
+{
+    int64_t version = 0, app_id = 0, objects = 0;
+    char pragma[64];
+    int rc;
+
+    if ((rc = sq_one_i64(c, SQL_USER_VERSION, NULL, 0, &version, path)) < 0 ||
+        (rc = sq_one_i64(c, SQL_APPLICATION_ID, NULL, 0, &app_id, path)) < 0 ||
+        (rc = sq_one_i64(c, SQL_OBJECT_COUNT, NULL, 0, &objects, path)) < 0)
+        return rc;
+    if (app_id != 0 && app_id != SQ_APPLICATION_ID)
+        return concert_sys_error_set(CONCERT_ESTORAGE,
+                                     "sqlite: %s belongs to another application "
+                                     "(application_id %lld), not libconcert",
+                                     path, (long long)app_id);
+    if (version == 0 && objects > 0)
+        return concert_sys_error_set(CONCERT_ESTORAGE,
+                                     "sqlite: %s is an SQLite database but not a libconcert "
+                                     "store (it has tables and no libconcert schema version)",
+                                     path);
+    if (version > SQ_SCHEMA_VERSION)
+        return concert_sys_error_set(CONCERT_ESCHEMA,
+                                     "sqlite: %s has schema version %lld, written by a newer "
+                                     "libconcert; this one (%s) knows versions up to %d: "
+                                     "upgrade libconcert to open it",
+                                     path, (long long)version, concert_version_string(),
+                                     SQ_SCHEMA_VERSION);
+    if (version < 0)
+        return concert_sys_error_set(CONCERT_ESTORAGE,
+                                     "sqlite: %s has an impossible schema version %lld", path,
+                                     (long long)version);
+    for (int64_t v = version; v < SQ_SCHEMA_VERSION; v++) {
+        if ((rc = exec_script(c, MIGRATIONS[v], path)) != 0)
+            return rc;
+    }
+    if (version == SQ_SCHEMA_VERSION && app_id == SQ_APPLICATION_ID)
+        return CONCERT_OK;
+    /* PRAGMAs take no parameters; both values are this file's constants. */
+    snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", SQ_SCHEMA_VERSION);
+    if ((rc = exec_script(c, pragma, path)) != 0)
+        return rc;
+    snprintf(pragma, sizeof(pragma), "PRAGMA application_id = %d", SQ_APPLICATION_ID);
+    return exec_script(c, pragma, path);
+}
+
+int sq_schema_prepare(sq_conn *c, const char *path)
+{
+    int rc;
+
+    if ((rc = wal_enable(c, path)) != 0)
+        return rc;
+    /* The schema is written at most once per file, durably. */
+    if ((rc = exec_script(c, "PRAGMA synchronous = FULL", path)) != 0)
+        return rc;
+    if ((rc = exec_script(c, "BEGIN IMMEDIATE", path)) != 0)
+        return rc;
+    rc = schema_upgrade(c, path);
+    if (rc == 0)
+        rc = exec_script(c, "COMMIT", path);
+    if (rc != 0 && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc == 0)
+        rc = exec_script(c, "PRAGMA synchronous = NORMAL", path);
+    c->durable = 0;
+    return rc;
+}
+
+#else
+typedef int concert_sqlite_schema_compiled_out;
+#endif

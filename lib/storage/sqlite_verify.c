@@ -1,0 +1,236 @@
+/*
+ * SQLite backend: the invariant checker behind concert_verify(). Runs in one
+ * read snapshot on a pooled reader, so it sees one consistent state while
+ * sales go on, and reports what it finds; it never repairs anything.
+ */
+#ifdef CONCERT_HAVE_SQLITE
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sqlite_internal.h"
+
+static const char SQL_USERS[] =
+    "SELECT u.id, u.balance,"
+    "  (SELECT coalesce(sum(l.amount), 0) FROM ledger l WHERE l.user_id = u.id),"
+    "  (SELECT l.balance_after FROM ledger l WHERE l.user_id = u.id ORDER BY l.id DESC LIMIT 1)"
+    " FROM users u ORDER BY u.id";
+static const char SQL_SOLD_SEATS[] =
+    "SELECT s.schedule_id, s.number, s.sold_reservation_id, s.hold_until,"
+    "  r.id, r.status, r.schedule_id, r.seat_number, r.price,"
+    "  (SELECT count(*) FROM reservations x WHERE x.schedule_id = s.schedule_id"
+    "     AND x.seat_number = s.number AND x.status = 2),"
+    "  (SELECT count(*) FROM payments p WHERE p.reservation_id = s.sold_reservation_id),"
+    "  (SELECT count(*) FROM payments p WHERE p.reservation_id = s.sold_reservation_id"
+    "     AND p.amount = r.price)"
+    " FROM seats s LEFT JOIN reservations r ON r.id = s.sold_reservation_id"
+    " WHERE s.sold_reservation_id IS NOT NULL ORDER BY s.schedule_id, s.number";
+static const char SQL_CONFIRMED_UNSOLD[] =
+    "SELECT r.id, r.schedule_id, r.seat_number FROM reservations r"
+    " LEFT JOIN seats s ON s.schedule_id = r.schedule_id AND s.number = r.seat_number"
+    " WHERE r.status = 2 AND (s.sold_reservation_id IS NULL OR s.sold_reservation_id <> r.id)"
+    " ORDER BY r.id";
+static const char SQL_PAYMENTS_UNCONFIRMED[] =
+    "SELECT p.id, p.reservation_id FROM payments p"
+    " LEFT JOIN reservations r ON r.id = p.reservation_id"
+    " WHERE r.id IS NULL OR r.status <> 2 ORDER BY p.id";
+static const char SQL_COUNT_LEDGER[] = "SELECT count(*) FROM ledger";
+static const char SQL_COUNT_SEATS[] = "SELECT count(*) FROM seats";
+static const char SQL_COUNT_RESERVATIONS[] = "SELECT count(*) FROM reservations";
+static const char SQL_COUNT_PAYMENTS[] = "SELECT count(*) FROM payments";
+static const char SQL_COUNT_LIVE_ACTIVE[] =
+    "SELECT count(*) FROM tokens WHERE state = 2 AND expires_at > ?1";
+static const char SQL_COUNT_ACTIVE_ROWS[] = "SELECT count(*) FROM tokens WHERE state = 2";
+static const char SQL_QUEUE_ACTIVE[] = "SELECT active FROM queue_state WHERE id = 1";
+
+typedef struct checker {
+    sq_conn *c;
+    concert_emit_text_fn emit;
+    void *ctx;
+} checker;
+
+static int report_line(checker *k, const char *text)
+{
+    int rc = k->emit(k->ctx, text);
+    return rc != 0 ? concert_sys_error_set(rc, "verify: could not record a violation") : 0;
+}
+
+static int check_users(checker *k, concert_verify_report *rep)
+{
+    const char *what = "verify";
+    char line[256];
+    sqlite3_stmt *st;
+    int rc = sq_query(k->c, SQL_USERS, NULL, 0, &st, what);
+    if (rc != 0)
+        return rc;
+    while ((rc = sq_step(k->c, st, what)) == 1) {
+        int64_t id = sqlite3_column_int64(st, 0), balance = sqlite3_column_int64(st, 1);
+        int64_t sum = sqlite3_column_int64(st, 2), last = sqlite3_column_int64(st, 3);
+        int has_entries = sqlite3_column_type(st, 3) != SQLITE_NULL;
+        rep->users++;
+        line[0] = '\0';
+        if (balance < 0)
+            snprintf(line, sizeof(line), "user %lld: negative balance %lld", (long long)id,
+                     (long long)balance);
+        else if (balance != sum)
+            snprintf(line, sizeof(line), "user %lld: balance %lld but the ledger sums to %lld",
+                     (long long)id, (long long)balance, (long long)sum);
+        else if (has_entries && last != balance)
+            snprintf(line, sizeof(line),
+                     "user %lld: balance %lld but the newest ledger entry ends at %lld",
+                     (long long)id, (long long)balance, (long long)last);
+        if (line[0] && (rc = report_line(k, line)) != 0) {
+            sq_done(st);
+            return rc;
+        }
+    }
+    return rc;
+}
+
+static int check_sold_seats(checker *k, int64_t now, concert_verify_report *rep)
+{
+    const char *what = "verify";
+    char line[256];
+    sqlite3_stmt *st;
+    int rc = sq_query(k->c, SQL_SOLD_SEATS, NULL, 0, &st, what);
+    if (rc != 0)
+        return rc;
+    while ((rc = sq_step(k->c, st, what)) == 1) {
+        long long sched = sqlite3_column_int64(st, 0), number = sqlite3_column_int64(st, 1);
+        long long sold_to = sqlite3_column_int64(st, 2);
+        int64_t hold_until = sqlite3_column_int64(st, 3);
+        int missing = sqlite3_column_type(st, 4) == SQLITE_NULL;
+        int64_t status = sqlite3_column_int64(st, 5);
+        int64_t r_sched = sqlite3_column_int64(st, 6), r_number = sqlite3_column_int64(st, 7);
+        long long confirmed = sqlite3_column_int64(st, 9), payments = sqlite3_column_int64(st, 10);
+        long long priced = sqlite3_column_int64(st, 11);
+        rep->seats_sold++;
+        line[0] = '\0';
+        if (missing)
+            snprintf(line, sizeof(line), "seat %lld/%lld: sold to missing reservation %lld",
+                     sched, number, sold_to);
+        else if (status != CONCERT_RESERVATION_CONFIRMED || r_sched != sched || r_number != number)
+            snprintf(line, sizeof(line),
+                     "seat %lld/%lld: sold to reservation %lld, which is not a CONFIRMED "
+                     "reservation of this seat",
+                     sched, number, sold_to);
+        else if (confirmed != 1)
+            snprintf(line, sizeof(line), "seat %lld/%lld: %lld CONFIRMED reservations, not 1",
+                     sched, number, confirmed);
+        else if (payments != 1 || priced != 1)
+            snprintf(line, sizeof(line),
+                     "seat %lld/%lld: %lld payments for reservation %lld (%lld of its price), "
+                     "not exactly 1",
+                     sched, number, payments, sold_to, priced);
+        else if (hold_until > now)
+            snprintf(line, sizeof(line), "seat %lld/%lld: sold and under a live hold", sched,
+                     number);
+        if (line[0] && (rc = report_line(k, line)) != 0) {
+            sq_done(st);
+            return rc;
+        }
+    }
+    return rc;
+}
+
+/* Reservations and payments the seat side cannot see: confirmed but not
+ * sold to, and payments of reservations that are not CONFIRMED. */
+static int check_orphans(checker *k)
+{
+    const char *what = "verify";
+    char line[256];
+    sqlite3_stmt *st;
+    int rc = sq_query(k->c, SQL_CONFIRMED_UNSOLD, NULL, 0, &st, what);
+    if (rc != 0)
+        return rc;
+    while ((rc = sq_step(k->c, st, what)) == 1) {
+        snprintf(line, sizeof(line),
+                 "reservation %lld: CONFIRMED but seat %lld/%lld is not sold to it",
+                 (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
+                 (long long)sqlite3_column_int64(st, 2));
+        if ((rc = report_line(k, line)) != 0) {
+            sq_done(st);
+            return rc;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if ((rc = sq_query(k->c, SQL_PAYMENTS_UNCONFIRMED, NULL, 0, &st, what)) != 0)
+        return rc;
+    while ((rc = sq_step(k->c, st, what)) == 1) {
+        snprintf(line, sizeof(line), "payment %lld: reservation %lld is missing or not CONFIRMED",
+                 (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1));
+        if ((rc = report_line(k, line)) != 0) {
+            sq_done(st);
+            return rc;
+        }
+    }
+    return rc;
+}
+
+static int check_queue(checker *k, const concert_queue_params *params, int64_t now,
+                       concert_verify_report *rep)
+{
+    const char *what = "verify";
+    int64_t rows = 0, counter = 0;
+    char line[256];
+    int rc;
+
+    if ((rc = sq_one_i64(k->c, SQL_COUNT_LIVE_ACTIVE, SQ_ARGS(SQ_I(now)), &rep->active_tokens,
+                         what)) < 0 ||
+        (rc = sq_one_i64(k->c, SQL_COUNT_ACTIVE_ROWS, NULL, 0, &rows, what)) < 0 ||
+        (rc = sq_one_i64(k->c, SQL_QUEUE_ACTIVE, NULL, 0, &counter, what)) < 0)
+        return rc;
+    if (rep->active_tokens > params->max_active) {
+        snprintf(line, sizeof(line), "queue: %lld tokens are ACTIVE, more than max_active %lld",
+                 (long long)rep->active_tokens, (long long)params->max_active);
+        if ((rc = report_line(k, line)) != 0)
+            return rc;
+    }
+    if (rows != counter) {
+        snprintf(line, sizeof(line),
+                 "queue: the active counter says %lld but %lld tokens are ACTIVE",
+                 (long long)counter, (long long)rows);
+        if ((rc = report_line(k, line)) != 0)
+            return rc;
+    }
+    return CONCERT_OK;
+}
+
+static int verify_all(checker *k, const concert_queue_params *params, int64_t now,
+                      concert_verify_report *rep)
+{
+    const char *what = "verify";
+    int rc;
+
+    if ((rc = check_users(k, rep)) < 0 || (rc = check_sold_seats(k, now, rep)) < 0 ||
+        (rc = check_orphans(k)) < 0 || (rc = check_queue(k, params, now, rep)) < 0)
+        return rc;
+    if ((rc = sq_one_i64(k->c, SQL_COUNT_LEDGER, NULL, 0, &rep->ledger_entries, what)) < 0 ||
+        (rc = sq_one_i64(k->c, SQL_COUNT_SEATS, NULL, 0, &rep->seats, what)) < 0 ||
+        (rc = sq_one_i64(k->c, SQL_COUNT_RESERVATIONS, NULL, 0, &rep->reservations, what)) < 0 ||
+        (rc = sq_one_i64(k->c, SQL_COUNT_PAYMENTS, NULL, 0, &rep->payments, what)) < 0)
+        return rc;
+    return CONCERT_OK;
+}
+
+int sq_verify(concert_storage *self, const concert_queue_params *params, int64_t now,
+              concert_emit_text_fn violation, void *ctx, concert_verify_report *report)
+{
+    sq_store *s = (sq_store *)self;
+    checker k;
+    int rc;
+
+    report->users = report->ledger_entries = report->seats = report->seats_sold = 0;
+    report->reservations = report->payments = report->active_tokens = 0;
+    if ((rc = sq_read_begin(s, 1, &k.c, "verify")) != 0)
+        return rc;
+    k.emit = violation;
+    k.ctx = ctx;
+    rc = verify_all(&k, params, now, report);
+    return sq_read_end(s, k.c, 1, rc, "verify");
+}
+
+#else
+typedef int concert_sqlite_verify_compiled_out;
+#endif
