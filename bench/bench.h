@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <concert/concert.h>
 
@@ -35,10 +36,12 @@ typedef struct bench_options {
     int64_t ops;               /* > 0: this many operations per repetition */
     int reps;                  /* repetitions; medians are reported */
     int json;                  /* 1: JSON on stdout instead of the table */
+    const char *json_out;      /* --json-out FILE: JSON there as well */
     int quick;                 /* 1: smaller sizes, fewer repetitions */
     const char *pg_conninfo;   /* --pg */
     const char *tmpdir;        /* where SQLite files go */
     int64_t queue_size;        /* the "large" queue; default 1,000,000 */
+    int64_t durable_queue_size;/* the same for SQLite and PostgreSQL, if set */
     int64_t venue_seats;       /* seats of the big venue; default 100,000 */
 } bench_options;
 
@@ -82,6 +85,9 @@ void bench_rep_median(bench_rep *out, const bench_rep *reps, int n);
 
 /* Resident set size now, and its high-water mark, in KiB (-1 if unknown). */
 int64_t bench_rss_kib(void);
+/* Size of the data segment and anonymous mappings (allocated, resident or
+ * not), in KiB (-1 if unknown). */
+int64_t bench_vmdata_kib(void);
 int64_t bench_peak_rss_kib(void);
 /* Reset the high-water mark to the current RSS (Linux clear_refs "5");
  * returns 0, or -1 if the kernel refused (peak then covers the whole run). */
@@ -153,8 +159,8 @@ typedef struct bench_row {
 void bench_row_init(bench_row *r, const char *scenario, int store_kind, int threads);
 /* Add a finished row to the report (copied). Returns 0 or -1. */
 int bench_report_add(const bench_row *r);
-/* Print every row: a table, or JSON with the machine and options. */
-void bench_report_print(const bench_options *o, int json);
+/* Print every row to out: a table, or JSON with the machine and options. */
+void bench_report_print(FILE *out, const bench_options *o, int json);
 void bench_report_free(void);
 /* Find a row added earlier, or NULL. */
 const bench_row *bench_report_find(const char *scenario, const char *store, const char *size);

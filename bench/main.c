@@ -26,12 +26,14 @@ static void usage(FILE *out)
           "  --reps N          repetitions (default 5, --quick 3)\n"
           "  --queue-size N    the large queue (default 1,000,000; --quick: 100,000 on\n"
           "                    durable stores)\n"
+          "  --durable-queue-size N  the large queue on SQLite and PostgreSQL only\n"
           "  --venue-seats N   seats of the big venue (default 100,000)\n"
           "  --pg CONNINFO     PostgreSQL server (a database per run is created there\n"
           "                    and dropped)\n"
           "  --tmpdir DIR      where SQLite files go (default $TMPDIR or /tmp)\n"
           "  --quick           smaller runs, 3 repetitions\n"
           "  --json            JSON instead of the table\n"
+          "  --json-out FILE   also write the JSON to FILE\n"
           "  --help            this text\n",
           out);
 }
@@ -160,12 +162,19 @@ static int parse_args(bench_options *o, int argc, char **argv)
             if (parse_int(a, next, 2, 100000000, &o->queue_size) != 0)
                 return -1;
             i++;
+        } else if (strcmp(a, "--durable-queue-size") == 0) {
+            if (parse_int(a, next, 2, 100000000, &o->durable_queue_size) != 0)
+                return -1;
+            i++;
         } else if (strcmp(a, "--venue-seats") == 0) {
             if (parse_int(a, next, 2, CONCERT_MAX_SEATS_PER_SCHEDULE, &o->venue_seats) != 0)
                 return -1;
             i++;
         } else if (strcmp(a, "--pg") == 0 && next) {
             o->pg_conninfo = next;
+            i++;
+        } else if (strcmp(a, "--json-out") == 0 && next) {
+            o->json_out = next;
             i++;
         } else if (strcmp(a, "--tmpdir") == 0 && next) {
             o->tmpdir = next;
@@ -218,7 +227,17 @@ int main(int argc, char **argv)
         if ((o.scenarios & SCEN_FOOTPRINT) && kind == STORE_MEMORY)
             failed |= scenario_footprint(&o) != 0;
     }
-    bench_report_print(&o, o.json);
+    bench_report_print(stdout, &o, o.json);
+    if (o.json_out) {
+        FILE *f = fopen(o.json_out, "w");
+        if (!f) {
+            fprintf(stderr, "concert-bench: cannot write %s\n", o.json_out);
+            failed = 1;
+        } else {
+            bench_report_print(f, &o, 1);
+            failed |= fclose(f) != 0;
+        }
+    }
     bench_report_free();
     if (failed)
         fprintf(stderr, "concert-bench: some scenarios failed (see above); their rows are "

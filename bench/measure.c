@@ -155,6 +155,11 @@ int64_t bench_rss_kib(void)
     return status_kib("VmRSS");
 }
 
+int64_t bench_vmdata_kib(void)
+{
+    return status_kib("VmData");
+}
+
 int64_t bench_peak_rss_kib(void)
 {
     return status_kib("VmHWM");

@@ -110,63 +110,63 @@ static long long mem_total_mib(void)
 }
 
 /* JSON string body: the few characters our texts can contain are escaped. */
-static void json_str(const char *s)
+static void json_str(FILE *out, const char *s)
 {
-    putchar('"');
+    fputc('"', out);
     for (; *s; s++) {
         const unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
-            printf("\\%c", c);
+            fprintf(out, "\\%c", c);
         else if (c < 0x20)
-            printf("\\u%04x", c);
+            fprintf(out, "\\u%04x", c);
         else
-            putchar(c);
+            fputc(c, out);
     }
-    putchar('"');
+    fputc('"', out);
 }
 
-static void json_num(double v)
+static void json_num(FILE *out, double v)
 {
     if (isnan(v) || isinf(v))
-        fputs("null", stdout);
+        fputs("null", out);
     else
-        printf("%.3f", v);
+        fprintf(out, "%.3f", v);
 }
 
-static void print_json(const bench_options *o, const char *cpu, long nproc)
+static void print_json(FILE *out, const bench_options *o, const char *cpu, long nproc)
 {
-    printf("{\"machine\":{\"nproc\":%ld,\"cpu\":", nproc);
-    json_str(cpu);
-    printf(",\"memory_mib\":%lld},", mem_total_mib());
-    printf("\"library\":");
-    json_str(concert_version_string());
-    printf(",\"repetitions\":%d,\"statistic\":\"median of repetitions\",", o->reps);
-    printf("\"threads\":%d,\"quick\":%s,\"rows\":[", o->threads, o->quick ? "true" : "false");
+    fprintf(out, "{\"machine\":{\"nproc\":%ld,\"cpu\":", nproc);
+    json_str(out, cpu);
+    fprintf(out, ",\"memory_mib\":%lld},", mem_total_mib());
+    fprintf(out, "\"library\":");
+    json_str(out, concert_version_string());
+    fprintf(out, ",\"repetitions\":%d,\"statistic\":\"median of repetitions\",", o->reps);
+    fprintf(out, "\"threads\":%d,\"quick\":%s,\"rows\":[", o->threads, o->quick ? "true" : "false");
     for (size_t i = 0; i < row_count; i++) {
         const bench_row *r = &rows[i];
-        printf("%s\n{\"scenario\":", i ? "," : "");
-        json_str(r->scenario);
-        printf(",\"store\":");
-        json_str(r->store);
-        printf(",\"threads\":%d,\"size\":", r->threads);
-        json_str(r->size);
-        printf(",\"ops_per_rep\":%lld,\"reps\":%d,\"ops_per_s\":", (long long)r->ops, r->reps);
-        json_num(r->median.ops_per_s);
-        printf(",\"mean_us\":");
-        json_num(r->median.mean_us);
-        printf(",\"p50_us\":");
-        json_num(r->median.p50_us);
-        printf(",\"p99_us\":");
-        json_num(r->median.p99_us);
-        printf(",\"peak_rss_kib\":%lld,\"value\":", (long long)r->peak_rss_kib);
-        json_num(r->value);
-        printf(",\"value_name\":");
-        json_str(r->value_name);
-        printf(",\"note\":");
-        json_str(r->note);
-        putchar('}');
+        fprintf(out, "%s\n{\"scenario\":", i ? "," : "");
+        json_str(out, r->scenario);
+        fprintf(out, ",\"store\":");
+        json_str(out, r->store);
+        fprintf(out, ",\"threads\":%d,\"size\":", r->threads);
+        json_str(out, r->size);
+        fprintf(out, ",\"ops_per_rep\":%lld,\"reps\":%d,\"ops_per_s\":", (long long)r->ops, r->reps);
+        json_num(out, r->median.ops_per_s);
+        fprintf(out, ",\"mean_us\":");
+        json_num(out, r->median.mean_us);
+        fprintf(out, ",\"p50_us\":");
+        json_num(out, r->median.p50_us);
+        fprintf(out, ",\"p99_us\":");
+        json_num(out, r->median.p99_us);
+        fprintf(out, ",\"peak_rss_kib\":%lld,\"value\":", (long long)r->peak_rss_kib);
+        json_num(out, r->value);
+        fprintf(out, ",\"value_name\":");
+        json_str(out, r->value_name);
+        fprintf(out, ",\"note\":");
+        json_str(out, r->note);
+        fputc('}', out);
     }
-    printf("]}\n");
+    fprintf(out, "]}\n");
 }
 
 /* 1234567.8 -> "1,234,568" */
@@ -184,16 +184,22 @@ static void group_thousands(char *buf, size_t size, double v)
     buf[o] = '\0';
 }
 
-static void print_table(const bench_options *o, const char *cpu, long nproc)
+static void print_table(FILE *out, const bench_options *o, const char *cpu, long nproc)
 {
-    printf("concert-bench %s on %ld x %s, %lld MiB; figures are medians of %d repetitions "
+    fprintf(out, "concert-bench %s on %ld x %s, %lld MiB; figures are medians of %d repetitions "
            "(p50/p99: latency of one operation; peak RSS: process high-water during the row)\n\n",
            concert_version_string(), nproc, cpu, mem_total_mib(), o->reps);
-    printf("%-22s %-10s %3s %-24s %12s %10s %10s %9s  %s\n", "scenario", "store", "thr", "size",
-           "ops/s", "p50 us", "p99 us", "peak MiB", "derived / note");
+    fprintf(out, "%-22s %-10s %3s %-24s %12s %10s %10s %9s  %s\n", "scenario", "store", "thr",
+            "size", "ops/s", "p50 us", "p99 us", "peak MiB", "derived / note");
     for (size_t i = 0; i < row_count; i++) {
         const bench_row *r = &rows[i];
-        char ops[32], peak[32], derived[64];
+        char ops[32], peak[32], derived[64], p50[32], p99[32];
+        snprintf(p50, sizeof(p50), "-");
+        snprintf(p99, sizeof(p99), "-");
+        if (r->median.p50_us > 0 || r->median.p99_us > 0) {
+            snprintf(p50, sizeof(p50), "%.2f", r->median.p50_us);
+            snprintf(p99, sizeof(p99), "%.2f", r->median.p99_us);
+        }
         if (r->median.ops_per_s > 0)
             group_thousands(ops, sizeof(ops), r->median.ops_per_s);
         else
@@ -205,20 +211,19 @@ static void print_table(const bench_options *o, const char *cpu, long nproc)
         derived[0] = '\0';
         if (!isnan(r->value))
             snprintf(derived, sizeof(derived), "%s=%.2f ", r->value_name, r->value);
-        printf("%-22s %-10s %3d %-24s %12s %10.2f %10.2f %9s  %s%s\n", r->scenario, r->store,
-               r->threads, r->size, ops, r->median.p50_us, r->median.p99_us, peak, derived,
-               r->note);
+        fprintf(out, "%-22s %-10s %3d %-24s %12s %10s %10s %9s  %s%s\n", r->scenario, r->store,
+                r->threads, r->size, ops, p50, p99, peak, derived, r->note);
     }
 }
 
-void bench_report_print(const bench_options *o, int json)
+void bench_report_print(FILE *out, const bench_options *o, int json)
 {
     char cpu[256];
     const long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     cpu_model(cpu, sizeof(cpu));
     if (json)
-        print_json(o, cpu, nproc);
+        print_json(out, o, cpu, nproc);
     else
-        print_table(o, cpu, nproc);
-    fflush(stdout);
+        print_table(out, o, cpu, nproc);
+    fflush(out);
 }

@@ -155,7 +155,10 @@ static int queue_size_run(const bench_options *o, int kind, int64_t size, bench_
     double fill_rate = 0.0;
     uint64_t seed = 12345;
     int rc = -1;
-    const int fill_threads = kind == STORE_MEMORY ? 1 : o->threads;
+    /* Fastest honest fill through the API: memory is CPU-bound (1 thread),
+     * SQLite serialises writers (2 overlap the reads), PostgreSQL is
+     * round-trip bound (16 connections in flight). */
+    const int fill_threads = kind == STORE_MEMORY ? 1 : kind == STORE_SQLITE ? 2 : 16;
     const int64_t ops = bench_default_ops(o, kind, 100000, 2000);
     const int64_t issue_ops = ops < size ? ops : size;
     bench_row row_issue, row_status;
@@ -225,9 +228,11 @@ int scenario_queue(const bench_options *o, int kind)
     bench_rep small_issue, small_status, big_issue, big_status;
     /* Durable stores under --quick fill 100,000: a million commits or
      * round trips take minutes. The size used is in every row. */
-    const int64_t big = o->queue_size > 0                              ? o->queue_size
-                        : (o->quick && kind != STORE_MEMORY) ? 100000
-                                                             : 1000000;
+    int64_t big = o->queue_size > 0 ? o->queue_size : 1000000;
+    if (kind != STORE_MEMORY && o->durable_queue_size > 0)
+        big = o->durable_queue_size;
+    else if (kind != STORE_MEMORY && o->quick && o->queue_size == 0)
+        big = 100000;
 
     if (queue_size_run(o, kind, 1000, &small_issue, &small_status) != 0)
         return -1;
