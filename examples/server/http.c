@@ -342,12 +342,13 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
     if (server->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem options[] = {
+        /* First, so that MHD's messages about the other options use it. */
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd_error, NULL},
         {MHD_OPTION_SOCK_ADDR, 0, &server->addr},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)settings->connection_timeout_s, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)settings->connection_limit, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)LISTEN_BACKLOG, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server},
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd_error, NULL},
         /* A pool of one is no pool: leave it out then. */
         {settings->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
          (intptr_t)settings->threads, NULL},

@@ -27,7 +27,7 @@ def concertd_path(request):
     if not path:
         pytest.fail("give the concertd binary with --concertd PATH or CONCERTD=PATH")
     assert os.access(path, os.X_OK), f"{path} is not an executable"
-    return path
+    return os.path.abspath(path)  # servers run in a temporary directory
 
 
 @pytest.fixture

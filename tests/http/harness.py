@@ -131,7 +131,8 @@ class Server:
         return buf.decode("utf-8", "replace").strip()
 
     def log(self):
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         with open(self.stderr_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
