@@ -221,6 +221,12 @@ static void classify(PGconn *conn, const PGresult *res, int sent, int writes, pg
 /* ------------------------------------------------------------------ */
 /* Connections                                                         */
 
+static void notice_ignore(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static int slot_connect(pg_store *st, pg_slot *slot, pg_error *err)
 {
     char msg[400];
@@ -236,6 +242,8 @@ static int slot_connect(pg_store *st, pg_slot *slot, pg_error *err)
         error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL, "postgresql: cannot connect: %s", msg);
         return -1;
     }
+    /* A library never writes to stderr: server notices are dropped. */
+    PQsetNoticeProcessor(conn, notice_ignore, NULL);
     slot->conn = conn;
     slot->prepared = 0;
     return 0;

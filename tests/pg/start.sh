@@ -6,7 +6,8 @@
 # log), listens on the socket and on a free TCP port of 127.0.0.1, trusts
 # local connections and runs with fsync off: it is for tests only. When run
 # as root it runs as the unprivileged user "nobody", because PostgreSQL
-# refuses to run as root. stop.sh stops it and removes the directory.
+# refuses to run as root. stop.sh stops it and removes the directory;
+# ctl.sh stops and starts it again (for restart tests).
 #
 # Exit 77 (ctest SKIP_RETURN_CODE) when CONCERT_SKIP_POSTGRES=1.
 set -eu
@@ -74,10 +75,10 @@ free_port() {
 started=0
 for attempt in 1 2 3 4 5; do
     port=$(free_port)
+    pgopts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off \
+-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB"
     if as_server_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off \
-                -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
-                -c shared_buffers=128MB" start >/dev/null 2>&1; then
+            -o "$pgopts" start >/dev/null 2>&1; then
         started=1
         break
     fi
@@ -95,6 +96,7 @@ fi
     echo "bindir=$bindir"
     echo "run_as=$run_as"
     echo "port=$port"
+    echo "pgopts=$pgopts"
 } >"$state_file"
 echo "host=$dir port=$port user=concert dbname=postgres" >"$conninfo_file"
 echo "host=127.0.0.1 port=$port user=concert dbname=postgres" >"$conninfo_file.tcp"
