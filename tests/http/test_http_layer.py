@@ -234,3 +234,32 @@ def test_sigterm_finishes_requests_in_progress(start_server, store):
     except OSError:
         refused = True
     assert refused
+
+
+def read_http_reply(sock):
+    reply = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return reply
+        reply += chunk
+        head, sep, body = reply.partition(b"\r\n\r\n")
+        if sep:
+            m = re.search(rb"content-length:\s*(\d+)", head, re.I)
+            if m and len(body) >= int(m.group(1)):
+                return reply
+
+
+def test_huge_or_expected_bodies_are_refused_before_they_are_sent(server):
+    for extra in (b"", b"Expect: 100-continue\r\n"):
+        sock = socket.create_connection((server.host, server.port), timeout=10)
+        try:
+            sock.sendall(b"POST /api/v1/queue/tokens HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\n" + extra +
+                         b"Content-Length: " + (b"5000000" if not extra else b"70000") +
+                         b"\r\n\r\n")
+            reply = read_http_reply(sock)
+        finally:
+            sock.close()
+        assert reply.startswith(b"HTTP/1.1 413"), reply
+        assert b'"PAYLOAD_TOO_LARGE"' in reply
