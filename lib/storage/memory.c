@@ -927,11 +927,11 @@ static int catalog_prepare(memory_store *s, const concert_catalog *c, catalog_pr
 
     if ((nu && (!(p->names = calloc(nu, sizeof(char *))) ||
                 !(p->new_users = calloc(nu, sizeof(id_slot))))) ||
-        !(p->user_order = calloc(s->users_count + nu + 1, sizeof(uint32_t))) ||
+        (nu && !(p->user_order = calloc(s->users_count + nu, sizeof(uint32_t)))) ||
         (nc && (!(p->titles = calloc(nc, sizeof(char *))) ||
                 !(p->schedule_lists = calloc(nc, sizeof(uint32_t *))) ||
                 !(p->new_concerts = calloc(nc, sizeof(id_slot))))) ||
-        !(p->concert_order = calloc(s->concerts_count + nc + 1, sizeof(uint32_t))) ||
+        (nc && !(p->concert_order = calloc(s->concerts_count + nc, sizeof(uint32_t)))) ||
         (p->schedule_total && (!(p->ranges = calloc(p->schedule_total, sizeof(mem_range *))) ||
                                !(p->seats = calloc(p->schedule_total, sizeof(uint32_t *))) ||
                                !(p->seat_counts = calloc(p->schedule_total, sizeof(uint32_t))))))
@@ -1077,13 +1077,14 @@ static void catalog_commit(memory_store *s, const concert_catalog *c, catalog_pr
         p->new_users[i].id = u->id;
         p->new_users[i].index = index;
     }
-    if (c->user_count > 1)
+    if (c->user_count > 0) {
         qsort(p->new_users, c->user_count, sizeof(id_slot), id_slot_compare);
-    order_merge(p->user_order, s->user_order, s->users_count - c->user_count, p->new_users,
-                c->user_count, s->users, sizeof(mem_user));
-    free(s->user_order);
-    s->user_order = p->user_order;
-    p->user_order = NULL;
+        order_merge(p->user_order, s->user_order, s->users_count - c->user_count, p->new_users,
+                    c->user_count, s->users, sizeof(mem_user));
+        free(s->user_order);
+        s->user_order = p->user_order;
+        p->user_order = NULL;
+    }
 
     for (size_t i = 0; i < c->concert_count; i++) {
         const concert_catalog_concert *cc = &c->concerts[i];
@@ -1106,13 +1107,14 @@ static void catalog_commit(memory_store *s, const concert_catalog *c, catalog_pr
         p->new_concerts[i].id = m->id;
         p->new_concerts[i].index = index;
     }
-    if (c->concert_count > 1)
+    if (c->concert_count > 0) {
         qsort(p->new_concerts, c->concert_count, sizeof(id_slot), id_slot_compare);
-    order_merge(p->concert_order, s->concert_order, s->concerts_count - c->concert_count,
-                p->new_concerts, c->concert_count, s->concerts, sizeof(mem_concert));
-    free(s->concert_order);
-    s->concert_order = p->concert_order;
-    p->concert_order = NULL;
+        order_merge(p->concert_order, s->concert_order, s->concerts_count - c->concert_count,
+                    p->new_concerts, c->concert_count, s->concerts, sizeof(mem_concert));
+        free(s->concert_order);
+        s->concert_order = p->concert_order;
+        p->concert_order = NULL;
+    }
 }
 
 static int memory_catalog_load(concert_storage *self, const concert_catalog *catalog,

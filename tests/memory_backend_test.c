@@ -1,0 +1,831 @@
+/*
+ * The in-memory backend, exercised through its storage table directly (no
+ * core in between), at the data-structure edges the behaviour suite cannot
+ * reach: index growth, seat ranges with gaps, admission skipping dead
+ * tickets, active-token expiry, all-or-nothing catalog loads, and the memory
+ * each waiting token and each seat costs (printed, not asserted).
+ */
+#define _GNU_SOURCE /* mallinfo2 */
+#include <criterion/criterion.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <concert/concert.h>
+#include <concert/sys/storage.h>
+
+#define T0 INT64_C(1800000000000)
+#define SECOND INT64_C(1000)
+#define MINUTE (60 * SECOND)
+
+static concert_storage *st;
+
+static void open_store(void)
+{
+    cr_assert_eq(concert_storage_memory_open(&st, "", NULL), CONCERT_OK);
+    cr_assert_not_null(st);
+}
+
+static void close_store(void)
+{
+    if (st)
+        st->free(st);
+    st = NULL;
+}
+
+TestSuite(memory, .init = open_store, .fini = close_store);
+
+static concert_queue_params params(int64_t max_active)
+{
+    concert_queue_params p = {max_active, 10 * MINUTE, 5 * MINUTE};
+    return p;
+}
+
+#define expect_rc(call, expected)                                                         \
+    do {                                                                                  \
+        int rc__ = (call);                                                                \
+        cr_assert_eq(rc__, (expected), "%s returned %s (%d), expected %s: %s", #call,      \
+                     concert_error_name(rc__), rc__, concert_error_name(expected),          \
+                     concert_error_last()->message);                                      \
+    } while (0)
+#define expect_ok(call) expect_rc(call, CONCERT_OK)
+
+/* A 32-character base64url token whose text encodes n (the core's shape). */
+static void token_for(uint64_t n, char out[CONCERT_TOKEN_SIZE])
+{
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char raw[24];
+    for (int i = 0; i < 24; i++)
+        raw[i] = (unsigned char)((n >> (8 * (i % 8))) ^ (unsigned)(i * 37));
+    for (int i = 0, o = 0; i < 24; i += 3) {
+        uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+        out[o++] = A[(v >> 18) & 63];
+        out[o++] = A[(v >> 12) & 63];
+        out[o++] = A[(v >> 6) & 63];
+        out[o++] = A[v & 63];
+    }
+    out[32] = '\0';
+}
+
+/* n users with ids first_id.., each with points. */
+static void load_users(int64_t first_id, size_t n, int64_t points)
+{
+    concert_catalog_user *users = calloc(n, sizeof(*users));
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, n, NULL, 0};
+    cr_assert_not_null(users);
+    for (size_t i = 0; i < n; i++) {
+        users[i].id = first_id + (int64_t)i;
+        users[i].name = "buyer";
+        users[i].points = points;
+    }
+    expect_ok(st->catalog_load(st, &c, T0));
+    free(users);
+}
+
+static void issue(const concert_queue_params *p, int64_t user, uint64_t n, int64_t now,
+                  concert_storage_token *out)
+{
+    char text[CONCERT_TOKEN_SIZE];
+    token_for(n, text);
+    expect_ok(st->queue_issue(st, p, user, text, now, out));
+}
+
+/* ---- emit collectors ---- */
+
+typedef struct seats_seen {
+    size_t count;
+    concert_seat items[64];
+} seats_seen;
+
+static int collect_seat(void *ctx, const concert_seat *item)
+{
+    seats_seen *s = ctx;
+    if (s->count < 64)
+        s->items[s->count] = *item;
+    s->count++;
+    return 0;
+}
+
+static int count_user(void *ctx, const concert_user *item)
+{
+    (void)item;
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+typedef struct texts_seen {
+    size_t count;
+    char first[256];
+} texts_seen;
+
+static int collect_text(void *ctx, const char *text)
+{
+    texts_seen *t = ctx;
+    if (t->count++ == 0)
+        snprintf(t->first, sizeof(t->first), "%s", text);
+    return 0;
+}
+
+static int stop_at_first_seat(void *ctx, const concert_seat *item)
+{
+    (void)item;
+    ++*(int *)ctx;
+    return CONCERT_ENOMEM;
+}
+
+/* ---- the table ---- */
+
+Test(memory, table_is_complete_and_versioned)
+{
+    cr_assert_eq(st->version, CONCERT_STORAGE_VERSION);
+    cr_assert_str_eq(st->name, "memory");
+    cr_assert(st->free && st->queue_issue && st->queue_status && st->queue_leave &&
+              st->queue_stats && st->concerts_list && st->concert_get && st->schedules_list &&
+              st->schedule_get && st->seats_available && st->catalog_load && st->seat_hold &&
+              st->reservation_get && st->pay && st->charge && st->balance_get &&
+              st->history_list && st->users_list && st->verify);
+}
+
+/* ---- seats: ranges with gaps, given out of order ---- */
+
+static void load_gappy_schedule(void)
+{
+    static const concert_catalog_seat_range ranges[] = {
+        {20, 25, "B", 200},
+        {1, 10, "A", 100},
+        {100, 100, "C", 300},
+        {1000, 1002, "D", 400},
+    };
+    static const concert_catalog_schedule schedules[] = {{7, T0 + 86400000, ranges, 4}};
+    static const concert_catalog_concert concerts[] = {{3, "Gaps", CONCERT_STATUS_OPEN, 0,
+                                                        schedules, 1}};
+    static const concert_catalog_user users[] = {{1, "Kim", 100000}, {2, "Lee", 0}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 2, concerts, 1};
+    expect_ok(st->catalog_load(st, &c, T0));
+}
+
+static int hold_in(int64_t schedule, int64_t user, int64_t seat, int64_t now,
+                   concert_reservation *out)
+{
+    concert_hold_request req = {schedule, seat, user, now, now + 5 * MINUTE};
+    return st->seat_hold(st, &req, out);
+}
+
+static int hold(int64_t user, int64_t seat, int64_t now, concert_reservation *out)
+{
+    return hold_in(7, user, seat, now, out);
+}
+
+Test(memory, seats_map_across_ranges_with_gaps)
+{
+    static const int64_t present[] = {1, 10, 20, 25, 100, 1000, 1002};
+    static const int64_t prices[] = {100, 100, 200, 200, 300, 400, 400};
+    static const int64_t absent[] = {0, -1, 11, 19, 26, 99, 101, 999, 1003, INT64_MAX};
+    concert_reservation r;
+    seats_seen seen = {0};
+
+    load_gappy_schedule();
+    for (size_t i = 0; i < sizeof(present) / sizeof(present[0]); i++) {
+        expect_ok(hold(1, present[i], T0, &r));
+        cr_assert_eq(r.seat_number, present[i]);
+        cr_assert_eq(r.price, prices[i], "seat %lld", (long long)present[i]);
+        cr_assert_eq(r.is_new, 1);
+        cr_assert_eq(r.status, CONCERT_RESERVATION_HELD);
+    }
+    for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
+        expect_rc(hold(1, absent[i], T0, &r), CONCERT_ESEAT_NOT_FOUND);
+
+    /* 10 + 6 + 1 + 3 seats, 7 held: the rest in number order with grades */
+    expect_ok(st->seats_available(st, 7, T0, collect_seat, &seen));
+    cr_assert_eq(seen.count, 13);
+    cr_assert_eq(seen.items[0].number, 2);
+    cr_assert_eq(seen.items[7].number, 9);
+    cr_assert_str_eq(seen.items[7].grade, "A");
+    cr_assert_eq(seen.items[8].number, 21);
+    cr_assert_str_eq(seen.items[8].grade, "B");
+    cr_assert_eq(seen.items[8].price, 200);
+    cr_assert_eq(seen.items[12].number, 1001);
+    cr_assert_str_eq(seen.items[12].grade, "D");
+
+    /* once the holds run out every seat is free again, without a sweeper */
+    memset(&seen, 0, sizeof(seen));
+    expect_ok(st->seats_available(st, 7, T0 + 5 * MINUTE, collect_seat, &seen));
+    cr_assert_eq(seen.count, 20);
+}
+
+Test(memory, seat_hold_same_user_other_user_and_expired_hold)
+{
+    concert_reservation mine, again, theirs;
+    load_gappy_schedule();
+    expect_ok(hold(1, 21, T0, &mine));
+    expect_ok(hold(1, 21, T0 + SECOND, &again));
+    cr_assert_eq(again.id, mine.id);
+    cr_assert_eq(again.is_new, 0);
+    expect_rc(hold(2, 21, T0 + SECOND, &theirs), CONCERT_ESEAT_TAKEN);
+    /* the hold ends at T0 + 5 min exactly: free for everyone then */
+    expect_ok(hold(2, 21, T0 + 5 * MINUTE, &theirs));
+    cr_assert_neq(theirs.id, mine.id);
+    cr_assert_eq(theirs.user_id, 2);
+}
+
+Test(memory, emit_failure_stops_the_listing_and_is_returned)
+{
+    int calls = 0;
+    load_gappy_schedule();
+    expect_rc(st->seats_available(st, 7, T0, stop_at_first_seat, &calls), CONCERT_ENOMEM);
+    cr_assert_eq(calls, 1);
+}
+
+typedef struct schedule_seen {
+    size_t count;
+    concert_schedule items[8];
+} schedule_seen;
+
+static int collect_schedule(void *ctx, const concert_schedule *item)
+{
+    schedule_seen *s = ctx;
+    if (s->count < 8)
+        s->items[s->count] = *item;
+    s->count++;
+    return 0;
+}
+
+static int64_t free_seats_of_schedule_7(int64_t now)
+{
+    schedule_seen seen = {0};
+    int64_t total = -1;
+    expect_ok(st->schedules_list(st, 3, 0, now, collect_schedule, &seen, &total));
+    cr_assert_eq(total, 1);
+    cr_assert_eq(seen.count, 1);
+    cr_assert_eq(seen.items[0].id, 7);
+    return seen.items[0].available_seats;
+}
+
+static concert_pay_request pay_request(const concert_queue_params *p, int64_t reservation,
+                                       int64_t user, const char *token, int64_t now,
+                                       const char *key, const char *fingerprint)
+{
+    concert_pay_request req;
+    memset(&req, 0, sizeof(req));
+    req.reservation_id = reservation;
+    req.user_id = user;
+    req.token = token;
+    req.now = now;
+    req.idempotency_key = key;
+    req.fingerprint = fingerprint;
+    req.queue = *p;
+    return req;
+}
+
+Test(memory, schedule_free_counts_follow_holds_sales_and_expiry)
+{
+    concert_queue_params p = params(10);
+    concert_storage_token t;
+    concert_reservation r1, r2, r3;
+    concert_payment pay;
+    concert_pay_request req;
+
+    load_gappy_schedule();
+    cr_assert_eq(free_seats_of_schedule_7(T0), 20);
+    issue(&p, 1, 1, T0, &t);
+    expect_ok(hold(1, 1, T0, &r1));
+    expect_ok(hold(1, 2, T0 + SECOND, &r2));
+    cr_assert_eq(free_seats_of_schedule_7(T0 + SECOND), 18);
+    req = pay_request(&p, r1.id, 1, t.info.token, T0 + 2 * SECOND, NULL, NULL);
+    expect_ok(st->pay(st, &req, &pay));
+    cr_assert_eq(free_seats_of_schedule_7(T0 + 2 * SECOND), 18, "one sold, one held");
+    /* r2's hold runs out at T0 + 1 s + 5 min */
+    cr_assert_eq(free_seats_of_schedule_7(T0 + SECOND + 5 * MINUTE - 1), 18);
+    cr_assert_eq(free_seats_of_schedule_7(T0 + SECOND + 5 * MINUTE), 19);
+    /* another buyer takes the expired seat: counted once, not twice */
+    expect_ok(hold(2, 2, T0 + 6 * MINUTE, &r3));
+    cr_assert_eq(free_seats_of_schedule_7(T0 + 6 * MINUTE), 18);
+    cr_assert_eq(free_seats_of_schedule_7(T0 + 12 * MINUTE), 19);
+}
+
+/* ---- payment and points through the table ---- */
+
+Test(memory, pay_checks_in_order_and_replays_by_key)
+{
+    concert_queue_params p = params(10);
+    concert_storage_token kim, lee;
+    concert_reservation r, theirs;
+    concert_payment first, again;
+    concert_pay_request req;
+    int64_t balance;
+
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &kim);
+    issue(&p, 2, 2, T0, &lee);
+    expect_ok(hold(1, 100, T0, &r));
+    expect_rc(hold(2, 100, T0, &theirs), CONCERT_ESEAT_TAKEN);
+
+    /* another user's token cannot pay: token first, then ownership */
+    req = pay_request(&p, r.id, 1, lee.info.token, T0, NULL, NULL);
+    expect_rc(st->pay(st, &req, &first), CONCERT_ETOKEN_INVALID);
+    req = pay_request(&p, r.id, 2, lee.info.token, T0, NULL, NULL);
+    expect_rc(st->pay(st, &req, &first), CONCERT_EFORBIDDEN);
+    req = pay_request(&p, 999, 1, kim.info.token, T0, NULL, NULL);
+    expect_rc(st->pay(st, &req, &first), CONCERT_ERESERVATION_NOT_FOUND);
+    expect_ok(hold(2, 20, T0, &theirs));
+    req = pay_request(&p, theirs.id, 2, lee.info.token, T0, NULL, NULL);
+    expect_rc(st->pay(st, &req, &first), CONCERT_EINSUFFICIENT_POINTS);
+
+    req = pay_request(&p, r.id, 1, kim.info.token, T0 + SECOND, "k1", "reservation=5");
+    expect_ok(st->pay(st, &req, &first));
+    cr_assert_eq(first.amount, 300);
+    cr_assert_eq(first.balance, 100000 - 300);
+    cr_assert_eq(first.reservation_id, r.id);
+    /* the token is ended by the payment; the key replays all the same */
+    req = pay_request(&p, r.id, 1, kim.info.token, T0 + 2 * SECOND, "k1", "reservation=5");
+    expect_ok(st->pay(st, &req, &again));
+    cr_assert_eq(again.id, first.id);
+    cr_assert_eq(again.paid_at, first.paid_at);
+    req = pay_request(&p, r.id, 1, kim.info.token, T0 + 2 * SECOND, "k1", "reservation=6");
+    expect_rc(st->pay(st, &req, &again), CONCERT_EIDEMPOTENCY_KEY_REUSED);
+    req = pay_request(&p, r.id, 1, kim.info.token, T0 + 2 * SECOND, NULL, NULL);
+    expect_rc(st->pay(st, &req, &again), CONCERT_ETOKEN_INVALID);
+    expect_ok(st->balance_get(st, 1, &balance));
+    cr_assert_eq(balance, 100000 - 300);
+}
+
+Test(memory, a_hold_taken_over_cannot_be_paid_late)
+{
+    concert_queue_params p = params(10);
+    concert_storage_token kim, lee;
+    concert_reservation r, theirs, back;
+    concert_payment pay;
+    concert_pay_request req;
+
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &kim);
+    issue(&p, 2, 2, T0, &lee);
+    expect_ok(hold(1, 5, T0, &r));
+    expect_ok(hold(2, 5, T0 + 5 * MINUTE, &theirs));
+    req = pay_request(&p, r.id, 1, kim.info.token, T0 + 5 * MINUTE, NULL, NULL);
+    expect_rc(st->pay(st, &req, &pay), CONCERT_EHOLD_EXPIRED);
+    /* the reservation reads back HELD as stored (the core derives EXPIRED) */
+    expect_ok(st->reservation_get(st, r.id, &back));
+    cr_assert_eq(back.status, CONCERT_RESERVATION_HELD);
+    cr_assert_eq(back.held_until, T0 + 5 * MINUTE);
+    expect_rc(st->reservation_get(st, 0, &back), CONCERT_ERESERVATION_NOT_FOUND);
+    expect_rc(st->reservation_get(st, theirs.id + 1, &back), CONCERT_ERESERVATION_NOT_FOUND);
+}
+
+typedef struct ledger_seen {
+    size_t count;
+    concert_ledger_entry items[8];
+} ledger_seen;
+
+static int collect_entry(void *ctx, const concert_ledger_entry *item)
+{
+    ledger_seen *l = ctx;
+    if (l->count < 8)
+        l->items[l->count] = *item;
+    l->count++;
+    return 0;
+}
+
+Test(memory, charge_limits_replays_and_history_newest_first)
+{
+    concert_charge_request req = {2, 500, 1000, T0, "c1", "amount=500"};
+    ledger_seen seen = {0};
+    int64_t balance = 0;
+
+    load_gappy_schedule();
+    expect_ok(st->charge(st, &req, &balance));
+    cr_assert_eq(balance, 500);
+    req.now = T0 + SECOND;
+    expect_ok(st->charge(st, &req, &balance));
+    cr_assert_eq(balance, 500, "a replay reports the first result");
+    req.fingerprint = "amount=501";
+    expect_rc(st->charge(st, &req, &balance), CONCERT_EIDEMPOTENCY_KEY_REUSED);
+    req.idempotency_key = NULL;
+    req.fingerprint = NULL;
+    req.amount = 501;
+    expect_rc(st->charge(st, &req, &balance), CONCERT_EINVALID_AMOUNT);
+    req.amount = 500;
+    expect_ok(st->charge(st, &req, &balance));
+    cr_assert_eq(balance, 1000, "exactly max_balance is allowed");
+    /* the same key for another user is another record */
+    req.user_id = 1;
+    req.idempotency_key = "c1";
+    req.fingerprint = "amount=7";
+    req.amount = 7;
+    req.max_balance = CONCERT_MAX_BALANCE;
+    expect_ok(st->charge(st, &req, &balance));
+    cr_assert_eq(balance, 100007);
+    req.user_id = 3;
+    expect_rc(st->charge(st, &req, &balance), CONCERT_EUSER_NOT_FOUND);
+
+    expect_ok(st->history_list(st, 2, collect_entry, &seen));
+    cr_assert_eq(seen.count, 2);
+    cr_assert(seen.items[0].id > seen.items[1].id);
+    cr_assert_eq(seen.items[0].balance_after, 1000);
+    cr_assert_eq(seen.items[1].balance_after, 500);
+    cr_assert_eq(seen.items[1].type, CONCERT_LEDGER_CHARGE);
+    memset(&seen, 0, sizeof(seen));
+    expect_ok(st->history_list(st, 1, collect_entry, &seen));
+    cr_assert_eq(seen.count, 2, "opening points are a CHARGE entry");
+    cr_assert_eq(seen.items[1].amount, 100000);
+    cr_assert_eq(seen.items[1].at, T0);
+    expect_rc(st->history_list(st, 3, collect_entry, &seen), CONCERT_EUSER_NOT_FOUND);
+}
+
+/* ---- tokens: index growth, odd texts ---- */
+
+Test(memory, token_index_grows_past_100k_and_finds_every_token)
+{
+    enum { N = 150000 };
+    concert_queue_params p = params(10);
+    concert_storage_token t;
+    concert_queue_stats stats;
+    char text[CONCERT_TOKEN_SIZE];
+
+    load_users(1, N, 0);
+    for (uint64_t i = 0; i < N; i++) {
+        issue(&p, (int64_t)i + 1, i, T0, &t);
+        cr_assert_eq(t.info.is_new, 1);
+    }
+    /* every token is found again, with its user and exact position */
+    for (uint64_t i = 0; i < N; i++) {
+        token_for(i, text);
+        expect_ok(st->queue_status(st, &p, text, T0 + SECOND, &t));
+        cr_assert_eq(t.info.user_id, (int64_t)i + 1);
+        cr_assert_str_eq(t.info.token, text);
+        if (i < 10) {
+            cr_assert_eq(t.info.state, CONCERT_TOKEN_ACTIVE);
+        } else {
+            cr_assert_eq(t.info.state, CONCERT_TOKEN_WAITING);
+            cr_assert_eq(t.info.position, (int64_t)i + 1 - 10);
+        }
+    }
+    token_for(N + 1, text);
+    expect_rc(st->queue_status(st, &p, text, T0, &t), CONCERT_ETOKEN_INVALID);
+    expect_rc(st->queue_status(st, &p, "", T0, &t), CONCERT_ETOKEN_INVALID);
+    expect_ok(st->queue_stats(st, &p, T0 + SECOND, &stats));
+    cr_assert_eq(stats.last_ticket, N);
+    cr_assert_eq(stats.admitted_through, 10);
+    cr_assert_eq(stats.waiting, N - 10);
+    cr_assert_eq(stats.active, 10);
+}
+
+Test(memory, tokens_of_any_shape_are_kept_verbatim)
+{
+    static const char *const odd[] = {
+        "short", "with-dash_and_underscore", "x", /* 63 characters: */
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789a",
+        "not base64url but 32 characters", "abcdefghijklmnopqrstuvwxyzABCDE=",
+    };
+    enum { K = sizeof(odd) / sizeof(odd[0]) };
+    concert_queue_params p = params(100);
+    concert_storage_token t;
+
+    load_users(1, K, 0);
+    for (size_t i = 0; i < K; i++) {
+        expect_ok(st->queue_issue(st, &p, (int64_t)i + 1, odd[i], T0, &t));
+        cr_assert_str_eq(t.info.token, odd[i]);
+    }
+    for (size_t i = 0; i < K; i++) {
+        expect_ok(st->queue_status(st, &p, odd[i], T0, &t));
+        cr_assert_eq(t.info.user_id, (int64_t)i + 1, "%s", odd[i]);
+        cr_assert_str_eq(t.info.token, odd[i]);
+    }
+    /* a prefix or an extension of a token is not that token */
+    expect_rc(st->queue_status(st, &p, "shor", T0, &t), CONCERT_ETOKEN_INVALID);
+    expect_rc(st->queue_status(st, &p, "shortt", T0, &t), CONCERT_ETOKEN_INVALID);
+    /* a new token equal to a stored one is refused, not aliased */
+    load_users(100, 1, 0);
+    cr_assert_neq(st->queue_issue(st, &p, 100, "short", T0, &t), CONCERT_OK);
+}
+
+/* ---- admission ---- */
+
+Test(memory, admission_skips_left_and_idle_tickets_in_one_pass)
+{
+    concert_queue_params p = params(1);
+    concert_storage_token t[6], s;
+    concert_queue_stats stats;
+    int64_t now = T0;
+
+    load_users(1, 5, 0);
+    for (int i = 1; i <= 5; i++)
+        issue(&p, i, (uint64_t)i, now, &t[i]);
+    cr_assert_eq(t[1].info.state, CONCERT_TOKEN_ACTIVE);
+    cr_assert_eq(t[5].info.position, 4);
+
+    expect_ok(st->queue_leave(st, &p, t[3].info.token, now));
+    /* 4 is never polled again; 2 and 5 are, just before their idle limit */
+    now += 4 * MINUTE;
+    expect_ok(st->queue_status(st, &p, t[2].info.token, now, &s));
+    expect_ok(st->queue_status(st, &p, t[5].info.token, now, &s));
+    cr_assert_eq(s.info.position, 4, "over-counts the ones that left: never under");
+    now += 2 * MINUTE;
+    expect_ok(st->queue_status(st, &p, t[4].info.token, now, &s));
+    cr_assert_eq(s.info.state, CONCERT_TOKEN_ENDED, "idle past wait_ttl: dropped");
+    cr_assert_eq(s.info.user_id, 4, "an ended token still names its user");
+    cr_assert_eq(s.info.expires_at, 0);
+    expect_rc(st->queue_leave(st, &p, t[4].info.token, now), CONCERT_ETOKEN_INVALID);
+
+    expect_ok(st->queue_leave(st, &p, t[1].info.token, now));
+    expect_ok(st->queue_status(st, &p, t[2].info.token, now, &s));
+    cr_assert_eq(s.info.state, CONCERT_TOKEN_ACTIVE);
+    expect_ok(st->queue_leave(st, &p, t[2].info.token, now));
+    /* 3 (left) and 4 (idle) are skipped: 5 is next */
+    expect_ok(st->queue_status(st, &p, t[5].info.token, now, &s));
+    cr_assert_eq(s.info.state, CONCERT_TOKEN_ACTIVE);
+    cr_assert_eq(s.info.expires_at, now + p.active_ttl_ms);
+    expect_ok(st->queue_stats(st, &p, now, &stats));
+    cr_assert_eq(stats.admitted_through, 5);
+    cr_assert_eq(stats.waiting, 0);
+    cr_assert_eq(stats.active, 1);
+    cr_assert(s.admit_rate_mps >= 0);
+}
+
+Test(memory, issue_returns_the_live_token_and_replaces_an_ended_one)
+{
+    concert_queue_params p = params(1);
+    concert_storage_token a, b, again, fresh;
+    char other[CONCERT_TOKEN_SIZE];
+
+    load_users(1, 2, 0);
+    issue(&p, 1, 1, T0, &a);
+    issue(&p, 2, 2, T0, &b);
+    token_for(99, other);
+    expect_ok(st->queue_issue(st, &p, 2, other, T0 + MINUTE, &again));
+    cr_assert_eq(again.info.is_new, 0);
+    cr_assert_str_eq(again.info.token, b.info.token);
+    cr_assert_eq(again.info.expires_at, T0 + MINUTE + p.wait_ttl_ms, "asking counts as a poll");
+    /* user 2 goes idle: the next issue is a new token at the back */
+    expect_ok(st->queue_issue(st, &p, 2, other, T0 + 7 * MINUTE, &fresh));
+    cr_assert_eq(fresh.info.is_new, 1);
+    cr_assert_str_eq(fresh.info.token, other);
+    cr_assert_eq(fresh.info.state, CONCERT_TOKEN_WAITING);
+    cr_assert_eq(fresh.info.position, 2, "the dropped ticket ahead is counted until reached");
+    expect_rc(st->queue_issue(st, &p, 3, other, T0, &fresh), CONCERT_EUSER_NOT_FOUND);
+}
+
+static int64_t live_active_now(const concert_queue_params *p, int64_t now)
+{
+    concert_verify_report report;
+    texts_seen v = {0};
+    memset(&report, 0, sizeof(report));
+    expect_ok(st->verify(st, p, now, collect_text, &v, &report));
+    cr_assert_eq(v.count, 0, "verify: %s", v.first);
+    return report.active_tokens;
+}
+
+Test(memory, active_tokens_expire_in_admission_order_and_free_their_slot_once)
+{
+    concert_queue_params p = {2, 1000, 5 * MINUTE};
+    concert_storage_token t[7], s;
+    concert_queue_stats stats;
+
+    load_users(1, 6, 0);
+    issue(&p, 1, 1, T0, &t[1]);
+    issue(&p, 2, 2, T0 + 100, &t[2]);
+    for (int i = 3; i <= 6; i++)
+        issue(&p, i, (uint64_t)i, T0 + 200, &t[i]);
+    cr_assert_eq(t[2].info.expires_at, T0 + 1100);
+    cr_assert_eq(live_active_now(&p, T0 + 200), 2);
+
+    /* 1 expires at T0+1000, 2 at T0+1100: exactly one slot opens at 1000 */
+    expect_ok(st->queue_stats(st, &p, T0 + 1000, &stats));
+    cr_assert_eq(stats.active, 2);
+    cr_assert_eq(stats.admitted_through, 3);
+    expect_ok(st->queue_status(st, &p, t[1].info.token, T0 + 1000, &s));
+    cr_assert_eq(s.info.state, CONCERT_TOKEN_ENDED);
+    /* 3 leaves early (its slot frees once), then 2 expires */
+    expect_ok(st->queue_leave(st, &p, t[3].info.token, T0 + 1050));
+    expect_ok(st->queue_stats(st, &p, T0 + 1050, &stats));
+    cr_assert_eq(stats.active, 2);
+    cr_assert_eq(stats.admitted_through, 4);
+    expect_ok(st->queue_stats(st, &p, T0 + 1100, &stats));
+    cr_assert_eq(stats.active, 2);
+    cr_assert_eq(stats.admitted_through, 5);
+    /* 3's FIFO entry is reached after 2 expires; it must not free a slot */
+    expect_ok(st->queue_stats(st, &p, T0 + 2049, &stats));
+    cr_assert_eq(stats.active, 2);
+    cr_assert_eq(live_active_now(&p, T0 + 2049), 2);
+    expect_ok(st->queue_stats(st, &p, T0 + 2050, &stats));
+    cr_assert_eq(stats.active, 2, "4 expired and 6 took its slot");
+    cr_assert_eq(stats.admitted_through, 6);
+    expect_ok(st->queue_stats(st, &p, T0 + 2100, &stats));
+    cr_assert_eq(stats.active, 1, "5 expired; nobody is waiting");
+    expect_ok(st->queue_stats(st, &p, T0 + 9999, &stats));
+    cr_assert_eq(stats.active, 0);
+    cr_assert_eq(live_active_now(&p, T0 + 9999), 0);
+}
+
+/* ---- catalog load: all or nothing ---- */
+
+static size_t users_count(void)
+{
+    size_t n = 0;
+    expect_ok(st->users_list(st, count_user, &n));
+    return n;
+}
+
+Test(memory, catalog_conflicts_name_the_place_and_change_nothing)
+{
+    static const concert_catalog_seat_range seats[] = {{1, 5, "R", 10}};
+    static const concert_catalog_schedule fresh_and_taken[] = {{50, T0, seats, 1},
+                                                               {7, T0, seats, 1}};
+    static const concert_catalog_concert concerts[] = {{4, "New", CONCERT_STATUS_OPEN, 0,
+                                                        fresh_and_taken, 2}};
+    static const concert_catalog_concert taken_concert[] = {{3, "Again", CONCERT_STATUS_OPEN, 0,
+                                                             NULL, 0}};
+    static const concert_catalog_user users[] = {{8, "New", 70}, {9, "Also new", 0}};
+    static const concert_catalog_user taken_user[] = {{8, "New", 70}, {2, "Lee", 0}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 2, concerts, 1};
+    concert_concert got;
+    concert_storage_schedule sched;
+    int64_t balance;
+
+    load_gappy_schedule();
+    expect_rc(st->catalog_load(st, &c, T0), CONCERT_ECONFLICT);
+    cr_assert_str_eq(concert_error_last()->message,
+                     "concerts[0].schedules[1].id: schedule 7 already exists");
+    c.users = taken_user;
+    expect_rc(st->catalog_load(st, &c, T0), CONCERT_ECONFLICT);
+    cr_assert_str_eq(concert_error_last()->message, "users[1].id: user 2 already exists");
+    c.users = users;
+    c.concerts = taken_concert;
+    expect_rc(st->catalog_load(st, &c, T0), CONCERT_ECONFLICT);
+    cr_assert_str_eq(concert_error_last()->message, "concerts[0].id: concert 3 already exists");
+
+    /* nothing of the refused catalogs is there */
+    cr_assert_eq(users_count(), 2);
+    expect_rc(st->balance_get(st, 8, &balance), CONCERT_EUSER_NOT_FOUND);
+    expect_rc(st->concert_get(st, 4, &got), CONCERT_ECONCERT_NOT_FOUND);
+    expect_rc(st->schedule_get(st, 50, &sched), CONCERT_ESCHEDULE_NOT_FOUND);
+
+    /* and the same ids load once the conflict is gone */
+    c.concerts = NULL;
+    c.concert_count = 0;
+    expect_ok(st->catalog_load(st, &c, T0));
+    cr_assert_eq(users_count(), 4);
+    expect_ok(st->balance_get(st, 8, &balance));
+    cr_assert_eq(balance, 70);
+    expect_rc(st->catalog_load(st, &c, T0), CONCERT_ECONFLICT);
+    cr_assert_eq(users_count(), 4);
+}
+
+static int64_t last_listed_id;
+static int check_user_order(void *ctx, const concert_user *item)
+{
+    (void)ctx;
+    cr_assert_gt(item->id, last_listed_id, "users must come in id order");
+    last_listed_id = item->id;
+    return 0;
+}
+
+static int64_t last_concert_id;
+static int check_concert_order(void *ctx, const concert_concert *item)
+{
+    ++*(size_t *)ctx;
+    cr_assert_gt(item->id, last_concert_id, "concerts must come in id order");
+    last_concert_id = item->id;
+    return 0;
+}
+
+Test(memory, lists_stay_in_id_order_across_loads)
+{
+    static const concert_catalog_user a[] = {{50, "a", 0}, {10, "b", 0}, {30, "c", 0}};
+    static const concert_catalog_user b[] = {{40, "d", 0}, {5, "e", 0}, {60, "f", 0}};
+    static const concert_catalog_concert ca[] = {{9, "x", CONCERT_STATUS_OPEN, 0, NULL, 0},
+                                                 {2, "y", CONCERT_STATUS_CLOSED, 0, NULL, 0}};
+    static const concert_catalog_concert cb[] = {{5, "z", CONCERT_STATUS_OPEN, 0, NULL, 0}};
+    concert_catalog c1 = {CONCERT_CATALOG_VERSION, a, 3, ca, 2};
+    concert_catalog c2 = {CONCERT_CATALOG_VERSION, b, 3, cb, 1};
+    size_t n = 0;
+
+    expect_ok(st->catalog_load(st, &c1, T0));
+    expect_ok(st->catalog_load(st, &c2, T0));
+    last_listed_id = 0;
+    expect_ok(st->users_list(st, check_user_order, NULL));
+    cr_assert_eq(last_listed_id, 60);
+    last_concert_id = 0;
+    expect_ok(st->concerts_list(st, 0, check_concert_order, &n));
+    cr_assert_eq(n, 3);
+    n = 0;
+    last_concert_id = 0;
+    expect_ok(st->concerts_list(st, CONCERT_STATUS_OPEN, check_concert_order, &n));
+    cr_assert_eq(n, 2);
+}
+
+/* ---- verify ---- */
+
+Test(memory, verify_counts_what_it_checked)
+{
+    concert_queue_params p = params(10);
+    concert_storage_token t;
+    concert_reservation r1, r2;
+    concert_payment pay;
+    concert_pay_request req;
+    concert_verify_report report;
+    texts_seen v = {0};
+
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &t);
+    expect_ok(hold(1, 1, T0, &r1));
+    expect_ok(hold(1, 2, T0, &r2));
+    req = pay_request(&p, r1.id, 1, t.info.token, T0, NULL, NULL);
+    expect_ok(st->pay(st, &req, &pay));
+    memset(&report, 0, sizeof(report));
+    expect_ok(st->verify(st, &p, T0, collect_text, &v, &report));
+    cr_assert_eq(v.count, 0, "%s", v.first);
+    cr_assert_eq(report.users, 2);
+    cr_assert_eq(report.ledger_entries, 2);
+    cr_assert_eq(report.seats, 20);
+    cr_assert_eq(report.seats_sold, 1);
+    cr_assert_eq(report.reservations, 2);
+    cr_assert_eq(report.payments, 1);
+    cr_assert_eq(report.active_tokens, 0, "the payment ended the only token");
+}
+
+/* ---- memory figures (printed, not asserted: issue 6's targets) ---- */
+
+static size_t heap_bytes(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+static size_t rss_bytes(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int count_seat(void *ctx, const concert_seat *item)
+{
+    (void)item;
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+/* Growth per item of heap in use (mallinfo2) and of resident memory. */
+typedef struct growth {
+    size_t heap0, rss0;
+} growth;
+
+static growth growth_start(void)
+{
+    growth g = {heap_bytes(), rss_bytes()};
+    return g;
+}
+
+static void growth_report(const growth *g, const char *what, size_t items, double target)
+{
+    double heap = ((double)heap_bytes() - (double)g->heap0) / (double)items;
+    double rss = ((double)rss_bytes() - (double)g->rss0) / (double)items;
+    fprintf(stderr, "MEMORY-FIGURES %s: %.1f bytes each (heap), %.1f (RSS) at %zu; target %.0f\n",
+            what, heap, rss, items, target);
+}
+
+Test(memory, bytes_per_waiting_token_at_one_million, .timeout = 120)
+{
+    enum { N = 1000000 };
+    concert_queue_params p = params(1000);
+    concert_storage_token t;
+    growth g;
+
+    load_users(1, N, 0);
+    g = growth_start();
+    for (uint64_t i = 0; i < N; i++)
+        issue(&p, (int64_t)i + 1, i, T0, &t);
+    cr_assert_eq(t.info.position, N - 1000);
+    growth_report(&g, "waiting token", N, 128);
+}
+
+Test(memory, bytes_per_seat_at_one_million, .timeout = 120)
+{
+    enum { N = 1000000 };
+    static const concert_catalog_seat_range ranges[] = {{1, 500000, "R", 100},
+                                                        {500001, 1000000, "S", 50}};
+    static const concert_catalog_schedule schedules[] = {{1, T0 + 86400000, ranges, 2}};
+    static const concert_catalog_concert concerts[] = {{1, "Stadium", CONCERT_STATUS_OPEN, 0,
+                                                        schedules, 1}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1};
+    concert_reservation r;
+    size_t listed = 0;
+    growth g = growth_start();
+
+    expect_ok(st->catalog_load(st, &c, T0));
+    /* write to every page of the seat array, as a sale would (a page holds
+     * 1024 seats), so that RSS counts all of it */
+    for (int64_t n = 1000; n <= N; n += 1000)
+        expect_ok(hold_in(1, 1, n, T0, &r));
+    expect_ok(st->seats_available(st, 1, T0, count_seat, &listed));
+    cr_assert_eq(listed, N - 1000);
+    growth_report(&g, "seat", N, 64);
+}
