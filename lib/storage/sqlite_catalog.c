@@ -12,9 +12,8 @@ static const char SQL_CONCERTS[] =
     "SELECT id, status, title FROM concerts WHERE ?1 = 0 OR status = ?1 ORDER BY id";
 static const char SQL_CONCERT[] = "SELECT id, status, title FROM concerts WHERE id = ?1";
 /* Free seats counted through the (schedule_id, number) primary key: linear
- * in that schedule's seats. The unary + keeps the planner off the UNIQUE
- * index on sold_reservation_id, which would visit every unsold seat of every
- * schedule. */
+ * in that schedule's seats. The unary + tells the planner that the
+ * sold_reservation_id test is a filter, never an index to search. */
 static const char SQL_SCHEDULES[] =
     "SELECT s.id, s.starts_at,"
     "  (SELECT count(*) FROM seats t WHERE t.schedule_id = s.id"

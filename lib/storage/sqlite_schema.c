@@ -46,10 +46,14 @@ static const char MIGRATION_1[] =
     "  price               INTEGER NOT NULL CHECK (price >= 0),"
     "  hold_reservation_id INTEGER REFERENCES reservations (id),"
     "  hold_until          INTEGER NOT NULL DEFAULT 0,"
-    "  sold_reservation_id INTEGER UNIQUE REFERENCES reservations (id),"
+    "  sold_reservation_id INTEGER REFERENCES reservations (id),"
     "  PRIMARY KEY (schedule_id, number),"
     "  CHECK (sold_reservation_id IS NULL OR hold_until = 0)"
     ") WITHOUT ROWID;"
+    /* A reservation is sold at most one seat. Partial, so that the unsold
+     * seats of a big catalog cost nothing to insert. */
+    "CREATE UNIQUE INDEX seats_sold_once ON seats (sold_reservation_id)"
+    "  WHERE sold_reservation_id IS NOT NULL;"
     "CREATE TABLE reservations ("
     "  id          INTEGER PRIMARY KEY,"
     "  user_id     INTEGER NOT NULL REFERENCES users (id),"

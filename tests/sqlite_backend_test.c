@@ -1,0 +1,686 @@
+/*
+ * SQLite backend: what the shared behaviour suite cannot see. The schema and
+ * its versions, reopening, durability across kill -9, read-only and full
+ * disks, a busy store, two handles on one file, and a big catalog.
+ * Run with ctest (registered in tests/sqlite.cmake).
+ */
+#define _DEFAULT_SOURCE /* mkdtemp, setgroups */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <concert/concert.h>
+
+#define T0 INT64_C(1800000000000)
+#define DAY INT64_C(86400000)
+
+static _Atomic int64_t fake_now = T0;
+static char dir[256];
+static char path[320];
+static char uri[340];
+
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return atomic_load(&fake_now);
+}
+
+static concert_options options(void)
+{
+    concert_options o;
+    concert_options_init(&o, CONCERT_OPTIONS_VERSION);
+    o.clock = fake_clock;
+    return o;
+}
+
+static void make_dir(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    atomic_store(&fake_now, T0);
+    snprintf(dir, sizeof(dir), "%s/concert-sqlite-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+    snprintf(path, sizeof(path), "%s/store.db", dir);
+    snprintf(uri, sizeof(uri), "sqlite:%s", path);
+}
+
+static void remove_dir(void)
+{
+    static const char *const SUFFIXES[] = {"", "-wal", "-shm", "-journal"};
+    char p[400];
+    chmod(dir, 0700);
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s%s", path, SUFFIXES[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+TestSuite(sqlite, .init = make_dir, .fini = remove_dir, .timeout = 60);
+
+static concert_db *open_store(void)
+{
+    concert_options o = options();
+    concert_db *db = NULL;
+    int rc = concert_open(&db, uri, &o);
+    cr_assert_eq(rc, 0, "concert_open(%s): %s", uri, concert_error_last()->message);
+    cr_assert_str_eq(concert_backend_name(db), "sqlite");
+    return db;
+}
+
+static void load_small_catalog(concert_db *db)
+{
+    const concert_catalog_user users[] = {{1, "Kim", 100000}, {2, "Lee", 0}, {3, "Park", 50000}};
+    const concert_catalog_seat_range seats[] = {{1, 10, "VIP", 1000}};
+    const concert_catalog_schedule schedules[] = {{10, T0 + DAY, seats, 1},
+                                                  {11, T0 + 2 * DAY, seats, 1}};
+    const concert_catalog_concert concerts[] = {
+        {1, "Winter Gala", CONCERT_STATUS_OPEN, 0, schedules, 2}};
+    const concert_catalog cat = {CONCERT_CATALOG_VERSION, users, 3, concerts, 1};
+    int rc = concert_catalog_load(db, &cat);
+    cr_assert_eq(rc, 0, "catalog: %s", concert_error_last()->message);
+}
+
+/* Open the file directly, bypassing libconcert, to look at what it wrote. */
+static sqlite3 *raw_open(void)
+{
+    sqlite3 *raw = NULL;
+    cr_assert_eq(sqlite3_open(path, &raw), SQLITE_OK);
+    return raw;
+}
+
+static int64_t raw_int(sqlite3 *raw, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    cr_assert_eq(sqlite3_prepare_v2(raw, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+                 sqlite3_errmsg(raw));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void raw_exec(sqlite3 *raw, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(raw, sql, NULL, NULL, &err);
+    cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, err ? err : "");
+}
+
+static void expect_verify_clean(concert_db *db)
+{
+    concert_verify_report *rep = NULL;
+    int rc = concert_verify(&rep, db);
+    cr_assert_eq(rc, 0, "verify: %s", concert_error_last()->message);
+    cr_assert_eq(rep->violation_count, 0, "violation: %s",
+                 rep->violation_count ? rep->violations[0] : "");
+    concert_verify_report_free(rep);
+}
+
+static void expect_integrity_ok(void)
+{
+    sqlite3 *raw = raw_open();
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    sqlite3_close(raw);
+}
+
+Test(sqlite, first_open_creates_a_versioned_wal_schema)
+{
+    concert_db *db = open_store();
+    sqlite3 *raw;
+    char mode[16] = "";
+    sqlite3_stmt *st;
+
+    concert_close(db);
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 2);
+    cr_assert_eq(raw_int(raw, "PRAGMA application_id"), 0x434E4354);
+    cr_assert_eq(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    cr_assert_str_eq(mode, "wal");
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                              "('users','concerts','schedules','seats','reservations','payments',"
+                              "'ledger','idempotency','queue_state','tokens')"),
+                 10);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM queue_state"), 1);
+    sqlite3_close(raw);
+}
+
+Test(sqlite, the_database_itself_refuses_broken_invariants)
+{
+    concert_db *db = open_store();
+    sqlite3 *raw;
+    load_small_catalog(db);
+    concert_close(db);
+    raw = raw_open();
+    raw_exec(raw, "PRAGMA foreign_keys = ON");
+    /* Negative balance, a second sale of a seat, a dangling reference, a
+     * second idempotency record: each refused by the schema, not the code. */
+    cr_assert_neq(sqlite3_exec(raw, "UPDATE users SET balance = -1 WHERE id = 1", 0, 0, 0),
+                  SQLITE_OK);
+    raw_exec(raw, "INSERT INTO reservations VALUES (1, 1, 10, 1, 1000, 2, 0, 0)");
+    cr_assert_neq(sqlite3_exec(raw, "INSERT INTO reservations VALUES (2, 3, 10, 1, 1000, 2, 0, 0)",
+                               0, 0, 0),
+                  SQLITE_OK, "two CONFIRMED reservations of one seat");
+    cr_assert_neq(sqlite3_exec(raw, "INSERT INTO reservations VALUES (3, 99, 10, 1, 1, 1, 0, 0)", 0,
+                               0, 0),
+                  SQLITE_OK, "a reservation of a user who does not exist");
+    raw_exec(raw, "INSERT INTO idempotency VALUES (1, 'charge', 'k', 'amount=1', NULL, 1, 0)");
+    cr_assert_neq(sqlite3_exec(raw,
+                               "INSERT INTO idempotency VALUES (1, 'charge', 'k', 'x', NULL, 2, 0)",
+                               0, 0, 0),
+                  SQLITE_OK);
+    cr_assert_neq(sqlite3_exec(raw, "UPDATE seats SET sold_reservation_id = 1, hold_until = 5 "
+                                    "WHERE schedule_id = 10 AND number = 1",
+                               0, 0, 0),
+                  SQLITE_OK, "sold and held at once");
+    sqlite3_close(raw);
+}
+
+Test(sqlite, reopening_keeps_every_effect)
+{
+    concert_db *db = open_store();
+    concert_token_info t;
+    concert_reservation r, again;
+    concert_payment p;
+    concert_seat_list *seats = NULL;
+    concert_ledger_list *h = NULL;
+    int64_t bal;
+
+    load_small_catalog(db);
+    cr_assert_eq(concert_charge_points(&bal, db, 2, 5000, "topup"), 0);
+    cr_assert_eq(concert_queue_issue(&t, db, 2), 0);
+    cr_assert_eq(concert_reserve_seat(&r, db, t.token, 10, 4), 0);
+    cr_assert_eq(concert_pay(&p, db, t.token, r.id, "order-1"), 0);
+    concert_close(db);
+
+    db = open_store();
+    cr_assert_eq(concert_points_balance(&bal, db, 2), 0);
+    cr_assert_eq(bal, 4000);
+    cr_assert_eq(concert_points_history(&h, db, 2), 0);
+    cr_assert_eq(h->count, 2);
+    concert_ledger_list_free(h);
+    /* The idempotency records survived too. */
+    cr_assert_eq(concert_charge_points(&bal, db, 2, 5000, "topup"), 0);
+    cr_assert_eq(bal, 5000, "a replay reports the original result");
+    cr_assert_eq(concert_points_balance(&bal, db, 2), 0);
+    cr_assert_eq(bal, 4000, "and charges nothing");
+    cr_assert_eq(concert_queue_issue(&t, db, 2), 0);
+    cr_assert_eq(t.is_new, 1, "the paid token stayed ended");
+    cr_assert_eq(concert_reservation_get(&again, db, t.token, r.id), 0);
+    cr_assert_eq(again.status, CONCERT_RESERVATION_CONFIRMED);
+    cr_assert_eq(concert_seats_available(&seats, db, t.token, 10), 0);
+    cr_assert_eq(seats->count, 9);
+    concert_seat_list_free(seats);
+    expect_verify_clean(db);
+    concert_close(db);
+}
+
+/* The version-1 layout, frozen here as an old libconcert wrote it. */
+static const char V1_SCHEMA[] =
+    "CREATE TABLE users (id INTEGER PRIMARY KEY CHECK (id >= 1), name TEXT NOT NULL,"
+    "  balance INTEGER NOT NULL CHECK (balance >= 0 AND balance <= 9007199254740991));"
+    "CREATE TABLE concerts (id INTEGER PRIMARY KEY CHECK (id >= 1), title TEXT NOT NULL,"
+    "  status INTEGER NOT NULL CHECK (status IN (1, 2, 3)));"
+    "CREATE TABLE schedules (id INTEGER PRIMARY KEY CHECK (id >= 1),"
+    "  concert_id INTEGER NOT NULL REFERENCES concerts (id), starts_at INTEGER NOT NULL);"
+    "CREATE INDEX schedules_by_concert ON schedules (concert_id, starts_at, id);"
+    "CREATE TABLE seats (schedule_id INTEGER NOT NULL REFERENCES schedules (id),"
+    "  number INTEGER NOT NULL CHECK (number >= 1), grade TEXT NOT NULL,"
+    "  price INTEGER NOT NULL CHECK (price >= 0),"
+    "  hold_reservation_id INTEGER REFERENCES reservations (id),"
+    "  hold_until INTEGER NOT NULL DEFAULT 0,"
+    "  sold_reservation_id INTEGER REFERENCES reservations (id),"
+    "  PRIMARY KEY (schedule_id, number),"
+    "  CHECK (sold_reservation_id IS NULL OR hold_until = 0)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX seats_sold_once ON seats (sold_reservation_id)"
+    "  WHERE sold_reservation_id IS NOT NULL;"
+    "CREATE TABLE reservations (id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users (id), schedule_id INTEGER NOT NULL,"
+    "  seat_number INTEGER NOT NULL, price INTEGER NOT NULL CHECK (price >= 0),"
+    "  status INTEGER NOT NULL CHECK (status IN (1, 2)), held_until INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  FOREIGN KEY (schedule_id, seat_number) REFERENCES seats (schedule_id, number));"
+    "CREATE UNIQUE INDEX reservations_one_sale_per_seat"
+    "  ON reservations (schedule_id, seat_number) WHERE status = 2;"
+    "CREATE TABLE payments (id INTEGER PRIMARY KEY,"
+    "  reservation_id INTEGER NOT NULL UNIQUE REFERENCES reservations (id),"
+    "  user_id INTEGER NOT NULL REFERENCES users (id),"
+    "  amount INTEGER NOT NULL CHECK (amount >= 0),"
+    "  balance_after INTEGER NOT NULL CHECK (balance_after >= 0), paid_at INTEGER NOT NULL);"
+    "CREATE TABLE ledger (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id),"
+    "  type INTEGER NOT NULL CHECK (type IN (1, 2)), amount INTEGER NOT NULL,"
+    "  balance_after INTEGER NOT NULL CHECK (balance_after >= 0), at INTEGER NOT NULL,"
+    "  reservation_id INTEGER REFERENCES reservations (id),"
+    "  CHECK ((type = 1 AND amount > 0 AND reservation_id IS NULL) OR"
+    "         (type = 2 AND amount <= 0 AND reservation_id IS NOT NULL)));"
+    "CREATE TABLE idempotency (user_id INTEGER NOT NULL REFERENCES users (id),"
+    "  operation TEXT NOT NULL CHECK (operation IN ('pay', 'charge')), key TEXT NOT NULL,"
+    "  fingerprint TEXT NOT NULL, payment_id INTEGER REFERENCES payments (id),"
+    "  balance_after INTEGER, created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_id, operation, key),"
+    "  CHECK ((operation = 'pay' AND payment_id IS NOT NULL) OR"
+    "         (operation = 'charge' AND balance_after IS NOT NULL))) WITHOUT ROWID;"
+    "CREATE TABLE queue_state (id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  last_ticket INTEGER NOT NULL,"
+    "  admitted_through INTEGER NOT NULL CHECK (admitted_through <= last_ticket),"
+    "  active INTEGER NOT NULL CHECK (active >= 0), rate_mps INTEGER NOT NULL,"
+    "  rate_window_start INTEGER NOT NULL, rate_window_count INTEGER NOT NULL);"
+    "INSERT INTO queue_state VALUES (1, 0, 0, 0, 0, 0, 0);"
+    "CREATE TABLE tokens (token TEXT PRIMARY KEY, ticket INTEGER NOT NULL UNIQUE,"
+    "  user_id INTEGER NOT NULL REFERENCES users (id),"
+    "  state INTEGER NOT NULL CHECK (state IN (1, 2, 3)), last_seen INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX tokens_one_open_per_user ON tokens (user_id) WHERE state < 3;"
+    "PRAGMA application_id = 1129202516;"
+    "PRAGMA user_version = 1;";
+
+Test(sqlite, an_older_schema_migrates_forward_and_keeps_its_data)
+{
+    sqlite3 *raw = raw_open();
+    concert_db *db;
+    concert_token_info t;
+    int64_t bal;
+
+    raw_exec(raw, V1_SCHEMA);
+    raw_exec(raw, "INSERT INTO users VALUES (7, 'Old Timer', 1234);"
+                  "INSERT INTO ledger (user_id, type, amount, balance_after, at)"
+                  "  VALUES (7, 1, 1234, 1234, 1000);");
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE name = 'ledger_by_user'"),
+                 0);
+    sqlite3_close(raw);
+
+    db = open_store();
+    cr_assert_eq(concert_points_balance(&bal, db, 7), 0);
+    cr_assert_eq(bal, 1234);
+    cr_assert_eq(concert_charge_points(&bal, db, 7, 6, NULL), 0);
+    cr_assert_eq(bal, 1240);
+    cr_assert_eq(concert_queue_issue(&t, db, 7), 0);
+    cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
+    expect_verify_clean(db);
+    concert_close(db);
+
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 2);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                              "('ledger_by_user', 'tokens_active_by_expiry')"),
+                 2);
+    sqlite3_close(raw);
+}
+
+Test(sqlite, an_empty_file_becomes_a_store)
+{
+    int fd = open(path, O_CREAT | O_WRONLY, 0600);
+    concert_db *db;
+    cr_assert_geq(fd, 0);
+    close(fd);
+    db = open_store();
+    load_small_catalog(db);
+    concert_close(db);
+}
+
+Test(sqlite, a_newer_schema_is_refused_and_left_alone)
+{
+    sqlite3 *raw = raw_open();
+    concert_options o = options();
+    concert_db *db = NULL;
+    int rc;
+
+    raw_exec(raw, "CREATE TABLE future (x); PRAGMA application_id = 1129202516;"
+                  "PRAGMA user_version = 99;");
+    sqlite3_close(raw);
+    rc = concert_open(&db, uri, &o);
+    cr_assert_eq(rc, CONCERT_ESCHEMA, "got %s: %s", concert_error_name(rc),
+                 concert_error_last()->message);
+    cr_assert_null(db);
+    cr_assert(strstr(concert_error_last()->message, "newer"), "message: %s",
+              concert_error_last()->message);
+    cr_assert(strstr(concert_error_last()->message, "99"), "message: %s",
+              concert_error_last()->message);
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 99);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE name = 'users'"), 0);
+    sqlite3_close(raw);
+}
+
+Test(sqlite, foreign_files_are_storage_errors_not_overwritten)
+{
+    concert_options o = options();
+    concert_db *db = NULL;
+    sqlite3 *raw = raw_open();
+    FILE *f;
+    int rc;
+
+    raw_exec(raw, "CREATE TABLE somebody_elses (x); INSERT INTO somebody_elses VALUES (1);");
+    sqlite3_close(raw);
+    rc = concert_open(&db, uri, &o);
+    cr_assert_eq(rc, CONCERT_ESTORAGE, "%s", concert_error_last()->message);
+    cr_assert(strstr(concert_error_last()->message, "not a libconcert store"), "%s",
+              concert_error_last()->message);
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM somebody_elses"), 1);
+    sqlite3_close(raw);
+
+    /* Not a database at all. */
+    unlink(path);
+    f = fopen(path, "w");
+    cr_assert(f);
+    for (int i = 0; i < 512; i++)
+        fputs("this is not an SQLite file. ", f);
+    fclose(f);
+    rc = concert_open(&db, uri, &o);
+    cr_assert_eq(rc, CONCERT_ESTORAGE, "%s", concert_error_last()->message);
+    cr_assert(strstr(concert_error_last()->message, "sqlite:"), "%s",
+              concert_error_last()->message);
+
+    /* A directory that does not exist. */
+    rc = concert_open(&db, "sqlite:/nonexistent-dir-for-concert/x.db", &o);
+    cr_assert_eq(rc, CONCERT_ESTORAGE, "%s", concert_error_last()->message);
+    cr_assert(strstr(concert_error_last()->message, "cannot open"), "%s",
+              concert_error_last()->message);
+    rc = concert_open(&db, "sqlite::memory:", &o);
+    cr_assert_eq(rc, CONCERT_EINVAL, "%s", concert_error_last()->message);
+}
+
+/* Make the store read-only for the process that opens it next. As root,
+ * permissions do not stop us, so the opener drops to an unprivileged user. */
+static int open_as_unprivileged(char *message, size_t size)
+{
+    int fds[2];
+    pid_t pid;
+    int status = 0;
+    ssize_t n;
+
+    cr_assert_eq(pipe(fds), 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        concert_options o = options();
+        concert_db *db = NULL;
+        int rc;
+        close(fds[0]);
+        if (geteuid() == 0 &&
+            (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(100);
+        rc = concert_open(&db, uri, &o);
+        if (write(fds[1], concert_error_last()->message,
+                  strlen(concert_error_last()->message)) < 0)
+            _exit(101);
+        concert_close(db);
+        _exit(-rc);
+    }
+    close(fds[1]);
+    n = read(fds[0], message, size - 1);
+    message[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status));
+    cr_assert_neq(WEXITSTATUS(status), 100, "could not drop privileges");
+    return -WEXITSTATUS(status);
+}
+
+Test(sqlite, a_read_only_store_is_a_clear_storage_error_and_stays_intact)
+{
+    concert_db *db = open_store();
+    char message[512];
+    int64_t bal;
+    int rc;
+
+    load_small_catalog(db);
+    cr_assert_eq(concert_charge_points(&bal, db, 2, 70, NULL), 0);
+    concert_close(db); /* a clean close folds the WAL back into the file */
+    cr_assert_eq(chmod(path, 0444), 0);
+    cr_assert_eq(chmod(dir, 0555), 0);
+    rc = open_as_unprivileged(message, sizeof(message));
+    cr_assert_eq(rc, CONCERT_ESTORAGE, "got %s: %s", concert_error_name(rc), message);
+    cr_assert(strstr(message, "read-only"), "message: %s", message);
+    cr_assert_eq(chmod(dir, 0700), 0);
+    cr_assert_eq(chmod(path, 0600), 0);
+
+    expect_integrity_ok();
+    db = open_store();
+    cr_assert_eq(concert_points_balance(&bal, db, 2), 0);
+    cr_assert_eq(bal, 70);
+    expect_verify_clean(db);
+    concert_close(db);
+}
+
+/* A "full disk" without root or a special mount: a file-size limit makes the
+ * kernel refuse to grow the store's files (EFBIG), as a full disk would. */
+Test(sqlite, a_full_disk_fails_cleanly_and_corrupts_nothing)
+{
+    concert_db *db = open_store();
+    pid_t pid;
+    int status = 0;
+    int64_t bal;
+
+    load_small_catalog(db);
+    concert_close(db);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        static concert_catalog_seat_range big[] = {{1, 200000, "R", 1}};
+        concert_catalog_schedule sched[] = {{99, T0 + DAY, big, 1}};
+        concert_catalog_concert con[] = {{9, "Too big", CONCERT_STATUS_OPEN, 0, sched, 1}};
+        concert_catalog cat = {CONCERT_CATALOG_VERSION, NULL, 0, con, 1};
+        struct rlimit lim = {256 * 1024, 256 * 1024};
+        concert_options o = options();
+        concert_db *child = NULL;
+        int rc;
+        signal(SIGXFSZ, SIG_IGN);
+        if (concert_open(&child, uri, &o) != 0)
+            _exit(10);
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+            _exit(11);
+        rc = concert_catalog_load(child, &cat);
+        if (rc != CONCERT_ESTORAGE || !strstr(concert_error_last()->message, "sqlite:"))
+            _exit(12);
+        concert_close(child);
+        _exit(0);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+
+    expect_integrity_ok();
+    db = open_store();
+    cr_assert_eq(concert_points_balance(&bal, db, 1), 0);
+    cr_assert_eq(bal, 100000);
+    cr_assert_eq(concert_charge_points(&bal, db, 1, 1, NULL), 0, "%s",
+                 concert_error_last()->message);
+    expect_verify_clean(db);
+    concert_close(db);
+}
+
+/* The child pays and charges, then dies by SIGKILL the instant they return. */
+Test(sqlite, a_successful_pay_and_charge_survive_kill_9)
+{
+    concert_db *db = open_store();
+    concert_token_info t;
+    concert_reservation r;
+    concert_ledger_list *h = NULL;
+    int fds[2];
+    int64_t ids[2] = {0, 0}, bal;
+    pid_t pid;
+    int status = 0;
+
+    load_small_catalog(db);
+    concert_close(db);
+    cr_assert_eq(pipe(fds), 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        concert_options o = options();
+        concert_db *child = NULL;
+        concert_payment p;
+        int64_t out[2];
+        close(fds[0]);
+        if (concert_open(&child, uri, &o) != 0 || concert_queue_issue(&t, child, 2) != 0 ||
+            concert_reserve_seat(&r, child, t.token, 10, 3) != 0 ||
+            concert_charge_points(NULL, child, 2, 1500, "kill-test") != 0 ||
+            concert_pay(&p, child, t.token, r.id, NULL) != 0)
+            _exit(1);
+        out[0] = r.id;
+        out[1] = p.id;
+        if (write(fds[1], out, sizeof(out)) != (ssize_t)sizeof(out))
+            _exit(2);
+        kill(getpid(), SIGKILL); /* no close, no checkpoint, no atexit */
+        _exit(3);
+    }
+    close(fds[1]);
+    cr_assert_eq(read(fds[0], ids, sizeof(ids)), (ssize_t)sizeof(ids), "the child failed");
+    close(fds[0]);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    db = open_store();
+    cr_assert_eq(concert_points_balance(&bal, db, 2), 0);
+    cr_assert_eq(bal, 500, "charged 1500, paid 1000");
+    cr_assert_eq(concert_points_history(&h, db, 2), 0);
+    cr_assert_eq(h->count, 2);
+    cr_assert_eq(h->items[0].type, CONCERT_LEDGER_PAYMENT);
+    cr_assert_eq(h->items[0].reservation_id, ids[0]);
+    concert_ledger_list_free(h);
+    cr_assert_eq(concert_charge_points(&bal, db, 2, 1500, "kill-test"), 0);
+    cr_assert_eq(bal, 1500, "the idempotency record survived with the charge");
+    cr_assert_eq(concert_queue_issue(&t, db, 2), 0);
+    cr_assert_eq(t.is_new, 1, "the paying token was consumed");
+    cr_assert_eq(concert_reservation_get(&r, db, t.token, ids[0]), 0);
+    cr_assert_eq(r.status, CONCERT_RESERVATION_CONFIRMED);
+    expect_verify_clean(db);
+    concert_close(db);
+    expect_integrity_ok();
+}
+
+Test(sqlite, a_locked_store_is_busy_after_the_timeout_and_reads_go_on)
+{
+    concert_options o = options();
+    concert_db *db = NULL;
+    sqlite3 *raw;
+    int64_t bal;
+    int rc;
+
+    o.busy_timeout_ms = 100;
+    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    load_small_catalog(db);
+    raw = raw_open();
+    raw_exec(raw, "BEGIN IMMEDIATE"); /* another writer holds the lock */
+    rc = concert_charge_points(&bal, db, 1, 5, NULL);
+    cr_assert_eq(rc, CONCERT_EBUSY, "got %s: %s", concert_error_name(rc),
+                 concert_error_last()->message);
+    cr_assert(strstr(concert_error_last()->message, "100 ms"), "%s",
+              concert_error_last()->message);
+    cr_assert_eq(concert_points_balance(&bal, db, 1), 0, "WAL: reads do not wait for writers");
+    cr_assert_eq(bal, 100000);
+    raw_exec(raw, "COMMIT");
+    sqlite3_close(raw);
+    cr_assert_eq(concert_charge_points(&bal, db, 1, 5, NULL), 0);
+    cr_assert_eq(bal, 100005);
+    concert_close(db);
+}
+
+Test(sqlite, two_handles_on_one_file_share_seats_balances_and_the_queue)
+{
+    concert_options o = options();
+    concert_db *a, *b = NULL;
+    concert_token_info ta, tb, tc;
+    concert_reservation r;
+    concert_queue_stats st;
+    int64_t bal;
+
+    o.max_active = 2;
+    cr_assert_eq(concert_open(&a, uri, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_open(&b, uri, &o), 0, "%s", concert_error_last()->message);
+    load_small_catalog(a);
+    cr_assert_eq(concert_queue_issue(&ta, a, 1), 0);
+    cr_assert_eq(concert_queue_issue(&tb, b, 3), 0);
+    cr_assert_eq(concert_queue_issue(&tc, a, 2), 0);
+    cr_assert_eq(tc.state, CONCERT_TOKEN_WAITING, "max_active holds across handles");
+    cr_assert_eq(concert_queue_stats_get(&st, b), 0);
+    cr_assert_eq(st.active, 2);
+    cr_assert_eq(concert_reserve_seat(&r, b, ta.token, 10, 5), 0, "a token works on any handle");
+    cr_assert_eq(concert_reserve_seat(&r, a, tb.token, 10, 5), CONCERT_ESEAT_TAKEN);
+    cr_assert_eq(concert_charge_points(NULL, a, 2, 10, NULL), 0);
+    cr_assert_eq(concert_charge_points(NULL, b, 2, 10, NULL), 0);
+    cr_assert_eq(concert_points_balance(&bal, a, 2), 0);
+    cr_assert_eq(bal, 20);
+    cr_assert_eq(concert_queue_leave(b, ta.token), 0);
+    cr_assert_eq(concert_queue_status(&tc, a, tc.token), 0);
+    cr_assert_eq(tc.state, CONCERT_TOKEN_ACTIVE);
+    expect_verify_clean(a);
+    concert_close(a);
+    concert_close(b);
+}
+
+Test(sqlite, conflicts_name_the_place)
+{
+    concert_db *db = open_store();
+    const concert_catalog_seat_range seats[] = {{1, 2, "R", 10}};
+    const concert_catalog_schedule schedules[] = {{50, T0, seats, 1}, {11, T0, seats, 1}};
+    const concert_catalog_concert concerts[] = {{2, "Other", CONCERT_STATUS_OPEN, 0, schedules, 2}};
+    const concert_catalog cat = {CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1};
+    concert_concert_list *list = NULL;
+
+    load_small_catalog(db);
+    cr_assert_eq(concert_catalog_load(db, &cat), CONCERT_ECONFLICT);
+    cr_assert_str_eq(concert_error_last()->message,
+                     "concerts[0].schedules[1].id: schedule 11 already exists");
+    cr_assert_eq(concert_admin_concerts_list(&list, db), 0);
+    cr_assert_eq(list->count, 1, "the failed load left nothing behind");
+    concert_concert_list_free(list);
+    concert_close(db);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A figure, not a timed assertion: the load time is printed. */
+Test(sqlite, a_hundred_thousand_seat_schedule_loads_in_one_transaction)
+{
+    concert_db *db = open_store();
+    const concert_catalog_user users[] = {{1, "Kim", 0}};
+    const concert_catalog_seat_range seats[] = {{1, 100000, "R", 10}};
+    const concert_catalog_schedule schedules[] = {{10, T0 + DAY, seats, 1}};
+    const concert_catalog_concert concerts[] = {{1, "Stadium", CONCERT_STATUS_OPEN, 0, schedules, 1}};
+    const concert_catalog cat = {CONCERT_CATALOG_VERSION, users, 1, concerts, 1};
+    concert_seat_list *list = NULL;
+    concert_token_info t;
+    struct timespec t0;
+    double load, listing;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(concert_catalog_load(db, &cat), 0, "%s", concert_error_last()->message);
+    load = seconds_since(&t0);
+    cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(concert_seats_available(&list, db, t.token, 10), 0);
+    listing = seconds_since(&t0);
+    cr_assert_eq(list->count, 100000);
+    cr_assert_eq(list->items[99999].number, 100000);
+    concert_seat_list_free(list);
+    fprintf(stderr, "sqlite: 100,000 seats loaded in %.3f s, listed in %.3f s\n", load, listing);
+    concert_close(db);
+}
