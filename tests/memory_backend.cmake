@@ -5,3 +5,12 @@ add_executable(memory_backend_test ${CMAKE_CURRENT_SOURCE_DIR}/memory_backend_te
 target_link_libraries(memory_backend_test PRIVATE concert_static PkgConfig::CRITERION
                       Threads::Threads)
 add_test(NAME memory_backend COMMAND memory_backend_test --jobs 2)
+
+# Out-of-memory paths: this test replaces malloc/calloc/realloc, which the
+# sanitizers also do, so it is built only without them.
+if(CONCERT_SANITIZE STREQUAL "")
+  add_executable(memory_backend_oom_test ${CMAKE_CURRENT_SOURCE_DIR}/memory_backend_oom_test.c)
+  target_link_libraries(memory_backend_oom_test PRIVATE concert_static PkgConfig::CRITERION
+                        Threads::Threads)
+  add_test(NAME memory_backend_oom COMMAND memory_backend_oom_test --jobs 2)
+endif()

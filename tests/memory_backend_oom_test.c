@@ -1,0 +1,336 @@
+/*
+ * Out of memory in the in-memory backend: every mutating step, with the
+ * allocator made to fail from its k-th call on (k = 0, 1, 2, ... until the
+ * step succeeds), returns CONCERT_ENOMEM and leaves the store exactly as it
+ * was, and the store keeps working afterwards.
+ *
+ * The allocator is interposed by defining malloc/calloc/realloc in this
+ * executable (glibc's own versions stay reachable as __libc_*), so this test
+ * is built only without sanitizers, which interpose the allocator themselves.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <concert/concert.h>
+#include <concert/sys/storage.h>
+
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+
+/* -1: never fail; else the number of allocations still allowed. */
+static _Atomic long allowed = -1;
+
+static int allocation_fails(void)
+{
+    long left = atomic_load(&allowed);
+    if (left < 0)
+        return 0;
+    if (left == 0)
+        return 1;
+    atomic_store(&allowed, left - 1);
+    return 0;
+}
+
+void *malloc(size_t size)
+{
+    return allocation_fails() ? NULL : __libc_malloc(size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+    return allocation_fails() ? NULL : __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t size)
+{
+    return allocation_fails() ? NULL : __libc_realloc(p, size);
+}
+
+#define T0 INT64_C(1800000000000)
+#define MINUTE INT64_C(60000)
+
+static concert_storage *st;
+static const concert_queue_params QP = {2, 10 * MINUTE, 5 * MINUTE};
+static const char TOKEN_1[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1";
+static const char TOKEN_2[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA2";
+
+static const concert_catalog_seat_range SEATS[] = {{1, 10, "A", 100}, {20, 29, "B", 50}};
+static const concert_catalog_schedule SCHEDULES[] = {{10, T0 + 86400000, SEATS, 2},
+                                                     {11, T0 + 90000000, SEATS, 1}};
+static const concert_catalog_concert CONCERTS[] = {{1, "Gala", CONCERT_STATUS_OPEN, 0,
+                                                    SCHEDULES, 2}};
+static const concert_catalog_user USERS[] = {{1, "Kim", 1000}, {2, "Lee", 0}};
+
+static void store_fresh(void)
+{
+    concert_catalog c = {CONCERT_CATALOG_VERSION, USERS, 2, CONCERTS, 1};
+    if (st)
+        st->free(st);
+    cr_assert_eq(concert_storage_memory_open(&st, "", NULL), CONCERT_OK);
+    cr_assert_eq(st->catalog_load(st, &c, T0), CONCERT_OK);
+}
+
+static void store_close(void)
+{
+    if (st)
+        st->free(st);
+    st = NULL;
+}
+
+TestSuite(memory_oom, .fini = store_close);
+
+/* ---- a digest of everything observable ---- */
+
+typedef struct digest {
+    int64_t users, balance_sum, ledger, concerts, free_seats, reservations, payments;
+    int64_t active, waiting, last_ticket, admitted_through;
+    char text[2048];
+} digest;
+
+static int add_user(void *ctx, const concert_user *u)
+{
+    digest *d = ctx;
+    size_t n = strlen(d->text);
+    d->users++;
+    d->balance_sum += u->balance;
+    snprintf(d->text + n, sizeof(d->text) - n, "u%lld=%lld;", (long long)u->id,
+             (long long)u->balance);
+    return 0;
+}
+
+static int add_concert(void *ctx, const concert_concert *c)
+{
+    (void)c;
+    ((digest *)ctx)->concerts++;
+    return 0;
+}
+
+static int add_seat(void *ctx, const concert_seat *s)
+{
+    (void)s;
+    ((digest *)ctx)->free_seats++;
+    return 0;
+}
+
+static int add_violation(void *ctx, const char *text)
+{
+    cr_log_error("violation: %s", text);
+    ++*(int *)ctx;
+    return 0;
+}
+
+static digest digest_take(void)
+{
+    concert_verify_report report;
+    concert_queue_stats stats;
+    digest d;
+    int violations = 0;
+
+    memset(&d, 0, sizeof(d));
+    memset(&report, 0, sizeof(report));
+    cr_assert_eq(st->users_list(st, add_user, &d), 0);
+    cr_assert_eq(st->concerts_list(st, 0, add_concert, &d), 0);
+    cr_assert_eq(st->seats_available(st, 10, T0, add_seat, &d), 0);
+    cr_assert_eq(st->seats_available(st, 11, T0, add_seat, &d), 0);
+    cr_assert_eq(st->verify(st, &QP, T0, add_violation, &violations, &report), 0);
+    cr_assert_eq(violations, 0);
+    d.ledger = report.ledger_entries;
+    d.reservations = report.reservations;
+    d.payments = report.payments;
+    /* queue_stats runs admission: with nothing to admit or expire at T0 it
+     * changes nothing, and the setups below leave nothing to admit */
+    cr_assert_eq(st->queue_stats(st, &QP, T0, &stats), 0);
+    d.active = stats.active;
+    d.waiting = stats.waiting;
+    d.last_ticket = stats.last_ticket;
+    d.admitted_through = stats.admitted_through;
+    return d;
+}
+
+static void digest_expect_same(const digest *a, const digest *b, long k)
+{
+    cr_assert_str_eq(a->text, b->text, "failing from allocation %ld changed balances", k);
+    cr_assert(a->users == b->users && a->ledger == b->ledger && a->concerts == b->concerts &&
+                  a->free_seats == b->free_seats && a->reservations == b->reservations &&
+                  a->payments == b->payments && a->active == b->active &&
+                  a->waiting == b->waiting && a->last_ticket == b->last_ticket &&
+                  a->admitted_through == b->admitted_through,
+              "failing from allocation %ld changed the store", k);
+}
+
+typedef void (*setup_fn)(void);
+typedef int (*step_fn)(void);
+
+/* For k = 0, 1, ...: set up, fail allocations from the k-th on during the
+ * step, expect ENOMEM and no change, then the same step succeeds unhindered.
+ * Returns how many failure points were exercised. */
+static long run_until_it_fits(setup_fn setup, step_fn step)
+{
+    for (long k = 0; k < 10000; k++) {
+        digest before, after;
+        int rc;
+
+        store_fresh();
+        setup();
+        before = digest_take();
+        atomic_store(&allowed, k);
+        rc = step();
+        atomic_store(&allowed, -1);
+        if (rc == CONCERT_OK)
+            return k;
+        cr_assert_eq(rc, CONCERT_ENOMEM, "allocation %ld failing gave %s", k,
+                     concert_error_name(rc));
+        after = digest_take();
+        digest_expect_same(&before, &after, k);
+        cr_assert_eq(step(), CONCERT_OK, "the store must work after ENOMEM (k = %ld)", k);
+    }
+    cr_assert_fail("the step never succeeded");
+    return -1;
+}
+
+static void nothing(void)
+{
+}
+
+static concert_storage_token issued;
+static concert_reservation held;
+
+static void one_active_token(void)
+{
+    cr_assert_eq(st->queue_issue(st, &QP, 1, TOKEN_1, T0, &issued), 0);
+}
+
+static void token_and_hold(void)
+{
+    concert_hold_request req = {10, 3, 1, T0, T0 + 5 * MINUTE};
+    one_active_token();
+    cr_assert_eq(st->seat_hold(st, &req, &held), 0);
+}
+
+/* Sixteen tokens fill the arrays' first capacity, so the next one grows them. */
+static void sixteen_tokens(void)
+{
+    concert_catalog_user users[16];
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 16, NULL, 0};
+    concert_storage_token t;
+    char text[40];
+    for (int i = 0; i < 16; i++) {
+        users[i].id = 200 + i;
+        users[i].name = "filler";
+        users[i].points = 0;
+    }
+    cr_assert_eq(st->catalog_load(st, &c, T0), 0);
+    for (int i = 0; i < 16; i++) {
+        snprintf(text, sizeof(text), "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBB%02d", i);
+        cr_assert_eq(st->queue_issue(st, &QP, 200 + i, text, T0, &t), 0);
+    }
+}
+
+static int step_catalog(void)
+{
+    static const concert_catalog_seat_range seats[] = {{1, 3000, "R", 10}};
+    static const concert_catalog_schedule schedules[] = {{30, T0, seats, 1},
+                                                         {31, T0, seats, 1}};
+    static const concert_catalog_concert concerts[] = {
+        {3, "More", CONCERT_STATUS_OPEN, 0, schedules, 2},
+        {2, "Empty", CONCERT_STATUS_PENDING, 0, NULL, 0}};
+    concert_catalog_user users[40];
+    char names[40][16];
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 40, concerts, 2};
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof(names[i]), "user %d", i);
+        users[i].id = 100 + i;
+        users[i].name = names[i];
+        users[i].points = i % 2 ? 5 : 0;
+    }
+    return st->catalog_load(st, &c, T0);
+}
+
+static int step_issue(void)
+{
+    return st->queue_issue(st, &QP, 2, TOKEN_2, T0, &issued);
+}
+
+static int step_issue_verbatim(void)
+{
+    return st->queue_issue(st, &QP, 2, "not-the-usual-shape", T0, &issued);
+}
+
+static int step_hold(void)
+{
+    concert_hold_request req = {10, 25, 1, T0, T0 + 5 * MINUTE};
+    return st->seat_hold(st, &req, &held);
+}
+
+static int step_pay_with_key(void)
+{
+    concert_pay_request req;
+    concert_payment out;
+    memset(&req, 0, sizeof(req));
+    req.reservation_id = held.id;
+    req.user_id = 1;
+    req.token = TOKEN_1;
+    req.now = T0;
+    req.idempotency_key = "pay-1";
+    req.fingerprint = "reservation=1";
+    req.queue = QP;
+    return st->pay(st, &req, &out);
+}
+
+static int step_charge_with_key(void)
+{
+    concert_charge_request req = {2, 70, CONCERT_MAX_BALANCE, T0, "charge-1", "amount=70"};
+    int64_t balance;
+    return st->charge(st, &req, &balance);
+}
+
+Test(memory_oom, catalog_load_is_all_or_nothing)
+{
+    cr_assert_gt(run_until_it_fits(nothing, step_catalog), 5);
+}
+
+Test(memory_oom, queue_issue)
+{
+    cr_assert_gt(run_until_it_fits(sixteen_tokens, step_issue), 0);
+    cr_assert_gt(run_until_it_fits(one_active_token, step_issue_verbatim), 0);
+}
+
+Test(memory_oom, seat_hold)
+{
+    cr_assert_gt(run_until_it_fits(nothing, step_hold), 0);
+}
+
+Test(memory_oom, pay_with_an_idempotency_key)
+{
+    cr_assert_gt(run_until_it_fits(token_and_hold, step_pay_with_key), 0);
+}
+
+Test(memory_oom, charge_with_an_idempotency_key)
+{
+    cr_assert_gt(run_until_it_fits(nothing, step_charge_with_key), 0);
+}
+
+static int count_violation(void *ctx, const char *text)
+{
+    (void)text;
+    ++*(int *)ctx;
+    return 0;
+}
+
+Test(memory_oom, verify_reports_enomem_and_changes_nothing)
+{
+    concert_verify_report report;
+    int violations = 0, rc;
+    store_fresh();
+    token_and_hold();
+    atomic_store(&allowed, 0);
+    rc = st->verify(st, &QP, T0, count_violation, &violations, &report);
+    atomic_store(&allowed, -1);
+    cr_assert_eq(rc, CONCERT_ENOMEM);
+    cr_assert_eq(violations, 0);
+}
