@@ -31,9 +31,9 @@ cmake --build build-asan -j"$jobs"
 echo "== TSan (threads)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCONCERT_SANITIZE=thread \
       -DCONCERT_BUILD_BENCH=OFF >/dev/null
-cmake --build build-tsan -j"$jobs" --target concert_behaviour_tests
-for store in memory sqlite; do
-  echo "-- threads on $store"
-  CONCERT_TEST_STORE=$store TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    build-tsan/bin/concert_behaviour_tests --filter 'threads/*' --jobs 1
-done
+cmake --build build-tsan -j"$jobs" --target tsan_races
+tsan_dir=$(mktemp -d)
+trap 'rm -rf "$tsan_dir"' EXIT
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+build-tsan/bin/tsan_races memory:
+build-tsan/bin/tsan_races "sqlite:$tsan_dir/races.db"

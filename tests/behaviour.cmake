@@ -2,7 +2,8 @@
 # store (memory here; sqlite.cmake and postgres.cmake register the others).
 file(GLOB BEHAVIOUR_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/behaviour/*.c)
 add_executable(concert_behaviour_tests ${BEHAVIOUR_SOURCES}
-               ${CMAKE_CURRENT_SOURCE_DIR}/support/harness.c)
+               ${CMAKE_CURRENT_SOURCE_DIR}/support/harness.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/support/races.c)
 target_include_directories(concert_behaviour_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_link_libraries(concert_behaviour_tests PRIVATE concert_static PkgConfig::CRITERION
                       Threads::Threads)
@@ -15,3 +16,10 @@ endif()
 
 add_test(NAME behaviour_memory COMMAND concert_behaviour_tests --jobs 2)
 set_tests_properties(behaviour_memory PROPERTIES ENVIRONMENT "CONCERT_TEST_STORE=memory")
+
+# The same races without Criterion, for the ThreadSanitizer pass (scripts/test.sh).
+add_executable(tsan_races ${CMAKE_CURRENT_SOURCE_DIR}/tsan/tsan_races.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/support/races.c)
+target_include_directories(tsan_races PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
+target_link_libraries(tsan_races PRIVATE concert_static Threads::Threads)
+add_test(NAME races_memory COMMAND tsan_races memory:)

@@ -1,0 +1,86 @@
+/*
+ * The thread races of the behaviour suite, without Criterion (whose shared
+ * arena cannot be set up under ThreadSanitizer), for the TSan pass of
+ * scripts/test.sh. Usage: tsan_races STORE_URI   (a fresh, empty store)
+ * Exit status 0 when every race ended as the rules say.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "races.h"
+
+#define THREADS 64
+#define FIRST_BUYER 100
+
+static int failures;
+
+static void check(int ok, const char *what)
+{
+    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+    if (!ok)
+        failures++;
+}
+
+static int load_catalog(concert_db *db)
+{
+    concert_catalog_user users[THREADS + 2];
+    char names[THREADS + 2][16];
+    concert_catalog_seat_range seats[] = {{1, 50, "R", 100}};
+    concert_catalog_schedule schedules[] = {{10, concert_now(db) + 86400000, seats, 1}};
+    concert_catalog_concert concerts[] = {{1, "Race", CONCERT_STATUS_OPEN, 0, schedules, 1}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, THREADS + 2, concerts, 1};
+    users[0] = (concert_catalog_user){1, "payer", 1000};
+    users[1] = (concert_catalog_user){2, "charged", 0};
+    for (int i = 0; i < THREADS; i++) {
+        snprintf(names[i], sizeof(names[i]), "buyer %d", i);
+        users[i + 2] = (concert_catalog_user){FIRST_BUYER + i, names[i], 0};
+    }
+    return concert_catalog_load(db, &c);
+}
+
+int main(int argc, char **argv)
+{
+    concert_db *db = NULL;
+    concert_options o;
+    concert_token_info tokens[THREADS], payer;
+    concert_reservation r;
+    race_result res;
+    int64_t bal, expected = 0;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s STORE_URI\n", argv[0]);
+        return 2;
+    }
+    concert_options_init(&o, CONCERT_OPTIONS_VERSION);
+    o.max_active = 200;
+    if (concert_open(&db, argv[1], &o) != 0 || load_catalog(db) != 0) {
+        fprintf(stderr, "setup: %s\n", concert_error_last()->message);
+        return 1;
+    }
+
+    race_join_queue(db, FIRST_BUYER, THREADS, tokens, &res);
+    check(res.successes == THREADS, "64 threads join the queue");
+    race_reserve_same_seat(db, tokens, THREADS, 10, 5, &res);
+    check(res.successes == 1 && res.expected == THREADS - 1 && res.others == 0,
+          "64 threads, one seat, one winner");
+
+    race_charge_one_user(db, 2, THREADS, &res);
+    for (int i = 0; i < THREADS; i++)
+        expected += 10 * (1 + i);
+    check(res.others == 0 && concert_points_balance(&bal, db, 2) == 0 && bal == expected,
+          "64 threads charging one user give the exact sum");
+
+    if (concert_queue_issue(&payer, db, 1) != 0 ||
+        concert_reserve_seat(&r, db, payer.token, 10, 1) != 0) {
+        fprintf(stderr, "setup payment: %s\n", concert_error_last()->message);
+        return 1;
+    }
+    race_pay_one_reservation(db, payer.token, r.id, NULL, THREADS, &res);
+    check(res.successes == 1 && res.others == 0 && concert_points_balance(&bal, db, 1) == 0 &&
+              bal == 900,
+          "64 threads paying one reservation give one payment");
+
+    concert_close(db);
+    printf("%d passed, %d failed\n", 4 - failures, failures);
+    return failures ? 1 : 0;
+}
