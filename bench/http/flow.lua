@@ -6,9 +6,11 @@
 -- payment, and request() sends queued steps first, else starts a new buyer.
 -- Buyers never share a seat or a user (each thread has its own slices).
 --
--- Args: FIRST_USER USER_COUNT FIRST_SEAT_INDEX FIRST_SCHEDULE SEATS_PER_SCHEDULE
--- (seat index i is seat i % SEATS_PER_SCHEDULE + 1 of schedule
---  FIRST_SCHEDULE + i // SEATS_PER_SCHEDULE).
+-- Args: FIRST_USER USER_COUNT THREADS FIRST_SEAT_INDEX SEAT_STRIDE FIRST_SCHEDULE
+--       SEATS_PER_SCHEDULE
+-- Thread t uses users FIRST_USER + t * (USER_COUNT / THREADS) onwards and
+-- seat indexes FIRST_SEAT_INDEX + t * SEAT_STRIDE onwards; seat index i is
+-- seat i % SEATS_PER_SCHEDULE + 1 of schedule FIRST_SCHEDULE + i // SEATS_PER_SCHEDULE.
 local dir = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./")
 dofile(dir .. "common.lua")
 
@@ -22,14 +24,13 @@ local json = {["Content-Type"] = "application/json"}
 flows, broken = 0, 0
 
 function init(args)
-   local users = tonumber(args[2])
-   local slice = math.floor(users / 16)
+   local slice = math.floor(tonumber(args[2]) / tonumber(args[3]))
    first_user = tonumber(args[1]) + tid * slice
    last_user = first_user + slice - 1
    next_user = first_user
-   next_seat = tonumber(args[3]) + tid * 1000000
-   first_schedule = tonumber(args[4])
-   per_schedule = tonumber(args[5])
+   next_seat = tonumber(args[4]) + tid * tonumber(args[5])
+   first_schedule = tonumber(args[6])
+   per_schedule = tonumber(args[7])
 end
 
 local function push(req)

@@ -1,6 +1,6 @@
 -- POST /api/v1/queue/tokens for a new user each time: the stampede's join.
--- Args: FIRST_USER USER_COUNT. Each wrk thread takes its own slice of the
--- users; a user asked for twice gets their live token back (200, a lookup,
+-- Args: FIRST_USER USER_COUNT THREADS. Each wrk thread takes its own slice of
+-- the users; a user asked for twice gets their live token back (200, a lookup,
 -- not a join), which done() reports as "lookups".
 local dir = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./")
 dofile(dir .. "common.lua")
@@ -13,7 +13,7 @@ joins, lookups = 0, 0
 function init(args)
    local first = tonumber(args[1]) or 1
    local count = tonumber(args[2]) or 100000
-   local slice = math.floor(count / 16) -- wrk -t is at most 16 here
+   local slice = math.floor(count / (tonumber(args[3]) or 1))
    first_user = first + tid * slice
    next_user = first_user
    last_user = first_user + slice - 1
