@@ -1,0 +1,39 @@
+# SQLite backend tests: the shared behaviour suite on a fresh SQLite file per
+# test, the backend's own tests (schema versions, durability across kill -9,
+# read-only and full disks, busy store, two handles), and the multi-process
+# race on one file.
+
+# The race program is store-agnostic (PostgreSQL runs it too), so it is built
+# whatever backends are on. Guarded in case an earlier file defines it.
+if(NOT TARGET mp_race)
+  add_executable(mp_race ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_race.c)
+  target_link_libraries(mp_race PRIVATE concert_static Threads::Threads)
+endif()
+
+if(NOT CONCERT_WITH_SQLITE)
+  add_test(NAME behaviour_sqlite
+           COMMAND sh -c "echo 'SKIP: built with CONCERT_WITH_SQLITE=OFF'; exit 77")
+  set_tests_properties(behaviour_sqlite PROPERTIES SKIP_RETURN_CODE 77)
+  return()
+endif()
+
+add_test(NAME behaviour_sqlite COMMAND concert_behaviour_tests --jobs 2)
+set_tests_properties(behaviour_sqlite PROPERTIES ENVIRONMENT "CONCERT_TEST_STORE=sqlite"
+                     TIMEOUT 600)
+
+pkg_check_modules(SQLITE_TEST_SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+add_executable(sqlite_backend_test ${CMAKE_CURRENT_SOURCE_DIR}/sqlite_backend_test.c)
+target_link_libraries(sqlite_backend_test PRIVATE concert_static PkgConfig::CRITERION
+                      PkgConfig::SQLITE_TEST_SQLITE3 Threads::Threads)
+add_test(NAME sqlite_backend COMMAND sqlite_backend_test --jobs 2)
+set_tests_properties(sqlite_backend PROPERTIES TIMEOUT 300)
+
+# mp_race needs an empty store: a setup step removes the previous run's file.
+set(CONCERT_MP_SQLITE_DB ${CMAKE_CURRENT_BINARY_DIR}/mp_race_sqlite.db)
+add_test(NAME multiprocess_sqlite_fresh
+         COMMAND ${CMAKE_COMMAND} -E rm -f ${CONCERT_MP_SQLITE_DB} ${CONCERT_MP_SQLITE_DB}-wal
+                 ${CONCERT_MP_SQLITE_DB}-shm)
+set_tests_properties(multiprocess_sqlite_fresh PROPERTIES FIXTURES_SETUP mp_sqlite_fresh)
+add_test(NAME multiprocess_sqlite COMMAND mp_race sqlite:${CONCERT_MP_SQLITE_DB} 8)
+set_tests_properties(multiprocess_sqlite PROPERTIES FIXTURES_REQUIRED mp_sqlite_fresh
+                     TIMEOUT 300)
