@@ -200,9 +200,11 @@ class Database:
         return self._handle is None
 
     def __enter__(self) -> "Database":
+        """Use as ``with concert.open(...) as db:``; closes on exit."""
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Close the store (exceptions propagate)."""
         self.close()
 
     def __repr__(self) -> str:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, List
 
 import pytest
 
 import concert
 
-from conftest import RACE_USERS, make_catalog
+from conftest import RACE_USERS, FakeClock, make_catalog
 
 
 def run_together(n: int, work: Callable[[int], object]) -> List[object]:
@@ -54,6 +54,24 @@ def test_32_threads_one_seat_one_winner(db: concert.Database, round_seat: int) -
     report = db.verify()
     assert report.ok, report.violations
     assert report.seats_sold == 1
+
+
+def test_race_with_an_injected_clock(store_uri: str) -> None:
+    """The Python clock is called back from 32 threads inside C calls at once."""
+    clock = FakeClock(datetime(2026, 6, 1, tzinfo=timezone.utc))
+    with concert.open(store_uri, clock=clock, hold_ttl=30) as db:
+        db.load_catalog(make_catalog(clock()))
+        tokens = [db.queue_issue(u) for u in RACE_USERS]
+        for seat in (20, 21):
+            results = run_together(32, lambda i: db.reserve(tokens[i], 10, seat))
+            winners = [r for r in results if isinstance(r, concert.Reservation)]
+            assert len(winners) == 1, results
+            assert all(type(r) is concert.SeatTaken
+                       for r in results if r is not winners[0]), results
+            assert winners[0].held_until == clock() + timedelta(seconds=30)
+        clock.advance(seconds=30)      # both holds lapse: the seats are free again
+        results = run_together(32, lambda i: db.reserve(tokens[i], 10, 20))
+        assert sum(isinstance(r, concert.Reservation) for r in results) == 1
 
 
 def test_error_detail_is_read_on_the_failing_thread(db: concert.Database) -> None:
