@@ -44,11 +44,41 @@ static int looks_like_conninfo(const char *uri)
     return 0;
 }
 
+int concert__uri_parse(const char *uri, int *kind, const char **location)
+{
+    *kind = 0;
+    *location = NULL;
+    if (!uri)
+        return concert__error_set(CONCERT_EINVAL, "concert_open: uri must not be NULL");
+    if (strcmp(uri, "memory:") == 0 || strcmp(uri, "memory") == 0) {
+        *kind = CONCERT__STORE_MEMORY;
+        *location = "";
+    } else if (starts_with(uri, "sqlite:")) {
+        *kind = CONCERT__STORE_SQLITE;
+        *location = uri + strlen("sqlite:");
+        if (**location == '\0')
+            return concert__error_set(CONCERT_EINVAL, "concert_open: \"sqlite:\" needs a path, "
+                                                      "e.g. sqlite:concert.db");
+    } else if (starts_with(uri, "postgresql://") || starts_with(uri, "postgres://") ||
+               looks_like_conninfo(uri)) {
+        /* libpq parses the rest: it knows every URI and conninfo form. */
+        *kind = CONCERT__STORE_POSTGRES;
+        *location = uri;
+    } else {
+        return concert__error_set(CONCERT_EINVAL,
+                                  "concert_open: unknown store \"%.64s\"; use memory:, "
+                                  "sqlite:PATH, postgresql://... or a libpq conninfo",
+                                  uri);
+    }
+    return CONCERT_OK;
+}
+
 int concert_open(concert_db **out, const char *uri, const concert_options *opts)
 {
     concert_options resolved;
     concert_storage *storage = NULL;
-    int rc;
+    const char *location;
+    int kind, rc;
 
     if (out)
         *out = NULL;
@@ -56,24 +86,20 @@ int concert_open(concert_db **out, const char *uri, const concert_options *opts)
         return concert__error_set(CONCERT_EINVAL, "concert_open: out and uri must not be NULL");
     if ((rc = concert__options_resolve(&resolved, opts)) != 0)
         return rc;
+    if ((rc = concert__uri_parse(uri, &kind, &location)) != 0)
+        return rc;
 
     concert__error_clear();
-    if (strcmp(uri, "memory:") == 0 || strcmp(uri, "memory") == 0) {
-        rc = concert_storage_memory_open(&storage, "", &resolved);
-    } else if (starts_with(uri, "sqlite:")) {
-        const char *path = uri + strlen("sqlite:");
-        if (*path == '\0')
-            return concert__error_set(CONCERT_EINVAL, "concert_open: \"sqlite:\" needs a path, "
-                                                      "e.g. sqlite:concert.db");
-        rc = concert_storage_sqlite_open(&storage, path, &resolved);
-    } else if (starts_with(uri, "postgresql://") || starts_with(uri, "postgres://") ||
-               looks_like_conninfo(uri)) {
-        rc = concert_storage_postgres_open(&storage, uri, &resolved);
-    } else {
-        return concert__error_set(CONCERT_EINVAL,
-                                  "concert_open: unknown store \"%.64s\"; use memory:, "
-                                  "sqlite:PATH, postgresql://... or a libpq conninfo",
-                                  uri);
+    switch (kind) {
+    case CONCERT__STORE_MEMORY:
+        rc = concert_storage_memory_open(&storage, location, &resolved);
+        break;
+    case CONCERT__STORE_SQLITE:
+        rc = concert_storage_sqlite_open(&storage, location, &resolved);
+        break;
+    default:
+        rc = concert_storage_postgres_open(&storage, location, &resolved);
+        break;
     }
     if (rc != 0) {
         if (rc > 0 || !concert__error_is_known(rc))

@@ -81,6 +81,9 @@ const concert_error *concert_error_last(void)
     return &tl_error;
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 0)))
+#endif
 static int error_vset(int code, const char *fmt, va_list ap)
 {
     int n = vsnprintf(tl_message, sizeof(tl_message), fmt, ap);

@@ -32,6 +32,12 @@ int concert__error_is_known(int code);
 /* Copy opts (may be NULL) into out with every default resolved; checks ranges. */
 int concert__options_resolve(concert_options *out, const concert_options *opts);
 
+/* ---- db.c ---- */
+enum { CONCERT__STORE_MEMORY = 1, CONCERT__STORE_SQLITE = 2, CONCERT__STORE_POSTGRES = 3 };
+/* Which backend a store URI names and what it gets as location (pure: no
+ * I/O, no allocation; location points into uri or at a static ""). */
+int concert__uri_parse(const char *uri, int *kind, const char **location);
+
 /* ---- clock ---- */
 int64_t concert__now(const concert_db *db);
 

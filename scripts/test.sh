@@ -37,3 +37,6 @@ trap 'rm -rf "$tsan_dir"' EXIT
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 build-tsan/bin/tsan_races memory:
 build-tsan/bin/tsan_races "sqlite:$tsan_dir/races.db"
+
+echo "== fuzzing (libFuzzer, ASan + UBSan)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
