@@ -18,3 +18,26 @@ if(TARGET concertd)
                    --routes-dump $<TARGET_FILE:concertd_routes>)
   set_tests_properties(http_contract PROPERTIES TIMEOUT 600)
 endif()
+
+# The same contract on PostgreSQL, plus an outage (the server is stopped and
+# started again mid-test), on a private test server of its own.
+if(TARGET concertd AND CONCERT_WITH_POSTGRES)
+  set(CONCERTD_PG_CONNINFO ${CMAKE_BINARY_DIR}/pg/http-conninfo)
+  add_test(NAME http_postgres_start
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/start.sh ${CONCERTD_PG_CONNINFO})
+  add_test(NAME http_postgres_stop
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/stop.sh ${CONCERTD_PG_CONNINFO})
+  set_tests_properties(http_postgres_start PROPERTIES FIXTURES_SETUP http_postgres_server
+                       SKIP_RETURN_CODE 77)
+  set_tests_properties(http_postgres_stop PROPERTIES FIXTURES_CLEANUP http_postgres_server
+                       SKIP_RETURN_CODE 77)
+  add_test(NAME http_postgres
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run.sh
+                   /usr/bin/python3 -m pytest -q -p no:cacheprovider
+                   ${CMAKE_CURRENT_SOURCE_DIR}/http -k postgres
+                   --concertd $<TARGET_FILE:concertd>
+                   --routes-dump $<TARGET_FILE:concertd_routes>
+                   --pg-conninfo-file ${CONCERTD_PG_CONNINFO})
+  set_tests_properties(http_postgres PROPERTIES FIXTURES_REQUIRED http_postgres_server
+                       SKIP_RETURN_CODE 77 TIMEOUT 900)
+endif()

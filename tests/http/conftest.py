@@ -7,11 +7,15 @@ Run: python3 -m pytest -q tests/http --concertd build/bin/concertd
 """
 import json
 import os
+import subprocess
 import tempfile
+import uuid
 
 import pytest
 
 from harness import Server, make_catalog
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def pytest_addoption(parser):
@@ -19,6 +23,44 @@ def pytest_addoption(parser):
                      help="path of the concertd binary (or set CONCERTD)")
     parser.addoption("--routes-dump", default=os.environ.get("CONCERTD_ROUTES"),
                      help="path of the concertd_routes tool (or set CONCERTD_ROUTES)")
+    parser.addoption("--pg-conninfo-file",
+                     default=os.environ.get("CONCERT_TEST_PG_CONNINFO_FILE"),
+                     help="conninfo file of a test PostgreSQL server (tests/pg/start.sh): "
+                          "adds PostgreSQL to the stores every contract test runs on")
+
+
+def pytest_generate_tests(metafunc):
+    """Every test that takes `store` runs once per store: the embedded ones
+    always, PostgreSQL when a test server is given."""
+    if "store" in metafunc.fixturenames:
+        stores = ["memory", "sqlite"]
+        if metafunc.config.getoption("--pg-conninfo-file"):
+            stores.append("postgres")
+        metafunc.parametrize("store", stores)
+
+
+@pytest.fixture(scope="session")
+def pg_server(request):
+    """The test PostgreSQL server: {"conninfo", "bindir", "ctl"}; skips when
+    none was given (the ctest entry http_postgres gives one)."""
+    path = request.config.getoption("--pg-conninfo-file")
+    if not path:
+        pytest.skip("no PostgreSQL test server (--pg-conninfo-file); ctest runs this "
+                    "as http_postgres")
+    with open(path, encoding="utf-8") as f:
+        conninfo = f.read().strip()
+    with open(path + ".server", encoding="utf-8") as f:
+        state = dict(line.strip().split("=", 1) for line in f if "=" in line)
+    ctl = os.path.join(HERE, "..", "pg", "ctl.sh")
+    return {"conninfo": conninfo, "bindir": state["bindir"], "ctl": [ctl, path]}
+
+
+def fresh_pg_database(pg, name):
+    """Create database name on the test server; return its conninfo."""
+    subprocess.run([os.path.join(pg["bindir"], "psql"), pg["conninfo"], "-v", "ON_ERROR_STOP=1",
+                    "-q", "-c", f"CREATE DATABASE {name}"], check=True, timeout=60,
+                   capture_output=True)
+    return f"{pg['conninfo']} dbname={name}"
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +79,11 @@ def workdir():
 
 
 @pytest.fixture
-def start_server(concertd_path, workdir):
+def start_server(concertd_path, workdir, request):
     """start_server(store="memory", catalog=<dict or None>, args=[...]) -> Server.
-    store is "memory" or "sqlite" (a fresh file in a temp dir). Every server
-    is stopped with SIGTERM at the end and must exit with status 0."""
+    store is "memory", "sqlite" (a fresh file in a temp dir) or "postgres"
+    (a fresh database on the test server). Every server is stopped with
+    SIGTERM at the end and must exit with status 0."""
     started = []
 
     def start(store="memory", catalog="default", args=()):
@@ -48,6 +91,9 @@ def start_server(concertd_path, workdir):
             uri = "memory:"
         elif store == "sqlite":
             uri = "sqlite:" + os.path.join(workdir, f"store-{len(started)}.db")
+        elif store == "postgres":
+            pg = request.getfixturevalue("pg_server")
+            uri = fresh_pg_database(pg, "http_" + uuid.uuid4().hex[:16])
         else:
             uri = store
         argv = ["--store", uri]
@@ -66,12 +112,6 @@ def start_server(concertd_path, workdir):
         if server.proc.returncode is None:
             code = server.stop()
             assert code == 0, f"concertd exited with {code}: {server.log()[-2000:]}"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request):
-    """Run a test once per embedded store."""
-    return request.param
 
 
 @pytest.fixture
