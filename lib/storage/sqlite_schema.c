@@ -217,15 +217,30 @@ static int schema_upgrade(sq_conn *c, const char *path)
     return exec_script(c, pragma, path);
 }
 
+/* 1 when the file is already a current libconcert store: the common case,
+ * decided without taking the write lock that running writers hold. */
+static int schema_current(sq_conn *c, const char *path)
+{
+    int64_t version = 0, app_id = 0;
+    int rc;
+    if ((rc = sq_one_i64(c, SQL_USER_VERSION, NULL, 0, &version, path)) < 0 ||
+        (rc = sq_one_i64(c, SQL_APPLICATION_ID, NULL, 0, &app_id, path)) < 0)
+        return rc;
+    return version == SQ_SCHEMA_VERSION && app_id == SQ_APPLICATION_ID;
+}
+
 int sq_schema_prepare(sq_conn *c, const char *path)
 {
     int rc;
 
     if ((rc = wal_enable(c, path)) != 0)
         return rc;
+    if ((rc = schema_current(c, path)) != 0)
+        return rc < 0 ? rc : CONCERT_OK;
     /* The schema is written at most once per file, durably. */
     if ((rc = exec_script(c, "PRAGMA synchronous = FULL", path)) != 0)
         return rc;
+    /* Decided again under the lock: another process may have just done it. */
     if ((rc = exec_script(c, "BEGIN IMMEDIATE", path)) != 0)
         return rc;
     rc = schema_upgrade(c, path);
