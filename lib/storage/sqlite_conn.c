@@ -36,10 +36,10 @@ static int busy_wait(void *ctx, int attempts)
         clock_gettime(CLOCK_MONOTONIC, &c->busy_since);
     else if (elapsed_ms(&c->busy_since) >= c->busy_timeout_ms)
         return 0; /* give up: the step returns SQLITE_BUSY -> CONCERT_EBUSY */
-    /* 50 us doubling to 2 ms; the low bits of the attempt count spread
-     * waiters apart a little so that they do not wake in lockstep. */
+    /* 50 us doubling to 2 ms, plus an offset that differs between
+     * connections (their addresses) so that waiters do not wake in lockstep. */
     micros = attempts < 6 ? 50L << attempts : 2000L;
-    micros += (long)((unsigned)attempts * 37u % 50u);
+    micros += (long)(((uintptr_t)c >> 6) % 64u);
     pause.tv_sec = 0;
     pause.tv_nsec = micros * 1000L;
     while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
