@@ -1,0 +1,39 @@
+# Go binding (issue 5): go vet, go test, go test -race and the README example,
+# built against the library in this build tree. Offline by construction:
+# GOPROXY=off, and the binding uses only the standard library.
+find_program(GO_EXECUTABLE go)
+if(NOT GO_EXECUTABLE)
+  message(STATUS "go not found: Go binding tests not registered")
+elseif(NOT CONCERT_SANITIZE STREQUAL "")
+  # cgo would have to link the sanitizer runtimes; the C suites cover those builds.
+  message(STATUS "CONCERT_SANITIZE set: Go binding tests not registered")
+else()
+  set(CONCERT_GO_WORK ${CMAKE_BINARY_DIR}/go)
+  # A libconcert.pc for the build tree: headers from the source, the shared
+  # library from where it is built, with an rpath so test binaries find it.
+  file(GENERATE OUTPUT ${CONCERT_GO_WORK}/pkgconfig/libconcert.pc CONTENT
+"Name: libconcert
+Description: libconcert from the build tree (Go binding tests)
+Version: ${PROJECT_VERSION}
+Libs: -L$<TARGET_FILE_DIR:concert> -Wl,-rpath,$<TARGET_FILE_DIR:concert> -lconcert
+Cflags: -I${PROJECT_SOURCE_DIR}/include
+")
+  set(CONCERT_GO_ENV
+    "PKG_CONFIG_PATH=${CONCERT_GO_WORK}/pkgconfig"
+    "GOCACHE=${CONCERT_GO_WORK}/cache"
+    "GOPATH=${CONCERT_GO_WORK}/gopath"
+    "GOFLAGS=-mod=mod"
+    "GOPROXY=off"
+    "GO111MODULE=on"
+    "CGO_ENABLED=1"
+    "CONCERT_GO_WORKDIR=${CONCERT_GO_WORK}")
+  foreach(mode vet test race readme)
+    add_test(NAME go_${mode}
+             COMMAND /bin/sh ${PROJECT_SOURCE_DIR}/bindings/go/run-tests.sh ${mode})
+    set_tests_properties(go_${mode} PROPERTIES
+      ENVIRONMENT "${CONCERT_GO_ENV}"
+      TIMEOUT 900
+      # One Go build at a time: they share the cache and the machine's cores.
+      RESOURCE_LOCK go_binding)
+  endforeach()
+endif()
