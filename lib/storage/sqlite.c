@@ -60,6 +60,7 @@ static int store_alloc(sq_store **out, const char *location, const concert_optio
 {
     sq_store *s = calloc(1, sizeof(*s));
     size_t pool = opts && opts->pool_size > 0 ? (size_t)opts->pool_size : 8;
+    int ready = 0; /* how many of the three synchronisation objects exist */
 
     *out = NULL;
     if (!s)
@@ -69,32 +70,19 @@ static int store_alloc(sq_store **out, const char *location, const concert_optio
     s->reader_max = pool;
     s->path = strdup(location);
     s->idle = calloc(pool, sizeof(*s->idle));
-    if (!s->path || !s->idle) {
+    if (s->path && s->idle && pthread_mutex_init(&s->write_lock, NULL) == 0 && ++ready &&
+        pthread_mutex_init(&s->pool_lock, NULL) == 0 && ++ready &&
+        pthread_cond_init(&s->pool_cond, NULL) == 0)
+        ++ready;
+    if (ready < 3) {
+        if (ready > 1)
+            pthread_mutex_destroy(&s->pool_lock);
+        if (ready > 0)
+            pthread_mutex_destroy(&s->write_lock);
         free(s->path);
         free(s->idle);
         free(s);
         return concert_sys_error_set(CONCERT_ENOMEM, "sqlite: out of memory");
-    }
-    if (pthread_mutex_init(&s->write_lock, NULL) != 0) {
-        free(s->path);
-        free(s->idle);
-        free(s);
-        return concert_sys_error_set(CONCERT_ENOMEM, "sqlite: cannot create a mutex");
-    }
-    if (pthread_mutex_init(&s->pool_lock, NULL) != 0) {
-        pthread_mutex_destroy(&s->write_lock);
-        free(s->path);
-        free(s->idle);
-        free(s);
-        return concert_sys_error_set(CONCERT_ENOMEM, "sqlite: cannot create a mutex");
-    }
-    if (pthread_cond_init(&s->pool_cond, NULL) != 0) {
-        pthread_mutex_destroy(&s->pool_lock);
-        pthread_mutex_destroy(&s->write_lock);
-        free(s->path);
-        free(s->idle);
-        free(s);
-        return concert_sys_error_set(CONCERT_ENOMEM, "sqlite: cannot create a condition");
     }
     *out = s;
     return CONCERT_OK;
