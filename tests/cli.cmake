@@ -35,3 +35,12 @@ if(TARGET concert_cli AND CONCERT_WITH_SQLITE)
     TIMEOUT 300
     ENVIRONMENT "CONCERT_CLI=$<TARGET_FILE:concert_cli>;CONCERT_LIB=$<TARGET_FILE:concert>")
 endif()
+
+# A valgrind memcheck of a whole CLI session: no errors, no leaks.
+find_program(CLI_VALGRIND valgrind)
+if(TARGET concert_cli AND CONCERT_WITH_SQLITE AND CLI_VALGRIND AND CONCERT_SANITIZE STREQUAL "")
+  add_test(NAME cli_valgrind
+           COMMAND sh ${CLI_TEST_DIR}/valgrind_cli.sh $<TARGET_FILE:concert_cli>
+                   ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/catalog)
+  set_tests_properties(cli_valgrind PROPERTIES TIMEOUT 600)
+endif()

@@ -81,8 +81,8 @@ static int print_verify_json(const cli_context *ctx, const concert_verify_report
     return cli_print_json(ctx, root);
 }
 
-static void print_verify_text(const concert_verify_report *report, const verify_count *counts,
-                              size_t n)
+static void print_verify_text(const cli_context *ctx, const concert_verify_report *report,
+                              const verify_count *counts, size_t n)
 {
     puts("checked:");
     for (size_t i = 0; i < n; i++)
@@ -91,8 +91,13 @@ static void print_verify_text(const concert_verify_report *report, const verify_
          "  every sold seat has exactly one CONFIRMED reservation and one payment\n"
          "  every CONFIRMED reservation's seat is sold to it\n"
          "  every balance equals the sum of its ledger and is never negative\n"
-         "  no seat is both sold and under a live hold\n"
-         "  no more than max_active tokens are active");
+         "  no seat is both sold and under a live hold");
+    if (ctx->options.max_active > 0)
+        printf("  no more than %" PRId64 " tokens are active (--max-active)\n",
+               ctx->options.max_active);
+    else
+        puts("  no more than max_active tokens are active (the default; pass the server's\n"
+             "  --max-active if it sets one)");
     if (report->violation_count == 0) {
         puts("result: OK, no violations");
         return;
@@ -127,7 +132,7 @@ static int run_verify(cli_context *ctx, const cli_command *cmd, int argc, char *
     if (ctx->json) {
         rc = print_verify_json(ctx, report, counts, n);
     } else {
-        print_verify_text(report, counts, n);
+        print_verify_text(ctx, report, counts, n);
         rc = CLI_EXIT_OK;
     }
     if (rc == CLI_EXIT_OK && report->violation_count > 0)
