@@ -59,6 +59,8 @@ static const char *const PG_STMT_NAMES[] = {PG_STATEMENTS(PG_STMT_NAME)};
 #define PG_MAX_CONFLICT_RETRIES 8
 /* Longer statement timeout for bulk work (catalog load, verify, schema). */
 #define PG_BULK_TIMEOUT_SQL "SET LOCAL statement_timeout = '600s'; SET LOCAL lock_timeout = '60s'"
+/* Schedules remembered (direct-mapped by id). */
+#define PG_SCHEDULE_CACHE 512
 /* Catalog rows sent per pipeline round trip. */
 #define PG_PIPELINE_BATCH 256
 
@@ -81,6 +83,11 @@ typedef struct pg_store {
     int wait_ms; /* longest wait for a free connection */
     pthread_mutex_t mutex;
     pthread_cond_t freed;
+    /* Schedules (with their concert's status) never change once loaded: the
+     * library has no call that edits or deletes them, in any process. So a
+     * found schedule is cached, saving a round trip on every reservation. */
+    pthread_mutex_t cache_mutex;
+    concert_storage_schedule schedule_cache[PG_SCHEDULE_CACHE];
 } pg_store;
 
 /* How a failure may be retried. */
@@ -591,6 +598,72 @@ static int pg_queue_issue(concert_storage *self, const concert_queue_params *par
     return rc;
 }
 
+/*
+ * The fast path of a status check: one read of the state row and the token.
+ * Returns 1 when it answered (rc in *rc), 0 when admission may have work, so
+ * the full server-side step must run instead.
+ */
+static int queue_status_peek(pg_store *st, const concert_queue_params *params, const char *token,
+                             int64_t now, concert_storage_token *out, int *rc)
+{
+    pg_params p = {0};
+    PGresult *res;
+    int64_t active, through, last, ticket, state, last_seen, expires_at;
+
+    param_text(&p, token);
+    param_int(&p, now);
+    if ((*rc = pg_query(st, PG_Q_PEEK, &p, 0, &res)) != 0)
+        return 1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        *rc = concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: queue state row missing");
+        return 1;
+    }
+    active = col_int(res, 0, 0);
+    through = col_int(res, 0, 1);
+    last = col_int(res, 0, 2);
+    if (strcmp(PQgetvalue(res, 0, 10), "t") == 0 ||
+        (active < params->max_active && through < last)) {
+        PQclear(res);
+        return 0;
+    }
+    if (PQgetisnull(res, 0, 4) || strlen(PQgetvalue(res, 0, 5)) >= sizeof(out->info.token) ||
+        !concert_sys_token_equal(PQgetvalue(res, 0, 5), token)) {
+        PQclear(res);
+        *rc = concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
+        return 1;
+    }
+    memset(out, 0, sizeof(*out));
+    col_text(res, 0, 5, out->info.token, sizeof(out->info.token));
+    out->info.user_id = col_int(res, 0, 6);
+    out->info.eta_ms = -1;
+    out->admit_rate_mps = col_int(res, 0, 3);
+    ticket = col_int(res, 0, 4);
+    state = col_int(res, 0, 7);
+    last_seen = col_int(res, 0, 8);
+    expires_at = col_int(res, 0, 9);
+    PQclear(res);
+
+    if (state == CONCERT_TOKEN_WAITING && ticket > through && now < last_seen + params->wait_ttl_ms) {
+        pg_params touch = {0};
+        param_int(&touch, ticket);
+        param_int(&touch, now);
+        if ((*rc = pg_query(st, PG_Q_TOUCH, &touch, 1, &res)) != 0)
+            return 1;
+        PQclear(res);
+        out->info.state = CONCERT_TOKEN_WAITING;
+        out->info.position = ticket - through;
+        out->info.expires_at = (now > last_seen ? now : last_seen) + params->wait_ttl_ms;
+    } else if (state == CONCERT_TOKEN_ACTIVE && now < expires_at) {
+        out->info.state = CONCERT_TOKEN_ACTIVE;
+        out->info.expires_at = expires_at;
+    } else {
+        out->info.state = CONCERT_TOKEN_ENDED;
+    }
+    *rc = CONCERT_OK;
+    return 1;
+}
+
 static int pg_queue_status(concert_storage *self, const concert_queue_params *params,
                            const char *token, int64_t now, concert_storage_token *out)
 {
@@ -599,6 +672,8 @@ static int pg_queue_status(concert_storage *self, const concert_queue_params *pa
     PGresult *res;
     int rc;
 
+    if (queue_status_peek(st, params, token, now, out, &rc))
+        return rc;
     param_text(&p, token);
     param_int(&p, now);
     queue_params_add(&p, params);
@@ -742,12 +817,23 @@ static int pg_schedules_list(concert_storage *self, int64_t concert_id, int64_t 
 static int pg_schedule_get(concert_storage *self, int64_t schedule_id,
                            concert_storage_schedule *out)
 {
+    pg_store *st = (pg_store *)self;
+    concert_storage_schedule *cached =
+        &st->schedule_cache[(uint64_t)schedule_id % PG_SCHEDULE_CACHE];
     pg_params p = {0};
     PGresult *res;
-    int rc;
+    int rc, hit;
+
+    pthread_mutex_lock(&st->cache_mutex);
+    hit = cached->id == schedule_id && schedule_id != 0;
+    if (hit)
+        *out = *cached;
+    pthread_mutex_unlock(&st->cache_mutex);
+    if (hit)
+        return CONCERT_OK;
 
     param_int(&p, schedule_id);
-    if ((rc = pg_query((pg_store *)self, PG_SCHEDULE_GET, &p, 0, &res)) != 0)
+    if ((rc = pg_query(st, PG_SCHEDULE_GET, &p, 0, &res)) != 0)
         return rc;
     if (PQntuples(res) == 0) {
         rc = concert_sys_error_set(CONCERT_ESCHEDULE_NOT_FOUND, "schedule %lld not found",
@@ -758,6 +844,9 @@ static int pg_schedule_get(concert_storage *self, int64_t schedule_id,
         out->concert_id = col_int(res, 0, 1);
         out->starts_at = col_int(res, 0, 2);
         out->concert_status = (int32_t)col_int(res, 0, 3);
+        pthread_mutex_lock(&st->cache_mutex);
+        *cached = *out;
+        pthread_mutex_unlock(&st->cache_mutex);
     }
     PQclear(res);
     return rc;
@@ -1404,6 +1493,7 @@ static void pg_free(concert_storage *self)
     strings_free(st->values);
     pthread_mutex_destroy(&st->mutex);
     pthread_cond_destroy(&st->freed);
+    pthread_mutex_destroy(&st->cache_mutex);
     free(st);
 }
 
@@ -1545,6 +1635,12 @@ int concert_storage_postgres_open(concert_storage **out, const char *location,
         pthread_mutex_destroy(&st->mutex);
         free(st);
         return concert_sys_error_set(CONCERT_ENOMEM, "postgresql: cannot create a condition");
+    }
+    if (pthread_mutex_init(&st->cache_mutex, NULL) != 0) {
+        pthread_cond_destroy(&st->freed);
+        pthread_mutex_destroy(&st->mutex);
+        free(st);
+        return concert_sys_error_set(CONCERT_ENOMEM, "postgresql: cannot create a mutex");
     }
     if ((rc = conninfo_build(st, location, opts)) != 0 || (rc = pool_init(st, opts)) != 0 ||
         (rc = pg_run(st, schema_body, NULL)) != 0) {

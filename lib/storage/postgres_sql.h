@@ -260,19 +260,44 @@ static const char *const PG_MIGRATION_2[] = {
     "  RETURN concert_fn.token_report(v_ticket, p_now, p_wait_ttl, v_admitted, 1);\n"
     "END $$;",
 
+    /* The hot path (an ACTIVE token checked before every booking step, a
+     * WAITING one polled): one query reads the state row and the token
+     * together; admission only when there may be work. */
     "CREATE OR REPLACE FUNCTION concert_fn.queue_status(p_token text, p_now bigint,"
     "    p_max bigint, p_active_ttl bigint, p_wait_ttl bigint)"
     "    RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
     "#variable_conflict use_column\n"
-    "DECLARE v_admitted bigint; v_ticket bigint; r concert_fn.token_row;\n"
+    "DECLARE v record; r concert_fn.token_row; v_admitted bigint;\n"
     "BEGIN\n"
-    "  v_admitted := concert_fn.admit_maybe(p_now, p_max, p_active_ttl, p_wait_ttl);\n"
-    "  SELECT ticket INTO v_ticket FROM concert.tokens\n"
-    "    WHERE lookup = hashtextextended(p_token, 0) AND token = p_token;\n"
-    "  r := concert_fn.token_report(v_ticket, p_now, p_wait_ttl, v_admitted, 0);\n"
+    "  SELECT q.active, q.admitted_through, q.last_ticket, q.rate_mps, q.window_start,\n"
+    "         q.window_count, t.ticket, t.token, t.user_id, t.state, t.last_seen,\n"
+    "         t.expires_at,\n"
+    "         EXISTS (SELECT 1 FROM concert.tokens e\n"
+    "                 WHERE e.state = 2 AND e.expires_at <= p_now) AS expired\n"
+    "    INTO v FROM concert.queue_state q LEFT JOIN concert.tokens t\n"
+    "      ON t.lookup = hashtextextended(p_token, 0) AND t.token = p_token\n"
+    "   WHERE q.id = 1;\n"
+    "  IF v.expired OR (v.active < p_max AND v.admitted_through < v.last_ticket) THEN\n"
+    "    v_admitted := concert_fn.admit(p_now, p_max, p_active_ttl, p_wait_ttl);\n"
+    "    r := concert_fn.token_report(v.ticket, p_now, p_wait_ttl, v_admitted, 0);\n"
+    "  ELSE\n"
+    "    r.admitted := 0; r.rate_mps := v.rate_mps; r.window_start := v.window_start;\n"
+    "    r.window_count := v.window_count; r.is_new := 0; r.position := 0;\n"
+    "    r.expires_at := 0;\n"
+    "    IF v.ticket IS NULL THEN r.rc := -21; RETURN r; END IF;\n"
+    "    r.rc := 0; r.token := v.token; r.user_id := v.user_id;\n"
+    "    IF v.state = 1 AND v.ticket > v.admitted_through\n"
+    "       AND p_now < v.last_seen + p_wait_ttl THEN\n"
+    "      r.state := 1; r.position := v.ticket - v.admitted_through;\n"
+    "    ELSIF v.state = 2 AND p_now < v.expires_at THEN\n"
+    "      r.state := 2; r.expires_at := v.expires_at;\n"
+    "    ELSE\n"
+    "      r.state := 3;\n"
+    "    END IF;\n"
+    "  END IF;\n"
     "  IF r.rc = 0 AND r.state = 1 THEN\n"
     "    UPDATE concert.tokens SET last_seen = greatest(last_seen, p_now)\n"
-    "      WHERE ticket = v_ticket AND state = 1;\n"
+    "      WHERE ticket = v.ticket AND state = 1;\n"
     "    r.expires_at := greatest(r.expires_at, p_now + p_wait_ttl);\n"
     "  END IF;\n"
     "  RETURN r;\n"
@@ -483,6 +508,14 @@ static const char *const PG_MIGRATION_2[] = {
                   "$4::bigint, $5::bigint, $6::bigint)")                                     \
     X(PG_Q_STATUS, "SELECT * FROM concert_fn.queue_status($1::text, $2::bigint, $3::bigint, "  \
                    "$4::bigint, $5::bigint)")                                                \
+    X(PG_Q_PEEK, "SELECT q.active, q.admitted_through, q.last_ticket, q.rate_mps, t.ticket, "   \
+                 "t.token, t.user_id, t.state, t.last_seen, t.expires_at, "                    \
+                 "EXISTS (SELECT 1 FROM concert.tokens e WHERE e.state = 2 "                  \
+                 "AND e.expires_at <= $2::bigint) FROM concert.queue_state q "                \
+                 "LEFT JOIN concert.tokens t ON t.lookup = hashtextextended($1::text, 0) "     \
+                 "AND t.token = $1::text WHERE q.id = 1")                                     \
+    X(PG_Q_TOUCH, "UPDATE concert.tokens SET last_seen = greatest(last_seen, $2::bigint) "      \
+                  "WHERE ticket = $1::bigint AND state = 1")                                  \
     X(PG_Q_LEAVE, "SELECT * FROM concert_fn.queue_leave($1::text, $2::bigint, $3::bigint, "    \
                   "$4::bigint, $5::bigint)")                                                 \
     X(PG_Q_STATS, "SELECT * FROM concert_fn.queue_stats($1::bigint, $2::bigint, $3::bigint, "  \
