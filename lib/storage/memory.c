@@ -111,10 +111,13 @@ typedef struct mem_payment {
 typedef struct mem_token {
     int64_t when;         /* WAITING: last_seen; ACTIVE: expires_at */
     uint32_t user;        /* index in users */
+    uint16_t tag;         /* top bits of the text's hash: skips most wrong
+                             candidates without building their text */
     uint8_t state;        /* WAITING, ACTIVE or CONCERT_TOKEN_ENDED */
     uint8_t verbatim;     /* 1: text holds a uint32 index into s->verbatim */
     uint8_t text[TOKEN_COMPACT_BYTES]; /* the decoded base64url bytes */
 } mem_token;
+_Static_assert(sizeof(mem_token) <= 40, "a waiting token's record must stay small (issue 6)");
 
 typedef struct mem_idem {
     int64_t user_id;
@@ -278,40 +281,36 @@ static uint32_t schedule_find(const memory_store *s, int64_t id)
 static const char BASE64URL[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static int base64url_value(char c)
+/* Character -> 6-bit value + 1; 0 for characters outside the alphabet.
+ * Built from BASE64URL at open (a table keeps decoding branch-free). */
+static unsigned char BASE64URL_VALUE[256];
+static pthread_once_t base64url_once = PTHREAD_ONCE_INIT;
+
+static void base64url_table_build(void)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
+    for (int i = 0; i < 64; i++)
+        BASE64URL_VALUE[(unsigned char)BASE64URL[i]] = (unsigned char)(i + 1);
 }
 
 /* 1 and the 24 bytes if text is 32 base64url characters (a bijection: no
  * padding, so re-encoding gives the same text), else 0. */
 static int token_decode(const char *text, size_t len, uint8_t out[TOKEN_COMPACT_BYTES])
 {
+    unsigned char missing = 0;
     if (len != TOKEN_COMPACT_CHARS)
         return 0;
     for (size_t i = 0, o = 0; i < TOKEN_COMPACT_CHARS; i += 4, o += 3) {
         uint32_t v = 0;
         for (size_t k = 0; k < 4; k++) {
-            int d = base64url_value(text[i + k]);
-            if (d < 0)
-                return 0;
-            v = v << 6 | (uint32_t)d;
+            unsigned char d = BASE64URL_VALUE[(unsigned char)text[i + k]];
+            missing |= (unsigned char)(d == 0);
+            v = v << 6 | ((uint32_t)(d - 1u) & 63u);
         }
         out[o] = (uint8_t)(v >> 16);
         out[o + 1] = (uint8_t)(v >> 8);
         out[o + 2] = (uint8_t)v;
     }
-    return 1;
+    return !missing;
 }
 
 static uint32_t verbatim_slot(const mem_token *t)
@@ -341,9 +340,20 @@ static void token_text(const memory_store *s, const mem_token *t, char *out)
     out[TOKEN_COMPACT_CHARS] = '\0';
 }
 
+/* Compact tokens hash three 64-bit words (fast on the hot path); other
+ * texts go byte by byte. Either way the same text always hashes the same. */
 static uint64_t token_key_hash(int compact, const uint8_t *bytes, const char *text, size_t len)
 {
-    return compact ? mem_hash_bytes(bytes, TOKEN_COMPACT_BYTES, 1) : mem_hash_bytes(text, len, 2);
+    uint64_t w[3];
+    if (!compact)
+        return mem_hash_bytes(text, len, 2);
+    memcpy(w, bytes, sizeof(w));
+    return mem_hash_mix(w[2] ^ mem_hash_mix(w[1] ^ mem_hash_mix(w[0] ^ UINT64_C(0x9e3779b97f4a7c15))));
+}
+
+static uint16_t token_tag(uint64_t hash)
+{
+    return (uint16_t)(hash >> 48);
 }
 
 static uint64_t token_hash_of(const void *owner, uint32_t v)
@@ -390,6 +400,8 @@ static uint32_t token_find(const memory_store *s, const char *text)
         return MEM_NONE;
     for (uint32_t slot = mem_index_first(&s->token_ix, k.hash, &p); slot;
          slot = mem_index_next(&s->token_ix, &p)) {
+        if (s->tokens[slot - 1].tag != token_tag(k.hash))
+            continue; /* a different hash: cannot be this text */
         token_text(s, &s->tokens[slot - 1], stored);
         if (concert_sys_token_equal(stored, text))
             return slot - 1;
@@ -517,6 +529,7 @@ static int token_append(memory_store *s, const concert_queue_params *p, uint32_t
     t->when = now;
     t->user = user;
     t->state = CONCERT_TOKEN_WAITING;
+    t->tag = token_tag(k.hash);
     if (copy) {
         uint32_t slot = (uint32_t)s->verbatim_count++;
         s->verbatim[slot] = copy;
@@ -1812,6 +1825,7 @@ int concert_storage_memory_open(concert_storage **out, const char *location,
     if (!out)
         return concert_sys_error_set(CONCERT_EINVAL, "concert_storage_memory_open: NULL out");
     *out = NULL;
+    pthread_once(&base64url_once, base64url_table_build);
     s = calloc(1, sizeof(*s));
     if (!s)
         return out_of_memory("opening the store");
