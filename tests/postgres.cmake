@@ -53,11 +53,16 @@ set_tests_properties(postgres_backend PROPERTIES
   TIMEOUT 600
   ENVIRONMENT "CONCERT_TEST_PG_CONNINFO_FILE=${CONCERT_PG_PRIVATE_CONNINFO};CONCERT_TEST_PG_CTL=${CONCERT_PG_SCRIPTS}/ctl.sh")
 
-# The multi-process race (several processes, one store), once it exists.
-if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_race.c AND TARGET mp_race)
+# The multi-process race (several processes, one store): the same program as
+# for SQLite, on a fresh database. Guarded in case another file defines it.
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_race.c)
+  if(NOT TARGET mp_race)
+    add_executable(mp_race ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_race.c)
+    target_link_libraries(mp_race PRIVATE concert_static Threads::Threads)
+  endif()
   add_test(NAME multiprocess_postgres
            COMMAND ${CONCERT_PG_SCRIPTS}/run.sh ${CONCERT_PG_SCRIPTS}/with_db.sh
-                   ${CONCERT_PG_CONNINFO} $<TARGET_FILE:mp_race>)
+                   ${CONCERT_PG_CONNINFO} $<TARGET_FILE:mp_race> 8)
   set_tests_properties(multiprocess_postgres PROPERTIES
     FIXTURES_REQUIRED postgres_server SKIP_RETURN_CODE 77 TIMEOUT 600
     ENVIRONMENT "CONCERT_TEST_PG_CONNINFO_FILE=${CONCERT_PG_CONNINFO}")
