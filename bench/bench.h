@@ -41,7 +41,8 @@ typedef struct bench_options {
     const char *pg_conninfo;   /* --pg */
     const char *tmpdir;        /* where SQLite files go */
     int64_t queue_size;        /* the "large" queue; default 1,000,000 */
-    int64_t durable_queue_size;/* the same for SQLite and PostgreSQL, if set */
+    int64_t durable_queue_size;/* the same for SQLite, if set */
+    int64_t pg_queue_size;     /* the same for PostgreSQL, if set */
     int64_t venue_seats;       /* seats of the big venue; default 100,000 */
 } bench_options;
 
@@ -49,6 +50,8 @@ typedef struct bench_options {
 
 /* Monotonic time in nanoseconds. */
 int64_t bench_now_ns(void);
+/* CPU time of the whole process (all threads), in nanoseconds. */
+int64_t bench_cpu_ns(void);
 
 /* Latency samples of one run (nanoseconds); grows as needed. */
 typedef struct bench_samples {
@@ -75,10 +78,15 @@ typedef struct bench_rep {
     double p50_us;
     double p99_us;
     double mean_us;     /* wall time per operation, all threads together */
+    double cpu_us;      /* process CPU time per operation (0: not measured);
+                           unlike ops_per_s it does not suffer when other
+                           processes take the CPU */
 } bench_rep;
 
-/* Fill rep from ops done in elapsed_ns, with latencies in s (sorted here). */
-void bench_rep_from(bench_rep *rep, int64_t ops, int64_t elapsed_ns, bench_samples *s);
+/* Fill rep from ops done in elapsed_ns of wall time and cpu_ns of process
+ * CPU time (< 0: unknown), with latencies in s (sorted here). */
+void bench_rep_from(bench_rep *rep, int64_t ops, int64_t elapsed_ns, int64_t cpu_ns,
+                    bench_samples *s);
 
 /* Median of each field over n repetitions, field by field. */
 void bench_rep_median(bench_rep *out, const bench_rep *reps, int n);
@@ -103,9 +111,10 @@ uint64_t bench_rand(uint64_t *state);
 
 /* Run fn(args + i * arg_size) on `threads` threads that start together;
  * *elapsed_ns is the wall time from the common start until the last one
- * finished. Returns 0, or -1 if a thread could not be started. */
+ * finished, *cpu_ns (may be NULL) the process CPU time over the same span.
+ * Returns 0, or -1 if a thread could not be started. */
 int bench_parallel(int threads, void (*fn)(void *arg), void *args, size_t arg_size,
-                   int64_t *elapsed_ns);
+                   int64_t *elapsed_ns, int64_t *cpu_ns);
 
 /* ---------------- catalog_gen.c ---------------- */
 

@@ -26,7 +26,8 @@ static void usage(FILE *out)
           "  --reps N          repetitions (default 5, --quick 3)\n"
           "  --queue-size N    the large queue (default 1,000,000; --quick: 100,000 on\n"
           "                    durable stores)\n"
-          "  --durable-queue-size N  the large queue on SQLite and PostgreSQL only\n"
+          "  --durable-queue-size N  the large queue on SQLite only\n"
+          "  --pg-queue-size N the large queue on PostgreSQL only\n"
           "  --venue-seats N   seats of the big venue (default 100,000)\n"
           "  --pg CONNINFO     PostgreSQL server (a database per run is created there\n"
           "                    and dropped)\n"
@@ -164,6 +165,10 @@ static int parse_args(bench_options *o, int argc, char **argv)
             i++;
         } else if (strcmp(a, "--durable-queue-size") == 0) {
             if (parse_int(a, next, 2, 100000000, &o->durable_queue_size) != 0)
+                return -1;
+            i++;
+        } else if (strcmp(a, "--pg-queue-size") == 0) {
+            if (parse_int(a, next, 2, 100000000, &o->pg_queue_size) != 0)
                 return -1;
             i++;
         } else if (strcmp(a, "--venue-seats") == 0) {

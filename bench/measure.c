@@ -20,6 +20,13 @@ int64_t bench_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t bench_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int bench_samples_init(bench_samples *s, size_t n)
 {
     s->count = 0;
@@ -81,13 +88,16 @@ double bench_samples_percentile_us(bench_samples *s, double p)
     return (double)s->ns[rank - 1] / 1000.0;
 }
 
-void bench_rep_from(bench_rep *rep, int64_t ops, int64_t elapsed_ns, bench_samples *s)
+void bench_rep_from(bench_rep *rep, int64_t ops, int64_t elapsed_ns, int64_t cpu_ns,
+                    bench_samples *s)
 {
     memset(rep, 0, sizeof(*rep));
     if (ops > 0 && elapsed_ns > 0) {
         rep->ops_per_s = (double)ops * 1e9 / (double)elapsed_ns;
         rep->mean_us = (double)elapsed_ns / 1000.0 / (double)ops;
     }
+    if (ops > 0 && cpu_ns > 0)
+        rep->cpu_us = (double)cpu_ns / 1000.0 / (double)ops;
     if (s) {
         rep->p50_us = bench_samples_percentile_us(s, 50.0);
         rep->p99_us = bench_samples_percentile_us(s, 99.0);
@@ -124,6 +134,7 @@ void bench_rep_median(bench_rep *out, const bench_rep *reps, int n)
     MEDIAN_FIELD(p50_us);
     MEDIAN_FIELD(p99_us);
     MEDIAN_FIELD(mean_us);
+    MEDIAN_FIELD(cpu_us);
 #undef MEDIAN_FIELD
 }
 

@@ -152,6 +152,8 @@ static void print_json(FILE *out, const bench_options *o, const char *cpu, long 
         json_str(out, r->size);
         fprintf(out, ",\"ops_per_rep\":%lld,\"reps\":%d,\"ops_per_s\":", (long long)r->ops, r->reps);
         json_num(out, r->median.ops_per_s);
+        fprintf(out, ",\"cpu_us_per_op\":");
+        json_num(out, r->median.cpu_us > 0 ? r->median.cpu_us : NAN);
         fprintf(out, ",\"mean_us\":");
         json_num(out, r->median.mean_us);
         fprintf(out, ",\"p50_us\":");
@@ -189,11 +191,15 @@ static void print_table(FILE *out, const bench_options *o, const char *cpu, long
     fprintf(out, "concert-bench %s on %ld x %s, %lld MiB; figures are medians of %d repetitions "
            "(p50/p99: latency of one operation; peak RSS: process high-water during the row)\n\n",
            concert_version_string(), nproc, cpu, mem_total_mib(), o->reps);
-    fprintf(out, "%-22s %-10s %3s %-24s %12s %10s %10s %9s  %s\n", "scenario", "store", "thr",
-            "size", "ops/s", "p50 us", "p99 us", "peak MiB", "derived / note");
+    fprintf(out, "%-22s %-10s %3s %-24s %12s %9s %10s %10s %9s  %s\n", "scenario", "store",
+            "thr", "size", "ops/s", "cpu us/op", "p50 us", "p99 us", "peak MiB",
+            "derived / note");
     for (size_t i = 0; i < row_count; i++) {
         const bench_row *r = &rows[i];
-        char ops[32], peak[32], derived[64], p50[32], p99[32];
+        char ops[32], peak[32], derived[64], p50[32], p99[32], cpu_op[32];
+        snprintf(cpu_op, sizeof(cpu_op), "-");
+        if (r->median.cpu_us > 0)
+            snprintf(cpu_op, sizeof(cpu_op), "%.2f", r->median.cpu_us);
         snprintf(p50, sizeof(p50), "-");
         snprintf(p99, sizeof(p99), "-");
         if (r->median.p50_us > 0 || r->median.p99_us > 0) {
@@ -211,8 +217,8 @@ static void print_table(FILE *out, const bench_options *o, const char *cpu, long
         derived[0] = '\0';
         if (!isnan(r->value))
             snprintf(derived, sizeof(derived), "%s=%.2f ", r->value_name, r->value);
-        fprintf(out, "%-22s %-10s %3d %-24s %12s %10s %10s %9s  %s%s\n", r->scenario, r->store,
-                r->threads, r->size, ops, p50, p99, peak, derived, r->note);
+        fprintf(out, "%-22s %-10s %3d %-24s %12s %9s %10s %10s %9s  %s%s\n", r->scenario,
+                r->store, r->threads, r->size, ops, cpu_op, p50, p99, peak, derived, r->note);
     }
 }
 

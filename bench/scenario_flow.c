@@ -107,7 +107,7 @@ static int flow_rep(const bench_options *o, int kind, int threads, int64_t capac
     bench_samples all = {0};
     int64_t users = capacity < FLOW_MAX_USERS ? capacity : FLOW_MAX_USERS;
     const int64_t schedules = (capacity + FLOW_SEATS_PER_SCHEDULE - 1) / FLOW_SEATS_PER_SCHEDULE;
-    int64_t elapsed = 0, done = 0;
+    int64_t elapsed = 0, cpu = 0, done = 0;
     int rc = -1;
 
     if (users < threads)
@@ -140,7 +140,7 @@ static int flow_rep(const bench_options *o, int kind, int threads, int64_t capac
         for (int i = 0; i < threads; i++)
             workers[i].deadline_ns = deadline;
     }
-    if (bench_parallel(threads, flow_run, workers, sizeof(*workers), &elapsed) != 0)
+    if (bench_parallel(threads, flow_run, workers, sizeof(*workers), &elapsed, &cpu) != 0)
         goto out;
     for (int i = 0; i < threads; i++) {
         done += workers[i].done;
@@ -149,7 +149,7 @@ static int flow_rep(const bench_options *o, int kind, int threads, int64_t capac
         if (bench_samples_merge(&all, &workers[i].samples) != 0)
             goto out;
     }
-    bench_rep_from(rep, done, elapsed, &all);
+    bench_rep_from(rep, done, elapsed, cpu, &all);
     *done_out = done;
     rc = 0;
 out:

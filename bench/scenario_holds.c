@@ -57,7 +57,7 @@ static int holds_rep(const bench_options *o, int kind, int threads, int64_t capa
     bench_samples all = {0};
     const int64_t users = (int64_t)threads * HOLDS_USERS_PER_THREAD;
     const int64_t schedules = (capacity + HOLDS_SEATS_PER_SCHEDULE - 1) / HOLDS_SEATS_PER_SCHEDULE;
-    int64_t elapsed = 0, done = 0;
+    int64_t elapsed = 0, cpu = 0, done = 0;
     int rc = -1;
 
     opts.max_active = users;
@@ -104,7 +104,7 @@ static int holds_rep(const bench_options *o, int kind, int threads, int64_t capa
         for (int i = 0; i < threads; i++)
             w[i].deadline_ns = deadline;
     }
-    if (bench_parallel(threads, holds_run, w, sizeof(*w), &elapsed) != 0)
+    if (bench_parallel(threads, holds_run, w, sizeof(*w), &elapsed, &cpu) != 0)
         goto out;
     for (int i = 0; i < threads; i++) {
         done += w[i].done;
@@ -112,7 +112,7 @@ static int holds_rep(const bench_options *o, int kind, int threads, int64_t capa
         if (bench_samples_merge(&all, &w[i].samples) != 0)
             goto out;
     }
-    bench_rep_from(rep, done, elapsed, &all);
+    bench_rep_from(rep, done, elapsed, cpu, &all);
     *done_out = done;
     rc = 0;
 out:

@@ -57,7 +57,7 @@ static int queue_fill(concert_db *db, int64_t size, int threads, char *tokens, d
         w[i].count = i == threads - 1 ? size - i * per : per;
         w[i].tokens = tokens + (size_t)(i * per) * CONCERT_TOKEN_SIZE;
     }
-    const int rc = bench_parallel(threads, fill_run, w, sizeof(*w), &elapsed);
+    const int rc = bench_parallel(threads, fill_run, w, sizeof(*w), &elapsed, NULL);
     for (int i = 0; i < threads; i++)
         bench_errors_merge(&errors, &w[i].errors);
     free(w);
@@ -97,8 +97,9 @@ static int measure_issue(concert_db *db, int64_t size, int64_t ops, bench_rep *r
         bench_samples_add(&s, dt);
         total += dt;
     }
-    /* Throughput here is 1 / mean cost of the timed call alone. */
-    bench_rep_from(rep, ops, total, &s);
+    /* Throughput here is 1 / mean cost of the timed call alone (the CPU
+     * time would include the leaves, so it is not reported). */
+    bench_rep_from(rep, ops, total, -1, &s);
     bench_samples_free(&s);
     return 0;
 }
@@ -110,7 +111,7 @@ static int measure_status(concert_db *db, const char *tokens, int64_t size, int6
     concert_token_info info;
     if (bench_samples_init(&s, (size_t)ops) != 0)
         return -1;
-    const int64_t t_start = bench_now_ns();
+    const int64_t t_start = bench_now_ns(), c_start = bench_cpu_ns();
     for (int64_t k = 0; k < ops; k++) {
         const char *token = tokens + (bench_rand(seed) % (uint64_t)size) * CONCERT_TOKEN_SIZE;
         const int64_t t0 = bench_now_ns();
@@ -123,7 +124,7 @@ static int measure_status(concert_db *db, const char *tokens, int64_t size, int6
             return -1;
         }
     }
-    bench_rep_from(rep, ops, bench_now_ns() - t_start, &s);
+    bench_rep_from(rep, ops, bench_now_ns() - t_start, bench_cpu_ns() - c_start, &s);
     bench_samples_free(&s);
     return 0;
 }
@@ -229,8 +230,10 @@ int scenario_queue(const bench_options *o, int kind)
     /* Durable stores under --quick fill 100,000: a million commits or
      * round trips take minutes. The size used is in every row. */
     int64_t big = o->queue_size > 0 ? o->queue_size : 1000000;
-    if (kind != STORE_MEMORY && o->durable_queue_size > 0)
+    if (kind == STORE_SQLITE && o->durable_queue_size > 0)
         big = o->durable_queue_size;
+    else if (kind == STORE_PG && o->pg_queue_size > 0)
+        big = o->pg_queue_size;
     else if (kind != STORE_MEMORY && o->quick && o->queue_size == 0)
         big = 100000;
 

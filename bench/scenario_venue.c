@@ -55,7 +55,7 @@ static int venue_rep(const bench_options *o, int kind, int64_t lists, int64_t re
 
     if (bench_samples_init(&s, (size_t)lists) != 0)
         goto out;
-    int64_t t_start = bench_now_ns();
+    int64_t t_start = bench_now_ns(), c_start = bench_cpu_ns();
     for (int64_t k = 0; k < lists; k++) {
         concert_seat_list *list = NULL;
         const int64_t t0 = bench_now_ns();
@@ -69,7 +69,7 @@ static int venue_rep(const bench_options *o, int kind, int64_t lists, int64_t re
         concert_seat_list_free(list);
         bench_samples_add(&s, dt);
     }
-    bench_rep_from(&res->list, lists, bench_now_ns() - t_start, &s);
+    bench_rep_from(&res->list, lists, bench_now_ns() - t_start, bench_cpu_ns() - c_start, &s);
     bench_samples_free(&s);
 
     /* Distinct random seats: the first `reserves` of a shuffled 1..seats. */
@@ -84,6 +84,7 @@ static int venue_rep(const bench_options *o, int kind, int64_t lists, int64_t re
     if (bench_samples_init(&s, (size_t)reserves) != 0)
         goto out;
     t_start = bench_now_ns();
+    c_start = bench_cpu_ns();
     for (int64_t k = 0; k < reserves; k++) {
         concert_reservation r;
         const char *token = tokens + (k % VENUE_USERS) * CONCERT_TOKEN_SIZE;
@@ -96,7 +97,8 @@ static int venue_rep(const bench_options *o, int kind, int64_t lists, int64_t re
             goto out;
         }
     }
-    bench_rep_from(&res->reserve, reserves, bench_now_ns() - t_start, &s);
+    bench_rep_from(&res->reserve, reserves, bench_now_ns() - t_start, bench_cpu_ns() - c_start,
+                   &s);
     rc = 0;
 out:
     bench_samples_free(&s);

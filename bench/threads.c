@@ -22,7 +22,7 @@ static void *worker_main(void *p)
 }
 
 int bench_parallel(int threads, void (*fn)(void *arg), void *args, size_t arg_size,
-                   int64_t *elapsed_ns)
+                   int64_t *elapsed_ns, int64_t *cpu_ns)
 {
     pthread_barrier_t start;
     worker *workers = calloc((size_t)threads, sizeof(*workers));
@@ -52,10 +52,12 @@ int bench_parallel(int threads, void (*fn)(void *arg), void *args, size_t arg_si
         abort();
     }
     pthread_barrier_wait(&start);
-    const int64_t t0 = bench_now_ns();
+    const int64_t t0 = bench_now_ns(), c0 = bench_cpu_ns();
     for (int i = 0; i < threads; i++)
         pthread_join(workers[i].thread, NULL);
     *elapsed_ns = bench_now_ns() - t0;
+    if (cpu_ns)
+        *cpu_ns = bench_cpu_ns() - c0;
     pthread_barrier_destroy(&start);
     free(workers);
     return rc;

@@ -7,8 +7,8 @@
 #       USERS users with 10^9 points; concert 1 OPEN with schedule 1 of
 #       1,000 seats (the seat listing) and schedules 2..FLOW_SCHEDULES+1 of
 #       100,000 seats each (the reserve+pay flow).
-#   make_catalog.sh pgbench SCHEDULES
-#       user 1; concert 1 with SCHEDULES schedules of 1,000,000 seats.
+#   make_catalog.sh pgbench USERS SCHEDULES
+#       USERS users; concert 1 with SCHEDULES schedules of 1,000,000 seats.
 # Schedules start 30 days from now, so they are bookable.
 set -eu
 kind=$1
@@ -32,15 +32,17 @@ booking)
         printf "]}]}\n" }'
     ;;
 pgbench)
-    awk -v f="$2" -v starts="$starts" 'BEGIN {
-        printf "{\"users\":[{\"id\":1,\"name\":\"u1\"}],";
+    awk -v n="$2" -v f="$3" -v starts="$starts" 'BEGIN {
+        printf "{\"users\":[";
+        for (i = 1; i <= n; i++) printf "%s{\"id\":%d,\"name\":\"u%d\"}", (i > 1 ? "," : ""), i, i;
+        printf "],";
         printf "\"concerts\":[{\"id\":1,\"title\":\"Benchmark\",\"status\":\"OPEN\",\"schedules\":[";
         for (s = 1; s <= f; s++)
             printf "%s{\"id\":%d,\"starts_at\":\"%s\",\"seats\":[{\"from\":1,\"to\":1000000,\"grade\":\"R\",\"price\":100}]}", (s > 1 ? "," : ""), s, starts;
         printf "]}]}\n" }'
     ;;
 *)
-    echo "usage: $0 queue USERS | booking USERS FLOW_SCHEDULES | pgbench SCHEDULES" >&2
+    echo "usage: $0 queue USERS | booking USERS FLOW_SCHEDULES | pgbench USERS SCHEDULES" >&2
     exit 2
     ;;
 esac
