@@ -136,6 +136,16 @@ class Server:
         with open(self.stderr_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def wait_log(self, text, timeout=5):
+        """The log once it contains text: request lines are written when a
+        request completes, which can be just after the client read the reply."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log()
+            if text in log or time.monotonic() > deadline:
+                return log
+            time.sleep(0.05)
+
     def connection(self, timeout=10):
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 

@@ -41,7 +41,7 @@ def test_locked_store_is_503_and_recovers(start_server, workdir):
     assert_reveals_nothing(r)
     assert elapsed < 15, f"a locked store held the request {elapsed:.1f} s"
     # The log keeps the detail for the operator.
-    assert "locked" in server.log()
+    assert "locked" in server.wait_log("locked")
     # Once the lock is gone, it serves again by itself.
     assert server.call("GET", "/healthz").status == 200
     assert server.call("POST", "/api/v1/queue/tokens", {"user_id": 2}).status == 201
@@ -60,7 +60,7 @@ def test_broken_store_is_500_internal_without_detail(start_server, workdir):
     assert_error(r, 500, "INTERNAL")
     assert_reveals_nothing(r)
     assert r.json["error"]["message"] == "internal error"
-    assert "queue_state" in server.log()
+    assert "queue_state" in server.wait_log("queue_state")
     health = server.call("GET", "/healthz")
     assert health.status >= 500, health
 
