@@ -107,17 +107,16 @@ typedef struct mem_payment {
     int64_t paid_at;
 } mem_payment;
 
-/* 40 bytes: the issue's budget is 128 per waiting token. */
+/* 48 bytes, plus about 16 in the index: the issue's budget is 128 per
+ * waiting token. The user's id (not index) saves a status poll a cache miss. */
 typedef struct mem_token {
     int64_t when;         /* WAITING: last_seen; ACTIVE: expires_at */
-    uint32_t user;        /* index in users */
-    uint16_t tag;         /* top bits of the text's hash: skips most wrong
-                             candidates without building their text */
+    int64_t user_id;
     uint8_t state;        /* WAITING, ACTIVE or CONCERT_TOKEN_ENDED */
     uint8_t verbatim;     /* 1: text holds a uint32 index into s->verbatim */
     uint8_t text[TOKEN_COMPACT_BYTES]; /* the decoded base64url bytes */
 } mem_token;
-_Static_assert(sizeof(mem_token) <= 40, "a waiting token's record must stay small (issue 6)");
+_Static_assert(sizeof(mem_token) <= 48, "a waiting token's record must stay small (issue 6)");
 
 typedef struct mem_idem {
     int64_t user_id;
@@ -351,11 +350,6 @@ static uint64_t token_key_hash(int compact, const uint8_t *bytes, const char *te
     return mem_hash_mix(w[2] ^ mem_hash_mix(w[1] ^ mem_hash_mix(w[0] ^ UINT64_C(0x9e3779b97f4a7c15))));
 }
 
-static uint16_t token_tag(uint64_t hash)
-{
-    return (uint16_t)(hash >> 48);
-}
-
 static uint64_t token_hash_of(const void *owner, uint32_t v)
 {
     const memory_store *s = owner;
@@ -400,8 +394,6 @@ static uint32_t token_find(const memory_store *s, const char *text)
         return MEM_NONE;
     for (uint32_t slot = mem_index_first(&s->token_ix, k.hash, &p); slot;
          slot = mem_index_next(&s->token_ix, &p)) {
-        if (s->tokens[slot - 1].tag != token_tag(k.hash))
-            continue; /* a different hash: cannot be this text */
         token_text(s, &s->tokens[slot - 1], stored);
         if (concert_sys_token_equal(stored, text))
             return slot - 1;
@@ -484,7 +476,7 @@ static void token_report(const memory_store *s, const concert_queue_params *p, u
 
     memset(out, 0, sizeof(*out));
     token_text(s, t, out->info.token);
-    out->info.user_id = s->users[t->user].id;
+    out->info.user_id = t->user_id;
     out->info.is_new = is_new;
     out->info.eta_ms = -1;
     out->admit_rate_mps = s->rate.rate_mps;
@@ -527,9 +519,8 @@ static int token_append(memory_store *s, const concert_queue_params *p, uint32_t
     t = &s->tokens[index];
     memset(t, 0, sizeof(*t));
     t->when = now;
-    t->user = user;
+    t->user_id = s->users[user].id;
     t->state = CONCERT_TOKEN_WAITING;
-    t->tag = token_tag(k.hash);
     if (copy) {
         uint32_t slot = (uint32_t)s->verbatim_count++;
         s->verbatim[slot] = copy;
@@ -1392,7 +1383,7 @@ static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t *
 
     t = ti == MEM_NONE ? NULL : &s->tokens[ti];
     if (!t || t->state != CONCERT_TOKEN_ACTIVE || !(req->now < t->when) ||
-        s->users[t->user].id != req->user_id)
+        t->user_id != req->user_id)
         return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: not an active token");
     if (req->reservation_id <= 0 || (uint64_t)req->reservation_id > s->reservations_count)
         return concert_sys_error_set(CONCERT_ERESERVATION_NOT_FOUND, "reservation %lld not found",
@@ -1408,7 +1399,7 @@ static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t *
         s->schedules[r->schedule].seats[r->seat] != (uint32_t)req->reservation_id)
         return concert_sys_error_set(CONCERT_EHOLD_EXPIRED, "the hold of reservation %lld expired",
                                      (long long)req->reservation_id);
-    user = t->user;
+    user = user_find(s, t->user_id); /* users are never removed */
     if (s->users[user].balance < r->price)
         return concert_sys_error_set(CONCERT_EINSUFFICIENT_POINTS,
                                      "insufficient points: balance %lld, price %lld",

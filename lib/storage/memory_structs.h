@@ -141,27 +141,36 @@ static inline void mem_ring_free(mem_ring *r)
 /* ---- an open-addressing index: hash -> uint32 value ---- */
 
 /*
- * Slots hold value + 1 (0 = empty), 4 bytes each, linear probing, load at
- * most 3/4. Entries are never removed (nothing in the store is deleted), so
- * there are no tombstones. Keys are not stored: the owner recomputes a
- * value's hash when the table grows and compares keys itself when probing.
+ * 8-byte slots, linear probing, load at most 3/4. A slot holds value + 1 in
+ * its low half (0 = empty) and the low 32 bits of the key's hash in its high
+ * half: a probe compares that tag first, so a lookup usually reads one
+ * record, not every record in its run (each would be a cache miss in a big
+ * store). The home slot comes from the hash's high half, so tag and position
+ * are independent. Entries are never removed (nothing in the store is
+ * deleted), so there are no tombstones. Keys are not stored: the owner
+ * recomputes a value's hash when the table grows and compares keys itself.
  */
 typedef struct mem_index {
-    uint32_t *slots;
+    uint64_t *slots;
     size_t mask;    /* capacity - 1; capacity is a power of two */
     size_t count;
 } mem_index;
 
 typedef uint64_t (*mem_index_hash_fn)(const void *owner, uint32_t value);
 
+static inline size_t mem_index_home(uint64_t hash, size_t mask)
+{
+    return (size_t)(hash >> 32 | hash << 32) & mask;
+}
+
 /* Room for `extra` more entries, rehashing through hash_of; 0 or -1. */
 static inline int mem_index_reserve(mem_index *ix, size_t extra, mem_index_hash_fn hash_of,
                                     const void *owner)
 {
     size_t cap = ix->slots ? ix->mask + 1 : 0, next, need;
-    uint32_t *grown;
+    uint64_t *grown;
 
-    if (extra > (size_t)UINT32_MAX - ix->count)
+    if (extra > (size_t)UINT32_MAX - 1 - ix->count)
         return -1;
     need = ix->count + extra;
     if (need <= cap / 4 * 3)
@@ -173,11 +182,11 @@ static inline int mem_index_reserve(mem_index *ix, size_t extra, mem_index_hash_
     if (!grown)
         return -1;
     for (size_t i = 0; i < cap; i++) {
-        uint32_t slot = ix->slots[i];
+        uint64_t slot = ix->slots[i];
         size_t at;
         if (!slot)
             continue;
-        at = (size_t)hash_of(owner, slot - 1) & (next - 1);
+        at = mem_index_home(hash_of(owner, (uint32_t)slot - 1), next - 1);
         while (grown[at])
             at = (at + 1) & (next - 1);
         grown[at] = slot;
@@ -191,34 +200,47 @@ static inline int mem_index_reserve(mem_index *ix, size_t extra, mem_index_hash_
 /* Add value under hash; room must have been reserved. */
 static inline void mem_index_insert(mem_index *ix, uint64_t hash, uint32_t value)
 {
-    size_t at = (size_t)hash & ix->mask;
+    size_t at = mem_index_home(hash, ix->mask);
     while (ix->slots[at])
         at = (at + 1) & ix->mask;
-    ix->slots[at] = value + 1;
+    ix->slots[at] = (uint64_t)(uint32_t)hash << 32 | ((uint64_t)value + 1);
     ix->count++;
 }
 
 /*
- * Probing: start with mem_index_first(), then call mem_index_next() until it
- * returns 0; each non-zero result is a candidate value + 1 whose key the
- * caller compares.
+ * Probing: mem_index_first(), then mem_index_next() until it returns 0; each
+ * non-zero result is value + 1 of an entry whose hash tag matches, whose key
+ * the caller compares.
  */
 typedef struct mem_probe {
     size_t at;
+    uint32_t tag;
 } mem_probe;
+
+static inline uint32_t mem_index_scan(const mem_index *ix, mem_probe *p)
+{
+    for (;; p->at = (p->at + 1) & ix->mask) {
+        uint64_t slot = ix->slots[p->at];
+        if (!slot)
+            return 0;
+        if ((uint32_t)(slot >> 32) == p->tag)
+            return (uint32_t)slot;
+    }
+}
 
 static inline uint32_t mem_index_first(const mem_index *ix, uint64_t hash, mem_probe *p)
 {
     if (!ix->slots)
         return 0;
-    p->at = (size_t)hash & ix->mask;
-    return ix->slots[p->at];
+    p->at = mem_index_home(hash, ix->mask);
+    p->tag = (uint32_t)hash;
+    return mem_index_scan(ix, p);
 }
 
 static inline uint32_t mem_index_next(const mem_index *ix, mem_probe *p)
 {
     p->at = (p->at + 1) & ix->mask;
-    return ix->slots[p->at];
+    return mem_index_scan(ix, p);
 }
 
 static inline void mem_index_free(mem_index *ix)
