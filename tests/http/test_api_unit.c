@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "errors_http.h"
+#include "json_out.h"
 #include "reply.h"
 
 typedef struct header_pair {
@@ -240,4 +241,62 @@ Test(api, hostile_input_always_gets_a_well_formed_answer, .init = open_memory_st
             cr_assert_not_null(resp.body);
         api_response_release(&resp);
     }
+}
+
+Test(json_out, escapes_strings_and_replaces_invalid_utf8)
+{
+    json_out w;
+    json_out_init(&w);
+    json_out_object_begin(&w);
+    json_out_key(&w, "s");
+    json_out_string(&w, "a\"b\\c\n\x01 \xc3\xa9 \xe2\x98\x85 \xf0\x9f\x8e\xb5");
+    json_out_key(&w, "bad");
+    json_out_string(&w, "\xff\xc3\x28\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf\xe2\x82");
+    json_out_key(&w, "n");
+    json_out_array_begin(&w);
+    json_out_int(&w, 0);
+    json_out_int(&w, -7);
+    json_out_int(&w, INT64_MAX);
+    json_out_int(&w, INT64_MIN);
+    json_out_null(&w);
+    json_out_array_end(&w);
+    json_out_key(&w, "t");
+    json_out_time(&w, 1798138800123);
+    json_out_object_end(&w);
+    char *text = NULL;
+    size_t len = 0;
+    cr_assert_eq(json_out_finish(&w, &text, &len), 0);
+    cr_expect_str_eq(text,
+                     "{\"s\":\"a\\\"b\\\\c\\u000a\\u0001 \xc3\xa9 \xe2\x98\x85 \xf0\x9f\x8e\xb5\","
+                     /* ff, c3 then "(", ed a0 80 (a surrogate), f4 90 80 80 (past
+                      * U+10FFFF), c0 af (overlong), e2 82 (cut short): every
+                      * byte that starts no valid sequence becomes U+FFFD. */
+                     "\"bad\":\"\\ufffd\\ufffd(\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd"
+                     "\\ufffd\\ufffd\\ufffd\\ufffd\","
+                     "\"n\":[0,-7,9223372036854775807,-9223372036854775808,null],"
+                     "\"t\":\"2026-12-24T19:00:00.123Z\"}");
+    cr_expect_eq(len, strlen(text));
+    free(text);
+}
+
+Test(json_out, misuse_is_reported_not_written)
+{
+    json_out w;
+    json_out_init(&w);
+    json_out_object_begin(&w);
+    json_out_key(&w, "a");
+    json_out_object_end(&w); /* a key without a value */
+    char *text = NULL;
+    size_t len = 0;
+    cr_expect_eq(json_out_finish(&w, &text, &len), -1);
+    cr_expect_null(text);
+
+    json_out_init(&w);
+    for (int i = 0; i < JSON_OUT_MAX_DEPTH + 1; i++)
+        json_out_array_begin(&w);
+    cr_expect_eq(json_out_finish(&w, &text, &len), -1);
+
+    json_out_init(&w);
+    json_out_array_begin(&w);
+    cr_expect_eq(json_out_finish(&w, &text, &len), -1, "an unclosed array is not a document");
 }
