@@ -469,6 +469,7 @@ Test(sqlite, a_read_only_store_is_a_clear_storage_error_and_stays_intact)
 Test(sqlite, a_full_disk_fails_cleanly_and_corrupts_nothing)
 {
     concert_db *db = open_store();
+    concert_concert_list *list = NULL;
     pid_t pid;
     int status = 0;
     int64_t bal;
@@ -482,18 +483,28 @@ Test(sqlite, a_full_disk_fails_cleanly_and_corrupts_nothing)
         concert_catalog_schedule sched[] = {{99, T0 + DAY, big, 1}};
         concert_catalog_concert con[] = {{9, "Too big", CONCERT_STATUS_OPEN, 0, sched, 1}};
         concert_catalog cat = {CONCERT_CATALOG_VERSION, NULL, 0, con, 1};
-        struct rlimit lim = {256 * 1024, 256 * 1024};
+        struct rlimit lim, saved;
         concert_options o = options();
         concert_db *child = NULL;
+        int64_t after = 0;
         int rc;
         signal(SIGXFSZ, SIG_IGN);
         if (concert_open(&child, uri, &o) != 0)
             _exit(10);
+        if (getrlimit(RLIMIT_FSIZE, &saved) != 0)
+            _exit(11);
+        lim = saved;
+        lim.rlim_cur = 256 * 1024; /* soft limit only: it can be raised again */
         if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
             _exit(11);
         rc = concert_catalog_load(child, &cat);
         if (rc != CONCERT_ESTORAGE || !strstr(concert_error_last()->message, "sqlite:"))
             _exit(12);
+        /* Space comes back: the same handle works again. */
+        if (setrlimit(RLIMIT_FSIZE, &saved) != 0)
+            _exit(13);
+        if (concert_charge_points(&after, child, 1, 5, NULL) != 0 || after != 100005)
+            _exit(14);
         concert_close(child);
         _exit(0);
     }
@@ -504,7 +515,10 @@ Test(sqlite, a_full_disk_fails_cleanly_and_corrupts_nothing)
     expect_integrity_ok();
     db = open_store();
     cr_assert_eq(concert_points_balance(&bal, db, 1), 0);
-    cr_assert_eq(bal, 100000);
+    cr_assert_eq(bal, 100005, "the charge after the failure, nothing of the failed load");
+    cr_assert_eq(concert_admin_concerts_list(&list, db), 0);
+    cr_assert_eq(list->count, 1, "the failed load left no concert behind");
+    concert_concert_list_free(list);
     cr_assert_eq(concert_charge_points(&bal, db, 1, 1, NULL), 0, "%s",
                  concert_error_last()->message);
     expect_verify_clean(db);
