@@ -37,3 +37,18 @@ Cflags: -I${PROJECT_SOURCE_DIR}/include
       RESOURCE_LOCK go_binding)
   endforeach()
 endif()
+
+# The store tests once more on PostgreSQL, on the shared test server that
+# tests/postgres.cmake starts (fixture postgres_server; its conninfo file is
+# build/pg/conninfo). SKIP (77) with CONCERT_SKIP_POSTGRES=1, via tests/pg/run.sh.
+if(GO_EXECUTABLE AND CONCERT_SANITIZE STREQUAL "" AND CONCERT_WITH_POSTGRES)
+  add_test(NAME go_postgres
+           COMMAND ${PROJECT_SOURCE_DIR}/tests/pg/run.sh /bin/sh
+                   ${PROJECT_SOURCE_DIR}/bindings/go/run-tests.sh postgres)
+  set_tests_properties(go_postgres PROPERTIES
+    ENVIRONMENT "${CONCERT_GO_ENV};CONCERT_TEST_PG_CONNINFO_FILE=${CMAKE_BINARY_DIR}/pg/conninfo"
+    FIXTURES_REQUIRED postgres_server
+    SKIP_RETURN_CODE 77
+    TIMEOUT 900
+    RESOURCE_LOCK go_binding)
+endif()

@@ -1,7 +1,11 @@
 package concert
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +21,43 @@ var stores = []store{
 	{"memory", func(testing.TB) string { return "memory:" }},
 	{"sqlite", func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "store.db") }},
 }
+
+// With CONCERT_TEST_PG_CONNINFO_FILE (the conninfo of a test server, as
+// tests/pg/start.sh writes it) the store tests also run on PostgreSQL,
+// each on a fresh database made and dropped with psql.
+func init() {
+	file := os.Getenv("CONCERT_TEST_PG_CONNINFO_FILE")
+	if file == "" {
+		return
+	}
+	stores = append(stores, store{"postgres", func(t testing.TB) string {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("PostgreSQL conninfo: %v", err)
+		}
+		conninfo := strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0])
+		name := fmt.Sprintf("concert_go_%d_%d", os.Getpid(), pgDatabases.Add(1))
+		psql := func(sql string) error {
+			out, err := exec.Command("psql", conninfo, "-qAtc", sql).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("psql %q: %v: %s", sql, err, out)
+			}
+			return nil
+		}
+		if err := psql("CREATE DATABASE " + name); err != nil {
+			t.Fatal(err)
+		}
+		// Registered before the test opens the store, so it runs after Close.
+		t.Cleanup(func() {
+			if err := psql("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
+				t.Error(err)
+			}
+		})
+		return conninfo + " dbname=" + name
+	}})
+}
+
+var pgDatabases atomic.Int64
 
 // forEachStore runs f as a subtest on every store.
 func forEachStore(t *testing.T, f func(t *testing.T, uri string)) {

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Checks for the Go binding, run by ctest (tests/go.cmake) or by hand:
-#   run-tests.sh vet | test | race | readme | all
+#   run-tests.sh vet | test | race | readme | all | postgres
 # The caller provides PKG_CONFIG_PATH (a libconcert.pc), and normally GOCACHE,
 # GOPATH, GOFLAGS=-mod=mod, GOPROXY=off, GO111MODULE=on. CONCERT_GO_WORKDIR
 # is scratch space for the README example (default: a temporary directory).
@@ -27,6 +27,30 @@ run_test() {
 run_race() {
     echo "== go test -race"
     go test -race -count=1 -timeout 600s ./...
+}
+
+# The store tests on PostgreSQL only; needs CONCERT_TEST_PG_CONNINFO_FILE
+# (ctest provides it and the server, see tests/go.cmake).
+run_postgres() {
+    echo "== go test -race on PostgreSQL"
+    if [ -z "${CONCERT_TEST_PG_CONNINFO_FILE:-}" ]; then
+        echo "CONCERT_TEST_PG_CONNINFO_FILE is not set" >&2
+        exit 1
+    fi
+    status=0
+    go test -race -count=1 -timeout 600s -v \
+        -run '^(TestFlow|TestHoldExpiresWithFakeClock|TestRaceForOneSeat)$/^postgres$' ./... \
+        >"${TMPDIR:-/tmp}/concert-go-pg.$$" 2>&1 || status=$?
+    grep -E '^ *(--- |ok|FAIL|PASS|panic)|_test.go' "${TMPDIR:-/tmp}/concert-go-pg.$$" || true
+    ran=$(grep -c -e '--- PASS: .*/postgres' "${TMPDIR:-/tmp}/concert-go-pg.$$" || true)
+    rm -f "${TMPDIR:-/tmp}/concert-go-pg.$$"
+    if [ "$status" -ne 0 ]; then
+        exit "$status"
+    fi
+    if [ "$ran" -ne 3 ]; then
+        echo "expected 3 PostgreSQL subtests to pass, saw $ran" >&2
+        exit 1
+    fi
 }
 
 # Build and run the README's example program against this checkout, exactly
@@ -77,6 +101,7 @@ vet) run_vet ;;
 test) run_test ;;
 race) run_race ;;
 readme) run_readme ;;
+postgres) run_postgres ;;
 all) run_vet; run_test; run_race; run_readme ;;
-*) echo "usage: $0 vet|test|race|readme|all" >&2; exit 2 ;;
+*) echo "usage: $0 vet|test|race|readme|all|postgres" >&2; exit 2 ;;
 esac
