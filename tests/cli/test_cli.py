@@ -328,7 +328,7 @@ class Options(ctypes.Structure):
 def join_queue(store, users, max_active):
     """Issue tokens for users through the C API, as concertd would."""
     if not LIB:
-        pytest.skip("CONCERT_LIB not set")
+        pytest.skip("CONCERT_LIB not set (sanitized build)")
     lib = ctypes.CDLL(LIB)
     opts = Options()
     assert lib.concert_options_init(ctypes.byref(opts), 1) == 0
