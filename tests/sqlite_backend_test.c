@@ -55,6 +55,9 @@ static void make_dir(void)
     snprintf(uri, sizeof(uri), "sqlite:%s", path);
 }
 
+/* A store name that SQLite would read as a URI if it were given as is. */
+#define URI_LOOKALIKE "file:store.db?mode=memory&nolock=1"
+
 static void remove_dir(void)
 {
     static const char *const SUFFIXES[] = {"", "-wal", "-shm", "-journal"};
@@ -62,6 +65,8 @@ static void remove_dir(void)
     chmod(dir, 0700);
     for (size_t i = 0; i < 4; i++) {
         snprintf(p, sizeof(p), "%s%s", path, SUFFIXES[i]);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/%s%s", dir, URI_LOOKALIKE, SUFFIXES[i]);
         unlink(p);
     }
     rmdir(dir);
@@ -696,5 +701,28 @@ Test(sqlite, a_hundred_thousand_seat_schedule_loads_in_one_transaction)
     cr_assert_eq(list->items[99999].number, 100000);
     concert_seat_list_free(list);
     fprintf(stderr, "sqlite: 100,000 seats loaded in %.3f s, listed in %.3f s\n", load, listing);
+    concert_close(db);
+}
+
+/* sqlite:PATH is always a file: "file:..." options are not interpreted. */
+Test(sqlite, a_path_that_looks_like_an_sqlite_uri_is_just_a_file_name)
+{
+    concert_options o = options();
+    concert_db *db = NULL;
+    char literal[400];
+    struct stat sb;
+    int64_t bal;
+
+    cr_assert_eq(chdir(dir), 0);
+    cr_assert_eq(concert_open(&db, "sqlite:" URI_LOOKALIKE, &o), 0, "%s",
+                 concert_error_last()->message);
+    load_small_catalog(db);
+    concert_close(db);
+    snprintf(literal, sizeof(literal), "%s/%s", dir, URI_LOOKALIKE);
+    cr_assert_eq(stat(literal, &sb), 0, "the store is a file named literally %s", URI_LOOKALIKE);
+    cr_assert_eq(concert_open(&db, "sqlite:" URI_LOOKALIKE, &o), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(concert_points_balance(&bal, db, 1), 0, "not an in-memory database");
+    cr_assert_eq(bal, 100000);
     concert_close(db);
 }

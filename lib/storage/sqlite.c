@@ -11,6 +11,7 @@
 
 #ifdef CONCERT_HAVE_SQLITE
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,7 +69,17 @@ static int store_alloc(sq_store **out, const char *location, const concert_optio
     s->base = SQLITE_TABLE;
     s->busy_timeout_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
     s->reader_max = pool;
-    s->path = strdup(location);
+    /* libsqlite3 may be built to read "file:..." names as URIs, whose
+     * options (nolock, immutable, mode=memory, vfs) would quietly undo the
+     * guarantees above. "./" keeps PATH a plain file name, the same file. */
+    if (strncmp(location, "file:", 5) == 0) {
+        size_t n = strlen(location) + 3;
+        s->path = malloc(n);
+        if (s->path)
+            snprintf(s->path, n, "./%s", location);
+    } else {
+        s->path = strdup(location);
+    }
     s->idle = calloc(pool, sizeof(*s->idle));
     if (s->path && s->idle && pthread_mutex_init(&s->write_lock, NULL) == 0 && ++ready &&
         pthread_mutex_init(&s->pool_lock, NULL) == 0 && ++ready &&

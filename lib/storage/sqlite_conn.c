@@ -126,8 +126,11 @@ int sq_conn_open(const char *path, int busy_timeout_ms, int reader, sq_conn **ou
                                      path, path, path);
     }
     sqlite3_busy_handler(c->db, busy_wait, c);
+    /* journal_size_limit: after a big catalog load the WAL shrinks back to
+     * 16 MiB once checkpointed, instead of keeping its peak size on disk. */
     if ((rc = exec_pragma(c, "PRAGMA foreign_keys = ON", path)) != 0 ||
         (rc = exec_pragma(c, "PRAGMA synchronous = NORMAL", path)) != 0 ||
+        (rc = exec_pragma(c, "PRAGMA journal_size_limit = 16777216", path)) != 0 ||
         (reader && (rc = exec_pragma(c, "PRAGMA query_only = ON", path)) != 0)) {
         sq_conn_close(c);
         return rc;
