@@ -8,6 +8,8 @@
 #define _GNU_SOURCE /* mallinfo2 */
 #include <criterion/criterion.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -744,6 +746,60 @@ Test(memory, verify_counts_what_it_checked)
     cr_assert_eq(report.reservations, 2);
     cr_assert_eq(report.payments, 1);
     cr_assert_eq(report.active_tokens, 0, "the payment ended the only token");
+}
+
+/* ---- the one lock under churn ---- */
+
+enum { CHURN_THREADS = 8, CHURN_ROUNDS = 3000, CHURN_USERS_PER_THREAD = 20 };
+static _Atomic int64_t churn_clock = T0;
+static _Atomic int churn_failures;
+
+static void *churn(void *arg)
+{
+    const int64_t first_user = 1 + (int64_t)(intptr_t)arg * CHURN_USERS_PER_THREAD;
+    concert_queue_params p = {5, 50, 40};
+    concert_storage_token t, s;
+    char text[CONCERT_TOKEN_SIZE];
+
+    for (uint64_t k = 0; k < CHURN_ROUNDS; k++) {
+        int64_t user = first_user + (int64_t)(k % CHURN_USERS_PER_THREAD);
+        int64_t now = atomic_fetch_add(&churn_clock, 1);
+        token_for((uint64_t)user << 32 | k, text);
+        if (st->queue_issue(st, &p, user, text, now, &t) != 0 ||
+            st->queue_status(st, &p, t.info.token, now, &s) != 0 || s.info.user_id != user) {
+            atomic_fetch_add(&churn_failures, 1);
+            continue;
+        }
+        /* leave a third of the time; the rest expire or idle out */
+        if (k % 3 == 0 && s.info.state != CONCERT_TOKEN_ENDED &&
+            st->queue_leave(st, &p, t.info.token, now) != 0)
+            atomic_fetch_add(&churn_failures, 1);
+    }
+    return NULL;
+}
+
+Test(memory, queue_churn_from_many_threads_keeps_the_active_count_exact)
+{
+    pthread_t threads[CHURN_THREADS];
+    concert_queue_params p = {5, 50, 40};
+    concert_queue_stats stats;
+    int64_t end;
+
+    load_users(1, CHURN_THREADS * CHURN_USERS_PER_THREAD, 0);
+    for (intptr_t i = 0; i < CHURN_THREADS; i++)
+        cr_assert_eq(pthread_create(&threads[i], NULL, churn, (void *)i), 0);
+    for (int i = 0; i < CHURN_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    cr_assert_eq(atomic_load(&churn_failures), 0);
+    end = atomic_load(&churn_clock);
+    expect_ok(st->queue_stats(st, &p, end, &stats));
+    cr_assert_leq(stats.active, 5);
+    cr_assert_eq(stats.active, live_active_now(&p, end), "every ACTIVE token is live and counted");
+    /* once every lifetime is over, nothing is active and nothing waits */
+    expect_ok(st->queue_stats(st, &p, end + 1000, &stats));
+    cr_assert_eq(stats.active, 0);
+    cr_assert_eq(stats.waiting, 0);
+    cr_assert_eq(stats.admitted_through, stats.last_ticket);
 }
 
 /* ---- memory figures (printed, not asserted: issue 6's targets) ---- */
