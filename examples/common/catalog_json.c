@@ -11,6 +11,7 @@
  */
 #include "catalog_json.h"
 
+#include "json_dupkeys.h"
 #include "timefmt.h"
 
 #include <json-c/json.h>
@@ -481,10 +482,15 @@ static json_object *tokenize(parser *ps, const char *text, size_t len)
         size_t rest = end;
         while (rest < len && is_json_space(copy[rest]))
             rest++;
+        char place[PATH_SIZE];
         if (rest < len) {
             line_and_column(copy, rest, &line, &column);
             fail(ps, "catalog: not valid JSON at line %zu, column %zu: text after the document",
                  line, column);
+            json_object_put(root);
+            root = NULL;
+        } else if (json_find_duplicate_key(copy, len, place, sizeof place)) {
+            fail(ps, "%s: duplicate key", place);
             json_object_put(root);
             root = NULL;
         }

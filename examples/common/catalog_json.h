@@ -27,8 +27,8 @@
  *  - integers are JSON integers (no fraction or exponent) within
  *    +-(2^53 - 1); strings contain no NUL; status is OPEN, PENDING or CLOSED;
  *    starts_at is RFC 3339 (see timefmt_parse);
- *  - unknown keys are errors, so that a typo never drops a field silently.
- * Duplicate keys in one object are not detected: json-c keeps the last.
+ *  - unknown keys are errors, so that a typo never drops a field silently;
+ *  - a key repeated in one object is an error (json-c would keep the last).
  */
 
 /* A parsed catalog; owns every string and array the catalog points into. */

@@ -185,6 +185,13 @@ static const bad_case bad_cases[] = {
     {WITH_SEAT("{\"from\":1,\"to\":2,\"grade\":\"R\",\"price\":1,\"\\u0001x\":2}"),
      "concerts[0].schedules[1].seats[0].?x: unknown key"},
     {WITH_SEAT("[1,2]"), "concerts[0].schedules[1].seats[0]: must be an object"},
+    /* repeated keys, which json-c alone would resolve silently (last wins) */
+    {"{\"users\":[],\"users\":[]}", "users: duplicate key"},
+    {"{\"users\":[{\"id\":1,\"name\":\"a\",\"id\":2}]}", "users[0].id: duplicate key"},
+    {WITH_SEAT("{\"from\":1,\"to\":2,\"grade\":\"R\",\"price\":100,\"price\":1}"),
+     "concerts[0].schedules[1].seats[0].price: duplicate key"},
+    {"{\"users\":[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":\"b\",\"name\":\"c\"}]}",
+     "users[1].name: duplicate key"},
 };
 
 Test(catalog_json, rejects_bad_input_naming_the_place)
@@ -240,6 +247,21 @@ Test(catalog_json, hostile_keys_are_quoted_briefly)
     char err[256];
     cr_expect_eq(catalog_json_parse(&doc, text, (size_t)n, err, sizeof err), CONCERT_EINVAL);
     cr_expect_eq(strlen(err), 64 + strlen(": unknown key"), "%s", err);
+}
+
+Test(catalog_json, equal_keys_in_different_objects_are_fine)
+{
+    /* Same key names at several levels and in sibling objects; brackets,
+     * commas and escaped quotes inside strings must not confuse the scan. */
+    const char *text = "{\"users\":[{\"id\":1,\"name\":\"a,\\\"}{[\"},{\"id\":2,\"name\":\"id\"}],"
+                       "\"concerts\":[{\"id\":1,\"title\":\"[id]\",\"status\":\"OPEN\","
+                       "\"schedules\":[{\"id\":1,\"starts_at\":\"2026-01-01T00:00:00Z\",\"seats\":[]},"
+                       "{\"id\":2,\"starts_at\":\"2026-01-01T00:00:00Z\"}]}]}";
+    catalog_doc *doc;
+    char err[256];
+    cr_assert_eq(catalog_json_parse(&doc, text, strlen(text), err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(catalog_doc_catalog(doc)->users[0].name, "a,\"}{[");
+    catalog_doc_free(doc);
 }
 
 Test(catalog_json, many_items)
