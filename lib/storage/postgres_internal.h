@@ -1,0 +1,147 @@
+/*
+ * Internal declarations of the PostgreSQL backend (postgres*.c). Never
+ * installed. See postgres.c for the backend's shape and
+ * docs/storage-postgres.md for the schema.
+ */
+#ifndef CONCERT_POSTGRES_INTERNAL_H
+#define CONCERT_POSTGRES_INTERNAL_H
+
+#include <concert/sys/storage.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "postgres_sql.h"
+
+#define PG_STMT_ENUM(id, sql) id,
+typedef enum pg_stmt { PG_STATEMENTS(PG_STMT_ENUM) PG_STMT_COUNT } pg_stmt;
+
+/* Longer statement timeout for bulk work (catalog load, verify, schema). */
+#define PG_BULK_TIMEOUT_SQL "SET LOCAL statement_timeout = '600s'; SET LOCAL lock_timeout = '60s'"
+/* Schedules remembered (direct-mapped by id). */
+#define PG_SCHEDULE_CACHE 512
+
+typedef struct pg_slot {
+    PGconn *conn;      /* NULL: not connected (yet, or since a failure) */
+    uint64_t prepared; /* bit per pg_stmt prepared on conn */
+} pg_slot;
+
+typedef struct pg_store {
+    concert_storage base; /* first: the core sees only this */
+    char **keywords;      /* libpq connection parameters, NULL-terminated */
+    char **values;
+    int slot_count;
+    pg_slot *slots;
+    int *idle; /* stack of idle slot indexes */
+    int idle_count;
+    int wait_ms; /* longest wait for a free connection */
+    int sync_ready; /* the mutexes and condition below exist */
+    pthread_mutex_t mutex;
+    pthread_cond_t freed;
+    /* Schedules (with their concert's status) never change once loaded: the
+     * library has no call that edits or deletes them, in any process. So a
+     * found schedule is cached, saving a round trip on every reservation. */
+    pthread_mutex_t cache_mutex;
+    concert_storage_schedule schedule_cache[PG_SCHEDULE_CACHE];
+} pg_store;
+
+/* How a failure may be retried. */
+typedef enum pg_fail_kind {
+    PG_FAIL_FINAL,     /* report it */
+    PG_FAIL_CONFLICT,  /* serialization failure or deadlock: retry */
+    PG_FAIL_CONN_SAFE, /* connection lost, the step cannot have committed: retry once */
+    PG_FAIL_CONN_DOUBT /* connection lost mid-write: outcome unknown, report */
+} pg_fail_kind;
+
+typedef struct pg_error {
+    int code;
+    pg_fail_kind kind;
+    char message[480];
+} pg_error;
+
+/* Bound parameters, as text. */
+typedef struct pg_params {
+    int count;
+    const char *values[8];
+    char buffers[8][24];
+} pg_params;
+
+static inline void param_int(pg_params *p, int64_t v)
+{
+    snprintf(p->buffers[p->count], sizeof(p->buffers[0]), "%lld", (long long)v);
+    p->values[p->count] = p->buffers[p->count];
+    p->count++;
+}
+
+/* NULL text becomes SQL NULL. */
+static inline void param_text(pg_params *p, const char *text)
+{
+    p->values[p->count++] = text;
+}
+
+static inline int64_t col_int(const PGresult *res, int row, int col)
+{
+    const char *text;
+    char *end;
+    long long v;
+    if (PQgetisnull(res, row, col))
+        return 0;
+    text = PQgetvalue(res, row, col);
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0')
+        return 0;
+    return (int64_t)v;
+}
+
+static inline void col_text(const PGresult *res, int row, int col, char *out, size_t size)
+{
+    snprintf(out, size, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+/* The body of one step on one connection: 0, or -1 with err filled. */
+typedef int (*pg_body)(pg_slot *slot, void *ctx, pg_error *err);
+
+/* ---- postgres_conn.c: connections, execution, retries ---- */
+
+/* Set up st (pool, connection parameters) from location and opts; on
+ * failure the caller frees st with pgb_store_free(). */
+int pgb_store_init(pg_store *st, const char *location, const concert_options *opts);
+/* Close every connection and free st (also a partly initialised one). */
+void pgb_store_free(pg_store *st);
+
+void pgb_error_fill(pg_error *err, int code, pg_fail_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Map a failed statement (res may be NULL) to a libconcert code and a retry
+ * kind. sent: it may have reached the server; writes: it could change data. */
+void pgb_classify(PGconn *conn, const PGresult *res, int sent, int writes, pg_error *err);
+
+/* Name under which stmt is prepared on every connection. */
+const char *pgb_stmt_name(pg_stmt stmt);
+int pgb_ensure_prepared(pg_slot *slot, pg_stmt stmt, pg_error *err);
+/* Run fixed SQL text (never caller data) on slot: 0 or -1 with err. */
+int pgb_exec_simple(pg_slot *slot, const char *sql, int writes, pg_error *err);
+/* Execute a prepared statement; its result, or NULL with err filled. */
+PGresult *pgb_exec_stmt(pg_slot *slot, pg_stmt stmt, const pg_params *p, int writes,
+                        pg_error *err);
+/* Run body on a pooled connection with the retry policy, and turn a failure
+ * into a libconcert code and detail (concert_sys_error_set). */
+int pgb_run(pg_store *st, pg_body body, void *ctx);
+/* One statement as a whole step; *out receives the result (PQclear it). */
+int pgb_query(pg_store *st, pg_stmt stmt, const pg_params *p, int writes, PGresult **out);
+
+/* ---- postgres_schema.c ---- */
+/* Create or migrate the schema; CONCERT_ESCHEMA if it is newer. */
+int pgb_schema_ensure(pg_store *st);
+
+/* ---- the methods, by area: each fills its entries of the table ---- */
+void pgb_install_queue(concert_storage *base);
+void pgb_install_catalog(concert_storage *base);
+void pgb_install_booking(concert_storage *base);
+void pgb_install_points(concert_storage *base);
+void pgb_install_verify(concert_storage *base);
+
+#endif

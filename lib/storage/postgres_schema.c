@@ -1,0 +1,90 @@
+/*
+ * PostgreSQL backend: creating and migrating the schema on open. The SQL is
+ * in postgres_schema_sql.h and documented in docs/storage-postgres.md.
+ */
+#include <concert/sys/storage.h>
+
+#ifdef CONCERT_HAVE_POSTGRES
+
+#include "postgres_internal.h"
+#include "postgres_schema_sql.h"
+
+/* PG_MIGRATIONS[v]: the statements that take a store from v - 1 to v. */
+static const char *const *const PG_MIGRATIONS[PG_SCHEMA_VERSION + 1] = {NULL, PG_MIGRATION_1,
+                                                                        PG_MIGRATION_2};
+
+/* Read one integer from a fixed query; -1 with err filled on failure. */
+static int query_int(pg_slot *slot, const char *sql, int64_t *out, int *found, pg_error *err)
+{
+    PGresult *res = PQexec(slot->conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        pgb_classify(slot->conn, res, 1, 0, err);
+        PQclear(res);
+        return -1;
+    }
+    *found = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0);
+    *out = *found ? col_int(res, 0, 0) : 0;
+    PQclear(res);
+    return 0;
+}
+
+/*
+ * Create or migrate the schema, under an advisory lock so that several
+ * processes opening a fresh database at once do it exactly once.
+ */
+static int schema_body(pg_slot *slot, void *ctx, pg_error *err)
+{
+    int64_t version = 0, exists = 0;
+    int found;
+    (void)ctx;
+
+    if (pgb_exec_simple(slot, "BEGIN", 0, err) != 0)
+        return -1;
+    if (pgb_exec_simple(slot, PG_BULK_TIMEOUT_SQL, 0, err) != 0 ||
+        pgb_exec_simple(slot, PG_LOCK_SCHEMA_SQL, 0, err) != 0)
+        goto rollback;
+    if (query_int(slot, "SELECT CASE WHEN to_regclass('concert.meta') IS NULL THEN 0 ELSE 1 END",
+                  &exists, &found, err) != 0)
+        goto rollback;
+    if (exists && query_int(slot,
+                            "SELECT value FROM concert.meta WHERE name = 'schema_version'",
+                            &version, &found, err) != 0)
+        goto rollback;
+    if (version > PG_SCHEMA_VERSION) {
+        pgb_error_fill(err, CONCERT_ESCHEMA, PG_FAIL_FINAL,
+                   "postgresql: the store's schema is version %lld, newer than this "
+                   "libconcert (%s) understands (%d): upgrade libconcert",
+                   (long long)version, CONCERT_VERSION_STRING, PG_SCHEMA_VERSION);
+        goto rollback;
+    }
+    if (version == PG_SCHEMA_VERSION)
+        return pgb_exec_simple(slot, "COMMIT", 0, err);
+    for (int64_t v = version + 1; v <= PG_SCHEMA_VERSION; v++) {
+        for (const char *const *sql = PG_MIGRATIONS[v]; *sql; sql++) {
+            if (pgb_exec_simple(slot, *sql, 1, err) != 0)
+                goto rollback;
+        }
+    }
+    if (pgb_exec_simple(slot, PG_SCHEMA_VERSION_UPDATE_SQL, 1, err) != 0)
+        goto rollback;
+    return pgb_exec_simple(slot, "COMMIT", 1, err);
+
+rollback:
+    if (slot->conn && PQstatus(slot->conn) == CONNECTION_OK) {
+        pg_error ignored;
+        pgb_exec_simple(slot, "ROLLBACK", 0, &ignored);
+    }
+    if (err->kind == PG_FAIL_CONN_DOUBT)
+        err->kind = PG_FAIL_CONN_SAFE;
+    return -1;
+}
+
+int pgb_schema_ensure(pg_store *st)
+{
+    return pgb_run(st, schema_body, NULL);
+}
+
+#else
+/* Built without PostgreSQL: postgres.c alone provides the entry point. */
+typedef int concert_postgres_compiled_out;
+#endif

@@ -1,0 +1,501 @@
+/*
+ * The PostgreSQL schema: one migration per version, each a NULL-terminated
+ * list of statements (fixed text: nothing from a caller). Included by
+ * postgres_schema.c only; documented in docs/storage-postgres.md.
+ *
+ * Error codes returned by the server-side functions are libconcert's own
+ * (the enum values are ABI and never change): -20 user not found, -21 token
+ * invalid, -27 seat not found, -28 seat taken, -29 reservation not found,
+ * -30 forbidden, -31 hold expired, -32 already paid, -33 insufficient
+ * points, -34 invalid amount, -35 idempotency key reused.
+ */
+#ifndef CONCERT_POSTGRES_SCHEMA_SQL_H
+#define CONCERT_POSTGRES_SCHEMA_SQL_H
+
+/* Schema version this library writes; a store with a higher one is refused. */
+#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION_UPDATE_SQL                                                         \
+    "UPDATE concert.meta SET value = 2 WHERE name = 'schema_version'"
+
+/* ---- version 1: tables, constraints and indexes ---- */
+static const char *const PG_MIGRATION_1[] = {
+    "CREATE SCHEMA IF NOT EXISTS concert;",
+    "CREATE TABLE concert.meta ("
+    "  name text PRIMARY KEY,"
+    "  value bigint NOT NULL);"
+    "INSERT INTO concert.meta (name, value) VALUES ('schema_version', 0);",
+
+    "CREATE TABLE concert.users ("
+    "  id bigint PRIMARY KEY CHECK (id >= 1),"
+    "  name text NOT NULL,"
+    "  balance bigint NOT NULL CHECK (balance >= 0));",
+
+    "CREATE TABLE concert.concerts ("
+    "  id bigint PRIMARY KEY CHECK (id >= 1),"
+    "  title text NOT NULL,"
+    "  status smallint NOT NULL CHECK (status IN (1, 2, 3)));",
+
+    "CREATE TABLE concert.schedules ("
+    "  id bigint PRIMARY KEY CHECK (id >= 1),"
+    "  concert_id bigint NOT NULL REFERENCES concert.concerts (id),"
+    "  starts_at bigint NOT NULL);",
+    "CREATE INDEX schedules_by_concert ON concert.schedules (concert_id, starts_at, id);",
+
+    /* The primary key (schedule_id, number) is the seat index: seat listing and
+     * the hold's conditional UPDATE both use it. A seat is free when it is
+     * unsold and hold_until <= now (0 = never held). */
+    "CREATE TABLE concert.seats ("
+    "  schedule_id bigint NOT NULL REFERENCES concert.schedules (id),"
+    "  number bigint NOT NULL CHECK (number >= 1),"
+    "  grade text NOT NULL,"
+    "  price bigint NOT NULL CHECK (price >= 0),"
+    "  hold_reservation_id bigint,"
+    "  hold_until bigint NOT NULL DEFAULT 0,"
+    "  sold_reservation_id bigint UNIQUE,"
+    "  PRIMARY KEY (schedule_id, number),"
+    "  CHECK (sold_reservation_id IS NULL OR hold_reservation_id IS NULL));",
+
+    "CREATE SEQUENCE concert.reservation_ids;",
+    "CREATE TABLE concert.reservations ("
+    "  id bigint PRIMARY KEY,"
+    "  user_id bigint NOT NULL REFERENCES concert.users (id),"
+    "  schedule_id bigint NOT NULL,"
+    "  seat_number bigint NOT NULL,"
+    "  price bigint NOT NULL CHECK (price >= 0),"
+    "  status smallint NOT NULL CHECK (status IN (1, 2)),"
+    "  held_until bigint NOT NULL,"
+    "  created_at bigint NOT NULL,"
+    "  FOREIGN KEY (schedule_id, seat_number) REFERENCES concert.seats (schedule_id, number));",
+    /* One sale per seat, whatever the code does. */
+    "CREATE UNIQUE INDEX reservations_one_sale_per_seat"
+    "  ON concert.reservations (schedule_id, seat_number) WHERE status = 2;",
+    "ALTER TABLE concert.seats"
+    "  ADD FOREIGN KEY (hold_reservation_id) REFERENCES concert.reservations (id),"
+    "  ADD FOREIGN KEY (sold_reservation_id) REFERENCES concert.reservations (id);",
+
+    "CREATE TABLE concert.payments ("
+    "  id bigserial PRIMARY KEY,"
+    "  reservation_id bigint NOT NULL UNIQUE REFERENCES concert.reservations (id),"
+    "  user_id bigint NOT NULL REFERENCES concert.users (id),"
+    "  amount bigint NOT NULL CHECK (amount >= 0),"
+    "  balance_after bigint NOT NULL CHECK (balance_after >= 0),"
+    "  paid_at bigint NOT NULL);",
+
+    "CREATE TABLE concert.ledger ("
+    "  id bigserial PRIMARY KEY,"
+    "  user_id bigint NOT NULL REFERENCES concert.users (id),"
+    "  type smallint NOT NULL CHECK (type IN (1, 2)),"
+    "  amount bigint NOT NULL CHECK ((type = 1 AND amount > 0) OR (type = 2 AND amount <= 0)),"
+    "  balance_after bigint NOT NULL CHECK (balance_after >= 0),"
+    "  at bigint NOT NULL,"
+    "  reservation_id bigint REFERENCES concert.reservations (id));",
+    "CREATE INDEX ledger_by_user ON concert.ledger (user_id, id);",
+
+    /* Idempotency: one record per (user, operation, key), written in the same
+     * transaction as the effect. Never deleted, so kept well past 24 h. */
+    "CREATE TABLE concert.idempotency ("
+    "  user_id bigint NOT NULL REFERENCES concert.users (id),"
+    "  operation text NOT NULL CHECK (operation IN ('pay', 'charge')),"
+    "  key text NOT NULL,"
+    "  fingerprint text NOT NULL,"
+    "  payment_id bigint REFERENCES concert.payments (id),"
+    "  balance bigint NOT NULL,"
+    "  created_at bigint NOT NULL,"
+    "  PRIMARY KEY (user_id, operation, key));",
+
+    /* The queue: one state row (counters, not scans) and one row per token.
+     * state 1 WAITING, 2 ACTIVE (live while now < expires_at; an ACTIVE token
+     * ended by payment or leave gets expires_at = 0 and is settled, i.e.
+     * taken off the active count, by the next admission), 3 ENDED. */
+    "CREATE TABLE concert.queue_state ("
+    "  id int PRIMARY KEY CHECK (id = 1),"
+    "  last_ticket bigint NOT NULL,"
+    "  admitted_through bigint NOT NULL CHECK (admitted_through <= last_ticket),"
+    "  active bigint NOT NULL CHECK (active >= 0),"
+    "  rate_mps bigint NOT NULL,"
+    "  window_start bigint NOT NULL,"
+    "  window_count bigint NOT NULL);"
+    "INSERT INTO concert.queue_state VALUES (1, 0, 0, 0, 0, 0, 0);",
+    "CREATE TABLE concert.tokens ("
+    "  ticket bigint PRIMARY KEY,"
+    "  lookup bigint NOT NULL,"
+    "  token text NOT NULL,"
+    "  user_id bigint NOT NULL REFERENCES concert.users (id),"
+    "  state smallint NOT NULL CHECK (state IN (1, 2, 3)),"
+    "  last_seen bigint NOT NULL,"
+    "  expires_at bigint NOT NULL,"
+    "  issued_at bigint NOT NULL) WITH (fillfactor = 80);",
+    "CREATE INDEX tokens_by_lookup ON concert.tokens (lookup);",
+    "CREATE INDEX tokens_by_user ON concert.tokens (user_id, ticket);",
+    "CREATE INDEX tokens_active_by_expiry ON concert.tokens (expires_at) WHERE state = 2;",
+    NULL};
+
+/* ---- version 2: the domain steps as server-side functions ----
+ * One round trip per step. Each runs as one transaction (the statement that
+ * calls it) under READ COMMITTED: correctness comes from row locks and
+ * conditional UPDATEs, not from snapshots. Lock order, to avoid deadlocks:
+ * queue_state row, then token rows; token, reservation, seat, user. */
+static const char *const PG_MIGRATION_2[] = {
+    "CREATE SCHEMA IF NOT EXISTS concert_fn;",
+    "CREATE TYPE concert_fn.token_row AS ("
+    "  rc int, token text, user_id bigint, state int, is_new int, position bigint,"
+    "  expires_at bigint, admitted bigint, rate_mps bigint, window_start bigint,"
+    "  window_count bigint);",
+
+    /* Admission, holding the queue row: settle ended ACTIVE tokens, then admit
+     * live WAITING tickets in order while there is room; each ticket is looked
+     * at once. Returns how many were admitted. */
+    "CREATE OR REPLACE FUNCTION concert_fn.admit(p_now bigint, p_max bigint,"
+    "    p_active_ttl bigint, p_wait_ttl bigint) RETURNS bigint LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE\n"
+    "  q record; v_settled bigint; v_room bigint; v_through bigint;\n"
+    "  v_cand bigint := 0; v_cand_max bigint; v_admitted bigint := 0;\n"
+    "BEGIN\n"
+    "  SELECT active, admitted_through, last_ticket INTO q\n"
+    "    FROM concert.queue_state WHERE id = 1 FOR UPDATE;\n"
+    "  WITH e AS (UPDATE concert.tokens SET state = 3\n"
+    "             WHERE state = 2 AND expires_at <= p_now RETURNING 1)\n"
+    "  SELECT count(*) INTO v_settled FROM e;\n"
+    "  v_room := p_max - (q.active - v_settled);\n"
+    "  v_through := q.admitted_through;\n"
+    "  IF v_room > 0 AND v_through < q.last_ticket THEN\n"
+    "    WITH c AS MATERIALIZED (SELECT ticket FROM concert.tokens\n"
+    "                WHERE ticket > v_through AND ticket <= q.last_ticket AND state = 1\n"
+    "                  AND last_seen + p_wait_ttl > p_now\n"
+    "                ORDER BY ticket LIMIT v_room),\n"
+    "         a AS (UPDATE concert.tokens t SET state = 2, expires_at = p_now + p_active_ttl\n"
+    "               FROM c WHERE t.ticket = c.ticket AND t.state = 1 RETURNING t.ticket)\n"
+    "    SELECT (SELECT count(*) FROM c), (SELECT max(ticket) FROM c), (SELECT count(*) FROM a)\n"
+    "      INTO v_cand, v_cand_max, v_admitted;\n"
+    "    IF v_cand < v_room THEN v_through := q.last_ticket;\n"
+    "    ELSE v_through := v_cand_max; END IF;\n"
+    "  END IF;\n"
+    "  IF v_settled > 0 OR v_admitted > 0 OR v_through <> q.admitted_through THEN\n"
+    "    UPDATE concert.queue_state SET active = q.active - v_settled + v_admitted,\n"
+    "        admitted_through = v_through WHERE id = 1;\n"
+    "  END IF;\n"
+    "  RETURN v_admitted;\n"
+    "END $$;",
+
+    /* Admission only when there may be work, so that a poll does not queue
+     * up on the state row when nothing can be admitted. */
+    "CREATE OR REPLACE FUNCTION concert_fn.admit_maybe(p_now bigint, p_max bigint,"
+    "    p_active_ttl bigint, p_wait_ttl bigint) RETURNS bigint LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "BEGIN\n"
+    "  IF EXISTS (SELECT 1 FROM concert.queue_state\n"
+    "             WHERE id = 1 AND active < p_max AND admitted_through < last_ticket)\n"
+    "     OR EXISTS (SELECT 1 FROM concert.tokens WHERE state = 2 AND expires_at <= p_now) THEN\n"
+    "    RETURN concert_fn.admit(p_now, p_max, p_active_ttl, p_wait_ttl);\n"
+    "  END IF;\n"
+    "  RETURN 0;\n"
+    "END $$;",
+
+    /* Where a token stands (p_ticket NULL: unknown token, rc -21), plus the
+     * rate fields the client needs to record admissions. */
+    "CREATE OR REPLACE FUNCTION concert_fn.token_report(p_ticket bigint, p_now bigint,"
+    "    p_wait_ttl bigint, p_admitted bigint, p_is_new int)"
+    "    RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE q record; t record; r concert_fn.token_row;\n"
+    "BEGIN\n"
+    "  SELECT admitted_through, rate_mps, window_start, window_count INTO q\n"
+    "    FROM concert.queue_state WHERE id = 1;\n"
+    "  r.admitted := p_admitted; r.rate_mps := q.rate_mps;\n"
+    "  r.window_start := q.window_start; r.window_count := q.window_count;\n"
+    "  r.is_new := p_is_new; r.position := 0; r.expires_at := 0;\n"
+    "  IF p_ticket IS NULL THEN r.rc := -21; RETURN r; END IF;\n"
+    "  SELECT ticket, token, user_id, state, last_seen, expires_at INTO t\n"
+    "    FROM concert.tokens WHERE ticket = p_ticket;\n"
+    "  r.rc := 0; r.token := t.token; r.user_id := t.user_id;\n"
+    "  IF t.state = 1 AND t.ticket > q.admitted_through AND p_now < t.last_seen + p_wait_ttl THEN\n"
+    "    r.state := 1; r.position := t.ticket - q.admitted_through;\n"
+    "    r.expires_at := t.last_seen + p_wait_ttl;\n"
+    "  ELSIF t.state = 2 AND p_now < t.expires_at THEN\n"
+    "    r.state := 2; r.expires_at := t.expires_at;\n"
+    "  ELSE\n"
+    "    r.state := 3;\n"
+    "  END IF;\n"
+    "  RETURN r;\n"
+    "END $$;",
+
+    "CREATE OR REPLACE FUNCTION concert_fn.queue_issue(p_user bigint, p_token text,"
+    "    p_now bigint, p_max bigint, p_active_ttl bigint, p_wait_ttl bigint)"
+    "    RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE t record; v_found boolean; v_through bigint; v_ticket bigint;\n"
+    "  v_admitted bigint; r concert_fn.token_row;\n"
+    "BEGIN\n"
+    "  PERFORM 1 FROM concert.users WHERE id = p_user;\n"
+    "  IF NOT FOUND THEN r.rc := -20; RETURN r; END IF;\n"
+    /* One issuer per user at a time: at most one live token per user. */
+    "  PERFORM pg_advisory_xact_lock(1668246885, hashint8(p_user));\n"
+    "  v_admitted := concert_fn.admit_maybe(p_now, p_max, p_active_ttl, p_wait_ttl);\n"
+    "  SELECT ticket, state, last_seen, expires_at INTO t FROM concert.tokens\n"
+    "    WHERE user_id = p_user ORDER BY ticket DESC LIMIT 1;\n"
+    "  v_found := FOUND;\n"
+    "  SELECT admitted_through INTO v_through FROM concert.queue_state WHERE id = 1;\n"
+    "  IF v_found AND ((t.state = 1 AND t.ticket > v_through\n"
+    "                   AND p_now < t.last_seen + p_wait_ttl)\n"
+    "                  OR (t.state = 2 AND p_now < t.expires_at)) THEN\n"
+    "    IF t.state = 1 THEN\n"
+    "      UPDATE concert.tokens SET last_seen = greatest(last_seen, p_now)\n"
+    "        WHERE ticket = t.ticket AND state = 1;\n"
+    "    END IF;\n"
+    "    RETURN concert_fn.token_report(t.ticket, p_now, p_wait_ttl, v_admitted, 0);\n"
+    "  END IF;\n"
+    /* Tickets are taken under the queue row lock, so they commit in order and
+     * admission never passes a ticket that is not yet visible. */
+    "  UPDATE concert.queue_state SET last_ticket = last_ticket + 1 WHERE id = 1\n"
+    "    RETURNING last_ticket INTO v_ticket;\n"
+    "  INSERT INTO concert.tokens (ticket, lookup, token, user_id, state, last_seen,\n"
+    "                              expires_at, issued_at)\n"
+    "    VALUES (v_ticket, hashtextextended(p_token, 0), p_token, p_user, 1, p_now, 0, p_now);\n"
+    "  v_admitted := v_admitted + concert_fn.admit(p_now, p_max, p_active_ttl, p_wait_ttl);\n"
+    "  RETURN concert_fn.token_report(v_ticket, p_now, p_wait_ttl, v_admitted, 1);\n"
+    "END $$;",
+
+    /* The hot path (an ACTIVE token checked before every booking step, a
+     * WAITING one polled): one query reads the state row and the token
+     * together; admission only when there may be work. */
+    "CREATE OR REPLACE FUNCTION concert_fn.queue_status(p_token text, p_now bigint,"
+    "    p_max bigint, p_active_ttl bigint, p_wait_ttl bigint)"
+    "    RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE v record; r concert_fn.token_row; v_admitted bigint;\n"
+    "BEGIN\n"
+    "  SELECT q.active, q.admitted_through, q.last_ticket, q.rate_mps, q.window_start,\n"
+    "         q.window_count, t.ticket, t.token, t.user_id, t.state, t.last_seen,\n"
+    "         t.expires_at,\n"
+    "         EXISTS (SELECT 1 FROM concert.tokens e\n"
+    "                 WHERE e.state = 2 AND e.expires_at <= p_now) AS expired\n"
+    "    INTO v FROM concert.queue_state q LEFT JOIN concert.tokens t\n"
+    "      ON t.lookup = hashtextextended(p_token, 0) AND t.token = p_token\n"
+    "   WHERE q.id = 1;\n"
+    "  IF v.expired OR (v.active < p_max AND v.admitted_through < v.last_ticket) THEN\n"
+    "    v_admitted := concert_fn.admit(p_now, p_max, p_active_ttl, p_wait_ttl);\n"
+    "    r := concert_fn.token_report(v.ticket, p_now, p_wait_ttl, v_admitted, 0);\n"
+    "  ELSE\n"
+    "    r.admitted := 0; r.rate_mps := v.rate_mps; r.window_start := v.window_start;\n"
+    "    r.window_count := v.window_count; r.is_new := 0; r.position := 0;\n"
+    "    r.expires_at := 0;\n"
+    "    IF v.ticket IS NULL THEN r.rc := -21; RETURN r; END IF;\n"
+    "    r.rc := 0; r.token := v.token; r.user_id := v.user_id;\n"
+    "    IF v.state = 1 AND v.ticket > v.admitted_through\n"
+    "       AND p_now < v.last_seen + p_wait_ttl THEN\n"
+    "      r.state := 1; r.position := v.ticket - v.admitted_through;\n"
+    "    ELSIF v.state = 2 AND p_now < v.expires_at THEN\n"
+    "      r.state := 2; r.expires_at := v.expires_at;\n"
+    "    ELSE\n"
+    "      r.state := 3;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  IF r.rc = 0 AND r.state = 1 THEN\n"
+    "    UPDATE concert.tokens SET last_seen = greatest(last_seen, p_now)\n"
+    "      WHERE ticket = v.ticket AND state = 1;\n"
+    "    r.expires_at := greatest(r.expires_at, p_now + p_wait_ttl);\n"
+    "  END IF;\n"
+    "  RETURN r;\n"
+    "END $$;",
+
+    "CREATE OR REPLACE FUNCTION concert_fn.queue_leave(p_token text, p_now bigint,"
+    "    p_max bigint, p_active_ttl bigint, p_wait_ttl bigint)"
+    "    RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE t record; v_through bigint; v_admitted bigint; r concert_fn.token_row;\n"
+    "BEGIN\n"
+    "  SELECT admitted_through INTO v_through FROM concert.queue_state WHERE id = 1 FOR UPDATE;\n"
+    "  SELECT ticket, state, last_seen, expires_at INTO t FROM concert.tokens\n"
+    "    WHERE lookup = hashtextextended(p_token, 0) AND token = p_token FOR UPDATE;\n"
+    "  IF NOT FOUND THEN r.rc := -21; RETURN r; END IF;\n"
+    "  IF t.state = 1 AND t.ticket > v_through AND p_now < t.last_seen + p_wait_ttl THEN\n"
+    "    UPDATE concert.tokens SET state = 3 WHERE ticket = t.ticket;\n"
+    "  ELSIF t.state = 2 AND p_now < t.expires_at THEN\n"
+    "    UPDATE concert.tokens SET expires_at = 0 WHERE ticket = t.ticket;\n"
+    "  ELSE\n"
+    "    r.rc := -21; RETURN r;\n"
+    "  END IF;\n"
+    "  v_admitted := concert_fn.admit(p_now, p_max, p_active_ttl, p_wait_ttl);\n"
+    "  RETURN concert_fn.token_report(t.ticket, p_now, p_wait_ttl, v_admitted, 0);\n"
+    "END $$;",
+
+    "CREATE OR REPLACE FUNCTION concert_fn.queue_stats(p_now bigint, p_max bigint,"
+    "    p_active_ttl bigint, p_wait_ttl bigint)"
+    "    RETURNS TABLE (o_active bigint, o_admitted_through bigint, o_last_ticket bigint,"
+    "                   o_admitted bigint, o_rate_mps bigint, o_window_start bigint,"
+    "                   o_window_count bigint) LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE v_admitted bigint;\n"
+    "BEGIN\n"
+    "  v_admitted := concert_fn.admit_maybe(p_now, p_max, p_active_ttl, p_wait_ttl);\n"
+    "  RETURN QUERY SELECT active, admitted_through, last_ticket, v_admitted, rate_mps,\n"
+    "    window_start, window_count FROM concert.queue_state WHERE id = 1;\n"
+    "END $$;",
+
+    /* Hold: one conditional UPDATE on the free predicate, the reservation
+     * written by the same statement. On a miss, find out why. */
+    "CREATE OR REPLACE FUNCTION concert_fn.seat_hold(p_schedule bigint, p_seat bigint,"
+    "    p_user bigint, p_now bigint, p_until bigint)"
+    "    RETURNS TABLE (o_rc int, o_id bigint, o_price bigint, o_status int,"
+    "                   o_held_until bigint, o_is_new int) LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE v_id bigint; v_price bigint; s record; r record;\n"
+    "BEGIN\n"
+    "  FOR attempt IN 1..3 LOOP\n"
+    "    v_id := NULL;\n"
+    "    WITH h AS (UPDATE concert.seats\n"
+    "               SET hold_reservation_id = nextval('concert.reservation_ids'),\n"
+    "                   hold_until = p_until\n"
+    "               WHERE schedule_id = p_schedule AND number = p_seat\n"
+    "                 AND sold_reservation_id IS NULL AND hold_until <= p_now\n"
+    "               RETURNING hold_reservation_id, price)\n"
+    "    INSERT INTO concert.reservations (id, user_id, schedule_id, seat_number, price,\n"
+    "                                      status, held_until, created_at)\n"
+    "      SELECT h.hold_reservation_id, p_user, p_schedule, p_seat, h.price, 1, p_until, p_now\n"
+    "      FROM h RETURNING id, price INTO v_id, v_price;\n"
+    "    IF v_id IS NOT NULL THEN\n"
+    "      RETURN QUERY SELECT 0, v_id, v_price, 1, p_until, 1; RETURN;\n"
+    "    END IF;\n"
+    "    SELECT sold_reservation_id, hold_reservation_id, hold_until INTO s\n"
+    "      FROM concert.seats WHERE schedule_id = p_schedule AND number = p_seat;\n"
+    "    IF NOT FOUND THEN\n"
+    "      RETURN QUERY SELECT -27, 0::bigint, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
+    "    END IF;\n"
+    "    IF s.sold_reservation_id IS NOT NULL THEN\n"
+    "      RETURN QUERY SELECT -28, 0::bigint, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
+    "    END IF;\n"
+    "    IF s.hold_until > p_now THEN\n"
+    "      SELECT id, user_id, price, status, held_until INTO r\n"
+    "        FROM concert.reservations WHERE id = s.hold_reservation_id;\n"
+    "      IF FOUND AND r.user_id = p_user AND r.status = 1 AND r.held_until > p_now THEN\n"
+    "        RETURN QUERY SELECT 0, r.id, r.price, 1, r.held_until, 0; RETURN;\n"
+    "      END IF;\n"
+    "      RETURN QUERY SELECT -28, 0::bigint, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
+    "    END IF;\n"
+    /* Freed between the UPDATE and the SELECT: try again. */
+    "  END LOOP;\n"
+    "  RETURN QUERY SELECT -28, 0::bigint, 0::bigint, 0, 0::bigint, 0;\n"
+    "END $$;",
+
+    "CREATE OR REPLACE FUNCTION concert_fn.pay(p_reservation bigint, p_user bigint,"
+    "    p_token text, p_now bigint, p_key text, p_fingerprint text)"
+    "    RETURNS TABLE (o_rc int, o_id bigint, o_reservation_id bigint, o_user_id bigint,"
+    "                   o_amount bigint, o_balance bigint, o_paid_at bigint)"
+    "    LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE k record; t record; r record; s record; v_balance bigint; v_payment bigint;\n"
+    "BEGIN\n"
+    "  IF p_key IS NOT NULL THEN\n"
+    /* Concurrent first attempts with one key queue here; the later ones then
+     * see the first one's record. */
+    "    PERFORM pg_advisory_xact_lock(1668246886, hashtext(p_user::text || ':pay:' || p_key));\n"
+    "    SELECT fingerprint, payment_id INTO k FROM concert.idempotency\n"
+    "      WHERE user_id = p_user AND operation = 'pay' AND key = p_key;\n"
+    "    IF FOUND THEN\n"
+    "      IF k.fingerprint <> p_fingerprint THEN\n"
+    "        RETURN QUERY SELECT -35, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,\n"
+    "                            0::bigint;\n"
+    "        RETURN;\n"
+    "      END IF;\n"
+    "      RETURN QUERY SELECT 0, id, reservation_id, user_id, amount, balance_after, paid_at\n"
+    "        FROM concert.payments WHERE id = k.payment_id;\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  SELECT ticket, user_id, state, expires_at INTO t FROM concert.tokens\n"
+    "    WHERE lookup = hashtextextended(p_token, 0) AND token = p_token FOR UPDATE;\n"
+    "  IF NOT FOUND OR t.user_id <> p_user OR t.state <> 2 OR p_now >= t.expires_at THEN\n"
+    "    RETURN QUERY SELECT -21, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,\n"
+    "                        0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  SELECT id, user_id, schedule_id, seat_number, price, status, held_until INTO r\n"
+    "    FROM concert.reservations WHERE id = p_reservation FOR UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN QUERY SELECT -29, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,\n"
+    "                        0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF r.user_id <> p_user THEN\n"
+    "    RETURN QUERY SELECT -30, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,\n"
+    "                        0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF r.status = 2 THEN\n"
+    "    RETURN QUERY SELECT -32, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,\n"
+    "                        0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  SELECT hold_reservation_id, sold_reservation_id INTO s FROM concert.seats\n"
+    "    WHERE schedule_id = r.schedule_id AND number = r.seat_number FOR UPDATE;\n"
+    /* The fence: the seat must still point at this reservation. */
+    "  IF r.held_until <= p_now OR s.hold_reservation_id IS DISTINCT FROM r.id\n"
+    "     OR s.sold_reservation_id IS NOT NULL THEN\n"
+    "    RETURN QUERY SELECT -31, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,\n"
+    "                        0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  UPDATE concert.users SET balance = balance - r.price\n"
+    "    WHERE id = p_user AND balance >= r.price RETURNING balance INTO v_balance;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN QUERY SELECT -33, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,\n"
+    "                        0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  INSERT INTO concert.ledger (user_id, type, amount, balance_after, at, reservation_id)\n"
+    "    VALUES (p_user, 2, -r.price, v_balance, p_now, r.id);\n"
+    "  INSERT INTO concert.payments (reservation_id, user_id, amount, balance_after, paid_at)\n"
+    "    VALUES (r.id, p_user, r.price, v_balance, p_now) RETURNING id INTO v_payment;\n"
+    "  UPDATE concert.seats SET sold_reservation_id = r.id, hold_reservation_id = NULL,\n"
+    "      hold_until = 0\n"
+    "    WHERE schedule_id = r.schedule_id AND number = r.seat_number;\n"
+    "  UPDATE concert.reservations SET status = 2 WHERE id = r.id;\n"
+    /* The token ends; the next admission takes it off the active count. */
+    "  UPDATE concert.tokens SET expires_at = 0 WHERE ticket = t.ticket;\n"
+    "  IF p_key IS NOT NULL THEN\n"
+    "    INSERT INTO concert.idempotency (user_id, operation, key, fingerprint, payment_id,\n"
+    "                                     balance, created_at)\n"
+    "      VALUES (p_user, 'pay', p_key, p_fingerprint, v_payment, v_balance, p_now);\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT 0, v_payment, r.id, p_user, r.price, v_balance, p_now;\n"
+    "END $$;",
+
+    "CREATE OR REPLACE FUNCTION concert_fn.charge(p_user bigint, p_amount bigint,"
+    "    p_max_balance bigint, p_now bigint, p_key text, p_fingerprint text)"
+    "    RETURNS TABLE (o_rc int, o_balance bigint) LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE k record; v_balance bigint;\n"
+    "BEGIN\n"
+    "  IF p_key IS NOT NULL THEN\n"
+    "    PERFORM pg_advisory_xact_lock(1668246886,\n"
+    "                                  hashtext(p_user::text || ':charge:' || p_key));\n"
+    "    SELECT fingerprint, balance INTO k FROM concert.idempotency\n"
+    "      WHERE user_id = p_user AND operation = 'charge' AND key = p_key;\n"
+    "    IF FOUND THEN\n"
+    "      IF k.fingerprint <> p_fingerprint THEN\n"
+    "        RETURN QUERY SELECT -35, 0::bigint; RETURN;\n"
+    "      END IF;\n"
+    "      RETURN QUERY SELECT 0, k.balance; RETURN;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  UPDATE concert.users SET balance = balance + p_amount\n"
+    "    WHERE id = p_user AND balance <= p_max_balance - p_amount\n"
+    "    RETURNING balance INTO v_balance;\n"
+    "  IF NOT FOUND THEN\n"
+    "    PERFORM 1 FROM concert.users WHERE id = p_user;\n"
+    "    IF NOT FOUND THEN RETURN QUERY SELECT -20, 0::bigint; RETURN; END IF;\n"
+    "    RETURN QUERY SELECT -34, 0::bigint; RETURN;\n"
+    "  END IF;\n"
+    "  INSERT INTO concert.ledger (user_id, type, amount, balance_after, at)\n"
+    "    VALUES (p_user, 1, p_amount, v_balance, p_now);\n"
+    "  IF p_key IS NOT NULL THEN\n"
+    "    INSERT INTO concert.idempotency (user_id, operation, key, fingerprint, balance,\n"
+    "                                     created_at)\n"
+    "      VALUES (p_user, 'charge', p_key, p_fingerprint, v_balance, p_now);\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT 0, v_balance;\n"
+    "END $$;",
+    NULL};
+
+#endif
