@@ -30,7 +30,7 @@ func (db *DB) Users() ([]User, error) {
 		out[i] = User{
 			ID:      int64(items[i].id),
 			Balance: int64(items[i].balance),
-			Name:    C.GoString(&items[i].name[0]),
+			Name:    fixedString(items[i].name[:]),
 		}
 	}
 	return out, nil

@@ -36,7 +36,7 @@ type Seat struct {
 }
 
 func concertFromC(c *C.concert_concert) Concert {
-	return Concert{ID: int64(c.id), Status: ConcertStatus(c.status), Title: C.GoString(&c.title[0])}
+	return Concert{ID: int64(c.id), Status: ConcertStatus(c.status), Title: fixedString(c.title[:])}
 }
 
 // concertsFromC copies a library list into Go memory and frees it.
@@ -148,7 +148,7 @@ func (db *DB) Seats(token string, scheduleID int64) ([]Seat, error) {
 		out[i] = Seat{
 			Number: int64(items[i].number),
 			Price:  int64(items[i].price),
-			Grade:  C.GoString(&items[i].grade[0]),
+			Grade:  fixedString(items[i].grade[:]),
 		}
 	}
 	return out, nil

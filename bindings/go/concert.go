@@ -20,6 +20,7 @@ package concert
 import "C"
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"runtime"
@@ -204,6 +205,16 @@ func cstring(what, s string) (*C.char, error) {
 	b := make([]byte, len(s)+1)
 	copy(b, s)
 	return (*C.char)(unsafe.Pointer(&b[0])), nil
+}
+
+// fixedString reads a NUL-terminated string from a fixed-size char array
+// of a library struct, never past the array's end.
+func fixedString(chars []C.char) string {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&chars[0])), len(chars))
+	if n := bytes.IndexByte(b, 0); n >= 0 {
+		b = b[:n]
+	}
+	return string(b)
 }
 
 func fromMs(ms C.int64_t) time.Time { return time.UnixMilli(int64(ms)).UTC() }

@@ -30,7 +30,7 @@ func tokenInfoFromC(c *C.concert_token_info) TokenInfo {
 		eta = time.Duration(c.eta_ms) * time.Millisecond
 	}
 	return TokenInfo{
-		Token:     C.GoString(&c.token[0]),
+		Token:     fixedString(c.token[:]),
 		UserID:    int64(c.user_id),
 		State:     TokenState(c.state),
 		IsNew:     c.is_new != 0,
