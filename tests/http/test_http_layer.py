@@ -264,3 +264,35 @@ def test_huge_or_expected_bodies_are_refused_before_they_are_sent(server):
             sock.close()
         assert reply.startswith(b"HTTP/1.1 413"), reply
         assert b'"PAYLOAD_TOO_LARGE"' in reply
+
+
+def raw_exchange(server, data):
+    sock = socket.create_connection((server.host, server.port), timeout=10)
+    try:
+        sock.sendall(data)
+        return read_http_reply(sock)
+    finally:
+        sock.close()
+
+
+def test_oversized_headers_and_garbage_are_refused_and_the_server_lives_on(server):
+    # Header and URL limits are libmicrohttpd's (32 KiB per connection): it
+    # answers them itself, before concertd sees the request, with an HTML body.
+    reply = raw_exchange(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: " +
+                         b"a" * 40000 + b"\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 431"), reply[:100]
+    reply = raw_exchange(server, b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 414"), reply[:100]
+    reply = raw_exchange(server, b"GARBAGE\r\n\r\n")
+    assert not reply.startswith(b"HTTP/1.1 2"), reply[:100]
+    # A long token is just an invalid token.
+    r = server.call("GET", "/api/v1/concerts", token="a" * 20000)
+    assert_error(r, 401, "TOKEN_INVALID")
+    # Invalid UTF-8 in the path is a bad id, and the log line stays printable.
+    reply = raw_exchange(server, b"GET /api/v1/concerts/%ff%fe HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:100]
+    assert "GET /api/v1/concerts/?? 400" in server.wait_log("/api/v1/concerts/??")
+    # HTTP/1.0 without Host works and closes.
+    reply = raw_exchange(server, b"GET /healthz HTTP/1.0\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200") and b'{"status":"ok"}' in reply, reply
+    assert server.call("GET", "/healthz").status == 200
