@@ -94,7 +94,7 @@ static int64_t flow_capacity(const bench_options *o, int kind)
             cap = 8000000.0;
         return (int64_t)cap;
     }
-    return bench_default_ops(o, kind, 200000, 4000);
+    return bench_default_ops(o, kind, 200000, 2000);
 }
 
 /* One repetition on a fresh store. Returns 0 or -1. */

@@ -115,7 +115,7 @@ int scenario_venue(const bench_options *o, int kind)
     bench_row row_list, row_reserve;
     uint64_t seed = 4242;
     int64_t peak = -1, listed = 0;
-    const int64_t list_ops = o->quick ? 5 : 20;
+    const int64_t list_ops = o->quick ? 5 : kind == STORE_MEMORY ? 20 : 10;
     int64_t reserve_ops = bench_default_ops(o, kind, 50000, 2000);
 
     if (reserve_ops > o->venue_seats / 2)

@@ -180,11 +180,25 @@ issue_tokens() {
     fi
 }
 
+# wait_idle PORT: when wrk stops, the server still owes answers to the
+# requests in flight (1,000 slow seat listings take seconds); the next run
+# must not start before they are drained, or it measures the backlog.
+wait_idle() {
+    local t
+    for _ in $(seq 1 120); do
+        t=$(curl -s -o /dev/null -m 5 -w '%{time_total}' "http://127.0.0.1:$1/healthz" || echo 9)
+        awk -v t="$t" 'BEGIN { exit !(t < 0.02) }' && return 0
+        sleep 0.5
+    done
+    echo "bench.sh: server on port $1 still busy after 60 s" >&2
+}
+
 # run_wrk PHASE ENDPOINT SERVER CONNS REP PORT SCRIPT ARGS...: one bounded
 # run; appends a line to http.tsv.
 run_wrk() {
     local phase=$1 endpoint=$2 server=$3 conns=$4 rep=$5 port=$6 script=$7; shift 7
     local logf="$out/wrk.$endpoint.$server.$conns.$rep.log" line
+    wait_idle "$port"
     wrk -t 2 -c "$conns" -d "${dur}s" --timeout 5s -s "bench/http/$script" \
         "http://127.0.0.1:$port" -- "$@" >"$logf" 2>&1 || true
     line=$(grep '^WRK_RESULT' "$logf" | head -1 || true)
