@@ -1,0 +1,110 @@
+"""concertd's command line: help, version, bad flags (exit 2), refusing to
+start on a bad catalog (exit 1), --demo, and SIGINT."""
+import datetime
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from harness import Server, parse_time
+
+
+def run(concertd_path, *args, cwd=None):
+    return subprocess.run([concertd_path, *args], capture_output=True, text=True, timeout=30,
+                          cwd=cwd)
+
+
+def test_help_and_version(concertd_path):
+    r = run(concertd_path, "--help")
+    assert r.returncode == 0
+    for flag in ("--store", "--listen", "--max-active", "--active-ttl", "--wait-ttl",
+                 "--hold-ttl", "--booking-cutoff", "--threads", "--import", "--demo", "--help",
+                 "--version"):
+        assert flag in r.stdout, flag
+    assert "sqlite:concert.db" in r.stdout and "127.0.0.1:8080" in r.stdout
+    v = run(concertd_path, "--version")
+    assert v.returncode == 0
+    assert v.stdout.startswith("concertd ") and "libconcert" in v.stdout
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["--bogus"], "unknown option '--bogus'"),
+    (["store"], "unknown option 'store'"),
+    (["--store"], "--store needs a value"),
+    (["--listen", "8080"], "--listen"),
+    (["--listen", "127.0.0.1:70000"], "--listen"),
+    (["--listen", "::1:80"], "--listen"),
+    (["--max-active", "0"], "--max-active"),
+    (["--max-active", "-3"], "--max-active"),
+    (["--max-active", "ten"], "--max-active"),
+    (["--hold-ttl", "0"], "--hold-ttl"),
+    (["--hold-ttl", "1.2345"], "--hold-ttl"),
+    (["--active-ttl", "1e3"], "--active-ttl"),
+    (["--wait-ttl", ""], "--wait-ttl"),
+    (["--booking-cutoff", "99999999999999"], "--booking-cutoff"),
+    (["--threads", "0"], "--threads"),
+    (["--threads", "100000"], "--threads"),
+    (["--demo=yes"], "--demo takes no value"),
+    (["--import"], "--import needs a value"),
+])
+def test_bad_flags_exit_2_with_a_message(concertd_path, args, complaint):
+    r = run(concertd_path, *args)
+    assert r.returncode == 2, (args, r)
+    assert complaint in r.stderr, r.stderr
+    assert r.stdout == ""
+
+
+def test_flag_equals_form_and_decimal_seconds(start_server):
+    server = start_server("memory", args=["--hold-ttl=2.5", "--max-active=5", "--threads=1"])
+    before = datetime.datetime.now(datetime.timezone.utc)
+    token = server.active_token(1)
+    held = server.reserve(token, 1).json
+    after = datetime.datetime.now(datetime.timezone.utc)
+    until = parse_time(held["held_until"])
+    # A hold of 2.5 s, to the millisecond (the server and the test share a clock).
+    assert before + datetime.timedelta(seconds=2.5) <= until + datetime.timedelta(milliseconds=1)
+    assert until <= after + datetime.timedelta(seconds=2.5, milliseconds=1)
+
+
+def test_bad_catalog_refuses_to_start(concertd_path, workdir):
+    bad = os.path.join(workdir, "bad.json")
+    with open(bad, "w", encoding="utf-8") as f:
+        json.dump({"users": [], "concerts": [{"id": 1, "title": "x", "status": "OPEN",
+                   "schedules": [{"id": 1, "starts_at": "2030-01-01T00:00:00Z",
+                                  "seats": [{"from": 5, "to": 1, "grade": "R",
+                                             "price": 1}]}]}]}, f)
+    r = run(concertd_path, "--store", "memory:", "--listen", "127.0.0.1:0", "--import", bad)
+    assert r.returncode == 1, r
+    assert "concerts[0].schedules[0].seats[0].to" in r.stderr, r.stderr
+    assert "listening" not in r.stdout
+    r = run(concertd_path, "--store", "memory:", "--listen", "127.0.0.1:0", "--import",
+            os.path.join(workdir, "missing.json"))
+    assert r.returncode == 1, r
+    assert "missing.json" in r.stderr
+
+
+def test_unusable_store_or_address_refuses_to_start(concertd_path, workdir):
+    r = run(concertd_path, "--store", "nosuch:thing", "--listen", "127.0.0.1:0")
+    assert r.returncode == 1 and "cannot open the store" in r.stderr, r
+    r = run(concertd_path, "--store", "memory:", "--listen", "203.0.113.1:0")
+    assert r.returncode == 1 and "cannot listen" in r.stderr, r
+
+
+def test_default_store_is_sqlite_in_the_working_directory(concertd_path, workdir):
+    server = Server(concertd_path, ["--demo"], workdir)
+    try:
+        assert server.call("GET", "/healthz").status == 200
+        assert os.path.exists(os.path.join(workdir, "concert.db"))
+        assert "demo catalog loaded" in server.log()
+    finally:
+        assert server.stop() == 0
+    # A second start finds the data and does not load the demo again.
+    server = Server(concertd_path, ["--demo"], workdir)
+    try:
+        assert "store not empty" in server.wait_log("store not empty")
+        assert server.call("GET", "/api/v1/users/1/points").status == 200
+    finally:
+        assert server.stop(signal.SIGINT) == 0
+    assert "SIGINT received" in server.log()
