@@ -726,3 +726,45 @@ Test(sqlite, a_path_that_looks_like_an_sqlite_uri_is_just_a_file_name)
     cr_assert_eq(bal, 100000);
     concert_close(db);
 }
+
+static int report_mentions(const concert_verify_report *rep, const char *text)
+{
+    for (size_t i = 0; i < rep->violation_count; i++)
+        if (strstr(rep->violations[i], text))
+            return 1;
+    return 0;
+}
+
+/* verify must see damage the schema cannot prevent (it checks, never repairs). */
+Test(sqlite, verify_reports_damage_done_behind_the_librarys_back)
+{
+    concert_db *db = open_store();
+    concert_token_info t;
+    concert_reservation r;
+    concert_payment p;
+    concert_verify_report *rep = NULL;
+    sqlite3 *raw;
+
+    load_small_catalog(db);
+    cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
+    cr_assert_eq(concert_reserve_seat(&r, db, t.token, 10, 2), 0);
+    cr_assert_eq(concert_pay(&p, db, t.token, r.id, NULL), 0);
+    expect_verify_clean(db);
+
+    raw = raw_open();
+    raw_exec(raw, "UPDATE users SET balance = balance + 1 WHERE id = 3;"
+                  "DELETE FROM payments;"
+                  "UPDATE queue_state SET active = 5;");
+    sqlite3_close(raw);
+    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(rep->violation_count, 3, "first: %s",
+                 rep->violation_count ? rep->violations[0] : "");
+    cr_assert(report_mentions(rep, "user 3: balance 50001 but the ledger sums to 50000"));
+    cr_assert(report_mentions(rep, "seat 10/2: 0 payments"));
+    cr_assert(report_mentions(rep, "active counter says 5 but 0 tokens are ACTIVE"));
+    cr_assert_eq(rep->seats_sold, 1);
+    cr_assert_eq(rep->payments, 0);
+    cr_assert_eq(rep->seats, 20);
+    concert_verify_report_free(rep);
+    concert_close(db);
+}
