@@ -144,12 +144,47 @@ static size_t utf8_sequence_length(const unsigned char *s)
     return 0;
 }
 
+/* Length of text if it needs no escaping at all (plain printable ASCII
+ * without '"' or '\\'), else SIZE_MAX. */
+static size_t plain_length(const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
+        s++;
+    return *s == '\0' ? (size_t)(s - (const unsigned char *)text) : SIZE_MAX;
+}
+
+/* Write prefix (0 or 1 byte), "text" and suffix (0 or 1 byte) with one
+ * reservation, for text of plain_length() n: every key and nearly every
+ * value the server writes takes this path. */
+static void put_plain(json_out *w, char prefix, const char *text, size_t n, char suffix)
+{
+    const size_t total = n + 2 + (prefix != '\0') + (suffix != '\0');
+    if (w->len + total >= w->cap && reserve(w, total) != 0)
+        return;
+    char *p = w->buf + w->len;
+    if (prefix != '\0')
+        *p++ = prefix;
+    *p++ = '"';
+    memcpy(p, text, n);
+    p += n;
+    *p++ = '"';
+    if (suffix != '\0')
+        *p++ = suffix;
+    w->len = (size_t)(p - w->buf);
+}
+
 /* The NUL terminator stops every check above before it reads past the end:
  * a NUL is never a continuation byte. */
 static void put_escaped(json_out *w, const char *text)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)text;
+    const size_t plain = plain_length(text);
+    if (plain != SIZE_MAX) {
+        put_plain(w, '\0', text, plain, '\0');
+        return;
+    }
     put_char(w, '"');
     while (*s != '\0') {
         /* Copy the longest run of plain ASCII in one go: nearly every string
@@ -191,12 +226,18 @@ void json_out_key(json_out *w, const char *key)
         w->failed = 1;
         return;
     }
-    if (w->has_items[w->depth])
-        put_char(w, ',');
+    const char comma = w->has_items[w->depth] ? ',' : '\0';
     w->has_items[w->depth] = 1;
+    w->after_key = 1;
+    const size_t plain = plain_length(key);
+    if (plain != SIZE_MAX) {
+        put_plain(w, comma, key, plain, ':');
+        return;
+    }
+    if (comma != '\0')
+        put_char(w, comma);
     put_escaped(w, key);
     put_char(w, ':');
-    w->after_key = 1;
 }
 
 void json_out_int(json_out *w, int64_t value)
