@@ -60,3 +60,18 @@ def test_unknown_user(server):
     assert_error(server.call("GET", path), 404, "USER_NOT_FOUND")
     assert_error(server.call("GET", path + "/history"), 404, "USER_NOT_FOUND")
     assert_error(server.call("POST", path + "/charge", {"amount": 1}), 404, "USER_NOT_FOUND")
+
+
+def test_hostile_idempotency_keys_are_just_keys(server):
+    for i, key in enumerate(["'; DROP TABLE users; --", "\" OR 1=1 --", "%s%n%x", "k\u00e9y",
+                             "a" * 255]):
+        headers = {"Idempotency-Key": key.encode("utf-8").decode("latin-1")}
+        first = server.call("POST", "/api/v1/users/3/points/charge", {"amount": 10 + i},
+                            headers=headers)
+        again = server.call("POST", "/api/v1/users/3/points/charge", {"amount": 10 + i},
+                            headers=headers)
+        assert first.status == again.status == 200, (key, first, again)
+        assert first.json == again.json
+    balance = server.call("GET", "/api/v1/users/3/points").json["balance"]
+    assert balance == RICH_POINTS + sum(10 + i for i in range(5))
+    assert len(server.call("GET", "/api/v1/users/3/points/history").json["entries"]) == 6
