@@ -149,20 +149,22 @@ def main():
     p.add_argument("--bookers", type=int, default=8)
     p.add_argument("--users-per-booker", type=int, default=6)
     p.add_argument("--charges", type=int, default=600, help="charge jobs per charger pair")
+    p.add_argument("--store", choices=("postgres", "sqlite"), default="postgres",
+                   help="sqlite: several processes on one SQLite file instead")
     args = p.parse_args()
-    if pg_skipped():
+    if args.store == "postgres" and pg_skipped():
         return 77
     seed = args.seed if args.seed is not None else int(time.time())
     rng = random.Random(seed)
-    log(f"many servers: {args.servers} concertd on one PostgreSQL database, "
+    log(f"many servers: {args.servers} concertd on one {args.store} database, "
         f"{args.bookers} booking threads for {args.seats} seats, 2 charger pairs, seed {seed}")
     check(args.servers >= 2, "two servers at least")
 
     with temp_workdir("concert-many-") as workdir:
-        pg = PgServer(workdir)
+        pg = PgServer(workdir) if args.store == "postgres" else None
         servers = []
         try:
-            store = pg.database()
+            store = pg.database() if pg else f"sqlite:{workdir}/shared.db"
             n_users = args.bookers * args.users_per_booker
             users = list(range(1, n_users + 1))
             catalog = write_catalog(workdir, make_catalog(users, lambda u: OPENING, args.seats,
@@ -301,7 +303,8 @@ def main():
         finally:
             for s in servers:
                 s.kill()
-            pg.close()
+            if pg:
+                pg.close()
 
 
 if __name__ == "__main__":
