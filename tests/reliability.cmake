@@ -38,11 +38,12 @@ if(CONCERT_WITH_POSTGRES)
   concert_reliability_test(reliability_crash_postgres crash.py --store postgres --kills 8)
   concert_reliability_test(reliability_many_servers_postgres many_servers.py --servers 3)
   concert_reliability_test(reliability_outage_postgres outage_pg.py)
+  concert_reliability_test(reliability_load_postgres load.py --store postgres)
   # tests/reliability/freeze_pg.py (a PostgreSQL that hangs rather than goes
   # away) is not registered: it fails today; see docs/reliability.md.
 else()
   foreach(name reliability_crash_postgres reliability_many_servers_postgres
-               reliability_outage_postgres)
+               reliability_outage_postgres reliability_load_postgres)
     add_test(NAME ${name} COMMAND sh -c "echo 'SKIP: built with CONCERT_WITH_POSTGRES=OFF'; exit 77")
     set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 LABELS reliability)
   endforeach()

@@ -19,7 +19,7 @@ import json
 import os
 import time
 
-from relib import (Concertd, base_args, check, fmt, log, make_catalog, raise_nofile, run_main,
+from relib import (Concertd, PgServer, base_args, pg_skipped, check, fmt, log, make_catalog, raise_nofile, run_main,
                    temp_workdir, verify, write_catalog)
 
 MAX_ACTIVE = 1000
@@ -106,10 +106,12 @@ async def scenario(server, n_conns, n_users):
 
 def main():
     p = base_args(__doc__.splitlines()[0])
-    p.add_argument("--store", choices=("sqlite", "memory"), default="sqlite")
+    p.add_argument("--store", choices=("sqlite", "memory", "postgres"), default="sqlite")
     p.add_argument("--connections", type=int, default=1000)
     p.add_argument("--users", type=int, default=10000)
     args = p.parse_args()
+    if args.store == "postgres" and pg_skipped():
+        return 77
     nofile = raise_nofile(args.connections + 512)
     check(nofile >= args.connections + 100,
           f"open-files limit {nofile} is too low for {args.connections} connections")
@@ -118,9 +120,16 @@ def main():
     with temp_workdir("concert-load-") as workdir:
         users = range(1, args.users + 1)
         catalog = write_catalog(workdir, make_catalog(users, lambda u: 0, 10))
-        store = "memory:" if args.store == "memory" else f"sqlite:{workdir}/load.db"
-        server = Concertd(args.concertd, store, workdir,
-                          ["--max-active", str(MAX_ACTIVE), "--import", catalog])
+        pg = PgServer(workdir) if args.store == "postgres" else None
+        store = (pg.database() if pg else "memory:" if args.store == "memory"
+                 else f"sqlite:{workdir}/load.db")
+        try:
+            server = Concertd(args.concertd, store, workdir,
+                              ["--max-active", str(MAX_ACTIVE), "--import", catalog])
+        except BaseException:
+            if pg:
+                pg.close()
+            raise
         try:
             res = asyncio.run(scenario(server, args.connections, args.users))
             check(server.alive(), f"concertd died: {server.log()[-2000:]}")
@@ -156,7 +165,7 @@ def main():
             check(server.call("GET", "/healthz").status == 200, "not serving afterwards")
             code = server.stop()
             check(code == 0, f"concertd exited {code} on SIGTERM")
-            if args.store == "sqlite":
+            if args.store != "memory":
                 verify(args.concert, store, MAX_ACTIVE)
             log(f"RESULT {args.store}: {fmt(args.connections)} connections, "
                 f"{fmt(len(first))} joins 201 + {fmt(len(again))} repeats 200 with the same "
@@ -167,6 +176,8 @@ def main():
         finally:
             if server.alive():
                 server.kill()
+            if pg:
+                pg.close()
 
 
 if __name__ == "__main__":
