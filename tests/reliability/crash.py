@@ -350,6 +350,7 @@ def main():
 
     with temp_workdir("concert-crash-") as workdir:
         pg = PgServer(workdir) if args.store == "postgres" else None
+        server = None
         try:
             store = (pg.database() if pg else "memory:" if args.store == "memory"
                      else f"sqlite:{workdir}/crash.db")
@@ -435,6 +436,8 @@ def main():
             check(not bad, f"server errors: {bad}")
             return 0
         finally:
+            if server is not None and server.alive():
+                server.kill()
             if pg:
                 pg.close()
 
