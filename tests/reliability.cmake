@@ -1,6 +1,6 @@
 # Fault tests of issue 7 (tests/reliability/, docs/reliability.md): real
 # concertd processes on 127.0.0.1 driven by /usr/bin/python3 (standard
-# library only). Each test prints its figures on a "RESULT" line. They run one
+# library only; -B: no __pycache__ in the source tree). Each test prints its figures on a "RESULT" line. They run one
 # at a time (RUN_SERIAL): they load both cores and measure answer times.
 # PostgreSQL ones start a private throwaway server (tests/pg/start.sh) and
 # report SKIP (exit 77) with CONCERT_SKIP_POSTGRES=1.
@@ -13,7 +13,7 @@ set(CONCERT_REL_BINS --concertd $<TARGET_FILE:concertd> --concert $<TARGET_FILE:
 
 function(concert_reliability_test name script)
   add_test(NAME ${name}
-           COMMAND /usr/bin/python3 ${CONCERT_REL_DIR}/${script} ${CONCERT_REL_BINS} ${ARGN})
+           COMMAND /usr/bin/python3 -B ${CONCERT_REL_DIR}/${script} ${CONCERT_REL_BINS} ${ARGN})
   set_tests_properties(${name} PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE SKIP_RETURN_CODE 77
                        LABELS reliability)
 endfunction()
