@@ -1,7 +1,8 @@
 # Fault tests of issue 7 (tests/reliability/, docs/reliability.md): real
 # concertd processes on 127.0.0.1 driven by /usr/bin/python3 (standard
-# library only; -B: no __pycache__ in the source tree). Each test prints its figures on a "RESULT" line. They run one
-# at a time (RUN_SERIAL): they load both cores and measure answer times.
+# library only; -B: no __pycache__ in the source tree). Each test prints its
+# figures on a "RESULT" line. They run one at a time (RUN_SERIAL): they load
+# both cores and measure answer times.
 # PostgreSQL ones start a private throwaway server (tests/pg/start.sh) and
 # report SKIP (exit 77) with CONCERT_SKIP_POSTGRES=1.
 if(NOT TARGET concertd OR NOT TARGET concert_cli)
