@@ -382,23 +382,28 @@ static int token_key_make(const char *text, token_key *k)
     return 0;
 }
 
-/* The token's index, or MEM_NONE. Candidates found by hash are compared in
- * constant time, as the contract asks. */
-static uint32_t token_find(const memory_store *s, const char *text)
+/* The index of the token with this text and key, or MEM_NONE. Candidates
+ * found by hash are compared in constant time, as the contract asks. */
+static uint32_t token_find_key(const memory_store *s, const char *text, const token_key *k)
 {
-    token_key k;
     mem_probe p;
     char stored[CONCERT_TOKEN_SIZE];
 
-    if (token_key_make(text, &k) != 0)
-        return MEM_NONE;
-    for (uint32_t slot = mem_index_first(&s->token_ix, k.hash, &p); slot;
+    for (uint32_t slot = mem_index_first(&s->token_ix, k->hash, &p); slot;
          slot = mem_index_next(&s->token_ix, &p)) {
         token_text(s, &s->tokens[slot - 1], stored);
         if (concert_sys_token_equal(stored, text))
             return slot - 1;
     }
     return MEM_NONE;
+}
+
+static uint32_t token_find(const memory_store *s, const char *text)
+{
+    token_key k;
+    if (token_key_make(text, &k) != 0)
+        return MEM_NONE;
+    return token_find_key(s, text, &k);
 }
 
 /* ------------------------------------------------------------------ */
@@ -504,7 +509,7 @@ static int token_append(memory_store *s, const concert_queue_params *p, uint32_t
 
     if (token_key_make(text, &k) != 0)
         return concert_sys_error_set(CONCERT_EINTERNAL, "memory store: malformed new token");
-    if (token_find(s, text) != MEM_NONE)
+    if (token_find_key(s, text, &k) != MEM_NONE)
         return concert_sys_error_set(CONCERT_EINTERNAL,
                                      "memory store: new token collides with an existing one");
     if (RESERVE(s, tokens, 1) != 0 ||
