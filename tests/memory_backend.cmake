@@ -14,3 +14,10 @@ if(CONCERT_SANITIZE STREQUAL "")
                         Threads::Threads)
   add_test(NAME memory_backend_oom COMMAND memory_backend_oom_test --jobs 2)
 endif()
+
+# verify against a store broken by hand: the backend compiled into the test.
+add_executable(memory_verify_test ${CMAKE_CURRENT_SOURCE_DIR}/memory_verify_test.c)
+target_compile_definitions(memory_verify_test PRIVATE _POSIX_C_SOURCE=200809L)
+target_link_libraries(memory_verify_test PRIVATE concert_static PkgConfig::CRITERION
+                      Threads::Threads)
+add_test(NAME memory_verify COMMAND memory_verify_test --jobs 2)

@@ -1,0 +1,180 @@
+/*
+ * The memory backend's verify finds what it is meant to find. A store built
+ * through the library's own steps never breaks an invariant, so this test
+ * compiles the backend into itself (white box) and breaks each invariant by
+ * hand, then expects exactly the matching violation.
+ *
+ * Linking: this file defines concert_storage_memory_open itself, so the
+ * static library's copy is never pulled in.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../lib/storage/memory.c"
+
+#define T0 INT64_C(1800000000000)
+#define MINUTE INT64_C(60000)
+
+static concert_storage *st;
+static memory_store *ms;
+static const concert_queue_params QP = {10, 10 * MINUTE, 5 * MINUTE};
+static const char TOKEN_1[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1";
+
+typedef struct seen {
+    size_t count;
+    char text[8][256];
+} seen;
+
+static int collect(void *ctx, const char *text)
+{
+    seen *s = ctx;
+    if (s->count < 8)
+        snprintf(s->text[s->count], sizeof(s->text[0]), "%s", text);
+    s->count++;
+    return 0;
+}
+
+/* Users 1 (1000 pts) and 2 (0); schedule 10 with seats 1-5 at 100; user 1
+ * holds seat 1 and pays for it, and holds seat 2. */
+static void setup(void)
+{
+    static const concert_catalog_seat_range seats[] = {{1, 5, "R", 100}};
+    static const concert_catalog_schedule schedules[] = {{10, T0 + 86400000, seats, 1}};
+    static const concert_catalog_concert concerts[] = {{1, "Gala", CONCERT_STATUS_OPEN, 0,
+                                                        schedules, 1}};
+    static const concert_catalog_user users[] = {{1, "Kim", 1000}, {2, "Lee", 0}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 2, concerts, 1};
+    concert_hold_request h1 = {10, 1, 1, T0, T0 + 5 * MINUTE};
+    concert_hold_request h2 = {10, 2, 1, T0, T0 + 5 * MINUTE};
+    concert_storage_token t;
+    concert_reservation r;
+    concert_pay_request pay;
+    concert_payment out;
+
+    cr_assert_eq(concert_storage_memory_open(&st, "", NULL), 0);
+    ms = store_of(st);
+    cr_assert_eq(st->catalog_load(st, &c, T0), 0);
+    cr_assert_eq(st->queue_issue(st, &QP, 1, TOKEN_1, T0, &t), 0);
+    cr_assert_eq(st->seat_hold(st, &h1, &r), 0);
+    memset(&pay, 0, sizeof(pay));
+    pay.reservation_id = r.id;
+    pay.user_id = 1;
+    pay.token = TOKEN_1;
+    pay.now = T0;
+    pay.queue = QP;
+    cr_assert_eq(st->pay(st, &pay, &out), 0);
+    cr_assert_eq(st->seat_hold(st, &h2, &r), 0);
+}
+
+static void teardown(void)
+{
+    st->free(st);
+    st = NULL;
+    ms = NULL;
+}
+
+TestSuite(memory_verify, .init = setup, .fini = teardown);
+
+static seen verify_at(const concert_queue_params *p, int64_t now)
+{
+    concert_verify_report report;
+    seen s;
+    memset(&s, 0, sizeof(s));
+    memset(&report, 0, sizeof(report));
+    cr_assert_eq(st->verify(st, p, now, collect, &s, &report), 0);
+    return s;
+}
+
+static void expect_one(const seen *s, const char *needle)
+{
+    cr_assert_eq(s->count, 1, "expected one violation, got %zu (first: %s)", s->count,
+                 s->count ? s->text[0] : "-");
+    cr_assert(strstr(s->text[0], needle), "violation \"%s\" should mention \"%s\"", s->text[0],
+              needle);
+}
+
+Test(memory_verify, an_untouched_store_is_clean)
+{
+    seen s = verify_at(&QP, T0);
+    cr_assert_eq(s.count, 0, "%s", s.text[0]);
+}
+
+Test(memory_verify, balance_that_is_not_the_sum_of_the_ledger)
+{
+    seen s;
+    ms->users[1].balance = 5; /* user 2 has no ledger entries */
+    s = verify_at(&QP, T0);
+    expect_one(&s, "user 2: balance 5 but the ledger sums to 0");
+}
+
+Test(memory_verify, negative_balance)
+{
+    seen s;
+    /* user 1: opening 1000, payment -100: make the payment -1100 */
+    ms->ledger[1].amount = -1100;
+    ms->users[0].balance = -100;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "user 1: negative balance -100");
+}
+
+Test(memory_verify, sold_seat_without_its_payment)
+{
+    seen s;
+    ms->payments[0].reservation_id = 2; /* the payment now claims the other reservation */
+    s = verify_at(&QP, T0);
+    expect_one(&s, "seat 1: sold to reservation 1, which has 0 payments");
+}
+
+Test(memory_verify, sold_seat_paid_the_wrong_amount)
+{
+    seen s;
+    ms->payments[0].amount = 99;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "paid 99 points, price is 100");
+}
+
+Test(memory_verify, confirmed_reservation_whose_seat_is_not_sold_to_it)
+{
+    seen s;
+    ms->reservations[1].status = CONCERT_RESERVATION_CONFIRMED; /* seat 2, never paid */
+    ms->reservations[1].seat = 0;                                /* ... and claims seat 1 */
+    s = verify_at(&QP, T0);
+    cr_assert_geq(s.count, 1);
+    cr_assert(strstr(s.text[s.count - 1], "reservation 2: CONFIRMED but seat"), "%s",
+              s.text[s.count - 1]);
+}
+
+Test(memory_verify, seat_sold_and_under_a_live_hold)
+{
+    seen s;
+    /* the live hold moves onto sold seat 1 */
+    ms->schedules[0].seats[1] = 0;
+    ms->reservations[1].seat = 0;
+    ms->reservations[1].seat_number = 1;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "seat 1 of schedule 10: sold to reservation 1 and under a live hold by "
+                   "reservation 2");
+    /* once that hold has run out it is no longer a violation */
+    s = verify_at(&QP, T0 + 5 * MINUTE);
+    cr_assert_eq(s.count, 0, "%s", s.text[0]);
+}
+
+Test(memory_verify, more_live_active_tokens_than_max_active)
+{
+    concert_queue_params tight = {0, 10 * MINUTE, 5 * MINUTE};
+    concert_storage_token t;
+    seen s;
+    cr_assert_eq(st->queue_issue(st, &QP, 2, "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB2", T0, &t), 0);
+    cr_assert_eq(t.info.state, CONCERT_TOKEN_ACTIVE);
+    s = verify_at(&tight, T0);
+    expect_one(&s, "queue: 1 live active tokens, max_active is 0");
+}
+
+Test(memory_verify, active_count_out_of_step_with_the_tokens)
+{
+    seen s;
+    ms->active_count = 3;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "queue: active count 3 but 0 tokens are ACTIVE");
+}
