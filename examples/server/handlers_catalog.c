@@ -8,11 +8,11 @@
 static void write_concert(json_out *w, const concert_concert *c)
 {
     json_out_object_begin(w);
-    json_out_key(w, "id");
+    JSON_OUT_KEY(w, "id");
     json_out_int(w, c->id);
-    json_out_key(w, "title");
+    JSON_OUT_KEY(w, "title");
     json_out_string(w, c->title);
-    json_out_key(w, "status");
+    JSON_OUT_KEY(w, "status");
     json_out_string(w, concert_concert_status_name(c->status));
     json_out_object_end(w);
 }
@@ -30,8 +30,9 @@ void handle_concerts_list(api_call *call)
     }
     json_out w;
     json_out_init(&w);
+    json_out_reserve(&w, 64 + list->count * 96);
     json_out_object_begin(&w);
-    json_out_key(&w, "concerts");
+    JSON_OUT_KEY(&w, "concerts");
     json_out_array_begin(&w);
     for (size_t i = 0; i < list->count; i++)
         write_concert(&w, &list->items[i]);
@@ -72,18 +73,18 @@ void handle_schedules_list(api_call *call)
     json_out w;
     json_out_init(&w);
     json_out_object_begin(&w);
-    json_out_key(&w, "concert_id");
+    JSON_OUT_KEY(&w, "concert_id");
     json_out_int(&w, call->ids[0]);
-    json_out_key(&w, "schedules");
+    JSON_OUT_KEY(&w, "schedules");
     json_out_array_begin(&w);
     for (size_t i = 0; i < list->count; i++) {
         const concert_schedule *s = &list->items[i];
         json_out_object_begin(&w);
-        json_out_key(&w, "id");
+        JSON_OUT_KEY(&w, "id");
         json_out_int(&w, s->id);
-        json_out_key(&w, "starts_at");
+        JSON_OUT_KEY(&w, "starts_at");
         json_out_time(&w, s->starts_at);
-        json_out_key(&w, "available_seats");
+        JSON_OUT_KEY(&w, "available_seats");
         json_out_int(&w, s->available_seats);
         json_out_object_end(&w);
     }
@@ -106,19 +107,21 @@ void handle_seats_list(api_call *call)
     }
     json_out w;
     json_out_init(&w);
+    /* {"number":123,"grade":"VIP","price":150000}, plus room for longer grades */
+    json_out_reserve(&w, 64 + list->count * 64);
     json_out_object_begin(&w);
-    json_out_key(&w, "schedule_id");
+    JSON_OUT_KEY(&w, "schedule_id");
     json_out_int(&w, call->ids[0]);
-    json_out_key(&w, "seats");
+    JSON_OUT_KEY(&w, "seats");
     json_out_array_begin(&w);
     for (size_t i = 0; i < list->count; i++) {
         const concert_seat *s = &list->items[i];
         json_out_object_begin(&w);
-        json_out_key(&w, "number");
+        JSON_OUT_KEY(&w, "number");
         json_out_int(&w, s->number);
-        json_out_key(&w, "grade");
+        JSON_OUT_KEY(&w, "grade");
         json_out_string(&w, s->grade);
-        json_out_key(&w, "price");
+        JSON_OUT_KEY(&w, "price");
         json_out_int(&w, s->price);
         json_out_object_end(&w);
     }

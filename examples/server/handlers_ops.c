@@ -21,7 +21,7 @@ void handle_healthz(api_call *call)
     json_out w;
     json_out_init(&w);
     json_out_object_begin(&w);
-    json_out_key(&w, "status");
+    JSON_OUT_KEY(&w, "status");
     json_out_string(&w, "ok");
     json_out_object_end(&w);
     reply_json(call->resp, 200, &w);

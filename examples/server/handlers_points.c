@@ -12,9 +12,9 @@ static void reply_balance(api_call *call, int64_t user_id, int64_t balance)
     json_out w;
     json_out_init(&w);
     json_out_object_begin(&w);
-    json_out_key(&w, "user_id");
+    JSON_OUT_KEY(&w, "user_id");
     json_out_int(&w, user_id);
-    json_out_key(&w, "balance");
+    JSON_OUT_KEY(&w, "balance");
     json_out_int(&w, balance);
     json_out_object_end(&w);
     reply_json(call->resp, 200, &w);
@@ -62,23 +62,24 @@ void handle_points_history(api_call *call)
     }
     json_out w;
     json_out_init(&w);
+    json_out_reserve(&w, 64 + list->count * 128);
     json_out_object_begin(&w);
-    json_out_key(&w, "user_id");
+    JSON_OUT_KEY(&w, "user_id");
     json_out_int(&w, call->ids[0]);
-    json_out_key(&w, "entries");
+    JSON_OUT_KEY(&w, "entries");
     json_out_array_begin(&w);
     for (size_t i = 0; i < list->count; i++) {
         const concert_ledger_entry *e = &list->items[i];
         json_out_object_begin(&w);
-        json_out_key(&w, "id");
+        JSON_OUT_KEY(&w, "id");
         json_out_int(&w, e->id);
-        json_out_key(&w, "type");
+        JSON_OUT_KEY(&w, "type");
         json_out_string(&w, concert_ledger_type_name(e->type));
-        json_out_key(&w, "amount");
+        JSON_OUT_KEY(&w, "amount");
         json_out_int(&w, e->amount);
-        json_out_key(&w, "balance_after");
+        JSON_OUT_KEY(&w, "balance_after");
         json_out_int(&w, e->balance_after);
-        json_out_key(&w, "at");
+        JSON_OUT_KEY(&w, "at");
         json_out_time(&w, e->at);
         json_out_object_end(&w);
     }

@@ -18,20 +18,20 @@ static void reply_token(api_call *call, int status, const concert_token_info *in
     json_out w;
     json_out_init(&w);
     json_out_object_begin(&w);
-    json_out_key(&w, "token");
+    JSON_OUT_KEY(&w, "token");
     json_out_string(&w, info->token);
-    json_out_key(&w, "user_id");
+    JSON_OUT_KEY(&w, "user_id");
     json_out_int(&w, info->user_id);
-    json_out_key(&w, "status");
+    JSON_OUT_KEY(&w, "status");
     json_out_string(&w, token_status_name(info->state));
-    json_out_key(&w, "position");
+    JSON_OUT_KEY(&w, "position");
     json_out_int(&w, info->state == CONCERT_TOKEN_ACTIVE ? 0 : info->position);
-    json_out_key(&w, "eta_seconds");
+    JSON_OUT_KEY(&w, "eta_seconds");
     if (info->eta_ms < 0)
         json_out_null(&w);
     else /* rounded up: "0 seconds" while still waiting would mislead */
         json_out_int(&w, info->eta_ms / 1000 + (info->eta_ms % 1000 != 0));
-    json_out_key(&w, "expires_at");
+    JSON_OUT_KEY(&w, "expires_at");
     if (info->expires_at > 0)
         json_out_time(&w, info->expires_at);
     else

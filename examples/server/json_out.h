@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Deepest nesting the server's responses need, with margin. */
 #define JSON_OUT_MAX_DEPTH 8
@@ -35,6 +36,40 @@ void json_out_array_end(json_out *w);
 
 /* Write a member name inside an object; the next call writes its value. */
 void json_out_key(json_out *w, const char *key);
+
+/* The same for a name known to need no escaping (plain printable ASCII, no
+ * '"' or '\\'), len bytes: skips the scan. Use it through JSON_OUT_KEY. */
+void json_out_key_plain(json_out *w, const char *key, size_t len);
+
+/* Member name from a string literal, its length known at compile time, so
+ * that the copy below compiles to a few moves: long lists write thousands of
+ * names per response. */
+#define JSON_OUT_KEY(w, literal) json_out_key_inline((w), "" literal, sizeof(literal) - 1)
+
+static inline void json_out_key_inline(json_out *w, const char *key, size_t len)
+{
+    /* Fast path: inside an object, not after a name, and room for
+     * ,"key": plus the NUL kept by the writer. */
+    if (w->depth != 0 && !w->after_key && w->len + len + 5 <= w->cap) {
+        char *p = w->buf + w->len;
+        if (w->has_items[w->depth])
+            *p++ = ',';
+        w->has_items[w->depth] = 1;
+        w->after_key = 1;
+        *p++ = '"';
+        memcpy(p, key, len);
+        p += len;
+        *p++ = '"';
+        *p++ = ':';
+        w->len = (size_t)(p - w->buf);
+        return;
+    }
+    json_out_key_plain(w, key, len);
+}
+
+/* Allocate room for about bytes up front (a long list knows its size), so
+ * that the buffer is not regrown and copied on the way. */
+void json_out_reserve(json_out *w, size_t bytes);
 
 void json_out_int(json_out *w, int64_t value);
 /* text must be NUL-terminated; NULL writes null. */

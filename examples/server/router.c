@@ -43,7 +43,7 @@ static int shape_matches(const char *pattern, const char *path, path_segment *id
     const char *p = pattern;
     const char *s = path;
     while (*p != '\0') {
-        if (strncmp(p, id_placeholder, sizeof id_placeholder - 1) == 0) {
+        if (*p == '{' && strncmp(p, id_placeholder, sizeof id_placeholder - 1) == 0) {
             const char *end = strchr(s, '/');
             const size_t len = end ? (size_t)(end - s) : strlen(s);
             if (len == 0 || id_count >= API_MAX_PATH_IDS)
