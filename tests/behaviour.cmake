@@ -4,7 +4,9 @@ file(GLOB BEHAVIOUR_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/behaviour/*.c)
 add_executable(concert_behaviour_tests ${BEHAVIOUR_SOURCES}
                ${CMAKE_CURRENT_SOURCE_DIR}/support/harness.c
                ${CMAKE_CURRENT_SOURCE_DIR}/support/races.c)
-target_include_directories(concert_behaviour_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
+# The suite also tests the core's internal seams (fault injection), so it sees lib/.
+target_include_directories(concert_behaviour_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support
+                           ${PROJECT_SOURCE_DIR}/lib)
 target_link_libraries(concert_behaviour_tests PRIVATE concert_static PkgConfig::CRITERION
                       Threads::Threads)
 target_compile_definitions(concert_behaviour_tests PRIVATE _POSIX_C_SOURCE=200809L)
