@@ -113,15 +113,15 @@ static void line_add_str(line_buf *line, const char *text)
 }
 
 /* value as decimal digits, at least min_digits of them (zero-padded). */
-static void line_add_uint(line_buf *line, uint64_t value, int min_digits)
+static void line_add_uint(line_buf *line, uint64_t value, size_t min_digits)
 {
     char digits[24];
-    int n = 0;
+    size_t n = 0;
     do {
         digits[sizeof digits - 1 - n++] = (char)('0' + value % 10);
         value /= 10;
-    } while (value != 0 || n < min_digits);
-    line_add(line, digits + sizeof digits - n, (size_t)n);
+    } while ((value != 0 || n < min_digits) && n < sizeof digits);
+    line_add(line, digits + sizeof digits - n, n);
 }
 
 /* "2026-11-25T21:58:43.490Z". The part up to the second is formatted once a
