@@ -109,7 +109,8 @@ int concert_pay(concert_payment *out, concert_db *db, const char *token, int64_t
     if (state != CONCERT_TOKEN_ACTIVE && !key)
         return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
 
-    snprintf(fingerprint, sizeof(fingerprint), "reservation=%lld", (long long)reservation_id);
+    if (key) /* only a keyed call needs it; snprintf is not free on the hot path */
+        snprintf(fingerprint, sizeof(fingerprint), "reservation=%lld", (long long)reservation_id);
     memset(&req, 0, sizeof(req));
     req.reservation_id = reservation_id;
     req.user_id = user_id;

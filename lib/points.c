@@ -43,7 +43,8 @@ int concert_charge_points(int64_t *balance_out, concert_db *db, int64_t user_id,
         return concert__error_set(CONCERT_EINVALID_AMOUNT,
                                   "invalid amount %lld: must be 1 to %lld", (long long)amount,
                                   (long long)CONCERT_MAX_CHARGE);
-    snprintf(fingerprint, sizeof(fingerprint), "amount=%lld", (long long)amount);
+    if (key)
+        snprintf(fingerprint, sizeof(fingerprint), "amount=%lld", (long long)amount);
     memset(&req, 0, sizeof(req));
     req.user_id = user_id;
     req.amount = amount;

@@ -3,6 +3,7 @@
  */
 #define _DEFAULT_SOURCE /* getrandom() */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -11,7 +12,7 @@
 /* 192 bits: comfortably above the 128 the rules ask for. */
 #define TOKEN_RANDOM_BYTES 24
 
-static int os_random(unsigned char *buf, size_t len)
+static int getrandom_all(unsigned char *buf, size_t len)
 {
     size_t done = 0;
     while (done < len) {
@@ -23,6 +24,45 @@ static int os_random(unsigned char *buf, size_t len)
         }
         done += (size_t)n;
     }
+    return 0;
+}
+
+/*
+ * A getrandom() call per token was a sixth of a whole booking flow, so each
+ * thread draws kernel CSPRNG bytes a block at a time. A forked child must
+ * never hand out the bytes its parent will also use: the atfork handler
+ * empties the buffer of the forking thread, the only thread in the child.
+ */
+#define RANDOM_BLOCK 768
+static _Thread_local unsigned char tl_random[RANDOM_BLOCK];
+static _Thread_local size_t tl_random_left;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void random_forget(void)
+{
+    memset(tl_random, 0, sizeof(tl_random));
+    tl_random_left = 0;
+}
+
+static void atfork_register(void)
+{
+    pthread_atfork(NULL, NULL, random_forget);
+}
+
+static int os_random(unsigned char *buf, size_t len)
+{
+    pthread_once(&atfork_once, atfork_register);
+    if (len > RANDOM_BLOCK)
+        return getrandom_all(buf, len);
+    if (tl_random_left < len) {
+        if (getrandom_all(tl_random, sizeof(tl_random)) != 0)
+            return -1;
+        tl_random_left = sizeof(tl_random);
+    }
+    /* Hand out from the end and wipe what was handed out. */
+    tl_random_left -= len;
+    memcpy(buf, tl_random + tl_random_left, len);
+    memset(tl_random + tl_random_left, 0, len);
     return 0;
 }
 
@@ -69,18 +109,17 @@ int concert__token_well_formed(const char *text)
 
 int concert_sys_token_equal(const char *a, const char *b)
 {
-    /* Length may differ; compare over the full buffer size so the time
-     * depends on neither the contents nor where they first differ. */
+    /* Every token has the same length, so the length is no secret; the
+     * contents are compared without an early exit, so the time does not
+     * depend on where two tokens first differ. */
     unsigned char diff = 0;
-    int a_end = 0, b_end = 0;
+    size_t n;
     if (!a || !b)
         return 0;
-    for (size_t i = 0; i < CONCERT_TOKEN_SIZE; i++) {
-        unsigned char ca = a_end ? 0 : (unsigned char)a[i];
-        unsigned char cb = b_end ? 0 : (unsigned char)b[i];
-        diff |= (unsigned char)(ca ^ cb);
-        a_end |= ca == 0;
-        b_end |= cb == 0;
-    }
+    n = strnlen(a, CONCERT_TOKEN_SIZE);
+    if (n != strnlen(b, CONCERT_TOKEN_SIZE))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
     return diff == 0;
 }

@@ -1,6 +1,8 @@
 /* API armour: versions, errors, options, NULLs; bad input never crashes. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -129,4 +131,40 @@ Test(api, backend_name, .init = setup_store, .fini = teardown_store)
     else
         cr_assert_str_eq(name, kind);
     cr_assert_eq(concert_now(db), T0);
+}
+
+/* Tokens come from per-thread blocks of kernel randomness; a forked child
+ * must never hand out the bytes its parent is about to use. */
+static void issue_in_fresh_store(concert_token_info *t)
+{
+    concert_db *d = NULL;
+    concert_catalog_user u[] = {{1, "Kim", 0}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, u, 1, NULL, 0};
+    cr_assert_eq(concert_open(&d, "memory:", NULL), 0);
+    cr_assert_eq(concert_catalog_load(d, &c), 0);
+    cr_assert_eq(concert_queue_issue(t, d, 1), 0);
+    concert_close(d);
+}
+
+Test(api, forked_child_never_repeats_the_parents_tokens)
+{
+    concert_token_info first, mine, childs;
+    int fds[2];
+    pid_t pid;
+    issue_in_fresh_store(&first); /* the parent now holds a block of random bytes */
+    cr_assert_eq(pipe(fds), 0);
+    pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        concert_token_info t;
+        issue_in_fresh_store(&t);
+        if (write(fds[1], t.token, sizeof(t.token)) != (ssize_t)sizeof(t.token))
+            _exit(1);
+        _exit(0);
+    }
+    cr_assert_eq(read(fds[0], childs.token, sizeof(childs.token)), (ssize_t)sizeof(childs.token));
+    waitpid(pid, NULL, 0);
+    issue_in_fresh_store(&mine);
+    cr_assert_str_neq(mine.token, childs.token);
+    cr_assert_str_neq(first.token, mine.token);
 }
