@@ -324,6 +324,15 @@ void json_out_time(json_out *w, int64_t ms)
     json_out_string(w, timefmt_format(ms, text));
 }
 
+void json_out_end_line(json_out *w)
+{
+    if (w->depth != 0 || w->after_key || w->len == 0) {
+        w->failed = 1;
+        return;
+    }
+    put_char(w, '\n');
+}
+
 int json_out_finish(json_out *w, char **out, size_t *len)
 {
     *out = NULL;

@@ -78,6 +78,10 @@ void json_out_null(json_out *w);
 /* ms since the epoch as an RFC 3339 UTC string. */
 void json_out_time(json_out *w, int64_t ms);
 
+/* End a complete document with a newline, so that a terminal (curl) shows
+ * each response on its own line. JSON allows the trailing whitespace. */
+void json_out_end_line(json_out *w);
+
 /*
  * Hand the finished document to the caller: *out is malloc()ed and
  * NUL-terminated, *len excludes the NUL. Returns 0, or -1 (nothing to free)

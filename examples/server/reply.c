@@ -22,6 +22,7 @@ void reply_json(api_response *resp, int status, json_out *w)
 {
     char *body = NULL;
     size_t len = 0;
+    json_out_end_line(w);
     if (json_out_finish(w, &body, &len) != 0) {
         reply_error(resp, 500, "INTERNAL", "internal error");
         snprintf(resp->detail, sizeof resp->detail, "could not build the response body");
@@ -54,6 +55,7 @@ void reply_error(api_response *resp, int status, const char *code, const char *m
     json_out_string(&w, message);
     json_out_object_end(&w);
     json_out_object_end(&w);
+    json_out_end_line(&w);
 
     char *body = NULL;
     size_t len = 0;

@@ -134,7 +134,7 @@ Test(error_table, internal_errors_reveal_nothing)
     reply_library_error(&resp, CONCERT_EINTERNAL);
     cr_assert_eq(resp.status, 500);
     cr_expect(body_has_code(&resp, "INTERNAL"));
-    cr_expect_str_eq(resp.body, "{\"error\":{\"code\":\"INTERNAL\",\"message\":\"internal error\"}}");
+    cr_expect_str_eq(resp.body, "{\"error\":{\"code\":\"INTERNAL\",\"message\":\"internal error\"}}\n");
     api_response_release(&resp);
 }
 
@@ -143,7 +143,7 @@ Test(api, routing_without_sockets, .init = open_memory_store, .fini = close_stor
     api_response resp;
     handle(&resp, "GET", "/healthz", NULL, NULL);
     cr_expect_eq(resp.status, 200);
-    cr_expect_str_eq(resp.body, "{\"status\":\"ok\"}");
+    cr_expect_str_eq(resp.body, "{\"status\":\"ok\"}\n");
     api_response_release(&resp);
 
     handle(&resp, "GET", "/nowhere", NULL, NULL);

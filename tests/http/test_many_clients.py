@@ -49,7 +49,7 @@ def test_a_thousand_keep_alive_clients(start_server):
                 if len(rest) < length:
                     break
                 assert head.startswith(b"HTTP/1.1 200"), head
-                assert rest[:length] == b'{"status":"ok"}'
+                assert rest[:length] == b'{"status":"ok"}\n'
                 c["buf"] = rest[length:]
                 c["answered"] += 1
                 if c["answered"] == 1:
