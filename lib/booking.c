@@ -7,6 +7,15 @@
 
 #include "internal.h"
 
+static const char *const RESERVATION_STATUS_NAMES[] = {NULL, "HELD", "CONFIRMED", "EXPIRED"};
+
+const char *concert_reservation_status_name(int status)
+{
+    if (status < CONCERT_RESERVATION_HELD || status > CONCERT_RESERVATION_EXPIRED)
+        return NULL;
+    return RESERVATION_STATUS_NAMES[status];
+}
+
 int concert__idempotency_key_check(const char *key, const char **normalized)
 {
     size_t n;

@@ -6,6 +6,18 @@
 
 #include "internal.h"
 
+const char *concert_token_state_name(int state)
+{
+    switch (state) {
+    case CONCERT_TOKEN_WAITING:
+        return "WAITING";
+    case CONCERT_TOKEN_ACTIVE:
+        return "ACTIVE";
+    default:
+        return NULL;
+    }
+}
+
 static int token_text_check(const char *token)
 {
     if (!token)

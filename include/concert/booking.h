@@ -78,6 +78,9 @@ CONCERT_EXTERN int concert_reservation_get(concert_reservation *out, concert_db 
 CONCERT_EXTERN int concert_pay(concert_payment *out, concert_db *db, const char *token,
                                int64_t reservation_id, const char *idempotency_key);
 
+/* Static name of a reservation status ("HELD", "CONFIRMED", "EXPIRED"), or NULL. */
+CONCERT_EXTERN const char *concert_reservation_status_name(int status);
+
 CONCERT_END_DECLS
 
 #endif

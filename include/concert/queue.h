@@ -63,6 +63,9 @@ CONCERT_EXTERN int concert_queue_status(concert_token_info *out, concert_db *db,
  */
 CONCERT_EXTERN int concert_queue_leave(concert_db *db, const char *token);
 
+/* Static name of a token state ("WAITING", "ACTIVE"), or NULL. */
+CONCERT_EXTERN const char *concert_token_state_name(int state);
+
 /* Counts for administration. */
 typedef struct concert_queue_stats {
     int64_t active;          /* ACTIVE tokens now */

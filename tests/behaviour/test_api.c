@@ -40,6 +40,22 @@ Test(api, every_code_has_a_name_and_text)
     cr_assert_not_null(concert_error_last()->message);
 }
 
+Test(api, enum_names)
+{
+    cr_assert_str_eq(concert_reservation_status_name(CONCERT_RESERVATION_HELD), "HELD");
+    cr_assert_str_eq(concert_reservation_status_name(CONCERT_RESERVATION_CONFIRMED), "CONFIRMED");
+    cr_assert_str_eq(concert_reservation_status_name(CONCERT_RESERVATION_EXPIRED), "EXPIRED");
+    cr_assert_null(concert_reservation_status_name(0));
+    cr_assert_str_eq(concert_token_state_name(CONCERT_TOKEN_WAITING), "WAITING");
+    cr_assert_str_eq(concert_token_state_name(CONCERT_TOKEN_ACTIVE), "ACTIVE");
+    cr_assert_null(concert_token_state_name(3));
+    cr_assert_str_eq(concert_concert_status_name(CONCERT_STATUS_PENDING), "PENDING");
+    cr_assert_eq(concert_concert_status_parse("CLOSED"), CONCERT_STATUS_CLOSED);
+    cr_assert_eq(concert_concert_status_parse("open"), 0);
+    cr_assert_str_eq(concert_ledger_type_name(CONCERT_LEDGER_PAYMENT), "PAYMENT");
+    cr_assert_null(concert_ledger_type_name(9));
+}
+
 Test(api, options_init_and_validation)
 {
     concert_options o;
