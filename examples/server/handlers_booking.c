@@ -7,20 +7,6 @@
 #include "handlers.h"
 #include "reply.h"
 
-static const char *reservation_status_name(int32_t status)
-{
-    switch (status) {
-    case CONCERT_RESERVATION_HELD:
-        return "HELD";
-    case CONCERT_RESERVATION_CONFIRMED:
-        return "CONFIRMED";
-    case CONCERT_RESERVATION_EXPIRED:
-        return "EXPIRED";
-    default:
-        return NULL; /* written as null; the library never returns it */
-    }
-}
-
 static void reply_reservation(api_call *call, int status, const concert_reservation *r)
 {
     json_out w;
@@ -37,7 +23,7 @@ static void reply_reservation(api_call *call, int status, const concert_reservat
     JSON_OUT_KEY(&w, "price");
     json_out_int(&w, r->price);
     JSON_OUT_KEY(&w, "status");
-    json_out_string(&w, reservation_status_name(r->status));
+    json_out_string(&w, concert_reservation_status_name(r->status));
     JSON_OUT_KEY(&w, "held_until");
     json_out_time(&w, r->held_until);
     json_out_object_end(&w);

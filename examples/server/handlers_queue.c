@@ -7,11 +7,6 @@
 #include "handlers.h"
 #include "reply.h"
 
-static const char *token_status_name(int32_t state)
-{
-    return state == CONCERT_TOKEN_ACTIVE ? "ACTIVE" : "WAITING";
-}
-
 /* {"token", "user_id", "status", "position", "eta_seconds", "expires_at"} */
 static void reply_token(api_call *call, int status, const concert_token_info *info)
 {
@@ -23,9 +18,9 @@ static void reply_token(api_call *call, int status, const concert_token_info *in
     JSON_OUT_KEY(&w, "user_id");
     json_out_int(&w, info->user_id);
     JSON_OUT_KEY(&w, "status");
-    json_out_string(&w, token_status_name(info->state));
+    json_out_string(&w, concert_token_state_name(info->state));
     JSON_OUT_KEY(&w, "position");
-    json_out_int(&w, info->state == CONCERT_TOKEN_ACTIVE ? 0 : info->position);
+    json_out_int(&w, info->position); /* the library gives 0 when ACTIVE */
     JSON_OUT_KEY(&w, "eta_seconds");
     if (info->eta_ms < 0)
         json_out_null(&w);
