@@ -21,7 +21,9 @@ CONCERT_BEGIN_DECLS
  * opts may be NULL for the defaults; it is copied, not kept.
  * Errors: CONCERT_EINVAL (NULL out/uri, unknown scheme, bad options),
  * CONCERT_ENOTSUP (backend compiled out), CONCERT_ESTORAGE (cannot reach or
- * open the store), CONCERT_ESCHEMA (store written by a newer libconcert),
+ * open the store, or it is not a libconcert store), CONCERT_ESCHEMA (store
+ * written by a newer libconcert), CONCERT_EBUSY (another process held the
+ * store's write lock past busy_timeout_ms while it was created or migrated),
  * CONCERT_ENOMEM. On failure *out is NULL and nothing leaks.
  * The handle is safe to share between threads.
  */
