@@ -340,7 +340,16 @@ static int load_body(pg_slot *slot, void *ctx, pg_error *err)
         goto rollback;
     /* Nothing is committed before COMMIT: a connection lost until here is safe
      * to retry; lost during COMMIT, the outcome is unknown. */
-    return pgb_exec_simple(slot, "COMMIT", 1, err);
+    if (pgb_exec_simple(slot, "COMMIT", 1, err) != 0)
+        return -1;
+    /* Fresh statistics, so that the planner knows the new rows (a failure
+     * here changes nothing stored). */
+    {
+        pg_error ignored;
+        pgb_exec_simple(slot, "ANALYZE concert.users, concert.schedules, concert.seats", 0,
+                        &ignored);
+    }
+    return 0;
 
 rollback:
     if (PQstatus(slot->conn) == CONNECTION_OK) {

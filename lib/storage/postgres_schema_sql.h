@@ -51,9 +51,13 @@ static const char *const PG_MIGRATION_1[] = {
     "  price bigint NOT NULL CHECK (price >= 0),"
     "  hold_reservation_id bigint,"
     "  hold_until bigint NOT NULL DEFAULT 0,"
-    "  sold_reservation_id bigint UNIQUE,"
+    "  sold_reservation_id bigint,"
     "  PRIMARY KEY (schedule_id, number),"
-    "  CHECK (sold_reservation_id IS NULL OR hold_reservation_id IS NULL));",
+    "  CHECK (sold_reservation_id IS NULL OR hold_reservation_id IS NULL));"
+    /* Partial, so that it holds only sold seats: a full unique index of
+     * mostly NULLs invites the planner to scan it for "IS NULL" (unsold). */
+    "CREATE UNIQUE INDEX seats_sold_once ON concert.seats (sold_reservation_id)"
+    "  WHERE sold_reservation_id IS NOT NULL;",
 
     "CREATE SEQUENCE concert.reservation_ids;",
     "CREATE TABLE concert.reservations ("
