@@ -2,11 +2,11 @@
 -- backend (lib/storage/postgres_sql.h, concert_fn.seat_hold's first step):
 -- one conditional UPDATE on the free predicate that also writes the
 -- reservation, as one single-statement transaction. Variables from -D:
--- now, until, seats, schedules, users. Buyers are spread over `users` as
+-- now, until, seats, schedule (a fresh one per run), users. Buyers are spread over `users` as
 -- in the library run: one shared user would make every insert key-share
 -- lock the same users row (the foreign key), which PostgreSQL turns into
 -- MultiXacts, and measure that instead.
-\set sched random(1, :schedules)
+\set sched :schedule
 \set buyer random(1, :users)
 \set seat random(1, :seats)
 WITH h AS (UPDATE concert.seats
