@@ -16,7 +16,12 @@ if(CONCERT_SANITIZE STREQUAL "")
 endif()
 
 # verify against a store broken by hand: the backend compiled into the test.
-add_executable(memory_verify_test ${CMAKE_CURRENT_SOURCE_DIR}/memory_verify_test.c)
+# Its sources are globbed like lib/CMakeLists.txt globs them, so a new
+# memory*.c file is picked up here too.
+file(GLOB MEMORY_BACKEND_SOURCES CONFIGURE_DEPENDS
+     ${CMAKE_CURRENT_SOURCE_DIR}/../lib/storage/memory*.c)
+add_executable(memory_verify_test ${CMAKE_CURRENT_SOURCE_DIR}/memory_verify_test.c
+               ${MEMORY_BACKEND_SOURCES})
 target_compile_definitions(memory_verify_test PRIVATE _POSIX_C_SOURCE=200809L)
 target_link_libraries(memory_verify_test PRIVATE concert_static PkgConfig::CRITERION
                       Threads::Threads)

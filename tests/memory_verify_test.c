@@ -4,14 +4,16 @@
  * compiles the backend into itself (white box) and breaks each invariant by
  * hand, then expects exactly the matching violation.
  *
- * Linking: this file defines concert_storage_memory_open itself, so the
- * static library's copy is never pulled in.
+ * Linking: the backend's sources (lib/storage/memory*.c) are compiled into
+ * this test (tests/memory_backend.cmake), so they define
+ * concert_storage_memory_open and the memory__ helpers themselves and the
+ * static library's copies are never pulled in.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../lib/storage/memory.c"
+#include "../lib/storage/memory_internal.h"
 
 #define T0 INT64_C(1800000000000)
 #define MINUTE INT64_C(60000)
@@ -53,7 +55,7 @@ static void setup(void)
     concert_payment out;
 
     cr_assert_eq(concert_storage_memory_open(&st, "", NULL), 0);
-    ms = store_of(st);
+    ms = memory__store_of(st);
     cr_assert_eq(st->catalog_load(st, &c, T0), 0);
     cr_assert_eq(st->queue_issue(st, &QP, 1, TOKEN_1, T0, &t), 0);
     cr_assert_eq(st->seat_hold(st, &h1, &r), 0);

@@ -1,0 +1,347 @@
+/*
+ * The memory backend's bookings: seat holds, reservations, payment, and the
+ * idempotency records that pay and charge replay.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory_internal.h"
+
+/* The seat's index in the schedule's seat array, or MEM_NONE: binary search
+ * over the few ranges, then one subtraction. */
+/* Holds whose time ran out leave their schedule's held count. Holds start in
+ * time order, so the FIFO's front is the first to run out. */
+void memory__holds_settle(memory_store *s, int64_t now)
+{
+    while (s->hold_fifo.count) {
+        mem_reservation *r = &s->reservations[mem_ring_front(&s->hold_fifo)];
+        if (r->counted) {
+            if (now < r->held_until)
+                break;
+            r->counted = 0;
+            s->schedules[r->schedule].held_count--;
+        }
+        mem_ring_pop(&s->hold_fifo);
+    }
+}
+
+static uint32_t seat_locate(const mem_schedule *sc, int64_t number)
+{
+    uint32_t lo = 0, hi = sc->range_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (sc->ranges[mid].from <= number)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || number > sc->ranges[lo - 1].to)
+        return MEM_NONE;
+    return sc->ranges[lo - 1].base + (uint32_t)(number - sc->ranges[lo - 1].from);
+}
+
+static void reservation_fill(const memory_store *s, uint32_t index, int is_new,
+                             concert_reservation *out)
+{
+    const mem_reservation *r = &s->reservations[index];
+    memset(out, 0, sizeof(*out));
+    out->id = (int64_t)index + 1;
+    out->user_id = r->user_id;
+    out->schedule_id = s->schedules[r->schedule].id;
+    out->seat_number = r->seat_number;
+    out->price = r->price;
+    out->status = r->status;
+    out->is_new = is_new;
+    out->held_until = r->held_until;
+}
+
+static int64_t seat_price(const mem_schedule *sc, uint32_t seat)
+{
+    uint32_t lo = 0, hi = sc->range_count;
+    while (lo + 1 < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (sc->ranges[mid].base <= seat)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return sc->ranges[lo].price;
+}
+
+int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
+                      concert_reservation *out)
+{
+    memory_store *s = memory__store_of(self);
+    mem_schedule *sc;
+    mem_reservation *r;
+    uint32_t si, seat, ref, index;
+    int rc = CONCERT_OK;
+
+    memory__store_lock(s);
+    memory__holds_settle(s, req->now);
+    si = memory__schedule_find(s, req->schedule_id);
+    if (si == MEM_NONE) {
+        rc = memory__not_found(CONCERT_ESCHEDULE_NOT_FOUND, "schedule", req->schedule_id);
+        goto done;
+    }
+    sc = &s->schedules[si];
+    seat = seat_locate(sc, req->seat_number);
+    if (seat == MEM_NONE) {
+        rc = concert_sys_error_set(CONCERT_ESEAT_NOT_FOUND, "seat %lld not found in schedule %lld",
+                                   (long long)req->seat_number, (long long)req->schedule_id);
+        goto done;
+    }
+    ref = sc->seats[seat];
+    if (ref) {
+        r = &s->reservations[ref - 1];
+        if (r->status == CONCERT_RESERVATION_CONFIRMED) {
+            rc = concert_sys_error_set(CONCERT_ESEAT_TAKEN, "seat %lld of schedule %lld is sold",
+                                       (long long)req->seat_number, (long long)req->schedule_id);
+            goto done;
+        }
+        if (r->held_until > req->now) {
+            if (r->user_id == req->user_id) {
+                reservation_fill(s, ref - 1, 0, out);
+                goto done;
+            }
+            rc = concert_sys_error_set(CONCERT_ESEAT_TAKEN,
+                                       "seat %lld of schedule %lld is held by another buyer",
+                                       (long long)req->seat_number, (long long)req->schedule_id);
+            goto done;
+        }
+    }
+    if (RESERVE(s, reservations, 1) != 0 || mem_ring_reserve(&s->hold_fifo, 1) != 0) {
+        rc = memory__out_of_memory("holding a seat");
+        goto done;
+    }
+    if (ref && s->reservations[ref - 1].counted) {
+        /* the previous hold ran out but was not settled yet */
+        s->reservations[ref - 1].counted = 0;
+        sc->held_count--;
+    }
+    index = (uint32_t)s->reservations_count++;
+    r = &s->reservations[index];
+    memset(r, 0, sizeof(*r));
+    r->user_id = req->user_id;
+    r->seat_number = req->seat_number;
+    r->price = seat_price(sc, seat);
+    r->held_until = req->hold_until;
+    r->schedule = si;
+    r->seat = seat;
+    r->status = CONCERT_RESERVATION_HELD;
+    r->counted = 1;
+    sc->held_count++;
+    sc->seats[seat] = index + 1; /* the fence: payment checks it still points here */
+    mem_ring_push(&s->hold_fifo, index);
+    reservation_fill(s, index, 1, out);
+done:
+    memory__store_unlock(s);
+    return rc;
+}
+
+int memory__reservation_get(concert_storage *self, int64_t reservation_id,
+                            concert_reservation *out)
+{
+    memory_store *s = memory__store_of(self);
+    int rc = CONCERT_OK;
+
+    memory__store_lock(s);
+    if (reservation_id <= 0 || (uint64_t)reservation_id > s->reservations_count)
+        rc = memory__not_found(CONCERT_ERESERVATION_NOT_FOUND, "reservation", reservation_id);
+    else
+        reservation_fill(s, (uint32_t)(reservation_id - 1), 0, out);
+    memory__store_unlock(s);
+    return rc;
+}
+
+/* ---- idempotency records ---- */
+
+static uint64_t idem_key_hash(int64_t user_id, int32_t op, const char *key)
+{
+    return mem_hash_bytes(key, strlen(key), mem_hash_mix((uint64_t)user_id * 4 + (uint64_t)op));
+}
+
+static uint64_t idem_hash_of(const void *owner, uint32_t v)
+{
+    const mem_idem *rec = &((const memory_store *)owner)->idem[v];
+    return idem_key_hash(rec->user_id, rec->op, rec->text);
+}
+
+static const mem_idem *idem_find(const memory_store *s, int64_t user_id, int32_t op,
+                                 const char *key)
+{
+    mem_probe p;
+    for (uint32_t slot = mem_index_first(&s->idem_ix, idem_key_hash(user_id, op, key), &p); slot;
+         slot = mem_index_next(&s->idem_ix, &p)) {
+        const mem_idem *rec = &s->idem[slot - 1];
+        if (rec->user_id == user_id && rec->op == op && strcmp(rec->text, key) == 0)
+            return rec;
+    }
+    return NULL;
+}
+
+static const char *idem_fingerprint(const mem_idem *rec)
+{
+    return rec->text + strlen(rec->text) + 1;
+}
+
+/* Step 1 of pay and charge: NULL when there is no key or no record yet,
+ * else the record, or *rc = KEY_REUSED when the arguments differ. */
+const mem_idem *memory__idem_replay(const memory_store *s, int64_t user_id, int32_t op,
+                                    const char *key, const char *fingerprint, int *rc)
+{
+    const mem_idem *rec;
+    *rc = CONCERT_OK;
+    if (!key)
+        return NULL;
+    rec = idem_find(s, user_id, op, key);
+    if (rec && strcmp(idem_fingerprint(rec), fingerprint ? fingerprint : "") != 0) {
+        *rc = concert_sys_error_set(CONCERT_EIDEMPOTENCY_KEY_REUSED,
+                                    "idempotency key already used with other arguments");
+        return NULL;
+    }
+    return rec;
+}
+
+/* Allocate the record's text and make room for it; *text_out is owned by the
+ * caller until memory__idem_commit. */
+int memory__idem_prepare(memory_store *s, const char *key, const char *fingerprint,
+                         char **text_out)
+{
+    size_t nk, nf;
+    *text_out = NULL;
+    if (!key)
+        return CONCERT_OK;
+    if (!fingerprint)
+        fingerprint = "";
+    nk = strlen(key) + 1;
+    nf = strlen(fingerprint) + 1;
+    if (RESERVE(s, idem, 1) != 0 || mem_index_reserve(&s->idem_ix, 1, idem_hash_of, s) != 0 ||
+        !(*text_out = malloc(nk + nf)))
+        return memory__out_of_memory("storing an idempotency key");
+    memcpy(*text_out, key, nk);
+    memcpy(*text_out + nk, fingerprint, nf);
+    return CONCERT_OK;
+}
+
+void memory__idem_commit(memory_store *s, int64_t user_id, int32_t op, char *text, int64_t result)
+{
+    uint32_t index;
+    mem_idem *rec;
+    if (!text)
+        return;
+    index = (uint32_t)s->idem_count++;
+    rec = &s->idem[index];
+    rec->user_id = user_id;
+    rec->op = op;
+    rec->text = text;
+    rec->result = result;
+    mem_index_insert(&s->idem_ix, idem_key_hash(user_id, op, text), index);
+}
+
+static void payment_fill(const memory_store *s, uint32_t index, concert_payment *out)
+{
+    const mem_payment *pm = &s->payments[index];
+    memset(out, 0, sizeof(*out));
+    out->id = (int64_t)index + 1;
+    out->reservation_id = pm->reservation_id;
+    out->user_id = pm->user_id;
+    out->amount = pm->amount;
+    out->balance = pm->balance;
+    out->paid_at = pm->paid_at;
+}
+
+/* Steps 2-4 of pay: everything that can refuse it. */
+static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t *token_out,
+                     uint32_t *user_out)
+{
+    const mem_reservation *r;
+    const mem_token *t;
+    uint32_t ti = memory__token_find(s, req->token), user;
+
+    t = ti == MEM_NONE ? NULL : &s->tokens[ti];
+    if (!t || t->state != CONCERT_TOKEN_ACTIVE || !(req->now < t->when) ||
+        t->user_id != req->user_id)
+        return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: not an active token");
+    if (req->reservation_id <= 0 || (uint64_t)req->reservation_id > s->reservations_count)
+        return memory__not_found(CONCERT_ERESERVATION_NOT_FOUND, "reservation",
+                                 req->reservation_id);
+    r = &s->reservations[req->reservation_id - 1];
+    if (r->user_id != req->user_id)
+        return concert_sys_error_set(CONCERT_EFORBIDDEN, "reservation %lld belongs to another user",
+                                     (long long)req->reservation_id);
+    if (r->status == CONCERT_RESERVATION_CONFIRMED)
+        return concert_sys_error_set(CONCERT_EALREADY_PAID, "reservation %lld is already paid",
+                                     (long long)req->reservation_id);
+    if (r->held_until <= req->now ||
+        s->schedules[r->schedule].seats[r->seat] != (uint32_t)req->reservation_id)
+        return concert_sys_error_set(CONCERT_EHOLD_EXPIRED, "the hold of reservation %lld expired",
+                                     (long long)req->reservation_id);
+    user = memory__user_find(s, t->user_id); /* users are never removed */
+    if (s->users[user].balance < r->price)
+        return concert_sys_error_set(CONCERT_EINSUFFICIENT_POINTS,
+                                     "insufficient points: balance %lld, price %lld",
+                                     (long long)s->users[user].balance, (long long)r->price);
+    *token_out = ti;
+    *user_out = user;
+    return CONCERT_OK;
+}
+
+int memory__pay(concert_storage *self, const concert_pay_request *req,
+                concert_payment *out)
+{
+    memory_store *s = memory__store_of(self);
+    const mem_idem *rec;
+    mem_reservation *r;
+    mem_schedule *sc;
+    mem_payment *pm;
+    uint32_t ti = 0, user = 0, pi;
+    char *idem_text = NULL;
+    int rc;
+
+    memory__store_lock(s);
+    rec = memory__idem_replay(s, req->user_id, IDEM_PAY, req->idempotency_key, req->fingerprint,
+                              &rc);
+    if (rc != 0)
+        goto done;
+    if (rec) {
+        payment_fill(s, (uint32_t)(rec->result - 1), out);
+        goto done;
+    }
+    if ((rc = pay_check(s, req, &ti, &user)) != 0)
+        goto done;
+    if (RESERVE(s, ledger, 1) != 0 || RESERVE(s, payments, 1) != 0) {
+        rc = memory__out_of_memory("paying");
+        goto done;
+    }
+    if ((rc = memory__idem_prepare(s, req->idempotency_key, req->fingerprint, &idem_text)) != 0)
+        goto done;
+
+    /* Nothing can fail from here on. */
+    r = &s->reservations[req->reservation_id - 1];
+    sc = &s->schedules[r->schedule];
+    memory__ledger_append(s, user, CONCERT_LEDGER_PAYMENT, -r->price, req->now,
+                          req->reservation_id);
+    pi = (uint32_t)s->payments_count++;
+    pm = &s->payments[pi];
+    pm->reservation_id = req->reservation_id;
+    pm->user_id = req->user_id;
+    pm->amount = r->price;
+    pm->balance = s->users[user].balance;
+    pm->paid_at = req->now;
+    r->status = CONCERT_RESERVATION_CONFIRMED;
+    r->payment = pi + 1;
+    if (r->counted) {
+        r->counted = 0;
+        sc->held_count--;
+    }
+    sc->sold_count++;
+    memory__token_end(s, &s->tokens[ti]);
+    memory__idem_commit(s, req->user_id, IDEM_PAY, idem_text, (int64_t)pi + 1);
+    idem_text = NULL;
+    payment_fill(s, pi, out);
+done:
+    free(idem_text);
+    memory__store_unlock(s);
+    return rc;
+}

@@ -1,0 +1,333 @@
+/*
+ * The in-memory storage backend ("memory:"): declarations shared by
+ * lib/storage/memory*.c. Never installed. Layout:
+ *   memory.c          open/free and the method table; shared small helpers
+ *   memory_token.c    token text: compact form, hashing, lookup
+ *   memory_queue.c    the waiting queue and admission
+ *   memory_catalog.c  catalog load, concerts, schedules, seat listing
+ *   memory_booking.c  holds, reservations, payment, idempotency records
+ *   memory_points.c   charges, balances, the ledger, users
+ *   memory_verify.c   the invariant checker
+ *   memory_structs.h  the generic containers (arrays, FIFO ring, index)
+ *
+ * One mutex around the whole store: every method takes it once, so every
+ * method is trivially one atomic step. Each step is a few hash lookups, so
+ * the lock is held briefly (DESIGN.md: measure before splitting it).
+ *
+ * Shapes (see DESIGN.md and include/concert/sys/storage.h):
+ *  - users, concerts, schedules, tokens and idempotency records live in
+ *    arrays and are found through open-addressing indexes of uint32 slots;
+ *  - a token's ticket number is its array index + 1, so position is
+ *    ticket - admitted_through and admission walks the array once;
+ *  - a seat is one uint32: the id of the reservation holding it or sold to
+ *    it (the fence). Seat numbers map to array slots through the schedule's
+ *    few seat ranges, each with the array index of its first seat;
+ *  - reservations, payments and ledger entries are arrays indexed by id - 1;
+ *    a user's ledger is a chain through the entries, newest first;
+ *  - ACTIVE tokens and live holds sit in FIFOs in the order they started, so
+ *    settling the ones that ran out is amortised O(1) per step.
+ *
+ * Every mutating step reserves all the memory it may need before changing
+ * anything, so CONCERT_ENOMEM always leaves the store as it was.
+ */
+#ifndef CONCERT_STORAGE_MEMORY_INTERNAL_H
+#define CONCERT_STORAGE_MEMORY_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <concert/sys/storage.h>
+
+#include "memory_structs.h"
+
+/* Values live in uint32 slots as value + 1. */
+#define MEM_MAX_ITEMS ((size_t)UINT32_MAX - 1)
+#define MEM_NONE UINT32_MAX
+
+/* The core's tokens: 32 base64url characters holding 24 random bytes. */
+#define TOKEN_COMPACT_CHARS 32
+#define TOKEN_COMPACT_BYTES 24
+
+enum { IDEM_PAY = 1, IDEM_CHARGE = 2 };
+
+typedef struct mem_user {
+    int64_t id;
+    int64_t balance;
+    char *name;
+    uint32_t last_ticket; /* the user's newest token's ticket; 0 = none */
+    uint32_t ledger_head; /* newest ledger entry id; 0 = none */
+} mem_user;
+
+typedef struct mem_ledger {
+    int64_t amount;
+    int64_t balance_after;
+    int64_t at;
+    int64_t reservation_id;
+    uint32_t user;        /* index in users */
+    uint32_t prev;        /* the same user's previous entry id; 0 = none */
+    int32_t type;
+} mem_ledger;
+
+typedef struct mem_concert {
+    int64_t id;
+    char *title;
+    uint32_t *schedules;  /* indexes in schedules, in (starts_at, id) order */
+    uint32_t schedule_count;
+    int32_t status;
+} mem_concert;
+
+typedef struct mem_range {
+    int64_t from;
+    int64_t to;
+    int64_t price;
+    uint32_t base;        /* index of seat `from` in the schedule's seats */
+    char grade[CONCERT_GRADE_SIZE];
+} mem_range;
+
+typedef struct mem_schedule {
+    int64_t id;
+    int64_t starts_at;
+    mem_range *ranges;    /* ordered by from; disjoint */
+    uint32_t *seats;      /* reservation id holding or sold to it; 0 = never held */
+    uint32_t concert;     /* index in concerts */
+    uint32_t range_count;
+    uint32_t seat_count;
+    uint32_t sold_count;
+    uint32_t held_count;  /* seats under a hold not yet settled as expired */
+} mem_schedule;
+
+typedef struct mem_reservation {
+    int64_t user_id;
+    int64_t seat_number;
+    int64_t price;
+    int64_t held_until;
+    uint32_t schedule;    /* index in schedules */
+    uint32_t seat;        /* index in that schedule's seats */
+    uint32_t payment;     /* payment id once CONFIRMED; 0 before */
+    uint8_t status;       /* CONCERT_RESERVATION_HELD or _CONFIRMED */
+    uint8_t counted;      /* 1 while included in its schedule's held_count */
+} mem_reservation;
+
+typedef struct mem_payment {
+    int64_t reservation_id;
+    int64_t user_id;
+    int64_t amount;
+    int64_t balance;
+    int64_t paid_at;
+} mem_payment;
+
+/* 48 bytes, plus about 16 in the index: the issue's budget is 128 per
+ * waiting token. The user's id (not index) saves a status poll a cache miss. */
+typedef struct mem_token {
+    int64_t when;         /* WAITING: last_seen; ACTIVE: expires_at */
+    int64_t user_id;
+    uint8_t state;        /* WAITING, ACTIVE or CONCERT_TOKEN_ENDED */
+    uint8_t verbatim;     /* 1: text holds a uint32 index into s->verbatim */
+    uint8_t text[TOKEN_COMPACT_BYTES]; /* the decoded base64url bytes */
+} mem_token;
+_Static_assert(sizeof(mem_token) <= 48, "a waiting token's record must stay small (issue 6)");
+
+typedef struct mem_idem {
+    int64_t user_id;
+    int64_t result;       /* payment id ("pay") or ledger entry id ("charge") */
+    char *text;           /* key NUL fingerprint NUL, one allocation */
+    int32_t op;
+} mem_idem;
+
+typedef struct memory_store {
+    concert_storage base; /* first: the core holds a concert_storage * */
+    pthread_mutex_t lock;
+
+    mem_user *users;
+    size_t users_count, users_cap;
+    mem_index user_ix;
+    uint32_t *user_order; /* user indexes in id order */
+
+    mem_concert *concerts;
+    size_t concerts_count, concerts_cap;
+    mem_index concert_ix;
+    uint32_t *concert_order;
+
+    mem_schedule *schedules;
+    size_t schedules_count, schedules_cap;
+    mem_index schedule_ix;
+
+    mem_reservation *reservations;
+    size_t reservations_count, reservations_cap;
+    mem_payment *payments;
+    size_t payments_count, payments_cap;
+    mem_ledger *ledger;
+    size_t ledger_count, ledger_cap;
+
+    mem_token *tokens;    /* index = ticket - 1 */
+    size_t tokens_count, tokens_cap;
+    mem_index token_ix;
+    char **verbatim;      /* token texts that are not 32 base64url chars */
+    size_t verbatim_count, verbatim_cap;
+
+    mem_ring active_fifo; /* token indexes in admission order */
+    mem_ring hold_fifo;   /* reservation indexes in the order held */
+    size_t admitted_through;
+    int64_t active_count; /* tokens in state ACTIVE, exactly */
+    concert_sys_rate rate;
+
+    mem_idem *idem;
+    size_t idem_count, idem_cap;
+    mem_index idem_ix;
+} memory_store;
+
+/* ---- small helpers (memory.c, or inline here for the hot paths) ---- */
+
+static inline memory_store *memory__store_of(concert_storage *self)
+{
+    return (memory_store *)(void *)self;
+}
+
+static inline void memory__store_lock(memory_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+}
+
+static inline void memory__store_unlock(memory_store *s)
+{
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* a + b, clamped to INT64_MAX (times and TTLs are non-negative). */
+static inline int64_t memory__add_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    return a + b;
+}
+
+/* Grow an array field (any element type) through the generic reserve. */
+int memory__reserve_array(void *field, size_t *cap, size_t count, size_t extra, size_t size);
+#define RESERVE(s, name, extra)                                                              \
+    memory__reserve_array(&(s)->name, &(s)->name##_cap, (s)->name##_count, (extra),          \
+                          sizeof(*(s)->name))
+
+/* Sets CONCERT_ENOMEM with "out of memory <what>" and returns it. */
+int memory__out_of_memory(const char *what);
+/* Sets code with "<what> <id> not found" and returns it. */
+int memory__not_found(int code, const char *what, int64_t id);
+/* A malloc'ed copy of text, or NULL. */
+char *memory__text_dup(const char *text);
+
+/* ---- indexes by id ---- */
+
+static inline uint64_t memory__id_hash(int64_t id)
+{
+    return mem_hash_mix((uint64_t)id);
+}
+
+/* The index in items of the one with this id, or MEM_NONE. Every item
+ * struct starts with its int64_t id. */
+static inline uint32_t memory__id_find(const mem_index *ix, const void *items, size_t item_size,
+                                       int64_t id)
+{
+    mem_probe p;
+    for (uint32_t slot = mem_index_first(ix, memory__id_hash(id), &p); slot;
+         slot = mem_index_next(ix, &p)) {
+        int64_t item_id;
+        memcpy(&item_id, (const char *)items + (size_t)(slot - 1) * item_size, sizeof(item_id));
+        if (item_id == id)
+            return slot - 1;
+    }
+    return MEM_NONE;
+}
+
+static inline uint32_t memory__user_find(const memory_store *s, int64_t id)
+{
+    return memory__id_find(&s->user_ix, s->users, sizeof(*s->users), id);
+}
+
+static inline uint32_t memory__concert_find(const memory_store *s, int64_t id)
+{
+    return memory__id_find(&s->concert_ix, s->concerts, sizeof(*s->concerts), id);
+}
+
+static inline uint32_t memory__schedule_find(const memory_store *s, int64_t id)
+{
+    return memory__id_find(&s->schedule_ix, s->schedules, sizeof(*s->schedules), id);
+}
+
+/* ---- tokens (memory_token.c) ---- */
+
+/* A token's parsed lookup key. */
+typedef struct token_key {
+    uint8_t bytes[TOKEN_COMPACT_BYTES];
+    size_t len;
+    int compact;
+    uint64_t hash;
+} token_key;
+
+/* Builds the decoding table once per process; open calls it. */
+void memory__token_codec_init(void);
+/* The token's text into out (CONCERT_TOKEN_SIZE bytes). */
+void memory__token_text(const memory_store *s, const mem_token *t, char *out);
+/* token_ix's hash of the token at index v (owner: the store). */
+uint64_t memory__token_hash_of(const void *owner, uint32_t v);
+/* 0, or -1 if text cannot be a token (empty or too long). */
+int memory__token_key_make(const char *text, token_key *k);
+/* The index of the token with this text and key, or MEM_NONE. */
+uint32_t memory__token_find_key(const memory_store *s, const char *text, const token_key *k);
+/* The index of the token with this text, or MEM_NONE. */
+uint32_t memory__token_find(const memory_store *s, const char *text);
+
+/* ---- steps shared between files ---- */
+
+/* End a token; an ACTIVE one gives its slot back, once (memory_queue.c). */
+void memory__token_end(memory_store *s, mem_token *t);
+/* Expired holds leave their schedule's held count (memory_booking.c). */
+void memory__holds_settle(memory_store *s, int64_t now);
+/* Append a ledger entry and move the balance; room must have been reserved
+ * (memory_points.c). */
+void memory__ledger_append(memory_store *s, uint32_t user, int32_t type, int64_t amount,
+                           int64_t now, int64_t reservation_id);
+/* Idempotency records for pay and charge (memory_booking.c). */
+const mem_idem *memory__idem_replay(const memory_store *s, int64_t user_id, int32_t op,
+                                    const char *key, const char *fingerprint, int *rc);
+int memory__idem_prepare(memory_store *s, const char *key, const char *fingerprint,
+                         char **text_out);
+void memory__idem_commit(memory_store *s, int64_t user_id, int32_t op, char *text,
+                         int64_t result);
+
+/* ---- the methods, as documented in concert/sys/storage.h ---- */
+
+int memory__queue_issue(concert_storage *self, const concert_queue_params *params,
+                        int64_t user_id, const char *new_token, int64_t now,
+                        concert_storage_token *out);
+int memory__queue_status(concert_storage *self, const concert_queue_params *params,
+                         const char *token, int64_t now, concert_storage_token *out);
+int memory__queue_leave(concert_storage *self, const concert_queue_params *params,
+                        const char *token, int64_t now);
+int memory__queue_stats(concert_storage *self, const concert_queue_params *params, int64_t now,
+                        concert_queue_stats *out);
+int memory__concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
+                          void *ctx);
+int memory__concert_get(concert_storage *self, int64_t concert_id, concert_concert *out);
+int memory__schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_after,
+                           int64_t now, concert_emit_schedule_fn emit, void *ctx,
+                           int64_t *total);
+int memory__schedule_get(concert_storage *self, int64_t schedule_id,
+                         concert_storage_schedule *out);
+int memory__seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
+                            concert_emit_seat_fn emit, void *ctx);
+int memory__catalog_load(concert_storage *self, const concert_catalog *catalog, int64_t now);
+int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
+                      concert_reservation *out);
+int memory__reservation_get(concert_storage *self, int64_t reservation_id,
+                            concert_reservation *out);
+int memory__pay(concert_storage *self, const concert_pay_request *req, concert_payment *out);
+int memory__charge(concert_storage *self, const concert_charge_request *req,
+                   int64_t *balance_out);
+int memory__balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out);
+int memory__history_list(concert_storage *self, int64_t user_id, concert_emit_ledger_fn emit,
+                         void *ctx);
+int memory__users_list(concert_storage *self, concert_emit_user_fn emit, void *ctx);
+int memory__verify(concert_storage *self, const concert_queue_params *params, int64_t now,
+                   concert_emit_text_fn emit, void *ctx, concert_verify_report *report);
+
+#endif

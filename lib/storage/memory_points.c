@@ -1,0 +1,143 @@
+/*
+ * The memory backend's points: the ledger, charges, balances, history, and
+ * the user listing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory_internal.h"
+
+void memory__ledger_append(memory_store *s, uint32_t user, int32_t type, int64_t amount,
+                           int64_t now, int64_t reservation_id)
+{
+    mem_user *u = &s->users[user];
+    mem_ledger *e = &s->ledger[s->ledger_count++];
+    u->balance += amount;
+    e->amount = amount;
+    e->balance_after = u->balance;
+    e->at = now;
+    e->reservation_id = reservation_id;
+    e->user = user;
+    e->prev = u->ledger_head;
+    e->type = type;
+    u->ledger_head = (uint32_t)s->ledger_count;
+}
+
+
+int memory__charge(concert_storage *self, const concert_charge_request *req,
+                   int64_t *balance_out)
+{
+    memory_store *s = memory__store_of(self);
+    const mem_idem *rec;
+    char *idem_text = NULL;
+    uint32_t user;
+    int rc;
+
+    memory__store_lock(s);
+    rec = memory__idem_replay(s, req->user_id, IDEM_CHARGE, req->idempotency_key,
+                              req->fingerprint, &rc);
+    if (rc != 0)
+        goto done;
+    if (rec) {
+        *balance_out = s->ledger[rec->result - 1].balance_after;
+        goto done;
+    }
+    user = memory__user_find(s, req->user_id);
+    if (user == MEM_NONE) {
+        rc = memory__not_found(CONCERT_EUSER_NOT_FOUND, "user", req->user_id);
+        goto done;
+    }
+    if (req->amount <= 0 || req->amount > req->max_balance - s->users[user].balance) {
+        rc = concert_sys_error_set(CONCERT_EINVALID_AMOUNT,
+                                   "invalid amount: balance %lld + %lld would pass %lld",
+                                   (long long)s->users[user].balance, (long long)req->amount,
+                                   (long long)req->max_balance);
+        goto done;
+    }
+    if (RESERVE(s, ledger, 1) != 0) {
+        rc = memory__out_of_memory("charging");
+        goto done;
+    }
+    if ((rc = memory__idem_prepare(s, req->idempotency_key, req->fingerprint, &idem_text)) != 0)
+        goto done;
+    memory__ledger_append(s, user, CONCERT_LEDGER_CHARGE, req->amount, req->now, 0);
+    memory__idem_commit(s, req->user_id, IDEM_CHARGE, idem_text, (int64_t)s->ledger_count);
+    idem_text = NULL;
+    *balance_out = s->users[user].balance;
+done:
+    free(idem_text);
+    memory__store_unlock(s);
+    return rc;
+}
+
+int memory__balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out)
+{
+    memory_store *s = memory__store_of(self);
+    uint32_t user;
+    int rc = CONCERT_OK;
+
+    memory__store_lock(s);
+    user = memory__user_find(s, user_id);
+    if (user == MEM_NONE)
+        rc = memory__not_found(CONCERT_EUSER_NOT_FOUND, "user", user_id);
+    else
+        *balance_out = s->users[user].balance;
+    memory__store_unlock(s);
+    return rc;
+}
+
+int memory__history_list(concert_storage *self, int64_t user_id,
+                         concert_emit_ledger_fn emit, void *ctx)
+{
+    memory_store *s = memory__store_of(self);
+    concert_ledger_entry item;
+    uint32_t user;
+    int rc = CONCERT_OK;
+
+    memory__store_lock(s);
+    user = memory__user_find(s, user_id);
+    if (user == MEM_NONE) {
+        rc = memory__not_found(CONCERT_EUSER_NOT_FOUND, "user", user_id);
+        goto done;
+    }
+    for (uint32_t id = s->users[user].ledger_head; id && rc == 0; id = s->ledger[id - 1].prev) {
+        const mem_ledger *e = &s->ledger[id - 1];
+        memset(&item, 0, sizeof(item));
+        item.id = id;
+        item.user_id = user_id;
+        item.type = e->type;
+        item.amount = e->amount;
+        item.balance_after = e->balance_after;
+        item.at = e->at;
+        item.reservation_id = e->reservation_id;
+        rc = emit(ctx, &item);
+    }
+done:
+    memory__store_unlock(s);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* administration                                                       */
+
+int memory__users_list(concert_storage *self, concert_emit_user_fn emit, void *ctx)
+{
+    memory_store *s = memory__store_of(self);
+    concert_user item;
+    int rc = CONCERT_OK;
+
+    memory__store_lock(s);
+    for (size_t i = 0; i < s->users_count && rc == 0; i++) {
+        const mem_user *u = &s->users[s->user_order[i]];
+        size_t n = strnlen(u->name, CONCERT_NAME_SIZE - 1);
+        memset(&item, 0, sizeof(item));
+        item.id = u->id;
+        item.balance = u->balance;
+        memcpy(item.name, u->name, n);
+        item.name[n] = '\0';
+        rc = emit(ctx, &item);
+    }
+    memory__store_unlock(s);
+    return rc;
+}
+

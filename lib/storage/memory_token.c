@@ -1,0 +1,135 @@
+/*
+ * The memory backend's token texts. The core's tokens (32 base64url
+ * characters) are kept as their 24 decoded bytes; any other text is kept
+ * verbatim. Lookup goes through token_ix by a hash of the text.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory_internal.h"
+
+static const char BASE64URL[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Character -> 6-bit value + 1; 0 for characters outside the alphabet.
+ * Built from BASE64URL at open (a table keeps decoding branch-free). */
+static unsigned char BASE64URL_VALUE[256];
+static pthread_once_t base64url_once = PTHREAD_ONCE_INIT;
+
+static void base64url_table_build(void)
+{
+    for (int i = 0; i < 64; i++)
+        BASE64URL_VALUE[(unsigned char)BASE64URL[i]] = (unsigned char)(i + 1);
+}
+
+void memory__token_codec_init(void)
+{
+    pthread_once(&base64url_once, base64url_table_build);
+}
+
+/* 1 and the 24 bytes if text is 32 base64url characters (a bijection: no
+ * padding, so re-encoding gives the same text), else 0. */
+static int token_decode(const char *text, size_t len, uint8_t out[TOKEN_COMPACT_BYTES])
+{
+    unsigned char missing = 0;
+    if (len != TOKEN_COMPACT_CHARS)
+        return 0;
+    for (size_t i = 0, o = 0; i < TOKEN_COMPACT_CHARS; i += 4, o += 3) {
+        uint32_t v = 0;
+        for (size_t k = 0; k < 4; k++) {
+            unsigned char d = BASE64URL_VALUE[(unsigned char)text[i + k]];
+            missing |= (unsigned char)(d == 0);
+            v = v << 6 | ((uint32_t)(d - 1u) & 63u);
+        }
+        out[o] = (uint8_t)(v >> 16);
+        out[o + 1] = (uint8_t)(v >> 8);
+        out[o + 2] = (uint8_t)v;
+    }
+    return !missing;
+}
+
+static uint32_t verbatim_slot(const mem_token *t)
+{
+    uint32_t v;
+    memcpy(&v, t->text, sizeof(v));
+    return v;
+}
+
+/* The token's text into out (CONCERT_TOKEN_SIZE bytes). */
+void memory__token_text(const memory_store *s, const mem_token *t, char *out)
+{
+    if (t->verbatim) {
+        const char *text = s->verbatim[verbatim_slot(t)];
+        size_t n = strnlen(text, CONCERT_TOKEN_SIZE - 1);
+        memcpy(out, text, n);
+        out[n] = '\0';
+        return;
+    }
+    for (size_t i = 0, o = 0; i < TOKEN_COMPACT_BYTES; i += 3) {
+        uint32_t v = (uint32_t)t->text[i] << 16 | (uint32_t)t->text[i + 1] << 8 | t->text[i + 2];
+        out[o++] = BASE64URL[(v >> 18) & 63];
+        out[o++] = BASE64URL[(v >> 12) & 63];
+        out[o++] = BASE64URL[(v >> 6) & 63];
+        out[o++] = BASE64URL[v & 63];
+    }
+    out[TOKEN_COMPACT_CHARS] = '\0';
+}
+
+/* Compact tokens hash three 64-bit words (fast on the hot path); other
+ * texts go byte by byte. Either way the same text always hashes the same. */
+static uint64_t token_key_hash(int compact, const uint8_t *bytes, const char *text, size_t len)
+{
+    uint64_t w[3];
+    if (!compact)
+        return mem_hash_bytes(text, len, 2);
+    memcpy(w, bytes, sizeof(w));
+    return mem_hash_mix(w[2] ^ mem_hash_mix(w[1] ^ mem_hash_mix(w[0] ^ UINT64_C(0x9e3779b97f4a7c15))));
+}
+
+uint64_t memory__token_hash_of(const void *owner, uint32_t v)
+{
+    const memory_store *s = owner;
+    const mem_token *t = &s->tokens[v];
+    if (t->verbatim) {
+        const char *text = s->verbatim[verbatim_slot(t)];
+        return token_key_hash(0, NULL, text, strlen(text));
+    }
+    return token_key_hash(1, t->text, NULL, 0);
+}
+
+/* 0, or -1 if text cannot be a token (empty or too long). */
+int memory__token_key_make(const char *text, token_key *k)
+{
+    if (!text)
+        return -1;
+    k->len = strnlen(text, CONCERT_TOKEN_SIZE);
+    if (k->len == 0 || k->len >= CONCERT_TOKEN_SIZE)
+        return -1;
+    k->compact = token_decode(text, k->len, k->bytes);
+    k->hash = token_key_hash(k->compact, k->bytes, text, k->len);
+    return 0;
+}
+
+/* The index of the token with this text and key, or MEM_NONE. Candidates
+ * found by hash are compared in constant time, as the contract asks. */
+uint32_t memory__token_find_key(const memory_store *s, const char *text, const token_key *k)
+{
+    mem_probe p;
+    char stored[CONCERT_TOKEN_SIZE];
+
+    for (uint32_t slot = mem_index_first(&s->token_ix, k->hash, &p); slot;
+         slot = mem_index_next(&s->token_ix, &p)) {
+        memory__token_text(s, &s->tokens[slot - 1], stored);
+        if (concert_sys_token_equal(stored, text))
+            return slot - 1;
+    }
+    return MEM_NONE;
+}
+
+uint32_t memory__token_find(const memory_store *s, const char *text)
+{
+    token_key k;
+    if (memory__token_key_make(text, &k) != 0)
+        return MEM_NONE;
+    return memory__token_find_key(s, text, &k);
+}
