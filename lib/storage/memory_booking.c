@@ -7,8 +7,6 @@
 
 #include "memory_internal.h"
 
-/* The seat's index in the schedule's seat array, or MEM_NONE: binary search
- * over the few ranges, then one subtraction. */
 /* Holds whose time ran out leave their schedule's held count. Holds start in
  * time order, so the FIFO's front is the first to run out. */
 void memory__holds_settle(memory_store *s, int64_t now)
@@ -25,6 +23,8 @@ void memory__holds_settle(memory_store *s, int64_t now)
     }
 }
 
+/* The seat's index in the schedule's seat array, or MEM_NONE: binary search
+ * over the few ranges, then one subtraction. */
 static uint32_t seat_locate(const mem_schedule *sc, int64_t number)
 {
     uint32_t lo = 0, hi = sc->range_count;
@@ -38,6 +38,14 @@ static uint32_t seat_locate(const mem_schedule *sc, int64_t number)
     if (lo == 0 || number > sc->ranges[lo - 1].to)
         return MEM_NONE;
     return sc->ranges[lo - 1].base + (uint32_t)(number - sc->ranges[lo - 1].from);
+}
+
+/* 0 if reservation id exists, else RESERVATION_NOT_FOUND (set and returned). */
+static int reservation_check(const memory_store *s, int64_t id)
+{
+    if (id <= 0 || (uint64_t)id > s->reservations_count)
+        return memory__not_found(CONCERT_ERESERVATION_NOT_FOUND, "reservation", id);
+    return CONCERT_OK;
 }
 
 static void reservation_fill(const memory_store *s, uint32_t index, int is_new,
@@ -79,11 +87,8 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
 
     memory__store_lock(s);
     memory__holds_settle(s, req->now);
-    si = memory__schedule_find(s, req->schedule_id);
-    if (si == MEM_NONE) {
-        rc = memory__not_found(CONCERT_ESCHEDULE_NOT_FOUND, "schedule", req->schedule_id);
+    if ((rc = memory__schedule_lookup(s, req->schedule_id, &si)) != 0)
         goto done;
-    }
     sc = &s->schedules[si];
     seat = seat_locate(sc, req->seat_number);
     if (seat == MEM_NONE) {
@@ -146,9 +151,7 @@ int memory__reservation_get(concert_storage *self, int64_t reservation_id,
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
-    if (reservation_id <= 0 || (uint64_t)reservation_id > s->reservations_count)
-        rc = memory__not_found(CONCERT_ERESERVATION_NOT_FOUND, "reservation", reservation_id);
-    else
+    if ((rc = reservation_check(s, reservation_id)) == 0)
         reservation_fill(s, (uint32_t)(reservation_id - 1), 0, out);
     memory__store_unlock(s);
     return rc;
@@ -258,14 +261,14 @@ static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t *
     const mem_reservation *r;
     const mem_token *t;
     uint32_t ti = memory__token_find(s, req->token), user;
+    int rc;
 
     t = ti == MEM_NONE ? NULL : &s->tokens[ti];
     if (!t || t->state != CONCERT_TOKEN_ACTIVE || !(req->now < t->when) ||
         t->user_id != req->user_id)
         return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: not an active token");
-    if (req->reservation_id <= 0 || (uint64_t)req->reservation_id > s->reservations_count)
-        return memory__not_found(CONCERT_ERESERVATION_NOT_FOUND, "reservation",
-                                 req->reservation_id);
+    if ((rc = reservation_check(s, req->reservation_id)) != 0)
+        return rc;
     r = &s->reservations[req->reservation_id - 1];
     if (r->user_id != req->user_id)
         return concert_sys_error_set(CONCERT_EFORBIDDEN, "reservation %lld belongs to another user",

@@ -43,10 +43,7 @@ int memory__concert_get(concert_storage *self, int64_t concert_id, concert_conce
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
-    c = memory__concert_find(s, concert_id);
-    if (c == MEM_NONE)
-        rc = memory__not_found(CONCERT_ECONCERT_NOT_FOUND, "concert", concert_id);
-    else
+    if ((rc = memory__concert_lookup(s, concert_id, &c)) == 0)
         concert_fill(&s->concerts[c], out);
     memory__store_unlock(s);
     return rc;
@@ -64,11 +61,8 @@ int memory__schedules_list(concert_storage *self, int64_t concert_id,
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
-    ci = memory__concert_find(s, concert_id);
-    if (ci == MEM_NONE) {
-        rc = memory__not_found(CONCERT_ECONCERT_NOT_FOUND, "concert", concert_id);
+    if ((rc = memory__concert_lookup(s, concert_id, &ci)) != 0)
         goto done;
-    }
     memory__holds_settle(s, now);
     c = &s->concerts[ci];
     *total = c->schedule_count;
@@ -96,10 +90,7 @@ int memory__schedule_get(concert_storage *self, int64_t schedule_id,
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
-    si = memory__schedule_find(s, schedule_id);
-    if (si == MEM_NONE) {
-        rc = memory__not_found(CONCERT_ESCHEDULE_NOT_FOUND, "schedule", schedule_id);
-    } else {
+    if ((rc = memory__schedule_lookup(s, schedule_id, &si)) == 0) {
         const mem_schedule *sc = &s->schedules[si];
         memset(out, 0, sizeof(*out));
         out->id = sc->id;
@@ -132,11 +123,8 @@ int memory__seats_available(concert_storage *self, int64_t schedule_id, int64_t 
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
-    si = memory__schedule_find(s, schedule_id);
-    if (si == MEM_NONE) {
-        rc = memory__not_found(CONCERT_ESCHEDULE_NOT_FOUND, "schedule", schedule_id);
+    if ((rc = memory__schedule_lookup(s, schedule_id, &si)) != 0)
         goto done;
-    }
     sc = &s->schedules[si];
     memset(&item, 0, sizeof(item));
     for (uint32_t r = 0; r < sc->range_count && rc == 0; r++) {

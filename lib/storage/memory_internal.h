@@ -253,6 +253,30 @@ static inline uint32_t memory__schedule_find(const memory_store *s, int64_t id)
     return memory__id_find(&s->schedule_ix, s->schedules, sizeof(*s->schedules), id);
 }
 
+/* The same lookups for a method: 0 and *index_out, or the named NOT_FOUND
+ * error (set and returned) when there is no such item. */
+static inline int memory__user_lookup(const memory_store *s, int64_t id, uint32_t *index_out)
+{
+    *index_out = memory__user_find(s, id);
+    return *index_out == MEM_NONE ? memory__not_found(CONCERT_EUSER_NOT_FOUND, "user", id)
+                                  : CONCERT_OK;
+}
+
+static inline int memory__concert_lookup(const memory_store *s, int64_t id, uint32_t *index_out)
+{
+    *index_out = memory__concert_find(s, id);
+    return *index_out == MEM_NONE ? memory__not_found(CONCERT_ECONCERT_NOT_FOUND, "concert", id)
+                                  : CONCERT_OK;
+}
+
+static inline int memory__schedule_lookup(const memory_store *s, int64_t id, uint32_t *index_out)
+{
+    *index_out = memory__schedule_find(s, id);
+    return *index_out == MEM_NONE
+               ? memory__not_found(CONCERT_ESCHEDULE_NOT_FOUND, "schedule", id)
+               : CONCERT_OK;
+}
+
 /* ---- tokens (memory_token.c) ---- */
 
 /* A token's parsed lookup key. */

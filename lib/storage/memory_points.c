@@ -42,11 +42,8 @@ int memory__charge(concert_storage *self, const concert_charge_request *req,
         *balance_out = s->ledger[rec->result - 1].balance_after;
         goto done;
     }
-    user = memory__user_find(s, req->user_id);
-    if (user == MEM_NONE) {
-        rc = memory__not_found(CONCERT_EUSER_NOT_FOUND, "user", req->user_id);
+    if ((rc = memory__user_lookup(s, req->user_id, &user)) != 0)
         goto done;
-    }
     if (req->amount <= 0 || req->amount > req->max_balance - s->users[user].balance) {
         rc = concert_sys_error_set(CONCERT_EINVALID_AMOUNT,
                                    "invalid amount: balance %lld + %lld would pass %lld",
@@ -77,10 +74,7 @@ int memory__balance_get(concert_storage *self, int64_t user_id, int64_t *balance
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
-    user = memory__user_find(s, user_id);
-    if (user == MEM_NONE)
-        rc = memory__not_found(CONCERT_EUSER_NOT_FOUND, "user", user_id);
-    else
+    if ((rc = memory__user_lookup(s, user_id, &user)) == 0)
         *balance_out = s->users[user].balance;
     memory__store_unlock(s);
     return rc;
@@ -95,11 +89,8 @@ int memory__history_list(concert_storage *self, int64_t user_id,
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
-    user = memory__user_find(s, user_id);
-    if (user == MEM_NONE) {
-        rc = memory__not_found(CONCERT_EUSER_NOT_FOUND, "user", user_id);
+    if ((rc = memory__user_lookup(s, user_id, &user)) != 0)
         goto done;
-    }
     for (uint32_t id = s->users[user].ledger_head; id && rc == 0; id = s->ledger[id - 1].prev) {
         const mem_ledger *e = &s->ledger[id - 1];
         memset(&item, 0, sizeof(item));

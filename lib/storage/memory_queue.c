@@ -146,11 +146,8 @@ int memory__queue_issue(concert_storage *self, const concert_queue_params *param
     int rc = CONCERT_OK, is_new = 0;
 
     memory__store_lock(s);
-    user = memory__user_find(s, user_id);
-    if (user == MEM_NONE) {
-        rc = memory__not_found(CONCERT_EUSER_NOT_FOUND, "user", user_id);
+    if ((rc = memory__user_lookup(s, user_id, &user)) != 0)
         goto done;
-    }
     if (s->users[user].last_ticket)
         old = s->users[user].last_ticket - 1;
     if (old != MEM_NONE && token_live(&s->tokens[old], params, now)) {

@@ -9,6 +9,7 @@
 
 #include "memory_internal.h"
 
+/* verify's output: one formatted line per violation. */
 typedef struct verify_out {
     concert_emit_text_fn emit;
     void *ctx;
