@@ -18,6 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+invocation="scripts/bench.sh${*:+ $*}"
 
 quick=0 run_lib=1 run_http=1 run_pg=1 out=""
 while [ $# -gt 0 ]; do
@@ -81,7 +82,7 @@ trap cleanup EXIT
     echo "memory_mib=$(awk '/MemTotal/ {printf "%d", $2 / 1024}' /proc/meminfo)"
     echo "kernel=$(uname -r)"
     echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    echo "command=scripts/bench.sh${quick:+ }$( [ "$quick" = 1 ] && echo --quick )"
+    echo "command=$invocation"
     echo "wrk=$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
     echo "duration_s=$dur"
 } >"$out/machine.env"
