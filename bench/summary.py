@@ -40,16 +40,17 @@ def verdict(ok):
 
 def lib_section(lib, out):
     out.append(f"## In process: concert-bench (median of {lib['repetitions']} repetitions)\n")
-    out.append("| scenario | store | threads | size | ops/s | p50 µs | p99 µs | peak RSS MiB | derived | note |")
-    out.append("|---|---|---:|---|---:|---:|---:|---:|---|---|")
+    out.append("| scenario | store | threads | size | ops/s | CPU µs/op | p50 µs | p99 µs | peak RSS MiB | derived | note |")
+    out.append("|---|---|---:|---|---:|---:|---:|---:|---:|---|---|")
     for r in lib["rows"]:
         derived = f"{r['value_name']} = {r['value']:.2f}" if r["value"] is not None else ""
         p50 = fmt(r["p50_us"], 2) if r["p50_us"] else "-"
         p99 = fmt(r["p99_us"], 2) if r["p99_us"] else "-"
         ops = fmt(r["ops_per_s"]) if r["ops_per_s"] else "-"
         peak = fmt(r["peak_rss_kib"] / 1024, 1) if r["peak_rss_kib"] >= 0 else "-"
+        cpu = fmt(r.get("cpu_us_per_op"), 2) if r.get("cpu_us_per_op") else "-"
         out.append(f"| {r['scenario']} | {r['store']} | {r['threads']} | {r['size']} | {ops} | "
-                   f"{p50} | {p99} | {peak} | {derived} | {r['note']} |")
+                   f"{cpu} | {p50} | {p99} | {peak} | {derived} | {r['note']} |")
     out.append("")
 
 
