@@ -138,10 +138,16 @@ int concert_open_storage(concert_db **out, concert_storage *storage, const conce
         free(db);
         return rc;
     }
+    if ((rc = concert__queue_cache_new(db)) != 0) {
+        storage->free(storage);
+        free(db);
+        return rc;
+    }
     db->storage = storage;
-    db->queue.max_active = db->opts.max_active;
     db->queue.active_ttl_ms = db->opts.active_ttl_ms;
     db->queue.wait_ttl_ms = db->opts.wait_ttl_ms;
+    db->queue.shuffle = concert__shuffle;
+    db->queue.shuffle_ctx = db;
     *out = db;
     return CONCERT_OK;
 }
@@ -151,6 +157,7 @@ void concert_close(concert_db *db)
     if (!db)
         return;
     db->storage->free(db->storage);
+    concert__queue_cache_free(db);
     free(db);
 }
 

@@ -47,6 +47,7 @@ static const error_info ERRORS[] = {
     {CONCERT_EINVALID_AMOUNT, "INVALID_AMOUNT", "invalid amount"},
     {CONCERT_EIDEMPOTENCY_KEY_REUSED, "IDEMPOTENCY_KEY_REUSED",
      "idempotency key reused with different arguments"},
+    {CONCERT_EQUEUE_CLOSED, "QUEUE_CLOSED", "the queue is closed to new buyers"},
 };
 
 static const error_info *error_find(int code)

@@ -7,10 +7,13 @@
 #include <concert/concert.h>
 #include <concert/sys/storage.h>
 
+typedef struct concert__queue_cache concert__queue_cache;
+
 struct concert_db {
     concert_storage *storage;
     concert_options opts;        /* with defaults resolved */
     concert_queue_params queue;  /* derived from opts */
+    concert__queue_cache *queue_cache; /* queue_cache.c */
 };
 
 /* ---- errors.c ---- */
@@ -42,6 +45,8 @@ int concert__uri_parse(const char *uri, int *kind, const char **location);
 int64_t concert__now(const concert_db *db);
 
 /* ---- token.c ---- */
+/* len bytes from db's random source (injected, else the OS CSPRNG): 0 or -1. */
+int concert__random_bytes(const concert_db *db, unsigned char *buf, size_t len);
 /* Fill out (CONCERT_TOKEN_SIZE) with a fresh token from db's random source. */
 int concert__token_generate(const concert_db *db, char *out);
 /* 1 if text looks like a token we could have issued (length, alphabet). */
@@ -72,6 +77,8 @@ int concert__st_queue_status(concert_db *db, const char *token, int64_t now,
                              concert_storage_token *out);
 int concert__st_queue_leave(concert_db *db, const char *token, int64_t now);
 int concert__st_queue_stats(concert_db *db, int64_t now, concert_queue_stats *out);
+int concert__st_queue_configure(concert_db *db, const concert_queue_update *u, int64_t now,
+                                concert_queue_settings *out);
 int concert__st_concerts_list(concert_db *db, int32_t status, concert_emit_concert_fn emit,
                               void *ctx);
 int concert__st_concert_get(concert_db *db, int64_t id, concert_concert *out);
@@ -114,6 +121,29 @@ int concert__token_require_active(concert_db *db, const char *token, int64_t now
  * replays after the token was consumed). CONCERT_ETOKEN_INVALID if unknown. */
 int concert__token_resolve_any(concert_db *db, const char *token, int64_t now, int64_t *user_id,
                                int32_t *state);
+
+/* ---- queue_settings.c ---- */
+/* The lottery's Fisher-Yates over db's random source (ctx is the db); a
+ * concert_shuffle_fn. */
+int concert__shuffle(void *ctx, int64_t *items, size_t n);
+
+/* ---- queue_cache.c: the db's cached view of the queue ---- */
+int concert__queue_cache_new(concert_db *db);
+void concert__queue_cache_free(concert_db *db);
+/* Forget the view (not the tokens): the next use reads the store. */
+void concert__queue_cache_invalidate(concert_db *db);
+/* Read the view from the store now (runs admission); fills out. */
+int concert__queue_view_refresh(concert_db *db, int64_t now, concert_queue_stats *out);
+/* The view as of at most queue_refresh_ms ago (eta_ms filled). */
+int concert__queue_view_get(concert_db *db, int64_t now, concert_queue_stats *out);
+/* 1 if token's poll was answered (WAITING) from the cache into out, else 0. */
+int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
+                              concert_token_info *out);
+/* Remember (WAITING) or forget (anything else) a token the store reported. */
+void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t, int64_t now);
+void concert__queue_cache_forget(concert_db *db, const char *token);
+/* Estimated wait for a position at the given admission rate; -1 unknown. */
+int64_t concert__queue_eta(int32_t queue_state, int64_t position, int64_t rate_mps);
 
 /* ---- catalog.c ---- */
 /* A schedule that exists, belongs to an OPEN concert and is still bookable. */

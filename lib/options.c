@@ -1,6 +1,7 @@
 /*
  * Options: defaults, and the one place that checks their ranges.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
@@ -16,16 +17,35 @@
 /* A year: anything longer is certainly a unit mistake (seconds vs ms). */
 #define MAX_DURATION_MS (INT64_C(366) * 24 * 3600 * 1000)
 
+#define MAX_QUEUE_REFRESH_MS 60000
+
+/* How many bytes of the caller's struct a version covers: fields are only
+ * ever appended, so an older caller's struct is a prefix of ours. */
+static size_t options_size(unsigned int version)
+{
+    switch (version) {
+    case 1:
+        return offsetof(concert_options, admit_per_minute);
+    case 2:
+        return sizeof(concert_options);
+    default:
+        return 0;
+    }
+}
+
 int concert_options_init(concert_options *opts, unsigned int version)
 {
+    size_t size = options_size(version);
     if (!opts)
         return concert__error_set(CONCERT_EINVAL, "concert_options_init: opts is NULL");
-    if (version != CONCERT_OPTIONS_VERSION)
+    if (size == 0)
         return concert__error_set(CONCERT_EINVAL,
                                   "concert_options_init: unknown version %u (this library: %u)",
                                   version, CONCERT_OPTIONS_VERSION);
-    memset(opts, 0, sizeof(*opts));
+    memset(opts, 0, size);
     opts->version = version;
+    if (version >= 2)
+        opts->queue_refresh_ms = CONCERT_DEFAULT_QUEUE_REFRESH_MS;
     return CONCERT_OK;
 }
 
@@ -46,19 +66,35 @@ int concert__options_resolve(concert_options *out, const concert_options *opts)
 
     concert_options_init(out, CONCERT_OPTIONS_VERSION);
     if (opts) {
-        if (opts->version != CONCERT_OPTIONS_VERSION)
+        size_t size = options_size(opts->version);
+        if (size == 0)
             return concert__error_set(CONCERT_EINVAL,
                                       "options.version: %u is unknown (this library: %u); "
                                       "initialise with concert_options_init()",
                                       opts->version, CONCERT_OPTIONS_VERSION);
-        *out = *opts;
+        /* An older caller's struct is shorter: copy only what it has and
+         * keep our defaults for the rest. */
+        memcpy(out, opts, size);
+        out->version = CONCERT_OPTIONS_VERSION;
     }
     if (out->max_active == 0)
         out->max_active = DEFAULT_MAX_ACTIVE;
-    if (out->max_active < 0 || out->max_active > INT64_C(100000000))
+    if (out->max_active < 0 || out->max_active > CONCERT_MAX_ACTIVE_LIMIT)
         return concert__error_set(CONCERT_EINVAL,
-                                  "options.max_active: %lld is out of range (1 to 100000000)",
-                                  (long long)out->max_active);
+                                  "options.max_active: %lld is out of range (1 to %lld)",
+                                  (long long)out->max_active,
+                                  (long long)CONCERT_MAX_ACTIVE_LIMIT);
+    if (out->admit_per_minute < 0 || out->admit_per_minute > CONCERT_ADMIT_PER_MINUTE_LIMIT)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "options.admit_per_minute: %lld is out of range (0 = unlimited, "
+                                  "1 to %lld)",
+                                  (long long)out->admit_per_minute,
+                                  (long long)CONCERT_ADMIT_PER_MINUTE_LIMIT);
+    if (out->queue_refresh_ms < 0 || out->queue_refresh_ms > MAX_QUEUE_REFRESH_MS)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "options.queue_refresh_ms: %lld is out of range (0 = always "
+                                  "read, up to %d)",
+                                  (long long)out->queue_refresh_ms, MAX_QUEUE_REFRESH_MS);
     if ((rc = duration_resolve(&out->active_ttl_ms, DEFAULT_ACTIVE_TTL_MS, "active_ttl_ms")) ||
         (rc = duration_resolve(&out->wait_ttl_ms, DEFAULT_WAIT_TTL_MS, "wait_ttl_ms")) ||
         (rc = duration_resolve(&out->hold_ttl_ms, DEFAULT_HOLD_TTL_MS, "hold_ttl_ms")) ||

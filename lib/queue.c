@@ -27,23 +27,15 @@ static int token_text_check(const char *token)
     return CONCERT_OK;
 }
 
-/* ETA from the admission-rate estimate: position / (admissions per ms). */
-static int64_t eta_ms(const concert_storage_token *t)
-{
-    if (t->info.state != CONCERT_TOKEN_WAITING || t->admit_rate_mps <= 0)
-        return -1;
-    if (t->info.position > INT64_MAX / 1000000)
-        return -1;
-    return t->info.position * 1000000 / t->admit_rate_mps;
-}
-
 static void report(concert_token_info *out, const concert_storage_token *t)
 {
     *out = t->info;
     out->token[CONCERT_TOKEN_SIZE - 1] = '\0';
     if (out->state == CONCERT_TOKEN_ACTIVE)
         out->position = 0;
-    out->eta_ms = eta_ms(t);
+    out->eta_ms = out->state == CONCERT_TOKEN_WAITING
+                      ? concert__queue_eta(t->queue_state, t->info.position, t->admit_rate_mps)
+                      : -1;
 }
 
 int concert_queue_issue(concert_token_info *out, concert_db *db, int64_t user_id)
@@ -67,6 +59,7 @@ int concert_queue_issue(concert_token_info *out, concert_db *db, int64_t user_id
         return rc;
     if (t.info.state != CONCERT_TOKEN_WAITING && t.info.state != CONCERT_TOKEN_ACTIVE)
         return concert__error_set(CONCERT_EINTERNAL, "queue_issue reported a dead token");
+    concert__queue_cache_learn(db, &t, now);
     report(out, &t);
     return CONCERT_OK;
 }
@@ -76,13 +69,23 @@ int concert_queue_status(concert_token_info *out, concert_db *db, const char *to
     concert_storage_token t;
     int rc;
 
+    int64_t now;
+
     if (!out || !db)
         return concert__error_set(CONCERT_EINVAL, "concert_queue_status: NULL argument");
     if ((rc = token_text_check(token)) != 0)
         return rc;
+    now = concert__now(db);
+    /* The common case of a stampede: a WAITING buyer polling again. */
+    if (concert__queue_cache_poll(db, token, now, out))
+        return CONCERT_OK;
     memset(&t, 0, sizeof(t));
-    if ((rc = concert__st_queue_status(db, token, concert__now(db), &t)) != 0)
+    if ((rc = concert__st_queue_status(db, token, now, &t)) != 0) {
+        if (rc == CONCERT_ETOKEN_INVALID)
+            concert__queue_cache_forget(db, token);
         return rc;
+    }
+    concert__queue_cache_learn(db, &t, now);
     if (t.info.state == CONCERT_TOKEN_ENDED)
         return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
     report(out, &t);
@@ -96,7 +99,10 @@ int concert_queue_leave(concert_db *db, const char *token)
         return concert__error_set(CONCERT_EINVAL, "concert_queue_leave: NULL argument");
     if ((rc = token_text_check(token)) != 0)
         return rc;
-    return concert__st_queue_leave(db, token, concert__now(db));
+    rc = concert__st_queue_leave(db, token, concert__now(db));
+    /* Gone from this db's cache whatever the store said: it is not live. */
+    concert__queue_cache_forget(db, token);
+    return rc;
 }
 
 int concert_queue_stats_get(concert_queue_stats *out, concert_db *db)
@@ -104,7 +110,7 @@ int concert_queue_stats_get(concert_queue_stats *out, concert_db *db)
     if (!out || !db)
         return concert__error_set(CONCERT_EINVAL, "concert_queue_stats_get: NULL argument");
     memset(out, 0, sizeof(*out));
-    return concert__st_queue_stats(db, concert__now(db), out);
+    return concert__queue_view_get(db, concert__now(db), out);
 }
 
 /* Resolve a token to its user whatever its state (ENDED included). */

@@ -31,6 +31,7 @@ int concert__storage_check(const concert_storage *s)
     MUST(queue_status)
     MUST(queue_leave)
     MUST(queue_stats)
+    MUST(queue_configure)
     MUST(concerts_list)
     MUST(concert_get)
     MUST(schedules_list)
@@ -89,6 +90,12 @@ int concert__st_queue_leave(concert_db *db, const char *token, int64_t now)
 int concert__st_queue_stats(concert_db *db, int64_t now, concert_queue_stats *out)
 {
     CALL(queue_stats, &db->queue, now, out);
+}
+
+int concert__st_queue_configure(concert_db *db, const concert_queue_update *u, int64_t now,
+                                concert_queue_settings *out)
+{
+    CALL(queue_configure, &db->queue, u, now, out);
 }
 
 int concert__st_concerts_list(concert_db *db, int32_t status, concert_emit_concert_fn emit,

@@ -69,17 +69,19 @@ static int os_random(unsigned char *buf, size_t len)
 static const char BASE64URL[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+int concert__random_bytes(const concert_db *db, unsigned char *buf, size_t len)
+{
+    if (db->opts.random)
+        return db->opts.random(db->opts.random_ctx, buf, len) != 0 ? -1 : 0;
+    return os_random(buf, len);
+}
+
 int concert__token_generate(const concert_db *db, char *out)
 {
     unsigned char raw[TOKEN_RANDOM_BYTES];
-    int failed;
     size_t o = 0;
 
-    if (db->opts.random)
-        failed = db->opts.random(db->opts.random_ctx, raw, sizeof(raw));
-    else
-        failed = os_random(raw, sizeof(raw));
-    if (failed)
+    if (concert__random_bytes(db, raw, sizeof(raw)) != 0)
         return concert__error_set(CONCERT_EINTERNAL, "random source failed");
     /* 24 bytes = 8 groups of 3 -> 32 characters, no padding. */
     for (size_t i = 0; i < sizeof(raw); i += 3) {

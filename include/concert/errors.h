@@ -40,7 +40,8 @@ typedef enum concert_error_code {
     CONCERT_EALREADY_PAID = -32,
     CONCERT_EINSUFFICIENT_POINTS = -33,
     CONCERT_EINVALID_AMOUNT = -34,
-    CONCERT_EIDEMPOTENCY_KEY_REUSED = -35
+    CONCERT_EIDEMPOTENCY_KEY_REUSED = -35,
+    CONCERT_EQUEUE_CLOSED = -36        /* the queue is CLOSED to new joins */
 } concert_error_code;
 
 /* Detail about the last failure on the calling thread. */

@@ -18,7 +18,9 @@ typedef int64_t (*concert_clock_fn)(void *ctx);
 /* Fill buf with len unpredictable bytes; return 0, or non-zero on failure. */
 typedef int (*concert_random_fn)(void *ctx, unsigned char *buf, size_t len);
 
-#define CONCERT_OPTIONS_VERSION 1
+/* 2 appended admit_per_minute and queue_refresh_ms; version 1 structs are
+ * still accepted (the new fields then take their defaults). */
+#define CONCERT_OPTIONS_VERSION 2
 
 typedef struct concert_options {
     unsigned int version;       /* CONCERT_OPTIONS_VERSION */
@@ -41,14 +43,27 @@ typedef struct concert_options {
                                    CONCERT_EBUSY; 0: 5000 */
     int32_t connect_timeout_ms; /* PostgreSQL connect timeout; 0: 3000 */
     int32_t reserved;           /* must be 0 */
+
+    /* ---- version 2 ---- */
+    /* max_active above and admit_per_minute here only SEED a store that has
+     * no queue settings yet (a new one); after that the store's settings
+     * rule (concert_queue_update_apply()). */
+    int64_t admit_per_minute;   /* new admissions per minute; 0: unlimited */
+    int64_t queue_refresh_ms;   /* how old the db's cached view of the
+                                   queue may get: 250 from the initialiser;
+                                   0 = always read the store; at most 60000 */
 } concert_options;
 
-#define CONCERT_OPTIONS_INIT {CONCERT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+#define CONCERT_DEFAULT_QUEUE_REFRESH_MS 250
+#define CONCERT_OPTIONS_INIT                                                                  \
+    {CONCERT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                   \
+     CONCERT_DEFAULT_QUEUE_REFRESH_MS}
 
 /*
  * Initialise opts to the defaults for the given version (pass
- * CONCERT_OPTIONS_VERSION). Returns CONCERT_EINVAL for a NULL opts or an
- * unknown version. For bindings that cannot expand the macro.
+ * CONCERT_OPTIONS_VERSION; 1 is accepted for old callers and fills only the
+ * version-1 fields). Returns CONCERT_EINVAL for a NULL opts or an unknown
+ * version. For bindings that cannot expand the macro.
  */
 CONCERT_EXTERN int concert_options_init(concert_options *opts, unsigned int version);
 

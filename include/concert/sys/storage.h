@@ -37,18 +37,32 @@
 
 CONCERT_BEGIN_DECLS
 
-#define CONCERT_STORAGE_VERSION 1
+/* 2: shared queue settings and states (queue_configure, the lottery through
+ * concert_queue_params.shuffle, the admission budget), ticket in
+ * concert_storage_token, the extended concert_queue_stats. */
+#define CONCERT_STORAGE_VERSION 2
 
 /* A token that exists but can no longer be used: it expired, was dropped
  * for idleness, was left, or was consumed by a payment. Only ever seen by
  * the core, never by applications. */
 #define CONCERT_TOKEN_ENDED 3
 
-/* The queue rules' parameters, from the options, in milliseconds. */
+/*
+ * Put n items in a uniformly random order, from the db's injected random
+ * source (the core's Fisher-Yates). 0, or a negative concert_error_code that
+ * the step must return after undoing everything.
+ */
+typedef int (*concert_shuffle_fn)(void *ctx, int64_t *items, size_t n);
+
+/* The queue rules' parameters from the db's options, in milliseconds, and
+ * the lottery. max_active and admit_per_minute are NOT here: they are the
+ * store's shared settings (concert_queue_settings), which every step reads
+ * inside its own atomic step. */
 typedef struct concert_queue_params {
-    int64_t max_active;
     int64_t active_ttl_ms;
     int64_t wait_ttl_ms;
+    concert_shuffle_fn shuffle;  /* for the opening lottery */
+    void *shuffle_ctx;
 } concert_queue_params;
 
 /* What a queue step reports about one token. */
@@ -57,7 +71,30 @@ typedef struct concert_storage_token {
                                  eta_ms is left for the core (set -1) */
     int64_t admit_rate_mps;   /* admissions per 1000 s (see
                                  concert_sys_rate); 0 when unknown */
+    int64_t ticket;           /* the token's ticket; 0 while pre-queued */
+    int32_t queue_state;      /* the queue's concert_queue_state at the step */
+    int32_t reserved;
 } concert_storage_token;
+
+/*
+ * The admission budget: how many tokens admission may admit at now, given
+ * room (max_active - active, >= 0), the queue state (none unless OPEN or
+ * CLOSED) and admit_per_minute (a GCRA pacer: admissions are spaced
+ * (60 s + 0.5 s) / admit_per_minute apart, with at most 0.5 s of unused
+ * pace saved up, so no 60-second window ever admits more than
+ * admit_per_minute and admissions spread over the minute). pace_us is the
+ * pacer's state, stored with the queue state (0 for a new store).
+ * Backends call concert_sys_admit_budget() before admitting and
+ * concert_sys_admit_record() with the number they did admit, which returns
+ * the new pace_us. Written once, here.
+ */
+CONCERT_EXTERN int64_t concert_sys_admit_budget(const concert_queue_settings *settings,
+                                                int64_t pace_us, int64_t room, int64_t now);
+CONCERT_EXTERN int64_t concert_sys_admit_record(const concert_queue_settings *settings,
+                                                int64_t pace_us, int64_t admitted, int64_t now);
+/* The pacer's constants, for backends that compute the budget inside their
+ * engine (PostgreSQL's PL/pgSQL) and must agree with the C above. */
+#define CONCERT_ADMIT_SLACK_MS 500
 
 /*
  * Admission-rate estimate kept with the queue state, for ETAs. Backends store
@@ -138,13 +175,30 @@ struct concert_storage {
      *    token = ticket - admitted_through (never a count of rows).
      *  - A token is live when WAITING and now < last_seen + wait_ttl, or
      *    ACTIVE and now < expires_at. Otherwise it is ENDED.
-     *  - Admission, run at the start of every queue step: settle ACTIVE
-     *    tokens with expires_at <= now (they leave the active count), then
-     *    while active < max_active and tickets remain, look at the next
-     *    ticket once: admit it if it is live and WAITING (state ACTIVE,
-     *    expires_at = now + active_ttl), else skip it; advance
-     *    admitted_through. Call concert_sys_rate_observe() with the number
-     *    admitted. Atomic across processes for shared stores.
+     *  - The shared settings (concert_queue_settings) live in the store. A
+     *    new store starts OPEN with the options' max_active and
+     *    admit_per_minute (given to the backend's open); an existing
+     *    store's settings are never changed by opening it.
+     *  - Admission, run at the start of every queue step:
+     *     1. the opening: if the state is SCHEDULED and now >= opens_at,
+     *        run the lottery (below) and set the state OPEN;
+     *     2. settle ACTIVE tokens with expires_at <= now (they leave the
+     *        active count);
+     *     3. budget = concert_sys_admit_budget(settings, pace, max_active -
+     *        active, now); while budget remains and tickets remain, look at
+     *        the next ticket once: admit it if it is live and WAITING (state
+     *        ACTIVE, expires_at = now + active_ttl), else skip it; advance
+     *        admitted_through. Then pace = concert_sys_admit_record(...)
+     *        and concert_sys_rate_observe() with the number admitted.
+     *    Atomic across processes for shared stores; the lottery happens
+     *    exactly once per opening.
+     *  - The lottery: the pre-queued tokens (joined while SCHEDULED) are
+     *    handed, as int64 ids in a stable order, to params->shuffle and
+     *    then get tickets in the order it returns, after every ticket
+     *    issued before. Pre-queued tokens have no ticket before it, report
+     *    position CONCERT_POSITION_PREQUEUE, are never admitted, and count
+     *    in stats.prequeued, not in waiting.
+     *  - Ticket numbers may have gaps (a failed join) but never go back.
      *  - Every way an ACTIVE token ends (expiry, payment, leave) decrements
      *    the active count exactly once.
      *  - info.expires_at: ACTIVE, expires_at; WAITING, last_seen + wait_ttl;
@@ -153,8 +207,10 @@ struct concert_storage {
 
     /* must: the user's live token (is_new = 0; a WAITING one counts as
      * polled), or a new WAITING token named new_token at the back of the
-     * line (is_new = 1), then admission, then report it (it may already be
-     * ACTIVE). CONCERT_EUSER_NOT_FOUND if the user does not exist. */
+     * line (is_new = 1; pre-queued while SCHEDULED), then admission, then
+     * report it (it may already be ACTIVE). CONCERT_EUSER_NOT_FOUND if the
+     * user does not exist; CONCERT_EQUEUE_CLOSED if a new token is needed
+     * while the queue is CLOSED. */
     int (*queue_issue)(concert_storage *self, const concert_queue_params *params,
                        int64_t user_id, const char *new_token, int64_t now,
                        concert_storage_token *out);
@@ -173,9 +229,25 @@ struct concert_storage {
     int (*queue_leave)(concert_storage *self, const concert_queue_params *params,
                        const char *token, int64_t now);
 
-    /* must: run admission, then fill the counts (max_active from params). */
+    /* must: run admission, then fill the counts and settings: active,
+     * waiting, max_active, admitted_through, last_ticket, admit_per_minute,
+     * state, opens_at, prequeued, admit_rate_mps (eta_ms is the core's).
+     * The core calls this to refresh its cached view of the queue, at most
+     * every queue_refresh_ms per db, so it should be cheap when admission
+     * has nothing to do. */
     int (*queue_stats)(concert_storage *self, const concert_queue_params *params,
                        int64_t now, concert_queue_stats *out);
+
+    /* must, atomically: apply update (already validated by the core:
+     * fields non-empty, values in range, opens_at > now, state one of OPEN,
+     * PAUSED, CLOSED). CONCERT_ECONFLICT if update->expect_state is
+     * non-zero and differs from the stored state. OPENS_AT makes the state
+     * SCHEDULED (pre-queueing starts; a queue already SCHEDULED keeps its
+     * pre-queue). STATE on a SCHEDULED queue runs the lottery first. Then
+     * run admission and report the settings as they are after it. */
+    int (*queue_configure)(concert_storage *self, const concert_queue_params *params,
+                           const concert_queue_update *update, int64_t now,
+                           concert_queue_settings *out);
 
     /* ---------------- catalog ---------------- */
 

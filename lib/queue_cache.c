@@ -1,0 +1,413 @@
+/*
+ * The db's cached view of the queue, so that a WAITING buyer's poll does not
+ * reach the store (DESIGN.md, "Queue at on-sale scale").
+ *
+ * A poll needs two numbers: the token's ticket, which never changes, and the
+ * admission horizon (admitted_through), which changes for everyone at once.
+ *  - The view: the store's counts and settings (queue_stats), refreshed at
+ *    most every queue_refresh_ms by one caller at a time; the refresh is
+ *    also what runs admission when nobody else calls the store.
+ *  - The token cache: for each WAITING token this db has seen, its ticket,
+ *    its idle deadline as the store holds it and when this db last wrote
+ *    that deadline through. Set-associative buckets of fixed size, so a
+ *    lookup touches one cache line pair and memory is bounded.
+ * A poll is answered here only when the answer is WAITING; anything that
+ * may be ACTIVE or ended goes to the store. Positions never increase on one
+ * db: the horizon only moves forward and each entry remembers the smallest
+ * position it reported.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define WAYS 4
+#define MIN_BUCKETS 256
+/* 2^18 buckets x 4 ways x 64 bytes = 64 MiB at most: a million waiting
+ * buyers on one process. Beyond that the oldest entries are replaced. */
+#define MAX_BUCKETS (1u << 18)
+#define KEY_BYTES 24
+#define TOKEN_CHARS 32
+
+typedef struct cache_entry {
+    unsigned char key[KEY_BYTES]; /* the token's 24 random bytes */
+    int64_t ticket;               /* 0: pre-queued */
+    int64_t deadline;             /* the store's idle deadline */
+    int64_t written_at;           /* when this db last wrote it through; 0 = empty slot */
+    int64_t min_position;         /* smallest position reported */
+    int64_t user_id;
+} cache_entry;
+
+struct concert__queue_cache {
+    pthread_mutex_t lock;
+    concert_queue_stats view;
+    int64_t view_at;   /* when view was read; INT64_MIN: none */
+    int refreshing;    /* a caller is reading the store for a new view */
+    cache_entry *entries;
+    size_t buckets;    /* a power of two */
+    size_t count;
+};
+
+/* ---- token keys ---- */
+
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '-' ? 62 : c == '_' ? 63 : -1;
+}
+
+/* The core's tokens are 32 base64url characters; anything else (a caller's
+ * typo) is simply not cached. 1 if key was filled. */
+static int key_of(const char *token, unsigned char key[KEY_BYTES])
+{
+    size_t k = 0;
+    if (strnlen(token, TOKEN_CHARS + 1) != TOKEN_CHARS)
+        return 0;
+    for (size_t i = 0; i < TOKEN_CHARS; i += 4) {
+        uint32_t v = 0;
+        for (size_t j = 0; j < 4; j++) {
+            int d = b64_value(token[i + j]);
+            if (d < 0)
+                return 0;
+            v = v << 6 | (uint32_t)d;
+        }
+        key[k++] = (unsigned char)(v >> 16);
+        key[k++] = (unsigned char)(v >> 8);
+        key[k++] = (unsigned char)v;
+    }
+    return 1;
+}
+
+/* The bytes are random already: any eight of them are a good hash. */
+static size_t key_hash(const unsigned char key[KEY_BYTES])
+{
+    uint64_t h;
+    memcpy(&h, key, sizeof(h));
+    return (size_t)h;
+}
+
+static int key_equal(const unsigned char a[KEY_BYTES], const unsigned char b[KEY_BYTES])
+{
+    unsigned char diff = 0;
+    for (size_t i = 0; i < KEY_BYTES; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+static cache_entry *bucket_of(concert__queue_cache *c, const unsigned char key[KEY_BYTES])
+{
+    return &c->entries[(key_hash(key) & (c->buckets - 1)) * WAYS];
+}
+
+static cache_entry *entry_find(concert__queue_cache *c, const unsigned char key[KEY_BYTES])
+{
+    cache_entry *b;
+    if (!c->entries)
+        return NULL;
+    b = bucket_of(c, key);
+    for (int w = 0; w < WAYS; w++) {
+        if (b[w].written_at != 0 && key_equal(b[w].key, key))
+            return &b[w];
+    }
+    return NULL;
+}
+
+/* Double the table while under the cap; on failure keep the old one. */
+static void table_grow(concert__queue_cache *c)
+{
+    size_t buckets = c->entries ? c->buckets * 2 : MIN_BUCKETS;
+    cache_entry *old = c->entries, *fresh;
+    size_t old_buckets = c->buckets;
+
+    if (buckets > MAX_BUCKETS)
+        return;
+    fresh = calloc(buckets * WAYS, sizeof(*fresh));
+    if (!fresh)
+        return; /* the cache is an optimisation: a smaller one still works */
+    c->entries = fresh;
+    c->buckets = buckets;
+    c->count = 0;
+    for (size_t i = 0; old && i < old_buckets * WAYS; i++) {
+        cache_entry *b;
+        if (old[i].written_at == 0)
+            continue;
+        b = bucket_of(c, old[i].key);
+        for (int w = 0; w < WAYS; w++) {
+            if (b[w].written_at == 0) {
+                b[w] = old[i];
+                c->count++;
+                break;
+            }
+        }
+    }
+    free(old);
+}
+
+/* A slot for key: its own, an empty one, or the bucket's stalest. */
+static cache_entry *entry_slot(concert__queue_cache *c, const unsigned char key[KEY_BYTES])
+{
+    cache_entry *b, *victim;
+    cache_entry *e = entry_find(c, key);
+    if (e)
+        return e;
+    if (!c->entries || c->count * 4 >= c->buckets * WAYS * 3)
+        table_grow(c);
+    if (!c->entries)
+        return NULL;
+    b = bucket_of(c, key);
+    victim = &b[0];
+    for (int w = 0; w < WAYS; w++) {
+        if (b[w].written_at == 0) {
+            victim = &b[w];
+            break;
+        }
+        if (b[w].written_at < victim->written_at)
+            victim = &b[w];
+    }
+    if (victim->written_at == 0)
+        c->count++;
+    memset(victim, 0, sizeof(*victim));
+    memcpy(victim->key, key, KEY_BYTES);
+    return victim;
+}
+
+static void entry_drop(concert__queue_cache *c, cache_entry *e)
+{
+    memset(e, 0, sizeof(*e));
+    c->count--;
+}
+
+/* ---- life cycle ---- */
+
+int concert__queue_cache_new(concert_db *db)
+{
+    concert__queue_cache *c = calloc(1, sizeof(*c));
+    if (!c)
+        return concert__error_set(CONCERT_ENOMEM, "concert_open: out of memory");
+    if (pthread_mutex_init(&c->lock, NULL) != 0) {
+        free(c);
+        return concert__error_set(CONCERT_ENOMEM, "concert_open: cannot create a mutex");
+    }
+    c->view_at = INT64_MIN;
+    db->queue_cache = c;
+    return CONCERT_OK;
+}
+
+void concert__queue_cache_free(concert_db *db)
+{
+    concert__queue_cache *c = db->queue_cache;
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->lock);
+    free(c->entries);
+    free(c);
+    db->queue_cache = NULL;
+}
+
+void concert__queue_cache_invalidate(concert_db *db)
+{
+    concert__queue_cache *c = db->queue_cache;
+    pthread_mutex_lock(&c->lock);
+    c->view_at = INT64_MIN;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- the view ---- */
+
+static int view_fresh(const concert__queue_cache *c, const concert_db *db, int64_t now)
+{
+    return c->view_at != INT64_MIN && now >= c->view_at &&
+           now - c->view_at < db->opts.queue_refresh_ms;
+}
+
+/* Install a view read at now; the horizon never moves back on this db. */
+static void view_install(concert__queue_cache *c, const concert_queue_stats *v, int64_t now)
+{
+    int64_t through = c->view_at != INT64_MIN && c->view.admitted_through > v->admitted_through
+                          ? c->view.admitted_through
+                          : v->admitted_through;
+    c->view = *v;
+    c->view.admitted_through = through;
+    c->view_at = now;
+}
+
+int64_t concert__queue_eta(int32_t queue_state, int64_t position, int64_t rate_mps)
+{
+    if (queue_state == CONCERT_QUEUE_PAUSED || queue_state == CONCERT_QUEUE_SCHEDULED)
+        return -1;
+    if (rate_mps <= 0 || position <= 0 || position > INT64_MAX / 1000000)
+        return -1;
+    return position * 1000000 / rate_mps;
+}
+
+static void view_report(const concert__queue_cache *c, concert_queue_stats *out)
+{
+    *out = c->view;
+    out->eta_ms = concert__queue_eta(out->state, out->waiting, out->admit_rate_mps);
+}
+
+int concert__queue_view_refresh(concert_db *db, int64_t now, concert_queue_stats *out)
+{
+    concert__queue_cache *c = db->queue_cache;
+    concert_queue_stats fresh;
+    int rc;
+
+    memset(&fresh, 0, sizeof(fresh));
+    rc = concert__st_queue_stats(db, now, &fresh);
+    pthread_mutex_lock(&c->lock);
+    if (rc == 0) {
+        view_install(c, &fresh, now);
+        view_report(c, out);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+/*
+ * The view as of at most queue_refresh_ms ago. One caller refreshes a stale
+ * view while the others keep using it, so a stampede of polls makes one
+ * store call per interval, not one each. 1 if *out is usable, 0 if not (no
+ * view yet while another caller reads one), < 0 on a store error.
+ */
+static int view_current(concert_db *db, int64_t now, concert_queue_stats *out)
+{
+    concert__queue_cache *c = db->queue_cache;
+    int have, rc;
+
+    pthread_mutex_lock(&c->lock);
+    if (view_fresh(c, db, now)) {
+        view_report(c, out);
+        pthread_mutex_unlock(&c->lock);
+        return 1;
+    }
+    if (c->refreshing) {
+        have = c->view_at != INT64_MIN;
+        if (have)
+            view_report(c, out);
+        pthread_mutex_unlock(&c->lock);
+        return have;
+    }
+    c->refreshing = 1;
+    pthread_mutex_unlock(&c->lock);
+
+    rc = concert__queue_view_refresh(db, now, out);
+    pthread_mutex_lock(&c->lock);
+    c->refreshing = 0;
+    pthread_mutex_unlock(&c->lock);
+    return rc < 0 ? rc : 1;
+}
+
+int concert__queue_view_get(concert_db *db, int64_t now, concert_queue_stats *out)
+{
+    int rc = db->opts.queue_refresh_ms > 0 ? view_current(db, now, out) : 0;
+    if (rc == 0)
+        rc = concert__queue_view_refresh(db, now, out);
+    return rc < 0 ? rc : CONCERT_OK;
+}
+
+/* ---- polls ---- */
+
+int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
+                              concert_token_info *out)
+{
+    concert__queue_cache *c = db->queue_cache;
+    unsigned char key[KEY_BYTES];
+    concert_queue_stats view;
+    cache_entry *e;
+    int answered = 0;
+
+    if (db->opts.queue_refresh_ms <= 0 || !key_of(token, key))
+        return 0;
+    /* Cheap check first: no view is worth reading for a token we do not know. */
+    pthread_mutex_lock(&c->lock);
+    e = entry_find(c, key);
+    pthread_mutex_unlock(&c->lock);
+    if (!e || view_current(db, now, &view) != 1)
+        return 0;
+
+    pthread_mutex_lock(&c->lock);
+    e = entry_find(c, key);
+    /* Write the idle clock through every quarter of wait_ttl, so the store's
+     * deadline stays at least three quarters of wait_ttl ahead of a buyer
+     * who keeps polling. */
+    if (e && now < e->deadline && now >= e->written_at &&
+        now - e->written_at < db->opts.wait_ttl_ms / 4) {
+        int64_t position = -1;
+        if (e->ticket > 0 && e->ticket > view.admitted_through)
+            position = e->ticket - view.admitted_through;
+        else if (e->ticket == 0 && view.state == CONCERT_QUEUE_SCHEDULED)
+            position = CONCERT_POSITION_PREQUEUE;
+        else
+            position = 0; /* may be admitted or due for the lottery: ask the store */
+        if (position > 0 && position > e->min_position && e->min_position > 0)
+            position = e->min_position;
+        if (position != 0) {
+            memset(out, 0, sizeof(*out));
+            memcpy(out->token, token, TOKEN_CHARS + 1);
+            out->user_id = e->user_id;
+            out->state = CONCERT_TOKEN_WAITING;
+            out->position = position;
+            out->eta_ms = concert__queue_eta(view.state, position, view.admit_rate_mps);
+            out->expires_at = e->deadline;
+            if (position > 0)
+                e->min_position = position;
+            answered = 1;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return answered;
+}
+
+void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t, int64_t now)
+{
+    concert__queue_cache *c = db->queue_cache;
+    unsigned char key[KEY_BYTES];
+    cache_entry *e;
+
+    if (db->opts.queue_refresh_ms <= 0 || !key_of(t->info.token, key))
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (t->info.state != CONCERT_TOKEN_WAITING || t->ticket < 0) {
+        e = entry_find(c, key);
+        if (e)
+            entry_drop(c, e);
+    } else {
+        /* What the store just said moves this db's horizon forward too. */
+        if (t->ticket > 0 && t->info.position > 0 && c->view_at != INT64_MIN &&
+            t->ticket - t->info.position > c->view.admitted_through)
+            c->view.admitted_through = t->ticket - t->info.position;
+        e = entry_slot(c, key);
+        if (e) {
+            int64_t keep = e->min_position;
+            e->ticket = t->ticket;
+            e->user_id = t->info.user_id;
+            e->deadline = t->info.expires_at;
+            e->written_at = now > 0 ? now : 1;
+            e->min_position = t->info.position > 0 && (keep <= 0 || t->info.position < keep)
+                                  ? t->info.position
+                                  : keep;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void concert__queue_cache_forget(concert_db *db, const char *token)
+{
+    concert__queue_cache *c = db->queue_cache;
+    unsigned char key[KEY_BYTES];
+    cache_entry *e;
+
+    if (!key_of(token, key))
+        return;
+    pthread_mutex_lock(&c->lock);
+    e = entry_find(c, key);
+    if (e)
+        entry_drop(c, e);
+    pthread_mutex_unlock(&c->lock);
+}
