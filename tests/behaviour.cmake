@@ -3,6 +3,7 @@
 file(GLOB BEHAVIOUR_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/behaviour/*.c)
 add_executable(concert_behaviour_tests ${BEHAVIOUR_SOURCES}
                ${CMAKE_CURRENT_SOURCE_DIR}/support/harness.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/support/counting.c
                ${CMAKE_CURRENT_SOURCE_DIR}/support/races.c)
 # The suite also tests the core's internal seams (fault injection), so it sees lib/.
 target_include_directories(concert_behaviour_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support

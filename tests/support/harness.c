@@ -125,11 +125,15 @@ void store_close(void)
     store_remove();
 }
 
-void store_open(const concert_options *opts)
+const char *store_uri_get(void)
+{
+    return store_uri;
+}
+
+/* A fresh, empty store of the configured kind; its URI in store_uri. */
+void store_prepare(void)
 {
     const char *kind = store_kind();
-    concert_options defaults = test_options();
-    int rc;
 
     store_close();
     if (strcmp(kind, "memory") == 0) {
@@ -148,6 +152,14 @@ void store_open(const concert_options *opts)
     } else {
         cr_assert_fail("unknown CONCERT_TEST_STORE \"%s\" (memory, sqlite, postgres)", kind);
     }
+}
+
+void store_open(const concert_options *opts)
+{
+    concert_options defaults = test_options();
+    int rc;
+
+    store_prepare();
     rc = concert_open(&db, store_uri, opts ? opts : &defaults);
     cr_assert_eq(rc, 0, "concert_open(%s): %s", store_uri, concert_error_last()->message);
 }

@@ -33,6 +33,10 @@ void store_open(const concert_options *opts);
 /* Open another handle on the SAME store (not for memory: returns NULL). */
 concert_db *store_open_again(const concert_options *opts);
 void store_close(void);
+/* Close any open store and prepare a fresh empty one without opening it;
+ * store_uri_get() names it (for opening it some other way). */
+void store_prepare(void);
+const char *store_uri_get(void);
 const char *store_kind(void);
 
 /* Criterion init/fini for suites that want a default store and catalog. */
