@@ -129,5 +129,10 @@ int concert_pay(concert_payment *out, concert_db *db, const char *token, int64_t
     req.fingerprint = key ? fingerprint : NULL;
     req.queue = db->queue;
     memset(out, 0, sizeof(*out));
-    return concert__st_pay(db, &req, out);
+    if ((rc = concert__st_pay(db, &req, out)) != 0)
+        return rc;
+    /* The payment ended an ACTIVE token: the next in line may be admitted,
+     * so this db's cached horizon is refreshed at its next use. */
+    concert__queue_cache_invalidate(db);
+    return CONCERT_OK;
 }

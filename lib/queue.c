@@ -100,8 +100,12 @@ int concert_queue_leave(concert_db *db, const char *token)
     if ((rc = token_text_check(token)) != 0)
         return rc;
     rc = concert__st_queue_leave(db, token, concert__now(db));
-    /* Gone from this db's cache whatever the store said: it is not live. */
+    /* Gone from this db's cache whatever the store said: it is not live.
+     * A leave may admit the next in line: a caller of this db sees that at
+     * once (the next use of the view reads the store). */
     concert__queue_cache_forget(db, token);
+    if (rc == 0)
+        concert__queue_cache_invalidate(db);
     return rc;
 }
 
