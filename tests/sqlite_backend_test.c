@@ -155,7 +155,7 @@ Test(sqlite, first_open_creates_a_versioned_wal_schema)
 
     concert_close(db);
     raw = raw_open();
-    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 2);
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 3);
     cr_assert_eq(raw_int(raw, "PRAGMA application_id"), 0x434E4354);
     cr_assert_eq(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -167,6 +167,9 @@ Test(sqlite, first_open_creates_a_versioned_wal_schema)
                               "'ledger','idempotency','queue_state','tokens')"),
                  10);
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM queue_state"), 1);
+    cr_assert_eq(raw_int(raw, "SELECT max_active FROM queue_state"), 1000,
+                 "a new store takes the options' (default) limits");
+    cr_assert_eq(raw_int(raw, "SELECT state FROM queue_state"), CONCERT_QUEUE_OPEN);
     sqlite3_close(raw);
 }
 
@@ -325,10 +328,84 @@ Test(sqlite, an_older_schema_migrates_forward_and_keeps_its_data)
     concert_close(db);
 
     raw = raw_open();
-    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 2);
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 3);
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE name IN "
                               "('ledger_by_user', 'tokens_active_by_expiry')"),
                  2);
+    sqlite3_close(raw);
+}
+
+/* What version 2 added, applied to V1_SCHEMA: a store as libconcert 0.1 left it. */
+static const char V2_EXTRA[] =
+    "CREATE INDEX ledger_by_user ON ledger (user_id, id);"
+    "CREATE INDEX tokens_active_by_expiry ON tokens (expires_at) WHERE state = 2;"
+    "PRAGMA user_version = 2;";
+
+#define TOKEN_A "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define TOKEN_B "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+
+static concert_db *open_with_limits(int64_t max_active, int64_t admit_per_minute)
+{
+    concert_options o = options();
+    concert_db *db = NULL;
+    o.max_active = max_active;
+    o.admit_per_minute = admit_per_minute;
+    o.queue_refresh_ms = 0; /* every call reaches the store: this tests the store */
+    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    return db;
+}
+
+static concert_queue_stats stats_of(concert_db *db)
+{
+    concert_queue_stats st;
+    cr_assert_eq(concert_queue_stats_get(&st, db), 0, "%s", concert_error_last()->message);
+    return st;
+}
+
+/* Schema 3 puts the queue settings in the store: a version-2 file keeps its
+ * line and gets the options' limits once; later opens never change them. */
+Test(sqlite, a_version_2_store_keeps_its_line_and_takes_the_options_limits_once)
+{
+    sqlite3 *raw = raw_open();
+    concert_db *db;
+    concert_token_info t, c;
+    concert_queue_stats st;
+
+    raw_exec(raw, V1_SCHEMA);
+    raw_exec(raw, V2_EXTRA);
+    raw_exec(raw, "INSERT INTO users VALUES (7, 'A', 0), (8, 'B', 0), (9, 'C', 0);"
+                  "INSERT INTO tokens VALUES ('" TOKEN_A "', 1, 7, 2, 1800000000000,"
+                  "  1800000600000);"
+                  "INSERT INTO tokens VALUES ('" TOKEN_B "', 2, 8, 1, 1800000000000, 0);"
+                  "UPDATE queue_state SET last_ticket = 2, admitted_through = 1, active = 1;");
+    sqlite3_close(raw);
+
+    db = open_with_limits(1, 30);
+    st = stats_of(db);
+    cr_assert_eq(st.max_active, 1, "seeded from the options");
+    cr_assert_eq(st.admit_per_minute, 30);
+    cr_assert_eq(st.state, CONCERT_QUEUE_OPEN);
+    cr_assert_eq(st.active, 1);
+    cr_assert_eq(st.waiting, 1);
+    cr_assert_eq(st.last_ticket, 2);
+    cr_assert_eq(st.prequeued, 0);
+    cr_assert_eq(concert_queue_status(&t, db, TOKEN_B), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(t.state, CONCERT_TOKEN_WAITING);
+    cr_assert_eq(t.position, 1);
+    cr_assert_eq(concert_queue_issue(&c, db, 9), 0);
+    cr_assert_eq(c.position, 2, "behind the line the old version left");
+    expect_verify_clean(db);
+    concert_close(db);
+
+    db = open_with_limits(50, 0);
+    st = stats_of(db);
+    cr_assert_eq(st.max_active, 1, "opening a version-3 store never changes its settings");
+    cr_assert_eq(st.admit_per_minute, 30);
+    concert_close(db);
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 3);
+    cr_assert_eq(raw_int(raw, "SELECT max_active * 1000 + admit_per_minute FROM queue_state"),
+                 1030);
     sqlite3_close(raw);
 }
 
@@ -765,6 +842,217 @@ Test(sqlite, verify_reports_damage_done_behind_the_librarys_back)
     cr_assert_eq(rep->seats_sold, 1);
     cr_assert_eq(rep->payments, 0);
     cr_assert_eq(rep->seats, 20);
+    concert_verify_report_free(rep);
+    concert_close(db);
+}
+
+/* ---- the queue's shared settings and the opening lottery (schema 3) ---- */
+
+#define MINUTE INT64_C(60000)
+
+static void load_users(concert_db *db, int n)
+{
+    concert_catalog_user users[64];
+    concert_catalog cat = {CONCERT_CATALOG_VERSION, users, (size_t)n, NULL, 0};
+    cr_assert_leq(n, 64);
+    for (int i = 0; i < n; i++)
+        users[i] = (concert_catalog_user){i + 1, "Buyer", 0};
+    cr_assert_eq(concert_catalog_load(db, &cat), 0, "%s", concert_error_last()->message);
+}
+
+/* A child process: its own handle on the file, its clock at opens_at; on the
+ * parent's signal it refreshes the stats and polls every token. */
+static void lottery_child(int go_fd, const concert_token_info *t, int n)
+{
+    concert_options o = options();
+    concert_db *child = NULL;
+    concert_queue_stats st;
+    concert_token_info info;
+    char byte;
+
+    o.queue_refresh_ms = 0;
+    atomic_store(&fake_now, T0 + MINUTE);
+    if (concert_open(&child, uri, &o) != 0 || read(go_fd, &byte, 1) != 1)
+        _exit(1);
+    if (concert_queue_stats_get(&st, child) != 0 || st.state != CONCERT_QUEUE_OPEN ||
+        st.prequeued != 0)
+        _exit(2);
+    for (int i = 0; i < n; i++) {
+        if (concert_queue_status(&info, child, t[i].token) != 0 ||
+            info.position == CONCERT_POSITION_PREQUEUE)
+            _exit(3);
+    }
+    concert_close(child);
+    _exit(0);
+}
+
+/* Every ticket a token is ever given is logged by a trigger added behind the
+ * library's back: each pre-queued token must get exactly one, 1..EARLY,
+ * whichever of the processes racing at opens_at notices the opening. */
+Test(sqlite, the_opening_lottery_runs_once_across_processes)
+{
+    enum { PROCS = 3, EARLY = 30 };
+    concert_db *db = open_with_limits(5, 0);
+    concert_token_info t[EARLY], info;
+    pid_t pids[PROCS];
+    int go[2], identity = 1;
+    sqlite3 *raw;
+
+    load_users(db, EARLY);
+    cr_assert_eq(concert_queue_schedule(db, T0 + MINUTE), 0, "%s", concert_error_last()->message);
+    for (int i = 0; i < EARLY; i++) {
+        cr_assert_eq(concert_queue_issue(&t[i], db, i + 1), 0, "%s",
+                     concert_error_last()->message);
+        cr_assert_eq(t[i].position, CONCERT_POSITION_PREQUEUE);
+    }
+    cr_assert_eq(stats_of(db).prequeued, EARLY);
+    cr_assert_eq(stats_of(db).waiting, 0, "pre-queued tokens are not in line yet");
+    expect_verify_clean(db);
+    raw = raw_open();
+    raw_exec(raw, "CREATE TABLE ticket_log (token TEXT, old INTEGER, new INTEGER);"
+                  "CREATE TRIGGER ticket_given AFTER UPDATE OF ticket ON tokens BEGIN"
+                  "  INSERT INTO ticket_log VALUES (new.token, old.ticket, new.ticket); END;");
+    sqlite3_close(raw);
+
+    cr_assert_eq(pipe(go), 0);
+    for (int p = 0; p < PROCS; p++) {
+        pids[p] = fork();
+        cr_assert_geq(pids[p], 0);
+        if (pids[p] == 0) {
+            close(go[1]);
+            lottery_child(go[0], t, EARLY);
+        }
+    }
+    close(go[0]);
+    /* All at once: the children race for the opening. */
+    cr_assert_eq(write(go[1], "xxx", PROCS), PROCS);
+    close(go[1]);
+    for (int p = 0; p < PROCS; p++) {
+        int status = 0;
+        cr_assert_eq(waitpid(pids[p], &status, 0), pids[p]);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: status %d", p,
+                  status);
+    }
+
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM ticket_log"), EARLY,
+                 "each pre-queued token got exactly one ticket");
+    cr_assert_eq(raw_int(raw, "SELECT count(DISTINCT token) FROM ticket_log"), EARLY);
+    cr_assert_eq(raw_int(raw, "SELECT count(DISTINCT new) FROM ticket_log"), EARLY);
+    cr_assert_eq(raw_int(raw, "SELECT min(new) * 1000 + max(new) FROM ticket_log"), 1000 + EARLY);
+    cr_assert_eq(raw_int(raw, "SELECT max(old) FROM ticket_log"), -1, "only placeholders moved");
+    cr_assert_eq(raw_int(raw, "SELECT last_ticket FROM queue_state"), EARLY);
+    for (int i = 0; i < EARLY; i++) {
+        char sql[160];
+        int64_t ticket;
+        snprintf(sql, sizeof(sql), "SELECT new FROM ticket_log WHERE token = '%.64s'",
+                 t[i].token);
+        ticket = raw_int(raw, sql);
+        identity = identity && ticket == i + 1;
+        cr_assert_eq(concert_queue_status(&info, db, t[i].token), 0);
+        if (ticket <= 5)
+            cr_assert_eq(info.state, CONCERT_TOKEN_ACTIVE, "ticket %lld", (long long)ticket);
+        else
+            cr_assert_eq(info.position, ticket - 5, "ticket %lld", (long long)ticket);
+    }
+    sqlite3_close(raw);
+    cr_assert_not(identity, "the lottery kept the join order (1 chance in 30!)");
+    expect_verify_clean(db);
+    concert_close(db);
+}
+
+/* Settings changes are one step on the store, seen by every handle;
+ * expect_state is checked inside it and a refusal changes nothing. */
+Test(sqlite, configure_is_shared_and_refuses_a_stale_expectation)
+{
+    concert_db *a = open_with_limits(2, 0), *b = open_with_limits(9, 0);
+    concert_queue_update u = CONCERT_QUEUE_UPDATE_INIT;
+    concert_queue_settings set;
+    concert_token_info t[3], again;
+    concert_queue_stats st;
+
+    load_users(a, 3);
+    cr_assert_eq(concert_queue_settings_get(&set, b), 0);
+    cr_assert_eq(set.max_active, 2, "the store's settings, not b's options");
+    cr_assert_eq(concert_queue_resume(b), CONCERT_ECONFLICT, "resume wants PAUSED");
+    u.fields = CONCERT_QUEUE_SET_MAX_ACTIVE;
+    u.max_active = 7;
+    u.expect_state = CONCERT_QUEUE_PAUSED;
+    cr_assert_eq(concert_queue_update_apply(NULL, a, &u), CONCERT_ECONFLICT);
+    cr_assert_eq(stats_of(b).max_active, 2, "a refused update changed nothing");
+
+    cr_assert_eq(concert_queue_pause(a), 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(concert_queue_issue(&t[i], b, i + 1), 0);
+    st = stats_of(b);
+    cr_assert_eq(st.state, CONCERT_QUEUE_PAUSED);
+    cr_assert_eq(st.active, 0, "PAUSED admits nobody");
+    cr_assert_eq(st.waiting, 3);
+    cr_assert_eq(concert_queue_update_apply(&set, b, &u), 0, "expect PAUSED holds now");
+    cr_assert_eq(set.max_active, 7);
+    cr_assert_eq(concert_queue_resume(b), 0);
+    cr_assert_eq(stats_of(a).active, 3);
+
+    cr_assert_eq(concert_queue_close(a), 0);
+    cr_assert_eq(concert_queue_leave(b, t[2].token), 0);
+    cr_assert_eq(concert_queue_issue(&again, b, 3), CONCERT_EQUEUE_CLOSED);
+    cr_assert_eq(concert_queue_issue(&again, b, 1), 0, "a live token is still handed back");
+    cr_assert_str_eq(again.token, t[0].token);
+
+    /* Lowered below the ACTIVE count: those keep their slots, verify agrees. */
+    cr_assert_eq(concert_queue_limits_set(b, 1, 120), 0);
+    st = stats_of(a);
+    cr_assert_eq(st.max_active, 1);
+    cr_assert_eq(st.admit_per_minute, 120);
+    cr_assert_eq(st.active, 2);
+    expect_verify_clean(a);
+
+    cr_assert_eq(concert_queue_schedule(a, T0 + MINUTE), 0);
+    u.fields = CONCERT_QUEUE_SET_STATE;
+    u.state = CONCERT_QUEUE_OPEN;
+    u.expect_state = CONCERT_QUEUE_CLOSED;
+    cr_assert_eq(concert_queue_update_apply(NULL, b, &u), CONCERT_ECONFLICT);
+    st = stats_of(b);
+    cr_assert_eq(st.state, CONCERT_QUEUE_SCHEDULED);
+    cr_assert_eq(st.opens_at, T0 + MINUTE);
+    /* Once opens_at has come the queue is OPEN for every step, configure too. */
+    atomic_store(&fake_now, T0 + MINUTE);
+    u.expect_state = CONCERT_QUEUE_SCHEDULED;
+    cr_assert_eq(concert_queue_update_apply(NULL, b, &u), CONCERT_ECONFLICT);
+    u.expect_state = CONCERT_QUEUE_OPEN;
+    u.state = CONCERT_QUEUE_PAUSED;
+    cr_assert_eq(concert_queue_update_apply(&set, b, &u), 0);
+    cr_assert_eq(set.state, CONCERT_QUEUE_PAUSED);
+    cr_assert_eq(set.opens_at, 0);
+    expect_verify_clean(b);
+    concert_close(a);
+    concert_close(b);
+}
+
+/* The pre-queue's invariants, broken behind the library's back. */
+Test(sqlite, verify_reports_a_pre_queue_outside_a_scheduled_queue)
+{
+    concert_db *db = open_with_limits(2, 0);
+    concert_verify_report *rep = NULL;
+    sqlite3 *raw;
+
+    load_users(db, 2);
+    raw = raw_open();
+    raw_exec(raw, "INSERT INTO tokens VALUES ('" TOKEN_A "', -1, 1, 1, 1800000000000, 0);"
+                  "UPDATE queue_state SET prequeued = 1, prequeue_seq = 1;");
+    sqlite3_close(raw);
+    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(rep->violation_count, 1, "first: %s",
+                 rep->violation_count ? rep->violations[0] : "");
+    cr_assert(report_mentions(rep, "1 pre-queued tokens but the queue is OPEN"), "%s",
+              rep->violations[0]);
+    concert_verify_report_free(rep);
+
+    raw = raw_open();
+    raw_exec(raw, "UPDATE queue_state SET prequeued = 0;");
+    sqlite3_close(raw);
+    cr_assert_eq(concert_verify(&rep, db), 0);
+    cr_assert(report_mentions(rep, "pre-queue counter says 0 but 1"));
     concert_verify_report_free(rep);
     concert_close(db);
 }

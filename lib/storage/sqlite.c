@@ -41,6 +41,7 @@ static const concert_storage SQLITE_TABLE = {
     .queue_status = sq_queue_status,
     .queue_leave = sq_queue_leave,
     .queue_stats = sq_queue_stats,
+    .queue_configure = sq_queue_configure,
     .concerts_list = sq_concerts_list,
     .concert_get = sq_concert_get,
     .schedules_list = sq_schedules_list,
@@ -99,9 +100,29 @@ static int store_alloc(sq_store **out, const char *location, const concert_optio
     return CONCERT_OK;
 }
 
+/* The settings a store without any starts with: the options' limits (the
+ * core has resolved them), OPEN. Without options, the library defaults. */
+static int seed_from(const concert_options *opts, concert_queue_settings *seed)
+{
+    memset(seed, 0, sizeof(*seed));
+    seed->state = CONCERT_QUEUE_OPEN;
+    seed->max_active = opts && opts->max_active > 0 ? opts->max_active : SQ_DEFAULT_MAX_ACTIVE;
+    /* admit_per_minute is a version-2 field: an older struct has none. */
+    seed->admit_per_minute = opts && opts->version >= 2 ? opts->admit_per_minute : 0;
+    if (seed->max_active > CONCERT_MAX_ACTIVE_LIMIT || seed->admit_per_minute < 0 ||
+        seed->admit_per_minute > CONCERT_ADMIT_PER_MINUTE_LIMIT)
+        return concert_sys_error_set(CONCERT_EINVAL,
+                                     "sqlite: queue limits out of range (max_active %lld, "
+                                     "admit_per_minute %lld)",
+                                     (long long)seed->max_active,
+                                     (long long)seed->admit_per_minute);
+    return CONCERT_OK;
+}
+
 int concert_storage_sqlite_open(concert_storage **out, const char *location,
                                 const concert_options *opts)
 {
+    concert_queue_settings seed;
     sq_store *s;
     int rc;
 
@@ -117,11 +138,11 @@ int concert_storage_sqlite_open(concert_storage **out, const char *location,
     if (!sqlite3_threadsafe())
         return concert_sys_error_set(CONCERT_ENOTSUP,
                                      "sqlite: libsqlite3 was built without thread support");
-    if ((rc = store_alloc(&s, location, opts)) != 0)
+    if ((rc = seed_from(opts, &seed)) != 0 || (rc = store_alloc(&s, location, opts)) != 0)
         return rc;
     rc = sq_conn_open(s->path, s->busy_timeout_ms, 0, &s->writer);
     if (rc == 0)
-        rc = sq_schema_prepare(s->writer, s->path);
+        rc = sq_schema_prepare(s->writer, s->path, &seed);
     if (rc != 0) {
         store_free(&s->base);
         return rc;

@@ -32,9 +32,12 @@
 
 /* PRAGMA user_version written by this library. Older files migrate forward;
  * newer ones are refused (CONCERT_ESCHEMA). */
-#define SQ_SCHEMA_VERSION 2
+#define SQ_SCHEMA_VERSION 3
 /* PRAGMA application_id: "CNCT", marks a file as a libconcert store. */
 #define SQ_APPLICATION_ID 0x434E4354
+/* max_active for a store opened without options (the core always passes
+ * them, resolved); the library's documented default. */
+#define SQ_DEFAULT_MAX_ACTIVE 1000
 
 /* Prepared statements cached per connection, keyed by the address of their
  * static SQL text. Comfortably more than the backend's statements. */
@@ -132,8 +135,47 @@ int sq_read_end(sq_store *s, sq_conn *c, int snapshot, int rc, const char *what)
 
 /* ---- sqlite_schema.c ---- */
 
-/* Create, migrate or refuse the schema on the writer connection. */
-int sq_schema_prepare(sq_conn *c, const char *path);
+/* Create, migrate or refuse the schema on the writer connection. seed gives
+ * max_active and admit_per_minute to a store that has no queue settings yet
+ * (a new file, or one written before schema version 3); an existing
+ * store's settings are left as they are. */
+int sq_schema_prepare(sq_conn *c, const char *path, const concert_queue_settings *seed);
+
+/* ---- sqlite_admission.c: the queue_state row, admission, the lottery ---- */
+
+/* The queue_state row: counters, rate estimate, shared settings, pacer and
+ * pre-queue. Read and written whole by every queue step. */
+typedef struct sq_queue {
+    int64_t last_ticket;
+    int64_t admitted_through;
+    int64_t active;
+    concert_sys_rate rate;
+    concert_queue_settings set;
+    int64_t pace_us;      /* concert_sys_admit_budget's pacer */
+    int64_t prequeued;    /* tokens waiting for the opening lottery */
+    int64_t prequeue_seq; /* placeholders handed out so far (ticket -1, -2, ...) */
+    int64_t active_cap;   /* bound on ACTIVE tokens, >= max_active (verify) */
+} sq_queue;
+
+/* Read the row (error if it is missing). */
+int sq_queue_get(sq_conn *c, sq_queue *q, const char *what);
+/* Write the row back only if it differs from before: a step that changed
+ * nothing commits without writing anything to the WAL. */
+int sq_queue_put(sq_conn *c, const sq_queue *q, const sq_queue *before, const char *what);
+/* The lottery: the pre-queued tokens, in join order, through params->shuffle,
+ * get tickets after last_ticket in the order it returns; the state becomes
+ * OPEN. Run only inside a write transaction that read q. */
+int sq_lottery(sq_conn *c, sq_queue *q, const concert_queue_params *p, const char *what);
+/* Admission step 1: the lottery, if the queue is SCHEDULED and opens_at has come. */
+int sq_opening(sq_conn *c, sq_queue *q, const concert_queue_params *p, int64_t now,
+               const char *what);
+/* The whole admission of the storage contract (opening, settling, budgeted
+ * admission, pacer, rate estimate) on q, inside a write transaction. */
+int sq_admission(sq_conn *c, sq_queue *q, const concert_queue_params *p, int64_t now,
+                 const char *what);
+/* Would admission at now change anything? Read-only, for the fast paths:
+ * 1 yes, 0 no, < 0 error. */
+int sq_admission_needed(sq_conn *c, const sq_queue *q, int64_t now, const char *what);
 
 /* ---- the steps, one per storage method ---- */
 int sq_queue_issue(concert_storage *self, const concert_queue_params *params, int64_t user_id,
@@ -144,6 +186,9 @@ int sq_queue_leave(concert_storage *self, const concert_queue_params *params, co
                    int64_t now);
 int sq_queue_stats(concert_storage *self, const concert_queue_params *params, int64_t now,
                    concert_queue_stats *out);
+int sq_queue_configure(concert_storage *self, const concert_queue_params *params,
+                       const concert_queue_update *update, int64_t now,
+                       concert_queue_settings *out);
 
 int sq_concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
                      void *ctx);

@@ -1,10 +1,13 @@
 /*
  * SQLite backend: the waiting queue.
  *
- * One queue_state row holds last_ticket, admitted_through, the active count
- * and the admission-rate fields; tokens are keyed by their text with a unique
+ * One queue_state row holds last_ticket, admitted_through, the active count,
+ * the admission-rate fields and the shared settings (sqlite_admission.c
+ * reads, writes and admits); tokens are keyed by their text with a unique
  * index on ticket. A position is ticket - admitted_through and admission
- * looks at each ticket once, so nothing here ever counts waiting rows.
+ * looks at each ticket once, so nothing here ever counts waiting rows. A
+ * pre-queued token (joined while SCHEDULED) holds a negative placeholder
+ * until the opening lottery gives it a ticket.
  *
  * Admission writes, so every queue step is a BEGIN IMMEDIATE transaction on
  * the writer, with one exception that matters for throughput: a status poll
@@ -21,34 +24,15 @@
 
 #include "sqlite_internal.h"
 
-typedef struct queue_state {
-    int64_t last_ticket;
-    int64_t admitted_through;
-    int64_t active;
-    concert_sys_rate rate;
-} queue_state;
-
 typedef struct token_row {
     char token[CONCERT_TOKEN_SIZE];
-    int64_t ticket;
+    int64_t ticket; /* < 0: a pre-queue placeholder, no ticket yet */
     int64_t user_id;
     int32_t state;
     int64_t last_seen;
     int64_t expires_at;
 } token_row;
 
-static const char SQL_STATE_GET[] =
-    "SELECT last_ticket, admitted_through, active, rate_mps, rate_window_start, "
-    "rate_window_count FROM queue_state WHERE id = 1";
-static const char SQL_STATE_PUT[] =
-    "UPDATE queue_state SET last_ticket = ?1, admitted_through = ?2, active = ?3, "
-    "rate_mps = ?4, rate_window_start = ?5, rate_window_count = ?6 WHERE id = 1";
-static const char SQL_SETTLE_EXPIRED[] =
-    "UPDATE tokens SET state = 3 WHERE state = 2 AND expires_at <= ?1";
-static const char SQL_ANY_EXPIRED[] =
-    "SELECT 1 FROM tokens WHERE state = 2 AND expires_at <= ?1 LIMIT 1";
-static const char SQL_BY_TICKET[] = "SELECT token, state, last_seen FROM tokens WHERE ticket = ?1";
-static const char SQL_ADMIT[] = "UPDATE tokens SET state = 2, expires_at = ?2 WHERE token = ?1";
 static const char SQL_END[] = "UPDATE tokens SET state = 3 WHERE token = ?1";
 static const char SQL_TOUCH[] = "UPDATE tokens SET last_seen = ?2 WHERE token = ?1";
 static const char SQL_BY_TOKEN[] =
@@ -60,48 +44,6 @@ static const char SQL_INSERT[] =
     "INSERT INTO tokens (token, ticket, user_id, state, last_seen, expires_at) "
     "VALUES (?1, ?2, ?3, 1, ?4, 0)";
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id = ?1";
-
-static int state_get(sq_conn *c, queue_state *q, const char *what)
-{
-    sqlite3_stmt *st;
-    int rc = sq_query(c, SQL_STATE_GET, NULL, 0, &st, what);
-    if (rc != 0)
-        return rc;
-    rc = sq_step(c, st, what);
-    if (rc == 0)
-        return concert_sys_error_set(CONCERT_EINTERNAL, "sqlite: queue_state row is missing");
-    if (rc < 0)
-        return rc;
-    q->last_ticket = sqlite3_column_int64(st, 0);
-    q->admitted_through = sqlite3_column_int64(st, 1);
-    q->active = sqlite3_column_int64(st, 2);
-    q->rate.rate_mps = sqlite3_column_int64(st, 3);
-    q->rate.window_start = sqlite3_column_int64(st, 4);
-    q->rate.window_count = sqlite3_column_int64(st, 5);
-    sq_done(st);
-    return CONCERT_OK;
-}
-
-static int rate_equal(const concert_sys_rate *a, const concert_sys_rate *b)
-{
-    return a->rate_mps == b->rate_mps && a->window_start == b->window_start &&
-           a->window_count == b->window_count;
-}
-
-/* Write the row back only if this step changed it: an unchanged transaction
- * commits without writing anything to the WAL. */
-static int state_put(sq_conn *c, const queue_state *q, const queue_state *before,
-                     const char *what)
-{
-    if (q->last_ticket == before->last_ticket && q->admitted_through == before->admitted_through &&
-        q->active == before->active && rate_equal(&q->rate, &before->rate))
-        return CONCERT_OK;
-    return sq_exec(c, SQL_STATE_PUT,
-                   SQ_ARGS(SQ_I(q->last_ticket), SQ_I(q->admitted_through), SQ_I(q->active),
-                           SQ_I(q->rate.rate_mps), SQ_I(q->rate.window_start),
-                           SQ_I(q->rate.window_count)),
-                   what);
-}
 
 static void token_row_read(sqlite3_stmt *st, token_row *t)
 {
@@ -138,7 +80,7 @@ static int token_live(const token_row *t, const concert_queue_params *p, int64_t
     return 0;
 }
 
-static void token_report(const token_row *t, const queue_state *q, const concert_queue_params *p,
+static void token_report(const token_row *t, const sq_queue *q, const concert_queue_params *p,
                          int64_t now, concert_storage_token *out)
 {
     memset(out, 0, sizeof(*out));
@@ -146,6 +88,8 @@ static void token_report(const token_row *t, const queue_state *q, const concert
     out->info.user_id = t->user_id;
     out->info.eta_ms = -1;
     out->admit_rate_mps = q->rate.rate_mps;
+    out->ticket = t->ticket > 0 ? t->ticket : 0; /* a placeholder is no ticket */
+    out->queue_state = q->set.state;
     if (!token_live(t, p, now)) {
         out->info.state = CONCERT_TOKEN_ENDED;
         return;
@@ -153,75 +97,15 @@ static void token_report(const token_row *t, const queue_state *q, const concert
     out->info.state = t->state;
     if (t->state == SQ_TOKEN_ACTIVE) {
         out->info.expires_at = t->expires_at;
+        return;
+    }
+    out->info.expires_at = t->last_seen + p->wait_ttl_ms;
+    if (t->ticket < 0) {
+        out->info.position = CONCERT_POSITION_PREQUEUE;
     } else {
         int64_t position = t->ticket - q->admitted_through;
         out->info.position = position > 0 ? position : 1;
-        out->info.expires_at = t->last_seen + p->wait_ttl_ms;
     }
-}
-
-/*
- * Admission (the storage contract's rule): settle expired ACTIVE tokens, then
- * look at each next ticket once while there is room, admitting live WAITING
- * ones and ending idle ones, then feed the rate estimator.
- */
-static int admission(sq_conn *c, queue_state *q, const concert_queue_params *p, int64_t now,
-                     const char *what)
-{
-    int64_t admitted = 0;
-    int rc;
-
-    if ((rc = sq_exec(c, SQL_SETTLE_EXPIRED, SQ_ARGS(SQ_I(now)), what)) != 0)
-        return rc;
-    q->active -= sq_changes(c);
-    while (q->active < p->max_active && q->admitted_through < q->last_ticket) {
-        int64_t ticket = q->admitted_through + 1;
-        char token[CONCERT_TOKEN_SIZE];
-        int32_t state = 0;
-        int64_t last_seen = 0;
-        sqlite3_stmt *st;
-
-        if ((rc = sq_query(c, SQL_BY_TICKET, SQ_ARGS(SQ_I(ticket)), &st, what)) != 0)
-            return rc;
-        rc = sq_step(c, st, what);
-        if (rc < 0)
-            return rc;
-        if (rc == 1) {
-            sq_text_copy(token, sizeof(token), st, 0);
-            state = (int32_t)sqlite3_column_int64(st, 1);
-            last_seen = sqlite3_column_int64(st, 2);
-            sq_done(st);
-        }
-        if (state == SQ_TOKEN_WAITING && now < last_seen + p->wait_ttl_ms) {
-            rc = sq_exec(c, SQL_ADMIT, SQ_ARGS(SQ_T(token), SQ_I(now + p->active_ttl_ms)), what);
-            q->active++;
-            admitted++;
-        } else if (state == SQ_TOKEN_WAITING) {
-            rc = sq_exec(c, SQL_END, SQ_ARGS(SQ_T(token)), what); /* idle: dropped */
-        }
-        if (rc < 0)
-            return rc;
-        q->admitted_through = ticket;
-    }
-    concert_sys_rate_observe(&q->rate, admitted, now);
-    return CONCERT_OK;
-}
-
-/* Would admission at now change anything? Read-only; used by the fast paths. */
-static int admission_needed(sq_conn *c, const queue_state *q, const concert_queue_params *p,
-                            int64_t now, const char *what)
-{
-    concert_sys_rate probe = q->rate;
-    int64_t one = 0;
-    int rc;
-
-    if (q->active < p->max_active && q->admitted_through < q->last_ticket)
-        return 1;
-    concert_sys_rate_observe(&probe, 0, now);
-    if (!rate_equal(&probe, &q->rate))
-        return 1;
-    rc = sq_one_i64(c, SQL_ANY_EXPIRED, SQ_ARGS(SQ_I(now)), &one, what);
-    return rc; /* 1: an ACTIVE token to settle; 0: nothing; < 0: error */
 }
 
 static sq_store *store_of(concert_storage *self)
@@ -229,20 +113,58 @@ static sq_store *store_of(concert_storage *self)
     return (sq_store *)self;
 }
 
-/* Ends a token row; an ACTIVE one leaves the active count here, once. */
-static int token_end(sq_conn *c, queue_state *q, const token_row *t, const char *what)
+/* Ends a token row; an ACTIVE one leaves the active count here, once, and a
+ * pre-queued one the pre-queue. */
+static int token_end(sq_conn *c, sq_queue *q, const token_row *t, const char *what)
 {
     int rc = sq_exec(c, SQL_END, SQ_ARGS(SQ_T(t->token)), what);
     if (rc == 0 && t->state == SQ_TOKEN_ACTIVE)
         q->active--;
+    if (rc == 0 && t->state == SQ_TOKEN_WAITING && t->ticket < 0)
+        q->prequeued--;
     return rc;
+}
+
+static int queue_closed(void)
+{
+    return concert_sys_error_set(CONCERT_EQUEUE_CLOSED,
+                                 "queue closed: it takes no new buyers (tokens already in line "
+                                 "keep their place)");
+}
+
+/* A new WAITING token for user_id: at the back of the line, or while
+ * SCHEDULED in the pre-queue with the next placeholder instead of a ticket. */
+static int token_insert(sq_conn *c, sq_queue *q, int64_t user_id, const char *new_token,
+                        int64_t now, token_row *t, const char *what)
+{
+    int64_t ticket;
+    int rc;
+
+    if (q->set.state == CONCERT_QUEUE_SCHEDULED) {
+        ticket = -(q->prequeue_seq + 1);
+    } else {
+        ticket = q->last_ticket + 1;
+    }
+    rc = sq_exec(c, SQL_INSERT, SQ_ARGS(SQ_T(new_token), SQ_I(ticket), SQ_I(user_id), SQ_I(now)),
+                 what);
+    if (rc != 0)
+        return rc;
+    if (ticket < 0) {
+        q->prequeue_seq++;
+        q->prequeued++;
+    } else {
+        q->last_ticket = ticket;
+    }
+    memset(t, 0, sizeof(*t));
+    snprintf(t->token, sizeof(t->token), "%s", new_token);
+    return CONCERT_OK;
 }
 
 static int issue_step(sq_conn *c, const concert_queue_params *params, int64_t user_id,
                       const char *new_token, int64_t now, concert_storage_token *out)
 {
     const char *what = "queue_issue";
-    queue_state q, before;
+    sq_queue q, before;
     token_row t;
     int64_t one = 0;
     int is_new = 0, found = 0, rc;
@@ -254,9 +176,13 @@ static int issue_step(sq_conn *c, const concert_queue_params *params, int64_t us
     if (rc == 0)
         return concert_sys_error_set(CONCERT_EUSER_NOT_FOUND, "user %lld not found",
                                      (long long)user_id);
-    if ((rc = state_get(c, &q, what)) != 0)
+    if ((rc = sq_queue_get(c, &q, what)) != 0)
         return rc;
     before = q;
+    /* Admission's first step before the join: a join at or after opens_at
+     * queues behind the lottery, not in it. */
+    if ((rc = sq_opening(c, &q, params, now, what)) != 0)
+        return rc;
 
     if ((rc = sq_query(c, SQL_OPEN_BY_USER, SQ_ARGS(SQ_I(user_id)), &st, what)) != 0)
         return rc;
@@ -273,21 +199,17 @@ static int issue_step(sq_conn *c, const concert_queue_params *params, int64_t us
             (rc = sq_exec(c, SQL_TOUCH, SQ_ARGS(SQ_T(t.token), SQ_I(now)), what)) != 0)
             return rc;
     } else {
+        if (q.set.state == CONCERT_QUEUE_CLOSED)
+            return queue_closed();
         /* A stale open row is ended first: at most one open row per user. */
         if (found && (rc = token_end(c, &q, &t, what)) != 0)
             return rc;
-        q.last_ticket++;
-        rc = sq_exec(c, SQL_INSERT,
-                     SQ_ARGS(SQ_T(new_token), SQ_I(q.last_ticket), SQ_I(user_id), SQ_I(now)),
-                     what);
-        if (rc != 0)
+        if ((rc = token_insert(c, &q, user_id, new_token, now, &t, what)) != 0)
             return rc;
-        memset(&t, 0, sizeof(t));
-        snprintf(t.token, sizeof(t.token), "%s", new_token);
         is_new = 1;
     }
-    if ((rc = admission(c, &q, params, now, what)) != 0 ||
-        (rc = state_put(c, &q, &before, what)) != 0)
+    if ((rc = sq_admission(c, &q, params, now, what)) != 0 ||
+        (rc = sq_queue_put(c, &q, &before, what)) != 0)
         return rc;
     if ((rc = token_find(c, t.token, &t, what)) < 0)
         return rc;
@@ -321,15 +243,15 @@ static int status_fast(sq_store *s, const concert_queue_params *params, const ch
                        int64_t now, concert_storage_token *out, int *result)
 {
     const char *what = "queue_status";
-    queue_state q;
+    sq_queue q;
     token_row t;
     sq_conn *c;
     int rc, answered = 0;
 
     if ((rc = sq_read_begin(s, 1, &c, what)) != 0)
         return rc;
-    if ((rc = state_get(c, &q, what)) == 0 &&
-        (rc = admission_needed(c, &q, params, now, what)) == 0) {
+    if ((rc = sq_queue_get(c, &q, what)) == 0 &&
+        (rc = sq_admission_needed(c, &q, now, what)) == 0) {
         rc = token_find(c, token, &t, what);
         if (rc == 0) {
             *result = token_unknown();
@@ -352,20 +274,20 @@ static int status_step(sq_conn *c, const concert_queue_params *params, const cha
                        int64_t now, concert_storage_token *out)
 {
     const char *what = "queue_status";
-    queue_state q, before;
+    sq_queue q, before;
     token_row t;
     int rc;
 
-    if ((rc = state_get(c, &q, what)) != 0)
+    if ((rc = sq_queue_get(c, &q, what)) != 0)
         return rc;
     before = q;
-    if ((rc = admission(c, &q, params, now, what)) != 0)
+    if ((rc = sq_admission(c, &q, params, now, what)) != 0)
         return rc;
     if ((rc = token_find(c, token, &t, what)) < 0)
         return rc;
     if (rc == 0) {
         /* Admission still happened; keep it. */
-        if ((rc = state_put(c, &q, &before, what)) != 0)
+        if ((rc = sq_queue_put(c, &q, &before, what)) != 0)
             return rc;
         return 1; /* unknown: reported after the commit */
     }
@@ -380,7 +302,7 @@ static int status_step(sq_conn *c, const concert_queue_params *params, const cha
         if (rc != 0)
             return rc;
     }
-    if ((rc = state_put(c, &q, &before, what)) != 0)
+    if ((rc = sq_queue_put(c, &q, &before, what)) != 0)
         return rc;
     token_report(&t, &q, params, now, out);
     return CONCERT_OK;
@@ -411,11 +333,11 @@ static int leave_step(sq_conn *c, const concert_queue_params *params, const char
                       int64_t now)
 {
     const char *what = "queue_leave";
-    queue_state q, before;
+    sq_queue q, before;
     token_row t;
     int rc;
 
-    if ((rc = state_get(c, &q, what)) != 0)
+    if ((rc = sq_queue_get(c, &q, what)) != 0)
         return rc;
     before = q;
     if ((rc = token_find(c, token, &t, what)) < 0)
@@ -425,10 +347,15 @@ static int leave_step(sq_conn *c, const concert_queue_params *params, const char
     if (!token_live(&t, params, now))
         return concert_sys_error_set(CONCERT_ETOKEN_INVALID,
                                      "token invalid: expired, dropped or already ended");
-    if ((rc = token_end(c, &q, &t, what)) != 0 ||
-        (rc = admission(c, &q, params, now, what)) != 0)
+    /* The opening first: a pre-queued token leaving at opens_at leaves the
+     * line it was just given a place in. */
+    if ((rc = sq_opening(c, &q, params, now, what)) != 0 ||
+        (rc = token_find(c, token, &t, what)) < 0)
         return rc;
-    return state_put(c, &q, &before, what);
+    if ((rc = token_end(c, &q, &t, what)) != 0 ||
+        (rc = sq_admission(c, &q, params, now, what)) != 0)
+        return rc;
+    return sq_queue_put(c, &q, &before, what);
 }
 
 int sq_queue_leave(concert_storage *self, const concert_queue_params *params, const char *token,
@@ -443,46 +370,129 @@ int sq_queue_leave(concert_storage *self, const concert_queue_params *params, co
     return sq_write_end(s, c, rc, "queue_leave");
 }
 
-static void stats_fill(const queue_state *q, const concert_queue_params *p,
-                       concert_queue_stats *out)
+static void stats_fill(const sq_queue *q, concert_queue_stats *out)
 {
     memset(out, 0, sizeof(*out));
     out->active = q->active;
     out->waiting = q->last_ticket - q->admitted_through;
-    out->max_active = p->max_active;
+    out->max_active = q->set.max_active;
     out->admitted_through = q->admitted_through;
     out->last_ticket = q->last_ticket;
+    out->admit_per_minute = q->set.admit_per_minute;
+    out->state = q->set.state;
+    out->opens_at = q->set.opens_at;
+    out->prequeued = q->prequeued;
+    out->admit_rate_mps = q->rate.rate_mps;
+    out->eta_ms = -1; /* the core's */
 }
 
+/* The core refreshes its cached view of the queue through this every
+ * queue_refresh_ms, so when admission has nothing to do it is answered from
+ * a read snapshot, without the writer. */
 int sq_queue_stats(concert_storage *self, const concert_queue_params *params, int64_t now,
                    concert_queue_stats *out)
 {
     const char *what = "queue_stats";
     sq_store *s = store_of(self);
-    queue_state q, before;
+    sq_queue q, before;
     sq_conn *c;
     int rc, needed;
 
-    /* Same shortcut as status: read when admission has nothing to do. */
     if ((rc = sq_read_begin(s, 1, &c, what)) != 0)
         return rc;
-    rc = state_get(c, &q, what);
-    needed = rc == 0 ? admission_needed(c, &q, params, now, what) : rc;
+    rc = sq_queue_get(c, &q, what);
+    needed = rc == 0 ? sq_admission_needed(c, &q, now, what) : rc;
     if (needed == 0)
-        stats_fill(&q, params, out);
+        stats_fill(&q, out);
     rc = sq_read_end(s, c, 1, needed < 0 ? needed : 0, what);
     if (rc != 0 || needed == 0)
         return rc;
 
     if ((rc = sq_write_begin(s, 0, &c, what)) != 0)
         return rc;
-    if ((rc = state_get(c, &q, what)) == 0) {
+    if ((rc = sq_queue_get(c, &q, what)) == 0) {
         before = q;
-        if ((rc = admission(c, &q, params, now, what)) == 0 &&
-            (rc = state_put(c, &q, &before, what)) == 0)
-            stats_fill(&q, params, out);
+        if ((rc = sq_admission(c, &q, params, now, what)) == 0 &&
+            (rc = sq_queue_put(c, &q, &before, what)) == 0)
+            stats_fill(&q, out);
     }
     return sq_write_end(s, c, rc, what);
+}
+
+/* The update, on a queue whose opening (if due) has already run. The core
+ * has validated it; expect_state is judged against the state at now. */
+static int configure_apply(sq_conn *c, sq_queue *q, const concert_queue_params *params,
+                           const concert_queue_update *u, const char *what)
+{
+    int rc;
+
+    if (u->expect_state != 0 && u->expect_state != q->set.state)
+        return concert_sys_error_set(CONCERT_ECONFLICT,
+                                     "queue update: the queue is %s, not %s",
+                                     concert_queue_state_name(q->set.state)
+                                         ? concert_queue_state_name(q->set.state)
+                                         : "in an unknown state",
+                                     concert_queue_state_name(u->expect_state)
+                                         ? concert_queue_state_name(u->expect_state)
+                                         : "that state");
+    if (u->fields & CONCERT_QUEUE_SET_STATE) {
+        /* Leaving SCHEDULED any way at all runs the lottery. */
+        if (q->set.state == CONCERT_QUEUE_SCHEDULED &&
+            (rc = sq_lottery(c, q, params, what)) != 0)
+            return rc;
+        q->set.state = u->state;
+        q->set.opens_at = 0;
+    }
+    if (u->fields & CONCERT_QUEUE_SET_OPENS_AT) {
+        /* A queue already SCHEDULED keeps its pre-queue; only the time moves. */
+        q->set.state = CONCERT_QUEUE_SCHEDULED;
+        q->set.opens_at = u->opens_at;
+    }
+    if (u->fields & CONCERT_QUEUE_SET_MAX_ACTIVE) {
+        q->set.max_active = u->max_active;
+        /* Lowered below the ACTIVE count: those tokens keep their slot. */
+        if (q->active_cap < q->set.max_active)
+            q->active_cap = q->set.max_active;
+        if (q->active_cap < q->active)
+            q->active_cap = q->active;
+    }
+    if (u->fields & CONCERT_QUEUE_SET_ADMIT_PER_MINUTE)
+        q->set.admit_per_minute = u->admit_per_minute;
+    return CONCERT_OK;
+}
+
+static int configure_step(sq_conn *c, const concert_queue_params *params,
+                          const concert_queue_update *u, int64_t now,
+                          concert_queue_settings *out)
+{
+    const char *what = "queue_configure";
+    sq_queue q, before;
+    int rc;
+
+    if ((rc = sq_queue_get(c, &q, what)) != 0)
+        return rc;
+    before = q;
+    if ((rc = sq_opening(c, &q, params, now, what)) != 0 ||
+        (rc = configure_apply(c, &q, params, u, what)) != 0 ||
+        (rc = sq_admission(c, &q, params, now, what)) != 0 ||
+        (rc = sq_queue_put(c, &q, &before, what)) != 0)
+        return rc;
+    *out = q.set;
+    return CONCERT_OK;
+}
+
+int sq_queue_configure(concert_storage *self, const concert_queue_params *params,
+                       const concert_queue_update *update, int64_t now,
+                       concert_queue_settings *out)
+{
+    sq_store *s = store_of(self);
+    sq_conn *c;
+    /* An operator's change, rare: made durable like a payment. */
+    int rc = sq_write_begin(s, 1, &c, "queue_configure");
+    if (rc != 0)
+        return rc;
+    rc = configure_step(c, params, update, now, out);
+    return sq_write_end(s, c, rc, "queue_configure");
 }
 
 #else

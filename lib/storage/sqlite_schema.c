@@ -129,7 +129,50 @@ static const char MIGRATION_2[] =
     "CREATE INDEX ledger_by_user ON ledger (user_id, id);"
     "CREATE INDEX tokens_active_by_expiry ON tokens (expires_at) WHERE state = 2;";
 
-static const char *const MIGRATIONS[SQ_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2};
+/*
+ * Version 3: the queue's shared settings and the pre-queue, on the one
+ * queue_state row that every queue step already reads and writes:
+ *  - max_active, admit_per_minute, state (1 OPEN, 2 PAUSED, 3 CLOSED,
+ *    4 SCHEDULED) and opens_at (> 0 exactly when SCHEDULED). The defaults
+ *    only satisfy the CHECKs: sq_schema_prepare seeds the real limits from
+ *    the options in the same transaction.
+ *  - pace_us: the admit_per_minute pacer (concert_sys_admit_budget).
+ *  - prequeued: tokens waiting for the opening lottery; prequeue_seq: how
+ *    many placeholders were ever handed out. A pre-queued token has no
+ *    ticket yet, so its ticket column holds a placeholder -1, -2, ... (in
+ *    join order, never reused): tokens.ticket stays NOT NULL UNIQUE, which
+ *    spares rebuilding a table of possibly millions of rows, and the ticket
+ *    index gives the lottery the pre-queue in join order (ticket < 0).
+ *  - active_cap: an upper bound on ACTIVE tokens, for concert_verify. It is
+ *    max_active, except after max_active is lowered below the ACTIVE count,
+ *    until those tokens drain.
+ * Existing rows get the defaults; ALTER TABLE ... ADD COLUMN is O(1).
+ */
+static const char MIGRATION_3[] =
+    "ALTER TABLE queue_state ADD COLUMN max_active INTEGER NOT NULL DEFAULT 1"
+    "  CHECK (max_active BETWEEN 1 AND 100000000);"
+    "ALTER TABLE queue_state ADD COLUMN admit_per_minute INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (admit_per_minute BETWEEN 0 AND 6000000);"
+    "ALTER TABLE queue_state ADD COLUMN state INTEGER NOT NULL DEFAULT 1"
+    "  CHECK (state IN (1, 2, 3, 4));"
+    "ALTER TABLE queue_state ADD COLUMN opens_at INTEGER NOT NULL DEFAULT 0"
+    "  CHECK ((state = 4) = (opens_at > 0));"
+    "ALTER TABLE queue_state ADD COLUMN pace_us INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE queue_state ADD COLUMN prequeued INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (prequeued >= 0);"
+    "ALTER TABLE queue_state ADD COLUMN prequeue_seq INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (prequeue_seq >= prequeued);"
+    "ALTER TABLE queue_state ADD COLUMN active_cap INTEGER NOT NULL DEFAULT 1"
+    "  CHECK (active_cap >= max_active);";
+
+static const char *const MIGRATIONS[SQ_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2, MIGRATION_3};
+
+/* The first version whose queue_state holds settings: a file older than it
+ * gets them from the options when it migrates. */
+#define SQ_SETTINGS_VERSION 3
+static const char SQL_SEED_SETTINGS[] =
+    "UPDATE queue_state SET max_active = ?1, admit_per_minute = ?2, active_cap = ?1"
+    " WHERE id = 1";
 
 static const char SQL_USER_VERSION[] = "PRAGMA user_version";
 static const char SQL_APPLICATION_ID[] = "PRAGMA application_id";
@@ -172,7 +215,7 @@ static int wal_enable(sq_conn *c, const char *path)
 
 /* Decide what the file is, then bring it to SQ_SCHEMA_VERSION. Runs inside
  * the BEGIN IMMEDIATE transaction. */
-static int schema_upgrade(sq_conn *c, const char *path)
+static int schema_upgrade(sq_conn *c, const char *path, const concert_queue_settings *seed)
 {
     int64_t version = 0, app_id = 0, objects = 0;
     char pragma[64];
@@ -207,6 +250,11 @@ static int schema_upgrade(sq_conn *c, const char *path)
         if ((rc = exec_script(c, MIGRATIONS[v], path)) != 0)
             return rc;
     }
+    /* Only a store that had no settings gets the options' limits. */
+    if (version < SQ_SETTINGS_VERSION &&
+        (rc = sq_exec(c, SQL_SEED_SETTINGS,
+                      SQ_ARGS(SQ_I(seed->max_active), SQ_I(seed->admit_per_minute)), path)) != 0)
+        return rc;
     if (version == SQ_SCHEMA_VERSION && app_id == SQ_APPLICATION_ID)
         return CONCERT_OK;
     /* PRAGMAs take no parameters; both values are this file's constants. */
@@ -229,7 +277,7 @@ static int schema_current(sq_conn *c, const char *path)
     return version == SQ_SCHEMA_VERSION && app_id == SQ_APPLICATION_ID;
 }
 
-int sq_schema_prepare(sq_conn *c, const char *path)
+int sq_schema_prepare(sq_conn *c, const char *path, const concert_queue_settings *seed)
 {
     int rc;
 
@@ -243,7 +291,7 @@ int sq_schema_prepare(sq_conn *c, const char *path)
     /* Decided again under the lock: another process may have just done it. */
     if ((rc = exec_script(c, "BEGIN IMMEDIATE", path)) != 0)
         return rc;
-    rc = schema_upgrade(c, path);
+    rc = schema_upgrade(c, path, seed);
     if (rc == 0)
         rc = exec_script(c, "COMMIT", path);
     if (rc != 0 && !sqlite3_get_autocommit(c->db))

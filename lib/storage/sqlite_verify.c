@@ -41,7 +41,15 @@ static const char SQL_COUNT_PAYMENTS[] = "SELECT count(*) FROM payments";
 static const char SQL_COUNT_LIVE_ACTIVE[] =
     "SELECT count(*) FROM tokens WHERE state = 2 AND expires_at > ?1";
 static const char SQL_COUNT_ACTIVE_ROWS[] = "SELECT count(*) FROM tokens WHERE state = 2";
-static const char SQL_QUEUE_ACTIVE[] = "SELECT active FROM queue_state WHERE id = 1";
+static const char SQL_QUEUE_ROW[] =
+    "SELECT active, max_active, admit_per_minute, state, opens_at, prequeued, active_cap,"
+    " last_ticket FROM queue_state WHERE id = 1";
+/* Pre-queued tokens hold a negative placeholder instead of a ticket. */
+static const char SQL_COUNT_PREQUEUED[] =
+    "SELECT count(*) FROM tokens WHERE ticket < 0 AND state < 3";
+static const char SQL_PREQUEUED_NOT_WAITING[] =
+    "SELECT count(*) FROM tokens WHERE ticket < 0 AND state = 2";
+static const char SQL_MAX_TICKET[] = "SELECT coalesce(max(ticket), 0) FROM tokens";
 
 typedef struct checker {
     sq_conn *c;
@@ -168,43 +176,131 @@ static int check_orphans(checker *k)
     return rc;
 }
 
-static int check_queue(checker *k, const concert_queue_params *params, int64_t now,
-                       concert_verify_report *rep)
+typedef struct queue_row {
+    int64_t active, max_active, admit_per_minute, state, opens_at, prequeued, active_cap;
+    int64_t last_ticket;
+} queue_row;
+
+static int queue_row_read(checker *k, queue_row *r)
 {
     const char *what = "verify";
-    int64_t rows = 0, counter = 0;
+    sqlite3_stmt *st;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    if ((rc = sq_query(k->c, SQL_QUEUE_ROW, NULL, 0, &st, what)) != 0)
+        return rc;
+    if ((rc = sq_step(k->c, st, what)) <= 0)
+        return rc < 0 ? rc
+                      : concert_sys_error_set(CONCERT_EINTERNAL, "sqlite: queue_state row is missing");
+    r->active = sqlite3_column_int64(st, 0);
+    r->max_active = sqlite3_column_int64(st, 1);
+    r->admit_per_minute = sqlite3_column_int64(st, 2);
+    r->state = sqlite3_column_int64(st, 3);
+    r->opens_at = sqlite3_column_int64(st, 4);
+    r->prequeued = sqlite3_column_int64(st, 5);
+    r->active_cap = sqlite3_column_int64(st, 6);
+    r->last_ticket = sqlite3_column_int64(st, 7);
+    sq_done(st);
+    return CONCERT_OK;
+}
+
+/* The shared settings must be ones the library could have written. */
+static int check_settings(checker *k, const queue_row *r)
+{
+    char line[256];
+    line[0] = '\0';
+    if (r->max_active < 1 || r->max_active > CONCERT_MAX_ACTIVE_LIMIT)
+        snprintf(line, sizeof(line), "queue: max_active %lld is out of range",
+                 (long long)r->max_active);
+    else if (r->admit_per_minute < 0 || r->admit_per_minute > CONCERT_ADMIT_PER_MINUTE_LIMIT)
+        snprintf(line, sizeof(line), "queue: admit_per_minute %lld is out of range",
+                 (long long)r->admit_per_minute);
+    else if (r->state < CONCERT_QUEUE_OPEN || r->state > CONCERT_QUEUE_SCHEDULED)
+        snprintf(line, sizeof(line), "queue: unknown state %lld", (long long)r->state);
+    else if ((r->state == CONCERT_QUEUE_SCHEDULED) != (r->opens_at > 0))
+        snprintf(line, sizeof(line), "queue: state %s with opens_at %lld",
+                 concert_queue_state_name((int)r->state), (long long)r->opens_at);
+    else if (r->active_cap < r->max_active)
+        snprintf(line, sizeof(line), "queue: active bound %lld below max_active %lld",
+                 (long long)r->active_cap, (long long)r->max_active);
+    return line[0] ? report_line(k, line) : CONCERT_OK;
+}
+
+/* Pre-queued tokens have no ticket, are never ACTIVE, match the counter,
+ * and exist only while SCHEDULED (the step that notices the opening gives
+ * them tickets in the same transaction). */
+static int check_prequeue(checker *k, const queue_row *r)
+{
+    const char *what = "verify";
+    int64_t rows = 0, active = 0, max_ticket = 0;
+    char line[256];
+    int rc;
+
+    if ((rc = sq_one_i64(k->c, SQL_COUNT_PREQUEUED, NULL, 0, &rows, what)) < 0 ||
+        (rc = sq_one_i64(k->c, SQL_PREQUEUED_NOT_WAITING, NULL, 0, &active, what)) < 0 ||
+        (rc = sq_one_i64(k->c, SQL_MAX_TICKET, NULL, 0, &max_ticket, what)) < 0)
+        return rc;
+    line[0] = '\0';
+    if (active > 0)
+        snprintf(line, sizeof(line), "queue: %lld tokens are ACTIVE without a ticket",
+                 (long long)active);
+    else if (rows != r->prequeued)
+        snprintf(line, sizeof(line),
+                 "queue: the pre-queue counter says %lld but %lld tokens are pre-queued",
+                 (long long)r->prequeued, (long long)rows);
+    else if (rows > 0 && r->state != CONCERT_QUEUE_SCHEDULED)
+        snprintf(line, sizeof(line), "queue: %lld pre-queued tokens but the queue is %s",
+                 (long long)rows, concert_queue_state_name((int)r->state)
+                                      ? concert_queue_state_name((int)r->state)
+                                      : "in an unknown state");
+    else if (max_ticket > r->last_ticket)
+        snprintf(line, sizeof(line), "queue: ticket %lld is beyond last_ticket %lld",
+                 (long long)max_ticket, (long long)r->last_ticket);
+    return line[0] ? report_line(k, line) : CONCERT_OK;
+}
+
+static int check_queue(checker *k, int64_t now, concert_verify_report *rep)
+{
+    const char *what = "verify";
+    int64_t rows = 0, bound;
+    queue_row r;
     char line[256];
     int rc;
 
     if ((rc = sq_one_i64(k->c, SQL_COUNT_LIVE_ACTIVE, SQ_ARGS(SQ_I(now)), &rep->active_tokens,
                          what)) < 0 ||
         (rc = sq_one_i64(k->c, SQL_COUNT_ACTIVE_ROWS, NULL, 0, &rows, what)) < 0 ||
-        (rc = sq_one_i64(k->c, SQL_QUEUE_ACTIVE, NULL, 0, &counter, what)) < 0)
+        (rc = queue_row_read(k, &r)) < 0)
         return rc;
-    if (rep->active_tokens > params->max_active) {
+    /* max_active, unless it was lowered below the ACTIVE tokens of that
+     * moment, which keep their slots until they end. */
+    bound = r.active_cap > r.max_active ? r.active_cap : r.max_active;
+    if (rep->active_tokens > bound) {
         snprintf(line, sizeof(line), "queue: %lld tokens are ACTIVE, more than max_active %lld",
-                 (long long)rep->active_tokens, (long long)params->max_active);
+                 (long long)rep->active_tokens, (long long)bound);
         if ((rc = report_line(k, line)) != 0)
             return rc;
     }
-    if (rows != counter) {
+    if (rows != r.active) {
         snprintf(line, sizeof(line),
                  "queue: the active counter says %lld but %lld tokens are ACTIVE",
-                 (long long)counter, (long long)rows);
+                 (long long)r.active, (long long)rows);
         if ((rc = report_line(k, line)) != 0)
             return rc;
     }
-    return CONCERT_OK;
+    if ((rc = check_settings(k, &r)) != 0)
+        return rc;
+    return check_prequeue(k, &r);
 }
 
-static int verify_all(checker *k, const concert_queue_params *params, int64_t now,
-                      concert_verify_report *rep)
+static int verify_all(checker *k, int64_t now, concert_verify_report *rep)
 {
     const char *what = "verify";
     int rc;
 
     if ((rc = check_users(k, rep)) < 0 || (rc = check_sold_seats(k, now, rep)) < 0 ||
-        (rc = check_orphans(k)) < 0 || (rc = check_queue(k, params, now, rep)) < 0)
+        (rc = check_orphans(k)) < 0 || (rc = check_queue(k, now, rep)) < 0)
         return rc;
     if ((rc = sq_one_i64(k->c, SQL_COUNT_LEDGER, NULL, 0, &rep->ledger_entries, what)) < 0 ||
         (rc = sq_one_i64(k->c, SQL_COUNT_SEATS, NULL, 0, &rep->seats, what)) < 0 ||
@@ -221,13 +317,14 @@ int sq_verify(concert_storage *self, const concert_queue_params *params, int64_t
     checker k;
     int rc;
 
+    (void)params; /* the limits are the store's own settings */
     report->users = report->ledger_entries = report->seats = report->seats_sold = 0;
     report->reservations = report->payments = report->active_tokens = 0;
     if ((rc = sq_read_begin(s, 1, &k.c, "verify")) != 0)
         return rc;
     k.emit = violation;
     k.ctx = ctx;
-    rc = verify_all(&k, params, now, report);
+    rc = verify_all(&k, now, report);
     return sq_read_end(s, k.c, 1, rc, "verify");
 }
 
