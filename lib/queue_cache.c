@@ -348,8 +348,10 @@ int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
         if (position > 0 && position > e->min_position && e->min_position > 0)
             position = e->min_position;
         if (position != 0) {
+            char text[TOKEN_CHARS + 1];
+            memcpy(text, token, sizeof(text)); /* token may point into out */
             memset(out, 0, sizeof(*out));
-            memcpy(out->token, token, TOKEN_CHARS + 1);
+            memcpy(out->token, text, sizeof(text));
             out->user_id = e->user_id;
             out->state = CONCERT_TOKEN_WAITING;
             out->position = position;
