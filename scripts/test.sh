@@ -11,9 +11,11 @@ scripts/install-deps.sh
 jobs=$(nproc)
 
 echo "== build and test (RelWithDebInfo)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Tests forced on: a build/ configured by scripts/demo.sh (tests off) must not
+# make this command pass having run nothing; --no-tests=error guards the same.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONCERT_BUILD_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
-(cd build && ctest --output-on-failure -j2 --timeout 900)
+(cd build && ctest --output-on-failure --no-tests=error -j2 --timeout 900)
 
 if [ "${CONCERT_SKIP_SANITIZERS:-0}" = "1" ]; then
   echo "== sanitizer runs skipped (CONCERT_SKIP_SANITIZERS=1)"
@@ -22,11 +24,11 @@ fi
 
 echo "== ASan + UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCONCERT_SANITIZE=address,undefined \
-      -DCONCERT_BUILD_BENCH=OFF >/dev/null
+      -DCONCERT_BUILD_TESTS=ON -DCONCERT_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-   ctest --output-on-failure -j2 --timeout 900 -E 'python|go_|install')
+   ctest --output-on-failure --no-tests=error -j2 --timeout 900 -E 'python|go_|install')
 
 echo "== TSan (threads)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCONCERT_SANITIZE=thread \
