@@ -1,57 +1,10 @@
 /*
- * Store administration commands: queue (counts) and verify (invariants).
+ * Store administration: verify (invariants). The queue is in cmd_queue.c.
  */
 #include "cli.h"
 
 #include <inttypes.h>
 #include <stdio.h>
-
-static int run_queue(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
-{
-    int rc = cli_parse_args(ctx, cmd, argc, argv, 1, NULL, NULL, 0, 0);
-    if (rc != 0)
-        return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
-    if ((rc = cli_open_store(ctx)) != 0)
-        return rc;
-    concert_queue_stats stats;
-    const int code = concert_queue_stats_get(&stats, ctx->db);
-    if (code != 0)
-        return cli_library_error(ctx, code);
-    if (!ctx->json) {
-        printf("active:           %" PRId64 " of %" PRId64 "\n"
-               "waiting:          %" PRId64 "\n"
-               "admitted through: ticket %" PRId64 "\n"
-               "last ticket:      %" PRId64 "\n",
-               stats.active, stats.max_active, stats.waiting, stats.admitted_through,
-               stats.last_ticket);
-        return CLI_EXIT_OK;
-    }
-    int ok = 1;
-    json_object *obj = json_object_new_object();
-    cli_json_add(obj, "active", json_object_new_int64(stats.active), &ok);
-    cli_json_add(obj, "waiting", json_object_new_int64(stats.waiting), &ok);
-    cli_json_add(obj, "max_active", json_object_new_int64(stats.max_active), &ok);
-    cli_json_add(obj, "admitted_through", json_object_new_int64(stats.admitted_through), &ok);
-    cli_json_add(obj, "last_ticket", json_object_new_int64(stats.last_ticket), &ok);
-    if (!ok) {
-        json_object_put(obj);
-        obj = NULL;
-    }
-    return cli_print_json(ctx, obj);
-}
-
-const cli_command cli_cmd_queue = {
-    "queue", "[--json]",
-    "Show the waiting queue: active and waiting tokens",
-    "Admission runs first, as on any queue operation. 'waiting' may include\n"
-    "tokens that dropped out but have not been reached yet. The limit shown is\n"
-    "the one given with --max-active (default 1000), as the store does not\n"
-    "record the server's setting.\n\n"
-    "Options:\n"
-    "  --json   print {\"active\", \"waiting\", \"max_active\", \"admitted_through\",\n"
-    "           \"last_ticket\"}\n",
-    run_queue,
-};
 
 /* What verify looked at, in the order it prints them. */
 typedef struct verify_count {
@@ -81,7 +34,7 @@ static int print_verify_json(const cli_context *ctx, const concert_verify_report
     return cli_print_json(ctx, root);
 }
 
-static void print_verify_text(const cli_context *ctx, const concert_verify_report *report,
+static void print_verify_text(const concert_verify_report *report,
                               const verify_count *counts, size_t n)
 {
     puts("checked:");
@@ -92,12 +45,7 @@ static void print_verify_text(const cli_context *ctx, const concert_verify_repor
          "  every CONFIRMED reservation's seat is sold to it\n"
          "  every balance equals the sum of its ledger and is never negative\n"
          "  no seat is both sold and under a live hold");
-    if (ctx->options.max_active > 0)
-        printf("  no more than %" PRId64 " tokens are active (--max-active)\n",
-               ctx->options.max_active);
-    else
-        puts("  no more than max_active tokens are active (the default; pass the server's\n"
-             "  --max-active if it sets one)");
+    puts("  no more tokens are active than the queue's max_active (the store's setting)");
     if (report->violation_count == 0) {
         puts("result: OK, no violations");
         return;
@@ -132,7 +80,7 @@ static int run_verify(cli_context *ctx, const cli_command *cmd, int argc, char *
     if (ctx->json) {
         rc = print_verify_json(ctx, report, counts, n);
     } else {
-        print_verify_text(ctx, report, counts, n);
+        print_verify_text(report, counts, n);
         rc = CLI_EXIT_OK;
     }
     if (rc == CLI_EXIT_OK && report->violation_count > 0)
@@ -147,9 +95,9 @@ const cli_command cli_cmd_verify = {
     "Checks that every sold seat has exactly one CONFIRMED reservation and one\n"
     "payment of its price, every CONFIRMED reservation's seat is sold to it,\n"
     "every balance equals the sum of its ledger and is never negative, no seat\n"
-    "is both sold and held, and no more than max_active tokens are active (pass\n"
-    "the server's --max-active; default 1000). Prints what it checked and each\n"
-    "violation.\n\n"
+    "is both sold and held, and no more tokens are active than the queue's\n"
+    "max_active (the store's setting: 'concert queue' shows it). Prints what it\n"
+    "checked and each violation.\n\n"
     "Options:\n"
     "  --json   print {\"ok\", \"checked\": {...}, \"violations\": [...]}\n",
     run_verify,

@@ -2,11 +2,13 @@
 
 Run by ctest (tests/cli.cmake) with CONCERT_CLI set to build/bin/concert and
 CONCERT_LIB to libconcert.so (used through ctypes to put tokens in the queue,
-which the CLI itself cannot do).
+which the CLI itself cannot do). SQLite only: the CLI's store handling is the
+library's, and the library's suites cover the other stores.
 """
 import ctypes
 import json
 import os
+import sqlite3
 import subprocess
 
 import pytest
@@ -122,6 +124,36 @@ def test_version():
     ["import"],
     ["import", "a", "b"],
     ["help", "nosuch"],
+    # queue subcommands: refused before the store is opened
+    ["queue", "frob"],
+    ["queue", "PAUSE"],
+    ["queue", "pause", "extra"],
+    ["queue", "pause", "--max-active", "2"],
+    ["queue", "resume", "--frob"],
+    ["queue", "open", "now"],
+    ["queue", "close", "--opens-at", "2099-01-01T00:00:00Z"],
+    ["queue", "schedule"],
+    ["queue", "schedule", "--opens-at"],
+    ["queue", "schedule", "--opens-at", "tomorrow"],
+    ["queue", "schedule", "--opens-at", "2099-02-30T00:00:00Z"],
+    ["queue", "schedule", "--opens-at", "2099-01-01 00:00:00Z"],
+    ["queue", "schedule", "--opens-at", "2099-01-01T00:00:00"],
+    ["queue", "schedule", "--opens-at", "4102444800000"],
+    ["queue", "schedule", "2099-01-01T00:00:00Z"],
+    ["queue", "set"],
+    ["queue", "set", "--json"],
+    ["queue", "set", "--max-active"],
+    ["queue", "set", "--max-active", "abc"],
+    ["queue", "set", "--max-active", "1.5"],
+    ["queue", "set", "--max-active", "1e3"],
+    ["queue", "set", "--max-active", " 5"],
+    ["queue", "set", "--max-active", ""],
+    ["queue", "set", "--max-active", "99999999999999999999"],
+    ["queue", "set", "--admit-per-minute", "-99999999999999999999"],
+    ["queue", "set", "--admit-per-minute", "ten"],
+    ["queue", "set", "--max-active", "5", "--admit-per-minute", "x"],
+    ["queue", "set", "5"],
+    ["queue", "set", "--max-active", "5", "--state", "OPEN"],
 ])
 def test_bad_usage_exits_2(args, tmp_path):
     store = "sqlite:" + str(tmp_path / "never.db")
@@ -316,52 +348,228 @@ class TokenInfo(ctypes.Structure):
 
 
 class Options(ctypes.Structure):
+    # concert_options version 2
     _fields_ = [("version", ctypes.c_uint), ("max_active", ctypes.c_int64),
                 ("active_ttl_ms", ctypes.c_int64), ("wait_ttl_ms", ctypes.c_int64),
                 ("hold_ttl_ms", ctypes.c_int64), ("booking_cutoff_ms", ctypes.c_int64),
                 ("clock", ctypes.c_void_p), ("clock_ctx", ctypes.c_void_p),
                 ("random", ctypes.c_void_p), ("random_ctx", ctypes.c_void_p),
                 ("pool_size", ctypes.c_int32), ("busy_timeout_ms", ctypes.c_int32),
-                ("connect_timeout_ms", ctypes.c_int32), ("reserved", ctypes.c_int32)]
+                ("connect_timeout_ms", ctypes.c_int32), ("reserved", ctypes.c_int32),
+                ("admit_per_minute", ctypes.c_int64), ("queue_refresh_ms", ctypes.c_int64)]
 
 
-def join_queue(store, users, max_active):
-    """Issue tokens for users through the C API, as concertd would."""
+WAITING, ACTIVE = 1, 2
+QUEUE_CLOSED = -36
+FUTURE = "2099-01-01T00:00:00Z"
+
+
+def join_queue(store, users, expect=0):
+    """Issue tokens for users through the C API, as concertd would.
+
+    Returns [(state, position)] per user; a call may fail with ``expect``
+    (a negative code), then (code, None) is recorded for it."""
     if not LIB:
         pytest.skip("CONCERT_LIB not set (sanitized build)")
     lib = ctypes.CDLL(LIB)
     opts = Options()
-    assert lib.concert_options_init(ctypes.byref(opts), 1) == 0
-    opts.max_active = max_active
+    assert lib.concert_options_init(ctypes.byref(opts), 2) == 0
+    assert opts.queue_refresh_ms == 250
     db = ctypes.c_void_p()
     assert lib.concert_open(ctypes.byref(db), store.encode(), ctypes.byref(opts)) == 0
-    states = []
+    results = []
     try:
         for user in users:
             info = TokenInfo()
-            assert lib.concert_queue_issue(ctypes.byref(info), db, ctypes.c_int64(user)) == 0
-            states.append(info.state)
+            rc = lib.concert_queue_issue(ctypes.byref(info), db, ctypes.c_int64(user))
+            if rc != 0:
+                assert rc == expect, rc
+                results.append((rc, None))
+            else:
+                results.append((info.state, info.position))
     finally:
         lib.concert_close(db)
-    return states
+    return results
 
 
-def test_queue_counts(loaded):
-    assert run_json(["queue"], loaded)["active"] == 0
-    assert run_json(["queue"], loaded)["waiting"] == 0
-    assert join_queue(loaded, [1, 2, 3], max_active=2) == [2, 2, 1]  # ACTIVE, ACTIVE, WAITING
-    stats = run_json(["--max-active", "2", "queue"], loaded)
+def queue_of(store):
+    return run_json(["queue"], store)
+
+
+def settings_of(store):
+    stats = queue_of(store)
+    return {k: stats[k] for k in ("state", "opens_at", "max_active", "admit_per_minute")}
+
+
+def test_queue_shows_state_limits_and_counts(loaded):
+    stats = queue_of(loaded)
+    assert stats == {"state": "OPEN", "opens_at": None, "max_active": 1000,
+                     "admit_per_minute": 0, "active": 0, "waiting": 0, "prequeued": 0,
+                     "admitted_through": stats["admitted_through"],
+                     "last_ticket": stats["last_ticket"], "eta_ms": stats["eta_ms"]}
+    text = run(["queue"], loaded, check_status=0).stdout
+    assert "state:            OPEN\n" in text
+    assert "max active:       1000\n" in text
+    assert "admit per minute: unlimited\n" in text
+    assert "opens at" not in text
+    assert "pre-queued:       0\n" in text
+    assert "wait at the back: " in text
+
+
+def test_queue_counts_under_a_limit_set_in_the_store(loaded):
+    set_json = run_json(["queue", "set", "--max-active", "2"], loaded)
+    assert set_json == {"state": "OPEN", "opens_at": None, "max_active": 2,
+                        "admit_per_minute": 0}
+    # The global --max-active only seeds a new store: it does not override.
+    assert [s for s, _ in join_queue(loaded, [1, 2, 3])] == [ACTIVE, ACTIVE, WAITING]
+    stats = run_json(["--max-active", "50", "queue"], loaded)
     assert stats["active"] == 2
     assert stats["waiting"] == 1
     assert stats["max_active"] == 2
     assert stats["last_ticket"] >= 3
-    text = run(["--max-active", "2", "queue"], loaded, check_status=0).stdout
+    text = run(["queue"], loaded, check_status=0).stdout
     assert "active:           2 of 2" in text
     assert "waiting:          1" in text
 
 
+def test_global_max_active_seeds_a_new_store(store):
+    assert run_json(["--max-active", "7", "queue"], store)["max_active"] == 7
+    assert run_json(["--max-active", "9", "queue"], store)["max_active"] == 7
+
+
+def test_queue_set_either_limit_or_both(loaded):
+    assert run_json(["queue", "set", "--admit-per-minute", "600"], loaded) == {
+        "state": "OPEN", "opens_at": None, "max_active": 1000, "admit_per_minute": 600}
+    assert run_json(["queue", "set", "--max-active=25"], loaded)["admit_per_minute"] == 600
+    proc = run(["queue", "set", "--max-active", "100000000", "--admit-per-minute", "6000000"],
+               loaded, check_status=0)
+    assert "max active:       100000000\n" in proc.stdout
+    assert "admit per minute: 6000000\n" in proc.stdout
+    assert run_json(["queue", "set", "--admit-per-minute", "0", "--max-active", "1"],
+                    loaded) == {"state": "OPEN", "opens_at": None, "max_active": 1,
+                                "admit_per_minute": 0}
+    assert settings_of(loaded) == {"state": "OPEN", "opens_at": None, "max_active": 1,
+                                   "admit_per_minute": 0}
+    assert "admit per minute: unlimited" in run(["queue"], loaded, check_status=0).stdout
+
+
+@pytest.mark.parametrize("args, code", [
+    (["queue", "set", "--max-active", "0"], "INVALID_ARGUMENT"),
+    (["queue", "set", "--max-active", "-5"], "INVALID_ARGUMENT"),
+    (["queue", "set", "--max-active", "-1"], "INVALID_ARGUMENT"),   # not "unchanged"
+    (["queue", "set", "--max-active", "100000001"], "INVALID_ARGUMENT"),
+    (["queue", "set", "--max-active", "9223372036854775807"], "INVALID_ARGUMENT"),
+    (["queue", "set", "--admit-per-minute", "-1"], "INVALID_ARGUMENT"),
+    (["queue", "set", "--admit-per-minute", "6000001"], "INVALID_ARGUMENT"),
+    # one good and one bad value: the good one is not applied either
+    (["queue", "set", "--max-active", "3", "--admit-per-minute", "-7"], "INVALID_ARGUMENT"),
+    (["queue", "set", "--max-active", "-3", "--admit-per-minute", "7"], "INVALID_ARGUMENT"),
+    (["queue", "schedule", "--opens-at", "2020-01-01T00:00:00Z"], "INVALID_ARGUMENT"),
+    (["queue", "schedule", "--opens-at", "1970-01-01T00:00:00Z"], "INVALID_ARGUMENT"),
+    (["queue", "resume"], "CONFLICT"),   # the queue is OPEN, not PAUSED
+])
+def test_queue_bad_values_exit_1_and_change_nothing(loaded, args, code):
+    run(["queue", "set", "--max-active", "10", "--admit-per-minute", "120"], loaded,
+        check_status=0)
+    before = settings_of(loaded)
+    proc = run(args, loaded)
+    assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
+    assert proc.stderr.startswith("concert: " + code + ": "), proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+    assert proc.stdout == ""
+    assert settings_of(loaded) == before
+
+
+def test_queue_pause_and_resume(loaded):
+    proc = run(["queue", "pause"], loaded, check_status=0)
+    assert proc.stdout.startswith("state:            PAUSED\n")
+    # Paused: joins still queue, nobody is admitted, the wait is unknown.
+    assert join_queue(loaded, [1, 2]) == [(WAITING, 1), (WAITING, 2)]
+    stats = queue_of(loaded)
+    assert (stats["state"], stats["active"], stats["waiting"]) == ("PAUSED", 0, 2)
+    assert stats["eta_ms"] is None
+    assert "wait at the back: unknown" in run(["queue"], loaded, check_status=0).stdout
+    # Pausing again is allowed; resuming twice is not.
+    assert run_json(["queue", "pause"], loaded)["state"] == "PAUSED"
+    assert run_json(["queue", "resume"], loaded)["state"] == "OPEN"
+    proc = run(["queue", "resume"], loaded)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("concert: CONFLICT: ")
+    stats = queue_of(loaded)
+    assert (stats["state"], stats["active"], stats["waiting"]) == ("OPEN", 2, 0)
+
+
+def test_queue_close_refuses_joins_and_open_reopens(loaded):
+    assert join_queue(loaded, [1]) == [(ACTIVE, 0)]
+    assert run_json(["queue", "close"], loaded)["state"] == "CLOSED"
+    assert join_queue(loaded, [2], expect=QUEUE_CLOSED) == [(QUEUE_CLOSED, None)]
+    # A live token is still returned to its user.
+    assert join_queue(loaded, [1]) == [(ACTIVE, 0)]
+    stats = queue_of(loaded)
+    assert (stats["state"], stats["active"]) == ("CLOSED", 1)
+    proc = run(["queue", "open"], loaded, check_status=0)
+    assert proc.stdout.startswith("state:            OPEN\n")
+    assert join_queue(loaded, [2]) == [(ACTIVE, 0)]
+
+
+def test_queue_schedule_prequeue_and_open(loaded):
+    run(["queue", "set", "--max-active", "2"], loaded, check_status=0)
+    # +09:00 is accepted like everywhere else in the CLI; shown in UTC.
+    sched = run_json(["queue", "schedule", "--opens-at", "2099-01-01T09:00:00+09:00"], loaded)
+    assert sched == {"state": "SCHEDULED", "opens_at": FUTURE, "max_active": 2,
+                     "admit_per_minute": 0}
+    text = run(["queue"], loaded, check_status=0).stdout
+    assert "state:            SCHEDULED\n" in text
+    assert "opens at:         " + FUTURE + "\n" in text
+    # Joins before the opening are pre-queued: waiting, no position yet.
+    assert join_queue(loaded, [1, 2, 3]) == [(WAITING, -1)] * 3
+    stats = queue_of(loaded)
+    assert (stats["state"], stats["opens_at"], stats["prequeued"], stats["active"]) == \
+        ("SCHEDULED", FUTURE, 3, 0)
+    assert stats["eta_ms"] is None
+    # Rescheduling keeps the pre-queue.
+    run(["queue", "schedule", "--opens-at=2098-06-01T12:30:00.250Z"], loaded, check_status=0)
+    assert settings_of(loaded)["opens_at"] == "2098-06-01T12:30:00.250Z"
+    # Opening now runs the lottery: two admitted, one in line.
+    assert run_json(["queue", "open"], loaded) == {"state": "OPEN", "opens_at": None,
+                                                   "max_active": 2, "admit_per_minute": 0}
+    stats = queue_of(loaded)
+    assert (stats["prequeued"], stats["active"], stats["waiting"]) == (0, 2, 1)
+    states = sorted(s for s, _ in join_queue(loaded, [1, 2, 3]))
+    assert states == [WAITING, ACTIVE, ACTIVE]
+
+
+def test_queue_subcommand_help_does_not_open_the_store(tmp_path):
+    store = "sqlite:" + str(tmp_path / "never.db")
+    for sub in ["pause", "resume", "close", "open", "schedule", "set"]:
+        proc = run(["queue", sub, "--help"], store, check_status=0)
+        assert proc.stdout.startswith("Usage: concert [--store URI] queue " + sub), sub
+        assert proc.stderr == ""
+    help_text = run(["queue", "--help"], store, check_status=0).stdout
+    for sub in ["pause", "resume", "close", "open", "schedule --opens-at TIME",
+                "set [--max-active N] [--admit-per-minute N]"]:
+        assert "  queue " + sub in help_text, sub
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_queue_usage_errors_name_the_subcommand(tmp_path):
+    store = "sqlite:" + str(tmp_path / "never.db")
+    proc = run(["queue", "set", "--max-active", "lots"], store)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("concert queue set: --max-active must be a whole number")
+    assert "Try 'concert queue set --help'." in proc.stderr
+    proc = run(["queue", "schedule", "--opens-at", "soon"], store)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("concert queue schedule: --opens-at must be an RFC 3339 time")
+    proc = run(["queue", "frob"], store)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("concert queue: unknown subcommand 'frob'")
+    assert not (tmp_path / "never.db").exists()
+
+
 def test_verify_clean_store(loaded):
     run(["charge", "1", "1000"], loaded, check_status=0)
+    join_queue(loaded, [1, 2])
     proc = run(["verify"], loaded, check_status=0)
     assert "checked:" in proc.stdout
     assert "result: OK, no violations" in proc.stdout
@@ -371,17 +579,20 @@ def test_verify_clean_store(loaded):
     assert report["checked"]["users"] == 3
     assert report["checked"]["seats"] == 60
     assert report["checked"]["ledger_entries"] >= 1
+    assert report["checked"]["active_tokens"] == 2
 
 
-def test_verify_reports_a_violation_and_exits_1(loaded):
-    # Two tokens made active under a limit of 2, then checked against 1.
-    join_queue(loaded, [1, 2], max_active=2)
-    run(["--max-active", "2", "verify"], loaded, check_status=0)
-    proc = run(["--max-active", "1", "verify"], loaded)
+def test_verify_reports_a_violation_and_exits_1(loaded, tmp_path):
+    # A balance changed behind the library's back no longer matches its ledger.
+    run(["charge", "2", "100"], loaded, check_status=0)
+    with sqlite3.connect(str(tmp_path / "store.db")) as conn:
+        conn.execute("UPDATE users SET balance = balance + 1 WHERE id = 2")
+    conn.close()
+    proc = run(["verify"], loaded)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "VIOLATION: " in proc.stdout
     assert "result: 1 violation" in proc.stdout
-    proc = run(["--max-active", "1", "verify", "--json"], loaded)
+    proc = run(["verify", "--json"], loaded)
     assert proc.returncode == 1
     report = json.loads(proc.stdout)
     assert report["ok"] is False and len(report["violations"]) == 1

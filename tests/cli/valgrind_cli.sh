@@ -43,6 +43,19 @@ run 1 charge 1 5 --key k1
 run 1 balance 404
 run 0 history 1 --json
 run 0 queue --json
+run 0 queue
+run 0 queue set --max-active 5 --admit-per-minute 60 --json
+run 1 queue set --max-active -5
+run 2 queue set --max-active abc
+run 0 queue pause
+run 0 queue resume --json
+run 1 queue resume
+run 0 queue close
+run 0 queue schedule --opens-at 2099-01-01T00:00:00Z --json
+run 1 queue schedule --opens-at 2020-01-01T00:00:00Z
+run 2 queue schedule --opens-at soon
+run 0 queue open
+run 2 queue frob
 run 0 verify
 run 1 --store "sqlite:$dir/no/such/dir.db" users
 
