@@ -16,12 +16,13 @@ from .db import Clock, Database, open
 from .errors import (AlreadyPaid, BookingClosed, ConcertNotBookable, ConcertNotFound, Conflict,
                      DatabaseClosed, Error, Forbidden, HoldExpired, IdempotencyKeyReused,
                      InsufficientPoints, InternalError, InvalidAmount, InvalidArgument,
-                     NotSupported, OutOfMemory, ReservationNotFound, ScheduleNotFound,
-                     SchemaTooNew, SeatNotFound, SeatTaken, StorageBusy, StorageUnavailable,
-                     TokenInvalid, TokenNotActive, UserNotFound, error_class)
-from .results import (Concert, ConcertStatus, LedgerEntry, LedgerType, Payment, QueueStats,
-                      Reservation, ReservationStatus, Schedule, Seat, Token, TokenState, User,
-                      VerifyReport)
+                     NotSupported, OutOfMemory, QueueClosed, ReservationNotFound,
+                     ScheduleNotFound, SchemaTooNew, SeatNotFound, SeatTaken, StorageBusy,
+                     StorageUnavailable, TokenInvalid, TokenNotActive, UserNotFound,
+                     error_class)
+from .results import (Concert, ConcertStatus, LedgerEntry, LedgerType, Payment, QueueSettings,
+                      QueueState, QueueStats, Reservation, ReservationStatus, Schedule, Seat,
+                      Token, TokenState, User, VerifyReport)
 
 __version__ = "0.1.0"
 
@@ -41,7 +42,8 @@ __all__ = [
     "open", "Database", "Clock", "load_library", "library_version", "library_path",
     "BINDING_VERSION", "LibraryError",
     "Catalog", "CatalogConcert", "CatalogSchedule", "CatalogUser", "SeatRange",
-    "Concert", "ConcertStatus", "LedgerEntry", "LedgerType", "Payment", "QueueStats",
+    "Concert", "ConcertStatus", "LedgerEntry", "LedgerType", "Payment", "QueueSettings",
+    "QueueState", "QueueStats",
     "Reservation", "ReservationStatus", "Schedule", "Seat", "Token", "TokenState", "User",
     "VerifyReport",
     "Error", "error_class", "DatabaseClosed", "InvalidArgument", "OutOfMemory",
@@ -49,5 +51,5 @@ __all__ = [
     "Conflict", "UserNotFound", "TokenInvalid", "TokenNotActive", "ConcertNotFound",
     "ConcertNotBookable", "ScheduleNotFound", "BookingClosed", "SeatNotFound", "SeatTaken",
     "ReservationNotFound", "Forbidden", "HoldExpired", "AlreadyPaid", "InsufficientPoints",
-    "InvalidAmount", "IdempotencyKeyReused",
+    "InvalidAmount", "IdempotencyKeyReused", "QueueClosed",
 ]

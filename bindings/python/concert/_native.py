@@ -16,8 +16,17 @@ from typing import Optional
 
 # The library version this binding was written against (CONCERT_VERSION_*).
 BINDING_VERSION = (0, 1, 0)
-OPTIONS_VERSION = 1   # CONCERT_OPTIONS_VERSION
+OPTIONS_VERSION = 2   # CONCERT_OPTIONS_VERSION
 CATALOG_VERSION = 1   # CONCERT_CATALOG_VERSION
+QUEUE_UPDATE_VERSION = 1        # CONCERT_QUEUE_UPDATE_VERSION
+DEFAULT_QUEUE_REFRESH_MS = 250  # CONCERT_DEFAULT_QUEUE_REFRESH_MS
+POSITION_PREQUEUE = -1          # CONCERT_POSITION_PREQUEUE
+
+# CONCERT_QUEUE_SET_* (concert_queue_update.fields)
+QUEUE_SET_MAX_ACTIVE = 1
+QUEUE_SET_ADMIT_PER_MINUTE = 2
+QUEUE_SET_STATE = 4
+QUEUE_SET_OPENS_AT = 8
 
 TOKEN_SIZE = 64
 TITLE_SIZE = 256
@@ -53,6 +62,9 @@ class Options(ctypes.Structure):
         ("busy_timeout_ms", i32),
         ("connect_timeout_ms", i32),
         ("reserved", i32),
+        # version 2
+        ("admit_per_minute", i64),
+        ("queue_refresh_ms", i64),
     ]
 
 
@@ -75,6 +87,36 @@ class QueueStats(ctypes.Structure):
         ("max_active", i64),
         ("admitted_through", i64),
         ("last_ticket", i64),
+        # since 0.2
+        ("admit_per_minute", i64),
+        ("state", i32),
+        ("reserved", i32),
+        ("opens_at", i64),
+        ("prequeued", i64),
+        ("admit_rate_mps", i64),
+        ("eta_ms", i64),
+    ]
+
+
+class QueueSettings(ctypes.Structure):
+    _fields_ = [
+        ("max_active", i64),
+        ("admit_per_minute", i64),
+        ("state", i32),
+        ("reserved", i32),
+        ("opens_at", i64),
+    ]
+
+
+class QueueUpdate(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("fields", i32),
+        ("max_active", i64),
+        ("admit_per_minute", i64),
+        ("state", i32),
+        ("expect_state", i32),
+        ("opens_at", i64),
     ]
 
 
@@ -240,6 +282,16 @@ PROTOTYPES = {
     "concert_queue_status": (c_int, [P(TokenInfo), db_p, c_char_p]),
     "concert_queue_leave": (c_int, [db_p, c_char_p]),
     "concert_queue_stats_get": (c_int, [P(QueueStats), db_p]),
+    "concert_queue_settings_get": (c_int, [P(QueueSettings), db_p]),
+    "concert_queue_update_init": (c_int, [P(QueueUpdate), ctypes.c_uint]),
+    "concert_queue_update_apply": (c_int, [P(QueueSettings), db_p, P(QueueUpdate)]),
+    "concert_queue_pause": (c_int, [db_p]),
+    "concert_queue_resume": (c_int, [db_p]),
+    "concert_queue_close": (c_int, [db_p]),
+    "concert_queue_open": (c_int, [db_p]),
+    "concert_queue_schedule": (c_int, [db_p, i64]),
+    "concert_queue_state_name": (c_char_p, [c_int]),
+    "concert_queue_state_from_name": (c_int, [c_char_p]),
     "concert_concerts_list": (c_int, [P(P(ConcertList)), db_p, c_char_p]),
     "concert_concert_list_free": (None, [P(ConcertList)]),
     "concert_concert_get": (c_int, [P(Concert), db_p, c_char_p, i64]),

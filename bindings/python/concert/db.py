@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, List, Mapping, Optional, Type, Union
 
 from . import _native as N
-from ._convert import INT32_MAX, Duration, duration_ms, int64, optional_text, text
+from ._convert import INT32_MAX, Duration, duration_ms, int64, optional_text, text, time_ms
 from .catalog import Catalog, to_c
-from .errors import DatabaseClosed, InternalError, error_class
-from .results import (Concert, ConcertStatus, LedgerEntry, LedgerType, Payment, QueueStats,
-                      Reservation, ReservationStatus, Schedule, Seat, Token, TokenState,
-                      User, VerifyReport, from_ms, to_ms)
+from .errors import DatabaseClosed, InternalError, InvalidArgument, error_class
+from .results import (Concert, ConcertStatus, LedgerEntry, LedgerType, Payment, QueueSettings,
+                      QueueState, QueueStats, Reservation, ReservationStatus, Schedule, Seat,
+                      Token, TokenState, User, VerifyReport, from_ms, to_ms)
 
 __all__ = ["open", "Database", "Clock"]
 
@@ -29,6 +29,12 @@ __all__ = ["open", "Database", "Clock"]
 Clock = Callable[[], Union[datetime, int]]
 
 TokenLike = Union[str, Token]
+
+#: A queue state: a :class:`QueueState`, its name ("PAUSED") or its value.
+QueueStateLike = Union[QueueState, str, int]
+
+#: A point in time: an aware datetime, an RFC 3339 string or int ms since the epoch.
+TimeLike = Union[datetime, str, int]
 
 
 def _enum(cls: Type[Any], value: int) -> Any:
@@ -90,13 +96,22 @@ def open(uri: str, *,
          pool_size: Optional[int] = None,
          busy_timeout: Optional[Duration] = None,
          connect_timeout: Optional[Duration] = None,
+         admit_per_minute: Optional[int] = None,
+         queue_refresh: Optional[Duration] = None,
          clock: Optional[Clock] = None) -> "Database":
     """Open a store and return a :class:`Database` (also a context manager).
 
     Args:
         uri: ``"memory:"``, ``"sqlite:PATH"``, ``"postgresql://..."`` or a
             libpq conninfo string.
-        max_active: ACTIVE queue tokens at once (library default 1000).
+        max_active: ACTIVE queue tokens at once (library default 1000), and
+        admit_per_minute: new admissions per minute (default 0, unlimited):
+            both only SEED a store that has no queue settings yet (a new
+            one); after that the store's settings rule, changed with
+            :meth:`Database.queue_update`.
+        queue_refresh: how old this handle's cached view of the queue may
+            get (default 250 ms; ``0`` reads the store every time, at most
+            60 s). A duration as below.
         active_ttl, wait_ttl, hold_ttl, booking_cutoff: durations in seconds
             (int or float) or :class:`datetime.timedelta`; passed to the
             library in milliseconds. None or 0 means the library default.
@@ -116,6 +131,11 @@ def open(uri: str, *,
     _check_init(lib, lib.concert_options_init(ctypes.byref(opts), N.OPTIONS_VERSION))
     if max_active is not None:
         opts.max_active = int64(max_active, "max_active")
+    if admit_per_minute is not None:
+        opts.admit_per_minute = int64(admit_per_minute, "admit_per_minute")
+    if queue_refresh is not None:
+        # 0 is meaningful here ("always read"), unlike the other durations.
+        opts.queue_refresh_ms = duration_ms(queue_refresh, "queue_refresh")
     for name, value in (("active_ttl", active_ttl), ("wait_ttl", wait_ttl),
                         ("hold_ttl", hold_ttl), ("booking_cutoff", booking_cutoff)):
         if value is not None:
@@ -274,14 +294,16 @@ class Database:
     def _token_info(t: N.TokenInfo) -> Token:
         return Token(token=_str(t.token), user_id=t.user_id,
                      state=_enum(TokenState, t.state), is_new=bool(t.is_new),
-                     position=t.position,
+                     position=None if t.position == N.POSITION_PREQUEUE else t.position,
                      eta=None if t.eta_ms < 0 else timedelta(milliseconds=t.eta_ms),
                      expires_at=from_ms(t.expires_at))
 
     def queue_issue(self, user_id: int) -> Token:
         """Join the queue for user_id, or get the user's live token (is_new False).
 
-        Raises UserNotFound, storage errors."""
+        While the queue is SCHEDULED a new token is pre-queued (position None)
+        until the opening lottery. Raises UserNotFound, QueueClosed (the queue
+        is CLOSED and the user has no live token), storage errors."""
         out = N.TokenInfo()
         self._call(self._lib.concert_queue_issue, ctypes.byref(out), _HANDLE,
                    int64(user_id, "user_id"))
@@ -301,11 +323,113 @@ class Database:
         self._call(self._lib.concert_queue_leave, _HANDLE, self._token(token))
 
     def queue_stats(self) -> QueueStats:
-        """Queue counts (runs admission first)."""
+        """Queue counts and settings. Served from this handle's cached view
+        when it is younger than queue_refresh (a refresh runs admission)."""
         out = N.QueueStats()
         self._call(self._lib.concert_queue_stats_get, ctypes.byref(out), _HANDLE)
-        return QueueStats(out.active, out.waiting, out.max_active,
-                          out.admitted_through, out.last_ticket)
+        return QueueStats(
+            active=out.active, waiting=out.waiting, max_active=out.max_active,
+            admitted_through=out.admitted_through, last_ticket=out.last_ticket,
+            admit_per_minute=out.admit_per_minute, state=_enum(QueueState, out.state),
+            opens_at=from_ms(out.opens_at) if out.opens_at else None,
+            prequeued=out.prequeued,
+            # admit_rate_mps counts admissions per 1000 s.
+            admit_rate=out.admit_rate_mps * 60 / 1000 if out.admit_rate_mps > 0 else None,
+            eta=None if out.eta_ms < 0 else timedelta(milliseconds=out.eta_ms))
+
+    # ---- queue settings (shared by every process on the store) ----
+
+    @staticmethod
+    def _settings(s: N.QueueSettings) -> QueueSettings:
+        return QueueSettings(max_active=s.max_active, admit_per_minute=s.admit_per_minute,
+                             state=_enum(QueueState, s.state),
+                             opens_at=from_ms(s.opens_at) if s.opens_at else None)
+
+    def _queue_state(self, value: QueueStateLike, what: str) -> int:
+        if isinstance(value, str):
+            state = self._lib.concert_queue_state_from_name(text(value, what))
+            if state == 0:
+                raise InvalidArgument(f"{what}: {value!r} is not a queue state "
+                                      "(OPEN, PAUSED, CLOSED or SCHEDULED)")
+            return state
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{what} must be a QueueState or its name, "
+                            f"not {type(value).__name__}")
+        if not -2 ** 31 <= value < 2 ** 31:
+            raise InvalidArgument(f"{what}: {value} is not a queue state")
+        return int(value)   # the library refuses values it does not know
+
+    def queue_settings(self) -> QueueSettings:
+        """The shared settings, read from the store (no cache)."""
+        out = N.QueueSettings()
+        self._call(self._lib.concert_queue_settings_get, ctypes.byref(out), _HANDLE)
+        return self._settings(out)
+
+    def queue_update(self, *,
+                     max_active: Optional[int] = None,
+                     admit_per_minute: Optional[int] = None,
+                     state: Optional[QueueStateLike] = None,
+                     opens_at: Optional[TimeLike] = None,
+                     expect_state: Optional[QueueStateLike] = None) -> QueueSettings:
+        """Change the shared settings atomically; returns them as they are after.
+
+        Give at least one of max_active (1 to 100,000,000), admit_per_minute
+        (0 = unlimited, up to 6,000,000), state (OPEN, PAUSED or CLOSED, as a
+        :class:`QueueState` or its name) or opens_at (in the future: the queue
+        becomes SCHEDULED; a datetime, RFC 3339 string or int ms). With
+        expect_state the change is refused with Conflict unless the queue is
+        in that state. Every process sharing the store obeys the change
+        within its queue_refresh; this handle at once.
+
+        Raises InvalidArgument (no field, a value out of range, opens_at not
+        in the future, SCHEDULED given as a state), Conflict; nothing changes
+        on error."""
+        update = N.QueueUpdate()
+        _check_init(self._lib, self._lib.concert_queue_update_init(
+            ctypes.byref(update), N.QUEUE_UPDATE_VERSION))
+        if max_active is not None:
+            update.fields |= N.QUEUE_SET_MAX_ACTIVE
+            update.max_active = int64(max_active, "max_active")
+        if admit_per_minute is not None:
+            update.fields |= N.QUEUE_SET_ADMIT_PER_MINUTE
+            update.admit_per_minute = int64(admit_per_minute, "admit_per_minute")
+        if state is not None:
+            update.fields |= N.QUEUE_SET_STATE
+            update.state = self._queue_state(state, "state")
+        if opens_at is not None:
+            update.fields |= N.QUEUE_SET_OPENS_AT
+            update.opens_at = time_ms(opens_at, "opens_at")
+        if expect_state is not None:
+            update.expect_state = self._queue_state(expect_state, "expect_state")
+        out = N.QueueSettings()
+        self._call(self._lib.concert_queue_update_apply, ctypes.byref(out), _HANDLE,
+                   ctypes.byref(update))
+        return self._settings(out)
+
+    def pause(self) -> None:
+        """Pause admission ("queue all"): joins still queue, nobody is admitted,
+        ACTIVE tokens keep going."""
+        self._call(self._lib.concert_queue_pause, _HANDLE)
+
+    def resume(self) -> None:
+        """Resume a PAUSED queue. Raises Conflict from any other state."""
+        self._call(self._lib.concert_queue_resume, _HANDLE)
+
+    def close_queue(self) -> None:
+        """Refuse new joins (QueueClosed); tokens in line keep their place.
+        (Not :meth:`close`, which closes this handle.)"""
+        self._call(self._lib.concert_queue_close, _HANDLE)
+
+    def open_queue(self) -> None:
+        """Open the queue now, from any state; a SCHEDULED queue runs its
+        opening lottery at once."""
+        self._call(self._lib.concert_queue_open, _HANDLE)
+
+    def schedule(self, opens_at: TimeLike) -> None:
+        """Open the sale at opens_at (in the future): joins before it are
+        pre-queued and put in line in a uniformly random order at opens_at.
+        Raises InvalidArgument when opens_at is not in the future."""
+        self._call(self._lib.concert_queue_schedule, _HANDLE, time_ms(opens_at, "opens_at"))
 
     # ---- catalog ----
 

@@ -20,7 +20,7 @@ __all__ = [
     "ConcertNotBookable", "ScheduleNotFound", "BookingClosed", "SeatNotFound",
     "SeatTaken", "ReservationNotFound", "Forbidden", "HoldExpired",
     "AlreadyPaid", "InsufficientPoints", "InvalidAmount",
-    "IdempotencyKeyReused", "error_class",
+    "IdempotencyKeyReused", "QueueClosed", "error_class",
 ]
 
 
@@ -94,7 +94,9 @@ class InternalError(Error):
 
 
 class Conflict(Error):
-    """CONCERT_ECONFLICT: a catalog id that already exists in the store."""
+    """CONCERT_ECONFLICT: a catalog id that already exists in the store, or a
+    queue change whose expected state was not met (resume of a queue that is
+    not PAUSED)."""
     CODE = -8
 
 
@@ -178,6 +180,11 @@ class IdempotencyKeyReused(Error):
     CODE = -35
 
 
+class QueueClosed(Error):
+    """CONCERT_EQUEUE_CLOSED: the queue is CLOSED to new joins."""
+    CODE = -36
+
+
 _CLASSES: Dict[int, Type[Error]] = {
     cls.CODE: cls for cls in (
         InvalidArgument, OutOfMemory, StorageUnavailable, StorageBusy,
@@ -185,7 +192,7 @@ _CLASSES: Dict[int, Type[Error]] = {
         TokenInvalid, TokenNotActive, ConcertNotFound, ConcertNotBookable,
         ScheduleNotFound, BookingClosed, SeatNotFound, SeatTaken,
         ReservationNotFound, Forbidden, HoldExpired, AlreadyPaid,
-        InsufficientPoints, InvalidAmount, IdempotencyKeyReused)
+        InsufficientPoints, InvalidAmount, IdempotencyKeyReused, QueueClosed)
 }
 
 # Fallback names for errors raised before or without the library (the
@@ -199,7 +206,7 @@ _NAMES: Dict[int, str] = {
     -26: "BOOKING_CLOSED", -27: "SEAT_NOT_FOUND", -28: "SEAT_TAKEN",
     -29: "RESERVATION_NOT_FOUND", -30: "FORBIDDEN", -31: "HOLD_EXPIRED",
     -32: "ALREADY_PAID", -33: "INSUFFICIENT_POINTS", -34: "INVALID_AMOUNT",
-    -35: "IDEMPOTENCY_KEY_REUSED",
+    -35: "IDEMPOTENCY_KEY_REUSED", -36: "QUEUE_CLOSED",
 }
 
 

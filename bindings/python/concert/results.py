@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Optional, Tuple
 
 __all__ = [
-    "TokenState", "ConcertStatus", "ReservationStatus", "LedgerType",
-    "Token", "QueueStats", "Concert", "Schedule", "Seat", "Reservation",
+    "TokenState", "QueueState", "ConcertStatus", "ReservationStatus", "LedgerType",
+    "Token", "QueueStats", "QueueSettings", "Concert", "Schedule", "Seat", "Reservation",
     "Payment", "LedgerEntry", "User", "VerifyReport",
 ]
 
@@ -37,6 +37,14 @@ class TokenState(enum.IntEnum):
     """concert_token_state."""
     WAITING = 1
     ACTIVE = 2
+
+
+class QueueState(enum.IntEnum):
+    """concert_queue_state: the queue's state, shared by every process on a store."""
+    OPEN = 1       #: joins queue, admission runs under both limits
+    PAUSED = 2     #: joins still queue, nobody is admitted, ETA unknown
+    CLOSED = 3     #: joins refused (QueueClosed); the line keeps its place
+    SCHEDULED = 4  #: opens at opens_at; joins before it are pre-queued
 
 
 class ConcertStatus(enum.IntEnum):
@@ -66,7 +74,9 @@ class Token:
     user_id: int
     state: TokenState
     is_new: bool
-    position: int                 #: 1 = next in line; 0 when ACTIVE
+    #: 1 = next in line; 0 when ACTIVE; None while pre-queued (joined a
+    #: SCHEDULED queue before its opening lottery gave it a place)
+    position: Optional[int]
     eta: Optional[timedelta]      #: estimated wait; None when unknown or ACTIVE
     expires_at: datetime          #: ACTIVE: end of lifetime; WAITING: dropped unless polled
 
@@ -75,15 +85,36 @@ class Token:
         """True when the token may browse and book."""
         return self.state is TokenState.ACTIVE
 
+    @property
+    def prequeued(self) -> bool:
+        """True while the token waits for the opening lottery (no position yet)."""
+        return self.position is None
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """The queue settings every process sharing the store obeys
+    (concert_queue_settings)."""
+    max_active: int               #: ACTIVE tokens at once
+    admit_per_minute: int         #: new admissions per minute; 0 = unlimited
+    state: QueueState
+    opens_at: Optional[datetime]  #: SCHEDULED: when the sale opens; otherwise None
+
 
 @dataclass(frozen=True)
 class QueueStats:
-    """Queue counts (concert_queue_stats)."""
+    """Queue counts and settings (concert_queue_stats)."""
     active: int
-    waiting: int
+    waiting: int                  #: tickets not yet admitted (may include dropped ones)
     max_active: int
     admitted_through: int
     last_ticket: int
+    admit_per_minute: int         #: 0 = unlimited
+    state: QueueState
+    opens_at: Optional[datetime]  #: SCHEDULED: when; otherwise None
+    prequeued: int                #: tokens waiting for the opening lottery
+    admit_rate: Optional[float]   #: recent admissions per minute; None when unknown
+    eta: Optional[timedelta]      #: estimated wait at the back of the line; None when unknown
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ asks the compiler for every size and offset and compares.
 from __future__ import annotations
 
 import ctypes
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,6 +24,8 @@ STRUCTS = {
     "concert_options": N.Options,
     "concert_token_info": N.TokenInfo,
     "concert_queue_stats": N.QueueStats,
+    "concert_queue_settings": N.QueueSettings,
+    "concert_queue_update": N.QueueUpdate,
     "concert_concert": N.Concert,
     "concert_concert_list": N.ConcertList,
     "concert_schedule": N.Schedule,
@@ -75,6 +78,26 @@ def test_constants_match_the_headers() -> None:
                          ("CONCERT_NAME_SIZE", N.NAME_SIZE), ("CONCERT_GRADE_SIZE", N.GRADE_SIZE),
                          ("CONCERT_OPTIONS_VERSION", N.OPTIONS_VERSION),
                          ("CONCERT_CATALOG_VERSION", N.CATALOG_VERSION),
+                         ("CONCERT_QUEUE_UPDATE_VERSION", N.QUEUE_UPDATE_VERSION),
+                         ("CONCERT_DEFAULT_QUEUE_REFRESH_MS", N.DEFAULT_QUEUE_REFRESH_MS),
                          ("CONCERT_VERSION_MAJOR", N.BINDING_VERSION[0]),
                          ("CONCERT_VERSION_MINOR", N.BINDING_VERSION[1])]:
         assert f"#define {macro} {value}\n" in text, macro
+    assert f"#define CONCERT_POSITION_PREQUEUE ({N.POSITION_PREQUEUE})\n" in text
+    for macro, value in [("CONCERT_QUEUE_SET_MAX_ACTIVE", N.QUEUE_SET_MAX_ACTIVE),
+                         ("CONCERT_QUEUE_SET_ADMIT_PER_MINUTE", N.QUEUE_SET_ADMIT_PER_MINUTE),
+                         ("CONCERT_QUEUE_SET_STATE", N.QUEUE_SET_STATE),
+                         ("CONCERT_QUEUE_SET_OPENS_AT", N.QUEUE_SET_OPENS_AT)]:
+        assert re.search(rf"\b{macro} = {value}\b", text), macro
+
+
+def test_options_init_matches_the_binding() -> None:
+    """concert_options_init() fills exactly what the ctypes struct holds."""
+    opts = N.Options()
+    assert N.lib().concert_options_init(ctypes.byref(opts), N.OPTIONS_VERSION) == 0
+    assert opts.version == N.OPTIONS_VERSION
+    assert opts.queue_refresh_ms == N.DEFAULT_QUEUE_REFRESH_MS
+    assert opts.admit_per_minute == 0
+    update = N.QueueUpdate()
+    assert N.lib().concert_queue_update_init(ctypes.byref(update), N.QUEUE_UPDATE_VERSION) == 0
+    assert (update.version, update.fields) == (N.QUEUE_UPDATE_VERSION, 0)
