@@ -100,8 +100,10 @@ static int show_queue(cli_context *ctx)
     cli_json_add(obj, "prequeued", json_object_new_int64(stats.prequeued), &ok);
     cli_json_add(obj, "admitted_through", json_object_new_int64(stats.admitted_through), &ok);
     cli_json_add(obj, "last_ticket", json_object_new_int64(stats.last_ticket), &ok);
-    add_nullable(obj, "eta_ms", stats.eta_ms < 0,
-                 stats.eta_ms < 0 ? NULL : json_object_new_int64(stats.eta_ms), &ok);
+    /* Whole seconds rounded up, as GET /api/v1/queue gives it. */
+    add_nullable(obj, "eta_seconds", stats.eta_ms < 0,
+                 stats.eta_ms < 0 ? NULL : json_object_new_int64((stats.eta_ms + 999) / 1000),
+                 &ok);
     if (!ok) {
         json_object_put(obj);
         obj = NULL;
@@ -314,7 +316,8 @@ const cli_command cli_cmd_queue = {
     "Options:\n"
     "  --json   print {\"state\", \"opens_at\", \"max_active\", \"admit_per_minute\",\n"
     "           \"active\", \"waiting\", \"prequeued\", \"admitted_through\",\n"
-    "           \"last_ticket\", \"eta_ms\"} (opens_at and eta_ms may be null);\n"
+    "           \"last_ticket\", \"eta_seconds\"} (opens_at and eta_seconds may be\n"
+    "           null), the names of GET /api/v1/queue;\n"
     "           a subcommand prints the first four\n",
     run_queue,
 };

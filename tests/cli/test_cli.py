@@ -406,7 +406,8 @@ def test_queue_shows_state_limits_and_counts(loaded):
     assert stats == {"state": "OPEN", "opens_at": None, "max_active": 1000,
                      "admit_per_minute": 0, "active": 0, "waiting": 0, "prequeued": 0,
                      "admitted_through": stats["admitted_through"],
-                     "last_ticket": stats["last_ticket"], "eta_ms": stats["eta_ms"]}
+                     "last_ticket": stats["last_ticket"],
+                     "eta_seconds": stats["eta_seconds"]}
     text = run(["queue"], loaded, check_status=0).stdout
     assert "state:            OPEN\n" in text
     assert "max active:       1000\n" in text
@@ -487,7 +488,7 @@ def test_queue_pause_and_resume(loaded):
     assert join_queue(loaded, [1, 2]) == [(WAITING, 1), (WAITING, 2)]
     stats = queue_of(loaded)
     assert (stats["state"], stats["active"], stats["waiting"]) == ("PAUSED", 0, 2)
-    assert stats["eta_ms"] is None
+    assert stats["eta_seconds"] is None
     assert "wait at the back: unknown" in run(["queue"], loaded, check_status=0).stdout
     # Pausing again is allowed; resuming twice is not.
     assert run_json(["queue", "pause"], loaded)["state"] == "PAUSED"
@@ -526,7 +527,7 @@ def test_queue_schedule_prequeue_and_open(loaded):
     stats = queue_of(loaded)
     assert (stats["state"], stats["opens_at"], stats["prequeued"], stats["active"]) == \
         ("SCHEDULED", FUTURE, 3, 0)
-    assert stats["eta_ms"] is None
+    assert stats["eta_seconds"] is None
     # Rescheduling keeps the pre-queue.
     run(["queue", "schedule", "--opens-at=2098-06-01T12:30:00.250Z"], loaded, check_status=0)
     assert settings_of(loaded)["opens_at"] == "2098-06-01T12:30:00.250Z"
