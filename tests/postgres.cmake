@@ -67,3 +67,17 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_race.c)
     FIXTURES_REQUIRED postgres_server SKIP_RETURN_CODE 77 TIMEOUT 600
     ENVIRONMENT "CONCERT_TEST_PG_CONNINFO_FILE=${CONCERT_PG_CONNINFO}")
 endif()
+
+# The waiting room's shared settings under several processes (issue 10).
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_queue.c)
+  if(NOT TARGET mp_queue)
+    add_executable(mp_queue ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_queue.c)
+    target_link_libraries(mp_queue PRIVATE concert_static Threads::Threads)
+  endif()
+  add_test(NAME mp_queue_postgres
+           COMMAND ${CONCERT_PG_SCRIPTS}/run.sh ${CONCERT_PG_SCRIPTS}/with_db.sh
+                   ${CONCERT_PG_CONNINFO} $<TARGET_FILE:mp_queue> 4)
+  set_tests_properties(mp_queue_postgres PROPERTIES
+    FIXTURES_REQUIRED postgres_server SKIP_RETURN_CODE 77 TIMEOUT 600
+    ENVIRONMENT "CONCERT_TEST_PG_CONNINFO_FILE=${CONCERT_PG_CONNINFO}")
+endif()

@@ -9,6 +9,10 @@ if(NOT TARGET mp_race)
   add_executable(mp_race ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_race.c)
   target_link_libraries(mp_race PRIVATE concert_static Threads::Threads)
 endif()
+if(NOT TARGET mp_queue)
+  add_executable(mp_queue ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_queue.c)
+  target_link_libraries(mp_queue PRIVATE concert_static Threads::Threads)
+endif()
 
 if(NOT CONCERT_WITH_SQLITE)
   add_test(NAME behaviour_sqlite
@@ -36,4 +40,14 @@ add_test(NAME multiprocess_sqlite_fresh
 set_tests_properties(multiprocess_sqlite_fresh PROPERTIES FIXTURES_SETUP mp_sqlite_fresh)
 add_test(NAME multiprocess_sqlite COMMAND mp_race sqlite:${CONCERT_MP_SQLITE_DB} 8)
 set_tests_properties(multiprocess_sqlite PROPERTIES FIXTURES_REQUIRED mp_sqlite_fresh
+                     TIMEOUT 300)
+
+# The waiting room's shared settings under several processes (issue 10).
+set(CONCERT_MP_QUEUE_SQLITE_DB ${CMAKE_CURRENT_BINARY_DIR}/mp_queue_sqlite.db)
+add_test(NAME mp_queue_sqlite_fresh
+         COMMAND ${CMAKE_COMMAND} -E rm -f ${CONCERT_MP_QUEUE_SQLITE_DB}
+                 ${CONCERT_MP_QUEUE_SQLITE_DB}-wal ${CONCERT_MP_QUEUE_SQLITE_DB}-shm)
+set_tests_properties(mp_queue_sqlite_fresh PROPERTIES FIXTURES_SETUP mp_queue_sqlite_fresh)
+add_test(NAME mp_queue_sqlite COMMAND mp_queue sqlite:${CONCERT_MP_QUEUE_SQLITE_DB} 4)
+set_tests_properties(mp_queue_sqlite PROPERTIES FIXTURES_REQUIRED mp_queue_sqlite_fresh
                      TIMEOUT 300)
