@@ -6,6 +6,13 @@ target_link_libraries(memory_backend_test PRIVATE concert_static PkgConfig::CRIT
                       Threads::Threads)
 add_test(NAME memory_backend COMMAND memory_backend_test --jobs 2)
 
+# The queue of storage version 2 on the memory store: shared settings,
+# states, the pre-queue block and its opening lottery, the admission budget.
+add_executable(memory_queue_test ${CMAKE_CURRENT_SOURCE_DIR}/memory_queue_test.c)
+target_link_libraries(memory_queue_test PRIVATE concert_static PkgConfig::CRITERION
+                      Threads::Threads)
+add_test(NAME memory_queue COMMAND memory_queue_test --jobs 2)
+
 # Out-of-memory paths: this test replaces malloc/calloc/realloc, which the
 # sanitizers also do, so it is built only without them.
 if(CONCERT_SANITIZE STREQUAL "")

@@ -54,8 +54,21 @@ void *realloc(void *p, size_t size)
 #define T0 INT64_C(1800000000000)
 #define MINUTE INT64_C(60000)
 
+/* The lottery's shuffle here: a fixed order (reversed), so that the step
+ * that succeeds after a failure gives the same result. */
+static int reverse_shuffle(void *ctx, int64_t *items, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n / 2; i++) {
+        int64_t t = items[i];
+        items[i] = items[n - 1 - i];
+        items[n - 1 - i] = t;
+    }
+    return 0;
+}
+
 static concert_storage *st;
-static const concert_queue_params QP = {2, 10 * MINUTE, 5 * MINUTE};
+static const concert_queue_params QP = {10 * MINUTE, 5 * MINUTE, reverse_shuffle, NULL};
 static const char TOKEN_1[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1";
 static const char TOKEN_2[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA2";
 
@@ -69,9 +82,11 @@ static const concert_catalog_user USERS[] = {{1, "Kim", 1000}, {2, "Lee", 0}};
 static void store_fresh(void)
 {
     concert_catalog c = {CONCERT_CATALOG_VERSION, USERS, 2, CONCERTS, 1};
+    concert_options o = CONCERT_OPTIONS_INIT;
+    o.max_active = 2;
     if (st)
         st->free(st);
-    cr_assert_eq(concert_storage_memory_open(&st, "", NULL), CONCERT_OK);
+    cr_assert_eq(concert_storage_memory_open(&st, "", &o), CONCERT_OK);
     cr_assert_eq(st->catalog_load(st, &c, T0), CONCERT_OK);
 }
 
@@ -89,8 +104,16 @@ TestSuite(memory_oom, .fini = store_close);
 typedef struct digest {
     int64_t users, balance_sum, ledger, concerts, free_seats, reservations, payments;
     int64_t active, waiting, last_ticket, admitted_through;
+    int64_t max_active, state, opens_at, prequeued;
     char text[2048];
 } digest;
+
+/* Token texts of the pre-queue setup, whose tickets the digest records. */
+enum { PREQUEUED = 6 };
+static void prequeue_text(int i, char out[CONCERT_TOKEN_SIZE])
+{
+    snprintf(out, CONCERT_TOKEN_SIZE, "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCC%02d", i);
+}
 
 static int add_user(void *ctx, const concert_user *u)
 {
@@ -149,6 +172,23 @@ static digest digest_take(void)
     d.waiting = stats.waiting;
     d.last_ticket = stats.last_ticket;
     d.admitted_through = stats.admitted_through;
+    d.max_active = stats.max_active;
+    d.state = stats.state;
+    d.opens_at = stats.opens_at;
+    d.prequeued = stats.prequeued;
+    /* where each pre-queue token stands (a status at T0 only rewrites
+     * last_seen with the T0 it already has) */
+    for (int i = 0; i < PREQUEUED; i++) {
+        char text[CONCERT_TOKEN_SIZE];
+        concert_storage_token t;
+        size_t n = strlen(d.text);
+        int rc;
+        prequeue_text(i, text);
+        rc = st->queue_status(st, &QP, text, T0, &t);
+        snprintf(d.text + n, sizeof(d.text) - n, "t%d=%d/%lld/%lld/%d;", i, rc,
+                 rc ? 0LL : (long long)t.ticket, rc ? 0LL : (long long)t.info.position,
+                 rc ? 0 : (int)t.info.state);
+    }
     return d;
 }
 
@@ -159,7 +199,9 @@ static void digest_expect_same(const digest *a, const digest *b, long k)
                   a->free_seats == b->free_seats && a->reservations == b->reservations &&
                   a->payments == b->payments && a->active == b->active &&
                   a->waiting == b->waiting && a->last_ticket == b->last_ticket &&
-                  a->admitted_through == b->admitted_through,
+                  a->admitted_through == b->admitted_through &&
+                  a->max_active == b->max_active && a->state == b->state &&
+                  a->opens_at == b->opens_at && a->prequeued == b->prequeued,
               "failing from allocation %ld changed the store", k);
 }
 
@@ -231,6 +273,61 @@ static void sixteen_tokens(void)
     }
 }
 
+/* A queue SCHEDULED to open at T0 + 1 s, with six pre-queued tokens (users
+ * 300..305). */
+static void prequeue_of_six(void)
+{
+    concert_catalog_user users[PREQUEUED];
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, PREQUEUED, NULL, 0};
+    concert_queue_update u = CONCERT_QUEUE_UPDATE_INIT;
+    concert_queue_settings after;
+    concert_storage_token t;
+    char text[CONCERT_TOKEN_SIZE];
+    for (int i = 0; i < PREQUEUED; i++) {
+        users[i].id = 300 + i;
+        users[i].name = "early";
+        users[i].points = 0;
+    }
+    cr_assert_eq(st->catalog_load(st, &c, T0), 0);
+    u.fields = CONCERT_QUEUE_SET_OPENS_AT;
+    u.opens_at = T0 + 1000;
+    cr_assert_eq(st->queue_configure(st, &QP, &u, T0, &after), 0);
+    for (int i = 0; i < PREQUEUED; i++) {
+        prequeue_text(i, text);
+        cr_assert_eq(st->queue_issue(st, &QP, 300 + i, text, T0, &t), 0);
+        cr_assert_eq(t.info.position, CONCERT_POSITION_PREQUEUE);
+    }
+}
+
+/* The opening, run by whichever step comes first after opens_at. */
+static int step_opening_by_stats(void)
+{
+    concert_queue_stats stats;
+    int rc = st->queue_stats(st, &QP, T0 + 1000, &stats);
+    if (rc == 0)
+        cr_assert(stats.state == CONCERT_QUEUE_OPEN && stats.prequeued == 0 &&
+                      stats.last_ticket == PREQUEUED && stats.active == 2,
+                  "the opening did not happen as it should");
+    return rc;
+}
+
+static int step_opening_by_a_join(void)
+{
+    int rc = st->queue_issue(st, &QP, 2, TOKEN_2, T0 + 1000, &issued);
+    if (rc == 0)
+        cr_assert(issued.ticket == PREQUEUED + 1, "the join must queue behind the lottery");
+    return rc;
+}
+
+static int step_open_now(void)
+{
+    concert_queue_update u = CONCERT_QUEUE_UPDATE_INIT;
+    concert_queue_settings after;
+    u.fields = CONCERT_QUEUE_SET_STATE;
+    u.state = CONCERT_QUEUE_OPEN;
+    return st->queue_configure(st, &QP, &u, T0, &after);
+}
+
 static int step_catalog(void)
 {
     static const concert_catalog_seat_range seats[] = {{1, 3000, "R", 10}};
@@ -298,6 +395,14 @@ Test(memory_oom, queue_issue)
 {
     cr_assert_gt(run_until_it_fits(sixteen_tokens, step_issue), 0);
     cr_assert_gt(run_until_it_fits(one_active_token, step_issue_verbatim), 0);
+}
+
+Test(memory_oom, the_opening_lottery_is_all_or_nothing)
+{
+    /* the lottery allocates its order, a copy of the block and a check */
+    cr_assert_geq(run_until_it_fits(prequeue_of_six, step_opening_by_stats), 3);
+    cr_assert_geq(run_until_it_fits(prequeue_of_six, step_opening_by_a_join), 3);
+    cr_assert_geq(run_until_it_fits(prequeue_of_six, step_open_now), 3);
 }
 
 Test(memory_oom, seat_hold)

@@ -39,12 +39,6 @@ static void close_store(void)
 
 TestSuite(memory, .init = open_store, .fini = close_store);
 
-static concert_queue_params params(int64_t max_active)
-{
-    concert_queue_params p = {max_active, 10 * MINUTE, 5 * MINUTE};
-    return p;
-}
-
 #define expect_rc(call, expected)                                                         \
     do {                                                                                  \
         int rc__ = (call);                                                                \
@@ -53,6 +47,37 @@ static concert_queue_params params(int64_t max_active)
                      concert_error_last()->message);                                      \
     } while (0)
 #define expect_ok(call) expect_rc(call, CONCERT_OK)
+
+/* These tests never schedule an opening: a lottery would be a bug here. */
+static int no_lottery(void *ctx, int64_t *items, size_t n)
+{
+    (void)ctx;
+    (void)items;
+    (void)n;
+    cr_assert_fail("no opening lottery was expected");
+    return CONCERT_EINTERNAL;
+}
+
+/* max_active is the store's shared setting now (storage version 2): set it
+ * through queue_configure, and return the queue rules with these TTLs. */
+static concert_queue_params queue_rules(int64_t max_active, int64_t active_ttl_ms,
+                                        int64_t wait_ttl_ms)
+{
+    concert_queue_params p = {active_ttl_ms, wait_ttl_ms, no_lottery, NULL};
+    concert_queue_update u = CONCERT_QUEUE_UPDATE_INIT;
+    concert_queue_settings after;
+    u.fields = CONCERT_QUEUE_SET_MAX_ACTIVE;
+    u.max_active = max_active;
+    expect_ok(st->queue_configure(st, &p, &u, T0, &after));
+    cr_assert_eq(after.max_active, max_active);
+    cr_assert_eq(after.state, CONCERT_QUEUE_OPEN);
+    return p;
+}
+
+static concert_queue_params params(int64_t max_active)
+{
+    return queue_rules(max_active, 10 * MINUTE, 5 * MINUTE);
+}
 
 /* A 32-character base64url token whose text encodes n (the core's shape). */
 static void token_for(uint64_t n, char out[CONCERT_TOKEN_SIZE])
@@ -144,7 +169,7 @@ Test(memory, table_is_complete_and_versioned)
     cr_assert_eq(st->version, CONCERT_STORAGE_VERSION);
     cr_assert_str_eq(st->name, "memory");
     cr_assert(st->free && st->queue_issue && st->queue_status && st->queue_leave &&
-              st->queue_stats && st->concerts_list && st->concert_get && st->schedules_list &&
+              st->queue_stats && st->queue_configure && st->concerts_list && st->concert_get && st->schedules_list &&
               st->schedule_get && st->seats_available && st->catalog_load && st->seat_hold &&
               st->reservation_get && st->pay && st->charge && st->balance_get &&
               st->history_list && st->users_list && st->verify);
@@ -581,7 +606,7 @@ static int64_t live_active_now(const concert_queue_params *p, int64_t now)
 
 Test(memory, active_tokens_expire_in_admission_order_and_free_their_slot_once)
 {
-    concert_queue_params p = {2, 1000, 5 * MINUTE};
+    concert_queue_params p = queue_rules(2, 1000, 5 * MINUTE);
     concert_storage_token t[7], s;
     concert_queue_stats stats;
 
@@ -757,7 +782,7 @@ static _Atomic int churn_failures;
 static void *churn(void *arg)
 {
     const int64_t first_user = 1 + (int64_t)(intptr_t)arg * CHURN_USERS_PER_THREAD;
-    concert_queue_params p = {5, 50, 40};
+    concert_queue_params p = {50, 40, no_lottery, NULL};
     concert_storage_token t, s;
     char text[CONCERT_TOKEN_SIZE];
 
@@ -785,7 +810,7 @@ static void *churn(void *arg)
 Test(memory, queue_churn_from_many_threads_keeps_the_active_count_exact)
 {
     pthread_t threads[CHURN_THREADS];
-    concert_queue_params p = {5, 50, 40};
+    concert_queue_params p = queue_rules(5, 50, 40);
     concert_queue_stats stats;
     int64_t end;
 

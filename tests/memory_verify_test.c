@@ -20,7 +20,7 @@
 
 static concert_storage *st;
 static memory_store *ms;
-static const concert_queue_params QP = {10, 10 * MINUTE, 5 * MINUTE};
+static const concert_queue_params QP = {10 * MINUTE, 5 * MINUTE, NULL, NULL};
 static const char TOKEN_1[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1";
 
 typedef struct seen {
@@ -54,7 +54,10 @@ static void setup(void)
     concert_pay_request pay;
     concert_payment out;
 
-    cr_assert_eq(concert_storage_memory_open(&st, "", NULL), 0);
+    concert_options o = CONCERT_OPTIONS_INIT;
+
+    o.max_active = 10;
+    cr_assert_eq(concert_storage_memory_open(&st, "", &o), 0);
     ms = memory__store_of(st);
     cr_assert_eq(st->catalog_load(st, &c, T0), 0);
     cr_assert_eq(st->queue_issue(st, &QP, 1, TOKEN_1, T0, &t), 0);
@@ -164,13 +167,88 @@ Test(memory_verify, seat_sold_and_under_a_live_hold)
 
 Test(memory_verify, more_live_active_tokens_than_max_active)
 {
-    concert_queue_params tight = {0, 10 * MINUTE, 5 * MINUTE};
     concert_storage_token t;
     seen s;
     cr_assert_eq(st->queue_issue(st, &QP, 2, "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB2", T0, &t), 0);
     cr_assert_eq(t.info.state, CONCERT_TOKEN_ACTIVE);
-    s = verify_at(&tight, T0);
+    ms->settings.max_active = 0; /* the limit, not a lowering through configure */
+    s = verify_at(&QP, T0);
     expect_one(&s, "queue: 1 live active tokens, max_active is 0");
+}
+
+/* Users 3..2+n, each issued a token at T0. */
+static void more_tokens(int n)
+{
+    concert_catalog_user users[16];
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, (size_t)n, NULL, 0};
+    concert_storage_token t;
+    char text[40];
+    cr_assert_leq(n, 16);
+    for (int i = 0; i < n; i++) {
+        users[i].id = 3 + i;
+        users[i].name = "more";
+        users[i].points = 0;
+    }
+    cr_assert_eq(st->catalog_load(st, &c, T0), 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(text, sizeof(text), "DDDDDDDDDDDDDDDDDDDDDDDDDDDDDD%02d", i);
+        cr_assert_eq(st->queue_issue(st, &QP, 3 + i, text, T0, &t), 0);
+    }
+}
+
+static void lower_max_active(int64_t to)
+{
+    concert_queue_update u = CONCERT_QUEUE_UPDATE_INIT;
+    concert_queue_settings after;
+    u.fields = CONCERT_QUEUE_SET_MAX_ACTIVE;
+    u.max_active = to;
+    cr_assert_eq(st->queue_configure(st, &QP, &u, T0, &after), 0);
+}
+
+Test(memory_verify, lowering_max_active_below_the_active_count_is_no_violation)
+{
+    seen s;
+    more_tokens(4);
+    lower_max_active(2);
+    s = verify_at(&QP, T0);
+    cr_assert_eq(s.count, 0, "nobody is evicted, and that is fine: %s", s.text[0]);
+    /* but one more than were active when it was lowered is */
+    ms->active_grace = 3;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "queue: 4 live active tokens, max_active is 2 and 3 were active when it "
+                   "was lowered");
+}
+
+static void schedule_with_prequeue(void)
+{
+    concert_queue_update u = CONCERT_QUEUE_UPDATE_INIT;
+    concert_queue_settings after;
+    u.fields = CONCERT_QUEUE_SET_OPENS_AT;
+    u.opens_at = T0 + 60 * MINUTE;
+    cr_assert_eq(st->queue_configure(st, &QP, &u, T0, &after), 0);
+    more_tokens(3);
+    cr_assert_eq(ms->tokens_count - ms->prequeue_from, 3);
+}
+
+Test(memory_verify, a_prequeued_token_admitted_before_the_opening)
+{
+    seen s;
+    schedule_with_prequeue();
+    s = verify_at(&QP, T0);
+    cr_assert_eq(s.count, 0, "%s", s.text[0]);
+    /* token 3 of the array: the second to join the pre-queue */
+    ms->tokens[ms->prequeue_from + 1].state = CONCERT_TOKEN_ACTIVE;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "queue: pre-queued token 3 is ACTIVE before the opening");
+}
+
+Test(memory_verify, admission_reaching_into_the_prequeue)
+{
+    seen s;
+    schedule_with_prequeue();
+    ms->admitted_through = ms->prequeue_from + 1;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "into the pre-queue");
 }
 
 Test(memory_verify, active_count_out_of_step_with_the_tokens)

@@ -84,8 +84,9 @@ int concert_storage_memory_open(concert_storage **out, const char *location,
 {
     memory_store *s;
 
+    int rc;
+
     (void)location; /* a memory store has no place */
-    (void)opts;     /* nothing to tune: the core passes the queue rules per call */
     if (!out)
         return concert_sys_error_set(CONCERT_EINVAL, "concert_storage_memory_open: NULL out");
     *out = NULL;
@@ -93,6 +94,11 @@ int concert_storage_memory_open(concert_storage **out, const char *location,
     s = calloc(1, sizeof(*s));
     if (!s)
         return memory__out_of_memory("opening the store");
+    /* a memory store is always new: the options seed its queue settings */
+    if ((rc = memory__settings_seed(s, opts)) != 0) {
+        free(s);
+        return rc;
+    }
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
         free(s);
         return memory__out_of_memory("creating the store's lock");
@@ -104,6 +110,7 @@ int concert_storage_memory_open(concert_storage **out, const char *location,
     s->base.queue_status = memory__queue_status;
     s->base.queue_leave = memory__queue_leave;
     s->base.queue_stats = memory__queue_stats;
+    s->base.queue_configure = memory__queue_configure;
     s->base.concerts_list = memory__concerts_list;
     s->base.concert_get = memory__concert_get;
     s->base.schedules_list = memory__schedules_list;

@@ -3,7 +3,10 @@
  * lib/storage/memory*.c. Never installed. Layout:
  *   memory.c          open/free and the method table; shared small helpers
  *   memory_token.c    token text: compact form, hashing, lookup
- *   memory_queue.c    the waiting queue and admission
+ *   memory_queue.c    the queue steps: issue, status, leave, stats, configure
+ *   memory_admission.c admission under the shared settings, and the opening
+ *                     lottery of a SCHEDULED queue's pre-queue
+ *   memory_settings.c the shared queue settings: seeded at open, configure
  *   memory_catalog.c  catalog load, concerts, schedules, seat listing
  *   memory_booking.c  holds, reservations, payment, idempotency records
  *   memory_points.c   charges, balances, the ledger, users
@@ -19,6 +22,10 @@
  *    arrays and are found through open-addressing indexes of uint32 slots;
  *  - a token's ticket number is its array index + 1, so position is
  *    ticket - admitted_through and admission walks the array once;
+ *  - while the queue is SCHEDULED every join is pre-queued, so the
+ *    pre-queued tokens are the block [prequeue_from, tokens_count) at the
+ *    end of the array; the opening lottery permutes that block in place, so
+ *    tickets stay index + 1 and nothing else moves;
  *  - a seat is one uint32: the id of the reservation holding it or sold to
  *    it (the fence). Seat numbers map to array slots through the schedule's
  *    few seat ranges, each with the array index of its first seat;
@@ -172,6 +179,16 @@ typedef struct memory_store {
     int64_t active_count; /* tokens in state ACTIVE, exactly */
     concert_sys_rate rate;
 
+    /* The shared queue settings (one store, so one copy) and admission's
+     * own state. */
+    concert_queue_settings settings;
+    int64_t pace_us;      /* the admit_per_minute pacer (concert_sys_admit_budget) */
+    size_t prequeue_from; /* while SCHEDULED: the first pre-queued token's index */
+    int64_t active_grace; /* after max_active was lowered below the active
+                             count: how many ACTIVE tokens may still be
+                             there (nobody is evicted); 0 otherwise. Only
+                             shrinks, so verify can check it. */
+
     mem_idem *idem;
     size_t idem_count, idem_cap;
     mem_index idem_ix;
@@ -300,10 +317,59 @@ uint32_t memory__token_find_key(const memory_store *s, const char *text, const t
 /* The index of the token with this text, or MEM_NONE. */
 uint32_t memory__token_find(const memory_store *s, const char *text);
 
+/* ---- admission and the opening (memory_admission.c) ---- */
+
+/* Everything the opening lottery needs, allocated and shuffled before the
+ * step changes anything (so that ENOMEM or a failing random source leaves
+ * the store as it was). */
+typedef struct mem_opening {
+    int due;              /* 1: this step opens a SCHEDULED queue */
+    size_t n;             /* pre-queued tokens */
+    int64_t *order;       /* their indexes in the lottery's order */
+    mem_token *block;     /* room to copy the pre-queue block */
+} mem_opening;
+
+/* 1 if the token is WAITING and polled within wait_ttl, or ACTIVE and not
+ * expired. */
+int memory__token_live(const mem_token *t, const concert_queue_params *p, int64_t now);
+/* The first ticket's index admission may not reach: the pre-queue's start
+ * while SCHEDULED, else tokens_count. Tickets issued = this. */
+size_t memory__ticket_end(const memory_store *s);
+/* 1 if the token at index is pre-queued (no ticket yet). */
+int memory__prequeued(const memory_store *s, size_t index);
+/* The state as every step sees it: a SCHEDULED queue whose opens_at has
+ * come is OPEN (its lottery runs at the start of the next step). */
+int32_t memory__state_at(const memory_store *s, int64_t now);
+/* Prepare the opening if it is due at now, or now regardless of opens_at
+ * when force is set (a state change of a SCHEDULED queue): allocates and
+ * runs params->shuffle. 0 (o->due says whether there is one), or an error
+ * with nothing changed and nothing held. */
+int memory__opening_prepare(memory_store *s, const concert_queue_params *p, int64_t now,
+                            int force, mem_opening *o);
+/* Apply a prepared opening (no-op unless due): tickets in the lottery's
+ * order, state OPEN. Cannot fail; frees what prepare allocated. Token
+ * indexes in the pre-queue change: look tokens up again after it. */
+void memory__opening_commit(memory_store *s, mem_opening *o);
+/* Drop a prepared opening that will not be applied. */
+void memory__opening_discard(mem_opening *o);
+/* Make sure admission can record every token it may admit, counting
+ * extra_tickets about to be issued. 0 or CONCERT_ENOMEM (set). */
+int memory__admission_reserve(memory_store *s, size_t extra_tickets);
+/* Settle expired ACTIVE tokens, then admit within the budget. Cannot fail
+ * after memory__admission_reserve(). */
+void memory__admission_run(memory_store *s, const concert_queue_params *p, int64_t now);
+/* Open if due, then admit: the start of a step that changes nothing else.
+ * 0 or an error with nothing changed. */
+int memory__admission_step(memory_store *s, const concert_queue_params *p, int64_t now);
+/* End a token; an ACTIVE one gives its slot back, once. */
+void memory__token_end(memory_store *s, mem_token *t);
+/* The settings of a new store from the resolved options (opts may be NULL:
+ * the defaults); CONCERT_EINVAL (set) for values out of range
+ * (memory_settings.c). */
+int memory__settings_seed(memory_store *s, const concert_options *opts);
+
 /* ---- steps shared between files ---- */
 
-/* End a token; an ACTIVE one gives its slot back, once (memory_queue.c). */
-void memory__token_end(memory_store *s, mem_token *t);
 /* Expired holds leave their schedule's held count (memory_booking.c). */
 void memory__holds_settle(memory_store *s, int64_t now);
 /* Append a ledger entry and move the balance; room must have been reserved
@@ -329,6 +395,9 @@ int memory__queue_leave(concert_storage *self, const concert_queue_params *param
                         const char *token, int64_t now);
 int memory__queue_stats(concert_storage *self, const concert_queue_params *params, int64_t now,
                         concert_queue_stats *out);
+int memory__queue_configure(concert_storage *self, const concert_queue_params *params,
+                            const concert_queue_update *update, int64_t now,
+                            concert_queue_settings *out);
 int memory__concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
                           void *ctx);
 int memory__concert_get(concert_storage *self, int64_t concert_id, concert_concert *out);

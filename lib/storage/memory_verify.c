@@ -1,6 +1,6 @@
 /*
  * The memory backend's invariant checker (verify): sold seats, reservations,
- * balances against the ledger, and the queue's active count.
+ * balances against the ledger, and the queue's active count and pre-queue.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,10 +120,20 @@ static int verify_balances(const memory_store *s, const verify_out *v,
     return rc;
 }
 
-static int verify_queue(const memory_store *s, const concert_queue_params *params, int64_t now,
-                        const verify_out *v, concert_verify_report *report)
+/*
+ * The queue: the active count is exact, and live ACTIVE tokens are within
+ * max_active -- or, right after max_active was lowered below the active
+ * count, within active_grace: lowering the limit evicts nobody, and
+ * admission admits nobody until the count is under the new limit, so that
+ * bound only shrinks. While SCHEDULED nobody in the pre-queue has been
+ * reached by admission.
+ */
+static int verify_queue(const memory_store *s, int64_t now, const verify_out *v,
+                        concert_verify_report *report)
 {
     int64_t live = 0, active_state = 0;
+    int64_t bound = s->settings.max_active > s->active_grace ? s->settings.max_active
+                                                             : s->active_grace;
     /* every ACTIVE token entered the FIFO when admitted and leaves it only
      * once it is no longer ACTIVE, so the FIFO holds all of them */
     for (size_t i = 0; i < s->active_fifo.count; i++) {
@@ -134,12 +144,29 @@ static int verify_queue(const memory_store *s, const concert_queue_params *param
         live += now < t->when;
     }
     report->active_tokens = live;
-    if (live > params->max_active)
+    if (live > bound) {
+        if (s->active_grace > s->settings.max_active)
+            return violation(v, "queue: %lld live active tokens, max_active is %lld and %lld "
+                                "were active when it was lowered",
+                             (long long)live, (long long)s->settings.max_active,
+                             (long long)s->active_grace);
         return violation(v, "queue: %lld live active tokens, max_active is %lld", (long long)live,
-                         (long long)params->max_active);
+                         (long long)s->settings.max_active);
+    }
     if (active_state != s->active_count)
         return violation(v, "queue: active count %lld but %lld tokens are ACTIVE",
                          (long long)s->active_count, (long long)active_state);
+    if (s->settings.state == CONCERT_QUEUE_SCHEDULED) {
+        if (s->prequeue_from > s->tokens_count || s->admitted_through > s->prequeue_from)
+            return violation(v, "queue: admission reached ticket %zu, into the pre-queue "
+                                "starting at %zu",
+                             s->admitted_through, s->prequeue_from + 1);
+        for (size_t i = s->prequeue_from; i < s->tokens_count; i++) {
+            if (s->tokens[i].state == CONCERT_TOKEN_ACTIVE)
+                return violation(v, "queue: pre-queued token %zu is ACTIVE before the opening",
+                                 i + 1);
+        }
+    }
     return CONCERT_OK;
 }
 
@@ -151,6 +178,7 @@ int memory__verify(concert_storage *self, const concert_queue_params *params, in
     uint32_t *payments_per_reservation;
     int rc = CONCERT_OK;
 
+    (void)params; /* the limits are the store's own settings */
     memory__store_lock(s);
     payments_per_reservation = calloc(s->reservations_count + 1, sizeof(uint32_t));
     if (!payments_per_reservation) {
@@ -175,7 +203,7 @@ int memory__verify(concert_storage *self, const concert_queue_params *params, in
     if (rc == 0)
         rc = verify_balances(s, &v, report);
     if (rc == 0)
-        rc = verify_queue(s, params, now, &v, report);
+        rc = verify_queue(s, now, &v, report);
     free(payments_per_reservation);
 done:
     memory__store_unlock(s);
