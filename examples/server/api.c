@@ -9,22 +9,59 @@
 
 #include <json-c/json.h>
 
+#include "admin_key.h"
 #include "handlers.h"
 #include "json_in.h"
 #include "reply.h"
 #include "router.h"
+
+static const char admin_prefix[] = "/api/v1/admin";
+
+/* Is path /api/v1/admin or below it? */
+static int is_admin_path(const char *path)
+{
+    const size_t n = sizeof admin_prefix - 1;
+    return strncmp(path, admin_prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * The admin gate, before anything else looks at an admin request (its size,
+ * body, route or method), so that nothing about the admin routes leaks to a
+ * caller without the key. Returns 0 to go on, or -1 after replying: 404
+ * when the server has no admin key (the routes do not exist), 401 for a
+ * missing X-Admin-Key, 403 for a wrong one.
+ */
+static int admin_gate(const api_context *ctx, const api_request *req, api_response *resp)
+{
+    if (ctx->admin_key == NULL) {
+        reply_error(resp, 404, "NOT_FOUND", "no such route");
+        return -1;
+    }
+    const char *given = req->header ? req->header(req->header_ctx, "X-Admin-Key") : NULL;
+    if (given == NULL) {
+        reply_error(resp, 401, "ADMIN_KEY_REQUIRED", "an X-Admin-Key header is required");
+        return -1;
+    }
+    if (!admin_key_matches(ctx->admin_key, ctx->admin_key_len, given)) {
+        reply_error(resp, 403, "ADMIN_KEY_INVALID", "the admin key is wrong");
+        return -1;
+    }
+    return 0;
+}
 
 void api_handle(const api_context *ctx, const api_request *req, api_response *resp)
 {
     memset(resp, 0, sizeof *resp);
     resp->status = 500;
 
-    if (req->body_too_large || req->body_len > API_MAX_BODY) {
-        reply_error(resp, 413, "PAYLOAD_TOO_LARGE", "request body is larger than 64 KiB");
-        return;
-    }
     if (req->method == NULL || req->path == NULL) {
         reply_malformed(resp, "request line is incomplete");
+        return;
+    }
+    if (is_admin_path(req->path) && admin_gate(ctx, req, resp) != 0)
+        return;
+    if (req->body_too_large || req->body_len > API_MAX_BODY) {
+        reply_error(resp, 413, "PAYLOAD_TOO_LARGE", "request body is larger than 64 KiB");
         return;
     }
 

@@ -10,6 +10,7 @@
 #define CONCERTD_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <concert/concert.h>
 
@@ -22,6 +23,13 @@ typedef const char *(*api_header_fn)(void *ctx, const char *name);
 /* What the server needs to answer requests; shared by every thread. */
 typedef struct api_context {
     concert_db *db;
+    /* The admin key (--admin-key-file), admin_key_len bytes; NULL: the
+     * admin routes do not exist (every /api/v1/admin path is 404). */
+    const char *admin_key;
+    size_t admin_key_len;
+    /* options.queue_refresh_ms the db was opened with: how long the public
+     * queue page may be cached. */
+    int64_t queue_refresh_ms;
 } api_context;
 
 typedef struct api_request {
@@ -39,6 +47,7 @@ typedef struct api_response {
     char *body;                /* malloc()ed JSON, or NULL for no body */
     size_t body_len;
     char allow[40];            /* Allow header for 405, else "" */
+    char cache_control[48];    /* Cache-Control header, or "" for none */
     char detail[160];          /* for the server log on 5xx; never sent */
 } api_response;
 

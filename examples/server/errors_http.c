@@ -23,7 +23,9 @@ static const error_mapping error_table[] = {
     {CONCERT_ENOTSUP, 500, "INTERNAL"},
     {CONCERT_ESCHEMA, 500, "INTERNAL"},
     {CONCERT_EINTERNAL, 500, "INTERNAL"},
-    {CONCERT_ECONFLICT, 500, "INTERNAL"}, /* only catalog loading raises it */
+    /* A change that needs another state first (resume a queue that is not
+     * paused); catalog loading raises it too, but only before serving. */
+    {CONCERT_ECONFLICT, 409, NULL}, /* CONFLICT */
     {CONCERT_EUSER_NOT_FOUND, 404, NULL},
     {CONCERT_ETOKEN_INVALID, 401, NULL},
     {CONCERT_ETOKEN_NOT_ACTIVE, 403, NULL},
@@ -40,6 +42,7 @@ static const error_mapping error_table[] = {
     {CONCERT_EINSUFFICIENT_POINTS, 409, NULL},
     {CONCERT_EINVALID_AMOUNT, 422, NULL},
     {CONCERT_EIDEMPOTENCY_KEY_REUSED, 409, NULL},
+    {CONCERT_EQUEUE_CLOSED, 409, NULL},
 };
 
 int errors_http_status(int concert_code, const char **code_out)

@@ -15,7 +15,8 @@
 /* Ten years: longer TTLs are surely a typo, and ms stay far from overflow. */
 #define MAX_SECONDS_MS (INT64_C(10) * 366 * 24 * 3600 * 1000)
 #define MAX_THREADS 1024
-#define MAX_ACTIVE_LIMIT INT64_C(1000000000)
+/* Longest refresh interval the library accepts (options.h). */
+#define MAX_QUEUE_REFRESH_MS INT64_C(60000)
 
 static void print_usage(FILE *out)
 {
@@ -29,6 +30,16 @@ static void print_usage(FILE *out)
           "  --listen HOST:PORT   address to listen on (default " DEFAULT_LISTEN ");\n"
           "                       port 0 picks a free port, printed at start\n"
           "  --max-active N       queue tokens ACTIVE at once (library default 1000)\n"
+          "  --admit-per-minute N new buyers admitted per minute (default 0: unlimited)\n"
+          "                       --max-active and --admit-per-minute only SEED a store\n"
+          "                       that has no queue settings yet; after that the store's\n"
+          "                       settings rule (change them with PUT /api/v1/admin/queue\n"
+          "                       or `concert queue set`)\n"
+          "  --queue-refresh-ms N how old this process's view of the queue may get, ms\n"
+          "                       (default 250; 0: read the store on every request)\n"
+          "  --admin-key-file FILE enable /api/v1/admin/* with the key in FILE (sent as\n"
+          "                       the X-Admin-Key header; read once at start); without\n"
+          "                       it those routes answer 404\n"
           "  --active-ttl S       lifetime of an ACTIVE token, seconds (default 600)\n"
           "  --wait-ttl S         a WAITING token not polled for S seconds is dropped\n"
           "                       (default 300)\n"
@@ -81,18 +92,24 @@ static int parse_seconds_ms(const char *text, int64_t *out_ms)
     return 0;
 }
 
-/* A positive decimal integer no larger than max. */
-static int parse_count(const char *text, int64_t max, int64_t *out)
+/* A decimal integer from min to max (min >= 0). */
+static int parse_whole(const char *text, int64_t min, int64_t max, int64_t *out)
 {
     if (*text < '0' || *text > '9')
         return -1; /* strtoll would take a sign or spaces */
     errno = 0;
     char *end = NULL;
     const long long v = strtoll(text, &end, 10);
-    if (errno != 0 || *end != '\0' || v < 1 || v > max)
+    if (errno != 0 || *end != '\0' || v < min || v > max)
         return -1;
     *out = (int64_t)v;
     return 0;
+}
+
+/* A positive decimal integer no larger than max. */
+static int parse_count(const char *text, int64_t max, int64_t *out)
+{
+    return parse_whole(text, 1, max, out);
 }
 
 int server_listen_split(const char *text, char *host, size_t hostlen, unsigned *port)
@@ -126,6 +143,9 @@ typedef enum flag_id {
     FLAG_STORE,
     FLAG_LISTEN,
     FLAG_MAX_ACTIVE,
+    FLAG_ADMIT_PER_MINUTE,
+    FLAG_QUEUE_REFRESH_MS,
+    FLAG_ADMIN_KEY_FILE,
     FLAG_ACTIVE_TTL,
     FLAG_WAIT_TTL,
     FLAG_HOLD_TTL,
@@ -147,6 +167,9 @@ static const flag_spec flag_specs[] = {
     {"--store", FLAG_STORE, 1},
     {"--listen", FLAG_LISTEN, 1},
     {"--max-active", FLAG_MAX_ACTIVE, 1},
+    {"--admit-per-minute", FLAG_ADMIT_PER_MINUTE, 1},
+    {"--queue-refresh-ms", FLAG_QUEUE_REFRESH_MS, 1},
+    {"--admin-key-file", FLAG_ADMIN_KEY_FILE, 1},
     {"--active-ttl", FLAG_ACTIVE_TTL, 1},
     {"--wait-ttl", FLAG_WAIT_TTL, 1},
     {"--hold-ttl", FLAG_HOLD_TTL, 1},
@@ -190,12 +213,39 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
         return 0;
     }
     case FLAG_MAX_ACTIVE:
-        if (parse_count(value, MAX_ACTIVE_LIMIT, &n) != 0) {
+        if (parse_count(value, CONCERT_MAX_ACTIVE_LIMIT, &n) != 0) {
             fprintf(err, "concertd: --max-active: expected a whole number from 1 to %lld, got '%s'\n",
-                    (long long)MAX_ACTIVE_LIMIT, value);
+                    (long long)CONCERT_MAX_ACTIVE_LIMIT, value);
             return -1;
         }
         cfg->options.max_active = n;
+        cfg->queue_flags_given = 1;
+        return 0;
+    case FLAG_ADMIT_PER_MINUTE:
+        if (parse_whole(value, 0, CONCERT_ADMIT_PER_MINUTE_LIMIT, &n) != 0) {
+            fprintf(err,
+                    "concertd: --admit-per-minute: expected a whole number from 0 (unlimited) "
+                    "to %lld, got '%s'\n",
+                    (long long)CONCERT_ADMIT_PER_MINUTE_LIMIT, value);
+            return -1;
+        }
+        cfg->options.admit_per_minute = n;
+        cfg->queue_flags_given = 1;
+        return 0;
+    case FLAG_QUEUE_REFRESH_MS:
+        if (parse_whole(value, 0, MAX_QUEUE_REFRESH_MS, &n) != 0) {
+            fprintf(err,
+                    "concertd: --queue-refresh-ms: expected a whole number from 0 to %lld, "
+                    "got '%s'\n",
+                    (long long)MAX_QUEUE_REFRESH_MS, value);
+            return -1;
+        }
+        cfg->options.queue_refresh_ms = n;
+        return 0;
+    case FLAG_ADMIN_KEY_FILE:
+        if (*value == '\0')
+            break;
+        cfg->admin_key_file = value;
         return 0;
     case FLAG_ACTIVE_TTL:
     case FLAG_WAIT_TTL:

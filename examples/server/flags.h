@@ -11,10 +11,13 @@
 typedef struct server_config {
     const char *store;        /* --store URI */
     const char *listen;       /* --listen HOST:PORT */
-    concert_options options;  /* --max-active and the TTLs; 0 = library default */
+    concert_options options;  /* --max-active, --admit-per-minute, --queue-refresh-ms
+                                 and the TTLs; 0 = library default */
     unsigned threads;         /* --threads; 0 = one per online CPU */
     const char *import_path;  /* --import FILE, or NULL */
     int demo;                 /* --demo */
+    const char *admin_key_file; /* --admin-key-file FILE, or NULL */
+    int queue_flags_given;    /* --max-active or --admit-per-minute was given */
 } server_config;
 
 typedef enum flags_outcome {

@@ -50,6 +50,15 @@ const char *call_idempotency_key(const api_call *call);
 void handle_queue_issue(api_call *call);
 void handle_queue_status(api_call *call);
 void handle_queue_leave(api_call *call);
+void handle_queue_public(api_call *call);
+
+/* ---- handlers_admin.c (behind the admin key, see api.c) ---- */
+void handle_admin_queue_get(api_call *call);
+void handle_admin_queue_put(api_call *call);
+void handle_admin_queue_pause(api_call *call);
+void handle_admin_queue_resume(api_call *call);
+void handle_admin_queue_close(api_call *call);
+void handle_admin_queue_open(api_call *call);
 
 /* ---- handlers_catalog.c ---- */
 void handle_concerts_list(api_call *call);

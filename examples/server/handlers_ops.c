@@ -11,9 +11,11 @@
 
 void handle_healthz(api_call *call)
 {
-    /* A real round trip to the store: the cheapest call that touches it. */
-    concert_queue_stats stats;
-    const int rc = concert_queue_stats_get(&stats, call->ctx->db);
+    /* A real round trip to the store: the cheapest call that touches it.
+     * Not concert_queue_stats_get(), which answers from the db's cache for
+     * up to queue_refresh_ms and would report a dead store as healthy. */
+    concert_queue_settings settings;
+    const int rc = concert_queue_settings_get(&settings, call->ctx->db);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;

@@ -1,15 +1,31 @@
 /*
- * Queue routes: join (no token), poll and leave (token).
+ * Queue routes: join (no token), poll and leave (token), and the public
+ * queue page.
  */
+#include <stdio.h>
+
 #include <json-c/json.h>
 
 #include "errors_http.h"
 #include "handlers.h"
+#include "queue_json.h"
 #include "reply.h"
 
-/* {"token", "user_id", "status", "position", "eta_seconds", "expires_at"} */
+/* The queue's state for a token reply, from the db's cached view (cheap).
+ * The token's own answer stands even if this fails: then null. */
+static const char *queue_state_name_now(api_call *call)
+{
+    concert_queue_stats stats;
+    if (concert_queue_stats_get(&stats, call->ctx->db) < 0)
+        return NULL;
+    return concert_queue_state_name(stats.state);
+}
+
+/* {"token", "user_id", "status", "position", "prequeue", "queue_state",
+ *  "eta_seconds", "expires_at"} */
 static void reply_token(api_call *call, int status, const concert_token_info *info)
 {
+    const int prequeue = info->position == CONCERT_POSITION_PREQUEUE;
     json_out w;
     json_out_init(&w);
     json_out_object_begin(&w);
@@ -20,17 +36,18 @@ static void reply_token(api_call *call, int status, const concert_token_info *in
     JSON_OUT_KEY(&w, "status");
     json_out_string(&w, concert_token_state_name(info->state));
     JSON_OUT_KEY(&w, "position");
-    json_out_int(&w, info->position); /* the library gives 0 when ACTIVE */
-    JSON_OUT_KEY(&w, "eta_seconds");
-    if (info->eta_ms < 0)
+    if (prequeue) /* no place yet: the opening lottery gives it */
         json_out_null(&w);
-    else /* rounded up: "0 seconds" while still waiting would mislead */
-        json_out_int(&w, info->eta_ms / 1000 + (info->eta_ms % 1000 != 0));
-    JSON_OUT_KEY(&w, "expires_at");
-    if (info->expires_at > 0)
-        json_out_time(&w, info->expires_at);
     else
-        json_out_null(&w);
+        json_out_int(&w, info->position); /* the library gives 0 when ACTIVE */
+    JSON_OUT_KEY(&w, "prequeue");
+    json_out_bool(&w, prequeue);
+    JSON_OUT_KEY(&w, "queue_state");
+    json_out_string(&w, queue_state_name_now(call));
+    JSON_OUT_KEY(&w, "eta_seconds");
+    queue_json_eta(&w, info->eta_ms);
+    JSON_OUT_KEY(&w, "expires_at");
+    queue_json_time_or_null(&w, info->expires_at);
     json_out_object_end(&w);
     reply_json(call->resp, status, &w);
 }
@@ -80,4 +97,30 @@ void handle_queue_leave(api_call *call)
         return;
     }
     reply_empty(call->resp, 204);
+}
+
+void handle_queue_public(api_call *call)
+{
+    concert_queue_stats stats;
+    const int rc = concert_queue_stats_get(&stats, call->ctx->db);
+    if (rc < 0) {
+        reply_library_error(call->resp, rc);
+        return;
+    }
+    concert_queue_settings settings;
+    queue_settings_from_stats(&settings, &stats);
+    json_out w;
+    json_out_init(&w);
+    json_out_object_begin(&w);
+    queue_json_settings(&w, &settings);
+    queue_json_counts(&w, &stats);
+    json_out_object_end(&w);
+    reply_json(call->resp, 200, &w);
+    if (call->resp->status == 200) {
+        /* The answer comes from a view at most queue_refresh_ms old, so a
+         * cache (or a CDN in front) may keep it that long, never longer. */
+        const int64_t max_age_s = call->ctx->queue_refresh_ms / 1000;
+        snprintf(call->resp->cache_control, sizeof call->resp->cache_control,
+                 "public, max-age=%lld", (long long)(max_age_s > 0 ? max_age_s : 0));
+    }
 }

@@ -224,6 +224,9 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
                                       "application/json") == MHD_YES;
     if (resp->allow[0] != '\0')
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, resp->allow) == MHD_YES;
+    if (resp->cache_control[0] != '\0')
+        ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                      resp->cache_control) == MHD_YES;
     if (atomic_load(&server->stopping))
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     const enum MHD_Result queued =

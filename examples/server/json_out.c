@@ -318,6 +318,15 @@ void json_out_null(json_out *w)
     put_bytes(w, "null", 4);
 }
 
+void json_out_bool(json_out *w, int value)
+{
+    before_value(w);
+    if (value)
+        put_bytes(w, "true", 4);
+    else
+        put_bytes(w, "false", 5);
+}
+
 void json_out_time(json_out *w, int64_t ms)
 {
     char text[TIMEFMT_SIZE];

@@ -75,6 +75,8 @@ void json_out_int(json_out *w, int64_t value);
 /* text must be NUL-terminated; NULL writes null. */
 void json_out_string(json_out *w, const char *text);
 void json_out_null(json_out *w);
+/* true for any non-zero value, else false. */
+void json_out_bool(json_out *w, int value);
 /* ms since the epoch as an RFC 3339 UTC string. */
 void json_out_time(json_out *w, int64_t ms);
 

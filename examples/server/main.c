@@ -7,12 +7,14 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <concert/concert.h>
 
+#include "admin_key.h"
 #include "api.h"
 #include "catalog_json.h"
 #include "flags.h"
@@ -78,6 +80,28 @@ static int load_catalogs(concert_db *db, const server_config *cfg)
     return 0;
 }
 
+/* Say which queue settings rule: the store's, which the flags only seed. */
+static void log_queue_settings(concert_db *db, const server_config *cfg)
+{
+    concert_queue_settings s;
+    if (concert_queue_settings_get(&s, db) < 0) {
+        fprintf(stderr, "concertd: cannot read the queue settings: %s\n",
+                concert_error_last()->message);
+        return;
+    }
+    const char *state = concert_queue_state_name(s.state);
+    fprintf(stderr, "concertd: queue %s, max_active %lld, admit_per_minute %lld%s\n",
+            state ? state : "?", (long long)s.max_active, (long long)s.admit_per_minute,
+            s.admit_per_minute == 0 ? " (unlimited)" : "");
+    const int differs =
+        (cfg->options.max_active != 0 && cfg->options.max_active != s.max_active) ||
+        cfg->options.admit_per_minute != s.admit_per_minute;
+    if (cfg->queue_flags_given && differs)
+        fprintf(stderr, "concertd: the store already has queue settings, which rule; "
+                        "--max-active/--admit-per-minute only seed a new store "
+                        "(change them with PUT /api/v1/admin/queue)\n");
+}
+
 /* Block the stop signals in every thread (MHD's workers inherit the mask)
  * so that only the sigwait() below receives them. */
 static int block_stop_signals(sigset_t *set)
@@ -113,18 +137,36 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* Read once, before the store: a bad key file stops the start early. */
+    char *admin_key = NULL;
+    if (cfg.admin_key_file != NULL) {
+        char key_err[512];
+        if (admin_key_read_file(&admin_key, cfg.admin_key_file, key_err, sizeof key_err) != 0) {
+            fprintf(stderr, "concertd: --admin-key-file: %s\n", key_err);
+            return 1;
+        }
+    }
+
     concert_db *db = NULL;
     int rc = concert_open(&db, cfg.store, &cfg.options);
     if (rc < 0) {
         fprintf(stderr, "concertd: cannot open the store: %s\n", concert_error_last()->message);
+        free(admin_key);
         return 1;
     }
     if (load_catalogs(db, &cfg) != 0) {
         concert_close(db);
+        free(admin_key);
         return 1;
     }
+    log_queue_settings(db, &cfg);
 
-    const api_context api = {.db = db};
+    const api_context api = {
+        .db = db,
+        .admin_key = admin_key,
+        .admin_key_len = admin_key ? strlen(admin_key) : 0,
+        .queue_refresh_ms = cfg.options.queue_refresh_ms,
+    };
     http_settings settings = {
         .host = host,
         .port = port,
@@ -137,10 +179,12 @@ int main(int argc, char **argv)
     if (http_server_start(&server, &settings, &api, err, sizeof err) != 0) {
         fprintf(stderr, "concertd: %s\n", err);
         concert_close(db);
+        free(admin_key);
         return 1;
     }
-    fprintf(stderr, "concertd: %s store, %u threads, up to %u connections\n",
-            concert_backend_name(db), settings.threads, settings.connection_limit);
+    fprintf(stderr, "concertd: %s store, %u threads, up to %u connections, admin routes %s\n",
+            concert_backend_name(db), settings.threads, settings.connection_limit,
+            admin_key ? "on" : "off");
     const int bracket = strchr(host, ':') != NULL;
     printf("concertd listening on http://%s%s%s:%u\n", bracket ? "[" : "", host,
            bracket ? "]" : "", http_server_port(server));
@@ -153,6 +197,7 @@ int main(int argc, char **argv)
             signo == SIGINT ? "SIGINT" : "SIGTERM");
     http_server_stop(server, SHUTDOWN_GRACE_MS);
     concert_close(db);
+    free(admin_key);
     fprintf(stderr, "concertd: stopped\n");
     return 0;
 }

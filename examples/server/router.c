@@ -1,5 +1,5 @@
 /*
- * Route matching (see router.h). A dozen routes: a linear scan over the
+ * Route matching (see router.h). Two dozen routes: a linear scan over the
  * table, comparing segments in place, costs less than any index would.
  */
 #include "router.h"
@@ -12,6 +12,7 @@ static const route route_table[] = {
     {"POST", "/api/v1/queue/tokens", handle_queue_issue},
     {"GET", "/api/v1/queue/tokens/current", handle_queue_status},
     {"DELETE", "/api/v1/queue/tokens/current", handle_queue_leave},
+    {"GET", "/api/v1/queue", handle_queue_public},
     {"GET", "/api/v1/concerts", handle_concerts_list},
     {"GET", "/api/v1/concerts/{id}", handle_concert_get},
     {"GET", "/api/v1/concerts/{id}/schedules", handle_schedules_list},
@@ -22,6 +23,13 @@ static const route route_table[] = {
     {"POST", "/api/v1/users/{id}/points/charge", handle_points_charge},
     {"GET", "/api/v1/users/{id}/points", handle_points_balance},
     {"GET", "/api/v1/users/{id}/points/history", handle_points_history},
+    /* Reached only with the admin key (api.c checks it first). */
+    {"GET", "/api/v1/admin/queue", handle_admin_queue_get},
+    {"PUT", "/api/v1/admin/queue", handle_admin_queue_put},
+    {"POST", "/api/v1/admin/queue/pause", handle_admin_queue_pause},
+    {"POST", "/api/v1/admin/queue/resume", handle_admin_queue_resume},
+    {"POST", "/api/v1/admin/queue/close", handle_admin_queue_close},
+    {"POST", "/api/v1/admin/queue/open", handle_admin_queue_open},
     {"GET", "/healthz", handle_healthz},
     {"GET", "/openapi.json", handle_openapi},
 };

@@ -11,7 +11,7 @@
 #include "handlers.h"
 
 typedef struct route {
-    const char *method;       /* "GET", "POST", "DELETE" */
+    const char *method;       /* "GET", "POST", "PUT", "DELETE" */
     const char *pattern;      /* "/api/v1/concerts/{id}"; {id} is a path id */
     api_handler_fn handler;
 } route;

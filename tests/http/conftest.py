@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from harness import Server, make_catalog
+from harness import ADMIN_KEY, Server, make_catalog
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -76,6 +76,16 @@ def concertd_path(request):
 def workdir():
     with tempfile.TemporaryDirectory(prefix="concertd-test-") as d:
         yield d
+
+
+@pytest.fixture
+def admin_key_file(workdir):
+    """A file holding ADMIN_KEY, for --admin-key-file."""
+    path = os.path.join(workdir, "admin.key")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(ADMIN_KEY + "\n")
+    os.chmod(path, 0o600)
+    return path
 
 
 @pytest.fixture

@@ -43,6 +43,9 @@ MISSING_USER = 999
 SEAT_PRICE_R = 1000         # seats 1..20
 SEAT_PRICE_S = 500          # seats 21..40
 RICH_POINTS = 100000
+# The admin key the admin_key_file fixture writes (with a trailing newline,
+# as `echo` would, which the server must strip).
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
 
 
 def make_catalog():

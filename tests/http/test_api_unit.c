@@ -10,6 +10,7 @@
 
 #include <criterion/criterion.h>
 
+#include "admin_key.h"
 #include "api.h"
 #include "errors_http.h"
 #include "json_out.h"
@@ -42,6 +43,17 @@ static void close_store(void)
 {
     concert_close(db);
     db = NULL;
+    ctx.admin_key = NULL;
+    ctx.admin_key_len = 0;
+}
+
+static const char test_admin_key[] = "unit-admin-key-0123456789";
+
+static void open_memory_store_with_admin_key(void)
+{
+    open_memory_store();
+    ctx.admin_key = test_admin_key;
+    ctx.admin_key_len = sizeof test_admin_key - 1;
 }
 
 static void handle(api_response *resp, const char *method, const char *path,
@@ -81,7 +93,7 @@ Test(error_table, every_library_code_has_its_contract_status)
         {CONCERT_ENOTSUP, 500, "INTERNAL"},
         {CONCERT_ESCHEMA, 500, "INTERNAL"},
         {CONCERT_EINTERNAL, 500, "INTERNAL"},
-        {CONCERT_ECONFLICT, 500, "INTERNAL"},
+        {CONCERT_ECONFLICT, 409, "CONFLICT"},
         {CONCERT_EUSER_NOT_FOUND, 404, "USER_NOT_FOUND"},
         {CONCERT_ETOKEN_INVALID, 401, "TOKEN_INVALID"},
         {CONCERT_ETOKEN_NOT_ACTIVE, 403, "TOKEN_NOT_ACTIVE"},
@@ -98,6 +110,7 @@ Test(error_table, every_library_code_has_its_contract_status)
         {CONCERT_EINSUFFICIENT_POINTS, 409, "INSUFFICIENT_POINTS"},
         {CONCERT_EINVALID_AMOUNT, 422, "INVALID_AMOUNT"},
         {CONCERT_EIDEMPOTENCY_KEY_REUSED, 409, "IDEMPOTENCY_KEY_REUSED"},
+        {CONCERT_EQUEUE_CLOSED, 409, "QUEUE_CLOSED"},
         {-9999, 500, "INTERNAL"},
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
@@ -201,6 +214,112 @@ Test(api, body_limit_is_checked_whatever_the_transport, .init = open_memory_stor
     api_response_release(&resp);
 }
 
+Test(admin_key, compares_whole_keys_only)
+{
+    const char *key = test_admin_key;
+    const size_t len = strlen(key);
+    cr_expect(admin_key_matches(key, len, "unit-admin-key-0123456789"));
+    cr_expect_not(admin_key_matches(key, len, NULL));
+    cr_expect_not(admin_key_matches(key, len, ""));
+    cr_expect_not(admin_key_matches(key, len, "unit-admin-key-012345678"), "a prefix");
+    cr_expect_not(admin_key_matches(key, len, "unit-admin-key-0123456789x"), "longer");
+    cr_expect_not(admin_key_matches(key, len, "unit-admin-key-0123456780"), "last byte");
+    cr_expect_not(admin_key_matches(key, len, "Unit-admin-key-0123456789"), "first byte");
+    cr_expect_not(admin_key_matches(NULL, 0, ""), "no key never matches");
+    cr_expect_not(admin_key_matches(key, 0, ""), "an empty key never matches");
+}
+
+Test(admin_key, file_is_read_without_its_trailing_newline)
+{
+    char path[] = "/tmp/concertd-admin-key-XXXXXX";
+    const int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    cr_assert_not_null(f);
+    fputs("abcdefghijklmnop-key\r\n\n", f);
+    fclose(f);
+    char *key = NULL;
+    char err[256] = "";
+    cr_assert_eq(admin_key_read_file(&key, path, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(key, "abcdefghijklmnop-key");
+    free(key);
+
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    cr_expect_eq(admin_key_read_file(&key, path, err, sizeof err), -1);
+    cr_expect_null(key);
+    cr_expect_not_null(strstr(err, "empty"), "%s", err);
+    remove(path);
+    cr_expect_eq(admin_key_read_file(&key, path, err, sizeof err), -1);
+    cr_expect_not_null(strstr(err, "cannot read"), "%s", err);
+}
+
+Test(api, admin_paths_are_404_without_a_key, .init = open_memory_store, .fini = close_store)
+{
+    const header_pair key[] = {{"X-Admin-Key", test_admin_key}, {NULL, NULL}};
+    static const char *paths[] = {"/api/v1/admin", "/api/v1/admin/", "/api/v1/admin/queue",
+                                  "/api/v1/admin/queue/pause", "/api/v1/admin/zzz"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        api_response resp;
+        handle(&resp, "POST", paths[i], key, "{}");
+        cr_expect_eq(resp.status, 404, "%s", paths[i]);
+        cr_expect(body_has_code(&resp, "NOT_FOUND"));
+        api_response_release(&resp);
+    }
+}
+
+Test(api, admin_key_is_checked_before_anything_else, .init = open_memory_store_with_admin_key,
+     .fini = close_store)
+{
+    const header_pair right[] = {{"x-admin-key", test_admin_key}, {NULL, NULL}};
+    const header_pair wrong[] = {{"X-Admin-Key", "unit-admin-key-0123456780"}, {NULL, NULL}};
+    api_response resp;
+
+    /* Oversized, unknown sub-route, wrong method: the key comes first. */
+    api_request big = {.method = "PUT", .path = "/api/v1/admin/queue", .body_too_large = 1};
+    api_handle(&ctx, &big, &resp);
+    cr_expect_eq(resp.status, 401);
+    cr_expect(body_has_code(&resp, "ADMIN_KEY_REQUIRED"));
+    api_response_release(&resp);
+    handle(&resp, "DELETE", "/api/v1/admin/nothing", wrong, NULL);
+    cr_expect_eq(resp.status, 403);
+    cr_expect(body_has_code(&resp, "ADMIN_KEY_INVALID"));
+    api_response_release(&resp);
+    handle(&resp, "PUT", "/api/v1/admin/queue", wrong, "{\"max_active\": 1}");
+    cr_expect_eq(resp.status, 403);
+    api_response_release(&resp);
+
+    /* With the key, the usual answers. */
+    handle(&resp, "DELETE", "/api/v1/admin/queue", right, NULL);
+    cr_expect_eq(resp.status, 405);
+    cr_expect_str_eq(resp.allow, "GET, HEAD, PUT");
+    api_response_release(&resp);
+    handle(&resp, "GET", "/api/v1/admin/nothing", right, NULL);
+    cr_expect_eq(resp.status, 404);
+    api_response_release(&resp);
+    handle(&resp, "PUT", "/api/v1/admin/queue", right, "{\"max_active\": 3}");
+    cr_expect_eq(resp.status, 200, "%s", resp.body ? resp.body : "");
+    cr_expect_not_null(resp.body && strstr(resp.body, "\"max_active\":3") ? resp.body : NULL);
+    cr_expect_str_eq(resp.cache_control, "no-store");
+    api_response_release(&resp);
+    handle(&resp, "POST", "/api/v1/admin/queue/pause", right, NULL);
+    cr_expect_eq(resp.status, 204);
+    cr_expect_null(resp.body);
+    api_response_release(&resp);
+
+    /* Only the admin prefix is gated. */
+    handle(&resp, "GET", "/api/v1/administrator", NULL, NULL);
+    cr_expect_eq(resp.status, 404);
+    cr_expect(body_has_code(&resp, "NOT_FOUND"));
+    api_response_release(&resp);
+    handle(&resp, "GET", "/api/v1/queue", NULL, NULL);
+    cr_expect_eq(resp.status, 200);
+    cr_expect_not_null(resp.body && strstr(resp.body, "\"state\":\"PAUSED\"") ? resp.body : NULL,
+                       "%s", resp.body ? resp.body : "");
+    api_response_release(&resp);
+}
+
 /* xorshift: deterministic, so a failure reproduces. */
 static unsigned next_random(unsigned *state)
 {
@@ -212,20 +331,22 @@ static unsigned next_random(unsigned *state)
     return x;
 }
 
-Test(api, hostile_input_always_gets_a_well_formed_answer, .init = open_memory_store,
-     .fini = close_store)
+Test(api, hostile_input_always_gets_a_well_formed_answer,
+     .init = open_memory_store_with_admin_key, .fini = close_store)
 {
     static const char *methods[] = {"GET", "POST", "DELETE", "PUT", "HEAD", "", "get"};
     static const char *paths[] = {
         "/api/v1/queue/tokens", "/api/v1/concerts/1", "/api/v1/users/1/points/charge",
         "/api/v1/reservations", "/api/v1/payments", "/api/v1/schedules/9/seats", "//",
-        "/api/v1/users//points", "/api/v1/concerts/1/schedules/", "",
+        "/api/v1/users//points", "/api/v1/concerts/1/schedules/", "/api/v1/admin/queue", "",
     };
+    const size_t path_count = sizeof paths / sizeof paths[0];
     static const char alphabet[] = "{}[]\":,0123456789-+.eEtrufalsn \\\x01\xff\xc3\xa9user_id";
     unsigned seed = 12345;
     char body[256];
     const header_pair headers[] = {{"Authorization", "Bearer \xff\xfe\x01"},
                                    {"Idempotency-Key", "\x7f"},
+                                   {"X-Admin-Key", test_admin_key},
                                    {NULL, NULL}};
     for (int i = 0; i < 20000; i++) {
         const size_t len = next_random(&seed) % (sizeof body - 1);
@@ -233,7 +354,7 @@ Test(api, hostile_input_always_gets_a_well_formed_answer, .init = open_memory_st
             body[j] = alphabet[next_random(&seed) % (sizeof alphabet - 1)];
         body[len] = '\0';
         api_response resp;
-        handle(&resp, methods[next_random(&seed) % 7], paths[next_random(&seed) % 10],
+        handle(&resp, methods[next_random(&seed) % 7], paths[next_random(&seed) % path_count],
                i % 2 ? headers : NULL, body);
         cr_assert(resp.status >= 200 && resp.status < 600, "status %d", resp.status);
         cr_assert_lt(resp.status, 500, "request %d gave %d", i, resp.status);

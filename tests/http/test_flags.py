@@ -19,10 +19,13 @@ def run(concertd_path, *args, cwd=None):
 def test_help_and_version(concertd_path):
     r = run(concertd_path, "--help")
     assert r.returncode == 0
-    for flag in ("--store", "--listen", "--max-active", "--active-ttl", "--wait-ttl",
+    for flag in ("--store", "--listen", "--max-active", "--admit-per-minute",
+                 "--queue-refresh-ms", "--admin-key-file", "--active-ttl", "--wait-ttl",
                  "--hold-ttl", "--booking-cutoff", "--threads", "--import", "--demo", "--help",
                  "--version"):
         assert flag in r.stdout, flag
+    # The queue limits only seed a new store: --help must say so.
+    assert "only SEED a store" in r.stdout
     assert "sqlite:concert.db" in r.stdout and "127.0.0.1:8080" in r.stdout
     v = run(concertd_path, "--version")
     assert v.returncode == 0
@@ -39,6 +42,15 @@ def test_help_and_version(concertd_path):
     (["--max-active", "0"], "--max-active"),
     (["--max-active", "-3"], "--max-active"),
     (["--max-active", "ten"], "--max-active"),
+    (["--max-active", "100000001"], "--max-active"),
+    (["--admit-per-minute", "-1"], "--admit-per-minute"),
+    (["--admit-per-minute", "6000001"], "--admit-per-minute"),
+    (["--admit-per-minute", "1.5"], "--admit-per-minute"),
+    (["--queue-refresh-ms", "-1"], "--queue-refresh-ms"),
+    (["--queue-refresh-ms", "60001"], "--queue-refresh-ms"),
+    (["--queue-refresh-ms", "fast"], "--queue-refresh-ms"),
+    (["--admin-key-file"], "--admin-key-file needs a value"),
+    (["--admin-key-file="], "--admin-key-file: the value must not be empty"),
     (["--hold-ttl", "0"], "--hold-ttl"),
     (["--hold-ttl", "1.2345"], "--hold-ttl"),
     (["--active-ttl", "1e3"], "--active-ttl"),
@@ -108,3 +120,40 @@ def test_default_store_is_sqlite_in_the_working_directory(concertd_path, workdir
     finally:
         assert server.stop(signal.SIGINT) == 0
     assert "SIGINT received" in server.log()
+
+
+@pytest.mark.parametrize("content, complaint", [
+    (None, "cannot read"),
+    ("", "is empty"),
+    ("\n\n", "is empty"),
+    ("short\n", "shorter than 16"),
+    ("a key with spaces in it\n", "printable ASCII"),
+    ("line-one-0123456789\nline-two-0123456789\n", "printable ASCII"),
+    ("k" * 2000, "longer than"),
+])
+def test_bad_admin_key_file_refuses_to_start(concertd_path, workdir, content, complaint):
+    path = os.path.join(workdir, "admin.key")
+    if content is not None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(content)
+    r = run(concertd_path, "--store", "memory:", "--listen", "127.0.0.1:0",
+            "--admin-key-file", path)
+    assert r.returncode == 1, r
+    assert "--admin-key-file" in r.stderr and complaint in r.stderr, r.stderr
+    assert "listening" not in r.stdout
+
+
+def test_queue_flags_seed_a_new_store_only(start_server, workdir):
+    """--max-active/--admit-per-minute set a new store's queue settings; a
+    store that has them keeps its own, and the log says so."""
+    uri = "sqlite:" + os.path.join(workdir, "seeded.db")
+    first = start_server(uri, args=["--max-active", "7", "--admit-per-minute", "120"])
+    assert "max_active 7, admit_per_minute 120" in first.wait_log("admit_per_minute")
+    assert first.stop() == 0
+    second = start_server(uri, catalog=None,
+                          args=["--max-active", "3", "--admit-per-minute", "60"])
+    log = second.wait_log("only seed a new store")
+    assert "max_active 7, admit_per_minute 120" in log, log
+    assert "only seed a new store" in log, log
+    q = second.call("GET", "/api/v1/queue").json
+    assert (q["max_active"], q["admit_per_minute"]) == (7, 120), q

@@ -7,17 +7,24 @@ import subprocess
 
 import pytest
 
-from harness import assert_error
+from harness import ADMIN_KEY, assert_error
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_DOC = os.path.join(HERE, "..", "..", "examples", "server", "openapi.json")
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 
-# The routes issue 4 lists; the document and the server must both match it.
+# The routes issues 4 and 10 list; the document and the server must both match it.
 CONTRACT = {
     ("POST", "/api/v1/queue/tokens"),
     ("GET", "/api/v1/queue/tokens/current"),
     ("DELETE", "/api/v1/queue/tokens/current"),
+    ("GET", "/api/v1/queue"),
+    ("GET", "/api/v1/admin/queue"),
+    ("PUT", "/api/v1/admin/queue"),
+    ("POST", "/api/v1/admin/queue/pause"),
+    ("POST", "/api/v1/admin/queue/resume"),
+    ("POST", "/api/v1/admin/queue/close"),
+    ("POST", "/api/v1/admin/queue/open"),
     ("GET", "/api/v1/concerts"),
     ("GET", "/api/v1/concerts/{id}"),
     ("GET", "/api/v1/concerts/{id}/schedules"),
@@ -37,6 +44,7 @@ ERROR_CODES = {
     "NOT_FOUND", "METHOD_NOT_ALLOWED", "CONCERT_NOT_BOOKABLE", "BOOKING_CLOSED", "SEAT_TAKEN",
     "HOLD_EXPIRED", "ALREADY_PAID", "INSUFFICIENT_POINTS", "IDEMPOTENCY_KEY_REUSED",
     "PAYLOAD_TOO_LARGE", "INVALID_AMOUNT", "INVALID_ARGUMENT", "INTERNAL", "STORAGE_UNAVAILABLE",
+    "QUEUE_CLOSED", "CONFLICT", "ADMIN_KEY_REQUIRED", "ADMIN_KEY_INVALID",
 }
 
 
@@ -98,14 +106,16 @@ def test_document_matches_the_contract_and_the_route_table(routes):
     assert routes == CONTRACT
 
 
-def test_server_answers_every_documented_operation(start_server, routes):
-    server = start_server("memory")
+def test_server_answers_every_documented_operation(start_server, admin_key_file, routes):
+    server = start_server("memory", args=["--admin-key-file", admin_key_file])
     doc = load_repo_doc()
+    # The admin routes answer only with the key; sent everywhere, it is ignored elsewhere.
+    key = {"X-Admin-Key": ADMIN_KEY}
     for path, item in doc["paths"].items():
         concrete = path.replace("{id}", "1")
         documented = {m.upper() for m in item if m in METHODS}
         # 405's Allow lists exactly the documented methods (plus HEAD with GET).
-        r = server.call("PATCH", concrete)
+        r = server.call("PATCH", concrete, headers=key)
         assert_error(r, 405, "METHOD_NOT_ALLOWED")
         allowed = {m.strip() for m in r.header("Allow").split(",")}
         expected = documented | ({"HEAD"} if "GET" in documented else set())
@@ -113,7 +123,21 @@ def test_server_answers_every_documented_operation(start_server, routes):
         # Each documented method is routed: whatever it answers, it is not
         # "no such route" or "method not allowed".
         for method in documented:
-            r = server.call(method, concrete, body={} if method == "POST" else None)
+            r = server.call(method, concrete, body={} if method in ("POST", "PUT") else None,
+                            headers=key)
             assert r.status not in (404, 405) or r.error_code not in ("NOT_FOUND",
                                                                       "METHOD_NOT_ALLOWED"), \
                 (method, path, r)
+
+
+def test_admin_operations_declare_the_admin_key_and_its_errors():
+    doc = load_repo_doc()
+    assert doc["components"]["securitySchemes"]["adminKey"] == {
+        **doc["components"]["securitySchemes"]["adminKey"],
+        "type": "apiKey", "in": "header", "name": "X-Admin-Key"}
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            admin = path.startswith("/api/v1/admin/")
+            assert (op.get("security") == [{"adminKey": []}]) == admin, (method, path)
+            if admin:
+                assert {"401", "403"} <= set(op["responses"]), (method, path)

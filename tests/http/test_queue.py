@@ -3,7 +3,8 @@ import datetime
 
 from harness import MISSING_USER, assert_error, parse_time
 
-TOKEN_FIELDS = {"token", "user_id", "status", "position", "eta_seconds", "expires_at"}
+TOKEN_FIELDS = {"token", "user_id", "status", "position", "prequeue", "queue_state",
+                "eta_seconds", "expires_at"}
 
 
 def test_join_gives_201_then_200_for_the_same_live_token(server):
@@ -14,6 +15,8 @@ def test_join_gives_201_then_200_for_the_same_live_token(server):
     assert first.json["user_id"] == 1
     assert first.json["status"] == "ACTIVE"
     assert first.json["position"] == 0
+    assert first.json["prequeue"] is False
+    assert first.json["queue_state"] == "OPEN"
     assert first.json["eta_seconds"] is None
     assert isinstance(first.json["token"], str) and len(first.json["token"]) >= 22
     expires = parse_time(first.json["expires_at"])
@@ -76,6 +79,7 @@ def test_queue_admits_in_arrival_order(start_server, store):
     assert first["status"] == "ACTIVE" and first["position"] == 0
     assert second["status"] == "WAITING" and second["position"] == 1
     assert third["status"] == "WAITING" and third["position"] == 2
+    assert second["prequeue"] is False and third["prequeue"] is False
     for waiting in (second, third):
         assert waiting["eta_seconds"] is None or waiting["eta_seconds"] >= 0
         assert waiting["expires_at"] is None or parse_time(waiting["expires_at"])
