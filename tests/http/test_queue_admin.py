@@ -5,9 +5,11 @@ Servers here run with --queue-refresh-ms 0 unless a test is about the
 refresh interval, so that every answer reflects the store at once."""
 import datetime
 import time
+import uuid
 
 import pytest
 
+from conftest import fresh_pg_database
 from harness import ADMIN_KEY, assert_error, parse_time, rfc3339
 
 QUEUE_FIELDS = {"state", "max_active", "admit_per_minute", "opens_at", "waiting", "active",
@@ -407,3 +409,40 @@ def test_pause_or_close_of_a_scheduled_queue_still_runs_the_lottery(admin_server
     assert all(t["status"] == "WAITING" and not t["prequeue"] for t in after), after
     assert admin(server, "POST", "/resume").status == 204
     assert sorted(poll(server, t["token"])["position"] for t in early) == [0, 1]
+
+
+# ---- several processes on one store ----
+
+def test_settings_changed_through_one_server_rule_another(start_server, store, workdir,
+                                                          admin_key_file, request):
+    """Two concertd on one store: the settings live in the store, so a change
+    made through one is obeyed by the other (at once here: refresh 0)."""
+    if store == "memory":
+        pytest.skip("a memory store is private to its process")
+    if store == "sqlite":
+        uri = "sqlite:" + workdir + "/shared.db"
+    else:
+        uri = fresh_pg_database(request.getfixturevalue("pg_server"),
+                                "http_" + uuid.uuid4().hex[:16])
+    a = start_server(uri, args=["--admin-key-file", admin_key_file, "--max-active", "1", *FRESH])
+    b = start_server(uri, catalog=None, args=["--max-active", "50", *FRESH])
+    assert public_queue(b)["max_active"] == 1, "the second server's flag only seeds"
+
+    assert join(a, 1)["status"] == "ACTIVE"
+    assert (join(b, 2)["status"], join(b, 3)["status"]) == ("WAITING", "WAITING")
+    assert admin(a, "PUT", "", {"max_active": 2}).status == 200
+    assert public_queue(b)["max_active"] == 2
+    second = join(b, 4)  # also runs admission on b: user 2 moves in
+    assert public_queue(b)["active"] == 2, public_queue(b)
+
+    assert admin(a, "POST", "/pause").status == 204
+    assert public_queue(b)["state"] == "PAUSED"
+    assert admin(a, "PUT", "", {"max_active": 10}).status == 200
+    # Room for everyone, but paused: b admits nobody.
+    assert poll(b, second["token"])["status"] == "WAITING"
+    assert public_queue(b)["active"] == 2
+
+    assert admin(a, "POST", "/close").status == 204
+    assert_error(b.call("POST", "/api/v1/queue/tokens", {"user_id": 5}), 409, "QUEUE_CLOSED")
+    s = poll(b, second["token"])  # a closed queue still admits its line
+    assert (s["status"], s["queue_state"]) == ("ACTIVE", "CLOSED"), s
