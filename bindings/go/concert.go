@@ -56,7 +56,21 @@ type Options struct {
 	PoolSize       int           // PostgreSQL connections, SQLite readers [8]
 	BusyTimeout    time.Duration // wait on a locked store before ErrStorageBusy [5s]
 	ConnectTimeout time.Duration // PostgreSQL connect timeout [3s]
+
+	// AdmitPerMinute caps new admissions per minute [0: unlimited]. Like
+	// MaxActive it only seeds a store that has no queue settings yet (a new
+	// one); after that the store's settings rule (DB.QueueUpdate).
+	AdmitPerMinute int64
+	// QueueRefresh is how old the DB's cached view of the queue may get
+	// [250ms]; at most a minute. QueueRefreshAlways reads the store on
+	// every call.
+	QueueRefresh time.Duration
 }
+
+// QueueRefreshAlways, as Options.QueueRefresh, turns the DB's cached view of
+// the queue off (the library's queue_refresh_ms = 0): every poll and every
+// QueueStats reads the store.
+const QueueRefreshAlways time.Duration = -1
 
 // DB is an open store. It is safe for concurrent use by multiple goroutines.
 type DB struct {
@@ -82,6 +96,13 @@ func Open(uri string, opts Options) (*DB, error) {
 	copts.wait_ttl_ms = durationMs(opts.WaitTTL)
 	copts.hold_ttl_ms = durationMs(opts.HoldTTL)
 	copts.booking_cutoff_ms = durationMs(opts.BookingCutoff)
+	copts.admit_per_minute = C.int64_t(opts.AdmitPerMinute)
+	switch {
+	case opts.QueueRefresh == QueueRefreshAlways:
+		copts.queue_refresh_ms = 0
+	case opts.QueueRefresh != 0: // zero keeps the initialiser's default
+		copts.queue_refresh_ms = durationMs(opts.QueueRefresh)
+	}
 	var err error
 	if copts.pool_size, err = int32Field("PoolSize", int64(opts.PoolSize)); err != nil {
 		return nil, err

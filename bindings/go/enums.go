@@ -25,6 +25,46 @@ func (s TokenState) String() string {
 	return "TokenState(" + strconv.Itoa(int(s)) + ")"
 }
 
+// QueueState is the queue's state, shared by every process on a store.
+type QueueState int32
+
+const (
+	// QueueOpen: joins queue, admission runs under both limits.
+	QueueOpen QueueState = C.CONCERT_QUEUE_OPEN
+	// QueuePaused ("queue all"): joins still queue, nobody is admitted, the
+	// ETA is unknown; ACTIVE tokens keep going.
+	QueuePaused QueueState = C.CONCERT_QUEUE_PAUSED
+	// QueueClosed: joins are refused with ErrQueueClosed; tokens already in
+	// line keep their place and are still admitted.
+	QueueClosed QueueState = C.CONCERT_QUEUE_CLOSED
+	// QueueScheduled: the sale opens at OpensAt; joins before it are
+	// pre-queued and ordered by the opening lottery.
+	QueueScheduled QueueState = C.CONCERT_QUEUE_SCHEDULED
+)
+
+// String is the library's name for the state ("OPEN", "PAUSED", "CLOSED",
+// "SCHEDULED").
+func (s QueueState) String() string {
+	if name := C.concert_queue_state_name(C.int(s)); name != nil {
+		return C.GoString(name)
+	}
+	return "QueueState(" + strconv.Itoa(int(s)) + ")"
+}
+
+// ParseQueueState is the state named name (exact, upper case, as String
+// gives it). Errors: ErrInvalidArgument for any other text.
+func ParseQueueState(name string) (QueueState, error) {
+	cname, err := cstring("queue state", name)
+	if err != nil {
+		return 0, err
+	}
+	if s := C.concert_queue_state_from_name(cname); s != 0 {
+		return QueueState(s), nil
+	}
+	return 0, newError(CodeInvalidArgument,
+		"queue state "+strconv.Quote(name)+" is not OPEN, PAUSED, CLOSED or SCHEDULED")
+}
+
 // ConcertStatus is whether a concert is on sale.
 type ConcertStatus int32
 

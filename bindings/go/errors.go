@@ -41,6 +41,7 @@ const (
 	CodeInsufficientPoints   Code = C.CONCERT_EINSUFFICIENT_POINTS
 	CodeInvalidAmount        Code = C.CONCERT_EINVALID_AMOUNT
 	CodeIdempotencyKeyReused Code = C.CONCERT_EIDEMPOTENCY_KEY_REUSED
+	CodeQueueClosed          Code = C.CONCERT_EQUEUE_CLOSED
 )
 
 // Name is the code's stable name from the library ("SEAT_TAKEN"), the same
@@ -108,6 +109,7 @@ var (
 	ErrInsufficientPoints   = sentinel(CodeInsufficientPoints)
 	ErrInvalidAmount        = sentinel(CodeInvalidAmount)
 	ErrIdempotencyKeyReused = sentinel(CodeIdempotencyKeyReused)
+	ErrQueueClosed          = sentinel(CodeQueueClosed)
 )
 
 // ErrClosed is returned by every method of a DB after Close.

@@ -9,11 +9,14 @@ import "time"
 
 // TokenInfo is a queue token and where it stands.
 type TokenInfo struct {
-	Token    string
-	UserID   int64
-	State    TokenState
-	IsNew    bool  // QueueIssue created it (false: the user's live token)
-	Position int64 // 1 = next in line; 0 when ACTIVE
+	Token  string
+	UserID int64
+	State  TokenState
+	IsNew  bool // QueueIssue created it (false: the user's live token)
+	// Position: 1 = next in line; 0 when ACTIVE; PositionPrequeue (-1)
+	// while pre-queued (joined a scheduled queue before its opening
+	// lottery gave it a place).
+	Position int64
 	// ETA is the estimated wait; negative when unknown or ACTIVE.
 	ETA time.Duration
 	// ExpiresAt: ACTIVE, the end of the token's lifetime; WAITING, when it
@@ -21,8 +24,15 @@ type TokenInfo struct {
 	ExpiresAt time.Time
 }
 
+// PositionPrequeue is the Position of a pre-queued token.
+const PositionPrequeue = C.CONCERT_POSITION_PREQUEUE
+
 // Active reports whether the token may browse, hold and pay.
 func (t TokenInfo) Active() bool { return t.State == TokenActive }
+
+// Prequeued reports whether the token waits for the opening lottery of a
+// scheduled queue (it has no position yet).
+func (t TokenInfo) Prequeued() bool { return t.Position == PositionPrequeue }
 
 func tokenInfoFromC(c *C.concert_token_info) TokenInfo {
 	eta := time.Duration(-1)
@@ -41,7 +51,9 @@ func tokenInfoFromC(c *C.concert_token_info) TokenInfo {
 }
 
 // QueueIssue joins the queue for userID, or returns the user's live token
-// (IsNew false). Errors: ErrUserNotFound, storage errors.
+// (IsNew false). While the queue is scheduled a new token is pre-queued
+// until the opening lottery. Errors: ErrUserNotFound, ErrQueueClosed (the
+// queue is closed and the user has no live token), storage errors.
 func (db *DB) QueueIssue(userID int64) (TokenInfo, error) {
 	var out C.concert_token_info
 	err := db.call(func(h *C.concert_db) C.int {
@@ -82,16 +94,28 @@ func (db *DB) QueueLeave(token string) error {
 	})
 }
 
-// QueueStats are the queue's counts, for administration.
+// QueueStats are the queue's counts and settings, for administration and
+// a public queue page.
 type QueueStats struct {
 	Active          int64 // ACTIVE tokens now
 	Waiting         int64 // tickets not yet admitted (may include dropped ones)
-	MaxActive       int64 // the configured limit
+	MaxActive       int64 // the shared limit
 	AdmittedThrough int64 // highest ticket admitted or skipped so far
 	LastTicket      int64 // highest ticket issued so far
+	AdmitPerMinute  int64 // the shared rate limit; 0 = unlimited
+	State           QueueState
+	OpensAt         time.Time // when a scheduled queue opens; zero otherwise
+	Prequeued       int64     // tokens waiting for the opening lottery
+	// AdmitRate is the recent admissions per minute; 0 when unknown.
+	AdmitRate float64
+	// ETA is the estimated wait at the back of the line; negative when
+	// unknown (no rate yet, paused, scheduled).
+	ETA time.Duration
 }
 
-// QueueStats returns the current counts (admitting waiting tokens first).
+// QueueStats returns the current counts and settings. It is served from the
+// DB's cached view of the queue when that is younger than
+// Options.QueueRefresh (a refresh runs admission).
 func (db *DB) QueueStats() (QueueStats, error) {
 	var out C.concert_queue_stats
 	err := db.call(func(h *C.concert_db) C.int {
@@ -100,11 +124,30 @@ func (db *DB) QueueStats() (QueueStats, error) {
 	if err != nil {
 		return QueueStats{}, err
 	}
+	eta := time.Duration(-1)
+	if out.eta_ms >= 0 {
+		eta = time.Duration(out.eta_ms) * time.Millisecond
+	}
 	return QueueStats{
 		Active:          int64(out.active),
 		Waiting:         int64(out.waiting),
 		MaxActive:       int64(out.max_active),
 		AdmittedThrough: int64(out.admitted_through),
 		LastTicket:      int64(out.last_ticket),
+		AdmitPerMinute:  int64(out.admit_per_minute),
+		State:           QueueState(out.state),
+		OpensAt:         optionalTime(out.opens_at),
+		Prequeued:       int64(out.prequeued),
+		// admit_rate_mps counts admissions per 1000 s.
+		AdmitRate: float64(out.admit_rate_mps) * 60 / 1000,
+		ETA:       eta,
 	}, nil
+}
+
+// optionalTime is the zero time.Time for 0 ("none"), else the time.
+func optionalTime(ms C.int64_t) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return fromMs(ms)
 }
