@@ -505,9 +505,12 @@ Test(memory_queue, a_prequeued_token_that_leaves_is_skipped_after_the_opening)
     expect_ok(configure(&p, CONCERT_QUEUE_SET_OPENS_AT, T0 + HOUR, 0, T0, NULL));
     for (int64_t u = 1; u <= 3; u++)
         t[u] = issue(&p, u, T0);
+    cr_assert_eq(stats_at(&p, T0).prequeued, 3);
     expect_ok(st->queue_leave(st, &p, t[2].info.token, T0 + SECOND));
     expect_rc(st->queue_leave(st, &p, t[2].info.token, T0 + SECOND), CONCERT_ETOKEN_INVALID);
     cr_assert_eq(status(&p, 2, T0 + SECOND).info.state, CONCERT_TOKEN_ENDED);
+    cr_assert_eq(stats_at(&p, T0 + SECOND).prequeued, 2, "the one that left is out");
+    expect_verify_clean(&p, T0 + SECOND);
     /* opening early by setting OPEN runs the lottery at once */
     expect_ok(configure(&p, CONCERT_QUEUE_SET_STATE, CONCERT_QUEUE_OPEN, CONCERT_QUEUE_SCHEDULED,
                         T0 + 2 * SECOND, NULL));

@@ -242,6 +242,15 @@ Test(memory_verify, a_prequeued_token_admitted_before_the_opening)
     expect_one(&s, "queue: pre-queued token 3 is ACTIVE before the opening");
 }
 
+Test(memory_verify, a_prequeued_token_ended_behind_the_counts_back)
+{
+    seen s;
+    schedule_with_prequeue();
+    ms->tokens[ms->prequeue_from].state = CONCERT_TOKEN_ENDED;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "queue: 1 pre-queued tokens ended but 0 counted");
+}
+
 Test(memory_verify, admission_reaching_into_the_prequeue)
 {
     seen s;

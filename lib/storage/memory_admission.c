@@ -147,6 +147,7 @@ void memory__opening_commit(memory_store *s, mem_opening *o)
     s->settings.state = CONCERT_QUEUE_OPEN;
     s->settings.opens_at = 0;
     s->prequeue_from = s->tokens_count;
+    s->prequeue_ended = 0;
     memory__opening_discard(o);
 }
 
@@ -232,5 +233,7 @@ void memory__token_end(memory_store *s, mem_token *t)
 {
     if (t->state == CONCERT_TOKEN_ACTIVE)
         s->active_count--;
+    else if (t->state == CONCERT_TOKEN_WAITING && memory__prequeued(s, (size_t)(t - s->tokens)))
+        s->prequeue_ended++;
     t->state = CONCERT_TOKEN_ENDED;
 }

@@ -184,6 +184,9 @@ typedef struct memory_store {
     concert_queue_settings settings;
     int64_t pace_us;      /* the admit_per_minute pacer (concert_sys_admit_budget) */
     size_t prequeue_from; /* while SCHEDULED: the first pre-queued token's index */
+    size_t prequeue_ended;/* pre-queued tokens ended since (left, or replaced
+                             after idling): stats.prequeued leaves them out,
+                             as the other stores do */
     int64_t active_grace; /* after max_active was lowered below the active
                              count: how many ACTIVE tokens may still be
                              there (nobody is evicted); 0 otherwise. Only

@@ -218,7 +218,11 @@ int memory__queue_stats(concert_storage *self, const concert_queue_params *param
         out->admit_per_minute = s->settings.admit_per_minute;
         out->state = s->settings.state;
         out->opens_at = s->settings.opens_at;
-        out->prequeued = (int64_t)(s->tokens_count - end);
+        /* those that left are out; those idling past wait_ttl are counted
+         * until the lottery, like tickets in `waiting` */
+        out->prequeued = (int64_t)(s->tokens_count - end) -
+                         (s->settings.state == CONCERT_QUEUE_SCHEDULED ? (int64_t)s->prequeue_ended
+                                                                       : 0);
         out->admit_rate_mps = s->rate.rate_mps;
         out->eta_ms = -1; /* the core's */
     }

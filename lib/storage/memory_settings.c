@@ -86,8 +86,10 @@ int memory__queue_configure(concert_storage *self, const concert_queue_params *p
     memory__opening_commit(s, &opening);
     if (update->fields & CONCERT_QUEUE_SET_OPENS_AT) {
         /* a new pre-queue starts here; one already SCHEDULED keeps its own */
-        if (s->settings.state != CONCERT_QUEUE_SCHEDULED)
+        if (s->settings.state != CONCERT_QUEUE_SCHEDULED) {
             s->prequeue_from = s->tokens_count;
+            s->prequeue_ended = 0;
+        }
         s->settings.state = CONCERT_QUEUE_SCHEDULED;
         s->settings.opens_at = update->opens_at;
     }

@@ -161,11 +161,16 @@ static int verify_queue(const memory_store *s, int64_t now, const verify_out *v,
             return violation(v, "queue: admission reached ticket %zu, into the pre-queue "
                                 "starting at %zu",
                              s->admitted_through, s->prequeue_from + 1);
+        size_t ended = 0;
         for (size_t i = s->prequeue_from; i < s->tokens_count; i++) {
             if (s->tokens[i].state == CONCERT_TOKEN_ACTIVE)
                 return violation(v, "queue: pre-queued token %zu is ACTIVE before the opening",
                                  i + 1);
+            ended += s->tokens[i].state == CONCERT_TOKEN_ENDED;
         }
+        if (ended != s->prequeue_ended)
+            return violation(v, "queue: %zu pre-queued tokens ended but %zu counted",
+                             ended, s->prequeue_ended);
     }
     return CONCERT_OK;
 }
