@@ -4,6 +4,7 @@
  * checked in api.c before any of these runs; the rules (ranges, opens_at in
  * the future, which state changes are allowed) are the library's.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -94,8 +95,12 @@ static int read_update_member(api_call *call, const struct json_object *body, co
     }
     /* Unlike elsewhere, an unknown member is refused: a typo here would
      * otherwise change nothing while the operator believes it did. */
-    reply_malformed(call->resp,
-                    "unknown member: give only max_active, admit_per_minute and opens_at");
+    char message[160];
+    const int n = snprintf(message, sizeof message,
+                           "unknown member '%.40s': give only max_active, admit_per_minute, "
+                           "opens_at",
+                           key);
+    reply_malformed(call->resp, n > 0 ? message : "unknown member");
     return -1;
 }
 

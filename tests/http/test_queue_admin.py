@@ -264,6 +264,13 @@ def test_bad_updates_are_refused_and_change_nothing(admin_server, body, status, 
     assert (after["state"], after["max_active"], after["admit_per_minute"]) == ("OPEN", 2, 30)
 
 
+def test_an_unknown_member_is_named_in_the_error(admin_server):
+    server = admin_server()
+    r = admin(server, "PUT", "", {"max_actve": 5})
+    assert_error(r, 400, "MALFORMED_REQUEST")
+    assert "max_actve" in r.json["error"]["message"], r.json
+
+
 @pytest.mark.parametrize("raw", [b"", b"not json", b'{"max_active": 5} x',
                                  b'{"max_active": 5, "max_active": 6}'])
 def test_malformed_update_bodies_are_400_and_change_nothing(admin_server, raw):
