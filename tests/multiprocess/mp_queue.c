@@ -388,7 +388,7 @@ static void child_step(child *c, int command, int arg)
         child_poll_all(c);
 }
 
-static void child_main(shared *sh, int index, pid_t parent)
+static void child_main(const char *uri, shared *sh, int index, pid_t parent)
 {
     concert_options o = queue_options(sh, REFRESH_MS);
     child c;
@@ -403,7 +403,7 @@ static void child_main(shared *sh, int index, pid_t parent)
      * own options instead of the store would admit everybody at once. */
     o.max_active = 100000;
     o.admit_per_minute = 0;
-    if ((rc = concert_open(&c.db, getenv("MP_QUEUE_URI"), &o)) != 0)
+    if ((rc = concert_open(&c.db, uri, &o)) != 0)
         child_store_fail(&c, "open", rc);
     for (;;) {
         int command, arg;
@@ -413,8 +413,8 @@ static void child_main(shared *sh, int index, pid_t parent)
             if (sh_wait(sh, &sh->go, 1.0) == ETIMEDOUT &&
                 (getppid() != parent || monotonic_s() - idle_since > CHILD_IDLE_S)) {
                 sh_unlock(sh);
-                fprintf(stderr, "mp_queue: child %d: no step from the parent for %d s\n", index,
-                        CHILD_IDLE_S);
+                fprintf(stderr, "mp_queue: child %d: the parent %s\n", index,
+                        getppid() != parent ? "is gone" : "gave no step for too long");
                 _exit(1);
             }
         }
@@ -980,11 +980,6 @@ int main(int argc, char **argv)
         }
         processes = (int)n;
     }
-    /* The children find the store here: no handle is open across fork(). */
-    if (setenv("MP_QUEUE_URI", argv[1], 1) != 0) {
-        perror("setenv");
-        return 1;
-    }
     if (!(r.sh = shared_new())) {
         perror("mp_queue: shared memory");
         return 1;
@@ -993,6 +988,7 @@ int main(int argc, char **argv)
     r.now = START_MS;
     if (setup_store(argv[1], r.sh, processes) != 0)
         return 1;
+    /* No handle is open across fork(): each process opens its own. */
     fflush(stdout);
     fflush(stderr);
     for (int i = 0; i < processes; i++) {
@@ -1005,7 +1001,7 @@ int main(int argc, char **argv)
             return 1;
         }
         if (r.pids[i] == 0)
-            child_main(r.sh, i, parent);
+            child_main(argv[1], r.sh, i, parent);
     }
     o = queue_options(r.sh, 0);
     if (concert_open(&r.db, argv[1], &o) != 0) {
