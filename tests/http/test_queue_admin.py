@@ -173,6 +173,11 @@ def test_missing_or_wrong_key_is_refused_and_changes_nothing(admin_server, heade
 def test_the_right_key_reaches_404_405_and_413_of_the_admin_routes(admin_server):
     server = admin_server()
     assert_error(server.call("GET", "/api/v1/admin/nothing", headers=KEY), 404, "NOT_FOUND")
+    # There is no state but the four routes: an unknown one is no route at all.
+    for state in ("reopen", "SCHEDULED", "PAUSE", "schedule"):
+        assert_error(server.call("POST", "/api/v1/admin/queue/" + state, headers=KEY),
+                     404, "NOT_FOUND")
+    assert admin_state(server)["state"] == "OPEN"
     r = server.call("PATCH", "/api/v1/admin/queue", headers=KEY)
     assert_error(r, 405, "METHOD_NOT_ALLOWED")
     assert {m.strip() for m in r.header("Allow").split(",")} == {"GET", "HEAD", "PUT"}
@@ -405,7 +410,7 @@ def test_schedule_opens_by_itself_at_opens_at(admin_server):
     assert (q["state"], q["opens_at"], q["prequeued"]) == ("OPEN", None, 0), q
 
 
-def test_pause_or_close_of_a_scheduled_queue_still_runs_the_lottery(admin_server):
+def test_pausing_a_scheduled_queue_runs_the_lottery(admin_server):
     server = admin_server("--max-active", "1")
     schedule(server, rfc3339(now_utc() + datetime.timedelta(hours=1)))
     early = [join(server, u) for u in (1, 2)]
