@@ -58,7 +58,7 @@ int concert_storage_postgres_open(concert_storage **out, const char *location,
     st = calloc(1, sizeof(*st));
     if (!st)
         return concert_sys_error_set(CONCERT_ENOMEM, "postgresql: out of memory");
-    if ((rc = pgb_store_init(st, location, opts)) != 0 || (rc = pgb_schema_ensure(st)) != 0) {
+    if ((rc = pgb_store_init(st, location, opts)) != 0 || (rc = pgb_schema_ensure(st, opts)) != 0) {
         pgb_store_free(st);
         return rc;
     }

@@ -134,8 +134,29 @@ int pgb_run(pg_store *st, pg_body body, void *ctx);
 int pgb_query(pg_store *st, pg_stmt stmt, const pg_params *p, int writes, PGresult **out);
 
 /* ---- postgres_schema.c ---- */
-/* Create or migrate the schema; CONCERT_ESCHEMA if it is newer. */
-int pgb_schema_ensure(pg_store *st);
+/* Create or migrate the schema; CONCERT_ESCHEMA if it is newer. A new
+ * store, or one migrated from before the shared queue settings, takes
+ * max_active and admit_per_minute from opts. */
+int pgb_schema_ensure(pg_store *st, const concert_options *opts);
+
+/* ---- the queue (postgres_queue.c, postgres_lottery.c) ---- */
+
+/* Internal answer of a queue step (never a libconcert code): the queue is
+ * SCHEDULED and now >= opens_at, so the lottery must run first. */
+#define PG_OPENING_DUE (-1000)
+/* How often one step runs the opening and tries again before giving up. */
+#define PG_OPENING_ATTEMPTS 4
+
+/* Run the opening if it is due at now: the lottery, then OPEN. Exactly once
+ * across processes (it holds the queue lock K exclusively and re-checks). */
+int pgb_opening(pg_store *st, const concert_queue_params *params, int64_t now);
+/* Record admissions in the stored rate estimate (compare-and-set); returns
+ * the estimate after it. seen: the fields as read with the admission. */
+int64_t pgb_rate_record(pg_store *st, int64_t admitted, int64_t now, concert_sys_rate seen);
+/* The queue_configure method. */
+int pgb_queue_configure(concert_storage *self, const concert_queue_params *params,
+                        const concert_queue_update *update, int64_t now,
+                        concert_queue_settings *out);
 
 /* ---- the methods, by area: each fills its entries of the table ---- */
 void pgb_install_queue(concert_storage *base);

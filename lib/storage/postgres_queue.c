@@ -1,7 +1,9 @@
 /*
  * PostgreSQL backend: the waiting queue. Each step is one server-side
- * function call (concert_fn.queue_*), except the status check, whose common
- * case is a single read (queue_status_peek).
+ * function call (concert_fn.queue_*), except the common cases of a status
+ * check and of the stats refresh, which are a single read (PG_Q_PEEK,
+ * PG_Q_STATS_PEEK) when admission has nothing to do. The opening lottery
+ * and settings changes are in postgres_lottery.c.
  */
 #include <concert/sys/storage.h>
 
@@ -15,7 +17,7 @@
  * stays one statement. The estimate is advisory: after a few lost races the
  * observation is dropped.
  */
-static int64_t rate_record(pg_store *st, int64_t admitted, int64_t now, concert_sys_rate seen)
+int64_t pgb_rate_record(pg_store *st, int64_t admitted, int64_t now, concert_sys_rate seen)
 {
     for (int attempt = 0; attempt < 4; attempt++) {
         concert_sys_rate next = seen;
@@ -48,8 +50,49 @@ static int64_t rate_record(pg_store *st, int64_t admitted, int64_t now, concert_
     return seen.rate_mps;
 }
 
+/* The queue row as read without locks (PG_QUEUE_VIEW_COLUMNS). */
+typedef struct queue_view {
+    int64_t active, through, last, pace_us, prequeued;
+    int expired; /* an ACTIVE token has ended and is not yet settled */
+    concert_queue_settings settings;
+    concert_sys_rate rate;
+} queue_view;
+
+static void view_read(const PGresult *res, int first, queue_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->active = col_int(res, 0, first + PG_QV_ACTIVE);
+    v->through = col_int(res, 0, first + PG_QV_THROUGH);
+    v->last = col_int(res, 0, first + PG_QV_LAST);
+    v->rate.rate_mps = col_int(res, 0, first + PG_QV_RATE);
+    v->rate.window_start = col_int(res, 0, first + PG_QV_WINDOW_START);
+    v->rate.window_count = col_int(res, 0, first + PG_QV_WINDOW_COUNT);
+    v->settings.max_active = col_int(res, 0, first + PG_QV_MAX_ACTIVE);
+    v->settings.admit_per_minute = col_int(res, 0, first + PG_QV_PER_MINUTE);
+    v->settings.state = (int32_t)col_int(res, 0, first + PG_QV_STATE);
+    v->settings.opens_at = col_int(res, 0, first + PG_QV_OPENS_AT);
+    v->pace_us = col_int(res, 0, first + PG_QV_PACE);
+    v->prequeued = col_int(res, 0, first + PG_QV_PREQUEUED);
+    v->expired = strcmp(PQgetvalue(res, 0, first + PG_QV_EXPIRED), "t") == 0;
+}
+
+static int view_opening_due(const queue_view *v, int64_t now)
+{
+    return v->settings.state == CONCERT_QUEUE_SCHEDULED && now >= v->settings.opens_at;
+}
+
+/* Whether admission may have work: the same test as concert_fn.admit_wanted,
+ * with the budget from the one C definition. */
+static int view_admission_wanted(const queue_view *v, int64_t now)
+{
+    return v->expired ||
+           (v->through < v->last &&
+            concert_sys_admit_budget(&v->settings, v->pace_us, v->settings.max_active - v->active,
+                                     now) > 0);
+}
+
 /* Decode a concert_fn.token_row; expect_token (may be NULL) is the text the
- * caller looked up, compared in constant time. */
+ * caller looked up, compared in constant time. PG_OPENING_DUE passes through. */
 static int token_row(pg_store *st, PGresult *res, int64_t now, const char *expect_token,
                      concert_storage_token *out)
 {
@@ -57,24 +100,27 @@ static int token_row(pg_store *st, PGresult *res, int64_t now, const char *expec
     int64_t admitted, rate_now;
     int rc;
 
-    if (PQntuples(res) != 1 || PQnfields(res) < 11)
+    if (PQntuples(res) != 1 || PQnfields(res) < 13)
         return concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: malformed queue reply");
     rc = (int)col_int(res, 0, 0);
+    if (rc == PG_OPENING_DUE)
+        return rc;
     admitted = col_int(res, 0, 7);
     rate.rate_mps = col_int(res, 0, 8);
     rate.window_start = col_int(res, 0, 9);
     rate.window_count = col_int(res, 0, 10);
     rate_now = rate.rate_mps;
     if (admitted > 0)
-        rate_now = rate_record(st, admitted, now, rate);
+        rate_now = pgb_rate_record(st, admitted, now, rate);
     if (rc == CONCERT_EUSER_NOT_FOUND || rc == CONCERT_ETOKEN_INVALID)
         return rc;
+    if (rc == CONCERT_EQUEUE_CLOSED)
+        return concert_sys_error_set(rc, "the queue is CLOSED to new joins");
     if (rc != 0)
         return concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: queue step returned %d", rc);
     if (!out)
         return CONCERT_OK;
-    if (PQgetisnull(res, 0, 1) ||
-        strlen(PQgetvalue(res, 0, 1)) >= sizeof(out->info.token))
+    if (PQgetisnull(res, 0, 1) || strlen(PQgetvalue(res, 0, 1)) >= sizeof(out->info.token))
         return concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: malformed token row");
     memset(out, 0, sizeof(*out));
     col_text(res, 0, 1, out->info.token, sizeof(out->info.token));
@@ -89,14 +135,22 @@ static int token_row(pg_store *st, PGresult *res, int64_t now, const char *expec
     out->info.eta_ms = -1;
     out->info.expires_at = col_int(res, 0, 6);
     out->admit_rate_mps = rate_now;
+    out->ticket = col_int(res, 0, 11);
+    out->queue_state = (int32_t)col_int(res, 0, 12);
     return CONCERT_OK;
 }
 
 static void queue_params_add(pg_params *p, const concert_queue_params *q)
 {
-    param_int(p, q->max_active);
     param_int(p, q->active_ttl_ms);
     param_int(p, q->wait_ttl_ms);
+}
+
+static int opening_gave_up(void)
+{
+    return concert_sys_error_set(CONCERT_EBUSY,
+                                 "postgresql: the queue's opening stayed due after %d attempts",
+                                 PG_OPENING_ATTEMPTS);
 }
 
 static int pg_queue_issue(concert_storage *self, const concert_queue_params *params,
@@ -104,34 +158,46 @@ static int pg_queue_issue(concert_storage *self, const concert_queue_params *par
                           concert_storage_token *out)
 {
     pg_store *st = (pg_store *)self;
-    pg_params p = {0};
-    PGresult *res;
-    int rc;
 
-    param_int(&p, user_id);
-    param_text(&p, new_token);
-    param_int(&p, now);
-    queue_params_add(&p, params);
-    if ((rc = pgb_query(st, PG_Q_ISSUE, &p, 1, &res)) != 0)
+    for (int attempt = 0; attempt < PG_OPENING_ATTEMPTS; attempt++) {
+        pg_params p = {0};
+        PGresult *res;
+        int rc;
+
+        param_int(&p, user_id);
+        param_text(&p, new_token);
+        param_int(&p, now);
+        queue_params_add(&p, params);
+        if ((rc = pgb_query(st, PG_Q_ISSUE, &p, 1, &res)) != 0)
+            return rc;
+        rc = token_row(st, res, now, NULL, out);
+        PQclear(res);
+        if (rc == PG_OPENING_DUE) {
+            if ((rc = pgb_opening(st, params, now)) != 0)
+                return rc;
+            continue;
+        }
+        if (rc == CONCERT_EUSER_NOT_FOUND)
+            return concert_sys_error_set(rc, "user %lld not found", (long long)user_id);
         return rc;
-    rc = token_row(st, res, now, NULL, out);
-    PQclear(res);
-    if (rc == CONCERT_EUSER_NOT_FOUND)
-        return concert_sys_error_set(rc, "user %lld not found", (long long)user_id);
-    return rc;
+    }
+    return opening_gave_up();
 }
 
 /*
  * The fast path of a status check: one read of the state row and the token.
- * Returns 1 when it answered (rc in *rc), 0 when admission may have work, so
- * the full server-side step must run instead.
+ * Returns 1 when it answered (rc in *rc, PG_OPENING_DUE included), 0 when
+ * admission may have work, so the full server-side step must run instead.
  */
 static int queue_status_peek(pg_store *st, const concert_queue_params *params, const char *token,
                              int64_t now, concert_storage_token *out, int *rc)
 {
+    enum { T_ID = PG_QV_COLUMNS, T_TICKET, T_TOKEN, T_USER, T_STATE, T_SEEN, T_EXPIRES };
     pg_params p = {0};
     PGresult *res;
-    int64_t active, through, last, ticket, state, last_seen, expires_at;
+    queue_view v;
+    int64_t id, ticket, state, last_seen, expires_at;
+    int prequeued;
 
     param_text(&p, token);
     param_int(&p, now);
@@ -142,46 +208,55 @@ static int queue_status_peek(pg_store *st, const concert_queue_params *params, c
         *rc = concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: queue state row missing");
         return 1;
     }
-    active = col_int(res, 0, 0);
-    through = col_int(res, 0, 1);
-    last = col_int(res, 0, 2);
-    if (strcmp(PQgetvalue(res, 0, 10), "t") == 0 ||
-        (active < params->max_active && through < last)) {
+    view_read(res, 0, &v);
+    if (view_opening_due(&v, now)) {
+        PQclear(res);
+        *rc = PG_OPENING_DUE;
+        return 1;
+    }
+    if (view_admission_wanted(&v, now)) {
         PQclear(res);
         return 0;
     }
-    if (PQgetisnull(res, 0, 4) || strlen(PQgetvalue(res, 0, 5)) >= sizeof(out->info.token) ||
-        !concert_sys_token_equal(PQgetvalue(res, 0, 5), token)) {
+    if (PQgetisnull(res, 0, T_ID) || strlen(PQgetvalue(res, 0, T_TOKEN)) >= sizeof(out->info.token) ||
+        !concert_sys_token_equal(PQgetvalue(res, 0, T_TOKEN), token)) {
         PQclear(res);
         *rc = concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
         return 1;
     }
     memset(out, 0, sizeof(*out));
-    col_text(res, 0, 5, out->info.token, sizeof(out->info.token));
-    out->info.user_id = col_int(res, 0, 6);
+    col_text(res, 0, T_TOKEN, out->info.token, sizeof(out->info.token));
+    out->info.user_id = col_int(res, 0, T_USER);
     out->info.eta_ms = -1;
-    out->admit_rate_mps = col_int(res, 0, 3);
-    ticket = col_int(res, 0, 4);
-    state = col_int(res, 0, 7);
-    last_seen = col_int(res, 0, 8);
-    expires_at = col_int(res, 0, 9);
+    out->admit_rate_mps = v.rate.rate_mps;
+    out->queue_state = v.settings.state;
+    id = col_int(res, 0, T_ID);
+    prequeued = PQgetisnull(res, 0, T_TICKET);
+    ticket = col_int(res, 0, T_TICKET);
+    state = col_int(res, 0, T_STATE);
+    last_seen = col_int(res, 0, T_SEEN);
+    expires_at = col_int(res, 0, T_EXPIRES);
     PQclear(res);
 
-    if (state == CONCERT_TOKEN_WAITING && ticket > through && now < last_seen + params->wait_ttl_ms) {
+    if (state == CONCERT_TOKEN_WAITING && now < last_seen + params->wait_ttl_ms &&
+        (prequeued || ticket > v.through)) {
         pg_params touch = {0};
-        param_int(&touch, ticket);
+        param_int(&touch, id);
         param_int(&touch, now);
         if ((*rc = pgb_query(st, PG_Q_TOUCH, &touch, 1, &res)) != 0)
             return 1;
         PQclear(res);
         out->info.state = CONCERT_TOKEN_WAITING;
-        out->info.position = ticket - through;
+        out->info.position = prequeued ? CONCERT_POSITION_PREQUEUE : ticket - v.through;
+        out->ticket = ticket;
         out->info.expires_at = (now > last_seen ? now : last_seen) + params->wait_ttl_ms;
     } else if (state == CONCERT_TOKEN_ACTIVE && now < expires_at) {
         out->info.state = CONCERT_TOKEN_ACTIVE;
         out->info.expires_at = expires_at;
+        out->ticket = ticket;
     } else {
         out->info.state = CONCERT_TOKEN_ENDED;
+        out->ticket = ticket;
     }
     *rc = CONCERT_OK;
     return 1;
@@ -191,72 +266,131 @@ static int pg_queue_status(concert_storage *self, const concert_queue_params *pa
                            const char *token, int64_t now, concert_storage_token *out)
 {
     pg_store *st = (pg_store *)self;
-    pg_params p = {0};
-    PGresult *res;
-    int rc;
 
-    if (queue_status_peek(st, params, token, now, out, &rc))
+    for (int attempt = 0; attempt < PG_OPENING_ATTEMPTS; attempt++) {
+        pg_params p = {0};
+        PGresult *res;
+        int rc;
+
+        if (!queue_status_peek(st, params, token, now, out, &rc)) {
+            param_text(&p, token);
+            param_int(&p, now);
+            queue_params_add(&p, params);
+            if ((rc = pgb_query(st, PG_Q_STATUS, &p, 1, &res)) != 0)
+                return rc;
+            rc = token_row(st, res, now, token, out);
+            PQclear(res);
+        }
+        if (rc == PG_OPENING_DUE) {
+            if ((rc = pgb_opening(st, params, now)) != 0)
+                return rc;
+            continue;
+        }
+        if (rc == CONCERT_ETOKEN_INVALID)
+            return concert_sys_error_set(rc, "token invalid: unknown token");
         return rc;
-    param_text(&p, token);
-    param_int(&p, now);
-    queue_params_add(&p, params);
-    if ((rc = pgb_query(st, PG_Q_STATUS, &p, 1, &res)) != 0)
-        return rc;
-    rc = token_row(st, res, now, token, out);
-    PQclear(res);
-    if (rc == CONCERT_ETOKEN_INVALID)
-        return concert_sys_error_set(rc, "token invalid: unknown token");
-    return rc;
+    }
+    return opening_gave_up();
 }
 
 static int pg_queue_leave(concert_storage *self, const concert_queue_params *params,
                           const char *token, int64_t now)
 {
     pg_store *st = (pg_store *)self;
-    pg_params p = {0};
-    PGresult *res;
-    int rc;
 
-    param_text(&p, token);
-    param_int(&p, now);
-    queue_params_add(&p, params);
-    if ((rc = pgb_query(st, PG_Q_LEAVE, &p, 1, &res)) != 0)
+    for (int attempt = 0; attempt < PG_OPENING_ATTEMPTS; attempt++) {
+        pg_params p = {0};
+        PGresult *res;
+        int rc;
+
+        param_text(&p, token);
+        param_int(&p, now);
+        queue_params_add(&p, params);
+        if ((rc = pgb_query(st, PG_Q_LEAVE, &p, 1, &res)) != 0)
+            return rc;
+        rc = token_row(st, res, now, NULL, NULL);
+        PQclear(res);
+        if (rc == PG_OPENING_DUE) {
+            if ((rc = pgb_opening(st, params, now)) != 0)
+                return rc;
+            continue;
+        }
+        if (rc == CONCERT_ETOKEN_INVALID)
+            return concert_sys_error_set(rc, "token invalid: unknown, expired or ended");
         return rc;
-    rc = token_row(st, res, now, NULL, NULL);
-    PQclear(res);
-    if (rc == CONCERT_ETOKEN_INVALID)
-        return concert_sys_error_set(rc, "token invalid: unknown, expired or ended");
-    return rc;
+    }
+    return opening_gave_up();
 }
 
+static void stats_fill(const queue_view *v, int64_t rate_mps, concert_queue_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->active = v->active;
+    out->waiting = v->last > v->through ? v->last - v->through : 0;
+    out->max_active = v->settings.max_active;
+    out->admitted_through = v->through;
+    out->last_ticket = v->last;
+    out->admit_per_minute = v->settings.admit_per_minute;
+    out->state = v->settings.state;
+    out->opens_at = v->settings.opens_at;
+    out->prequeued = v->prequeued;
+    out->admit_rate_mps = rate_mps;
+    out->eta_ms = -1;
+}
+
+/*
+ * The core's refresh of its cached view, every queue_refresh_ms per db: one
+ * read when admission has nothing to do, else the server-side step that
+ * admits under the queue lock.
+ */
 static int pg_queue_stats(concert_storage *self, const concert_queue_params *params, int64_t now,
                           concert_queue_stats *out)
 {
     pg_store *st = (pg_store *)self;
-    pg_params p = {0};
-    PGresult *res;
-    int rc;
 
-    param_int(&p, now);
-    queue_params_add(&p, params);
-    if ((rc = pgb_query(st, PG_Q_STATS, &p, 1, &res)) != 0)
-        return rc;
-    if (PQntuples(res) != 1) {
+    for (int attempt = 0; attempt < PG_OPENING_ATTEMPTS; attempt++) {
+        pg_params p = {0};
+        PGresult *res;
+        queue_view v;
+        int64_t admitted, rate_mps;
+        int rc;
+
+        param_int(&p, now);
+        if ((rc = pgb_query(st, PG_Q_STATS_PEEK, &p, 0, &res)) != 0)
+            return rc;
+        if (PQntuples(res) != 1 || PQnfields(res) != PG_QV_COLUMNS) {
+            PQclear(res);
+            return concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: queue state row missing");
+        }
+        view_read(res, 0, &v);
         PQclear(res);
-        return concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: queue state row missing");
+        if (!view_opening_due(&v, now) && !view_admission_wanted(&v, now)) {
+            stats_fill(&v, v.rate.rate_mps, out);
+            return CONCERT_OK;
+        }
+        if (!view_opening_due(&v, now)) {
+            queue_params_add(&p, params);
+            if ((rc = pgb_query(st, PG_Q_STATS, &p, 1, &res)) != 0)
+                return rc;
+            if (PQntuples(res) != 1 || PQnfields(res) != PG_QV_COLUMNS + 2) {
+                PQclear(res);
+                return concert_sys_error_set(CONCERT_EINTERNAL,
+                                             "postgresql: malformed queue stats reply");
+            }
+            if (col_int(res, 0, 0) != PG_OPENING_DUE) {
+                view_read(res, 1, &v);
+                admitted = col_int(res, 0, PG_QV_COLUMNS + 1);
+                PQclear(res);
+                rate_mps = admitted > 0 ? pgb_rate_record(st, admitted, now, v.rate) : v.rate.rate_mps;
+                stats_fill(&v, rate_mps, out);
+                return CONCERT_OK;
+            }
+            PQclear(res);
+        }
+        if ((rc = pgb_opening(st, params, now)) != 0)
+            return rc;
     }
-    memset(out, 0, sizeof(*out));
-    out->active = col_int(res, 0, 0);
-    out->admitted_through = col_int(res, 0, 1);
-    out->last_ticket = col_int(res, 0, 2);
-    out->waiting = out->last_ticket - out->admitted_through;
-    out->max_active = params->max_active;
-    if (col_int(res, 0, 3) > 0) {
-        concert_sys_rate rate = {col_int(res, 0, 4), col_int(res, 0, 5), col_int(res, 0, 6)};
-        rate_record(st, col_int(res, 0, 3), now, rate);
-    }
-    PQclear(res);
-    return CONCERT_OK;
+    return opening_gave_up();
 }
 
 void pgb_install_queue(concert_storage *base)
@@ -265,6 +399,7 @@ void pgb_install_queue(concert_storage *base)
     base->queue_status = pg_queue_status;
     base->queue_leave = pg_queue_leave;
     base->queue_stats = pg_queue_stats;
+    base->queue_configure = pgb_queue_configure;
 }
 
 #else

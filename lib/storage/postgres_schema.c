@@ -10,8 +10,35 @@
 #include "postgres_schema_sql.h"
 
 /* PG_MIGRATIONS[v]: the statements that take a store from v - 1 to v. */
-static const char *const *const PG_MIGRATIONS[PG_SCHEMA_VERSION + 1] = {NULL, PG_MIGRATION_1,
-                                                                        PG_MIGRATION_2};
+static const char *const *const PG_MIGRATIONS[PG_SCHEMA_VERSION + 1] = {
+    NULL, PG_MIGRATION_1, PG_MIGRATION_2, PG_MIGRATION_3};
+
+typedef struct schema_ctx {
+    int64_t max_active;       /* the options' values: they seed the shared */
+    int64_t admit_per_minute; /* settings of a store that has none yet */
+} schema_ctx;
+
+/* Seed the shared queue settings (a new store, or one from before they
+ * existed). An existing store's settings are never touched. */
+static int settings_seed(pg_slot *slot, const schema_ctx *sc, pg_error *err)
+{
+    char max_text[24], rate_text[24];
+    const char *values[2] = {max_text, rate_text};
+    PGresult *res;
+    snprintf(max_text, sizeof(max_text), "%lld", (long long)sc->max_active);
+    snprintf(rate_text, sizeof(rate_text), "%lld", (long long)sc->admit_per_minute);
+    res = PQexecParams(slot->conn,
+                       "UPDATE concert.queue_state SET max_active = $1::bigint, "
+                       "admit_per_minute = $2::bigint WHERE id = 1",
+                       2, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pgb_classify(slot->conn, res, 1, 1, err);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
 
 /* Read one integer from a fixed query; -1 with err filled on failure. */
 static int query_int(pg_slot *slot, const char *sql, int64_t *out, int *found, pg_error *err)
@@ -34,9 +61,9 @@ static int query_int(pg_slot *slot, const char *sql, int64_t *out, int *found, p
  */
 static int schema_body(pg_slot *slot, void *ctx, pg_error *err)
 {
+    const schema_ctx *sc = ctx;
     int64_t version = 0, exists = 0;
     int found;
-    (void)ctx;
 
     if (pgb_exec_simple(slot, "BEGIN", 0, err) != 0)
         return -1;
@@ -65,6 +92,8 @@ static int schema_body(pg_slot *slot, void *ctx, pg_error *err)
                 goto rollback;
         }
     }
+    if (version < PG_SCHEMA_SETTINGS_VERSION && settings_seed(slot, sc, err) != 0)
+        goto rollback;
     if (pgb_exec_simple(slot, PG_SCHEMA_VERSION_UPDATE_SQL, 1, err) != 0)
         goto rollback;
     return pgb_exec_simple(slot, "COMMIT", 1, err);
@@ -79,9 +108,14 @@ rollback:
     return -1;
 }
 
-int pgb_schema_ensure(pg_store *st)
+int pgb_schema_ensure(pg_store *st, const concert_options *opts)
 {
-    return pgb_run(st, schema_body, NULL);
+    /* opts come resolved from the core (max_active >= 1); the fallback is
+     * the documented default, for a direct caller of
+     * concert_storage_postgres_open with zeroed options. */
+    schema_ctx sc = {opts && opts->max_active > 0 ? opts->max_active : 1000,
+                     opts && opts->admit_per_minute > 0 ? opts->admit_per_minute : 0};
+    return pgb_run(st, schema_body, &sc);
 }
 
 #else

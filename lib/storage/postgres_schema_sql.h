@@ -7,15 +7,21 @@
  * (the enum values are ABI and never change): -20 user not found, -21 token
  * invalid, -27 seat not found, -28 seat taken, -29 reservation not found,
  * -30 forbidden, -31 hold expired, -32 already paid, -33 insufficient
- * points, -34 invalid amount, -35 idempotency key reused.
+ * points, -34 invalid amount, -35 idempotency key reused, -36 queue closed.
+ * -1000 is internal to the backend (never a libconcert code): "the opening
+ * is due", i.e. the queue is SCHEDULED and now >= opens_at; the C side then
+ * runs the lottery (postgres_lottery.c) and retries the step.
  */
 #ifndef CONCERT_POSTGRES_SCHEMA_SQL_H
 #define CONCERT_POSTGRES_SCHEMA_SQL_H
 
 /* Schema version this library writes; a store with a higher one is refused. */
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 #define PG_SCHEMA_VERSION_UPDATE_SQL                                                         \
-    "UPDATE concert.meta SET value = 2 WHERE name = 'schema_version'"
+    "UPDATE concert.meta SET value = 3 WHERE name = 'schema_version'"
+/* The first version with the shared queue settings: a store migrated from
+ * below it is seeded from the options given at open. */
+#define PG_SCHEMA_SETTINGS_VERSION 3
 
 /* ---- version 1: tables, constraints and indexes ---- */
 static const char *const PG_MIGRATION_1[] = {
@@ -499,6 +505,335 @@ static const char *const PG_MIGRATION_2[] = {
     "      VALUES (p_user, 'charge', p_key, p_fingerprint, v_balance, p_now);\n"
     "  END IF;\n"
     "  RETURN QUERY SELECT 0, v_balance;\n"
+    "END $$;",
+    NULL};
+
+/* Text of an integer macro, to splice a C constant into SQL. */
+#define PG_SQL_STR2(x) #x
+#define PG_SQL_STR(x) PG_SQL_STR2(x)
+
+/* ---- version 3: shared queue settings, tickets from a sequence, the
+ * pre-queue ----
+ * Joins no longer touch the queue_state row. A ticket is nextval of
+ * concert.tickets (never blocks), taken while holding the queue lock K =
+ * advisory lock (1668246887, 0) SHARED; admission, the lottery and every
+ * settings change hold K EXCLUSIVELY. So when admission runs, no join is in
+ * flight, every ticket up to the sequence's last_value has committed or
+ * rolled back (a gap), and admission never passes a ticket that is not yet
+ * visible. A join admits only with pg_try_advisory_xact_lock (it holds K
+ * shared: two joins waiting to upgrade would deadlock); when that fails the
+ * next step's admission (the core refreshes every queue_refresh_ms) does it.
+ * Lock order: K, queue_state row, token rows (then reservation, seat, user).
+ * Tokens get their own key (id): a pre-queued token has no ticket until the
+ * opening lottery. */
+static const char *const PG_MIGRATION_3[] = {
+    "ALTER TABLE concert.queue_state"
+    "  ADD COLUMN max_active bigint NOT NULL DEFAULT 1 CHECK (max_active >= 1),"
+    "  ADD COLUMN admit_per_minute bigint NOT NULL DEFAULT 0 CHECK (admit_per_minute >= 0),"
+    "  ADD COLUMN state smallint NOT NULL DEFAULT 1 CHECK (state IN (1, 2, 3, 4)),"
+    "  ADD COLUMN opens_at bigint NOT NULL DEFAULT 0,"
+    "  ADD COLUMN pace_us bigint NOT NULL DEFAULT 0,"
+    "  ADD CHECK ((state = 4) = (opens_at > 0));",
+    /* No CACHE: tickets must follow the order of joins across sessions. */
+    "CREATE SEQUENCE concert.tickets MINVALUE 0 START 1;"
+    "SELECT setval('concert.tickets', last_ticket, true) FROM concert.queue_state WHERE id = 1;"
+    "ALTER TABLE concert.queue_state DROP COLUMN last_ticket;",
+    "CREATE SEQUENCE concert.token_ids;"
+    "ALTER TABLE concert.tokens ADD COLUMN id bigint;"
+    "UPDATE concert.tokens SET id = ticket;"
+    "SELECT setval('concert.token_ids', coalesce((SELECT max(id) FROM concert.tokens), 0) + 1,"
+    "              false);"
+    "ALTER TABLE concert.tokens DROP CONSTRAINT tokens_pkey,"
+    "  ALTER COLUMN id SET NOT NULL,"
+    "  ALTER COLUMN id SET DEFAULT nextval('concert.token_ids'),"
+    "  ALTER COLUMN ticket DROP NOT NULL,"
+    "  ADD PRIMARY KEY (id);"
+    "ALTER SEQUENCE concert.token_ids OWNED BY concert.tokens.id;"
+    "CREATE UNIQUE INDEX tokens_by_ticket ON concert.tokens (ticket);"
+    "DROP INDEX concert.tokens_by_user;"
+    "CREATE INDEX tokens_by_user ON concert.tokens (user_id, id);"
+    "CREATE INDEX tokens_prequeued ON concert.tokens (id) WHERE ticket IS NULL;",
+
+    "DROP FUNCTION concert_fn.queue_issue(bigint, text, bigint, bigint, bigint, bigint);"
+    "DROP FUNCTION concert_fn.queue_status(text, bigint, bigint, bigint, bigint);"
+    "DROP FUNCTION concert_fn.queue_leave(text, bigint, bigint, bigint, bigint);"
+    "DROP FUNCTION concert_fn.queue_stats(bigint, bigint, bigint, bigint);"
+    "DROP FUNCTION concert_fn.token_report(bigint, bigint, bigint, bigint, int);"
+    "DROP FUNCTION concert_fn.admit_maybe(bigint, bigint, bigint, bigint);"
+    "DROP FUNCTION concert_fn.admit(bigint, bigint, bigint, bigint);"
+    "DROP TYPE concert_fn.token_row;",
+    "CREATE TYPE concert_fn.token_row AS ("
+    "  rc int, token text, user_id bigint, state int, is_new int, position bigint,"
+    "  expires_at bigint, admitted bigint, rate_mps bigint, window_start bigint,"
+    "  window_count bigint, ticket bigint, queue_state int);",
+
+    /* The pacer, exactly concert_sys_admit_budget / concert_sys_admit_record
+     * (lib/queue_settings.c): GCRA in microseconds, interval (60 s + slack)
+     * / admit_per_minute rounded up, pace at most the slack behind now. */
+    "CREATE FUNCTION concert_fn.pace_interval(p_per_minute bigint) RETURNS bigint"
+    "  LANGUAGE sql IMMUTABLE AS $$"
+    "  SELECT (60000000 + 1000 * " PG_SQL_STR(CONCERT_ADMIT_SLACK_MS) " + p_per_minute - 1)"
+    "         / p_per_minute $$;",
+    "CREATE FUNCTION concert_fn.admit_budget(p_state int, p_per_minute bigint, p_pace bigint,"
+    "    p_room bigint, p_now bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$\n"
+    "DECLARE v_now_us bigint; v_base bigint;\n"
+    "BEGIN\n"
+    "  IF p_room <= 0 OR p_state NOT IN (1, 3) THEN RETURN 0; END IF;\n"
+    "  IF p_per_minute <= 0 THEN RETURN p_room; END IF;\n"
+    "  IF p_now < 0 OR p_now > 9223372036854775807 / 1000 - 1 THEN RETURN 0; END IF;\n"
+    "  v_now_us := p_now * 1000;\n"
+    "  v_base := greatest(p_pace, v_now_us - 1000 * " PG_SQL_STR(CONCERT_ADMIT_SLACK_MS) ");\n"
+    "  IF v_base > v_now_us THEN RETURN 0; END IF;\n"
+    "  RETURN least((v_now_us - v_base) / concert_fn.pace_interval(p_per_minute) + 1, p_room);\n"
+    "END $$;",
+    "CREATE FUNCTION concert_fn.admit_record(p_per_minute bigint, p_pace bigint,"
+    "    p_admitted bigint, p_now bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$\n"
+    "BEGIN\n"
+    "  IF p_admitted <= 0 OR p_per_minute <= 0 OR p_now < 0\n"
+    "     OR p_now > 9223372036854775807 / 1000 - 1 THEN RETURN p_pace; END IF;\n"
+    "  RETURN greatest(p_pace, p_now * 1000 - 1000 * " PG_SQL_STR(CONCERT_ADMIT_SLACK_MS) ")\n"
+    "         + p_admitted * concert_fn.pace_interval(p_per_minute);\n"
+    "END $$;",
+
+    /* Admission; the caller holds K exclusively (so no join is in flight and
+     * every ticket up to last_value is committed or a gap) and has checked
+     * that the opening is not due. Settle ended ACTIVE tokens, then admit
+     * live WAITING tickets in order up to the budget, each looked at once.
+     * Returns how many were admitted. */
+    "CREATE FUNCTION concert_fn.admit(p_now bigint, p_active_ttl bigint, p_wait_ttl bigint)"
+    "    RETURNS bigint LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE\n"
+    "  q record; v_settled bigint; v_room bigint; v_through bigint; v_last bigint;\n"
+    "  v_budget bigint; v_cand bigint := 0; v_cand_max bigint; v_admitted bigint := 0;\n"
+    "  v_pace bigint;\n"
+    "BEGIN\n"
+    "  SELECT active, admitted_through, max_active, admit_per_minute, state, pace_us INTO q\n"
+    "    FROM concert.queue_state WHERE id = 1 FOR UPDATE;\n"
+    "  WITH e AS (UPDATE concert.tokens SET state = 3\n"
+    "             WHERE state = 2 AND expires_at <= p_now RETURNING 1)\n"
+    "  SELECT count(*) INTO v_settled FROM e;\n"
+    "  v_room := q.max_active - (q.active - v_settled);\n"
+    "  v_through := q.admitted_through;\n"
+    "  v_pace := q.pace_us;\n"
+    "  SELECT last_value INTO v_last FROM concert.tickets;\n"
+    "  v_budget := concert_fn.admit_budget(q.state, q.admit_per_minute, q.pace_us, v_room,\n"
+    "                                      p_now);\n"
+    "  IF v_budget > 0 AND v_through < v_last THEN\n"
+    "    WITH c AS MATERIALIZED (SELECT id, ticket FROM concert.tokens\n"
+    "                WHERE ticket > v_through AND ticket <= v_last AND state = 1\n"
+    "                  AND last_seen + p_wait_ttl > p_now\n"
+    "                ORDER BY ticket LIMIT v_budget),\n"
+    "         a AS (UPDATE concert.tokens t SET state = 2, expires_at = p_now + p_active_ttl\n"
+    "               FROM c WHERE t.id = c.id AND t.state = 1 RETURNING t.id)\n"
+    "    SELECT (SELECT count(*) FROM c), (SELECT max(ticket) FROM c), (SELECT count(*) FROM a)\n"
+    "      INTO v_cand, v_cand_max, v_admitted;\n"
+    "    IF v_cand < v_budget THEN v_through := v_last;\n"
+    "    ELSE v_through := v_cand_max; END IF;\n"
+    "    v_pace := concert_fn.admit_record(q.admit_per_minute, q.pace_us, v_admitted, p_now);\n"
+    "  END IF;\n"
+    "  IF v_settled > 0 OR v_admitted > 0 OR v_through <> q.admitted_through\n"
+    "     OR v_pace <> q.pace_us THEN\n"
+    "    UPDATE concert.queue_state SET active = q.active - v_settled + v_admitted,\n"
+    "        admitted_through = v_through, pace_us = v_pace WHERE id = 1;\n"
+    "  END IF;\n"
+    "  RETURN v_admitted;\n"
+    "END $$;",
+
+    /* Whether admission may have work (read without locks): an ACTIVE token
+     * to settle, or a waiting ticket with budget for it. */
+    "CREATE FUNCTION concert_fn.admit_wanted(p_now bigint) RETURNS boolean LANGUAGE sql AS $$"
+    "  SELECT EXISTS (SELECT 1 FROM concert.tokens WHERE state = 2 AND expires_at <= p_now)"
+    "      OR (q.admitted_through < (SELECT last_value FROM concert.tickets)"
+    "          AND concert_fn.admit_budget(q.state, q.admit_per_minute, q.pace_us,"
+    "                                      q.max_active - q.active, p_now) > 0)"
+    "    FROM concert.queue_state q WHERE q.id = 1 $$;",
+
+    /* Admission from a join, which holds K shared: only if K can be had
+     * exclusively at once (no other join in flight), never waiting. */
+    "CREATE FUNCTION concert_fn.admit_try(p_now bigint, p_active_ttl bigint, p_wait_ttl bigint)"
+    "    RETURNS bigint LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  IF concert_fn.admit_wanted(p_now) AND pg_try_advisory_xact_lock(1668246887, 0) THEN\n"
+    "    RETURN concert_fn.admit(p_now, p_active_ttl, p_wait_ttl);\n"
+    "  END IF;\n"
+    "  RETURN 0;\n"
+    "END $$;",
+
+    /* Admission from any other step: wait for K when there may be work. */
+    "CREATE FUNCTION concert_fn.admit_wait(p_now bigint, p_active_ttl bigint, p_wait_ttl bigint)"
+    "    RETURNS bigint LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  IF concert_fn.admit_wanted(p_now) THEN\n"
+    "    PERFORM pg_advisory_xact_lock(1668246887, 0);\n"
+    "    RETURN concert_fn.admit(p_now, p_active_ttl, p_wait_ttl);\n"
+    "  END IF;\n"
+    "  RETURN 0;\n"
+    "END $$;",
+
+    /* 1 when the opening lottery is due (the caller returns rc -1000). */
+    "CREATE FUNCTION concert_fn.opening_due(p_now bigint) RETURNS boolean LANGUAGE sql AS $$"
+    "  SELECT state = 4 AND p_now >= opens_at FROM concert.queue_state WHERE id = 1 $$;",
+
+    /* Where a token stands (p_id NULL: unknown token, rc -21), plus the rate
+     * fields the client needs to record admissions. */
+    "CREATE FUNCTION concert_fn.token_report(p_id bigint, p_now bigint, p_wait_ttl bigint,"
+    "    p_admitted bigint, p_is_new int) RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE q record; t record; r concert_fn.token_row;\n"
+    "BEGIN\n"
+    "  SELECT admitted_through, rate_mps, window_start, window_count, state INTO q\n"
+    "    FROM concert.queue_state WHERE id = 1;\n"
+    "  r.admitted := p_admitted; r.rate_mps := q.rate_mps;\n"
+    "  r.window_start := q.window_start; r.window_count := q.window_count;\n"
+    "  r.queue_state := q.state;\n"
+    "  r.is_new := p_is_new; r.position := 0; r.expires_at := 0; r.ticket := 0;\n"
+    "  IF p_id IS NULL THEN r.rc := -21; RETURN r; END IF;\n"
+    "  SELECT id, ticket, token, user_id, state, last_seen, expires_at INTO t\n"
+    "    FROM concert.tokens WHERE id = p_id;\n"
+    "  r.rc := 0; r.token := t.token; r.user_id := t.user_id;\n"
+    "  r.ticket := coalesce(t.ticket, 0);\n"
+    "  IF t.state = 1 AND p_now < t.last_seen + p_wait_ttl\n"
+    "     AND (t.ticket IS NULL OR t.ticket > q.admitted_through) THEN\n"
+    "    r.state := 1; r.expires_at := t.last_seen + p_wait_ttl;\n"
+    "    r.position := CASE WHEN t.ticket IS NULL THEN -1\n"
+    "                       ELSE t.ticket - q.admitted_through END;\n"
+    "  ELSIF t.state = 2 AND p_now < t.expires_at THEN\n"
+    "    r.state := 2; r.expires_at := t.expires_at;\n"
+    "  ELSE\n"
+    "    r.state := 3;\n"
+    "  END IF;\n"
+    "  RETURN r;\n"
+    "END $$;",
+
+    /* A join. The user's newest token (by id) answers if it is live;
+     * otherwise a new one: pre-queued (no ticket) while SCHEDULED, refused
+     * while CLOSED, else the next ticket of the sequence. K is taken shared
+     * before the queue state is read, so the lottery (K exclusive) sees
+     * every pre-queued token, and admission every ticket. */
+    "CREATE FUNCTION concert_fn.queue_issue(p_user bigint, p_token text, p_now bigint,"
+    "    p_active_ttl bigint, p_wait_ttl bigint)"
+    "    RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE t record; q record; v_ticket bigint; v_id bigint; v_admitted bigint;\n"
+    "  r concert_fn.token_row;\n"
+    "BEGIN\n"
+    "  PERFORM 1 FROM concert.users WHERE id = p_user;\n"
+    "  IF NOT FOUND THEN r.rc := -20; RETURN r; END IF;\n"
+    /* One issuer per user at a time: at most one live token per user. */
+    "  PERFORM pg_advisory_xact_lock(1668246885, hashint8(p_user));\n"
+    "  SELECT id, ticket, state, last_seen, expires_at INTO t FROM concert.tokens\n"
+    "    WHERE user_id = p_user ORDER BY id DESC LIMIT 1;\n"
+    "  IF FOUND THEN\n"
+    "    SELECT admitted_through, state, opens_at INTO q FROM concert.queue_state WHERE id = 1;\n"
+    "    IF q.state = 4 AND p_now >= q.opens_at THEN r.rc := -1000; RETURN r; END IF;\n"
+    "    IF (t.state = 1 AND p_now < t.last_seen + p_wait_ttl\n"
+    "        AND (t.ticket IS NULL OR t.ticket > q.admitted_through))\n"
+    "       OR (t.state = 2 AND p_now < t.expires_at) THEN\n"
+    "      IF t.state = 1 THEN\n"
+    "        UPDATE concert.tokens SET last_seen = greatest(last_seen, p_now)\n"
+    "          WHERE id = t.id AND state = 1;\n"
+    "      END IF;\n"
+    "      v_admitted := concert_fn.admit_try(p_now, p_active_ttl, p_wait_ttl);\n"
+    "      RETURN concert_fn.token_report(t.id, p_now, p_wait_ttl, v_admitted, 0);\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  PERFORM pg_advisory_xact_lock_shared(1668246887, 0);\n"
+    "  SELECT state, opens_at INTO q FROM concert.queue_state WHERE id = 1;\n"
+    "  IF q.state = 4 AND p_now >= q.opens_at THEN r.rc := -1000; RETURN r; END IF;\n"
+    "  IF q.state = 3 THEN r.rc := -36; RETURN r; END IF;\n"
+    "  IF q.state = 4 THEN v_ticket := NULL;\n"
+    "  ELSE v_ticket := nextval('concert.tickets'); END IF;\n"
+    "  INSERT INTO concert.tokens (ticket, lookup, token, user_id, state, last_seen,\n"
+    "                              expires_at, issued_at)\n"
+    "    VALUES (v_ticket, hashtextextended(p_token, 0), p_token, p_user, 1, p_now, 0, p_now)\n"
+    "    RETURNING id INTO v_id;\n"
+    "  v_admitted := 0;\n"
+    "  IF v_ticket IS NOT NULL THEN\n"
+    "    v_admitted := concert_fn.admit_try(p_now, p_active_ttl, p_wait_ttl);\n"
+    "  END IF;\n"
+    "  RETURN concert_fn.token_report(v_id, p_now, p_wait_ttl, v_admitted, 1);\n"
+    "END $$;",
+
+    /* A status check when the client's read (PG_Q_PEEK) found admission work:
+     * admission first, then the report; a WAITING poll touches last_seen. */
+    "CREATE FUNCTION concert_fn.queue_status(p_token text, p_now bigint, p_active_ttl bigint,"
+    "    p_wait_ttl bigint) RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE v_id bigint; v_admitted bigint; r concert_fn.token_row;\n"
+    "BEGIN\n"
+    "  IF concert_fn.opening_due(p_now) THEN r.rc := -1000; RETURN r; END IF;\n"
+    "  v_admitted := concert_fn.admit_wait(p_now, p_active_ttl, p_wait_ttl);\n"
+    "  SELECT id INTO v_id FROM concert.tokens\n"
+    "    WHERE lookup = hashtextextended(p_token, 0) AND token = p_token;\n"
+    "  r := concert_fn.token_report(v_id, p_now, p_wait_ttl, v_admitted, 0);\n"
+    "  IF r.rc = 0 AND r.state = 1 THEN\n"
+    "    UPDATE concert.tokens SET last_seen = greatest(last_seen, p_now)\n"
+    "      WHERE id = v_id AND state = 1;\n"
+    "    r.expires_at := greatest(r.expires_at, p_now + p_wait_ttl);\n"
+    "  END IF;\n"
+    "  RETURN r;\n"
+    "END $$;",
+
+    /* Leave: K first when a waiting line may need admitting (the room this
+     * leave frees), then the token row. */
+    "CREATE FUNCTION concert_fn.queue_leave(p_token text, p_now bigint, p_active_ttl bigint,"
+    "    p_wait_ttl bigint) RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE t record; q record; v_locked boolean := false; v_admitted bigint := 0;\n"
+    "  r concert_fn.token_row;\n"
+    "BEGIN\n"
+    "  SELECT admitted_through, state, opens_at INTO q FROM concert.queue_state WHERE id = 1;\n"
+    "  IF q.state = 4 AND p_now >= q.opens_at THEN r.rc := -1000; RETURN r; END IF;\n"
+    "  IF (q.state IN (1, 3) AND q.admitted_through < (SELECT last_value FROM concert.tickets))\n"
+    "     OR EXISTS (SELECT 1 FROM concert.tokens WHERE state = 2 AND expires_at <= p_now) THEN\n"
+    "    PERFORM pg_advisory_xact_lock(1668246887, 0);\n"
+    "    v_locked := true;\n"
+    "    SELECT admitted_through INTO q FROM concert.queue_state WHERE id = 1;\n"
+    "  END IF;\n"
+    "  SELECT id, ticket, state, last_seen, expires_at INTO t FROM concert.tokens\n"
+    "    WHERE lookup = hashtextextended(p_token, 0) AND token = p_token FOR UPDATE;\n"
+    "  IF NOT FOUND THEN r.rc := -21; RETURN r; END IF;\n"
+    "  IF t.state = 1 AND p_now < t.last_seen + p_wait_ttl\n"
+    "     AND (t.ticket IS NULL OR t.ticket > q.admitted_through) THEN\n"
+    "    UPDATE concert.tokens SET state = 3 WHERE id = t.id;\n"
+    "  ELSIF t.state = 2 AND p_now < t.expires_at THEN\n"
+    /* Ended; the admission below (or the next one) takes it off the count. */
+    "    UPDATE concert.tokens SET expires_at = 0 WHERE id = t.id;\n"
+    "  ELSE\n"
+    "    r.rc := -21; RETURN r;\n"
+    "  END IF;\n"
+    "  IF v_locked THEN\n"
+    "    v_admitted := concert_fn.admit(p_now, p_active_ttl, p_wait_ttl);\n"
+    "  END IF;\n"
+    "  RETURN concert_fn.token_report(t.id, p_now, p_wait_ttl, v_admitted, 0);\n"
+    "END $$;",
+
+    /* Stats when the client's read (PG_Q_STATS_PEEK) found admission work;
+     * the same columns as that read, after rc, then the number admitted. */
+    "CREATE FUNCTION concert_fn.queue_stats(p_now bigint, p_active_ttl bigint,"
+    "    p_wait_ttl bigint)"
+    "    RETURNS TABLE (o_rc int, o_active bigint, o_admitted_through bigint,"
+    "                   o_last_ticket bigint, o_rate_mps bigint, o_window_start bigint,"
+    "                   o_window_count bigint, o_max_active bigint, o_admit_per_minute bigint,"
+    "                   o_state int, o_opens_at bigint, o_pace_us bigint, o_prequeued bigint,"
+    "                   o_expired boolean, o_admitted bigint) LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE v_admitted bigint;\n"
+    "BEGIN\n"
+    "  IF concert_fn.opening_due(p_now) THEN\n"
+    "    RETURN QUERY SELECT -1000, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,\n"
+    "      0::bigint, 0::bigint, 0::bigint, 0, 0::bigint, 0::bigint, 0::bigint, false,\n"
+    "      0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  v_admitted := concert_fn.admit_wait(p_now, p_active_ttl, p_wait_ttl);\n"
+    "  RETURN QUERY SELECT 0, q.active, q.admitted_through,\n"
+    "    (SELECT last_value FROM concert.tickets), q.rate_mps, q.window_start, q.window_count,\n"
+    "    q.max_active, q.admit_per_minute, q.state::int, q.opens_at, q.pace_us,\n"
+    "    CASE WHEN q.state = 4 THEN (SELECT count(*) FROM concert.tokens\n"
+    "                                WHERE ticket IS NULL AND state = 1) ELSE 0 END,\n"
+    "    false, v_admitted FROM concert.queue_state q WHERE q.id = 1;\n"
     "END $$;",
     NULL};
 

@@ -7,27 +7,62 @@
 #ifndef CONCERT_POSTGRES_SQL_H
 #define CONCERT_POSTGRES_SQL_H
 
-/* Advisory lock classes (first key of pg_advisory_xact_lock(int, int)). */
+/* Advisory lock classes (first key of pg_advisory_xact_lock(int, int)):
+ * 1668246884 schema, 1668246885 one issuer per user, 1668246886 an
+ * idempotency key, 1668246887 the queue lock K (shared by joins, exclusive
+ * for admission, the lottery and settings changes; postgres_schema_sql.h). */
 #define PG_LOCK_SCHEMA_SQL "SELECT pg_advisory_xact_lock(1668246884, 0)"
+#define PG_LOCK_QUEUE_SQL "SELECT pg_advisory_xact_lock(1668246887, 0)"
+
+/* The queue as the core sees it, read without locks (one row of
+ * queue_state): the columns of PG_QUEUE_VIEW_* below, in that order, with
+ * `prequeued` the count to report and `now` the parameter holding now. */
+#define PG_QUEUE_VIEW_COLUMNS(prequeued, now)                                                     \
+    "q.active, q.admitted_through, (SELECT last_value FROM concert.tickets), q.rate_mps, "      \
+    "q.window_start, q.window_count, q.max_active, q.admit_per_minute, q.state, q.opens_at, "  \
+    "q.pace_us, " prequeued ", EXISTS (SELECT 1 FROM concert.tokens e WHERE e.state = 2 "     \
+    "AND e.expires_at <= " now ")"
+enum {
+    PG_QV_ACTIVE, PG_QV_THROUGH, PG_QV_LAST, PG_QV_RATE, PG_QV_WINDOW_START,
+    PG_QV_WINDOW_COUNT, PG_QV_MAX_ACTIVE, PG_QV_PER_MINUTE, PG_QV_STATE, PG_QV_OPENS_AT,
+    PG_QV_PACE, PG_QV_PREQUEUED, PG_QV_EXPIRED, PG_QV_COLUMNS
+};
 
 /* The prepared statements, by index (pg_stmt in postgres_internal.h). */
 #define PG_STATEMENTS(X)                                                                     \
     X(PG_Q_ISSUE, "SELECT * FROM concert_fn.queue_issue($1::bigint, $2::text, $3::bigint, "    \
-                  "$4::bigint, $5::bigint, $6::bigint)")                                     \
+                  "$4::bigint, $5::bigint)")                                                 \
     X(PG_Q_STATUS, "SELECT * FROM concert_fn.queue_status($1::text, $2::bigint, $3::bigint, "  \
-                   "$4::bigint, $5::bigint)")                                                \
-    X(PG_Q_PEEK, "SELECT q.active, q.admitted_through, q.last_ticket, q.rate_mps, t.ticket, "   \
-                 "t.token, t.user_id, t.state, t.last_seen, t.expires_at, "                    \
-                 "EXISTS (SELECT 1 FROM concert.tokens e WHERE e.state = 2 "                  \
-                 "AND e.expires_at <= $2::bigint) FROM concert.queue_state q "                \
+                   "$4::bigint)")                                                            \
+    X(PG_Q_PEEK, "SELECT " PG_QUEUE_VIEW_COLUMNS("0::bigint", "$2::bigint") ", t.id, t.ticket, t.token, "    \
+                 "t.user_id, t.state, t.last_seen, t.expires_at FROM concert.queue_state q "   \
                  "LEFT JOIN concert.tokens t ON t.lookup = hashtextextended($1::text, 0) "     \
                  "AND t.token = $1::text WHERE q.id = 1")                                     \
     X(PG_Q_TOUCH, "UPDATE concert.tokens SET last_seen = greatest(last_seen, $2::bigint) "      \
-                  "WHERE ticket = $1::bigint AND state = 1")                                  \
+                  "WHERE id = $1::bigint AND state = 1")                                      \
     X(PG_Q_LEAVE, "SELECT * FROM concert_fn.queue_leave($1::text, $2::bigint, $3::bigint, "    \
-                  "$4::bigint, $5::bigint)")                                                 \
-    X(PG_Q_STATS, "SELECT * FROM concert_fn.queue_stats($1::bigint, $2::bigint, $3::bigint, "  \
                   "$4::bigint)")                                                             \
+    X(PG_Q_STATS, "SELECT * FROM concert_fn.queue_stats($1::bigint, $2::bigint, $3::bigint)")  \
+    X(PG_Q_STATS_PEEK,                                                                       \
+      "SELECT " PG_QUEUE_VIEW_COLUMNS("CASE WHEN q.state = 4 THEN (SELECT count(*) FROM "      \
+                                      "concert.tokens WHERE ticket IS NULL AND state = 1) "   \
+                                      "ELSE 0 END", "$1::bigint") " FROM concert.queue_state q "          \
+      "WHERE q.id = 1") \
+    X(PG_Q_LOCK, PG_LOCK_QUEUE_SQL)                                                          \
+    X(PG_Q_ROW_LOCK, "SELECT state, opens_at, max_active, admit_per_minute, rate_mps, "        \
+                     "window_start, window_count FROM concert.queue_state WHERE id = 1 "      \
+                     "FOR UPDATE")                                                           \
+    X(PG_Q_PREQUEUED, "SELECT id FROM concert.tokens WHERE ticket IS NULL ORDER BY id")        \
+    X(PG_Q_LOTTERY_ASSIGN,                                                                   \
+      "WITH base AS (SELECT last_value AS b FROM concert.tickets), "                          \
+      "a AS (UPDATE concert.tokens t SET ticket = base.b + u.ord FROM base, "                 \
+      "unnest($1::bigint[]) WITH ORDINALITY AS u(id, ord) WHERE t.id = u.id RETURNING 1) "     \
+      "SELECT (SELECT count(*) FROM a), "                                                     \
+      "setval('concert.tickets', (SELECT b FROM base) + $2::bigint, true)")                   \
+    X(PG_Q_SETTINGS_SET, "UPDATE concert.queue_state SET max_active = $1::bigint, "            \
+                         "admit_per_minute = $2::bigint, state = $3::smallint, "              \
+                         "opens_at = $4::bigint WHERE id = 1")                               \
+    X(PG_Q_ADMIT, "SELECT concert_fn.admit($1::bigint, $2::bigint, $3::bigint)")               \
     X(PG_RATE_GET, "SELECT rate_mps, window_start, window_count FROM concert.queue_state "     \
                    "WHERE id = 1")                                                           \
     X(PG_RATE_CAS, "UPDATE concert.queue_state SET rate_mps = $1::bigint, "                    \
@@ -88,7 +123,7 @@
     X(PG_VERIFY_VIOLATIONS, PG_VERIFY_SQL)
 
 /* Every invariant of concert_verify(), one text row per violation (at most
- * 100 per check). $1 = now, $2 = max_active. */
+ * 100 per check). $1 = now; max_active is the store's shared setting. */
 #define PG_VERIFY_SQL                                                                        \
     "(SELECT format('seat %s of schedule %s is sold to reservation %s, which is not a "        \
     "CONFIRMED reservation of that seat', s.number, s.schedule_id, s.sold_reservation_id) "    \
@@ -125,9 +160,9 @@
     "WHERE sold_reservation_id IS NOT NULL AND hold_reservation_id IS NOT NULL "             \
     "AND hold_until > $1::bigint LIMIT 100) "                                                 \
     "UNION ALL "                                                                             \
-    "(SELECT format('%s tokens are active, more than max_active %s', n, $2::bigint) "          \
-    "FROM (SELECT count(*) AS n FROM concert.tokens WHERE state = 2 "                         \
-    "AND expires_at > $1::bigint) a WHERE a.n > $2::bigint) "                                 \
+    "(SELECT format('%s tokens are active, more than max_active %s', a.n, q.max_active) "      \
+    "FROM concert.queue_state q, (SELECT count(*) AS n FROM concert.tokens WHERE state = 2 "  \
+    "AND expires_at > $1::bigint) a WHERE a.n > q.max_active) "                               \
     "UNION ALL "                                                                             \
     "(SELECT format('queue counts %s active tokens but %s are live', q.active, a.n) "          \
     "FROM concert.queue_state q, (SELECT count(*) AS n FROM concert.tokens WHERE state = 2 "   \

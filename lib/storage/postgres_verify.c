@@ -49,7 +49,7 @@ static int pg_verify(concert_storage *self, const concert_queue_params *params, 
 
     param_int(&counts, now);
     param_int(&checks, now);
-    param_int(&checks, params->max_active);
+    (void)params;
     if ((rc = pgb_run((pg_store *)self, verify_body, &vs)) != 0)
         return rc;
     if (PQntuples(vs.counts) == 1 && report) {
