@@ -38,39 +38,35 @@ int32_t memory__state_at(const memory_store *s, int64_t now)
 
 void memory__opening_discard(mem_opening *o)
 {
-    free(o->order);
-    free(o->block);
+    free(o->rank);
+    free(o->placed);
     memset(o, 0, sizeof(*o));
 }
 
-/* 1 if order holds every index of [from, from + n) exactly once, 0 if not
- * (the shuffle is the core's, but a wrong permutation would lose tokens),
- * -1 when out of memory. */
-static int order_is_permutation(const int64_t *order, size_t n, size_t from)
+/* rank from the lottery's order of the ids from .. from + n - 1: 0, or -1
+ * if order is not a permutation of them (the shuffle is the core's, but a
+ * wrong one would lose tokens). */
+static int rank_from_order(const int64_t *order, size_t n, size_t from, uint32_t *rank)
 {
-    unsigned char *seen = calloc(n / 8 + 1, 1);
-    int ok = 1;
-    if (!seen)
-        return -1;
-    for (size_t i = 0; i < n && ok; i++) {
+    memset(rank, 0xff, n * sizeof(*rank));
+    for (size_t i = 0; i < n; i++) {
         size_t k;
-        if (order[i] < (int64_t)from || (uint64_t)order[i] - from >= n) {
-            ok = 0;
-            break;
-        }
+        if (order[i] < (int64_t)from || (uint64_t)order[i] - from >= n)
+            return -1;
         k = (size_t)order[i] - from;
-        ok = !(seen[k / 8] & (1u << (k % 8)));
-        seen[k / 8] |= (unsigned char)(1u << (k % 8));
+        if (rank[k] != UINT32_MAX)
+            return -1;
+        rank[k] = (uint32_t)i;
     }
-    free(seen);
-    return ok;
+    return 0;
 }
 
 int memory__opening_prepare(memory_store *s, const concert_queue_params *p, int64_t now,
                             int force, mem_opening *o)
 {
     size_t from = s->prequeue_from;
-    int rc;
+    int64_t *order;
+    int rc = CONCERT_OK;
 
     memset(o, 0, sizeof(*o));
     if (s->settings.state != CONCERT_QUEUE_SCHEDULED || (!force && now < s->settings.opens_at))
@@ -79,38 +75,62 @@ int memory__opening_prepare(memory_store *s, const concert_queue_params *p, int6
     o->n = s->tokens_count - from;
     if (o->n == 0)
         return CONCERT_OK;
-    o->order = malloc(o->n * sizeof(*o->order));
-    o->block = malloc(o->n * sizeof(*o->block));
-    if (!o->order || !o->block) {
-        memory__opening_discard(o);
-        return memory__out_of_memory("running the opening lottery");
+    order = malloc(o->n * sizeof(*order));
+    o->rank = malloc(o->n * sizeof(*o->rank));
+    o->placed = calloc(o->n / 8 + 1, 1);
+    if (!order || !o->rank || !o->placed) {
+        rc = memory__out_of_memory("running the opening lottery");
+        goto done;
     }
     /* a stable order in (join order), so that the shuffle alone decides */
     for (size_t i = 0; i < o->n; i++)
-        o->order[i] = (int64_t)(from + i);
+        order[i] = (int64_t)(from + i);
     /* No shuffle given: a core bug, but keeping the join order is a fair
      * enough fallback to keep the sale moving. */
-    if (p->shuffle && (rc = p->shuffle(p->shuffle_ctx, o->order, o->n)) != 0) {
+    if (p->shuffle && (rc = p->shuffle(p->shuffle_ctx, order, o->n)) != 0)
+        goto done;
+    if (rank_from_order(order, o->n, from, o->rank) != 0)
+        rc = concert_sys_error_set(CONCERT_EINTERNAL,
+                                   "memory store: the lottery's shuffle lost or repeated a token");
+done:
+    free(order);
+    if (rc != 0)
         memory__opening_discard(o);
-        return rc;
-    }
-    rc = order_is_permutation(o->order, o->n, from);
-    if (rc != 1) {
-        memory__opening_discard(o);
-        return rc < 0 ? memory__out_of_memory("running the opening lottery")
-                      : concert_sys_error_set(CONCERT_EINTERNAL, "memory store: the lottery's "
-                                                                 "shuffle lost or repeated a token");
-    }
-    return CONCERT_OK;
+    return rc;
 }
 
-/* The lottery's order is in o->order (old indexes); token from + i is to
- * become the one that was at o->order[i]. Moving a token changes its index,
- * which token_ix and its user's last_ticket hold: pass 1 finds every moved
- * token's index slot (and whether its user's last_ticket names it) while
- * both still hold old indexes, pass 2 rewrites them, so an old index
- * rewritten early is never mistaken for one not yet moved. */
-#define LAST_TICKET_FLAG (UINT64_C(1) << 63)
+/* The pre-queued token that joined k-th moves from index from + k to from +
+ * rank[k]. Its index is also held by token_ix and by its user's
+ * last_ticket: both are fixed by one sequential pass over the index's slots
+ * and one over the users (cheap next to a random probe per token, and each
+ * entry is read once, so an index already rewritten is never rewritten
+ * again). */
+static uint32_t moved(const mem_opening *o, size_t from, uint32_t index)
+{
+    return index >= from && index - from < o->n ? (uint32_t)(from + o->rank[index - from])
+                                                : index;
+}
+
+/* Move every pre-queued token to its rank, in place: each cycle of the
+ * permutation is followed once, carrying one token. */
+static void block_permute(mem_token *block, const mem_opening *o)
+{
+    for (size_t start = 0; start < o->n; start++) {
+        mem_token carry;
+        size_t k = start;
+        if (o->placed[start / 8] & (1u << (start % 8)))
+            continue;
+        carry = block[start];
+        do {
+            size_t to = o->rank[k];
+            mem_token displaced = block[to];
+            block[to] = carry;
+            carry = displaced;
+            o->placed[to / 8] |= (unsigned char)(1u << (to % 8));
+            k = to;
+        } while (k != start);
+    }
+}
 
 void memory__opening_commit(memory_store *s, mem_opening *o)
 {
@@ -119,29 +139,16 @@ void memory__opening_commit(memory_store *s, mem_opening *o)
     if (!o->due)
         return;
     if (o->n) {
-        memcpy(o->block, &s->tokens[from], o->n * sizeof(*o->block));
-        for (size_t i = 0; i < o->n; i++) {
-            size_t old = (size_t)o->order[i];
-            mem_token *t = &s->tokens[from + i];
-            uint32_t user;
-            uint64_t found;
-
-            *t = o->block[old - from];
-            user = memory__user_find(s, t->user_id); /* users are never removed */
-            found = mem_index_slot_of(&s->token_ix, memory__token_hash_of(s, (uint32_t)(from + i)),
-                                      (uint32_t)old);
-            if (user != MEM_NONE && s->users[user].last_ticket == old + 1)
-                found |= LAST_TICKET_FLAG;
-            o->order[i] = (int64_t)found;
+        block_permute(&s->tokens[from], o);
+        for (size_t at = 0; s->token_ix.slots && at <= s->token_ix.mask; at++) {
+            uint64_t slot = s->token_ix.slots[at];
+            if (slot && (uint32_t)slot - 1 >= from)
+                mem_index_relabel(&s->token_ix, at, moved(o, from, (uint32_t)slot - 1));
         }
-        for (size_t i = 0; i < o->n; i++) {
-            uint64_t found = (uint64_t)o->order[i];
-            size_t at = (size_t)(found & ~LAST_TICKET_FLAG);
-            if (at < (size_t)s->token_ix.mask + 1) /* always: every token is indexed */
-                mem_index_relabel(&s->token_ix, at, (uint32_t)(from + i));
-            if (found & LAST_TICKET_FLAG)
-                s->users[memory__user_find(s, s->tokens[from + i].user_id)].last_ticket =
-                    (uint32_t)(from + i + 1);
+        for (size_t u = 0; u < s->users_count; u++) {
+            uint32_t last = s->users[u].last_ticket;
+            if (last)
+                s->users[u].last_ticket = moved(o, from, last - 1) + 1;
         }
     }
     s->settings.state = CONCERT_QUEUE_OPEN;

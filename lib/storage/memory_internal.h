@@ -328,8 +328,8 @@ uint32_t memory__token_find(const memory_store *s, const char *text);
 typedef struct mem_opening {
     int due;              /* 1: this step opens a SCHEDULED queue */
     size_t n;             /* pre-queued tokens */
-    int64_t *order;       /* their indexes in the lottery's order */
-    mem_token *block;     /* room to copy the pre-queue block */
+    uint32_t *rank;       /* rank[k]: the lottery's place of the k-th to join */
+    unsigned char *placed;/* a bit per pre-queued token, for the in-place move */
 } mem_opening;
 
 /* 1 if the token is WAITING and polled within wait_ttl, or ACTIVE and not
