@@ -219,7 +219,7 @@ Test(waiting_room, admit_per_minute_spreads_admissions_and_caps_every_window)
     enum { STEPS = 6000 }; /* 100 ms steps: ten fake minutes */
     static int64_t active_at[STEPS + 1];
     concert_token_info t;
-    int64_t per_minute = 10;
+    int64_t per_minute = 5; /* ten minutes of it: fewer than the catalog's 64 buyers */
 
     refresh_ms = 0; /* every sample exact: a lagging one could stretch a window */
     open_store(1000, per_minute, 0);
@@ -241,10 +241,10 @@ Test(waiting_room, admit_per_minute_spreads_admissions_and_caps_every_window)
         cr_assert_leq(active_at[s + 600] - active_at[s], per_minute,
                       "%lld admitted in the minute after %d ms",
                       (long long)(active_at[s + 600] - active_at[s]), s * 100);
-    /* Spread, not a burst: the first 10 s admit a sixth of a minute's worth or so. */
-    cr_assert_leq(active_at[100] - active_at[0], 3);
-    /* And the rate is really used: 10 minutes at 10/min, minus the pacer's slack. */
-    cr_assert_geq(active_at[STEPS], 95, "only %lld admitted", (long long)active_at[STEPS]);
+    /* Spread, not a burst: the first 12 s admit about a sixth of a minute's worth. */
+    cr_assert_leq(active_at[120] - active_at[0], 2);
+    /* And the rate is really used: 10 minutes at 5/min, less the pacer's 0.8 %. */
+    cr_assert_geq(active_at[STEPS], 49, "only %lld admitted", (long long)active_at[STEPS]);
 }
 
 Test(waiting_room, paused_queues_everyone_and_admits_nobody)
@@ -301,7 +301,9 @@ Test(waiting_room, scheduled_opening_prequeues_then_orders_everyone_once)
     concert_queue_stats st;
 
     open_store(1, 0, 0);
-    expect_ok(concert_queue_schedule(db, T0 + 10 * MINUTE));
+    /* Within wait_ttl (5 min) of the joins: pre-queued tokens that stop
+     * polling are dropped like any waiting token. */
+    expect_ok(concert_queue_schedule(db, T0 + 2 * MINUTE));
     for (int i = 0; i < EARLY; i++) {
         clock_advance(SECOND);
         expect_ok(concert_queue_issue(&t[i], db, FIRST_BUYER + i));
@@ -311,13 +313,14 @@ Test(waiting_room, scheduled_opening_prequeues_then_orders_everyone_once)
     }
     st = fresh_stats();
     cr_assert_eq(st.state, CONCERT_QUEUE_SCHEDULED);
-    cr_assert_eq(st.opens_at, T0 + 10 * MINUTE);
+    cr_assert_eq(st.opens_at, T0 + 2 * MINUTE);
     cr_assert_eq(st.prequeued, EARLY);
     cr_assert_eq(st.active, 0, "nobody is admitted before the opening");
 
-    clock_set(T0 + 10 * MINUTE);
+    clock_set(T0 + 2 * MINUTE);
     expect_ok(concert_queue_issue(&late, db, FIRST_BUYER + EARLY));
-    cr_assert_eq(late.position, EARLY, "a join after opens_at queues behind the lottery");
+    cr_assert_eq(late.position, EARLY, "a join after opens_at queues behind the lottery: %lld",
+                 (long long)late.position);
     for (int i = 0; i < EARLY; i++) {
         int64_t rank;
         expect_ok(concert_queue_status(&info, db, t[i].token));
