@@ -37,9 +37,11 @@ run_postgres() {
         echo "CONCERT_TEST_PG_CONNINFO_FILE is not set" >&2
         exit 1
     fi
+    pg_tests='TestFlow|TestHoldExpiresWithFakeClock|TestRaceForOneSeat|TestQueueUpdate|TestQueueStates|TestScheduledOpening'
+    want=$(echo "$pg_tests" | tr '|' '\n' | wc -l)
     status=0
     go test -race -count=1 -timeout 600s -v \
-        -run '^(TestFlow|TestHoldExpiresWithFakeClock|TestRaceForOneSeat)$/^postgres$' ./... \
+        -run "^($pg_tests)\$/^postgres\$" ./... \
         >"${TMPDIR:-/tmp}/concert-go-pg.$$" 2>&1 || status=$?
     grep -E '^ *(--- |ok|FAIL|PASS|panic)|_test.go' "${TMPDIR:-/tmp}/concert-go-pg.$$" || true
     ran=$(grep -c -e '--- PASS: .*/postgres' "${TMPDIR:-/tmp}/concert-go-pg.$$" || true)
@@ -47,8 +49,8 @@ run_postgres() {
     if [ "$status" -ne 0 ]; then
         exit "$status"
     fi
-    if [ "$ran" -ne 3 ]; then
-        echo "expected 3 PostgreSQL subtests to pass, saw $ran" >&2
+    if [ "$ran" -ne "$want" ]; then
+        echo "expected $want PostgreSQL subtests to pass, saw $ran" >&2
         exit 1
     fi
 }
