@@ -738,8 +738,9 @@ Test(memory_queue, opening_lottery_of_a_million_prequeued, .timeout = 120)
     cr_assert_eq(s.prequeued, 0);
     cr_assert_eq(s.last_ticket, N);
     cr_assert_eq(s.active, 1000);
-    fprintf(stderr, "LOTTERY-FIGURES opening with %d pre-queued: %.1f ms CPU (one step, lock held)\n",
-            N, took * 1000);
+    fprintf(stderr,
+            "LOTTERY-FIGURES opening with %d pre-queued: %.1f ms CPU (one step, lock held)\n", N,
+            took * 1000);
     /* spot checks: the index follows */
     for (int64_t u = 1; u <= N; u += 9973) {
         token_for((uint64_t)u, text);

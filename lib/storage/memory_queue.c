@@ -220,9 +220,7 @@ int memory__queue_stats(concert_storage *self, const concert_queue_params *param
         out->opens_at = s->settings.opens_at;
         /* those that left are out; those idling past wait_ttl are counted
          * until the lottery, like tickets in `waiting` */
-        out->prequeued = (int64_t)(s->tokens_count - end) -
-                         (s->settings.state == CONCERT_QUEUE_SCHEDULED ? (int64_t)s->prequeue_ended
-                                                                       : 0);
+        out->prequeued = (int64_t)(s->tokens_count - end - s->prequeue_ended);
         out->admit_rate_mps = s->rate.rate_mps;
         out->eta_ms = -1; /* the core's */
     }

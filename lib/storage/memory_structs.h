@@ -243,21 +243,6 @@ static inline uint32_t mem_index_next(const mem_index *ix, mem_probe *p)
     return mem_index_scan(ix, p);
 }
 
-/* The slot holding value under hash, or SIZE_MAX if there is none. Exact
- * (tag and value), so it needs no key comparison. */
-static inline size_t mem_index_slot_of(const mem_index *ix, uint64_t hash, uint32_t value)
-{
-    uint64_t want = (uint64_t)(uint32_t)hash << 32 | ((uint64_t)value + 1);
-    size_t at;
-    if (!ix->slots)
-        return SIZE_MAX;
-    for (at = mem_index_home(hash, ix->mask); ix->slots[at]; at = (at + 1) & ix->mask) {
-        if (ix->slots[at] == want)
-            return at;
-    }
-    return SIZE_MAX;
-}
-
 /* Point the entry in slot `at` at another value under the same key (when
  * the owner moves an item); the hash tag stays. */
 static inline void mem_index_relabel(mem_index *ix, size_t at, uint32_t value)
