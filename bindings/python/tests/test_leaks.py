@@ -34,6 +34,17 @@ for uri in ("memory:", "sqlite:" + {dbfile!r}):
             r = db.reserve(t, 10, i + 1)
             db.pay(t, r.id, idempotency_key="k%d" % i)
             db.history(1); db.verify(); db.queue_stats()
+            db.queue_settings(); db.queue_update(max_active=10 + i, admit_per_minute=600)
+            db.queue_update(admit_per_minute=0)   # unlimited again for the next buyer
+            db.pause(); db.resume(); db.close_queue()
+            for bad in (lambda: db.queue_issue(2), lambda: db.resume(),
+                        lambda: db.queue_update(max_active=-1),
+                        lambda: db.queue_update(state="HALTED")):
+                try:
+                    bad()
+                except concert.Error:
+                    pass
+            db.schedule("2099-01-01T00:00:00Z"); db.queue_issue(3); db.open_queue()
             for bad in (lambda: db.seats(t, 999), lambda: db.balance(999),
                         lambda: db.load_catalog({{"users": [{{"id": 1, "name": "x"}}]}})):
                 try:
