@@ -1056,3 +1056,40 @@ Test(sqlite, verify_reports_a_pre_queue_outside_a_scheduled_queue)
     concert_verify_report_free(rep);
     concert_close(db);
 }
+
+/* Leaving the pre-queue (or idling out of it) takes the token out of the
+ * count and out of the lottery; rejoining while SCHEDULED pre-queues anew. */
+Test(sqlite, a_token_that_leaves_the_pre_queue_gets_no_ticket)
+{
+    concert_db *db = open_with_limits(1, 0);
+    concert_token_info t[3], again;
+    concert_queue_stats st;
+    sqlite3 *raw;
+
+    load_users(db, 3);
+    cr_assert_eq(concert_queue_schedule(db, T0 + MINUTE), 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(concert_queue_issue(&t[i], db, i + 1), 0);
+    cr_assert_eq(concert_queue_leave(db, t[1].token), 0);
+    cr_assert_eq(concert_queue_leave(db, t[1].token), CONCERT_ETOKEN_INVALID);
+    cr_assert_eq(stats_of(db).prequeued, 2);
+    expect_verify_clean(db);
+    cr_assert_eq(concert_queue_issue(&again, db, 2), 0);
+    cr_assert_eq(again.is_new, 1);
+    cr_assert_eq(again.position, CONCERT_POSITION_PREQUEUE);
+    cr_assert_eq(stats_of(db).prequeued, 3);
+
+    cr_assert_eq(concert_queue_open(db), 0, "%s", concert_error_last()->message);
+    st = stats_of(db);
+    cr_assert_eq(st.prequeued, 0);
+    cr_assert_eq(st.last_ticket, 3, "three tickets: the left token got none");
+    cr_assert_eq(st.active, 1);
+    cr_assert_eq(st.waiting, 2);
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM tokens WHERE ticket < 0"), 1,
+                 "the left token keeps its placeholder");
+    cr_assert_eq(raw_int(raw, "SELECT state FROM tokens WHERE ticket < 0"), 3);
+    sqlite3_close(raw);
+    expect_verify_clean(db);
+    concert_close(db);
+}
