@@ -7,7 +7,8 @@
  *   sqlite_conn.c     connections, the reader pool, statement cache, errors,
  *                     transactions
  *   sqlite_schema.c   the schema, its version and migrations
- *   sqlite_queue.c    the waiting queue
+ *   sqlite_queue.c    the waiting queue's steps
+ *   sqlite_admission.c  the queue_state row, admission, the opening lottery
  *   sqlite_catalog.c  concerts, schedules, seats and catalog loading
  *   sqlite_booking.c  holds, reservations and payment
  *   sqlite_points.c   charges, balances, the ledger, users

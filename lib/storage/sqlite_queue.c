@@ -10,12 +10,13 @@
  * until the opening lottery gives it a ticket.
  *
  * Admission writes, so every queue step is a BEGIN IMMEDIATE transaction on
- * the writer, with one exception that matters for throughput: a status poll
- * of a token that is not WAITING, at a moment when admission would change
- * nothing, is answered from a read snapshot on a pooled reader. That answer
- * is exactly what the write path would give (admission is a no-op and the
- * token row is not touched), and it lets every buyer call's token check run
- * in parallel instead of queueing for the one writer.
+ * the writer, with two exceptions that matter for throughput, taken only at
+ * a moment when admission would change nothing: a status poll of a token
+ * that is not WAITING, and queue_stats (the core's refresh of its cached
+ * view, from every db every queue_refresh_ms). Both are answered from a read
+ * snapshot on a pooled reader: exactly what the write path would give
+ * (admission is a no-op and no row is touched), in parallel instead of
+ * queueing for the one writer.
  */
 #ifdef CONCERT_HAVE_SQLITE
 
