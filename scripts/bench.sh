@@ -10,6 +10,10 @@
 #    pgbench running the hold's single statement on the same server.
 # 3. HTTP: concertd (memory and SQLite stores) and a bare libmicrohttpd
 #    server answering the same bytes, under wrk at 64 and 1,000 connections.
+# 4. The waiting room (issue 10): scripts/bench-queue.sh (HTTP status poll
+#    on every store, the queue at 1,000 and 1,000,000 waiting in process,
+#    the 100,000-buyer stampede); its results go to DIR/queue and are
+#    appended to results.md. concert-bench's queue scenario runs there.
 #
 # Everything listens on 127.0.0.1 and every load run is bounded in time
 # (10 s; 3 s with --quick). Results go to DIR (default build-bench/results):
@@ -28,7 +32,7 @@ while [ $# -gt 0 ]; do
     --no-http) run_http=0 ;;
     --no-pg) run_pg=0 ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -42,10 +46,7 @@ out=$(cd "$out" && pwd)
 if [ "$quick" = 1 ]; then
     dur=3 http_reps=1 pg_reps=1 lib_flags=(--quick) queue_users=200000
 else
-    # PostgreSQL fills its big queue with 100,000 tokens, not 1,000,000:
-    # every join serialises on the queue_state row (~1,500 joins/s here),
-    # so a million would take over ten minutes. The size is in each row.
-    dur=10 http_reps=3 pg_reps=3 lib_flags=(--pg-queue-size 100000) queue_users=1000000
+    dur=10 http_reps=3 pg_reps=3 lib_flags=() queue_users=1000000
 fi
 log() { printf '\n== %s\n' "$*" >&2; }
 
@@ -101,8 +102,9 @@ if [ "$run_lib" = 1 ]; then
     log "concert-bench (in process)"
     pg_flags=()
     [ "$run_pg" = 1 ] && pg_flags=(--pg "$conninfo")
+    # The queue scenario is part 4's (scripts/bench-queue.sh).
     "$bin/concert-bench" "${lib_flags[@]}" --threads 4 "${pg_flags[@]}" \
-        --json-out "$out/lib.json" | tee "$out/lib.txt"
+        --only flow,venue,footprint,holds --json-out "$out/lib.json" | tee "$out/lib.txt"
 fi
 
 # ---------------------------------------------------------------- 2. PostgreSQL ceiling
@@ -323,7 +325,16 @@ if [ "$run_http" = 1 ]; then
     done
 fi
 
+# ---------------------------------------------------------------- 4. waiting room
+queue_flags=(--no-build --build "$build" --out "$out/queue")
+[ "$quick" = 1 ] && queue_flags+=(--quick)
+[ "$run_lib" = 1 ] || queue_flags+=(--no-lib)
+[ "$run_http" = 1 ] || queue_flags+=(--no-http --no-stampede)
+[ "$run_pg" = 1 ] || queue_flags+=(--no-pg)
+log "the waiting room: scripts/bench-queue.sh ${queue_flags[*]}"
+scripts/bench-queue.sh "${queue_flags[@]}" >"$out/queue.txt"
+
 # ---------------------------------------------------------------- summary
 log "summary"
-/usr/bin/python3 bench/summary.py "$out" | tee "$out/results.md"
+{ /usr/bin/python3 bench/summary.py "$out"; cat "$out/queue/results.md"; } | tee "$out/results.md"
 echo "bench.sh: results in $out/results.md" >&2
