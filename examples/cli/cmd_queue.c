@@ -54,10 +54,16 @@ static void print_settings_text(int64_t max_active, int64_t admit_per_minute, in
         puts("admit per minute: unlimited");
 }
 
+/* Whole seconds, rounded up (without overflow for any ms >= 0). */
+static int64_t ceil_seconds(int64_t ms)
+{
+    return ms / 1000 + (ms % 1000 != 0);
+}
+
 /* A duration for people: "45s", "12m 5s", "3h 20m". */
 static void format_wait(int64_t ms, char *buf, size_t size)
 {
-    const int64_t s = (ms + 999) / 1000;
+    const int64_t s = ceil_seconds(ms);
     if (s < 60)
         snprintf(buf, size, "%" PRId64 "s", s);
     else if (s < 3600)
@@ -102,7 +108,7 @@ static int show_queue(cli_context *ctx)
     cli_json_add(obj, "last_ticket", json_object_new_int64(stats.last_ticket), &ok);
     /* Whole seconds rounded up, as GET /api/v1/queue gives it. */
     add_nullable(obj, "eta_seconds", stats.eta_ms < 0,
-                 stats.eta_ms < 0 ? NULL : json_object_new_int64((stats.eta_ms + 999) / 1000),
+                 stats.eta_ms < 0 ? NULL : json_object_new_int64(ceil_seconds(stats.eta_ms)),
                  &ok);
     if (!ok) {
         json_object_put(obj);
