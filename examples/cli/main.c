@@ -1,5 +1,5 @@
 /*
- * concert: load and inspect a libconcert store from the command line.
+ * concert: load, inspect and administer a libconcert store from the command line.
  *
  *   concert [--store URI] [--max-active N] [--json] COMMAND [ARGS]
  *
@@ -31,7 +31,7 @@ static const cli_command *find_command(const char *name)
 static void print_help(const cli_context *ctx)
 {
     printf("Usage: %s [--store URI] [--max-active N] [--json] COMMAND [ARGS]\n\n"
-           "Load and inspect a libconcert store.\n\n"
+           "Load, inspect and administer a libconcert store.\n\n"
            "Commands:\n",
            ctx->program);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
