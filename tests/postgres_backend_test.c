@@ -619,7 +619,7 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
     concert_close(db2);
 }
 
-enum { JOINERS = 16, JOINS_EACH = 30, CHURNERS = 3 };
+enum { JOINERS = 16, JOINS_EACH = 60, CHURNERS = 3 };
 
 typedef struct join_race {
     concert_db *db;
@@ -707,7 +707,7 @@ Test(postgres, joins_from_many_threads_never_lose_a_ticket_to_admission, .timeou
     /* Room for the first joins (admission then takes every ticket it can
      * see, so a ticket still in flight is the one it could pass), then a
      * full house that only payments and leaves open. */
-    o.max_active = 64;
+    o.max_active = 256;
     o.queue_refresh_ms = 0;
     race.db = open_store(&o);
     load_users(race.db, JOINERS * JOINS_EACH);

@@ -649,17 +649,6 @@ static const char *const PG_MIGRATION_3[] = {
     "                                      q.max_active - q.active, p_now) > 0)"
     "    FROM concert.queue_state q WHERE q.id = 1 $$;",
 
-    /* Admission from a join, which holds K shared: only if K can be had
-     * exclusively at once (no other join in flight), never waiting. */
-    "CREATE FUNCTION concert_fn.admit_try(p_now bigint, p_active_ttl bigint, p_wait_ttl bigint)"
-    "    RETURNS bigint LANGUAGE plpgsql AS $$\n"
-    "BEGIN\n"
-    "  IF concert_fn.admit_wanted(p_now) AND pg_try_advisory_xact_lock(1668246887, 0) THEN\n"
-    "    RETURN concert_fn.admit(p_now, p_active_ttl, p_wait_ttl);\n"
-    "  END IF;\n"
-    "  RETURN 0;\n"
-    "END $$;",
-
     /* Admission from any other step: wait for K when there may be work. */
     "CREATE FUNCTION concert_fn.admit_wait(p_now bigint, p_active_ttl bigint, p_wait_ttl bigint)"
     "    RETURNS bigint LANGUAGE plpgsql AS $$\n"
@@ -706,53 +695,81 @@ static const char *const PG_MIGRATION_3[] = {
     "  RETURN r;\n"
     "END $$;",
 
-    /* A join. The user's newest token (by id) answers if it is live;
-     * otherwise a new one: pre-queued (no ticket) while SCHEDULED, refused
-     * while CLOSED, else the next ticket of the sequence. K is taken shared
-     * before the queue state is read, so the lottery (K exclusive) sees
-     * every pre-queued token, and admission every ticket. */
+    /* A join, in three statements on the common path (it is the stampede's
+     * hot path): the locks with the user check; one read of the queue row,
+     * the user's newest token (by id) and whether an ACTIVE token is due
+     * for settling; the INSERT. K is taken shared first, so nothing admits
+     * or opens between that read and the commit: the read is exact, the
+     * report is built from it, and the lottery (K exclusive) sees every
+     * pre-queued token. The newest token answers if it is live; otherwise a
+     * new one: pre-queued (no ticket) while SCHEDULED, refused while CLOSED,
+     * else the next ticket of the sequence. */
     "CREATE FUNCTION concert_fn.queue_issue(p_user bigint, p_token text, p_now bigint,"
     "    p_active_ttl bigint, p_wait_ttl bigint)"
     "    RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
     "#variable_conflict use_column\n"
-    "DECLARE t record; q record; v_ticket bigint; v_id bigint; v_admitted bigint;\n"
-    "  r concert_fn.token_row;\n"
+    "DECLARE v record; v_id bigint; v_ticket bigint; v_state int; v_seen bigint;\n"
+    "  v_expires bigint; r concert_fn.token_row;\n"
     "BEGIN\n"
-    "  PERFORM 1 FROM concert.users WHERE id = p_user;\n"
-    "  IF NOT FOUND THEN r.rc := -20; RETURN r; END IF;\n"
     /* One issuer per user at a time: at most one live token per user. */
-    "  PERFORM pg_advisory_xact_lock(1668246885, hashint8(p_user));\n"
-    "  SELECT id, ticket, state, last_seen, expires_at INTO t FROM concert.tokens\n"
-    "    WHERE user_id = p_user ORDER BY id DESC LIMIT 1;\n"
-    "  IF FOUND THEN\n"
-    "    SELECT admitted_through, state, opens_at INTO q FROM concert.queue_state WHERE id = 1;\n"
-    "    IF q.state = 4 AND p_now >= q.opens_at THEN r.rc := -1000; RETURN r; END IF;\n"
-    "    IF (t.state = 1 AND p_now < t.last_seen + p_wait_ttl\n"
-    "        AND (t.ticket IS NULL OR t.ticket > q.admitted_through))\n"
-    "       OR (t.state = 2 AND p_now < t.expires_at) THEN\n"
-    "      IF t.state = 1 THEN\n"
-    "        UPDATE concert.tokens SET last_seen = greatest(last_seen, p_now)\n"
-    "          WHERE id = t.id AND state = 1;\n"
-    "      END IF;\n"
-    "      v_admitted := concert_fn.admit_try(p_now, p_active_ttl, p_wait_ttl);\n"
-    "      RETURN concert_fn.token_report(t.id, p_now, p_wait_ttl, v_admitted, 0);\n"
+    "  PERFORM pg_advisory_xact_lock_shared(1668246887, 0),\n"
+    "          pg_advisory_xact_lock(1668246885, hashint8(p_user))\n"
+    "    FROM concert.users WHERE id = p_user;\n"
+    "  IF NOT FOUND THEN r.rc := -20; RETURN r; END IF;\n"
+    "  SELECT q.admitted_through, q.active, q.max_active, q.admit_per_minute, q.state,\n"
+    "         q.opens_at, q.pace_us, q.rate_mps, q.window_start, q.window_count,\n"
+    "         t.id, t.ticket, t.state AS t_state, t.last_seen, t.expires_at, t.token,\n"
+    "         EXISTS (SELECT 1 FROM concert.tokens e\n"
+    "                 WHERE e.state = 2 AND e.expires_at <= p_now) AS expired\n"
+    "    INTO v FROM concert.queue_state q\n"
+    "    LEFT JOIN LATERAL (SELECT id, ticket, state, last_seen, expires_at, token\n"
+    "                       FROM concert.tokens WHERE user_id = p_user\n"
+    "                       ORDER BY id DESC LIMIT 1) t ON true\n"
+    "   WHERE q.id = 1;\n"
+    "  IF v.state = 4 AND p_now >= v.opens_at THEN r.rc := -1000; RETURN r; END IF;\n"
+    "  r.rc := 0; r.user_id := p_user; r.admitted := 0; r.queue_state := v.state;\n"
+    "  r.rate_mps := v.rate_mps; r.window_start := v.window_start;\n"
+    "  r.window_count := v.window_count;\n"
+    "  IF v.id IS NOT NULL AND ((v.t_state = 1 AND p_now < v.last_seen + p_wait_ttl\n"
+    "                           AND (v.ticket IS NULL OR v.ticket > v.admitted_through))\n"
+    "                          OR (v.t_state = 2 AND p_now < v.expires_at)) THEN\n"
+    "    v_id := v.id; v_ticket := v.ticket; v_state := v.t_state;\n"
+    "    v_seen := greatest(v.last_seen, p_now); v_expires := v.expires_at;\n"
+    "    r.is_new := 0; r.token := v.token;\n"
+    "    IF v_state = 1 THEN\n"
+    "      UPDATE concert.tokens SET last_seen = v_seen WHERE id = v_id AND state = 1;\n"
     "    END IF;\n"
+    "  ELSE\n"
+    "    IF v.state = 3 THEN r.rc := -36; RETURN r; END IF;\n"
+    "    IF v.state = 4 THEN v_ticket := NULL;\n"
+    "    ELSE v_ticket := nextval('concert.tickets'); END IF;\n"
+    "    INSERT INTO concert.tokens (ticket, lookup, token, user_id, state, last_seen,\n"
+    "                                expires_at, issued_at)\n"
+    "      VALUES (v_ticket, hashtextextended(p_token, 0), p_token, p_user, 1, p_now, 0, p_now)\n"
+    "      RETURNING id INTO v_id;\n"
+    "    v_state := 1; v_seen := p_now; r.is_new := 1; r.token := p_token;\n"
     "  END IF;\n"
-    "  PERFORM pg_advisory_xact_lock_shared(1668246887, 0);\n"
-    "  SELECT state, opens_at INTO q FROM concert.queue_state WHERE id = 1;\n"
-    "  IF q.state = 4 AND p_now >= q.opens_at THEN r.rc := -1000; RETURN r; END IF;\n"
-    "  IF q.state = 3 THEN r.rc := -36; RETURN r; END IF;\n"
-    "  IF q.state = 4 THEN v_ticket := NULL;\n"
-    "  ELSE v_ticket := nextval('concert.tickets'); END IF;\n"
-    "  INSERT INTO concert.tokens (ticket, lookup, token, user_id, state, last_seen,\n"
-    "                              expires_at, issued_at)\n"
-    "    VALUES (v_ticket, hashtextextended(p_token, 0), p_token, p_user, 1, p_now, 0, p_now)\n"
-    "    RETURNING id INTO v_id;\n"
-    "  v_admitted := 0;\n"
-    "  IF v_ticket IS NOT NULL THEN\n"
-    "    v_admitted := concert_fn.admit_try(p_now, p_active_ttl, p_wait_ttl);\n"
+    /* Admission only without waiting: this join holds K shared, and two
+     * joins waiting to upgrade would deadlock. When another join is in
+     * flight, the next step's admission does it. Only when there may be
+     * work: a ticket waiting (this one) with budget, or a token to settle. */
+    "  IF (v.expired OR (v_state = 1 AND v_ticket IS NOT NULL\n"
+    "                    AND concert_fn.admit_budget(v.state, v.admit_per_minute, v.pace_us,\n"
+    "                                                v.max_active - v.active, p_now) > 0))\n"
+    "     AND pg_try_advisory_xact_lock(1668246887, 0) THEN\n"
+    "    RETURN concert_fn.token_report(v_id, p_now, p_wait_ttl,\n"
+    "                                   concert_fn.admit(p_now, p_active_ttl, p_wait_ttl),\n"
+    "                                   r.is_new);\n"
     "  END IF;\n"
-    "  RETURN concert_fn.token_report(v_id, p_now, p_wait_ttl, v_admitted, 1);\n"
+    "  r.ticket := coalesce(v_ticket, 0);\n"
+    "  IF v_state = 2 THEN\n"
+    "    r.state := 2; r.position := 0; r.expires_at := v_expires;\n"
+    "  ELSE\n"
+    "    r.state := 1; r.expires_at := v_seen + p_wait_ttl;\n"
+    "    r.position := CASE WHEN v_ticket IS NULL THEN -1\n"
+    "                       ELSE v_ticket - v.admitted_through END;\n"
+    "  END IF;\n"
+    "  RETURN r;\n"
     "END $$;",
 
     /* A status check when the client's read (PG_Q_PEEK) found admission work:
