@@ -7,7 +7,9 @@
 #    PostgreSQL (booking flow, queue at 1,000 and 1,000,000 waiting, a
 #    100,000-seat venue, memory footprint).
 # 2. PostgreSQL: seat holds/s through the library (16 threads) against
-#    pgbench running the hold's single statement on the same server.
+#    pgbench running the hold's single statement on the same server; queue
+#    joins/s (16 connections) against pgbench's single-row INSERT into a
+#    table like concert.tokens (bench/pg_joins.c).
 # 3. HTTP: concertd (memory and SQLite stores) and a bare libmicrohttpd
 #    server answering the same bytes, under wrk at 64 and 1,000 connections.
 # 4. The waiting room (issue 10): scripts/bench-queue.sh (HTTP status poll
@@ -60,7 +62,7 @@ fi
 log "building (Release) in $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCONCERT_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target concert-bench concert-bench-bare-http concertd \
-    concert_cli >/dev/null
+    concert_cli concert-bench-pg-joins >/dev/null
 
 # 1,000 connections need 1,000+ descriptors on both ends.
 hard=$(ulimit -Hn)
@@ -138,6 +140,10 @@ if [ "$run_pg" = 1 ]; then
         echo "pgbench rep $rep: tps=$tps latency_avg_ms=$lat holds_made=$held" >&2
     done
     psql "$conninfo" -c "DROP DATABASE IF EXISTS concert_pgbench WITH (FORCE)"
+
+    log "PostgreSQL: queue joins with 16 connections vs pgbench single-row INSERT"
+    "$bin/concert-bench-pg-joins" --pg "$conninfo" --pgbench "$pg_bindir/pgbench" --threads 16 \
+        --duration "$dur" | tee "$out/pg_joins.txt"
 fi
 
 # ---------------------------------------------------------------- 3. HTTP
