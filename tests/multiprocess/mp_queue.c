@@ -25,6 +25,8 @@
  *     opens_at and every child polls at once, so they race to open it. The
  *     shuffle ran exactly once: max_active admitted, the others at positions
  *     1..n-max_active, each once, stable afterwards, not in join order.
+ *     LOTTERY_ROUNDS openings in a row, since one race need not overlap: a
+ *     lottery left unguarded on PostgreSQL was caught in 5 runs of 5.
  * After A, B and C nobody is lost or admitted twice: every token joined is
  * ACTIVE or WAITING, the ACTIVE ones are exactly stats.active, positions of
  * WAITING ones are distinct.
@@ -54,7 +56,11 @@
 #define USERS_A 30           /* per child, scenarios A and B */
 #define USERS_C 15           /* per child, scenario C */
 #define TOKENS (USERS_A + USERS_C)
-#define USER_BASE_C 10000    /* user ids of scenario C start above it */
+#define LOTTERY_ROUNDS 8     /* openings in C: each one a race to open; on 2 cores
+                                one race in three or so overlaps */
+#define USER_BASE_C 10000    /* user ids of scenario C start above it, */
+#define ROUND_USERS 1000     /* ... this many apart from one round to the next */
+#define CATALOG_USERS (USERS_A + LOTTERY_ROUNDS * USERS_C) /* per child */
 #define LIMIT_M 40           /* max_active in A */
 #define RATE_R 30            /* admit_per_minute in A and B */
 #define LOTTERY_M 20         /* max_active in C */
@@ -72,10 +78,11 @@
 enum {
     CMD_POLL = 1,
     CMD_JOIN_A,   /* join USERS_A buyers */
-    CMD_JOIN_C,   /* join USERS_C buyers (the queue is SCHEDULED) */
+    CMD_JOIN_C,   /* join USERS_C buyers of round arg (the queue is SCHEDULED) */
     CMD_PAUSE,    /* child number arg pauses the queue */
     CMD_RESUME,   /* child number arg resumes it */
     CMD_LEAVE_A,  /* leave every A token */
+    CMD_LEAVE_C,  /* leave every C token */
     CMD_EXIT
 };
 
@@ -362,7 +369,8 @@ static void child_step(child *c, int command, int arg)
         child_join(c, 0, USERS_A, 1 + (int64_t)c->index * USERS_A, 0);
         break;
     case CMD_JOIN_C:
-        child_join(c, USERS_A, USERS_C, USER_BASE_C + 1 + (int64_t)c->index * USERS_C, 1);
+        child_join(c, USERS_A, USERS_C,
+                   USER_BASE_C + 1 + (int64_t)arg * ROUND_USERS + (int64_t)c->index * USERS_C, 1);
         break;
     case CMD_PAUSE:
         if (arg == c->index && (rc = concert_queue_pause(c->db)) != 0)
@@ -373,7 +381,10 @@ static void child_step(child *c, int command, int arg)
             child_store_fail(c, "resume", rc);
         break;
     case CMD_LEAVE_A:
-        for (int i = 0; i < USERS_A && i < c->slot->token_count; i++) {
+    case CMD_LEAVE_C: {
+        int from = command == CMD_LEAVE_A ? 0 : USERS_A;
+        int to = command == CMD_LEAVE_A ? USERS_A : TOKENS;
+        for (int i = from; i < to && i < c->slot->token_count; i++) {
             if ((rc = concert_queue_leave(c->db, c->slot->tokens[i])) != 0) {
                 child_store_fail(c, "leave", rc);
                 break;
@@ -381,6 +392,7 @@ static void child_step(child *c, int command, int arg)
             c->slot->positions[i] = POS_LEFT;
         }
         break;
+    }
     default:
         break;
     }
@@ -755,18 +767,20 @@ static int scenario_pause(run *r)
 /* The lottery's outcome by the store: LOTTERY_M ACTIVE, the rest at
  * positions exactly 1..n-LOTTERY_M, what the children were told, not in
  * join order. */
-static void check_lottery(run *r)
+static void check_lottery(run *r, int round)
 {
     int64_t positions[MAX_CHILDREN * TOKENS];
     int64_t active = 0, total = (int64_t)r->n * USERS_C;
     int64_t outside = 0, missing = 0, first_outside = 0, first_missing = 0;
     char *seen;
     int shuffled = 0, differ = 0;
+    char when[32];
 
-    if (check_tokens(r, USERS_A, USERS_C, "after the lottery", &active, positions) != 0)
+    snprintf(when, sizeof(when), "after lottery C%d", round);
+    if (check_tokens(r, USERS_A, USERS_C, when, &active, positions) != 0)
         return;
     if (active != LOTTERY_M)
-        fail("lottery: %lld admitted at the opening, max_active %d", (long long)active,
+        fail("C%d lottery: %lld admitted at the opening, max_active %d", round, (long long)active,
              LOTTERY_M);
     seen = calloc((size_t)total + 1, 1);
     if (!seen) {
@@ -791,11 +805,11 @@ static void check_lottery(run *r)
     /* A second shuffle hands out tickets again: places beyond the pre-queue's
      * size and holes in 1..n. */
     if (outside)
-        fail("lottery: %lld places outside 1..%lld (the first %lld): tickets handed out "
-             "twice?", (long long)outside, (long long)(total - LOTTERY_M),
+        fail("C%d lottery: %lld places outside 1..%lld (the first %lld): tickets handed out "
+             "twice?", round, (long long)outside, (long long)(total - LOTTERY_M),
              (long long)first_outside);
     if (missing)
-        fail("lottery: %lld places of 1..%lld held by nobody (the first %lld)",
+        fail("C%d lottery: %lld places of 1..%lld held by nobody (the first %lld)", round,
              (long long)missing, (long long)(total - LOTTERY_M), (long long)first_missing);
     free(seen);
     for (int i = 0; i < r->n; i++) {
@@ -804,8 +818,8 @@ static void check_lottery(run *r)
         for (int k = 0; k < USERS_C; k++) {
             int64_t store = positions[i * USERS_C + k], told = s->positions[USERS_A + k];
             if (told != store && differ++ == 0)
-                fail("lottery: child %d was told position %lld for user %lld, the store says "
-                     "%lld", i, (long long)told, (long long)s->users[USERS_A + k],
+                fail("C%d lottery: child %d was told position %lld for user %lld, the store says "
+                     "%lld", round, i, (long long)told, (long long)s->users[USERS_A + k],
                      (long long)store);
             if (store > 0) {
                 if (store < last)
@@ -815,16 +829,62 @@ static void check_lottery(run *r)
         }
     }
     if (!shuffled)
-        fail("%s", "lottery: every process's buyers got places in join order: no shuffle");
+        fail("C%d lottery: every process's buyers got places in join order: no shuffle",
+             round);
 }
 
-static int scenario_lottery(run *r)
+/* One opening: schedule, pre-queue every child's buyers of this round, jump
+ * past opens_at so that every child races to open it, check, then empty
+ * the line for the next round. */
+static int lottery_round(run *r, int round)
 {
     int64_t opens_at, total = (int64_t)r->n * USERS_C;
     int rc;
 
-    printf("mp_queue: C: %lld pre-queued buyers on %d processes, max_active %d\n",
-           (long long)total, r->n, LOTTERY_M);
+    opens_at = r->now + 60000;
+    if ((rc = concert_queue_schedule(r->db, opens_at)) != 0) {
+        fail("schedule: %s (%s)", concert_error_name(rc), concert_error_last()->message);
+        return -1;
+    }
+    if (step(r, CMD_JOIN_C, round, STEP_MS) != 0 || poll_for(r, 500) != 0)
+        return -1;
+    if (r->st.state != CONCERT_QUEUE_SCHEDULED || r->st.opens_at != opens_at ||
+        r->st.prequeued != total || r->st.active != 0)
+        fail("C%d: before opens_at the store says state %d opens_at %+lld ms, %lld pre-queued, "
+             "%lld ACTIVE; expected SCHEDULED, %+lld, %lld, 0", round, (int)r->st.state,
+             (long long)(r->st.opens_at - r->now), (long long)r->st.prequeued,
+             (long long)r->st.active, (long long)(opens_at - r->now), (long long)total);
+    for (int i = 0; i < r->n; i++) {
+        if (r->sh->child[i].seen_prequeued != USERS_C)
+            fail("C%d: child %d sees %lld of its %d tokens pre-queued before opens_at", round,
+                 i, (long long)r->sh->child[i].seen_prequeued, USERS_C);
+    }
+    /* Past opens_at and past every view's age at once: all children go to
+     * the store in the same instant and race to run the lottery. */
+    if (step(r, CMD_POLL, 0, opens_at - r->now + REFRESH_MS + STEP_MS) != 0)
+        return -1;
+    if (r->st.state != CONCERT_QUEUE_OPEN || r->st.prequeued != 0 ||
+        r->st.active != LOTTERY_M || r->st.waiting < total - LOTTERY_M)
+        fail("C%d: after opens_at the store says state %d, %lld pre-queued, %lld ACTIVE, %lld "
+             "waiting", round, (int)r->st.state, (long long)r->st.prequeued,
+             (long long)r->st.active, (long long)r->st.waiting);
+    /* Positions hold still from here: full at max_active, nobody leaves. A
+     * late second shuffle would move them (the children check each poll). */
+    if (poll_for(r, 4 * REFRESH_MS) != 0)
+        return -1;
+    check_lottery(r, round);
+    if (step(r, CMD_LEAVE_C, 0, STEP_MS) != 0)
+        return -1;
+    if (r->st.active != 0 || r->st.waiting != 0)
+        fail("C%d: %lld ACTIVE and %lld waiting after everybody left", round,
+             (long long)r->st.active, (long long)r->st.waiting);
+    return 0;
+}
+
+static int scenario_lottery(run *r)
+{
+    printf("mp_queue: C: %d openings, each of %d pre-queued buyers on %d processes, "
+           "max_active %d\n", LOTTERY_ROUNDS, r->n * USERS_C, r->n, LOTTERY_M);
     /* An empty line first: everybody in, then everybody out. */
     if (limits_set(r, CONCERT_MAX_ACTIVE_LIMIT, 0) != 0 || poll_for(r, 1000) != 0)
         return -1;
@@ -838,48 +898,19 @@ static int scenario_lottery(run *r)
              (long long)r->st.waiting);
     if (limits_set(r, LOTTERY_M, 0) != 0)
         return -1;
-    opens_at = r->now + 60000;
-    if ((rc = concert_queue_schedule(r->db, opens_at)) != 0) {
-        fail("schedule: %s (%s)", concert_error_name(rc), concert_error_last()->message);
-        return -1;
+    for (int round = 0; round < LOTTERY_ROUNDS; round++) {
+        if (lottery_round(r, round) != 0)
+            return -1;
     }
-    if (step(r, CMD_JOIN_C, 0, STEP_MS) != 0 || poll_for(r, 2000) != 0)
-        return -1;
-    if (r->st.state != CONCERT_QUEUE_SCHEDULED || r->st.opens_at != opens_at ||
-        r->st.prequeued != total || r->st.active != 0)
-        fail("C: before opens_at the store says state %d opens_at %+lld ms, %lld pre-queued, "
-             "%lld ACTIVE; expected SCHEDULED, %+lld, %lld, 0", (int)r->st.state,
-             (long long)(r->st.opens_at - r->now), (long long)r->st.prequeued,
-             (long long)r->st.active, (long long)(opens_at - r->now), (long long)total);
-    for (int i = 0; i < r->n; i++) {
-        if (r->sh->child[i].seen_prequeued != USERS_C)
-            fail("C: child %d sees %lld of its %d tokens pre-queued before opens_at", i,
-                 (long long)r->sh->child[i].seen_prequeued, USERS_C);
-    }
-    /* Past opens_at and past every view's age at once: all children go to
-     * the store in the same instant and race to run the lottery. */
-    if (step(r, CMD_POLL, 0, opens_at - r->now + REFRESH_MS + STEP_MS) != 0)
-        return -1;
-    if (r->st.state != CONCERT_QUEUE_OPEN || r->st.prequeued != 0 ||
-        r->st.active != LOTTERY_M || r->st.waiting < total - LOTTERY_M)
-        fail("C: after opens_at the store says state %d, %lld pre-queued, %lld ACTIVE, %lld "
-             "waiting", (int)r->st.state, (long long)r->st.prequeued, (long long)r->st.active,
-             (long long)r->st.waiting);
-    /* Positions hold still from here: full at max_active, nobody leaves. A
-     * late second shuffle would move them (the children check each poll). */
-    if (poll_for(r, 2000) != 0)
-        return -1;
-    check_lottery(r);
-    printf("mp_queue: C: lottery at +%lld ms: %lld ACTIVE, %lld waiting\n",
-           (long long)(opens_at - START_MS), (long long)r->st.active,
-           (long long)r->st.waiting);
+    printf("mp_queue: C: %d lotteries, each %d ACTIVE and %d at places 1..%d\n",
+           LOTTERY_ROUNDS, LOTTERY_M, r->n * USERS_C - LOTTERY_M, r->n * USERS_C - LOTTERY_M);
     return 0;
 }
 
 static int setup_store(const char *uri, shared *sh, int processes)
 {
-    static char names[MAX_CHILDREN * TOKENS][32];
-    static concert_catalog_user users[MAX_CHILDREN * TOKENS];
+    static char names[MAX_CHILDREN * CATALOG_USERS][32];
+    static concert_catalog_user users[MAX_CHILDREN * CATALOG_USERS];
     concert_options o = queue_options(sh, 0);
     concert_queue_settings s;
     concert_catalog cat;
@@ -892,9 +923,11 @@ static int setup_store(const char *uri, shared *sh, int processes)
         return rc;
     }
     for (int i = 0; i < processes; i++) {
-        for (int k = 0; k < TOKENS; k++) {
+        for (int k = 0; k < CATALOG_USERS; k++) {
+            int round = (k - USERS_A) / USERS_C, j = (k - USERS_A) % USERS_C;
             int64_t id = k < USERS_A ? 1 + (int64_t)i * USERS_A + k
-                                     : USER_BASE_C + 1 + (int64_t)i * USERS_C + (k - USERS_A);
+                                     : USER_BASE_C + 1 + (int64_t)round * ROUND_USERS +
+                                           (int64_t)i * USERS_C + j;
             snprintf(names[count], sizeof(names[count]), "buyer %lld", (long long)id);
             users[count] = (concert_catalog_user){id, names[count], 0};
             count++;
