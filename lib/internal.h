@@ -140,7 +140,7 @@ int concert__queue_view_get(concert_db *db, int64_t now, concert_queue_stats *ou
 int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
                               concert_token_info *out);
 /* Remember (WAITING) or forget (anything else) a token the store reported. */
-void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t, int64_t now);
+void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t);
 void concert__queue_cache_forget(concert_db *db, const char *token);
 /* Estimated wait for a position at the given admission rate; -1 unknown. */
 int64_t concert__queue_eta(int32_t queue_state, int64_t position, int64_t rate_mps);

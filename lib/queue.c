@@ -59,7 +59,7 @@ int concert_queue_issue(concert_token_info *out, concert_db *db, int64_t user_id
         return rc;
     if (t.info.state != CONCERT_TOKEN_WAITING && t.info.state != CONCERT_TOKEN_ACTIVE)
         return concert__error_set(CONCERT_EINTERNAL, "queue_issue reported a dead token");
-    concert__queue_cache_learn(db, &t, now);
+    concert__queue_cache_learn(db, &t);
     report(out, &t);
     return CONCERT_OK;
 }
@@ -85,7 +85,7 @@ int concert_queue_status(concert_token_info *out, concert_db *db, const char *to
             concert__queue_cache_forget(db, token);
         return rc;
     }
-    concert__queue_cache_learn(db, &t, now);
+    concert__queue_cache_learn(db, &t);
     if (t.info.state == CONCERT_TOKEN_ENDED)
         return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
     report(out, &t);

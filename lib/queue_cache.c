@@ -7,14 +7,14 @@
  *  - The view: the store's counts and settings (queue_stats), refreshed at
  *    most every queue_refresh_ms by one caller at a time; the refresh is
  *    also what runs admission when nobody else calls the store.
- *  - The token cache: for each WAITING token this db has seen, its ticket,
- *    its idle deadline as the store holds it and when this db last wrote
- *    that deadline through. Set-associative buckets of fixed size, so a
- *    lookup touches one cache line pair and memory is bounded.
+ *  - The token cache: for each WAITING token this db has seen, its ticket
+ *    and its idle deadline as the store holds it. Set-associative buckets
+ *    of four 48-byte entries, so a lookup touches three cache lines at most
+ *    and memory is bounded.
  * A poll is answered here only when the answer is WAITING; anything that
  * may be ACTIVE or ended goes to the store. Positions never increase on one
- * db: the horizon only moves forward and each entry remembers the smallest
- * position it reported.
+ * db: the horizon only moves forward, also when the store's own answer
+ * shows it further on than the view.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -24,18 +24,17 @@
 
 #define WAYS 4
 #define MIN_BUCKETS 256
-/* 2^18 buckets x 4 ways x 64 bytes = 64 MiB at most: a million waiting
- * buyers on one process. Beyond that the oldest entries are replaced. */
-#define MAX_BUCKETS (1u << 18)
+/* 2^19 buckets x 4 ways x 48 bytes = 96 MiB at most, grown as needed: 1.5
+ * million waiting buyers on one process. Beyond that the entry closest to
+ * its deadline is replaced (that buyer's next poll reaches the store). */
+#define MAX_BUCKETS (1u << 19)
 #define KEY_BYTES 24
 #define TOKEN_CHARS 32
 
 typedef struct cache_entry {
     unsigned char key[KEY_BYTES]; /* the token's 24 random bytes */
     int64_t ticket;               /* 0: pre-queued */
-    int64_t deadline;             /* the store's idle deadline */
-    int64_t written_at;           /* when this db last wrote it through; 0 = empty slot */
-    int64_t min_position;         /* smallest position reported */
+    int64_t deadline;             /* the store's idle deadline; 0 = empty slot */
     int64_t user_id;
 } cache_entry;
 
@@ -112,7 +111,7 @@ static cache_entry *entry_find(concert__queue_cache *c, const unsigned char key[
         return NULL;
     b = bucket_of(c, key);
     for (int w = 0; w < WAYS; w++) {
-        if (b[w].written_at != 0 && key_equal(b[w].key, key))
+        if (b[w].deadline != 0 && key_equal(b[w].key, key))
             return &b[w];
     }
     return NULL;
@@ -135,11 +134,11 @@ static void table_grow(concert__queue_cache *c)
     c->count = 0;
     for (size_t i = 0; old && i < old_buckets * WAYS; i++) {
         cache_entry *b;
-        if (old[i].written_at == 0)
+        if (old[i].deadline == 0)
             continue;
         b = bucket_of(c, old[i].key);
         for (int w = 0; w < WAYS; w++) {
-            if (b[w].written_at == 0) {
+            if (b[w].deadline == 0) {
                 b[w] = old[i];
                 c->count++;
                 break;
@@ -163,14 +162,14 @@ static cache_entry *entry_slot(concert__queue_cache *c, const unsigned char key[
     b = bucket_of(c, key);
     victim = &b[0];
     for (int w = 0; w < WAYS; w++) {
-        if (b[w].written_at == 0) {
+        if (b[w].deadline == 0) {
             victim = &b[w];
             break;
         }
-        if (b[w].written_at < victim->written_at)
+        if (b[w].deadline < victim->deadline)
             victim = &b[w];
     }
-    if (victim->written_at == 0)
+    if (victim->deadline == 0)
         c->count++;
     memset(victim, 0, sizeof(*victim));
     memcpy(victim->key, key, KEY_BYTES);
@@ -226,12 +225,12 @@ static int view_fresh(const concert__queue_cache *c, const concert_db *db, int64
            now - c->view_at < db->opts.queue_refresh_ms;
 }
 
-/* Install a view read at now; the horizon never moves back on this db. */
+/* Install a view read at now. The horizon never moves back on this db, so
+ * a cached token's position (ticket - horizon) never increases. */
 static void view_install(concert__queue_cache *c, const concert_queue_stats *v, int64_t now)
 {
-    int64_t through = c->view_at != INT64_MIN && c->view.admitted_through > v->admitted_through
-                          ? c->view.admitted_through
-                          : v->admitted_through;
+    int64_t through = c->view.admitted_through > v->admitted_through ? c->view.admitted_through
+                                                                     : v->admitted_through;
     c->view = *v;
     c->view.admitted_through = through;
     c->view_at = now;
@@ -333,11 +332,11 @@ int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
 
     pthread_mutex_lock(&c->lock);
     e = entry_find(c, key);
-    /* Write the idle clock through every quarter of wait_ttl, so the store's
-     * deadline stays at least three quarters of wait_ttl ahead of a buyer
-     * who keeps polling. */
-    if (e && now < e->deadline && now >= e->written_at &&
-        now - e->written_at < db->opts.wait_ttl_ms / 4) {
+    /* Write the idle clock through once a quarter of wait_ttl has passed
+     * since the store's deadline was set, so that it stays at least three
+     * quarters of wait_ttl ahead of a buyer who keeps polling. */
+    if (e && now < e->deadline &&
+        e->deadline - now > db->opts.wait_ttl_ms - db->opts.wait_ttl_ms / 4) {
         int64_t position = -1;
         if (e->ticket > 0 && e->ticket > view.admitted_through)
             position = e->ticket - view.admitted_through;
@@ -345,8 +344,6 @@ int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
             position = CONCERT_POSITION_PREQUEUE;
         else
             position = 0; /* may be admitted or due for the lottery: ask the store */
-        if (position > 0 && position > e->min_position && e->min_position > 0)
-            position = e->min_position;
         if (position != 0) {
             char text[TOKEN_CHARS + 1];
             memcpy(text, token, sizeof(text)); /* token may point into out */
@@ -357,8 +354,6 @@ int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
             out->position = position;
             out->eta_ms = concert__queue_eta(view.state, position, view.admit_rate_mps);
             out->expires_at = e->deadline;
-            if (position > 0)
-                e->min_position = position;
             answered = 1;
         }
     }
@@ -366,7 +361,7 @@ int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
     return answered;
 }
 
-void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t, int64_t now)
+void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t)
 {
     concert__queue_cache *c = db->queue_cache;
     unsigned char key[KEY_BYTES];
@@ -380,20 +375,16 @@ void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t, 
         if (e)
             entry_drop(c, e);
     } else {
-        /* What the store just said moves this db's horizon forward too. */
-        if (t->ticket > 0 && t->info.position > 0 && c->view_at != INT64_MIN &&
+        /* What the store just said moves this db's horizon forward too, so
+         * no later cached answer can put this token further back. */
+        if (t->ticket > 0 && t->info.position > 0 &&
             t->ticket - t->info.position > c->view.admitted_through)
             c->view.admitted_through = t->ticket - t->info.position;
-        e = entry_slot(c, key);
+        e = t->info.expires_at > 0 ? entry_slot(c, key) : NULL;
         if (e) {
-            int64_t keep = e->min_position;
             e->ticket = t->ticket;
             e->user_id = t->info.user_id;
             e->deadline = t->info.expires_at;
-            e->written_at = now > 0 ? now : 1;
-            e->min_position = t->info.position > 0 && (keep <= 0 || t->info.position < keep)
-                                  ? t->info.position
-                                  : keep;
         }
     }
     pthread_mutex_unlock(&c->lock);
