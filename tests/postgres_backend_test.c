@@ -547,6 +547,7 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
     concert_db *db1, *db2;
     concert_token_info t[EARLY], info;
     concert_queue_stats st;
+    concert_verify_report *rep = NULL;
     pthread_barrier_t start;
     pthread_t th[2];
     opener w[2];
@@ -615,6 +616,16 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
         cr_assert_eq(seen[rank], 0, "two buyers at rank %lld", (long long)rank);
         seen[rank] = 1;
     }
+    cr_assert_eq(concert_verify(&rep, db2), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(rep->violation_count, 0, "first violation: %s",
+                 rep->violation_count ? rep->violations[0] : "");
+    concert_verify_report_free(rep);
+    /* verify sees a pre-queued token left behind by a broken opening. */
+    admin_exec(dbname, "UPDATE concert.tokens SET ticket = NULL WHERE user_id = 3");
+    cr_assert_eq(concert_verify(&rep, db2), 0);
+    cr_assert_eq(rep->violation_count, 1);
+    cr_assert(strstr(rep->violations[0], "no ticket"), "%s", rep->violations[0]);
+    concert_verify_report_free(rep);
     concert_close(db1);
     concert_close(db2);
 }

@@ -164,6 +164,18 @@ enum {
     "FROM concert.queue_state q, (SELECT count(*) AS n FROM concert.tokens WHERE state = 2 "  \
     "AND expires_at > $1::bigint) a WHERE a.n > q.max_active) "                               \
     "UNION ALL "                                                                             \
+    "(SELECT format('queue: admission reached ticket %s, past the last one issued (%s)', "     \
+    "q.admitted_through, t.last_value) FROM concert.queue_state q, concert.tickets t "         \
+    "WHERE q.admitted_through > t.last_value) "                                              \
+    "UNION ALL "                                                                             \
+    "(SELECT format('queue: token %s has no ticket (pre-queued) but the queue is %s', t.id, "  \
+    "CASE q.state WHEN 1 THEN 'OPEN' WHEN 2 THEN 'PAUSED' ELSE 'CLOSED' END) "               \
+    "FROM concert.tokens t, concert.queue_state q WHERE t.ticket IS NULL AND q.state <> 4 "    \
+    "LIMIT 100) "                                                                            \
+    "UNION ALL "                                                                             \
+    "(SELECT format('queue: pre-queued token %s is ACTIVE before the opening', id) "            \
+    "FROM concert.tokens WHERE ticket IS NULL AND state = 2 LIMIT 100) "                      \
+    "UNION ALL "                                                                             \
     "(SELECT format('queue counts %s active tokens but %s are live', q.active, a.n) "          \
     "FROM concert.queue_state q, (SELECT count(*) AS n FROM concert.tokens WHERE state = 2 "   \
     "AND expires_at > $1::bigint) a WHERE q.active < a.n)"
