@@ -24,7 +24,7 @@ from .results import (Concert, ConcertStatus, LedgerEntry, LedgerType, Payment, 
                       QueueState, QueueStats, Reservation, ReservationStatus, Schedule, Seat,
                       Token, TokenState, User, VerifyReport)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def library_version() -> str:

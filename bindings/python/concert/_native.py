@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 # The library version this binding was written against (CONCERT_VERSION_*).
-BINDING_VERSION = (0, 1, 0)
+BINDING_VERSION = (0, 2, 0)
 OPTIONS_VERSION = 2   # CONCERT_OPTIONS_VERSION
 CATALOG_VERSION = 1   # CONCERT_CATALOG_VERSION
 QUEUE_UPDATE_VERSION = 1        # CONCERT_QUEUE_UPDATE_VERSION
