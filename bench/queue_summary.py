@@ -71,12 +71,21 @@ def http_section(rows, env, out, targets):
             "errors": sum(errors_of(d) for d in ok),
             "requests": sum(int(d["requests"]) for d in ok),
             "runs": ", ".join(fmt(float(d["rps"])) for d in ok),
+            # server CPU per request, median over the runs
+            "cpu_us": statistics.median(int(d["server_cpu_ms"]) * 1000 / max(1, int(d["requests"]))
+                                        for d in ok) if all("server_cpu_ms" in d for d in ok) else None,
         }
     out.append(f"## a. HTTP status poll of a waiting token (64 connections, wrk -t2, "
                f"{env.get('http_duration_s', '?')} s runs, median of {env.get('http_reps', '?')}, "
                f"servers interleaved)\n")
-    out.append("| server | req/s | ratio to bare | p50 ms | p99 ms | errors | each run, req/s |")
-    out.append("|---|---:|---:|---:|---:|---:|---|")
+    out.append("Server CPU µs/req: user + system CPU of the server's processes over the run "
+               "(concertd; for PostgreSQL also the database server's) per request. Unlike req/s "
+               "it is not lowered by other processes taking the 2 cores, so its ratio "
+               "(bare's over concertd's) is the share of bare's rate concertd would reach if "
+               "both were bound by their own CPU.\n")
+    out.append("| server | req/s | ratio to bare | server CPU µs/req | CPU ratio | p50 ms | p99 ms | "
+               "errors | each run, req/s |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     bare = med.get("bare")
     for server in ("bare", "memory", "sqlite", "postgresql"):
         m = med.get(server)
@@ -84,13 +93,17 @@ def http_section(rows, env, out, targets):
             continue
         ratio = m["rps"] / bare["rps"] if bare and server != "bare" and bare["rps"] else None
         name = server if server == "bare" else f"concertd-{server}"
+        cpu_ratio = (bare["cpu_us"] / m["cpu_us"] if bare and server != "bare" and bare.get("cpu_us")
+                     and m.get("cpu_us") else None)
         out.append(f"| {name} | {fmt(m['rps'])} | {fmt(ratio, 2) if ratio else '-'} | "
+                   f"{fmt(m.get('cpu_us'), 1)} | {fmt(cpu_ratio, 2) if cpu_ratio else '-'} | "
                    f"{m['p50']:.2f} | {m['p99']:.2f} | {m['errors']} | {m['runs']} |")
         if ratio is not None:
             bar = STATUS_BARS[server]
+            cpu_note = f"; CPU ratio {cpu_ratio:.2f}" if cpu_ratio else ""
             targets.append((f"HTTP status poll, concertd-{server}: ≥ {bar}x bare (64 conns)",
                             f"{ratio:.2f}x ({fmt(m['rps'])} vs {fmt(bare['rps'])} req/s, "
-                            f"{m['errors']} errors)",
+                            f"{m['errors']} errors{cpu_note})",
                             ratio >= bar and m["errors"] == 0))
     out.append("")
 
@@ -155,15 +168,17 @@ def stampede_section(rows, env, out, targets):
                "that issued it. With two servers, one wrk per server (half the users and "
                "connections each) run at the same time; rates are summed and latencies are the "
                "worse of the two.\n")
-    out.append("| store | concertd | joins | joins/s | join p50 / p99 ms | polls/s | "
-               "poll p50 / p99 ms | errors (join + poll) |")
-    out.append("|---|---:|---:|---:|---|---:|---|---|")
+    out.append("Server CPU: user + system CPU of the concertd processes (and, on PostgreSQL, of "
+               "the database server) during the phase, per join or per poll.\n")
+    out.append("| store | concertd | joins | joins/s | join p50 / p99 ms | CPU µs/join | polls/s | "
+               "poll p50 / p99 ms | CPU µs/poll | errors (join + poll) |")
+    out.append("|---|---:|---:|---:|---|---:|---:|---|---:|---|")
     for (store, servers), phases in runs.items():
         joins = phases.get("join", [])
         polls = phases.get("poll", [])
         ok = all("rps" in d for d in joins + polls) and joins and polls
         if not ok:
-            out.append(f"| {store} | {servers} | failed: see wrk.stampede.{store}.*.log |||||||")
+            out.append(f"| {store} | {servers} | failed: see wrk.stampede.{store}.*.log |||||||||")
             targets.append((f"Stampede, {store}, {servers} concertd: completes with 0 errors",
                             "a wrk run gave no result", False))
             continue
@@ -183,10 +198,16 @@ def stampede_section(rows, env, out, targets):
                    for d in joins)
         perr = sum(errors_of(d) for d in polls)
         missing = int(env.get("buyers", 0)) - n_joins
+        n_polls = sum(int(d["requests"]) for d in polls)
+        n_join_reqs = sum(int(d["requests"]) for d in joins)
+        jcpu = (int(joins[0]["servers_cpu_ms"]) * 1000 / max(1, n_join_reqs)
+                if "servers_cpu_ms" in joins[0] else None)
+        pcpu = (int(polls[0]["servers_cpu_ms"]) * 1000 / max(1, n_polls)
+                if "servers_cpu_ms" in polls[0] else None)
         note = "" if complete else " (joins did not finish within the bound)"
         out.append(f"| {store} | {servers} | {n_joins:,}{note} | {fmt(join_rate)} | "
-                   f"{jp50:.2f} / {jp99:.2f} | {fmt(poll_rate)} | {pp50:.2f} / {pp99:.2f} | "
-                   f"{jerr} + {perr} |")
+                   f"{jp50:.2f} / {jp99:.2f} | {fmt(jcpu, 0)} | {fmt(poll_rate)} | "
+                   f"{pp50:.2f} / {pp99:.2f} | {fmt(pcpu, 0)} | {jerr} + {perr} |")
         targets.append((f"Stampede, {store}, {servers} concertd: 0 errors, every buyer joined",
                         f"{jerr} join + {perr} poll errors; {n_joins:,} joins "
                         f"({missing:,} missing); {fmt(join_rate)} joins/s, "

@@ -57,7 +57,7 @@ fi
 # The stampede's crowd: connections in all (split between the servers).
 stampede_conns=1000
 join_bound=180 # seconds: wrk's -d for the joins, which normally end sooner
-log() { printf '\n== %s\n' "$*" >&2; }
+log() { printf '\n== %s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 # ---------------------------------------------------------------- setup
 if [ "$do_build" = 1 ]; then
@@ -86,7 +86,7 @@ cleanup() {
     rm -f "$out"/*.db "$out"/*.db-wal "$out"/*.db-shm
 }
 trap cleanup EXIT
-# shellcheck source=../bench/http/lib.sh
+# shellcheck source=bench/http/lib.sh
 . bench/http/lib.sh
 
 {
@@ -116,6 +116,14 @@ if [ "$run_pg" = 1 ]; then
     echo "postgresql=$("$pg_bindir/postgres" --version)" >>"$out/machine.env"
 fi
 # pg_store NAME: a fresh database on the throwaway server; prints its store URI.
+# server_cpu_pids STORE PID...: the processes that do a request's work: the
+# servers, plus the PostgreSQL server's processes on that store.
+server_cpu_pids() {
+    local store=$1; shift
+    echo "$@"
+    [ "$store" = postgresql ] && pg_server_pids "$pg_conninfo_file.server"
+    return 0
+}
 pg_store() {
     "$pg_bindir/psql" -X -q -v ON_ERROR_STOP=1 "$conninfo" \
         -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >&2
@@ -129,7 +137,7 @@ if [ "$run_http" = 1 ]; then
     bench/http/make_catalog.sh queue 3001 >"$out/status_catalog.json"
     stores=(memory sqlite)
     [ "$run_pg" = 1 ] && stores+=(postgresql)
-    declare -A port_of
+    declare -A port_of pid_of
     for store in "${stores[@]}"; do
         case "$store" in
         memory) uri="memory:" ;;
@@ -141,7 +149,7 @@ if [ "$run_http" = 1 ]; then
         start_server "concertd-status-$store" "$bin/concertd" --store "$uri" \
             --listen 127.0.0.1:0 --max-active 1000 --active-ttl 36000 --wait-ttl 36000 \
             --import "$out/status_catalog.json"
-        port_of[$store]=$server_port
+        port_of[$store]=$server_port pid_of[$store]=$server_pid
         issue_tokens "$server_port" 1 1000 "$out/status_active.$store.tokens"
         issue_tokens "$server_port" 1001 2000 "$out/status_waiting.$store.tokens"
     done
@@ -154,15 +162,19 @@ if [ "$run_http" = 1 ]; then
     fi
     start_server bare-status "$bin/concert-bench-bare-http" --port 0 \
         --route /api/v1/queue/tokens/current 200 "$out/body_status.json"
-    port_of[bare]=$server_port
+    port_of[bare]=$server_port pid_of[bare]=$server_pid
     for rep in $(seq 1 "$http_reps"); do
         for server in bare "${stores[@]}"; do
             tokens=$out/status_waiting.${server/bare/memory}.tokens
             logf="$out/wrk.status.$server.$rep.log"
             wait_idle "${port_of[$server]}"
+            cpu_pids=$(server_cpu_pids "$server" "${pid_of[$server]}")
+            # shellcheck disable=SC2086
+            cpu0=$(proc_cpu_ms $cpu_pids)
             wrk -t 2 -c 64 -d "${http_dur}s" --timeout 5s -s bench/http/status.lua \
                 "http://127.0.0.1:${port_of[$server]}" -- "$tokens" >"$logf" 2>&1 || true
-            result=$(wrk_result "$logf")
+            # shellcheck disable=SC2086
+            result="$(wrk_result "$logf") server_cpu_ms=$(($(proc_cpu_ms $cpu_pids) - cpu0))"
             printf '%s\t%s\t%s\n' "$server" "$rep" "$result" >>"$out/http_status.tsv"
             echo "status $server rep=$rep: $result" >&2
         done
@@ -181,17 +193,21 @@ if [ "$run_lib" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- c. the stampede
-# stampede STORE PORT...: the joins (one wrk per server, each with its share
+# stampede STORE "PID..." PORT...: the joins (one wrk per server, each with its share
 # of the users, connections and wrk threads), stopped when every user has
 # been answered, then every buyer polling through the server that issued
 # its token (as behind a sticky load balancer) for poll_dur seconds.
 stampede() {
-    local store=$1; shift
+    local store=$1 cpu_pids cpu0; shift
+    # shellcheck disable=SC2086 # $1 is a list of pids
+    cpu_pids=$(server_cpu_pids "$store" $1); shift
     local ports=("$@") n=$# i
     local conns=$((stampede_conns / n)) threads=$((2 / n)) share=$((buyers / n))
     [ "$threads" -ge 1 ] || threads=1
     local wrks=() want=$((n * threads))
     rm -f "$out/stampede.$store".*
+    # shellcheck disable=SC2086
+    cpu0=$(proc_cpu_ms $cpu_pids)
     for i in $(seq 0 $((n - 1))); do
         wrk -t "$threads" -c "$conns" -d "${join_bound}s" --timeout 10s \
             -s bench/http/stampede_join.lua "http://127.0.0.1:${ports[$i]}" -- \
@@ -209,14 +225,18 @@ stampede() {
     done
     for w in "${wrks[@]}"; do kill -INT "$w" 2>/dev/null || true; done
     for w in "${wrks[@]}"; do wait "$w" || true; done
+    # shellcheck disable=SC2086
+    local join_cpu=$(($(proc_cpu_ms $cpu_pids) - cpu0))
     for i in $(seq 0 $((n - 1))); do
-        result=$(wrk_result "$out/wrk.stampede.$store.join.$i.log")
+        result="$(wrk_result "$out/wrk.stampede.$store.join.$i.log") servers_cpu_ms=$join_cpu"
         printf '%s\t%s\tjoin\t%s\t%s\n' "$store" "$n" "$i" "$result" >>"$out/stampede.tsv"
         echo "stampede $store join server $i: $result" >&2
         cat "$out/stampede.$store.$i".*.tokens >"$out/stampede.$store.$i.tokens"
         wait_idle "${ports[$i]}"
     done
     wrks=()
+    # shellcheck disable=SC2086
+    cpu0=$(proc_cpu_ms $cpu_pids)
     for i in $(seq 0 $((n - 1))); do
         wrk -t "$threads" -c "$conns" -d "${poll_dur}s" --timeout 10s -s bench/http/status.lua \
             "http://127.0.0.1:${ports[$i]}" -- "$out/stampede.$store.$i.tokens" \
@@ -224,8 +244,10 @@ stampede() {
         wrks+=($!)
     done
     for w in "${wrks[@]}"; do wait "$w" || true; done
+    # shellcheck disable=SC2086
+    local poll_cpu=$(($(proc_cpu_ms $cpu_pids) - cpu0))
     for i in $(seq 0 $((n - 1))); do
-        result=$(wrk_result "$out/wrk.stampede.$store.poll.$i.log")
+        result="$(wrk_result "$out/wrk.stampede.$store.poll.$i.log") servers_cpu_ms=$poll_cpu"
         printf '%s\t%s\tpoll\t%s\t%s\n' "$store" "$n" "$i" "$result" >>"$out/stampede.tsv"
         echo "stampede $store poll server $i: $result" >&2
         curl -s "http://127.0.0.1:${ports[$i]}/api/v1/queue" >"$out/stampede.$store.$i.queue.json" || true
@@ -241,7 +263,7 @@ if [ "$run_stampede" = 1 ]; then
     rm -f "$out/stampede.db"*
     start_server concertd-stampede-sqlite "$bin/concertd" --store "sqlite:$out/stampede.db" \
         --listen 127.0.0.1:0 --max-active 1000 --import "$out/stampede_catalog.json"
-    stampede sqlite "$server_port"
+    stampede sqlite "$server_pid" "$server_port"
     for p in "${pids[@]}"; do stop_server "$p"; done
     pids=()
     if [ "$run_pg" = 1 ]; then
@@ -249,10 +271,10 @@ if [ "$run_stampede" = 1 ]; then
         uri=$(pg_store concert_queue_stampede)
         start_server concertd-stampede-pg-0 "$bin/concertd" --store "$uri" \
             --listen 127.0.0.1:0 --max-active 1000 --import "$out/stampede_catalog.json"
-        port0=$server_port
+        port0=$server_port pid0=$server_pid
         start_server concertd-stampede-pg-1 "$bin/concertd" --store "$uri" \
             --listen 127.0.0.1:0 --max-active 1000
-        stampede postgresql "$port0" "$server_port"
+        stampede postgresql "$pid0 $server_pid" "$port0" "$server_port"
         for p in "${pids[@]}"; do stop_server "$p"; done
         pids=()
     fi

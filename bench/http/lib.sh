@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers for the HTTP benchmarks (sourced by scripts/bench-queue.sh).
 # The caller sets $out (a results directory) and an array pids=() that its
 # EXIT trap kills; every server started here is added to it.
@@ -71,4 +72,29 @@ wrk_result() {
     else
         echo "${line#WRK_RESULT }"
     fi
+}
+
+# proc_cpu_ms PID...: user + system CPU time of the processes (all their
+# threads), in ms; processes that are gone count 0. The figure the load of
+# other processes does not inflate, unlike req/s on a shared machine.
+proc_cpu_ms() {
+    local tck total=0 p t
+    tck=$(getconf CLK_TCK)
+    for p in "$@"; do
+        # Fields after the ")" that closes the command name: utime is the
+        # 12th, stime the 13th.
+        t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
+        total=$((total + ${t:-0}))
+    done
+    echo $((total * 1000 / tck))
+}
+
+# pg_server_pids STATE_FILE: the postmaster of a tests/pg/start.sh server
+# (STATE_FILE is its conninfo file's ".server") and its children.
+pg_server_pids() {
+    local dir pm
+    dir=$(sed -n 's/^dir=//p' "$1")
+    pm=$(head -1 "$dir/data/postmaster.pid" 2>/dev/null) || return 0
+    echo "$pm"
+    ps -o pid= --ppid "$pm" 2>/dev/null || true
 }
