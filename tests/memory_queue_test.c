@@ -399,7 +399,7 @@ Test(memory_queue, lowering_max_active_evicts_nobody_and_admission_waits)
 
 /* ---- the pre-queue and its lottery ---- */
 
-Test(memory_queue, prequeue_lottery_moves_every_token_and_the_index_follows, .timeout = 60)
+Test(memory_queue, prequeue_lottery_moves_every_token_and_the_index_follows)
 {
     enum { N = 3000 };
     concert_queue_params p = rules(10 * MINUTE, 2 * HOUR);
@@ -633,7 +633,7 @@ Test(memory_queue, a_failing_or_wrong_shuffle_changes_nothing)
 
 /* ---- the admit_per_minute budget ---- */
 
-Test(memory_queue, admissions_obey_admit_per_minute_in_every_window, .timeout = 60)
+Test(memory_queue, admissions_obey_admit_per_minute_in_every_window)
 {
     enum { USERS = 400, STEP_MS = 100, STEPS = 5 * 600 };
     concert_queue_params p = rules(10 * HOUR, 10 * HOUR);
@@ -716,7 +716,7 @@ static int big_shuffle(void *ctx, int64_t *items, size_t n)
     return 0;
 }
 
-Test(memory_queue, opening_lottery_of_a_million_prequeued, .timeout = 120)
+Test(memory_queue, opening_lottery_of_a_million_prequeued)
 {
     enum { N = 1000000 };
     concert_queue_params p = {10 * MINUTE, 2 * HOUR, big_shuffle, NULL};
