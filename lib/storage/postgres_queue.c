@@ -153,6 +153,33 @@ static int opening_gave_up(void)
                                  PG_OPENING_ATTEMPTS);
 }
 
+/*
+ * A join that found room for its ticket but another join in flight (so it
+ * could not take the queue lock without waiting) runs admission now that it
+ * has committed, so that a join with room is ACTIVE at once as on the other
+ * stores. The join has happened either way: if this fails, the WAITING
+ * report stands and the next refresh admits it.
+ */
+static void issue_admit_after(pg_store *st, const concert_queue_params *params, int64_t now,
+                              concert_storage_token *out)
+{
+    concert_storage_token after;
+    pg_params p = {0};
+    PGresult *res;
+
+    param_text(&p, out->info.token);
+    param_int(&p, now);
+    queue_params_add(&p, params);
+    if (pgb_query(st, PG_Q_STATUS, &p, 1, &res) != 0)
+        return;
+    if (token_row(st, res, now, out->info.token, &after) == 0 &&
+        after.info.state != CONCERT_TOKEN_ENDED) {
+        after.info.is_new = out->info.is_new;
+        *out = after;
+    }
+    PQclear(res);
+}
+
 static int pg_queue_issue(concert_storage *self, const concert_queue_params *params,
                           int64_t user_id, const char *new_token, int64_t now,
                           concert_storage_token *out)
@@ -162,7 +189,7 @@ static int pg_queue_issue(concert_storage *self, const concert_queue_params *par
     for (int attempt = 0; attempt < PG_OPENING_ATTEMPTS; attempt++) {
         pg_params p = {0};
         PGresult *res;
-        int rc;
+        int rc, deferred;
 
         param_int(&p, user_id);
         param_text(&p, new_token);
@@ -170,8 +197,11 @@ static int pg_queue_issue(concert_storage *self, const concert_queue_params *par
         queue_params_add(&p, params);
         if ((rc = pgb_query(st, PG_Q_ISSUE, &p, 1, &res)) != 0)
             return rc;
+        deferred = PQntuples(res) == 1 && PQnfields(res) > 7 && col_int(res, 0, 7) < 0;
         rc = token_row(st, res, now, NULL, out);
         PQclear(res);
+        if (rc == 0 && deferred)
+            issue_admit_after(st, params, now, out);
         if (rc == PG_OPENING_DUE) {
             if ((rc = pgb_opening(st, params, now)) != 0)
                 return rc;

@@ -709,7 +709,7 @@ static const char *const PG_MIGRATION_3[] = {
     "    RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
     "#variable_conflict use_column\n"
     "DECLARE v record; v_id bigint; v_ticket bigint; v_state int; v_seen bigint;\n"
-    "  v_expires bigint; r concert_fn.token_row;\n"
+    "  v_expires bigint; v_budget bigint := 0; r concert_fn.token_row;\n"
     "BEGIN\n"
     /* One issuer per user at a time: at most one live token per user. */
     "  PERFORM pg_advisory_xact_lock_shared(1668246887, 0),\n"
@@ -750,16 +750,26 @@ static const char *const PG_MIGRATION_3[] = {
     "    v_state := 1; v_seen := p_now; r.is_new := 1; r.token := p_token;\n"
     "  END IF;\n"
     /* Admission only without waiting: this join holds K shared, and two
-     * joins waiting to upgrade would deadlock. When another join is in
-     * flight, the next step's admission does it. Only when there may be
-     * work: a ticket waiting (this one) with budget, or a token to settle. */
-    "  IF (v.expired OR (v_state = 1 AND v_ticket IS NOT NULL\n"
-    "                    AND concert_fn.admit_budget(v.state, v.admit_per_minute, v.pace_us,\n"
-    "                                                v.max_active - v.active, p_now) > 0))\n"
-    "     AND pg_try_advisory_xact_lock(1668246887, 0) THEN\n"
-    "    RETURN concert_fn.token_report(v_id, p_now, p_wait_ttl,\n"
-    "                                   concert_fn.admit(p_now, p_active_ttl, p_wait_ttl),\n"
-    "                                   r.is_new);\n"
+     * joins waiting to upgrade would deadlock. Only when there may be work:
+     * a ticket waiting (this one) with budget, or a token to settle. When
+     * another join is in flight and admission would take this very ticket
+     * now, the row says so (admitted -1): the client then runs admission
+     * once this join has committed (a second round trip, only when there
+     * is room: never in a full house). */
+    "  IF v_state = 1 AND v_ticket IS NOT NULL THEN\n"
+    "    v_budget := concert_fn.admit_budget(v.state, v.admit_per_minute, v.pace_us,\n"
+    "                                        v.max_active - v.active, p_now);\n"
+    "  END IF;\n"
+    "  IF v.expired OR v_budget > 0 THEN\n"
+    "    IF pg_try_advisory_xact_lock(1668246887, 0) THEN\n"
+    "      RETURN concert_fn.token_report(v_id, p_now, p_wait_ttl,\n"
+    "                                     concert_fn.admit(p_now, p_active_ttl, p_wait_ttl),\n"
+    "                                     r.is_new);\n"
+    "    END IF;\n"
+    "    IF v_state = 1 AND v_ticket IS NOT NULL\n"
+    "       AND (v.expired OR v_budget >= v_ticket - v.admitted_through) THEN\n"
+    "      r.admitted := -1;\n"
+    "    END IF;\n"
     "  END IF;\n"
     "  r.ticket := coalesce(v_ticket, 0);\n"
     "  IF v_state = 2 THEN\n"
