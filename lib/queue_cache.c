@@ -370,6 +370,11 @@ void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t)
     if (db->opts.queue_refresh_ms <= 0 || !key_of(t->info.token, key))
         return;
     pthread_mutex_lock(&c->lock);
+    /* An admitted ticket is behind the horizon: a WAITING answer about it
+     * that a slower thread learns after this one can then never be served
+     * from the cache. */
+    if (t->info.state == CONCERT_TOKEN_ACTIVE && t->ticket > c->view.admitted_through)
+        c->view.admitted_through = t->ticket;
     if (t->info.state != CONCERT_TOKEN_WAITING || t->ticket < 0) {
         e = entry_find(c, key);
         if (e)

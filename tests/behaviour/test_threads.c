@@ -119,3 +119,17 @@ Test(threads, queue_never_admits_more_than_max_active)
                 cr_assert_neq(tokens[i].position, tokens[j].position);
     }
 }
+
+Test(threads, polls_racing_leaves_never_see_a_position_go_up)
+{
+    concert_options o = test_options();
+    race_result res;
+    o.max_active = 8;
+    store_open(&o);
+    standard_catalog_load();
+    race_join_queue(db, 4, THREADS, tokens, &res);
+    expect_clean(res);
+    race_poll_queue(db, tokens, THREADS, 8, 100, &res);
+    expect_clean(res);
+    cr_assert_gt(res.successes, 7 * 100 * 50);
+}

@@ -156,3 +156,59 @@ void race_join_queue(concert_db *db, int64_t first_user, int n, concert_token_in
     r.a = first_user;
     run(&r, n, join_worker, out);
 }
+
+/* ---- polls racing leaves: the db's queue cache under many threads ---- */
+
+static void *poll_worker(void *arg)
+{
+    worker *w = arg;
+    race *r = w->r;
+    int64_t last[RACE_MAX_THREADS];
+    int n = (int)r->a, rounds = (int)r->b;
+
+    for (int j = 0; j < n; j++)
+        last[j] = INT64_MAX;
+    pthread_barrier_wait(&r->start);
+    for (int round = 0; round < rounds; round++) {
+        if (w->index == 0) {
+            /* The churn: one ACTIVE buyer gives its place back per round. */
+            for (int j = 0; j < n; j++) {
+                if (r->tokens[j].state == CONCERT_TOKEN_ACTIVE && j == round % n) {
+                    int rc = concert_queue_leave(r->db, r->tokens[j].token);
+                    tally(r, rc, rc == CONCERT_ETOKEN_INVALID);
+                }
+            }
+            continue;
+        }
+        for (int j = 0; j < n; j++) {
+            concert_token_info t;
+            int rc = concert_queue_status(&t, r->db, r->tokens[j].token);
+            if (rc == 0 && t.state == CONCERT_TOKEN_WAITING) {
+                /* A position seen by one thread never goes up. */
+                int ok = t.position >= 1 && t.position <= last[j];
+                last[j] = t.position;
+                tally(r, ok ? 0 : 1, 0);
+            } else if (rc == 0) {
+                last[j] = 0;
+                tally(r, 0, 0);
+            } else {
+                /* Left by the churn thread (an ACTIVE token at the start). */
+                tally(r, rc,
+                      rc == CONCERT_ETOKEN_INVALID && r->tokens[j].state == CONCERT_TOKEN_ACTIVE);
+            }
+        }
+    }
+    return NULL;
+}
+
+void race_poll_queue(concert_db *db, const concert_token_info *tokens, int ntokens, int n,
+                     int rounds, race_result *out)
+{
+    race r;
+    memset(&r, 0, sizeof(r));
+    r.db = db;
+    r.tokens = tokens;
+    r.a = ntokens > RACE_MAX_THREADS ? RACE_MAX_THREADS : ntokens;
+    r.b = rounds;
+    run(&r, n, poll_worker, out);
+}

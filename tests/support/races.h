@@ -35,4 +35,12 @@ void race_pay_one_reservation(concert_db *db, const char *token, int64_t reserva
 void race_join_queue(concert_db *db, int64_t first_user, int n, concert_token_info *tokens,
                      race_result *out);
 
+/* n threads race polls and leaves on the ntokens (<= RACE_MAX_THREADS)
+ * tokens given, for rounds rounds: thread 0 makes the tokens that were
+ * ACTIVE in tokens leave, one per round; the others poll every token. A
+ * WAITING position must stay >= 1 and never go up as one thread sees it;
+ * only the tokens that left may answer TOKEN_INVALID. */
+void race_poll_queue(concert_db *db, const concert_token_info *tokens, int ntokens, int n,
+                     int rounds, race_result *out);
+
 #endif
