@@ -552,7 +552,7 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
     pthread_t th[2];
     opener w[2];
     atomic_int failures = 0;
-    int seen[EARLY] = {0};
+    int seen[EARLY] = {0}, draws;
 
     atomic_store(&shared_now, T0);
     atomic_store(&shuffle_draws, 0);
@@ -595,9 +595,9 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
     cr_assert_eq(atomic_load(&failures), 0);
 
     /* One Fisher-Yates over 20 items draws 19 times (a second one, 19 more). */
-    cr_assert(atomic_load(&shuffle_draws) >= EARLY - 1 && atomic_load(&shuffle_draws) < 2 * (EARLY - 1),
-              "%d draws: the lottery ran %s", atomic_load(&shuffle_draws),
-              atomic_load(&shuffle_draws) < EARLY - 1 ? "not at all" : "more than once");
+    draws = atomic_load(&shuffle_draws);
+    cr_assert(draws >= EARLY - 1 && draws < 2 * (EARLY - 1), "%d draws: the lottery ran %s",
+              draws, draws < EARLY - 1 ? "not at all" : "more than once");
     cr_assert_eq(admin_int("SELECT count(DISTINCT ticket) FROM concert.tokens "
                            "WHERE user_id <= 20 AND ticket BETWEEN 1 AND 20"),
                  EARLY, "the pre-queue holds tickets 1..20, one each");
@@ -683,7 +683,8 @@ static void *churner(void *arg)
         slot = (int)((seed >> 33) % (JOINERS * JOINS_EACH / CHURNERS)) * CHURNERS + w->index;
         if (concert_queue_stats_get(&st, r->db) != 0)
             atomic_fetch_add(&r->failures, 1);
-        if (!atomic_load(&r->ready[slot]) || concert_queue_status(&t, r->db, r->tokens[slot]) != 0 ||
+        if (!atomic_load(&r->ready[slot]) ||
+            concert_queue_status(&t, r->db, r->tokens[slot]) != 0 ||
             t.state != CONCERT_TOKEN_ACTIVE)
             continue;
         if (slot % 3 == 0 && atomic_load(&r->next_seat) < 200) {

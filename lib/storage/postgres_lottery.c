@@ -54,7 +54,8 @@ static int queue_lock(pg_slot *slot, queue_row *row, pg_error *err)
         return -1;
     if (PQntuples(res) != 1) {
         PQclear(res);
-        pgb_error_fill(err, CONCERT_EINTERNAL, PG_FAIL_FINAL, "postgresql: queue state row missing");
+        pgb_error_fill(err, CONCERT_EINTERNAL, PG_FAIL_FINAL,
+                       "postgresql: queue state row missing");
         return -1;
     }
     memset(row, 0, sizeof(*row));
@@ -115,7 +116,8 @@ static int lottery(pg_slot *slot, const concert_queue_params *params, pg_error *
         ids = malloc(n * sizeof(*ids));
         if (!ids) {
             PQclear(res);
-            pgb_error_fill(err, CONCERT_ENOMEM, PG_FAIL_FINAL, "postgresql: out of memory (lottery)");
+            pgb_error_fill(err, CONCERT_ENOMEM, PG_FAIL_FINAL,
+                           "postgresql: out of memory (lottery)");
             return -1;
         }
         for (size_t i = 0; i < n; i++)
@@ -131,7 +133,8 @@ static int lottery(pg_slot *slot, const concert_queue_params *params, pg_error *
         text = ids_array_text(ids, n);
         free(ids);
         if (!text) {
-            pgb_error_fill(err, CONCERT_ENOMEM, PG_FAIL_FINAL, "postgresql: out of memory (lottery)");
+            pgb_error_fill(err, CONCERT_ENOMEM, PG_FAIL_FINAL,
+                           "postgresql: out of memory (lottery)");
             return -1;
         }
         memset(&p, 0, sizeof(p));

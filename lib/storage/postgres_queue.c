@@ -248,7 +248,8 @@ static int queue_status_peek(pg_store *st, const concert_queue_params *params, c
         PQclear(res);
         return 0;
     }
-    if (PQgetisnull(res, 0, T_ID) || strlen(PQgetvalue(res, 0, T_TOKEN)) >= sizeof(out->info.token) ||
+    if (PQgetisnull(res, 0, T_ID) ||
+        strlen(PQgetvalue(res, 0, T_TOKEN)) >= sizeof(out->info.token) ||
         !concert_sys_token_equal(PQgetvalue(res, 0, T_TOKEN), token)) {
         PQclear(res);
         *rc = concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
@@ -411,7 +412,8 @@ static int pg_queue_stats(concert_storage *self, const concert_queue_params *par
                 view_read(res, 1, &v);
                 admitted = col_int(res, 0, PG_QV_COLUMNS + 1);
                 PQclear(res);
-                rate_mps = admitted > 0 ? pgb_rate_record(st, admitted, now, v.rate) : v.rate.rate_mps;
+                rate_mps = admitted > 0 ? pgb_rate_record(st, admitted, now, v.rate)
+                                        : v.rate.rate_mps;
                 stats_fill(&v, rate_mps, out);
                 return CONCERT_OK;
             }

@@ -34,8 +34,9 @@ enum {
                   "$4::bigint, $5::bigint)")                                                 \
     X(PG_Q_STATUS, "SELECT * FROM concert_fn.queue_status($1::text, $2::bigint, $3::bigint, "  \
                    "$4::bigint)")                                                            \
-    X(PG_Q_PEEK, "SELECT " PG_QUEUE_VIEW_COLUMNS("0::bigint", "$2::bigint") ", t.id, t.ticket, t.token, "    \
-                 "t.user_id, t.state, t.last_seen, t.expires_at FROM concert.queue_state q "   \
+    X(PG_Q_PEEK, "SELECT " PG_QUEUE_VIEW_COLUMNS("0::bigint", "$2::bigint") ", t.id, "          \
+                 "t.ticket, t.token, t.user_id, t.state, t.last_seen, t.expires_at "            \
+                 "FROM concert.queue_state q "                                               \
                  "LEFT JOIN concert.tokens t ON t.lookup = hashtextextended($1::text, 0) "     \
                  "AND t.token = $1::text WHERE q.id = 1")                                     \
     X(PG_Q_TOUCH, "UPDATE concert.tokens SET last_seen = greatest(last_seen, $2::bigint) "      \
@@ -46,8 +47,8 @@ enum {
     X(PG_Q_STATS_PEEK,                                                                       \
       "SELECT " PG_QUEUE_VIEW_COLUMNS("CASE WHEN q.state = 4 THEN (SELECT count(*) FROM "      \
                                       "concert.tokens WHERE ticket IS NULL AND state = 1) "   \
-                                      "ELSE 0 END", "$1::bigint") " FROM concert.queue_state q "          \
-      "WHERE q.id = 1") \
+                                      "ELSE 0 END",                                          \
+                            "$1::bigint") " FROM concert.queue_state q WHERE q.id = 1")      \
     X(PG_Q_LOCK, PG_LOCK_QUEUE_SQL)                                                          \
     X(PG_Q_ROW_LOCK, "SELECT state, opens_at, max_active, admit_per_minute, rate_mps, "        \
                      "window_start, window_count FROM concert.queue_state WHERE id = 1 "      \
