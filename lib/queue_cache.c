@@ -83,11 +83,12 @@ static int key_of(const char *token, unsigned char key[KEY_BYTES])
     return 1;
 }
 
-/* The bytes are random already: any eight of them are a good hash. */
-static size_t key_hash(const unsigned char key[KEY_BYTES])
+/* The bytes are random already: any eight of them are a good hash, and two
+ * different eights are two independent ones. */
+static size_t key_hash(const unsigned char key[KEY_BYTES], int which)
 {
     uint64_t h;
-    memcpy(&h, key, sizeof(h));
+    memcpy(&h, key + 8 * which, sizeof(h));
     return (size_t)h;
 }
 
@@ -99,59 +100,89 @@ static int key_equal(const unsigned char a[KEY_BYTES], const unsigned char b[KEY
     return diff == 0;
 }
 
-static cache_entry *bucket_of(concert__queue_cache *c, const unsigned char key[KEY_BYTES])
+/* Each key may live in either of two buckets ("two choices"): with four
+ * ways each, a table three quarters full practically never has a key
+ * whose both buckets are full, where one bucket alone overflowed for about
+ * one key in eight. */
+static cache_entry *bucket_of(const cache_entry *entries, size_t buckets,
+                              const unsigned char key[KEY_BYTES], int which)
 {
-    return &c->entries[(key_hash(key) & (c->buckets - 1)) * WAYS];
+    return (cache_entry *)&entries[(key_hash(key, which) & (buckets - 1)) * WAYS];
 }
 
 static cache_entry *entry_find(concert__queue_cache *c, const unsigned char key[KEY_BYTES])
 {
-    cache_entry *b;
     if (!c->entries)
         return NULL;
-    b = bucket_of(c, key);
-    for (int w = 0; w < WAYS; w++) {
-        if (b[w].deadline != 0 && key_equal(b[w].key, key))
-            return &b[w];
+    for (int which = 0; which < 2; which++) {
+        cache_entry *b = bucket_of(c->entries, c->buckets, key, which);
+        for (int w = 0; w < WAYS; w++) {
+            if (b[w].deadline != 0 && key_equal(b[w].key, key))
+                return &b[w];
+        }
     }
     return NULL;
 }
 
-/* Double the table while under the cap; on failure keep the old one. */
-static void table_grow(concert__queue_cache *c)
+/* An empty way in the emptier of key's two buckets, or NULL. */
+static cache_entry *entry_free_way(const cache_entry *entries, size_t buckets,
+                                   const unsigned char key[KEY_BYTES])
 {
-    size_t buckets = c->entries ? c->buckets * 2 : MIN_BUCKETS;
-    cache_entry *old = c->entries, *fresh;
-    size_t old_buckets = c->buckets;
-
-    if (buckets > MAX_BUCKETS)
-        return;
-    fresh = calloc(buckets * WAYS, sizeof(*fresh));
-    if (!fresh)
-        return; /* the cache is an optimisation: a smaller one still works */
-    c->entries = fresh;
-    c->buckets = buckets;
-    c->count = 0;
-    for (size_t i = 0; old && i < old_buckets * WAYS; i++) {
-        cache_entry *b;
-        if (old[i].deadline == 0)
-            continue;
-        b = bucket_of(c, old[i].key);
+    cache_entry *best = NULL;
+    int best_free = 0;
+    for (int which = 0; which < 2; which++) {
+        cache_entry *b = bucket_of(entries, buckets, key, which), *first = NULL;
+        int free_ways = 0;
         for (int w = 0; w < WAYS; w++) {
             if (b[w].deadline == 0) {
-                b[w] = old[i];
-                c->count++;
-                break;
+                free_ways++;
+                if (!first)
+                    first = &b[w];
             }
         }
+        if (free_ways > best_free) {
+            best_free = free_ways;
+            best = first;
+        }
     }
-    free(old);
+    return best;
 }
 
-/* A slot for key: its own, an empty one, or the bucket's stalest. */
+/* Double the table while under the cap; 0 on success. On failure (memory,
+ * the cap, or an entry with no room in the new table) keep the old one. */
+static int table_grow(concert__queue_cache *c)
+{
+    size_t buckets = c->entries ? c->buckets * 2 : MIN_BUCKETS;
+    cache_entry *fresh;
+
+    if (buckets > MAX_BUCKETS)
+        return -1;
+    fresh = calloc(buckets * WAYS, sizeof(*fresh));
+    if (!fresh)
+        return -1; /* the cache is an optimisation: a smaller one still works */
+    for (size_t i = 0; c->entries && i < c->buckets * WAYS; i++) {
+        cache_entry *slot;
+        if (c->entries[i].deadline == 0)
+            continue;
+        slot = entry_free_way(fresh, buckets, c->entries[i].key);
+        if (!slot) {
+            free(fresh);
+            return -1;
+        }
+        *slot = c->entries[i];
+    }
+    free(c->entries);
+    c->entries = fresh;
+    c->buckets = buckets;
+    return 0;
+}
+
+/* A slot for key: its own, an empty one (growing the table when it is three
+ * quarters full or both buckets are), else, at the size cap, the way of the
+ * two buckets closest to its deadline. */
 static cache_entry *entry_slot(concert__queue_cache *c, const unsigned char key[KEY_BYTES])
 {
-    cache_entry *b, *victim;
+    cache_entry *victim = NULL;
     cache_entry *e = entry_find(c, key);
     if (e)
         return e;
@@ -159,18 +190,20 @@ static cache_entry *entry_slot(concert__queue_cache *c, const unsigned char key[
         table_grow(c);
     if (!c->entries)
         return NULL;
-    b = bucket_of(c, key);
-    victim = &b[0];
-    for (int w = 0; w < WAYS; w++) {
-        if (b[w].deadline == 0) {
-            victim = &b[w];
-            break;
-        }
-        if (b[w].deadline < victim->deadline)
-            victim = &b[w];
-    }
-    if (victim->deadline == 0)
+    victim = entry_free_way(c->entries, c->buckets, key);
+    if (!victim && table_grow(c) == 0)
+        victim = entry_free_way(c->entries, c->buckets, key);
+    if (victim) {
         c->count++;
+    } else {
+        for (int which = 0; which < 2; which++) {
+            cache_entry *b = bucket_of(c->entries, c->buckets, key, which);
+            for (int w = 0; w < WAYS; w++) {
+                if (!victim || b[w].deadline < victim->deadline)
+                    victim = &b[w];
+            }
+        }
+    }
     memset(victim, 0, sizeof(*victim));
     memcpy(victim->key, key, KEY_BYTES);
     return victim;
@@ -312,6 +345,36 @@ int concert__queue_view_get(concert_db *db, int64_t now, concert_queue_stats *ou
 
 /* ---- polls ---- */
 
+/* The answer for entry e under view v, when the cache may give one: 1 and
+ * out filled, else 0. Called with the lock held. */
+static int cached_answer(const concert_db *db, const cache_entry *e, const concert_queue_stats *v,
+                         const char *token, int64_t now, concert_token_info *out)
+{
+    char text[TOKEN_CHARS + 1];
+    int64_t position;
+
+    /* Write the idle clock through once a quarter of wait_ttl has passed
+     * since the store's deadline was set, so that it stays at least three
+     * quarters of wait_ttl ahead of a buyer who keeps polling. */
+    if (now >= e->deadline || e->deadline - now <= db->opts.wait_ttl_ms - db->opts.wait_ttl_ms / 4)
+        return 0;
+    if (e->ticket > 0 && e->ticket > v->admitted_through)
+        position = e->ticket - v->admitted_through;
+    else if (e->ticket == 0 && v->state == CONCERT_QUEUE_SCHEDULED)
+        position = CONCERT_POSITION_PREQUEUE;
+    else
+        return 0; /* may be admitted, or due for the lottery: ask the store */
+    memcpy(text, token, sizeof(text)); /* token may point into out */
+    memset(out, 0, sizeof(*out));
+    memcpy(out->token, text, sizeof(text));
+    out->user_id = e->user_id;
+    out->state = CONCERT_TOKEN_WAITING;
+    out->position = position;
+    out->eta_ms = concert__queue_eta(v->state, position, v->admit_rate_mps);
+    out->expires_at = e->deadline;
+    return 1;
+}
+
 int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
                               concert_token_info *out)
 {
@@ -319,44 +382,26 @@ int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
     unsigned char key[KEY_BYTES];
     concert_queue_stats view;
     cache_entry *e;
-    int answered = 0;
+    int answered = 0, fresh = 0;
 
     if (db->opts.queue_refresh_ms <= 0 || !key_of(token, key))
         return 0;
-    /* Cheap check first: no view is worth reading for a token we do not know. */
+    /* The common case takes the lock once: a known token, a fresh view. */
     pthread_mutex_lock(&c->lock);
     e = entry_find(c, key);
+    if (e && (fresh = view_fresh(c, db, now)) != 0)
+        answered = cached_answer(db, e, &c->view, token, now, out);
     pthread_mutex_unlock(&c->lock);
-    if (!e || view_current(db, now, &view) != 1)
-        return 0;
+    if (!e || fresh)
+        return answered;
 
+    /* A stale view: refresh it (or use it while another caller does). */
+    if (view_current(db, now, &view) != 1)
+        return 0;
     pthread_mutex_lock(&c->lock);
     e = entry_find(c, key);
-    /* Write the idle clock through once a quarter of wait_ttl has passed
-     * since the store's deadline was set, so that it stays at least three
-     * quarters of wait_ttl ahead of a buyer who keeps polling. */
-    if (e && now < e->deadline &&
-        e->deadline - now > db->opts.wait_ttl_ms - db->opts.wait_ttl_ms / 4) {
-        int64_t position = -1;
-        if (e->ticket > 0 && e->ticket > view.admitted_through)
-            position = e->ticket - view.admitted_through;
-        else if (e->ticket == 0 && view.state == CONCERT_QUEUE_SCHEDULED)
-            position = CONCERT_POSITION_PREQUEUE;
-        else
-            position = 0; /* may be admitted or due for the lottery: ask the store */
-        if (position != 0) {
-            char text[TOKEN_CHARS + 1];
-            memcpy(text, token, sizeof(text)); /* token may point into out */
-            memset(out, 0, sizeof(*out));
-            memcpy(out->token, text, sizeof(text));
-            out->user_id = e->user_id;
-            out->state = CONCERT_TOKEN_WAITING;
-            out->position = position;
-            out->eta_ms = concert__queue_eta(view.state, position, view.admit_rate_mps);
-            out->expires_at = e->deadline;
-            answered = 1;
-        }
-    }
+    if (e)
+        answered = cached_answer(db, e, &view, token, now, out);
     pthread_mutex_unlock(&c->lock);
     return answered;
 }
