@@ -191,7 +191,7 @@ static void more_tokens(int n)
     }
     cr_assert_eq(st->catalog_load(st, &c, T0), 0);
     for (int i = 0; i < n; i++) {
-        snprintf(text, sizeof(text), "DDDDDDDDDDDDDDDDDDDDDDDDDDDDDD%02d", i);
+        snprintf(text, sizeof(text), "DDDDDDDDDDDDDDDDDDDDDDDDDDDDDD%02d", i % 100);
         cr_assert_eq(st->queue_issue(st, &QP, 3 + i, text, T0, &t), 0);
     }
 }
