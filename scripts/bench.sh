@@ -147,62 +147,10 @@ if [ "$run_pg" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- 3. HTTP
-# start_server LOGNAME CMD... : start in the background, wait for its
-# "listening on http://127.0.0.1:PORT" line, set $server_pid and $server_port.
-start_server() {
-    local name=$1; shift
-    # concertd logs a line per request: keep the first 64 KiB (start-up
-    # messages and the first requests), drop the rest.
-    "$@" >"$out/$name.out" 2> >(head -c 65536 >"$out/$name.err") &
-    server_pid=$!
-    pids+=("$server_pid")
-    for _ in $(seq 1 600); do
-        server_port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$out/$name.out")
-        [ -n "$server_port" ] && return 0
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.5
-    done
-    echo "bench.sh: $name did not start:" >&2
-    cat "$out/$name.out" "$out/$name.err" >&2 || true
-    exit 1
-}
-stop_server() {
-    kill "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
-
-# issue_tokens PORT FIRST COUNT FILE: join the queue for users FIRST.. with
-# one keep-alive curl; the tokens, one a line, go to FILE.
-issue_tokens() {
-    local port=$1 first=$2 count=$3 file=$4 cfg
-    cfg=$(mktemp)
-    awk -v p="$port" -v f="$first" -v n="$count" 'BEGIN {
-        for (u = f; u < f + n; u++) {
-            printf "url = \"http://127.0.0.1:%d/api/v1/queue/tokens\"\n", p;
-            printf "data = \"{\\\"user_id\\\":%d}\"\n", u;
-            printf "header = \"Content-Type: application/json\"\n";
-            printf "write-out = \"\\\\n\"\n";
-            if (u < f + n - 1) print "next" } }' >"$cfg"
-    curl -s -K "$cfg" | grep -o '"token":"[^"]*"' | cut -d'"' -f4 >"$file"
-    rm -f "$cfg"
-    if [ "$(wc -l <"$file")" -ne "$count" ]; then
-        echo "bench.sh: issued $(wc -l <"$file") of $count tokens on port $port" >&2
-        exit 1
-    fi
-}
-
-# wait_idle PORT: when wrk stops, the server still owes answers to the
-# requests in flight (1,000 slow seat listings take seconds); the next run
-# must not start before they are drained, or it measures the backlog.
-wait_idle() {
-    local t
-    for _ in $(seq 1 120); do
-        t=$(curl -s -o /dev/null -m 5 -w '%{time_total}' "http://127.0.0.1:$1/healthz" || echo 9)
-        awk -v t="$t" 'BEGIN { exit !(t < 0.02) }' && return 0
-        sleep 0.5
-    done
-    echo "bench.sh: server on port $1 still busy after 60 s" >&2
-}
+# start_server, stop_server, issue_tokens, wait_idle: shared with
+# scripts/bench-queue.sh.
+# shellcheck source=bench/http/lib.sh
+. bench/http/lib.sh
 
 # run_wrk PHASE ENDPOINT SERVER CONNS REP PORT SCRIPT ARGS...: one bounded
 # run; appends a line to http.tsv.
