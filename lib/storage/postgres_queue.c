@@ -146,8 +146,24 @@ static void queue_params_add(pg_params *p, const concert_queue_params *q)
     param_int(p, q->wait_ttl_ms);
 }
 
-static int opening_gave_up(void)
+/* One attempt at a queue step: 0, an error, or PG_OPENING_DUE when the
+ * queue's scheduled opening must run first. */
+typedef int (*queue_attempt_fn)(pg_store *st, const concert_queue_params *params, int64_t now,
+                                void *ctx);
+
+/* Run attempt; while it answers that the opening is due, run the opening
+ * (the lottery: once, whichever process gets there first) and try again, a
+ * bounded number of times. */
+static int with_opening(pg_store *st, const concert_queue_params *params, int64_t now,
+                        queue_attempt_fn attempt, void *ctx)
 {
+    for (int i = 0; i < PG_OPENING_ATTEMPTS; i++) {
+        int rc = attempt(st, params, now, ctx);
+        if (rc != PG_OPENING_DUE)
+            return rc;
+        if ((rc = pgb_opening(st, params, now)) != 0)
+            return rc;
+    }
     return concert_sys_error_set(CONCERT_EBUSY,
                                  "postgresql: the queue's opening stayed due after %d attempts",
                                  PG_OPENING_ATTEMPTS);
@@ -180,38 +196,42 @@ static void issue_admit_after(pg_store *st, const concert_queue_params *params, 
     PQclear(res);
 }
 
+typedef struct issue_args {
+    int64_t user_id;
+    const char *new_token;
+    concert_storage_token *out;
+} issue_args;
+
+static int issue_attempt(pg_store *st, const concert_queue_params *params, int64_t now, void *ctx)
+{
+    issue_args *a = ctx;
+    pg_params p = {0};
+    PGresult *res;
+    int rc, deferred;
+
+    param_int(&p, a->user_id);
+    param_text(&p, a->new_token);
+    param_int(&p, now);
+    queue_params_add(&p, params);
+    if ((rc = pgb_query(st, PG_Q_ISSUE, &p, 1, &res)) != 0)
+        return rc;
+    deferred = PQntuples(res) == 1 && PQnfields(res) > 7 && col_int(res, 0, 7) < 0;
+    rc = token_row(st, res, now, NULL, a->out);
+    PQclear(res);
+    if (rc == 0 && deferred)
+        issue_admit_after(st, params, now, a->out);
+    return rc;
+}
+
 static int pg_queue_issue(concert_storage *self, const concert_queue_params *params,
                           int64_t user_id, const char *new_token, int64_t now,
                           concert_storage_token *out)
 {
-    pg_store *st = (pg_store *)self;
-
-    for (int attempt = 0; attempt < PG_OPENING_ATTEMPTS; attempt++) {
-        pg_params p = {0};
-        PGresult *res;
-        int rc, deferred;
-
-        param_int(&p, user_id);
-        param_text(&p, new_token);
-        param_int(&p, now);
-        queue_params_add(&p, params);
-        if ((rc = pgb_query(st, PG_Q_ISSUE, &p, 1, &res)) != 0)
-            return rc;
-        deferred = PQntuples(res) == 1 && PQnfields(res) > 7 && col_int(res, 0, 7) < 0;
-        rc = token_row(st, res, now, NULL, out);
-        PQclear(res);
-        if (rc == 0 && deferred)
-            issue_admit_after(st, params, now, out);
-        if (rc == PG_OPENING_DUE) {
-            if ((rc = pgb_opening(st, params, now)) != 0)
-                return rc;
-            continue;
-        }
-        if (rc == CONCERT_EUSER_NOT_FOUND)
-            return concert_sys_error_set(rc, "user %lld not found", (long long)user_id);
-        return rc;
-    }
-    return opening_gave_up();
+    issue_args a = {user_id, new_token, out};
+    int rc = with_opening((pg_store *)self, params, now, issue_attempt, &a);
+    if (rc == CONCERT_EUSER_NOT_FOUND)
+        return concert_sys_error_set(rc, "user %lld not found", (long long)user_id);
+    return rc;
 }
 
 /*
@@ -293,64 +313,66 @@ static int queue_status_peek(pg_store *st, const concert_queue_params *params, c
     return 1;
 }
 
+typedef struct token_args {
+    const char *token;
+    concert_storage_token *out; /* NULL for a leave */
+} token_args;
+
+static int status_attempt(pg_store *st, const concert_queue_params *params, int64_t now,
+                          void *ctx)
+{
+    token_args *a = ctx;
+    pg_params p = {0};
+    PGresult *res;
+    int rc;
+
+    if (queue_status_peek(st, params, a->token, now, a->out, &rc))
+        return rc;
+    param_text(&p, a->token);
+    param_int(&p, now);
+    queue_params_add(&p, params);
+    if ((rc = pgb_query(st, PG_Q_STATUS, &p, 1, &res)) != 0)
+        return rc;
+    rc = token_row(st, res, now, a->token, a->out);
+    PQclear(res);
+    return rc;
+}
+
 static int pg_queue_status(concert_storage *self, const concert_queue_params *params,
                            const char *token, int64_t now, concert_storage_token *out)
 {
-    pg_store *st = (pg_store *)self;
+    token_args a = {token, out};
+    int rc = with_opening((pg_store *)self, params, now, status_attempt, &a);
+    if (rc == CONCERT_ETOKEN_INVALID)
+        return concert_sys_error_set(rc, "token invalid: unknown token");
+    return rc;
+}
 
-    for (int attempt = 0; attempt < PG_OPENING_ATTEMPTS; attempt++) {
-        pg_params p = {0};
-        PGresult *res;
-        int rc;
+static int leave_attempt(pg_store *st, const concert_queue_params *params, int64_t now, void *ctx)
+{
+    token_args *a = ctx;
+    pg_params p = {0};
+    PGresult *res;
+    int rc;
 
-        if (!queue_status_peek(st, params, token, now, out, &rc)) {
-            param_text(&p, token);
-            param_int(&p, now);
-            queue_params_add(&p, params);
-            if ((rc = pgb_query(st, PG_Q_STATUS, &p, 1, &res)) != 0)
-                return rc;
-            rc = token_row(st, res, now, token, out);
-            PQclear(res);
-        }
-        if (rc == PG_OPENING_DUE) {
-            if ((rc = pgb_opening(st, params, now)) != 0)
-                return rc;
-            continue;
-        }
-        if (rc == CONCERT_ETOKEN_INVALID)
-            return concert_sys_error_set(rc, "token invalid: unknown token");
+    param_text(&p, a->token);
+    param_int(&p, now);
+    queue_params_add(&p, params);
+    if ((rc = pgb_query(st, PG_Q_LEAVE, &p, 1, &res)) != 0)
         return rc;
-    }
-    return opening_gave_up();
+    rc = token_row(st, res, now, NULL, NULL);
+    PQclear(res);
+    return rc;
 }
 
 static int pg_queue_leave(concert_storage *self, const concert_queue_params *params,
                           const char *token, int64_t now)
 {
-    pg_store *st = (pg_store *)self;
-
-    for (int attempt = 0; attempt < PG_OPENING_ATTEMPTS; attempt++) {
-        pg_params p = {0};
-        PGresult *res;
-        int rc;
-
-        param_text(&p, token);
-        param_int(&p, now);
-        queue_params_add(&p, params);
-        if ((rc = pgb_query(st, PG_Q_LEAVE, &p, 1, &res)) != 0)
-            return rc;
-        rc = token_row(st, res, now, NULL, NULL);
-        PQclear(res);
-        if (rc == PG_OPENING_DUE) {
-            if ((rc = pgb_opening(st, params, now)) != 0)
-                return rc;
-            continue;
-        }
-        if (rc == CONCERT_ETOKEN_INVALID)
-            return concert_sys_error_set(rc, "token invalid: unknown, expired or ended");
-        return rc;
-    }
-    return opening_gave_up();
+    token_args a = {token, NULL};
+    int rc = with_opening((pg_store *)self, params, now, leave_attempt, &a);
+    if (rc == CONCERT_ETOKEN_INVALID)
+        return concert_sys_error_set(rc, "token invalid: unknown, expired or ended");
+    return rc;
 }
 
 static void stats_fill(const queue_view *v, int64_t rate_mps, concert_queue_stats *out)
@@ -369,6 +391,50 @@ static void stats_fill(const queue_view *v, int64_t rate_mps, concert_queue_stat
     out->eta_ms = -1;
 }
 
+static int stats_attempt(pg_store *st, const concert_queue_params *params, int64_t now,
+                         void *ctx)
+{
+    concert_queue_stats *out = ctx;
+    pg_params p = {0};
+    PGresult *res;
+    queue_view v;
+    int64_t admitted, rate_mps;
+    int rc;
+
+    param_int(&p, now);
+    if ((rc = pgb_query(st, PG_Q_STATS_PEEK, &p, 0, &res)) != 0)
+        return rc;
+    if (PQntuples(res) != 1 || PQnfields(res) != PG_QV_COLUMNS) {
+        PQclear(res);
+        return concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: queue state row missing");
+    }
+    view_read(res, 0, &v);
+    PQclear(res);
+    if (view_opening_due(&v, now))
+        return PG_OPENING_DUE;
+    if (!view_admission_wanted(&v, now)) {
+        stats_fill(&v, v.rate.rate_mps, out);
+        return CONCERT_OK;
+    }
+    queue_params_add(&p, params);
+    if ((rc = pgb_query(st, PG_Q_STATS, &p, 1, &res)) != 0)
+        return rc;
+    if (PQntuples(res) != 1 || PQnfields(res) != PG_QV_COLUMNS + 2) {
+        PQclear(res);
+        return concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: malformed queue stats reply");
+    }
+    if (col_int(res, 0, 0) == PG_OPENING_DUE) {
+        PQclear(res);
+        return PG_OPENING_DUE;
+    }
+    view_read(res, 1, &v);
+    admitted = col_int(res, 0, PG_QV_COLUMNS + 1);
+    PQclear(res);
+    rate_mps = admitted > 0 ? pgb_rate_record(st, admitted, now, v.rate) : v.rate.rate_mps;
+    stats_fill(&v, rate_mps, out);
+    return CONCERT_OK;
+}
+
 /*
  * The core's refresh of its cached view, every queue_refresh_ms per db: one
  * read when admission has nothing to do, else the server-side step that
@@ -377,52 +443,7 @@ static void stats_fill(const queue_view *v, int64_t rate_mps, concert_queue_stat
 static int pg_queue_stats(concert_storage *self, const concert_queue_params *params, int64_t now,
                           concert_queue_stats *out)
 {
-    pg_store *st = (pg_store *)self;
-
-    for (int attempt = 0; attempt < PG_OPENING_ATTEMPTS; attempt++) {
-        pg_params p = {0};
-        PGresult *res;
-        queue_view v;
-        int64_t admitted, rate_mps;
-        int rc;
-
-        param_int(&p, now);
-        if ((rc = pgb_query(st, PG_Q_STATS_PEEK, &p, 0, &res)) != 0)
-            return rc;
-        if (PQntuples(res) != 1 || PQnfields(res) != PG_QV_COLUMNS) {
-            PQclear(res);
-            return concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: queue state row missing");
-        }
-        view_read(res, 0, &v);
-        PQclear(res);
-        if (!view_opening_due(&v, now) && !view_admission_wanted(&v, now)) {
-            stats_fill(&v, v.rate.rate_mps, out);
-            return CONCERT_OK;
-        }
-        if (!view_opening_due(&v, now)) {
-            queue_params_add(&p, params);
-            if ((rc = pgb_query(st, PG_Q_STATS, &p, 1, &res)) != 0)
-                return rc;
-            if (PQntuples(res) != 1 || PQnfields(res) != PG_QV_COLUMNS + 2) {
-                PQclear(res);
-                return concert_sys_error_set(CONCERT_EINTERNAL,
-                                             "postgresql: malformed queue stats reply");
-            }
-            if (col_int(res, 0, 0) != PG_OPENING_DUE) {
-                view_read(res, 1, &v);
-                admitted = col_int(res, 0, PG_QV_COLUMNS + 1);
-                PQclear(res);
-                rate_mps = admitted > 0 ? pgb_rate_record(st, admitted, now, v.rate)
-                                        : v.rate.rate_mps;
-                stats_fill(&v, rate_mps, out);
-                return CONCERT_OK;
-            }
-            PQclear(res);
-        }
-        if ((rc = pgb_opening(st, params, now)) != 0)
-            return rc;
-    }
-    return opening_gave_up();
+    return with_opening((pg_store *)self, params, now, stats_attempt, out);
 }
 
 void pgb_install_queue(concert_storage *base)
