@@ -448,8 +448,6 @@ void http_server_stop(http_server *server, unsigned grace_ms)
         return;
     atomic_store(&server->stopping, 1);
     const MHD_socket listener = MHD_quiesce_daemon(server->daemon);
-    if (listener != MHD_INVALID_SOCKET)
-        close(listener);
 
     const struct timespec tick = {0, 10 * 1000 * 1000};
     for (unsigned waited = 0; waited < grace_ms && atomic_load(&server->in_flight) > 0;
@@ -457,5 +455,12 @@ void http_server_stop(http_server *server, unsigned grace_ms)
         nanosleep(&tick, NULL);
 
     MHD_stop_daemon(server->daemon);
+    /* Only now: libmicrohttpd's worker threads take the quiesced listener out
+     * of their epoll sets on their own time, and one that found it already
+     * closed aborted the process ("Failed to remove listen FD from epoll
+     * set", seen once under ASan). MHD_quiesce_daemon's documentation asks
+     * for exactly this order with worker threads. */
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
     free(server);
 }
