@@ -185,7 +185,7 @@ int concert__schedule_require_bookable(concert_db *db, int64_t schedule_id, int6
     if (schedule_id <= 0)
         return concert__error_set(CONCERT_ESCHEDULE_NOT_FOUND, "schedule %lld not found",
                                   (long long)schedule_id);
-    if ((rc = concert__st_schedule_get(db, schedule_id, out)) != 0)
+    if ((rc = concert__schedule_lookup(db, schedule_id, out)) != 0)
         return rc;
     if (out->concert_status != CONCERT_STATUS_OPEN)
         return concert__error_set(CONCERT_ECONCERT_NOT_BOOKABLE,

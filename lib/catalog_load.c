@@ -225,8 +225,13 @@ static int concerts_check(const concert_catalog *c)
         if (!concert_concert_status_name(cc->status))
             return concert__error_set(CONCERT_EINVAL,
                                       "concerts[%zu].status: must be OPEN, PENDING or CLOSED", i);
-        if (cc->reserved != 0)
+        /* Version 1 named the field reserved: it had to be 0 there. */
+        if (c->version < 2 && cc->max_per_user != 0)
             return concert__error_set(CONCERT_EINVAL, "concerts[%zu].reserved: must be 0", i);
+        if (cc->max_per_user < 0 || cc->max_per_user > CONCERT_ORDER_MAX)
+            return concert__error_set(CONCERT_EINVAL,
+                                      "concerts[%zu].max_per_user: must be 0 (none) to %d", i,
+                                      CONCERT_ORDER_MAX);
         if (cc->schedule_count > 0 && !cc->schedules)
             return concert__error_set(CONCERT_EINVAL,
                                       "concerts[%zu].schedules: NULL with a count of %zu", i,
@@ -285,8 +290,9 @@ int concert_catalog_load(concert_db *db, const concert_catalog *catalog)
     int rc;
     if (!db || !catalog)
         return concert__error_set(CONCERT_EINVAL, "concert_catalog_load: NULL argument");
-    if (catalog->version != CONCERT_CATALOG_VERSION)
-        return concert__error_set(CONCERT_EINVAL, "catalog.version: %u is unknown (expected %u)",
+    if (catalog->version < 1 || catalog->version > CONCERT_CATALOG_VERSION)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "catalog.version: %u is unknown (expected 1 to %u)",
                                   catalog->version, CONCERT_CATALOG_VERSION);
     if ((rc = users_check(catalog)) != 0 || (rc = concerts_check(catalog)) != 0)
         return rc;

@@ -143,6 +143,12 @@ int concert_open_storage(concert_db **out, concert_storage *storage, const conce
         free(db);
         return rc;
     }
+    if ((rc = concert__schedule_cache_new(db)) != 0) {
+        concert__queue_cache_free(db);
+        storage->free(storage);
+        free(db);
+        return rc;
+    }
     db->storage = storage;
     db->queue.active_ttl_ms = db->opts.active_ttl_ms;
     db->queue.wait_ttl_ms = db->opts.wait_ttl_ms;
@@ -158,6 +164,7 @@ void concert_close(concert_db *db)
         return;
     db->storage->free(db->storage);
     concert__queue_cache_free(db);
+    concert__schedule_cache_free(db);
     free(db);
 }
 

@@ -48,6 +48,8 @@ static const error_info ERRORS[] = {
     {CONCERT_EIDEMPOTENCY_KEY_REUSED, "IDEMPOTENCY_KEY_REUSED",
      "idempotency key reused with different arguments"},
     {CONCERT_EQUEUE_CLOSED, "QUEUE_CLOSED", "the queue is closed to new buyers"},
+    {CONCERT_EHOLD_LIMIT, "HOLD_LIMIT",
+     "hold limit reached: this buyer holds as many seats as allowed"},
 };
 
 static const error_info *error_find(int code)

@@ -8,12 +8,14 @@
 #include <concert/sys/storage.h>
 
 typedef struct concert__queue_cache concert__queue_cache;
+typedef struct concert__schedule_cache concert__schedule_cache;
 
 struct concert_db {
     concert_storage *storage;
     concert_options opts;        /* with defaults resolved */
     concert_queue_params queue;  /* derived from opts */
     concert__queue_cache *queue_cache; /* queue_cache.c */
+    concert__schedule_cache *schedule_cache; /* schedule_cache.c */
 };
 
 /* ---- errors.c ---- */
@@ -95,7 +97,11 @@ int concert__st_reservation_get(concert_db *db, int64_t id, concert_reservation 
 int concert__st_pay(concert_db *db, const concert_pay_request *req, concert_payment *out);
 int concert__st_charge(concert_db *db, const concert_charge_request *req, int64_t *balance);
 int concert__st_balance_get(concert_db *db, int64_t user_id, int64_t *balance);
-int concert__st_history_list(concert_db *db, int64_t user_id, concert_emit_ledger_fn emit,
+int concert__st_reservation_release(concert_db *db, const concert_release_request *req,
+                                    concert_reservation *out);
+int concert__st_token_owner(concert_db *db, const char *token, int64_t *user_id);
+int concert__st_history_list(concert_db *db, int64_t user_id, int64_t before_id, size_t limit,
+                             concert_emit_ledger_fn emit,
                              void *ctx);
 int concert__st_users_list(concert_db *db, concert_emit_user_fn emit, void *ctx);
 int concert__st_verify(concert_db *db, int64_t now, concert_emit_text_fn emit, void *ctx,
@@ -110,6 +116,8 @@ typedef int (*concert__fault_fn)(const char *method, void *ctx);
 void concert__fault_inject(concert__fault_fn fn, void *ctx);
 
 /* ---- queue.c: used by every token-taking call ---- */
+/* CONCERT_ETOKEN_INVALID for NULL or text we could not have issued. */
+int concert__token_text_check(const char *token);
 /*
  * Resolve token to its user, requiring it ACTIVE. Errors:
  * CONCERT_EINVAL (NULL), CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE.
@@ -117,10 +125,6 @@ void concert__fault_inject(concert__fault_fn fn, void *ctx);
 int concert__token_require_active(concert_db *db, const char *token, int64_t now,
                                   int64_t *user_id);
 
-/* The user and state of a token in any state, ENDED included (for payment
- * replays after the token was consumed). CONCERT_ETOKEN_INVALID if unknown. */
-int concert__token_resolve_any(concert_db *db, const char *token, int64_t now, int64_t *user_id,
-                               int32_t *state);
 
 /* ---- queue_settings.c ---- */
 /* The lottery's Fisher-Yates over db's random source (ctx is the db); a
@@ -142,15 +146,25 @@ int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
 /* Remember (WAITING) or forget (anything else) a token the store reported. */
 void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t);
 void concert__queue_cache_forget(concert_db *db, const char *token);
+/* 1 if token is in the cache (its owner into *user_id), else 0. */
+int concert__queue_cache_owner(concert_db *db, const char *token, int64_t *user_id);
 /* Estimated wait for a position at the given admission rate; -1 unknown. */
 int64_t concert__queue_eta(int32_t queue_state, int64_t position, int64_t rate_mps);
 
 /* ---- catalog.c ---- */
-/* A schedule that exists, belongs to an OPEN concert and is still bookable. */
+/* A schedule that exists, belongs to an OPEN concert and is still bookable
+ * (from the db's schedule cache when it can: catalog rows never change). */
 int concert__schedule_require_bookable(concert_db *db, int64_t schedule_id, int64_t now,
                                        concert_storage_schedule *out);
 
-/* Idempotency keys: NULL or "" means none; else 1..255 bytes. */
-int concert__idempotency_key_check(const char *key, const char **normalized);
+/* ---- schedule_cache.c: schedules this db has read (they never change) ---- */
+int concert__schedule_cache_new(concert_db *db);
+void concert__schedule_cache_free(concert_db *db);
+/* The schedule from the cache, else from the store (then cached). */
+int concert__schedule_lookup(concert_db *db, int64_t schedule_id, concert_storage_schedule *out);
+
+/* Idempotency keys: NULL means none; else 1..CONCERT_IDEMPOTENCY_KEY_MAX
+ * bytes of 0x21..0x7E (CONCERT_EINVAL otherwise, "" included). */
+int concert__idempotency_key_check(const char *key);
 
 #endif

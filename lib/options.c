@@ -18,6 +18,7 @@
 #define MAX_DURATION_MS (INT64_C(366) * 24 * 3600 * 1000)
 
 #define MAX_QUEUE_REFRESH_MS 60000
+#define MAX_HOLDS_PER_USER 1000000
 
 /* How many bytes of the caller's struct a version covers: fields are only
  * ever appended, so an older caller's struct is a prefix of ours. */
@@ -27,6 +28,8 @@ static size_t options_size(unsigned int version)
     case 1:
         return offsetof(concert_options, admit_per_minute);
     case 2:
+        return offsetof(concert_options, max_holds_per_user);
+    case 3:
         return sizeof(concert_options);
     default:
         return 0;
@@ -46,6 +49,8 @@ int concert_options_init(concert_options *opts, unsigned int version)
     opts->version = version;
     if (version >= 2)
         opts->queue_refresh_ms = CONCERT_DEFAULT_QUEUE_REFRESH_MS;
+    if (version >= 3)
+        opts->max_holds_per_user = CONCERT_DEFAULT_MAX_HOLDS_PER_USER;
     return CONCERT_OK;
 }
 
@@ -95,6 +100,11 @@ int concert__options_resolve(concert_options *out, const concert_options *opts)
                                   "options.queue_refresh_ms: %lld is out of range (0 = always "
                                   "read, up to %d)",
                                   (long long)out->queue_refresh_ms, MAX_QUEUE_REFRESH_MS);
+    if (out->max_holds_per_user < 0 || out->max_holds_per_user > MAX_HOLDS_PER_USER)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "options.max_holds_per_user: %lld is out of range (0 = no "
+                                  "limit, 1 to %d)",
+                                  (long long)out->max_holds_per_user, MAX_HOLDS_PER_USER);
     if ((rc = duration_resolve(&out->active_ttl_ms, DEFAULT_ACTIVE_TTL_MS, "active_ttl_ms")) ||
         (rc = duration_resolve(&out->wait_ttl_ms, DEFAULT_WAIT_TTL_MS, "wait_ttl_ms")) ||
         (rc = duration_resolve(&out->hold_ttl_ms, DEFAULT_HOLD_TTL_MS, "hold_ttl_ms")) ||

@@ -35,8 +35,9 @@ int concert_charge_points(int64_t *balance_out, concert_db *db, int64_t user_id,
 
     if (!db)
         return concert__error_set(CONCERT_EINVAL, "concert_charge_points: NULL db");
-    if ((rc = concert__idempotency_key_check(idempotency_key, &key)) != 0)
+    if ((rc = concert__idempotency_key_check(idempotency_key)) != 0)
         return rc;
+    key = idempotency_key;
     if ((rc = user_id_check(user_id)) != 0)
         return rc;
     if (amount < 1 || amount > CONCERT_MAX_CHARGE)
@@ -74,22 +75,23 @@ static int push_entry(void *ctx, const concert_ledger_entry *item)
     return concert__vec_push(ctx, item);
 }
 
-int concert_points_history(concert_ledger_list **out, concert_db *db, int64_t user_id)
+/* Read up to limit (0: all) entries below before_id into a new list. */
+static int history_read(concert_ledger_list **out, concert_db *db, int64_t user_id,
+                        int64_t before_id, size_t limit)
 {
     concert__vec v;
     concert_ledger_list *list;
     void *items;
     int rc;
 
-    if (out)
-        *out = NULL;
-    if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_points_history: NULL argument");
-    if ((rc = user_id_check(user_id)) != 0)
-        return rc;
     concert__vec_init(&v, sizeof(concert_ledger_entry));
-    rc = concert__st_history_list(db, user_id, push_entry, &v);
+    /* One more than asked tells whether a next page exists without a
+     * second query. */
+    rc = concert__st_history_list(db, user_id, before_id, limit ? limit + 1 : 0, push_entry, &v);
     if (rc == 0) {
+        int more = limit && v.count > limit;
+        if (more)
+            v.count = limit;
         list = concert__list_from_vec(sizeof(*list), &v, &items);
         if (!list) {
             rc = concert__error_set(CONCERT_ENOMEM, "out of memory listing history");
@@ -97,11 +99,44 @@ int concert_points_history(concert_ledger_list **out, concert_db *db, int64_t us
             list->user_id = user_id;
             list->count = v.count;
             list->items = items;
+            list->next_before_id = more ? list->items[v.count - 1].id : 0;
             *out = list;
         }
     }
     concert__vec_free(&v);
     return rc;
+}
+
+int concert_points_history(concert_ledger_list **out, concert_db *db, int64_t user_id)
+{
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_points_history: NULL argument");
+    if ((rc = user_id_check(user_id)) != 0)
+        return rc;
+    return history_read(out, db, user_id, 0, 0);
+}
+
+int concert_points_history_page(concert_ledger_list **out, concert_db *db, int64_t user_id,
+                                int64_t before_id, size_t limit)
+{
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_points_history_page: NULL argument");
+    if (limit < 1 || limit > CONCERT_HISTORY_PAGE_MAX)
+        return concert__error_set(CONCERT_EINVAL, "history page limit %zu: must be 1 to %d",
+                                  limit, CONCERT_HISTORY_PAGE_MAX);
+    if (before_id < 0)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "history cursor %lld: must be 0 (newest) or an entry id",
+                                  (long long)before_id);
+    if ((rc = user_id_check(user_id)) != 0)
+        return rc;
+    return history_read(out, db, user_id, before_id, limit);
 }
 
 void concert_ledger_list_free(concert_ledger_list *list)

@@ -18,7 +18,7 @@ const char *concert_token_state_name(int state)
     }
 }
 
-static int token_text_check(const char *token)
+int concert__token_text_check(const char *token)
 {
     if (!token)
         return concert__error_set(CONCERT_ETOKEN_INVALID, "no queue token given");
@@ -73,7 +73,7 @@ int concert_queue_status(concert_token_info *out, concert_db *db, const char *to
 
     if (!out || !db)
         return concert__error_set(CONCERT_EINVAL, "concert_queue_status: NULL argument");
-    if ((rc = token_text_check(token)) != 0)
+    if ((rc = concert__token_text_check(token)) != 0)
         return rc;
     now = concert__now(db);
     /* The common case of a stampede: a WAITING buyer polling again. */
@@ -97,7 +97,7 @@ int concert_queue_leave(concert_db *db, const char *token)
     int rc;
     if (!db)
         return concert__error_set(CONCERT_EINVAL, "concert_queue_leave: NULL argument");
-    if ((rc = token_text_check(token)) != 0)
+    if ((rc = concert__token_text_check(token)) != 0)
         return rc;
     rc = concert__st_queue_leave(db, token, concert__now(db));
     /* Gone from this db's cache whatever the store said: it is not live.
@@ -121,7 +121,7 @@ int concert_queue_stats_get(concert_queue_stats *out, concert_db *db)
 static int token_lookup(concert_db *db, const char *token, int64_t now, concert_storage_token *t)
 {
     int rc;
-    if ((rc = token_text_check(token)) != 0)
+    if ((rc = concert__token_text_check(token)) != 0)
         return rc;
     memset(t, 0, sizeof(*t));
     return concert__st_queue_status(db, token, now, t);
@@ -144,14 +144,14 @@ int concert__token_require_active(concert_db *db, const char *token, int64_t now
     return CONCERT_OK;
 }
 
-int concert__token_resolve_any(concert_db *db, const char *token, int64_t now, int64_t *user_id,
-                               int32_t *state)
+int concert_queue_token_owner(int64_t *user_id, concert_db *db, const char *token)
 {
-    concert_storage_token t;
-    int rc = token_lookup(db, token, now, &t);
-    if (rc != 0)
+    int rc;
+    if (!user_id || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_queue_token_owner: NULL argument");
+    if ((rc = concert__token_text_check(token)) != 0)
         return rc;
-    *user_id = t.info.user_id;
-    *state = t.info.state;
-    return CONCERT_OK;
+    if (concert__queue_cache_owner(db, token, user_id))
+        return CONCERT_OK;
+    return concert__st_token_owner(db, token, user_id);
 }

@@ -41,6 +41,8 @@ int concert__storage_check(const concert_storage *s)
     MUST(seat_hold)
     MUST(reservation_get)
     MUST(pay)
+    MUST(reservation_release)
+    MUST(token_owner)
     MUST(charge)
     MUST(balance_get)
     MUST(history_list)
@@ -148,6 +150,17 @@ int concert__st_pay(concert_db *db, const concert_pay_request *req, concert_paym
     CALL(pay, req, out);
 }
 
+int concert__st_reservation_release(concert_db *db, const concert_release_request *req,
+                                    concert_reservation *out)
+{
+    CALL(reservation_release, req, out);
+}
+
+int concert__st_token_owner(concert_db *db, const char *token, int64_t *user_id)
+{
+    CALL(token_owner, token, user_id);
+}
+
 int concert__st_charge(concert_db *db, const concert_charge_request *req, int64_t *balance)
 {
     CALL(charge, req, balance);
@@ -158,10 +171,10 @@ int concert__st_balance_get(concert_db *db, int64_t user_id, int64_t *balance)
     CALL(balance_get, user_id, balance);
 }
 
-int concert__st_history_list(concert_db *db, int64_t user_id, concert_emit_ledger_fn emit,
-                             void *ctx)
+int concert__st_history_list(concert_db *db, int64_t user_id, int64_t before_id, size_t limit,
+                             concert_emit_ledger_fn emit, void *ctx)
 {
-    CALL(history_list, user_id, emit, ctx);
+    CALL(history_list, user_id, before_id, limit, emit, ctx);
 }
 
 int concert__st_users_list(concert_db *db, concert_emit_user_fn emit, void *ctx)

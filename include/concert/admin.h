@@ -40,8 +40,9 @@ typedef struct concert_verify_report {
 
 /*
  * Check the store's invariants: every sold seat has exactly one CONFIRMED
- * reservation and one payment of its price; every CONFIRMED reservation's
- * seat is sold to it; every balance equals the sum of its ledger and is never
+ * reservation; every CONFIRMED reservation belongs to exactly one payment,
+ * and each payment's amount is the sum of its reservations' prices (an
+ * order pays for several); every CONFIRMED reservation's seat is sold to it; every balance equals the sum of its ledger and is never
  * negative; no seat is both sold and under a live hold; no more than
  * max_active tokens are active. Returns 0 when the check ran (whatever it
  * found: see violation_count). Free *out with concert_verify_report_free().

@@ -15,8 +15,12 @@ CONCERT_BEGIN_DECLS
 typedef enum concert_reservation_status {
     CONCERT_RESERVATION_HELD = 1,      /* hold is live */
     CONCERT_RESERVATION_CONFIRMED = 2, /* paid; the seat is sold for good */
-    CONCERT_RESERVATION_EXPIRED = 3    /* hold ran out before payment */
+    CONCERT_RESERVATION_EXPIRED = 3,   /* hold ran out before payment */
+    CONCERT_RESERVATION_RELEASED = 4   /* its buyer let the hold go */
 } concert_reservation_status;
+
+/* Most reservations one order (concert_pay_order()) may pay for. */
+#define CONCERT_ORDER_MAX 64
 
 typedef struct concert_reservation {
     int64_t id;
@@ -31,9 +35,10 @@ typedef struct concert_reservation {
 
 typedef struct concert_payment {
     int64_t id;
-    int64_t reservation_id;
+    int64_t reservation_id; /* the one paid for; for an order, the lowest
+                               of its reservation ids */
     int64_t user_id;
-    int64_t amount;        /* points debited */
+    int64_t amount;        /* points debited (an order's total) */
     int64_t balance;       /* balance right after the payment */
     int64_t paid_at;       /* ms since epoch */
 } concert_payment;
@@ -42,10 +47,19 @@ typedef struct concert_payment {
  * Hold seat_number of schedule_id for the token's user for hold_ttl.
  * Reserving a seat the user already holds returns that same reservation
  * (is_new = 0). An expired hold frees the seat at once, for everyone.
+ *
+ * The token is checked in the same atomic step that takes the seat: a hold
+ * never lands for a token that a payment or a leave has just ended.
+ * Per-buyer limits, enforced in that step too (no race lets one more in):
+ * if the schedule's concert sets max_per_user, the user's live holds plus
+ * paid seats of that concert stay at or below it; otherwise the user's live
+ * holds across the store stay at or below the db's max_holds_per_user
+ * (options; 0 = no limit). Past the limit: CONCERT_EHOLD_LIMIT, whose
+ * message gives the limit.
  * Errors: CONCERT_EINVAL, CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE,
  * CONCERT_ESCHEDULE_NOT_FOUND, CONCERT_ECONCERT_NOT_BOOKABLE,
  * CONCERT_EBOOKING_CLOSED, CONCERT_ESEAT_NOT_FOUND, CONCERT_ESEAT_TAKEN,
- * storage errors.
+ * CONCERT_EHOLD_LIMIT, storage errors.
  */
 CONCERT_EXTERN int concert_reserve_seat(concert_reservation *out, concert_db *db,
                                         const char *token, int64_t schedule_id,
@@ -65,11 +79,14 @@ CONCERT_EXTERN int concert_reservation_get(concert_reservation *out, concert_db 
  * Pay for a held reservation with the token's user's points, in one atomic
  * step: debit, ledger entry, payment record, seat sold, reservation
  * CONFIRMED and the token ended; all of it or none.
+ * The same as concert_pay_order() with one reservation.
  *
- * idempotency_key (NULL or "" for none, at most 255 bytes): a repeat with the
- * same key and reservation returns the first payment without a second effect,
- * even after the token has ended; the same key for another reservation is
- * CONCERT_EIDEMPOTENCY_KEY_REUSED.
+ * idempotency_key: NULL for none, else 1..CONCERT_IDEMPOTENCY_KEY_MAX bytes
+ * of printable ASCII without spaces (0x21..0x7E; anything else, "" included,
+ * is CONCERT_EINVAL). Keys are scoped to the token's user. A repeat with the
+ * same key and reservation returns the first payment without a second
+ * effect, even after the token has ended; the same key for another
+ * reservation is CONCERT_EIDEMPOTENCY_KEY_REUSED.
  * Errors: CONCERT_EINVAL, CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE,
  * CONCERT_ERESERVATION_NOT_FOUND, CONCERT_EFORBIDDEN, CONCERT_EHOLD_EXPIRED,
  * CONCERT_EALREADY_PAID, CONCERT_EINSUFFICIENT_POINTS,
@@ -78,7 +95,44 @@ CONCERT_EXTERN int concert_reservation_get(concert_reservation *out, concert_db 
 CONCERT_EXTERN int concert_pay(concert_payment *out, concert_db *db, const char *token,
                                int64_t reservation_id, const char *idempotency_key);
 
-/* Static name of a reservation status ("HELD", "CONFIRMED", "EXPIRED"), or NULL. */
+/*
+ * Pay for several of the token's live holds at once (a party buying
+ * together), in one atomic step: one debit of the total, one PAYMENT ledger
+ * entry (its reservation_id is the lowest of the order), one payment record
+ * covering every reservation, every seat sold, every reservation CONFIRMED,
+ * the token ended. All of it or nothing: one expired, released, paid or
+ * foreign reservation fails the whole order with that reservation's error
+ * (in ascending id order) and changes nothing.
+ *
+ * reservation_ids: count (1..CONCERT_ORDER_MAX) distinct ids, in any order.
+ * idempotency_key as for concert_pay(); the key covers the set of ids, so a
+ * repeat with the same ids in another order replays, and another set under
+ * the same key is CONCERT_EIDEMPOTENCY_KEY_REUSED.
+ * *out: id, user, total amount, balance after, paid_at; reservation_id is the
+ * lowest id of the order.
+ * Errors: as concert_pay(), plus CONCERT_EINVAL (count out of range or a
+ * repeated id).
+ */
+CONCERT_EXTERN int concert_pay_order(concert_payment *out, concert_db *db, const char *token,
+                                     const int64_t *reservation_ids, size_t count,
+                                     const char *idempotency_key);
+
+/*
+ * Let a hold go before it expires: the reservation becomes RELEASED and its
+ * seat is free for everyone at once. token must be ACTIVE and belong to the
+ * reservation's user. Releasing a reservation that is already RELEASED, or
+ * whose hold has run out, succeeds and changes nothing but its status (the
+ * seat, possibly held by someone else by now, is not touched).
+ * *out (may be NULL) receives the reservation as it is after the call.
+ * Errors: CONCERT_EINVAL, CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE,
+ * CONCERT_ERESERVATION_NOT_FOUND, CONCERT_EFORBIDDEN (another user's),
+ * CONCERT_EALREADY_PAID, storage errors. On error nothing changed.
+ */
+CONCERT_EXTERN int concert_reservation_release(concert_reservation *out, concert_db *db,
+                                               const char *token, int64_t reservation_id);
+
+/* Static name of a reservation status ("HELD", "CONFIRMED", "EXPIRED",
+ * "RELEASED"), or NULL. */
 CONCERT_EXTERN const char *concert_reservation_status_name(int status);
 
 CONCERT_END_DECLS

@@ -22,7 +22,9 @@ typedef enum concert_concert_status {
 typedef struct concert_concert {
     int64_t id;
     int32_t status;                  /* concert_concert_status */
-    int32_t reserved;
+    int32_t max_per_user;            /* seats one buyer may hold plus own of
+                                        this concert; 0: the db's
+                                        max_holds_per_user applies */
     char title[CONCERT_TITLE_SIZE];  /* NUL-terminated UTF-8 */
 } concert_concert;
 
@@ -123,12 +125,19 @@ typedef struct concert_catalog_concert {
     int64_t id;                      /* >= 1 */
     const char *title;               /* 1..CONCERT_TITLE_SIZE-1 bytes */
     int32_t status;                  /* concert_concert_status */
-    int32_t reserved;                /* must be 0 */
+    int32_t max_per_user;            /* version 2 (was reserved, must be 0 in
+                                        version 1): 0 = no per-concert limit,
+                                        else 1..CONCERT_ORDER_MAX: a buyer's
+                                        live holds plus paid seats of this
+                                        concert stay at or below it (it
+                                        replaces max_holds_per_user for holds
+                                        on this concert) */
     const concert_catalog_schedule *schedules;
     size_t schedule_count;
 } concert_catalog_concert;
 
-#define CONCERT_CATALOG_VERSION 1
+/* 2: concert_catalog_concert.max_per_user (version 1 catalogs still load). */
+#define CONCERT_CATALOG_VERSION 2
 
 typedef struct concert_catalog {
     unsigned int version;            /* CONCERT_CATALOG_VERSION */

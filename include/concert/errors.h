@@ -41,7 +41,9 @@ typedef enum concert_error_code {
     CONCERT_EINSUFFICIENT_POINTS = -33,
     CONCERT_EINVALID_AMOUNT = -34,
     CONCERT_EIDEMPOTENCY_KEY_REUSED = -35,
-    CONCERT_EQUEUE_CLOSED = -36        /* the queue is CLOSED to new joins */
+    CONCERT_EQUEUE_CLOSED = -36,       /* the queue is CLOSED to new joins */
+    CONCERT_EHOLD_LIMIT = -37          /* the buyer already holds as many seats
+                                          as a limit allows */
 } concert_error_code;
 
 /* Detail about the last failure on the calling thread. */

@@ -18,9 +18,10 @@ typedef int64_t (*concert_clock_fn)(void *ctx);
 /* Fill buf with len unpredictable bytes; return 0, or non-zero on failure. */
 typedef int (*concert_random_fn)(void *ctx, unsigned char *buf, size_t len);
 
-/* 2 appended admit_per_minute and queue_refresh_ms; version 1 structs are
- * still accepted (the new fields then take their defaults). */
-#define CONCERT_OPTIONS_VERSION 2
+/* 2 appended admit_per_minute and queue_refresh_ms; 3 appended
+ * max_holds_per_user. Older structs are still accepted (the new fields then
+ * take their defaults). */
+#define CONCERT_OPTIONS_VERSION 3
 
 typedef struct concert_options {
     unsigned int version;       /* CONCERT_OPTIONS_VERSION */
@@ -52,17 +53,26 @@ typedef struct concert_options {
     int64_t queue_refresh_ms;   /* how old the db's cached view of the
                                    queue may get: 250 from the initialiser;
                                    0 = always read the store; at most 60000 */
+
+    /* ---- version 3 ---- */
+    int64_t max_holds_per_user; /* live holds one user may have at once,
+                                   across the store (a concert's own
+                                   max_per_user replaces it for that
+                                   concert): 4 from the initialiser and for
+                                   older structs; 0 = no limit; at most
+                                   1000000 */
 } concert_options;
 
 #define CONCERT_DEFAULT_QUEUE_REFRESH_MS 250
+#define CONCERT_DEFAULT_MAX_HOLDS_PER_USER 4
 #define CONCERT_OPTIONS_INIT                                                                  \
     {CONCERT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                   \
-     CONCERT_DEFAULT_QUEUE_REFRESH_MS}
+     CONCERT_DEFAULT_QUEUE_REFRESH_MS, CONCERT_DEFAULT_MAX_HOLDS_PER_USER}
 
 /*
  * Initialise opts to the defaults for the given version (pass
- * CONCERT_OPTIONS_VERSION; 1 is accepted for old callers and fills only the
- * version-1 fields). Returns CONCERT_EINVAL for a NULL opts or an unknown
+ * CONCERT_OPTIONS_VERSION; 1 and 2 are accepted for old callers and fill
+ * only their versions' fields). Returns CONCERT_EINVAL for a NULL opts or an unknown
  * version. For bindings that cannot expand the macro.
  */
 CONCERT_EXTERN int concert_options_init(concert_options *opts, unsigned int version);

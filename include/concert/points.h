@@ -37,11 +37,19 @@ typedef struct concert_ledger_list {
     int64_t user_id;
     size_t count;
     concert_ledger_entry *items; /* newest first */
+    int64_t next_before_id;      /* concert_points_history_page(): pass as
+                                    before_id for the next page; 0 when
+                                    this page is the last */
 } concert_ledger_list;
+
+/* Most entries one page of history may ask for. */
+#define CONCERT_HISTORY_PAGE_MAX 1000
 
 /*
  * Add amount (1..CONCERT_MAX_CHARGE) points to user_id; *balance_out (may be
- * NULL) receives the new balance. idempotency_key as for concert_pay(): a
+ * NULL) receives the new balance. The library trusts its caller here: who
+ * may charge whom is the embedding program's decision (concertd asks for a
+ * service key). idempotency_key as for concert_pay(), scoped to user_id: a
  * repeat with the same key and amount returns the first result without a
  * second charge; another amount under the same key is
  * CONCERT_EIDEMPOTENCY_KEY_REUSED.
@@ -63,6 +71,19 @@ CONCERT_EXTERN int concert_points_balance(int64_t *balance_out, concert_db *db,
 CONCERT_EXTERN int concert_points_history(concert_ledger_list **out, concert_db *db,
                                           int64_t user_id);
 CONCERT_EXTERN void concert_ledger_list_free(concert_ledger_list *list);
+
+/*
+ * One page of the user's ledger, newest first: at most limit
+ * (1..CONCERT_HISTORY_PAGE_MAX) entries with id < before_id (0: from the
+ * newest). (*out)->next_before_id is the cursor for the next page, 0 after
+ * the last one. Entries are immutable and ids only grow, so paging while
+ * new entries arrive neither skips nor repeats an entry.
+ * Errors: CONCERT_EINVAL (limit or before_id out of range),
+ * CONCERT_EUSER_NOT_FOUND, storage errors.
+ */
+CONCERT_EXTERN int concert_points_history_page(concert_ledger_list **out, concert_db *db,
+                                               int64_t user_id, int64_t before_id,
+                                               size_t limit);
 
 /* Static name of a ledger type ("CHARGE", "PAYMENT"), or NULL. */
 CONCERT_EXTERN const char *concert_ledger_type_name(int type);

@@ -83,6 +83,17 @@ CONCERT_EXTERN int concert_queue_status(concert_token_info *out, concert_db *db,
  */
 CONCERT_EXTERN int concert_queue_leave(concert_db *db, const char *token);
 
+/*
+ * The user a token was issued to, whatever its state (a token's owner never
+ * changes): for a server that must check that the caller it authenticated
+ * owns the token it presents. Answered from the db's cache when it can, else
+ * from the store (without touching the token: no poll, no admission).
+ * Errors: CONCERT_EINVAL, CONCERT_ETOKEN_INVALID (malformed or unknown),
+ * storage errors.
+ */
+CONCERT_EXTERN int concert_queue_token_owner(int64_t *user_id, concert_db *db,
+                                             const char *token);
+
 /* Static name of a token state ("WAITING", "ACTIVE"), or NULL. */
 CONCERT_EXTERN const char *concert_token_state_name(int state);
 

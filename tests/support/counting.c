@@ -75,14 +75,20 @@ FORWARD(reservation_get, (concert_storage * self, int64_t id, concert_reservatio
         (c->inner, id, out))
 FORWARD(pay, (concert_storage * self, const concert_pay_request *req, concert_payment *out),
         (c->inner, req, out))
+FORWARD(reservation_release,
+        (concert_storage * self, const concert_release_request *req, concert_reservation *out),
+        (c->inner, req, out))
+FORWARD(token_owner, (concert_storage * self, const char *token, int64_t *user),
+        (c->inner, token, user))
 FORWARD(charge,
         (concert_storage * self, const concert_charge_request *req, int64_t *balance),
         (c->inner, req, balance))
 FORWARD(balance_get, (concert_storage * self, int64_t user, int64_t *balance),
         (c->inner, user, balance))
 FORWARD(history_list,
-        (concert_storage * self, int64_t user, concert_emit_ledger_fn emit, void *ctx),
-        (c->inner, user, emit, ctx))
+        (concert_storage * self, int64_t user, int64_t before, size_t limit,
+         concert_emit_ledger_fn emit, void *ctx),
+        (c->inner, user, before, limit, emit, ctx))
 FORWARD(users_list, (concert_storage * self, concert_emit_user_fn emit, void *ctx),
         (c->inner, emit, ctx))
 FORWARD(verify,
@@ -130,7 +136,7 @@ void store_open_counted(const concert_options *opts)
     SET(queue_issue) SET(queue_status) SET(queue_leave) SET(queue_stats) SET(queue_configure)
     SET(concerts_list) SET(concert_get) SET(schedules_list) SET(schedule_get)
     SET(seats_available) SET(catalog_load) SET(seat_hold) SET(reservation_get) SET(pay)
-    SET(charge) SET(balance_get) SET(history_list) SET(users_list)
+    SET(reservation_release) SET(token_owner) SET(charge) SET(balance_get) SET(history_list) SET(users_list)
 #undef SET
     if (inner->verify)
         c->base.verify = counted_verify;

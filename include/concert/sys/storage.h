@@ -39,8 +39,13 @@ CONCERT_BEGIN_DECLS
 
 /* 2: shared queue settings and states (queue_configure, the lottery through
  * concert_queue_params.shuffle, the admission budget), ticket in
- * concert_storage_token, the extended concert_queue_stats. */
-#define CONCERT_STORAGE_VERSION 2
+ * concert_storage_token, the extended concert_queue_stats.
+ * 3: holds and payments resolve and fence the token themselves (no user_id
+ * in their requests), per-buyer hold limits in seat_hold, orders (pay takes
+ * a list), reservation_release, token_owner, paged history_list,
+ * max_per_user in concert_storage_schedule and the catalog, status
+ * RELEASED. */
+#define CONCERT_STORAGE_VERSION 3
 
 /* A token that exists but can no longer be used: it expired, was dropped
  * for idleness, was left, or was consumed by a payment. Only ever seen by
@@ -110,32 +115,73 @@ typedef struct concert_sys_rate {
 CONCERT_EXTERN void concert_sys_rate_observe(concert_sys_rate *rate, int64_t admitted,
                                              int64_t now);
 
-/* A schedule with what the core needs to decide bookability. */
+/*
+ * A schedule with what the core needs to decide bookability. Catalog rows
+ * never change once loaded (there is no call that changes them), so the
+ * core caches these per db; a backend must not change them either.
+ */
 typedef struct concert_storage_schedule {
     int64_t id;
     int64_t concert_id;
     int64_t starts_at;
     int32_t concert_status;  /* concert_concert_status of its concert */
-    int32_t reserved;
+    int32_t max_per_user;    /* its concert's max_per_user (0: none) */
 } concert_storage_schedule;
 
+/*
+ * The token check every booking step makes first, inside its own atomic
+ * step (the fence: a token that a payment or a leave ended a moment ago can
+ * never hold or pay):
+ *  - a token the store has never seen: CONCERT_ETOKEN_INVALID;
+ *  - a live WAITING token (see the queue rules): CONCERT_ETOKEN_NOT_ACTIVE;
+ *  - anything but a live ACTIVE token: CONCERT_ETOKEN_INVALID;
+ * and the token's user is the user the step acts for.
+ */
 typedef struct concert_hold_request {
     int64_t schedule_id;
     int64_t seat_number;
-    int64_t user_id;        /* owner, from the token */
+    const char *token;       /* must be live ACTIVE (the check above) */
     int64_t now;
-    int64_t hold_until;     /* now + hold_ttl */
+    int64_t hold_until;      /* now + hold_ttl */
+    int64_t concert_id;      /* the schedule's concert */
+    /* The per-buyer limit, decided by the core (a new hold is refused with
+     * CONCERT_EHOLD_LIMIT when it would pass the limit; re-reporting a hold
+     * the user already has on this seat is never refused):
+     *  max_per_concert > 0: the user's live HELD plus CONFIRMED reservations
+     *    of concert_id must stay <= max_per_concert;
+     *  else max_holds > 0: the user's live HELD reservations in the whole
+     *    store must stay <= max_holds;
+     *  else no limit.
+     * Counted inside the atomic step, serialised per user, so that no race
+     * of concurrent holds by one user passes the limit. */
+    int64_t max_per_concert;
+    int64_t max_holds;
+    concert_queue_params queue;  /* to tell a live ACTIVE token */
 } concert_hold_request;
 
+/*
+ * A payment for one or more reservations (an order). The backend resolves
+ * the token to its user first: unknown is CONCERT_ETOKEN_INVALID, a live
+ * WAITING token CONCERT_ETOKEN_NOT_ACTIVE; an ENDED one may still replay a
+ * keyed payment (step 1 of pay), else it is CONCERT_ETOKEN_INVALID.
+ */
 typedef struct concert_pay_request {
-    int64_t reservation_id;
-    int64_t user_id;             /* from the token */
+    const int64_t *reservation_ids; /* count distinct ids, ascending */
+    size_t count;                   /* 1..CONCERT_ORDER_MAX */
     const char *token;           /* to end it, fenced: must still be ACTIVE */
     int64_t now;
     const char *idempotency_key; /* NULL: none */
-    const char *fingerprint;     /* the arguments, when a key is given */
+    const char *fingerprint;     /* the arguments (the set of ids), when a
+                                    key is given */
     concert_queue_params queue;  /* to tell a live ACTIVE token */
 } concert_pay_request;
+
+typedef struct concert_release_request {
+    int64_t reservation_id;
+    const char *token;           /* must be live ACTIVE (the check above) */
+    int64_t now;
+    concert_queue_params queue;
+} concert_release_request;
 
 typedef struct concert_charge_request {
     int64_t user_id;
@@ -279,44 +325,69 @@ struct concert_storage {
      * ids unique within it, seat ranges ordered and disjoint), all or nothing.
      * An id already in the store is CONCERT_ECONFLICT, with a message naming
      * the place: "concerts[2].id: concert 7 already exists". Opening points
-     * become a CHARGE ledger entry at now (none when 0). */
+     * become a CHARGE ledger entry at now (none when 0). Each concert's
+     * max_per_user is stored and reported by concert_get, concerts_list and
+     * schedule_get. */
     int (*catalog_load)(concert_storage *self, const concert_catalog *catalog, int64_t now);
 
     /* ---------------- holds and payment ---------------- */
 
-    /* must, atomically: CONCERT_ESEAT_NOT_FOUND if the schedule has no such
-     * seat. If the seat is under a live hold (hold_until > now) by a HELD
-     * reservation of the same user: report that reservation, is_new = 0.
-     * If sold, or under another live hold: CONCERT_ESEAT_TAKEN. Otherwise
-     * create a HELD reservation at the seat's price until hold_until, make
-     * the seat point at it (the fence), and report it with is_new = 1.
-     * The schedule is known to exist and be bookable. */
+    /* must, in one atomic step, in this order: 1. the token check (see
+     * concert_hold_request). 2. CONCERT_ESEAT_NOT_FOUND if the schedule has
+     * no such seat. 3. If the seat is under a live hold (hold_until > now)
+     * by a HELD reservation of the same user: report that reservation,
+     * is_new = 0. 4. If sold, or under another live hold:
+     * CONCERT_ESEAT_TAKEN. 5. The per-buyer limit (see
+     * concert_hold_request): CONCERT_EHOLD_LIMIT. 6. Create a HELD
+     * reservation for the token's user at the seat's price until hold_until,
+     * make the seat point at it (the fence), and report it with is_new = 1.
+     * The schedule is known to exist and be bookable. A backend that talks
+     * to a server should make this one round trip. */
     int (*seat_hold)(concert_storage *self, const concert_hold_request *req,
                      concert_reservation *out);
 
-    /* must: the reservation as stored: status HELD or CONFIRMED (the core
-     * derives EXPIRED). CONCERT_ERESERVATION_NOT_FOUND if missing. */
+    /* must: the reservation as stored: status HELD, CONFIRMED or RELEASED
+     * (the core derives EXPIRED). CONCERT_ERESERVATION_NOT_FOUND if missing. */
     int (*reservation_get)(concert_storage *self, int64_t reservation_id,
                            concert_reservation *out);
 
     /* must, in one atomic step, in this order:
+     *  0. resolve the token to its user (see concert_pay_request).
      *  1. key given and a record exists for (user, "pay", key): same
      *     fingerprint, report the stored payment and return 0; else
      *     CONCERT_EIDEMPOTENCY_KEY_REUSED.
-     *  2. the token is live ACTIVE for this user (see params), else
+     *  2. the token is live ACTIVE (see params), else
      *     CONCERT_ETOKEN_INVALID.
-     *  3. reservation missing: CONCERT_ERESERVATION_NOT_FOUND; another
-     *     user's: CONCERT_EFORBIDDEN; CONFIRMED: CONCERT_EALREADY_PAID;
+     *  3. for each reservation in ascending id order, the first failure
+     *     wins: missing: CONCERT_ERESERVATION_NOT_FOUND; another user's:
+     *     CONCERT_EFORBIDDEN; CONFIRMED: CONCERT_EALREADY_PAID; RELEASED,
      *     hold_until <= now or the seat no longer points at it:
      *     CONCERT_EHOLD_EXPIRED.
-     *  4. balance < price: CONCERT_EINSUFFICIENT_POINTS.
-     *  5. debit; PAYMENT ledger entry (amount -price); payment record; seat
-     *     sold to this reservation (fenced); reservation CONFIRMED; token
-     *     ENDED (active count - 1); idempotency record if a key was given.
-     * Any failure leaves everything unchanged. The store should also refuse
-     * a negative balance and a second sale of a seat by itself (CHECK,
-     * UNIQUE) so that a bug cannot corrupt it. */
+     *  4. balance < the sum of their prices: CONCERT_EINSUFFICIENT_POINTS.
+     *  5. debit the sum; ONE PAYMENT ledger entry (amount -sum,
+     *     reservation_id = the first id); ONE payment record (reservation_id
+     *     = the first id, amount = sum) that every reservation of the order
+     *     refers to; each seat sold to its reservation (fenced); each
+     *     reservation CONFIRMED; token ENDED (active count - 1); idempotency
+     *     record if a key was given.
+     * out: id, reservation_id (the first), user_id, amount, balance,
+     * paid_at. Any failure leaves everything unchanged. The store should
+     * also refuse a negative balance and a second sale of a seat by itself
+     * (CHECK, UNIQUE) so that a bug cannot corrupt it. */
     int (*pay)(concert_storage *self, const concert_pay_request *req, concert_payment *out);
+
+    /* must, in one atomic step: 1. the token check (see
+     * concert_hold_request). 2. missing: CONCERT_ERESERVATION_NOT_FOUND;
+     * another user's: CONCERT_EFORBIDDEN; CONFIRMED: CONCERT_EALREADY_PAID.
+     * 3. HELD (live or not): status RELEASED, and the seat stops pointing at
+     * it if it still does (fenced: a seat held by a later reservation is not
+     * touched). RELEASED: nothing changes. out: the reservation after. */
+    int (*reservation_release)(concert_storage *self, const concert_release_request *req,
+                               concert_reservation *out);
+
+    /* must: the user a token was issued to, in any state, without touching
+     * it (no last_seen, no admission). CONCERT_ETOKEN_INVALID if unknown. */
+    int (*token_owner)(concert_storage *self, const char *token, int64_t *user_id);
 
     /* ---------------- points ---------------- */
 
@@ -331,10 +402,12 @@ struct concert_storage {
     /* must: CONCERT_EUSER_NOT_FOUND if missing. */
     int (*balance_get)(concert_storage *self, int64_t user_id, int64_t *balance_out);
 
-    /* must: emit the user's ledger newest first; CONCERT_EUSER_NOT_FOUND if
-     * the user does not exist. */
-    int (*history_list)(concert_storage *self, int64_t user_id,
-                        concert_emit_ledger_fn emit, void *ctx);
+    /* must: emit the user's ledger entries with id < before_id (0: no
+     * bound) newest first (descending id), at most limit of them (0: all),
+     * in time proportional to what is emitted (an index on (user, id));
+     * CONCERT_EUSER_NOT_FOUND if the user does not exist. */
+    int (*history_list)(concert_storage *self, int64_t user_id, int64_t before_id,
+                        size_t limit, concert_emit_ledger_fn emit, void *ctx);
 
     /* ---------------- administration ---------------- */
 
