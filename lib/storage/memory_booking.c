@@ -76,16 +76,44 @@ static int64_t seat_price(const mem_schedule *sc, uint32_t seat)
     return sc->ranges[lo].price;
 }
 
+/* TEMPORARY (first v3 commit): the per-buyer limit counted by scanning;
+ * replaced by per-user counts. */
+static int64_t limit_count(const memory_store *s, int64_t user_id, const concert_hold_request *req)
+{
+    int64_t n = 0;
+    if (req->max_per_concert > 0) {
+        for (size_t i = 0; i < s->reservations_count; i++) {
+            const mem_reservation *r = &s->reservations[i];
+            if (r->user_id != user_id ||
+                s->concerts[s->schedules[r->schedule].concert].id != req->concert_id)
+                continue;
+            n += r->status == CONCERT_RESERVATION_CONFIRMED ||
+                 (r->status == CONCERT_RESERVATION_HELD && r->held_until > req->now);
+        }
+        return n;
+    }
+    for (size_t i = 0; i < s->hold_fifo.count; i++) {
+        const mem_reservation *r = &s->reservations[mem_ring_at(&s->hold_fifo, i)];
+        n += r->user_id == user_id && r->status == CONCERT_RESERVATION_HELD &&
+             r->held_until > req->now;
+    }
+    return n;
+}
+
 int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
                       concert_reservation *out)
 {
     memory_store *s = memory__store_of(self);
     mem_schedule *sc;
     mem_reservation *r;
-    uint32_t si, seat, ref, index;
+    uint32_t si, seat, ref, index, ti;
+    int64_t user_id, limit;
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
+    if ((rc = memory__token_require_active(s, req->token, &req->queue, req->now, &ti)) != 0)
+        goto done;
+    user_id = s->tokens[ti].user_id;
     memory__holds_settle(s, req->now);
     if ((rc = memory__schedule_lookup(s, req->schedule_id, &si)) != 0)
         goto done;
@@ -105,7 +133,7 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
             goto done;
         }
         if (r->held_until > req->now) {
-            if (r->user_id == req->user_id) {
+            if (r->user_id == user_id) {
                 reservation_fill(s, ref - 1, 0, out);
                 goto done;
             }
@@ -114,6 +142,11 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
                                        (long long)req->seat_number, (long long)req->schedule_id);
             goto done;
         }
+    }
+    limit = req->max_per_concert > 0 ? req->max_per_concert : req->max_holds;
+    if (limit > 0 && limit_count(s, user_id, req) >= limit) {
+        rc = concert_sys_error_set(CONCERT_EHOLD_LIMIT, "hold limit reached");
+        goto done;
     }
     if (RESERVE(s, reservations, 1) != 0 || mem_ring_reserve(&s->hold_fifo, 1) != 0) {
         rc = memory__out_of_memory("holding a seat");
@@ -127,7 +160,7 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
     index = (uint32_t)s->reservations_count++;
     r = &s->reservations[index];
     memset(r, 0, sizeof(*r));
-    r->user_id = req->user_id;
+    r->user_id = user_id;
     r->seat_number = req->seat_number;
     r->price = seat_price(sc, seat);
     r->held_until = req->hold_until;
@@ -254,39 +287,60 @@ static void payment_fill(const memory_store *s, uint32_t index, concert_payment 
     out->paid_at = pm->paid_at;
 }
 
-/* Steps 2-4 of pay: everything that can refuse it. */
-static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t *token_out,
-                     uint32_t *user_out)
+/* Steps 2-4 of pay: everything that can refuse it; *sum_out is the total. */
+static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t ti,
+                     uint32_t user, int64_t *sum_out)
 {
-    const mem_reservation *r;
-    const mem_token *t;
-    uint32_t ti = memory__token_find(s, req->token), user;
+    const mem_token *t = &s->tokens[ti];
+    int64_t user_id = t->user_id, sum = 0;
     int rc;
 
-    t = ti == MEM_NONE ? NULL : &s->tokens[ti];
-    if (!t || t->state != CONCERT_TOKEN_ACTIVE || !(req->now < t->when) ||
-        t->user_id != req->user_id)
-        return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: not an active token");
-    if ((rc = reservation_check(s, req->reservation_id)) != 0)
-        return rc;
-    r = &s->reservations[req->reservation_id - 1];
-    if (r->user_id != req->user_id)
-        return concert_sys_error_set(CONCERT_EFORBIDDEN, "reservation %lld belongs to another user",
-                                     (long long)req->reservation_id);
-    if (r->status == CONCERT_RESERVATION_CONFIRMED)
-        return concert_sys_error_set(CONCERT_EALREADY_PAID, "reservation %lld is already paid",
-                                     (long long)req->reservation_id);
-    if (r->held_until <= req->now ||
-        s->schedules[r->schedule].seats[r->seat] != (uint32_t)req->reservation_id)
-        return concert_sys_error_set(CONCERT_EHOLD_EXPIRED, "the hold of reservation %lld expired",
-                                     (long long)req->reservation_id);
-    user = memory__user_find(s, t->user_id); /* users are never removed */
-    if (s->users[user].balance < r->price)
+    if (t->state != CONCERT_TOKEN_ACTIVE || !(req->now < t->when))
+        return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+    for (size_t i = 0; i < req->count; i++) {
+        int64_t id = req->reservation_ids[i];
+        const mem_reservation *r;
+        if ((rc = reservation_check(s, id)) != 0)
+            return rc;
+        r = &s->reservations[id - 1];
+        if (r->user_id != user_id)
+            return concert_sys_error_set(CONCERT_EFORBIDDEN,
+                                         "reservation %lld belongs to another user",
+                                         (long long)id);
+        if (r->status == CONCERT_RESERVATION_CONFIRMED)
+            return concert_sys_error_set(CONCERT_EALREADY_PAID, "reservation %lld is already paid",
+                                         (long long)id);
+        if (r->status != CONCERT_RESERVATION_HELD)
+            return concert_sys_error_set(CONCERT_EHOLD_EXPIRED,
+                                         "the hold of reservation %lld was released",
+                                         (long long)id);
+        if (r->held_until <= req->now ||
+            s->schedules[r->schedule].seats[r->seat] != (uint32_t)id)
+            return concert_sys_error_set(CONCERT_EHOLD_EXPIRED,
+                                         "the hold of reservation %lld expired", (long long)id);
+        /* prices are non-negative: a sum past INT64_MAX is more than any
+         * balance */
+        sum = r->price > INT64_MAX - sum ? INT64_MAX : sum + r->price;
+    }
+    if (s->users[user].balance < sum)
         return concert_sys_error_set(CONCERT_EINSUFFICIENT_POINTS,
                                      "insufficient points: balance %lld, price %lld",
-                                     (long long)s->users[user].balance, (long long)r->price);
-    *token_out = ti;
-    *user_out = user;
+                                     (long long)s->users[user].balance, (long long)sum);
+    *sum_out = sum;
+    return CONCERT_OK;
+}
+
+/* Step 0 of pay: the token's index; an ENDED one may still replay. */
+static int pay_token(const memory_store *s, const concert_pay_request *req, uint32_t *ti_out)
+{
+    uint32_t ti = memory__token_find(s, req->token);
+    const mem_token *t;
+    if (ti == MEM_NONE)
+        return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
+    t = &s->tokens[ti];
+    if (t->state == CONCERT_TOKEN_WAITING && memory__token_live(t, &req->queue, req->now))
+        return memory__token_require_active(s, req->token, &req->queue, req->now, ti_out);
+    *ti_out = ti;
     return CONCERT_OK;
 }
 
@@ -295,23 +349,25 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
 {
     memory_store *s = memory__store_of(self);
     const mem_idem *rec;
-    mem_reservation *r;
-    mem_schedule *sc;
     mem_payment *pm;
     uint32_t ti = 0, user = 0, pi;
+    int64_t user_id, sum = 0;
     char *idem_text = NULL;
     int rc;
 
     memory__store_lock(s);
-    rec = memory__idem_replay(s, req->user_id, IDEM_PAY, req->idempotency_key, req->fingerprint,
-                              &rc);
+    if ((rc = pay_token(s, req, &ti)) != 0)
+        goto done;
+    user_id = s->tokens[ti].user_id;
+    rec = memory__idem_replay(s, user_id, IDEM_PAY, req->idempotency_key, req->fingerprint, &rc);
     if (rc != 0)
         goto done;
     if (rec) {
         payment_fill(s, (uint32_t)(rec->result - 1), out);
         goto done;
     }
-    if ((rc = pay_check(s, req, &ti, &user)) != 0)
+    user = memory__user_find(s, user_id); /* users are never removed */
+    if ((rc = pay_check(s, req, ti, user, &sum)) != 0)
         goto done;
     if (RESERVE(s, ledger, 1) != 0 || RESERVE(s, payments, 1) != 0) {
         rc = memory__out_of_memory("paying");
@@ -321,30 +377,90 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
         goto done;
 
     /* Nothing can fail from here on. */
-    r = &s->reservations[req->reservation_id - 1];
-    sc = &s->schedules[r->schedule];
-    memory__ledger_append(s, user, CONCERT_LEDGER_PAYMENT, -r->price, req->now,
-                          req->reservation_id);
+    memory__ledger_append(s, user, CONCERT_LEDGER_PAYMENT, -sum, req->now,
+                          req->reservation_ids[0]);
     pi = (uint32_t)s->payments_count++;
     pm = &s->payments[pi];
-    pm->reservation_id = req->reservation_id;
-    pm->user_id = req->user_id;
-    pm->amount = r->price;
+    pm->reservation_id = req->reservation_ids[0];
+    pm->user_id = user_id;
+    pm->amount = sum;
     pm->balance = s->users[user].balance;
     pm->paid_at = req->now;
-    r->status = CONCERT_RESERVATION_CONFIRMED;
-    r->payment = pi + 1;
-    if (r->counted) {
-        r->counted = 0;
-        sc->held_count--;
+    for (size_t i = 0; i < req->count; i++) {
+        mem_reservation *r = &s->reservations[req->reservation_ids[i] - 1];
+        mem_schedule *sc = &s->schedules[r->schedule];
+        r->status = CONCERT_RESERVATION_CONFIRMED;
+        r->payment = pi + 1;
+        if (r->counted) {
+            r->counted = 0;
+            sc->held_count--;
+        }
+        sc->sold_count++;
     }
-    sc->sold_count++;
     memory__token_end(s, &s->tokens[ti]);
-    memory__idem_commit(s, req->user_id, IDEM_PAY, idem_text, (int64_t)pi + 1);
+    memory__idem_commit(s, user_id, IDEM_PAY, idem_text, (int64_t)pi + 1);
     idem_text = NULL;
     payment_fill(s, pi, out);
 done:
     free(idem_text);
+    memory__store_unlock(s);
+    return rc;
+}
+
+int memory__reservation_release(concert_storage *self, const concert_release_request *req,
+                                concert_reservation *out)
+{
+    memory_store *s = memory__store_of(self);
+    mem_reservation *r;
+    mem_schedule *sc;
+    uint32_t ti;
+    int rc;
+
+    memory__store_lock(s);
+    if ((rc = memory__token_require_active(s, req->token, &req->queue, req->now, &ti)) != 0)
+        goto done;
+    if ((rc = reservation_check(s, req->reservation_id)) != 0)
+        goto done;
+    r = &s->reservations[req->reservation_id - 1];
+    if (r->user_id != s->tokens[ti].user_id) {
+        rc = concert_sys_error_set(CONCERT_EFORBIDDEN, "reservation %lld belongs to another user",
+                                   (long long)req->reservation_id);
+        goto done;
+    }
+    if (r->status == CONCERT_RESERVATION_CONFIRMED) {
+        rc = concert_sys_error_set(CONCERT_EALREADY_PAID, "reservation %lld is already paid",
+                                   (long long)req->reservation_id);
+        goto done;
+    }
+    if (r->status == CONCERT_RESERVATION_HELD) {
+        sc = &s->schedules[r->schedule];
+        r->status = CONCERT_RESERVATION_RELEASED;
+        if (r->counted) {
+            r->counted = 0;
+            sc->held_count--;
+        }
+        /* fenced: a later hold of the seat is not this one's to clear */
+        if (sc->seats[r->seat] == (uint32_t)req->reservation_id)
+            sc->seats[r->seat] = 0;
+    }
+    reservation_fill(s, (uint32_t)(req->reservation_id - 1), 0, out);
+done:
+    memory__store_unlock(s);
+    return rc;
+}
+
+int memory__token_owner(concert_storage *self, const char *token, int64_t *user_id)
+{
+    memory_store *s = memory__store_of(self);
+    uint32_t ti;
+    int rc = CONCERT_OK;
+
+    memory__store_lock(s);
+    ti = memory__token_find(s, token);
+    if (ti == MEM_NONE)
+        rc = concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
+    else
+        *user_id = s->tokens[ti].user_id;
     memory__store_unlock(s);
     return rc;
 }

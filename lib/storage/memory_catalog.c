@@ -13,6 +13,7 @@ static void concert_fill(const mem_concert *c, concert_concert *out)
     memset(out, 0, sizeof(*out));
     out->id = c->id;
     out->status = c->status;
+    out->max_per_user = c->max_per_user;
     memcpy(out->title, c->title, n);
     out->title[n] = '\0';
 }
@@ -97,6 +98,7 @@ int memory__schedule_get(concert_storage *self, int64_t schedule_id,
         out->concert_id = s->concerts[sc->concert].id;
         out->starts_at = sc->starts_at;
         out->concert_status = s->concerts[sc->concert].status;
+        out->max_per_user = s->concerts[sc->concert].max_per_user;
     }
     memory__store_unlock(s);
     return rc;
@@ -432,6 +434,7 @@ static void catalog_commit(memory_store *s, const concert_catalog *c, catalog_pr
         memset(m, 0, sizeof(*m));
         m->id = cc->id;
         m->status = cc->status;
+        m->max_per_user = cc->max_per_user;
         m->title = p->titles[i];
         p->titles[i] = NULL;
         m->schedules = p->schedule_lists[i];

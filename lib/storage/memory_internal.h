@@ -82,6 +82,7 @@ typedef struct mem_concert {
     uint32_t *schedules;  /* indexes in schedules, in (starts_at, id) order */
     uint32_t schedule_count;
     int32_t status;
+    int32_t max_per_user; /* 0: none */
 } mem_concert;
 
 typedef struct mem_range {
@@ -112,7 +113,7 @@ typedef struct mem_reservation {
     uint32_t schedule;    /* index in schedules */
     uint32_t seat;        /* index in that schedule's seats */
     uint32_t payment;     /* payment id once CONFIRMED; 0 before */
-    uint8_t status;       /* CONCERT_RESERVATION_HELD or _CONFIRMED */
+    uint8_t status;       /* CONCERT_RESERVATION_HELD, _CONFIRMED or _RELEASED */
     uint8_t counted;      /* 1 while included in its schedule's held_count */
 } mem_reservation;
 
@@ -319,6 +320,10 @@ int memory__token_key_make(const char *text, token_key *k);
 uint32_t memory__token_find_key(const memory_store *s, const char *text, const token_key *k);
 /* The index of the token with this text, or MEM_NONE. */
 uint32_t memory__token_find(const memory_store *s, const char *text);
+/* The token check of every booking step (concert_hold_request in
+ * storage.h): 0 and the index of a live ACTIVE token, or the error (set). */
+int memory__token_require_active(const memory_store *s, const char *text,
+                                 const concert_queue_params *p, int64_t now, uint32_t *index_out);
 
 /* ---- admission and the opening (memory_admission.c) ---- */
 
@@ -417,11 +422,14 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
 int memory__reservation_get(concert_storage *self, int64_t reservation_id,
                             concert_reservation *out);
 int memory__pay(concert_storage *self, const concert_pay_request *req, concert_payment *out);
+int memory__reservation_release(concert_storage *self, const concert_release_request *req,
+                                concert_reservation *out);
+int memory__token_owner(concert_storage *self, const char *token, int64_t *user_id);
 int memory__charge(concert_storage *self, const concert_charge_request *req,
                    int64_t *balance_out);
 int memory__balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out);
-int memory__history_list(concert_storage *self, int64_t user_id, concert_emit_ledger_fn emit,
-                         void *ctx);
+int memory__history_list(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
+                         concert_emit_ledger_fn emit, void *ctx);
 int memory__users_list(concert_storage *self, concert_emit_user_fn emit, void *ctx);
 int memory__verify(concert_storage *self, const concert_queue_params *params, int64_t now,
                    concert_emit_text_fn emit, void *ctx, concert_verify_report *report);

@@ -80,11 +80,12 @@ int memory__balance_get(concert_storage *self, int64_t user_id, int64_t *balance
     return rc;
 }
 
-int memory__history_list(concert_storage *self, int64_t user_id,
+int memory__history_list(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
                          concert_emit_ledger_fn emit, void *ctx)
 {
     memory_store *s = memory__store_of(self);
     concert_ledger_entry item;
+    size_t emitted = 0;
     uint32_t user;
     int rc = CONCERT_OK;
 
@@ -93,6 +94,10 @@ int memory__history_list(concert_storage *self, int64_t user_id,
         goto done;
     for (uint32_t id = s->users[user].ledger_head; id && rc == 0; id = s->ledger[id - 1].prev) {
         const mem_ledger *e = &s->ledger[id - 1];
+        if (before_id > 0 && id >= before_id)
+            continue;
+        if (limit > 0 && emitted++ == limit)
+            break;
         memset(&item, 0, sizeof(item));
         item.id = id;
         item.user_id = user_id;

@@ -133,3 +133,27 @@ uint32_t memory__token_find(const memory_store *s, const char *text)
         return MEM_NONE;
     return memory__token_find_key(s, text, &k);
 }
+
+int memory__token_require_active(const memory_store *s, const char *text,
+                                 const concert_queue_params *p, int64_t now, uint32_t *index_out)
+{
+    uint32_t ti = memory__token_find(s, text);
+    const mem_token *t;
+
+    if (ti == MEM_NONE)
+        return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
+    t = &s->tokens[ti];
+    if (t->state == CONCERT_TOKEN_ACTIVE && now < t->when) {
+        *index_out = ti;
+        return CONCERT_OK;
+    }
+    if (t->state == CONCERT_TOKEN_WAITING && memory__token_live(t, p, now)) {
+        if (memory__prequeued(s, ti))
+            return concert_sys_error_set(CONCERT_ETOKEN_NOT_ACTIVE,
+                                         "token not active yet: waiting for the opening");
+        return concert_sys_error_set(CONCERT_ETOKEN_NOT_ACTIVE,
+                                     "token not active yet: position %lld in the queue",
+                                     (long long)ti + 1 - (long long)s->admitted_through);
+    }
+    return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+}
