@@ -28,9 +28,9 @@
 #endif
 
 #define CONCERT_VERSION_MAJOR 0
-#define CONCERT_VERSION_MINOR 2
+#define CONCERT_VERSION_MINOR 3
 #define CONCERT_VERSION_PATCH 0
-#define CONCERT_VERSION_STRING "0.2.0"
+#define CONCERT_VERSION_STRING "0.3.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, comparable with concert_version_number(). */
 #define CONCERT_VERSION_NUMBER                                                  \
     (CONCERT_VERSION_MAJOR * 10000 + CONCERT_VERSION_MINOR * 100 +            \

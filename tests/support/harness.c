@@ -236,3 +236,20 @@ void standard_catalog_load(void)
     rc = concert_catalog_load(db, &catalog);
     cr_assert_eq(rc, 0, "standard catalog: %s", concert_error_last()->message);
 }
+
+void limits_catalog_load(void)
+{
+    const concert_catalog_user users[] = {
+        {100, "Rich A", 1000000000}, {101, "Rich B", 1000000000}, {102, "Poor", 150}};
+    const concert_catalog_seat_range s70[] = {{1, 20, "R", 100}};
+    const concert_catalog_seat_range s80[] = {{1, 5000, "G", 1}};
+    const concert_catalog_schedule c7[] = {{70, T0 + DAY, s70, 1}};
+    const concert_catalog_schedule c8[] = {{80, T0 + DAY, s80, 1}};
+    const concert_catalog_concert concerts[] = {
+        {7, "Family Day", CONCERT_STATUS_OPEN, 2, c7, 1},
+        {8, "Big Hall", CONCERT_STATUS_OPEN, 0, c8, 1},
+    };
+    concert_catalog catalog = {CONCERT_CATALOG_VERSION, users, 3, concerts, 2};
+    int rc = concert_catalog_load(db, &catalog);
+    cr_assert_eq(rc, 0, "limits catalog: %s", concert_error_last()->message);
+}

@@ -58,6 +58,16 @@ void teardown_store(void);
  */
 void standard_catalog_load(void);
 
+/*
+ * A second catalog for the per-buyer limits and orders (load it after the
+ * standard one):
+ *  users: 100 "Rich A" and 101 "Rich B" 1000000000 pts, 102 "Poor" 150 pts
+ *  concert 7 OPEN "Family Day", max_per_user 2: schedule 70 at T0+1d,
+ *     seats 1-20 R 100
+ *  concert 8 OPEN "Big Hall": schedule 80 at T0+1d, seats 1-5000 G 1
+ */
+void limits_catalog_load(void);
+
 /* Issue a token for user and assert it is ACTIVE; returns it (static buffer
  * per call site is the caller's concern: copies into out). */
 void issue_active(int64_t user_id, concert_token_info *out);
