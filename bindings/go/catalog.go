@@ -18,6 +18,9 @@ type Concert struct {
 	ID     int64
 	Status ConcertStatus
 	Title  string
+	// MaxPerUser is the seats one buyer may hold plus own of this concert;
+	// 0: Options.MaxHoldsPerUser applies instead.
+	MaxPerUser int32
 }
 
 // Schedule is one performance of a concert.
@@ -36,7 +39,8 @@ type Seat struct {
 }
 
 func concertFromC(c *C.concert_concert) Concert {
-	return Concert{ID: int64(c.id), Status: ConcertStatus(c.status), Title: fixedString(c.title[:])}
+	return Concert{ID: int64(c.id), Status: ConcertStatus(c.status), Title: fixedString(c.title[:]),
+		MaxPerUser: int32(c.max_per_user)}
 }
 
 // concertsFromC copies a library list into Go memory and frees it.
@@ -174,6 +178,10 @@ type CatalogConcert struct {
 	Title     string
 	Status    ConcertStatus
 	Schedules []CatalogSchedule
+	// MaxPerUser (0: none, else 1..OrderMax): a buyer's live holds plus
+	// paid seats of this concert stay at or below it; it replaces
+	// Options.MaxHoldsPerUser for holds on this concert.
+	MaxPerUser int32
 }
 
 // CatalogSchedule is one performance and its seats.
@@ -273,6 +281,7 @@ func catalogToC(a *cArena, cat *Catalog) (*C.concert_catalog, error) {
 		cc := &concerts[i]
 		cc.id = C.int64_t(c.ID)
 		cc.status = C.int32_t(c.Status)
+		cc.max_per_user = C.int32_t(c.MaxPerUser)
 		if cc.title, err = a.str(c.Title, func() string { return fmt.Sprintf("concerts[%d].title", i) }); err != nil {
 			return nil, err
 		}

@@ -65,7 +65,17 @@ type Options struct {
 	// [250ms]; at most a minute. QueueRefreshAlways reads the store on
 	// every call.
 	QueueRefresh time.Duration
+	// MaxHoldsPerUser caps the live seat holds one user may have at once,
+	// across the store [4]; at most 1,000,000. NoHoldLimit turns the limit
+	// off. A concert's own CatalogConcert.MaxPerUser replaces it for that
+	// concert. A new hold past it fails with ErrHoldLimit.
+	MaxHoldsPerUser int64
 }
+
+// NoHoldLimit, as Options.MaxHoldsPerUser, lets a user hold any number of
+// seats (the library's max_holds_per_user = 0; a zero field means the
+// default, 4).
+const NoHoldLimit int64 = -1
 
 // QueueRefreshAlways, as Options.QueueRefresh, turns the DB's cached view of
 // the queue off (the library's queue_refresh_ms = 0): every poll and every
@@ -102,6 +112,12 @@ func Open(uri string, opts Options) (*DB, error) {
 		copts.queue_refresh_ms = 0
 	case opts.QueueRefresh != 0: // zero keeps the initialiser's default
 		copts.queue_refresh_ms = durationMs(opts.QueueRefresh)
+	}
+	switch {
+	case opts.MaxHoldsPerUser == NoHoldLimit:
+		copts.max_holds_per_user = 0
+	case opts.MaxHoldsPerUser != 0: // zero keeps the initialiser's default
+		copts.max_holds_per_user = C.int64_t(opts.MaxHoldsPerUser)
 	}
 	var err error
 	if copts.pool_size, err = int32Field("PoolSize", int64(opts.PoolSize)); err != nil {
@@ -213,6 +229,16 @@ func int32Field(name string, v int64) (C.int32_t, error) {
 		return 0, newError(CodeInvalidArgument, fmt.Sprintf("options.%s: %d is out of range", name, v))
 	}
 	return C.int32_t(v), nil
+}
+
+// optionalKey is an idempotency key for C: NULL for "" (no key; Go strings
+// have no nil), else the key, which the library checks (1..255 bytes of
+// printable ASCII without spaces; a blank " " is ErrInvalidArgument).
+func optionalKey(key string) (*C.char, error) {
+	if key == "" {
+		return nil, nil
+	}
+	return cstring("idempotency key", key)
 }
 
 // cstring returns s as a NUL-terminated C string in Go memory (no malloc;

@@ -89,6 +89,7 @@ const (
 	ReservationHeld      ReservationStatus = C.CONCERT_RESERVATION_HELD      // hold is live
 	ReservationConfirmed ReservationStatus = C.CONCERT_RESERVATION_CONFIRMED // paid; the seat is sold
 	ReservationExpired   ReservationStatus = C.CONCERT_RESERVATION_EXPIRED   // hold ran out unpaid
+	ReservationReleased  ReservationStatus = C.CONCERT_RESERVATION_RELEASED  // its buyer let the hold go
 )
 
 func (s ReservationStatus) String() string {
@@ -99,6 +100,8 @@ func (s ReservationStatus) String() string {
 		return "CONFIRMED"
 	case ReservationExpired:
 		return "EXPIRED"
+	case ReservationReleased:
+		return "RELEASED"
 	}
 	return "ReservationStatus(" + strconv.Itoa(int(s)) + ")"
 }

@@ -42,6 +42,7 @@ const (
 	CodeInvalidAmount        Code = C.CONCERT_EINVALID_AMOUNT
 	CodeIdempotencyKeyReused Code = C.CONCERT_EIDEMPOTENCY_KEY_REUSED
 	CodeQueueClosed          Code = C.CONCERT_EQUEUE_CLOSED
+	CodeHoldLimit            Code = C.CONCERT_EHOLD_LIMIT
 )
 
 // Name is the code's stable name from the library ("SEAT_TAKEN"), the same
@@ -110,6 +111,10 @@ var (
 	ErrInvalidAmount        = sentinel(CodeInvalidAmount)
 	ErrIdempotencyKeyReused = sentinel(CodeIdempotencyKeyReused)
 	ErrQueueClosed          = sentinel(CodeQueueClosed)
+	// ErrHoldLimit: the buyer already holds as many seats as a limit allows
+	// (Options.MaxHoldsPerUser, or the concert's MaxPerUser); the message
+	// gives the limit.
+	ErrHoldLimit = sentinel(CodeHoldLimit)
 )
 
 // ErrClosed is returned by every method of a DB after Close.

@@ -12,7 +12,7 @@ var allSentinels = []*Error{
 	ErrSchemaTooNew, ErrInternal, ErrConflict, ErrUserNotFound, ErrTokenInvalid, ErrTokenNotActive,
 	ErrConcertNotFound, ErrConcertNotBookable, ErrScheduleNotFound, ErrBookingClosed, ErrSeatNotFound,
 	ErrSeatTaken, ErrReservationNotFound, ErrForbidden, ErrHoldExpired, ErrAlreadyPaid,
-	ErrInsufficientPoints, ErrInvalidAmount, ErrIdempotencyKeyReused, ErrQueueClosed,
+	ErrInsufficientPoints, ErrInvalidAmount, ErrIdempotencyKeyReused, ErrQueueClosed, ErrHoldLimit,
 }
 
 // TestSentinelsMatchLibrary proves every Go code is one the library knows

@@ -16,6 +16,9 @@ const MaxCharge int64 = C.CONCERT_MAX_CHARGE
 // MaxBalance is the largest balance a user may have (2^53 - 1).
 const MaxBalance int64 = C.CONCERT_MAX_BALANCE
 
+// HistoryPageMax is the most entries one HistoryPage call may ask for.
+const HistoryPageMax = C.CONCERT_HISTORY_PAGE_MAX
+
 // LedgerEntry is one immutable points movement.
 type LedgerEntry struct {
 	ID            int64
@@ -24,15 +27,24 @@ type LedgerEntry struct {
 	Amount        int64 // + for a charge, - for a payment
 	BalanceAfter  int64
 	At            time.Time
-	ReservationID int64 // a payment's reservation; 0 for a charge
+	ReservationID int64 // a payment's reservation (an order's lowest id); 0 for a charge
+}
+
+// HistoryPage is one page of a user's ledger, newest first.
+type HistoryPage struct {
+	Entries []LedgerEntry
+	// NextBeforeID is the cursor for the next page (pass it as beforeID);
+	// 0 after the last page.
+	NextBeforeID int64
 }
 
 // Charge adds amount (1..MaxCharge) points to userID and returns the new
-// balance. idemKey ("" for none) makes a retry with the same amount return
-// the first result without a second charge. Errors: ErrUserNotFound,
-// ErrInvalidAmount, ErrIdempotencyKeyReused.
+// balance. idemKey (as for Pay: "" for none) makes a retry with the same
+// amount return the first result without a second charge. Errors:
+// ErrUserNotFound, ErrInvalidAmount, ErrIdempotencyKeyReused,
+// ErrInvalidArgument (a malformed key).
 func (db *DB) Charge(userID, amount int64, idemKey string) (int64, error) {
-	ckey, err := cstring("idempotency key", idemKey)
+	ckey, err := optionalKey(idemKey)
 	if err != nil {
 		return 0, err
 	}
@@ -58,7 +70,8 @@ func (db *DB) Balance(userID int64) (int64, error) {
 	return int64(balance), nil
 }
 
-// History is userID's ledger, newest first. Errors: ErrUserNotFound.
+// History is userID's whole ledger, newest first. For a long ledger prefer
+// HistoryPage. Errors: ErrUserNotFound.
 func (db *DB) History(userID int64) ([]LedgerEntry, error) {
 	var list *C.concert_ledger_list
 	err := db.call(func(h *C.concert_db) C.int {
@@ -68,6 +81,42 @@ func (db *DB) History(userID int64) ([]LedgerEntry, error) {
 		return nil, err
 	}
 	defer C.concert_ledger_list_free(list)
+	return ledgerFromC(list), nil
+}
+
+// HistoryPage is one page of userID's ledger, newest first: at most limit
+// (1..HistoryPageMax) entries with an id below beforeID (0: from the
+// newest). Pass the page's NextBeforeID as beforeID for the next page until
+// it is 0. Entries never change and ids only grow, so paging while new
+// entries arrive neither skips nor repeats one:
+//
+//	for before := int64(0); ; {
+//		page, err := db.HistoryPage(user, before, 100)
+//		if err != nil { ... }
+//		use(page.Entries)
+//		if before = page.NextBeforeID; before == 0 { break }
+//	}
+//
+// Errors: ErrInvalidArgument (limit or beforeID out of range),
+// ErrUserNotFound.
+func (db *DB) HistoryPage(userID, beforeID int64, limit int) (HistoryPage, error) {
+	if limit < 0 { // would wrap around in size_t
+		return HistoryPage{}, newError(CodeInvalidArgument, "history page limit is negative")
+	}
+	var list *C.concert_ledger_list
+	err := db.call(func(h *C.concert_db) C.int {
+		return C.concert_points_history_page(&list, h, C.int64_t(userID), C.int64_t(beforeID),
+			C.size_t(limit))
+	})
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	defer C.concert_ledger_list_free(list)
+	return HistoryPage{Entries: ledgerFromC(list), NextBeforeID: int64(list.next_before_id)}, nil
+}
+
+// ledgerFromC copies a library list into Go memory (the caller frees it).
+func ledgerFromC(list *C.concert_ledger_list) []LedgerEntry {
 	items := unsafe.Slice(list.items, int(list.count))
 	out := make([]LedgerEntry, len(items))
 	for i, e := range items {
@@ -81,5 +130,5 @@ func (db *DB) History(userID int64) ([]LedgerEntry, error) {
 			ReservationID: int64(e.reservation_id),
 		}
 	}
-	return out, nil
+	return out
 }

@@ -94,6 +94,25 @@ func (db *DB) QueueLeave(token string) error {
 	})
 }
 
+// TokenOwner is the user a token was issued to, whatever its state (also
+// after it ended): for a server that must check that the caller it
+// authenticated owns the token presented. A pure read: it neither polls the
+// token nor runs admission. Errors: ErrTokenInvalid (malformed or unknown).
+func (db *DB) TokenOwner(token string) (int64, error) {
+	ctoken, err := cstring("token", token)
+	if err != nil {
+		return 0, err
+	}
+	var user C.int64_t
+	err = db.call(func(h *C.concert_db) C.int {
+		return C.concert_queue_token_owner(&user, h, ctoken)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int64(user), nil
+}
+
 // QueueStats are the queue's counts and settings, for administration and
 // a public queue page.
 type QueueStats struct {

@@ -14,17 +14,18 @@ from ._native import BINDING_VERSION, LibraryError, load_library
 from .catalog import Catalog, CatalogConcert, CatalogSchedule, CatalogUser, SeatRange
 from .db import Clock, Database, open
 from .errors import (AlreadyPaid, BookingClosed, ConcertNotBookable, ConcertNotFound, Conflict,
-                     DatabaseClosed, Error, Forbidden, HoldExpired, IdempotencyKeyReused,
+                     DatabaseClosed, Error, Forbidden, HoldExpired, HoldLimit, HoldLimitError,
+                     IdempotencyKeyReused,
                      InsufficientPoints, InternalError, InvalidAmount, InvalidArgument,
                      NotSupported, OutOfMemory, QueueClosed, ReservationNotFound,
                      ScheduleNotFound, SchemaTooNew, SeatNotFound, SeatTaken, StorageBusy,
                      StorageUnavailable, TokenInvalid, TokenNotActive, UserNotFound,
                      error_class)
-from .results import (Concert, ConcertStatus, LedgerEntry, LedgerType, Payment, QueueSettings,
-                      QueueState, QueueStats, Reservation, ReservationStatus, Schedule, Seat,
-                      Token, TokenState, User, VerifyReport)
+from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType, Payment,
+                      QueueSettings, QueueState, QueueStats, Reservation, ReservationStatus,
+                      Schedule, Seat, Token, TokenState, User, VerifyReport)
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def library_version() -> str:
@@ -42,7 +43,8 @@ __all__ = [
     "open", "Database", "Clock", "load_library", "library_version", "library_path",
     "BINDING_VERSION", "LibraryError",
     "Catalog", "CatalogConcert", "CatalogSchedule", "CatalogUser", "SeatRange",
-    "Concert", "ConcertStatus", "LedgerEntry", "LedgerType", "Payment", "QueueSettings",
+    "Concert", "ConcertStatus", "HistoryPage", "LedgerEntry", "LedgerType", "Payment",
+    "QueueSettings",
     "QueueState", "QueueStats",
     "Reservation", "ReservationStatus", "Schedule", "Seat", "Token", "TokenState", "User",
     "VerifyReport",
@@ -51,5 +53,5 @@ __all__ = [
     "Conflict", "UserNotFound", "TokenInvalid", "TokenNotActive", "ConcertNotFound",
     "ConcertNotBookable", "ScheduleNotFound", "BookingClosed", "SeatNotFound", "SeatTaken",
     "ReservationNotFound", "Forbidden", "HoldExpired", "AlreadyPaid", "InsufficientPoints",
-    "InvalidAmount", "IdempotencyKeyReused", "QueueClosed",
+    "InvalidAmount", "IdempotencyKeyReused", "QueueClosed", "HoldLimit", "HoldLimitError",
 ]

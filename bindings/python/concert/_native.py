@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Optional
 
 # The library version this binding was written against (CONCERT_VERSION_*).
-BINDING_VERSION = (0, 2, 0)
-OPTIONS_VERSION = 2   # CONCERT_OPTIONS_VERSION
-CATALOG_VERSION = 1   # CONCERT_CATALOG_VERSION
+BINDING_VERSION = (0, 3, 0)
+OPTIONS_VERSION = 3   # CONCERT_OPTIONS_VERSION
+CATALOG_VERSION = 2   # CONCERT_CATALOG_VERSION
 QUEUE_UPDATE_VERSION = 1        # CONCERT_QUEUE_UPDATE_VERSION
 DEFAULT_QUEUE_REFRESH_MS = 250  # CONCERT_DEFAULT_QUEUE_REFRESH_MS
+DEFAULT_MAX_HOLDS_PER_USER = 4  # CONCERT_DEFAULT_MAX_HOLDS_PER_USER
 POSITION_PREQUEUE = -1          # CONCERT_POSITION_PREQUEUE
+ORDER_MAX = 64                  # CONCERT_ORDER_MAX
+HISTORY_PAGE_MAX = 1000         # CONCERT_HISTORY_PAGE_MAX
 
 # CONCERT_QUEUE_SET_* (concert_queue_update.fields)
 QUEUE_SET_MAX_ACTIVE = 1
@@ -65,6 +68,8 @@ class Options(ctypes.Structure):
         # version 2
         ("admit_per_minute", i64),
         ("queue_refresh_ms", i64),
+        # version 3
+        ("max_holds_per_user", i64),
     ]
 
 
@@ -124,7 +129,7 @@ class Concert(ctypes.Structure):
     _fields_ = [
         ("id", i64),
         ("status", i32),
-        ("reserved", i32),
+        ("max_per_user", i32),
         ("title", ctypes.c_char * TITLE_SIZE),
     ]
 
@@ -180,7 +185,7 @@ class CatalogConcert(ctypes.Structure):
         ("id", i64),
         ("title", ctypes.c_char_p),
         ("status", i32),
-        ("reserved", i32),
+        ("max_per_user", i32),   # catalog version 2 (was reserved)
         ("schedules", ctypes.POINTER(CatalogSchedule)),
         ("schedule_count", size_t),
     ]
@@ -235,7 +240,9 @@ class LedgerEntry(ctypes.Structure):
 
 class LedgerList(ctypes.Structure):
     _fields_ = [("user_id", i64), ("count", size_t),
-                ("items", ctypes.POINTER(LedgerEntry))]
+                ("items", ctypes.POINTER(LedgerEntry)),
+                # since 0.3: concert_points_history_page()'s cursor
+                ("next_before_id", i64)]
 
 
 class User(ctypes.Structure):
@@ -306,9 +313,13 @@ PROTOTYPES = {
     "concert_reserve_seat": (c_int, [P(Reservation), db_p, c_char_p, i64, i64]),
     "concert_reservation_get": (c_int, [P(Reservation), db_p, c_char_p, i64]),
     "concert_pay": (c_int, [P(Payment), db_p, c_char_p, i64, c_char_p]),
+    "concert_pay_order": (c_int, [P(Payment), db_p, c_char_p, P(i64), size_t, c_char_p]),
+    "concert_reservation_release": (c_int, [P(Reservation), db_p, c_char_p, i64]),
+    "concert_queue_token_owner": (c_int, [P(i64), db_p, c_char_p]),
     "concert_charge_points": (c_int, [P(i64), db_p, i64, i64, c_char_p]),
     "concert_points_balance": (c_int, [P(i64), db_p, i64]),
     "concert_points_history": (c_int, [P(P(LedgerList)), db_p, i64]),
+    "concert_points_history_page": (c_int, [P(P(LedgerList)), db_p, i64, i64, size_t]),
     "concert_ledger_list_free": (None, [P(LedgerList)]),
     "concert_ledger_type_name": (c_char_p, [c_int]),
     "concert_admin_users_list": (c_int, [P(P(UserList)), db_p]),

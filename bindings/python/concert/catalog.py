@@ -5,7 +5,7 @@ these dataclasses or as a ``dict`` in the JSON shape used by ``concertd
 --import`` and ``concert import``::
 
     {"users":    [{"id": 1, "name": "Kim", "points": 0}],
-     "concerts": [{"id": 1, "title": "...", "status": "OPEN",
+     "concerts": [{"id": 1, "title": "...", "status": "OPEN", "max_per_user": 2,
                    "schedules": [{"id": 10, "starts_at": "2026-12-24T19:00:00Z",
                                   "seats": [{"from": 1, "to": 50, "grade": "R",
                                              "price": 80000}]}]}]}
@@ -56,11 +56,16 @@ class CatalogSchedule:
 
 @dataclass(frozen=True)
 class CatalogConcert:
-    """A concert; ``status`` is a :class:`ConcertStatus` or its name."""
+    """A concert; ``status`` is a :class:`ConcertStatus` or its name.
+
+    ``max_per_user`` (optional, 0 = none, else 1 to 64): a buyer's live holds
+    plus paid seats of this concert stay at or below it; it replaces the
+    store's ``max_holds_per_user`` for holds on this concert."""
     id: int
     title: str
     status: Union[ConcertStatus, str]
     schedules: Sequence[CatalogSchedule] = field(default_factory=tuple)
+    max_per_user: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class Catalog:
         concerts = []
         for ci, c in enumerate(_list(obj.get("concerts", []), "concerts")):
             where = f"concerts[{ci}]"
-            cf = _fields(c, where, ("id", "title", "status"), ("schedules",))
+            cf = _fields(c, where, ("id", "title", "status"), ("schedules", "max_per_user"))
             schedules = []
             for si, s in enumerate(_list(cf.pop("schedules", []), f"{where}.schedules")):
                 swhere = f"{where}.schedules[{si}]"
@@ -124,6 +129,14 @@ def _field_int(value: Any, where: str) -> int:
         return int64(value, where)
     except TypeError as exc:
         raise InvalidArgument(f"{where}: must be an integer") from exc
+
+
+def _field_int32(value: Any, where: str) -> int:
+    number = _field_int(value, where)
+    # A ctypes int32 field would silently keep only the low 32 bits.
+    if not -2 ** 31 <= number < 2 ** 31:
+        raise InvalidArgument(f"{where}: {number} does not fit in a 32-bit integer")
+    return number
 
 
 def _field_text(value: Any, where: str) -> bytes:
@@ -193,7 +206,8 @@ def to_c(catalog: Catalog, lib: ctypes.CDLL) -> Tuple[N.Catalog, List[Any]]:
                 array(N.CatalogSeatRange, ranges), len(ranges)))
         concerts.append(N.CatalogConcert(
             _field_int(c.id, f"{where}.id"), cstr(c.title, f"{where}.title"),
-            _status(c.status, f"{where}.status", lib), 0,
+            _status(c.status, f"{where}.status", lib),
+            _field_int32(c.max_per_user, f"{where}.max_per_user"),
             array(N.CatalogSchedule, schedules), len(schedules)))
     cat = N.Catalog(N.CATALOG_VERSION, array(N.CatalogUser, users), len(users),
                     array(N.CatalogConcert, concerts), len(concerts))

@@ -7,20 +7,21 @@ the same OS thread, before anything else can call the library on that thread.
 
 from __future__ import annotations
 
+import collections.abc
 import ctypes
 import threading
 import time
 import weakref
 from datetime import datetime, timedelta
-from typing import Any, Callable, List, Mapping, Optional, Type, Union
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Type, Union
 
 from . import _native as N
 from ._convert import INT32_MAX, Duration, duration_ms, int64, optional_text, text, time_ms
 from .catalog import Catalog, to_c
 from .errors import DatabaseClosed, InternalError, InvalidArgument, error_class
-from .results import (Concert, ConcertStatus, LedgerEntry, LedgerType, Payment, QueueSettings,
-                      QueueState, QueueStats, Reservation, ReservationStatus, Schedule, Seat,
-                      Token, TokenState, User, VerifyReport, from_ms, to_ms)
+from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType, Payment,
+                      QueueSettings, QueueState, QueueStats, Reservation, ReservationStatus,
+                      Schedule, Seat, Token, TokenState, User, VerifyReport, from_ms, to_ms)
 
 __all__ = ["open", "Database", "Clock"]
 
@@ -98,6 +99,7 @@ def open(uri: str, *,
          connect_timeout: Optional[Duration] = None,
          admit_per_minute: Optional[int] = None,
          queue_refresh: Optional[Duration] = None,
+         max_holds_per_user: Optional[int] = None,
          clock: Optional[Clock] = None) -> "Database":
     """Open a store and return a :class:`Database` (also a context manager).
 
@@ -112,6 +114,10 @@ def open(uri: str, *,
         queue_refresh: how old this handle's cached view of the queue may
             get (default 250 ms; ``0`` reads the store every time, at most
             60 s). A duration as below.
+        max_holds_per_user: live seat holds one user may have at once,
+            across the store (default 4; ``0`` = no limit, at most
+            1,000,000). A concert's own ``max_per_user`` (catalog) replaces
+            it for that concert. A new hold past it raises HoldLimit.
         active_ttl, wait_ttl, hold_ttl, booking_cutoff: durations in seconds
             (int or float) or :class:`datetime.timedelta`; passed to the
             library in milliseconds. None or 0 means the library default.
@@ -136,6 +142,9 @@ def open(uri: str, *,
     if queue_refresh is not None:
         # 0 is meaningful here ("always read"), unlike the other durations.
         opts.queue_refresh_ms = duration_ms(queue_refresh, "queue_refresh")
+    if max_holds_per_user is not None:
+        # 0 is meaningful here too ("no limit"); None keeps the default.
+        opts.max_holds_per_user = int64(max_holds_per_user, "max_holds_per_user")
     for name, value in (("active_ttl", active_ttl), ("wait_ttl", wait_ttl),
                         ("hold_ttl", hold_ttl), ("booking_cutoff", booking_cutoff)):
         if value is not None:
@@ -322,6 +331,18 @@ class Database:
         """Leave the queue or give back the active slot. Raises TokenInvalid."""
         self._call(self._lib.concert_queue_leave, _HANDLE, self._token(token))
 
+    def token_owner(self, token: TokenLike) -> int:
+        """The user id a token was issued to, whatever its state (also after
+        it ended): for a server checking that the caller it authenticated
+        owns the token presented. A pure read: it neither polls the token
+        nor runs admission.
+
+        Raises TokenInvalid (malformed or unknown)."""
+        user = ctypes.c_int64()
+        self._call(self._lib.concert_queue_token_owner, ctypes.byref(user), _HANDLE,
+                   self._token(token))
+        return user.value
+
     def queue_stats(self) -> QueueStats:
         """Queue counts and settings. Served from this handle's cached view
         when it is younger than queue_refresh (a refresh runs admission)."""
@@ -435,7 +456,8 @@ class Database:
 
     @staticmethod
     def _concert(c: N.Concert) -> Concert:
-        return Concert(id=c.id, title=_str(c.title), status=_enum(ConcertStatus, c.status))
+        return Concert(id=c.id, title=_str(c.title), status=_enum(ConcertStatus, c.status),
+                       max_per_user=c.max_per_user)
 
     def _concert_list(self, fn: Callable[..., int], *args: Any) -> List[Concert]:
         out = ctypes.POINTER(N.ConcertList)()
@@ -521,8 +543,11 @@ class Database:
         """Hold a seat for the token's user for hold_ttl.
 
         Reserving a seat the user already holds returns the same reservation
-        with is_new False. Raises SeatTaken, SeatNotFound, ScheduleNotFound,
-        ConcertNotBookable, BookingClosed, token errors."""
+        with is_new False. A new hold past the per-buyer limit (the concert's
+        max_per_user counting holds plus paid seats of that concert, else the
+        store's max_holds_per_user counting live holds) raises HoldLimit.
+        Raises SeatTaken, SeatNotFound, ScheduleNotFound, ConcertNotBookable,
+        BookingClosed, HoldLimit, token errors."""
         out = N.Reservation()
         self._call(self._lib.concert_reserve_seat, ctypes.byref(out), _HANDLE,
                    self._token(token), int64(schedule_id, "schedule_id"), int64(seat, "seat"))
@@ -537,26 +562,70 @@ class Database:
                    self._token(token), int64(reservation_id, "reservation_id"))
         return self._reservation(out)
 
+    @staticmethod
+    def _payment(p: N.Payment) -> Payment:
+        return Payment(id=p.id, reservation_id=p.reservation_id, user_id=p.user_id,
+                       amount=p.amount, balance=p.balance, paid_at=from_ms(p.paid_at))
+
     def pay(self, token: TokenLike, reservation_id: int,
             idempotency_key: Optional[str] = None) -> Payment:
         """Pay for a held reservation with points, atomically; ends the token.
 
-        A repeat with the same idempotency_key returns the first payment.
-        Raises HoldExpired, AlreadyPaid, InsufficientPoints,
+        idempotency_key: None for none, else 1 to 255 printable ASCII
+        characters without spaces ("" and anything else raise
+        InvalidArgument). A repeat with the same key returns the first
+        payment. Raises HoldExpired, AlreadyPaid, InsufficientPoints,
         IdempotencyKeyReused, ReservationNotFound, Forbidden, token errors."""
         out = N.Payment()
         self._call(self._lib.concert_pay, ctypes.byref(out), _HANDLE, self._token(token),
                    int64(reservation_id, "reservation_id"),
                    optional_text(idempotency_key, "idempotency_key"))
-        return Payment(id=out.id, reservation_id=out.reservation_id, user_id=out.user_id,
-                       amount=out.amount, balance=out.balance, paid_at=from_ms(out.paid_at))
+        return self._payment(out)
+
+    def pay_order(self, token: TokenLike, reservation_ids: Iterable[int],
+                  idempotency_key: Optional[str] = None) -> Payment:
+        """Pay for several of the token's live holds at once, atomically: one
+        debit of the total, one ledger entry, one payment covering them all,
+        every seat sold, the token ended. All or nothing: one expired,
+        released, paid or foreign reservation fails the whole order (the
+        first in ascending id order decides the error) and changes nothing.
+
+        reservation_ids: 1 to 64 distinct ids, in any order. The returned
+        payment's amount is the total and its reservation_id the lowest id.
+        idempotency_key as for :meth:`pay`; it covers the set of ids, so a
+        repeat with the same ids in another order replays.
+        Raises InvalidArgument (no ids, too many, a repeated id), and the
+        errors of :meth:`pay`."""
+        if isinstance(reservation_ids, (str, bytes)) or not isinstance(reservation_ids, collections.abc.Iterable):
+            raise TypeError("reservation_ids must be an iterable of ints, "
+                            f"not {type(reservation_ids).__name__}")
+        ids = [int64(rid, f"reservation_ids[{i}]") for i, rid in enumerate(reservation_ids)]
+        array = (ctypes.c_int64 * len(ids))(*ids) if ids else None
+        out = N.Payment()
+        self._call(self._lib.concert_pay_order, ctypes.byref(out), _HANDLE, self._token(token),
+                   array, len(ids), optional_text(idempotency_key, "idempotency_key"))
+        return self._payment(out)
+
+    def release(self, token: TokenLike, reservation_id: int) -> Reservation:
+        """Let a hold go before it expires: the reservation becomes RELEASED
+        and its seat is free for everyone at once. Releasing one that is
+        already released, or whose hold has run out, succeeds and leaves the
+        seat alone. Returns the reservation as it is after the call.
+
+        Raises ReservationNotFound, Forbidden (another user's), AlreadyPaid,
+        token errors; nothing changes on error."""
+        out = N.Reservation()
+        self._call(self._lib.concert_reservation_release, ctypes.byref(out), _HANDLE,
+                   self._token(token), int64(reservation_id, "reservation_id"))
+        return self._reservation(out)
 
     # ---- points ----
 
     def charge(self, user_id: int, amount: int, idempotency_key: Optional[str] = None) -> int:
         """Add points to a user; returns the new balance.
 
-        Raises UserNotFound, InvalidAmount, IdempotencyKeyReused."""
+        idempotency_key as for :meth:`pay` (None for none; "" is refused).
+        Raises UserNotFound, InvalidAmount, IdempotencyKeyReused, InvalidArgument."""
         balance = ctypes.c_int64()
         self._call(self._lib.concert_charge_points, ctypes.byref(balance), _HANDLE,
                    int64(user_id, "user_id"), int64(amount, "amount"),
@@ -570,20 +639,62 @@ class Database:
                    int64(user_id, "user_id"))
         return balance.value
 
+    @staticmethod
+    def _ledger(lst: N.LedgerList) -> List[LedgerEntry]:
+        return [LedgerEntry(id=e.id, user_id=e.user_id, type=_enum(LedgerType, e.type),
+                            amount=e.amount, balance_after=e.balance_after, at=from_ms(e.at),
+                            reservation_id=e.reservation_id or None)
+                for e in (lst.items[i] for i in range(lst.count))]
+
     def history(self, user_id: int) -> List[LedgerEntry]:
-        """The user's ledger, newest first. Raises UserNotFound."""
+        """The user's whole ledger, newest first, in one list. For a long
+        ledger prefer :meth:`points_history_page` or :meth:`iter_history`.
+        Raises UserNotFound."""
         out = ctypes.POINTER(N.LedgerList)()
         try:
             self._call(self._lib.concert_points_history, ctypes.byref(out), _HANDLE,
                        int64(user_id, "user_id"))
-            lst = out.contents
-            return [LedgerEntry(id=e.id, user_id=e.user_id, type=_enum(LedgerType, e.type),
-                                amount=e.amount, balance_after=e.balance_after, at=from_ms(e.at),
-                                reservation_id=e.reservation_id or None)
-                    for e in (lst.items[i] for i in range(lst.count))]
+            return self._ledger(out.contents)
         finally:
             if out:
                 self._lib.concert_ledger_list_free(out)
+
+    def points_history_page(self, user_id: int, before: Optional[int] = 0,
+                            limit: int = 100) -> HistoryPage:
+        """One page of the user's ledger, newest first: at most limit (1 to
+        1000) entries with an id below ``before`` (0 or None: from the newest).
+        Pass the page's ``next_before`` as ``before`` for the next page; it is
+        None after the last page. Entries never change and ids only grow, so
+        paging while new entries arrive neither skips nor repeats one.
+
+        Raises InvalidArgument (limit or before out of range), UserNotFound."""
+        cursor = 0 if before is None else int64(before, "before")
+        count = int64(limit, "limit")
+        if count < 0:   # a negative int would wrap around in size_t
+            raise InvalidArgument(f"limit: {count} is negative")
+        out = ctypes.POINTER(N.LedgerList)()
+        try:
+            self._call(self._lib.concert_points_history_page, ctypes.byref(out), _HANDLE,
+                       int64(user_id, "user_id"), cursor, count)
+            lst = out.contents
+            return HistoryPage(entries=tuple(self._ledger(lst)),
+                               next_before=lst.next_before_id or None)
+        finally:
+            if out:
+                self._lib.concert_ledger_list_free(out)
+
+    def iter_history(self, user_id: int, page_size: int = 100) -> Iterator[LedgerEntry]:
+        """Every ledger entry of the user, newest first, fetched page_size
+        (1 to 1000) at a time with :meth:`points_history_page` as the
+        iteration proceeds. Raises as that method does (from the first
+        ``next()`` on, since it is a generator)."""
+        before: Optional[int] = None
+        while True:
+            page = self.points_history_page(user_id, before=before, limit=page_size)
+            yield from page.entries
+            if page.next_before is None:
+                return
+            before = page.next_before
 
     # ---- administration ----
 

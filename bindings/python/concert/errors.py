@@ -20,7 +20,8 @@ __all__ = [
     "ConcertNotBookable", "ScheduleNotFound", "BookingClosed", "SeatNotFound",
     "SeatTaken", "ReservationNotFound", "Forbidden", "HoldExpired",
     "AlreadyPaid", "InsufficientPoints", "InvalidAmount",
-    "IdempotencyKeyReused", "QueueClosed", "error_class",
+    "IdempotencyKeyReused", "QueueClosed", "HoldLimit", "HoldLimitError",
+    "error_class",
 ]
 
 
@@ -151,12 +152,12 @@ class ReservationNotFound(Error):
 
 
 class Forbidden(Error):
-    """CONCERT_EFORBIDDEN: another user's reservation."""
+    """CONCERT_EFORBIDDEN: another user's reservation (to read, pay or release)."""
     CODE = -30
 
 
 class HoldExpired(Error):
-    """CONCERT_EHOLD_EXPIRED: the hold ran out before payment."""
+    """CONCERT_EHOLD_EXPIRED: the hold ran out (or was released) before payment."""
     CODE = -31
 
 
@@ -185,6 +186,18 @@ class QueueClosed(Error):
     CODE = -36
 
 
+class HoldLimit(Error):
+    """CONCERT_EHOLD_LIMIT: the buyer already holds as many seats as a limit
+    allows (the store's ``max_holds_per_user``, or the concert's
+    ``max_per_user``); the message gives the limit. Release or pay a hold
+    first."""
+    CODE = -37
+
+
+#: The same class under the name the issue uses (``except concert.HoldLimitError``).
+HoldLimitError = HoldLimit
+
+
 _CLASSES: Dict[int, Type[Error]] = {
     cls.CODE: cls for cls in (
         InvalidArgument, OutOfMemory, StorageUnavailable, StorageBusy,
@@ -192,7 +205,8 @@ _CLASSES: Dict[int, Type[Error]] = {
         TokenInvalid, TokenNotActive, ConcertNotFound, ConcertNotBookable,
         ScheduleNotFound, BookingClosed, SeatNotFound, SeatTaken,
         ReservationNotFound, Forbidden, HoldExpired, AlreadyPaid,
-        InsufficientPoints, InvalidAmount, IdempotencyKeyReused, QueueClosed)
+        InsufficientPoints, InvalidAmount, IdempotencyKeyReused, QueueClosed,
+        HoldLimit)
 }
 
 # Fallback names for errors raised before or without the library (the
@@ -206,7 +220,7 @@ _NAMES: Dict[int, str] = {
     -26: "BOOKING_CLOSED", -27: "SEAT_NOT_FOUND", -28: "SEAT_TAKEN",
     -29: "RESERVATION_NOT_FOUND", -30: "FORBIDDEN", -31: "HOLD_EXPIRED",
     -32: "ALREADY_PAID", -33: "INSUFFICIENT_POINTS", -34: "INVALID_AMOUNT",
-    -35: "IDEMPOTENCY_KEY_REUSED", -36: "QUEUE_CLOSED",
+    -35: "IDEMPOTENCY_KEY_REUSED", -36: "QUEUE_CLOSED", -37: "HOLD_LIMIT",
 }
 
 

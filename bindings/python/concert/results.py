@@ -15,7 +15,7 @@ from typing import Optional, Tuple
 __all__ = [
     "TokenState", "QueueState", "ConcertStatus", "ReservationStatus", "LedgerType",
     "Token", "QueueStats", "QueueSettings", "Concert", "Schedule", "Seat", "Reservation",
-    "Payment", "LedgerEntry", "User", "VerifyReport",
+    "Payment", "LedgerEntry", "HistoryPage", "User", "VerifyReport",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -59,6 +59,7 @@ class ReservationStatus(enum.IntEnum):
     HELD = 1
     CONFIRMED = 2
     EXPIRED = 3
+    RELEASED = 4      #: its buyer let the hold go (:meth:`concert.Database.release`)
 
 
 class LedgerType(enum.IntEnum):
@@ -123,6 +124,9 @@ class Concert:
     id: int
     title: str
     status: ConcertStatus
+    #: seats one buyer may hold plus own of this concert; 0: the store's
+    #: max_holds_per_user applies instead
+    max_per_user: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,11 +161,12 @@ class Reservation:
 
 @dataclass(frozen=True)
 class Payment:
-    """A completed payment (concert_payment)."""
+    """A completed payment (concert_payment); one payment may cover an order
+    of several reservations."""
     id: int
-    reservation_id: int
+    reservation_id: int           #: the one paid for; for an order, the lowest id
     user_id: int
-    amount: int
+    amount: int                   #: points debited (an order's total)
     balance: int                  #: balance right after the payment
     paid_at: datetime
 
@@ -175,7 +180,20 @@ class LedgerEntry:
     amount: int                   #: + for CHARGE, - for PAYMENT
     balance_after: int
     at: datetime
-    reservation_id: Optional[int] #: PAYMENT: what was bought; None for CHARGE
+    reservation_id: Optional[int] #: PAYMENT: what was bought (an order's lowest id); None for CHARGE
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of a user's ledger (:meth:`concert.Database.points_history_page`)."""
+    entries: Tuple[LedgerEntry, ...]   #: newest first
+    #: pass as ``before`` for the next page; None after the last page
+    next_before: Optional[int]
+
+    @property
+    def last(self) -> bool:
+        """True when there is no further page."""
+        return self.next_before is None
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,9 @@ def test_constants_match_the_headers() -> None:
                          ("CONCERT_CATALOG_VERSION", N.CATALOG_VERSION),
                          ("CONCERT_QUEUE_UPDATE_VERSION", N.QUEUE_UPDATE_VERSION),
                          ("CONCERT_DEFAULT_QUEUE_REFRESH_MS", N.DEFAULT_QUEUE_REFRESH_MS),
+                         ("CONCERT_DEFAULT_MAX_HOLDS_PER_USER", N.DEFAULT_MAX_HOLDS_PER_USER),
+                         ("CONCERT_ORDER_MAX", N.ORDER_MAX),
+                         ("CONCERT_HISTORY_PAGE_MAX", N.HISTORY_PAGE_MAX),
                          ("CONCERT_VERSION_MAJOR", N.BINDING_VERSION[0]),
                          ("CONCERT_VERSION_MINOR", N.BINDING_VERSION[1])]:
         assert f"#define {macro} {value}\n" in text, macro
@@ -98,6 +101,7 @@ def test_options_init_matches_the_binding() -> None:
     assert opts.version == N.OPTIONS_VERSION
     assert opts.queue_refresh_ms == N.DEFAULT_QUEUE_REFRESH_MS
     assert opts.admit_per_minute == 0
+    assert opts.max_holds_per_user == N.DEFAULT_MAX_HOLDS_PER_USER
     update = N.QueueUpdate()
     assert N.lib().concert_queue_update_init(ctypes.byref(update), N.QUEUE_UPDATE_VERSION) == 0
     assert (update.version, update.fields) == (N.QUEUE_UPDATE_VERSION, 0)

@@ -28,12 +28,18 @@ for uri in ("memory:", "sqlite:" + {dbfile!r}):
     with concert.open(uri) as db:
         db.load_catalog(make_catalog(datetime.now(timezone.utc)))
         for i in range(5):
-            db.charge(1, 80000)
+            db.charge(1, 250000)   # the seat plus an order of two
             t = db.queue_issue(1)
             db.concerts(t); db.schedules(t, 1); db.seats(t, 10); db.users(); db.all_concerts()
             r = db.reserve(t, 10, i + 1)
             db.pay(t, r.id, idempotency_key="k%d" % i)
             db.history(1); db.verify(); db.queue_stats()
+            db.points_history_page(1, limit=2); list(db.iter_history(1, page_size=3))
+            db.token_owner(t)
+            t2 = db.queue_issue(1)
+            a, b = db.reserve(t2, 10, 20 + i), db.reserve(t2, 10, 30 + i)
+            db.release(t2, db.reserve(t2, 10, 40 + i).id)
+            db.pay_order(t2, [a.id, b.id], idempotency_key="o%d" % i)
             db.queue_settings(); db.queue_update(max_active=10 + i, admit_per_minute=600)
             db.queue_update(admit_per_minute=0)   # unlimited again for the next buyer
             db.pause(); db.resume(); db.close_queue()
@@ -46,6 +52,9 @@ for uri in ("memory:", "sqlite:" + {dbfile!r}):
                     pass
             db.schedule("2099-01-01T00:00:00Z"); db.queue_issue(3); db.open_queue()
             for bad in (lambda: db.seats(t, 999), lambda: db.balance(999),
+                        lambda: db.points_history_page(999),
+                        lambda: db.pay(t, 1, idempotency_key=""),
+                        lambda: db.pay_order(t, []),
                         lambda: db.load_catalog({{"users": [{{"id": 1, "name": "x"}}]}})):
                 try:
                     bad()
