@@ -75,13 +75,16 @@ static const char TOKEN_2[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA2";
 static const concert_catalog_seat_range SEATS[] = {{1, 10, "A", 100}, {20, 29, "B", 50}};
 static const concert_catalog_schedule SCHEDULES[] = {{10, T0 + 86400000, SEATS, 2},
                                                      {11, T0 + 90000000, SEATS, 1}};
-static const concert_catalog_concert CONCERTS[] = {{1, "Gala", CONCERT_STATUS_OPEN, 0,
-                                                    SCHEDULES, 2}};
+/* Schedule 12's concert limits each buyer to 3 seats (held plus bought). */
+static const concert_catalog_schedule LIMITED[] = {{12, T0 + 86400000, SEATS, 1}};
+static const concert_catalog_concert CONCERTS[] = {
+    {1, "Gala", CONCERT_STATUS_OPEN, 0, SCHEDULES, 2},
+    {5, "Limited", CONCERT_STATUS_OPEN, 3, LIMITED, 1}};
 static const concert_catalog_user USERS[] = {{1, "Kim", 1000}, {2, "Lee", 0}};
 
 static void store_fresh(void)
 {
-    concert_catalog c = {CONCERT_CATALOG_VERSION, USERS, 2, CONCERTS, 1};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, USERS, 2, CONCERTS, 2};
     concert_options o = CONCERT_OPTIONS_INIT;
     o.max_active = 2;
     if (st)
@@ -133,6 +136,15 @@ static int add_concert(void *ctx, const concert_concert *c)
     return 0;
 }
 
+static int add_entry(void *ctx, const concert_ledger_entry *e)
+{
+    digest *d = ctx;
+    size_t n = strlen(d->text);
+    snprintf(d->text + n, sizeof(d->text) - n, "e%lld=%lld;", (long long)e->id,
+             (long long)e->amount);
+    return 0;
+}
+
 static int add_seat(void *ctx, const concert_seat *s)
 {
     (void)s;
@@ -160,11 +172,21 @@ static digest digest_take(void)
     cr_assert_eq(st->concerts_list(st, 0, add_concert, &d), 0);
     cr_assert_eq(st->seats_available(st, 10, T0, add_seat, &d), 0);
     cr_assert_eq(st->seats_available(st, 11, T0, add_seat, &d), 0);
+    cr_assert_eq(st->seats_available(st, 12, T0, add_seat, &d), 0);
+    cr_assert_eq(st->history_list(st, 1, 0, 0, add_entry, &d), 0);
+    cr_assert_eq(st->history_list(st, 2, 0, 0, add_entry, &d), 0);
     cr_assert_eq(st->verify(st, &QP, T0, add_violation, &violations, &report), 0);
     cr_assert_eq(violations, 0);
     d.ledger = report.ledger_entries;
     d.reservations = report.reservations;
     d.payments = report.payments;
+    /* every reservation's state */
+    for (int64_t id = 1; id <= d.reservations; id++) {
+        concert_reservation r;
+        size_t n = strlen(d.text);
+        cr_assert_eq(st->reservation_get(st, id, &r), 0);
+        snprintf(d.text + n, sizeof(d.text) - n, "r%lld=%d;", (long long)id, r.status);
+    }
     /* queue_stats runs admission: with nothing to admit or expire at T0 it
      * changes nothing, and the setups below leave nothing to admit */
     cr_assert_eq(st->queue_stats(st, &QP, T0, &stats), 0);
@@ -247,11 +269,48 @@ static void one_active_token(void)
     cr_assert_eq(st->queue_issue(st, &QP, 1, TOKEN_1, T0, &issued), 0);
 }
 
+/* A hold by TOKEN_1 under a store-wide limit of max_holds (0: none); the
+ * per-concert limit of schedule 12's concert applies there. */
+static int hold_seat(int64_t schedule, int64_t seat, int64_t max_holds)
+{
+    concert_hold_request req;
+    memset(&req, 0, sizeof(req));
+    req.schedule_id = schedule;
+    req.seat_number = seat;
+    req.token = TOKEN_1;
+    req.now = T0;
+    req.hold_until = T0 + 5 * MINUTE;
+    req.concert_id = schedule == 12 ? 5 : 1;
+    req.max_per_concert = schedule == 12 ? 3 : 0;
+    req.max_holds = schedule == 12 ? 0 : max_holds;
+    req.queue = QP;
+    return st->seat_hold(st, &req, &held);
+}
+
 static void token_and_hold(void)
 {
-    concert_hold_request req = {10, 3, 1, T0, T0 + 5 * MINUTE};
     one_active_token();
-    cr_assert_eq(st->seat_hold(st, &req, &held), 0);
+    cr_assert_eq(hold_seat(10, 3, 4), 0);
+}
+
+/* Four holds: user 1's list of holds is at its first capacity. */
+static void token_and_four_holds(void)
+{
+    one_active_token();
+    for (int64_t seat = 1; seat <= 4; seat++)
+        cr_assert_eq(hold_seat(10, seat, 0), 0);
+}
+
+/* Three holds in the limited concert, to pay as one order. */
+static int64_t order_ids[3];
+static void token_and_three_limited_holds(void)
+{
+    static const int64_t seats[] = {1, 2, 3};
+    one_active_token();
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(hold_seat(12, seats[i], 0), 0);
+        order_ids[i] = held.id;
+    }
 }
 
 /* Sixteen tokens fill the arrays' first capacity, so the next one grows them. */
@@ -360,8 +419,44 @@ static int step_issue_verbatim(void)
 
 static int step_hold(void)
 {
-    concert_hold_request req = {10, 25, 1, T0, T0 + 5 * MINUTE};
-    return st->seat_hold(st, &req, &held);
+    return hold_seat(10, 25, 4);
+}
+
+static int step_fifth_hold(void)
+{
+    return hold_seat(10, 5, 0);
+}
+
+static int step_pay_order(void)
+{
+    concert_pay_request req;
+    concert_payment out;
+    int rc;
+    memset(&req, 0, sizeof(req));
+    req.reservation_ids = order_ids;
+    req.count = 3;
+    req.token = TOKEN_1;
+    req.now = T0;
+    req.idempotency_key = "order-1";
+    req.fingerprint = "reservations=1,2,3";
+    req.queue = QP;
+    rc = st->pay(st, &req, &out);
+    if (rc == 0)
+        cr_assert(out.amount == 300 && out.balance == 700, "the order paid %lld",
+                  (long long)out.amount);
+    return rc;
+}
+
+static int step_release(void)
+{
+    concert_release_request req;
+    concert_reservation out;
+    memset(&req, 0, sizeof(req));
+    req.reservation_id = held.id;
+    req.token = TOKEN_1;
+    req.now = T0;
+    req.queue = QP;
+    return st->reservation_release(st, &req, &out);
 }
 
 static int step_pay_with_key(void)
@@ -369,8 +464,8 @@ static int step_pay_with_key(void)
     concert_pay_request req;
     concert_payment out;
     memset(&req, 0, sizeof(req));
-    req.reservation_id = held.id;
-    req.user_id = 1;
+    req.reservation_ids = &held.id;
+    req.count = 1;
     req.token = TOKEN_1;
     req.now = T0;
     req.idempotency_key = "pay-1";
@@ -407,7 +502,20 @@ Test(memory_oom, the_opening_lottery_is_all_or_nothing)
 
 Test(memory_oom, seat_hold)
 {
-    cr_assert_gt(run_until_it_fits(nothing, step_hold), 0);
+    cr_assert_gt(run_until_it_fits(one_active_token, step_hold), 0);
+    /* the user's own list of holds grows too */
+    cr_assert_gt(run_until_it_fits(token_and_four_holds, step_fifth_hold), 0);
+}
+
+Test(memory_oom, pay_for_an_order_in_a_limited_concert)
+{
+    /* the payment record, the purchase count and the idempotency record */
+    cr_assert_geq(run_until_it_fits(token_and_three_limited_holds, step_pay_order), 3);
+}
+
+Test(memory_oom, release_allocates_nothing)
+{
+    cr_assert_eq(run_until_it_fits(token_and_hold, step_release), 0);
 }
 
 Test(memory_oom, pay_with_an_idempotency_key)

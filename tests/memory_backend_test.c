@@ -171,7 +171,8 @@ Test(memory, table_is_complete_and_versioned)
     cr_assert(st->free && st->queue_issue && st->queue_status && st->queue_leave &&
               st->queue_stats && st->queue_configure && st->concerts_list && st->concert_get && st->schedules_list &&
               st->schedule_get && st->seats_available && st->catalog_load && st->seat_hold &&
-              st->reservation_get && st->pay && st->charge && st->balance_get &&
+              st->reservation_get && st->pay && st->reservation_release && st->token_owner &&
+              st->charge && st->balance_get &&
               st->history_list && st->users_list && st->verify);
 }
 
@@ -193,11 +194,57 @@ static void load_gappy_schedule(void)
     expect_ok(st->catalog_load(st, &c, T0));
 }
 
+/* The rules the hold helpers' tokens live by. */
+static const concert_queue_params HOLD_RULES = {10 * MINUTE, 5 * MINUTE, no_lottery, NULL};
+
+/* Token texts for the helpers, apart from the tests' own (token_for(n)
+ * with small n). */
+static uint64_t helper_tokens = UINT64_C(1) << 40;
+
+/* The user's live ACTIVE token at now: their live one, else a new one. */
+static void active_token(int64_t user, int64_t now, char out[CONCERT_TOKEN_SIZE])
+{
+    concert_storage_token t;
+    char text[CONCERT_TOKEN_SIZE];
+    token_for(helper_tokens++, text);
+    expect_ok(st->queue_issue(st, &HOLD_RULES, user, text, now, &t));
+    cr_assert_eq(t.info.state, CONCERT_TOKEN_ACTIVE, "user %lld's token is not ACTIVE",
+                 (long long)user);
+    memcpy(out, t.info.token, CONCERT_TOKEN_SIZE);
+}
+
+/* A hold by token with the given limits (0: none). */
+static int hold_limited(int64_t schedule, int64_t seat, const char *token, int64_t now,
+                        int64_t max_holds, int64_t max_per_concert, concert_reservation *out)
+{
+    concert_storage_schedule sc;
+    concert_hold_request req;
+    memset(&req, 0, sizeof(req));
+    req.schedule_id = schedule;
+    req.seat_number = seat;
+    req.token = token;
+    req.now = now;
+    req.hold_until = now + 5 * MINUTE;
+    req.concert_id = st->schedule_get(st, schedule, &sc) == 0 ? sc.concert_id : 0;
+    req.max_holds = max_holds;
+    req.max_per_concert = max_per_concert;
+    req.queue = HOLD_RULES;
+    return st->seat_hold(st, &req, out);
+}
+
+static int hold_by(int64_t schedule, int64_t seat, const char *token, int64_t now,
+                   concert_reservation *out)
+{
+    return hold_limited(schedule, seat, token, now, 0, 0, out);
+}
+
+/* A hold by the user, through their ACTIVE token (issued if need be). */
 static int hold_in(int64_t schedule, int64_t user, int64_t seat, int64_t now,
                    concert_reservation *out)
 {
-    concert_hold_request req = {schedule, seat, user, now, now + 5 * MINUTE};
-    return st->seat_hold(st, &req, out);
+    char token[CONCERT_TOKEN_SIZE];
+    active_token(user, now, token);
+    return hold_by(schedule, seat, token, now, out);
 }
 
 static int hold(int64_t user, int64_t seat, int64_t now, concert_reservation *out)
@@ -290,14 +337,15 @@ static int64_t free_seats_of_schedule_7(int64_t now)
     return seen.items[0].available_seats;
 }
 
-static concert_pay_request pay_request(const concert_queue_params *p, int64_t reservation,
-                                       int64_t user, const char *token, int64_t now,
+/* ids must outlive the request. */
+static concert_pay_request pay_request(const concert_queue_params *p, const int64_t *ids,
+                                       size_t count, const char *token, int64_t now,
                                        const char *key, const char *fingerprint)
 {
     concert_pay_request req;
     memset(&req, 0, sizeof(req));
-    req.reservation_id = reservation;
-    req.user_id = user;
+    req.reservation_ids = ids;
+    req.count = count;
     req.token = token;
     req.now = now;
     req.idempotency_key = key;
@@ -320,7 +368,7 @@ Test(memory, schedule_free_counts_follow_holds_sales_and_expiry)
     expect_ok(hold(1, 1, T0, &r1));
     expect_ok(hold(1, 2, T0 + SECOND, &r2));
     cr_assert_eq(free_seats_of_schedule_7(T0 + SECOND), 18);
-    req = pay_request(&p, r1.id, 1, t.info.token, T0 + 2 * SECOND, NULL, NULL);
+    req = pay_request(&p, &r1.id, 1, t.info.token, T0 + 2 * SECOND, NULL, NULL);
     expect_ok(st->pay(st, &req, &pay));
     cr_assert_eq(free_seats_of_schedule_7(T0 + 2 * SECOND), 18, "one sold, one held");
     /* r2's hold runs out at T0 + 1 s + 5 min */
@@ -341,6 +389,7 @@ Test(memory, pay_checks_in_order_and_replays_by_key)
     concert_reservation r, theirs;
     concert_payment first, again;
     concert_pay_request req;
+    const int64_t missing = 999;
     int64_t balance;
 
     load_gappy_schedule();
@@ -349,30 +398,31 @@ Test(memory, pay_checks_in_order_and_replays_by_key)
     expect_ok(hold(1, 100, T0, &r));
     expect_rc(hold(2, 100, T0, &theirs), CONCERT_ESEAT_TAKEN);
 
-    /* another user's token cannot pay: token first, then ownership */
-    req = pay_request(&p, r.id, 1, lee.info.token, T0, NULL, NULL);
+    /* the token names the payer: an unknown one is refused first, and
+     * another user's live token cannot pay for this reservation */
+    req = pay_request(&p, &r.id, 1, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", T0, NULL, NULL);
     expect_rc(st->pay(st, &req, &first), CONCERT_ETOKEN_INVALID);
-    req = pay_request(&p, r.id, 2, lee.info.token, T0, NULL, NULL);
+    req = pay_request(&p, &r.id, 1, lee.info.token, T0, NULL, NULL);
     expect_rc(st->pay(st, &req, &first), CONCERT_EFORBIDDEN);
-    req = pay_request(&p, 999, 1, kim.info.token, T0, NULL, NULL);
+    req = pay_request(&p, &missing, 1, kim.info.token, T0, NULL, NULL);
     expect_rc(st->pay(st, &req, &first), CONCERT_ERESERVATION_NOT_FOUND);
     expect_ok(hold(2, 20, T0, &theirs));
-    req = pay_request(&p, theirs.id, 2, lee.info.token, T0, NULL, NULL);
+    req = pay_request(&p, &theirs.id, 1, lee.info.token, T0, NULL, NULL);
     expect_rc(st->pay(st, &req, &first), CONCERT_EINSUFFICIENT_POINTS);
 
-    req = pay_request(&p, r.id, 1, kim.info.token, T0 + SECOND, "k1", "reservation=5");
+    req = pay_request(&p, &r.id, 1, kim.info.token, T0 + SECOND, "k1", "reservation=5");
     expect_ok(st->pay(st, &req, &first));
     cr_assert_eq(first.amount, 300);
     cr_assert_eq(first.balance, 100000 - 300);
     cr_assert_eq(first.reservation_id, r.id);
     /* the token is ended by the payment; the key replays all the same */
-    req = pay_request(&p, r.id, 1, kim.info.token, T0 + 2 * SECOND, "k1", "reservation=5");
+    req = pay_request(&p, &r.id, 1, kim.info.token, T0 + 2 * SECOND, "k1", "reservation=5");
     expect_ok(st->pay(st, &req, &again));
     cr_assert_eq(again.id, first.id);
     cr_assert_eq(again.paid_at, first.paid_at);
-    req = pay_request(&p, r.id, 1, kim.info.token, T0 + 2 * SECOND, "k1", "reservation=6");
+    req = pay_request(&p, &r.id, 1, kim.info.token, T0 + 2 * SECOND, "k1", "reservation=6");
     expect_rc(st->pay(st, &req, &again), CONCERT_EIDEMPOTENCY_KEY_REUSED);
-    req = pay_request(&p, r.id, 1, kim.info.token, T0 + 2 * SECOND, NULL, NULL);
+    req = pay_request(&p, &r.id, 1, kim.info.token, T0 + 2 * SECOND, NULL, NULL);
     expect_rc(st->pay(st, &req, &again), CONCERT_ETOKEN_INVALID);
     expect_ok(st->balance_get(st, 1, &balance));
     cr_assert_eq(balance, 100000 - 300);
@@ -391,7 +441,7 @@ Test(memory, a_hold_taken_over_cannot_be_paid_late)
     issue(&p, 2, 2, T0, &lee);
     expect_ok(hold(1, 5, T0, &r));
     expect_ok(hold(2, 5, T0 + 5 * MINUTE, &theirs));
-    req = pay_request(&p, r.id, 1, kim.info.token, T0 + 5 * MINUTE, NULL, NULL);
+    req = pay_request(&p, &r.id, 1, kim.info.token, T0 + 5 * MINUTE, NULL, NULL);
     expect_rc(st->pay(st, &req, &pay), CONCERT_EHOLD_EXPIRED);
     /* the reservation reads back HELD as stored (the core derives EXPIRED) */
     expect_ok(st->reservation_get(st, r.id, &back));
@@ -447,18 +497,18 @@ Test(memory, charge_limits_replays_and_history_newest_first)
     req.user_id = 3;
     expect_rc(st->charge(st, &req, &balance), CONCERT_EUSER_NOT_FOUND);
 
-    expect_ok(st->history_list(st, 2, collect_entry, &seen));
+    expect_ok(st->history_list(st, 2, 0, 0, collect_entry, &seen));
     cr_assert_eq(seen.count, 2);
     cr_assert(seen.items[0].id > seen.items[1].id);
     cr_assert_eq(seen.items[0].balance_after, 1000);
     cr_assert_eq(seen.items[1].balance_after, 500);
     cr_assert_eq(seen.items[1].type, CONCERT_LEDGER_CHARGE);
     memset(&seen, 0, sizeof(seen));
-    expect_ok(st->history_list(st, 1, collect_entry, &seen));
+    expect_ok(st->history_list(st, 1, 0, 0, collect_entry, &seen));
     cr_assert_eq(seen.count, 2, "opening points are a CHARGE entry");
     cr_assert_eq(seen.items[1].amount, 100000);
     cr_assert_eq(seen.items[1].at, T0);
-    expect_rc(st->history_list(st, 3, collect_entry, &seen), CONCERT_EUSER_NOT_FOUND);
+    expect_rc(st->history_list(st, 3, 0, 0, collect_entry, &seen), CONCERT_EUSER_NOT_FOUND);
 }
 
 /* ---- tokens: index growth, odd texts ---- */
@@ -759,7 +809,7 @@ Test(memory, verify_counts_what_it_checked)
     issue(&p, 1, 1, T0, &t);
     expect_ok(hold(1, 1, T0, &r1));
     expect_ok(hold(1, 2, T0, &r2));
-    req = pay_request(&p, r1.id, 1, t.info.token, T0, NULL, NULL);
+    req = pay_request(&p, &r1.id, 1, t.info.token, T0, NULL, NULL);
     expect_ok(st->pay(st, &req, &pay));
     memset(&report, 0, sizeof(report));
     expect_ok(st->verify(st, &p, T0, collect_text, &v, &report));
@@ -900,7 +950,8 @@ Test(memory, bytes_per_seat_at_one_million, .timeout = 120)
     static const concert_catalog_schedule schedules[] = {{1, T0 + 86400000, ranges, 2}};
     static const concert_catalog_concert concerts[] = {{1, "Stadium", CONCERT_STATUS_OPEN, 0,
                                                         schedules, 1}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1};
+    static const concert_catalog_user users[] = {{1, "Kim", 0}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 1, concerts, 1};
     concert_reservation r;
     size_t listed = 0;
     growth g = growth_start();

@@ -37,8 +37,22 @@ static int collect(void *ctx, const char *text)
     return 0;
 }
 
+static int hold(int64_t schedule, int64_t seat, const char *token, concert_reservation *out)
+{
+    concert_hold_request req;
+    memset(&req, 0, sizeof(req));
+    req.schedule_id = schedule;
+    req.seat_number = seat;
+    req.token = token;
+    req.now = T0;
+    req.hold_until = T0 + 5 * MINUTE;
+    req.concert_id = 1;
+    req.queue = QP;
+    return st->seat_hold(st, &req, out);
+}
+
 /* Users 1 (1000 pts) and 2 (0); schedule 10 with seats 1-5 at 100; user 1
- * holds seat 1 and pays for it, and holds seat 2. */
+ * holds seats 1 and 2 and pays for seat 1 (which ends the token). */
 static void setup(void)
 {
     static const concert_catalog_seat_range seats[] = {{1, 5, "R", 100}};
@@ -47,12 +61,11 @@ static void setup(void)
                                                         schedules, 1}};
     static const concert_catalog_user users[] = {{1, "Kim", 1000}, {2, "Lee", 0}};
     concert_catalog c = {CONCERT_CATALOG_VERSION, users, 2, concerts, 1};
-    concert_hold_request h1 = {10, 1, 1, T0, T0 + 5 * MINUTE};
-    concert_hold_request h2 = {10, 2, 1, T0, T0 + 5 * MINUTE};
     concert_storage_token t;
     concert_reservation r;
     concert_pay_request pay;
     concert_payment out;
+    int64_t paid;
 
     concert_options o = CONCERT_OPTIONS_INIT;
 
@@ -61,15 +74,16 @@ static void setup(void)
     ms = memory__store_of(st);
     cr_assert_eq(st->catalog_load(st, &c, T0), 0);
     cr_assert_eq(st->queue_issue(st, &QP, 1, TOKEN_1, T0, &t), 0);
-    cr_assert_eq(st->seat_hold(st, &h1, &r), 0);
+    cr_assert_eq(hold(10, 1, TOKEN_1, &r), 0);
+    paid = r.id;
+    cr_assert_eq(hold(10, 2, TOKEN_1, &r), 0);
     memset(&pay, 0, sizeof(pay));
-    pay.reservation_id = r.id;
-    pay.user_id = 1;
+    pay.reservation_ids = &paid;
+    pay.count = 1;
     pay.token = TOKEN_1;
     pay.now = T0;
     pay.queue = QP;
     cr_assert_eq(st->pay(st, &pay, &out), 0);
-    cr_assert_eq(st->seat_hold(st, &h2, &r), 0);
 }
 
 static void teardown(void)
@@ -119,6 +133,9 @@ Test(memory_verify, negative_balance)
     /* user 1: opening 1000, payment -100: make the payment -1100 */
     ms->ledger[1].amount = -1100;
     ms->users[0].balance = -100;
+    ms->payments[0].amount = 1100;
+    ms->reservations[0].price = 1100;
+    ms->schedules[0].ranges[0].price = 1100;
     s = verify_at(&QP, T0);
     expect_one(&s, "user 1: negative balance -100");
 }
@@ -126,9 +143,37 @@ Test(memory_verify, negative_balance)
 Test(memory_verify, sold_seat_without_its_payment)
 {
     seen s;
+    ms->reservations[0].payment = 0;
+    s = verify_at(&QP, T0);
+    cr_assert_eq(s.count, 2, "%s", s.text[0]);
+    cr_assert(strstr(s.text[0], "reservation 1: CONFIRMED without a payment"), "%s", s.text[0]);
+    cr_assert(strstr(s.text[1], "payment 1: no reservation refers to it"), "%s", s.text[1]);
+}
+
+Test(memory_verify, payment_that_names_another_reservation)
+{
+    seen s;
     ms->payments[0].reservation_id = 2; /* the payment now claims the other reservation */
     s = verify_at(&QP, T0);
-    expect_one(&s, "seat 1: sold to reservation 1, which has 0 payments");
+    expect_one(&s, "payment 1: names reservation 2, its first is 1");
+}
+
+Test(memory_verify, held_reservation_that_refers_to_a_payment)
+{
+    seen s;
+    ms->reservations[1].payment = 1;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "reservation 2: not CONFIRMED but refers to payment 1");
+}
+
+Test(memory_verify, payment_with_no_reservation)
+{
+    seen s;
+    ms->reservations[0].payment = 2;
+    ms->payments[1] = ms->payments[0];
+    ms->payments_count = 2;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "payment 1: no reservation refers to it");
 }
 
 Test(memory_verify, sold_seat_paid_the_wrong_amount)
@@ -136,7 +181,52 @@ Test(memory_verify, sold_seat_paid_the_wrong_amount)
     seen s;
     ms->payments[0].amount = 99;
     s = verify_at(&QP, T0);
-    expect_one(&s, "paid 99 points, price is 100");
+    expect_one(&s, "payment 1: amount 99, its 1 reservations cost 100");
+}
+
+Test(memory_verify, sold_seat_sold_at_another_price)
+{
+    seen s;
+    ms->reservations[0].price = 90;
+    ms->payments[0].amount = 90;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "schedule 10 seat 1: sold at 90 points, price is 100");
+}
+
+Test(memory_verify, reservation_paid_by_another_users_payment)
+{
+    seen s;
+    ms->payments[0].user_id = 2;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "reservation 1: user 1's, paid by payment 1 of user 2");
+}
+
+Test(memory_verify, released_reservation_still_pointed_at_by_its_seat)
+{
+    seen s;
+    ms->reservations[1].status = CONCERT_RESERVATION_RELEASED;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "schedule 10 seat 2 points at reservation 2, which was released");
+}
+
+Test(memory_verify, live_hold_the_limit_does_not_count)
+{
+    seen s;
+    ms->users[0].holds_count = 0;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "reservation 2: a live hold its user's limit does not count");
+    /* an expired hold needs no counting */
+    s = verify_at(&QP, T0 + 5 * MINUTE);
+    cr_assert_eq(s.count, 0, "%s", s.text[0]);
+}
+
+Test(memory_verify, ledger_entry_missing_from_its_users_index)
+{
+    seen s;
+    ms->users[0].ledger_count = 1; /* the payment's entry falls out */
+    ms->users[0].balance = 1000;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "ledger: 2 entries but the users' indexes list 1");
 }
 
 Test(memory_verify, confirmed_reservation_whose_seat_is_not_sold_to_it)

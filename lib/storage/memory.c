@@ -18,6 +18,30 @@ int memory__reserve_array(void *field, size_t *cap, size_t count, size_t extra, 
     return 0;
 }
 
+int memory__reserve_small(void *field, uint32_t *cap, uint32_t count, uint32_t extra, size_t size)
+{
+    uint64_t need = (uint64_t)count + extra;
+    uint32_t next;
+    void *items;
+
+    if (need <= *cap)
+        return 0;
+    if (need > UINT32_MAX / 2)
+        return -1;
+    next = *cap ? *cap : 4;
+    while (next < need)
+        next *= 2;
+    if ((size_t)next > SIZE_MAX / size)
+        return -1;
+    memcpy(&items, field, sizeof(items));
+    items = realloc(items, (size_t)next * size);
+    if (!items)
+        return -1;
+    memcpy(field, &items, sizeof(items));
+    *cap = next;
+    return 0;
+}
+
 int memory__out_of_memory(const char *what)
 {
     return concert_sys_error_set(CONCERT_ENOMEM, "memory store: out of memory %s", what);
@@ -43,8 +67,12 @@ static void memory_free(concert_storage *self)
     if (!self)
         return;
     s = memory__store_of(self);
-    for (size_t i = 0; i < s->users_count; i++)
+    for (size_t i = 0; i < s->users_count; i++) {
         free(s->users[i].name);
+        free(s->users[i].ledger);
+        free(s->users[i].holds);
+        free(s->users[i].bought);
+    }
     for (size_t i = 0; i < s->concerts_count; i++) {
         free(s->concerts[i].title);
         free(s->concerts[i].schedules);

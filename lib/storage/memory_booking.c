@@ -76,44 +76,22 @@ static int64_t seat_price(const mem_schedule *sc, uint32_t seat)
     return sc->ranges[lo].price;
 }
 
-/* TEMPORARY (first v3 commit): the per-buyer limit counted by scanning;
- * replaced by per-user counts. */
-static int64_t limit_count(const memory_store *s, int64_t user_id, const concert_hold_request *req)
-{
-    int64_t n = 0;
-    if (req->max_per_concert > 0) {
-        for (size_t i = 0; i < s->reservations_count; i++) {
-            const mem_reservation *r = &s->reservations[i];
-            if (r->user_id != user_id ||
-                s->concerts[s->schedules[r->schedule].concert].id != req->concert_id)
-                continue;
-            n += r->status == CONCERT_RESERVATION_CONFIRMED ||
-                 (r->status == CONCERT_RESERVATION_HELD && r->held_until > req->now);
-        }
-        return n;
-    }
-    for (size_t i = 0; i < s->hold_fifo.count; i++) {
-        const mem_reservation *r = &s->reservations[mem_ring_at(&s->hold_fifo, i)];
-        n += r->user_id == user_id && r->status == CONCERT_RESERVATION_HELD &&
-             r->held_until > req->now;
-    }
-    return n;
-}
-
 int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
                       concert_reservation *out)
 {
     memory_store *s = memory__store_of(self);
     mem_schedule *sc;
     mem_reservation *r;
-    uint32_t si, seat, ref, index, ti;
+    uint32_t si, seat, ref, index, ti, user;
     int64_t user_id, limit;
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
+    /* the fence: the token is checked in the same step that holds */
     if ((rc = memory__token_require_active(s, req->token, &req->queue, req->now, &ti)) != 0)
         goto done;
     user_id = s->tokens[ti].user_id;
+    user = memory__user_find(s, user_id); /* users are never removed */
     memory__holds_settle(s, req->now);
     if ((rc = memory__schedule_lookup(s, req->schedule_id, &si)) != 0)
         goto done;
@@ -143,12 +121,17 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
             goto done;
         }
     }
+    /* Under the store's lock, so concurrent holds of one user are counted
+     * one after another and none passes the limit. */
     limit = req->max_per_concert > 0 ? req->max_per_concert : req->max_holds;
-    if (limit > 0 && limit_count(s, user_id, req) >= limit) {
-        rc = concert_sys_error_set(CONCERT_EHOLD_LIMIT, "hold limit reached");
+    if (limit > 0 &&
+        memory__limit_count(s, user, req->now, req->max_per_concert > 0, sc->concert) >= limit) {
+        rc = concert_sys_error_set(CONCERT_EHOLD_LIMIT, "hold limit reached: %lld",
+                                   (long long)limit);
         goto done;
     }
-    if (RESERVE(s, reservations, 1) != 0 || mem_ring_reserve(&s->hold_fifo, 1) != 0) {
+    if (RESERVE(s, reservations, 1) != 0 || mem_ring_reserve(&s->hold_fifo, 1) != 0 ||
+        memory__hold_list_reserve(s, user, req->now) != 0) {
         rc = memory__out_of_memory("holding a seat");
         goto done;
     }
@@ -171,6 +154,7 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
     sc->held_count++;
     sc->seats[seat] = index + 1; /* the fence: payment checks it still points here */
     mem_ring_push(&s->hold_fifo, index);
+    memory__hold_list_push(s, user, index);
     reservation_fill(s, index, 1, out);
 done:
     memory__store_unlock(s);
@@ -287,12 +271,15 @@ static void payment_fill(const memory_store *s, uint32_t index, concert_payment 
     out->paid_at = pm->paid_at;
 }
 
-/* Steps 2-4 of pay: everything that can refuse it; *sum_out is the total. */
+/* Steps 2-4 of pay: everything that can refuse it. *sum_out is the total,
+ * *limited_out how many of the reservations are of a concert with a
+ * per-buyer limit (their purchase is counted). */
 static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t ti,
-                     uint32_t user, int64_t *sum_out)
+                     uint32_t user, int64_t *sum_out, size_t *limited_out)
 {
     const mem_token *t = &s->tokens[ti];
     int64_t user_id = t->user_id, sum = 0;
+    size_t limited = 0;
     int rc;
 
     if (t->state != CONCERT_TOKEN_ACTIVE || !(req->now < t->when))
@@ -321,12 +308,14 @@ static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t t
         /* prices are non-negative: a sum past INT64_MAX is more than any
          * balance */
         sum = r->price > INT64_MAX - sum ? INT64_MAX : sum + r->price;
+        limited += s->concerts[s->schedules[r->schedule].concert].max_per_user > 0;
     }
     if (s->users[user].balance < sum)
         return concert_sys_error_set(CONCERT_EINSUFFICIENT_POINTS,
                                      "insufficient points: balance %lld, price %lld",
                                      (long long)s->users[user].balance, (long long)sum);
     *sum_out = sum;
+    *limited_out = limited;
     return CONCERT_OK;
 }
 
@@ -352,6 +341,7 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
     mem_payment *pm;
     uint32_t ti = 0, user = 0, pi;
     int64_t user_id, sum = 0;
+    size_t limited = 0;
     char *idem_text = NULL;
     int rc;
 
@@ -367,9 +357,10 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
         goto done;
     }
     user = memory__user_find(s, user_id); /* users are never removed */
-    if ((rc = pay_check(s, req, ti, user, &sum)) != 0)
+    if ((rc = pay_check(s, req, ti, user, &sum, &limited)) != 0)
         goto done;
-    if (RESERVE(s, ledger, 1) != 0 || RESERVE(s, payments, 1) != 0) {
+    if (memory__ledger_reserve(s, user, 1) != 0 || RESERVE(s, payments, 1) != 0 ||
+        (limited > 0 && memory__bought_reserve(s, user, limited) != 0)) {
         rc = memory__out_of_memory("paying");
         goto done;
     }
@@ -396,6 +387,7 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
             sc->held_count--;
         }
         sc->sold_count++;
+        memory__bought_add(s, user, sc->concert);
     }
     memory__token_end(s, &s->tokens[ti]);
     memory__idem_commit(s, user_id, IDEM_PAY, idem_text, (int64_t)pi + 1);

@@ -172,8 +172,13 @@ typedef struct id_slot {
     uint32_t index;
 } id_slot;
 
+/* The first capacity of a user's ledger index, when the opening points
+ * make its first entry. */
+#define LEDGER_FIRST 4
+
 typedef struct catalog_prep {
     char **names;             /* per catalog user */
+    uint32_t **ledgers;       /* per catalog user with opening points */
     char **titles;            /* per catalog concert */
     uint32_t **schedule_lists; /* per catalog concert */
     mem_range **ranges;       /* per catalog schedule, in walk order */
@@ -192,6 +197,9 @@ static void catalog_prep_free(catalog_prep *p, const concert_catalog *c)
     size_t k = 0;
     for (size_t i = 0; p->names && i < c->user_count; i++)
         free(p->names[i]);
+    for (size_t i = 0; p->ledgers && i < c->user_count; i++)
+        free(p->ledgers[i]);
+    free(p->ledgers);
     for (size_t i = 0; i < c->concert_count; i++) {
         if (p->titles)
             free(p->titles[i]);
@@ -282,6 +290,7 @@ static int catalog_prepare(memory_store *s, const concert_catalog *c, catalog_pr
         return memory__out_of_memory("loading the catalog");
 
     if ((nu && (!(p->names = calloc(nu, sizeof(char *))) ||
+                !(p->ledgers = calloc(nu, sizeof(uint32_t *))) ||
                 !(p->new_users = calloc(nu, sizeof(id_slot))))) ||
         (nu && !(p->user_order = calloc(s->users_count + nu, sizeof(uint32_t)))) ||
         (nc && (!(p->titles = calloc(nc, sizeof(char *))) ||
@@ -295,6 +304,9 @@ static int catalog_prepare(memory_store *s, const concert_catalog *c, catalog_pr
 
     for (size_t i = 0; i < nu; i++) {
         if (!(p->names[i] = memory__text_dup(c->users[i].name)))
+            return memory__out_of_memory("loading users");
+        if (c->users[i].points > 0 &&
+            !(p->ledgers[i] = malloc(LEDGER_FIRST * sizeof(uint32_t))))
             return memory__out_of_memory("loading users");
     }
     for (size_t i = 0; i < nc; i++) {
@@ -412,6 +424,11 @@ static void catalog_commit(memory_store *s, const concert_catalog *c, catalog_pr
         u->id = c->users[i].id;
         u->name = p->names[i];
         p->names[i] = NULL;
+        if (p->ledgers[i]) {
+            u->ledger = p->ledgers[i];
+            u->ledger_cap = LEDGER_FIRST;
+            p->ledgers[i] = NULL;
+        }
         mem_index_insert(&s->user_ix, memory__id_hash(u->id), index);
         if (c->users[i].points > 0)
             memory__ledger_append(s, index, CONCERT_LEDGER_CHARGE, c->users[i].points, now, 0);

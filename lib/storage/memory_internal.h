@@ -8,7 +8,9 @@
  *                     lottery of a SCHEDULED queue's pre-queue
  *   memory_settings.c the shared queue settings: seeded at open, configure
  *   memory_catalog.c  catalog load, concerts, schedules, seat listing
- *   memory_booking.c  holds, reservations, payment, idempotency records
+ *   memory_booking.c  holds, reservations, payment, release, idempotency
+ *                     records
+ *   memory_limits.c   the per-buyer limits: a user's holds and purchases
  *   memory_points.c   charges, balances, the ledger, users
  *   memory_verify.c   the invariant checker
  *   memory_structs.h  the generic containers (arrays, FIFO ring, index)
@@ -30,7 +32,11 @@
  *    it (the fence). Seat numbers map to array slots through the schedule's
  *    few seat ranges, each with the array index of its first seat;
  *  - reservations, payments and ledger entries are arrays indexed by id - 1;
- *    a user's ledger is a chain through the entries, newest first;
+ *    a payment covers one order, and each of its reservations refers to it;
+ *    each user keeps the ids of their ledger entries in order (history
+ *    pages by binary search), the reservations of their holds, and per
+ *    limited concert the count of what they bought: the per-buyer limits
+ *    count those, never the whole store;
  *  - ACTIVE tokens and live holds sit in FIFOs in the order they started, so
  *    settling the ones that ran out is amortised O(1) per step.
  *
@@ -58,12 +64,27 @@
 
 enum { IDEM_PAY = 1, IDEM_CHARGE = 2 };
 
+/* A user's CONFIRMED reservations of one concert that has a per-buyer limit
+ * (max_per_user), for the limit's count. */
+typedef struct mem_bought {
+    uint32_t concert;     /* index in concerts */
+    uint32_t confirmed;
+} mem_bought;
+
 typedef struct mem_user {
     int64_t id;
     int64_t balance;
     char *name;
+    uint32_t *ledger;     /* the user's ledger entry ids, ascending: the
+                             (user, id) index that pages history */
+    uint32_t *holds;      /* reservation indexes: every live hold of the
+                             user, plus ended ones not yet dropped (the
+                             limit's count drops them as it passes) */
+    mem_bought *bought;   /* ordered by concert */
     uint32_t last_ticket; /* the user's newest token's ticket; 0 = none */
-    uint32_t ledger_head; /* newest ledger entry id; 0 = none */
+    uint32_t ledger_count, ledger_cap;
+    uint32_t holds_count, holds_cap;
+    uint32_t bought_count, bought_cap;
 } mem_user;
 
 typedef struct mem_ledger {
@@ -72,7 +93,6 @@ typedef struct mem_ledger {
     int64_t at;
     int64_t reservation_id;
     uint32_t user;        /* index in users */
-    uint32_t prev;        /* the same user's previous entry id; 0 = none */
     int32_t type;
 } mem_ledger;
 
@@ -112,13 +132,15 @@ typedef struct mem_reservation {
     int64_t held_until;
     uint32_t schedule;    /* index in schedules */
     uint32_t seat;        /* index in that schedule's seats */
-    uint32_t payment;     /* payment id once CONFIRMED; 0 before */
+    uint32_t payment;     /* id of the payment (of its order) once
+                             CONFIRMED; 0 before */
     uint8_t status;       /* CONCERT_RESERVATION_HELD, _CONFIRMED or _RELEASED */
     uint8_t counted;      /* 1 while included in its schedule's held_count */
 } mem_reservation;
 
+/* One per order: every reservation it paid for refers to it. */
 typedef struct mem_payment {
-    int64_t reservation_id;
+    int64_t reservation_id; /* the order's first (lowest) reservation id */
     int64_t user_id;
     int64_t amount;
     int64_t balance;
@@ -228,6 +250,14 @@ int memory__reserve_array(void *field, size_t *cap, size_t count, size_t extra, 
 #define RESERVE(s, name, extra)                                                              \
     memory__reserve_array(&(s)->name, &(s)->name##_cap, (s)->name##_count, (extra),          \
                           sizeof(*(s)->name))
+
+/* The same for an array that belongs to one user (uint32 count and
+ * capacity, starting small: a user has few of anything). */
+int memory__reserve_small(void *field, uint32_t *cap, uint32_t count, uint32_t extra,
+                          size_t size);
+#define RESERVE_SMALL(owner, name, extra)                                                    \
+    memory__reserve_small(&(owner)->name, &(owner)->name##_cap, (owner)->name##_count,       \
+                          (extra), sizeof(*(owner)->name))
 
 /* Sets CONCERT_ENOMEM with "out of memory <what>" and returns it. */
 int memory__out_of_memory(const char *what);
@@ -380,6 +410,8 @@ int memory__settings_seed(memory_store *s, const concert_options *opts);
 
 /* Expired holds leave their schedule's held count (memory_booking.c). */
 void memory__holds_settle(memory_store *s, int64_t now);
+/* Room for n more ledger entries of one user: 0 or -1 (memory_points.c). */
+int memory__ledger_reserve(memory_store *s, uint32_t user, size_t n);
 /* Append a ledger entry and move the balance; room must have been reserved
  * (memory_points.c). */
 void memory__ledger_append(memory_store *s, uint32_t user, int32_t type, int64_t amount,
@@ -391,6 +423,28 @@ int memory__idem_prepare(memory_store *s, const char *key, const char *fingerpri
                          char **text_out);
 void memory__idem_commit(memory_store *s, int64_t user_id, int32_t op, char *text,
                          int64_t result);
+
+/* ---- the per-buyer limits (memory_limits.c) ---- */
+
+/* The user's reservations that a hold's limit counts (concert_hold_request):
+ * with max_per_concert > 0, live holds plus purchases of concert (an index);
+ * else live holds anywhere. Drops ended holds from the user's list as it
+ * goes (nothing observable changes). */
+int64_t memory__limit_count(memory_store *s, uint32_t user, int64_t now, int per_concert,
+                            uint32_t concert);
+/* Room to record one more hold of the user; 0 or -1. */
+int memory__hold_list_reserve(memory_store *s, uint32_t user, int64_t now);
+/* Record a new hold (room reserved). */
+void memory__hold_list_push(memory_store *s, uint32_t user, uint32_t reservation);
+/* Room to count purchases of n reservations; 0 or -1. */
+int memory__bought_reserve(memory_store *s, uint32_t user, size_t n);
+/* Count a purchase of a reservation of concert, if that concert has a
+ * limit (room reserved). */
+void memory__bought_add(memory_store *s, uint32_t user, uint32_t concert);
+/* The index in u->bought of concert, or MEM_NONE. */
+uint32_t memory__bought_find(const mem_user *u, uint32_t concert);
+/* The user's purchases of concert (0 if none). */
+uint32_t memory__bought_count(const memory_store *s, uint32_t user, uint32_t concert);
 
 /* ---- the methods, as documented in concert/sys/storage.h ---- */
 

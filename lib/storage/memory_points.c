@@ -7,6 +7,14 @@
 
 #include "memory_internal.h"
 
+int memory__ledger_reserve(memory_store *s, uint32_t user, size_t n)
+{
+    mem_user *u = &s->users[user];
+    if (n > UINT32_MAX || RESERVE(s, ledger, n) != 0)
+        return -1;
+    return RESERVE_SMALL(u, ledger, (uint32_t)n);
+}
+
 void memory__ledger_append(memory_store *s, uint32_t user, int32_t type, int64_t amount,
                            int64_t now, int64_t reservation_id)
 {
@@ -18,11 +26,9 @@ void memory__ledger_append(memory_store *s, uint32_t user, int32_t type, int64_t
     e->at = now;
     e->reservation_id = reservation_id;
     e->user = user;
-    e->prev = u->ledger_head;
     e->type = type;
-    u->ledger_head = (uint32_t)s->ledger_count;
+    u->ledger[u->ledger_count++] = (uint32_t)s->ledger_count;
 }
-
 
 int memory__charge(concert_storage *self, const concert_charge_request *req,
                    int64_t *balance_out)
@@ -51,7 +57,7 @@ int memory__charge(concert_storage *self, const concert_charge_request *req,
                                    (long long)req->max_balance);
         goto done;
     }
-    if (RESERVE(s, ledger, 1) != 0) {
+    if (memory__ledger_reserve(s, user, 1) != 0) {
         rc = memory__out_of_memory("charging");
         goto done;
     }
@@ -80,22 +86,40 @@ int memory__balance_get(concert_storage *self, int64_t user_id, int64_t *balance
     return rc;
 }
 
+/* How many of the user's entries have an id below before_id (0: all). */
+static uint32_t ledger_below(const mem_user *u, int64_t before_id)
+{
+    uint32_t lo = 0, hi = u->ledger_count;
+    if (before_id <= 0)
+        return u->ledger_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if ((int64_t)u->ledger[mid] < before_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 int memory__history_list(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
                          concert_emit_ledger_fn emit, void *ctx)
 {
     memory_store *s = memory__store_of(self);
     concert_ledger_entry item;
-    size_t emitted = 0;
-    uint32_t user;
+    const mem_user *u;
+    uint32_t user, end;
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
     if ((rc = memory__user_lookup(s, user_id, &user)) != 0)
         goto done;
-    for (uint32_t id = s->users[user].ledger_head; id && rc == 0; id = s->ledger[id - 1].prev) {
+    u = &s->users[user];
+    end = ledger_below(u, before_id);
+    /* newest first, from the cursor down: only what is emitted is read */
+    for (uint32_t i = end, emitted = 0; i > 0 && rc == 0; i--) {
+        const uint32_t id = u->ledger[i - 1];
         const mem_ledger *e = &s->ledger[id - 1];
-        if (before_id > 0 && id >= before_id)
-            continue;
         if (limit > 0 && emitted++ == limit)
             break;
         memset(&item, 0, sizeof(item));

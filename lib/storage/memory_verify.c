@@ -31,10 +31,10 @@ static int violation(const verify_out *v, const char *fmt, ...)
     return v->emit(v->ctx, text);
 }
 
-/* Sold seats: exactly one CONFIRMED reservation (the one the seat points at,
- * which points back) with exactly one payment of the seat's price. */
-static int verify_seats(const memory_store *s, const uint32_t *payments_per_reservation,
-                        const verify_out *v, concert_verify_report *report)
+/* Seats: a seat points at a reservation for that very seat, never at a
+ * released one, and a sold seat's reservation was sold at the seat's price. */
+static int verify_seats(const memory_store *s, const verify_out *v,
+                        concert_verify_report *report)
 {
     int rc = CONCERT_OK;
     for (size_t si = 0; si < s->schedules_count; si++) {
@@ -55,22 +55,72 @@ static int verify_seats(const memory_store *s, const uint32_t *payments_per_rese
                                    (long long)sc->id, (long long)n, ref);
                     continue;
                 }
+                if (res->status == CONCERT_RESERVATION_RELEASED) {
+                    rc = violation(v, "schedule %lld seat %lld points at reservation %u, "
+                                      "which was released",
+                                   (long long)sc->id, (long long)n, ref);
+                    continue;
+                }
                 if (res->status != CONCERT_RESERVATION_CONFIRMED)
                     continue;
                 report->seats_sold++;
-                if (payments_per_reservation[ref - 1] != 1)
-                    rc = violation(v, "schedule %lld seat %lld: sold to reservation %u, which "
-                                      "has %u payments",
-                                   (long long)sc->id, (long long)n, ref,
-                                   payments_per_reservation[ref - 1]);
-                else if (!res->payment || s->payments[res->payment - 1].amount != range->price)
-                    rc = violation(v, "schedule %lld seat %lld: paid %lld points, price is %lld",
-                                   (long long)sc->id, (long long)n,
-                                   res->payment ? (long long)s->payments[res->payment - 1].amount
-                                                : 0LL,
+                if (res->price != range->price)
+                    rc = violation(v, "schedule %lld seat %lld: sold at %lld points, price is "
+                                      "%lld",
+                                   (long long)sc->id, (long long)n, (long long)res->price,
                                    (long long)range->price);
             }
         }
+    }
+    return rc;
+}
+
+/* What verify_payments adds up per payment from its reservations. */
+typedef struct payment_sum {
+    int64_t amount;
+    int64_t first;  /* the lowest reservation id referring to it */
+    uint32_t count;
+} payment_sum;
+
+/* Payments: every CONFIRMED reservation refers to exactly one payment (its
+ * order's, the same user's), nothing else refers to one, and each payment
+ * covers at least one reservation, names the first, and is the sum of their
+ * prices. */
+static int verify_payments(const memory_store *s, payment_sum *sums, const verify_out *v)
+{
+    int rc = CONCERT_OK;
+    for (size_t i = 0; i < s->reservations_count && rc == 0; i++) {
+        const mem_reservation *r = &s->reservations[i];
+        payment_sum *p;
+        if (r->status != CONCERT_RESERVATION_CONFIRMED) {
+            if (r->payment)
+                rc = violation(v, "reservation %zu: not CONFIRMED but refers to payment %u",
+                               i + 1, r->payment);
+            continue;
+        }
+        if (!r->payment || r->payment > s->payments_count) {
+            rc = violation(v, "reservation %zu: CONFIRMED without a payment", i + 1);
+            continue;
+        }
+        if (s->payments[r->payment - 1].user_id != r->user_id)
+            rc = violation(v, "reservation %zu: user %lld's, paid by payment %u of user %lld",
+                           i + 1, (long long)r->user_id, r->payment,
+                           (long long)s->payments[r->payment - 1].user_id);
+        p = &sums[r->payment - 1];
+        if (!p->count++)
+            p->first = (int64_t)i + 1;
+        p->amount += r->price;
+    }
+    for (size_t i = 0; i < s->payments_count && rc == 0; i++) {
+        const mem_payment *pm = &s->payments[i];
+        if (!sums[i].count)
+            rc = violation(v, "payment %zu: no reservation refers to it", i + 1);
+        else if (pm->reservation_id != sums[i].first)
+            rc = violation(v, "payment %zu: names reservation %lld, its first is %lld", i + 1,
+                           (long long)pm->reservation_id, (long long)sums[i].first);
+        else if (pm->amount != sums[i].amount)
+            rc = violation(v, "payment %zu: amount %lld, its %u reservations cost %lld", i + 1,
+                           (long long)pm->amount, sums[i].count, (long long)sums[i].amount);
     }
     return rc;
 }
@@ -98,24 +148,88 @@ static int verify_reservations(const memory_store *s, int64_t now, const verify_
     return rc;
 }
 
+/* Balances are the sum of their ledger, and each user's ledger index lists
+ * exactly their entries, in order. */
 static int verify_balances(const memory_store *s, const verify_out *v,
                            concert_verify_report *report)
 {
+    size_t indexed = 0;
     int rc = CONCERT_OK;
     for (size_t i = 0; i < s->users_count && rc == 0; i++) {
         const mem_user *u = &s->users[i];
         int64_t sum = 0;
-        for (uint32_t id = u->ledger_head; id; id = s->ledger[id - 1].prev) {
-            sum += s->ledger[id - 1].amount;
-            report->ledger_entries++;
+        for (uint32_t k = 0; k < u->ledger_count && rc == 0; k++) {
+            uint32_t id = u->ledger[k];
+            if (!id || id > s->ledger_count || s->ledger[id - 1].user != i ||
+                (k > 0 && id <= u->ledger[k - 1]))
+                rc = violation(v, "user %lld: ledger index names entry %u out of order or "
+                                  "not theirs",
+                               (long long)u->id, id);
+            else
+                sum += s->ledger[id - 1].amount;
         }
+        indexed += u->ledger_count;
+        report->ledger_entries += u->ledger_count;
         report->users++;
+        if (rc != 0)
+            break;
         if (u->balance != sum)
             rc = violation(v, "user %lld: balance %lld but the ledger sums to %lld",
                            (long long)u->id, (long long)u->balance, (long long)sum);
         else if (u->balance < 0)
             rc = violation(v, "user %lld: negative balance %lld", (long long)u->id,
                            (long long)u->balance);
+    }
+    if (rc == 0 && indexed != s->ledger_count)
+        rc = violation(v, "ledger: %zu entries but the users' indexes list %zu",
+                       s->ledger_count, indexed);
+    return rc;
+}
+
+/* The per-buyer limits count from each user's own lists: every live hold is
+ * in its user's hold list, and each user's purchase counts are those of
+ * their CONFIRMED reservations of concerts with a limit. mark: scratch of
+ * reservations_count bytes; offset: of users_count + 1; seen: of as many as
+ * the users' purchase counts (offset[users_count]); all zeroed. */
+static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark,
+                         const size_t *offset, uint32_t *seen, const verify_out *v)
+{
+    int rc = CONCERT_OK;
+    for (size_t i = 0; i < s->users_count; i++) {
+        const mem_user *u = &s->users[i];
+        for (uint32_t k = 0; k < u->holds_count; k++) {
+            if (u->holds[k] < s->reservations_count &&
+                s->reservations[u->holds[k]].user_id == u->id)
+                mark[u->holds[k]] = 1;
+        }
+    }
+    for (size_t i = 0; i < s->reservations_count && rc == 0; i++) {
+        const mem_reservation *r = &s->reservations[i];
+        uint32_t concert = s->schedules[r->schedule].concert, user, at;
+        if (r->status == CONCERT_RESERVATION_HELD && r->held_until > now && !mark[i]) {
+            rc = violation(v, "reservation %zu: a live hold its user's limit does not count",
+                           i + 1);
+            continue;
+        }
+        if (r->status != CONCERT_RESERVATION_CONFIRMED || s->concerts[concert].max_per_user <= 0)
+            continue;
+        user = memory__user_find(s, r->user_id);
+        at = user == MEM_NONE ? MEM_NONE : memory__bought_find(&s->users[user], concert);
+        if (at == MEM_NONE)
+            rc = violation(v, "reservation %zu: a purchase its user's limit does not count",
+                           i + 1);
+        else
+            seen[offset[user] + at]++;
+    }
+    for (size_t i = 0; i < s->users_count && rc == 0; i++) {
+        const mem_user *u = &s->users[i];
+        for (uint32_t k = 0; k < u->bought_count && rc == 0; k++) {
+            if (seen[offset[i] + k] != u->bought[k].confirmed)
+                rc = violation(v, "user %lld: %u purchases of concert %lld counted, %u made",
+                               (long long)u->id, u->bought[k].confirmed,
+                               (long long)s->concerts[u->bought[k].concert].id,
+                               seen[offset[i] + k]);
+        }
     }
     return rc;
 }
@@ -180,37 +294,45 @@ int memory__verify(concert_storage *self, const concert_queue_params *params, in
 {
     memory_store *s = memory__store_of(self);
     verify_out v = {emit, ctx};
-    uint32_t *payments_per_reservation;
+    payment_sum *sums = NULL;
+    unsigned char *mark = NULL;
+    size_t *offset = NULL;
+    uint32_t *seen = NULL;
     int rc = CONCERT_OK;
 
     (void)params; /* the limits are the store's own settings */
     memory__store_lock(s);
-    payments_per_reservation = calloc(s->reservations_count + 1, sizeof(uint32_t));
-    if (!payments_per_reservation) {
+    sums = calloc(s->payments_count + 1, sizeof(*sums));
+    mark = calloc(s->reservations_count + 1, 1);
+    offset = calloc(s->users_count + 1, sizeof(*offset));
+    if (sums && mark && offset) {
+        for (size_t i = 0; i < s->users_count; i++)
+            offset[i + 1] = offset[i] + s->users[i].bought_count;
+        seen = calloc(offset[s->users_count] + 1, sizeof(*seen));
+    }
+    if (!seen) {
         rc = memory__out_of_memory("verifying");
         goto done;
     }
     report->users = report->ledger_entries = report->seats = report->seats_sold = 0;
     report->reservations = report->active_tokens = 0;
     report->payments = (int64_t)s->payments_count;
-    for (size_t i = 0; i < s->payments_count && rc == 0; i++) {
-        int64_t rid = s->payments[i].reservation_id;
-        if (rid <= 0 || (uint64_t)rid > s->reservations_count)
-            rc = violation(&v, "payment %zu: for reservation %lld, which does not exist", i + 1,
-                           (long long)rid);
-        else
-            payments_per_reservation[rid - 1]++;
-    }
+    rc = verify_seats(s, &v, report);
     if (rc == 0)
-        rc = verify_seats(s, payments_per_reservation, &v, report);
+        rc = verify_payments(s, sums, &v);
     if (rc == 0)
         rc = verify_reservations(s, now, &v, report);
     if (rc == 0)
         rc = verify_balances(s, &v, report);
     if (rc == 0)
+        rc = verify_limits(s, now, mark, offset, seen, &v);
+    if (rc == 0)
         rc = verify_queue(s, now, &v, report);
-    free(payments_per_reservation);
 done:
+    free(sums);
+    free(mark);
+    free(offset);
+    free(seen);
     memory__store_unlock(s);
     return rc;
 }
