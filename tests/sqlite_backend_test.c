@@ -155,7 +155,7 @@ Test(sqlite, first_open_creates_a_versioned_wal_schema)
 
     concert_close(db);
     raw = raw_open();
-    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 3);
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 4);
     cr_assert_eq(raw_int(raw, "PRAGMA application_id"), 0x434E4354);
     cr_assert_eq(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -185,13 +185,27 @@ Test(sqlite, the_database_itself_refuses_broken_invariants)
      * second idempotency record: each refused by the schema, not the code. */
     cr_assert_neq(sqlite3_exec(raw, "UPDATE users SET balance = -1 WHERE id = 1", 0, 0, 0),
                   SQLITE_OK);
-    raw_exec(raw, "INSERT INTO reservations VALUES (1, 1, 10, 1, 1000, 2, 0, 0)");
-    cr_assert_neq(sqlite3_exec(raw, "INSERT INTO reservations VALUES (2, 3, 10, 1, 1000, 2, 0, 0)",
+    raw_exec(raw, "INSERT INTO reservations VALUES (1, 1, 10, 1, 1000, 2, 0, 0, NULL)");
+    cr_assert_neq(sqlite3_exec(raw,
+                               "INSERT INTO reservations VALUES (2, 3, 10, 1, 1000, 2, 0, 0, NULL)",
                                0, 0, 0),
                   SQLITE_OK, "two CONFIRMED reservations of one seat");
-    cr_assert_neq(sqlite3_exec(raw, "INSERT INTO reservations VALUES (3, 99, 10, 1, 1, 1, 0, 0)", 0,
-                               0, 0),
+    cr_assert_neq(sqlite3_exec(raw,
+                               "INSERT INTO reservations VALUES (3, 99, 10, 1, 1, 1, 0, 0, NULL)",
+                               0, 0, 0),
                   SQLITE_OK, "a reservation of a user who does not exist");
+    /* Schema 4: EXPIRED is derived, never stored; only a CONFIRMED
+     * reservation names a payment; a concert's limit is never negative. */
+    cr_assert_neq(sqlite3_exec(raw,
+                               "INSERT INTO reservations VALUES (4, 1, 10, 2, 1, 3, 0, 0, NULL)",
+                               0, 0, 0),
+                  SQLITE_OK, "status EXPIRED stored");
+    raw_exec(raw, "INSERT INTO reservations VALUES (5, 1, 10, 3, 1, 4, 0, 0, NULL)");
+    raw_exec(raw, "INSERT INTO payments VALUES (1, 1, 1, 1000, 99000, 0)");
+    cr_assert_neq(sqlite3_exec(raw, "UPDATE reservations SET payment_id = 1 WHERE id = 5", 0, 0, 0),
+                  SQLITE_OK, "a RELEASED reservation naming a payment");
+    cr_assert_neq(sqlite3_exec(raw, "UPDATE concerts SET max_per_user = -1", 0, 0, 0), SQLITE_OK,
+                  "a negative per-buyer limit");
     raw_exec(raw, "INSERT INTO idempotency VALUES (1, 'charge', 'k', 'amount=1', NULL, 1, 0)");
     cr_assert_neq(sqlite3_exec(raw,
                                "INSERT INTO idempotency VALUES (1, 'charge', 'k', 'x', NULL, 2, 0)",
@@ -328,10 +342,11 @@ Test(sqlite, an_older_schema_migrates_forward_and_keeps_its_data)
     concert_close(db);
 
     raw = raw_open();
-    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 3);
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 4);
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE name IN "
-                              "('ledger_by_user', 'tokens_active_by_expiry')"),
-                 2);
+                              "('ledger_by_user', 'tokens_active_by_expiry', "
+                              "'reservations_by_user')"),
+                 3);
     sqlite3_close(raw);
 }
 
@@ -399,11 +414,11 @@ Test(sqlite, a_version_2_store_keeps_its_line_and_takes_the_options_limits_once)
 
     db = open_with_limits(50, 0);
     st = stats_of(db);
-    cr_assert_eq(st.max_active, 1, "opening a version-3 store never changes its settings");
+    cr_assert_eq(st.max_active, 1, "opening a migrated store never changes its settings");
     cr_assert_eq(st.admit_per_minute, 30);
     concert_close(db);
     raw = raw_open();
-    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 3);
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 4);
     cr_assert_eq(raw_int(raw, "SELECT max_active * 1000 + admit_per_minute FROM queue_state"),
                  1030);
     sqlite3_close(raw);
@@ -1089,6 +1104,450 @@ Test(sqlite, a_token_that_leaves_the_pre_queue_gets_no_ticket)
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM tokens WHERE ticket < 0"), 1,
                  "the left token keeps its placeholder");
     cr_assert_eq(raw_int(raw, "SELECT state FROM tokens WHERE ticket < 0"), 3);
+    sqlite3_close(raw);
+    expect_verify_clean(db);
+    concert_close(db);
+}
+
+/* ---- schema 4: orders, releasing a hold, per-buyer limits (issue 11) ---- */
+
+/* What version 3 added to V2_EXTRA, frozen as libconcert 0.2 wrote it. */
+static const char V3_EXTRA[] =
+    "ALTER TABLE queue_state ADD COLUMN max_active INTEGER NOT NULL DEFAULT 1"
+    "  CHECK (max_active BETWEEN 1 AND 100000000);"
+    "ALTER TABLE queue_state ADD COLUMN admit_per_minute INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (admit_per_minute BETWEEN 0 AND 6000000);"
+    "ALTER TABLE queue_state ADD COLUMN state INTEGER NOT NULL DEFAULT 1"
+    "  CHECK (state IN (1, 2, 3, 4));"
+    "ALTER TABLE queue_state ADD COLUMN opens_at INTEGER NOT NULL DEFAULT 0"
+    "  CHECK ((state = 4) = (opens_at > 0));"
+    "ALTER TABLE queue_state ADD COLUMN pace_us INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE queue_state ADD COLUMN prequeued INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (prequeued >= 0);"
+    "ALTER TABLE queue_state ADD COLUMN prequeue_seq INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (prequeue_seq >= prequeued);"
+    "ALTER TABLE queue_state ADD COLUMN active_cap INTEGER NOT NULL DEFAULT 1"
+    "  CHECK (active_cap >= max_active);"
+    "UPDATE queue_state SET max_active = 1000, active_cap = 1000;"
+    "PRAGMA user_version = 3;";
+
+/*
+ * A version-3 store in the state libconcert 0.2 left it: Kim (1) paid for
+ * seat 1 under the key "order-1" (her token ended by it), Lee (2) holds
+ * seat 2 with a live ACTIVE token. Written row by row as the 0.2 steps did.
+ */
+static const char V3_DATA[] =
+    "INSERT INTO users VALUES (1, 'Kim', 99000), (2, 'Lee', 5000);"
+    "INSERT INTO ledger (id, user_id, type, amount, balance_after, at, reservation_id) VALUES"
+    "  (1, 1, 1, 100000, 100000, 1800000000000, NULL),"
+    "  (2, 2, 1, 5000, 5000, 1800000000000, NULL),"
+    "  (3, 1, 2, -1000, 99000, 1800000000000, 1);"
+    "INSERT INTO concerts VALUES (1, 'Winter Gala', 1);"
+    "INSERT INTO schedules VALUES (10, 1, 1800086400000);"
+    "WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 10)"
+    "  INSERT INTO seats (schedule_id, number, grade, price) SELECT 10, k, 'VIP', 1000 FROM n;"
+    "INSERT INTO reservations VALUES"
+    "  (1, 1, 10, 1, 1000, 2, 1800000300000, 1800000000000),"
+    "  (2, 2, 10, 2, 1000, 1, 1800000300000, 1800000000000);"
+    "UPDATE seats SET hold_reservation_id = 1, sold_reservation_id = 1 WHERE number = 1;"
+    "UPDATE seats SET hold_reservation_id = 2, hold_until = 1800000300000 WHERE number = 2;"
+    "INSERT INTO payments VALUES (1, 1, 1, 1000, 99000, 1800000000000);"
+    "INSERT INTO idempotency VALUES (1, 'pay', 'order-1', 'reservation=1', 1, NULL,"
+    "  1800000000000);"
+    "INSERT INTO tokens VALUES ('" TOKEN_A "', 1, 1, 3, 1800000000000, 1800000600000),"
+    "  ('" TOKEN_B "', 2, 2, 2, 1800000000000, 1800000600000);"
+    "UPDATE queue_state SET last_ticket = 2, admitted_through = 2, active = 1;";
+
+static void write_v3_store(const char *extra_sql)
+{
+    sqlite3 *raw = raw_open();
+    raw_exec(raw, V1_SCHEMA);
+    raw_exec(raw, V2_EXTRA);
+    raw_exec(raw, V3_EXTRA);
+    raw_exec(raw, V3_DATA);
+    if (extra_sql)
+        raw_exec(raw, extra_sql);
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 3);
+    sqlite3_close(raw);
+}
+
+Test(sqlite, a_version_3_store_migrates_and_its_sales_holds_and_keys_carry_on)
+{
+    concert_db *db;
+    concert_token_info kim;
+    concert_reservation r, held, more;
+    concert_payment p;
+    concert_concert concert;
+    concert_ledger_list *page = NULL;
+    concert_seat_list *seats = NULL;
+    int64_t bal, order[2];
+    sqlite3 *raw;
+
+    write_v3_store(NULL);
+    db = open_store();
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 4);
+    cr_assert_eq(raw_int(raw, "SELECT payment_id FROM reservations WHERE id = 1"), 1,
+                 "the old sale names its payment");
+    cr_assert_eq(raw_int(raw, "SELECT payment_id IS NULL FROM reservations WHERE id = 2"), 1);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM reservations"), 2);
+    cr_assert_eq(raw_int(raw, "SELECT max_per_user FROM concerts WHERE id = 1"), 0);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                              "('reservations_by_user', 'reservations_by_payment', "
+                              "'reservations_one_sale_per_seat')"),
+                 3);
+    sqlite3_close(raw);
+    expect_integrity_ok();
+    expect_verify_clean(db);
+
+    /* The old key replays the old payment, though its token has ended. */
+    cr_assert_eq(concert_pay(&p, db, TOKEN_A, 1, "order-1"), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(p.id, 1);
+    cr_assert_eq(p.user_id, 1);
+    cr_assert_eq(p.amount, 1000);
+    cr_assert_eq(p.balance, 99000);
+    cr_assert_eq(concert_pay(&p, db, TOKEN_A, 1, "order-2"), CONCERT_ETOKEN_INVALID);
+
+    /* Lee's old hold joins a new one in one order: one debit, one entry. */
+    cr_assert_eq(concert_reservation_get(&held, db, TOKEN_B, 2), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(held.status, CONCERT_RESERVATION_HELD);
+    cr_assert_eq(concert_reserve_seat(&more, db, TOKEN_B, 10, 3), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_gt(more.id, 2, "new ids follow the old ones");
+    order[0] = more.id;
+    order[1] = 2;
+    cr_assert_eq(concert_pay_order(&p, db, TOKEN_B, order, 2, "lee-1"), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(p.reservation_id, 2);
+    cr_assert_eq(p.amount, 2000);
+    cr_assert_eq(p.balance, 3000);
+    cr_assert_eq(concert_points_history_page(&page, db, 2, 0, 1), 0);
+    cr_assert_eq(page->count, 1);
+    cr_assert_eq(page->items[0].amount, -2000);
+    cr_assert_eq(page->items[0].reservation_id, 2);
+    cr_assert_neq(page->next_before_id, 0);
+    bal = page->next_before_id;
+    concert_ledger_list_free(page);
+    cr_assert_eq(concert_points_history_page(&page, db, 2, bal, 1), 0);
+    cr_assert_eq(page->count, 1);
+    cr_assert_eq(page->items[0].amount, 5000, "the old charge, on the next page");
+    cr_assert_eq(page->next_before_id, 0);
+    concert_ledger_list_free(page);
+
+    /* Kim comes back: a hold, let go, frees its seat at once. */
+    cr_assert_eq(concert_queue_issue(&kim, db, 1), 0);
+    cr_assert_eq(kim.state, CONCERT_TOKEN_ACTIVE);
+    cr_assert_eq(concert_reserve_seat(&r, db, kim.token, 10, 4), 0);
+    cr_assert_eq(concert_reservation_release(&r, db, kim.token, r.id), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(r.status, CONCERT_RESERVATION_RELEASED);
+    cr_assert_eq(concert_seats_available(&seats, db, kim.token, 10), 0);
+    cr_assert_eq(seats->count, 7, "10 seats, 3 sold, none held");
+    concert_seat_list_free(seats);
+    cr_assert_eq(concert_concert_get(&concert, db, kim.token, 1), 0);
+    cr_assert_eq(concert.max_per_user, 0);
+    expect_verify_clean(db);
+    concert_close(db);
+
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM payments"), 2);
+    cr_assert_eq(raw_int(raw, "SELECT count(DISTINCT payment_id) FROM reservations"
+                              " WHERE user_id = 2"),
+                 1, "Lee's two seats, one payment");
+    cr_assert_eq(raw_int(raw, "SELECT status FROM reservations WHERE seat_number = 4"),
+                 CONCERT_RESERVATION_RELEASED);
+    sqlite3_close(raw);
+    expect_integrity_ok();
+}
+
+/* The migration copies reservations with foreign keys off: a copy that
+ * would refer to a missing row is refused as a whole, the file untouched. */
+Test(sqlite, a_migration_that_would_break_a_reference_changes_nothing)
+{
+    concert_options o = options();
+    concert_db *db = NULL;
+    sqlite3 *raw;
+    int rc;
+
+    /* Damage an old library could not have done (its foreign keys were on). */
+    write_v3_store("INSERT INTO reservations VALUES (3, 42, 10, 5, 1000, 1, 0, 0);");
+    rc = concert_open(&db, uri, &o);
+    cr_assert_eq(rc, CONCERT_ESCHEMA, "got %s: %s", concert_error_name(rc),
+                 concert_error_last()->message);
+    cr_assert_null(db);
+    cr_assert(strstr(concert_error_last()->message, "foreign_key_check"), "%s",
+              concert_error_last()->message);
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 3);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM pragma_table_info('reservations')"
+                              " WHERE name = 'payment_id'"),
+                 0, "the old table is still there");
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%v4%'"), 0);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM reservations"), 3);
+    /* Repaired, it migrates. */
+    raw_exec(raw, "DELETE FROM reservations WHERE id = 3");
+    sqlite3_close(raw);
+    db = open_store();
+    expect_verify_clean(db);
+    concert_close(db);
+}
+
+static concert_db *open_with_hold_limit(int64_t max_holds)
+{
+    concert_options o = options();
+    concert_db *db = NULL;
+    o.max_holds_per_user = max_holds;
+    o.queue_refresh_ms = 0;
+    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    return db;
+}
+
+/* The catalog's per-concert limit is a column: stored at load, reported by
+ * every read, and it survives reopening. */
+Test(sqlite, a_concerts_limit_is_stored_and_reported)
+{
+    concert_db *db = open_store();
+    const concert_catalog_seat_range seats[] = {{1, 10, "R", 10}};
+    const concert_catalog_schedule schedules[] = {{20, T0 + DAY, seats, 1}};
+    const concert_catalog_concert concerts[] = {
+        {2, "Tight", CONCERT_STATUS_OPEN, 2, schedules, 1}};
+    const concert_catalog cat = {CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1};
+    concert_concert_list *list = NULL;
+    concert_concert c;
+    concert_token_info t;
+    concert_reservation r;
+    sqlite3 *raw;
+
+    load_small_catalog(db);
+    cr_assert_eq(concert_catalog_load(db, &cat), 0, "%s", concert_error_last()->message);
+    concert_close(db);
+    db = open_store();
+    cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
+    cr_assert_eq(concert_concert_get(&c, db, t.token, 2), 0);
+    cr_assert_eq(c.max_per_user, 2);
+    cr_assert_eq(concert_admin_concerts_list(&list, db), 0);
+    cr_assert_eq(list->count, 2);
+    cr_assert_eq(list->items[0].max_per_user, 0);
+    cr_assert_eq(list->items[1].max_per_user, 2);
+    concert_concert_list_free(list);
+    /* schedule_get reports it too: the core limits holds by it. */
+    cr_assert_eq(concert_reserve_seat(&r, db, t.token, 20, 1), 0);
+    cr_assert_eq(concert_reserve_seat(&r, db, t.token, 20, 2), 0);
+    cr_assert_eq(concert_reserve_seat(&r, db, t.token, 20, 3), CONCERT_EHOLD_LIMIT);
+    cr_assert(strstr(concert_error_last()->message, "2"), "%s", concert_error_last()->message);
+    concert_close(db);
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "SELECT max_per_user FROM concerts WHERE id = 2"), 2);
+    sqlite3_close(raw);
+}
+
+/* A hold whose seat a later buyer took after it expired: releasing it ends
+ * the reservation and leaves the later buyer's hold alone (the fence). */
+Test(sqlite, releasing_an_expired_hold_never_frees_someone_elses_seat)
+{
+    concert_db *db = open_with_hold_limit(4);
+    concert_token_info kim, lee;
+    concert_reservation old, now_held, after;
+    sqlite3 *raw;
+
+    load_small_catalog(db);
+    cr_assert_eq(concert_queue_issue(&kim, db, 1), 0);
+    cr_assert_eq(concert_queue_issue(&lee, db, 3), 0);
+    cr_assert_eq(concert_reserve_seat(&old, db, kim.token, 10, 7), 0);
+    atomic_fetch_add(&fake_now, 5 * MINUTE); /* the default hold_ttl */
+    cr_assert_eq(concert_reserve_seat(&now_held, db, lee.token, 10, 7), 0);
+    cr_assert_eq(concert_reservation_release(&after, db, kim.token, old.id), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(after.status, CONCERT_RESERVATION_RELEASED);
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "SELECT hold_reservation_id FROM seats"
+                              " WHERE schedule_id = 10 AND number = 7"),
+                 now_held.id);
+    cr_assert_eq(raw_int(raw, "SELECT status FROM reservations WHERE id = (SELECT min(id) FROM "
+                              "reservations)"),
+                 CONCERT_RESERVATION_RELEASED);
+    sqlite3_close(raw);
+    /* Releasing again changes nothing; the later hold is still payable. */
+    cr_assert_eq(concert_reservation_release(&after, db, kim.token, old.id), 0);
+    cr_assert_eq(concert_reservation_release(&after, db, kim.token, now_held.id),
+                 CONCERT_EFORBIDDEN);
+    expect_verify_clean(db);
+    concert_close(db);
+}
+
+/* token_owner is a read: it answers while another process holds the write
+ * lock, and it leaves the token as it was (no poll, no admission). */
+Test(sqlite, token_owner_reads_without_writing)
+{
+    concert_options o = options();
+    concert_db *db = open_with_limits(1, 0), *other = NULL;
+    concert_token_info first, waiting;
+    int64_t owner = 0, seen;
+    sqlite3 *raw;
+
+    load_users(db, 2);
+    cr_assert_eq(concert_queue_issue(&first, db, 1), 0);
+    cr_assert_eq(concert_queue_issue(&waiting, db, 2), 0);
+    cr_assert_eq(waiting.state, CONCERT_TOKEN_WAITING);
+    raw = raw_open();
+    seen = raw_int(raw, "SELECT last_seen FROM tokens WHERE user_id = 2");
+    atomic_fetch_add(&fake_now, 1000);
+    o.busy_timeout_ms = 100;
+    o.queue_refresh_ms = 0;
+    /* A handle whose cache never saw the token: the store answers. */
+    cr_assert_eq(concert_open(&other, uri, &o), 0, "%s", concert_error_last()->message);
+    raw_exec(raw, "BEGIN IMMEDIATE");
+    cr_assert_eq(concert_queue_token_owner(&owner, other, waiting.token), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(owner, 2);
+    cr_assert_eq(concert_queue_token_owner(&owner, other, TOKEN_A), CONCERT_ETOKEN_INVALID);
+    raw_exec(raw, "COMMIT");
+    cr_assert_eq(raw_int(raw, "SELECT last_seen FROM tokens WHERE user_id = 2"), seen);
+    sqlite3_close(raw);
+    /* Ended tokens still have their owner. */
+    cr_assert_eq(concert_queue_leave(db, first.token), 0);
+    cr_assert_eq(concert_queue_token_owner(&owner, other, first.token), 0);
+    cr_assert_eq(owner, 1);
+    concert_close(other);
+    concert_close(db);
+}
+
+/* verify must see an order's damage done behind the library's back. */
+Test(sqlite, verify_reports_broken_orders_and_released_holds)
+{
+    concert_db *db = open_store();
+    concert_token_info t;
+    concert_reservation a, b, c;
+    concert_payment p;
+    concert_verify_report *rep = NULL;
+    int64_t ids[2];
+    sqlite3 *raw;
+    char sql[256];
+
+    load_small_catalog(db);
+    cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
+    cr_assert_eq(concert_reserve_seat(&a, db, t.token, 10, 1), 0);
+    cr_assert_eq(concert_reserve_seat(&b, db, t.token, 10, 2), 0);
+    cr_assert_eq(concert_reserve_seat(&c, db, t.token, 10, 3), 0);
+    cr_assert_eq(concert_reservation_release(NULL, db, t.token, c.id), 0);
+    ids[0] = a.id;
+    ids[1] = b.id;
+    cr_assert_eq(concert_pay_order(&p, db, t.token, ids, 2, NULL), 0, "%s",
+                 concert_error_last()->message);
+    expect_verify_clean(db);
+
+    raw = raw_open();
+    snprintf(sql, sizeof(sql),
+             "UPDATE payments SET amount = amount + 1, reservation_id = %lld;"
+             "UPDATE seats SET hold_reservation_id = %lld, hold_until = 1 WHERE number = 3;",
+             (long long)b.id, (long long)c.id);
+    raw_exec(raw, sql);
+    sqlite3_close(raw);
+    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(rep->violation_count, 2, "first: %s",
+                 rep->violation_count ? rep->violations[0] : "");
+    cr_assert(report_mentions(rep, "amount 2001 but its 2 reservations cost 2000"), "%s",
+              rep->violations[0]);
+    cr_assert(report_mentions(rep, "RELEASED but seat 10/3 still points at it"), "%s",
+              rep->violations[1]);
+    concert_verify_report_free(rep);
+
+    raw = raw_open();
+    raw_exec(raw, "UPDATE payments SET amount = amount - 1;"
+                  "UPDATE seats SET hold_reservation_id = NULL, hold_until = 0 WHERE number = 3;");
+    sqlite3_close(raw);
+    cr_assert_eq(concert_verify(&rep, db), 0);
+    cr_assert_eq(rep->violation_count, 1);
+    cr_assert(report_mentions(rep, "not the first of its order"), "%s", rep->violations[0]);
+    concert_verify_report_free(rep);
+    concert_close(db);
+}
+
+/* A child process holds seat after seat with the buyer's token until the
+ * store refuses it; exit 0 when that refusal is TOKEN_INVALID. */
+static void fence_child(int ready_fd, const char *token, int64_t schedule, int seats)
+{
+    concert_options o = options();
+    concert_db *child = NULL;
+    concert_reservation r;
+    int rc = 0;
+
+    o.max_holds_per_user = 0;
+    o.queue_refresh_ms = 0;
+    if (concert_open(&child, uri, &o) != 0 || write(ready_fd, "r", 1) != 1)
+        _exit(1);
+    for (int seat = 2; seat <= seats; seat++) {
+        rc = concert_reserve_seat(&r, child, token, schedule, seat);
+        if (rc != 0)
+            break;
+    }
+    concert_close(child);
+    _exit(rc == CONCERT_ETOKEN_INVALID ? 0 : rc == 0 ? 3 : 2);
+}
+
+/* The fence across processes: a hold that commits after the payment that
+ * ended its token would be logged after the token's end by the triggers
+ * added here behind the library's back. Ten rounds, the payment started at
+ * a different moment of the child's run each time. */
+Test(sqlite, a_hold_from_another_process_never_lands_after_its_token_was_spent)
+{
+    enum { ROUNDS = 10, SEATS = 1000 };
+    const concert_catalog_user users[] = {{1, "Kim", 1000000}};
+    const concert_catalog_seat_range seats[] = {{1, SEATS, "R", 1}};
+    concert_catalog_schedule schedules[ROUNDS];
+    const concert_catalog_concert concerts[] = {
+        {1, "Race", CONCERT_STATUS_OPEN, 0, schedules, ROUNDS}};
+    const concert_catalog cat = {CONCERT_CATALOG_VERSION, users, 1, concerts, 1};
+    concert_db *db = open_with_hold_limit(0);
+    sqlite3 *raw;
+
+    for (int i = 0; i < ROUNDS; i++)
+        schedules[i] = (concert_catalog_schedule){100 + i, T0 + DAY, seats, 1};
+    cr_assert_eq(concert_catalog_load(db, &cat), 0, "%s", concert_error_last()->message);
+    raw = raw_open();
+    raw_exec(raw, "CREATE TABLE fence_log (seq INTEGER PRIMARY KEY, what TEXT);"
+                  "CREATE TRIGGER fence_hold AFTER INSERT ON reservations BEGIN"
+                  "  INSERT INTO fence_log (what) VALUES ('hold'); END;"
+                  "CREATE TRIGGER fence_end AFTER UPDATE OF state ON tokens"
+                  "  WHEN new.state = 3 AND old.state <> 3 BEGIN"
+                  "  INSERT INTO fence_log (what) VALUES ('end'); END;");
+    for (int round = 0; round < ROUNDS; round++) {
+        concert_token_info t;
+        concert_reservation r;
+        concert_payment p;
+        struct timespec pause = {0, (long)round * 200000L};
+        int ready[2], status = 0;
+        char byte;
+        pid_t pid;
+
+        cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
+        cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
+        cr_assert_eq(concert_reserve_seat(&r, db, t.token, 100 + round, 1), 0);
+        cr_assert_eq(pipe(ready), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            close(ready[0]);
+            fence_child(ready[1], t.token, 100 + round, SEATS);
+        }
+        close(ready[1]);
+        cr_assert_eq(read(ready[0], &byte, 1), 1, "the child could not open the store");
+        close(ready[0]);
+        nanosleep(&pause, NULL);
+        cr_assert_eq(concert_pay(&p, db, t.token, r.id, NULL), 0, "%s",
+                     concert_error_last()->message);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "round %d: the child ended with %d (3: never refused)", round,
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        cr_assert_eq(raw_int(raw, "SELECT count(*) FROM fence_log WHERE what = 'hold' AND seq >"
+                                  " (SELECT max(seq) FROM fence_log WHERE what = 'end')"),
+                     0, "round %d: a hold landed after its token was spent", round);
+    }
+    cr_assert_gt(raw_int(raw, "SELECT count(*) FROM fence_log WHERE what = 'hold'"), ROUNDS,
+                 "the children held seats before the payments (a race took place)");
     sqlite3_close(raw);
     expect_verify_clean(db);
     concert_close(db);

@@ -9,8 +9,10 @@
 #include "sqlite_internal.h"
 
 static const char SQL_CONCERTS[] =
-    "SELECT id, status, title FROM concerts WHERE ?1 = 0 OR status = ?1 ORDER BY id";
-static const char SQL_CONCERT[] = "SELECT id, status, title FROM concerts WHERE id = ?1";
+    "SELECT id, status, title, max_per_user FROM concerts WHERE ?1 = 0 OR status = ?1"
+    " ORDER BY id";
+static const char SQL_CONCERT[] =
+    "SELECT id, status, title, max_per_user FROM concerts WHERE id = ?1";
 /* Free seats counted through the (schedule_id, number) primary key: linear
  * in that schedule's seats. The unary + tells the planner that the
  * sold_reservation_id test is a filter, never an index to search. */
@@ -22,7 +24,7 @@ static const char SQL_SCHEDULES[] =
     " ORDER BY s.starts_at, s.id";
 static const char SQL_SCHEDULE_TOTAL[] = "SELECT count(*) FROM schedules WHERE concert_id = ?1";
 static const char SQL_SCHEDULE[] =
-    "SELECT s.id, s.concert_id, s.starts_at, c.status FROM schedules s"
+    "SELECT s.id, s.concert_id, s.starts_at, c.status, c.max_per_user FROM schedules s"
     " JOIN concerts c ON c.id = s.concert_id WHERE s.id = ?1";
 static const char SQL_SEATS_FREE[] =
     "SELECT number, price, grade FROM seats WHERE schedule_id = ?1"
@@ -36,7 +38,7 @@ static const char SQL_OPENING_CHARGE[] =
     "INSERT INTO ledger (user_id, type, amount, balance_after, at, reservation_id)"
     " VALUES (?1, 1, ?2, ?2, ?3, NULL)";
 static const char SQL_CONCERT_INSERT[] =
-    "INSERT INTO concerts (id, title, status) VALUES (?1, ?2, ?3)";
+    "INSERT INTO concerts (id, title, status, max_per_user) VALUES (?1, ?2, ?3, ?4)";
 static const char SQL_SCHEDULE_INSERT[] =
     "INSERT INTO schedules (id, concert_id, starts_at) VALUES (?1, ?2, ?3)";
 /* One statement per seat range: the numbers are generated inside SQLite,
@@ -56,6 +58,7 @@ static void concert_read(sqlite3_stmt *st, concert_concert *out)
     out->id = sqlite3_column_int64(st, 0);
     out->status = (int32_t)sqlite3_column_int64(st, 1);
     sq_text_copy(out->title, sizeof(out->title), st, 2);
+    out->max_per_user = (int32_t)sqlite3_column_int64(st, 3);
 }
 
 int sq_concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
@@ -154,6 +157,7 @@ int sq_schedule_get(concert_storage *self, int64_t schedule_id, concert_storage_
         out->concert_id = sqlite3_column_int64(st, 1);
         out->starts_at = sqlite3_column_int64(st, 2);
         out->concert_status = (int32_t)sqlite3_column_int64(st, 3);
+        out->max_per_user = (int32_t)sqlite3_column_int64(st, 4);
         sq_done(st);
         rc = 0;
     } else if (rc == 0) {
@@ -249,7 +253,9 @@ static int load_concerts(sq_conn *c, const concert_catalog *cat)
                                          "concerts[%zu].id: concert %lld already exists", i,
                                          (long long)cc->id);
         rc = sq_exec(c, SQL_CONCERT_INSERT,
-                     SQ_ARGS(SQ_I(cc->id), SQ_T(cc->title), SQ_I(cc->status)), what);
+                     SQ_ARGS(SQ_I(cc->id), SQ_T(cc->title), SQ_I(cc->status),
+                             SQ_I(cc->max_per_user)),
+                     what);
         if (rc != 0)
             return rc;
         for (size_t j = 0; j < cc->schedule_count; j++) {

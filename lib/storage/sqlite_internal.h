@@ -10,7 +10,9 @@
  *   sqlite_queue.c    the waiting queue's steps
  *   sqlite_admission.c  the queue_state row, admission, the opening lottery
  *   sqlite_catalog.c  concerts, schedules, seats and catalog loading
- *   sqlite_booking.c  holds, reservations and payment
+ *   sqlite_booking.c  the token fence, holds (with the per-buyer limits),
+ *                     reservations, releasing a hold, token_owner
+ *   sqlite_pay.c      payment of an order (one or more holds)
  *   sqlite_points.c   charges, balances, the ledger, users
  *   sqlite_verify.c   the invariant checker
  *
@@ -33,7 +35,7 @@
 
 /* PRAGMA user_version written by this library. Older files migrate forward;
  * newer ones are refused (CONCERT_ESCHEMA). */
-#define SQ_SCHEMA_VERSION 3
+#define SQ_SCHEMA_VERSION 4
 /* PRAGMA application_id: "CNCT", marks a file as a libconcert store. */
 #define SQ_APPLICATION_ID 0x434E4354
 /* max_active for a store opened without options (the core always passes
@@ -178,6 +180,22 @@ int sq_admission(sq_conn *c, sq_queue *q, const concert_queue_params *p, int64_t
  * 1 yes, 0 no, < 0 error. */
 int sq_admission_needed(sq_conn *c, const sq_queue *q, int64_t now, const char *what);
 
+/* ---- sqlite_booking.c: shared by the booking steps ---- */
+
+/* The token check every booking step makes first, inside its own write
+ * transaction (concert_hold_request in concert/sys/storage.h): unknown
+ * CONCERT_ETOKEN_INVALID, live WAITING CONCERT_ETOKEN_NOT_ACTIVE, anything
+ * but live ACTIVE CONCERT_ETOKEN_INVALID. *user_id receives the owner.
+ * allow_ended = 1 (pay): a known token that is not live is no error here;
+ * 1 is returned for it, so that a keyed payment can still replay. */
+int sq_token_fence(sq_conn *c, const char *token, const concert_queue_params *p, int64_t now,
+                   int allow_ended, int64_t *user_id, const char *what);
+
+/* Reservation rows: the columns every step reads, in this order. */
+#define SQ_RESERVATION_COLUMNS "id, user_id, schedule_id, seat_number, price, status, held_until"
+void sq_reservation_read(sqlite3_stmt *st, concert_reservation *out);
+int sq_reservation_missing(int64_t reservation_id);
+
 /* ---- the steps, one per storage method ---- */
 int sq_queue_issue(concert_storage *self, const concert_queue_params *params, int64_t user_id,
                    const char *new_token, int64_t now, concert_storage_token *out);
@@ -205,15 +223,23 @@ int sq_seat_hold(concert_storage *self, const concert_hold_request *req,
                  concert_reservation *out);
 int sq_reservation_get(concert_storage *self, int64_t reservation_id, concert_reservation *out);
 int sq_pay(concert_storage *self, const concert_pay_request *req, concert_payment *out);
+int sq_reservation_release(concert_storage *self, const concert_release_request *req,
+                           concert_reservation *out);
+int sq_token_owner(concert_storage *self, const char *token, int64_t *user_id);
 
 int sq_charge(concert_storage *self, const concert_charge_request *req, int64_t *balance_out);
 int sq_balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out);
-int sq_history_list(concert_storage *self, int64_t user_id, concert_emit_ledger_fn emit,
-                    void *ctx);
+int sq_history_list(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
+                    concert_emit_ledger_fn emit, void *ctx);
 int sq_users_list(concert_storage *self, concert_emit_user_fn emit, void *ctx);
 
 int sq_verify(concert_storage *self, const concert_queue_params *params, int64_t now,
               concert_emit_text_fn violation, void *ctx, concert_verify_report *report);
+
+/* Stored reservation statuses (EXPIRED is derived by the core, never stored). */
+#define SQ_RES_HELD CONCERT_RESERVATION_HELD
+#define SQ_RES_CONFIRMED CONCERT_RESERVATION_CONFIRMED
+#define SQ_RES_RELEASED CONCERT_RESERVATION_RELEASED
 
 /* Storage states of a token row (WAITING, ACTIVE, ENDED). */
 #define SQ_TOKEN_WAITING CONCERT_TOKEN_WAITING

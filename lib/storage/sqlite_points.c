@@ -5,6 +5,7 @@
  */
 #ifdef CONCERT_HAVE_SQLITE
 
+#include <stdint.h>
 #include <string.h>
 
 #include "sqlite_internal.h"
@@ -21,9 +22,12 @@ static const char SQL_IDEMPOTENCY_INSERT[] =
     "INSERT INTO idempotency (user_id, operation, key, fingerprint, payment_id, balance_after,"
     " created_at) VALUES (?1, 'charge', ?2, ?3, NULL, ?4, ?5)";
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id = ?1";
+/* A page walks ledger_by_user (user_id, id) backwards from the cursor: time
+ * proportional to the page, whatever the length of the history. ?2 is the
+ * cursor (INT64_MAX for the newest page), ?3 the page size (-1: all). */
 static const char SQL_HISTORY[] =
     "SELECT id, user_id, type, amount, balance_after, at, reservation_id FROM ledger"
-    " WHERE user_id = ?1 ORDER BY id DESC";
+    " WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3";
 static const char SQL_USERS[] = "SELECT id, balance, name FROM users ORDER BY id";
 
 static sq_store *store_of(concert_storage *self)
@@ -129,13 +133,16 @@ int sq_balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out)
     return sq_read_end(s, c, 0, rc, what);
 }
 
-int sq_history_list(concert_storage *self, int64_t user_id, concert_emit_ledger_fn emit,
-                    void *ctx)
+int sq_history_list(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
+                    concert_emit_ledger_fn emit, void *ctx)
 {
     const char *what = "history_list";
     sq_store *s = store_of(self);
     sqlite3_stmt *st;
     int64_t one = 0;
+    /* 0 means "no bound" for both; SQLite reads a negative LIMIT as none. */
+    const int64_t below = before_id > 0 ? before_id : INT64_MAX;
+    const int64_t page = limit > 0 && limit < (size_t)INT64_MAX ? (int64_t)limit : -1;
     sq_conn *c;
     int rc;
 
@@ -145,7 +152,8 @@ int sq_history_list(concert_storage *self, int64_t user_id, concert_emit_ledger_
     if (rc == 0)
         rc = user_missing(user_id);
     else if (rc == 1)
-        rc = sq_query(c, SQL_HISTORY, SQ_ARGS(SQ_I(user_id)), &st, what);
+        rc = sq_query(c, SQL_HISTORY, SQ_ARGS(SQ_I(user_id), SQ_I(below), SQ_I(page)), &st,
+                      what);
     if (rc == 0) {
         while ((rc = sq_step(c, st, what)) == 1) {
             concert_ledger_entry e;

@@ -165,7 +165,63 @@ static const char MIGRATION_3[] =
     "ALTER TABLE queue_state ADD COLUMN active_cap INTEGER NOT NULL DEFAULT 1"
     "  CHECK (active_cap >= max_active);";
 
-static const char *const MIGRATIONS[SQ_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2, MIGRATION_3};
+/*
+ * Version 4 (issue 11): orders, releasing a hold, per-buyer limits.
+ *  - reservations is rebuilt (SQLite cannot change a CHECK in place): status
+ *    may be 4 (RELEASED), and payment_id names the payment of a CONFIRMED
+ *    reservation, since one payment may now cover several (an order). The
+ *    payment of an existing CONFIRMED reservation is the one whose
+ *    reservation_id is it: before version 4 every payment covered exactly
+ *    one. The guard is one-sided (a reservation that is not CONFIRMED never
+ *    names a payment) so that the copy can never fail on an old store's
+ *    data; concert_verify checks the other side (CONFIRMED names exactly
+ *    one payment, a payment's amount is the sum of its reservations').
+ *    Ids are kept, so every reference to a reservation stays valid. This is
+ *    the one migration that copies a table: O(reservations), once.
+ *  - reservations_by_user (user_id, status, held_until): the per-buyer
+ *    limits count a user's live HELD (a range on held_until) and CONFIRMED
+ *    reservations inside the hold's write transaction, in time proportional
+ *    to that user's reservations, not the store's.
+ *  - reservations_by_payment: an order's reservations, for verify and for
+ *    reading a payment back.
+ *  - concerts.max_per_user: the catalog's per-concert limit (0: none).
+ * sq_schema_prepare runs it with foreign_keys off (SQLite's documented way
+ * to rebuild a table that others refer to; the rename must not rewrite or
+ * check their references) and foreign_key_check before the commit.
+ */
+static const char MIGRATION_4[] =
+    "CREATE TABLE reservations_v4 ("
+    "  id          INTEGER PRIMARY KEY,"
+    "  user_id     INTEGER NOT NULL REFERENCES users (id),"
+    "  schedule_id INTEGER NOT NULL,"
+    "  seat_number INTEGER NOT NULL,"
+    "  price       INTEGER NOT NULL CHECK (price >= 0),"
+    "  status      INTEGER NOT NULL CHECK (status IN (1, 2, 4)),"
+    "  held_until  INTEGER NOT NULL,"
+    "  created_at  INTEGER NOT NULL,"
+    "  payment_id  INTEGER REFERENCES payments (id),"
+    "  FOREIGN KEY (schedule_id, seat_number) REFERENCES seats (schedule_id, number),"
+    "  CHECK (payment_id IS NULL OR status = 2)"
+    ");"
+    "INSERT INTO reservations_v4 (id, user_id, schedule_id, seat_number, price, status,"
+    "  held_until, created_at, payment_id)"
+    " SELECT r.id, r.user_id, r.schedule_id, r.seat_number, r.price, r.status, r.held_until,"
+    "  r.created_at,"
+    "  CASE WHEN r.status = 2 THEN (SELECT p.id FROM payments p WHERE p.reservation_id = r.id)"
+    "  END"
+    " FROM reservations r ORDER BY r.id;"
+    "DROP TABLE reservations;"
+    "ALTER TABLE reservations_v4 RENAME TO reservations;"
+    "CREATE UNIQUE INDEX reservations_one_sale_per_seat"
+    "  ON reservations (schedule_id, seat_number) WHERE status = 2;"
+    "CREATE INDEX reservations_by_user ON reservations (user_id, status, held_until);"
+    "CREATE INDEX reservations_by_payment ON reservations (payment_id)"
+    "  WHERE payment_id IS NOT NULL;"
+    "ALTER TABLE concerts ADD COLUMN max_per_user INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (max_per_user >= 0);";
+
+static const char *const MIGRATIONS[SQ_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2, MIGRATION_3,
+                                                          MIGRATION_4};
 
 /* The first version whose queue_state holds settings: a file older than it
  * gets them from the options when it migrates. */
@@ -176,6 +232,9 @@ static const char SQL_SEED_SETTINGS[] =
 
 static const char SQL_USER_VERSION[] = "PRAGMA user_version";
 static const char SQL_APPLICATION_ID[] = "PRAGMA application_id";
+/* The version that rebuilt reservations (orders, RELEASED). */
+#define SQ_ORDERS_VERSION 4
+static const char SQL_FOREIGN_KEY_CHECK[] = "PRAGMA foreign_key_check(reservations)";
 static const char SQL_OBJECT_COUNT[] =
     "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
 
@@ -217,7 +276,7 @@ static int wal_enable(sq_conn *c, const char *path)
  * the BEGIN IMMEDIATE transaction. */
 static int schema_upgrade(sq_conn *c, const char *path, const concert_queue_settings *seed)
 {
-    int64_t version = 0, app_id = 0, objects = 0;
+    int64_t version = 0, app_id = 0, objects = 0, dangling = 0;
     char pragma[64];
     int rc;
 
@@ -250,6 +309,20 @@ static int schema_upgrade(sq_conn *c, const char *path, const concert_queue_sett
         if ((rc = exec_script(c, MIGRATIONS[v], path)) != 0)
             return rc;
     }
+    /* Foreign keys were off for the rebuild: prove that the copy refers only
+     * to rows that exist (a row here means the migration is wrong; nothing
+     * is committed). Ids were kept, so what refers to reservations is as
+     * valid as before; the check stays on the rebuilt table, O(its rows). */
+    if (version < SQ_ORDERS_VERSION &&
+        (rc = sq_one_i64(c, SQL_FOREIGN_KEY_CHECK, NULL, 0, &dangling, path)) < 0)
+        return rc;
+    if (version < SQ_ORDERS_VERSION && rc == 1)
+        return concert_sys_error_set(CONCERT_ESCHEMA,
+                                     "sqlite: %s: cannot migrate to schema version %d: its "
+                                     "reservations refer to rows that do not exist (PRAGMA "
+                                     "foreign_key_check(reservations)); the file was left as "
+                                     "it was",
+                                     path, SQ_SCHEMA_VERSION);
     /* Only a store that had no settings gets the options' limits. */
     if (version < SQ_SETTINGS_VERSION &&
         (rc = sq_exec(c, SQL_SEED_SETTINGS,
@@ -285,17 +358,23 @@ int sq_schema_prepare(sq_conn *c, const char *path, const concert_queue_settings
         return rc;
     if ((rc = schema_current(c, path)) != 0)
         return rc < 0 ? rc : CONCERT_OK;
-    /* The schema is written at most once per file, durably. */
-    if ((rc = exec_script(c, "PRAGMA synchronous = FULL", path)) != 0)
+    /* The schema is written at most once per file, durably. Foreign keys
+     * are off while a migration rebuilds a table (they can only be switched
+     * outside a transaction); foreign_key_check stands in for them. */
+    if ((rc = exec_script(c, "PRAGMA synchronous = FULL", path)) != 0 ||
+        (rc = exec_script(c, "PRAGMA foreign_keys = OFF", path)) != 0)
         return rc;
     /* Decided again under the lock: another process may have just done it. */
-    if ((rc = exec_script(c, "BEGIN IMMEDIATE", path)) != 0)
-        return rc;
-    rc = schema_upgrade(c, path, seed);
-    if (rc == 0)
-        rc = exec_script(c, "COMMIT", path);
-    if (rc != 0 && !sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    if ((rc = exec_script(c, "BEGIN IMMEDIATE", path)) == 0) {
+        rc = schema_upgrade(c, path, seed);
+        if (rc == 0)
+            rc = exec_script(c, "COMMIT", path);
+        if (rc != 0 && !sqlite3_get_autocommit(c->db))
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    /* Back on whatever happened: every later step relies on them. */
+    if (sqlite3_exec(c->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK && rc == 0)
+        rc = sq_error(c, sqlite3_errcode(c->db), path);
     if (rc == 0)
         rc = exec_script(c, "PRAGMA synchronous = NORMAL", path);
     c->durable = 0;

@@ -20,9 +20,7 @@ static const char SQL_SOLD_SEATS[] =
     "  r.id, r.status, r.schedule_id, r.seat_number, r.price,"
     "  (SELECT count(*) FROM reservations x WHERE x.schedule_id = s.schedule_id"
     "     AND x.seat_number = s.number AND x.status = 2),"
-    "  (SELECT count(*) FROM payments p WHERE p.reservation_id = s.sold_reservation_id),"
-    "  (SELECT count(*) FROM payments p WHERE p.reservation_id = s.sold_reservation_id"
-    "     AND p.amount = r.price)"
+    "  (SELECT count(*) FROM payments p WHERE p.id = r.payment_id)"
     " FROM seats s LEFT JOIN reservations r ON r.id = s.sold_reservation_id"
     " WHERE s.sold_reservation_id IS NOT NULL ORDER BY s.schedule_id, s.number";
 static const char SQL_CONFIRMED_UNSOLD[] =
@@ -30,10 +28,21 @@ static const char SQL_CONFIRMED_UNSOLD[] =
     " LEFT JOIN seats s ON s.schedule_id = r.schedule_id AND s.number = r.seat_number"
     " WHERE r.status = 2 AND (s.sold_reservation_id IS NULL OR s.sold_reservation_id <> r.id)"
     " ORDER BY r.id";
-static const char SQL_PAYMENTS_UNCONFIRMED[] =
-    "SELECT p.id, p.reservation_id FROM payments p"
-    " LEFT JOIN reservations r ON r.id = p.reservation_id"
-    " WHERE r.id IS NULL OR r.status <> 2 ORDER BY p.id";
+/* Each payment and the reservations that name it (an order pays for
+ * several): how many, what they cost, the first id, how many are not
+ * CONFIRMED or another user's. Through reservations_by_payment. */
+static const char SQL_PAYMENTS[] =
+    "SELECT p.id, p.reservation_id, p.amount, count(r.id), coalesce(sum(r.price), 0),"
+    "  min(r.id), coalesce(sum(r.status <> 2), 0), coalesce(sum(r.user_id <> p.user_id), 0)"
+    " FROM payments p LEFT JOIN reservations r ON r.payment_id = p.id"
+    " GROUP BY p.id ORDER BY p.id";
+/* A RELEASED reservation has let its seat go (a seat sold to one is the
+ * sold-seat check's to report). */
+static const char SQL_RELEASED_HOLDING[] =
+    "SELECT r.id, r.schedule_id, r.seat_number FROM reservations r"
+    " JOIN seats s ON s.schedule_id = r.schedule_id AND s.number = r.seat_number"
+    " WHERE r.status = 4 AND s.hold_reservation_id = r.id AND s.sold_reservation_id IS NULL"
+    " ORDER BY r.id";
 static const char SQL_COUNT_LEDGER[] = "SELECT count(*) FROM ledger";
 static const char SQL_COUNT_SEATS[] = "SELECT count(*) FROM seats";
 static const char SQL_COUNT_RESERVATIONS[] = "SELECT count(*) FROM reservations";
@@ -111,7 +120,6 @@ static int check_sold_seats(checker *k, int64_t now, concert_verify_report *rep)
         int64_t status = sqlite3_column_int64(st, 5);
         int64_t r_sched = sqlite3_column_int64(st, 6), r_number = sqlite3_column_int64(st, 7);
         long long confirmed = sqlite3_column_int64(st, 9), payments = sqlite3_column_int64(st, 10);
-        long long priced = sqlite3_column_int64(st, 11);
         rep->seats_sold++;
         line[0] = '\0';
         if (missing)
@@ -125,11 +133,10 @@ static int check_sold_seats(checker *k, int64_t now, concert_verify_report *rep)
         else if (confirmed != 1)
             snprintf(line, sizeof(line), "seat %lld/%lld: %lld CONFIRMED reservations, not 1",
                      sched, number, confirmed);
-        else if (payments != 1 || priced != 1)
+        else if (payments != 1)
             snprintf(line, sizeof(line),
-                     "seat %lld/%lld: %lld payments for reservation %lld (%lld of its price), "
-                     "not exactly 1",
-                     sched, number, payments, sold_to, priced);
+                     "seat %lld/%lld: %lld payments for reservation %lld, not exactly 1", sched,
+                     number, payments, sold_to);
         else if (hold_until > now)
             snprintf(line, sizeof(line), "seat %lld/%lld: sold and under a live hold", sched,
                      number);
@@ -141,34 +148,73 @@ static int check_sold_seats(checker *k, int64_t now, concert_verify_report *rep)
     return rc;
 }
 
-/* Reservations and payments the seat side cannot see: confirmed but not
- * sold to, and payments of reservations that are not CONFIRMED. */
-static int check_orphans(checker *k)
+/* One line per row of sql (a reservation id, its schedule and seat):
+ * "reservation R: <status> but seat S/N <problem>". */
+static int report_rows(checker *k, const char *sql, const char *status, const char *problem)
 {
     const char *what = "verify";
     char line[256];
     sqlite3_stmt *st;
-    int rc = sq_query(k->c, SQL_CONFIRMED_UNSOLD, NULL, 0, &st, what);
+    int rc = sq_query(k->c, sql, NULL, 0, &st, what);
     if (rc != 0)
         return rc;
     while ((rc = sq_step(k->c, st, what)) == 1) {
-        snprintf(line, sizeof(line),
-                 "reservation %lld: CONFIRMED but seat %lld/%lld is not sold to it",
-                 (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
-                 (long long)sqlite3_column_int64(st, 2));
+        snprintf(line, sizeof(line), "reservation %lld: %s but seat %lld/%lld %s",
+                 (long long)sqlite3_column_int64(st, 0), status,
+                 (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2),
+                 problem);
         if ((rc = report_line(k, line)) != 0) {
             sq_done(st);
             return rc;
         }
     }
+    return rc;
+}
+
+/* Reservations the seat side cannot see: confirmed but not sold to, and
+ * released but still pointed at by their seat. */
+static int check_orphans(checker *k)
+{
+    int rc = report_rows(k, SQL_CONFIRMED_UNSOLD, "CONFIRMED", "is not sold to it");
     if (rc < 0)
         return rc;
-    if ((rc = sq_query(k->c, SQL_PAYMENTS_UNCONFIRMED, NULL, 0, &st, what)) != 0)
+    return report_rows(k, SQL_RELEASED_HOLDING, "RELEASED", "still points at it");
+}
+
+/* Every payment covers at least one reservation, all CONFIRMED and of its
+ * user; its amount is the sum of their prices and it names the first. */
+static int check_payments(checker *k)
+{
+    const char *what = "verify";
+    char line[256];
+    sqlite3_stmt *st;
+    int rc = sq_query(k->c, SQL_PAYMENTS, NULL, 0, &st, what);
+    if (rc != 0)
         return rc;
     while ((rc = sq_step(k->c, st, what)) == 1) {
-        snprintf(line, sizeof(line), "payment %lld: reservation %lld is missing or not CONFIRMED",
-                 (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1));
-        if ((rc = report_line(k, line)) != 0) {
+        long long id = sqlite3_column_int64(st, 0), named = sqlite3_column_int64(st, 1);
+        long long amount = sqlite3_column_int64(st, 2), count = sqlite3_column_int64(st, 3);
+        long long sum = sqlite3_column_int64(st, 4), first = sqlite3_column_int64(st, 5);
+        long long unconfirmed = sqlite3_column_int64(st, 6), foreign = sqlite3_column_int64(st, 7);
+        line[0] = '\0';
+        if (count == 0)
+            snprintf(line, sizeof(line), "payment %lld: no reservation refers to it", id);
+        else if (unconfirmed > 0)
+            snprintf(line, sizeof(line), "payment %lld: %lld of its reservations are not CONFIRMED",
+                     id, unconfirmed);
+        else if (foreign > 0)
+            snprintf(line, sizeof(line),
+                     "payment %lld: %lld of its reservations belong to another user", id,
+                     foreign);
+        else if (amount != sum)
+            snprintf(line, sizeof(line),
+                     "payment %lld: amount %lld but its %lld reservations cost %lld", id, amount,
+                     count, sum);
+        else if (named != first)
+            snprintf(line, sizeof(line),
+                     "payment %lld: names reservation %lld, not the first of its order (%lld)",
+                     id, named, first);
+        if (line[0] && (rc = report_line(k, line)) != 0) {
             sq_done(st);
             return rc;
         }
@@ -300,7 +346,8 @@ static int verify_all(checker *k, int64_t now, concert_verify_report *rep)
     int rc;
 
     if ((rc = check_users(k, rep)) < 0 || (rc = check_sold_seats(k, now, rep)) < 0 ||
-        (rc = check_orphans(k)) < 0 || (rc = check_queue(k, now, rep)) < 0)
+        (rc = check_orphans(k)) < 0 || (rc = check_payments(k)) < 0 ||
+        (rc = check_queue(k, now, rep)) < 0)
         return rc;
     if ((rc = sq_one_i64(k->c, SQL_COUNT_LEDGER, NULL, 0, &rep->ledger_entries, what)) < 0 ||
         (rc = sq_one_i64(k->c, SQL_COUNT_SEATS, NULL, 0, &rep->seats, what)) < 0 ||
