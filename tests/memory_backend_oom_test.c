@@ -293,14 +293,6 @@ static void token_and_hold(void)
     cr_assert_eq(hold_seat(10, 3, 4), 0);
 }
 
-/* Four holds: user 1's list of holds is at its first capacity. */
-static void token_and_four_holds(void)
-{
-    one_active_token();
-    for (int64_t seat = 1; seat <= 4; seat++)
-        cr_assert_eq(hold_seat(10, seat, 0), 0);
-}
-
 /* Three holds in the limited concert, to pay as one order. */
 static int64_t order_ids[3];
 static void token_and_three_limited_holds(void)
@@ -422,11 +414,6 @@ static int step_hold(void)
     return hold_seat(10, 25, 4);
 }
 
-static int step_fifth_hold(void)
-{
-    return hold_seat(10, 5, 0);
-}
-
 static int step_pay_order(void)
 {
     concert_pay_request req;
@@ -503,8 +490,6 @@ Test(memory_oom, the_opening_lottery_is_all_or_nothing)
 Test(memory_oom, seat_hold)
 {
     cr_assert_gt(run_until_it_fits(one_active_token, step_hold), 0);
-    /* the user's own list of holds grows too */
-    cr_assert_gt(run_until_it_fits(token_and_four_holds, step_fifth_hold), 0);
 }
 
 Test(memory_oom, pay_for_an_order_in_a_limited_concert)

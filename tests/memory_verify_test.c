@@ -212,12 +212,51 @@ Test(memory_verify, released_reservation_still_pointed_at_by_its_seat)
 Test(memory_verify, live_hold_the_limit_does_not_count)
 {
     seen s;
-    ms->users[0].holds_count = 0;
+    ms->users[0].hold_head = 0;
     s = verify_at(&QP, T0);
     expect_one(&s, "reservation 2: a live hold its user's limit does not count");
     /* an expired hold needs no counting */
     s = verify_at(&QP, T0 + 5 * MINUTE);
     cr_assert_eq(s.count, 0, "%s", s.text[0]);
+}
+
+Test(memory_verify, chain_of_holds_with_a_cycle)
+{
+    seen s;
+    ms->reservations[1].next_hold = 2; /* reservation 2 points at itself */
+    s = verify_at(&QP, T0);
+    expect_one(&s, "user 1: chain of holds broken at reservation 2");
+}
+
+Test(memory_verify, purchase_count_out_of_step)
+{
+    static const concert_catalog_seat_range seats[] = {{1, 5, "R", 100}};
+    static const concert_catalog_schedule schedules[] = {{20, T0 + 86400000, seats, 1}};
+    static const concert_catalog_concert concerts[] = {{2, "Limited", CONCERT_STATUS_OPEN, 2,
+                                                        schedules, 1}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1};
+    concert_storage_token t;
+    concert_reservation r;
+    concert_pay_request pay;
+    concert_payment out;
+    seen s;
+
+    cr_assert_eq(st->catalog_load(st, &c, T0), 0);
+    cr_assert_eq(st->queue_issue(st, &QP, 1, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB1", T0, &t), 0);
+    cr_assert_eq(hold(20, 1, t.info.token, &r), 0);
+    memset(&pay, 0, sizeof(pay));
+    pay.reservation_ids = &r.id;
+    pay.count = 1;
+    pay.token = t.info.token;
+    pay.now = T0;
+    pay.queue = QP;
+    cr_assert_eq(st->pay(st, &pay, &out), 0);
+    s = verify_at(&QP, T0);
+    cr_assert_eq(s.count, 0, "%s", s.text[0]);
+    cr_assert_eq(ms->users[0].bought_count, 1);
+    ms->users[0].bought[0].confirmed = 2;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "user 1: 2 purchases of concert 2 counted, 1 made");
 }
 
 Test(memory_verify, ledger_entry_missing_from_its_users_index)

@@ -70,7 +70,6 @@ static void memory_free(concert_storage *self)
     for (size_t i = 0; i < s->users_count; i++) {
         free(s->users[i].name);
         free(s->users[i].ledger);
-        free(s->users[i].holds);
         free(s->users[i].bought);
     }
     for (size_t i = 0; i < s->concerts_count; i++) {

@@ -130,8 +130,7 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
                                    (long long)limit);
         goto done;
     }
-    if (RESERVE(s, reservations, 1) != 0 || mem_ring_reserve(&s->hold_fifo, 1) != 0 ||
-        memory__hold_list_reserve(s, user, req->now) != 0) {
+    if (RESERVE(s, reservations, 1) != 0 || mem_ring_reserve(&s->hold_fifo, 1) != 0) {
         rc = memory__out_of_memory("holding a seat");
         goto done;
     }
@@ -154,7 +153,7 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
     sc->held_count++;
     sc->seats[seat] = index + 1; /* the fence: payment checks it still points here */
     mem_ring_push(&s->hold_fifo, index);
-    memory__hold_list_push(s, user, index);
+    memory__hold_chain_push(s, user, index);
     reservation_fill(s, index, 1, out);
 done:
     memory__store_unlock(s);

@@ -34,9 +34,9 @@
  *  - reservations, payments and ledger entries are arrays indexed by id - 1;
  *    a payment covers one order, and each of its reservations refers to it;
  *    each user keeps the ids of their ledger entries in order (history
- *    pages by binary search), the reservations of their holds, and per
- *    limited concert the count of what they bought: the per-buyer limits
- *    count those, never the whole store;
+ *    pages by binary search), a chain through their holds, and per limited
+ *    concert the count of what they bought: the per-buyer limits count
+ *    those, never the whole store;
  *  - ACTIVE tokens and live holds sit in FIFOs in the order they started, so
  *    settling the ones that ran out is amortised O(1) per step.
  *
@@ -77,13 +77,13 @@ typedef struct mem_user {
     char *name;
     uint32_t *ledger;     /* the user's ledger entry ids, ascending: the
                              (user, id) index that pages history */
-    uint32_t *holds;      /* reservation indexes: every live hold of the
-                             user, plus ended ones not yet dropped (the
-                             limit's count drops them as it passes) */
     mem_bought *bought;   /* ordered by concert */
     uint32_t last_ticket; /* the user's newest token's ticket; 0 = none */
+    uint32_t hold_head;   /* the newest reservation id of the user's chain
+                             of holds (through next_hold): every live hold
+                             of theirs is in it, with ended ones not yet
+                             dropped (a limit's count drops them); 0 = none */
     uint32_t ledger_count, ledger_cap;
-    uint32_t holds_count, holds_cap;
     uint32_t bought_count, bought_cap;
 } mem_user;
 
@@ -134,6 +134,8 @@ typedef struct mem_reservation {
     uint32_t seat;        /* index in that schedule's seats */
     uint32_t payment;     /* id of the payment (of its order) once
                              CONFIRMED; 0 before */
+    uint32_t next_hold;   /* the next older reservation id in its user's
+                             chain of holds; 0 = the end (or not in it) */
     uint8_t status;       /* CONCERT_RESERVATION_HELD, _CONFIRMED or _RELEASED */
     uint8_t counted;      /* 1 while included in its schedule's held_count */
 } mem_reservation;
@@ -432,10 +434,8 @@ void memory__idem_commit(memory_store *s, int64_t user_id, int32_t op, char *tex
  * goes (nothing observable changes). */
 int64_t memory__limit_count(memory_store *s, uint32_t user, int64_t now, int per_concert,
                             uint32_t concert);
-/* Room to record one more hold of the user; 0 or -1. */
-int memory__hold_list_reserve(memory_store *s, uint32_t user, int64_t now);
-/* Record a new hold (room reserved). */
-void memory__hold_list_push(memory_store *s, uint32_t user, uint32_t reservation);
+/* Put a new hold at the head of its user's chain. Cannot fail. */
+void memory__hold_chain_push(memory_store *s, uint32_t user, uint32_t reservation);
 /* Room to count purchases of n reservations; 0 or -1. */
 int memory__bought_reserve(memory_store *s, uint32_t user, size_t n);
 /* Count a purchase of a reservation of concert, if that concert has a

@@ -3,11 +3,13 @@
  * user holds and has bought, kept per user so that a hold counts the
  * user's own few reservations, never the whole store.
  *
- * A user's hold list holds every live hold of theirs; a hold that ended
- * (paid, released, expired) stays in it until a count passes over it and
- * drops it. A hold never becomes live again once it has ended, so dropping
- * it is safe, and a count that runs on every new hold keeps the list at
- * about the size of the limit. Purchases are counted per concert, only
+ * A user's chain of holds (through the reservations themselves, so a hold
+ * allocates nothing for it) holds every live hold of theirs; a hold that
+ * ended (paid, released, expired) stays in it until a count passes over it
+ * and drops it. A hold never becomes live again once it has ended, so
+ * dropping it is safe, and a count that runs on every new hold keeps the
+ * chain at about the size of the limit (each ended hold is dropped once).
+ * Purchases are counted per concert, only
  * for concerts with a max_per_user (the only ones whose limit counts
  * them); the catalog never changes, so that set never does either.
  */
@@ -21,45 +23,30 @@ static int hold_live(const mem_reservation *r, int64_t now)
     return r->status == CONCERT_RESERVATION_HELD && r->held_until > now;
 }
 
-/* Drop the user's ended holds; the live ones keep their order. */
-static void hold_list_compact(memory_store *s, mem_user *u, int64_t now)
-{
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < u->holds_count; i++) {
-        if (hold_live(&s->reservations[u->holds[i]], now))
-            u->holds[kept++] = u->holds[i];
-    }
-    u->holds_count = kept;
-}
-
 int64_t memory__limit_count(memory_store *s, uint32_t user, int64_t now, int per_concert,
                             uint32_t concert)
 {
-    mem_user *u = &s->users[user];
+    uint32_t *link = &s->users[user].hold_head;
     int64_t n = 0;
 
-    hold_list_compact(s, u, now);
-    if (!per_concert)
-        return u->holds_count;
-    for (uint32_t i = 0; i < u->holds_count; i++)
-        n += s->schedules[s->reservations[u->holds[i]].schedule].concert == concert;
-    return n + memory__bought_count(s, user, concert);
+    while (*link) {
+        mem_reservation *r = &s->reservations[*link - 1];
+        if (!hold_live(r, now)) {
+            /* ended for good: out of the chain, which changes no answer */
+            *link = r->next_hold;
+            r->next_hold = 0;
+            continue;
+        }
+        n += !per_concert || s->schedules[r->schedule].concert == concert;
+        link = &r->next_hold;
+    }
+    return per_concert ? n + memory__bought_count(s, user, concert) : n;
 }
 
-int memory__hold_list_reserve(memory_store *s, uint32_t user, int64_t now)
+void memory__hold_chain_push(memory_store *s, uint32_t user, uint32_t reservation)
 {
-    mem_user *u = &s->users[user];
-    /* Full: dropping ended holds first keeps an unlimited user's list at
-     * about twice their live holds, without a pass on every hold. */
-    if (u->holds_count == u->holds_cap)
-        hold_list_compact(s, u, now);
-    return RESERVE_SMALL(u, holds, 1);
-}
-
-void memory__hold_list_push(memory_store *s, uint32_t user, uint32_t reservation)
-{
-    mem_user *u = &s->users[user];
-    u->holds[u->holds_count++] = reservation;
+    s->reservations[reservation].next_hold = s->users[user].hold_head;
+    s->users[user].hold_head = reservation + 1;
 }
 
 /* The index in u->bought of concert, or of where it would go. */

@@ -11,15 +11,17 @@
 static const char BASE64URL[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* Character -> 6-bit value + 1; 0 for characters outside the alphabet.
- * Built from BASE64URL at open (a table keeps decoding branch-free). */
+/* Character -> its 6-bit value, or 0x80 for characters outside the
+ * alphabet. Built from BASE64URL at open (a table keeps decoding
+ * branch-free). */
 static unsigned char BASE64URL_VALUE[256];
 static pthread_once_t base64url_once = PTHREAD_ONCE_INIT;
 
 static void base64url_table_build(void)
 {
+    memset(BASE64URL_VALUE, 0x80, sizeof(BASE64URL_VALUE));
     for (int i = 0; i < 64; i++)
-        BASE64URL_VALUE[(unsigned char)BASE64URL[i]] = (unsigned char)(i + 1);
+        BASE64URL_VALUE[(unsigned char)BASE64URL[i]] = (unsigned char)i;
 }
 
 void memory__token_codec_init(void)
@@ -28,24 +30,25 @@ void memory__token_codec_init(void)
 }
 
 /* 1 and the 24 bytes if text is 32 base64url characters (a bijection: no
- * padding, so re-encoding gives the same text), else 0. */
+ * padding, so re-encoding gives the same text), else 0. Every booking step
+ * decodes its token, so this is straight-line: the invalid flags are ORed
+ * together and tested once. */
 static int token_decode(const char *text, size_t len, uint8_t out[TOKEN_COMPACT_BYTES])
 {
-    unsigned char missing = 0;
+    const unsigned char *in = (const unsigned char *)text;
+    uint32_t invalid = 0;
     if (len != TOKEN_COMPACT_CHARS)
         return 0;
     for (size_t i = 0, o = 0; i < TOKEN_COMPACT_CHARS; i += 4, o += 3) {
-        uint32_t v = 0;
-        for (size_t k = 0; k < 4; k++) {
-            unsigned char d = BASE64URL_VALUE[(unsigned char)text[i + k]];
-            missing |= (unsigned char)(d == 0);
-            v = v << 6 | ((uint32_t)(d - 1u) & 63u);
-        }
+        uint32_t a = BASE64URL_VALUE[in[i]], b = BASE64URL_VALUE[in[i + 1]];
+        uint32_t c = BASE64URL_VALUE[in[i + 2]], d = BASE64URL_VALUE[in[i + 3]];
+        uint32_t v = a << 18 | b << 12 | c << 6 | d;
+        invalid |= a | b | c | d;
         out[o] = (uint8_t)(v >> 16);
         out[o + 1] = (uint8_t)(v >> 8);
         out[o + 2] = (uint8_t)v;
     }
-    return !missing;
+    return !(invalid & 0x80);
 }
 
 static uint32_t verbatim_slot(const mem_token *t)
@@ -110,17 +113,31 @@ int memory__token_key_make(const char *text, token_key *k)
     return 0;
 }
 
+/* 1 if the 24 bytes are equal, in constant time. */
+static int compact_equal(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t x[3], y[3];
+    memcpy(x, a, sizeof(x));
+    memcpy(y, b, sizeof(y));
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2])) == 0;
+}
+
 /* The index of the token with this text and key, or MEM_NONE. Candidates
- * found by hash are compared in constant time, as the contract asks. */
+ * found by hash are compared in constant time, as the contract asks: the
+ * compact form by its decoded bytes (the same text exactly when the same
+ * bytes, and no re-encoding on the hot path), any other by its text. A
+ * compact text never equals a verbatim one (verbatim means not compact). */
 uint32_t memory__token_find_key(const memory_store *s, const char *text, const token_key *k)
 {
     mem_probe p;
-    char stored[CONCERT_TOKEN_SIZE];
 
     for (uint32_t slot = mem_index_first(&s->token_ix, k->hash, &p); slot;
          slot = mem_index_next(&s->token_ix, &p)) {
-        memory__token_text(s, &s->tokens[slot - 1], stored);
-        if (concert_sys_token_equal(stored, text))
+        const mem_token *t = &s->tokens[slot - 1];
+        if (t->verbatim != !k->compact)
+            continue;
+        if (k->compact ? compact_equal(t->text, k->bytes)
+                       : concert_sys_token_equal(s->verbatim[verbatim_slot(t)], text))
             return slot - 1;
     }
     return MEM_NONE;

@@ -187,7 +187,7 @@ static int verify_balances(const memory_store *s, const verify_out *v,
 }
 
 /* The per-buyer limits count from each user's own lists: every live hold is
- * in its user's hold list, and each user's purchase counts are those of
+ * in its user's chain of holds, and each user's purchase counts are those of
  * their CONFIRMED reservations of concerts with a limit. mark: scratch of
  * reservations_count bytes; offset: of users_count + 1; seen: of as many as
  * the users' purchase counts (offset[users_count]); all zeroed. */
@@ -195,12 +195,17 @@ static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark
                          const size_t *offset, uint32_t *seen, const verify_out *v)
 {
     int rc = CONCERT_OK;
-    for (size_t i = 0; i < s->users_count; i++) {
+    for (size_t i = 0; i < s->users_count && rc == 0; i++) {
         const mem_user *u = &s->users[i];
-        for (uint32_t k = 0; k < u->holds_count; k++) {
-            if (u->holds[k] < s->reservations_count &&
-                s->reservations[u->holds[k]].user_id == u->id)
-                mark[u->holds[k]] = 1;
+        for (uint32_t id = u->hold_head; id; id = s->reservations[id - 1].next_hold) {
+            /* marked already: a cycle, or in two users' chains */
+            if (id > s->reservations_count || s->reservations[id - 1].user_id != u->id ||
+                mark[id - 1]) {
+                rc = violation(v, "user %lld: chain of holds broken at reservation %u",
+                               (long long)u->id, id);
+                break;
+            }
+            mark[id - 1] = 1;
         }
     }
     for (size_t i = 0; i < s->reservations_count && rc == 0; i++) {
