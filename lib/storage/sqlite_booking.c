@@ -31,15 +31,20 @@ static const char SQL_SEAT_FOR_HOLD[] =
 /* The limits, through reservations_by_user (user_id, status, held_until):
  * live holds are a range of it; a user's CONFIRMED reservations are joined
  * to their schedule for the concert. Expired and RELEASED holds never
- * count. */
+ * count. Counting stops at the limit (the last parameter): only "is it
+ * reached" matters, so a buyer with many holds (a store without a limit,
+ * or with a higher one before) costs no more than the limit. */
 static const char SQL_COUNT_LIVE_HELD[] =
-    "SELECT count(*) FROM reservations WHERE user_id = ?1 AND status = 1 AND held_until > ?2";
+    "SELECT count(*) FROM (SELECT 1 FROM reservations"
+    " WHERE user_id = ?1 AND status = 1 AND held_until > ?2 LIMIT ?3)";
 static const char SQL_COUNT_CONCERT[] =
-    "SELECT (SELECT count(*) FROM reservations r JOIN schedules s ON s.id = r.schedule_id"
-    "         WHERE r.user_id = ?1 AND r.status = 1 AND r.held_until > ?3"
-    "         AND s.concert_id = ?2)"
-    "     + (SELECT count(*) FROM reservations r JOIN schedules s ON s.id = r.schedule_id"
-    "         WHERE r.user_id = ?1 AND r.status = 2 AND s.concert_id = ?2)";
+    "SELECT count(*) FROM ("
+    " SELECT 1 FROM reservations r JOIN schedules s ON s.id = r.schedule_id"
+    "  WHERE r.user_id = ?1 AND r.status = 1 AND r.held_until > ?3 AND s.concert_id = ?2"
+    " UNION ALL"
+    " SELECT 1 FROM reservations r JOIN schedules s ON s.id = r.schedule_id"
+    "  WHERE r.user_id = ?1 AND r.status = 2 AND s.concert_id = ?2"
+    " LIMIT ?4)";
 static const char SQL_RESERVATION_INSERT[] =
     "INSERT INTO reservations (user_id, schedule_id, seat_number, price, status, held_until,"
     " created_at) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)";
@@ -119,12 +124,13 @@ static int hold_limit_check(sq_conn *c, const concert_hold_request *req, int64_t
     if (req->max_per_concert > 0) {
         limit = req->max_per_concert;
         rc = sq_one_i64(c, SQL_COUNT_CONCERT,
-                        SQ_ARGS(SQ_I(user_id), SQ_I(req->concert_id), SQ_I(req->now)), &count,
-                        what);
+                        SQ_ARGS(SQ_I(user_id), SQ_I(req->concert_id), SQ_I(req->now),
+                                SQ_I(limit)),
+                        &count, what);
     } else if (req->max_holds > 0) {
         limit = req->max_holds;
-        rc = sq_one_i64(c, SQL_COUNT_LIVE_HELD, SQ_ARGS(SQ_I(user_id), SQ_I(req->now)), &count,
-                        what);
+        rc = sq_one_i64(c, SQL_COUNT_LIVE_HELD,
+                        SQ_ARGS(SQ_I(user_id), SQ_I(req->now), SQ_I(limit)), &count, what);
     } else {
         return CONCERT_OK;
     }
