@@ -312,7 +312,7 @@ static int parse_concert(parser *ps, json_object *obj, const char *path,
     out->status = status_from_name(status);
     if (out->status == 0)
         return fail(ps, "%s.status: must be one of OPEN, PENDING, CLOSED", path);
-    out->reserved = 0;
+    out->max_per_user = 0; /* parsed once the strict reader lands */
 
     json_object *schedules;
     size_t count;
