@@ -1,7 +1,9 @@
 # SQLite backend tests: the shared behaviour suite on a fresh SQLite file per
-# test, the backend's own tests (schema versions, durability across kill -9,
-# read-only and full disks, busy store, two handles), and the multi-process
-# race on one file.
+# test, the backend's own tests (schema versions and the migrations from
+# files older libconcerts wrote, durability across kill -9, read-only and
+# full disks, busy store, two handles, the token fence across processes),
+# the multi-process race on one file, and the thread races (tsan_races, which
+# scripts/test.sh also runs under ThreadSanitizer) on SQLite.
 
 # The race program is store-agnostic (PostgreSQL runs it too), so it is built
 # whatever backends are on. Guarded in case an earlier file defines it.
@@ -51,3 +53,15 @@ set_tests_properties(mp_queue_sqlite_fresh PROPERTIES FIXTURES_SETUP mp_queue_sq
 add_test(NAME mp_queue_sqlite COMMAND mp_queue sqlite:${CONCERT_MP_QUEUE_SQLITE_DB} 4)
 set_tests_properties(mp_queue_sqlite PROPERTIES FIXTURES_REQUIRED mp_queue_sqlite_fresh
                      TIMEOUT 300)
+
+# The thread races on SQLite: the writer's mutex and the reader pool under 64
+# threads (one seat, one balance, one payment, queue polls).
+set(CONCERT_RACES_SQLITE_DB ${CMAKE_CURRENT_BINARY_DIR}/races_sqlite.db)
+add_test(NAME races_sqlite_fresh
+         COMMAND ${CMAKE_COMMAND} -E rm -f ${CONCERT_RACES_SQLITE_DB}
+                 ${CONCERT_RACES_SQLITE_DB}-wal ${CONCERT_RACES_SQLITE_DB}-shm
+                 ${CONCERT_RACES_SQLITE_DB}-poll ${CONCERT_RACES_SQLITE_DB}-poll-wal
+                 ${CONCERT_RACES_SQLITE_DB}-poll-shm)
+set_tests_properties(races_sqlite_fresh PROPERTIES FIXTURES_SETUP races_sqlite_fresh)
+add_test(NAME races_sqlite COMMAND tsan_races sqlite:${CONCERT_RACES_SQLITE_DB})
+set_tests_properties(races_sqlite PROPERTIES FIXTURES_REQUIRED races_sqlite_fresh TIMEOUT 300)
