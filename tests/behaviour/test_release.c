@@ -169,7 +169,7 @@ Test(release, a_hold_racing_the_payment_that_ends_its_token_never_lands, .timeou
     concert_options o = test_options();
     /* The window this guards (a token check, then a separate hold step) is
      * short; with the pause in note_hold_start a core that checked the token
-     * before the step failed within two rounds in six runout of six. */
+     * before the step failed within two rounds in six runs out of six. */
     int rounds = strcmp(store_kind(), "memory") == 0 ? 300 : 40;
     int64_t next_seat = 1;
     const concert_catalog_user rich[] = {{100, "Rich A", 1000000000}};
