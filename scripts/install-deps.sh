@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libsqlite3-dev libpq-dev
-            libmicrohttpd-dev libjson-c-dev curl)
+            libmicrohttpd-dev libjson-c-dev libssl-dev curl)
 test_pkgs=(libcriterion-dev postgresql python3 python3-pytest python3-cffi
            golang-go clang libclang-rt-14-dev valgrind)
 

@@ -12,7 +12,8 @@ add_test(NAME cli_timefmt COMMAND test_cli_timefmt --jobs 2)
 
 if(TARGET PkgConfig::JSONC)
   add_executable(test_cli_catalog_json ${CLI_TEST_DIR}/test_catalog_json.c
-                 ${CLI_COMMON_DIR}/catalog_json.c ${CLI_COMMON_DIR}/json_dupkeys.c
+                 ${CLI_COMMON_DIR}/catalog_json.c ${CLI_COMMON_DIR}/json_strict.c
+                 ${CLI_COMMON_DIR}/json_strict_dup.c
                  ${CLI_COMMON_DIR}/timefmt.c)
   target_include_directories(test_cli_catalog_json PRIVATE ${CLI_COMMON_DIR}
                              ${PROJECT_SOURCE_DIR}/include)

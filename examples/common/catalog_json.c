@@ -11,11 +11,10 @@
  */
 #include "catalog_json.h"
 
-#include "json_dupkeys.h"
+#include "json_strict.h"
 #include "timefmt.h"
 
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +25,9 @@
  * tokenizer before it can use stack or memory. */
 #define CATALOG_MAX_DEPTH 16
 
-/* Integers must be exact in a JSON number (2^53 - 1). This also makes
- * overflow impossible to miss: json-c clamps out-of-range integers to
- * INT64_MIN/INT64_MAX/UINT64_MAX, which all lie outside this range. */
-#define CATALOG_MAX_INTEGER INT64_C(9007199254740991)
+/* Integers must be exact in a JSON number (2^53 - 1), whoever reads the
+ * catalog next. */
+#define CATALOG_MAX_INTEGER JSON_STRICT_SAFE_INTEGER
 
 /* Longest stretch of a path or key quoted in a message. */
 #define PATH_SIZE 192
@@ -181,13 +179,15 @@ static int get_integer(parser *ps, json_object *obj, const char *path, const cha
         *out = fallback;
         return 0;
     }
-    if (!json_object_is_type(value, json_type_int))
+    switch (json_strict_int(value, -CATALOG_MAX_INTEGER, CATALOG_MAX_INTEGER, out)) {
+    case JSON_INT_OK:
+        return 0;
+    case JSON_INT_NOT_INTEGER:
         return fail(ps, "%s: must be an integer", where);
-    const int64_t v = json_object_get_int64(value);
-    if (v > CATALOG_MAX_INTEGER || v < -CATALOG_MAX_INTEGER)
-        return fail(ps, "%s: must be an integer from -9007199254740991 to 9007199254740991", where);
-    *out = v;
-    return 0;
+    case JSON_INT_OUT_OF_RANGE:
+        break;
+    }
+    return fail(ps, "%s: must be an integer from -9007199254740991 to 9007199254740991", where);
 }
 
 static int get_string(parser *ps, json_object *obj, const char *path, const char *name,
@@ -399,105 +399,46 @@ static void line_and_column(const char *text, size_t offset, size_t *line, size_
     }
 }
 
-static int is_json_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* json-c accepts two things RFC 8259 forbids even in strict mode:
- * single-quoted strings and raw control characters inside strings. One pass
- * over the text (tracking only "inside a string") refuses both. */
-static int check_lexical(parser *ps, const char *text, size_t len)
-{
-    int in_string = 0;
-    for (size_t i = 0; i < len; i++) {
-        const unsigned char c = (unsigned char)text[i];
-        const char *problem = NULL;
-        if (in_string) {
-            if (c == '\\')
-                i++; /* the escaped character cannot end the string */
-            else if (c == '"')
-                in_string = 0;
-            else if (c < 0x20)
-                problem = "control character in a string (escape it)";
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '\'') {
-            problem = "single quotes are not JSON";
-        }
-        if (problem != NULL) {
-            size_t line, column;
-            line_and_column(text, i, &line, &column);
-            return fail(ps, "catalog: not valid JSON at line %zu, column %zu: %s", line, column,
-                        problem);
-        }
-    }
-    return 0;
-}
-
-/* Tokenize text into a json-c tree, strictly: RFC 8259 syntax, valid UTF-8,
- * bounded depth, nothing but whitespace after the value. */
+/* Read text with the strict reader (json_strict.h); its refusals become
+ * this parser's messages, with a line and column where there is a place. */
 static json_object *tokenize(parser *ps, const char *text, size_t len)
 {
-    if (memchr(text, '\0', len) != NULL) {
-        fail(ps, "catalog: not valid JSON (contains a NUL byte)");
-        return NULL;
-    }
-    /* json-c takes an int length including the final NUL. */
-    if (len >= (size_t)INT_MAX) {
-        fail(ps, "catalog: too large");
-        return NULL;
-    }
-    if (check_lexical(ps, text, len))
-        return NULL;
-    /* A NUL-terminated copy tells json-c where the input ends, so that a
-     * bare number or a truncated document is an error and not "continue". */
-    char *copy = malloc(len + 1);
-    json_tokener *tok = json_tokener_new_ex(CATALOG_MAX_DEPTH);
-    if (copy == NULL || tok == NULL) {
-        free(copy);
-        if (tok != NULL)
-            json_tokener_free(tok);
-        fail_nomem(ps);
-        return NULL;
-    }
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-
-    json_object *root = json_tokener_parse_ex(tok, copy, (int)len + 1);
-    const enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    if (end > len)
-        end = len;
+    json_object *root = NULL;
+    json_strict_error e;
+    if (json_strict_parse(&root, text, len, json_type_object, CATALOG_MAX_DEPTH, &e) == 0)
+        return root;
     size_t line, column;
-    if (root == NULL || jerr != json_tokener_success) {
-        line_and_column(copy, end, &line, &column);
+    switch (e.status) {
+    case JSON_STRICT_NOMEM:
+        fail_nomem(ps);
+        break;
+    case JSON_STRICT_TOO_LARGE:
+        fail(ps, "catalog: too large");
+        break;
+    case JSON_STRICT_NUL_BYTE:
+        fail(ps, "catalog: not valid JSON (contains a NUL byte)");
+        break;
+    case JSON_STRICT_DUPLICATE:
+        fail(ps, "%s: duplicate key", e.path);
+        break;
+    case JSON_STRICT_TYPE:
+        fail(ps, "catalog: must be a JSON object with \"users\" and \"concerts\"");
+        break;
+    case JSON_STRICT_TRAILING:
+        line_and_column(text, e.offset, &line, &column);
+        fail(ps, "catalog: not valid JSON at line %zu, column %zu: text after the document", line,
+             column);
+        break;
+    case JSON_STRICT_OK:
+    case JSON_STRICT_EMPTY:
+    case JSON_STRICT_SYNTAX:
+    case JSON_STRICT_DEPTH:
+        line_and_column(text, e.offset, &line, &column);
         fail(ps, "catalog: not valid JSON at line %zu, column %zu: %s", line, column,
-             jerr == json_tokener_continue ? "unexpected end of input"
-                                           : json_tokener_error_desc(jerr));
-        json_object_put(root);
-        root = NULL;
-    } else {
-        size_t rest = end;
-        while (rest < len && is_json_space(copy[rest]))
-            rest++;
-        char place[PATH_SIZE];
-        if (rest < len) {
-            line_and_column(copy, rest, &line, &column);
-            fail(ps, "catalog: not valid JSON at line %zu, column %zu: text after the document",
-                 line, column);
-            json_object_put(root);
-            root = NULL;
-        } else if (json_find_duplicate_key(copy, len, place, sizeof place)) {
-            fail(ps, "%s: duplicate key", place);
-            json_object_put(root);
-            root = NULL;
-        }
+             e.what != NULL ? e.what : "invalid");
+        break;
     }
-    json_tokener_free(tok);
-    free(copy);
-    return root;
+    return NULL;
 }
 
 int catalog_json_parse(catalog_doc **out, const char *text, size_t len, char *err, size_t errlen)

@@ -15,7 +15,20 @@ static int is_trailing_space(char c)
 
 int admin_key_read_file(char **out, const char *path, char *err, size_t errlen)
 {
+    return key_file_read(out, NULL, path, ADMIN_KEY_MIN_LEN, ADMIN_KEY_MAX_LEN, "the admin key",
+                         err, errlen);
+}
+
+int key_file_read(char **out, size_t *out_len, const char *path, size_t min_len, size_t max_len,
+                  const char *what, char *err, size_t errlen)
+{
     *out = NULL;
+    if (out_len != NULL)
+        *out_len = 0;
+    if (min_len < 1)
+        min_len = 1;
+    if (max_len > ADMIN_KEY_MAX_LEN)
+        max_len = ADMIN_KEY_MAX_LEN;
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
@@ -35,12 +48,11 @@ int admin_key_read_file(char **out, const char *path, char *err, size_t errlen)
     while (len > 0 && is_trailing_space(buf[len - 1]))
         len--;
     if (len == 0) {
-        snprintf(err, errlen, "%s is empty: put the admin key in it", path);
+        snprintf(err, errlen, "%s is empty: put %s in it", path, what);
         return -1;
     }
-    if (n == sizeof buf || len > ADMIN_KEY_MAX_LEN) {
-        snprintf(err, errlen, "the key in %s is longer than %d characters", path,
-                 ADMIN_KEY_MAX_LEN);
+    if (n == sizeof buf || len > max_len) {
+        snprintf(err, errlen, "the key in %s is longer than %zu characters", path, max_len);
         return -1;
     }
     for (size_t i = 0; i < len; i++) {
@@ -51,9 +63,9 @@ int admin_key_read_file(char **out, const char *path, char *err, size_t errlen)
             return -1;
         }
     }
-    if (len < ADMIN_KEY_MIN_LEN) {
-        snprintf(err, errlen, "the key in %s is shorter than %d characters (too easy to guess)",
-                 path, ADMIN_KEY_MIN_LEN);
+    if (len < min_len) {
+        snprintf(err, errlen, "the key in %s is shorter than %zu characters (too easy to guess)",
+                 path, min_len);
         return -1;
     }
     char *key = malloc(len + 1);
@@ -64,6 +76,8 @@ int admin_key_read_file(char **out, const char *path, char *err, size_t errlen)
     memcpy(key, buf, len);
     key[len] = '\0';
     *out = key;
+    if (out_len != NULL)
+        *out_len = len;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
- * The admin key that guards the /api/v1/admin routes: read once from a file at start,
- * compared with the X-Admin-Key header in constant time.
+ * Secrets read from files at start and compared with request headers in
+ * constant time: the admin key (X-Admin-Key, /api/v1/admin routes), the
+ * service key (X-Service-Key, charging points) and the JWT secret.
  */
 #ifndef CONCERTD_ADMIN_KEY_H
 #define CONCERTD_ADMIN_KEY_H
@@ -20,6 +21,14 @@
  * message in err (unreadable, empty, too short or long, bad characters).
  */
 int admin_key_read_file(char **out, const char *path, char *err, size_t errlen);
+
+/*
+ * The same for any key file, with its own bounds (min_len >= 1, max_len <=
+ * ADMIN_KEY_MAX_LEN) and name for messages ("the JWT secret"). *len (may be
+ * NULL) gets the key's length.
+ */
+int key_file_read(char **out, size_t *len, const char *path, size_t min_len, size_t max_len,
+                  const char *what, char *err, size_t errlen);
 
 /*
  * 1 if given (a header value, may be NULL) equals key, else 0. The time

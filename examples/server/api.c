@@ -4,14 +4,17 @@
  */
 #include "api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "access.h"
 #include "admin_key.h"
 #include "handlers.h"
-#include "json_in.h"
+#include "idem_key.h"
+#include "json_strict.h"
 #include "reply.h"
 #include "router.h"
 
@@ -47,6 +50,23 @@ static int admin_gate(const api_context *ctx, const api_request *req, api_respon
         return -1;
     }
     return 0;
+}
+
+/* The route's Idempotency-Key into call: 0, or -1 after replying 422. */
+static int read_idempotency_key(api_call *call)
+{
+    const char *why = NULL;
+    switch (idem_key_read(call_header(call, "Idempotency-Key"), call->idempotency_key, &why)) {
+    case IDEM_KEY_ABSENT:
+        return 0;
+    case IDEM_KEY_OK:
+        call->has_idempotency_key = 1;
+        return 0;
+    case IDEM_KEY_INVALID:
+        break;
+    }
+    reply_error(call->resp, 422, "INVALID_ARGUMENT", why);
+    return -1;
 }
 
 void api_handle(const api_context *ctx, const api_request *req, api_response *resp)
@@ -87,6 +107,12 @@ void api_handle(const api_context *ctx, const api_request *req, api_response *re
     call.req = req;
     call.resp = resp;
     memcpy(call.ids, match.ids, sizeof call.ids);
+    /* The key first: no library call, not even the token lookup of the
+     * access check, ever sees a key concertd would refuse. */
+    if ((match.flags & ROUTE_TAKES_IDEMPOTENCY_KEY) != 0 && read_idempotency_key(&call) != 0)
+        return;
+    if (access_check(&call, match.access) != 0)
+        return;
     match.handler(&call);
 }
 
@@ -161,25 +187,57 @@ int call_bearer_token(api_call *call, char *token)
 
 int call_body_object(api_call *call, struct json_object **out)
 {
-    char err[128];
-    if (json_in_parse_object(out, call->req->body, call->req->body_len, err, sizeof err) != 0) {
-        reply_malformed(call->resp, err);
+    json_strict_error e;
+    if (json_strict_parse(out, call->req->body, call->req->body_len, json_type_object,
+                          API_MAX_BODY_DEPTH, &e) == 0)
+        return 0;
+    char message[160];
+    switch (e.status) {
+    case JSON_STRICT_EMPTY:
+        reply_malformed(call->resp, "a JSON object body is required");
+        return -1;
+    case JSON_STRICT_TYPE:
+        reply_malformed(call->resp, "body must be a JSON object");
+        return -1;
+    case JSON_STRICT_DUPLICATE:
+        snprintf(message, sizeof message, "body gives a member twice: %.100s", e.path);
+        reply_malformed(call->resp, message);
+        return -1;
+    case JSON_STRICT_NOMEM:
+        reply_error(call->resp, 500, "INTERNAL", "internal error");
+        snprintf(call->resp->detail, sizeof call->resp->detail, "out of memory reading a body");
+        return -1;
+    default:
+        snprintf(message, sizeof message, "body: %s", json_strict_describe(&e));
+        reply_malformed(call->resp, message);
         return -1;
     }
-    return 0;
 }
 
 int call_body_int64(api_call *call, const struct json_object *obj, const char *key, int64_t *out)
 {
-    char err[128];
-    if (json_in_get_int64(obj, key, out, err, sizeof err) != 0) {
-        reply_malformed(call->resp, err);
+    struct json_object *value = NULL;
+    char message[128];
+    if (!json_object_object_get_ex(obj, key, &value)) {
+        snprintf(message, sizeof message, "%s: required", key);
+        reply_malformed(call->resp, message);
         return -1;
     }
-    return 0;
+    switch (json_strict_int(value, INT64_MIN, INT64_MAX, out)) {
+    case JSON_INT_OK:
+        return 0;
+    case JSON_INT_NOT_INTEGER:
+        snprintf(message, sizeof message, "%s: must be an integer", key);
+        break;
+    case JSON_INT_OUT_OF_RANGE:
+        snprintf(message, sizeof message, "%s: integer out of range", key);
+        break;
+    }
+    reply_malformed(call->resp, message);
+    return -1;
 }
 
 const char *call_idempotency_key(const api_call *call)
 {
-    return call_header(call, "Idempotency-Key");
+    return call->has_idempotency_key ? call->idempotency_key : NULL;
 }

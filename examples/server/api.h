@@ -16,13 +16,42 @@
 
 /* Largest request body accepted; larger ones get 413 PAYLOAD_TOO_LARGE. */
 #define API_MAX_BODY (64 * 1024)
+/* Deepest nesting accepted in a body; more is 400, never a deep recursion. */
+#define API_MAX_BODY_DEPTH 16
 
 /* Return the value of request header name (case-insensitive), or NULL. */
 typedef const char *(*api_header_fn)(void *ctx, const char *name);
+/* How many times header name was sent (case-insensitive). */
+typedef unsigned (*api_header_count_fn)(void *ctx, const char *name);
+
+/* Who a request acts for (--auth): see auth.h and docs/http.md. */
+typedef enum api_auth_mode {
+    API_AUTH_NONE = 0,   /* anyone may act for any user (demos, tests) */
+    API_AUTH_JWT,        /* X-User-Token: an HS256 JWT whose sub is the user */
+    API_AUTH_HEADER      /* a trusted gateway's header carries the user id */
+} api_auth_mode;
+
+/* Now in ms since the epoch; see clock.h. */
+typedef int64_t (*api_clock_fn)(void *ctx);
 
 /* What the server needs to answer requests; shared by every thread. */
 typedef struct api_context {
     concert_db *db;
+    api_auth_mode auth_mode;
+    /* API_AUTH_JWT: the HS256 secret (--jwt-secret-file). */
+    const unsigned char *jwt_secret;
+    size_t jwt_secret_len;
+    /* API_AUTH_HEADER: the header that carries the user id (--auth-header). */
+    const char *auth_header;
+    /* --service-key-file: X-Service-Key lets the operator's payment service
+     * charge points; NULL: no service key. */
+    const char *service_key;
+    size_t service_key_len;
+    /* --allow-self-charge: an identified user may charge their own points. */
+    int allow_self_charge;
+    /* NULL: the system real-time clock. */
+    api_clock_fn clock;
+    void *clock_ctx;
     /* The admin key (--admin-key-file), admin_key_len bytes; NULL: the
      * admin routes do not exist (every /api/v1/admin path is 404). */
     const char *admin_key;
@@ -36,6 +65,7 @@ typedef struct api_request {
     const char *method;        /* "GET", "POST", ... */
     const char *path;          /* decoded path without the query string */
     api_header_fn header;      /* may be NULL: no headers */
+    api_header_count_fn header_count; /* may be NULL: each header at most once */
     void *header_ctx;
     const char *body;          /* body_len bytes, need not be NUL-terminated */
     size_t body_len;
@@ -48,6 +78,7 @@ typedef struct api_response {
     size_t body_len;
     char allow[40];            /* Allow header for 405, else "" */
     char cache_control[48];    /* Cache-Control header, or "" for none */
+    char www_authenticate[96]; /* WWW-Authenticate header (401s), or "" */
     char detail[160];          /* for the server log on 5xx; never sent */
 } api_response;
 

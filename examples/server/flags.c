@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "api.h"
 
 #define DEFAULT_STORE "sqlite:concert.db"
 #define DEFAULT_LISTEN "127.0.0.1:8080"
@@ -47,6 +50,22 @@ static void print_usage(FILE *out)
           "  --booking-cutoff S   booking closes S seconds after a schedule starts\n"
           "                       (default 1200)\n"
           "  --threads N          HTTP worker threads (default: one per CPU)\n"
+          "  --auth MODE          who a request acts for (default none):\n"
+          "                         none   anyone may act for any user: demos and tests\n"
+          "                                only; refused off loopback without\n"
+          "                                --insecure-demo\n"
+          "                         jwt    X-User-Token: an HS256 JWT from your login\n"
+          "                                service, sub = user id (--jwt-secret-file)\n"
+          "                         header a trusted gateway sends the user id in\n"
+          "                                --auth-header, and MUST strip that header\n"
+          "                                from client requests\n"
+          "  --insecure-demo      allow --auth none on a non-loopback address\n"
+          "  --jwt-secret-file FILE the HS256 secret (at least 32 characters; --auth jwt)\n"
+          "  --auth-header NAME   the gateway's user id header, e.g. X-User-Id\n"
+          "                       (--auth header)\n"
+          "  --service-key-file FILE  the key (X-Service-Key) the operator's payment\n"
+          "                       service sends to charge points (--auth jwt/header)\n"
+          "  --allow-self-charge  let an identified user charge their own points (demo)\n"
           "  --import FILE        load a catalog (JSON) before serving; refuse to start\n"
           "                       if it fails\n"
           "  --demo               load the built-in demo catalog if the store is empty\n"
@@ -139,6 +158,67 @@ int server_listen_split(const char *text, char *host, size_t hostlen, unsigned *
     return 0;
 }
 
+/* An HTTP header name (RFC 9110 token) that concertd does not read for
+ * anything else: the gateway's identity header must be its own. */
+static int is_usable_auth_header(const char *name)
+{
+    static const char *const taken[] = {"Authorization", "X-User-Token", "X-Service-Key",
+                                        "X-Admin-Key", "Idempotency-Key", "Content-Type",
+                                        "Content-Length", "Host", NULL};
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    const size_t len = strlen(name);
+    if (len == 0 || len > 64)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        const char c = name[i];
+        const int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                          (c >= 'A' && c <= 'Z');
+        if (!alnum && strchr(tchar, c) == NULL)
+            return 0;
+    }
+    for (size_t i = 0; taken[i] != NULL; i++) {
+        if (strcasecmp(name, taken[i]) == 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Flags that only make sense together; 0, or -1 after a message. The
+ * loopback rule of --auth none needs the address resolved: main() checks
+ * it (loopback.h). */
+static int check_auth_flags(const server_config *cfg, FILE *err)
+{
+    if (cfg->auth_mode == API_AUTH_JWT && cfg->jwt_secret_file == NULL) {
+        fprintf(err, "concertd: --auth jwt needs --jwt-secret-file FILE (the HS256 secret "
+                     "your login service signs with)\n");
+        return -1;
+    }
+    if (cfg->auth_mode != API_AUTH_JWT && cfg->jwt_secret_file != NULL) {
+        fprintf(err, "concertd: --jwt-secret-file is only for --auth jwt\n");
+        return -1;
+    }
+    if (cfg->auth_mode == API_AUTH_HEADER && cfg->auth_header == NULL) {
+        fprintf(err, "concertd: --auth header needs --auth-header NAME (the header your "
+                     "gateway puts the user id in, e.g. X-User-Id)\n");
+        return -1;
+    }
+    if (cfg->auth_mode != API_AUTH_HEADER && cfg->auth_header != NULL) {
+        fprintf(err, "concertd: --auth-header is only for --auth header\n");
+        return -1;
+    }
+    if (cfg->auth_mode != API_AUTH_NONE && cfg->insecure_demo) {
+        fprintf(err, "concertd: --insecure-demo is only for --auth none\n");
+        return -1;
+    }
+    if (cfg->auth_mode == API_AUTH_NONE &&
+        (cfg->service_key_file != NULL || cfg->allow_self_charge)) {
+        fprintf(err, "concertd: --service-key-file and --allow-self-charge need --auth jwt or "
+                     "--auth header (with --auth none anyone may charge points)\n");
+        return -1;
+    }
+    return 0;
+}
+
 typedef enum flag_id {
     FLAG_STORE,
     FLAG_LISTEN,
@@ -152,6 +232,12 @@ typedef enum flag_id {
     FLAG_BOOKING_CUTOFF,
     FLAG_THREADS,
     FLAG_IMPORT,
+    FLAG_AUTH,
+    FLAG_INSECURE_DEMO,
+    FLAG_JWT_SECRET_FILE,
+    FLAG_AUTH_HEADER,
+    FLAG_SERVICE_KEY_FILE,
+    FLAG_ALLOW_SELF_CHARGE,
     FLAG_DEMO,
     FLAG_HELP,
     FLAG_VERSION
@@ -176,6 +262,12 @@ static const flag_spec flag_specs[] = {
     {"--booking-cutoff", FLAG_BOOKING_CUTOFF, 1},
     {"--threads", FLAG_THREADS, 1},
     {"--import", FLAG_IMPORT, 1},
+    {"--auth", FLAG_AUTH, 1},
+    {"--insecure-demo", FLAG_INSECURE_DEMO, 0},
+    {"--jwt-secret-file", FLAG_JWT_SECRET_FILE, 1},
+    {"--auth-header", FLAG_AUTH_HEADER, 1},
+    {"--service-key-file", FLAG_SERVICE_KEY_FILE, 1},
+    {"--allow-self-charge", FLAG_ALLOW_SELF_CHARGE, 0},
     {"--demo", FLAG_DEMO, 0},
     {"--help", FLAG_HELP, 0},
     {"--version", FLAG_VERSION, 0},
@@ -278,6 +370,42 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
             break;
         cfg->import_path = value;
         return 0;
+    case FLAG_AUTH:
+        if (strcmp(value, "none") == 0)
+            cfg->auth_mode = API_AUTH_NONE;
+        else if (strcmp(value, "jwt") == 0)
+            cfg->auth_mode = API_AUTH_JWT;
+        else if (strcmp(value, "header") == 0)
+            cfg->auth_mode = API_AUTH_HEADER;
+        else {
+            fprintf(err, "concertd: --auth: expected none, jwt or header, got '%s'\n", value);
+            return -1;
+        }
+        return 0;
+    case FLAG_JWT_SECRET_FILE:
+        if (*value == '\0')
+            break;
+        cfg->jwt_secret_file = value;
+        return 0;
+    case FLAG_AUTH_HEADER:
+        if (*value == '\0')
+            break;
+        if (!is_usable_auth_header(value)) {
+            fprintf(err,
+                    "concertd: --auth-header: expected a header name such as X-User-Id (not "
+                    "one concertd reads for something else), got '%s'\n",
+                    value);
+            return -1;
+        }
+        cfg->auth_header = value;
+        return 0;
+    case FLAG_SERVICE_KEY_FILE:
+        if (*value == '\0')
+            break;
+        cfg->service_key_file = value;
+        return 0;
+    case FLAG_INSECURE_DEMO:
+    case FLAG_ALLOW_SELF_CHARGE:
     case FLAG_DEMO:
     case FLAG_HELP:
     case FLAG_VERSION:
@@ -319,7 +447,12 @@ flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE
                         concert_version_string());
                 return FLAGS_EXIT_OK;
             }
-            cfg->demo = 1;
+            if (spec->id == FLAG_INSECURE_DEMO)
+                cfg->insecure_demo = 1;
+            else if (spec->id == FLAG_ALLOW_SELF_CHARGE)
+                cfg->allow_self_charge = 1;
+            else
+                cfg->demo = 1;
             continue;
         }
         const char *value = NULL;
@@ -334,5 +467,5 @@ flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE
         if (apply_value(cfg, spec, value, err) != 0)
             return FLAGS_EXIT_USAGE;
     }
-    return FLAGS_RUN;
+    return check_auth_flags(cfg, err) == 0 ? FLAGS_RUN : FLAGS_EXIT_USAGE;
 }

@@ -18,6 +18,12 @@ typedef struct server_config {
     int demo;                 /* --demo */
     const char *admin_key_file; /* --admin-key-file FILE, or NULL */
     int queue_flags_given;    /* --max-active or --admit-per-minute was given */
+    int auth_mode;            /* --auth: API_AUTH_NONE (default), _JWT, _HEADER */
+    int insecure_demo;        /* --insecure-demo: --auth none off loopback */
+    const char *jwt_secret_file;  /* --jwt-secret-file FILE, or NULL */
+    const char *auth_header;      /* --auth-header NAME, or NULL */
+    const char *service_key_file; /* --service-key-file FILE, or NULL */
+    int allow_self_charge;        /* --allow-self-charge */
 } server_config;
 
 typedef enum flags_outcome {

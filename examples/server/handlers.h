@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "access.h"
 #include "api.h"
 
 struct json_object;
@@ -21,6 +22,10 @@ typedef struct api_call {
     const api_request *req;
     api_response *resp;
     int64_t ids[API_MAX_PATH_IDS]; /* the path's {id} values, in order */
+    int64_t identity;              /* the user it acts for (access.h); 0: none */
+    int owner_unverified;          /* ACCESS_TOKEN_REPLAY let an ended token by */
+    int has_idempotency_key;
+    char idempotency_key[256];     /* checked and trimmed (idem_key.h) */
 } api_call;
 
 typedef void (*api_handler_fn)(api_call *call);
@@ -37,13 +42,16 @@ const char *call_header(const api_call *call, const char *name);
  */
 int call_bearer_token(api_call *call, char *token);
 
-/* Parse the body as a JSON object; 0, or -1 after replying 400. */
+/* Parse the body with the strict reader (json_strict.h) as one JSON object:
+ * 0, or -1 after replying 400 MALFORMED_REQUEST (a key given twice, trailing
+ * data, too deep, not JSON). */
 int call_body_object(api_call *call, struct json_object **out);
 
 /* Read an integer member; 0, or -1 after replying 400. */
 int call_body_int64(api_call *call, const struct json_object *obj, const char *key, int64_t *out);
 
-/* Idempotency-Key header, or NULL when absent. */
+/* The Idempotency-Key (trimmed, checked before the handler ran on routes
+ * that take one), or NULL when absent. */
 const char *call_idempotency_key(const api_call *call);
 
 /* ---- handlers_queue.c ---- */

@@ -11,7 +11,6 @@
 
 #include "errors_http.h"
 #include "handlers.h"
-#include "json_dupkeys.h"
 #include "queue_json.h"
 #include "reply.h"
 #include "timefmt.h"
@@ -109,12 +108,6 @@ void handle_admin_queue_put(api_call *call)
     struct json_object *body = NULL;
     if (call_body_object(call, &body) != 0)
         return;
-    char dup[64];
-    if (json_find_duplicate_key(call->req->body, call->req->body_len, dup, sizeof dup)) {
-        json_object_put(body);
-        reply_malformed(call->resp, "a member is given twice");
-        return;
-    }
     concert_queue_update update = CONCERT_QUEUE_UPDATE_INIT;
     json_object_object_foreach(body, key, value)
     {

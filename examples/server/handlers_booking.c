@@ -90,6 +90,9 @@ void handle_payment_create(api_call *call)
         reply_library_error(call->resp, rc);
         return;
     }
+    /* A replay through an ended token answers only to the payment's user. */
+    if (access_answer_user(call, p.user_id) != 0)
+        return;
     json_out w;
     json_out_init(&w);
     json_out_object_begin(&w);

@@ -58,7 +58,9 @@ void handle_queue_issue(api_call *call)
     int64_t user_id = 0;
     if (call_body_object(call, &body) != 0)
         return;
-    const int bad = call_body_int64(call, body, "user_id", &user_id);
+    /* Who joins: the identity (--auth jwt/header), never just a body
+     * claim, so a live token is handed back to its owner only. */
+    const int bad = access_join_user(call, body, &user_id);
     json_object_put(body);
     if (bad)
         return;

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,6 +203,29 @@ static const char *lookup_header(void *ctx, const char *name)
     return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
 }
 
+typedef struct header_counter {
+    const char *name;
+    unsigned count;
+} header_counter;
+
+static enum MHD_Result count_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    header_counter *counter = cls;
+    (void)kind;
+    (void)value;
+    if (key != NULL && strcasecmp(key, counter->name) == 0)
+        counter->count++;
+    return MHD_YES;
+}
+
+static unsigned count_header(void *ctx, const char *name)
+{
+    header_counter counter = {name, 0};
+    MHD_get_connection_values(ctx, MHD_HEADER_KIND, count_one, &counter);
+    return counter.count;
+}
+
 static enum MHD_Result send_response(http_server *server, struct MHD_Connection *connection,
                                      request_state *st, api_response *resp)
 {
@@ -224,6 +248,9 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
                                       "application/json") == MHD_YES;
     if (resp->allow[0] != '\0')
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, resp->allow) == MHD_YES;
+    if (resp->www_authenticate[0] != '\0')
+        ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                      resp->www_authenticate) == MHD_YES;
     if (resp->cache_control[0] != '\0')
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
                                       resp->cache_control) == MHD_YES;
@@ -332,6 +359,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         .method = method,
         .path = url,
         .header = lookup_header,
+        .header_count = count_header,
         .header_ctx = connection,
         .body = st->body,
         .body_len = st->body_len,

@@ -19,6 +19,8 @@
 #include "catalog_json.h"
 #include "flags.h"
 #include "http.h"
+#include "jwt.h"
+#include "loopback.h"
 
 /* Idle connections are closed after this, so slow or silent clients cannot
  * pin connection slots for long. */
@@ -102,6 +104,57 @@ static void log_queue_settings(concert_db *db, const server_config *cfg)
                         "(change them with PUT /api/v1/admin/queue)\n");
 }
 
+/* The keys --auth jwt/header read at start. */
+typedef struct server_secrets {
+    char *jwt_secret;
+    size_t jwt_secret_len;
+    char *service_key;
+    size_t service_key_len;
+} server_secrets;
+
+static void free_auth_secrets(server_secrets *s)
+{
+    free(s->jwt_secret);
+    free(s->service_key);
+    memset(s, 0, sizeof *s);
+}
+
+/* Read once, before the store, so that a bad file stops the start early. */
+static int read_auth_secrets(server_secrets *s, const server_config *cfg)
+{
+    char err[512];
+    memset(s, 0, sizeof *s);
+    if (cfg->jwt_secret_file != NULL &&
+        key_file_read(&s->jwt_secret, &s->jwt_secret_len, cfg->jwt_secret_file,
+                      JWT_SECRET_MIN_LEN, ADMIN_KEY_MAX_LEN, "the JWT secret", err,
+                      sizeof err) != 0) {
+        fprintf(stderr, "concertd: --jwt-secret-file: %s\n", err);
+        return -1;
+    }
+    if (cfg->service_key_file != NULL &&
+        key_file_read(&s->service_key, &s->service_key_len, cfg->service_key_file,
+                      ADMIN_KEY_MIN_LEN, ADMIN_KEY_MAX_LEN, "the service key", err,
+                      sizeof err) != 0) {
+        fprintf(stderr, "concertd: --service-key-file: %s\n", err);
+        free_auth_secrets(s);
+        return -1;
+    }
+    return 0;
+}
+
+static void log_auth(const server_config *cfg, const server_secrets *s)
+{
+    static const char *const names[] = {"none", "jwt", "header"};
+    fprintf(stderr, "concertd: --auth %s%s%s\n", names[cfg->auth_mode],
+            cfg->auth_mode == API_AUTH_HEADER ? ", user id from " : "",
+            cfg->auth_mode == API_AUTH_HEADER ? cfg->auth_header : "");
+    if (cfg->auth_mode == API_AUTH_NONE && cfg->insecure_demo)
+        fprintf(stderr, "concertd: WARNING: --insecure-demo: anyone who can reach this server "
+                        "may act for any user\n");
+    if (cfg->auth_mode != API_AUTH_NONE && s->service_key == NULL && !cfg->allow_self_charge)
+        fprintf(stderr, "concertd: no --service-key-file: charging points is refused\n");
+}
+
 /* Block the stop signals in every thread (MHD's workers inherit the mask)
  * so that only the sigwait() below receives them. */
 static int block_stop_signals(sigset_t *set)
@@ -131,6 +184,16 @@ int main(int argc, char **argv)
     if (server_listen_split(cfg.listen, host, sizeof host, &port) != 0)
         return 2; /* the parser already checked it */
 
+    if (cfg.auth_mode == API_AUTH_NONE && !cfg.insecure_demo && !loopback_only(host)) {
+        fprintf(stderr,
+                "concertd: refusing to serve --auth none on %s: without authentication anyone "
+                "who can reach it may act for any user (join the queue as them, pay with "
+                "their points). Listen on 127.0.0.1, use --auth jwt or --auth header, or add "
+                "--insecure-demo for a throwaway demo.\n",
+                host);
+        return 2;
+    }
+
     sigset_t stop_signals;
     if (block_stop_signals(&stop_signals) != 0) {
         fprintf(stderr, "concertd: cannot set up signal handling\n");
@@ -147,26 +210,42 @@ int main(int argc, char **argv)
         }
     }
 
+    server_secrets secrets;
+    if (read_auth_secrets(&secrets, &cfg) != 0) {
+        free(admin_key);
+        return 1;
+    }
+
     concert_db *db = NULL;
     int rc = concert_open(&db, cfg.store, &cfg.options);
     if (rc < 0) {
         fprintf(stderr, "concertd: cannot open the store: %s\n", concert_error_last()->message);
         free(admin_key);
+        free_auth_secrets(&secrets);
         return 1;
     }
     if (load_catalogs(db, &cfg) != 0) {
         concert_close(db);
         free(admin_key);
+        free_auth_secrets(&secrets);
         return 1;
     }
     log_queue_settings(db, &cfg);
 
     const api_context api = {
         .db = db,
+        .auth_mode = (api_auth_mode)cfg.auth_mode,
+        .jwt_secret = (const unsigned char *)secrets.jwt_secret,
+        .jwt_secret_len = secrets.jwt_secret_len,
+        .auth_header = cfg.auth_header,
+        .service_key = secrets.service_key,
+        .service_key_len = secrets.service_key_len,
+        .allow_self_charge = cfg.allow_self_charge,
         .admin_key = admin_key,
         .admin_key_len = admin_key ? strlen(admin_key) : 0,
         .queue_refresh_ms = cfg.options.queue_refresh_ms,
     };
+    log_auth(&cfg, &secrets);
     http_settings settings = {
         .host = host,
         .port = port,
@@ -180,6 +259,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "concertd: %s\n", err);
         concert_close(db);
         free(admin_key);
+        free_auth_secrets(&secrets);
         return 1;
     }
     fprintf(stderr, "concertd: %s store, %u threads, up to %u connections, admin routes %s\n",
@@ -198,6 +278,7 @@ int main(int argc, char **argv)
     http_server_stop(server, SHUTDOWN_GRACE_MS);
     concert_close(db);
     free(admin_key);
+    free_auth_secrets(&secrets);
     fprintf(stderr, "concertd: stopped\n");
     return 0;
 }

@@ -8,30 +8,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every route names its access rule (access.h); the HTTP tests try each
+ * non-public one as the wrong user. */
 static const route route_table[] = {
-    {"POST", "/api/v1/queue/tokens", handle_queue_issue},
-    {"GET", "/api/v1/queue/tokens/current", handle_queue_status},
-    {"DELETE", "/api/v1/queue/tokens/current", handle_queue_leave},
-    {"GET", "/api/v1/queue", handle_queue_public},
-    {"GET", "/api/v1/concerts", handle_concerts_list},
-    {"GET", "/api/v1/concerts/{id}", handle_concert_get},
-    {"GET", "/api/v1/concerts/{id}/schedules", handle_schedules_list},
-    {"GET", "/api/v1/schedules/{id}/seats", handle_seats_list},
-    {"POST", "/api/v1/reservations", handle_reservation_create},
-    {"GET", "/api/v1/reservations/{id}", handle_reservation_get},
-    {"POST", "/api/v1/payments", handle_payment_create},
-    {"POST", "/api/v1/users/{id}/points/charge", handle_points_charge},
-    {"GET", "/api/v1/users/{id}/points", handle_points_balance},
-    {"GET", "/api/v1/users/{id}/points/history", handle_points_history},
+    {"POST", "/api/v1/queue/tokens", handle_queue_issue, ACCESS_JOIN, 0},
+    {"GET", "/api/v1/queue/tokens/current", handle_queue_status, ACCESS_TOKEN, 0},
+    {"DELETE", "/api/v1/queue/tokens/current", handle_queue_leave, ACCESS_TOKEN, 0},
+    {"GET", "/api/v1/queue", handle_queue_public, ACCESS_PUBLIC, 0},
+    {"GET", "/api/v1/concerts", handle_concerts_list, ACCESS_TOKEN, 0},
+    {"GET", "/api/v1/concerts/{id}", handle_concert_get, ACCESS_TOKEN, 0},
+    {"GET", "/api/v1/concerts/{id}/schedules", handle_schedules_list, ACCESS_TOKEN, 0},
+    {"GET", "/api/v1/schedules/{id}/seats", handle_seats_list, ACCESS_TOKEN, 0},
+    {"POST", "/api/v1/reservations", handle_reservation_create, ACCESS_TOKEN, 0},
+    {"GET", "/api/v1/reservations/{id}", handle_reservation_get, ACCESS_TOKEN, 0},
+    {"POST", "/api/v1/payments", handle_payment_create, ACCESS_TOKEN_REPLAY,
+     ROUTE_TAKES_IDEMPOTENCY_KEY},
+    {"POST", "/api/v1/users/{id}/points/charge", handle_points_charge, ACCESS_CHARGE,
+     ROUTE_TAKES_IDEMPOTENCY_KEY},
+    {"GET", "/api/v1/users/{id}/points", handle_points_balance, ACCESS_PATH_USER, 0},
+    {"GET", "/api/v1/users/{id}/points/history", handle_points_history, ACCESS_PATH_USER, 0},
     /* Reached only with the admin key (api.c checks it first). */
-    {"GET", "/api/v1/admin/queue", handle_admin_queue_get},
-    {"PUT", "/api/v1/admin/queue", handle_admin_queue_put},
-    {"POST", "/api/v1/admin/queue/pause", handle_admin_queue_pause},
-    {"POST", "/api/v1/admin/queue/resume", handle_admin_queue_resume},
-    {"POST", "/api/v1/admin/queue/close", handle_admin_queue_close},
-    {"POST", "/api/v1/admin/queue/open", handle_admin_queue_open},
-    {"GET", "/healthz", handle_healthz},
-    {"GET", "/openapi.json", handle_openapi},
+    {"GET", "/api/v1/admin/queue", handle_admin_queue_get, ACCESS_ADMIN, 0},
+    {"PUT", "/api/v1/admin/queue", handle_admin_queue_put, ACCESS_ADMIN, 0},
+    {"POST", "/api/v1/admin/queue/pause", handle_admin_queue_pause, ACCESS_ADMIN, 0},
+    {"POST", "/api/v1/admin/queue/resume", handle_admin_queue_resume, ACCESS_ADMIN, 0},
+    {"POST", "/api/v1/admin/queue/close", handle_admin_queue_close, ACCESS_ADMIN, 0},
+    {"POST", "/api/v1/admin/queue/open", handle_admin_queue_open, ACCESS_ADMIN, 0},
+    {"GET", "/healthz", handle_healthz, ACCESS_PUBLIC, 0},
+    {"GET", "/openapi.json", handle_openapi, ACCESS_PUBLIC, 0},
 };
 
 #define ROUTE_COUNT (sizeof route_table / sizeof route_table[0])
@@ -142,6 +146,8 @@ route_result router_match(const char *method, const char *path, route_match *out
         id_index++;
     }
     out->handler = found->handler;
+    out->access = found->access;
+    out->flags = found->flags;
     return ROUTE_FOUND;
 }
 

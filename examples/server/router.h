@@ -10,10 +10,15 @@
 
 #include "handlers.h"
 
+/* Route flags. */
+#define ROUTE_TAKES_IDEMPOTENCY_KEY 1u /* Idempotency-Key is read (idem_key.h) */
+
 typedef struct route {
     const char *method;       /* "GET", "POST", "PUT", "DELETE" */
     const char *pattern;      /* "/api/v1/concerts/{id}"; {id} is a path id */
     api_handler_fn handler;
+    route_access access;      /* who may call it (access.h) */
+    unsigned flags;           /* ROUTE_* */
 } route;
 
 typedef enum route_result {
@@ -25,6 +30,8 @@ typedef enum route_result {
 
 typedef struct route_match {
     api_handler_fn handler;
+    route_access access;
+    unsigned flags;
     int64_t ids[API_MAX_PATH_IDS];
     char allow[40];           /* "GET, HEAD" etc. for ROUTE_METHOD_NOT_ALLOWED */
 } route_match;

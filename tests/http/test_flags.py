@@ -22,7 +22,8 @@ def test_help_and_version(concertd_path):
     for flag in ("--store", "--listen", "--max-active", "--admit-per-minute",
                  "--queue-refresh-ms", "--admin-key-file", "--active-ttl", "--wait-ttl",
                  "--hold-ttl", "--booking-cutoff", "--threads", "--import", "--demo", "--help",
-                 "--version"):
+                 "--version", "--auth", "--insecure-demo", "--jwt-secret-file", "--auth-header",
+                 "--service-key-file", "--allow-self-charge"):
         assert flag in r.stdout, flag
     # The queue limits only seed a new store: --help must say so.
     assert "only SEED a store" in r.stdout
@@ -100,7 +101,7 @@ def test_bad_catalog_refuses_to_start(concertd_path, workdir):
 def test_unusable_store_or_address_refuses_to_start(concertd_path, workdir):
     r = run(concertd_path, "--store", "nosuch:thing", "--listen", "127.0.0.1:0")
     assert r.returncode == 1 and "cannot open the store" in r.stderr, r
-    r = run(concertd_path, "--store", "memory:", "--listen", "203.0.113.1:0")
+    r = run(concertd_path, "--store", "memory:", "--listen", "203.0.113.1:0", "--insecure-demo")
     assert r.returncode == 1 and "cannot listen" in r.stderr, r
 
 

@@ -45,6 +45,7 @@ ERROR_CODES = {
     "HOLD_EXPIRED", "ALREADY_PAID", "INSUFFICIENT_POINTS", "IDEMPOTENCY_KEY_REUSED",
     "PAYLOAD_TOO_LARGE", "INVALID_AMOUNT", "INVALID_ARGUMENT", "INTERNAL", "STORAGE_UNAVAILABLE",
     "QUEUE_CLOSED", "CONFLICT", "ADMIN_KEY_REQUIRED", "ADMIN_KEY_INVALID",
+    "AUTH_REQUIRED", "AUTH_INVALID", "SERVICE_KEY_REQUIRED", "SERVICE_KEY_INVALID",
 }
 
 
@@ -64,7 +65,7 @@ def routes(request):
     if not tool:
         pytest.fail("give the concertd_routes tool with --routes-dump PATH or CONCERTD_ROUTES")
     out = subprocess.run([tool], check=True, capture_output=True, text=True, timeout=30).stdout
-    return {tuple(line.split(" ", 1)) for line in out.splitlines() if line}
+    return {tuple(line.split(" ")[:2]) for line in out.splitlines() if line}
 
 
 def test_served_document_is_the_repository_file(start_server):
@@ -141,3 +142,32 @@ def test_admin_operations_declare_the_admin_key_and_its_errors():
             assert (op.get("security") == [{"adminKey": []}]) == admin, (method, path)
             if admin:
                 assert {"401", "403"} <= set(op["responses"]), (method, path)
+
+
+def test_user_operations_declare_the_identity_and_its_errors(routes_with_rules):
+    """Every route that acts for a user (by the server's own table) documents
+    the identity schemes, 401 with WWW-Authenticate, and 403."""
+    doc = load_repo_doc()
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["userJwt"]["name"] == "X-User-Token"
+    assert schemes["serviceKey"]["name"] == "X-Service-Key"
+    assert schemes["userHeader"]["in"] == "header"
+    for method, path, rule in routes_with_rules:
+        op = doc["paths"][path][method.lower()]
+        if rule in ("PUBLIC", "ADMIN"):
+            continue
+        used = {name for alt in op["security"] for name in alt}
+        assert {"userJwt", "userHeader"} <= used, (method, path)
+        assert "WWW-Authenticate" in op["responses"]["401"].get("headers", {}), (method, path)
+        assert "403" in op["responses"], (method, path)
+        if rule == "CHARGE":
+            assert "serviceKey" in used, (method, path)
+
+
+@pytest.fixture(scope="module")
+def routes_with_rules(request):
+    tool = request.config.getoption("--routes-dump")
+    if not tool:
+        pytest.fail("give the concertd_routes tool with --routes-dump PATH or CONCERTD_ROUTES")
+    out = subprocess.run([tool], check=True, capture_output=True, text=True, timeout=30).stdout
+    return [tuple(line.split(" ")) for line in out.splitlines() if line]
