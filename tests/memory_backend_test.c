@@ -793,6 +793,488 @@ Test(memory, lists_stay_in_id_order_across_loads)
     cr_assert_eq(n, 2);
 }
 
+static int count_seat(void *ctx, const concert_seat *item);
+
+/* ---- storage v3: the token fence, the per-buyer limits, orders, release ---- */
+
+static concert_release_request release_request(int64_t reservation, const char *token,
+                                               int64_t now)
+{
+    concert_release_request req;
+    memset(&req, 0, sizeof(req));
+    req.reservation_id = reservation;
+    req.token = token;
+    req.now = now;
+    req.queue = HOLD_RULES;
+    return req;
+}
+
+static size_t free_seats_in(int64_t schedule, int64_t now)
+{
+    size_t n = 0;
+    expect_ok(st->seats_available(st, schedule, now, count_seat, &n));
+    return n;
+}
+
+Test(memory, hold_checks_the_token_inside_the_step)
+{
+    concert_queue_params p = params(1);
+    concert_storage_token kim, lee;
+    concert_reservation r;
+
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &kim);
+    issue(&p, 2, 2, T0, &lee);
+    cr_assert_eq(lee.info.state, CONCERT_TOKEN_WAITING);
+    expect_rc(hold_by(7, 1, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", T0, &r), CONCERT_ETOKEN_INVALID);
+    expect_rc(hold_by(7, 1, "not-a-token-at-all", T0, &r), CONCERT_ETOKEN_INVALID);
+    expect_rc(hold_by(7, 1, lee.info.token, T0, &r), CONCERT_ETOKEN_NOT_ACTIVE);
+    /* the token comes first: a bad token on a missing seat is a token error */
+    expect_rc(hold_by(7, 11, lee.info.token, T0, &r), CONCERT_ETOKEN_NOT_ACTIVE);
+    /* ACTIVE until expires_at (T0 + 10 min), not at it */
+    expect_ok(hold_by(7, 1, kim.info.token, T0 + 10 * MINUTE - 1, &r));
+    cr_assert_eq(r.user_id, 1);
+    expect_rc(hold_by(7, 2, kim.info.token, T0 + 10 * MINUTE, &r), CONCERT_ETOKEN_INVALID);
+    /* a WAITING token idle past wait_ttl is no longer live: invalid */
+    expect_rc(hold_by(7, 2, lee.info.token, T0 + 5 * MINUTE, &r), CONCERT_ETOKEN_INVALID);
+    /* none of the refused holds took a seat */
+    cr_assert_eq(free_seats_in(7, T0 + 10 * MINUTE - 1), 19);
+}
+
+Test(memory, a_left_token_cannot_hold)
+{
+    concert_queue_params p = params(10);
+    concert_storage_token kim;
+    concert_reservation r;
+
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &kim);
+    expect_ok(st->queue_leave(st, &p, kim.info.token, T0));
+    expect_rc(hold_by(7, 1, kim.info.token, T0, &r), CONCERT_ETOKEN_INVALID);
+    cr_assert_eq(free_seats_in(7, T0), 20);
+}
+
+Test(memory, store_wide_limit_counts_live_holds_only)
+{
+    concert_queue_params p = params(10);
+    concert_storage_token kim, again;
+    concert_reservation a, b, c, same;
+    concert_release_request rel;
+    concert_pay_request req;
+    concert_payment pay;
+
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &kim);
+    expect_ok(hold_limited(7, 1, kim.info.token, T0, 2, 0, &a));
+    expect_ok(hold_limited(7, 2, kim.info.token, T0 + SECOND, 2, 0, &b));
+    expect_rc(hold_limited(7, 3, kim.info.token, T0 + SECOND, 2, 0, &c), CONCERT_EHOLD_LIMIT);
+    cr_assert_eq(free_seats_in(7, T0 + SECOND), 18, "the refused hold took nothing");
+    /* asking again for a seat one holds is never refused */
+    expect_ok(hold_limited(7, 2, kim.info.token, T0 + SECOND, 2, 0, &same));
+    cr_assert_eq(same.id, b.id);
+    cr_assert_eq(same.is_new, 0);
+    /* the store-wide limit spans concerts: another user's holds do not count */
+    expect_ok(hold_in(7, 2, 20, T0 + SECOND, &c));
+    /* a released hold no longer counts */
+    rel = release_request(a.id, kim.info.token, T0 + 2 * SECOND);
+    expect_ok(st->reservation_release(st, &rel, &same));
+    expect_ok(hold_limited(7, 3, kim.info.token, T0 + 2 * SECOND, 2, 0, &c));
+    expect_rc(hold_limited(7, 4, kim.info.token, T0 + 2 * SECOND, 2, 0, &same),
+              CONCERT_EHOLD_LIMIT);
+    /* b expires at T0 + 1 s + 5 min: from then on it does not count */
+    expect_rc(hold_limited(7, 4, kim.info.token, T0 + SECOND + 5 * MINUTE - 1, 2, 0, &same),
+              CONCERT_EHOLD_LIMIT);
+    expect_ok(hold_limited(7, 4, kim.info.token, T0 + SECOND + 5 * MINUTE, 2, 0, &same));
+    /* paid seats do not count against the store-wide limit */
+    req = pay_request(&p, &same.id, 1, kim.info.token, T0 + SECOND + 5 * MINUTE, NULL, NULL);
+    expect_ok(st->pay(st, &req, &pay));
+    issue(&p, 1, 3, T0 + 6 * MINUTE, &again);
+    expect_ok(hold_limited(7, 5, again.info.token, T0 + 6 * MINUTE, 2, 0, &a));
+    expect_ok(hold_limited(7, 6, again.info.token, T0 + 6 * MINUTE, 2, 0, &b));
+    expect_rc(hold_limited(7, 7, again.info.token, T0 + 6 * MINUTE, 2, 0, &c),
+              CONCERT_EHOLD_LIMIT);
+}
+
+/* Concert 4 limits each buyer to 2 seats (schedules 40 and 41); concert 5
+ * has no limit (schedule 50). Users 1 (1000 points) and 2. */
+static void load_limited_concerts(void)
+{
+    static const concert_catalog_seat_range seats[] = {{1, 10, "A", 10}};
+    static const concert_catalog_schedule limited[] = {{40, T0 + 86400000, seats, 1},
+                                                       {41, T0 + 90000000, seats, 1}};
+    static const concert_catalog_schedule open[] = {{50, T0 + 86400000, seats, 1}};
+    static const concert_catalog_concert concerts[] = {
+        {4, "Limited", CONCERT_STATUS_OPEN, 2, limited, 2},
+        {5, "Open", CONCERT_STATUS_OPEN, 0, open, 1}};
+    static const concert_catalog_user users[] = {{1, "Kim", 1000}, {2, "Lee", 1000}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 2, concerts, 2};
+    expect_ok(st->catalog_load(st, &c, T0));
+}
+
+Test(memory, max_per_user_is_stored_and_reported)
+{
+    concert_storage_schedule sc;
+    concert_concert c;
+
+    load_limited_concerts();
+    expect_ok(st->concert_get(st, 4, &c));
+    cr_assert_eq(c.max_per_user, 2);
+    expect_ok(st->concert_get(st, 5, &c));
+    cr_assert_eq(c.max_per_user, 0);
+    expect_ok(st->schedule_get(st, 41, &sc));
+    cr_assert_eq(sc.max_per_user, 2);
+    cr_assert_eq(sc.concert_id, 4);
+    expect_ok(st->schedule_get(st, 50, &sc));
+    cr_assert_eq(sc.max_per_user, 0);
+}
+
+Test(memory, per_concert_limit_counts_held_and_bought_seats_of_that_concert)
+{
+    concert_queue_params p = params(10);
+    concert_storage_token kim, again;
+    concert_reservation a, b, c;
+    concert_pay_request req;
+    concert_payment pay;
+
+    load_limited_concerts();
+    issue(&p, 1, 1, T0, &kim);
+    /* holds in another concert do not count, whatever the store-wide limit */
+    expect_ok(hold_limited(50, 1, kim.info.token, T0, 1, 0, &c));
+    expect_ok(hold_limited(40, 1, kim.info.token, T0, 1, 2, &a));
+    req = pay_request(&p, &a.id, 1, kim.info.token, T0, NULL, NULL);
+    expect_ok(st->pay(st, &req, &pay));
+    issue(&p, 1, 2, T0 + SECOND, &again);
+    /* one bought plus one held, across the concert's two schedules */
+    expect_ok(hold_limited(41, 1, again.info.token, T0 + SECOND, 1, 2, &b));
+    expect_rc(hold_limited(40, 2, again.info.token, T0 + SECOND, 1, 2, &c), CONCERT_EHOLD_LIMIT);
+    expect_rc(hold_limited(41, 2, again.info.token, T0 + SECOND, 1, 2, &c), CONCERT_EHOLD_LIMIT);
+    /* another buyer has a limit of their own */
+    expect_ok(hold_in(40, 2, 2, T0 + SECOND, &c));
+    /* the held one expires: room for one more, never two */
+    expect_ok(hold_limited(40, 3, again.info.token, T0 + SECOND + 5 * MINUTE, 1, 2, &c));
+    expect_rc(hold_limited(40, 4, again.info.token, T0 + SECOND + 5 * MINUTE, 1, 2, &c),
+              CONCERT_EHOLD_LIMIT);
+}
+
+enum { RACE_THREADS = 8, RACE_LIMIT = 3 };
+static char race_token[CONCERT_TOKEN_SIZE];
+static _Atomic int race_held, race_refused, race_other;
+
+static void *hold_race(void *arg)
+{
+    concert_reservation r;
+    int rc = hold_limited(7, 1 + (int64_t)(intptr_t)arg, race_token, T0, RACE_LIMIT, 0, &r);
+    if (rc == 0)
+        atomic_fetch_add(&race_held, 1);
+    else if (rc == CONCERT_EHOLD_LIMIT)
+        atomic_fetch_add(&race_refused, 1);
+    else
+        atomic_fetch_add(&race_other, 1);
+    return NULL;
+}
+
+Test(memory, concurrent_holds_of_one_user_never_pass_the_limit)
+{
+    pthread_t threads[RACE_THREADS];
+    load_gappy_schedule();
+    active_token(1, T0, race_token);
+    for (intptr_t i = 0; i < RACE_THREADS; i++)
+        cr_assert_eq(pthread_create(&threads[i], NULL, hold_race, (void *)i), 0);
+    for (int i = 0; i < RACE_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    cr_assert_eq(atomic_load(&race_other), 0);
+    cr_assert_eq(atomic_load(&race_held), RACE_LIMIT);
+    cr_assert_eq(atomic_load(&race_refused), RACE_THREADS - RACE_LIMIT);
+    cr_assert_eq(free_seats_in(7, T0), 20 - RACE_LIMIT);
+}
+
+static int64_t history_count(int64_t user)
+{
+    ledger_seen seen = {0};
+    expect_ok(st->history_list(st, user, 0, 0, collect_entry, &seen));
+    return (int64_t)seen.count;
+}
+
+Test(memory, an_order_pays_once_for_all_its_holds)
+{
+    concert_queue_params p = params(10);
+    concert_storage_token kim, s;
+    concert_reservation r[3], back;
+    concert_payment pay, again;
+    concert_pay_request req;
+    concert_verify_report report;
+    texts_seen v = {0};
+    ledger_seen seen = {0};
+    int64_t ids[3], balance;
+
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &kim);
+    expect_ok(hold(1, 1, T0, &r[0]));    /* 100 */
+    expect_ok(hold(1, 20, T0, &r[1]));   /* 200 */
+    expect_ok(hold(1, 1000, T0, &r[2])); /* 400 */
+    for (int i = 0; i < 3; i++)
+        ids[i] = r[i].id;
+    req = pay_request(&p, ids, 3, kim.info.token, T0 + SECOND, "o1", "reservations=1,2,3");
+    expect_ok(st->pay(st, &req, &pay));
+    cr_assert_eq(pay.amount, 700);
+    cr_assert_eq(pay.reservation_id, ids[0], "the payment names the first reservation");
+    cr_assert_eq(pay.user_id, 1);
+    cr_assert_eq(pay.balance, 100000 - 700);
+    cr_assert_eq(pay.paid_at, T0 + SECOND);
+    for (int i = 0; i < 3; i++) {
+        expect_ok(st->reservation_get(st, ids[i], &back));
+        cr_assert_eq(back.status, CONCERT_RESERVATION_CONFIRMED);
+    }
+    cr_assert_eq(free_seats_in(7, T0 + 10 * MINUTE), 17, "all three seats are sold");
+    /* one debit of the sum, one ledger entry */
+    expect_ok(st->history_list(st, 1, 0, 0, collect_entry, &seen));
+    cr_assert_eq(seen.count, 2);
+    cr_assert_eq(seen.items[0].type, CONCERT_LEDGER_PAYMENT);
+    cr_assert_eq(seen.items[0].amount, -700);
+    cr_assert_eq(seen.items[0].reservation_id, ids[0]);
+    expect_ok(st->balance_get(st, 1, &balance));
+    cr_assert_eq(balance, 100000 - 700);
+    /* the token ended; the key replays the order */
+    expect_ok(st->queue_status(st, &p, kim.info.token, T0 + SECOND, &s));
+    cr_assert_eq(s.info.state, CONCERT_TOKEN_ENDED);
+    req.now = T0 + 2 * SECOND;
+    expect_ok(st->pay(st, &req, &again));
+    cr_assert_eq(again.id, pay.id);
+    cr_assert_eq(again.amount, 700);
+    req.fingerprint = "reservations=1,2";
+    expect_rc(st->pay(st, &req, &again), CONCERT_EIDEMPOTENCY_KEY_REUSED);
+    memset(&report, 0, sizeof(report));
+    expect_ok(st->verify(st, &p, T0 + SECOND, collect_text, &v, &report));
+    cr_assert_eq(v.count, 0, "%s", v.first);
+    cr_assert_eq(report.payments, 1);
+    cr_assert_eq(report.seats_sold, 3);
+}
+
+/* The store as pay would leave it: balances, ledger sizes, free seats,
+ * statuses of reservations 1..n, the token's state. */
+static void expect_unchanged(int64_t balance1, int64_t entries1, size_t free_seats,
+                             const int64_t *ids, size_t n, const char *token)
+{
+    concert_storage_token s;
+    concert_reservation back;
+    int64_t balance;
+    expect_ok(st->balance_get(st, 1, &balance));
+    cr_assert_eq(balance, balance1);
+    cr_assert_eq(history_count(1), entries1);
+    cr_assert_eq(free_seats_in(7, T0 + SECOND), free_seats);
+    for (size_t i = 0; i < n; i++) {
+        if (st->reservation_get(st, ids[i], &back) == 0)
+            cr_assert_neq(back.status, CONCERT_RESERVATION_CONFIRMED);
+    }
+    expect_ok(st->queue_status(st, &HOLD_RULES, token, T0 + SECOND, &s));
+    cr_assert_eq(s.info.state, CONCERT_TOKEN_ACTIVE);
+}
+
+Test(memory, an_order_with_one_bad_reservation_changes_nothing)
+{
+    concert_queue_params p = params(10);
+    concert_storage_token kim, lee;
+    concert_reservation a, b, late, theirs, rel;
+    concert_release_request rr;
+    concert_pay_request req;
+    concert_payment pay;
+    int64_t ids[3];
+
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &kim);
+    issue(&p, 2, 2, T0, &lee);
+    expect_ok(hold(1, 1, T0, &a));
+    expect_ok(hold(1, 2, T0, &b));
+    expect_ok(hold(2, 3, T0, &theirs));
+    expect_ok(hold(1, 4, T0 - 5 * MINUTE + SECOND, &late)); /* runs out at T0 + 1 s */
+
+    /* ascending order, first failure wins: a missing id after a foreign one */
+    ids[0] = a.id;
+    ids[1] = theirs.id;
+    ids[2] = 999;
+    req = pay_request(&p, ids, 3, kim.info.token, T0 + SECOND, NULL, NULL);
+    expect_rc(st->pay(st, &req, &pay), CONCERT_EFORBIDDEN);
+    ids[1] = b.id;
+    req = pay_request(&p, ids, 3, kim.info.token, T0 + SECOND, NULL, NULL);
+    expect_rc(st->pay(st, &req, &pay), CONCERT_ERESERVATION_NOT_FOUND);
+    ids[0] = a.id;
+    ids[1] = b.id;
+    ids[2] = late.id;
+    req = pay_request(&p, ids, 3, kim.info.token, T0 + SECOND, NULL, NULL);
+    expect_rc(st->pay(st, &req, &pay), CONCERT_EHOLD_EXPIRED);
+    expect_unchanged(100000, 1, 17, ids, 3, kim.info.token);
+
+    /* a released hold is a hold that ended */
+    rr = release_request(b.id, kim.info.token, T0 + SECOND);
+    expect_ok(st->reservation_release(st, &rr, &rel));
+    req = pay_request(&p, ids, 2, kim.info.token, T0 + SECOND, NULL, NULL);
+    expect_rc(st->pay(st, &req, &pay), CONCERT_EHOLD_EXPIRED);
+    expect_unchanged(100000, 1, 18, ids, 2, kim.info.token);
+
+    /* an unknown token is refused before any key is looked at */
+    req = pay_request(&p, ids, 1, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", T0 + SECOND, "k", "x");
+    expect_rc(st->pay(st, &req, &pay), CONCERT_ETOKEN_INVALID);
+}
+
+Test(memory, an_order_is_refused_when_the_sum_passes_the_balance)
+{
+    static const concert_catalog_seat_range seats[] = {{1, 10, "A", 600}};
+    static const concert_catalog_schedule schedules[] = {{60, T0 + 86400000, seats, 1}};
+    static const concert_catalog_concert concerts[] = {{6, "Dear", CONCERT_STATUS_OPEN, 0,
+                                                        schedules, 1}};
+    static const concert_catalog_user users[] = {{9, "Ann", 1000}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 1, concerts, 1};
+    concert_queue_params p = params(10);
+    concert_storage_token ann;
+    concert_reservation a, b;
+    concert_pay_request req;
+    concert_payment pay;
+    int64_t ids[2], balance;
+
+    expect_ok(st->catalog_load(st, &c, T0));
+    issue(&p, 9, 1, T0, &ann);
+    expect_ok(hold_in(60, 9, 1, T0, &a));
+    expect_ok(hold_in(60, 9, 2, T0, &b));
+    ids[0] = a.id;
+    ids[1] = b.id;
+    req = pay_request(&p, ids, 2, ann.info.token, T0, NULL, NULL);
+    expect_rc(st->pay(st, &req, &pay), CONCERT_EINSUFFICIENT_POINTS);
+    expect_ok(st->balance_get(st, 9, &balance));
+    cr_assert_eq(balance, 1000);
+    req = pay_request(&p, ids, 1, ann.info.token, T0, NULL, NULL);
+    expect_ok(st->pay(st, &req, &pay));
+    cr_assert_eq(pay.balance, 400);
+}
+
+Test(memory, release_frees_the_seat_at_once_and_is_fenced)
+{
+    concert_queue_params p = params(10);
+    concert_storage_token kim, lee;
+    concert_reservation mine, theirs, out, paid;
+    concert_release_request rr;
+    concert_pay_request req;
+    concert_payment pay;
+
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &kim);
+    issue(&p, 2, 2, T0, &lee);
+    expect_ok(hold(1, 5, T0, &mine));
+    cr_assert_eq(free_seats_in(7, T0), 19);
+    cr_assert_eq(free_seats_of_schedule_7(T0), 19);
+
+    rr = release_request(mine.id, lee.info.token, T0);
+    expect_rc(st->reservation_release(st, &rr, &out), CONCERT_EFORBIDDEN);
+    rr = release_request(999, kim.info.token, T0);
+    expect_rc(st->reservation_release(st, &rr, &out), CONCERT_ERESERVATION_NOT_FOUND);
+    rr = release_request(mine.id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", T0);
+    expect_rc(st->reservation_release(st, &rr, &out), CONCERT_ETOKEN_INVALID);
+    cr_assert_eq(free_seats_in(7, T0), 19, "refused releases change nothing");
+
+    rr = release_request(mine.id, kim.info.token, T0 + SECOND);
+    expect_ok(st->reservation_release(st, &rr, &out));
+    cr_assert_eq(out.status, CONCERT_RESERVATION_RELEASED);
+    cr_assert_eq(out.id, mine.id);
+    cr_assert_eq(free_seats_in(7, T0 + SECOND), 20);
+    cr_assert_eq(free_seats_of_schedule_7(T0 + SECOND), 20);
+    /* free for everyone at once */
+    expect_ok(hold(2, 5, T0 + SECOND, &theirs));
+    /* releasing again changes nothing and leaves the new hold alone */
+    expect_ok(st->reservation_release(st, &rr, &out));
+    cr_assert_eq(out.status, CONCERT_RESERVATION_RELEASED);
+    expect_rc(hold(1, 5, T0 + SECOND, &out), CONCERT_ESEAT_TAKEN);
+    expect_ok(st->reservation_get(st, mine.id, &out));
+    cr_assert_eq(out.status, CONCERT_RESERVATION_RELEASED);
+
+    /* an expired hold whose seat another buyer took since: released, the
+     * other hold untouched */
+    expect_ok(hold(1, 6, T0, &mine));
+    expect_ok(hold(2, 6, T0 + 5 * MINUTE, &theirs));
+    rr = release_request(mine.id, kim.info.token, T0 + 5 * MINUTE);
+    expect_ok(st->reservation_release(st, &rr, &out));
+    cr_assert_eq(out.status, CONCERT_RESERVATION_RELEASED);
+    expect_rc(hold(1, 6, T0 + 5 * MINUTE, &out), CONCERT_ESEAT_TAKEN);
+
+    /* a paid reservation is not released */
+    expect_ok(hold(1, 7, T0 + 5 * MINUTE, &paid));
+    req = pay_request(&p, &paid.id, 1, kim.info.token, T0 + 5 * MINUTE, NULL, NULL);
+    expect_ok(st->pay(st, &req, &pay));
+    issue(&p, 1, 3, T0 + 5 * MINUTE, &kim);
+    rr = release_request(paid.id, kim.info.token, T0 + 5 * MINUTE);
+    expect_rc(st->reservation_release(st, &rr, &out), CONCERT_EALREADY_PAID);
+}
+
+Test(memory, token_owner_reads_any_state_and_touches_nothing)
+{
+    concert_queue_params p = params(1);
+    concert_storage_token kim, lee, s;
+    int64_t user = 0;
+
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &kim);
+    issue(&p, 2, 2, T0, &lee);
+    expect_ok(st->token_owner(st, kim.info.token, &user));
+    cr_assert_eq(user, 1);
+    /* asked just before its idle limit: the WAITING token still idles out */
+    expect_ok(st->token_owner(st, lee.info.token, &user));
+    cr_assert_eq(user, 2);
+    expect_ok(st->token_owner(st, lee.info.token, &user));
+    expect_ok(st->queue_status(st, &p, lee.info.token, T0 + 5 * MINUTE, &s));
+    cr_assert_eq(s.info.state, CONCERT_TOKEN_ENDED);
+    expect_ok(st->token_owner(st, lee.info.token, &user));
+    cr_assert_eq(user, 2, "an ended token still names its user");
+    expect_rc(st->token_owner(st, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &user),
+              CONCERT_ETOKEN_INVALID);
+    expect_rc(st->token_owner(st, "", &user), CONCERT_ETOKEN_INVALID);
+}
+
+Test(memory, history_pages_newest_first_by_id)
+{
+    concert_charge_request req = {1, 1, CONCERT_MAX_BALANCE, T0, NULL, NULL};
+    ledger_seen seen = {0};
+    int64_t balance, ids[12];
+    size_t n = 0;
+
+    load_gappy_schedule(); /* user 1's opening entry is id 1 */
+    /* user 1's entries interleaved with user 2's */
+    for (int i = 0; i < 10; i++) {
+        req.user_id = 1 + i % 2;
+        expect_ok(st->charge(st, &req, &balance));
+    }
+    /* user 1: ids 1, 2, 4, 6, 8, 10 */
+    expect_ok(st->history_list(st, 1, 0, 0, collect_entry, &seen));
+    cr_assert_eq(seen.count, 6);
+    for (size_t i = 0; i < seen.count; i++)
+        ids[n++] = seen.items[i].id;
+    cr_assert_eq(ids[0], 10);
+    cr_assert_eq(ids[5], 1);
+    memset(&seen, 0, sizeof(seen));
+    expect_ok(st->history_list(st, 1, 0, 2, collect_entry, &seen));
+    cr_assert_eq(seen.count, 2);
+    cr_assert_eq(seen.items[0].id, 10);
+    cr_assert_eq(seen.items[1].id, 8);
+    cr_assert_eq(seen.items[1].user_id, 1);
+    memset(&seen, 0, sizeof(seen));
+    expect_ok(st->history_list(st, 1, 8, 2, collect_entry, &seen));
+    cr_assert_eq(seen.count, 2);
+    cr_assert_eq(seen.items[0].id, 6);
+    cr_assert_eq(seen.items[1].id, 4);
+    /* a cursor between ids, and past the last page */
+    memset(&seen, 0, sizeof(seen));
+    expect_ok(st->history_list(st, 1, 5, 10, collect_entry, &seen));
+    cr_assert_eq(seen.count, 3);
+    cr_assert_eq(seen.items[0].id, 4);
+    cr_assert_eq(seen.items[2].id, 1);
+    cr_assert_eq(seen.items[2].amount, 100000);
+    memset(&seen, 0, sizeof(seen));
+    expect_ok(st->history_list(st, 1, 1, 10, collect_entry, &seen));
+    cr_assert_eq(seen.count, 0);
+    memset(&seen, 0, sizeof(seen));
+    expect_ok(st->history_list(st, 1, INT64_MAX, 1, collect_entry, &seen));
+    cr_assert_eq(seen.count, 1);
+    cr_assert_eq(seen.items[0].id, 10);
+    expect_rc(st->history_list(st, 3, 0, 1, collect_entry, &seen), CONCERT_EUSER_NOT_FOUND);
+}
+
 /* ---- verify ---- */
 
 Test(memory, verify_counts_what_it_checked)
