@@ -1088,6 +1088,15 @@ Test(memory, an_order_with_one_bad_reservation_changes_nothing)
     expect_ok(hold(2, 3, T0, &theirs));
     expect_ok(hold(1, 4, T0 - 5 * MINUTE + SECOND, &late)); /* runs out at T0 + 1 s */
 
+    /* the core sorts and dedups; the store still refuses an id twice */
+    ids[0] = a.id;
+    ids[1] = a.id;
+    req = pay_request(&p, ids, 2, kim.info.token, T0 + SECOND, NULL, NULL);
+    expect_rc(st->pay(st, &req, &pay), CONCERT_EINVAL);
+    req = pay_request(&p, ids, 0, kim.info.token, T0 + SECOND, NULL, NULL);
+    expect_rc(st->pay(st, &req, &pay), CONCERT_EINVAL);
+    expect_unchanged(100000, 1, 17, ids, 1, kim.info.token);
+
     /* ascending order, first failure wins: a missing id after a foreign one */
     ids[0] = a.id;
     ids[1] = theirs.id;

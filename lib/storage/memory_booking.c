@@ -286,6 +286,11 @@ static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t t
     for (size_t i = 0; i < req->count; i++) {
         int64_t id = req->reservation_ids[i];
         const mem_reservation *r;
+        /* the core sorts and dedups; a repeated id would be sold twice */
+        if (i > 0 && id <= req->reservation_ids[i - 1])
+            return concert_sys_error_set(CONCERT_EINVAL,
+                                         "an order's reservation ids must be ascending and "
+                                         "distinct");
         if ((rc = reservation_check(s, id)) != 0)
             return rc;
         r = &s->reservations[id - 1];
@@ -344,6 +349,9 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
     char *idem_text = NULL;
     int rc;
 
+    if (!req->reservation_ids || req->count < 1 || req->count > CONCERT_ORDER_MAX)
+        return concert_sys_error_set(CONCERT_EINVAL, "an order pays for 1 to %d reservations",
+                                     CONCERT_ORDER_MAX);
     memory__store_lock(s);
     if ((rc = pay_token(s, req, &ti)) != 0)
         goto done;
