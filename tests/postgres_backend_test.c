@@ -1,10 +1,13 @@
 /*
  * PostgreSQL backend tests beyond the shared behaviour suite: schema
- * creation and versioning (a version 2 store migrated in place), the
- * database's own invariants, connection strings, the pool under many
- * threads, the queue's opening lottery raced by two handles, joins from many
- * threads racing admission, reconnecting after a server restart and failing
- * fast while the server is down.
+ * creation and versioning (version 2 and version 3 stores migrated in
+ * place), the database's own invariants, verify on orders and releases, the
+ * hold's fence (a hold waiting on its token never lands once the token has
+ * ended; holds of one user count the limit under the user's row lock), the
+ * indexes behind the limit and the history pages, connection strings, the
+ * pool under many threads, the queue's opening lottery raced by two handles,
+ * joins from many threads racing admission, reconnecting after a server
+ * restart and failing fast while the server is down.
  *
  * They run against a private throwaway server (tests/pg/start.sh) because
  * they stop and restart it:
@@ -192,12 +195,12 @@ Test(postgres, schema_is_created_on_first_open_and_versioned)
     concert_db *db = open_store(NULL);
     cr_assert_str_eq(concert_backend_name(db), "postgresql");
     concert_close(db);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 3);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 4);
     cr_assert_eq(admin_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'concert'"), 11);
     /* Opening again changes nothing. */
     db = open_store(NULL);
     concert_close(db);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 3);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 4);
 }
 
 Test(postgres, a_newer_schema_is_refused)
@@ -238,6 +241,7 @@ Test(postgres, a_version_2_store_migrates_in_place_and_keeps_its_line)
     /* A version 2 store as libconcert 0.1 left it: ticket 1 ACTIVE, tickets
      * 2 and 3 WAITING, 3 issued, 1 admitted. */
     (void)PG_MIGRATION_3;
+    (void)PG_MIGRATION_4;
     admin_exec_all(PG_MIGRATION_1);
     admin_exec_all(PG_MIGRATION_2);
     admin_exec(dbname, "UPDATE concert.meta SET value = 2 WHERE name = 'schema_version';"
@@ -259,7 +263,7 @@ Test(postgres, a_version_2_store_migrates_in_place_and_keeps_its_line)
     o.admit_per_minute = 30;
     o.queue_refresh_ms = 0;
     db = open_store(&o);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 3);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 4);
     /* The options seed the settings of a store that had none. */
     cr_assert_eq(admin_int("SELECT max_active FROM concert.queue_state"), 1);
     cr_assert_eq(admin_int("SELECT admit_per_minute FROM concert.queue_state"), 30);
@@ -288,7 +292,7 @@ Test(postgres, a_version_2_store_migrates_in_place_and_keeps_its_line)
     cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
     concert_close(db);
 
-    /* Opening a version 3 store never changes its settings. */
+    /* Opening a migrated store never changes its settings. */
     o.max_active = 50;
     o.admit_per_minute = 0;
     db = open_store(&o);
@@ -320,7 +324,7 @@ Test(postgres, concurrent_first_opens_create_the_schema_once)
         cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "process %d failed to open", i);
     }
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 3);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 4);
 }
 
 Test(postgres, uri_and_conninfo_forms_open_the_same_store)
@@ -370,14 +374,22 @@ Test(postgres, the_database_itself_refuses_broken_invariants)
     cr_assert_str_eq(state, "23514", "negative balance: CHECK");
     /* A second CONFIRMED reservation of the sold seat. */
     admin_try("INSERT INTO concert.reservations (id, user_id, schedule_id, seat_number, price, "
-              "status, held_until, created_at) VALUES (nextval('concert.reservation_ids'), 2, 10, "
-              "7, 100, 2, 0, 0)",
+              "status, held_until, created_at, payment_id) VALUES "
+              "(nextval('concert.reservation_ids'), 2, 10, 7, 100, 2, 0, 0, "
+              "(SELECT id FROM concert.payments))",
               state);
     cr_assert_str_eq(state, "23505", "second sale of a seat: UNIQUE");
     admin_try("INSERT INTO concert.payments (reservation_id, user_id, amount, balance_after, "
               "paid_at) SELECT id, user_id, price, 0, 0 FROM concert.reservations LIMIT 1",
               state);
     cr_assert_str_eq(state, "23505", "second payment of a reservation: UNIQUE");
+    admin_try("INSERT INTO concert.reservations (id, user_id, schedule_id, seat_number, price, "
+              "status, held_until, created_at) VALUES (nextval('concert.reservation_ids'), 2, 10, "
+              "8, 100, 2, 0, 0)",
+              state);
+    cr_assert_str_eq(state, "23514", "CONFIRMED without a payment: CHECK");
+    admin_try("UPDATE concert.reservations SET status = 3", state);
+    cr_assert_str_eq(state, "23514", "EXPIRED is derived, never stored: CHECK");
     admin_try("INSERT INTO concert.idempotency VALUES (1, 'charge', 'k', 'f', NULL, 0, 0), "
               "(1, 'charge', 'k', 'g', NULL, 0, 0)",
               state);
@@ -414,6 +426,327 @@ Test(postgres, verify_is_clean_after_a_sale_and_finds_a_tampered_balance)
     cr_assert(strstr(rep->violations[0], "user 1"), "%s", rep->violations[0]);
     concert_verify_report_free(rep);
     concert_close(db);
+}
+
+/* A version 3 store as libconcert 0.2 left it, with a paid seat and a live
+ * hold made by that version's own server-side functions, opens as version
+ * 4: the payment is linked to its reservation, verify is clean, and the old
+ * hold can be paid and released holds work. */
+Test(postgres, a_version_3_store_migrates_to_4_with_its_payments_and_holds)
+{
+    concert_options o = options();
+    concert_verify_report *rep = NULL;
+    concert_db *db;
+    concert_concert c;
+    concert_payment pay;
+    concert_reservation r;
+    char tok[3][CONCERT_TOKEN_SIZE], sql[800];
+    int64_t held;
+
+    admin_exec_all(PG_MIGRATION_1);
+    admin_exec_all(PG_MIGRATION_2);
+    admin_exec_all(PG_MIGRATION_3);
+    admin_exec(dbname, "UPDATE concert.meta SET value = 3 WHERE name = 'schema_version';"
+                       "UPDATE concert.queue_state SET max_active = 100, active = 2, "
+                       "admitted_through = 2;"
+                       "SELECT setval('concert.tickets', 2, true);"
+                       "INSERT INTO concert.users SELECT g, 'user ' || g, 1000 "
+                       "FROM generate_series(1, 3) g;"
+                       "INSERT INTO concert.ledger (user_id, type, amount, balance_after, at) "
+                       "SELECT g, 1, 1000, 1000, 0 FROM generate_series(1, 3) g;"
+                       "INSERT INTO concert.concerts VALUES (1, 'Old', 1);"
+                       "INSERT INTO concert.schedules VALUES (10, 1, 1900000000000);"
+                       "INSERT INTO concert.seats (schedule_id, number, grade, price) "
+                       "SELECT 10, g, 'R', 100 FROM generate_series(1, 20) g;");
+    for (int i = 1; i <= 2; i++) {
+        fake_token(tok[i], i);
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO concert.tokens (ticket, lookup, token, user_id, state, last_seen, "
+                 "expires_at, issued_at) VALUES (%d, hashtextextended('%s', 0), '%s', %d, 2, "
+                 "%lld, %lld, %lld)",
+                 i, tok[i], tok[i], i, (long long)T0, (long long)(T0 + DAY), (long long)T0);
+        admin_exec(dbname, sql);
+    }
+    /* User 1 holds seat 1 and pays; user 2 holds seat 2 (schema 3's calls). */
+    snprintf(sql, sizeof(sql),
+             "SELECT concert_fn.seat_hold(10, 1, 1, %lld, %lld);"
+             "SELECT concert_fn.pay(r.id, 1, '%s', %lld, 'old-key', 'reservation=' || r.id) "
+             "FROM concert.reservations r WHERE r.seat_number = 1;"
+             "SELECT concert_fn.seat_hold(10, 2, 2, %lld, %lld);",
+             (long long)T0, (long long)(T0 + 600000), tok[1], (long long)T0, (long long)T0,
+             (long long)(T0 + 600000));
+    admin_exec(dbname, sql);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.payments"), 1);
+    held = admin_int("SELECT id FROM concert.reservations WHERE seat_number = 2");
+
+    o.max_holds_per_user = 2;
+    db = open_store(&o);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 4);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.reservations r JOIN concert.payments p "
+                           "ON p.id = r.payment_id AND p.reservation_id = r.id "
+                           "WHERE r.status = 2"),
+                 1, "the old payment is linked to its reservation");
+    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(rep->violation_count, 0, "first violation: %s",
+                 rep->violation_count ? rep->violations[0] : "");
+    concert_verify_report_free(rep);
+    cr_assert_eq(concert_concert_get(&c, db, tok[2], 1), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(c.max_per_user, 0);
+
+    /* The old hold counts toward the new limit, and is paid as part of an
+     * order with a new one. */
+    cr_assert_eq(concert_reserve_seat(&r, db, tok[2], 10, 3), 0, "%s",
+                 concert_error_last()->message);
+    {
+        concert_reservation refused;
+        cr_assert_eq(concert_reserve_seat(&refused, db, tok[2], 10, 4), CONCERT_EHOLD_LIMIT);
+    }
+    {
+        int64_t ids[2] = {r.id, held};
+        cr_assert_eq(concert_pay_order(&pay, db, tok[2], ids, 2, "new-key"), 0, "%s",
+                     concert_error_last()->message);
+    }
+    cr_assert_eq(pay.reservation_id, held);
+    cr_assert_eq(pay.amount, 200);
+    cr_assert_eq(pay.balance, 800);
+    /* The old payment's key still replays under the new code, with the
+     * token that payment ended. */
+    {
+        int64_t paid = admin_int("SELECT id FROM concert.reservations WHERE seat_number = 1");
+        cr_assert_eq(concert_pay(&pay, db, tok[1], paid, "old-key"), 0, "%s",
+                     concert_error_last()->message);
+        cr_assert_eq(pay.reservation_id, paid);
+        cr_assert_eq(pay.balance, 900);
+    }
+    cr_assert_eq(concert_verify(&rep, db), 0);
+    cr_assert_eq(rep->violation_count, 0, "first violation: %s",
+                 rep->violation_count ? rep->violations[0] : "");
+    cr_assert_eq(rep->payments, 2);
+    cr_assert_eq(rep->seats_sold, 3);
+    concert_verify_report_free(rep);
+    concert_close(db);
+    }
+
+Test(postgres, verify_checks_orders_and_releases)
+{
+    concert_db *db = open_store(NULL);
+    concert_verify_report *rep = NULL;
+    concert_token_info t;
+    concert_reservation r[4];
+    concert_payment pay;
+    int64_t ids[3];
+    load_catalog(db);
+    cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(concert_reserve_seat(&r[i], db, t.token, 10, 20 + i), 0, "%s",
+                     concert_error_last()->message);
+    cr_assert_eq(concert_reservation_release(NULL, db, t.token, r[3].id), 0, "%s",
+                 concert_error_last()->message);
+    for (int i = 0; i < 3; i++)
+        ids[i] = r[2 - i].id;
+    cr_assert_eq(concert_pay_order(&pay, db, t.token, ids, 3, NULL), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(pay.reservation_id, r[0].id, "an order's payment names its lowest id");
+    cr_assert_eq(admin_int("SELECT count(DISTINCT payment_id) FROM concert.reservations "
+                           "WHERE status = 2"),
+                 1);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.ledger WHERE type = 2"), 1);
+    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(rep->violation_count, 0, "first violation: %s",
+                 rep->violation_count ? rep->violations[0] : "");
+    cr_assert_eq(rep->payments, 1);
+    cr_assert_eq(rep->seats_sold, 3);
+    concert_verify_report_free(rep);
+
+    /* A payment that does not add up to its reservations. */
+    admin_exec(dbname, "UPDATE concert.payments SET amount = amount + 1");
+    cr_assert_eq(concert_verify(&rep, db), 0);
+    cr_assert_eq(rep->violation_count, 1, "first violation: %s",
+                 rep->violation_count ? rep->violations[0] : "");
+    cr_assert(strstr(rep->violations[0], "its 3 reservations cost 300"), "%s", rep->violations[0]);
+    concert_verify_report_free(rep);
+    admin_exec(dbname, "UPDATE concert.payments SET amount = amount - 1");
+
+    /* A seat pointing at a RELEASED reservation. */
+    {
+        char sql[300];
+        snprintf(sql, sizeof(sql),
+                 "UPDATE concert.seats SET hold_reservation_id = %lld, hold_until = %lld "
+                 "WHERE schedule_id = 10 AND number = 23",
+                 (long long)r[3].id, (long long)(T0 + 1000));
+        admin_exec(dbname, sql);
+    }
+    cr_assert_eq(concert_verify(&rep, db), 0);
+    cr_assert_eq(rep->violation_count, 1, "first violation: %s",
+                 rep->violation_count ? rep->violations[0] : "");
+    cr_assert(strstr(rep->violations[0], "RELEASED"), "%s", rep->violations[0]);
+    concert_verify_report_free(rep);
+    concert_close(db);
+}
+
+/* ---- the hold's fence, seen from another session ---- */
+
+static PGconn *admin_connect(void)
+{
+    char conninfo[700];
+    PGconn *c;
+    snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", base_conninfo, dbname);
+    c = PQconnectdb(conninfo);
+    cr_assert(PQstatus(c) == CONNECTION_OK, "admin connection: %s", PQerrorMessage(c));
+    return c;
+}
+
+static void conn_exec(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+              "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+typedef struct hold_call {
+    concert_db *db;
+    const char *token;
+    int64_t seat;
+    int rc;
+    concert_reservation r;
+    atomic_int done;
+} hold_call;
+
+static void *hold_thread(void *arg)
+{
+    hold_call *h = arg;
+    h->rc = concert_reserve_seat(&h->r, h->db, h->token, 10, h->seat);
+    atomic_store(&h->done, 1);
+    return NULL;
+}
+
+/* Wait until the hold waits for a row lock (it must be queued behind the
+ * other session before that one commits), or has returned without waiting
+ * (which the caller's assertions then report). */
+static void wait_for_lock_waiter(hold_call *h)
+{
+    const struct timespec pause = {0, 2000000};
+    while (!atomic_load(&h->done) &&
+           admin_int("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                     "'libconcert' AND wait_event_type = 'Lock'") == 0)
+        nanosleep(&pause, NULL);
+}
+
+Test(postgres, a_hold_queued_behind_its_token_never_lands_once_the_token_ended)
+{
+    concert_db *db = open_store(NULL);
+    concert_token_info t;
+    hold_call h;
+    pthread_t th;
+    PGconn *other;
+    load_catalog(db);
+    cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
+    cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
+
+    /* Another session is ending the token (as a payment or a leave does)
+     * and has not committed yet. */
+    other = admin_connect();
+    conn_exec(other, "BEGIN");
+    conn_exec(other, "UPDATE concert.tokens SET expires_at = 0 WHERE user_id = 1");
+    h = (hold_call){db, t.token, 5, -1, {0}, 0};
+    cr_assert_eq(pthread_create(&th, NULL, hold_thread, &h), 0);
+    wait_for_lock_waiter(&h);
+    conn_exec(other, "COMMIT");
+    pthread_join(th, NULL);
+    PQfinish(other);
+    cr_assert_eq(h.rc, CONCERT_ETOKEN_INVALID, "the hold landed (rc %d)", h.rc);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.reservations"), 0);
+    cr_assert_eq(admin_int("SELECT hold_until FROM concert.seats WHERE schedule_id = 10 "
+                           "AND number = 5"),
+                 0);
+    concert_close(db);
+}
+
+Test(postgres, holds_of_one_user_count_the_limit_under_the_users_row_lock)
+{
+    concert_options o = options();
+    concert_db *db;
+    concert_token_info t;
+    hold_call h;
+    pthread_t th;
+    PGconn *other;
+    char sql[600];
+
+    o.max_holds_per_user = 1;
+    db = open_store(&o);
+    load_catalog(db);
+    cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
+
+    /* Another process's hold of user 1 is in flight: it has the user's row
+     * and is writing its reservation. */
+    other = admin_connect();
+    conn_exec(other, "BEGIN");
+    conn_exec(other, "SELECT 1 FROM concert.users WHERE id = 1 FOR UPDATE");
+    snprintf(sql, sizeof(sql),
+             "WITH h AS (UPDATE concert.seats SET hold_reservation_id = "
+             "nextval('concert.reservation_ids'), hold_until = %lld WHERE schedule_id = 10 AND "
+             "number = 6 RETURNING hold_reservation_id, price) "
+             "INSERT INTO concert.reservations (id, user_id, schedule_id, seat_number, price, "
+             "status, held_until, created_at) SELECT hold_reservation_id, 1, 10, 6, price, 1, "
+             "%lld, %lld FROM h",
+             (long long)(T0 + 600000), (long long)(T0 + 600000), (long long)T0);
+    conn_exec(other, sql);
+    h = (hold_call){db, t.token, 7, -1, {0}, 0};
+    cr_assert_eq(pthread_create(&th, NULL, hold_thread, &h), 0);
+    wait_for_lock_waiter(&h);
+    conn_exec(other, "COMMIT");
+    pthread_join(th, NULL);
+    PQfinish(other);
+    /* The waiting hold counted after the other one committed. */
+    cr_assert_eq(h.rc, CONCERT_EHOLD_LIMIT, "rc %d: the limit was passed", h.rc);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.reservations WHERE user_id = 1"), 1);
+    concert_close(db);
+}
+
+/* The plan of a query as text, with sequential scans disabled, to see that
+ * an index serves it. */
+static void plan_of(const char *query, char *out, size_t size)
+{
+    PGconn *c = admin_connect();
+    PGresult *r;
+    size_t used = 0;
+    char sql[800];
+    conn_exec(c, "SET enable_seqscan = off");
+    snprintf(sql, sizeof(sql), "EXPLAIN %s", query);
+    r = PQexec(c, sql);
+    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+    out[0] = '\0';
+    for (int i = 0; i < PQntuples(r) && used + 1 < size; i++) {
+        int n = snprintf(out + used, size - used, "%s\n", PQgetvalue(r, i, 0));
+        if (n < 0)
+            break;
+        used += (size_t)n < size - used ? (size_t)n : size - used - 1;
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+Test(postgres, the_limit_counts_and_history_pages_read_indexes)
+{
+    char plan[4000];
+    concert_db *db = open_store(NULL);
+    load_catalog(db);
+    concert_close(db);
+    admin_exec(dbname, "ANALYZE");
+    plan_of("SELECT count(*) FROM concert.reservations WHERE user_id = 1 AND status = 1 "
+            "AND held_until > 5",
+            plan, sizeof(plan));
+    cr_assert(strstr(plan, "reservations_held_by_user"), "live holds count:\n%s", plan);
+    plan_of("SELECT count(*) FROM concert.reservations WHERE user_id = 1 AND status = 2 "
+            "AND schedule_id IN (SELECT id FROM concert.schedules WHERE concert_id = 1)",
+            plan, sizeof(plan));
+    cr_assert(strstr(plan, "reservations_paid_by_user"), "paid seats count:\n%s", plan);
+    plan_of("SELECT * FROM concert.ledger e WHERE e.user_id = 1 AND e.id < 100 "
+            "ORDER BY e.id DESC LIMIT 10",
+            plan, sizeof(plan));
+    cr_assert(strstr(plan, "ledger_by_user"), "history page:\n%s", plan);
+    cr_assert_null(strstr(plan, "Sort"), "a history page needs no sort:\n%s", plan);
 }
 
 /* ---- the pool under many threads ---- */

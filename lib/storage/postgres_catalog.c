@@ -15,6 +15,7 @@ static void concert_from_row(const PGresult *res, int row, concert_concert *c)
     c->id = col_int(res, row, 0);
     c->status = (int32_t)col_int(res, row, 1);
     col_text(res, row, 2, c->title, sizeof(c->title));
+    c->max_per_user = (int32_t)col_int(res, row, 3);
 }
 
 static int pg_concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
@@ -114,6 +115,7 @@ static int pg_schedule_get(concert_storage *self, int64_t schedule_id,
         out->concert_id = col_int(res, 0, 1);
         out->starts_at = col_int(res, 0, 2);
         out->concert_status = (int32_t)col_int(res, 0, 3);
+        out->max_per_user = (int32_t)col_int(res, 0, 4);
         pthread_mutex_lock(&st->cache_mutex);
         *cached = *out;
         pthread_mutex_unlock(&st->cache_mutex);
@@ -275,6 +277,7 @@ static int load_rows(pg_slot *slot, load_state *ls, pg_error *err)
         param_int(&p, cc->id);
         param_text(&p, cc->title);
         param_int(&p, cc->status);
+        param_int(&p, cc->max_per_user);
         if (load_send(slot, ls, PG_LOAD_CONCERT, &p, (load_item){LOAD_CONCERT, i, 0, cc->id},
                       err) != 0)
             return -1;

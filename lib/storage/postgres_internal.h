@@ -65,8 +65,8 @@ typedef struct pg_error {
 /* Bound parameters, as text. */
 typedef struct pg_params {
     int count;
-    const char *values[8];
-    char buffers[8][24];
+    const char *values[12];
+    char buffers[12][24];
 } pg_params;
 
 static inline void param_int(pg_params *p, int64_t v)

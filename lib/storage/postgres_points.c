@@ -63,14 +63,21 @@ static int pg_balance_get(concert_storage *self, int64_t user_id, int64_t *balan
     return rc;
 }
 
-static int pg_history_list(concert_storage *self, int64_t user_id, concert_emit_ledger_fn emit,
-                           void *ctx)
+static int pg_history_list(concert_storage *self, int64_t user_id, int64_t before_id,
+                           size_t limit, concert_emit_ledger_fn emit, void *ctx)
 {
     pg_params p = {0};
     PGresult *res;
     int rc;
 
     param_int(&p, user_id);
+    /* The bound and the limit go to the index range on (user_id, id): no
+     * bound is the largest id, no limit is SQL NULL (LIMIT ALL). */
+    param_int(&p, before_id > 0 ? before_id : INT64_MAX);
+    if (limit > 0)
+        param_int(&p, limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit);
+    else
+        param_text(&p, NULL);
     if ((rc = pgb_query((pg_store *)self, PG_HISTORY_LIST, &p, 0, &res)) != 0)
         return rc;
     if (PQntuples(res) == 0)

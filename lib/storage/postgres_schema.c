@@ -11,7 +11,7 @@
 
 /* PG_MIGRATIONS[v]: the statements that take a store from v - 1 to v. */
 static const char *const *const PG_MIGRATIONS[PG_SCHEMA_VERSION + 1] = {
-    NULL, PG_MIGRATION_1, PG_MIGRATION_2, PG_MIGRATION_3};
+    NULL, PG_MIGRATION_1, PG_MIGRATION_2, PG_MIGRATION_3, PG_MIGRATION_4};
 
 typedef struct schema_ctx {
     int64_t max_active;       /* the options' values: they seed the shared */

@@ -7,7 +7,8 @@
  * (the enum values are ABI and never change): -20 user not found, -21 token
  * invalid, -27 seat not found, -28 seat taken, -29 reservation not found,
  * -30 forbidden, -31 hold expired, -32 already paid, -33 insufficient
- * points, -34 invalid amount, -35 idempotency key reused, -36 queue closed.
+ * points, -34 invalid amount, -35 idempotency key reused, -36 queue closed,
+ * -22 token not active (still waiting), -37 hold limit.
  * -1000 is internal to the backend (never a libconcert code): "the opening
  * is due", i.e. the queue is SCHEDULED and now >= opens_at; the C side then
  * runs the lottery (postgres_lottery.c) and retries the step.
@@ -16,9 +17,9 @@
 #define CONCERT_POSTGRES_SCHEMA_SQL_H
 
 /* Schema version this library writes; a store with a higher one is refused. */
-#define PG_SCHEMA_VERSION 3
+#define PG_SCHEMA_VERSION 4
 #define PG_SCHEMA_VERSION_UPDATE_SQL                                                         \
-    "UPDATE concert.meta SET value = 3 WHERE name = 'schema_version'"
+    "UPDATE concert.meta SET value = 4 WHERE name = 'schema_version'"
 /* The first version with the shared queue settings: a store migrated from
  * below it is seeded from the options given at open. */
 #define PG_SCHEMA_SETTINGS_VERSION 3
@@ -861,6 +862,313 @@ static const char *const PG_MIGRATION_3[] = {
     "    CASE WHEN q.state = 4 THEN (SELECT count(*) FROM concert.tokens\n"
     "                                WHERE ticket IS NULL AND state = 1) ELSE 0 END,\n"
     "    false, v_admitted FROM concert.queue_state q WHERE q.id = 1;\n"
+    "END $$;",
+    NULL};
+
+/* ---- version 4 (issue 11): holds fenced by the token in one round trip,
+ * per-buyer limits, orders, release ----
+ * Lock order, extended: K, queue_state row, token row, user row,
+ * reservation rows (ascending id), seat rows (ascending (schedule, number)).
+ * A hold, a payment and a release each lock their token row first (a hold
+ * and a release FOR NO KEY UPDATE, a payment FOR UPDATE): a step that ends
+ * the token (payment, leave) and a step that uses it are serialised, so a
+ * hold never lands for a token ended before it commits. A hold and a
+ * payment then lock the user's row FOR UPDATE: holds of one user from any
+ * number of connections count the per-buyer limit one at a time.
+ * Status 4 is RELEASED (the buyer let the hold go). A reservation refers to
+ * the payment that paid for it (payment_id); an order's payment names its
+ * lowest reservation in payments.reservation_id, as one-seat payments
+ * always did. */
+static const char *const PG_MIGRATION_4[] = {
+    "ALTER TABLE concert.concerts"
+    "  ADD COLUMN max_per_user int NOT NULL DEFAULT 0 CHECK (max_per_user >= 0);",
+
+    "ALTER TABLE concert.reservations DROP CONSTRAINT reservations_status_check,"
+    "  ADD CONSTRAINT reservations_status_check CHECK (status IN (1, 2, 4)),"
+    "  ADD COLUMN payment_id bigint REFERENCES concert.payments (id);"
+    /* Every payment so far paid for exactly its reservation_id. */
+    "UPDATE concert.reservations r SET payment_id = p.id FROM concert.payments p"
+    "  WHERE p.reservation_id = r.id;"
+    /* Paid exactly when CONFIRMED, whatever the code does. */
+    "ALTER TABLE concert.reservations ADD CONSTRAINT reservations_paid_when_confirmed"
+    "  CHECK ((status = 2) = (payment_id IS NOT NULL));",
+
+    /* The per-buyer limit's counts, each a short index range: a user's live
+     * holds (expired ones sort below now and are never visited), and a
+     * user's paid seats by schedule. */
+    "CREATE INDEX reservations_held_by_user ON concert.reservations (user_id, held_until)"
+    "  WHERE status = 1;"
+    "CREATE INDEX reservations_paid_by_user ON concert.reservations (user_id, schedule_id)"
+    "  WHERE status = 2;",
+
+    "DROP FUNCTION concert_fn.seat_hold(bigint, bigint, bigint, bigint, bigint);"
+    "DROP FUNCTION concert_fn.pay(bigint, bigint, text, bigint, text, text);",
+
+    /* Why a token that is not live ACTIVE is refused: -22 (with its
+     * position; -1 while pre-queued) for a live WAITING token, else -21. */
+    "CREATE FUNCTION concert_fn.token_refusal(p_state int, p_ticket bigint, p_last_seen bigint,"
+    "    p_now bigint, p_wait_ttl bigint, OUT rc int, OUT pos bigint)"
+    "    LANGUAGE plpgsql STABLE AS $$\n"
+    "DECLARE v_through bigint;\n"
+    "BEGIN\n"
+    "  rc := -21; pos := 0;\n"
+    "  IF p_state = 1 AND p_now < p_last_seen + p_wait_ttl THEN\n"
+    "    SELECT admitted_through INTO v_through FROM concert.queue_state WHERE id = 1;\n"
+    "    IF p_ticket IS NULL THEN rc := -22; pos := -1;\n"
+    "    ELSIF p_ticket > v_through THEN rc := -22; pos := p_ticket - v_through;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "END $$;",
+
+    /* A hold, the whole step in one call: 1. the token, locked, must be
+     * live ACTIVE; 2. the user's row locked FOR UPDATE, so that this user's
+     * holds count the limit one at a time; 3. the limit's count (p_max_concert
+     * > 0: live holds plus paid seats of concert p_concert; else p_max_holds
+     * > 0: live holds in the store; else none); 4. below the limit, one
+     * conditional UPDATE on the free predicate writes the reservation in
+     * the same statement; otherwise, or when the seat is not free, the
+     * seat says why: missing (-27), the user's own live hold (reported,
+     * is_new 0), sold or held by another (-28), else the limit (-37).
+     * o_id carries the position when rc is -22. */
+    "CREATE FUNCTION concert_fn.seat_hold(p_token text, p_schedule bigint, p_seat bigint,"
+    "    p_now bigint, p_until bigint, p_wait_ttl bigint, p_concert bigint,"
+    "    p_max_concert bigint, p_max_holds bigint)"
+    "    RETURNS TABLE (o_rc int, o_id bigint, o_user_id bigint, o_price bigint, o_status int,"
+    "                   o_held_until bigint, o_is_new int) LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE t record; f record; s record; r record; v_user bigint; v_id bigint;\n"
+    "  v_price bigint; v_count bigint := 0; v_full boolean := false;\n"
+    "BEGIN\n"
+    "  SELECT id, ticket, user_id, state, last_seen, expires_at INTO t FROM concert.tokens\n"
+    "    WHERE lookup = hashtextextended(p_token, 0) AND token = p_token FOR NO KEY UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN QUERY SELECT -21, 0::bigint, 0::bigint, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
+    "  END IF;\n"
+    "  IF t.state <> 2 OR p_now >= t.expires_at THEN\n"
+    "    f := concert_fn.token_refusal(t.state, t.ticket, t.last_seen, p_now, p_wait_ttl);\n"
+    "    RETURN QUERY SELECT f.rc, f.pos, 0::bigint, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
+    "  END IF;\n"
+    "  v_user := t.user_id;\n"
+    "  PERFORM 1 FROM concert.users WHERE id = v_user FOR UPDATE;\n"
+    "  IF p_max_concert > 0 THEN\n"
+    "    SELECT (SELECT count(*) FROM concert.reservations x\n"
+    "              JOIN concert.schedules c ON c.id = x.schedule_id\n"
+    "             WHERE x.user_id = v_user AND x.status = 1 AND x.held_until > p_now\n"
+    "               AND c.concert_id = p_concert)\n"
+    "         + (SELECT count(*) FROM concert.reservations x\n"
+    "             WHERE x.user_id = v_user AND x.status = 2 AND x.schedule_id IN\n"
+    "                   (SELECT id FROM concert.schedules WHERE concert_id = p_concert))\n"
+    "      INTO v_count;\n"
+    "    v_full := v_count >= p_max_concert;\n"
+    "  ELSIF p_max_holds > 0 THEN\n"
+    "    SELECT count(*) INTO v_count FROM concert.reservations\n"
+    "      WHERE user_id = v_user AND status = 1 AND held_until > p_now;\n"
+    "    v_full := v_count >= p_max_holds;\n"
+    "  END IF;\n"
+    "  FOR attempt IN 1..3 LOOP\n"
+    "    IF NOT v_full THEN\n"
+    "      v_id := NULL;\n"
+    "      WITH h AS (UPDATE concert.seats\n"
+    "                 SET hold_reservation_id = nextval('concert.reservation_ids'),\n"
+    "                     hold_until = p_until\n"
+    "                 WHERE schedule_id = p_schedule AND number = p_seat\n"
+    "                   AND sold_reservation_id IS NULL AND hold_until <= p_now\n"
+    "                 RETURNING hold_reservation_id, price)\n"
+    "      INSERT INTO concert.reservations (id, user_id, schedule_id, seat_number, price,\n"
+    "                                        status, held_until, created_at)\n"
+    "        SELECT h.hold_reservation_id, v_user, p_schedule, p_seat, h.price, 1, p_until,\n"
+    "               p_now\n"
+    "        FROM h RETURNING id, price INTO v_id, v_price;\n"
+    "      IF v_id IS NOT NULL THEN\n"
+    "        RETURN QUERY SELECT 0, v_id, v_user, v_price, 1, p_until, 1; RETURN;\n"
+    "      END IF;\n"
+    "    END IF;\n"
+    "    SELECT sold_reservation_id, hold_reservation_id, hold_until INTO s\n"
+    "      FROM concert.seats WHERE schedule_id = p_schedule AND number = p_seat;\n"
+    "    IF NOT FOUND THEN\n"
+    "      RETURN QUERY SELECT -27, 0::bigint, v_user, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
+    "    END IF;\n"
+    "    IF s.sold_reservation_id IS NOT NULL THEN\n"
+    "      RETURN QUERY SELECT -28, 0::bigint, v_user, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
+    "    END IF;\n"
+    "    IF s.hold_until > p_now THEN\n"
+    "      SELECT id, user_id, price, status, held_until INTO r\n"
+    "        FROM concert.reservations WHERE id = s.hold_reservation_id;\n"
+    "      IF FOUND AND r.user_id = v_user AND r.status = 1 AND r.held_until > p_now THEN\n"
+    "        RETURN QUERY SELECT 0, r.id, v_user, r.price, 1, r.held_until, 0; RETURN;\n"
+    "      END IF;\n"
+    "      RETURN QUERY SELECT -28, 0::bigint, v_user, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
+    "    END IF;\n"
+    "    IF v_full THEN\n"
+    "      RETURN QUERY SELECT -37, v_count, v_user, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
+    "    END IF;\n"
+    /* Freed between the UPDATE and the SELECT: try again. */
+    "  END LOOP;\n"
+    "  RETURN QUERY SELECT -28, 0::bigint, v_user, 0::bigint, 0, 0::bigint, 0;\n"
+    "END $$;",
+
+    /* An order's reservations and their seats, locked in the global order,
+     * then checked in ascending id order: the first failure wins (rc, and
+     * at names it); else rc 0 and their total price. */
+    "CREATE FUNCTION concert_fn.order_check(p_ids bigint[], p_user bigint, p_now bigint,"
+    "    OUT rc int, OUT at bigint, OUT total bigint) LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE r record;\n"
+    "BEGIN\n"
+    "  rc := 0; at := 0; total := 0;\n"
+    "  PERFORM 1 FROM concert.reservations WHERE id = ANY (p_ids) ORDER BY id FOR UPDATE;\n"
+    "  PERFORM 1 FROM concert.seats s JOIN concert.reservations x\n"
+    "      ON s.schedule_id = x.schedule_id AND s.number = x.seat_number\n"
+    "    WHERE x.id = ANY (p_ids) ORDER BY s.schedule_id, s.number FOR UPDATE OF s;\n"
+    "  FOR r IN SELECT u.id AS want, x.id, x.user_id, x.price, x.status, x.held_until,\n"
+    "                  s.hold_reservation_id, s.sold_reservation_id\n"
+    "             FROM unnest(p_ids) WITH ORDINALITY AS u (id, ord)\n"
+    "             LEFT JOIN concert.reservations x ON x.id = u.id\n"
+    "             LEFT JOIN concert.seats s\n"
+    "               ON s.schedule_id = x.schedule_id AND s.number = x.seat_number\n"
+    "            ORDER BY u.ord LOOP\n"
+    "    IF r.id IS NULL OR r.user_id <> p_user OR r.status <> 1 OR r.held_until <= p_now\n"
+    "       OR r.hold_reservation_id IS DISTINCT FROM r.id\n"
+    "       OR r.sold_reservation_id IS NOT NULL THEN\n"
+    "      rc := CASE WHEN r.id IS NULL THEN -29 WHEN r.user_id <> p_user THEN -30\n"
+    "                 WHEN r.status = 2 THEN -32 ELSE -31 END;\n"
+    "      at := r.want; total := 0;\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "    total := total + r.price;\n"
+    "  END LOOP;\n"
+    "END $$;",
+
+    /* A payment for the reservations p_ids (ascending, distinct): token
+     * (locked) to user; the idempotency record; the token live ACTIVE; the
+     * user's row, the reservations and their seats locked in the global
+     * order; each reservation checked in ascending order (the first failure
+     * wins: o_reservation_id names it); then one debit, one ledger entry,
+     * one payment, every seat sold, every reservation CONFIRMED and paid by
+     * that payment, the token ended. o_id carries the position when rc is
+     * -22. */
+    "CREATE FUNCTION concert_fn.pay(p_ids bigint[], p_token text, p_now bigint,"
+    "    p_wait_ttl bigint, p_key text, p_fingerprint text)"
+    "    RETURNS TABLE (o_rc int, o_id bigint, o_reservation_id bigint, o_user_id bigint,"
+    "                   o_amount bigint, o_balance bigint, o_paid_at bigint)"
+    "    LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE t record; f record; k record; c record; v_user bigint; v_first bigint;\n"
+    "  v_sum bigint; v_balance bigint; v_payment bigint;\n"
+    "BEGIN\n"
+    "  v_first := p_ids[1];\n"
+    "  SELECT id, ticket, user_id, state, last_seen, expires_at INTO t FROM concert.tokens\n"
+    "    WHERE lookup = hashtextextended(p_token, 0) AND token = p_token FOR UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN QUERY SELECT -21, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,\n"
+    "                        0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  v_user := t.user_id;\n"
+    "  IF t.state = 1 THEN\n"
+    "    f := concert_fn.token_refusal(t.state, t.ticket, t.last_seen, p_now, p_wait_ttl);\n"
+    "    IF f.rc = -22 THEN\n"
+    "      RETURN QUERY SELECT -22, f.pos, 0::bigint, v_user, 0::bigint, 0::bigint,\n"
+    "                          0::bigint;\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  IF p_key IS NOT NULL THEN\n"
+    /* Concurrent first attempts with one key queue here; the later ones then
+     * see the first one's record. */
+    "    PERFORM pg_advisory_xact_lock(1668246886, hashtext(v_user::text || ':pay:' || p_key));\n"
+    "    SELECT fingerprint, payment_id INTO k FROM concert.idempotency\n"
+    "      WHERE user_id = v_user AND operation = 'pay' AND key = p_key;\n"
+    "    IF FOUND THEN\n"
+    "      IF k.fingerprint <> p_fingerprint THEN\n"
+    "        RETURN QUERY SELECT -35, 0::bigint, 0::bigint, v_user, 0::bigint, 0::bigint,\n"
+    "                            0::bigint;\n"
+    "        RETURN;\n"
+    "      END IF;\n"
+    "      RETURN QUERY SELECT 0, id, reservation_id, user_id, amount, balance_after, paid_at\n"
+    "        FROM concert.payments WHERE id = k.payment_id;\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  IF t.state <> 2 OR p_now >= t.expires_at THEN\n"
+    "    RETURN QUERY SELECT -21, 0::bigint, 0::bigint, v_user, 0::bigint, 0::bigint,\n"
+    "                        0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  SELECT balance INTO v_balance FROM concert.users WHERE id = v_user FOR UPDATE;\n"
+    "  c := concert_fn.order_check(p_ids, v_user, p_now);\n"
+    "  IF c.rc <> 0 THEN\n"
+    "    RETURN QUERY SELECT c.rc, 0::bigint, c.at, v_user, 0::bigint, 0::bigint, 0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  v_sum := c.total;\n"
+    "  IF v_balance < v_sum THEN\n"
+    "    RETURN QUERY SELECT -33, 0::bigint, v_first, v_user, v_sum, v_balance, 0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  UPDATE concert.users SET balance = balance - v_sum WHERE id = v_user\n"
+    "    RETURNING balance INTO v_balance;\n"
+    "  INSERT INTO concert.ledger (user_id, type, amount, balance_after, at, reservation_id)\n"
+    "    VALUES (v_user, 2, -v_sum, v_balance, p_now, v_first);\n"
+    "  INSERT INTO concert.payments (reservation_id, user_id, amount, balance_after, paid_at)\n"
+    "    VALUES (v_first, v_user, v_sum, v_balance, p_now) RETURNING id INTO v_payment;\n"
+    "  UPDATE concert.seats s SET sold_reservation_id = x.id, hold_reservation_id = NULL,\n"
+    "      hold_until = 0\n"
+    "    FROM concert.reservations x\n"
+    "    WHERE x.id = ANY (p_ids) AND s.schedule_id = x.schedule_id\n"
+    "      AND s.number = x.seat_number;\n"
+    "  UPDATE concert.reservations SET status = 2, payment_id = v_payment\n"
+    "    WHERE id = ANY (p_ids);\n"
+    /* The token ends; the next admission takes it off the active count. */
+    "  UPDATE concert.tokens SET expires_at = 0 WHERE id = t.id;\n"
+    "  IF p_key IS NOT NULL THEN\n"
+    "    INSERT INTO concert.idempotency (user_id, operation, key, fingerprint, payment_id,\n"
+    "                                     balance, created_at)\n"
+    "      VALUES (v_user, 'pay', p_key, p_fingerprint, v_payment, v_balance, p_now);\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT 0, v_payment, v_first, v_user, v_sum, v_balance, p_now;\n"
+    "END $$;",
+
+    /* Let a hold go: the token (locked) live ACTIVE; the reservation
+     * (locked) the token user's and not paid; a HELD one becomes RELEASED
+     * and its seat is freed only if it still points at it (a later hold of
+     * the seat is not touched); a RELEASED one stays as it is. o_schedule
+     * carries the position when rc is -22. */
+    "CREATE FUNCTION concert_fn.reservation_release(p_id bigint, p_token text, p_now bigint,"
+    "    p_wait_ttl bigint)"
+    "    RETURNS TABLE (o_rc int, o_user_id bigint, o_schedule bigint, o_seat bigint,"
+    "                   o_price bigint, o_status int, o_held_until bigint)"
+    "    LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE t record; f record; r record;\n"
+    "BEGIN\n"
+    "  SELECT id, ticket, user_id, state, last_seen, expires_at INTO t FROM concert.tokens\n"
+    "    WHERE lookup = hashtextextended(p_token, 0) AND token = p_token FOR NO KEY UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN QUERY SELECT -21, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0, 0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF t.state <> 2 OR p_now >= t.expires_at THEN\n"
+    "    f := concert_fn.token_refusal(t.state, t.ticket, t.last_seen, p_now, p_wait_ttl);\n"
+    "    RETURN QUERY SELECT f.rc, t.user_id, f.pos, 0::bigint, 0::bigint, 0, 0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  SELECT id, user_id, schedule_id, seat_number, price, status, held_until INTO r\n"
+    "    FROM concert.reservations WHERE id = p_id FOR UPDATE;\n"
+    "  IF NOT FOUND OR r.user_id <> t.user_id OR r.status = 2 THEN\n"
+    "    RETURN QUERY SELECT CASE WHEN r.id IS NULL THEN -29 WHEN r.status = 2\n"
+    "                                  AND r.user_id = t.user_id THEN -32 ELSE -30 END,\n"
+    "                        t.user_id, 0::bigint, 0::bigint, 0::bigint, 0, 0::bigint;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF r.status = 1 THEN\n"
+    "    UPDATE concert.reservations SET status = 4 WHERE id = p_id;\n"
+    "    UPDATE concert.seats SET hold_reservation_id = NULL, hold_until = 0\n"
+    "      WHERE schedule_id = r.schedule_id AND number = r.seat_number\n"
+    "        AND hold_reservation_id = p_id;\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT 0, r.user_id, r.schedule_id, r.seat_number, r.price, 4,\n"
+    "                      r.held_until;\n"
     "END $$;",
     NULL};
 

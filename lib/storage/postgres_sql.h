@@ -28,6 +28,14 @@ enum {
     PG_QV_PACE, PG_QV_PREQUEUED, PG_QV_EXPIRED, PG_QV_COLUMNS
 };
 
+/* A hold, the whole step in one round trip (concert_fn.seat_hold): token,
+ * schedule, seat, now, hold_until, wait_ttl, concert, max_per_concert,
+ * max_holds. scripts/bench.sh's pgbench runs this very text
+ * (bench/pg_holds.c). */
+#define PG_SEAT_HOLD_SQL                                                                     \
+    "SELECT * FROM concert_fn.seat_hold($1::text, $2::bigint, $3::bigint, $4::bigint, "        \
+    "$5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint)"
+
 /* The prepared statements, by index (pg_stmt in postgres_internal.h). */
 #define PG_STATEMENTS(X)                                                                     \
     X(PG_Q_ISSUE, "SELECT * FROM concert_fn.queue_issue($1::bigint, $2::text, $3::bigint, "    \
@@ -70,16 +78,17 @@ enum {
                    "window_start = $2::bigint, window_count = $3::bigint WHERE id = 1 "       \
                    "AND rate_mps = $4::bigint AND window_start = $5::bigint "                \
                    "AND window_count = $6::bigint")                                          \
-    X(PG_CONCERTS_LIST, "SELECT id, status, title FROM concert.concerts "                      \
+    X(PG_CONCERTS_LIST, "SELECT id, status, title, max_per_user FROM concert.concerts "        \
                         "WHERE $1::int = 0 OR status = $1::int ORDER BY id")                 \
-    X(PG_CONCERT_GET, "SELECT id, status, title FROM concert.concerts WHERE id = $1::bigint")  \
+    X(PG_CONCERT_GET, "SELECT id, status, title, max_per_user FROM concert.concerts "          \
+                      "WHERE id = $1::bigint")                                               \
     X(PG_SCHEDULES_LIST,                                                                     \
       "SELECT s.id, s.starts_at, CASE WHEN s.starts_at > $2::bigint THEN "                    \
       "(SELECT count(*) FROM concert.seats t WHERE t.schedule_id = s.id "                     \
       "AND t.sold_reservation_id IS NULL AND t.hold_until <= $3::bigint) END, "               \
       "count(*) OVER () FROM concert.schedules s WHERE s.concert_id = $1::bigint "            \
       "ORDER BY s.starts_at, s.id")                                                          \
-    X(PG_SCHEDULE_GET, "SELECT s.id, s.concert_id, s.starts_at, c.status "                     \
+    X(PG_SCHEDULE_GET, "SELECT s.id, s.concert_id, s.starts_at, c.status, c.max_per_user "     \
                        "FROM concert.schedules s JOIN concert.concerts c "                   \
                        "ON c.id = s.concert_id WHERE s.id = $1::bigint")                     \
     X(PG_SEATS_AVAILABLE, "SELECT number, price, grade FROM concert.seats "                    \
@@ -92,8 +101,8 @@ enum {
       "l AS (INSERT INTO concert.ledger (user_id, type, amount, balance_after, at) "          \
       "SELECT id, 1, balance, balance, $4::bigint FROM u WHERE balance > 0) "                \
       "SELECT id FROM u")                                                                    \
-    X(PG_LOAD_CONCERT, "INSERT INTO concert.concerts (id, title, status) "                     \
-                       "VALUES ($1::bigint, $2::text, $3::smallint) "                        \
+    X(PG_LOAD_CONCERT, "INSERT INTO concert.concerts (id, title, status, max_per_user) "       \
+                       "VALUES ($1::bigint, $2::text, $3::smallint, $4::int) "               \
                        "ON CONFLICT (id) DO NOTHING RETURNING id")                           \
     X(PG_LOAD_SCHEDULE, "INSERT INTO concert.schedules (id, concert_id, starts_at) "           \
                         "VALUES ($1::bigint, $2::bigint, $3::bigint) "                       \
@@ -101,19 +110,23 @@ enum {
     X(PG_LOAD_SEATS, "INSERT INTO concert.seats (schedule_id, number, grade, price) "          \
                      "SELECT $1::bigint, g, $2::text, $3::bigint "                           \
                      "FROM generate_series($4::bigint, $5::bigint) g")                       \
-    X(PG_SEAT_HOLD, "SELECT * FROM concert_fn.seat_hold($1::bigint, $2::bigint, $3::bigint, "  \
-                    "$4::bigint, $5::bigint)")                                               \
+    X(PG_SEAT_HOLD, PG_SEAT_HOLD_SQL)                                                        \
     X(PG_RESERVATION_GET, "SELECT id, user_id, schedule_id, seat_number, price, status, "      \
                           "held_until FROM concert.reservations WHERE id = $1::bigint")      \
-    X(PG_PAY, "SELECT * FROM concert_fn.pay($1::bigint, $2::bigint, $3::text, $4::bigint, "    \
+    X(PG_PAY, "SELECT * FROM concert_fn.pay($1::bigint[], $2::text, $3::bigint, $4::bigint, "  \
               "$5::text, $6::text)")                                                         \
+    X(PG_RELEASE, "SELECT * FROM concert_fn.reservation_release($1::bigint, $2::text, "        \
+                  "$3::bigint, $4::bigint)")                                                 \
+    X(PG_TOKEN_OWNER, "SELECT user_id FROM concert.tokens "                                    \
+                      "WHERE lookup = hashtextextended($1::text, 0) AND token = $1::text")   \
     X(PG_CHARGE, "SELECT * FROM concert_fn.charge($1::bigint, $2::bigint, $3::bigint, "        \
                  "$4::bigint, $5::text, $6::text)")                                          \
     X(PG_BALANCE_GET, "SELECT balance FROM concert.users WHERE id = $1::bigint")               \
     X(PG_HISTORY_LIST,                                                                       \
       "SELECT l.id, l.type, l.amount, l.balance_after, l.at, l.reservation_id "               \
-      "FROM concert.users u LEFT JOIN concert.ledger l ON l.user_id = u.id "                  \
-      "WHERE u.id = $1::bigint ORDER BY l.id DESC")                                          \
+      "FROM concert.users u LEFT JOIN LATERAL (SELECT * FROM concert.ledger e "               \
+      "WHERE e.user_id = u.id AND e.id < $2::bigint ORDER BY e.id DESC LIMIT $3::bigint) l "  \
+      "ON true WHERE u.id = $1::bigint ORDER BY l.id DESC")                                  \
     X(PG_USERS_LIST, "SELECT id, balance, name FROM concert.users ORDER BY id")                \
     X(PG_VERIFY_COUNTS,                                                                      \
       "SELECT (SELECT count(*) FROM concert.users), (SELECT count(*) FROM concert.ledger), "  \
@@ -136,20 +149,35 @@ enum {
     "schedule_id, count(*)) FROM concert.reservations WHERE status = 2 "                      \
     "GROUP BY schedule_id, seat_number HAVING count(*) > 1 LIMIT 100) "                        \
     "UNION ALL "                                                                             \
-    "(SELECT format('sold seat %s of schedule %s: reservation %s has %s payments (%s points; "  \
-    "price %s)', s.number, s.schedule_id, r.id, p.n, coalesce(p.total, 0), r.price) "         \
-    "FROM concert.seats s JOIN concert.reservations r ON r.id = s.sold_reservation_id "         \
-    "CROSS JOIN LATERAL (SELECT count(*) AS n, sum(amount) AS total FROM concert.payments "     \
-    "WHERE reservation_id = r.id) p WHERE p.n <> 1 OR p.total <> r.price LIMIT 100) "          \
+    "(SELECT format('CONFIRMED reservation %s refers to no payment', id) "                    \
+    "FROM concert.reservations WHERE status = 2 AND payment_id IS NULL LIMIT 100) "            \
+    "UNION ALL "                                                                             \
+    "(SELECT format('reservation %s is %s but refers to payment %s', id, "                      \
+    "CASE status WHEN 1 THEN 'HELD' ELSE 'RELEASED' END, payment_id) "                          \
+    "FROM concert.reservations WHERE status <> 2 AND payment_id IS NOT NULL LIMIT 100) "       \
+    "UNION ALL "                                                                             \
+    "(SELECT format('payment %s: %s points, its %s reservations cost %s', p.id, p.amount, "   \
+    "coalesce(x.n, 0), coalesce(x.total, 0)) "                                                 \
+    "FROM concert.payments p LEFT JOIN (SELECT payment_id, count(*) AS n, sum(price) AS total " \
+    "FROM concert.reservations WHERE payment_id IS NOT NULL GROUP BY payment_id) x "           \
+    "ON x.payment_id = p.id WHERE x.n IS NULL OR x.total <> p.amount LIMIT 100) "             \
+    "UNION ALL "                                                                             \
+    "(SELECT format('payment %s of user %s pays for reservation %s of user %s', p.id, "         \
+    "p.user_id, r.id, r.user_id) FROM concert.payments p JOIN concert.reservations r "          \
+    "ON r.payment_id = p.id WHERE r.user_id <> p.user_id LIMIT 100) "                         \
+    "UNION ALL "                                                                             \
+    "(SELECT format('payment %s names reservation %s, which it did not pay for', p.id, "        \
+    "p.reservation_id) FROM concert.payments p JOIN concert.reservations r "                   \
+    "ON r.id = p.reservation_id WHERE r.payment_id IS DISTINCT FROM p.id LIMIT 100) "          \
+    "UNION ALL "                                                                             \
+    "(SELECT format('seat %s of schedule %s is held by RELEASED reservation %s', s.number, "    \
+    "s.schedule_id, r.id) FROM concert.seats s JOIN concert.reservations r "                   \
+    "ON r.id = s.hold_reservation_id WHERE r.status = 4 LIMIT 100) "                          \
     "UNION ALL "                                                                             \
     "(SELECT format('CONFIRMED reservation %s: seat %s of schedule %s is not sold to it', "    \
     "r.id, r.seat_number, r.schedule_id) FROM concert.reservations r "                        \
     "LEFT JOIN concert.seats s ON s.schedule_id = r.schedule_id AND s.number = r.seat_number " \
     "WHERE r.status = 2 AND s.sold_reservation_id IS DISTINCT FROM r.id LIMIT 100) "           \
-    "UNION ALL "                                                                             \
-    "(SELECT format('payment %s is for reservation %s, which is not CONFIRMED', p.id, "        \
-    "p.reservation_id) FROM concert.payments p JOIN concert.reservations r "                  \
-    "ON r.id = p.reservation_id WHERE r.status <> 2 LIMIT 100) "                              \
     "UNION ALL "                                                                             \
     "(SELECT format('user %s: balance %s, ledger sum %s', u.id, u.balance, "                   \
     "coalesce(l.total, 0)) FROM concert.users u LEFT JOIN (SELECT user_id, sum(amount) AS "    \
