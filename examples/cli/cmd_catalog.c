@@ -151,6 +151,8 @@ static int print_concerts_json(const cli_context *ctx, const concert_concert_lis
         cli_json_add(item, "id", json_object_new_int64(c->id), &ok);
         cli_json_add(item, "title", json_object_new_string(c->title), &ok);
         cli_json_add(item, "status", json_object_new_string(status ? status : "UNKNOWN"), &ok);
+        if (c->max_per_user > 0) /* absent: the store-wide limit applies */
+            cli_json_add(item, "max_per_user", json_object_new_int64(c->max_per_user), &ok);
         cli_json_append(items, item, &ok);
     }
     cli_json_add(root, "concerts", items, &ok);

@@ -303,16 +303,24 @@ static int parse_schedule(parser *ps, json_object *obj, const char *path,
 static int parse_concert(parser *ps, json_object *obj, const char *path,
                          concert_catalog_concert *out)
 {
-    static const char *const keys[] = {"id", "title", "status", "schedules", NULL};
+    static const char *const keys[] = {"id", "title", "status", "max_per_user", "schedules",
+                                       NULL};
     const char *status;
+    int64_t max_per_user;
     if (check_keys(ps, obj, path, keys) || get_integer(ps, obj, path, "id", 1, 0, &out->id) ||
         get_string(ps, obj, path, "title", &out->title) ||
-        get_string(ps, obj, path, "status", &status))
+        get_string(ps, obj, path, "status", &status) ||
+        get_integer(ps, obj, path, "max_per_user", 0, 0, &max_per_user))
         return -1;
     out->status = status_from_name(status);
     if (out->status == 0)
         return fail(ps, "%s.status: must be one of OPEN, PENDING, CLOSED", path);
-    out->max_per_user = 0; /* parsed once the strict reader lands */
+    /* The library checks the range and names the place; only what cannot
+     * even be carried to it is refused here. */
+    if (max_per_user < 0 || max_per_user > CONCERT_ORDER_MAX)
+        return fail(ps, "%s.max_per_user: must be 0 (no limit of its own) to %d", path,
+                    CONCERT_ORDER_MAX);
+    out->max_per_user = (int32_t)max_per_user;
 
     json_object *schedules;
     size_t count;

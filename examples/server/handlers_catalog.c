@@ -14,6 +14,12 @@ static void write_concert(json_out *w, const concert_concert *c)
     json_out_string(w, c->title);
     JSON_OUT_KEY(w, "status");
     json_out_string(w, concert_concert_status_name(c->status));
+    /* null: the store-wide max_holds_per_user applies to this concert */
+    JSON_OUT_KEY(w, "max_per_user");
+    if (c->max_per_user > 0)
+        json_out_int(w, c->max_per_user);
+    else
+        json_out_null(w);
     json_out_object_end(w);
 }
 
