@@ -10,6 +10,14 @@ if(TARGET concertd)
   add_test(NAME http_api_unit COMMAND concertd_api_tests --jobs 2)
   set_tests_properties(http_api_unit PROPERTIES TIMEOUT 120)
 
+  # --auth, the JWT checks on a clock the test moves, the strict JSON reader,
+  # Idempotency-Key rules (issue 11).
+  add_executable(concertd_auth_tests ${CMAKE_CURRENT_SOURCE_DIR}/http/test_auth_unit.c)
+  target_compile_definitions(concertd_auth_tests PRIVATE _POSIX_C_SOURCE=200809L)
+  target_link_libraries(concertd_auth_tests PRIVATE concertd_api PkgConfig::CRITERION)
+  add_test(NAME http_auth_unit COMMAND concertd_auth_tests --jobs 2)
+  set_tests_properties(http_auth_unit PROPERTIES TIMEOUT 120)
+
   # -p no:cacheprovider: never write .pytest_cache into the source tree.
   add_test(NAME http_contract
            COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider

@@ -50,9 +50,10 @@ typedef struct json_strict_error {
 } json_strict_error;
 
 /*
- * Parse text (len bytes, need not be NUL-terminated) as one JSON value of type expected, nested at most max_depth
- * (1 to JSON_STRICT_MAX_DEPTH) deep. Returns 0 and *out (release it with
- * json_object_put()), or -1 with *out = NULL and err filled in.
+ * Parse text (len bytes, need not be NUL-terminated) as one JSON value of
+ * type expected, nested at most max_depth (1 to JSON_STRICT_MAX_DEPTH) deep.
+ * Returns 0 and *out (release it with json_object_put()), or -1 with
+ * *out = NULL and err filled in.
  */
 int json_strict_parse(json_object **out, const char *text, size_t len, json_type expected,
                       int max_depth, json_strict_error *err);

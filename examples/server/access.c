@@ -139,7 +139,7 @@ int access_check(api_call *call, route_access access)
 int access_join_user(api_call *call, const struct json_object *body, int64_t *user_id)
 {
     const int anonymous = call->ctx->auth_mode == API_AUTH_NONE;
-    if (!anonymous && !json_object_object_get_ex(body, "user_id", NULL)) {
+    if (!anonymous && (body == NULL || !json_object_object_get_ex(body, "user_id", NULL))) {
         *user_id = call->identity;
         return 0;
     }

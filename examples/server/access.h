@@ -40,8 +40,8 @@ int access_check(struct api_call *call, route_access access);
 
 /*
  * The user a join acts for: the identity (a body user_id, if given, must be
- * it: else 403) or, with --auth none, the body's user_id. Returns 0, or -1
- * after replying.
+ * it: else 403; body may be NULL then) or, with --auth none, the body's
+ * user_id. Returns 0, or -1 after replying.
  */
 int access_join_user(struct api_call *call, const struct json_object *body, int64_t *user_id);
 

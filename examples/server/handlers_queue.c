@@ -56,7 +56,9 @@ void handle_queue_issue(api_call *call)
 {
     struct json_object *body = NULL;
     int64_t user_id = 0;
-    if (call_body_object(call, &body) != 0)
+    /* An identified caller needs no body at all; anyone else names the user. */
+    const int bodiless = call->identity != 0 && call->req->body_len == 0;
+    if (!bodiless && call_body_object(call, &body) != 0)
         return;
     /* Who joins: the identity (--auth jwt/header), never just a body
      * claim, so a live token is handed back to its owner only. */

@@ -37,6 +37,9 @@ def test_a_good_token_joins_as_its_subject(jwt_server):
     again = join(jwt_server, 1, {"user_id": 1})
     assert again.status == 200, again
     assert again.json["token"] == r.json["token"]
+    # No body at all is fine for an identified caller.
+    bare = jwt_server.call("POST", JOIN, headers=user_headers(1))
+    assert bare.status == 200 and bare.json["token"] == r.json["token"], bare
     # sub as a JSON integer is accepted too.
     token = make_jwt(2, claims={"sub": 2})
     r2 = jwt_server.call("POST", JOIN, {}, headers={"X-User-Token": token})
