@@ -841,6 +841,27 @@ Test(memory, hold_checks_the_token_inside_the_step)
     cr_assert_eq(free_seats_in(7, T0 + 10 * MINUTE - 1), 19);
 }
 
+Test(memory, a_waiting_token_cannot_pay_or_release)
+{
+    concert_queue_params p = params(1);
+    concert_storage_token kim, lee;
+    concert_reservation r, out;
+    concert_release_request rr;
+    concert_pay_request req;
+    concert_payment pay;
+
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &kim);
+    issue(&p, 2, 2, T0, &lee);
+    expect_ok(hold_by(7, 1, kim.info.token, T0, &r));
+    req = pay_request(&p, &r.id, 1, lee.info.token, T0, "key", "reservation=1");
+    expect_rc(st->pay(st, &req, &pay), CONCERT_ETOKEN_NOT_ACTIVE);
+    rr = release_request(r.id, lee.info.token, T0);
+    expect_rc(st->reservation_release(st, &rr, &out), CONCERT_ETOKEN_NOT_ACTIVE);
+    expect_ok(st->reservation_get(st, r.id, &out));
+    cr_assert_eq(out.status, CONCERT_RESERVATION_HELD);
+}
+
 Test(memory, a_left_token_cannot_hold)
 {
     concert_queue_params p = params(10);

@@ -276,13 +276,12 @@ static void payment_fill(const memory_store *s, uint32_t index, concert_payment 
 static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t ti,
                      uint32_t user, int64_t *sum_out, size_t *limited_out)
 {
-    const mem_token *t = &s->tokens[ti];
-    int64_t user_id = t->user_id, sum = 0;
+    int64_t user_id = s->tokens[ti].user_id, sum = 0;
     size_t limited = 0;
     int rc;
 
-    if (t->state != CONCERT_TOKEN_ACTIVE || !(req->now < t->when))
-        return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+    if ((rc = memory__token_refusal(s, ti, &req->queue, req->now)) != 0)
+        return rc;
     for (size_t i = 0; i < req->count; i++) {
         int64_t id = req->reservation_ids[i];
         const mem_reservation *r;
@@ -332,7 +331,7 @@ static int pay_token(const memory_store *s, const concert_pay_request *req, uint
         return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
     t = &s->tokens[ti];
     if (t->state == CONCERT_TOKEN_WAITING && memory__token_live(t, &req->queue, req->now))
-        return memory__token_require_active(s, req->token, &req->queue, req->now, ti_out);
+        return memory__token_refusal(s, ti, &req->queue, req->now);
     *ti_out = ti;
     return CONCERT_OK;
 }

@@ -352,6 +352,10 @@ int memory__token_key_make(const char *text, token_key *k);
 uint32_t memory__token_find_key(const memory_store *s, const char *text, const token_key *k);
 /* The index of the token with this text, or MEM_NONE. */
 uint32_t memory__token_find(const memory_store *s, const char *text);
+/* 0 if the token at index ti is live ACTIVE, else the error the booking
+ * steps give (set): NOT_ACTIVE for a live WAITING one, else INVALID. */
+int memory__token_refusal(const memory_store *s, uint32_t ti, const concert_queue_params *p,
+                          int64_t now);
 /* The token check of every booking step (concert_hold_request in
  * storage.h): 0 and the index of a live ACTIVE token, or the error (set). */
 int memory__token_require_active(const memory_store *s, const char *text,

@@ -151,19 +151,12 @@ uint32_t memory__token_find(const memory_store *s, const char *text)
     return memory__token_find_key(s, text, &k);
 }
 
-int memory__token_require_active(const memory_store *s, const char *text,
-                                 const concert_queue_params *p, int64_t now, uint32_t *index_out)
+int memory__token_refusal(const memory_store *s, uint32_t ti, const concert_queue_params *p,
+                          int64_t now)
 {
-    uint32_t ti = memory__token_find(s, text);
-    const mem_token *t;
-
-    if (ti == MEM_NONE)
-        return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
-    t = &s->tokens[ti];
-    if (t->state == CONCERT_TOKEN_ACTIVE && now < t->when) {
-        *index_out = ti;
+    const mem_token *t = &s->tokens[ti];
+    if (t->state == CONCERT_TOKEN_ACTIVE && now < t->when)
         return CONCERT_OK;
-    }
     if (t->state == CONCERT_TOKEN_WAITING && memory__token_live(t, p, now)) {
         if (memory__prequeued(s, ti))
             return concert_sys_error_set(CONCERT_ETOKEN_NOT_ACTIVE,
@@ -173,4 +166,18 @@ int memory__token_require_active(const memory_store *s, const char *text,
                                      (long long)ti + 1 - (long long)s->admitted_through);
     }
     return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+}
+
+int memory__token_require_active(const memory_store *s, const char *text,
+                                 const concert_queue_params *p, int64_t now, uint32_t *index_out)
+{
+    uint32_t ti = memory__token_find(s, text);
+    int rc;
+
+    if (ti == MEM_NONE)
+        return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
+    if ((rc = memory__token_refusal(s, ti, p, now)) != 0)
+        return rc;
+    *index_out = ti;
+    return CONCERT_OK;
 }
