@@ -46,9 +46,11 @@ static int forbid(api_call *call, const char *message)
     return -1;
 }
 
-/* The Bearer token must belong to the identity. An ended token is let
- * through only where it may replay a keyed payment; the handler then
- * checks whose payment it answers with. */
+/* The Bearer token must belong to the identity (an ended token still names
+ * its owner, so a keyed replay is checked here too). A token the store does
+ * not know is let through only where it may replay a keyed payment; the
+ * library then refuses it, and the handler checks whose payment any answer
+ * would be. */
 static int check_token_owner(api_call *call, route_access access)
 {
     char token[CONCERT_TOKEN_SIZE];

@@ -237,6 +237,38 @@ int call_body_int64(api_call *call, const struct json_object *obj, const char *k
     return -1;
 }
 
+int call_query_int64(api_call *call, const char *name, int64_t min, int64_t max,
+                     int64_t fallback, int64_t *out)
+{
+    const api_request *req = call->req;
+    const char *text = req->query ? req->query(req->header_ctx, name) : NULL;
+    char message[160];
+    if (text == NULL) {
+        *out = fallback;
+        return 0;
+    }
+    if (req->query_count && req->query_count(req->header_ctx, name) > 1) {
+        snprintf(message, sizeof message, "query argument %s: given more than once", name);
+    } else {
+        /* Plain decimal digits only: no sign, blanks, hex or exponent. */
+        int64_t value = 0;
+        int ok = *text != '\0' && strlen(text) <= 18; /* no overflow */
+        for (const char *p = text; ok && *p; p++) {
+            ok = *p >= '0' && *p <= '9';
+            if (ok)
+                value = value * 10 + (*p - '0');
+        }
+        if (ok && value >= min && value <= max) {
+            *out = value;
+            return 0;
+        }
+        snprintf(message, sizeof message, "query argument %s: must be an integer from %lld to %lld",
+                 name, (long long)min, (long long)max);
+    }
+    reply_error(call->resp, 422, "INVALID_ARGUMENT", message);
+    return -1;
+}
+
 const char *call_idempotency_key(const api_call *call)
 {
     return call->has_idempotency_key ? call->idempotency_key : NULL;

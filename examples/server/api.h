@@ -66,6 +66,9 @@ typedef struct api_request {
     const char *path;          /* decoded path without the query string */
     api_header_fn header;      /* may be NULL: no headers */
     api_header_count_fn header_count; /* may be NULL: each header at most once */
+    api_header_fn query;       /* query-string argument by name (decoded), or
+                                  NULL: no query string */
+    api_header_count_fn query_count; /* may be NULL: each argument at most once */
     void *header_ctx;
     const char *body;          /* body_len bytes, need not be NUL-terminated */
     size_t body_len;

@@ -43,6 +43,7 @@ static const error_mapping error_table[] = {
     {CONCERT_EINVALID_AMOUNT, 422, NULL},
     {CONCERT_EIDEMPOTENCY_KEY_REUSED, 409, NULL},
     {CONCERT_EQUEUE_CLOSED, 409, NULL},
+    {CONCERT_EHOLD_LIMIT, 409, NULL},
 };
 
 int errors_http_status(int concert_code, const char **code_out)

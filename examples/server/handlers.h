@@ -50,6 +50,14 @@ int call_body_object(api_call *call, struct json_object **out);
 /* Read an integer member; 0, or -1 after replying 400. */
 int call_body_int64(api_call *call, const struct json_object *obj, const char *key, int64_t *out);
 
+/*
+ * Read query argument name as an integer in [min, max]; fallback when
+ * absent. 0, or -1 after replying 422 INVALID_ARGUMENT (not a plain decimal
+ * integer, out of range, or given twice).
+ */
+int call_query_int64(api_call *call, const char *name, int64_t min, int64_t max,
+                     int64_t fallback, int64_t *out);
+
 /* The Idempotency-Key (trimmed, checked before the handler ran on routes
  * that take one), or NULL when absent. */
 const char *call_idempotency_key(const api_call *call);
@@ -77,6 +85,7 @@ void handle_seats_list(api_call *call);
 /* ---- handlers_booking.c ---- */
 void handle_reservation_create(api_call *call);
 void handle_reservation_get(api_call *call);
+void handle_reservation_release(api_call *call);
 void handle_payment_create(api_call *call);
 
 /* ---- handlers_points.c ---- */

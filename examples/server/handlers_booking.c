@@ -1,5 +1,5 @@
 /*
- * Booking routes (ACTIVE token): hold a seat, read a reservation, pay.
+ * Booking routes (ACTIVE token): hold a seat, read it, let it go.
  */
 #include <json-c/json.h>
 
@@ -69,46 +69,15 @@ void handle_reservation_get(api_call *call)
     reply_reservation(call, 200, &r);
 }
 
-void handle_payment_create(api_call *call)
+void handle_reservation_release(api_call *call)
 {
     char token[CONCERT_TOKEN_SIZE];
     if (call_bearer_token(call, token) != 0)
         return;
-    struct json_object *body = NULL;
-    int64_t reservation_id = 0;
-    if (call_body_object(call, &body) != 0)
-        return;
-    const int bad = call_body_int64(call, body, "reservation_id", &reservation_id);
-    json_object_put(body);
-    if (bad)
-        return;
-
-    concert_payment p;
-    const int rc = concert_pay(&p, call->ctx->db, token, reservation_id,
-                               call_idempotency_key(call));
+    const int rc = concert_reservation_release(NULL, call->ctx->db, token, call->ids[0]);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;
     }
-    /* A replay through an ended token answers only to the payment's user. */
-    if (access_answer_user(call, p.user_id) != 0)
-        return;
-    json_out w;
-    json_out_init(&w);
-    json_out_object_begin(&w);
-    JSON_OUT_KEY(&w, "id");
-    json_out_int(&w, p.id);
-    JSON_OUT_KEY(&w, "reservation_id");
-    json_out_int(&w, p.reservation_id);
-    JSON_OUT_KEY(&w, "user_id");
-    json_out_int(&w, p.user_id);
-    JSON_OUT_KEY(&w, "amount");
-    json_out_int(&w, p.amount);
-    JSON_OUT_KEY(&w, "balance");
-    json_out_int(&w, p.balance);
-    JSON_OUT_KEY(&w, "paid_at");
-    json_out_time(&w, p.paid_at);
-    json_out_object_end(&w);
-    /* A replay with the same key answers exactly like the first payment. */
-    reply_json(call->resp, 201, &w);
+    reply_empty(call->resp, 204);
 }

@@ -1,6 +1,9 @@
 /*
  * Points routes (no token, as the product's diagrams have it).
  */
+#include <stdint.h>
+#include <stdio.h>
+
 #include <json-c/json.h>
 
 #include "errors_http.h"
@@ -52,10 +55,20 @@ void handle_points_balance(api_call *call)
     reply_balance(call, call->ids[0], balance);
 }
 
+/* A page of history: ?limit= (1..500, default 100) entries older than
+ * ?cursor= (the next_cursor of the page before; absent: the newest). */
+#define HISTORY_DEFAULT_LIMIT 100
+#define HISTORY_MAX_LIMIT 500
+
 void handle_points_history(api_call *call)
 {
     concert_ledger_list *list = NULL;
-    const int rc = concert_points_history(&list, call->ctx->db, call->ids[0]);
+    int64_t limit, cursor;
+    if (call_query_int64(call, "limit", 1, HISTORY_MAX_LIMIT, HISTORY_DEFAULT_LIMIT, &limit) != 0 ||
+        call_query_int64(call, "cursor", 1, INT64_MAX, 0, &cursor) != 0)
+        return;
+    const int rc =
+        concert_points_history_page(&list, call->ctx->db, call->ids[0], cursor, (size_t)limit);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;
@@ -84,6 +97,15 @@ void handle_points_history(api_call *call)
         json_out_object_end(&w);
     }
     json_out_array_end(&w);
+    /* A string, so that clients treat it as opaque (it is an entry id today). */
+    JSON_OUT_KEY(&w, "next_cursor");
+    if (list->next_before_id != 0) {
+        char next[24];
+        snprintf(next, sizeof next, "%lld", (long long)list->next_before_id);
+        json_out_string(&w, next);
+    } else {
+        json_out_null(&w);
+    }
     json_out_object_end(&w);
     concert_ledger_list_free(list);
     reply_json(call->resp, 200, &w);

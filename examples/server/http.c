@@ -198,6 +198,11 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     atomic_fetch_sub(&server->in_flight, 1);
 }
 
+static const char *lookup_query(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
 static const char *lookup_header(void *ctx, const char *name)
 {
     return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
@@ -223,6 +228,13 @@ static unsigned count_header(void *ctx, const char *name)
 {
     header_counter counter = {name, 0};
     MHD_get_connection_values(ctx, MHD_HEADER_KIND, count_one, &counter);
+    return counter.count;
+}
+
+static unsigned count_query(void *ctx, const char *name)
+{
+    header_counter counter = {name, 0};
+    MHD_get_connection_values(ctx, MHD_GET_ARGUMENT_KIND, count_one, &counter);
     return counter.count;
 }
 
@@ -360,6 +372,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         .path = url,
         .header = lookup_header,
         .header_count = count_header,
+        .query = lookup_query,
+        .query_count = count_query,
         .header_ctx = connection,
         .body = st->body,
         .body_len = st->body_len,

@@ -21,6 +21,7 @@ static const route route_table[] = {
     {"GET", "/api/v1/schedules/{id}/seats", handle_seats_list, ACCESS_TOKEN, 0},
     {"POST", "/api/v1/reservations", handle_reservation_create, ACCESS_TOKEN, 0},
     {"GET", "/api/v1/reservations/{id}", handle_reservation_get, ACCESS_TOKEN, 0},
+    {"DELETE", "/api/v1/reservations/{id}", handle_reservation_release, ACCESS_TOKEN, 0},
     {"POST", "/api/v1/payments", handle_payment_create, ACCESS_TOKEN_REPLAY,
      ROUTE_TAKES_IDEMPOTENCY_KEY},
     {"POST", "/api/v1/users/{id}/points/charge", handle_points_charge, ACCESS_CHARGE,

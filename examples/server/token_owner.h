@@ -9,9 +9,10 @@
 
 #include <concert/concert.h>
 
-/* The user of live token (WAITING or ACTIVE) into *owner. Returns 0, or the
- * libconcert code (CONCERT_ETOKEN_INVALID for an unknown or ended token,
- * storage errors), with concert_error_last() set. */
+/* The user token was issued to, in any state (an ended token still names
+ * its owner; the library call that follows refuses it), into *owner.
+ * Returns 0, or the libconcert code (CONCERT_ETOKEN_INVALID for a malformed
+ * or unknown token, storage errors), with concert_error_last() set. */
 int token_owner(concert_db *db, const char *token, int64_t *owner);
 
 #endif

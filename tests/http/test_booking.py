@@ -7,7 +7,8 @@ from harness import (FUTURE_SCHEDULE, PAST_SCHEDULE, PENDING_SCHEDULE, POOR_USER
 
 RESERVATION_FIELDS = {"id", "user_id", "schedule_id", "seat_number", "price", "status",
                       "held_until"}
-PAYMENT_FIELDS = {"id", "reservation_id", "user_id", "amount", "balance", "paid_at"}
+PAYMENT_FIELDS = {"id", "reservation_id", "reservation_ids", "user_id", "amount", "balance",
+                  "paid_at"}
 
 
 def test_hold_a_seat_then_hold_it_again(server):

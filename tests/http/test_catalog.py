@@ -13,14 +13,16 @@ def test_lists_only_open_concerts(server):
     assert ids == sorted(ids)
     assert set(ids) == {OPEN_CONCERT, ALL_PAST_CONCERT, EMPTY_CONCERT}
     first = r.json["concerts"][0]
-    assert first == {"id": OPEN_CONCERT, "title": "Open \"Air\" Night \u2605", "status": "OPEN"}
+    assert first == {"id": OPEN_CONCERT, "title": "Open \"Air\" Night \u2605", "status": "OPEN",
+                     "max_per_user": None}
 
 
 def test_one_concert_and_its_errors(server):
     token = server.active_token(1)
     r = server.call("GET", f"/api/v1/concerts/{OPEN_CONCERT}", token=token)
     assert r.status == 200, r
-    assert r.json == {"id": OPEN_CONCERT, "title": "Open \"Air\" Night \u2605", "status": "OPEN"}
+    assert r.json == {"id": OPEN_CONCERT, "title": "Open \"Air\" Night \u2605", "status": "OPEN",
+                      "max_per_user": None}
     assert_error(server.call("GET", "/api/v1/concerts/999", token=token),
                  404, "CONCERT_NOT_FOUND")
     assert_error(server.call("GET", f"/api/v1/concerts/{PENDING_CONCERT}", token=token),
