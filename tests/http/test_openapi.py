@@ -31,6 +31,7 @@ CONTRACT = {
     ("GET", "/api/v1/schedules/{id}/seats"),
     ("POST", "/api/v1/reservations"),
     ("GET", "/api/v1/reservations/{id}"),
+    ("DELETE", "/api/v1/reservations/{id}"),
     ("POST", "/api/v1/payments"),
     ("POST", "/api/v1/users/{id}/points/charge"),
     ("GET", "/api/v1/users/{id}/points"),
