@@ -20,6 +20,7 @@
 #define MAX_THREADS 1024
 /* Longest refresh interval the library accepts (options.h). */
 #define MAX_QUEUE_REFRESH_MS INT64_C(60000)
+#define MAX_HOLDS_PER_USER INT64_C(1000000) /* the library's bound */
 
 static void print_usage(FILE *out)
 {
@@ -38,6 +39,9 @@ static void print_usage(FILE *out)
           "                       that has no queue settings yet; after that the store's\n"
           "                       settings rule (change them with PUT /api/v1/admin/queue\n"
           "                       or `concert queue set`)\n"
+          "  --max-holds-per-user N live seat holds one buyer may have at once\n"
+          "                       (default 4; 0: no limit); a concert's catalog\n"
+          "                       max_per_user replaces it for that concert\n"
           "  --queue-refresh-ms N how old this process's view of the queue may get, ms\n"
           "                       (default 250; 0: read the store on every request)\n"
           "  --admin-key-file FILE enable /api/v1/admin/* with the key in FILE (sent as\n"
@@ -225,6 +229,7 @@ typedef enum flag_id {
     FLAG_MAX_ACTIVE,
     FLAG_ADMIT_PER_MINUTE,
     FLAG_QUEUE_REFRESH_MS,
+    FLAG_MAX_HOLDS_PER_USER,
     FLAG_ADMIN_KEY_FILE,
     FLAG_ACTIVE_TTL,
     FLAG_WAIT_TTL,
@@ -255,6 +260,7 @@ static const flag_spec flag_specs[] = {
     {"--max-active", FLAG_MAX_ACTIVE, 1},
     {"--admit-per-minute", FLAG_ADMIT_PER_MINUTE, 1},
     {"--queue-refresh-ms", FLAG_QUEUE_REFRESH_MS, 1},
+    {"--max-holds-per-user", FLAG_MAX_HOLDS_PER_USER, 1},
     {"--admin-key-file", FLAG_ADMIN_KEY_FILE, 1},
     {"--active-ttl", FLAG_ACTIVE_TTL, 1},
     {"--wait-ttl", FLAG_WAIT_TTL, 1},
@@ -333,6 +339,16 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
             return -1;
         }
         cfg->options.queue_refresh_ms = n;
+        return 0;
+    case FLAG_MAX_HOLDS_PER_USER:
+        if (parse_whole(value, 0, MAX_HOLDS_PER_USER, &n) != 0) {
+            fprintf(err,
+                    "concertd: --max-holds-per-user: expected a whole number from 0 (no limit) "
+                    "to %lld, got '%s'\n",
+                    (long long)MAX_HOLDS_PER_USER, value);
+            return -1;
+        }
+        cfg->options.max_holds_per_user = n;
         return 0;
     case FLAG_ADMIN_KEY_FILE:
         if (*value == '\0')

@@ -142,3 +142,14 @@ def test_history_defaults_to_a_hundred_entries(server):
     rest = history(server, 8, f"?cursor={first['next_cursor']}").json
     assert len(rest["entries"]) == 21
     assert rest["next_cursor"] is None
+
+
+def test_the_limit_is_a_flag(start_server):
+    one = start_server("memory", args=["--max-holds-per-user", "1"])
+    token = one.active_token(1)
+    assert one.reserve(token, 1).status == 201
+    assert_error(one.reserve(token, 2), 409, "HOLD_LIMIT")
+    none = start_server("memory", args=["--max-holds-per-user", "0"])
+    token = none.active_token(1)
+    for seat in range(1, 11):
+        assert none.reserve(token, seat).status == 201
