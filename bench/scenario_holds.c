@@ -62,6 +62,9 @@ static int holds_rep(const bench_options *o, int kind, int threads, int64_t capa
 
     opts.max_active = users;
     opts.active_ttl_ms = DAY_MS;
+    /* Each buyer holds many seats here: no per-buyer limit (issue 11's
+     * default of 4 would refuse all but the first few). */
+    opts.max_holds_per_user = 0;
     if (threads > 8)
         opts.pool_size = threads;
     if (bench_store_open(&st, kind, o, &opts) != 0)

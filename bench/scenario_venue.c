@@ -35,6 +35,9 @@ static int venue_rep(const bench_options *o, int kind, int64_t lists, int64_t re
 
     opts.max_active = VENUE_USERS;
     opts.active_ttl_ms = DAY_MS;
+    /* Each buyer holds many seats here: no per-buyer limit (issue 11's
+     * default of 4 would refuse all but the first few). */
+    opts.max_holds_per_user = 0;
     if (bench_store_open(&st, kind, o, &opts) != 0)
         return -1;
     tokens = malloc((size_t)VENUE_USERS * CONCERT_TOKEN_SIZE);

@@ -7,7 +7,9 @@
 #    PostgreSQL (booking flow, queue at 1,000 and 1,000,000 waiting, a
 #    100,000-seat venue, memory footprint).
 # 2. PostgreSQL: seat holds/s through the library (16 threads) against
-#    pgbench running the hold's single statement on the same server; queue
+#    pgbench running the hold's own statement (the one call of
+#    concert_fn.seat_hold the backend prepares) on the same server, side by
+#    side in one program (bench/pg_holds.c); queue
 #    joins/s (16 connections) against pgbench's single-row INSERT into a
 #    table like concert.tokens (bench/pg_joins.c).
 # 3. HTTP: concertd (memory and SQLite stores) and a bare libmicrohttpd
@@ -20,7 +22,7 @@
 # Everything listens on 127.0.0.1 and every load run is bounded in time
 # (10 s; 3 s with --quick). Results go to DIR (default build-bench/results):
 # results.md (the summary with every target met or missed) and the raw
-# figures (lib.json, pg_holds.json, pgbench.tsv, http.tsv, logs).
+# figures (lib.json, pg_holds.tsv, http.tsv, logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -62,7 +64,7 @@ fi
 log "building (Release) in $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCONCERT_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target concert-bench concert-bench-bare-http concertd \
-    concert_cli concert-bench-pg-joins >/dev/null
+    concert_cli concert-bench-pg-joins concert-bench-pg-holds >/dev/null
 
 # 1,000 connections need 1,000+ descriptors on both ends.
 hard=$(ulimit -Hn)
@@ -111,35 +113,11 @@ fi
 
 # ---------------------------------------------------------------- 2. PostgreSQL ceiling
 if [ "$run_pg" = 1 ]; then
-    log "PostgreSQL: library holds with 16 threads"
-    "$bin/concert-bench" --store pg --pg "$conninfo" --only holds --threads 16 \
-        --duration "$dur" --reps "$pg_reps" --json-out "$out/pg_holds.json" | tee "$out/pg_holds.txt"
-
-    log "PostgreSQL: pgbench, the hold's single statement, 16 clients"
-    psql() { "$pg_bindir/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-    psql "$conninfo" -c "DROP DATABASE IF EXISTS concert_pgbench" -c "CREATE DATABASE concert_pgbench"
-    bench_db="$conninfo dbname=concert_pgbench"
-    # As many buyers as the library run has (16 threads x 16 tokens), and a
-    # schedule of 1,000,000 free seats per repetition: resetting holds
-    # instead would delete reservations, and each delete checks the seats'
-    # foreign keys with a scan of the seats table (no index on
-    # hold_reservation_id), which takes minutes.
-    bench/http/make_catalog.sh pgbench 256 "$pg_reps" >"$out/pgbench_catalog.json"
-    "$bin/concert" --store "$bench_db" import "$out/pgbench_catalog.json" >&2
-    : >"$out/pgbench.tsv"
-    for rep in $(seq 1 "$pg_reps"); do
-        psql "$bench_db" -c "VACUUM ANALYZE"
-        before=$(psql "$bench_db" -At -c "SELECT count(*) FROM concert.reservations")
-        "$pg_bindir/pgbench" -n -M prepared -c 16 -j 2 -T "$dur" -f bench/pg/hold.sql \
-            -D now=1 -D until=4102444800000 -D seats=1000000 -D schedule="$rep" -D users=256 \
-            "$bench_db" >"$out/pgbench.$rep.log" 2>&1
-        tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out/pgbench.$rep.log" | head -1)
-        lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out/pgbench.$rep.log")
-        held=$(( $(psql "$bench_db" -At -c "SELECT count(*) FROM concert.reservations") - before ))
-        printf '%s\t%s\t%s\t%s\n' "$rep" "$tps" "$lat" "$held" >>"$out/pgbench.tsv"
-        echo "pgbench rep $rep: tps=$tps latency_avg_ms=$lat holds_made=$held" >&2
-    done
-    psql "$conninfo" -c "DROP DATABASE IF EXISTS concert_pgbench WITH (FORCE)"
+    log "PostgreSQL: library holds against pgbench running the hold's own statement, 16 clients"
+    # Each repetition: the library, then pgbench, on fresh schedules of the
+    # same database, same buyers, same random seats (bench/pg_holds.c).
+    "$bin/concert-bench-pg-holds" --pg "$conninfo" --pgbench "$pg_bindir/pgbench" --threads 16 \
+        --duration "$dur" --reps "$pg_reps" --tsv "$out/pg_holds.tsv" | tee "$out/pg_holds.txt"
 
     log "PostgreSQL: queue joins with 16 connections vs pgbench single-row INSERT"
     "$bin/concert-bench-pg-joins" --pg "$conninfo" --pgbench "$pg_bindir/pgbench" --threads 16 \
