@@ -143,7 +143,8 @@ int concert_open_storage(concert_db **out, concert_storage *storage, const conce
         free(db);
         return rc;
     }
-    if ((rc = concert__schedule_cache_new(db)) != 0) {
+    if ((rc = concert__schedule_cache_new(db)) != 0 || (rc = concert__owner_cache_new(db)) != 0) {
+        concert__schedule_cache_free(db);
         concert__queue_cache_free(db);
         storage->free(storage);
         free(db);
@@ -165,6 +166,7 @@ void concert_close(concert_db *db)
     db->storage->free(db->storage);
     concert__queue_cache_free(db);
     concert__schedule_cache_free(db);
+    concert__owner_cache_free(db);
     free(db);
 }
 

@@ -9,6 +9,7 @@
 
 typedef struct concert__queue_cache concert__queue_cache;
 typedef struct concert__schedule_cache concert__schedule_cache;
+typedef struct concert__owner_cache concert__owner_cache;
 
 struct concert_db {
     concert_storage *storage;
@@ -16,6 +17,7 @@ struct concert_db {
     concert_queue_params queue;  /* derived from opts */
     concert__queue_cache *queue_cache; /* queue_cache.c */
     concert__schedule_cache *schedule_cache; /* schedule_cache.c */
+    concert__owner_cache *owner_cache;       /* owner_cache.c */
 };
 
 /* ---- errors.c ---- */
@@ -146,8 +148,13 @@ int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
 /* Remember (WAITING) or forget (anything else) a token the store reported. */
 void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t);
 void concert__queue_cache_forget(concert_db *db, const char *token);
-/* 1 if token is in the cache (its owner into *user_id), else 0. */
-int concert__queue_cache_owner(concert_db *db, const char *token, int64_t *user_id);
+
+/* ---- owner_cache.c: token -> user for the tokens this db has seen ---- */
+int concert__owner_cache_new(concert_db *db);
+void concert__owner_cache_free(concert_db *db);
+/* 1 if token's owner is cached (into *user_id), else 0. */
+int concert__owner_cache_get(concert_db *db, const char *token, int64_t *user_id);
+void concert__owner_cache_put(concert_db *db, const char *token, int64_t user_id);
 /* Estimated wait for a position at the given admission rate; -1 unknown. */
 int64_t concert__queue_eta(int32_t queue_state, int64_t position, int64_t rate_mps);
 

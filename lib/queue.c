@@ -60,6 +60,7 @@ int concert_queue_issue(concert_token_info *out, concert_db *db, int64_t user_id
     if (t.info.state != CONCERT_TOKEN_WAITING && t.info.state != CONCERT_TOKEN_ACTIVE)
         return concert__error_set(CONCERT_EINTERNAL, "queue_issue reported a dead token");
     concert__queue_cache_learn(db, &t);
+    concert__owner_cache_put(db, t.info.token, t.info.user_id);
     report(out, &t);
     return CONCERT_OK;
 }
@@ -151,7 +152,10 @@ int concert_queue_token_owner(int64_t *user_id, concert_db *db, const char *toke
         return concert__error_set(CONCERT_EINVAL, "concert_queue_token_owner: NULL argument");
     if ((rc = concert__token_text_check(token)) != 0)
         return rc;
-    if (concert__queue_cache_owner(db, token, user_id))
+    if (concert__owner_cache_get(db, token, user_id))
         return CONCERT_OK;
-    return concert__st_token_owner(db, token, user_id);
+    if ((rc = concert__st_token_owner(db, token, user_id)) != 0)
+        return rc;
+    concert__owner_cache_put(db, token, *user_id);
+    return CONCERT_OK;
 }

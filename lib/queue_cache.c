@@ -454,22 +454,3 @@ void concert__queue_cache_forget(concert_db *db, const char *token)
         entry_drop(c, e);
     pthread_mutex_unlock(&c->lock);
 }
-
-int concert__queue_cache_owner(concert_db *db, const char *token, int64_t *user_id)
-{
-    concert__queue_cache *c = db->queue_cache;
-    unsigned char key[KEY_BYTES];
-    cache_entry *e;
-    int found = 0;
-
-    if (!key_of(token, key))
-        return 0;
-    pthread_mutex_lock(&c->lock);
-    e = entry_find(c, key);
-    if (e) {
-        *user_id = e->user_id;
-        found = 1;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return found;
-}

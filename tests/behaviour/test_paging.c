@@ -2,7 +2,9 @@
  * Paged history and token owners (issue 11).
  */
 #include <criterion/criterion.h>
+#include <string.h>
 
+#include "counting.h"
 #include "harness.h"
 
 TestSuite(paging, .init = setup_store_with_catalog, .fini = teardown_store);
@@ -89,4 +91,28 @@ Test(paging, a_token_owner_is_known_in_every_state)
               CONCERT_ETOKEN_INVALID);
     expect_rc(concert_queue_token_owner(&owner, db, "short"), CONCERT_ETOKEN_INVALID);
     expect_rc(concert_queue_token_owner(NULL, db, t.token), CONCERT_EINVAL);
+}
+
+Test(paging, a_token_owner_seen_before_costs_no_store_call)
+{
+    concert_token_info t;
+    int64_t owner = 0;
+    long before;
+    store_open_counted(NULL);
+    standard_catalog_load();
+    issue_active(3, &t);
+    before = store_calls();
+    for (int i = 0; i < 10; i++) {
+        expect_ok(concert_queue_token_owner(&owner, db, t.token));
+        cr_assert_eq(owner, 3);
+    }
+    cr_assert_eq(store_calls(), before, "the owner of a token this db issued is cached");
+    /* Another handle on a shared store learns it from the store once. */
+    if (strcmp(store_kind(), "memory") != 0) {
+        concert_db *other = store_open_again(NULL);
+        owner = 0;
+        expect_ok(concert_queue_token_owner(&owner, other, t.token));
+        cr_assert_eq(owner, 3);
+        concert_close(other);
+    }
 }
