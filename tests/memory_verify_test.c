@@ -228,6 +228,14 @@ Test(memory_verify, chain_of_holds_with_a_cycle)
     expect_one(&s, "user 1: chain of holds broken at reservation 2");
 }
 
+Test(memory_verify, chain_of_holds_with_a_wrong_back_link)
+{
+    seen s;
+    ms->reservations[1].prev_hold = 1;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "user 1: chain of holds broken at reservation 2");
+}
+
 Test(memory_verify, purchase_count_out_of_step)
 {
     static const concert_catalog_seat_range seats[] = {{1, 5, "R", 100}};

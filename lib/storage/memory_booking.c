@@ -394,6 +394,7 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
         }
         sc->sold_count++;
         memory__bought_add(s, user, sc->concert);
+        memory__hold_chain_remove(s, user, (uint32_t)(req->reservation_ids[i] - 1));
     }
     memory__token_end(s, &s->tokens[ti]);
     memory__idem_commit(s, user_id, IDEM_PAY, idem_text, (int64_t)pi + 1);
@@ -433,6 +434,8 @@ int memory__reservation_release(concert_storage *self, const concert_release_req
     if (r->status == CONCERT_RESERVATION_HELD) {
         sc = &s->schedules[r->schedule];
         r->status = CONCERT_RESERVATION_RELEASED;
+        memory__hold_chain_remove(s, memory__user_find(s, r->user_id),
+                                  (uint32_t)(req->reservation_id - 1));
         if (r->counted) {
             r->counted = 0;
             sc->held_count--;

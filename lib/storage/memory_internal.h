@@ -80,9 +80,10 @@ typedef struct mem_user {
     mem_bought *bought;   /* ordered by concert */
     uint32_t last_ticket; /* the user's newest token's ticket; 0 = none */
     uint32_t hold_head;   /* the newest reservation id of the user's chain
-                             of holds (through next_hold): every live hold
-                             of theirs is in it, with ended ones not yet
-                             dropped (a limit's count drops them); 0 = none */
+                             of holds (through next_hold and prev_hold):
+                             every live hold of theirs is in it; a payment
+                             or a release takes its own out, and a limit's
+                             count drops the expired ones; 0 = none */
     uint32_t ledger_count, ledger_cap;
     uint32_t bought_count, bought_cap;
 } mem_user;
@@ -134,8 +135,8 @@ typedef struct mem_reservation {
     uint32_t seat;        /* index in that schedule's seats */
     uint32_t payment;     /* id of the payment (of its order) once
                              CONFIRMED; 0 before */
-    uint32_t next_hold;   /* the next older reservation id in its user's
-                             chain of holds; 0 = the end (or not in it) */
+    uint32_t next_hold;   /* the next older and the next newer reservation */
+    uint32_t prev_hold;   /* id in its user's chain of holds; 0: none */
     uint8_t status;       /* CONCERT_RESERVATION_HELD, _CONFIRMED or _RELEASED */
     uint8_t counted;      /* 1 while included in its schedule's held_count */
 } mem_reservation;
@@ -440,6 +441,8 @@ int64_t memory__limit_count(memory_store *s, uint32_t user, int64_t now, int per
                             uint32_t concert);
 /* Put a new hold at the head of its user's chain. Cannot fail. */
 void memory__hold_chain_push(memory_store *s, uint32_t user, uint32_t reservation);
+/* Take a reservation out of its user's chain, if it is in it; O(1). */
+void memory__hold_chain_remove(memory_store *s, uint32_t user, uint32_t reservation);
 /* Room to count purchases of n reservations; 0 or -1. */
 int memory__bought_reserve(memory_store *s, uint32_t user, size_t n);
 /* Count a purchase of a reservation of concert, if that concert has a

@@ -3,12 +3,13 @@
  * user holds and has bought, kept per user so that a hold counts the
  * user's own few reservations, never the whole store.
  *
- * A user's chain of holds (through the reservations themselves, so a hold
- * allocates nothing for it) holds every live hold of theirs; a hold that
- * ended (paid, released, expired) stays in it until a count passes over it
- * and drops it. A hold never becomes live again once it has ended, so
- * dropping it is safe, and a count that runs on every new hold keeps the
- * chain at about the size of the limit (each ended hold is dropped once).
+ * A user's chain of holds (doubly linked through the reservations
+ * themselves, so a hold allocates nothing for it) holds every live hold of
+ * theirs. A payment or a release takes its reservations out at once (O(1),
+ * and the next count need not read them: in a big store that read is a
+ * cache miss); an expired hold stays until a count passes over it and drops
+ * it. A hold never becomes live again once it has ended, so dropping it is
+ * safe, and each is dropped once.
  * Purchases are counted per concert, only
  * for concerts with a max_per_user (the only ones whose limit counts
  * them); the catalog never changes, so that set never does either.
@@ -23,30 +24,50 @@ static int hold_live(const mem_reservation *r, int64_t now)
     return r->status == CONCERT_RESERVATION_HELD && r->held_until > now;
 }
 
+void memory__hold_chain_remove(memory_store *s, uint32_t user, uint32_t reservation)
+{
+    mem_user *u = &s->users[user];
+    mem_reservation *r = &s->reservations[reservation];
+    uint32_t id = reservation + 1;
+
+    if (!r->prev_hold && u->hold_head != id)
+        return; /* not in the chain */
+    if (r->prev_hold)
+        s->reservations[r->prev_hold - 1].next_hold = r->next_hold;
+    else
+        u->hold_head = r->next_hold;
+    if (r->next_hold)
+        s->reservations[r->next_hold - 1].prev_hold = r->prev_hold;
+    r->next_hold = r->prev_hold = 0;
+}
+
 int64_t memory__limit_count(memory_store *s, uint32_t user, int64_t now, int per_concert,
                             uint32_t concert)
 {
-    uint32_t *link = &s->users[user].hold_head;
+    uint32_t id = s->users[user].hold_head;
     int64_t n = 0;
 
-    while (*link) {
-        mem_reservation *r = &s->reservations[*link - 1];
-        if (!hold_live(r, now)) {
-            /* ended for good: out of the chain, which changes no answer */
-            *link = r->next_hold;
-            r->next_hold = 0;
-            continue;
-        }
-        n += !per_concert || s->schedules[r->schedule].concert == concert;
-        link = &r->next_hold;
+    while (id) {
+        mem_reservation *r = &s->reservations[id - 1];
+        uint32_t next = r->next_hold;
+        if (!hold_live(r, now))
+            memory__hold_chain_remove(s, user, id - 1); /* ended for good */
+        else
+            n += !per_concert || s->schedules[r->schedule].concert == concert;
+        id = next;
     }
     return per_concert ? n + memory__bought_count(s, user, concert) : n;
 }
 
 void memory__hold_chain_push(memory_store *s, uint32_t user, uint32_t reservation)
 {
-    s->reservations[reservation].next_hold = s->users[user].hold_head;
-    s->users[user].hold_head = reservation + 1;
+    mem_user *u = &s->users[user];
+    mem_reservation *r = &s->reservations[reservation];
+    r->next_hold = u->hold_head;
+    r->prev_hold = 0;
+    if (u->hold_head)
+        s->reservations[u->hold_head - 1].prev_hold = reservation + 1;
+    u->hold_head = reservation + 1;
 }
 
 /* The index in u->bought of concert, or of where it would go. */

@@ -197,12 +197,15 @@ static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark
     int rc = CONCERT_OK;
     for (size_t i = 0; i < s->users_count && rc == 0; i++) {
         const mem_user *u = &s->users[i];
-        for (uint32_t id = u->hold_head; id; id = s->reservations[id - 1].next_hold) {
+        uint32_t newer = 0;
+        for (uint32_t id = u->hold_head; id; newer = id, id = s->reservations[id - 1].next_hold) {
             /* marked already: a cycle, or in two users' chains */
             if (id > s->reservations_count || s->reservations[id - 1].user_id != u->id ||
-                mark[id - 1]) {
+                mark[id - 1] || s->reservations[id - 1].prev_hold != newer) {
                 rc = violation(v, "user %lld: chain of holds broken at reservation %u",
                                (long long)u->id, id);
+                if (id <= s->reservations_count)
+                    mark[id - 1] = 1; /* one violation for one break */
                 break;
             }
             mark[id - 1] = 1;
