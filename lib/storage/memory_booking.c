@@ -315,7 +315,7 @@ static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t t
     }
     if (s->users[user].balance < sum)
         return concert_sys_error_set(CONCERT_EINSUFFICIENT_POINTS,
-                                     "insufficient points: balance %lld, price %lld",
+                                     "insufficient points: balance %lld, total %lld",
                                      (long long)s->users[user].balance, (long long)sum);
     *sum_out = sum;
     *limited_out = limited;

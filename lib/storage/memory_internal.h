@@ -135,8 +135,8 @@ typedef struct mem_reservation {
     uint32_t seat;        /* index in that schedule's seats */
     uint32_t payment;     /* id of the payment (of its order) once
                              CONFIRMED; 0 before */
-    uint32_t next_hold;   /* the next older and the next newer reservation */
-    uint32_t prev_hold;   /* id in its user's chain of holds; 0: none */
+    uint32_t next_hold;   /* in its user's chain of holds: the next older */
+    uint32_t prev_hold;   /* and the next newer reservation id; 0: none */
     uint8_t status;       /* CONCERT_RESERVATION_HELD, _CONFIRMED or _RELEASED */
     uint8_t counted;      /* 1 while included in its schedule's held_count */
 } mem_reservation;
@@ -435,8 +435,8 @@ void memory__idem_commit(memory_store *s, int64_t user_id, int32_t op, char *tex
 
 /* The user's reservations that a hold's limit counts (concert_hold_request):
  * with max_per_concert > 0, live holds plus purchases of concert (an index);
- * else live holds anywhere. Drops ended holds from the user's list as it
- * goes (nothing observable changes). */
+ * else live holds anywhere. Drops expired holds from the user's chain as
+ * it goes (nothing observable changes). */
 int64_t memory__limit_count(memory_store *s, uint32_t user, int64_t now, int per_concert,
                             uint32_t concert);
 /* Put a new hold at the head of its user's chain. Cannot fail. */
