@@ -30,6 +30,7 @@ import time
 from relib import (Client, Concertd, PgServer, Refused, TestFailure, Unknown, base_args,
                    check, fmt, log, make_catalog, pg_skipped, run_main, temp_workdir,
                    verify, write_catalog)
+from relib import history_entries
 
 SCHEDULE = 10
 PRICE = 1000
@@ -224,9 +225,7 @@ def check_store(server, workers, lost):
             users[p[0]]["pays_unknown"].append(p)
 
     def history(uid):
-        r = server.call("GET", f"/api/v1/users/{uid}/points/history")
-        check(r.status == 200, f"history of user {uid}: {r}")
-        entries = r.json["entries"]
+        entries = history_entries(server, uid)
         # The catalog's opening points are the oldest entry, a CHARGE.
         check(entries and entries[-1]["type"] == "CHARGE"
               and entries[-1]["amount"] == opening_points(uid),

@@ -21,6 +21,7 @@ import time
 
 from relib import (Client, Concertd, PgServer, Refused, Unknown, base_args, check, fmt, log,
                    make_catalog, pg_skipped, run_main, temp_workdir, verify, write_catalog)
+from relib import history_entries
 
 SCHEDULE = 10
 MAX_ACTIVE = 100000
@@ -189,9 +190,8 @@ def main():
             lost = 0
             landed_503 = 0
             for uid, items in per_user.items():
-                r = server.call("GET", f"/api/v1/users/{uid}/points/history")
-                check(r.status == 200, f"history {uid}: {r}")
-                in_ledger = [e["amount"] for e in r.json["entries"][:-1] if e["type"] == "CHARGE"]
+                in_ledger = [e["amount"] for e in history_entries(server, uid)[:-1]
+                             if e["type"] == "CHARGE"]
                 check(len(in_ledger) == len(set(in_ledger)), f"user {uid}: a charge twice")
                 for amount, key, status in items:
                     if status == 200 and amount not in in_ledger:
@@ -204,8 +204,7 @@ def main():
                                          {"amount": amount}, key=key)
                         check(rr.status == 200, f"replay of {key}: {rr}")
                 applied = sorted(a for a, _, s in items)
-                r = server.call("GET", f"/api/v1/users/{uid}/points/history")
-                in_ledger = sorted(e["amount"] for e in r.json["entries"][:-1]
+                in_ledger = sorted(e["amount"] for e in history_entries(server, uid)[:-1]
                                    if e["type"] == "CHARGE")
                 check(in_ledger == applied, f"user {uid}: after replays the ledger has "
                                             f"{len(in_ledger)} charges, {len(applied)} sent")

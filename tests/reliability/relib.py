@@ -250,6 +250,22 @@ class Concertd:
         return code
 
 
+def history_entries(server, uid):
+    """The user's whole ledger, newest first, read page by page (the route
+    gives at most 500 entries per page)."""
+    entries, cursor = [], None
+    while True:
+        path = f"/api/v1/users/{uid}/points/history?limit=500"
+        if cursor:
+            path += f"&cursor={cursor}"
+        r = server.call("GET", path)
+        check(r.status == 200, f"history of user {uid}: {r}")
+        entries += r.json["entries"]
+        cursor = r.json["next_cursor"]
+        if cursor is None:
+            return entries
+
+
 def verify(concert, uri, max_active=None):
     """`concert --store URI verify`: print its report; fail unless exit 0."""
     argv = [concert, "--store", uri]

@@ -35,6 +35,7 @@ import time
 from relib import (Client, Concertd, Refused, TestFailure, Unknown, base_args, check, fmt,
                    log, make_catalog, run_main, sqlite_integrity, temp_workdir, verify,
                    write_catalog)
+from relib import history_entries
 
 OPENING = 1000
 HANG_LIMIT_S = 5.0
@@ -298,9 +299,8 @@ def full_disk_case(args, workdir, catalog, users):
                 per_user.setdefault(uid, []).append((amount, status))
         lost = landed = 0
         for uid in users:
-            r = server.call("GET", f"/api/v1/users/{uid}/points/history")
-            check(r.status == 200, f"history {uid}: {r}")
-            ledger = [e["amount"] for e in r.json["entries"][:-1] if e["type"] == "CHARGE"]
+            entries = history_entries(server, uid)
+            ledger = [e["amount"] for e in entries[:-1] if e["type"] == "CHARGE"]
             if uid == users[0]:
                 ledger = [a for a in ledger if a != 1]  # the recovery probes
             mine = per_user.get(uid, [])
@@ -309,7 +309,7 @@ def full_disk_case(args, workdir, catalog, users):
             landed += len({a for a, s in mine if s != 200} & set(ledger))
             check(len(ledger) == len(set(ledger)), f"user {uid}: a charge applied twice")
             b = server.call("GET", f"/api/v1/users/{uid}/points")
-            probes = len([e for e in r.json["entries"][:-1] if e["type"] == "CHARGE"
+            probes = len([e for e in entries[:-1] if e["type"] == "CHARGE"
                           and e["amount"] == 1]) if uid == users[0] else 0
             check(b.json["balance"] == OPENING + sum(ledger) + probes,
                   f"user {uid}: balance {b.json['balance']} vs ledger")
