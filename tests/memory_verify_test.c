@@ -236,6 +236,14 @@ Test(memory_verify, chain_of_holds_with_a_wrong_back_link)
     expect_one(&s, "user 1: chain of holds broken at reservation 2");
 }
 
+Test(memory_verify, token_whose_user_index_names_another_user)
+{
+    seen s;
+    ms->tokens[0].user = 1;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "token 1: user 1, but its user index names another");
+}
+
 Test(memory_verify, purchase_count_out_of_step)
 {
     static const concert_catalog_seat_range seats[] = {{1, 5, "R", 100}};

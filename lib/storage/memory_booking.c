@@ -91,7 +91,7 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
     if ((rc = memory__token_require_active(s, req->token, &req->queue, req->now, &ti)) != 0)
         goto done;
     user_id = s->tokens[ti].user_id;
-    user = memory__user_find(s, user_id); /* users are never removed */
+    user = s->tokens[ti].user;
     memory__holds_settle(s, req->now);
     if ((rc = memory__schedule_lookup(s, req->schedule_id, &si)) != 0)
         goto done;
@@ -362,7 +362,7 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
         payment_fill(s, (uint32_t)(rec->result - 1), out);
         goto done;
     }
-    user = memory__user_find(s, user_id); /* users are never removed */
+    user = s->tokens[ti].user;
     if ((rc = pay_check(s, req, ti, user, &sum, &limited)) != 0)
         goto done;
     if (memory__ledger_reserve(s, user, 1) != 0 || RESERVE(s, payments, 1) != 0 ||
@@ -434,8 +434,7 @@ int memory__reservation_release(concert_storage *self, const concert_release_req
     if (r->status == CONCERT_RESERVATION_HELD) {
         sc = &s->schedules[r->schedule];
         r->status = CONCERT_RESERVATION_RELEASED;
-        memory__hold_chain_remove(s, memory__user_find(s, r->user_id),
-                                  (uint32_t)(req->reservation_id - 1));
+        memory__hold_chain_remove(s, s->tokens[ti].user, (uint32_t)(req->reservation_id - 1));
         if (r->counted) {
             r->counted = 0;
             sc->held_count--;

@@ -155,6 +155,9 @@ typedef struct mem_payment {
 typedef struct mem_token {
     int64_t when;         /* WAITING: last_seen; ACTIVE: expires_at */
     int64_t user_id;
+    uint32_t user;        /* index in users: a booking step needs the user's
+                             record, and a probe of the user index is a
+                             cache miss in a big store (it fits the padding) */
     uint8_t state;        /* WAITING, ACTIVE or CONCERT_TOKEN_ENDED */
     uint8_t verbatim;     /* 1: text holds a uint32 index into s->verbatim */
     uint8_t text[TOKEN_COMPACT_BYTES]; /* the decoded base64url bytes */

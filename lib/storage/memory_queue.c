@@ -72,6 +72,7 @@ static uint32_t token_new_commit(memory_store *s, uint32_t user, token_new *n, i
     memset(t, 0, sizeof(*t));
     t->when = now;
     t->user_id = s->users[user].id;
+    t->user = user;
     t->state = CONCERT_TOKEN_WAITING;
     if (n->copy) {
         uint32_t slot = (uint32_t)s->verbatim_count++;

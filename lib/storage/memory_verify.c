@@ -242,6 +242,20 @@ static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark
     return rc;
 }
 
+/* Every token names its user by id and by index, and the two agree (the
+ * booking steps act for the user at that index). */
+static int verify_tokens(const memory_store *s, const verify_out *v)
+{
+    int rc = CONCERT_OK;
+    for (size_t i = 0; i < s->tokens_count && rc == 0; i++) {
+        const mem_token *t = &s->tokens[i];
+        if (t->user >= s->users_count || s->users[t->user].id != t->user_id)
+            rc = violation(v, "token %zu: user %lld, but its user index names another", i + 1,
+                           (long long)t->user_id);
+    }
+    return rc;
+}
+
 /*
  * The queue: the active count is exact, and live ACTIVE tokens are within
  * max_active -- or, right after max_active was lowered below the active
@@ -334,6 +348,8 @@ int memory__verify(concert_storage *self, const concert_queue_params *params, in
         rc = verify_balances(s, &v, report);
     if (rc == 0)
         rc = verify_limits(s, now, mark, offset, seen, &v);
+    if (rc == 0)
+        rc = verify_tokens(s, &v);
     if (rc == 0)
         rc = verify_queue(s, now, &v, report);
 done:
