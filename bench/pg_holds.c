@@ -8,7 +8,7 @@
  *
  *   concert-bench-pg-holds --pg CONNINFO --pgbench PATH [--threads 16]
  *                          [--duration 10] [--reps 3] [--users 256]
- *                          [--seats 500000] [--tsv FILE]
+ *                          [--seats 500000] [--limit 0] [--tsv FILE]
  *
  * CONNINFO names a server (any database); a database concert_pg_holds is
  * created there and dropped at the end. Workload, the same on both sides:
@@ -23,8 +23,13 @@
  * or quieter during the run favours neither.
  * Buyers' tokens are set to the decimal text of 10^18 + user id after they
  * are issued, so that pgbench can name them; the library uses the same.
- * Per-buyer limits are off (max_holds_per_user 0, no max_per_user): with
- * them on, 256 buyers would reach their limit within a second.
+ * Per-buyer limits are off by default (max_holds_per_user 0, no
+ * max_per_user): with them on, 256 buyers would reach their limit within a
+ * second. --limit N sets max_holds_per_user (and pgbench's $9) to N, to
+ * measure the limit's count: each side of each repetition then has its own
+ * share of the buyers (holds live 5 minutes, so buyers used before would
+ * be at their limit); give it many --users so that few of them reach it (a
+ * refused hold counts as a call on both sides).
  *
  * Prints one line per repetition, then the medians and their ratio; a
  * figure, never a pass/fail.
@@ -58,6 +63,7 @@ typedef struct config {
     int reps;
     int64_t users;
     int64_t seats;
+    int64_t limit;
 } config;
 
 static double mono_s(void)
@@ -165,6 +171,7 @@ out:
 typedef struct holder {
     concert_db *db;
     const config *cf;
+    int64_t first_buyer, buyers;
     int64_t schedule;
     uint64_t seed;
     double stop_at;
@@ -192,13 +199,14 @@ static void *hold_loop(void *arg)
     for (int64_t k = 0;; k++) {
         if ((k & 7) == 0 && mono_s() >= h->stop_at)
             break;
-        const int64_t buyer = 1 + (int64_t)(next_rand(&h->seed) % (uint64_t)h->cf->users);
+        const int64_t buyer =
+            h->first_buyer + (int64_t)(next_rand(&h->seed) % (uint64_t)h->buyers);
         const int64_t seat = 1 + (int64_t)(next_rand(&h->seed) % (uint64_t)h->cf->seats);
         snprintf(token, sizeof(token), "%lld", (long long)(TOKEN_BASE + buyer));
         const double t0 = mono_s();
         const int rc = concert_reserve_seat(&r, h->db, token, h->schedule, seat);
         const double took = (mono_s() - t0) * 1000.0;
-        if (rc == 0 || rc == CONCERT_ESEAT_TAKEN) {
+        if (rc == 0 || rc == CONCERT_ESEAT_TAKEN || rc == CONCERT_EHOLD_LIMIT) {
             h->calls++;
             if (rc == 0 && r.is_new)
                 h->holds++;
@@ -225,6 +233,19 @@ typedef struct run_result {
     double p50_ms, p99_ms;
 } run_result;
 
+/* The buyers of one side of one repetition: all of them without a limit,
+ * else a share of their own. */
+static void buyers_of(const config *cf, int64_t schedule, int64_t *first, int64_t *count)
+{
+    if (cf->limit == 0) {
+        *first = 1;
+        *count = cf->users;
+        return;
+    }
+    *count = cf->users / (2 * cf->reps);
+    *first = 1 + (schedule - 1) * *count;
+}
+
 static int library_run(concert_db *db, const config *cf, int64_t schedule, run_result *out)
 {
     holder *h = calloc((size_t)cf->threads, sizeof(*h));
@@ -239,8 +260,10 @@ static int library_run(concert_db *db, const config *cf, int64_t schedule, run_r
     if (!h || !th)
         goto out;
     for (int i = 0; i < cf->threads; i++) {
-        h[i] = (holder){db, cf, schedule, 0x9e3779b97f4a7c15u * (uint64_t)(i + 1) + schedule,
+        h[i] = (holder){db, cf, 0, 0, schedule,
+                        0x9e3779b97f4a7c15u * (uint64_t)(i + 1) + (uint64_t)schedule,
                         0, &go, 0, 0, 0, 0, malloc(cap * sizeof(double)), 0, cap};
+        buyers_of(cf, schedule, &h[i].first_buyer, &h[i].buyers);
         if (!h[i].lat_ms || pthread_create(&th[i], NULL, hold_loop, &h[i]) != 0)
             goto out;
     }
@@ -287,7 +310,7 @@ out:
  * token (v1) and the seat (v3) drawn per transaction, the rest from -D. */
 static int write_script(char *path)
 {
-    static const char head[] = "\\set buyer random(1, :users)\n"
+    static const char head[] = "\\set buyer random(:first, :last)\n"
                                "\\set v1 " "1000000000000000000" " + :buyer\n"
                                "\\set v3 random(1, :seats)\n";
     const char *sql = PG_SEAT_HOLD_SQL;
@@ -319,8 +342,8 @@ static int write_script(char *path)
 static int pgbench_run(const config *cf, const char *store, const char *script,
                        int64_t schedule, run_result *out)
 {
-    char clients[16], duration[16], users[48], seats[48], v2[48], v4[48], v5[48], v6[48],
-        v7[48], line[512];
+    char clients[16], duration[16], first[48], last[48], seats[48], v2[48], v4[48], v5[48], v6[48],
+        v7[48], v9[48], line[512];
     int pipefd[2], status = 0;
     int64_t now = wall_ms();
     FILE *in;
@@ -329,7 +352,10 @@ static int pgbench_run(const config *cf, const char *store, const char *script,
     memset(out, 0, sizeof(*out));
     snprintf(clients, sizeof(clients), "%d", cf->threads);
     snprintf(duration, sizeof(duration), "%d", cf->duration_s);
-    snprintf(users, sizeof(users), "users=%lld", (long long)cf->users);
+    int64_t b_first, b_count;
+    buyers_of(cf, schedule, &b_first, &b_count);
+    snprintf(first, sizeof(first), "first=%lld", (long long)b_first);
+    snprintf(last, sizeof(last), "last=%lld", (long long)(b_first + b_count - 1));
     snprintf(seats, sizeof(seats), "seats=%lld", (long long)cf->seats);
     snprintf(v2, sizeof(v2), "v2=%lld", (long long)schedule);
     snprintf(v4, sizeof(v4), "v4=%lld", (long long)now);
@@ -337,6 +363,7 @@ static int pgbench_run(const config *cf, const char *store, const char *script,
     snprintf(v5, sizeof(v5), "v5=%lld", (long long)(now + 300000));
     snprintf(v6, sizeof(v6), "v6=%lld", (long long)DAY_MS);
     snprintf(v7, sizeof(v7), "v7=1");
+    snprintf(v9, sizeof(v9), "v9=%lld", (long long)cf->limit);
     if (pipe(pipefd) != 0)
         return -1;
     pid = fork();
@@ -344,9 +371,9 @@ static int pgbench_run(const config *cf, const char *store, const char *script,
         return -1;
     if (pid == 0) {
         char *argv[] = {(char *)cf->pgbench, "-n", "-M", "prepared", "-c", clients, "-j", clients,
-                        "-T", duration, "-f", (char *)script, "-D", users, "-D", seats,
+                        "-T", duration, "-f", (char *)script, "-D", first, "-D", last, "-D", seats,
                         "-D", v2, "-D", v4, "-D", v5, "-D", v6, "-D", v7, "-D", "v8=0",
-                        "-D", "v9=0", (char *)store, NULL};
+                        "-D", v9, (char *)store, NULL};
         dup2(pipefd[1], STDOUT_FILENO);
         close(pipefd[0]);
         close(pipefd[1]);
@@ -384,13 +411,14 @@ static double median(double *v, int n)
 static int usage(void)
 {
     fprintf(stderr, "usage: concert-bench-pg-holds --pg CONNINFO --pgbench PATH [--threads N] "
-                    "[--duration S] [--reps N] [--users N] [--seats N] [--tsv FILE]\n");
+                    "[--duration S] [--reps N] [--users N] [--seats N] [--limit N] "
+                    "[--tsv FILE]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    config cf = {NULL, NULL, NULL, 16, 10, 3, 256, 500000};
+    config cf = {NULL, NULL, NULL, 16, 10, 3, 256, 500000, 0};
     char store[1200], sql[300], script[] = "/tmp/concert-pg-holds-XXXXXX";
     double lib[MAX_REPS], bench[MAX_REPS];
     run_result lr[MAX_REPS], br[MAX_REPS];
@@ -416,10 +444,12 @@ int main(int argc, char **argv)
             cf.duration_s = (int)v;
         else if (strcmp(argv[i], "--reps") == 0 && parse_int(next, 1, MAX_REPS, &v) == 0)
             cf.reps = (int)v;
-        else if (strcmp(argv[i], "--users") == 0 && parse_int(next, 1, 1000000, &v) == 0)
+        else if (strcmp(argv[i], "--users") == 0 && parse_int(next, 30, 1000000, &v) == 0)
             cf.users = v;
         else if (strcmp(argv[i], "--seats") == 0 && parse_int(next, 1000, 10000000, &v) == 0)
             cf.seats = v;
+        else if (strcmp(argv[i], "--limit") == 0 && parse_int(next, 0, 1000000, &v) == 0)
+            cf.limit = v;
         else
             return usage();
         i++;
@@ -441,7 +471,7 @@ int main(int argc, char **argv)
     o.max_active = cf.users;
     o.active_ttl_ms = DAY_MS;
     o.wait_ttl_ms = DAY_MS;
-    o.max_holds_per_user = 0;
+    o.max_holds_per_user = cf.limit;
     if (concert_open(&db, store, &o) != 0) {
         fprintf(stderr, "pg_holds: open: %s\n", concert_error_last()->message);
         goto done;
@@ -488,8 +518,8 @@ int main(int argc, char **argv)
     {
         const double ml = median(lib, cf.reps), mb = median(bench, cf.reps);
         printf("PostgreSQL holds, %d clients, %d s per run, median of %d, same server, same "
-               "run\n",
-               cf.threads, cf.duration_s, cf.reps);
+               "run, %lld buyers, max_holds_per_user %lld\n",
+               cf.threads, cf.duration_s, cf.reps, (long long)cf.users, (long long)cf.limit);
         printf("library concert_reserve_seat:     %10.0f holds/s\n", ml);
         printf("pgbench, the hold's own statement: %10.0f tps\n", mb);
         printf("ratio library/pgbench:            %10.2f\n", ml / mb);
