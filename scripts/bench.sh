@@ -114,8 +114,9 @@ fi
 # ---------------------------------------------------------------- 2. PostgreSQL ceiling
 if [ "$run_pg" = 1 ]; then
     log "PostgreSQL: library holds against pgbench running the hold's own statement, 16 clients"
-    # Each repetition: the library, then pgbench, on fresh schedules of the
-    # same database, same buyers, same random seats (bench/pg_holds.c).
+    # Each repetition runs both sides, on fresh schedules of one database,
+    # same buyers, same random seats, the side that goes first alternating
+    # (bench/pg_holds.c).
     "$bin/concert-bench-pg-holds" --pg "$conninfo" --pgbench "$pg_bindir/pgbench" --threads 16 \
         --duration "$dur" --reps "$pg_reps" --tsv "$out/pg_holds.tsv" | tee "$out/pg_holds.txt"
 
