@@ -1,5 +1,5 @@
 /*
- * Which user each token belongs to, for the tokens this db has seen, so
+ * Which user each token belongs to, for the tokens this db has looked up, so
  * that a server checking "is this the caller's token?" on every booking
  * request (concertd with --auth jwt) does not ask the store each time.
  *

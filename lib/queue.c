@@ -60,7 +60,6 @@ int concert_queue_issue(concert_token_info *out, concert_db *db, int64_t user_id
     if (t.info.state != CONCERT_TOKEN_WAITING && t.info.state != CONCERT_TOKEN_ACTIVE)
         return concert__error_set(CONCERT_EINTERNAL, "queue_issue reported a dead token");
     concert__queue_cache_learn(db, &t);
-    concert__owner_cache_put(db, t.info.token, t.info.user_id);
     report(out, &t);
     return CONCERT_OK;
 }

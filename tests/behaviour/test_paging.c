@@ -101,12 +101,15 @@ Test(paging, a_token_owner_seen_before_costs_no_store_call)
     store_open_counted(NULL);
     standard_catalog_load();
     issue_active(3, &t);
+    /* The first lookup may ask the store (issuing does not fill the cache:
+     * that cost every join 5% on the memory store's flow benchmark). */
+    expect_ok(concert_queue_token_owner(&owner, db, t.token));
     before = store_calls();
     for (int i = 0; i < 10; i++) {
         expect_ok(concert_queue_token_owner(&owner, db, t.token));
         cr_assert_eq(owner, 3);
     }
-    cr_assert_eq(store_calls(), before, "the owner of a token this db issued is cached");
+    cr_assert_eq(store_calls(), before, "the owner of a token this db has looked up is cached");
     /* Another handle on a shared store learns it from the store once. */
     if (strcmp(store_kind(), "memory") != 0) {
         concert_db *other = store_open_again(NULL);
