@@ -83,6 +83,37 @@ void race_reserve_same_seat(concert_db *db, const concert_token_info *tokens, in
     run(&r, n, reserve_worker, out);
 }
 
+static void *hold_one_token_worker(void *arg)
+{
+    worker *w = arg;
+    race *r = w->r;
+    concert_reservation res;
+    int64_t owner = 0;
+    int rc;
+    pthread_barrier_wait(&r->start);
+    rc = concert_reserve_seat(&res, r->db, r->token, r->a, r->b + w->index);
+    /* The owner cache is filled and read from every thread at once. */
+    if (rc == 0 || rc == CONCERT_EHOLD_LIMIT) {
+        int orc = concert_queue_token_owner(&owner, r->db, r->token);
+        if (orc != 0 || (rc == 0 && owner != res.user_id))
+            rc = orc != 0 ? orc : CONCERT_EINTERNAL;
+    }
+    tally(r, rc, rc == CONCERT_EHOLD_LIMIT);
+    return NULL;
+}
+
+void race_hold_with_one_token(concert_db *db, const char *token, int n, int64_t schedule_id,
+                              int64_t first_seat, race_result *out)
+{
+    race r;
+    memset(&r, 0, sizeof(r));
+    r.db = db;
+    r.token = token;
+    r.a = schedule_id;
+    r.b = first_seat;
+    run(&r, n, hold_one_token_worker, out);
+}
+
 static void *charge_worker(void *arg)
 {
     worker *w = arg;

@@ -22,6 +22,12 @@ typedef struct race_result {
 void race_reserve_same_seat(concert_db *db, const concert_token_info *tokens, int n,
                             int64_t schedule_id, int64_t seat, race_result *out);
 
+/* n threads hold seats first_seat + i of schedule_id with one buyer's token
+ * and look up its owner; the per-buyer limit must let exactly the limit in
+ * (the caller checks the count), the others get CONCERT_EHOLD_LIMIT. */
+void race_hold_with_one_token(concert_db *db, const char *token, int n, int64_t schedule_id,
+                              int64_t first_seat, race_result *out);
+
 /* n threads each charge user 10 times, thread i adding i + 1 points. */
 void race_charge_one_user(concert_db *db, int64_t user_id, int n, race_result *out);
 
