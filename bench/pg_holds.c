@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pg_admin.h"
+
 /* PG_SEAT_HOLD_SQL: the statement the backend runs for a hold. */
 #include "../lib/storage/postgres_sql.h"
 
@@ -66,49 +68,11 @@ typedef struct config {
     int64_t limit;
 } config;
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    long long v;
-    errno = 0;
-    v = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = (int64_t)v;
-    return 0;
-}
-
-static int admin_sql(const char *conninfo, const char *sql)
-{
-    PGconn *c = PQconnectdb(conninfo);
-    PGresult *r;
-    int ok;
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "pg_holds: cannot connect: %s", PQerrorMessage(c));
-        PQfinish(c);
-        return -1;
-    }
-    r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok)
-        fprintf(stderr, "pg_holds: %s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-    return ok ? 0 : -1;
 }
 
 static int64_t admin_count(const char *conninfo, const char *sql)
@@ -197,15 +161,15 @@ static void *hold_loop(void *arg)
     while (!atomic_load(h->go))
         ;
     for (int64_t k = 0;; k++) {
-        if ((k & 7) == 0 && mono_s() >= h->stop_at)
+        if ((k & 7) == 0 && pg_admin_mono_s() >= h->stop_at)
             break;
         const int64_t buyer =
             h->first_buyer + (int64_t)(next_rand(&h->seed) % (uint64_t)h->buyers);
         const int64_t seat = 1 + (int64_t)(next_rand(&h->seed) % (uint64_t)h->cf->seats);
         snprintf(token, sizeof(token), "%lld", (long long)(TOKEN_BASE + buyer));
-        const double t0 = mono_s();
+        const double t0 = pg_admin_mono_s();
         const int rc = concert_reserve_seat(&r, h->db, token, h->schedule, seat);
-        const double took = (mono_s() - t0) * 1000.0;
+        const double took = (pg_admin_mono_s() - t0) * 1000.0;
         if (rc == 0 || rc == CONCERT_ESEAT_TAKEN || rc == CONCERT_EHOLD_LIMIT) {
             h->calls++;
             if (rc == 0 && r.is_new)
@@ -267,13 +231,13 @@ static int library_run(concert_db *db, const config *cf, int64_t schedule, run_r
         if (!h[i].lat_ms || pthread_create(&th[i], NULL, hold_loop, &h[i]) != 0)
             goto out;
     }
-    start = mono_s();
+    start = pg_admin_mono_s();
     for (int i = 0; i < cf->threads; i++)
         h[i].stop_at = start + cf->duration_s;
     atomic_store(&go, 1);
     for (int i = 0; i < cf->threads; i++)
         pthread_join(th[i], NULL);
-    elapsed = mono_s() - start;
+    elapsed = pg_admin_mono_s() - start;
     for (int i = 0; i < cf->threads; i++) {
         out->calls += h[i].calls;
         out->holds += h[i].holds;
@@ -438,17 +402,17 @@ int main(int argc, char **argv)
             cf.pgbench = next;
         else if (strcmp(argv[i], "--tsv") == 0)
             cf.tsv = next;
-        else if (strcmp(argv[i], "--threads") == 0 && parse_int(next, 1, 256, &v) == 0)
+        else if (strcmp(argv[i], "--threads") == 0 && pg_admin_parse_int(next, 1, 256, &v) == 0)
             cf.threads = (int)v;
-        else if (strcmp(argv[i], "--duration") == 0 && parse_int(next, 1, 3600, &v) == 0)
+        else if (strcmp(argv[i], "--duration") == 0 && pg_admin_parse_int(next, 1, 3600, &v) == 0)
             cf.duration_s = (int)v;
-        else if (strcmp(argv[i], "--reps") == 0 && parse_int(next, 1, MAX_REPS, &v) == 0)
+        else if (strcmp(argv[i], "--reps") == 0 && pg_admin_parse_int(next, 1, MAX_REPS, &v) == 0)
             cf.reps = (int)v;
-        else if (strcmp(argv[i], "--users") == 0 && parse_int(next, 30, 1000000, &v) == 0)
+        else if (strcmp(argv[i], "--users") == 0 && pg_admin_parse_int(next, 30, 1000000, &v) == 0)
             cf.users = v;
-        else if (strcmp(argv[i], "--seats") == 0 && parse_int(next, 1000, 10000000, &v) == 0)
+        else if (strcmp(argv[i], "--seats") == 0 && pg_admin_parse_int(next, 1000, 10000000, &v) == 0)
             cf.seats = v;
-        else if (strcmp(argv[i], "--limit") == 0 && parse_int(next, 0, 1000000, &v) == 0)
+        else if (strcmp(argv[i], "--limit") == 0 && pg_admin_parse_int(next, 0, 1000000, &v) == 0)
             cf.limit = v;
         else
             return usage();
@@ -463,8 +427,8 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (admin_sql(cf.conninfo, "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)") != 0 ||
-        admin_sql(cf.conninfo, "CREATE DATABASE " BENCH_DB) != 0)
+    if (pg_admin_sql("pg_holds", cf.conninfo, "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)") != 0 ||
+        pg_admin_sql("pg_holds", cf.conninfo, "CREATE DATABASE " BENCH_DB) != 0)
         goto done;
     concert_options_init(&o, CONCERT_OPTIONS_VERSION);
     o.pool_size = cf.threads;
@@ -482,14 +446,14 @@ int main(int argc, char **argv)
              "UPDATE concert.tokens SET token = (%lld + user_id)::text, "
              "lookup = hashtextextended((%lld + user_id)::text, 0)",
              (long long)TOKEN_BASE, (long long)TOKEN_BASE);
-    if (admin_sql(store, sql) != 0 || write_script(script) != 0)
+    if (pg_admin_sql("pg_holds", store, sql) != 0 || write_script(script) != 0)
         goto done;
     have_script = 1;
 
     for (int r = 0; r < cf.reps; r++) {
         for (int side = 0; side < 2; side++) {
             const int library_now = (side == 0) == (r % 2 == 0);
-            if (admin_sql(store, "VACUUM ANALYZE") != 0)
+            if (pg_admin_sql("pg_holds", store, "VACUUM ANALYZE") != 0)
                 goto done;
             if (library_now && library_run(db, &cf, 2 * r + 1, &lr[r]) != 0)
                 goto done;
@@ -533,6 +497,6 @@ done:
     if (tsv)
         fclose(tsv);
     concert_close(db);
-    admin_sql(cf.conninfo, "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)");
+    pg_admin_sql("pg_holds", cf.conninfo, "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)");
     return rc;
 }

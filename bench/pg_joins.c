@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pg_admin.h"
+
 #define BENCH_DB "concert_pg_joins"
 #define DAY_MS (INT64_C(86400000))
 
@@ -36,44 +38,6 @@ typedef struct config {
     int duration_s;
     int64_t users;
 } config;
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    long long v;
-    errno = 0;
-    v = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = (int64_t)v;
-    return 0;
-}
-
-static int admin_sql(const char *conninfo, const char *sql)
-{
-    PGconn *c = PQconnectdb(conninfo);
-    PGresult *r;
-    int ok;
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "pg_joins: cannot connect: %s", PQerrorMessage(c));
-        PQfinish(c);
-        return -1;
-    }
-    r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok)
-        fprintf(stderr, "pg_joins: %s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-    return ok ? 0 : -1;
-}
 
 /* Users 1..count, no points, loaded in chunks (each all or nothing). */
 static int load_users(concert_db *db, int64_t count)
@@ -118,7 +82,7 @@ static void *join_loop(void *arg)
     while (!atomic_load(j->go))
         ;
     for (int64_t user = j->first_user; user <= j->last_user; user++) {
-        if ((user & 15) == 0 && mono_s() >= j->stop_at)
+        if ((user & 15) == 0 && pg_admin_mono_s() >= j->stop_at)
             break;
         if (concert_queue_issue(&t, j->db, user) == 0 && t.is_new)
             j->joins++;
@@ -155,19 +119,19 @@ static double library_joins(const config *cf, const char *store, int64_t *joins_
     if (load_users(db, cf->users) != 0)
         goto fail;
     per = cf->users / cf->threads;
-    start = mono_s();
+    start = pg_admin_mono_s();
     for (int i = 0; i < cf->threads; i++) {
         j[i] = (joiner){db, 1 + i * per, (i + 1) * per, start + cf->duration_s, 0, 0, &go};
         if (pthread_create(&th[i], NULL, join_loop, &j[i]) != 0)
             goto fail;
     }
-    start = mono_s();
+    start = pg_admin_mono_s();
     for (int i = 0; i < cf->threads; i++)
         j[i].stop_at = start + cf->duration_s;
     atomic_store(&go, 1);
     for (int i = 0; i < cf->threads; i++)
         pthread_join(th[i], NULL);
-    elapsed = mono_s() - start;
+    elapsed = pg_admin_mono_s() - start;
     for (int i = 0; i < cf->threads; i++) {
         joins += j[i].joins;
         errors += j[i].errors;
@@ -278,11 +242,11 @@ int main(int argc, char **argv)
             cf.conninfo = next;
         else if (strcmp(argv[i], "--pgbench") == 0)
             cf.pgbench = next;
-        else if (strcmp(argv[i], "--threads") == 0 && parse_int(next, 1, 256, &v) == 0)
+        else if (strcmp(argv[i], "--threads") == 0 && pg_admin_parse_int(next, 1, 256, &v) == 0)
             cf.threads = (int)v;
-        else if (strcmp(argv[i], "--duration") == 0 && parse_int(next, 1, 3600, &v) == 0)
+        else if (strcmp(argv[i], "--duration") == 0 && pg_admin_parse_int(next, 1, 3600, &v) == 0)
             cf.duration_s = (int)v;
-        else if (strcmp(argv[i], "--users") == 0 && parse_int(next, 1000, 100000000, &v) == 0)
+        else if (strcmp(argv[i], "--users") == 0 && pg_admin_parse_int(next, 1000, 100000000, &v) == 0)
             cf.users = v;
         else
             return usage();
@@ -293,15 +257,15 @@ int main(int argc, char **argv)
     if (snprintf(store, sizeof(store), "%s dbname=" BENCH_DB, cf.conninfo) >= (int)sizeof(store))
         return usage();
 
-    if (admin_sql(cf.conninfo, "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)") != 0 ||
-        admin_sql(cf.conninfo, "CREATE DATABASE " BENCH_DB) != 0)
+    if (pg_admin_sql("pg_joins", cf.conninfo, "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)") != 0 ||
+        pg_admin_sql("pg_joins", cf.conninfo, "CREATE DATABASE " BENCH_DB) != 0)
         return 1;
     lib = library_joins(&cf, store, &joins, &errors);
     if (lib < 0)
         goto done;
     fprintf(stderr, "pg_joins: library %.0f joins/s; now pgbench\n", lib);
-    if (admin_sql(store, PGBENCH_SETUP) != 0 ||
-        admin_sql(store, "VACUUM ANALYZE concert.users") != 0)
+    if (pg_admin_sql("pg_joins", store, PGBENCH_SETUP) != 0 ||
+        pg_admin_sql("pg_joins", store, "VACUUM ANALYZE concert.users") != 0)
         goto done;
     bench = pgbench_tps(&cf, store);
     if (bench <= 0)
@@ -317,6 +281,6 @@ int main(int argc, char **argv)
     printf("PG_JOINS_RESULT %s\n", sql);
     rc = errors == 0 ? 0 : 1;
 done:
-    admin_sql(cf.conninfo, "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)");
+    pg_admin_sql("pg_joins", cf.conninfo, "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)");
     return rc;
 }
