@@ -24,14 +24,15 @@ static void check(int ok, const char *what)
 
 static int load_catalog(concert_db *db)
 {
-    concert_catalog_user users[THREADS + 2];
-    char names[THREADS + 2][16];
+    concert_catalog_user users[THREADS + 3];
+    char names[THREADS + 3][16];
     concert_catalog_seat_range seats[] = {{1, 200, "R", 100}};
     concert_catalog_schedule schedules[] = {{10, concert_now(db) + 86400000, seats, 1}};
     concert_catalog_concert concerts[] = {{1, "Race", CONCERT_STATUS_OPEN, 0, schedules, 1}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, THREADS + 2, concerts, 1};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, THREADS + 3, concerts, 1};
     users[0] = (concert_catalog_user){1, "payer", 1000};
     users[1] = (concert_catalog_user){2, "charged", 0};
+    users[THREADS + 2] = (concert_catalog_user){3, "hoarder", 0};
     for (int i = 0; i < THREADS; i++) {
         snprintf(names[i], sizeof(names[i]), "buyer %d", i);
         users[i + 2] = (concert_catalog_user){FIRST_BUYER + i, names[i], 0};
@@ -43,7 +44,7 @@ int main(int argc, char **argv)
 {
     concert_db *db = NULL;
     concert_options o;
-    concert_token_info tokens[THREADS], payer;
+    concert_token_info tokens[THREADS], payer, hoarder;
     concert_reservation r;
     race_result res;
     int64_t bal, expected = 0;
@@ -64,7 +65,16 @@ int main(int argc, char **argv)
     race_reserve_same_seat(db, tokens, THREADS, 10, 5, &res);
     check(res.successes == 1 && res.expected == THREADS - 1 && res.others == 0,
           "64 threads, one seat, one winner");
-    race_hold_with_one_token(db, tokens[1].token, THREADS, 10, 100, &res);
+    /* A buyer of their own: any of the racers above may have won seat 5,
+     * which would count against the limit. */
+    if (concert_queue_issue(&hoarder, db, 3) != 0) {
+        fprintf(stderr, "setup hoarder: %s\n", concert_error_last()->message);
+        return 1;
+    }
+    race_hold_with_one_token(db, hoarder.token, THREADS, 10, 100, &res);
+    if (res.others)
+        fprintf(stderr, "hold race: %d held, %d refused, %d others (first %s)\n", res.successes,
+                res.expected, res.others, concert_error_name(res.first_other_rc));
     check(res.successes == CONCERT_DEFAULT_MAX_HOLDS_PER_USER &&
               res.expected == THREADS - CONCERT_DEFAULT_MAX_HOLDS_PER_USER && res.others == 0,
           "64 threads holding with one buyer's token: exactly the limit lands");
