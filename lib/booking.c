@@ -18,7 +18,7 @@ const char *concert_reservation_status_name(int status)
     return RESERVATION_STATUS_NAMES[status];
 }
 
-int concert__idempotency_key_check(const char *key)
+int concert_idempotency_key_check(const char *key)
 {
     size_t n;
     if (!key)
@@ -206,7 +206,7 @@ int concert_pay_order(concert_payment *out, concert_db *db, const char *token,
         return concert__error_set(CONCERT_EINVAL,
                                   "an order pays for 1 to %d reservations, not %zu",
                                   CONCERT_ORDER_MAX, count);
-    if ((rc = concert__idempotency_key_check(idempotency_key)) != 0)
+    if ((rc = concert_idempotency_key_check(idempotency_key)) != 0)
         return rc;
     if ((rc = concert__token_text_check(token)) != 0)
         return rc;

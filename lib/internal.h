@@ -170,8 +170,5 @@ void concert__schedule_cache_free(concert_db *db);
 /* The schedule from the cache, else from the store (then cached). */
 int concert__schedule_lookup(concert_db *db, int64_t schedule_id, concert_storage_schedule *out);
 
-/* Idempotency keys: NULL means none; else 1..CONCERT_IDEMPOTENCY_KEY_MAX
- * bytes of 0x21..0x7E (CONCERT_EINVAL otherwise, "" included). */
-int concert__idempotency_key_check(const char *key);
 
 #endif

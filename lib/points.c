@@ -35,7 +35,7 @@ int concert_charge_points(int64_t *balance_out, concert_db *db, int64_t user_id,
 
     if (!db)
         return concert__error_set(CONCERT_EINVAL, "concert_charge_points: NULL db");
-    if ((rc = concert__idempotency_key_check(idempotency_key)) != 0)
+    if ((rc = concert_idempotency_key_check(idempotency_key)) != 0)
         return rc;
     key = idempotency_key;
     if ((rc = user_id_check(user_id)) != 0)

@@ -1,9 +1,15 @@
 /*
- * Idempotency-Key rules (see idem_key.h).
+ * Idempotency-Key rules (see idem_key.h). What a key may contain is the
+ * library's rule (concert_idempotency_key_check()); what is HTTP's is here:
+ * surrounding blanks are not part of a header value, and a header present
+ * but blank is an error rather than "no key".
  */
 #include "idem_key.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include <concert/concert.h>
 
 static int is_blank(char c)
 {
@@ -30,15 +36,15 @@ idem_key_result idem_key_read(const char *raw, char out[IDEM_KEY_MAX_LEN + 1], c
         *why = "Idempotency-Key is longer than 255 bytes";
         return IDEM_KEY_INVALID;
     }
-    for (size_t i = 0; i < len; i++) {
-        const unsigned char c = (unsigned char)raw[i];
-        if (c < 0x21 || c > 0x7E) {
-            *why = "Idempotency-Key must be printable ASCII (0x21-0x7E): no spaces inside, "
-                   "no control or non-ASCII characters";
-            return IDEM_KEY_INVALID;
-        }
-    }
     memcpy(out, raw, len);
     out[len] = '\0';
+    if (concert_idempotency_key_check(out) != 0) {
+        /* The library's reason, named the way the client sent it. */
+        static _Thread_local char reason[192];
+        snprintf(reason, sizeof reason, "Idempotency-Key: %s", concert_error_last()->message);
+        *why = reason;
+        out[0] = '\0';
+        return IDEM_KEY_INVALID;
+    }
     return IDEM_KEY_OK;
 }

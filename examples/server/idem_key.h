@@ -8,12 +8,15 @@
 #ifndef CONCERTD_IDEM_KEY_H
 #define CONCERTD_IDEM_KEY_H
 
-#define IDEM_KEY_MAX_LEN 255
+#include <concert/concert.h>
+
+#define IDEM_KEY_MAX_LEN CONCERT_IDEMPOTENCY_KEY_MAX
 
 typedef enum idem_key_result {
     IDEM_KEY_ABSENT = 0, /* no header: no key */
     IDEM_KEY_OK,         /* out holds the key */
-    IDEM_KEY_INVALID     /* *why says what is wrong (static text) */
+    IDEM_KEY_INVALID     /* *why says what is wrong (valid until the next
+                            call on this thread) */
 } idem_key_result;
 
 /* Read raw (the header value, or NULL) into out. */

@@ -131,6 +131,16 @@ CONCERT_EXTERN int concert_pay_order(concert_payment *out, concert_db *db, const
 CONCERT_EXTERN int concert_reservation_release(concert_reservation *out, concert_db *db,
                                                const char *token, int64_t reservation_id);
 
+/*
+ * Is key a valid idempotency key? 0 for NULL (no key) or 1 to
+ * CONCERT_IDEMPOTENCY_KEY_MAX bytes of printable ASCII without spaces
+ * (0x21..0x7E); CONCERT_EINVAL otherwise, with the reason in
+ * concert_error_last(). concert_pay(), concert_pay_order() and
+ * concert_charge_points() apply this same rule; a server can ask first, to
+ * refuse a bad key before doing anything else.
+ */
+CONCERT_EXTERN int concert_idempotency_key_check(const char *key);
+
 /* Static name of a reservation status ("HELD", "CONFIRMED", "EXPIRED",
  * "RELEASED"), or NULL. */
 CONCERT_EXTERN const char *concert_reservation_status_name(int status);
