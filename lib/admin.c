@@ -90,6 +90,14 @@ int concert_verify(concert_verify_report **out, concert_db *db)
     return CONCERT_OK;
 }
 
+int concert_prune(concert_prune_report *out, concert_db *db, size_t limit)
+{
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_prune: NULL argument");
+    memset(out, 0, sizeof(*out));
+    return concert__st_prune(db, limit, concert__now(db), out);
+}
+
 void concert_verify_report_free(concert_verify_report *report)
 {
     if (!report)

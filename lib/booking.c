@@ -230,6 +230,7 @@ int concert_pay_order(concert_payment *out, concert_db *db, const char *token,
     memset(out, 0, sizeof(*out));
     if ((rc = concert__st_pay(db, &req, out)) != 0)
         return rc;
+    concert__owner_cache_ended(db, token);
     /* The payment ended an ACTIVE token: the next in line may be admitted,
      * so this db's cached horizon is refreshed at its next use. */
     concert__queue_cache_invalidate(db);

@@ -75,7 +75,7 @@ int concert_concerts_list(concert_concert_list **out, concert_db *db, const char
         *out = NULL;
     if (!out || !db)
         return concert__error_set(CONCERT_EINVAL, "concert_concerts_list: NULL argument");
-    if ((rc = concert__token_require_active(db, token, concert__now(db), &user_id)) != 0)
+    if ((rc = concert__token_require_active_read(db, token, concert__now(db), &user_id)) != 0)
         return rc;
     return concerts_collect(out, db, CONCERT_STATUS_OPEN);
 }
@@ -120,7 +120,7 @@ int concert_concert_get(concert_concert *out, concert_db *db, const char *token,
 
     if (!out || !db)
         return concert__error_set(CONCERT_EINVAL, "concert_concert_get: NULL argument");
-    if ((rc = concert__token_require_active(db, token, concert__now(db), &user_id)) != 0)
+    if ((rc = concert__token_require_active_read(db, token, concert__now(db), &user_id)) != 0)
         return rc;
     return concert_require_open(db, concert_id, out);
 }
@@ -146,7 +146,7 @@ int concert_schedules_available(concert_schedule_list **out, concert_db *db, con
     if (!out || !db)
         return concert__error_set(CONCERT_EINVAL, "concert_schedules_available: NULL argument");
     now = concert__now(db);
-    if ((rc = concert__token_require_active(db, token, now, &user_id)) != 0)
+    if ((rc = concert__token_require_active_read(db, token, now, &user_id)) != 0)
         return rc;
     if ((rc = concert_require_open(db, concert_id, &concert)) != 0)
         return rc;
@@ -214,7 +214,7 @@ int concert_seats_available(concert_seat_list **out, concert_db *db, const char 
     if (!out || !db)
         return concert__error_set(CONCERT_EINVAL, "concert_seats_available: NULL argument");
     now = concert__now(db);
-    if ((rc = concert__token_require_active(db, token, now, &user_id)) != 0)
+    if ((rc = concert__token_require_active_read(db, token, now, &user_id)) != 0)
         return rc;
     if ((rc = concert__schedule_require_bookable(db, schedule_id, now, &schedule)) != 0)
         return rc;
@@ -234,6 +234,46 @@ int concert_seats_available(concert_seat_list **out, concert_db *db, const char 
     }
     concert__vec_free(&v);
     return rc;
+}
+
+int concert_seats_version(concert_list_version *out, concert_db *db, const char *token,
+                          int64_t schedule_id)
+{
+    concert_storage_schedule schedule;
+    int64_t user_id, now;
+    int rc;
+
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_seats_version: NULL argument");
+    memset(out, 0, sizeof(*out));
+    now = concert__now(db);
+    /* The very checks of concert_seats_available(), in its order, so that a
+     * server answering from its cache refuses exactly what it would. */
+    if ((rc = concert__token_require_active_read(db, token, now, &user_id)) != 0)
+        return rc;
+    if ((rc = concert__schedule_require_bookable(db, schedule_id, now, &schedule)) != 0)
+        return rc;
+    return concert__st_list_version(db, schedule.concert_id, schedule_id, 0, now, out);
+}
+
+int concert_schedules_version(concert_list_version *out, concert_db *db, const char *token,
+                              int64_t concert_id)
+{
+    concert_concert concert;
+    int64_t user_id, now;
+    int rc;
+
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_schedules_version: NULL argument");
+    memset(out, 0, sizeof(*out));
+    now = concert__now(db);
+    if ((rc = concert__token_require_active_read(db, token, now, &user_id)) != 0)
+        return rc;
+    if ((rc = concert_require_open(db, concert_id, &concert)) != 0)
+        return rc;
+    /* BOOKING_CLOSED (every schedule passed) is the listing's to report:
+     * its version is as good as any, and the listing says why. */
+    return concert__st_list_version(db, concert_id, 0, bookable_starts_after(db, now), now, out);
 }
 
 void concert_seat_list_free(concert_seat_list *list)

@@ -155,6 +155,7 @@ int concert_open_storage(concert_db **out, concert_storage *storage, const conce
     db->queue.wait_ttl_ms = db->opts.wait_ttl_ms;
     db->queue.shuffle = concert__shuffle;
     db->queue.shuffle_ctx = db;
+    db->queue.retention_ms = db->opts.retention_ms;
     *out = db;
     return CONCERT_OK;
 }

@@ -92,6 +92,9 @@ int concert__st_schedules_list(concert_db *db, int64_t concert_id, int64_t start
 int concert__st_schedule_get(concert_db *db, int64_t id, concert_storage_schedule *out);
 int concert__st_seats_available(concert_db *db, int64_t schedule_id, int64_t now,
                                 concert_emit_seat_fn emit, void *ctx);
+int concert__st_list_version(concert_db *db, int64_t concert_id, int64_t schedule_id,
+                             int64_t starts_after, int64_t now, concert_list_version *out);
+int concert__st_prune(concert_db *db, size_t limit, int64_t now, concert_prune_report *out);
 int concert__st_catalog_load(concert_db *db, const concert_catalog *c, int64_t now);
 int concert__st_seat_hold(concert_db *db, const concert_hold_request *req,
                           concert_reservation *out);
@@ -124,6 +127,10 @@ int concert__token_text_check(const char *token);
  * Resolve token to its user, requiring it ACTIVE. Errors:
  * CONCERT_EINVAL (NULL), CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE.
  */
+/* The same check for calls that only read the catalog: may be answered from
+ * the owner cache (concert__owner_cache_active). */
+int concert__token_require_active_read(concert_db *db, const char *token, int64_t now,
+                                       int64_t *user_id);
 int concert__token_require_active(concert_db *db, const char *token, int64_t now,
                                   int64_t *user_id);
 
@@ -155,6 +162,16 @@ void concert__owner_cache_free(concert_db *db);
 /* 1 if token's owner is cached (into *user_id), else 0. */
 int concert__owner_cache_get(concert_db *db, const char *token, int64_t *user_id);
 void concert__owner_cache_put(concert_db *db, const char *token, int64_t user_id);
+/* The same, remembering that the store said ACTIVE until active_until at
+ * seen (0, 0: nothing known about its state). */
+void concert__owner_cache_put_active(concert_db *db, const char *token, int64_t user_id,
+                                     int64_t active_until, int64_t seen);
+/* 1 and *user_id if the store said the token was ACTIVE within
+ * queue_refresh_ms and it has not expired since (read-only calls only). */
+int concert__owner_cache_active(concert_db *db, const char *token, int64_t now,
+                                int64_t *user_id);
+/* This db ended the token (payment, leave): no longer known ACTIVE. */
+void concert__owner_cache_ended(concert_db *db, const char *token);
 /* Estimated wait for a position at the given admission rate; -1 unknown. */
 int64_t concert__queue_eta(int32_t queue_state, int64_t position, int64_t rate_mps);
 

@@ -19,6 +19,8 @@
 
 #define MAX_QUEUE_REFRESH_MS 60000
 #define MAX_HOLDS_PER_USER 1000000
+#define DEFAULT_RETENTION_MS (INT64_C(24) * 3600 * 1000)
+#define MIN_RETENTION_MS 1000
 
 /* How many bytes of the caller's struct a version covers: fields are only
  * ever appended, so an older caller's struct is a prefix of ours. */
@@ -30,6 +32,8 @@ static size_t options_size(unsigned int version)
     case 2:
         return offsetof(concert_options, max_holds_per_user);
     case 3:
+        return offsetof(concert_options, retention_ms);
+    case 4:
         return sizeof(concert_options);
     default:
         return 0;
@@ -111,6 +115,13 @@ int concert__options_resolve(concert_options *out, const concert_options *opts)
         (rc = duration_resolve(&out->booking_cutoff_ms, DEFAULT_BOOKING_CUTOFF_MS,
                                "booking_cutoff_ms")))
         return rc;
+    if (out->retention_ms == 0)
+        out->retention_ms = DEFAULT_RETENTION_MS;
+    if (out->retention_ms < MIN_RETENTION_MS || out->retention_ms > MAX_DURATION_MS)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "options.retention_ms: %lld ms is out of range (0 = 24 h, "
+                                  "1000 ms to 366 days)",
+                                  (long long)out->retention_ms);
     if (out->pool_size == 0)
         out->pool_size = DEFAULT_POOL_SIZE;
     if (out->pool_size < 0 || out->pool_size > 1024)

@@ -4,7 +4,15 @@
  * request (concertd with --auth jwt) does not ask the store each time.
  *
  * Safe because a token's owner never changes: an entry is never stale, only
- * possibly absent. A set-associative table of fixed size (four ways per
+ * possibly absent (or outlived by its token, once retention has pruned an
+ * ended one: any booking step then still asks the store, which refuses it).
+ *
+ * The same entry remembers when the store last said the token was ACTIVE
+ * (and until when), for the calls that only read the catalog: they accept
+ * a token seen ACTIVE here within queue_refresh_ms, as the queue view may be
+ * that old. This db's own payments and leaves forget it at once; a
+ * payment in another process is seen within queue_refresh_ms. Holds,
+ * payments and releases never rely on it: the store fences the token. A set-associative table of fixed size (four ways per
  * set, the oldest way replaced), allocated on first use; a token the core
  * would not issue (wrong length) is simply not cached.
  */
@@ -21,6 +29,9 @@
 typedef struct owner_entry {
     char token[TOKEN_CHARS + 1]; /* "" = empty */
     int64_t user_id;
+    int64_t active_until;        /* the store's expires_at when it last said
+                                    ACTIVE; 0 = not known to be ACTIVE */
+    int64_t active_seen;         /* when it said so */
 } owner_entry;
 
 struct concert__owner_cache {
@@ -69,27 +80,73 @@ static int cacheable(const char *token)
     return strnlen(token, TOKEN_CHARS + 1) == TOKEN_CHARS;
 }
 
+/* The entry for token, or NULL; called with the lock held. */
+static owner_entry *entry_find(concert__owner_cache *c, const char *token)
+{
+    if (!c->entries)
+        return NULL;
+    owner_entry *set = &c->entries[set_of(token) * WAYS];
+    for (unsigned w = 0; w < WAYS; w++) {
+        if (set[w].token[0] && concert_sys_token_equal(set[w].token, token))
+            return &set[w];
+    }
+    return NULL;
+}
+
 int concert__owner_cache_get(concert_db *db, const char *token, int64_t *user_id)
 {
     concert__owner_cache *c = db->owner_cache;
+    const owner_entry *e;
     int found = 0;
     if (!cacheable(token))
         return 0;
     pthread_mutex_lock(&c->lock);
-    if (c->entries) {
-        const owner_entry *set = &c->entries[set_of(token) * WAYS];
-        for (unsigned w = 0; w < WAYS && !found; w++) {
-            if (set[w].token[0] && concert_sys_token_equal(set[w].token, token)) {
-                *user_id = set[w].user_id;
-                found = 1;
-            }
-        }
+    if ((e = entry_find(c, token)) != NULL) {
+        *user_id = e->user_id;
+        found = 1;
     }
     pthread_mutex_unlock(&c->lock);
     return found;
 }
 
+int concert__owner_cache_active(concert_db *db, const char *token, int64_t now,
+                                int64_t *user_id)
+{
+    concert__owner_cache *c = db->owner_cache;
+    const owner_entry *e;
+    int found = 0;
+    if (!cacheable(token) || db->opts.queue_refresh_ms <= 0)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    e = entry_find(c, token);
+    if (e && now < e->active_until && now >= e->active_seen &&
+        now - e->active_seen < db->opts.queue_refresh_ms) {
+        *user_id = e->user_id;
+        found = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+void concert__owner_cache_ended(concert_db *db, const char *token)
+{
+    concert__owner_cache *c = db->owner_cache;
+    owner_entry *e;
+    if (!token || !cacheable(token))
+        return;
+    pthread_mutex_lock(&c->lock);
+    if ((e = entry_find(c, token)) != NULL)
+        e->active_until = 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
 void concert__owner_cache_put(concert_db *db, const char *token, int64_t user_id)
+{
+    concert__owner_cache_put_active(db, token, user_id, 0, 0);
+}
+
+void concert__owner_cache_put_active(concert_db *db, const char *token, int64_t user_id,
+                                     int64_t active_until, int64_t seen)
 {
     concert__owner_cache *c = db->owner_cache;
     if (!cacheable(token) || user_id <= 0)
@@ -106,6 +163,10 @@ void concert__owner_cache_put(concert_db *db, const char *token, int64_t user_id
         if (w == WAYS) { /* not there yet: take the set's oldest way */
             w = c->next_way[s];
             c->next_way[s] = (unsigned char)((w + 1) % WAYS);
+        }
+        if (strcmp(set[w].token, token) != 0 || active_until > 0) {
+            set[w].active_until = active_until;
+            set[w].active_seen = seen;
         }
         memcpy(set[w].token, token, TOKEN_CHARS + 1);
         set[w].user_id = user_id;

@@ -53,6 +53,7 @@ int concert_charge_points(int64_t *balance_out, concert_db *db, int64_t user_id,
     req.now = concert__now(db);
     req.idempotency_key = key;
     req.fingerprint = key ? fingerprint : NULL;
+    req.retention_ms = db->opts.retention_ms;
     if ((rc = concert__st_charge(db, &req, &balance)) != 0)
         return rc;
     if (balance_out)

@@ -104,6 +104,7 @@ int concert_queue_leave(concert_db *db, const char *token)
      * A leave may admit the next in line: a caller of this db sees that at
      * once (the next use of the view reads the store). */
     concert__queue_cache_forget(db, token);
+    concert__owner_cache_ended(db, token);
     if (rc == 0)
         concert__queue_cache_invalidate(db);
     return rc;
@@ -140,6 +141,30 @@ int concert__token_require_active(concert_db *db, const char *token, int64_t now
         return concert__error_set(CONCERT_ETOKEN_NOT_ACTIVE,
                                   "token not active yet: position %lld in the queue",
                                   (long long)t.info.position);
+    *user_id = t.info.user_id;
+    return CONCERT_OK;
+}
+
+int concert__token_require_active_read(concert_db *db, const char *token, int64_t now,
+                                       int64_t *user_id)
+{
+    concert_storage_token t;
+    int rc;
+    if ((rc = concert__token_text_check(token)) != 0)
+        return rc;
+    if (concert__owner_cache_active(db, token, now, user_id))
+        return CONCERT_OK;
+    if ((rc = token_lookup(db, token, now, &t)) != 0)
+        return rc;
+    if (t.info.state == CONCERT_TOKEN_ENDED) {
+        concert__owner_cache_ended(db, token);
+        return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+    }
+    if (t.info.state != CONCERT_TOKEN_ACTIVE)
+        return concert__error_set(CONCERT_ETOKEN_NOT_ACTIVE,
+                                  "token not active yet: position %lld in the queue",
+                                  (long long)t.info.position);
+    concert__owner_cache_put_active(db, token, t.info.user_id, t.info.expires_at, now);
     *user_id = t.info.user_id;
     return CONCERT_OK;
 }

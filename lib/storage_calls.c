@@ -37,6 +37,7 @@ int concert__storage_check(const concert_storage *s)
     MUST(schedules_list)
     MUST(schedule_get)
     MUST(seats_available)
+    MUST(list_version)
     MUST(catalog_load)
     MUST(seat_hold)
     MUST(reservation_get)
@@ -47,6 +48,7 @@ int concert__storage_check(const concert_storage *s)
     MUST(balance_get)
     MUST(history_list)
     MUST(users_list)
+    MUST(prune)
 #undef MUST
     return CONCERT_OK;
 }
@@ -127,6 +129,21 @@ int concert__st_seats_available(concert_db *db, int64_t schedule_id, int64_t now
                                 concert_emit_seat_fn emit, void *ctx)
 {
     CALL(seats_available, schedule_id, now, emit, ctx);
+}
+
+int concert__st_list_version(concert_db *db, int64_t concert_id, int64_t schedule_id,
+                             int64_t starts_after, int64_t now, concert_list_version *out)
+{
+    CALL(list_version, concert_id, schedule_id, starts_after, now, out);
+}
+
+int concert__st_prune(concert_db *db, size_t limit, int64_t now, concert_prune_report *out)
+{
+    concert_prune_request req;
+    req.now = now;
+    req.limit = limit;
+    req.queue = db->queue;
+    CALL(prune, &req, out);
 }
 
 int concert__st_catalog_load(concert_db *db, const concert_catalog *c, int64_t now)

@@ -68,7 +68,7 @@ static int reverse_shuffle(void *ctx, int64_t *items, size_t n)
 }
 
 static concert_storage *st;
-static const concert_queue_params QP = {10 * MINUTE, 5 * MINUTE, reverse_shuffle, NULL};
+static const concert_queue_params QP = {10 * MINUTE, 5 * MINUTE, reverse_shuffle, NULL, 1440 * MINUTE};
 static const char TOKEN_1[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1";
 static const char TOKEN_2[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA2";
 
@@ -463,7 +463,7 @@ static int step_pay_with_key(void)
 
 static int step_charge_with_key(void)
 {
-    concert_charge_request req = {2, 70, CONCERT_MAX_BALANCE, T0, "charge-1", "amount=70"};
+    concert_charge_request req = {2, 70, CONCERT_MAX_BALANCE, T0, "charge-1", "amount=70", 1440 * MINUTE};
     int64_t balance;
     return st->charge(st, &req, &balance);
 }

@@ -21,6 +21,7 @@
 #define T0 INT64_C(1800000000000)
 #define SECOND INT64_C(1000)
 #define MINUTE (60 * SECOND)
+#define DAY (INT64_C(24) * 60 * MINUTE)
 
 static concert_storage *st;
 
@@ -63,7 +64,7 @@ static int no_lottery(void *ctx, int64_t *items, size_t n)
 static concert_queue_params queue_rules(int64_t max_active, int64_t active_ttl_ms,
                                         int64_t wait_ttl_ms)
 {
-    concert_queue_params p = {active_ttl_ms, wait_ttl_ms, no_lottery, NULL};
+    concert_queue_params p = {active_ttl_ms, wait_ttl_ms, no_lottery, NULL, DAY};
     concert_queue_update u = CONCERT_QUEUE_UPDATE_INIT;
     concert_queue_settings after;
     u.fields = CONCERT_QUEUE_SET_MAX_ACTIVE;
@@ -195,7 +196,7 @@ static void load_gappy_schedule(void)
 }
 
 /* The rules the hold helpers' tokens live by. */
-static const concert_queue_params HOLD_RULES = {10 * MINUTE, 5 * MINUTE, no_lottery, NULL};
+static const concert_queue_params HOLD_RULES = {10 * MINUTE, 5 * MINUTE, no_lottery, NULL, DAY};
 
 /* Token texts for the helpers, apart from the tests' own (token_for(n)
  * with small n). */
@@ -467,7 +468,7 @@ static int collect_entry(void *ctx, const concert_ledger_entry *item)
 
 Test(memory, charge_limits_replays_and_history_newest_first)
 {
-    concert_charge_request req = {2, 500, 1000, T0, "c1", "amount=500"};
+    concert_charge_request req = {2, 500, 1000, T0, "c1", "amount=500", DAY};
     ledger_seen seen = {0};
     int64_t balance = 0;
 
@@ -1259,7 +1260,7 @@ Test(memory, token_owner_reads_any_state_and_touches_nothing)
 
 Test(memory, history_pages_newest_first_by_id)
 {
-    concert_charge_request req = {1, 1, CONCERT_MAX_BALANCE, T0, NULL, NULL};
+    concert_charge_request req = {1, 1, CONCERT_MAX_BALANCE, T0, NULL, NULL, DAY};
     ledger_seen seen = {0};
     int64_t balance, ids[12];
     size_t n = 0;
@@ -1344,7 +1345,7 @@ static _Atomic int churn_failures;
 static void *churn(void *arg)
 {
     const int64_t first_user = 1 + (int64_t)(intptr_t)arg * CHURN_USERS_PER_THREAD;
-    concert_queue_params p = {50, 40, no_lottery, NULL};
+    concert_queue_params p = {50, 40, no_lottery, NULL, DAY};
     concert_storage_token t, s;
     char text[CONCERT_TOKEN_SIZE];
 

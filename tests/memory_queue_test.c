@@ -20,6 +20,7 @@
 #define SECOND INT64_C(1000)
 #define MINUTE (60 * SECOND)
 #define HOUR (60 * MINUTE)
+#define DAY (24 * HOUR)
 
 #define expect_rc(call, expected)                                                         \
     do {                                                                                  \
@@ -105,7 +106,7 @@ static int recording_shuffle(void *ctx, int64_t *items, size_t n)
 
 static concert_queue_params rules(int64_t active_ttl_ms, int64_t wait_ttl_ms)
 {
-    concert_queue_params p = {active_ttl_ms, wait_ttl_ms, recording_shuffle, NULL};
+    concert_queue_params p = {active_ttl_ms, wait_ttl_ms, recording_shuffle, NULL, DAY};
     memset(&lottery, 0, sizeof(lottery));
     return p;
 }
@@ -719,7 +720,7 @@ static int big_shuffle(void *ctx, int64_t *items, size_t n)
 Test(memory_queue, opening_lottery_of_a_million_prequeued)
 {
     enum { N = 1000000 };
-    concert_queue_params p = {10 * MINUTE, 2 * HOUR, big_shuffle, NULL};
+    concert_queue_params p = {10 * MINUTE, 2 * HOUR, big_shuffle, NULL, DAY};
     concert_queue_stats s;
     char text[CONCERT_TOKEN_SIZE];
     concert_storage_token t;

@@ -20,7 +20,7 @@
 
 static concert_storage *st;
 static memory_store *ms;
-static const concert_queue_params QP = {10 * MINUTE, 5 * MINUTE, NULL, NULL};
+static const concert_queue_params QP = {10 * MINUTE, 5 * MINUTE, NULL, NULL, 86400000};
 static const char TOKEN_1[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1";
 
 typedef struct seen {

@@ -52,6 +52,26 @@ typedef struct concert_verify_report {
 CONCERT_EXTERN int concert_verify(concert_verify_report **out, concert_db *db);
 CONCERT_EXTERN void concert_verify_report_free(concert_verify_report *report);
 
+/* What concert_prune() deleted. */
+typedef struct concert_prune_report {
+    int64_t tokens;            /* tokens that had ended more than retention ago */
+    int64_t idempotency;       /* idempotency records older than retention */
+    int32_t more;              /* 1: limit reached with more still due */
+    int32_t reserved;
+} concert_prune_report;
+
+/*
+ * Delete what options.retention_ms allows: idempotency records older than
+ * it (a retry with such a key is then a new request) and tokens that ended
+ * longer ago than it (then unknown: CONCERT_ETOKEN_INVALID). Never a user,
+ * a live token, a reservation, a payment or a ledger entry. At most limit
+ * rows (0: all that are due), oldest first. Every store also prunes a few
+ * rows inside its normal calls, so calling this is never required to keep
+ * a store bounded; it is for doing it at a quiet hour (`concert prune`).
+ * Errors: CONCERT_EINVAL, storage errors.
+ */
+CONCERT_EXTERN int concert_prune(concert_prune_report *out, concert_db *db, size_t limit);
+
 CONCERT_END_DECLS
 
 #endif

@@ -99,6 +99,37 @@ CONCERT_EXTERN int concert_seats_available(concert_seat_list **out, concert_db *
                                            const char *token, int64_t schedule_id);
 CONCERT_EXTERN void concert_seat_list_free(concert_seat_list *list);
 
+/*
+ * The version of a free list: what a server that caches the rendered list
+ * compares, and shows as an ETag. Two calls that report equal versions
+ * (every field) saw equal lists, whichever process changed the store in
+ * between; any hold, release, sale or hold expiry in scope gives a new one.
+ * Compare all four fields; their values mean nothing else.
+ */
+typedef struct concert_list_version {
+    int64_t epoch;            /* the store's identity */
+    int64_t changes;          /* holds, releases and sales so far */
+    int64_t expired_through;  /* the latest hold expiry the list reflects */
+    int64_t past;             /* schedules no longer listed (schedule lists) */
+} concert_list_version;
+
+/*
+ * The version of concert_seats_available()'s list, with the same checks and
+ * errors, in a few index reads (never a scan of seats). Read the version
+ * BEFORE the list it will label: a change in between then gives the next
+ * caller a different version, never a stale list under a current one.
+ * The token check of this call and of the listing calls above may be
+ * answered from the db's memory of tokens it saw ACTIVE within
+ * queue_refresh_ms (they only read; holds and payments always check the
+ * store).
+ */
+CONCERT_EXTERN int concert_seats_version(concert_list_version *out, concert_db *db,
+                                         const char *token, int64_t schedule_id);
+
+/* The same for concert_schedules_available()'s list (free counts included). */
+CONCERT_EXTERN int concert_schedules_version(concert_list_version *out, concert_db *db,
+                                             const char *token, int64_t concert_id);
+
 /* ---- Catalog loading (administration and import; no token) ---- */
 
 typedef struct concert_catalog_user {

@@ -19,9 +19,9 @@ typedef int64_t (*concert_clock_fn)(void *ctx);
 typedef int (*concert_random_fn)(void *ctx, unsigned char *buf, size_t len);
 
 /* 2 appended admit_per_minute and queue_refresh_ms; 3 appended
- * max_holds_per_user. Older structs are still accepted (the new fields then
+ * max_holds_per_user; 4 appended retention_ms. Older structs are still accepted (the new fields then
  * take their defaults). */
-#define CONCERT_OPTIONS_VERSION 3
+#define CONCERT_OPTIONS_VERSION 4
 
 typedef struct concert_options {
     unsigned int version;       /* CONCERT_OPTIONS_VERSION */
@@ -61,17 +61,24 @@ typedef struct concert_options {
                                    concert): 4 from the initialiser and for
                                    older structs; 0 = no limit; at most
                                    1000000 */
+
+    /* ---- version 4 ---- */
+    int64_t retention_ms;       /* how long idempotency records and ended
+                                   tokens are kept for retries: 0 = 24 h
+                                   (86400000); at least 1000, at most 366
+                                   days. A retry after it is a new request
+                                   (concert_prune()). */
 } concert_options;
 
 #define CONCERT_DEFAULT_QUEUE_REFRESH_MS 250
 #define CONCERT_DEFAULT_MAX_HOLDS_PER_USER 4
 #define CONCERT_OPTIONS_INIT                                                                  \
     {CONCERT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                   \
-     CONCERT_DEFAULT_QUEUE_REFRESH_MS, CONCERT_DEFAULT_MAX_HOLDS_PER_USER}
+     CONCERT_DEFAULT_QUEUE_REFRESH_MS, CONCERT_DEFAULT_MAX_HOLDS_PER_USER, 0}
 
 /*
  * Initialise opts to the defaults for the given version (pass
- * CONCERT_OPTIONS_VERSION; 1 and 2 are accepted for old callers and fill
+ * CONCERT_OPTIONS_VERSION; 1 to 3 are accepted for old callers and fill
  * only their versions' fields). Returns CONCERT_EINVAL for a NULL opts or an unknown
  * version. For bindings that cannot expand the macro.
  */

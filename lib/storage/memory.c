@@ -4,6 +4,7 @@
  * file layout are described in memory_internal.h.
  */
 #include <stdlib.h>
+#include <sys/random.h>
 #include <string.h>
 
 #include "memory_internal.h"
@@ -106,6 +107,19 @@ static void memory_free(concert_storage *self)
     free(s);
 }
 
+/* A fresh store's identity for list_version, from the db's random source
+ * when it has one (deterministic tests stay deterministic), else the OS. */
+static int store_epoch(const concert_options *opts, int64_t *out)
+{
+    uint64_t v = 0;
+    int rc = opts && opts->random ? opts->random(opts->random_ctx, (unsigned char *)&v, sizeof(v))
+                                  : (getrandom(&v, sizeof(v), 0) == (ssize_t)sizeof(v) ? 0 : -1);
+    if (rc != 0)
+        return concert_sys_error_set(CONCERT_ESTORAGE, "memory: no random bytes for the store id");
+    *out = (int64_t)(v >> 1);
+    return CONCERT_OK;
+}
+
 int concert_storage_memory_open(concert_storage **out, const char *location,
                                 const concert_options *opts)
 {
@@ -123,6 +137,10 @@ int concert_storage_memory_open(concert_storage **out, const char *location,
         return memory__out_of_memory("opening the store");
     /* a memory store is always new: the options seed its queue settings */
     if ((rc = memory__settings_seed(s, opts)) != 0) {
+        free(s);
+        return rc;
+    }
+    if ((rc = store_epoch(opts, &s->epoch)) != 0) {
         free(s);
         return rc;
     }
@@ -153,6 +171,8 @@ int concert_storage_memory_open(concert_storage **out, const char *location,
     s->base.balance_get = memory__balance_get;
     s->base.history_list = memory__history_list;
     s->base.users_list = memory__users_list;
+    s->base.list_version = memory__list_version;
+    s->base.prune = memory__prune;
     s->base.verify = memory__verify;
     *out = &s->base;
     return CONCERT_OK;

@@ -18,6 +18,7 @@ void memory__holds_settle(memory_store *s, int64_t now)
                 break;
             r->counted = 0;
             s->schedules[r->schedule].held_count--;
+            s->schedules[r->schedule].changes++; /* its seat is free again */
         }
         mem_ring_pop(&s->hold_fifo);
     }
@@ -151,6 +152,7 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
     r->status = CONCERT_RESERVATION_HELD;
     r->counted = 1;
     sc->held_count++;
+    sc->changes++;
     sc->seats[seat] = index + 1; /* the fence: payment checks it still points here */
     mem_ring_push(&s->hold_fifo, index);
     memory__hold_chain_push(s, user, index);
@@ -393,6 +395,7 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
             sc->held_count--;
         }
         sc->sold_count++;
+        sc->changes++;
         memory__bought_add(s, user, sc->concert);
         memory__hold_chain_remove(s, user, (uint32_t)(req->reservation_ids[i] - 1));
     }
@@ -434,6 +437,7 @@ int memory__reservation_release(concert_storage *self, const concert_release_req
     if (r->status == CONCERT_RESERVATION_HELD) {
         sc = &s->schedules[r->schedule];
         r->status = CONCERT_RESERVATION_RELEASED;
+        sc->changes++;
         memory__hold_chain_remove(s, s->tokens[ti].user, (uint32_t)(req->reservation_id - 1));
         if (r->counted) {
             r->counted = 0;

@@ -83,6 +83,34 @@ done:
     return rc;
 }
 
+/* Expiries are settled first, and every settled one counts in changes:
+ * expired_through stays 0. */
+int memory__list_version(concert_storage *self, int64_t concert_id, int64_t schedule_id,
+                         int64_t starts_after, int64_t now, concert_list_version *out)
+{
+    memory_store *s = memory__store_of(self);
+    uint32_t i;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memory__store_lock(s);
+    memory__holds_settle(s, now);
+    out->epoch = s->epoch;
+    if (schedule_id > 0) {
+        if ((rc = memory__schedule_lookup(s, schedule_id, &i)) == 0)
+            out->changes = s->schedules[i].changes;
+    } else if ((rc = memory__concert_lookup(s, concert_id, &i)) == 0) {
+        const mem_concert *c = &s->concerts[i];
+        for (uint32_t k = 0; k < c->schedule_count; k++) {
+            const mem_schedule *sc = &s->schedules[c->schedules[k]];
+            out->changes += sc->changes;
+            out->past += sc->starts_at <= starts_after;
+        }
+    }
+    memory__store_unlock(s);
+    return rc;
+}
+
 int memory__schedule_get(concert_storage *self, int64_t schedule_id,
                          concert_storage_schedule *out)
 {

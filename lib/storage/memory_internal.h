@@ -124,6 +124,8 @@ typedef struct mem_schedule {
     uint32_t seat_count;
     uint32_t sold_count;
     uint32_t held_count;  /* seats under a hold not yet settled as expired */
+    int64_t changes;      /* list_version: every hold, release, sale and
+                             settled expiry of one of its seats */
 } mem_schedule;
 
 typedef struct mem_reservation {
@@ -224,6 +226,8 @@ typedef struct memory_store {
     mem_idem *idem;
     size_t idem_count, idem_cap;
     mem_index idem_ix;
+
+    int64_t epoch;        /* list_version's store identity, random at open */
 } memory_store;
 
 /* ---- small helpers (memory.c, or inline here for the hot paths) ---- */
@@ -495,6 +499,10 @@ int memory__balance_get(concert_storage *self, int64_t user_id, int64_t *balance
 int memory__history_list(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
                          concert_emit_ledger_fn emit, void *ctx);
 int memory__users_list(concert_storage *self, concert_emit_user_fn emit, void *ctx);
+int memory__list_version(concert_storage *self, int64_t concert_id, int64_t schedule_id,
+                         int64_t starts_after, int64_t now, concert_list_version *out);
+int memory__prune(concert_storage *self, const concert_prune_request *req,
+                  concert_prune_report *out);
 int memory__verify(concert_storage *self, const concert_queue_params *params, int64_t now,
                    concert_emit_text_fn emit, void *ctx, concert_verify_report *report);
 

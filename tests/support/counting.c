@@ -91,6 +91,13 @@ FORWARD(history_list,
         (c->inner, user, before, limit, emit, ctx))
 FORWARD(users_list, (concert_storage * self, concert_emit_user_fn emit, void *ctx),
         (c->inner, emit, ctx))
+FORWARD(list_version,
+        (concert_storage * self, int64_t concert_id, int64_t schedule_id, int64_t after,
+         int64_t now, concert_list_version *out),
+        (c->inner, concert_id, schedule_id, after, now, out))
+FORWARD(prune,
+        (concert_storage * self, const concert_prune_request *req, concert_prune_report *out),
+        (c->inner, req, out))
 FORWARD(verify,
         (concert_storage * self, const concert_queue_params *p, int64_t now,
          concert_emit_text_fn emit, void *ctx, concert_verify_report *report),
@@ -137,6 +144,7 @@ void store_open_counted(const concert_options *opts)
     SET(concerts_list) SET(concert_get) SET(schedules_list) SET(schedule_get)
     SET(seats_available) SET(catalog_load) SET(seat_hold) SET(reservation_get) SET(pay)
     SET(reservation_release) SET(token_owner) SET(charge) SET(balance_get) SET(history_list) SET(users_list)
+    SET(list_version) SET(prune)
 #undef SET
     if (inner->verify)
         c->base.verify = counted_verify;

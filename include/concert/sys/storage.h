@@ -44,8 +44,10 @@ CONCERT_BEGIN_DECLS
  * in their requests), per-buyer hold limits in seat_hold, orders (pay takes
  * a list), reservation_release, token_owner, paged history_list,
  * max_per_user in concert_storage_schedule and the catalog, status
- * RELEASED. */
-#define CONCERT_STORAGE_VERSION 3
+ * RELEASED.
+ * 4: list_version (the free lists' change counter), retention and prune
+ * (retention_ms in concert_queue_params and concert_charge_request). */
+#define CONCERT_STORAGE_VERSION 4
 
 /* A token that exists but can no longer be used: it expired, was dropped
  * for idleness, was left, or was consumed by a payment. Only ever seen by
@@ -68,7 +70,37 @@ typedef struct concert_queue_params {
     int64_t wait_ttl_ms;
     concert_shuffle_fn shuffle;  /* for the opening lottery */
     void *shuffle_ctx;
+    int64_t retention_ms;        /* see "Retention" below */
 } concert_queue_params;
+
+/*
+ * Retention. Two kinds of rows exist only so that a retry can be
+ * recognised: idempotency records, and tokens that are no longer live (kept
+ * so that a keyed payment retried with its ended token still replays).
+ * They may be deleted once retention_ms has passed:
+ *  - an idempotency record created at t, once t + retention_ms <= now;
+ *  - a token that is not live, once end + retention_ms <= now, where end is
+ *    the instant it stopped being live: expires_at for an ACTIVE one that
+ *    ran out, last_seen + wait_ttl for a WAITING one that idled, and the
+ *    step's now for one ended by a payment or a leave.
+ * After that a retry is a new request (an ended token is then unknown:
+ * CONCERT_ETOKEN_INVALID). Nothing else is ever deleted: users, the
+ * catalog, reservations (held, paid or released), payments and ledger
+ * entries are records. A user's live token, a live hold and everything a
+ * payment needs are never pruned (they are not in the two kinds above).
+ *
+ * A backend prunes a bounded amount inside its normal steps (queue_issue
+ * and pay: tokens and idempotency records; charge: idempotency records; a
+ * few rows each, at least as many as the step may create, amortised), so that a store nobody prunes explicitly stays
+ * bounded by what is live plus what retention keeps; prune() does it all on
+ * request. Never from a thread of its own.
+ */
+typedef struct concert_prune_request {
+    int64_t now;
+    size_t limit;                /* delete at most this many rows; 0: no limit */
+    concert_queue_params queue;  /* wait_ttl (to tell a live token) and
+                                    retention_ms */
+} concert_prune_request;
 
 /* What a queue step reports about one token. */
 typedef struct concert_storage_token {
@@ -190,6 +222,8 @@ typedef struct concert_charge_request {
     int64_t now;
     const char *idempotency_key; /* NULL: none */
     const char *fingerprint;
+    int64_t retention_ms;        /* for the idempotency records a charge
+                                    may prune (see "Retention") */
 } concert_charge_request;
 
 /* Callbacks through which list steps hand rows to the core, which owns the
@@ -321,6 +355,29 @@ struct concert_storage {
     int (*seats_available)(concert_storage *self, int64_t schedule_id, int64_t now,
                            concert_emit_seat_fn emit, void *ctx);
 
+    /* must: the version of a free list at now, cheaply (a few index reads,
+     * no write, no scan of seats): of one schedule's free seats when
+     * schedule_id > 0, else of the free counts of all of concert_id's
+     * schedules. The promise: two calls that report equal versions (all
+     * fields) saw equal lists, from any process sharing the store. So:
+     *  - changes grows (by any amount) with every hold, release and sale of
+     *    a seat in scope, visible with the step's commit;
+     *  - a hold expiring also changes the list, at held_until. Either count
+     *    it in changes as of now (the memory store settles expired holds),
+     *    or report expired_through = the latest held_until <= now among
+     *    the scope's holds that still own their seat (0: none): with the
+     *    store unchanged, equal expired_through means the same set of
+     *    holds has run out;
+     *  - past (concert scope only; 0 for a schedule): how many of the
+     *    concert's schedules have starts_at <= starts_after (they have left
+     *    the list; the core passes its booking horizon);
+     *  - epoch: an identity of the store's history that differs between
+     *    stores whose counters could repeat (a fresh memory store, a new
+     *    database file): random when the store is created.
+     * The schedule or concert is known to exist. */
+    int (*list_version)(concert_storage *self, int64_t concert_id, int64_t schedule_id,
+                        int64_t starts_after, int64_t now, concert_list_version *out);
+
     /* must: load a catalog the core has already validated (fields in range,
      * ids unique within it, seat ranges ordered and disjoint), all or nothing.
      * An id already in the store is CONCERT_ECONFLICT, with a message naming
@@ -413,6 +470,13 @@ struct concert_storage {
 
     /* must: emit every user in id order. */
     int (*users_list)(concert_storage *self, concert_emit_user_fn emit, void *ctx);
+
+    /* must: delete what retention allows (see "Retention"), oldest first,
+     * at most req->limit rows (0: all that are due), and count them in out
+     * (tokens, idempotency; more = 1 when the limit stopped it with rows
+     * still due). Never touches anything else. */
+    int (*prune)(concert_storage *self, const concert_prune_request *req,
+                 concert_prune_report *out);
 
     /* may: check every invariant listed at concert_verify(), emit one line
      * per violation, and fill the counts of report (not violations). */
