@@ -53,7 +53,11 @@ static void print_usage(FILE *out)
           "  --hold-ttl S         how long a seat hold lasts, seconds (default 300)\n"
           "  --booking-cutoff S   booking closes S seconds after a schedule starts\n"
           "                       (default 1200)\n"
+          "  --retention S        keep idempotency records and ended tokens S seconds\n"
+          "                       for retries (default 86400: 24 h; at least 1)\n"
           "  --threads N          HTTP worker threads (default: one per CPU)\n"
+          "  --reuse-port         share the port with other concertd processes\n"
+          "                       (SO_REUSEPORT: the kernel spreads connections)\n"
           "  --auth MODE          who a request acts for (default none):\n"
           "                         none   anyone may act for any user: demos and tests\n"
           "                                only; refused off loopback without\n"
@@ -235,7 +239,9 @@ typedef enum flag_id {
     FLAG_WAIT_TTL,
     FLAG_HOLD_TTL,
     FLAG_BOOKING_CUTOFF,
+    FLAG_RETENTION,
     FLAG_THREADS,
+    FLAG_REUSE_PORT,
     FLAG_IMPORT,
     FLAG_AUTH,
     FLAG_INSECURE_DEMO,
@@ -266,7 +272,9 @@ static const flag_spec flag_specs[] = {
     {"--wait-ttl", FLAG_WAIT_TTL, 1},
     {"--hold-ttl", FLAG_HOLD_TTL, 1},
     {"--booking-cutoff", FLAG_BOOKING_CUTOFF, 1},
+    {"--retention", FLAG_RETENTION, 1},
     {"--threads", FLAG_THREADS, 1},
+    {"--reuse-port", FLAG_REUSE_PORT, 0},
     {"--import", FLAG_IMPORT, 1},
     {"--auth", FLAG_AUTH, 1},
     {"--insecure-demo", FLAG_INSECURE_DEMO, 0},
@@ -359,6 +367,7 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
     case FLAG_WAIT_TTL:
     case FLAG_HOLD_TTL:
     case FLAG_BOOKING_CUTOFF:
+    case FLAG_RETENTION:
         if (parse_seconds_ms(value, &n) != 0) {
             fprintf(err, "concertd: %s: expected seconds > 0 (e.g. 300 or 0.5), got '%s'\n",
                     spec->name, value);
@@ -370,6 +379,8 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
             cfg->options.wait_ttl_ms = n;
         else if (spec->id == FLAG_HOLD_TTL)
             cfg->options.hold_ttl_ms = n;
+        else if (spec->id == FLAG_RETENTION)
+            cfg->options.retention_ms = n;
         else
             cfg->options.booking_cutoff_ms = n;
         return 0;
@@ -421,6 +432,7 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
         cfg->service_key_file = value;
         return 0;
     case FLAG_INSECURE_DEMO:
+    case FLAG_REUSE_PORT:
     case FLAG_ALLOW_SELF_CHARGE:
     case FLAG_DEMO:
     case FLAG_HELP:
@@ -467,6 +479,8 @@ flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE
                 cfg->insecure_demo = 1;
             else if (spec->id == FLAG_ALLOW_SELF_CHARGE)
                 cfg->allow_self_charge = 1;
+            else if (spec->id == FLAG_REUSE_PORT)
+                cfg->reuse_port = 1;
             else
                 cfg->demo = 1;
             continue;

@@ -24,6 +24,7 @@ typedef struct server_config {
     const char *auth_header;      /* --auth-header NAME, or NULL */
     const char *service_key_file; /* --service-key-file FILE, or NULL */
     int allow_self_charge;        /* --allow-self-charge */
+    int reuse_port;               /* --reuse-port: SO_REUSEPORT on the listener */
 } server_config;
 
 typedef enum flags_outcome {

@@ -460,11 +460,18 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)settings->connection_limit, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)LISTEN_BACKLOG, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server},
-        /* A pool of one is no pool: leave it out then. */
-        {settings->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-         (intptr_t)settings->threads, NULL},
+        /* Filled below: a pool (a pool of one is no pool) and the port
+         * sharing, each only when asked for. */
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
+    size_t extra = sizeof options / sizeof options[0] - 3;
+    if (settings->threads > 1)
+        options[extra++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                                   (intptr_t)settings->threads, NULL};
+    if (settings->reuse_port) /* 1: SO_REUSEPORT */
+        options[extra++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
     server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server,
                                       MHD_OPTION_ARRAY, options, MHD_OPTION_END);
     if (server->daemon == NULL) {

@@ -17,6 +17,8 @@ typedef struct http_settings {
     unsigned threads;              /* worker threads, >= 1 */
     unsigned connection_timeout_s; /* idle connections are closed after it */
     unsigned connection_limit;     /* most connections open at once */
+    int reuse_port;                /* 1: SO_REUSEPORT, so that several
+                                      processes can serve one port */
 } http_settings;
 
 /*

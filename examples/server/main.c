@@ -252,6 +252,7 @@ int main(int argc, char **argv)
         .threads = cfg.threads ? cfg.threads : default_threads(),
         .connection_timeout_s = CONNECTION_TIMEOUT_S,
         .connection_limit = connection_capacity(),
+        .reuse_port = cfg.reuse_port,
     };
     char err[256];
     http_server *server = NULL;
