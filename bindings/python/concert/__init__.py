@@ -21,9 +21,10 @@ from .errors import (AlreadyPaid, BookingClosed, ConcertNotBookable, ConcertNotF
                      ScheduleNotFound, SchemaTooNew, SeatNotFound, SeatTaken, StorageBusy,
                      StorageUnavailable, TokenInvalid, TokenNotActive, UserNotFound,
                      error_class)
-from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType, Payment,
-                      QueueSettings, QueueState, QueueStats, Reservation, ReservationStatus,
-                      Schedule, Seat, Token, TokenState, User, VerifyReport)
+from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType,
+                      ListVersion, Payment, PruneReport, QueueSettings, QueueState, QueueStats,
+                      Reservation, ReservationStatus, Schedule, Seat, Token, TokenState, User,
+                      VerifyReport)
 
 __version__ = "0.3.0"
 
@@ -43,8 +44,8 @@ __all__ = [
     "open", "Database", "Clock", "load_library", "library_version", "library_path",
     "BINDING_VERSION", "LibraryError",
     "Catalog", "CatalogConcert", "CatalogSchedule", "CatalogUser", "SeatRange",
-    "Concert", "ConcertStatus", "HistoryPage", "LedgerEntry", "LedgerType", "Payment",
-    "QueueSettings",
+    "Concert", "ConcertStatus", "HistoryPage", "LedgerEntry", "LedgerType", "ListVersion",
+    "Payment", "PruneReport", "QueueSettings",
     "QueueState", "QueueStats",
     "Reservation", "ReservationStatus", "Schedule", "Seat", "Token", "TokenState", "User",
     "VerifyReport",

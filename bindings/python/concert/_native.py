@@ -16,7 +16,7 @@ from typing import Optional
 
 # The library version this binding was written against (CONCERT_VERSION_*).
 BINDING_VERSION = (0, 3, 0)
-OPTIONS_VERSION = 3   # CONCERT_OPTIONS_VERSION
+OPTIONS_VERSION = 4   # CONCERT_OPTIONS_VERSION
 CATALOG_VERSION = 2   # CONCERT_CATALOG_VERSION
 QUEUE_UPDATE_VERSION = 1        # CONCERT_QUEUE_UPDATE_VERSION
 DEFAULT_QUEUE_REFRESH_MS = 250  # CONCERT_DEFAULT_QUEUE_REFRESH_MS
@@ -70,6 +70,8 @@ class Options(ctypes.Structure):
         ("queue_refresh_ms", i64),
         # version 3
         ("max_holds_per_user", i64),
+        # version 4
+        ("retention_ms", i64),
     ]
 
 
@@ -160,6 +162,10 @@ class Seat(ctypes.Structure):
 class SeatList(ctypes.Structure):
     _fields_ = [("schedule_id", i64), ("count", size_t),
                 ("items", ctypes.POINTER(Seat))]
+
+
+class ListVersion(ctypes.Structure):
+    _fields_ = [("epoch", i64), ("changes", i64), ("expired_through", i64), ("past", i64)]
 
 
 class CatalogUser(ctypes.Structure):
@@ -268,6 +274,10 @@ class VerifyReport(ctypes.Structure):
     ]
 
 
+class PruneReport(ctypes.Structure):
+    _fields_ = [("tokens", i64), ("idempotency", i64), ("more", i32), ("reserved", i32)]
+
+
 P = ctypes.POINTER
 db_p = ctypes.c_void_p  # concert_db * is opaque
 c_int = ctypes.c_int
@@ -306,6 +316,8 @@ PROTOTYPES = {
     "concert_schedule_list_free": (None, [P(ScheduleList)]),
     "concert_seats_available": (c_int, [P(P(SeatList)), db_p, c_char_p, i64]),
     "concert_seat_list_free": (None, [P(SeatList)]),
+    "concert_seats_version": (c_int, [P(ListVersion), db_p, c_char_p, i64]),
+    "concert_schedules_version": (c_int, [P(ListVersion), db_p, c_char_p, i64]),
     "concert_catalog_load": (c_int, [db_p, P(Catalog)]),
     "concert_admin_concerts_list": (c_int, [P(P(ConcertList)), db_p]),
     "concert_concert_status_name": (c_char_p, [c_int]),
@@ -326,6 +338,7 @@ PROTOTYPES = {
     "concert_user_list_free": (None, [P(UserList)]),
     "concert_verify": (c_int, [P(P(VerifyReport)), db_p]),
     "concert_verify_report_free": (None, [P(VerifyReport)]),
+    "concert_prune": (c_int, [P(PruneReport), db_p, size_t]),
 }
 
 

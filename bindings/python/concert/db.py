@@ -19,9 +19,10 @@ from . import _native as N
 from ._convert import INT32_MAX, Duration, duration_ms, int64, optional_text, text, time_ms
 from .catalog import Catalog, to_c
 from .errors import DatabaseClosed, InternalError, InvalidArgument, error_class
-from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType, Payment,
-                      QueueSettings, QueueState, QueueStats, Reservation, ReservationStatus,
-                      Schedule, Seat, Token, TokenState, User, VerifyReport, from_ms, to_ms)
+from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType,
+                      ListVersion, Payment, PruneReport, QueueSettings, QueueState, QueueStats,
+                      Reservation, ReservationStatus, Schedule, Seat, Token, TokenState, User,
+                      VerifyReport, from_ms, to_ms)
 
 __all__ = ["open", "Database", "Clock"]
 
@@ -100,6 +101,7 @@ def open(uri: str, *,
          admit_per_minute: Optional[int] = None,
          queue_refresh: Optional[Duration] = None,
          max_holds_per_user: Optional[int] = None,
+         retention: Optional[Duration] = None,
          clock: Optional[Clock] = None) -> "Database":
     """Open a store and return a :class:`Database` (also a context manager).
 
@@ -118,6 +120,10 @@ def open(uri: str, *,
             across the store (default 4; ``0`` = no limit, at most
             1,000,000). A concert's own ``max_per_user`` (catalog) replaces
             it for that concert. A new hold past it raises HoldLimit.
+        retention: how long idempotency records and ended tokens are kept
+            so that retries replay (default 24 h; at least 1 s, at most 366
+            days); after it a retry is a new request. A duration as below.
+            See :meth:`Database.prune`.
         active_ttl, wait_ttl, hold_ttl, booking_cutoff: durations in seconds
             (int or float) or :class:`datetime.timedelta`; passed to the
             library in milliseconds. None or 0 means the library default.
@@ -146,7 +152,8 @@ def open(uri: str, *,
         # 0 is meaningful here too ("no limit"); None keeps the default.
         opts.max_holds_per_user = int64(max_holds_per_user, "max_holds_per_user")
     for name, value in (("active_ttl", active_ttl), ("wait_ttl", wait_ttl),
-                        ("hold_ttl", hold_ttl), ("booking_cutoff", booking_cutoff)):
+                        ("hold_ttl", hold_ttl), ("booking_cutoff", booking_cutoff),
+                        ("retention", retention)):
         if value is not None:
             setattr(opts, name + "_ms", duration_ms(value, name))
     for name, value in (("busy_timeout", busy_timeout), ("connect_timeout", connect_timeout)):
@@ -517,6 +524,29 @@ class Database:
             if out:
                 self._lib.concert_seat_list_free(out)
 
+    def _list_version(self, fn: Callable[..., int], token: TokenLike, what: str,
+                      scope_id: int) -> ListVersion:
+        out = N.ListVersion()
+        self._call(fn, ctypes.byref(out), _HANDLE, self._token(token), int64(scope_id, what))
+        return ListVersion(epoch=out.epoch, changes=out.changes,
+                           expired_through=out.expired_through, past=out.past)
+
+    def seats_version(self, token: TokenLike, schedule_id: int) -> ListVersion:
+        """The version of :meth:`seats`' list, in a few index reads. Equal
+        versions mean equal lists; any hold, release, sale or hold expiry on
+        the schedule gives a new one. Read it BEFORE the list it labels.
+
+        Raises as :meth:`seats` does, in the same order."""
+        return self._list_version(self._lib.concert_seats_version, token, "schedule_id",
+                                  schedule_id)
+
+    def schedules_version(self, token: TokenLike, concert_id: int) -> ListVersion:
+        """The version of :meth:`schedules`' list (free counts included), as
+        :meth:`seats_version`. Raises as :meth:`concert` does (BookingClosed is
+        left to :meth:`schedules`)."""
+        return self._list_version(self._lib.concert_schedules_version, token, "concert_id",
+                                  concert_id)
+
     def load_catalog(self, catalog: Union[Catalog, Mapping[str, Any]]) -> None:
         """Load users, concerts, schedules and seats, all or nothing.
 
@@ -724,6 +754,23 @@ class Database:
         finally:
             if out:
                 self._lib.concert_verify_report_free(out)
+
+    def prune(self, limit: int = 0) -> PruneReport:
+        """Delete what the ``retention`` option allows: idempotency records
+        older than it (a retry with such a key is then a new request) and
+        tokens that ended longer ago than it (then TokenInvalid). Never a
+        user, a live token, a reservation, a payment or a ledger entry.
+        At most ``limit`` rows, oldest first (0: all that are due). Stores
+        also prune a little inside normal calls, so this is never required;
+        it is for a quiet hour.
+
+        Raises InvalidArgument (a negative limit), storage errors."""
+        count = int64(limit, "limit")
+        if count < 0:   # a negative int would wrap around in size_t
+            raise InvalidArgument(f"limit: {count} is negative")
+        out = N.PruneReport()
+        self._call(self._lib.concert_prune, ctypes.byref(out), _HANDLE, count)
+        return PruneReport(tokens=out.tokens, idempotency=out.idempotency, more=bool(out.more))
 
 
 class _HandlePlaceholder:

@@ -15,7 +15,8 @@ from typing import Optional, Tuple
 __all__ = [
     "TokenState", "QueueState", "ConcertStatus", "ReservationStatus", "LedgerType",
     "Token", "QueueStats", "QueueSettings", "Concert", "Schedule", "Seat", "Reservation",
-    "Payment", "LedgerEntry", "HistoryPage", "User", "VerifyReport",
+    "Payment", "LedgerEntry", "HistoryPage", "User", "VerifyReport", "ListVersion",
+    "PruneReport",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -147,6 +148,22 @@ class Seat:
 
 
 @dataclass(frozen=True)
+class ListVersion:
+    """The version of a free list (concert_list_version), from
+    :meth:`concert.Database.seats_version` or
+    :meth:`concert.Database.schedules_version`.
+
+    Compare whole values (``==``, or use one as a dict key): equal versions
+    mean equal lists, from any process sharing the store; any hold, release,
+    sale or hold expiry in scope gives a different one. The fields mean
+    nothing else (no ordering)."""
+    epoch: int
+    changes: int
+    expired_through: int
+    past: int
+
+
+@dataclass(frozen=True)
 class Reservation:
     """A seat hold or a paid seat (concert_reservation)."""
     id: int
@@ -202,6 +219,14 @@ class User:
     id: int
     name: str
     balance: int
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What :meth:`concert.Database.prune` deleted (concert_prune_report)."""
+    tokens: int        #: tokens that had ended more than the retention ago
+    idempotency: int   #: idempotency records older than the retention
+    more: bool         #: the limit stopped it with more rows still due
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ STRUCTS = {
     "concert_schedule_list": N.ScheduleList,
     "concert_seat": N.Seat,
     "concert_seat_list": N.SeatList,
+    "concert_list_version": N.ListVersion,
     "concert_catalog_user": N.CatalogUser,
     "concert_catalog_seat_range": N.CatalogSeatRange,
     "concert_catalog_schedule": N.CatalogSchedule,
@@ -44,6 +45,7 @@ STRUCTS = {
     "concert_user": N.User,
     "concert_user_list": N.UserList,
     "concert_verify_report": N.VerifyReport,
+    "concert_prune_report": N.PruneReport,
 }
 
 RENAMED = {"from_": "from"}   # Python keyword
@@ -102,6 +104,7 @@ def test_options_init_matches_the_binding() -> None:
     assert opts.queue_refresh_ms == N.DEFAULT_QUEUE_REFRESH_MS
     assert opts.admit_per_minute == 0
     assert opts.max_holds_per_user == N.DEFAULT_MAX_HOLDS_PER_USER
+    assert opts.retention_ms == 0           # the library's default (24 h)
     update = N.QueueUpdate()
     assert N.lib().concert_queue_update_init(ctypes.byref(update), N.QUEUE_UPDATE_VERSION) == 0
     assert (update.version, update.fields) == (N.QUEUE_UPDATE_VERSION, 0)

@@ -31,6 +31,7 @@ for uri in ("memory:", "sqlite:" + {dbfile!r}):
             db.charge(1, 250000)   # the seat plus an order of two
             t = db.queue_issue(1)
             db.concerts(t); db.schedules(t, 1); db.seats(t, 10); db.users(); db.all_concerts()
+            db.seats_version(t, 10); db.schedules_version(t, 1)
             r = db.reserve(t, 10, i + 1)
             db.pay(t, r.id, idempotency_key="k%d" % i)
             db.history(1); db.verify(); db.queue_stats()
