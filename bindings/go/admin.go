@@ -78,3 +78,32 @@ func (db *DB) Verify() (VerifyReport, error) {
 	}
 	return out, nil
 }
+
+// PruneReport is what Prune deleted.
+type PruneReport struct {
+	Tokens      int64 // tokens that had ended more than Options.Retention ago
+	Idempotency int64 // idempotency records older than Options.Retention
+	More        bool  // the limit stopped it with more rows still due
+}
+
+// Prune deletes what Options.Retention allows: idempotency records older
+// than it (a retry with such a key is then a new request) and tokens that
+// ended longer ago than it (then ErrTokenInvalid). Never a user, a live
+// token, a reservation, a payment or a ledger entry. At most limit rows,
+// oldest first (0: all that are due). Stores also prune a little inside
+// their normal calls, so calling it is never required; it is for a quiet
+// hour. Errors: ErrInvalidArgument (a negative limit), storage errors.
+func (db *DB) Prune(limit int) (PruneReport, error) {
+	if limit < 0 { // would wrap around in size_t
+		return PruneReport{}, newError(CodeInvalidArgument, "prune limit is negative")
+	}
+	var out C.concert_prune_report
+	err := db.call(func(h *C.concert_db) C.int {
+		return C.concert_prune(&out, h, C.size_t(limit))
+	})
+	if err != nil {
+		return PruneReport{}, err
+	}
+	return PruneReport{Tokens: int64(out.tokens), Idempotency: int64(out.idempotency),
+		More: out.more != 0}, nil
+}

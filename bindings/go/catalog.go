@@ -158,6 +158,52 @@ func (db *DB) Seats(token string, scheduleID int64) ([]Seat, error) {
 	return out, nil
 }
 
+// ListVersion is the version of a free list (SeatsVersion, SchedulesVersion).
+// It is comparable: two equal values (==, field by field) mean two equal
+// lists, from any process sharing the store; any hold, release, sale or
+// hold expiry in scope gives a different one. The fields mean nothing else
+// (no ordering); use the whole value, e.g. as an ETag or a map key.
+type ListVersion struct {
+	Epoch          int64 // the store's identity
+	Changes        int64 // holds, releases and sales so far
+	ExpiredThrough int64 // the latest hold expiry the list reflects
+	Past           int64 // schedules no longer listed (SchedulesVersion)
+}
+
+func listVersion(f func(out *C.concert_list_version, h *C.concert_db, token *C.char) C.int,
+	db *DB, token string) (ListVersion, error) {
+	ctoken, err := cstring("token", token)
+	if err != nil {
+		return ListVersion{}, err
+	}
+	var out C.concert_list_version
+	err = db.call(func(h *C.concert_db) C.int { return f(&out, h, ctoken) })
+	if err != nil {
+		return ListVersion{}, err
+	}
+	return ListVersion{Epoch: int64(out.epoch), Changes: int64(out.changes),
+		ExpiredThrough: int64(out.expired_through), Past: int64(out.past)}, nil
+}
+
+// SeatsVersion is the version of Seats' list, in a few index reads. Read it
+// before the list it labels: a change in between then gives the next caller
+// a different version, never a stale list under a current one.
+// Errors: those of Seats, checked in the same order.
+func (db *DB) SeatsVersion(token string, scheduleID int64) (ListVersion, error) {
+	return listVersion(func(out *C.concert_list_version, h *C.concert_db, t *C.char) C.int {
+		return C.concert_seats_version(out, h, t, C.int64_t(scheduleID))
+	}, db, token)
+}
+
+// SchedulesVersion is the version of Schedules' list (free counts included),
+// as SeatsVersion. Errors: those of Concert (ErrBookingClosed is left to
+// Schedules).
+func (db *DB) SchedulesVersion(token string, concertID int64) (ListVersion, error) {
+	return listVersion(func(out *C.concert_list_version, h *C.concert_db, t *C.char) C.int {
+		return C.concert_schedules_version(out, h, t, C.int64_t(concertID))
+	}, db, token)
+}
+
 // Catalog is what LoadCatalog writes: users with opening balances, and
 // concerts with their schedules and seats.
 type Catalog struct {

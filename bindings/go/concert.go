@@ -70,6 +70,11 @@ type Options struct {
 	// off. A concert's own CatalogConcert.MaxPerUser replaces it for that
 	// concert. A new hold past it fails with ErrHoldLimit.
 	MaxHoldsPerUser int64
+	// Retention is how long idempotency records and ended tokens are kept
+	// so that retries replay [24h]; at least a second, at most 366 days
+	// (else ErrInvalidArgument from Open). After it a retry is a new request
+	// (see DB.Prune).
+	Retention time.Duration
 }
 
 // NoHoldLimit, as Options.MaxHoldsPerUser, lets a user hold any number of
@@ -107,6 +112,7 @@ func Open(uri string, opts Options) (*DB, error) {
 	copts.hold_ttl_ms = durationMs(opts.HoldTTL)
 	copts.booking_cutoff_ms = durationMs(opts.BookingCutoff)
 	copts.admit_per_minute = C.int64_t(opts.AdmitPerMinute)
+	copts.retention_ms = durationMs(opts.Retention)
 	switch {
 	case opts.QueueRefresh == QueueRefreshAlways:
 		copts.queue_refresh_ms = 0
