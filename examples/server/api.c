@@ -118,17 +118,35 @@ void api_handle(const api_context *ctx, const api_request *req, api_response *re
 
 void api_response_release(api_response *resp)
 {
-    free(resp->body);
-    resp->body = NULL;
-    resp->body_len = 0;
+    if (resp->body_release != NULL)
+        resp->body_release(resp->body_owner);
+    else
+        free(resp->body);
+    api_response_forget_body(resp);
 }
 
 char *api_response_take_body(api_response *resp)
 {
     char *body = resp->body;
+    if (body != NULL && resp->body_release != NULL) {
+        /* A shared body is not the caller's to free: hand over a copy. */
+        body = malloc(resp->body_len + 1);
+        if (body != NULL) {
+            memcpy(body, resp->body, resp->body_len);
+            body[resp->body_len] = '\0';
+        }
+        resp->body_release(resp->body_owner);
+    }
+    api_response_forget_body(resp);
+    return body;
+}
+
+void api_response_forget_body(api_response *resp)
+{
     resp->body = NULL;
     resp->body_len = 0;
-    return body;
+    resp->body_release = NULL;
+    resp->body_owner = NULL;
 }
 
 const char *call_header(const api_call *call, const char *name)

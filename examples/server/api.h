@@ -59,6 +59,11 @@ typedef struct api_context {
     /* options.queue_refresh_ms the db was opened with: how long the public
      * queue page may be cached. */
     int64_t queue_refresh_ms;
+    /* The rendered seat lists (by schedule id) and schedule lists (by
+     * concert id), kept while their version holds (list_cache.h); NULL:
+     * render every time (the ETag and 304 work the same). */
+    struct list_cache *seat_lists;
+    struct list_cache *schedule_lists;
 } api_context;
 
 typedef struct api_request {
@@ -77,10 +82,18 @@ typedef struct api_request {
 
 typedef struct api_response {
     int status;
-    char *body;                /* malloc()ed JSON, or NULL for no body */
+    char *body;                /* malloc()ed JSON, or NULL for no body; with
+                                  body_release, a shared body not to be
+                                  written or freed */
     size_t body_len;
+    /* NULL: free(body) releases it. Else body belongs to body_owner (a
+     * reference-counted list body, list_cache.h) and body_release(body_owner)
+     * drops the response's reference (a transport may call it later). */
+    void (*body_release)(void *owner);
+    void *body_owner;
     char allow[40];            /* Allow header for 405, else "" */
     char cache_control[48];    /* Cache-Control header, or "" for none */
+    char etag[96];             /* ETag header (quotes included), or "" */
     char www_authenticate[96]; /* WWW-Authenticate header (401s), or "" */
     char detail[160];          /* for the server log on 5xx; never sent */
 } api_response;
@@ -92,10 +105,15 @@ typedef struct api_response {
  */
 void api_handle(const api_context *ctx, const api_request *req, api_response *resp);
 
-/* Free resp's body (if any); resp may be reused afterwards. */
+/* Release resp's body (if any); resp may be reused afterwards. */
 void api_response_release(api_response *resp);
 
-/* Give up ownership of the body: returns it (may be NULL) and clears resp. */
+/* Give up ownership of a body without body_release: returns it (may be
+ * NULL; the caller free()s it) and clears resp. */
 char *api_response_take_body(api_response *resp);
+
+/* Forget the body without releasing it: the caller has taken over what
+ * releasing it requires (body_release and body_owner, or free()). */
+void api_response_forget_body(api_response *resp);
 
 #endif

@@ -242,7 +242,13 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
                                      request_state *st, api_response *resp)
 {
     struct MHD_Response *response;
-    if (resp->body != NULL) {
+    if (resp->body != NULL && resp->body_release != NULL) {
+        /* A shared body (a cached list): MHD drops our reference when done. */
+        response = MHD_create_response_from_buffer_with_free_callback_cls(
+            resp->body_len, resp->body, resp->body_release, resp->body_owner);
+        if (response != NULL)
+            api_response_forget_body(resp);
+    } else if (resp->body != NULL) {
         response = MHD_create_response_from_buffer(resp->body_len, resp->body,
                                                    MHD_RESPMEM_MUST_FREE);
         if (response != NULL)
@@ -255,9 +261,11 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
         return MHD_NO; /* out of memory: dropping the connection is all we can do */
     }
     int ok = 1;
-    if (resp->status != 204)
+    if (resp->status != 204 && resp->status != 304) /* neither has a body */
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
                                       "application/json") == MHD_YES;
+    if (resp->etag[0] != '\0')
+        ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_ETAG, resp->etag) == MHD_YES;
     if (resp->allow[0] != '\0')
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, resp->allow) == MHD_YES;
     if (resp->www_authenticate[0] != '\0')

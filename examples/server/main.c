@@ -20,6 +20,7 @@
 #include "flags.h"
 #include "http.h"
 #include "jwt.h"
+#include "list_cache.h"
 #include "loopback.h"
 
 /* Idle connections are closed after this, so slow or silent clients cannot
@@ -31,6 +32,10 @@
 #define WANTED_FDS 65536
 /* How long a SIGTERM waits for requests already being served. */
 #define SHUTDOWN_GRACE_MS 10000
+/* Rendered free lists kept (list_cache.h): a 1,000-seat list is about
+ * 40 KB, so at most about 10 MB of seat lists; schedule lists are small. */
+#define SEAT_LIST_CACHE_ENTRIES 256
+#define SCHEDULE_LIST_CACHE_ENTRIES 64
 
 /* Raise the soft open-file limit towards the hard one and return how many
  * connections fit. */
@@ -232,6 +237,12 @@ int main(int argc, char **argv)
     }
     log_queue_settings(db, &cfg);
 
+    /* Without them every listing is rendered: slower, never wrong. */
+    list_cache *seat_lists = list_cache_new(SEAT_LIST_CACHE_ENTRIES);
+    list_cache *schedule_lists = list_cache_new(SCHEDULE_LIST_CACHE_ENTRIES);
+    if (seat_lists == NULL || schedule_lists == NULL)
+        fprintf(stderr, "concertd: out of memory for the list cache; rendering every list\n");
+
     const api_context api = {
         .db = db,
         .auth_mode = (api_auth_mode)cfg.auth_mode,
@@ -244,6 +255,8 @@ int main(int argc, char **argv)
         .admin_key = admin_key,
         .admin_key_len = admin_key ? strlen(admin_key) : 0,
         .queue_refresh_ms = cfg.options.queue_refresh_ms,
+        .seat_lists = seat_lists,
+        .schedule_lists = schedule_lists,
     };
     log_auth(&cfg, &secrets);
     http_settings settings = {
@@ -258,6 +271,8 @@ int main(int argc, char **argv)
     http_server *server = NULL;
     if (http_server_start(&server, &settings, &api, err, sizeof err) != 0) {
         fprintf(stderr, "concertd: %s\n", err);
+        list_cache_free(seat_lists);
+        list_cache_free(schedule_lists);
         concert_close(db);
         free(admin_key);
         free_auth_secrets(&secrets);
@@ -277,6 +292,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "concertd: %s received, finishing requests in progress\n",
             signo == SIGINT ? "SIGINT" : "SIGTERM");
     http_server_stop(server, SHUTDOWN_GRACE_MS);
+    list_cache_free(seat_lists);
+    list_cache_free(schedule_lists);
     concert_close(db);
     free(admin_key);
     free_auth_secrets(&secrets);

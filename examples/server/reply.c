@@ -11,9 +11,7 @@
  * alone still tells the client what happened. */
 static void reply_out_of_memory(api_response *resp)
 {
-    free(resp->body);
-    resp->body = NULL;
-    resp->body_len = 0;
+    api_response_release(resp);
     resp->status = 500;
     snprintf(resp->detail, sizeof resp->detail, "out of memory building the response");
 }
@@ -28,17 +26,27 @@ void reply_json(api_response *resp, int status, json_out *w)
         snprintf(resp->detail, sizeof resp->detail, "could not build the response body");
         return;
     }
-    free(resp->body);
+    api_response_release(resp);
     resp->status = status;
     resp->body = body;
     resp->body_len = len;
 }
 
+void reply_shared(api_response *resp, int status, list_body *body)
+{
+    api_response_release(resp);
+    resp->status = status;
+    /* The transport only reads it; the cast drops const for api_response's
+     * one body pointer type. */
+    resp->body = (char *)list_body_data(body);
+    resp->body_len = list_body_len(body);
+    resp->body_release = list_body_unref;
+    resp->body_owner = body;
+}
+
 void reply_empty(api_response *resp, int status)
 {
-    free(resp->body);
-    resp->body = NULL;
-    resp->body_len = 0;
+    api_response_release(resp);
     resp->status = status;
 }
 
@@ -63,7 +71,7 @@ void reply_error(api_response *resp, int status, const char *code, const char *m
         reply_out_of_memory(resp);
         return;
     }
-    free(resp->body);
+    api_response_release(resp);
     resp->status = status;
     resp->body = body;
     resp->body_len = len;
