@@ -47,6 +47,7 @@ static const concert_storage SQLITE_TABLE = {
     .schedules_list = sq_schedules_list,
     .schedule_get = sq_schedule_get,
     .seats_available = sq_seats_available,
+    .list_version = sq_list_version,
     .catalog_load = sq_catalog_load,
     .seat_hold = sq_seat_hold,
     .reservation_get = sq_reservation_get,
@@ -58,6 +59,7 @@ static const concert_storage SQLITE_TABLE = {
     .history_list = sq_history_list,
     .users_list = sq_users_list,
     .verify = sq_verify,
+    .prune = sq_prune,
 };
 
 static int store_alloc(sq_store **out, const char *location, const concert_options *opts)
@@ -144,7 +146,9 @@ int concert_storage_sqlite_open(concert_storage **out, const char *location,
         return rc;
     rc = sq_conn_open(s->path, s->busy_timeout_ms, 0, &s->writer);
     if (rc == 0)
-        rc = sq_schema_prepare(s->writer, s->path, &seed);
+        rc = sq_schema_prepare(s->writer, s->path, &seed,
+                               opts && opts->wait_ttl_ms > 0 ? opts->wait_ttl_ms
+                                                             : SQ_DEFAULT_WAIT_TTL_MS);
     if (rc != 0) {
         store_free(&s->base);
         return rc;

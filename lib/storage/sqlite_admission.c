@@ -25,13 +25,16 @@ static const char SQL_STATE_PUT[] =
     " rate_mps = ?4, rate_window_start = ?5, rate_window_count = ?6, max_active = ?7,"
     " admit_per_minute = ?8, state = ?9, opens_at = ?10, pace_us = ?11, prequeued = ?12,"
     " prequeue_seq = ?13, active_cap = ?14 WHERE id = 1";
+/* An ENDED token records when it stopped being live (retention counts from
+ * it): an ACTIVE one that ran out at expires_at, an idle one at
+ * last_seen + wait_ttl. */
 static const char SQL_SETTLE_EXPIRED[] =
-    "UPDATE tokens SET state = 3 WHERE state = 2 AND expires_at <= ?1";
+    "UPDATE tokens SET state = 3, ended_at = expires_at WHERE state = 2 AND expires_at <= ?1";
 static const char SQL_ANY_EXPIRED[] =
     "SELECT 1 FROM tokens WHERE state = 2 AND expires_at <= ?1 LIMIT 1";
 static const char SQL_BY_TICKET[] = "SELECT token, state, last_seen FROM tokens WHERE ticket = ?1";
 static const char SQL_ADMIT[] = "UPDATE tokens SET state = 2, expires_at = ?2 WHERE token = ?1";
-static const char SQL_END[] = "UPDATE tokens SET state = 3 WHERE token = ?1";
+static const char SQL_END[] = "UPDATE tokens SET state = 3, ended_at = ?2 WHERE token = ?1";
 /* The pre-queue in join order: placeholders -1, -2, ... through the ticket
  * index. Ended pre-queued tokens keep their placeholder and are left out. */
 static const char SQL_PREQUEUE[] =
@@ -222,7 +225,8 @@ int sq_admission(sq_conn *c, sq_queue *q, const concert_queue_params *p, int64_t
             q->active++;
             admitted++;
         } else if (state == SQ_TOKEN_WAITING) {
-            rc = sq_exec(c, SQL_END, SQ_ARGS(SQ_T(token)), what); /* idle: dropped */
+            rc = sq_exec(c, SQL_END, SQ_ARGS(SQ_T(token), SQ_I(last_seen + p->wait_ttl_ms)),
+                         what); /* idle: dropped */
         }
         if (rc < 0)
             return rc;

@@ -218,6 +218,8 @@ static int hold_step(sq_conn *c, const concert_hold_request *req, concert_reserv
                                      "sqlite: seat %lld of schedule %lld changed under a write "
                                      "transaction",
                                      (long long)req->seat_number, (long long)req->schedule_id);
+    if ((rc = sq_schedule_changed(c, req->schedule_id, what)) != 0)
+        return rc;
     hold_report(out, id, user_id, req, price, req->hold_until, 1);
     return CONCERT_OK;
 }
@@ -321,6 +323,11 @@ static int release_step(sq_conn *c, const concert_release_request *req, concert_
         rc = sq_exec(c, SQL_SEAT_UNHOLD,
                      SQ_ARGS(SQ_I(r.schedule_id), SQ_I(r.seat_number), SQ_I(r.id)), what);
         if (rc != 0)
+            return rc;
+        /* The seat row changed (even a hold that had run out leaves the
+         * seat's expiry bound): a new version. A seat that had moved on is
+         * untouched, and so is the list. */
+        if (sq_changes(c) == 1 && (rc = sq_schedule_changed(c, r.schedule_id, what)) != 0)
             return rc;
         r.status = SQ_RES_RELEASED;
     }

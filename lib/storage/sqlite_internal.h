@@ -15,6 +15,8 @@
  *   sqlite_pay.c      payment of an order (one or more holds)
  *   sqlite_points.c   charges, balances, the ledger, users
  *   sqlite_verify.c   the invariant checker
+ *   sqlite_version.c  the free lists' versions and their change counter
+ *   sqlite_retention.c  pruning what retention allows
  *
  * Threads: one writer connection behind a mutex carries every write step
  * (SQLite admits one writer at a time anyway, and queueing on a mutex is far
@@ -35,12 +37,15 @@
 
 /* PRAGMA user_version written by this library. Older files migrate forward;
  * newer ones are refused (CONCERT_ESCHEMA). */
-#define SQ_SCHEMA_VERSION 4
+#define SQ_SCHEMA_VERSION 5
 /* PRAGMA application_id: "CNCT", marks a file as a libconcert store. */
 #define SQ_APPLICATION_ID 0x434E4354
 /* max_active for a store opened without options (the core always passes
  * them, resolved); the library's documented default. */
 #define SQ_DEFAULT_MAX_ACTIVE 1000
+/* wait_ttl for the same (the library's default), used only to date the
+ * tokens an older schema ended. */
+#define SQ_DEFAULT_WAIT_TTL_MS (300 * 1000)
 
 /* Prepared statements cached per connection, keyed by the address of their
  * static SQL text. Comfortably more than the backend's statements. */
@@ -141,8 +146,10 @@ int sq_read_end(sq_store *s, sq_conn *c, int snapshot, int rc, const char *what)
 /* Create, migrate or refuse the schema on the writer connection. seed gives
  * max_active and admit_per_minute to a store that has no queue settings yet
  * (a new file, or one written before schema version 3); an existing
- * store's settings are left as they are. */
-int sq_schema_prepare(sq_conn *c, const char *path, const concert_queue_settings *seed);
+ * store's settings are left as they are. wait_ttl_ms bounds when the
+ * tokens an older version ended stopped being live (schema version 5). */
+int sq_schema_prepare(sq_conn *c, const char *path, const concert_queue_settings *seed,
+                      int64_t wait_ttl_ms);
 
 /* ---- sqlite_admission.c: the queue_state row, admission, the lottery ---- */
 
@@ -196,6 +203,25 @@ int sq_token_fence(sq_conn *c, const char *token, const concert_queue_params *p,
 void sq_reservation_read(sqlite3_stmt *st, concert_reservation *out);
 int sq_reservation_missing(int64_t reservation_id);
 
+/* ---- sqlite_version.c ---- */
+
+/* A seat of schedule_id was held, released or sold: bump its counter,
+ * inside the step's write transaction. */
+int sq_schedule_changed(sq_conn *c, int64_t schedule_id, const char *what);
+
+/* ---- sqlite_retention.c ---- */
+
+/* Rows of each kind a step prunes on its way (sq_prune_incidental): more
+ * than the step can create (a token and a record), so what is due never
+ * piles up, and a backlog (a store migrated with years of rows) drains. */
+#define SQ_PRUNE_STEP 4
+
+/* Inside a write step: delete up to SQ_PRUNE_STEP idempotency records
+ * older than retention_ms and, when tokens = 1, as many tokens that ended
+ * longer ago than that, oldest first. retention_ms <= 0 prunes nothing. */
+int sq_prune_incidental(sq_conn *c, int tokens, int64_t now, int64_t retention_ms,
+                        const char *what);
+
 /* ---- the steps, one per storage method ---- */
 int sq_queue_issue(concert_storage *self, const concert_queue_params *params, int64_t user_id,
                    const char *new_token, int64_t now, concert_storage_token *out);
@@ -218,6 +244,9 @@ int sq_schedule_get(concert_storage *self, int64_t schedule_id, concert_storage_
 int sq_seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
                        concert_emit_seat_fn emit, void *ctx);
 int sq_catalog_load(concert_storage *self, const concert_catalog *catalog, int64_t now);
+int sq_list_version(concert_storage *self, int64_t concert_id, int64_t schedule_id,
+                    int64_t starts_after, int64_t now, concert_list_version *out);
+int sq_prune(concert_storage *self, const concert_prune_request *req, concert_prune_report *out);
 
 int sq_seat_hold(concert_storage *self, const concert_hold_request *req,
                  concert_reservation *out);

@@ -42,7 +42,7 @@ static const char SQL_SEAT_SELL[] =
 static const char SQL_CONFIRM[] =
     "UPDATE reservations SET status = 2, payment_id = ?2 WHERE id = ?1 AND status = 1";
 static const char SQL_TOKEN_CONSUME[] =
-    "UPDATE tokens SET state = 3 WHERE token = ?1 AND state = 2";
+    "UPDATE tokens SET state = 3, ended_at = ?2 WHERE token = ?1 AND state = 2";
 static const char SQL_ACTIVE_DECREMENT[] =
     "UPDATE queue_state SET active = active - 1 WHERE id = 1";
 static const char SQL_IDEMPOTENCY_INSERT[] =
@@ -205,7 +205,8 @@ static int order_apply(sq_conn *c, const concert_pay_request *req, const order *
             return rc;
         if (sq_changes(c) != 1)
             return concert_sys_error_set(CONCERT_EINTERNAL, "sqlite: the sale fence failed");
-        if ((rc = sq_exec(c, SQL_CONFIRM, SQ_ARGS(SQ_I(r->id), SQ_I(payment_id)), what)) != 0)
+        if ((rc = sq_exec(c, SQL_CONFIRM, SQ_ARGS(SQ_I(r->id), SQ_I(payment_id)), what)) != 0 ||
+            (rc = sq_schedule_changed(c, r->schedule_id, what)) != 0)
             return rc;
         if (sq_changes(c) != 1)
             return concert_sys_error_set(CONCERT_EINTERNAL,
@@ -215,7 +216,7 @@ static int order_apply(sq_conn *c, const concert_pay_request *req, const order *
     }
     /* The fence let only a live ACTIVE token this far: it leaves the active
      * count here, once. */
-    if ((rc = sq_exec(c, SQL_TOKEN_CONSUME, SQ_ARGS(SQ_T(req->token)), what)) != 0)
+    if ((rc = sq_exec(c, SQL_TOKEN_CONSUME, SQ_ARGS(SQ_T(req->token), SQ_I(req->now)), what)) != 0)
         return rc;
     if (sq_changes(c) != 1)
         return concert_sys_error_set(CONCERT_EINTERNAL, "sqlite: the paying token changed");
@@ -284,6 +285,11 @@ int sq_pay(concert_storage *self, const concert_pay_request *req, concert_paymen
     if (rc != 0)
         return rc;
     rc = pay_step(c, req, &o, out);
+    /* A payment ends a token and may write a record: retention keeps pace
+     * (after the step, so that a replay due this very moment still
+     * replays once). */
+    if (rc == 0)
+        rc = sq_prune_incidental(c, 1, req->now, req->queue.retention_ms, "pay");
     rc = sq_write_end(s, c, rc, "pay");
     if (rc != 0)
         memset(out, 0, sizeof(*out));

@@ -110,6 +110,8 @@ int sq_charge(concert_storage *self, const concert_charge_request *req, int64_t 
     if (rc != 0)
         return rc;
     rc = charge_step(c, req, &balance);
+    if (rc == 0)
+        rc = sq_prune_incidental(c, 0, req->now, req->retention_ms, "charge");
     rc = sq_write_end(s, c, rc, "charge");
     if (rc == 0)
         *balance_out = balance;

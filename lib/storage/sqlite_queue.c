@@ -34,7 +34,7 @@ typedef struct token_row {
     int64_t expires_at;
 } token_row;
 
-static const char SQL_END[] = "UPDATE tokens SET state = 3 WHERE token = ?1";
+static const char SQL_END[] = "UPDATE tokens SET state = 3, ended_at = ?2 WHERE token = ?1";
 static const char SQL_TOUCH[] = "UPDATE tokens SET last_seen = ?2 WHERE token = ?1";
 static const char SQL_BY_TOKEN[] =
     "SELECT token, ticket, user_id, state, last_seen, expires_at FROM tokens WHERE token = ?1";
@@ -114,11 +114,22 @@ static sq_store *store_of(concert_storage *self)
     return (sq_store *)self;
 }
 
+/* When an open token stops being live: now for one ended while live (a
+ * leave), its own end for one found idle or run out (retention counts from
+ * it, so a stale row is never kept longer than its true end allows). */
+static int64_t token_end_time(const token_row *t, const concert_queue_params *p, int64_t now)
+{
+    const int64_t natural =
+        t->state == SQ_TOKEN_ACTIVE ? t->expires_at : t->last_seen + p->wait_ttl_ms;
+    return natural < now ? natural : now;
+}
+
 /* Ends a token row; an ACTIVE one leaves the active count here, once, and a
  * pre-queued one the pre-queue. */
-static int token_end(sq_conn *c, sq_queue *q, const token_row *t, const char *what)
+static int token_end(sq_conn *c, sq_queue *q, const token_row *t, const concert_queue_params *p,
+                     int64_t now, const char *what)
 {
-    int rc = sq_exec(c, SQL_END, SQ_ARGS(SQ_T(t->token)), what);
+    int rc = sq_exec(c, SQL_END, SQ_ARGS(SQ_T(t->token), SQ_I(token_end_time(t, p, now))), what);
     if (rc == 0 && t->state == SQ_TOKEN_ACTIVE)
         q->active--;
     if (rc == 0 && t->state == SQ_TOKEN_WAITING && t->ticket < 0)
@@ -203,7 +214,7 @@ static int issue_step(sq_conn *c, const concert_queue_params *params, int64_t us
         if (q.set.state == CONCERT_QUEUE_CLOSED)
             return queue_closed();
         /* A stale open row is ended first: at most one open row per user. */
-        if (found && (rc = token_end(c, &q, &t, what)) != 0)
+        if (found && (rc = token_end(c, &q, &t, params, now, what)) != 0)
             return rc;
         if ((rc = token_insert(c, &q, user_id, new_token, now, &t, what)) != 0)
             return rc;
@@ -230,6 +241,9 @@ int sq_queue_issue(concert_storage *self, const concert_queue_params *params, in
     if (rc != 0)
         return rc;
     rc = issue_step(c, params, user_id, new_token, now, out);
+    /* Each issue creates a token that will end: retention keeps pace. */
+    if (rc == 0)
+        rc = sq_prune_incidental(c, 1, now, params->retention_ms, "queue_issue");
     return sq_write_end(s, c, rc, "queue_issue");
 }
 
@@ -297,7 +311,7 @@ static int status_step(sq_conn *c, const concert_queue_params *params, const cha
             rc = sq_exec(c, SQL_TOUCH, SQ_ARGS(SQ_T(t.token), SQ_I(now)), what);
             t.last_seen = now;
         } else {
-            rc = token_end(c, &q, &t, what); /* idle: dropped now rather than later */
+            rc = token_end(c, &q, &t, params, now, what); /* idle: dropped now rather than later */
             t.state = SQ_TOKEN_ENDED;
         }
         if (rc != 0)
@@ -353,7 +367,7 @@ static int leave_step(sq_conn *c, const concert_queue_params *params, const char
     if ((rc = sq_opening(c, &q, params, now, what)) != 0 ||
         (rc = token_find(c, token, &t, what)) < 0)
         return rc;
-    if ((rc = token_end(c, &q, &t, what)) != 0 ||
+    if ((rc = token_end(c, &q, &t, params, now, what)) != 0 ||
         (rc = sq_admission(c, &q, params, now, what)) != 0)
         return rc;
     return sq_queue_put(c, &q, &before, what);

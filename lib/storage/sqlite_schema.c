@@ -220,8 +220,57 @@ static const char MIGRATION_4[] =
     "ALTER TABLE concerts ADD COLUMN max_per_user INTEGER NOT NULL DEFAULT 0"
     "  CHECK (max_per_user >= 0);";
 
+/*
+ * Version 5 (issue 12): list versions and retention.
+ *  - store_identity.epoch: a random identity of this store's history
+ *    (created with the file, or by this migration), so that a server's
+ *    cached list from another file, whose counters may repeat, never
+ *    matches a version of this one.
+ *  - schedules.changes: bumped in the transaction of every hold, release
+ *    and sale of one of its seats (SQLite serialises writers, so the bump
+ *    costs one row write and no contention). list_version reads it.
+ *  - seats_held_by_expiry (schedule_id, hold_until) WHERE hold_until > 0:
+ *    the seats under a hold (live or run out; a sale or a release sets
+ *    hold_until to 0). The latest hold_until <= now of a schedule is one
+ *    probe of it, which tells a hold's expiry without a scan or a write.
+ *    Partial, so that unsold, unheld seats (a catalog's bulk) cost nothing
+ *    and the listing's plans cannot pick it.
+ *  - tokens.ended_at: the instant an ENDED token stopped being live (the
+ *    payment's or the leave's now, expires_at for one that ran out,
+ *    last_seen + wait_ttl for one that idled); 0 while it is open. Tokens
+ *    ended before this version get a bound that is never early (see
+ *    SQL_LEGACY_ENDED_AT). tokens_ended_by_time and tokens_waiting_by_seen
+ *    let retention find what is due oldest first, in time proportional to
+ *    what it deletes.
+ *  - idempotency_by_age (created_at): the same for idempotency records.
+ */
+static const char MIGRATION_5[] =
+    "CREATE TABLE store_identity ("
+    "  id    INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  epoch INTEGER NOT NULL"
+    ");"
+    "INSERT INTO store_identity VALUES (1, random());"
+    "ALTER TABLE schedules ADD COLUMN changes INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (changes >= 0);"
+    "CREATE INDEX seats_held_by_expiry ON seats (schedule_id, hold_until)"
+    "  WHERE hold_until > 0;"
+    "ALTER TABLE tokens ADD COLUMN ended_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX tokens_ended_by_time ON tokens (ended_at) WHERE state = 3;"
+    "CREATE INDEX tokens_waiting_by_seen ON tokens (last_seen) WHERE state = 1;"
+    "CREATE INDEX idempotency_by_age ON idempotency (created_at);";
+
 static const char *const MIGRATIONS[SQ_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2, MIGRATION_3,
-                                                          MIGRATION_4};
+                                                          MIGRATION_4, MIGRATION_5};
+
+/* The version that records when a token ended. */
+#define SQ_RETENTION_VERSION 5
+/* Tokens a version-4 store had ended: when is not known. The latest
+ * instant it can have been is expires_at for one that was ever ACTIVE
+ * (paid, left or run out before it) and last_seen + wait_ttl for one that
+ * was WAITING (left or idled before it): never early, so retention keeps
+ * them at least as long as it would have. ?1 is wait_ttl. */
+static const char SQL_LEGACY_ENDED_AT[] =
+    "UPDATE tokens SET ended_at = max(expires_at, last_seen + ?1, 1) WHERE state = 3";
 
 /* The first version whose queue_state holds settings: a file older than it
  * gets them from the options when it migrates. */
@@ -274,7 +323,8 @@ static int wal_enable(sq_conn *c, const char *path)
 
 /* Decide what the file is, then bring it to SQ_SCHEMA_VERSION. Runs inside
  * the BEGIN IMMEDIATE transaction. */
-static int schema_upgrade(sq_conn *c, const char *path, const concert_queue_settings *seed)
+static int schema_upgrade(sq_conn *c, const char *path, const concert_queue_settings *seed,
+                          int64_t wait_ttl_ms)
 {
     int64_t version = 0, app_id = 0, objects = 0, dangling = 0;
     char pragma[64];
@@ -323,6 +373,9 @@ static int schema_upgrade(sq_conn *c, const char *path, const concert_queue_sett
                                      "foreign_key_check(reservations)); the file was left as "
                                      "it was",
                                      path, SQ_SCHEMA_VERSION);
+    if (version < SQ_RETENTION_VERSION &&
+        (rc = sq_exec(c, SQL_LEGACY_ENDED_AT, SQ_ARGS(SQ_I(wait_ttl_ms)), path)) != 0)
+        return rc;
     /* Only a store that had no settings gets the options' limits. */
     if (version < SQ_SETTINGS_VERSION &&
         (rc = sq_exec(c, SQL_SEED_SETTINGS,
@@ -350,7 +403,8 @@ static int schema_current(sq_conn *c, const char *path)
     return version == SQ_SCHEMA_VERSION && app_id == SQ_APPLICATION_ID;
 }
 
-int sq_schema_prepare(sq_conn *c, const char *path, const concert_queue_settings *seed)
+int sq_schema_prepare(sq_conn *c, const char *path, const concert_queue_settings *seed,
+                      int64_t wait_ttl_ms)
 {
     int rc;
 
@@ -366,7 +420,7 @@ int sq_schema_prepare(sq_conn *c, const char *path, const concert_queue_settings
         return rc;
     /* Decided again under the lock: another process may have just done it. */
     if ((rc = exec_script(c, "BEGIN IMMEDIATE", path)) == 0) {
-        rc = schema_upgrade(c, path, seed);
+        rc = schema_upgrade(c, path, seed, wait_ttl_ms);
         if (rc == 0)
             rc = exec_script(c, "COMMIT", path);
         if (rc != 0 && !sqlite3_get_autocommit(c->db))

@@ -59,6 +59,12 @@ static const char SQL_COUNT_PREQUEUED[] =
 static const char SQL_PREQUEUED_NOT_WAITING[] =
     "SELECT count(*) FROM tokens WHERE ticket < 0 AND state = 2";
 static const char SQL_MAX_TICKET[] = "SELECT coalesce(max(ticket), 0) FROM tokens";
+/* Retention counts from ended_at: an ENDED token without one would be kept
+ * forever (or, written wrong, pruned early). Through tokens_ended_by_time. */
+static const char SQL_ENDED_UNDATED[] =
+    "SELECT count(*) FROM tokens WHERE state = 3 AND ended_at <= 0";
+static const char SQL_OPEN_DATED[] =
+    "SELECT count(*) FROM tokens WHERE state < 3 AND ended_at <> 0";
 
 typedef struct checker {
     sq_conn *c;
@@ -306,6 +312,27 @@ static int check_prequeue(checker *k, const queue_row *r)
     return line[0] ? report_line(k, line) : CONCERT_OK;
 }
 
+/* ENDED tokens say when they ended; open ones do not. */
+static int check_token_ends(checker *k)
+{
+    const char *what = "verify";
+    int64_t undated = 0, dated = 0;
+    char line[256];
+    int rc;
+
+    if ((rc = sq_one_i64(k->c, SQL_ENDED_UNDATED, NULL, 0, &undated, what)) < 0 ||
+        (rc = sq_one_i64(k->c, SQL_OPEN_DATED, NULL, 0, &dated, what)) < 0)
+        return rc;
+    line[0] = '\0';
+    if (undated > 0)
+        snprintf(line, sizeof(line), "tokens: %lld ENDED tokens have no end time",
+                 (long long)undated);
+    else if (dated > 0)
+        snprintf(line, sizeof(line), "tokens: %lld open tokens have an end time",
+                 (long long)dated);
+    return line[0] ? report_line(k, line) : CONCERT_OK;
+}
+
 static int check_queue(checker *k, int64_t now, concert_verify_report *rep)
 {
     const char *what = "verify";
@@ -337,7 +364,9 @@ static int check_queue(checker *k, int64_t now, concert_verify_report *rep)
     }
     if ((rc = check_settings(k, &r)) != 0)
         return rc;
-    return check_prequeue(k, &r);
+    if ((rc = check_prequeue(k, &r)) != 0)
+        return rc;
+    return check_token_ends(k);
 }
 
 static int verify_all(checker *k, int64_t now, concert_verify_report *rep)
