@@ -25,7 +25,8 @@ enum {
     SCEN_QUEUE = 1 << 1,
     SCEN_VENUE = 1 << 2,
     SCEN_FOOTPRINT = 1 << 3,
-    SCEN_HOLDS = 1 << 4
+    SCEN_HOLDS = 1 << 4,
+    SCEN_GROWTH = 1 << 5
 };
 
 typedef struct bench_options {
@@ -44,6 +45,8 @@ typedef struct bench_options {
     int64_t durable_queue_size;/* the same for SQLite, if set */
     int64_t pg_queue_size;     /* the same for PostgreSQL, if set */
     int64_t venue_seats;       /* seats of the big venue; default 100,000 */
+    int64_t growth_flows;      /* growth on memory: flows; 0 = 10,000,000 */
+    int64_t growth_durable_flows; /* growth on SQLite; 0 = 10,000 */
 } bench_options;
 
 /* ---------------- measure.c ---------------- */
@@ -159,7 +162,7 @@ typedef struct bench_row {
     int reps;
     bench_rep median;
     int64_t peak_rss_kib;  /* highest over the repetitions */
-    char note[160];
+    char note[256];
     double value;          /* a derived figure (bytes per seat, ratio); NAN if none */
     char value_name[32];
 } bench_row;
@@ -199,6 +202,7 @@ int scenario_queue(const bench_options *o, int kind);
 int scenario_venue(const bench_options *o, int kind);
 int scenario_footprint(const bench_options *o);
 int scenario_holds(const bench_options *o, int kind, int threads);
+int scenario_growth(const bench_options *o, int kind);
 
 /* Operations per repetition for a store: --ops, else a default per store
  * (memory is ~100x faster than a durable store), scaled down by --quick. */

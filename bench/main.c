@@ -19,7 +19,8 @@ static void usage(FILE *out)
           "\n"
           "  --store LIST      stores: memory,sqlite,pg (default memory,sqlite; pg\n"
           "                    is added when --pg is given)\n"
-          "  --only LIST       scenarios: flow,queue,venue,footprint,holds (default all)\n"
+          "  --only LIST       scenarios: flow,queue,venue,footprint,holds,growth\n"
+          "                    (default all)\n"
           "  --threads N       threads of the multi-threaded runs (default 4)\n"
           "  --duration S      run each timed loop S seconds (flow, holds)\n"
           "  --ops N           operations per repetition (default per store and scenario)\n"
@@ -29,6 +30,10 @@ static void usage(FILE *out)
           "  --durable-queue-size N  the large queue on SQLite only\n"
           "  --pg-queue-size N the large queue on PostgreSQL only\n"
           "  --venue-seats N   seats of the big venue (default 100,000)\n"
+          "  --growth-flows N  growth on memory: RSS after 100,000 and after N flows\n"
+          "                    (default 10,000,000; --quick 1,000,000)\n"
+          "  --growth-durable-flows N  growth on SQLite: file after N/10 and N flows\n"
+          "                    (default 10,000; --quick 4,000)\n"
           "  --pg CONNINFO     PostgreSQL server (a database per run is created there\n"
           "                    and dropped)\n"
           "  --tmpdir DIR      where SQLite files go (default $TMPDIR or /tmp)\n"
@@ -111,13 +116,15 @@ static int parse_args(bench_options *o, int argc, char **argv)
 {
     static const char *const store_names[] = {"memory", "sqlite", "pg", "postgresql"};
     static const int store_bits[] = {1, 2, 4, 4};
-    static const char *const scen_names[] = {"flow", "queue", "venue", "footprint", "holds"};
-    static const int scen_bits[] = {SCEN_FLOW, SCEN_QUEUE, SCEN_VENUE, SCEN_FOOTPRINT, SCEN_HOLDS};
+    static const char *const scen_names[] = {"flow",      "queue", "venue",
+                                             "footprint", "holds", "growth"};
+    static const int scen_bits[] = {SCEN_FLOW,      SCEN_QUEUE, SCEN_VENUE,
+                                    SCEN_FOOTPRINT, SCEN_HOLDS, SCEN_GROWTH};
     int stores = 0, reps_given = 0;
     int64_t v;
 
     memset(o, 0, sizeof(*o));
-    o->scenarios = SCEN_FLOW | SCEN_QUEUE | SCEN_VENUE | SCEN_FOOTPRINT | SCEN_HOLDS;
+    o->scenarios = SCEN_FLOW | SCEN_QUEUE | SCEN_VENUE | SCEN_FOOTPRINT | SCEN_HOLDS | SCEN_GROWTH;
     o->threads = 4;
     o->reps = 5;
     o->venue_seats = 100000;
@@ -137,7 +144,7 @@ static int parse_args(bench_options *o, int argc, char **argv)
                 return -1;
             i++;
         } else if (strcmp(a, "--only") == 0) {
-            if (parse_list(a, next, scen_names, scen_bits, 5, &o->scenarios) != 0)
+            if (parse_list(a, next, scen_names, scen_bits, 6, &o->scenarios) != 0)
                 return -1;
             i++;
         } else if (strcmp(a, "--threads") == 0) {
@@ -173,6 +180,14 @@ static int parse_args(bench_options *o, int argc, char **argv)
             i++;
         } else if (strcmp(a, "--venue-seats") == 0) {
             if (parse_int(a, next, 2, CONCERT_MAX_SEATS_PER_SCHEDULE, &o->venue_seats) != 0)
+                return -1;
+            i++;
+        } else if (strcmp(a, "--growth-flows") == 0) {
+            if (parse_int(a, next, 1000, 1000000000, &o->growth_flows) != 0)
+                return -1;
+            i++;
+        } else if (strcmp(a, "--growth-durable-flows") == 0) {
+            if (parse_int(a, next, 100, 100000000, &o->growth_durable_flows) != 0)
                 return -1;
             i++;
         } else if (strcmp(a, "--pg") == 0 && next) {
@@ -231,6 +246,8 @@ int main(int argc, char **argv)
             failed |= scenario_holds(&o, kind, o.threads) != 0;
         if ((o.scenarios & SCEN_FOOTPRINT) && kind == STORE_MEMORY)
             failed |= scenario_footprint(&o) != 0;
+        if ((o.scenarios & SCEN_GROWTH) && kind != STORE_PG)
+            failed |= scenario_growth(&o, kind) != 0;
     }
     bench_report_print(stdout, &o, o.json);
     if (o.json_out) {
