@@ -2,7 +2,8 @@
 # test, the backend's own tests (schema versions and the migrations from
 # files older libconcerts wrote, durability across kill -9, read-only and
 # full disks, busy store, two handles, the token fence across processes),
-# the multi-process race on one file, and the thread races (tsan_races, which
+# the multi-process race on one file, the free lists' versions across
+# processes, and the thread races (tsan_races, which
 # scripts/test.sh also runs under ThreadSanitizer) on SQLite.
 
 # The race program is store-agnostic (PostgreSQL runs it too), so it is built
@@ -14,6 +15,12 @@ endif()
 if(NOT TARGET mp_queue)
   add_executable(mp_queue ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_queue.c)
   target_link_libraries(mp_queue PRIVATE concert_static Threads::Threads)
+endif()
+# The free lists' versions seen across processes (issue 12); PostgreSQL runs
+# it too, on a fresh database.
+if(NOT TARGET mp_version)
+  add_executable(mp_version ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_version.c)
+  target_link_libraries(mp_version PRIVATE concert_static)
 endif()
 
 if(NOT CONCERT_WITH_SQLITE)
@@ -65,3 +72,13 @@ add_test(NAME races_sqlite_fresh
 set_tests_properties(races_sqlite_fresh PROPERTIES FIXTURES_SETUP races_sqlite_fresh)
 add_test(NAME races_sqlite COMMAND tsan_races sqlite:${CONCERT_RACES_SQLITE_DB})
 set_tests_properties(races_sqlite PROPERTIES FIXTURES_REQUIRED races_sqlite_fresh TIMEOUT 300)
+
+# A change committed by one process is in another's next version call.
+set(CONCERT_MP_VERSION_SQLITE_DB ${CMAKE_CURRENT_BINARY_DIR}/mp_version_sqlite.db)
+add_test(NAME mp_version_sqlite_fresh
+         COMMAND ${CMAKE_COMMAND} -E rm -f ${CONCERT_MP_VERSION_SQLITE_DB}
+                 ${CONCERT_MP_VERSION_SQLITE_DB}-wal ${CONCERT_MP_VERSION_SQLITE_DB}-shm)
+set_tests_properties(mp_version_sqlite_fresh PROPERTIES FIXTURES_SETUP mp_version_sqlite_fresh)
+add_test(NAME mp_version_sqlite COMMAND mp_version sqlite:${CONCERT_MP_VERSION_SQLITE_DB} 3)
+set_tests_properties(mp_version_sqlite PROPERTIES FIXTURES_REQUIRED mp_version_sqlite_fresh
+                     TIMEOUT 300)
