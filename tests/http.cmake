@@ -18,6 +18,28 @@ if(TARGET concertd)
   add_test(NAME http_auth_unit COMMAND concertd_auth_tests --jobs 2)
   set_tests_properties(http_auth_unit PROPERTIES TIMEOUT 120)
 
+  # The rendered-list cache, ETag and If-None-Match (issue 12), through
+  # api_handle() on a store with the fake clock: on memory and on SQLite.
+  add_executable(concertd_list_cache_tests ${CMAKE_CURRENT_SOURCE_DIR}/http/test_list_cache_unit.c
+                 ${CMAKE_CURRENT_SOURCE_DIR}/support/harness.c)
+  target_include_directories(concertd_list_cache_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
+  target_compile_definitions(concertd_list_cache_tests PRIVATE _POSIX_C_SOURCE=200809L)
+  target_link_libraries(concertd_list_cache_tests PRIVATE concertd_api PkgConfig::CRITERION
+                        Threads::Threads)
+  if(CONCERT_WITH_POSTGRES)
+    pkg_check_modules(LIST_CACHE_LIBPQ REQUIRED IMPORTED_TARGET libpq)
+    target_link_libraries(concertd_list_cache_tests PRIVATE PkgConfig::LIST_CACHE_LIBPQ)
+    target_compile_definitions(concertd_list_cache_tests PRIVATE CONCERT_TEST_HAVE_LIBPQ=1)
+  endif()
+  add_test(NAME http_list_cache_memory COMMAND concertd_list_cache_tests --jobs 2)
+  set_tests_properties(http_list_cache_memory PROPERTIES ENVIRONMENT "CONCERT_TEST_STORE=memory"
+                       TIMEOUT 120)
+  if(CONCERT_WITH_SQLITE)
+    add_test(NAME http_list_cache_sqlite COMMAND concertd_list_cache_tests --jobs 2)
+    set_tests_properties(http_list_cache_sqlite PROPERTIES
+                         ENVIRONMENT "CONCERT_TEST_STORE=sqlite" TIMEOUT 120)
+  endif()
+
   # -p no:cacheprovider: never write .pytest_cache into the source tree.
   add_test(NAME http_contract
            COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider
