@@ -38,6 +38,8 @@ typedef struct bench_options {
     int reps;                  /* repetitions; medians are reported */
     int json;                  /* 1: JSON on stdout instead of the table */
     const char *json_out;      /* --json-out FILE: JSON there as well */
+    const char *compare;       /* --compare FILE; default: json_out's old copy */
+    int no_compare;            /* --no-compare */
     int quick;                 /* 1: smaller sizes, fewer repetitions */
     const char *pg_conninfo;   /* --pg */
     const char *tmpdir;        /* where SQLite files go */
@@ -174,6 +176,12 @@ int bench_report_add(const bench_row *r);
 /* Print every row to out: a table, or JSON with the machine and options. */
 void bench_report_print(FILE *out, const bench_options *o, int json);
 void bench_report_free(void);
+/* Every row added so far: *out and the count (valid until the next add). */
+size_t bench_report_rows(const bench_row **out);
+/* Print, per row, the figures of a previous results file (concert-bench's
+ * JSON) against now, flagging rows worse by more than the noise
+ * (compare.c). 0, or -1 if the file cannot be read as results. */
+int bench_report_compare(FILE *out, const char *path);
 /* Find a row added earlier, or NULL. */
 const bench_row *bench_report_find(const char *scenario, const char *store, const char *size);
 

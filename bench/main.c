@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -40,6 +41,10 @@ static void usage(FILE *out)
           "  --quick           smaller runs, 3 repetitions\n"
           "  --json            JSON instead of the table\n"
           "  --json-out FILE   also write the JSON to FILE\n"
+          "  --compare FILE    compare every row with a previous results file (JSON);\n"
+          "                    by default with the --json-out FILE being replaced,\n"
+          "                    when there is one\n"
+          "  --no-compare      no comparison\n"
           "  --help            this text\n",
           out);
 }
@@ -196,6 +201,11 @@ static int parse_args(bench_options *o, int argc, char **argv)
         } else if (strcmp(a, "--json-out") == 0 && next) {
             o->json_out = next;
             i++;
+        } else if (strcmp(a, "--compare") == 0 && next) {
+            o->compare = next;
+            i++;
+        } else if (strcmp(a, "--no-compare") == 0) {
+            o->no_compare = 1;
         } else if (strcmp(a, "--tmpdir") == 0 && next) {
             o->tmpdir = next;
             i++;
@@ -226,7 +236,7 @@ static int parse_args(bench_options *o, int argc, char **argv)
 int main(int argc, char **argv)
 {
     bench_options o;
-    int failed = 0;
+    int failed = 0, compare_failed = 0;
 
     if (parse_args(&o, argc, argv) != 0)
         return 2;
@@ -250,6 +260,18 @@ int main(int argc, char **argv)
             failed |= scenario_growth(&o, kind) != 0;
     }
     bench_report_print(stdout, &o, o.json);
+    /* Before --json-out replaces the previous results. JSON on stdout
+     * stays JSON: the comparison then goes to stderr. */
+    if (!o.no_compare) {
+        const char *previous = o.compare;
+        if (!previous && o.json_out && access(o.json_out, R_OK) == 0)
+            previous = o.json_out;
+        /* An unreadable file named by --compare is an error of the run; a
+         * --json-out file that is not results is only replaced. */
+        if (previous && bench_report_compare(o.json ? stderr : stdout, previous) != 0 &&
+            o.compare)
+            compare_failed = 1;
+    }
     if (o.json_out) {
         FILE *f = fopen(o.json_out, "w");
         if (!f) {
@@ -264,5 +286,5 @@ int main(int argc, char **argv)
     if (failed)
         fprintf(stderr, "concert-bench: some scenarios failed (see above); their rows are "
                         "missing\n");
-    return failed ? 1 : 0;
+    return failed || compare_failed ? 1 : 0;
 }

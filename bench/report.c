@@ -63,6 +63,12 @@ int bench_report_add(const bench_row *r)
     return 0;
 }
 
+size_t bench_report_rows(const bench_row **out)
+{
+    *out = rows;
+    return row_count;
+}
+
 const bench_row *bench_report_find(const char *scenario, const char *store, const char *size)
 {
     for (size_t i = 0; i < row_count; i++) {
