@@ -11,7 +11,16 @@
  * the wire are those concertd sends. Listens on 127.0.0.1 only.
  *
  * Usage: concert-bench-bare-http --port N [--threads N]
- *            --route PREFIX STATUS FILE [--route ...]
+ *            --route PREFIX STATUS FILE [--headers FILE] [--when NAME VALUE]
+ *            [--route ...]
+ *
+ * --headers FILE: the route's response headers, as `curl -D FILE` wrote
+ * them from concertd's reply (the status line and the headers MHD writes
+ * itself are skipped), sent instead of the default Content-Type; so the
+ * headers on the wire (ETag, Cache-Control) are concertd's too.
+ * --when NAME VALUE: the route answers only requests whose header NAME is
+ * exactly VALUE (the 304 of a seat listing asked with If-None-Match); such
+ * a route wins over one of the same prefix without a condition.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -21,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -33,6 +43,12 @@
 #define LISTEN_BACKLOG 4096u
 #define MAX_ROUTES 16
 #define MAX_BODY_FILE (64 * 1024 * 1024)
+#define MAX_HEADERS 16
+
+typedef struct header {
+    char *name;
+    char *value;
+} header;
 
 typedef struct route {
     const char *prefix;
@@ -40,6 +56,13 @@ typedef struct route {
     unsigned status;
     char *body;
     size_t body_len;
+    /* From --headers; when 0, Content-Type: application/json alone. */
+    header headers[MAX_HEADERS];
+    size_t header_count;
+    char *headers_text; /* owns the names and values above */
+    /* From --when; NULL: any request. */
+    const char *when_name;
+    const char *when_value;
 } route;
 
 static route routes[MAX_ROUTES];
@@ -48,13 +71,28 @@ static size_t route_count;
 /* A non-NULL per-request marker: the first call only sets it. */
 static int request_seen;
 
-static const route *route_for(const char *url)
+/* A conditional route is asked about its header only when its prefix
+ * matches, so the routes without one cost what they did before. */
+static int route_applies(const route *r, struct MHD_Connection *connection, const char *url)
+{
+    if (strncmp(url, r->prefix, r->prefix_len) != 0)
+        return 0;
+    if (r->when_name == NULL)
+        return 1;
+    const char *v = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, r->when_name);
+    return v != NULL && strcmp(v, r->when_value) == 0;
+}
+
+static const route *route_for(struct MHD_Connection *connection, const char *url)
 {
     const route *best = NULL;
     for (size_t i = 0; i < route_count; i++) {
-        if (strncmp(url, routes[i].prefix, routes[i].prefix_len) == 0 &&
-            (!best || routes[i].prefix_len > best->prefix_len))
-            best = &routes[i];
+        const route *r = &routes[i];
+        if (best && (r->prefix_len < best->prefix_len ||
+                     (r->prefix_len == best->prefix_len && (best->when_name || !r->when_name))))
+            continue;
+        if (route_applies(r, connection, url))
+            best = r;
     }
     return best;
 }
@@ -76,7 +114,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         *upload_data_size = 0; /* the body is read and ignored */
         return MHD_YES;
     }
-    const route *r = route_for(url);
+    const route *r = route_for(connection, url);
     static const char not_found[] = "{\"error\":\"NOT_FOUND\"}";
     struct MHD_Response *response =
         r ? MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_PERSISTENT)
@@ -84,7 +122,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                                             MHD_RESPMEM_PERSISTENT);
     if (!response)
         return MHD_NO;
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (r && r->header_count > 0) {
+        for (size_t i = 0; i < r->header_count; i++)
+            MHD_add_response_header(response, r->headers[i].name, r->headers[i].value);
+    } else {
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    }
     const enum MHD_Result queued = MHD_queue_response(connection, r ? r->status : 404, response);
     MHD_destroy_response(response);
     return queued;
@@ -122,6 +165,60 @@ static int read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
+/* Headers MHD writes on its own: sending them from the file would double them. */
+static int mhd_writes_itself(const char *name)
+{
+    static const char *const own[] = {MHD_HTTP_HEADER_DATE, MHD_HTTP_HEADER_CONTENT_LENGTH,
+                                      MHD_HTTP_HEADER_CONNECTION,
+                                      MHD_HTTP_HEADER_TRANSFER_ENCODING, "Keep-Alive"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (strcasecmp(name, own[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Parse `curl -D` output into r->headers: "Name: value" lines, CRLF or LF;
+ * a status line starts the list again (curl writes one block per reply,
+ * e.g. after a 100 Continue: the last reply's headers are the ones sent). */
+static int read_headers(const char *path, route *r)
+{
+    size_t len = 0;
+    if (read_file(path, &r->headers_text, &len) != 0)
+        return -1;
+    char *text = realloc(r->headers_text, len + 1);
+    if (!text)
+        return -1;
+    text[len] = '\0';
+    r->headers_text = text;
+    r->header_count = 0;
+    for (char *line = text; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        size_t n = strlen(line);
+        if (n > 0 && line[n - 1] == '\r')
+            line[--n] = '\0';
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "HTTP/", 5) == 0) {
+            r->header_count = 0;
+        } else if (colon && colon != line) {
+            *colon = '\0';
+            char *value = colon + 1;
+            while (*value == ' ' || *value == '\t')
+                value++;
+            if (!mhd_writes_itself(line)) {
+                if (r->header_count == MAX_HEADERS)
+                    return -1;
+                r->headers[r->header_count++] = (header){line, value};
+            }
+        } else if (n > 0) {
+            return -1; /* not a header line: not curl -D output */
+        }
+        line = next;
+    }
+    return 0;
+}
+
 static int parse_uint(const char *text, unsigned long max, unsigned long *out)
 {
     char *end = NULL;
@@ -154,7 +251,7 @@ static unsigned connection_capacity(void)
 static void usage(void)
 {
     fputs("usage: concert-bench-bare-http --port N [--threads N] "
-          "--route PREFIX STATUS FILE [--route ...]\n",
+          "--route PREFIX STATUS FILE [--headers FILE] [--when NAME VALUE] [--route ...]\n",
           stderr);
 }
 
@@ -181,6 +278,22 @@ int main(int argc, char **argv)
             r->status = (unsigned)status;
             route_count++;
             i += 3;
+        } else if (strcmp(argv[i], "--headers") == 0 && i + 1 < argc && route_count > 0) {
+            route *r = &routes[route_count - 1];
+            if (r->headers_text != NULL || read_headers(argv[++i], r) != 0) {
+                fprintf(stderr, "bare: bad --headers %s (one per route, curl -D output)\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--when") == 0 && i + 2 < argc && route_count > 0) {
+            route *r = &routes[route_count - 1];
+            if (r->when_name != NULL || argv[i + 1][0] == '\0') {
+                fprintf(stderr, "bare: bad --when %s (one per route)\n", argv[i + 1]);
+                return 2;
+            }
+            r->when_name = argv[i + 1];
+            r->when_value = argv[i + 2];
+            i += 2;
         } else {
             usage();
             return 2;
@@ -229,7 +342,9 @@ int main(int argc, char **argv)
     while (sigwait(&stop, &signo) != 0) {
     }
     MHD_stop_daemon(daemon);
-    for (size_t i = 0; i < route_count; i++)
+    for (size_t i = 0; i < route_count; i++) {
         free(routes[i].body);
+        free(routes[i].headers_text);
+    }
     return 0;
 }
