@@ -1562,3 +1562,457 @@ Test(sqlite, a_hold_from_another_process_never_lands_after_its_token_was_spent)
     expect_verify_clean(db);
     concert_close(db);
 }
+
+/* ---- schema 5: list versions and retention (issue 12) ---- */
+
+#define SECOND INT64_C(1000)
+
+static int version_equal(const concert_list_version *a, const concert_list_version *b)
+{
+    return a->epoch == b->epoch && a->changes == b->changes &&
+           a->expired_through == b->expired_through && a->past == b->past;
+}
+
+static concert_list_version seats_version(concert_db *db, const char *token, int64_t schedule)
+{
+    concert_list_version v;
+    int rc = concert_seats_version(&v, db, token, schedule);
+    cr_assert_eq(rc, 0, "seats_version: %s", concert_error_last()->message);
+    return v;
+}
+
+static concert_list_version schedules_version(concert_db *db, const char *token, int64_t concert)
+{
+    concert_list_version v;
+    int rc = concert_schedules_version(&v, db, token, concert);
+    cr_assert_eq(rc, 0, "schedules_version: %s", concert_error_last()->message);
+    return v;
+}
+
+static concert_token_info active_token(concert_db *db, int64_t user)
+{
+    concert_token_info t;
+    cr_assert_eq(concert_queue_issue(&t, db, user), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
+    return t;
+}
+
+/* Commits by any connection to the file, as another connection sees them. */
+static int64_t data_version(sqlite3 *raw)
+{
+    return raw_int(raw, "PRAGMA data_version");
+}
+
+/*
+ * The counter lives in the file: every hold, release and sale bumps its
+ * schedule's row once, in the step's own commit, and the version is read
+ * without writing anything (no commit reaches the file). The epoch is the
+ * file's.
+ */
+Test(sqlite, list_versions_come_from_the_file_and_reading_them_writes_nothing)
+{
+    concert_db *db = open_store();
+    concert_token_info kim, lee;
+    concert_reservation r;
+    concert_payment p;
+    concert_list_version v0, v1, v2, v3, c0, c1;
+    int64_t bal, commits;
+    sqlite3 *raw;
+
+    load_small_catalog(db);
+    kim = active_token(db, 1);
+    lee = active_token(db, 3);
+    raw = raw_open();
+    v0 = seats_version(db, kim.token, 10);
+    c0 = schedules_version(db, kim.token, 1);
+    cr_assert_eq(v0.epoch, raw_int(raw, "SELECT epoch FROM store_identity"));
+    cr_assert_eq(c0.epoch, v0.epoch);
+    cr_assert_eq(v0.changes, 0);
+    cr_assert_eq(v0.expired_through, 0);
+    cr_assert_eq(v0.past, 0);
+    cr_assert_eq(c0.past, 0);
+
+    commits = data_version(raw);
+    for (int i = 0; i < 20; i++) {
+        v1 = seats_version(db, kim.token, 10);
+        c1 = schedules_version(db, kim.token, 1);
+        cr_assert(version_equal(&v0, &v1) && version_equal(&c0, &c1));
+    }
+    cr_assert_eq(data_version(raw), commits, "reading versions committed something");
+
+    /* A charge and a join change no seat: no version moves. */
+    cr_assert_eq(concert_charge_points(&bal, db, 2, 5, "k"), 0);
+    kim = active_token(db, 1);
+    v1 = seats_version(db, kim.token, 10);
+    cr_assert(version_equal(&v0, &v1));
+
+    cr_assert_eq(concert_reserve_seat(&r, db, kim.token, 10, 1), 0);
+    cr_assert_eq(raw_int(raw, "SELECT changes FROM schedules WHERE id = 10"), 1);
+    cr_assert_eq(concert_reservation_release(&r, db, kim.token, r.id), 0);
+    cr_assert_eq(raw_int(raw, "SELECT changes FROM schedules WHERE id = 10"), 2);
+    /* Releasing it again changes no seat. */
+    cr_assert_eq(concert_reservation_release(&r, db, kim.token, r.id), 0);
+    cr_assert_eq(raw_int(raw, "SELECT changes FROM schedules WHERE id = 10"), 2);
+    /* An order of two seats on two schedules: each schedule's counter. */
+    cr_assert_eq(concert_reserve_seat(&r, db, lee.token, 10, 2), 0);
+    {
+        concert_reservation r2;
+        int64_t order[2];
+        cr_assert_eq(concert_reserve_seat(&r2, db, lee.token, 11, 2), 0);
+        order[0] = r.id;
+        order[1] = r2.id;
+        cr_assert_eq(concert_pay_order(&p, db, lee.token, order, 2, NULL), 0, "%s",
+                     concert_error_last()->message);
+    }
+    cr_assert_eq(raw_int(raw, "SELECT changes FROM schedules WHERE id = 10"), 4);
+    cr_assert_eq(raw_int(raw, "SELECT changes FROM schedules WHERE id = 11"), 2);
+    v2 = seats_version(db, kim.token, 10);
+    c1 = schedules_version(db, kim.token, 1);
+    cr_assert_eq(v2.changes, 4);
+    cr_assert_eq(c1.changes, 6, "a concert's changes are its schedules'");
+
+    /* A hold running out: at held_until exactly, and then not again. */
+    cr_assert_eq(concert_reserve_seat(&r, db, kim.token, 10, 3), 0);
+    v2 = seats_version(db, kim.token, 10);
+    atomic_store(&fake_now, r.held_until - 1);
+    kim = active_token(db, 1);
+    v3 = seats_version(db, kim.token, 10);
+    cr_assert(version_equal(&v2, &v3), "nothing ran out yet");
+    atomic_store(&fake_now, r.held_until);
+    v3 = seats_version(db, kim.token, 10);
+    cr_assert_eq(v3.changes, v2.changes);
+    cr_assert_eq(v3.expired_through, r.held_until);
+    c1 = schedules_version(db, kim.token, 1);
+    cr_assert_eq(c1.expired_through, r.held_until);
+    /* The token's own check may write (admission runs when the queue is
+     * due); the version read after it must not. */
+    atomic_store(&fake_now, r.held_until + MINUTE);
+    kim = active_token(db, 1);
+    commits = data_version(raw);
+    v2 = seats_version(db, kim.token, 10);
+    cr_assert(version_equal(&v2, &v3));
+    cr_assert_eq(data_version(raw), commits, "noticing an expiry writes nothing");
+    sqlite3_close(raw);
+    expect_verify_clean(db);
+    concert_close(db);
+
+    /* The epoch belongs to the file: the same after reopening. */
+    db = open_store();
+    kim = active_token(db, 1);
+    v3 = seats_version(db, kim.token, 10);
+    cr_assert_eq(v3.epoch, v0.epoch);
+    cr_assert_eq(v3.changes, 5);
+    concert_close(db);
+}
+
+/* Two files start with counters at 0: their epochs tell them apart. */
+Test(sqlite, two_files_have_two_epochs)
+{
+    concert_db *db = open_store();
+    concert_token_info t;
+    concert_list_version a, b;
+    load_small_catalog(db);
+    t = active_token(db, 1);
+    a = seats_version(db, t.token, 10);
+    concert_close(db);
+    remove_dir();
+    make_dir();
+    db = open_store();
+    load_small_catalog(db);
+    t = active_token(db, 1);
+    b = seats_version(db, t.token, 10);
+    cr_assert_eq(a.changes, b.changes);
+    cr_assert_neq(a.epoch, b.epoch, "two stores, one epoch");
+    concert_close(db);
+}
+
+/* The version never falls back to reading a schedule's seats: without its
+ * index (dropped behind the library's back) it is an error. */
+Test(sqlite, the_version_reads_an_index_never_the_seats)
+{
+    concert_db *db = open_store();
+    concert_token_info t;
+    concert_list_version v;
+    sqlite3 *raw;
+    int rc;
+
+    load_small_catalog(db);
+    t = active_token(db, 1);
+    cr_assert_eq(concert_seats_version(&v, db, t.token, 10), 0);
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE name ="
+                              " 'seats_held_by_expiry' AND sql LIKE '%WHERE hold_until > 0%'"),
+                 1);
+    raw_exec(raw, "DROP INDEX seats_held_by_expiry");
+    sqlite3_close(raw);
+    rc = concert_seats_version(&v, db, t.token, 10);
+    cr_assert_neq(rc, 0, "a version without its index");
+    cr_assert(strstr(concert_error_last()->message, "seats_held_by_expiry"), "%s",
+              concert_error_last()->message);
+    concert_close(db);
+}
+
+/* What version 4 wrote: MIGRATION_4 frozen as libconcert 0.3 ran it. */
+static const char V4_EXTRA[] =
+    "CREATE TABLE reservations_v4 (id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users (id), schedule_id INTEGER NOT NULL,"
+    "  seat_number INTEGER NOT NULL, price INTEGER NOT NULL CHECK (price >= 0),"
+    "  status INTEGER NOT NULL CHECK (status IN (1, 2, 4)), held_until INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL, payment_id INTEGER REFERENCES payments (id),"
+    "  FOREIGN KEY (schedule_id, seat_number) REFERENCES seats (schedule_id, number),"
+    "  CHECK (payment_id IS NULL OR status = 2));"
+    "INSERT INTO reservations_v4 SELECT r.id, r.user_id, r.schedule_id, r.seat_number, r.price,"
+    "  r.status, r.held_until, r.created_at,"
+    "  CASE WHEN r.status = 2 THEN (SELECT p.id FROM payments p WHERE p.reservation_id = r.id)"
+    "  END FROM reservations r ORDER BY r.id;"
+    "DROP TABLE reservations;"
+    "ALTER TABLE reservations_v4 RENAME TO reservations;"
+    "CREATE UNIQUE INDEX reservations_one_sale_per_seat"
+    "  ON reservations (schedule_id, seat_number) WHERE status = 2;"
+    "CREATE INDEX reservations_by_user ON reservations (user_id, status, held_until);"
+    "CREATE INDEX reservations_by_payment ON reservations (payment_id)"
+    "  WHERE payment_id IS NOT NULL;"
+    "ALTER TABLE concerts ADD COLUMN max_per_user INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (max_per_user >= 0);"
+    "PRAGMA user_version = 4;";
+
+static concert_db *open_with_retention(int64_t retention_ms)
+{
+    concert_options o = options();
+    concert_db *db = NULL;
+    o.retention_ms = retention_ms;
+    o.max_holds_per_user = 0;
+    o.queue_refresh_ms = 0; /* every call reaches the store: this tests the store */
+    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    return db;
+}
+
+/*
+ * A version-4 store (V3_DATA migrated by 0.3: Kim's ENDED token and her key
+ * "order-1", Lee's ACTIVE token and his hold of seat 2 until T0 + 5 min)
+ * gets an epoch, counters at 0, and an end time for Kim's token that is
+ * never early: max(expires_at, last_seen + wait_ttl) = T0 + 10 min. Then
+ * versions and retention work on it as on a new store.
+ */
+Test(sqlite, a_version_4_store_migrates_to_versions_and_retention)
+{
+    concert_db *db;
+    concert_token_info t;
+    concert_list_version v;
+    concert_prune_report rep;
+    concert_queue_stats st;
+    sqlite3 *raw;
+
+    write_v3_store(NULL);
+    raw = raw_open();
+    raw_exec(raw, V4_EXTRA);
+    sqlite3_close(raw);
+    db = open_with_retention(SECOND);
+
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 5);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM store_identity"), 1);
+    cr_assert_eq(raw_int(raw, "SELECT sum(changes) FROM schedules"), 0);
+    cr_assert_eq(raw_int(raw, "SELECT ended_at FROM tokens WHERE token = '" TOKEN_A "'"),
+                 T0 + 10 * MINUTE);
+    cr_assert_eq(raw_int(raw, "SELECT ended_at FROM tokens WHERE token = '" TOKEN_B "'"), 0,
+                 "an open token has no end yet");
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                              "('seats_held_by_expiry', 'tokens_ended_by_time', "
+                              "'tokens_waiting_by_seen', 'idempotency_by_age')"),
+                 4);
+    sqlite3_close(raw);
+    expect_integrity_ok();
+    expect_verify_clean(db);
+
+    /* Lee's hold of seat 2 runs out at T0 + 5 min. */
+    v = seats_version(db, TOKEN_B, 10);
+    cr_assert_eq(v.changes, 0);
+    cr_assert_eq(v.expired_through, 0);
+    atomic_store(&fake_now, T0 + 5 * MINUTE);
+    v = seats_version(db, TOKEN_B, 10);
+    cr_assert_eq(v.expired_through, T0 + 5 * MINUTE);
+
+    /* Kim's key went at T0 + 1 s; her token goes at T0 + 10 min + 1 s, and
+     * Lee's, which ran out at T0 + 10 min without anyone settling it, with
+     * it (the active counter follows). */
+    atomic_store(&fake_now, T0 + 10 * MINUTE + SECOND - 1);
+    cr_assert_eq(concert_prune(&rep, db, 0), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(rep.tokens, 0);
+    cr_assert_eq(rep.idempotency, 1);
+    atomic_store(&fake_now, T0 + 10 * MINUTE + SECOND);
+    cr_assert_eq(concert_prune(&rep, db, 0), 0);
+    cr_assert_eq(rep.tokens, 2);
+    cr_assert_eq(rep.idempotency, 0);
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM tokens"), 0);
+    cr_assert_eq(raw_int(raw, "SELECT active FROM queue_state"), 0);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM payments"), 1, "the sale is a record");
+    sqlite3_close(raw);
+    expect_verify_clean(db);
+    cr_assert_eq(concert_pay(NULL, db, TOKEN_A, 1, "order-1"), CONCERT_EINVAL);
+    {
+        concert_payment p;
+        cr_assert_eq(concert_pay(&p, db, TOKEN_A, 1, "order-1"), CONCERT_ETOKEN_INVALID);
+    }
+    st = stats_of(db);
+    cr_assert_eq(st.active, 0);
+    t = active_token(db, 1);
+    cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
+    expect_verify_clean(db);
+    concert_close(db);
+}
+
+/*
+ * prune() takes the oldest due rows of every kind first, at most limit, and
+ * nothing else: a key at T0, a sale's token and key at T0 + 100 ms, a key
+ * at T0 + 200 ms; retention 1 s.
+ */
+Test(sqlite, prune_takes_the_oldest_first_and_only_what_is_due)
+{
+    concert_db *db = open_with_retention(SECOND);
+    concert_token_info t;
+    concert_reservation r;
+    concert_payment p;
+    concert_prune_report rep;
+    int64_t bal;
+    sqlite3 *raw;
+
+    load_small_catalog(db);
+    cr_assert_eq(concert_charge_points(&bal, db, 2, 10, "k1"), 0);
+    atomic_store(&fake_now, T0 + 100);
+    t = active_token(db, 1);
+    cr_assert_eq(concert_reserve_seat(&r, db, t.token, 10, 1), 0);
+    cr_assert_eq(concert_pay(&p, db, t.token, r.id, "p1"), 0);
+    atomic_store(&fake_now, T0 + 200);
+    cr_assert_eq(concert_charge_points(&bal, db, 2, 10, "k2"), 0);
+
+    atomic_store(&fake_now, T0 + SECOND + 99); /* only k1 is due */
+    cr_assert_eq(concert_prune(&rep, db, 5), 0);
+    cr_assert_eq(rep.idempotency, 1);
+    cr_assert_eq(rep.tokens, 0);
+    cr_assert_eq(rep.more, 0);
+
+    atomic_store(&fake_now, T0 + SECOND + 200); /* all due */
+    cr_assert_eq(concert_prune(&rep, db, 1), 0);
+    cr_assert_eq(rep.tokens + rep.idempotency, 1);
+    cr_assert_eq(rep.more, 1);
+    raw = raw_open();
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM idempotency WHERE key = 'k2'"), 1,
+                 "the newest key is the last to go");
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM tokens") +
+                     raw_int(raw, "SELECT count(*) FROM idempotency"),
+                 2);
+    cr_assert_eq(concert_prune(&rep, db, 0), 0);
+    cr_assert_eq(rep.tokens + rep.idempotency, 2);
+    cr_assert_eq(rep.more, 0);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM tokens"), 0);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM idempotency"), 0);
+    /* The records stay. */
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM reservations"), 1);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM payments"), 1);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM ledger"), 5);
+    sqlite3_close(raw);
+    cr_assert_eq(concert_prune(&rep, db, 0), 0);
+    cr_assert_eq(rep.tokens + rep.idempotency + rep.more, 0);
+    expect_verify_clean(db);
+    concert_close(db);
+}
+
+/*
+ * Open tokens that nobody settled are pruned with their counters: an
+ * ACTIVE one that ran out (active) and an idle pre-queued one (prequeued),
+ * so that verify stays clean and the lottery later has nobody to place.
+ */
+Test(sqlite, pruned_open_tokens_leave_the_queue_counters_right)
+{
+    concert_options o = options();
+    concert_db *db = NULL;
+    concert_token_info a, w, again;
+    concert_prune_report rep;
+    concert_queue_stats st;
+
+    o.retention_ms = SECOND;
+    o.active_ttl_ms = MINUTE;
+    o.wait_ttl_ms = MINUTE;
+    o.queue_refresh_ms = 0;
+    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    load_users(db, 2);
+    a = active_token(db, 1);
+    cr_assert_eq(concert_queue_schedule(db, T0 + 10 * MINUTE), 0);
+    cr_assert_eq(concert_queue_issue(&w, db, 2), 0);
+    cr_assert_eq(w.position, CONCERT_POSITION_PREQUEUE);
+
+    atomic_store(&fake_now, T0 + MINUTE + SECOND - 1);
+    cr_assert_eq(concert_prune(&rep, db, 0), 0);
+    cr_assert_eq(rep.tokens, 0, "both ended at T0 + 1 min, retained 1 s");
+    atomic_store(&fake_now, T0 + MINUTE + SECOND);
+    cr_assert_eq(concert_prune(&rep, db, 0), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(rep.tokens, 2);
+    expect_verify_clean(db);
+    st = stats_of(db);
+    cr_assert_eq(st.active, 0);
+    cr_assert_eq(st.prequeued, 0);
+    cr_assert_eq(concert_queue_status(&again, db, a.token), CONCERT_ETOKEN_INVALID);
+
+    /* The opening places nobody; the buyer simply joins again. */
+    atomic_store(&fake_now, T0 + 10 * MINUTE);
+    again = active_token(db, 2);
+    cr_assert_eq(stats_of(db).last_ticket, 2, "one ticket before, one now");
+    expect_verify_clean(db);
+    concert_close(db);
+}
+
+/*
+ * Nobody calls prune(): 400 sales with keys, and 400 keyed charges, with
+ * the clock moving 100 ms each (retention 1 s). The calls prune as they go,
+ * so the tables hold what is open plus about a second's worth of rows,
+ * never the history (which would be 400 tokens and 800 keys).
+ */
+Test(sqlite, the_calls_themselves_keep_tokens_and_keys_bounded, .timeout = 120)
+{
+    enum { CYCLES = 400, USERS = 3 };
+    const concert_catalog_user users[USERS] = {
+        {1, "A", 1000000}, {2, "B", 1000000}, {3, "C", 1000000}};
+    const concert_catalog_seat_range seats[] = {{1, CYCLES, "R", 1}};
+    const concert_catalog_schedule schedules[] = {{10, T0 + DAY, seats, 1}};
+    const concert_catalog_concert concerts[] = {
+        {1, "Season", CONCERT_STATUS_OPEN, 0, schedules, 1}};
+    const concert_catalog cat = {CONCERT_CATALOG_VERSION, users, USERS, concerts, 1};
+    concert_db *db = open_with_retention(SECOND);
+    int64_t most_tokens = 0, most_keys = 0;
+    sqlite3 *raw;
+
+    cr_assert_eq(concert_catalog_load(db, &cat), 0, "%s", concert_error_last()->message);
+    raw = raw_open();
+    for (int i = 0; i < CYCLES; i++) {
+        concert_token_info t = active_token(db, 1 + i % USERS);
+        concert_reservation r;
+        concert_payment p;
+        int64_t bal, tokens, keys;
+        char key[32];
+
+        cr_assert_eq(concert_reserve_seat(&r, db, t.token, 10, 1 + i), 0, "%s",
+                     concert_error_last()->message);
+        snprintf(key, sizeof(key), "sale-%d", i);
+        cr_assert_eq(concert_pay(&p, db, t.token, r.id, key), 0, "%s",
+                     concert_error_last()->message);
+        snprintf(key, sizeof(key), "topup-%d", i);
+        cr_assert_eq(concert_charge_points(&bal, db, 1 + i % USERS, 1, key), 0);
+        atomic_fetch_add(&fake_now, 100);
+        tokens = raw_int(raw, "SELECT count(*) FROM tokens");
+        keys = raw_int(raw, "SELECT count(*) FROM idempotency");
+        most_tokens = tokens > most_tokens ? tokens : most_tokens;
+        most_keys = keys > most_keys ? keys : most_keys;
+    }
+    /* A second holds 10 cycles: 10 ended tokens and 20 keys, plus the
+     * cycle that made them due before the next call pruned them. */
+    cr_assert_leq(most_tokens, 12, "tokens peaked at %lld", (long long)most_tokens);
+    cr_assert_leq(most_keys, 22, "keys peaked at %lld", (long long)most_keys);
+    cr_assert_eq(raw_int(raw, "SELECT count(*) FROM payments"), CYCLES, "sales are records");
+    sqlite3_close(raw);
+    fprintf(stderr, "sqlite retention: at most %lld tokens and %lld keys over %d cycles\n",
+            (long long)most_tokens, (long long)most_keys, CYCLES);
+    expect_verify_clean(db);
+    concert_close(db);
+}
