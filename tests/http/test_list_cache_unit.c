@@ -6,6 +6,7 @@
  * CONCERT_TEST_STORE names (tests/support/harness.h).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -584,6 +585,72 @@ Test(list_routes, schedule_list_counts_change_with_holds, .init = open_api, .fin
     listing *all[] = {&first, &same, &after, &later};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         listing_free(all[i]);
+}
+
+/* A clock that steps: the next `step_reads` reads say step_before, every
+ * later one step_after; otherwise the harness's fake clock. */
+static _Atomic int step_armed;
+static _Atomic int step_reads;
+static int64_t step_before, step_after;
+
+static int64_t stepping_clock(void *unused)
+{
+    (void)unused;
+    if (!atomic_load(&step_armed))
+        return clock_now();
+    return atomic_fetch_sub(&step_reads, 1) > 0 ? step_before : step_after;
+}
+
+static void open_api_with_stepping_clock(void)
+{
+    open_api();
+    concert_options opts = test_options();
+    opts.clock = stepping_clock;
+    store_close();
+    store_open(&opts);
+    standard_catalog_load();
+    ctx.db = db;
+}
+
+/*
+ * A hold runs out in the middle of a request: the clock steps from
+ * held_until - 1 to held_until after the request's first, second, ... read.
+ * Wherever the step falls, the next request (at held_until) must show the
+ * seat free. A server that labelled a body with a version read AFTER the
+ * list (the wrong order) keeps the old list under the new version and fails
+ * for the step that falls between its two reads.
+ */
+Test(list_routes, a_change_between_version_and_listing_is_never_served_stale,
+     .init = open_api_with_stepping_clock, .fini = close_api)
+{
+    for (int reads = 0; reads <= 4; reads++) {
+        const int64_t seat = 21 + reads;
+        concert_token_info buyer, viewer;
+        issue_active(4 + reads, &buyer);
+        concert_reservation r;
+        expect_ok(concert_reserve_seat(&r, db, buyer.token, 10, seat));
+        clock_set(r.held_until - 1);
+        issue_active(40 + reads, &viewer);
+
+        /* No listing before: the one below must read the list itself. */
+        step_before = r.held_until - 1;
+        step_after = r.held_until;
+        atomic_store(&step_reads, reads);
+        atomic_store(&step_armed, 1);
+        listing during = get(seats_10, viewer.token, NULL);
+        atomic_store(&step_armed, 0);
+        cr_assert_eq(during.status, 200, "%s", during.body);
+
+        clock_set(r.held_until);
+        listing after = get(seats_10, viewer.token, during.etag);
+        cr_assert(after.status == 200 || after.status == 304);
+        const char *shown = after.status == 200 ? after.body : during.body;
+        cr_assert(lists_seat(shown, seat),
+                  "step after %d reads: seat %lld ran out but is still listed as held", reads,
+                  (long long)seat);
+        listing_free(&during);
+        listing_free(&after);
+    }
 }
 
 /* Another handle on the same store stands for another concertd process:
