@@ -239,7 +239,7 @@ Test(memory_verify, chain_of_holds_with_a_wrong_back_link)
 Test(memory_verify, token_whose_user_index_names_another_user)
 {
     seen s;
-    ms->tokens[0].user = 1;
+    memory__token(ms, 0)->user = 1;
     s = verify_at(&QP, T0);
     expect_one(&s, "token 1: user 1, but its user index names another");
 }
@@ -372,7 +372,7 @@ static void schedule_with_prequeue(void)
     u.opens_at = T0 + 60 * MINUTE;
     cr_assert_eq(st->queue_configure(st, &QP, &u, T0, &after), 0);
     more_tokens(3);
-    cr_assert_eq(ms->tokens_count - ms->prequeue_from, 3);
+    cr_assert_eq(ms->tokens.end - ms->prequeue_from, 3);
 }
 
 Test(memory_verify, a_prequeued_token_admitted_before_the_opening)
@@ -382,7 +382,7 @@ Test(memory_verify, a_prequeued_token_admitted_before_the_opening)
     s = verify_at(&QP, T0);
     cr_assert_eq(s.count, 0, "%s", s.text[0]);
     /* token 3 of the array: the second to join the pre-queue */
-    ms->tokens[ms->prequeue_from + 1].state = CONCERT_TOKEN_ACTIVE;
+    memory__token(ms, ms->prequeue_from + 1)->state = CONCERT_TOKEN_ACTIVE;
     s = verify_at(&QP, T0);
     expect_one(&s, "queue: pre-queued token 3 is ACTIVE before the opening");
 }
@@ -391,7 +391,7 @@ Test(memory_verify, a_prequeued_token_ended_behind_the_counts_back)
 {
     seen s;
     schedule_with_prequeue();
-    ms->tokens[ms->prequeue_from].state = CONCERT_TOKEN_ENDED;
+    memory__token(ms, ms->prequeue_from)->state = CONCERT_TOKEN_ENDED;
     s = verify_at(&QP, T0);
     expect_one(&s, "queue: 1 pre-queued tokens ended but 0 counted");
 }
@@ -411,4 +411,50 @@ Test(memory_verify, active_count_out_of_step_with_the_tokens)
     ms->active_count = 3;
     s = verify_at(&QP, T0);
     expect_one(&s, "queue: active count 3 but 0 tokens are ACTIVE");
+}
+
+/* ---- the windows and their indexes agree ---- */
+
+Test(memory_verify, a_kept_token_missing_from_the_index)
+{
+    seen s;
+    cr_assert_eq(mem_index_remove(&ms->token_ix, memory__token_hash(ms, memory__token(ms, 0)),
+                                  MEM_WINDOW_LOW(0)),
+                 0);
+    s = verify_at(&QP, T0);
+    expect_one(&s, "token 1: not in the token index under its text");
+}
+
+Test(memory_verify, an_index_entry_of_no_kept_token)
+{
+    seen s;
+    cr_assert_eq(mem_index_reserve(&ms->token_ix, 1), 0);
+    mem_index_insert(&ms->token_ix, UINT64_C(0x123456789abcdef), MEM_WINDOW_LOW(7));
+    s = verify_at(&QP, T0);
+    expect_one(&s, "tokens: 2 in the index, 1 kept");
+}
+
+Test(memory_verify, an_idempotency_record_missing_from_its_index)
+{
+    concert_charge_request req = {2, 5, CONCERT_MAX_BALANCE, T0, "key", "amount=5", 86400000};
+    int64_t balance;
+    seen s;
+    cr_assert_eq(st->charge(st, &req, &balance), 0);
+    s = verify_at(&QP, T0);
+    cr_assert_eq(s.count, 0, "%s", s.text[0]);
+    cr_assert_eq(mem_index_remove(&ms->idem_ix, memory__idem_hash(memory__idem(ms, 0)),
+                                  MEM_WINDOW_LOW(0)),
+                 0);
+    s = verify_at(&QP, T0);
+    expect_one(&s, "idempotency record 1: not in the index under its key");
+}
+
+Test(memory_verify, a_live_token_that_is_not_its_users_newest)
+{
+    concert_storage_token t;
+    seen s;
+    cr_assert_eq(st->queue_issue(st, &QP, 2, "a-token-of-lee", T0, &t), 0);
+    ms->users[1].last_ticket = MEM_WINDOW_LOW(0); /* names Kim's token */
+    s = verify_at(&QP, T0);
+    expect_one(&s, "token 2: not ended, but not user 2's newest");
 }

@@ -82,9 +82,9 @@ static void memory_free(concert_storage *self)
         free(s->schedules[i].seats);
     }
     for (size_t i = 0; i < s->verbatim_count; i++)
-        free(s->verbatim[i]);
-    for (size_t i = 0; i < s->idem_count; i++)
-        free(s->idem[i].text);
+        free(s->verbatim[i]); /* NULL in a free slot */
+    for (uint64_t i = s->idem.base; i < s->idem.end; i++)
+        free(memory__idem(s, i)->text);
     free(s->users);
     free(s->user_order);
     free(s->concerts);
@@ -93,9 +93,10 @@ static void memory_free(concert_storage *self)
     free(s->reservations);
     free(s->payments);
     free(s->ledger);
-    free(s->tokens);
+    mem_window_free(&s->tokens);
     free(s->verbatim);
-    free(s->idem);
+    free(s->verbatim_free);
+    mem_window_free(&s->idem);
     mem_index_free(&s->user_ix);
     mem_index_free(&s->concert_ix);
     mem_index_free(&s->schedule_ix);

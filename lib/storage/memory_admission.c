@@ -17,12 +17,12 @@ int memory__token_live(const mem_token *t, const concert_queue_params *p, int64_
     return 0;
 }
 
-size_t memory__ticket_end(const memory_store *s)
+uint64_t memory__ticket_end(const memory_store *s)
 {
-    return s->settings.state == CONCERT_QUEUE_SCHEDULED ? s->prequeue_from : s->tokens_count;
+    return s->settings.state == CONCERT_QUEUE_SCHEDULED ? s->prequeue_from : s->tokens.end;
 }
 
-int memory__prequeued(const memory_store *s, size_t index)
+int memory__prequeued(const memory_store *s, uint64_t index)
 {
     return s->settings.state == CONCERT_QUEUE_SCHEDULED && index >= s->prequeue_from;
 }
@@ -46,7 +46,7 @@ void memory__opening_discard(mem_opening *o)
 /* rank from the lottery's order of the ids from .. from + n - 1: 0, or -1
  * if order is not a permutation of them (the shuffle is the core's, but a
  * wrong one would lose tokens). */
-static int rank_from_order(const int64_t *order, size_t n, size_t from, uint32_t *rank)
+static int rank_from_order(const int64_t *order, size_t n, uint64_t from, uint32_t *rank)
 {
     memset(rank, 0xff, n * sizeof(*rank));
     for (size_t i = 0; i < n; i++) {
@@ -64,7 +64,7 @@ static int rank_from_order(const int64_t *order, size_t n, size_t from, uint32_t
 int memory__opening_prepare(memory_store *s, const concert_queue_params *p, int64_t now,
                             int force, mem_opening *o)
 {
-    size_t from = s->prequeue_from;
+    const uint64_t from = s->prequeue_from;
     int64_t *order;
     int rc = CONCERT_OK;
 
@@ -72,7 +72,7 @@ int memory__opening_prepare(memory_store *s, const concert_queue_params *p, int6
     if (s->settings.state != CONCERT_QUEUE_SCHEDULED || (!force && now < s->settings.opens_at))
         return CONCERT_OK;
     o->due = 1;
-    o->n = s->tokens_count - from;
+    o->n = (size_t)(s->tokens.end - from);
     if (o->n == 0)
         return CONCERT_OK;
     order = malloc(o->n * sizeof(*order));
@@ -99,32 +99,35 @@ done:
     return rc;
 }
 
-/* The pre-queued token that joined k-th moves from index from + k to from +
- * rank[k]. Its index is also held by token_ix and by its user's
- * last_ticket: both are fixed by one sequential pass over the index's slots
- * and one over the users (cheap next to a random probe per token, and each
- * entry is read once, so an index already rewritten is never rewritten
- * again). */
-static uint32_t moved(const mem_opening *o, size_t from, uint32_t index)
+/* The pre-queued token that joined k-th moves from ticket index from + k
+ * to from + rank[k]. Its index is also held by token_ix and by its user's
+ * last_ticket (as MEM_WINDOW_LOW): both are fixed by one sequential pass
+ * over the index's slots and one over the users (cheap next to a random
+ * probe per token, and each entry is read once, so an index already
+ * rewritten is never rewritten again). The pre-queue is the window's end,
+ * so every name of a number in it is a name of that number. */
+static uint32_t moved(const memory_store *s, const mem_opening *o, uint64_t from, uint32_t low)
 {
-    return index >= from && index - from < o->n ? (uint32_t)(from + o->rank[index - from])
-                                                : index;
+    uint64_t i = memory__token_number(s, low);
+    return i >= from && i - from < o->n ? MEM_WINDOW_LOW(from + o->rank[i - from]) : low;
 }
 
-/* Move every pre-queued token to its rank, in place: each cycle of the
- * permutation is followed once, carrying one token. */
-static void block_permute(mem_token *block, const mem_opening *o)
+/* Move every pre-queued token to its rank, in place through the window's
+ * ring: each cycle of the permutation is followed once, carrying one
+ * token. */
+static void block_permute(memory_store *s, uint64_t from, const mem_opening *o)
 {
     for (size_t start = 0; start < o->n; start++) {
         mem_token carry;
         size_t k = start;
         if (o->placed[start / 8] & (1u << (start % 8)))
             continue;
-        carry = block[start];
+        carry = *memory__token(s, from + start);
         do {
             size_t to = o->rank[k];
-            mem_token displaced = block[to];
-            block[to] = carry;
+            mem_token *at = memory__token(s, from + to);
+            mem_token displaced = *at;
+            *at = carry;
             carry = displaced;
             o->placed[to / 8] |= (unsigned char)(1u << (to % 8));
             k = to;
@@ -134,26 +137,25 @@ static void block_permute(mem_token *block, const mem_opening *o)
 
 void memory__opening_commit(memory_store *s, mem_opening *o)
 {
-    size_t from = s->prequeue_from;
+    const uint64_t from = s->prequeue_from;
 
     if (!o->due)
         return;
     if (o->n) {
-        block_permute(&s->tokens[from], o);
+        block_permute(s, from, o);
         for (size_t at = 0; s->token_ix.slots && at <= s->token_ix.mask; at++) {
             uint64_t slot = s->token_ix.slots[at];
-            if (slot && (uint32_t)slot - 1 >= from)
-                mem_index_relabel(&s->token_ix, at, moved(o, from, (uint32_t)slot - 1));
+            if (slot)
+                mem_index_relabel(&s->token_ix, at, moved(s, o, from, (uint32_t)slot - 1));
         }
-        for (size_t u = 0; u < s->users_count; u++) {
-            uint32_t last = s->users[u].last_ticket;
-            if (last)
-                s->users[u].last_ticket = moved(o, from, last - 1) + 1;
-        }
+        /* a user whose newest token is gone names some number; moving that
+         * name along still names a token not theirs (memory__user_token) */
+        for (size_t u = 0; u < s->users_count; u++)
+            s->users[u].last_ticket = moved(s, o, from, s->users[u].last_ticket);
     }
     s->settings.state = CONCERT_QUEUE_OPEN;
     s->settings.opens_at = 0;
-    s->prequeue_from = s->tokens_count;
+    s->prequeue_from = s->tokens.end;
     s->prequeue_ended = 0;
     memory__opening_discard(o);
 }
@@ -164,22 +166,24 @@ int memory__admission_reserve(memory_store *s, size_t extra_tickets)
 {
     /* pre-queued tokens included: an opening in this step makes them
      * tickets before admission runs */
-    size_t waiting = s->tokens_count - s->admitted_through + extra_tickets;
+    size_t waiting = (size_t)(s->tokens.end - s->admitted_through) + extra_tickets;
     size_t most = (uint64_t)s->settings.max_active < waiting ? (size_t)s->settings.max_active
                                                               : waiting;
     return mem_ring_reserve(&s->active_fifo, most) == 0 ? 0 : memory__out_of_memory("admitting");
 }
 
 /* Expired ACTIVE tokens leave the count. Each sits in the FIFO in admission
- * order (same active_ttl), so this stops at the first live one. */
-static void admission_settle(memory_store *s, int64_t now)
+ * order (same active_ttl), so this stops at the first live one. Every token
+ * in the FIFO is in the window: pruning settles first and stops at a live
+ * one, and the FIFO is in ticket order. */
+void memory__admission_settle(memory_store *s, int64_t now)
 {
     while (s->active_fifo.count) {
-        mem_token *t = &s->tokens[mem_ring_front(&s->active_fifo)];
+        mem_token *t = memory__token(s, memory__token_number(s, mem_ring_front(&s->active_fifo)));
         if (t->state == CONCERT_TOKEN_ACTIVE) {
             if (now < t->when)
                 break;
-            t->state = CONCERT_TOKEN_ENDED;
+            t->state = CONCERT_TOKEN_ENDED; /* when, its expiry, is its end */
             s->active_count--;
         }
         /* ended some other way: its count was already given back */
@@ -193,27 +197,29 @@ static void admission_settle(memory_store *s, int64_t now)
 
 void memory__admission_run(memory_store *s, const concert_queue_params *p, int64_t now)
 {
-    size_t end = memory__ticket_end(s);
+    const uint64_t end = memory__ticket_end(s);
     int64_t room, budget, admitted = 0;
 
-    admission_settle(s, now);
+    memory__admission_settle(s, now);
     room = s->settings.max_active - s->active_count;
     budget = concert_sys_admit_budget(&s->settings, s->pace_us, room > 0 ? room : 0, now);
     /* Each ticket is looked at once; dead ones are skipped without using
      * the budget. */
     while (admitted < budget && s->admitted_through < end) {
-        uint32_t index = (uint32_t)s->admitted_through++;
-        mem_token *t = &s->tokens[index];
+        const uint64_t index = s->admitted_through++;
+        mem_token *t = memory__token(s, index);
         if (t->state != CONCERT_TOKEN_WAITING)
             continue;
         if (!memory__token_live(t, p, now)) {
-            t->state = CONCERT_TOKEN_ENDED; /* dropped for idleness */
+            /* dropped for idleness: it ended when its wait_ttl ran out */
+            t->state = CONCERT_TOKEN_ENDED;
+            t->when = memory__add_sat(t->when, p->wait_ttl_ms);
             continue;
         }
         t->state = CONCERT_TOKEN_ACTIVE;
         t->when = memory__add_sat(now, p->active_ttl_ms);
         s->active_count++;
-        mem_ring_push(&s->active_fifo, index);
+        mem_ring_push(&s->active_fifo, MEM_WINDOW_LOW(index));
         admitted++;
     }
     s->pace_us = concert_sys_admit_record(&s->settings, s->pace_us, admitted, now);
@@ -236,11 +242,21 @@ int memory__admission_step(memory_store *s, const concert_queue_params *p, int64
     return CONCERT_OK;
 }
 
-void memory__token_end(memory_store *s, mem_token *t)
+void memory__token_end(memory_store *s, uint64_t i, const concert_queue_params *p, int64_t now)
 {
-    if (t->state == CONCERT_TOKEN_ACTIVE)
+    mem_token *t = memory__token(s, i);
+    int64_t ran_out;
+
+    if (t->state == CONCERT_TOKEN_ACTIVE) {
         s->active_count--;
-    else if (t->state == CONCERT_TOKEN_WAITING && memory__prequeued(s, (size_t)(t - s->tokens)))
-        s->prequeue_ended++;
+        ran_out = t->when;
+    } else if (t->state == CONCERT_TOKEN_WAITING) {
+        if (memory__prequeued(s, i))
+            s->prequeue_ended++;
+        ran_out = memory__add_sat(t->when, p->wait_ttl_ms);
+    } else {
+        return; /* it keeps the end it had */
+    }
     t->state = CONCERT_TOKEN_ENDED;
+    t->when = ran_out < now ? ran_out : now;
 }

@@ -83,7 +83,8 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
     memory_store *s = memory__store_of(self);
     mem_schedule *sc;
     mem_reservation *r;
-    uint32_t si, seat, ref, index, ti, user;
+    uint32_t si, seat, ref, index, user;
+    uint64_t ti;
     int64_t user_id, limit;
     int rc = CONCERT_OK;
 
@@ -91,8 +92,8 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
     /* the fence: the token is checked in the same step that holds */
     if ((rc = memory__token_require_active(s, req->token, &req->queue, req->now, &ti)) != 0)
         goto done;
-    user_id = s->tokens[ti].user_id;
-    user = s->tokens[ti].user;
+    user_id = memory__token(s, ti)->user_id;
+    user = memory__token(s, ti)->user;
     memory__holds_settle(s, req->now);
     if ((rc = memory__schedule_lookup(s, req->schedule_id, &si)) != 0)
         goto done;
@@ -182,9 +183,8 @@ static uint64_t idem_key_hash(int64_t user_id, int32_t op, const char *key)
     return mem_hash_bytes(key, strlen(key), mem_hash_mix((uint64_t)user_id * 4 + (uint64_t)op));
 }
 
-static uint64_t idem_hash_of(const void *owner, uint32_t v)
+uint64_t memory__idem_hash(const mem_idem *rec)
 {
-    const mem_idem *rec = &((const memory_store *)owner)->idem[v];
     return idem_key_hash(rec->user_id, rec->op, rec->text);
 }
 
@@ -194,7 +194,7 @@ static const mem_idem *idem_find(const memory_store *s, int64_t user_id, int32_t
     mem_probe p;
     for (uint32_t slot = mem_index_first(&s->idem_ix, idem_key_hash(user_id, op, key), &p); slot;
          slot = mem_index_next(&s->idem_ix, &p)) {
-        const mem_idem *rec = &s->idem[slot - 1];
+        const mem_idem *rec = memory__idem(s, mem_window_number(&s->idem, slot - 1));
         if (rec->user_id == user_id && rec->op == op && strcmp(rec->text, key) == 0)
             return rec;
     }
@@ -237,27 +237,30 @@ int memory__idem_prepare(memory_store *s, const char *key, const char *fingerpri
         fingerprint = "";
     nk = strlen(key) + 1;
     nf = strlen(fingerprint) + 1;
-    if (RESERVE(s, idem, 1) != 0 || mem_index_reserve(&s->idem_ix, 1, idem_hash_of, s) != 0 ||
-        !(*text_out = malloc(nk + nf)))
+    if (mem_window_reserve(&s->idem, 1, sizeof(mem_idem)) != 0 ||
+        mem_index_reserve(&s->idem_ix, 1) != 0 || !(*text_out = malloc(nk + nf)))
         return memory__out_of_memory("storing an idempotency key");
     memcpy(*text_out, key, nk);
     memcpy(*text_out + nk, fingerprint, nf);
     return CONCERT_OK;
 }
 
-void memory__idem_commit(memory_store *s, int64_t user_id, int32_t op, char *text, int64_t result)
+void memory__idem_commit(memory_store *s, int64_t user_id, int32_t op, char *text, int64_t result,
+                         int64_t now)
 {
-    uint32_t index;
+    uint64_t index;
     mem_idem *rec;
     if (!text)
         return;
-    index = (uint32_t)s->idem_count++;
-    rec = &s->idem[index];
+    index = s->idem.end++;
+    rec = memory__idem(s, index);
+    memset(rec, 0, sizeof(*rec));
     rec->user_id = user_id;
     rec->op = op;
     rec->text = text;
     rec->result = result;
-    mem_index_insert(&s->idem_ix, idem_key_hash(user_id, op, text), index);
+    rec->created_at = now;
+    mem_index_insert(&s->idem_ix, idem_key_hash(user_id, op, text), MEM_WINDOW_LOW(index));
 }
 
 static void payment_fill(const memory_store *s, uint32_t index, concert_payment *out)
@@ -275,10 +278,10 @@ static void payment_fill(const memory_store *s, uint32_t index, concert_payment 
 /* Steps 2-4 of pay: everything that can refuse it. *sum_out is the total,
  * *limited_out how many of the reservations are of a concert with a
  * per-buyer limit (their purchase is counted). */
-static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t ti,
+static int pay_check(memory_store *s, const concert_pay_request *req, uint64_t ti,
                      uint32_t user, int64_t *sum_out, size_t *limited_out)
 {
-    int64_t user_id = s->tokens[ti].user_id, sum = 0;
+    int64_t user_id = memory__token(s, ti)->user_id, sum = 0;
     size_t limited = 0;
     int rc;
 
@@ -325,13 +328,13 @@ static int pay_check(memory_store *s, const concert_pay_request *req, uint32_t t
 }
 
 /* Step 0 of pay: the token's index; an ENDED one may still replay. */
-static int pay_token(const memory_store *s, const concert_pay_request *req, uint32_t *ti_out)
+static int pay_token(const memory_store *s, const concert_pay_request *req, uint64_t *ti_out)
 {
-    uint32_t ti = memory__token_find(s, req->token);
+    uint64_t ti = memory__token_find(s, req->token);
     const mem_token *t;
-    if (ti == MEM_NONE)
+    if (ti == MEM_NO_TOKEN)
         return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
-    t = &s->tokens[ti];
+    t = memory__token(s, ti);
     if (t->state == CONCERT_TOKEN_WAITING && memory__token_live(t, &req->queue, req->now))
         return memory__token_refusal(s, ti, &req->queue, req->now);
     *ti_out = ti;
@@ -344,7 +347,8 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
     memory_store *s = memory__store_of(self);
     const mem_idem *rec;
     mem_payment *pm;
-    uint32_t ti = 0, user = 0, pi;
+    uint64_t ti = 0;
+    uint32_t user = 0, pi;
     int64_t user_id, sum = 0;
     size_t limited = 0;
     char *idem_text = NULL;
@@ -356,7 +360,7 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
     memory__store_lock(s);
     if ((rc = pay_token(s, req, &ti)) != 0)
         goto done;
-    user_id = s->tokens[ti].user_id;
+    user_id = memory__token(s, ti)->user_id;
     rec = memory__idem_replay(s, user_id, IDEM_PAY, req->idempotency_key, req->fingerprint, &rc);
     if (rc != 0)
         goto done;
@@ -364,7 +368,7 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
         payment_fill(s, (uint32_t)(rec->result - 1), out);
         goto done;
     }
-    user = s->tokens[ti].user;
+    user = memory__token(s, ti)->user;
     if ((rc = pay_check(s, req, ti, user, &sum, &limited)) != 0)
         goto done;
     if (memory__ledger_reserve(s, user, 1) != 0 || RESERVE(s, payments, 1) != 0 ||
@@ -399,10 +403,12 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
         memory__bought_add(s, user, sc->concert);
         memory__hold_chain_remove(s, user, (uint32_t)(req->reservation_ids[i] - 1));
     }
-    memory__token_end(s, &s->tokens[ti]);
-    memory__idem_commit(s, user_id, IDEM_PAY, idem_text, (int64_t)pi + 1);
+    memory__token_end(s, ti, &req->queue, req->now);
+    memory__idem_commit(s, user_id, IDEM_PAY, idem_text, (int64_t)pi + 1, req->now);
     idem_text = NULL;
     payment_fill(s, pi, out);
+    /* last: the payment is reported; pruning needs no memory */
+    memory__prune_step(s, &req->queue, req->queue.retention_ms, req->now);
 done:
     free(idem_text);
     memory__store_unlock(s);
@@ -415,7 +421,7 @@ int memory__reservation_release(concert_storage *self, const concert_release_req
     memory_store *s = memory__store_of(self);
     mem_reservation *r;
     mem_schedule *sc;
-    uint32_t ti;
+    uint64_t ti;
     int rc;
 
     memory__store_lock(s);
@@ -424,7 +430,7 @@ int memory__reservation_release(concert_storage *self, const concert_release_req
     if ((rc = reservation_check(s, req->reservation_id)) != 0)
         goto done;
     r = &s->reservations[req->reservation_id - 1];
-    if (r->user_id != s->tokens[ti].user_id) {
+    if (r->user_id != memory__token(s, ti)->user_id) {
         rc = concert_sys_error_set(CONCERT_EFORBIDDEN, "reservation %lld belongs to another user",
                                    (long long)req->reservation_id);
         goto done;
@@ -438,7 +444,8 @@ int memory__reservation_release(concert_storage *self, const concert_release_req
         sc = &s->schedules[r->schedule];
         r->status = CONCERT_RESERVATION_RELEASED;
         sc->changes++;
-        memory__hold_chain_remove(s, s->tokens[ti].user, (uint32_t)(req->reservation_id - 1));
+        memory__hold_chain_remove(s, memory__token(s, ti)->user,
+                                  (uint32_t)(req->reservation_id - 1));
         if (r->counted) {
             r->counted = 0;
             sc->held_count--;
@@ -456,15 +463,15 @@ done:
 int memory__token_owner(concert_storage *self, const char *token, int64_t *user_id)
 {
     memory_store *s = memory__store_of(self);
-    uint32_t ti;
+    uint64_t ti;
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
     ti = memory__token_find(s, token);
-    if (ti == MEM_NONE)
+    if (ti == MEM_NO_TOKEN)
         rc = concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
     else
-        *user_id = s->tokens[ti].user_id;
+        *user_id = memory__token(s, ti)->user_id;
     memory__store_unlock(s);
     return rc;
 }

@@ -175,23 +175,6 @@ done:
     return rc;
 }
 
-/* ---- indexes by id: the hashes index growth rehashes with ---- */
-
-static uint64_t user_hash_of(const void *owner, uint32_t v)
-{
-    return memory__id_hash(((const memory_store *)owner)->users[v].id);
-}
-
-static uint64_t concert_hash_of(const void *owner, uint32_t v)
-{
-    return memory__id_hash(((const memory_store *)owner)->concerts[v].id);
-}
-
-static uint64_t schedule_hash_of(const void *owner, uint32_t v)
-{
-    return memory__id_hash(((const memory_store *)owner)->schedules[v].id);
-}
-
 /* ------------------------------------------------------------------ */
 /* catalog load: check, allocate, commit                               */
 
@@ -309,11 +292,11 @@ static int catalog_prepare(memory_store *s, const concert_catalog *c, catalog_pr
 {
     size_t nu = c->user_count, nc = c->concert_count, k = 0;
 
-    if (RESERVE(s, users, nu) != 0 || mem_index_reserve(&s->user_ix, nu, user_hash_of, s) != 0 ||
+    if (RESERVE(s, users, nu) != 0 || mem_index_reserve(&s->user_ix, nu) != 0 ||
         RESERVE(s, concerts, nc) != 0 ||
-        mem_index_reserve(&s->concert_ix, nc, concert_hash_of, s) != 0 ||
+        mem_index_reserve(&s->concert_ix, nc) != 0 ||
         RESERVE(s, schedules, p->schedule_total) != 0 ||
-        mem_index_reserve(&s->schedule_ix, p->schedule_total, schedule_hash_of, s) != 0 ||
+        mem_index_reserve(&s->schedule_ix, p->schedule_total) != 0 ||
         RESERVE(s, ledger, p->ledger_new) != 0)
         return memory__out_of_memory("loading the catalog");
 

@@ -12,8 +12,10 @@
  *                     records
  *   memory_limits.c   the per-buyer limits: a user's holds and purchases
  *   memory_points.c   charges, balances, the ledger, users
+ *   memory_prune.c    retention: ended tokens and idempotency records go
  *   memory_verify.c   the invariant checker
- *   memory_structs.h  the generic containers (arrays, FIFO ring, index)
+ *   memory_structs.h  the generic containers (arrays, FIFO ring, index,
+ *                     window)
  *
  * One mutex around the whole store: every method takes it once, so every
  * method is trivially one atomic step. Each step is a few hash lookups, so
@@ -22,11 +24,15 @@
  * Shapes (see DESIGN.md and include/concert/sys/storage.h):
  *  - users, concerts, schedules, tokens and idempotency records live in
  *    arrays and are found through open-addressing indexes of uint32 slots;
- *  - a token's ticket number is its array index + 1, so position is
- *    ticket - admitted_through and admission walks the array once;
+ *  - tokens and idempotency records are windows (memory_structs.h): a
+ *    token's ticket index (ticket - 1) numbers it, so position is ticket -
+ *    admitted_through and admission walks the window once; records are
+ *    created in order and retention drops them from the front
+ *    (memory_prune.c), so the store stays bounded by what is live plus what
+ *    retention keeps, and ended tokens' memory is reused;
  *  - while the queue is SCHEDULED every join is pre-queued, so the
- *    pre-queued tokens are the block [prequeue_from, tokens_count) at the
- *    end of the array; the opening lottery permutes that block in place, so
+ *    pre-queued tokens are the block [prequeue_from, tokens.end) at the end
+ *    of the window; the opening lottery permutes that block in place, so
  *    tickets stay index + 1 and nothing else moves;
  *  - a seat is one uint32: the id of the reservation holding it or sold to
  *    it (the fence). Seat numbers map to array slots through the schedule's
@@ -38,7 +44,8 @@
  *    concert the count of what they bought: the per-buyer limits count
  *    those, never the whole store;
  *  - ACTIVE tokens and live holds sit in FIFOs in the order they started, so
- *    settling the ones that ran out is amortised O(1) per step.
+ *    settling the ones that ran out is amortised O(1) per step; admission
+ *    goes in ticket order, so the ACTIVE FIFO is in ticket order too.
  *
  * Every mutating step reserves all the memory it may need before changing
  * anything, so CONCERT_ENOMEM always leaves the store as it was.
@@ -57,6 +64,17 @@
 /* Values live in uint32 slots as value + 1. */
 #define MEM_MAX_ITEMS ((size_t)UINT32_MAX - 1)
 #define MEM_NONE UINT32_MAX
+/* No token: a ticket index that is never in the window. */
+#define MEM_NO_TOKEN UINT64_MAX
+
+/* A token's state once retention pruned it: out of the index, its record a
+ * hole in the window until the front passes it (memory_prune.c). */
+#define MEM_TOKEN_GONE 0xff
+
+/* Rows pruned inside a step that may create one (issue, pay, charge): of
+ * each kind, more than the step creates, so that retention catches up with
+ * any rate of steps (storage.h, "Retention"). */
+#define MEMORY_PRUNE_STEP 2
 
 /* The core's tokens: 32 base64url characters holding 24 random bytes. */
 #define TOKEN_COMPACT_CHARS 32
@@ -78,7 +96,11 @@ typedef struct mem_user {
     uint32_t *ledger;     /* the user's ledger entry ids, ascending: the
                              (user, id) index that pages history */
     mem_bought *bought;   /* ordered by concert */
-    uint32_t last_ticket; /* the user's newest token's ticket; 0 = none */
+    uint32_t last_ticket; /* MEM_WINDOW_LOW of the user's newest token's
+                             ticket index: it names their token only while
+                             that is in the window and theirs
+                             (memory__user_token); once it is pruned, every
+                             older one is too, so "no token" */
     uint32_t hold_head;   /* the newest reservation id of the user's chain
                              of holds (through next_hold and prev_hold):
                              every live hold of theirs is in it; a payment
@@ -155,12 +177,15 @@ typedef struct mem_payment {
 /* 48 bytes, plus about 16 in the index: the issue's budget is 128 per
  * waiting token. The user's id (not index) saves a status poll a cache miss. */
 typedef struct mem_token {
-    int64_t when;         /* WAITING: last_seen; ACTIVE: expires_at */
+    int64_t when;         /* WAITING: last_seen; ACTIVE: expires_at; ENDED:
+                             the instant it stopped being live (retention
+                             counts from there) */
     int64_t user_id;
     uint32_t user;        /* index in users: a booking step needs the user's
                              record, and a probe of the user index is a
                              cache miss in a big store (it fits the padding) */
-    uint8_t state;        /* WAITING, ACTIVE or CONCERT_TOKEN_ENDED */
+    uint8_t state;        /* WAITING, ACTIVE, CONCERT_TOKEN_ENDED or
+                             MEM_TOKEN_GONE */
     uint8_t verbatim;     /* 1: text holds a uint32 index into s->verbatim */
     uint8_t text[TOKEN_COMPACT_BYTES]; /* the decoded base64url bytes */
 } mem_token;
@@ -169,6 +194,7 @@ _Static_assert(sizeof(mem_token) <= 48, "a waiting token's record must stay smal
 typedef struct mem_idem {
     int64_t user_id;
     int64_t result;       /* payment id ("pay") or ledger entry id ("charge") */
+    int64_t created_at;   /* retention counts from here */
     char *text;           /* key NUL fingerprint NUL, one allocation */
     int32_t op;
 } mem_idem;
@@ -198,15 +224,22 @@ typedef struct memory_store {
     mem_ledger *ledger;
     size_t ledger_count, ledger_cap;
 
-    mem_token *tokens;    /* index = ticket - 1 */
-    size_t tokens_count, tokens_cap;
-    mem_index token_ix;
-    char **verbatim;      /* token texts that are not 32 base64url chars */
+    mem_window tokens;    /* mem_token records numbered by ticket index
+                             (ticket - 1); memory__token() */
+    mem_index token_ix;   /* text's hash -> MEM_WINDOW_LOW(ticket index) */
+    char **verbatim;      /* token texts that are not 32 base64url chars;
+                             NULL in a slot whose token was pruned */
     size_t verbatim_count, verbatim_cap;
+    uint32_t *verbatim_free; /* slots of verbatim free for reuse; its
+                                capacity covers every slot, so freeing one
+                                cannot fail */
+    size_t verbatim_free_count, verbatim_free_cap;
 
-    mem_ring active_fifo; /* token indexes in admission order */
+    mem_ring active_fifo; /* MEM_WINDOW_LOW of ticket indexes, in admission
+                             (and so ticket) order */
     mem_ring hold_fifo;   /* reservation indexes in the order held */
-    size_t admitted_through;
+    uint64_t admitted_through; /* tickets up to it were admitted or skipped:
+                                  none below it is WAITING */
     int64_t active_count; /* tokens in state ACTIVE, exactly */
     concert_sys_rate rate;
 
@@ -214,18 +247,18 @@ typedef struct memory_store {
      * own state. */
     concert_queue_settings settings;
     int64_t pace_us;      /* the admit_per_minute pacer (concert_sys_admit_budget) */
-    size_t prequeue_from; /* while SCHEDULED: the first pre-queued token's index */
-    size_t prequeue_ended;/* pre-queued tokens ended since (left, or replaced
-                             after idling): stats.prequeued leaves them out,
+    uint64_t prequeue_from; /* while SCHEDULED: the first pre-queued token's
+                               ticket index */
+    size_t prequeue_ended;/* pre-queued tokens ended since (left, replaced or
+                             pruned after idling): stats.prequeued leaves them out,
                              as the other stores do */
     int64_t active_grace; /* after max_active was lowered below the active
                              count: how many ACTIVE tokens may still be
                              there (nobody is evicted); 0 otherwise. Only
                              shrinks, so verify can check it. */
 
-    mem_idem *idem;
-    size_t idem_count, idem_cap;
-    mem_index idem_ix;
+    mem_window idem;      /* mem_idem records in the order created */
+    mem_index idem_ix;    /* (user, op, key)'s hash -> MEM_WINDOW_LOW(number) */
 
     int64_t epoch;        /* list_version's store identity, random at open */
 } memory_store;
@@ -340,6 +373,34 @@ static inline int memory__schedule_lookup(const memory_store *s, int64_t id, uin
 
 /* ---- tokens (memory_token.c) ---- */
 
+/* The record of the token with ticket index i (in the window). */
+static inline mem_token *memory__token(const memory_store *s, uint64_t i)
+{
+    return (mem_token *)s->tokens.items + (i & s->tokens.mask);
+}
+
+/* A verbatim token's slot in s->verbatim (kept in its text bytes). */
+static inline uint32_t memory__verbatim_slot(const mem_token *t)
+{
+    uint32_t v;
+    memcpy(&v, t->text, sizeof(v));
+    return v;
+}
+
+/* The ticket index an index entry or FIFO value names (MEM_WINDOW_LOW). */
+static inline uint64_t memory__token_number(const memory_store *s, uint32_t low)
+{
+    return mem_window_number(&s->tokens, low);
+}
+
+/* The user's newest token's ticket index, or MEM_NO_TOKEN when it has been
+ * pruned (or there never was one). */
+static inline uint64_t memory__user_token(const memory_store *s, uint32_t user)
+{
+    uint64_t i = memory__token_number(s, s->users[user].last_ticket);
+    return i < s->tokens.end && memory__token(s, i)->user == user ? i : MEM_NO_TOKEN;
+}
+
 /* A token's parsed lookup key. */
 typedef struct token_key {
     uint8_t bytes[TOKEN_COMPACT_BYTES];
@@ -352,22 +413,24 @@ typedef struct token_key {
 void memory__token_codec_init(void);
 /* The token's text into out (CONCERT_TOKEN_SIZE bytes). */
 void memory__token_text(const memory_store *s, const mem_token *t, char *out);
-/* token_ix's hash of the token at index v (owner: the store). */
-uint64_t memory__token_hash_of(const void *owner, uint32_t v);
+/* token_ix's hash of a token's text. */
+uint64_t memory__token_hash(const memory_store *s, const mem_token *t);
 /* 0, or -1 if text cannot be a token (empty or too long). */
 int memory__token_key_make(const char *text, token_key *k);
-/* The index of the token with this text and key, or MEM_NONE. */
-uint32_t memory__token_find_key(const memory_store *s, const char *text, const token_key *k);
-/* The index of the token with this text, or MEM_NONE. */
-uint32_t memory__token_find(const memory_store *s, const char *text);
-/* 0 if the token at index ti is live ACTIVE, else the error the booking
- * steps give (set): NOT_ACTIVE for a live WAITING one, else INVALID. */
-int memory__token_refusal(const memory_store *s, uint32_t ti, const concert_queue_params *p,
+/* The ticket index of the token with this text and key, or MEM_NO_TOKEN. */
+uint64_t memory__token_find_key(const memory_store *s, const char *text, const token_key *k);
+/* The ticket index of the token with this text, or MEM_NO_TOKEN. */
+uint64_t memory__token_find(const memory_store *s, const char *text);
+/* 0 if the token with ticket index ti is live ACTIVE, else the error the
+ * booking steps give (set): NOT_ACTIVE for a live WAITING one, else
+ * INVALID. */
+int memory__token_refusal(const memory_store *s, uint64_t ti, const concert_queue_params *p,
                           int64_t now);
 /* The token check of every booking step (concert_hold_request in
- * storage.h): 0 and the index of a live ACTIVE token, or the error (set). */
+ * storage.h): 0 and the ticket index of a live ACTIVE token, or the error
+ * (set). */
 int memory__token_require_active(const memory_store *s, const char *text,
-                                 const concert_queue_params *p, int64_t now, uint32_t *index_out);
+                                 const concert_queue_params *p, int64_t now, uint64_t *index_out);
 
 /* ---- admission and the opening (memory_admission.c) ---- */
 
@@ -385,10 +448,10 @@ typedef struct mem_opening {
  * expired. */
 int memory__token_live(const mem_token *t, const concert_queue_params *p, int64_t now);
 /* The first ticket's index admission may not reach: the pre-queue's start
- * while SCHEDULED, else tokens_count. Tickets issued = this. */
-size_t memory__ticket_end(const memory_store *s);
-/* 1 if the token at index is pre-queued (no ticket yet). */
-int memory__prequeued(const memory_store *s, size_t index);
+ * while SCHEDULED, else tokens.end. Tickets issued = this. */
+uint64_t memory__ticket_end(const memory_store *s);
+/* 1 if the token at ticket index is pre-queued (no ticket yet). */
+int memory__prequeued(const memory_store *s, uint64_t index);
 /* The state as every step sees it: a SCHEDULED queue whose opens_at has
  * come is OPEN (its lottery runs at the start of the next step). */
 int32_t memory__state_at(const memory_store *s, int64_t now);
@@ -407,14 +470,18 @@ void memory__opening_discard(mem_opening *o);
 /* Make sure admission can record every token it may admit, counting
  * extra_tickets about to be issued. 0 or CONCERT_ENOMEM (set). */
 int memory__admission_reserve(memory_store *s, size_t extra_tickets);
+/* Expired ACTIVE tokens end and leave the count. Cannot fail. */
+void memory__admission_settle(memory_store *s, int64_t now);
 /* Settle expired ACTIVE tokens, then admit within the budget. Cannot fail
  * after memory__admission_reserve(). */
 void memory__admission_run(memory_store *s, const concert_queue_params *p, int64_t now);
 /* Open if due, then admit: the start of a step that changes nothing else.
  * 0 or an error with nothing changed. */
 int memory__admission_step(memory_store *s, const concert_queue_params *p, int64_t now);
-/* End a token; an ACTIVE one gives its slot back, once. */
-void memory__token_end(memory_store *s, mem_token *t);
+/* End the token with ticket index i at now (or when it ran out, if that
+ * was earlier; an ENDED one keeps its end); an ACTIVE one gives its slot
+ * back, once. */
+void memory__token_end(memory_store *s, uint64_t i, const concert_queue_params *p, int64_t now);
 /* The settings of a new store from the resolved options (opts may be NULL:
  * the defaults); CONCERT_EINVAL (set) for values out of range
  * (memory_settings.c). */
@@ -436,7 +503,24 @@ const mem_idem *memory__idem_replay(const memory_store *s, int64_t user_id, int3
 int memory__idem_prepare(memory_store *s, const char *key, const char *fingerprint,
                          char **text_out);
 void memory__idem_commit(memory_store *s, int64_t user_id, int32_t op, char *text,
-                         int64_t result);
+                         int64_t result, int64_t now);
+/* idem_ix's hash of a record. */
+uint64_t memory__idem_hash(const mem_idem *rec);
+
+/* The idempotency record numbered i (in the window). */
+static inline mem_idem *memory__idem(const memory_store *s, uint64_t i)
+{
+    return (mem_idem *)s->idem.items + (i & s->idem.mask);
+}
+
+/* ---- retention (memory_prune.c) ---- */
+
+/* Inside a step that may create a token or an idempotency record, once it
+ * cannot fail any more: prune up to MEMORY_PRUNE_STEP due tokens from the
+ * front (with p; NULL: none) and as many due idempotency records. Needs no
+ * memory. */
+void memory__prune_step(memory_store *s, const concert_queue_params *p, int64_t retention_ms,
+                        int64_t now);
 
 /* ---- the per-buyer limits (memory_limits.c) ---- */
 

@@ -64,9 +64,11 @@ int memory__charge(concert_storage *self, const concert_charge_request *req,
     if ((rc = memory__idem_prepare(s, req->idempotency_key, req->fingerprint, &idem_text)) != 0)
         goto done;
     memory__ledger_append(s, user, CONCERT_LEDGER_CHARGE, req->amount, req->now, 0);
-    memory__idem_commit(s, req->user_id, IDEM_CHARGE, idem_text, (int64_t)s->ledger_count);
+    memory__idem_commit(s, req->user_id, IDEM_CHARGE, idem_text, (int64_t)s->ledger_count,
+                        req->now);
     idem_text = NULL;
     *balance_out = s->users[user].balance;
+    memory__prune_step(s, NULL, req->retention_ms, req->now);
 done:
     free(idem_text);
     memory__store_unlock(s);

@@ -10,10 +10,10 @@
 
 #include "memory_internal.h"
 
-static void token_report(const memory_store *s, const concert_queue_params *p, uint32_t index,
+static void token_report(const memory_store *s, const concert_queue_params *p, uint64_t index,
                          int64_t now, int is_new, concert_storage_token *out)
 {
-    const mem_token *t = &s->tokens[index];
+    const mem_token *t = memory__token(s, index);
     int prequeued = memory__prequeued(s, index);
 
     memset(out, 0, sizeof(*out));
@@ -49,25 +49,29 @@ static int token_new_prepare(memory_store *s, const char *text, token_new *n)
     n->copy = NULL;
     if (memory__token_key_make(text, &n->key) != 0)
         return concert_sys_error_set(CONCERT_EINTERNAL, "memory store: malformed new token");
-    if (memory__token_find_key(s, text, &n->key) != MEM_NONE)
+    if (memory__token_find_key(s, text, &n->key) != MEM_NO_TOKEN)
         return concert_sys_error_set(CONCERT_EINTERNAL,
                                      "memory store: new token collides with an existing one");
-    if (RESERVE(s, tokens, 1) != 0 ||
-        mem_index_reserve(&s->token_ix, 1, memory__token_hash_of, s) != 0 ||
-        memory__admission_reserve(s, 1) != 0)
+    if (mem_window_reserve(&s->tokens, 1, sizeof(mem_token)) != 0 ||
+        mem_index_reserve(&s->token_ix, 1) != 0 || memory__admission_reserve(s, 1) != 0)
         return memory__out_of_memory("issuing a token");
-    if (!n->key.compact &&
-        (RESERVE(s, verbatim, 1) != 0 || (n->copy = memory__text_dup(text)) == NULL))
+    if (n->key.compact)
+        return CONCERT_OK;
+    /* a new slot only when none is free, and room to free every slot, so
+     * that pruning never needs memory */
+    if ((s->verbatim_free_count == 0 &&
+         (RESERVE(s, verbatim, 1) != 0 || RESERVE(s, verbatim_free, s->verbatim_count + 1) != 0)) ||
+        (n->copy = memory__text_dup(text)) == NULL)
         return memory__out_of_memory("issuing a token");
     return CONCERT_OK;
 }
 
 /* Append the prepared token, WAITING, at the back of the line (in the
  * pre-queue while SCHEDULED: it is the block's end). Cannot fail. */
-static uint32_t token_new_commit(memory_store *s, uint32_t user, token_new *n, int64_t now)
+static uint64_t token_new_commit(memory_store *s, uint32_t user, token_new *n, int64_t now)
 {
-    uint32_t index = (uint32_t)s->tokens_count++;
-    mem_token *t = &s->tokens[index];
+    const uint64_t index = s->tokens.end++;
+    mem_token *t = memory__token(s, index);
 
     memset(t, 0, sizeof(*t));
     t->when = now;
@@ -75,7 +79,8 @@ static uint32_t token_new_commit(memory_store *s, uint32_t user, token_new *n, i
     t->user = user;
     t->state = CONCERT_TOKEN_WAITING;
     if (n->copy) {
-        uint32_t slot = (uint32_t)s->verbatim_count++;
+        uint32_t slot = s->verbatim_free_count ? s->verbatim_free[--s->verbatim_free_count]
+                                               : (uint32_t)s->verbatim_count++;
         s->verbatim[slot] = n->copy;
         n->copy = NULL;
         t->verbatim = 1;
@@ -83,14 +88,8 @@ static uint32_t token_new_commit(memory_store *s, uint32_t user, token_new *n, i
     } else {
         memcpy(t->text, n->key.bytes, sizeof(t->text));
     }
-    mem_index_insert(&s->token_ix, n->key.hash, index);
+    mem_index_insert(&s->token_ix, n->key.hash, MEM_WINDOW_LOW(index));
     return index;
-}
-
-/* The user's newest token, or MEM_NONE. */
-static uint32_t user_token(const memory_store *s, uint32_t user)
-{
-    return s->users[user].last_ticket ? s->users[user].last_ticket - 1 : MEM_NONE;
 }
 
 int memory__queue_issue(concert_storage *self, const concert_queue_params *params,
@@ -100,14 +99,15 @@ int memory__queue_issue(concert_storage *self, const concert_queue_params *param
     memory_store *s = memory__store_of(self);
     token_new fresh = {0};
     mem_opening opening = {0};
-    uint32_t user, index, old;
+    uint64_t index, old;
+    uint32_t user;
     int rc, is_new;
 
     memory__store_lock(s);
     if ((rc = memory__user_lookup(s, user_id, &user)) != 0)
         goto done;
-    old = user_token(s, user);
-    is_new = old == MEM_NONE || !memory__token_live(&s->tokens[old], params, now);
+    old = memory__user_token(s, user);
+    is_new = old == MEM_NO_TOKEN || !memory__token_live(memory__token(s, old), params, now);
     /* a user already in line keeps their place even when the queue closed */
     if (is_new && s->settings.state == CONCERT_QUEUE_CLOSED) {
         rc = concert_sys_error_set(CONCERT_EQUEUE_CLOSED,
@@ -123,20 +123,22 @@ int memory__queue_issue(concert_storage *self, const concert_queue_params *param
     /* Nothing can fail from here on. The opening comes first, so that a
      * join after opens_at queues behind the lottery's order. */
     memory__opening_commit(s, &opening);
-    old = user_token(s, user); /* the lottery may have moved it */
+    old = memory__user_token(s, user); /* the lottery may have moved it */
     if (is_new) {
         index = token_new_commit(s, user, &fresh, now);
         /* not live: it ends for good, so the user has one token at most */
-        if (old != MEM_NONE)
-            memory__token_end(s, &s->tokens[old]);
-        s->users[user].last_ticket = index + 1;
+        if (old != MEM_NO_TOKEN)
+            memory__token_end(s, old, params, now);
+        s->users[user].last_ticket = MEM_WINDOW_LOW(index);
     } else {
         index = old;
-        if (s->tokens[old].state == CONCERT_TOKEN_WAITING)
-            s->tokens[old].when = now; /* asking again counts as a poll */
+        if (memory__token(s, old)->state == CONCERT_TOKEN_WAITING)
+            memory__token(s, old)->when = now; /* asking again counts as a poll */
     }
     memory__admission_run(s, params, now);
     token_report(s, params, index, now, is_new, out);
+    /* last: the token just reported is live, and pruning needs no memory */
+    memory__prune_step(s, params, params->retention_ms, now);
 done:
     memory__opening_discard(&opening);
     free(fresh.copy);
@@ -148,20 +150,21 @@ int memory__queue_status(concert_storage *self, const concert_queue_params *para
                          const char *token, int64_t now, concert_storage_token *out)
 {
     memory_store *s = memory__store_of(self);
-    uint32_t index;
+    mem_token *t;
+    uint64_t index;
     int rc;
 
     memory__store_lock(s);
     if ((rc = memory__admission_step(s, params, now)) != 0)
         goto done;
     index = memory__token_find(s, token);
-    if (index == MEM_NONE) {
+    if (index == MEM_NO_TOKEN) {
         rc = concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
         goto done;
     }
-    if (s->tokens[index].state == CONCERT_TOKEN_WAITING &&
-        memory__token_live(&s->tokens[index], params, now))
-        s->tokens[index].when = now;
+    t = memory__token(s, index);
+    if (t->state == CONCERT_TOKEN_WAITING && memory__token_live(t, params, now))
+        t->when = now;
     token_report(s, params, index, now, 0, out);
 done:
     memory__store_unlock(s);
@@ -173,16 +176,16 @@ int memory__queue_leave(concert_storage *self, const concert_queue_params *param
 {
     memory_store *s = memory__store_of(self);
     mem_opening opening = {0};
-    uint32_t index;
+    uint64_t index;
     int rc;
 
     memory__store_lock(s);
     /* checked before the opening so that a refused leave changes nothing;
      * the lottery moves tokens but never ends one, so the answer holds */
     index = memory__token_find(s, token);
-    if (index == MEM_NONE || !memory__token_live(&s->tokens[index], params, now)) {
+    if (index == MEM_NO_TOKEN || !memory__token_live(memory__token(s, index), params, now)) {
         rc = concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: %s",
-                                   index == MEM_NONE ? "unknown token" : "expired or ended");
+                                   index == MEM_NO_TOKEN ? "unknown token" : "expired or ended");
         goto done;
     }
     if ((rc = memory__opening_prepare(s, params, now, 0, &opening)) != 0)
@@ -192,7 +195,7 @@ int memory__queue_leave(concert_storage *self, const concert_queue_params *param
     memory__opening_commit(s, &opening);
     /* A pre-queued token simply ends: it keeps its place in the block and
      * admission skips it once the lottery has given it a ticket. */
-    memory__token_end(s, &s->tokens[memory__token_find(s, token)]);
+    memory__token_end(s, memory__token_find(s, token), params, now);
     memory__admission_run(s, params, now);
 done:
     memory__opening_discard(&opening);
@@ -204,7 +207,7 @@ int memory__queue_stats(concert_storage *self, const concert_queue_params *param
                         int64_t now, concert_queue_stats *out)
 {
     memory_store *s = memory__store_of(self);
-    size_t end;
+    uint64_t end;
     int rc;
 
     memory__store_lock(s);
@@ -221,7 +224,7 @@ int memory__queue_stats(concert_storage *self, const concert_queue_params *param
         out->opens_at = s->settings.opens_at;
         /* those that left are out; those idling past wait_ttl are counted
          * until the lottery, like tickets in `waiting` */
-        out->prequeued = (int64_t)(s->tokens_count - end - s->prequeue_ended);
+        out->prequeued = (int64_t)(s->tokens.end - end - s->prequeue_ended);
         out->admit_rate_mps = s->rate.rate_mps;
         out->eta_ms = -1; /* the core's */
     }

@@ -87,7 +87,7 @@ int memory__queue_configure(concert_storage *self, const concert_queue_params *p
     if (update->fields & CONCERT_QUEUE_SET_OPENS_AT) {
         /* a new pre-queue starts here; one already SCHEDULED keeps its own */
         if (s->settings.state != CONCERT_QUEUE_SCHEDULED) {
-            s->prequeue_from = s->tokens_count;
+            s->prequeue_from = s->tokens.end;
             s->prequeue_ended = 0;
         }
         s->settings.state = CONCERT_QUEUE_SCHEDULED;

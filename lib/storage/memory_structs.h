@@ -1,6 +1,7 @@
 /*
  * Containers behind the in-memory backend: growable arrays, a ring of
- * uint32 values, and an open-addressing hash index of uint32 values.
+ * uint32 values, an open-addressing hash index of uint32 values, and a
+ * window (a ring of records numbered by a growing index).
  *
  * Header-only (static inline) so that the backend stays one translation unit
  * in lib/CMakeLists.txt. Every "reserve" step may fail with ENOMEM and leaves
@@ -142,13 +143,16 @@ static inline void mem_ring_free(mem_ring *r)
 
 /*
  * 8-byte slots, linear probing, load at most 3/4. A slot holds value + 1 in
- * its low half (0 = empty) and the low 32 bits of the key's hash in its high
- * half: a probe compares that tag first, so a lookup usually reads one
- * record, not every record in its run (each would be a cache miss in a big
- * store). The home slot comes from the hash's high half, so tag and position
- * are independent. Entries are never removed (nothing in the store is
- * deleted), so there are no tombstones. Keys are not stored: the owner
- * recomputes a value's hash when the table grows and compares keys itself.
+ * its low half (0 = empty) and the high half of the key's hash in its high
+ * half. That half is both the entry's tag and its home (its low bits), so:
+ *  - a probe compares the tag first and usually reads one record, not every
+ *    record in its run (each would be a cache miss in a big store); only
+ *    entries of the same home can share a tag's low bits, so the tag still
+ *    tells apart all but 1 in 2^(32 - log2 capacity) of them;
+ *  - growing and deleting need no record: an entry's home is in its slot.
+ * Deletion shifts the entries of the run back (no tombstones), so lookups
+ * never slow down with churn. Keys are not stored: the owner compares them.
+ * At most 2^32 slots (MEM_INDEX_MAX entries), so the tag covers the home.
  */
 typedef struct mem_index {
     uint64_t *slots;
@@ -156,21 +160,45 @@ typedef struct mem_index {
     size_t count;
 } mem_index;
 
-typedef uint64_t (*mem_index_hash_fn)(const void *owner, uint32_t value);
+#define MEM_INDEX_MAX ((size_t)3 << 30)
+#define MEM_INDEX_TAG_BITS (~(uint64_t)UINT32_MAX)
 
 static inline size_t mem_index_home(uint64_t hash, size_t mask)
 {
-    return (size_t)(hash >> 32 | hash << 32) & mask;
+    return (size_t)(hash >> 32) & mask;
 }
 
-/* Room for `extra` more entries, rehashing through hash_of; 0 or -1. */
-static inline int mem_index_reserve(mem_index *ix, size_t extra, mem_index_hash_fn hash_of,
-                                    const void *owner)
+/* Move every entry into a table of `cap` slots (a power of two that holds
+ * them); 0 or -1 (unchanged). */
+static inline int mem_index_rebuild(mem_index *ix, size_t cap)
+{
+    size_t old = ix->slots ? ix->mask + 1 : 0;
+    uint64_t *slots;
+
+    if (cap > SIZE_MAX / sizeof(*slots) || !(slots = calloc(cap, sizeof(*slots))))
+        return -1;
+    for (size_t i = 0; i < old; i++) {
+        uint64_t slot = ix->slots[i];
+        size_t at;
+        if (!slot)
+            continue;
+        at = mem_index_home(slot, cap - 1);
+        while (slots[at])
+            at = (at + 1) & (cap - 1);
+        slots[at] = slot;
+    }
+    free(ix->slots);
+    ix->slots = slots;
+    ix->mask = cap - 1;
+    return 0;
+}
+
+/* Room for `extra` more entries, rehashing from the slots; 0 or -1. */
+static inline int mem_index_reserve(mem_index *ix, size_t extra)
 {
     size_t cap = ix->slots ? ix->mask + 1 : 0, next, need;
-    uint64_t *grown;
 
-    if (extra > (size_t)UINT32_MAX - 1 - ix->count)
+    if (extra > MEM_INDEX_MAX - ix->count)
         return -1;
     need = ix->count + extra;
     if (need <= cap / 4 * 3)
@@ -178,23 +206,20 @@ static inline int mem_index_reserve(mem_index *ix, size_t extra, mem_index_hash_
     next = cap ? cap : 16;
     while (need > next / 4 * 3)
         next *= 2;
-    grown = calloc(next, sizeof(*grown));
-    if (!grown)
-        return -1;
-    for (size_t i = 0; i < cap; i++) {
-        uint64_t slot = ix->slots[i];
-        size_t at;
-        if (!slot)
-            continue;
-        at = mem_index_home(hash_of(owner, (uint32_t)slot - 1), next - 1);
-        while (grown[at])
-            at = (at + 1) & (next - 1);
-        grown[at] = slot;
-    }
-    free(ix->slots);
-    ix->slots = grown;
-    ix->mask = next - 1;
-    return 0;
+    return mem_index_rebuild(ix, next);
+}
+
+/* Rebuild a mostly empty index (an eighth full or less) at the size that
+ * holds twice its entries, to give the memory back; out of memory keeps it
+ * as it is. Not for a step: it reads every slot. */
+static inline void mem_index_shrink(mem_index *ix)
+{
+    size_t cap = ix->slots ? ix->mask + 1 : 0, next = 16;
+
+    while (2 * ix->count > next / 4 * 3)
+        next *= 2;
+    if (cap >= 1024 && next <= cap / 4)
+        (void)mem_index_rebuild(ix, next);
 }
 
 /* Add value under hash; room must have been reserved. */
@@ -203,7 +228,7 @@ static inline void mem_index_insert(mem_index *ix, uint64_t hash, uint32_t value
     size_t at = mem_index_home(hash, ix->mask);
     while (ix->slots[at])
         at = (at + 1) & ix->mask;
-    ix->slots[at] = (uint64_t)(uint32_t)hash << 32 | ((uint64_t)value + 1);
+    ix->slots[at] = (hash & MEM_INDEX_TAG_BITS) | ((uint64_t)value + 1);
     ix->count++;
 }
 
@@ -233,7 +258,7 @@ static inline uint32_t mem_index_first(const mem_index *ix, uint64_t hash, mem_p
     if (!ix->slots)
         return 0;
     p->at = mem_index_home(hash, ix->mask);
-    p->tag = (uint32_t)hash;
+    p->tag = (uint32_t)(hash >> 32);
     return mem_index_scan(ix, p);
 }
 
@@ -247,13 +272,133 @@ static inline uint32_t mem_index_next(const mem_index *ix, mem_probe *p)
  * the owner moves an item); the hash tag stays. */
 static inline void mem_index_relabel(mem_index *ix, size_t at, uint32_t value)
 {
-    ix->slots[at] = (ix->slots[at] & ~(uint64_t)UINT32_MAX) | ((uint64_t)value + 1);
+    ix->slots[at] = (ix->slots[at] & MEM_INDEX_TAG_BITS) | ((uint64_t)value + 1);
+}
+
+/* The slot of the entry of value under hash, or SIZE_MAX if there is none. */
+static inline size_t mem_index_locate(const mem_index *ix, uint64_t hash, uint32_t value)
+{
+    const uint64_t want = (hash & MEM_INDEX_TAG_BITS) | ((uint64_t)value + 1);
+    if (!ix->slots)
+        return SIZE_MAX;
+    for (size_t at = mem_index_home(hash, ix->mask);; at = (at + 1) & ix->mask) {
+        if (ix->slots[at] == want)
+            return at;
+        if (!ix->slots[at])
+            return SIZE_MAX;
+    }
+}
+
+/* Empty slot `at` (it holds an entry): each later entry of the run that may
+ * sit in the hole (its home is not after the hole) moves back into it and
+ * leaves a hole of its own, until the run ends (Knuth's algorithm R). */
+static inline void mem_index_delete_at(mem_index *ix, size_t at)
+{
+    size_t hole = at;
+    for (size_t next = (at + 1) & ix->mask; ix->slots[next]; next = (next + 1) & ix->mask) {
+        const uint64_t slot = ix->slots[next];
+        /* how far the entry at next is from its home, against how far the
+         * hole is behind it: a hole within its reach may take it */
+        if (((next - mem_index_home(slot, ix->mask)) & ix->mask) >= ((next - hole) & ix->mask)) {
+            ix->slots[hole] = slot;
+            hole = next;
+        }
+    }
+    ix->slots[hole] = 0;
+    ix->count--;
+}
+
+/* Delete the entry of value under hash: 0, or -1 if there is none. Cannot
+ * fail otherwise, and needs no memory. */
+static inline int mem_index_remove(mem_index *ix, uint64_t hash, uint32_t value)
+{
+    size_t at = mem_index_locate(ix, hash, value);
+    if (at == SIZE_MAX)
+        return -1;
+    mem_index_delete_at(ix, at);
+    return 0;
 }
 
 static inline void mem_index_free(mem_index *ix)
 {
     free(ix->slots);
     memset(ix, 0, sizeof(*ix));
+}
+
+/* ---- a window: a ring of records numbered by a growing index ---- */
+
+/*
+ * Records numbered base .. end - 1 by an index that only grows (a ticket,
+ * say); record i sits at items[i & mask]. Records are appended at end and
+ * dropped from base, so a window of records that are created in order and
+ * expire in about that order stays as big as what is kept, however many
+ * came and went, and its memory is reused in place. Others name a record by
+ * the low 31 bits of its number (MEM_WINDOW_LOW), which fit an index slot's
+ * value and survive the ring's growth; mem_window_number gives the number
+ * back, so at most MEM_WINDOW_MAX records are in a window at once.
+ */
+typedef struct mem_window {
+    void *items;
+    size_t mask;       /* capacity - 1; capacity is a power of two, or 0 */
+    uint64_t base;     /* the oldest record's number */
+    uint64_t end;      /* the next record's number */
+} mem_window;
+
+#define MEM_WINDOW_MAX ((uint64_t)1 << 31)
+#define MEM_WINDOW_LOW(i) ((uint32_t)((i) & (MEM_WINDOW_MAX - 1)))
+
+static inline uint64_t mem_window_count(const mem_window *w)
+{
+    return w->end - w->base;
+}
+
+static inline size_t mem_window_cap(const mem_window *w)
+{
+    return w->items ? w->mask + 1 : 0;
+}
+
+/* The number of the record named low: in [base, end) if it is there. */
+static inline uint64_t mem_window_number(const mem_window *w, uint32_t low)
+{
+    return w->base + ((low - MEM_WINDOW_LOW(w->base)) & (MEM_WINDOW_MAX - 1));
+}
+
+/* Room for `extra` more records of `size` bytes; 0 or -1 (unchanged). */
+static inline int mem_window_reserve(mem_window *w, size_t extra, size_t size)
+{
+    const uint64_t count = w->end - w->base;
+    size_t cap = mem_window_cap(w), next;
+    unsigned char *grown;
+
+    if (extra > MEM_WINDOW_MAX - count)
+        return -1;
+    if (count + extra <= cap)
+        return 0;
+    next = cap ? cap : 16;
+    while (next < count + extra)
+        next *= 2;
+    if (next > SIZE_MAX / size)
+        return -1;
+    grown = realloc(w->items, next * size);
+    if (!grown)
+        return -1;
+    /* record i moves from i & (cap - 1) to i & (next - 1): up by a multiple
+     * of cap, into the new part, so no move overwrites a record not yet
+     * moved */
+    for (uint64_t i = w->base; i < w->end; i++) {
+        size_t from = (size_t)i & (cap - 1), to = (size_t)i & (next - 1);
+        if (from != to)
+            memcpy(grown + to * size, grown + from * size, size);
+    }
+    w->items = grown;
+    w->mask = next - 1;
+    return 0;
+}
+
+static inline void mem_window_free(mem_window *w)
+{
+    free(w->items);
+    memset(w, 0, sizeof(*w));
 }
 
 #endif

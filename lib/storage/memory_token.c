@@ -51,18 +51,11 @@ static int token_decode(const char *text, size_t len, uint8_t out[TOKEN_COMPACT_
     return !(invalid & 0x80);
 }
 
-static uint32_t verbatim_slot(const mem_token *t)
-{
-    uint32_t v;
-    memcpy(&v, t->text, sizeof(v));
-    return v;
-}
-
 /* The token's text into out (CONCERT_TOKEN_SIZE bytes). */
 void memory__token_text(const memory_store *s, const mem_token *t, char *out)
 {
     if (t->verbatim) {
-        const char *text = s->verbatim[verbatim_slot(t)];
+        const char *text = s->verbatim[memory__verbatim_slot(t)];
         size_t n = strnlen(text, CONCERT_TOKEN_SIZE - 1);
         memcpy(out, text, n);
         out[n] = '\0';
@@ -89,12 +82,10 @@ static uint64_t token_key_hash(int compact, const uint8_t *bytes, const char *te
     return mem_hash_mix(w[2] ^ mem_hash_mix(w[1] ^ mem_hash_mix(w[0] ^ UINT64_C(0x9e3779b97f4a7c15))));
 }
 
-uint64_t memory__token_hash_of(const void *owner, uint32_t v)
+uint64_t memory__token_hash(const memory_store *s, const mem_token *t)
 {
-    const memory_store *s = owner;
-    const mem_token *t = &s->tokens[v];
     if (t->verbatim) {
-        const char *text = s->verbatim[verbatim_slot(t)];
+        const char *text = s->verbatim[memory__verbatim_slot(t)];
         return token_key_hash(0, NULL, text, strlen(text));
     }
     return token_key_hash(1, t->text, NULL, 0);
@@ -122,39 +113,40 @@ static int compact_equal(const uint8_t *a, const uint8_t *b)
     return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2])) == 0;
 }
 
-/* The index of the token with this text and key, or MEM_NONE. Candidates
+/* The ticket index of the token with this text and key, or MEM_NO_TOKEN. Candidates
  * found by hash are compared in constant time, as the contract asks: the
  * compact form by its decoded bytes (the same text exactly when the same
  * bytes, and no re-encoding on the hot path), any other by its text. A
  * compact text never equals a verbatim one (verbatim means not compact). */
-uint32_t memory__token_find_key(const memory_store *s, const char *text, const token_key *k)
+uint64_t memory__token_find_key(const memory_store *s, const char *text, const token_key *k)
 {
     mem_probe p;
 
     for (uint32_t slot = mem_index_first(&s->token_ix, k->hash, &p); slot;
          slot = mem_index_next(&s->token_ix, &p)) {
-        const mem_token *t = &s->tokens[slot - 1];
+        const uint64_t i = memory__token_number(s, slot - 1);
+        const mem_token *t = memory__token(s, i);
         if (t->verbatim != !k->compact)
             continue;
         if (k->compact ? compact_equal(t->text, k->bytes)
-                       : concert_sys_token_equal(s->verbatim[verbatim_slot(t)], text))
-            return slot - 1;
+                       : concert_sys_token_equal(s->verbatim[memory__verbatim_slot(t)], text))
+            return i;
     }
-    return MEM_NONE;
+    return MEM_NO_TOKEN;
 }
 
-uint32_t memory__token_find(const memory_store *s, const char *text)
+uint64_t memory__token_find(const memory_store *s, const char *text)
 {
     token_key k;
     if (memory__token_key_make(text, &k) != 0)
-        return MEM_NONE;
+        return MEM_NO_TOKEN;
     return memory__token_find_key(s, text, &k);
 }
 
-int memory__token_refusal(const memory_store *s, uint32_t ti, const concert_queue_params *p,
+int memory__token_refusal(const memory_store *s, uint64_t ti, const concert_queue_params *p,
                           int64_t now)
 {
-    const mem_token *t = &s->tokens[ti];
+    const mem_token *t = memory__token(s, ti);
     if (t->state == CONCERT_TOKEN_ACTIVE && now < t->when)
         return CONCERT_OK;
     if (t->state == CONCERT_TOKEN_WAITING && memory__token_live(t, p, now)) {
@@ -169,12 +161,12 @@ int memory__token_refusal(const memory_store *s, uint32_t ti, const concert_queu
 }
 
 int memory__token_require_active(const memory_store *s, const char *text,
-                                 const concert_queue_params *p, int64_t now, uint32_t *index_out)
+                                 const concert_queue_params *p, int64_t now, uint64_t *index_out)
 {
-    uint32_t ti = memory__token_find(s, text);
+    uint64_t ti = memory__token_find(s, text);
     int rc;
 
-    if (ti == MEM_NONE)
+    if (ti == MEM_NO_TOKEN)
         return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
     if ((rc = memory__token_refusal(s, ti, p, now)) != 0)
         return rc;

@@ -242,17 +242,88 @@ static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark
     return rc;
 }
 
-/* Every token names its user by id and by index, and the two agree (the
- * booking steps act for the user at that index). */
+/* The window holds what admission has not passed, and fits its ring. */
+static int verify_token_window(const memory_store *s, const verify_out *v)
+{
+    const mem_window *w = &s->tokens;
+    if (w->base > s->admitted_through || s->admitted_through > w->end)
+        return violation(v, "tokens: tickets %llu to %llu are kept, admission is at %llu",
+                         (unsigned long long)w->base + 1, (unsigned long long)w->end,
+                         (unsigned long long)s->admitted_through);
+    if (mem_window_count(w) > mem_window_cap(w))
+        return violation(v, "tokens: %llu kept in a ring of %zu",
+                         (unsigned long long)mem_window_count(w), mem_window_cap(w));
+    return CONCERT_OK;
+}
+
+/* Every kept token names its user by id and by index, and the two agree
+ * (the booking steps act for the user at that index); it is in the index
+ * under its text, once (the index holds as many entries as the window
+ * holds tokens that were not pruned); a verbatim one's text is there; and
+ * one that has not ended is its user's newest (a user has one token that
+ * can be live). */
 static int verify_tokens(const memory_store *s, const verify_out *v)
 {
-    int rc = CONCERT_OK;
-    for (size_t i = 0; i < s->tokens_count && rc == 0; i++) {
-        const mem_token *t = &s->tokens[i];
+    size_t verbatim = 0;
+    uint64_t gone = 0;
+    int rc = CONCERT_OK, broken = 0;
+    for (uint64_t i = s->tokens.base; i < s->tokens.end && rc == 0; i++) {
+        const mem_token *t = memory__token(s, i);
+        const unsigned long long ticket = (unsigned long long)i + 1;
+        if (t->state == MEM_TOKEN_GONE) {
+            gone++;
+            continue;
+        }
         if (t->user >= s->users_count || s->users[t->user].id != t->user_id)
-            rc = violation(v, "token %zu: user %lld, but its user index names another", i + 1,
+            rc = violation(v, "token %llu: user %lld, but its user index names another", ticket,
                            (long long)t->user_id);
+        else if (t->verbatim && (memory__verbatim_slot(t) >= s->verbatim_count ||
+                                 !s->verbatim[memory__verbatim_slot(t)]))
+            rc = violation(v, "token %llu: its text is gone", ticket);
+        else if (mem_index_locate(&s->token_ix, memory__token_hash(s, t), MEM_WINDOW_LOW(i)) ==
+                 SIZE_MAX)
+            rc = violation(v, "token %llu: not in the token index under its text", ticket);
+        else if (t->state != CONCERT_TOKEN_ENDED && memory__user_token(s, t->user) != i)
+            rc = violation(v, "token %llu: not ended, but not user %lld's newest", ticket,
+                           (long long)t->user_id);
+        else {
+            verbatim += t->verbatim;
+            continue;
+        }
+        broken = 1;
     }
+    /* the counts only when every token checked out: one break, one line */
+    if (rc != 0 || broken)
+        return rc;
+    if (s->token_ix.count != mem_window_count(&s->tokens) - gone)
+        rc = violation(v, "tokens: %zu in the index, %llu kept", s->token_ix.count,
+                       (unsigned long long)(mem_window_count(&s->tokens) - gone));
+    else if (s->verbatim_count - s->verbatim_free_count != verbatim)
+        rc = violation(v, "tokens: %zu verbatim texts kept, %zu tokens have one",
+                       s->verbatim_count - s->verbatim_free_count, verbatim);
+    return rc;
+}
+
+/* Every kept idempotency record is in the index once, with its text. */
+static int verify_idempotency(const memory_store *s, const verify_out *v)
+{
+    int rc = CONCERT_OK, broken = 0;
+    for (uint64_t i = s->idem.base; i < s->idem.end && rc == 0; i++) {
+        const mem_idem *rec = memory__idem(s, i);
+        if (!rec->text)
+            rc = violation(v, "idempotency record %llu: its key is gone",
+                           (unsigned long long)i + 1);
+        else if (mem_index_locate(&s->idem_ix, memory__idem_hash(rec), MEM_WINDOW_LOW(i)) ==
+                 SIZE_MAX)
+            rc = violation(v, "idempotency record %llu: not in the index under its key",
+                           (unsigned long long)i + 1);
+        else
+            continue;
+        broken = 1;
+    }
+    if (rc == 0 && !broken && s->idem_ix.count != mem_window_count(&s->idem))
+        rc = violation(v, "idempotency: %zu in the index, %llu kept", s->idem_ix.count,
+                       (unsigned long long)mem_window_count(&s->idem));
     return rc;
 }
 
@@ -270,10 +341,18 @@ static int verify_queue(const memory_store *s, int64_t now, const verify_out *v,
     int64_t live = 0, active_state = 0;
     int64_t bound = s->settings.max_active > s->active_grace ? s->settings.max_active
                                                              : s->active_grace;
+    uint64_t previous = 0;
     /* every ACTIVE token entered the FIFO when admitted and leaves it only
-     * once it is no longer ACTIVE, so the FIFO holds all of them */
+     * once it is no longer ACTIVE, so the FIFO holds all of them; they were
+     * admitted in ticket order, and pruning never passes one */
     for (size_t i = 0; i < s->active_fifo.count; i++) {
-        const mem_token *t = &s->tokens[mem_ring_at(&s->active_fifo, i)];
+        const uint64_t n = memory__token_number(s, mem_ring_at(&s->active_fifo, i));
+        const mem_token *t = memory__token(s, n);
+        if (n >= s->tokens.end || (i > 0 && n <= previous))
+            return violation(v, "queue: the active FIFO names ticket %llu out of order or "
+                                "no longer kept",
+                             (unsigned long long)n + 1);
+        previous = n;
         if (t->state != CONCERT_TOKEN_ACTIVE)
             continue;
         active_state++;
@@ -293,16 +372,18 @@ static int verify_queue(const memory_store *s, int64_t now, const verify_out *v,
         return violation(v, "queue: active count %lld but %lld tokens are ACTIVE",
                          (long long)s->active_count, (long long)active_state);
     if (s->settings.state == CONCERT_QUEUE_SCHEDULED) {
-        if (s->prequeue_from > s->tokens_count || s->admitted_through > s->prequeue_from)
-            return violation(v, "queue: admission reached ticket %zu, into the pre-queue "
-                                "starting at %zu",
-                             s->admitted_through, s->prequeue_from + 1);
+        if (s->prequeue_from > s->tokens.end || s->admitted_through > s->prequeue_from)
+            return violation(v, "queue: admission reached ticket %llu, into the pre-queue "
+                                "starting at %llu",
+                             (unsigned long long)s->admitted_through,
+                             (unsigned long long)s->prequeue_from + 1);
         size_t ended = 0;
-        for (size_t i = s->prequeue_from; i < s->tokens_count; i++) {
-            if (s->tokens[i].state == CONCERT_TOKEN_ACTIVE)
-                return violation(v, "queue: pre-queued token %zu is ACTIVE before the opening",
-                                 i + 1);
-            ended += s->tokens[i].state == CONCERT_TOKEN_ENDED;
+        for (uint64_t i = s->prequeue_from; i < s->tokens.end; i++) {
+            if (memory__token(s, i)->state == CONCERT_TOKEN_ACTIVE)
+                return violation(v, "queue: pre-queued token %llu is ACTIVE before the opening",
+                                 (unsigned long long)i + 1);
+            ended += memory__token(s, i)->state == CONCERT_TOKEN_ENDED ||
+                     memory__token(s, i)->state == MEM_TOKEN_GONE;
         }
         if (ended != s->prequeue_ended)
             return violation(v, "queue: %zu pre-queued tokens ended but %zu counted",
@@ -349,7 +430,11 @@ int memory__verify(concert_storage *self, const concert_queue_params *params, in
     if (rc == 0)
         rc = verify_limits(s, now, mark, offset, seen, &v);
     if (rc == 0)
+        rc = verify_token_window(s, &v);
+    if (rc == 0)
         rc = verify_tokens(s, &v);
+    if (rc == 0)
+        rc = verify_idempotency(s, &v);
     if (rc == 0)
         rc = verify_queue(s, now, &v, report);
 done:
