@@ -2,8 +2,10 @@
  * The in-memory backend, exercised through its storage table directly (no
  * core in between), at the data-structure edges the behaviour suite cannot
  * reach: index growth, seat ranges with gaps, admission skipping dead
- * tickets, active-token expiry, all-or-nothing catalog loads, and the memory
- * each waiting token and each seat costs (printed, not asserted).
+ * tickets, active-token expiry, all-or-nothing catalog loads, retention
+ * (the token and idempotency windows stay bounded; their containers are
+ * checked directly, white box), and the memory each waiting token and each
+ * seat costs (printed, not asserted).
  */
 #define _GNU_SOURCE /* mallinfo2 */
 #include <criterion/criterion.h>
@@ -18,9 +20,14 @@
 #include <concert/concert.h>
 #include <concert/sys/storage.h>
 
+/* White box, for the retention tests: the store behind the table is the
+ * memory_store of this header (the library is built from the same one). */
+#include "../lib/storage/memory_internal.h"
+
 #define T0 INT64_C(1800000000000)
 #define SECOND INT64_C(1000)
 #define MINUTE (60 * SECOND)
+#define HOUR (60 * MINUTE)
 #define DAY (INT64_C(24) * 60 * MINUTE)
 
 static concert_storage *st;
@@ -170,8 +177,9 @@ Test(memory, table_is_complete_and_versioned)
     cr_assert_eq(st->version, CONCERT_STORAGE_VERSION);
     cr_assert_str_eq(st->name, "memory");
     cr_assert(st->free && st->queue_issue && st->queue_status && st->queue_leave &&
-              st->queue_stats && st->queue_configure && st->concerts_list && st->concert_get && st->schedules_list &&
-              st->schedule_get && st->seats_available && st->catalog_load && st->seat_hold &&
+              st->queue_stats && st->queue_configure && st->concerts_list && st->concert_get &&
+              st->schedules_list && st->schedule_get && st->seats_available &&
+              st->list_version && st->prune && st->catalog_load && st->seat_hold &&
               st->reservation_get && st->pay && st->reservation_release && st->token_owner &&
               st->charge && st->balance_get &&
               st->history_list && st->users_list && st->verify);
@@ -1334,6 +1342,321 @@ Test(memory, verify_counts_what_it_checked)
     cr_assert_eq(report.reservations, 2);
     cr_assert_eq(report.payments, 1);
     cr_assert_eq(report.active_tokens, 0, "the payment ended the only token");
+}
+
+/* ---- retention: pruning the token and idempotency windows ---- */
+
+static memory_store *store(void)
+{
+    return (memory_store *)(void *)st;
+}
+
+static concert_prune_report prune_at(const concert_queue_params *p, int64_t now, size_t limit)
+{
+    concert_prune_request req;
+    concert_prune_report out;
+    memset(&req, 0, sizeof(req));
+    req.now = now;
+    req.limit = limit;
+    req.queue = *p;
+    expect_ok(st->prune(st, &req, &out));
+    return out;
+}
+
+static void expect_store_verified(const concert_queue_params *p, int64_t now)
+{
+    concert_verify_report report;
+    texts_seen v = {0};
+    memset(&report, 0, sizeof(report));
+    expect_ok(st->verify(st, p, now, collect_text, &v, &report));
+    cr_assert_eq(v.count, 0, "verify: %s", v.first);
+}
+
+static int charge_keyed(int64_t user, int64_t amount, int64_t now, const char *key,
+                        int64_t retention_ms, int64_t *balance)
+{
+    concert_charge_request req = {user, amount, CONCERT_MAX_BALANCE, now, key, "amount",
+                                  retention_ms};
+    return st->charge(st, &req, balance);
+}
+
+Test(memory, a_keyed_payment_replays_inside_retention_and_is_new_after)
+{
+    concert_queue_params p = params(10);
+    const int64_t paid_at = T0 + SECOND;
+    concert_storage_token kim, t;
+    concert_reservation r, later;
+    concert_payment first, again;
+    concert_pay_request req;
+    concert_prune_report report;
+    int64_t owner, balance;
+
+    p.retention_ms = MINUTE;
+    load_gappy_schedule();
+    issue(&p, 1, 1, T0, &kim);
+    cr_assert_eq(kim.info.state, CONCERT_TOKEN_ACTIVE);
+    expect_ok(hold(1, 100, T0, &r));
+    req = pay_request(&p, &r.id, 1, kim.info.token, paid_at, "k1", "order=a");
+    expect_ok(st->pay(st, &req, &first));
+
+    /* the token ended at paid_at: kept, and its key replays, until
+     * retention has passed since */
+    req = pay_request(&p, &r.id, 1, kim.info.token, paid_at + MINUTE - 1, "k1", "order=a");
+    expect_ok(st->pay(st, &req, &again));
+    cr_assert_eq(again.id, first.id);
+    report = prune_at(&p, paid_at + MINUTE - 1, 0);
+    cr_assert_eq(report.tokens + report.idempotency, 0, "nothing is due yet");
+    report = prune_at(&p, paid_at + MINUTE, 0);
+    cr_assert_eq(report.tokens, 1);
+    cr_assert_eq(report.idempotency, 1);
+    cr_assert_eq(report.more, 0);
+
+    /* gone: the token is unknown to every step, and the key is new */
+    expect_rc(st->pay(st, &req, &again), CONCERT_ETOKEN_INVALID);
+    expect_rc(st->queue_status(st, &p, kim.info.token, paid_at + MINUTE, &t),
+              CONCERT_ETOKEN_INVALID);
+    expect_rc(st->token_owner(st, kim.info.token, &owner), CONCERT_ETOKEN_INVALID);
+    issue(&p, 1, 2, paid_at + MINUTE, &t);
+    cr_assert_eq(t.info.is_new, 1);
+    expect_ok(hold_by(7, 1000, t.info.token, paid_at + MINUTE, &later));
+    req = pay_request(&p, &later.id, 1, t.info.token, paid_at + MINUTE, "k1", "order=a");
+    expect_ok(st->pay(st, &req, &again));
+    cr_assert_neq(again.id, first.id, "after retention the key is a new request");
+    expect_ok(st->balance_get(st, 1, &balance));
+    cr_assert_eq(balance, 100000 - 300 - 400, "both orders were paid");
+    /* the sale of the first is a record: never pruned */
+    expect_ok(st->reservation_get(st, r.id, &later));
+    cr_assert_eq(later.status, CONCERT_RESERVATION_CONFIRMED);
+    cr_assert_eq(store()->token_ix.count, 1, "only the new token is indexed");
+    expect_store_verified(&p, paid_at + MINUTE);
+}
+
+Test(memory, prune_goes_oldest_first_within_its_limit)
+{
+    concert_queue_params p = params(10);
+    concert_storage_token t;
+    concert_prune_report report;
+    char text[CONCERT_TOKEN_SIZE];
+    int64_t balance;
+
+    p.retention_ms = MINUTE;
+    load_users(1, 2, 0);
+    /* a key at T0, a token ended at T0 + 1 s, a key at T0 + 2 s */
+    expect_ok(charge_keyed(1, 5, T0, "a", p.retention_ms, &balance));
+    issue(&p, 2, 7, T0, &t);
+    expect_ok(st->queue_leave(st, &p, t.info.token, T0 + SECOND));
+    expect_ok(charge_keyed(1, 5, T0 + 2 * SECOND, "b", p.retention_ms, &balance));
+
+    report = prune_at(&p, T0 + HOUR, 1);
+    cr_assert_eq(report.idempotency, 1, "the key of T0 first");
+    cr_assert_eq(report.tokens, 0);
+    cr_assert_eq(report.more, 1);
+    report = prune_at(&p, T0 + HOUR, 1);
+    cr_assert_eq(report.tokens, 1, "then the token that ended at T0 + 1 s");
+    cr_assert_eq(report.more, 1);
+    token_for(7, text);
+    expect_rc(st->queue_status(st, &p, text, T0 + HOUR, &t), CONCERT_ETOKEN_INVALID);
+    expect_ok(charge_keyed(1, 5, T0 + HOUR, "b", p.retention_ms, &balance));
+    cr_assert_eq(balance, 10, "key b was not pruned yet: a replay");
+    report = prune_at(&p, T0 + HOUR, 0);
+    cr_assert_eq(report.idempotency, 1);
+    cr_assert_eq(report.more, 0);
+    expect_ok(charge_keyed(1, 5, T0 + HOUR, "a", p.retention_ms, &balance));
+    cr_assert_eq(balance, 15, "key a is new again");
+    /* retention 0 is no retention: a caller that knows none keeps all */
+    p.retention_ms = 0;
+    report = prune_at(&p, INT64_MAX, 0);
+    cr_assert_eq(report.tokens + report.idempotency, 0);
+    expect_store_verified(&p, T0 + HOUR);
+}
+
+/* A token idling in line (behind an ACTIVE one, above admitted_through)
+ * goes from the index at wait_ttl + retention; its record stays a hole
+ * until admission passes it, and then the front takes it back. */
+Test(memory, an_idle_token_in_line_is_pruned_and_its_slot_reclaimed_later)
+{
+    concert_queue_params p = queue_rules(1, HOUR, MINUTE);
+    concert_storage_token first, idle, t;
+    concert_queue_stats stats;
+    concert_prune_report report;
+
+    p.retention_ms = SECOND;
+    load_users(1, 3, 0);
+    issue(&p, 1, 1, T0, &first);
+    issue(&p, 2, 2, T0, &idle);
+    cr_assert_eq(idle.info.position, 1);
+    report = prune_at(&p, T0 + MINUTE + SECOND - 1, 0);
+    cr_assert_eq(report.tokens, 0);
+    report = prune_at(&p, T0 + MINUTE + SECOND, 0);
+    cr_assert_eq(report.tokens, 1);
+    expect_rc(st->queue_status(st, &p, idle.info.token, T0 + MINUTE + SECOND, &t),
+              CONCERT_ETOKEN_INVALID);
+    cr_assert_eq(mem_window_count(&store()->tokens), 2, "a hole until admission passes it");
+    cr_assert_eq(store()->token_ix.count, 1);
+    expect_store_verified(&p, T0 + MINUTE + SECOND);
+
+    /* the user joins again; the first one leaves, admission skips the hole
+     * and admits the new token; the next steps reclaim both slots */
+    issue(&p, 2, 3, T0 + 2 * MINUTE, &t);
+    cr_assert_eq(t.info.is_new, 1);
+    cr_assert_eq(t.info.position, 2, "the hole still counts: positions only over-count");
+    expect_ok(st->queue_leave(st, &p, first.info.token, T0 + 2 * MINUTE));
+    expect_ok(st->queue_status(st, &p, t.info.token, T0 + 2 * MINUTE, &t));
+    cr_assert_eq(t.info.state, CONCERT_TOKEN_ACTIVE);
+    issue(&p, 3, 4, T0 + 3 * MINUTE, &t);
+    cr_assert_eq(store()->tokens.base, 2, "the left token and the hole are gone");
+    expect_ok(st->queue_stats(st, &p, T0 + 3 * MINUTE, &stats));
+    cr_assert_eq(stats.last_ticket, 4);
+    cr_assert_eq(stats.admitted_through, 3);
+    expect_store_verified(&p, T0 + 3 * MINUTE);
+}
+
+/* Nobody calls prune(): issue and pay prune as they go, so over 200,000
+ * keyed sales with the clock moving, the token and idempotency windows and
+ * their indexes stay at what retention keeps (about 100 of each here),
+ * never near the 200,000 issued. Every 13th token is kept verbatim, so its
+ * text is freed and its slot reused too. */
+Test(memory, steps_alone_keep_tokens_and_keys_bounded_over_200k_sales, .timeout = 120)
+{
+    enum { SALES = 200000, USERS = 1000, BOUND = 256 };
+    static const concert_catalog_seat_range ranges[] = {{1, SALES, "A", 1}};
+    static const concert_catalog_schedule schedules[] = {{9, T0 + DAY, ranges, 1}};
+    static const concert_catalog_concert concerts[] = {{4, "Season", CONCERT_STATUS_OPEN, 0,
+                                                        schedules, 1}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1};
+    concert_queue_params p = queue_rules(USERS, 10 * MINUTE, 5 * MINUTE);
+    const memory_store *s = store();
+    size_t most_tokens = 0, most_keys = 0;
+
+    p.retention_ms = SECOND; /* a sale every 10 ms: 100 sales' worth */
+    load_users(1, USERS, SALES);
+    expect_ok(st->catalog_load(st, &c, T0));
+    for (int64_t i = 0; i < SALES; i++) {
+        const int64_t now = T0 + i * 10;
+        concert_storage_token t;
+        concert_reservation r;
+        concert_payment paid;
+        concert_pay_request req;
+        char text[CONCERT_TOKEN_SIZE], key[32];
+        if (i % 13 == 0)
+            snprintf(text, sizeof(text), "verbatim-%lld", (long long)i);
+        else
+            token_for((uint64_t)i + 100, text);
+        expect_ok(st->queue_issue(st, &p, 1 + i % USERS, text, now, &t));
+        cr_assert_eq(t.info.state, CONCERT_TOKEN_ACTIVE);
+        expect_ok(hold_by(9, 1 + i, text, now, &r));
+        snprintf(key, sizeof(key), "sale-%lld", (long long)i);
+        req = pay_request(&p, &r.id, 1, text, now, key, "order");
+        expect_ok(st->pay(st, &req, &paid));
+        if (mem_window_count(&s->tokens) > most_tokens)
+            most_tokens = (size_t)mem_window_count(&s->tokens);
+        if (mem_window_count(&s->idem) > most_keys)
+            most_keys = (size_t)mem_window_count(&s->idem);
+    }
+    cr_assert_leq(most_tokens, BOUND, "%zu tokens kept at once", most_tokens);
+    cr_assert_leq(most_keys, BOUND, "%zu keys kept at once", most_keys);
+    cr_assert_leq(s->token_ix.count, BOUND);
+    cr_assert_leq(s->idem_ix.count, BOUND);
+    cr_assert_leq(mem_window_cap(&s->tokens), BOUND);
+    cr_assert_leq(mem_window_cap(&s->idem), BOUND);
+    cr_assert_leq(s->token_ix.mask + 1, 2 * BOUND);
+    cr_assert_leq(s->idem_ix.mask + 1, 2 * BOUND);
+    cr_assert_leq(s->verbatim_count, BOUND / 13 + 2, "verbatim slots are reused");
+    cr_assert_eq(s->tokens.end, SALES, "every sale had its own token");
+    cr_assert_eq(s->payments_count, SALES, "and every sale is kept");
+    expect_store_verified(&p, T0 + SALES * 10);
+}
+
+/* ---- the containers under retention, directly ---- */
+
+/* Entries whose hashes collide on purpose: few homes (the low bits of the
+ * hash's high half) and, among entries of one home, a tag that may repeat
+ * (the rest of the high half), so runs are long, wrap past the table's end,
+ * and hold equal tags. Deleting must keep every other entry reachable. */
+static uint64_t colliding_hash(uint32_t home, uint32_t variant)
+{
+    return (uint64_t)(variant << 8 | home) << 32 | variant;
+}
+
+static int index_has(const mem_index *ix, uint64_t hash, uint32_t value)
+{
+    mem_probe probe;
+    for (uint32_t slot = mem_index_first(ix, hash, &probe); slot;
+         slot = mem_index_next(ix, &probe))
+        if (slot - 1 == value)
+            return 1;
+    return 0;
+}
+
+Test(memory, index_deletion_keeps_colliding_runs_reachable)
+{
+    enum { N = 3000, HOMES = 5 };
+    static uint64_t hash_of[N];
+    static unsigned char present[N];
+    mem_index ix = {0};
+    uint64_t x = UINT64_C(0x2545f4914f6cdd1d);
+
+    cr_assert_eq(mem_index_reserve(&ix, N), 0);
+    for (uint32_t v = 0; v < N; v++) {
+        /* homes at the table's last slots, so runs wrap to its start */
+        hash_of[v] = colliding_hash((uint32_t)(ix.mask - v % HOMES), v % 7);
+        mem_index_insert(&ix, hash_of[v], v);
+        present[v] = 1;
+    }
+    /* delete and re-insert at random; after every change, every present
+     * entry is found and no deleted one is */
+    for (int round = 0; round < 6000; round++) {
+        uint32_t v;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v = (uint32_t)(x % N);
+        if (present[v]) {
+            cr_assert_eq(mem_index_remove(&ix, hash_of[v], v), 0);
+            cr_assert_eq(mem_index_remove(&ix, hash_of[v], v), -1, "deleted once only");
+        } else {
+            mem_index_insert(&ix, hash_of[v], v);
+        }
+        present[v] ^= 1;
+        if (round % 97 == 0 || round > 5990)
+            for (uint32_t k = 0; k < N; k++)
+                cr_assert_eq(index_has(&ix, hash_of[k], k), present[k], "value %u, round %d",
+                             k, round);
+    }
+    /* emptied entirely: every slot is free again */
+    for (uint32_t v = 0; v < N; v++)
+        if (present[v])
+            cr_assert_eq(mem_index_remove(&ix, hash_of[v], v), 0);
+    cr_assert_eq(ix.count, 0);
+    for (size_t at = 0; at <= ix.mask; at++)
+        cr_assert_eq(ix.slots[at], 0);
+    mem_index_free(&ix);
+}
+
+/* A window keeps its records and their numbers while its ring grows with
+ * the front anywhere in it, and across the 2^31 that MEM_WINDOW_LOW wraps
+ * at. */
+Test(memory, window_growth_keeps_records_and_numbers)
+{
+    mem_window w = {0};
+    const uint64_t start = MEM_WINDOW_MAX - 20;
+
+    w.base = w.end = start;
+    for (uint64_t n = start; n < start + 40; n++) {
+        if (n % 3 == 0 && w.base < w.end)
+            w.base++; /* the front moves too, so the ring wraps */
+        cr_assert_eq(mem_window_reserve(&w, 1, sizeof(uint64_t)), 0);
+        ((uint64_t *)w.items)[w.end & w.mask] = n;
+        w.end++;
+        for (uint64_t i = w.base; i < w.end; i++) {
+            cr_assert_eq(((uint64_t *)w.items)[i & w.mask], i, "record %llu after %llu",
+                         (unsigned long long)i, (unsigned long long)n);
+            cr_assert_eq(mem_window_number(&w, MEM_WINDOW_LOW(i)), i);
+        }
+    }
+    cr_assert_geq(mem_window_number(&w, MEM_WINDOW_LOW(w.base - 1)), w.end,
+                  "a name from before the front names nothing kept");
+    mem_window_free(&w);
 }
 
 /* ---- the one lock under churn ---- */
