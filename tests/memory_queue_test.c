@@ -2,10 +2,10 @@
  * The in-memory backend's queue under storage table version 2, driven
  * through the table directly: shared settings seeded at open and changed by
  * queue_configure, the states (PAUSED, CLOSED, SCHEDULED), the pre-queue
- * block and its opening lottery (tokens move in the array, so the token
- * index and users' newest tickets must follow), and the admit_per_minute
- * budget. The behaviour suite checks the rules on every store; this checks
- * the memory store's own shapes.
+ * block and its opening lottery (tokens move in the window, so the token
+ * index and users' newest tickets must follow, also after retention has
+ * pruned), and the admit_per_minute budget. The behaviour suite checks the
+ * rules on every store; this checks the memory store's own shapes.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -475,6 +475,91 @@ Test(memory_queue, prequeue_lottery_moves_every_token_and_the_index_follows)
     cr_assert_eq(t.info.position, N - 1);
     cr_assert_eq(lottery.calls, 1, "the lottery ran exactly once");
     expect_verify_clean(&p, opens + 2 * SECOND);
+}
+
+/* The lottery after retention has pruned: tickets no longer start at the
+ * ring's first slot (the window's front moved on, 4,000 tokens in), the
+ * pre-queue block wraps past the ring's end as the ring grows under it, and
+ * pruned pre-queued tokens are holes inside it. Every remaining token is
+ * found under its text with its new ticket, every pruned one is unknown,
+ * and verify agrees. */
+Test(memory_queue, lottery_after_pruning_moves_every_token_and_the_index_follows)
+{
+    enum { EARLY = 4000, N = 3000 };
+    static int64_t ticket_of_user[N + 1];
+    concert_queue_params p = rules(10 * MINUTE, 2 * HOUR);
+    const int64_t opens = T0 + 3 * HOUR;
+    char text[CONCERT_TOKEN_SIZE];
+    concert_prune_request prune;
+    concert_prune_report report;
+    concert_storage_token t;
+    concert_queue_stats s;
+    int64_t now = T0, from;
+
+    p.retention_ms = SECOND;
+    open_with(10, 0);
+    load_users(N + 1);
+    /* user N + 1 joins and leaves EARLY times, a second apart: each join
+     * prunes the token left a second before (every 5th kept verbatim) */
+    for (int k = 0; k < EARLY; k++, now += SECOND) {
+        if (k % 5 == 0)
+            snprintf(text, sizeof(text), "early-%d", k);
+        else
+            token_for(1000000 + (uint64_t)k, text);
+        expect_ok(st->queue_issue(st, &p, N + 1, text, now, &t));
+        cr_assert_eq(t.info.state, CONCERT_TOKEN_ACTIVE);
+        expect_ok(st->queue_leave(st, &p, text, now));
+    }
+    expect_rc(st->queue_status(st, &p, "early-0", now, &t), CONCERT_ETOKEN_INVALID);
+    s = stats_at(&p, now);
+    cr_assert_eq(s.last_ticket, EARLY);
+    cr_assert_eq(s.admitted_through, EARLY);
+
+    expect_ok(configure(&p, CONCERT_QUEUE_SET_OPENS_AT, opens, 0, now, NULL));
+    for (int64_t u = 1; u <= N; u++)
+        cr_assert_eq(issue(&p, u, now).info.position, CONCERT_POSITION_PREQUEUE);
+    for (int64_t u = 4; u <= N; u += 4) {
+        text_of(u, text);
+        expect_ok(st->queue_leave(st, &p, text, now));
+    }
+    now += MINUTE;
+    memset(&prune, 0, sizeof(prune));
+    prune.now = now;
+    prune.queue = p;
+    expect_ok(st->prune(st, &prune, &report));
+    /* the last early token went with the first join */
+    cr_assert_eq(report.tokens, N / 4, "the leavers: %lld", (long long)report.tokens);
+    cr_assert_eq(stats_at(&p, now).prequeued, N - N / 4);
+    expect_verify_clean(&p, now);
+    cr_assert_eq(lottery.calls, 0);
+
+    /* the opening */
+    status(&p, 1, opens);
+    cr_assert_eq(lottery.calls, 1);
+    cr_assert_eq(lottery.n, N, "holes included: they keep their place in the block");
+    from = lottery.given[0];
+    cr_assert_eq(from, EARLY);
+    for (size_t i = 0; i < lottery.n; i++) {
+        cr_assert_eq(lottery.given[i], from + (int64_t)i);
+        /* the token that joined k-th (user k + 1) gets ticket from + i + 1 */
+        ticket_of_user[lottery.result[i] - from + 1] = from + (int64_t)i + 1;
+    }
+    for (int64_t u = 1; u <= N; u++) {
+        text_of(u, text);
+        if (u % 4 == 0) {
+            expect_rc(st->queue_status(st, &p, text, opens, &t), CONCERT_ETOKEN_INVALID);
+            continue;
+        }
+        t = status(&p, u, opens);
+        cr_assert_str_eq(t.info.token, text);
+        cr_assert_eq(t.ticket, ticket_of_user[u], "user %lld", (long long)u);
+        t = issue(&p, u, opens);
+        cr_assert_eq(t.info.is_new, 0, "user %lld lost their token to the lottery", (long long)u);
+    }
+    s = stats_at(&p, opens);
+    cr_assert_eq(s.last_ticket, EARLY + N);
+    cr_assert_eq(s.active, 10);
+    expect_verify_clean(&p, opens);
 }
 
 Test(memory_queue, a_join_after_opens_at_queues_behind_the_lottery)
