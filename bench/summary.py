@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Render the results of scripts/bench.sh as Markdown, with every target of
-issue 6 marked met or missed. Usage: summary.py RESULTS_DIR"""
+issues 6 and 12 marked met or missed, and the HTTP figures beside those of
+a previous run when one is given.
+Usage: summary.py [--compare PREVIOUS_HTTP_TSV] RESULTS_DIR"""
 
+import argparse
 import json
 import os
 import statistics
@@ -77,6 +80,12 @@ def http_load(path):
     return runs
 
 
+HTTP_ENDPOINTS = ("issue", "status", "seats", "seats-inm", "flow")
+HTTP_SERVERS = ("bare", "concertd-memory", "concertd-sqlite", "concertd-postgresql")
+# A run slower than the previous one's by more than this is flagged.
+WORSE_BY = 0.15
+
+
 def http_median(reps):
     """Median req/s, p50, p99 over repetitions; errors summed."""
     ok = [r for r in reps if "rps" in r]
@@ -84,7 +93,7 @@ def http_median(reps):
         return None
     errors = sum(int(r.get(k, 0)) for r in ok for k in
                  ("err_connect", "err_read", "err_write", "err_timeout", "err_status"))
-    errors += sum(int(r.get("broken", 0)) for r in ok)
+    errors += sum(int(r.get("broken", 0)) + int(r.get("other", 0)) for r in ok)
     m = {
         "rps": statistics.median(float(r["rps"]) for r in ok),
         "p50_ms": statistics.median(int(r["p50_us"]) for r in ok) / 1000,
@@ -98,23 +107,45 @@ def http_median(reps):
     if "joins" in ok[0]:
         m["joins"] = sum(int(r["joins"]) for r in ok)
         m["lookups"] = sum(int(r["lookups"]) for r in ok)
+    if "not_modified" in ok[0]:
+        m["not_modified"] = sum(int(r["not_modified"]) for r in ok)
+        m["full"] = sum(int(r["full"]) for r in ok)
+    loads = [float(r["load1"]) for r in ok if "load1" in r]
+    if loads:
+        m["load"] = (min(loads), max(loads))
     return m
 
 
+def share_304(m):
+    """Share of a conditional run's replies that were 304."""
+    answered = m["not_modified"] + m["full"]
+    return m["not_modified"] / answered if answered else 0.0
+
+
+def load_range(runs):
+    loads = [float(r["load1"]) for reps in runs.values() for r in reps if "load1" in r]
+    return f"{min(loads):.1f} to {max(loads):.1f}" if loads else "not recorded"
+
+
 def http_section(runs, env, out, targets):
+    runs = {k: v for k, v in runs.items() if k[0] in HTTP_ENDPOINTS}
     if not runs:
         return
     reps = max(len(v) for v in runs.values())
     out.append(f"## HTTP: concertd against a bare libmicrohttpd server "
                f"(wrk -t2, {env.get('duration_s', '?')} s per run, median of {reps} runs)\n")
     out.append("Same machine for server and load generator (2 cores shared). "
-               "The bare server answers the very bytes concertd sends, with the same MHD set-up.\n")
+               "The bare server answers the very bytes and headers concertd sends "
+               "(checked before the runs), with the same MHD set-up. "
+               "seats-inm: the listing asked with If-None-Match and the ETag of the last 200 "
+               "(bare: the 304 concertd sends). "
+               f"Load average (1 min) at the runs' starts: {load_range(runs)}.\n")
     out.append("| endpoint | conns | server | req/s | ratio to bare | p50 ms | p99 ms | errors | note |")
     out.append("|---|---:|---|---:|---:|---:|---:|---:|---|")
-    for endpoint in ("issue", "status", "seats", "flow"):
+    for endpoint in HTTP_ENDPOINTS:
         for conns in (64, 1000):
             bare = http_median(runs.get((endpoint, "bare", conns), []))
-            for server in ("bare", "concertd-memory", "concertd-sqlite"):
+            for server in HTTP_SERVERS:
                 m = http_median(runs.get((endpoint, server, conns), []))
                 if not m:
                     continue
@@ -124,27 +155,155 @@ def http_section(runs, env, out, targets):
                     note = f"{m['flows_per_s']:,.0f} flows/s"
                 if "joins" in m:
                     note = f"{m['joins']:,} joins, {m['lookups']:,} lookups"
+                if "not_modified" in m:
+                    note = f"{100 * share_304(m):.2f}% of replies 304"
                 out.append(f"| {endpoint} | {conns} | {server} | {fmt(m['rps'])} | "
                            f"{fmt(ratio, 2) if ratio else '-'} | {m['p50_ms']:.2f} | "
                            f"{m['p99_ms']:.2f} | {m['errors']} | {note} |")
-                if server != "bare" and endpoint in ("status", "seats"):
-                    if conns == 64 and ratio is not None:
-                        targets.append((f"HTTP {endpoint}, {server}: ≥ 0.7x bare req/s (64 conns)",
-                                        f"{ratio:.2f}x ({fmt(m['rps'])} vs {fmt(bare['rps'])})",
-                                        ratio >= 0.7))
-                    if conns == 1000 and ratio is not None:
-                        targets.append((f"HTTP {endpoint}, {server}: ≥ 0.7x bare req/s (1,000 conns)",
-                                        f"{ratio:.2f}x ({fmt(m['rps'])} vs {fmt(bare['rps'])})",
-                                        ratio >= 0.7))
-                    if conns == 64:
-                        targets.append((f"HTTP {endpoint}, {server}: p99 < 5 ms at 64 conns",
-                                        f"{m['p99_ms']:.2f} ms", m["p99_ms"] < 5.0))
-                if server != "bare" and conns == 1000:
-                    # A run that completed nothing has no errors but failed.
-                    targets.append((f"HTTP {endpoint}, {server}: no errors at 1,000 conns",
-                                    f"{m['errors']} errors in {m['requests']:,} requests",
-                                    m["errors"] == 0 and m["requests"] > 0))
+                http_targets(endpoint, server, conns, m, bare, ratio, targets)
     out.append("")
+
+
+def http_targets(endpoint, server, conns, m, bare, ratio, targets):
+    """Issue 6's bars (memory and SQLite) and issue 12's seat listing bars."""
+    if server == "bare":
+        return
+    store = server.replace("concertd-", "")
+    vs = f"({fmt(m['rps'])} vs {fmt(bare['rps'])})" if bare else ""
+    if endpoint == "seats-inm":
+        if conns == 64 and ratio is not None and store in ("memory", "sqlite"):
+            conditional = share_304(m) >= 0.99 and share_304(bare) >= 0.99
+            targets.append((f"Issue 12: HTTP seats with If-None-Match, {server}: ≥ 0.9x bare "
+                            f"with If-None-Match (64 conns)",
+                            f"{ratio:.2f}x {vs}; 304s: {100 * share_304(m):.2f}% "
+                            f"(bare {100 * share_304(bare):.2f}%)",
+                            ratio >= 0.9 and conditional))
+        return
+    if endpoint == "seats" and conns == 64 and ratio is not None and store in ("memory", "sqlite"):
+        targets.append((f"Issue 12: HTTP seats (1,000 free), {server}: ≥ 0.7x bare (64 conns)",
+                        f"{ratio:.2f}x {vs}", ratio >= 0.7))
+    if store == "postgresql":
+        return  # no bar of issue 6 for PostgreSQL: its rows are for reading
+    if endpoint in ("status", "seats"):
+        if conns == 64 and ratio is not None and endpoint == "status":
+            targets.append((f"HTTP {endpoint}, {server}: ≥ 0.7x bare req/s (64 conns)",
+                            f"{ratio:.2f}x {vs}", ratio >= 0.7))
+        if conns == 1000 and ratio is not None:
+            targets.append((f"HTTP {endpoint}, {server}: ≥ 0.7x bare req/s (1,000 conns)",
+                            f"{ratio:.2f}x {vs}", ratio >= 0.7))
+        if conns == 64:
+            targets.append((f"HTTP {endpoint}, {server}: p99 < 5 ms at 64 conns",
+                            f"{m['p99_ms']:.2f} ms", m["p99_ms"] < 5.0))
+    if conns == 1000:
+        # A run that completed nothing has no errors but failed.
+        targets.append((f"HTTP {endpoint}, {server}: no errors at 1,000 conns",
+                        f"{m['errors']} errors in {m['requests']:,} requests",
+                        m["errors"] == 0 and m["requests"] > 0))
+
+
+def multi_section(runs, env, out, targets):
+    """flow-pg: 1 and 2 concertd on one PostgreSQL database, with the CPU
+    each process group used during the runs, as a share of the machine."""
+    setups = {}
+    flow_pg_runs = {k: v for k, v in runs.items() if k[0] == "flow-pg"}
+    for (endpoint, server, conns), reps in runs.items():
+        if endpoint == "flow-pg":
+            setups[int(reps[0].get("processes", server.rsplit("x", 1)[-1]))] = reps
+    if not setups:
+        return
+    out.append(f"## HTTP flow on PostgreSQL: 1 and 2 concertd on one database, one port "
+               f"(--reuse-port; wrk -t2, 64 conns, {env.get('duration_s', '?')} s per run, "
+               f"median of {max(len(r) for r in setups.values())} runs, set-ups alternating)\n")
+    out.append("CPU: each group's user + system time during the run as a share of the "
+               "machine's (2 cores x the run): concertd per process, the PostgreSQL "
+               "server's processes, wrk; other = the rest of the machine's busy time "
+               "(other users' work); idle = what no one used. "
+               f"Load average (1 min) at the runs' starts: {load_range(flow_pg_runs)}.\n")
+    out.append("| concertd | flows/s | req/s | ratio to 1 | p50 ms | p99 ms | errors | "
+               "CPU concertd | CPU postgres | CPU wrk | CPU other | idle |")
+    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    medians = {}
+    for n in sorted(setups):
+        reps = [r for r in setups[n] if "rps" in r and "cpu_total_ms" in r]
+        m = http_median(reps)
+        if not m:
+            continue
+
+        def share(key, rs=reps):
+            return statistics.median(float(r[key]) / float(r["cpu_total_ms"]) for r in rs
+                                     if float(r["cpu_total_ms"]) > 0)
+
+        each = [statistics.median(float(r["cpu_concertd_each_ms"].split("/")[i]) /
+                                  float(r["cpu_total_ms"]) for r in reps) for i in range(n)]
+        groups = {
+            "concertd": share("cpu_concertd_ms"),
+            "postgres": share("cpu_postgres_ms"),
+            "wrk": share("cpu_wrk_ms"),
+            "busy": share("cpu_busy_ms"),
+        }
+        other = statistics.median(
+            (float(r["cpu_busy_ms"]) - float(r["cpu_concertd_ms"]) - float(r["cpu_postgres_ms"]) -
+             float(r["cpu_wrk_ms"])) / float(r["cpu_total_ms"]) for r in reps)
+        groups["other"] = max(other, 0.0)
+        groups["idle"] = 1 - groups["busy"]
+        medians[n] = (m, groups)
+        base = medians.get(1)
+        ratio = m["flows_per_s"] / base[0]["flows_per_s"] if base and n != 1 and base[0]["flows_per_s"] else None
+        cd = f"{100 * groups['concertd']:.0f}%"
+        if n > 1:
+            cd += " (" + " + ".join(f"{100 * e:.0f}%" for e in each) + ")"
+        out.append(f"| {n} | {fmt(m['flows_per_s'])} | {fmt(m['rps'])} | "
+                   f"{fmt(ratio, 2) if ratio else '-'} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | "
+                   f"{m['errors']} | {cd} | {100 * groups['postgres']:.0f}% | "
+                   f"{100 * groups['wrk']:.0f}% | {100 * groups['other']:.0f}% | "
+                   f"{100 * groups['idle']:.0f}% |")
+    out.append("")
+    if 1 in medians and 2 in medians and medians[1][0]["flows_per_s"]:
+        (m1, _), (m2, g2) = medians[1], medians[2]
+        ratio = m2["flows_per_s"] / m1["flows_per_s"]
+        targets.append(("Issue 12: HTTP flow on PostgreSQL, 2 concertd ≥ 1.5x 1 concertd "
+                        "(else the measured bound)",
+                        f"{ratio:.2f}x ({fmt(m2['flows_per_s'])} vs {fmt(m1['flows_per_s'])} flows/s); "
+                        f"with 2: CPU concertd {100 * g2['concertd']:.0f}%, postgres "
+                        f"{100 * g2['postgres']:.0f}%, wrk {100 * g2['wrk']:.0f}%, other "
+                        f"{100 * g2['other']:.0f}%, idle {100 * g2['idle']:.0f}%",
+                        ratio >= 1.5))
+
+
+def compare_section(runs, previous, prev_env, out):
+    """Previous run against this one, per row of this run."""
+    if previous is None:
+        return
+    path, prev_runs = previous
+    out.append("## HTTP: this run against the previous one\n")
+    out.append(f"Previous: `{path}` ({prev_env.get('date', 'date unknown')}, commit "
+               f"{prev_env.get('commit', '?')}, load at start {prev_env.get('load_start', '?')}). "
+               f"Rows more than {WORSE_BY:.0%} slower in req/s are flagged; on a shared machine "
+               "read them with the load averages of both runs.\n")
+    out.append("| endpoint | conns | server | previous req/s | now req/s | change | |")
+    out.append("|---|---:|---|---:|---:|---:|---|")
+    order = {e: i for i, e in enumerate(HTTP_ENDPOINTS + ("flow-pg",))}
+    worse = 0
+    for key in sorted(runs, key=lambda k: (order.get(k[0], 99), k[0], k[2], k[1])):
+        now = http_median(runs[key])
+        before = http_median(prev_runs.get(key, []))
+        if not now:
+            continue
+        if not before:
+            out.append(f"| {key[0]} | {key[2]} | {key[1]} | - | {fmt(now['rps'])} | new | |")
+            continue
+        change = now["rps"] / before["rps"] - 1 if before["rps"] else 0.0
+        flag = ""
+        if change < -WORSE_BY:
+            flag = f"**worse by more than {WORSE_BY:.0%}**"
+            worse += 1
+        out.append(f"| {key[0]} | {key[2]} | {key[1]} | {fmt(before['rps'])} | "
+                   f"{fmt(now['rps'])} | {100 * change:+.1f}% | {flag} |")
+    not_rerun = sum(1 for k in prev_runs if k not in runs)
+    out.append("")
+    out.append(f"{worse} row(s) worse by more than {WORSE_BY:.0%}"
+               + (f"; {not_rerun} row(s) of the previous run not run this time." if not_rerun else ".")
+               + "\n")
 
 
 def pg_section(pg_holds_path, out, targets):
@@ -199,23 +358,45 @@ def lib_targets(lib, targets):
 
 
 def main():
-    d = sys.argv[1]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--compare", metavar="FILE",
+                    help="a previous run's http.tsv: its rows beside this run's")
+    ap.add_argument("dir", help="the results directory of scripts/bench.sh")
+    args = ap.parse_args()
+    d = args.dir
     env = load_env(os.path.join(d, "machine.env"))
-    lib = load_json(os.path.join(d, "lib.json"))
+    # Sections of parts that did not run this time are left out: their
+    # files, if any, are an earlier run's.
+    parts = env["parts"].split(",") if "parts" in env else None
+    lib = load_json(os.path.join(d, "lib.json")) if parts is None or "lib" in parts else None
     out, targets = [], []
     out.append("# libconcert benchmark results\n")
     out.append(f"- machine: {env.get('nproc', '?')} x {env.get('cpu', '?')}, "
                f"{env.get('memory_mib', '?')} MiB, Linux {env.get('kernel', '?')}")
-    out.append(f"- date: {env.get('date', '?')}, commit {env.get('commit', '?')}, "
-               f"{env.get('postgresql', 'no PostgreSQL')}, {env.get('wrk', '')}")
+    dirty = env.get("dirty", "0")
+    out.append(f"- date: {env.get('date', '?')}, commit {env.get('commit', '?')}"
+               f"{f' (+{dirty} uncommitted files)' if dirty not in ('', '0') else ''}, "
+               f"{env.get('postgresql', 'no PostgreSQL')}, {env.get('wrk', '')}"
+               + (f"; binaries not rebuilt (--no-build), built {env['prebuilt']}"
+                  if "prebuilt" in env else ""))
+    out.append(f"- load average at start {env.get('load_start', '?')}, after the HTTP part "
+               f"{env.get('load_end_http', '?')}")
     out.append(f"- command: `{env.get('command', 'scripts/bench.sh')}`\n")
     if lib:
         lib_section(lib, out)
         lib_targets(lib, targets)
-    pg_section(os.path.join(d, "pg_holds.tsv"), out, targets)
-    http_section(http_load(os.path.join(d, "http.tsv")), env, out, targets)
+    if parts is None or "pg" in parts:
+        pg_section(os.path.join(d, "pg_holds.tsv"), out, targets)
+    runs = http_load(os.path.join(d, "http.tsv"))
+    http_section(runs, env, out, targets)
+    multi_section(runs, env, out, targets)
+    if args.compare:
+        prev_env_path = os.path.join(os.path.dirname(args.compare), "http.prev.env")
+        if not (os.path.basename(args.compare) == "http.prev.tsv" and os.path.exists(prev_env_path)):
+            prev_env_path = os.path.join(os.path.dirname(args.compare), "machine.env")
+        compare_section(runs, (args.compare, http_load(args.compare)), load_env(prev_env_path), out)
     if targets:
-        out.append("## Targets of issue 6\n")
+        out.append("## Targets (issues 6 and 12)\n")
         out.append("| target | measured | verdict |")
         out.append("|---|---|---|")
         for name, measured, ok in targets:

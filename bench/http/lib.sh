@@ -98,3 +98,33 @@ pg_server_pids() {
     echo "$pm"
     ps -o pid= --ppid "$pm" 2>/dev/null || true
 }
+
+# machine_cpu_ms: "BUSY TOTAL" CPU time of the whole machine since boot, in
+# ms summed over all CPUs (/proc/stat; busy is everything but idle and
+# iowait). The difference of two readings is what every process, ours or
+# not, used in between, against what the CPUs could have given.
+machine_cpu_ms() {
+    local tck
+    tck=$(getconf CLK_TCK)
+    awk -v tck="$tck" '/^cpu / {
+        busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6;
+        printf "%d %d\n", busy * 1000 / tck, total * 1000 / tck; exit }' /proc/stat
+}
+
+# children_cpu_ms VAR: set VAR to the user + system CPU of this shell's
+# waited-for children (bash's `times`), in ms: read around a foreground
+# command, that command's CPU, which /proc no longer shows once it exited.
+# Not a $( ) of its own: a forked shell has no children of its own.
+children_cpu_ms() {
+    times >"$out/.times"
+    printf -v "$1" '%s' "$(awk 'NR == 2 {
+        n = split($1 " " $2, t, " "); ms = 0;
+        for (i = 1; i <= n; i++) { split(t[i], p, "m"); sub("s", "", p[2]); ms += p[1] * 60000 + p[2] * 1000 }
+        printf "%d\n", ms }' "$out/.times")"
+}
+
+# free_port: a TCP port of 127.0.0.1 free right now (for servers that must
+# share one port, which port 0 cannot give them).
+free_port() {
+    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
