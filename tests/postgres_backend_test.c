@@ -195,12 +195,12 @@ Test(postgres, schema_is_created_on_first_open_and_versioned)
     concert_db *db = open_store(NULL);
     cr_assert_str_eq(concert_backend_name(db), "postgresql");
     concert_close(db);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 4);
-    cr_assert_eq(admin_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'concert'"), 11);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 5);
+    cr_assert_eq(admin_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'concert'"), 12);
     /* Opening again changes nothing. */
     db = open_store(NULL);
     concert_close(db);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 4);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 5);
 }
 
 Test(postgres, a_newer_schema_is_refused)
@@ -263,7 +263,7 @@ Test(postgres, a_version_2_store_migrates_in_place_and_keeps_its_line)
     o.admit_per_minute = 30;
     o.queue_refresh_ms = 0;
     db = open_store(&o);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 4);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 5);
     /* The options seed the settings of a store that had none. */
     cr_assert_eq(admin_int("SELECT max_active FROM concert.queue_state"), 1);
     cr_assert_eq(admin_int("SELECT admit_per_minute FROM concert.queue_state"), 30);
@@ -324,7 +324,7 @@ Test(postgres, concurrent_first_opens_create_the_schema_once)
         cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "process %d failed to open", i);
     }
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 4);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 5);
 }
 
 Test(postgres, uri_and_conninfo_forms_open_the_same_store)
@@ -481,7 +481,7 @@ Test(postgres, a_version_3_store_migrates_to_4_with_its_payments_and_holds)
 
     o.max_holds_per_user = 2;
     db = open_store(&o);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 4);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 5);
     cr_assert_eq(admin_int("SELECT count(*) FROM concert.reservations r JOIN concert.payments p "
                            "ON p.id = r.payment_id AND p.reservation_id = r.id "
                            "WHERE r.status = 2"),
@@ -888,7 +888,6 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
     int seen[EARLY] = {0}, draws;
 
     atomic_store(&shared_now, T0);
-    atomic_store(&shuffle_draws, 0);
     o1.clock = shared_clock;
     o1.random = counting_random;
     o1.random_ctx = &seed1;
@@ -900,6 +899,8 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
     db1 = open_store(&o1);
     db2 = open_store(&o2);
     load_users(db1, 40);
+    /* Counted from here: creating the store drew its epoch. */
+    atomic_store(&shuffle_draws, 0);
 
     cr_assert_eq(concert_queue_schedule(db1, T0 + 60000), 0, "%s", concert_error_last()->message);
     for (int i = 0; i < EARLY; i++) {
@@ -1187,5 +1188,615 @@ Test(postgres, fails_fast_while_the_server_is_down_then_recovers)
                  concert_error_last()->message);
     cr_assert_eq(balance, 1000, "the failed charge must not have been applied");
     cr_assert_eq(all_connections_read(db, 8), 0);
+    concert_close(db);
+}
+
+/* ---- list versions (schema 5) ---- */
+
+static concert_list_version seats_version(concert_db *db, const char *token, int64_t schedule)
+{
+    concert_list_version v;
+    cr_assert_eq(concert_seats_version(&v, db, token, schedule), 0, "seats version: %s",
+                 concert_error_last()->message);
+    return v;
+}
+
+static concert_list_version schedules_version(concert_db *db, const char *token)
+{
+    concert_list_version v;
+    cr_assert_eq(concert_schedules_version(&v, db, token, 1), 0, "schedules version: %s",
+                 concert_error_last()->message);
+    return v;
+}
+
+static int same_version(concert_list_version a, concert_list_version b)
+{
+    return a.epoch == b.epoch && a.changes == b.changes &&
+           a.expired_through == b.expired_through && a.past == b.past;
+}
+
+/* Concert 1 with schedules 10 and 11 (seats 1..200 each), users 1..40. */
+static void load_two_schedules(concert_db *db)
+{
+    static char names[40][16];
+    concert_catalog_user users[40];
+    const concert_catalog_seat_range seats[] = {{1, 200, "R", 100}};
+    const concert_catalog_schedule schedules[] = {{10, T0 + DAY, seats, 1},
+                                                  {11, T0 + 2 * DAY, seats, 1}};
+    const concert_catalog_concert concerts[] = {{1, "Test", CONCERT_STATUS_OPEN, 0, schedules, 2}};
+    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 40, concerts, 1};
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof(names[i]), "user %d", i + 1);
+        users[i] = (concert_catalog_user){i + 1, names[i], 1000};
+    }
+    cr_assert_eq(concert_catalog_load(db, &c), 0, "catalog: %s", concert_error_last()->message);
+}
+
+/* Every change of schedule 10's free list gives a new version, seen alike
+ * by a second handle (its own pool: another process's view); nothing else
+ * does. The concert's version follows both schedules. */
+Test(postgres, list_versions_change_with_every_change_and_only_then)
+{
+    concert_options o = options();
+    concert_db *db, *other;
+    concert_token_info a, b;
+    concert_reservation r1, r2, r3, again;
+    concert_payment pay;
+    concert_list_version v, w, c, c2;
+
+    enum { CUTOFF = 20 * 60 * 1000 };
+    atomic_store(&shared_now, T0);
+    o.clock = shared_clock;
+    o.queue_refresh_ms = 0;
+    o.booking_cutoff_ms = CUTOFF;
+    o.active_ttl_ms = 3 * DAY;
+    db = open_store(&o);
+    other = open_store(&o);
+    load_two_schedules(db);
+    cr_assert_eq(concert_queue_issue(&a, db, 1), 0);
+    cr_assert_eq(concert_queue_issue(&b, db, 2), 0);
+
+    v = seats_version(db, a.token, 10);
+    c = schedules_version(db, a.token);
+    cr_assert_neq(v.epoch, 0, "the store has an epoch");
+    cr_assert(same_version(v, seats_version(other, b.token, 10)), "another handle agrees");
+    cr_assert(same_version(v, seats_version(db, a.token, 10)), "nothing changed");
+    cr_assert_eq(v.past, 0);
+
+    /* A hold. */
+    cr_assert_eq(concert_reserve_seat(&r1, db, a.token, 10, 5), 0);
+    w = seats_version(other, b.token, 10);
+    cr_assert_gt(w.changes, v.changes, "a hold is a change");
+    cr_assert(same_version(w, seats_version(db, a.token, 10)));
+    c2 = schedules_version(db, a.token);
+    cr_assert_gt(c2.changes, c.changes, "the concert's free counts changed too");
+    v = w, c = c2;
+
+    /* Asking again for one's own hold, and a refused hold: no change. */
+    cr_assert_eq(concert_reserve_seat(&again, db, a.token, 10, 5), 0);
+    cr_assert_eq(again.is_new, 0);
+    cr_assert_eq(concert_reserve_seat(&again, other, b.token, 10, 5), CONCERT_ESEAT_TAKEN);
+    cr_assert_eq(concert_reserve_seat(&again, other, b.token, 10, 999), CONCERT_ESEAT_NOT_FOUND);
+    cr_assert(same_version(v, seats_version(db, a.token, 10)), "no change, same version");
+
+    /* A release, by the other handle. */
+    cr_assert_eq(concert_reserve_seat(&r2, other, b.token, 10, 21), 0);
+    w = seats_version(db, a.token, 10);
+    cr_assert_gt(w.changes, v.changes);
+    v = w;
+    cr_assert_eq(concert_reservation_release(NULL, other, b.token, r2.id), 0);
+    w = seats_version(db, a.token, 10);
+    cr_assert_gt(w.changes, v.changes, "a release is a change");
+    v = w;
+    /* Releasing it again changes nothing. */
+    cr_assert_eq(concert_reservation_release(NULL, other, b.token, r2.id), 0);
+    cr_assert(same_version(v, seats_version(db, a.token, 10)));
+
+    /* Schedule 11 is another list: the concert's version moves, 10's not. */
+    c = schedules_version(db, a.token);
+    cr_assert_eq(concert_reserve_seat(&r3, other, b.token, 11, 5), 0);
+    cr_assert(same_version(v, seats_version(db, a.token, 10)), "schedule 11 is not in 10's list");
+    c2 = schedules_version(db, a.token);
+    cr_assert_gt(c2.changes, c.changes);
+    cr_assert_gt(seats_version(db, a.token, 11).changes, 0);
+
+    /* A payment. */
+    cr_assert_eq(concert_pay(&pay, db, a.token, r1.id, NULL), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(concert_queue_issue(&a, db, 1), 0, "a new token after the payment");
+    w = seats_version(db, a.token, 10);
+    cr_assert_gt(w.changes, v.changes, "a sale is a change");
+    v = w;
+
+    /* A hold expires at its held_until: the version changes at that very
+     * millisecond (the seat is free from then on), and not before or after. */
+    cr_assert_eq(concert_reserve_seat(&r1, db, a.token, 10, 6), 0);
+    v = seats_version(db, a.token, 10);
+    atomic_store(&shared_now, r1.held_until - 1);
+    cr_assert(same_version(v, seats_version(other, b.token, 10)), "not expired yet");
+    atomic_store(&shared_now, r1.held_until);
+    w = seats_version(other, b.token, 10);
+    cr_assert(!same_version(v, w), "the hold expired at held_until");
+    cr_assert_eq(w.changes, v.changes);
+    cr_assert_eq(w.expired_through, r1.held_until);
+    atomic_store(&shared_now, r1.held_until + 1000);
+    cr_assert(same_version(w, seats_version(db, a.token, 10)), "nothing since the expiry");
+    {
+        concert_seat_list *list = NULL;
+        int free6 = 0;
+        cr_assert_eq(concert_seats_available(&list, db, a.token, 10), 0);
+        for (size_t i = 0; i < list->count; i++)
+            free6 |= list->items[i].number == 6;
+        concert_seat_list_free(list);
+        cr_assert(free6, "the list the version stands for has seat 6 free");
+    }
+
+    /* Schedules leave the concert's list at the booking horizon the core
+     * passes (starts_at <= now - booking_cutoff). */
+    atomic_store(&shared_now, T0 + DAY + CUTOFF - 1);
+    cr_assert_eq(concert_queue_issue(&a, db, 3), 0);
+    c = schedules_version(db, a.token);
+    cr_assert_eq(c.past, 0);
+    atomic_store(&shared_now, T0 + DAY + CUTOFF);
+    c2 = schedules_version(db, a.token);
+    cr_assert_eq(c2.past, 1, "schedule 10 has passed its booking horizon");
+    cr_assert_eq(c2.changes, c.changes);
+    concert_close(other);
+    concert_close(db);
+}
+
+/* The epoch tells stores apart and stays with a store. */
+Test(postgres, the_epoch_is_per_store_and_survives_reopening)
+{
+    concert_db *db = open_store(NULL);
+    int64_t first, second;
+    char sql[200];
+    concert_close(db);
+    first = admin_int("SELECT value FROM concert.meta WHERE name = 'epoch'");
+    db = open_store(NULL);
+    concert_close(db);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'epoch'"), first);
+    /* Another store (database) on the same server. */
+    snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", dbname);
+    admin_exec(NULL, sql);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
+    admin_exec(NULL, sql);
+    db = open_store(NULL);
+    concert_close(db);
+    second = admin_int("SELECT value FROM concert.meta WHERE name = 'epoch'");
+    cr_assert_neq(first, second, "a new store has a new epoch");
+    cr_assert_gt(second, 0);
+}
+
+/* list_version is a few index reads: each part of it is served by an
+ * index (seats_held for the expiry, the counters' key), never a scan of
+ * the seats. */
+Test(postgres, list_versions_read_indexes)
+{
+    char plan[4000];
+    concert_db *db = open_store(NULL);
+    load_two_schedules(db);
+    concert_close(db);
+    /* Many run-out holds, as on a busy schedule (only the plan is read). */
+    admin_exec(dbname, "UPDATE concert.seats SET hold_until = number");
+    admin_exec(dbname, "ANALYZE");
+    plan_of("SELECT max(hold_until) FROM concert.seats WHERE schedule_id = 10 "
+            "AND hold_until > 0 AND hold_until <= 5",
+            plan, sizeof(plan));
+    cr_assert(strstr(plan, "seats_held"), "the latest expiry:\n%s", plan);
+    cr_assert(strstr(plan, "Backward") || strstr(plan, "Limit"), "one probe:\n%s", plan);
+    plan_of("SELECT sum(changes) FROM concert.list_changes WHERE schedule_id = 10", plan,
+            sizeof(plan));
+    cr_assert(strstr(plan, "list_changes_pkey"), "the counters:\n%s", plan);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.list_changes"), 2 * 16,
+                 "16 counter rows per schedule");
+}
+
+typedef struct hold_at {
+    concert_db *db;
+    const char *token;
+    int64_t seat;
+    int rc;
+    atomic_int done;
+} hold_at;
+
+static void *hold_at_thread(void *arg)
+{
+    hold_at *h = arg;
+    concert_reservation r;
+    h->rc = concert_reserve_seat(&r, h->db, h->token, 10, h->seat);
+    atomic_store(&h->done, 1);
+    return NULL;
+}
+
+/* Holds count on their seat's stripe (number mod 16): a hold meets another
+ * step's uncommitted count only on the same stripe. */
+Test(postgres, holds_of_one_schedule_wait_for_each_other_only_on_the_same_stripe)
+{
+    concert_db *db;
+    concert_options o = options();
+    concert_token_info t;
+    hold_at h;
+    pthread_t th;
+    PGconn *other;
+    const struct timespec pause = {0, 20000000};
+
+    o.pool_size = 2;
+    db = open_store(&o);
+    load_catalog(db);
+    cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
+    other = admin_connect();
+    conn_exec(other, "BEGIN");
+    conn_exec(other, "UPDATE concert.list_changes SET changes = changes + 1 "
+                     "WHERE schedule_id = 10 AND stripe = 1");
+    /* Seat 2 is on stripe 2: it lands at once. */
+    h = (hold_at){db, t.token, 2, -1, 0};
+    cr_assert_eq(pthread_create(&th, NULL, hold_at_thread, &h), 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(h.rc, 0, "%s", concert_error_last()->message);
+    /* Seat 17 is on stripe 1: it waits for the other step's commit. */
+    h = (hold_at){db, t.token, 17, -1, 0};
+    cr_assert_eq(pthread_create(&th, NULL, hold_at_thread, &h), 0);
+    while (!atomic_load(&h.done) &&
+           admin_int("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                     "'libconcert' AND wait_event_type = 'Lock'") == 0)
+        nanosleep(&pause, NULL);
+    cr_assert_eq(atomic_load(&h.done), 0, "the hold on stripe 1 did not wait");
+    conn_exec(other, "COMMIT");
+    pthread_join(th, NULL);
+    PQfinish(other);
+    cr_assert_eq(h.rc, 0);
+    cr_assert_eq(admin_int("SELECT changes FROM concert.list_changes "
+                           "WHERE schedule_id = 10 AND stripe = 1"),
+                 2);
+    cr_assert_eq(admin_int("SELECT sum(changes) FROM concert.list_changes "
+                           "WHERE schedule_id = 10"),
+                 3);
+    concert_close(db);
+}
+
+/* ---- retention (schema 5) ---- */
+
+#define RETENTION INT64_C(60000)
+
+static concert_options retention_options(void)
+{
+    concert_options o = options();
+    atomic_store(&shared_now, T0);
+    o.clock = shared_clock;
+    o.queue_refresh_ms = 0;
+    o.retention_ms = RETENTION;
+    return o;
+}
+
+static concert_prune_report prune_all(concert_db *db, size_t limit)
+{
+    concert_prune_report rep;
+    cr_assert_eq(concert_prune(&rep, db, limit), 0, "prune: %s", concert_error_last()->message);
+    return rep;
+}
+
+static void verify_clean(concert_db *db)
+{
+    concert_verify_report *rep = NULL;
+    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(rep->violation_count, 0, "first violation: %s",
+                 rep->violation_count ? rep->violations[0] : "");
+    concert_verify_report_free(rep);
+}
+
+/* A keyed payment replays for retention_ms, then its record and its ended
+ * token are pruned: the retry is a new request, the token unknown. */
+Test(postgres, a_keyed_payment_replays_inside_retention_and_is_pruned_after)
+{
+    concert_options o = retention_options();
+    concert_db *db = open_store(&o);
+    concert_token_info t;
+    concert_reservation r;
+    concert_payment pay, replay;
+    concert_prune_report rep;
+    int64_t paid_at;
+
+    load_catalog(db);
+    cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
+    cr_assert_eq(concert_reserve_seat(&r, db, t.token, 10, 3), 0);
+    cr_assert_eq(concert_pay(&pay, db, t.token, r.id, "pay-1"), 0);
+    paid_at = atomic_load(&shared_now);
+
+    atomic_store(&shared_now, paid_at + RETENTION - 1);
+    rep = prune_all(db, 0);
+    cr_assert_eq(rep.tokens + rep.idempotency, 0, "nothing is due yet");
+    cr_assert_eq(concert_pay(&replay, db, t.token, r.id, "pay-1"), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(replay.id, pay.id, "inside retention the retry replays");
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.payments"), 1);
+
+    atomic_store(&shared_now, paid_at + RETENTION);
+    rep = prune_all(db, 0);
+    cr_assert_eq(rep.tokens, 1, "the paid token");
+    cr_assert_eq(rep.idempotency, 1, "the payment's key");
+    cr_assert_eq(rep.more, 0);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.tokens"), 0);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.idempotency"), 0);
+    cr_assert_eq(concert_pay(&replay, db, t.token, r.id, "pay-1"), CONCERT_ETOKEN_INVALID,
+                 "after retention the ended token is unknown");
+    /* The sale itself is a record: never pruned. */
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.payments"), 1);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.reservations WHERE status = 2"), 1);
+    rep = prune_all(db, 0);
+    cr_assert_eq(rep.tokens + rep.idempotency, 0, "prune is idempotent");
+    verify_clean(db);
+    concert_close(db);
+}
+
+/* Charges: a retry inside retention is the same charge, after it a new
+ * one; keys are pruned oldest first, limit by limit. */
+Test(postgres, charge_keys_are_pruned_oldest_first_within_the_limit)
+{
+    concert_options o = retention_options();
+    concert_db *db = open_store(&o);
+    concert_prune_report rep;
+    int64_t balance = 0;
+    char key[32];
+
+    load_catalog(db);
+    for (int i = 0; i < 7; i++) {
+        snprintf(key, sizeof(key), "charge-%d", i);
+        cr_assert_eq(concert_charge_points(&balance, db, 2, 10, key), 0);
+        atomic_fetch_add(&shared_now, 1000);
+    }
+    cr_assert_eq(balance, 1070);
+    /* charge-0 was made at T0: due at T0 + RETENTION. */
+    atomic_store(&shared_now, T0 + RETENTION - 1);
+    cr_assert_eq(concert_charge_points(&balance, db, 2, 10, "charge-0"), 0);
+    cr_assert_eq(balance, 1010, "a replay: the first charge's answer");
+    cr_assert_eq(concert_points_balance(&balance, db, 2), 0);
+    cr_assert_eq(balance, 1070, "not a second charge");
+    atomic_store(&shared_now, T0 + RETENTION + 6000);
+    rep = prune_all(db, 3);
+    cr_assert_eq(rep.idempotency, 3);
+    cr_assert_eq(rep.more, 1, "four more are due");
+    cr_assert_eq(admin_int("SELECT min(created_at) FROM concert.idempotency"), T0 + 3000,
+                 "the three oldest went first");
+    rep = prune_all(db, 0);
+    cr_assert_eq(rep.idempotency, 4);
+    cr_assert_eq(rep.more, 0);
+    cr_assert_eq(concert_charge_points(&balance, db, 2, 10, "charge-0"), 0);
+    cr_assert_eq(balance, 1080, "after retention the retry is a new charge");
+    verify_clean(db);
+    concert_close(db);
+}
+
+/* Nothing live is ever pruned: an ACTIVE token, a WAITING one that polls,
+ * their holds; only what ended more than retention ago goes. */
+Test(postgres, prune_never_touches_live_tokens_or_holds)
+{
+    concert_options o = retention_options();
+    concert_db *db;
+    concert_token_info active, waiting, done, info;
+    concert_reservation held, sold;
+    concert_payment pay;
+    concert_prune_report rep;
+
+    o.max_active = 1;
+    o.active_ttl_ms = 3600000;
+    o.wait_ttl_ms = 3600000;
+    o.hold_ttl_ms = 3600000;
+    db = open_store(&o);
+    load_catalog(db);
+    cr_assert_eq(concert_queue_issue(&done, db, 3), 0);
+    cr_assert_eq(concert_reserve_seat(&sold, db, done.token, 10, 1), 0);
+    cr_assert_eq(concert_pay(&pay, db, done.token, sold.id, "k"), 0);
+    cr_assert_eq(concert_queue_issue(&active, db, 1), 0);
+    cr_assert_eq(concert_queue_issue(&waiting, db, 2), 0);
+    cr_assert_eq(active.state, CONCERT_TOKEN_ACTIVE);
+    cr_assert_eq(waiting.state, CONCERT_TOKEN_WAITING);
+    cr_assert_eq(concert_reserve_seat(&held, db, active.token, 10, 2), 0);
+
+    /* Ten retentions later, still inside the tokens' and hold's lives. */
+    for (int i = 1; i <= 10; i++) {
+        atomic_store(&shared_now, T0 + i * RETENTION);
+        cr_assert_eq(concert_queue_status(&info, db, waiting.token), 0, "%s",
+                     concert_error_last()->message);
+        cr_assert_eq(info.state, CONCERT_TOKEN_WAITING);
+    }
+    rep = prune_all(db, 0);
+    cr_assert_eq(rep.tokens, 1, "only the paid token");
+    cr_assert_eq(rep.idempotency, 1);
+    cr_assert_eq(concert_queue_status(&info, db, active.token), 0);
+    cr_assert_eq(info.state, CONCERT_TOKEN_ACTIVE);
+    cr_assert_eq(concert_queue_status(&info, db, waiting.token), 0);
+    cr_assert_eq(info.state, CONCERT_TOKEN_WAITING);
+    cr_assert_eq(info.position, 1);
+    {
+        concert_reservation again;
+        cr_assert_eq(concert_reserve_seat(&again, db, active.token, 10, 2), 0);
+        cr_assert_eq(again.id, held.id, "the live hold is still the token's");
+        cr_assert_eq(again.is_new, 0);
+    }
+    cr_assert_eq(concert_pay(&pay, db, active.token, held.id, NULL), 0, "%s",
+                 concert_error_last()->message);
+    verify_clean(db);
+    concert_close(db);
+}
+
+/* A row a step has locked is skipped, never waited for. */
+Test(postgres, prune_skips_rows_other_steps_have_locked)
+{
+    concert_options o = retention_options();
+    concert_db *db;
+    concert_prune_report rep;
+    PGconn *other;
+
+    o.busy_timeout_ms = 60000; /* a wait would show as time, not as an error */
+    db = open_store(&o);
+    load_catalog(db);
+    cr_assert_eq(concert_charge_points(NULL, db, 1, 10, "a"), 0);
+    cr_assert_eq(concert_charge_points(NULL, db, 1, 10, "b"), 0);
+    atomic_store(&shared_now, T0 + RETENTION);
+    other = admin_connect();
+    conn_exec(other, "BEGIN");
+    conn_exec(other, "SELECT 1 FROM concert.idempotency WHERE key = 'a' FOR UPDATE");
+    rep = prune_all(db, 0);
+    cr_assert_eq(rep.idempotency, 1, "'b' only");
+    conn_exec(other, "COMMIT");
+    PQfinish(other);
+    rep = prune_all(db, 0);
+    cr_assert_eq(rep.idempotency, 1, "'a' once it is free");
+    concert_close(db);
+}
+
+/* A store nobody prunes explicitly stays bounded: joins and payments prune
+ * as they go, so tokens and keys stay near what retention keeps. */
+Test(postgres, tokens_and_keys_stay_bounded_without_explicit_prunes, .timeout = 300)
+{
+    enum { CYCLES = 180, STEP_MS = 5000 }; /* retention = 12 cycles */
+    concert_options o = retention_options();
+    concert_db *db;
+    int64_t most_tokens = 0, most_keys = 0;
+    char key[32];
+
+    o.max_holds_per_user = 0;
+    db = open_store(&o);
+    load_catalog(db);
+    for (int i = 0; i < CYCLES; i++) {
+        concert_token_info t;
+        concert_reservation r;
+        concert_payment pay;
+        int64_t tokens, keys;
+        int user = 1 + i % 40;
+        cr_assert_eq(concert_queue_issue(&t, db, user), 0, "%s", concert_error_last()->message);
+        cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
+        cr_assert_eq(concert_reserve_seat(&r, db, t.token, 10, 1 + i), 0, "%s",
+                     concert_error_last()->message);
+        snprintf(key, sizeof(key), "pay-%d", i);
+        cr_assert_eq(concert_pay(&pay, db, t.token, r.id, key), 0, "%s",
+                     concert_error_last()->message);
+        snprintf(key, sizeof(key), "charge-%d", i);
+        cr_assert_eq(concert_charge_points(NULL, db, user, 100, key), 0);
+        atomic_fetch_add(&shared_now, STEP_MS);
+        tokens = admin_int("SELECT count(*) FROM concert.tokens");
+        keys = admin_int("SELECT count(*) FROM concert.idempotency");
+        most_tokens = tokens > most_tokens ? tokens : most_tokens;
+        most_keys = keys > most_keys ? keys : most_keys;
+    }
+    /* Retention keeps 12 cycles' rows (1 token, 2 keys each), plus the
+     * ones ended but not yet settled or due within a step. */
+    cr_assert_leq(most_tokens, 12 + 3, "tokens grew to %lld", (long long)most_tokens);
+    cr_assert_leq(most_keys, 2 * 12 + 4, "keys grew to %lld", (long long)most_keys);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.payments"), CYCLES);
+    verify_clean(db);
+    concert_close(db);
+}
+
+/* A version 4 store as libconcert 0.3 left it, written by that version's
+ * own server-side functions: a paid seat with its key, a live hold, tokens
+ * ended every way. Opened, it is version 5: counters for its schedule, an
+ * epoch, an end time for every ended token (exact for one that ran out,
+ * the opening otherwise, so those are kept a whole retention from there),
+ * a clean verify; its key replays, its hold expires into the version. */
+Test(postgres, a_version_4_store_migrates_to_5_with_its_tokens_and_holds)
+{
+    concert_options o = retention_options();
+    concert_db *db;
+    concert_prune_report rep;
+    concert_list_version v, w;
+    concert_token_info t;
+    concert_payment pay;
+    char tok[6][CONCERT_TOKEN_SIZE], sql[1200];
+    const int64_t opened = T0 + 10 * RETENTION;
+    int64_t paid_reservation, held_until;
+
+    admin_exec_all(PG_MIGRATION_1);
+    admin_exec_all(PG_MIGRATION_2);
+    admin_exec_all(PG_MIGRATION_3);
+    admin_exec_all(PG_MIGRATION_4);
+    admin_exec(dbname, "UPDATE concert.meta SET value = 4 WHERE name = 'schema_version';"
+                       "UPDATE concert.queue_state SET max_active = 100, active = 2, "
+                       "admitted_through = 4;"
+                       "SELECT setval('concert.tickets', 5, true);"
+                       "INSERT INTO concert.users SELECT g, 'user ' || g, 1000 "
+                       "FROM generate_series(1, 5) g;"
+                       "INSERT INTO concert.ledger (user_id, type, amount, balance_after, at) "
+                       "SELECT g, 1, 1000, 1000, 0 FROM generate_series(1, 5) g;"
+                       "INSERT INTO concert.concerts VALUES (1, 'Old', 1, 0);"
+                       "INSERT INTO concert.schedules VALUES (10, 1, 1900000000000);"
+                       "INSERT INTO concert.seats (schedule_id, number, grade, price) "
+                       "SELECT 10, g, 'R', 100 FROM generate_series(1, 20) g;");
+    /* Tickets: 1 ACTIVE (will pay), 2 ACTIVE (holds), 3 ACTIVE that ran
+     * out and was settled long ago, 4 WAITING passed while idle, 5 WAITING
+     * live in line. */
+    for (int i = 1; i <= 5; i++) {
+        static const int state[6] = {0, 2, 2, 3, 1, 1};
+        int64_t expires = i <= 2 ? opened + DAY : i == 3 ? T0 : 0;
+        int64_t seen = i == 5 ? opened : T0;
+        fake_token(tok[i], i);
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO concert.tokens (ticket, lookup, token, user_id, state, last_seen, "
+                 "expires_at, issued_at) VALUES (%d, hashtextextended('%s', 0), '%s', %d, %d, "
+                 "%lld, %lld, %lld)",
+                 i, tok[i], tok[i], i, state[i], (long long)seen, (long long)expires,
+                 (long long)T0);
+        admin_exec(dbname, sql);
+    }
+    held_until = opened + 600000;
+    snprintf(sql, sizeof(sql),
+             "SELECT concert_fn.seat_hold('%s', 10, 1, %lld, %lld, 300000, 1, 0, 0);"
+             "SELECT concert_fn.pay(ARRAY[r.id], '%s', %lld, 300000, 'old-key', "
+             "'reservation=' || r.id) FROM concert.reservations r WHERE r.seat_number = 1;"
+             "SELECT concert_fn.seat_hold('%s', 10, 2, %lld, %lld, 300000, 1, 0, 0);",
+             tok[1], (long long)T0, (long long)(T0 + 600000), tok[1], (long long)T0, tok[2],
+             (long long)T0, (long long)held_until);
+    admin_exec(dbname, sql);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.payments"), 1);
+    paid_reservation = admin_int("SELECT id FROM concert.reservations WHERE seat_number = 1");
+
+    atomic_store(&shared_now, opened);
+    o.wait_ttl_ms = DAY;
+    o.active_ttl_ms = DAY;
+    db = open_store(&o);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 5);
+    cr_assert_gt(admin_int("SELECT value FROM concert.meta WHERE name = 'epoch'"), 0);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.list_changes WHERE schedule_id = 10"),
+                 16);
+    cr_assert_eq(admin_int("SELECT ended_at FROM concert.tokens WHERE ticket = 1"), opened,
+                 "paid before ends were recorded: kept from the opening");
+    cr_assert_eq(admin_int("SELECT ended_at FROM concert.tokens WHERE ticket = 3"), T0,
+                 "ran out: ended at expires_at");
+    cr_assert_eq(admin_int("SELECT state FROM concert.tokens WHERE ticket = 4"), 3,
+                 "passed while idle: ended");
+    cr_assert_eq(admin_int("SELECT ended_at FROM concert.tokens WHERE ticket = 4"), opened);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.tokens WHERE ended_at IS NULL"), 2,
+                 "the live ones have no end");
+    verify_clean(db);
+
+    /* Only the token whose end is known and long past is due. */
+    rep = prune_all(db, 0);
+    cr_assert_eq(rep.tokens, 1);
+    cr_assert_eq(rep.idempotency, 1, "the old key was made at T0");
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.tokens WHERE ticket = 3"), 0);
+    /* Inside retention of the opening the paid token still replays... with
+     * a key made again: the old record was due. */
+    cr_assert_eq(concert_pay(&pay, db, tok[1], paid_reservation, "old-key"),
+                 CONCERT_ETOKEN_INVALID, "a new request with an ended token");
+
+    /* The version of the migrated schedule: the old hold expires into it. */
+    cr_assert_eq(concert_queue_status(&t, db, tok[2]), 0);
+    cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
+    v = seats_version(db, tok[2], 10);
+    cr_assert_eq(v.expired_through, 0);
+    atomic_store(&shared_now, held_until);
+    w = seats_version(db, tok[2], 10);
+    cr_assert_eq(w.expired_through, held_until);
+    cr_assert_eq(w.changes, v.changes);
+    {
+        concert_reservation r;
+        cr_assert_eq(concert_reserve_seat(&r, db, tok[2], 10, 3), 0);
+    }
+    cr_assert_gt(seats_version(db, tok[2], 10).changes, v.changes);
+    /* The live WAITING token is still in line. */
+    cr_assert_eq(concert_queue_status(&t, db, tok[5]), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE, "admitted once there was room");
+    verify_clean(db);
     concert_close(db);
 }

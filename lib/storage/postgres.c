@@ -10,7 +10,8 @@
  *
  * Files: this one opens and assembles the table; postgres_conn.c (pool,
  * execution, retries, error mapping), postgres_schema.c, and one file per
- * area of methods (queue, catalog, booking, points, verify).
+ * area of methods (queue, catalog, booking, points, verify, retention:
+ * list versions and prune).
  *
  * Failures: serialization failures and deadlocks are retried a bounded
  * number of times, then CONCERT_EBUSY. A connection found dead (the server
@@ -71,6 +72,7 @@ int concert_storage_postgres_open(concert_storage **out, const char *location,
     pgb_install_booking(&st->base);
     pgb_install_points(&st->base);
     pgb_install_verify(&st->base);
+    pgb_install_retention(&st->base);
     *out = &st->base;
     return CONCERT_OK;
 }

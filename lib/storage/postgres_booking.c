@@ -183,6 +183,7 @@ static int pg_pay(concert_storage *self, const concert_pay_request *req, concert
     param_int(&p, req->queue.wait_ttl_ms);
     param_text(&p, req->idempotency_key);
     param_text(&p, req->idempotency_key ? (req->fingerprint ? req->fingerprint : "") : NULL);
+    param_int(&p, pg_retention(req->queue.retention_ms));
     if ((rc = pgb_query((pg_store *)self, PG_PAY, &p, 1, &res)) != 0)
         return rc;
     if (PQntuples(res) != 1) {

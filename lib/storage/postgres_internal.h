@@ -102,6 +102,15 @@ static inline void col_text(const PGresult *res, int row, int col, char *out, si
     snprintf(out, size, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
 }
 
+/* retention_ms as a step passes it to the server; a caller that left it 0
+ * (a backend driven without the core) gets the documented default rather
+ * than "prune everything that ended". */
+#define PG_DEFAULT_RETENTION_MS (INT64_C(24) * 3600 * 1000)
+static inline int64_t pg_retention(int64_t retention_ms)
+{
+    return retention_ms > 0 ? retention_ms : PG_DEFAULT_RETENTION_MS;
+}
+
 /* The body of one step on one connection: 0, or -1 with err filled. */
 typedef int (*pg_body)(pg_slot *slot, void *ctx, pg_error *err);
 
@@ -159,6 +168,7 @@ int pgb_queue_configure(concert_storage *self, const concert_queue_params *param
                         concert_queue_settings *out);
 
 /* ---- the methods, by area: each fills its entries of the table ---- */
+void pgb_install_retention(concert_storage *base);
 void pgb_install_queue(concert_storage *base);
 void pgb_install_catalog(concert_storage *base);
 void pgb_install_booking(concert_storage *base);

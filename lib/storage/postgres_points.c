@@ -21,6 +21,7 @@ static int pg_charge(concert_storage *self, const concert_charge_request *req,
     param_int(&p, req->now);
     param_text(&p, req->idempotency_key);
     param_text(&p, req->idempotency_key ? (req->fingerprint ? req->fingerprint : "") : NULL);
+    param_int(&p, pg_retention(req->retention_ms));
     if ((rc = pgb_query((pg_store *)self, PG_CHARGE, &p, 1, &res)) != 0)
         return rc;
     if (PQntuples(res) != 1) {

@@ -213,6 +213,7 @@ static int issue_attempt(pg_store *st, const concert_queue_params *params, int64
     param_text(&p, a->new_token);
     param_int(&p, now);
     queue_params_add(&p, params);
+    param_int(&p, pg_retention(params->retention_ms));
     if ((rc = pgb_query(st, PG_Q_ISSUE, &p, 1, &res)) != 0)
         return rc;
     deferred = PQntuples(res) == 1 && PQnfields(res) > 7 && col_int(res, 0, 7) < 0;

@@ -6,17 +6,68 @@
 
 #ifdef CONCERT_HAVE_POSTGRES
 
+#include <sys/random.h>
+#include <time.h>
+
 #include "postgres_internal.h"
 #include "postgres_schema_sql.h"
+#include "postgres_schema5_sql.h"
 
 /* PG_MIGRATIONS[v]: the statements that take a store from v - 1 to v. */
 static const char *const *const PG_MIGRATIONS[PG_SCHEMA_VERSION + 1] = {
-    NULL, PG_MIGRATION_1, PG_MIGRATION_2, PG_MIGRATION_3, PG_MIGRATION_4};
+    NULL, PG_MIGRATION_1, PG_MIGRATION_2, PG_MIGRATION_3, PG_MIGRATION_4, PG_MIGRATION_5};
 
 typedef struct schema_ctx {
-    int64_t max_active;       /* the options' values: they seed the shared */
-    int64_t admit_per_minute; /* settings of a store that has none yet */
+    int64_t max_active;          /* the options' values: they seed the shared */
+    int64_t admit_per_minute;    /* settings of a store that has none yet */
+    const concert_options *opts; /* the random source, for the epoch */
+    int64_t now;                 /* the opening's clock */
 } schema_ctx;
+
+/* Run fixed SQL with one integer parameter. */
+static int exec_with_int(pg_slot *slot, const char *sql, int64_t value, pg_error *err)
+{
+    char text[24];
+    const char *values[1] = {text};
+    PGresult *res;
+    snprintf(text, sizeof(text), "%lld", (long long)value);
+    res = PQexecParams(slot->conn, sql, 1, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pgb_classify(slot->conn, res, 1, 1, err);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* The epoch from the db's random source when it has one (deterministic
+ * tests stay deterministic), else the OS; positive. */
+static int store_epoch(const concert_options *opts, int64_t *out, pg_error *err)
+{
+    uint64_t v = 0;
+    int rc = opts && opts->random ? opts->random(opts->random_ctx, (unsigned char *)&v, sizeof(v))
+                                  : (getrandom(&v, sizeof(v), 0) == (ssize_t)sizeof(v) ? 0 : -1);
+    if (rc != 0) {
+        pgb_error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL,
+                       "postgresql: no random bytes for the store's epoch");
+        return -1;
+    }
+    *out = (int64_t)(v >> 1);
+    return 0;
+}
+
+/* What version 5 needs from this side: the store's epoch (random: two
+ * stores whose counters could repeat must differ) and an end time for
+ * tokens that ended before ends were recorded. */
+static int retention_seed(pg_slot *slot, const schema_ctx *sc, pg_error *err)
+{
+    int64_t epoch;
+    if (store_epoch(sc->opts, &epoch, err) != 0 ||
+        exec_with_int(slot, PG_SCHEMA5_EPOCH_SQL, epoch, err) != 0)
+        return -1;
+    return exec_with_int(slot, PG_SCHEMA5_ENDED_SQL, sc->now, err);
+}
 
 /* Seed the shared queue settings (a new store, or one from before they
  * existed). An existing store's settings are never touched. */
@@ -94,6 +145,8 @@ static int schema_body(pg_slot *slot, void *ctx, pg_error *err)
     }
     if (version < PG_SCHEMA_SETTINGS_VERSION && settings_seed(slot, sc, err) != 0)
         goto rollback;
+    if (version < PG_SCHEMA_RETENTION_VERSION && retention_seed(slot, sc, err) != 0)
+        goto rollback;
     if (pgb_exec_simple(slot, PG_SCHEMA_VERSION_UPDATE_SQL, 1, err) != 0)
         goto rollback;
     return pgb_exec_simple(slot, "COMMIT", 1, err);
@@ -108,13 +161,23 @@ rollback:
     return -1;
 }
 
+static int64_t open_now(const concert_options *opts)
+{
+    struct timespec ts;
+    if (opts && opts->clock)
+        return opts->clock(opts->clock_ctx);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int pgb_schema_ensure(pg_store *st, const concert_options *opts)
 {
     /* opts come resolved from the core (max_active >= 1); the fallback is
      * the documented default, for a direct caller of
      * concert_storage_postgres_open with zeroed options. */
     schema_ctx sc = {opts && opts->max_active > 0 ? opts->max_active : 1000,
-                     opts && opts->admit_per_minute > 0 ? opts->admit_per_minute : 0};
+                     opts && opts->admit_per_minute > 0 ? opts->admit_per_minute : 0, opts,
+                     open_now(opts)};
     return pgb_run(st, schema_body, &sc);
 }
 

@@ -17,12 +17,15 @@
 #define CONCERT_POSTGRES_SCHEMA_SQL_H
 
 /* Schema version this library writes; a store with a higher one is refused. */
-#define PG_SCHEMA_VERSION 4
+#define PG_SCHEMA_VERSION 5
 #define PG_SCHEMA_VERSION_UPDATE_SQL                                                         \
-    "UPDATE concert.meta SET value = 4 WHERE name = 'schema_version'"
+    "UPDATE concert.meta SET value = 5 WHERE name = 'schema_version'"
 /* The first version with the shared queue settings: a store migrated from
  * below it is seeded from the options given at open. */
 #define PG_SCHEMA_SETTINGS_VERSION 3
+/* The first version with the list versions' epoch and tokens' end times
+ * (postgres_schema5_sql.h): a store migrated from below it gets both. */
+#define PG_SCHEMA_RETENTION_VERSION 5
 
 /* ---- version 1: tables, constraints and indexes ---- */
 static const char *const PG_MIGRATION_1[] = {

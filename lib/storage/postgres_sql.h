@@ -14,6 +14,11 @@
 #define PG_LOCK_SCHEMA_SQL "SELECT pg_advisory_xact_lock(1668246884, 0)"
 #define PG_LOCK_QUEUE_SQL "SELECT pg_advisory_xact_lock(1668246887, 0)"
 
+/* Change counter rows per schedule (list versions, postgres_schema5_sql.h):
+ * seat n counts on stripe n mod PG_LIST_STRIPES; as text for SQL. */
+#define PG_LIST_STRIPES 16
+#define PG_LIST_STRIPES_TEXT "16"
+
 /* The queue as the core sees it, read without locks (one row of
  * queue_state): the columns of PG_QUEUE_VIEW_* below, in that order, with
  * `prequeued` the count to report and `now` the parameter holding now. */
@@ -39,7 +44,7 @@ enum {
 /* The prepared statements, by index (pg_stmt in postgres_internal.h). */
 #define PG_STATEMENTS(X)                                                                     \
     X(PG_Q_ISSUE, "SELECT * FROM concert_fn.queue_issue($1::bigint, $2::text, $3::bigint, "    \
-                  "$4::bigint, $5::bigint)")                                                 \
+                  "$4::bigint, $5::bigint, $6::bigint)")                                     \
     X(PG_Q_STATUS, "SELECT * FROM concert_fn.queue_status($1::text, $2::bigint, $3::bigint, "  \
                    "$4::bigint)")                                                            \
     X(PG_Q_PEEK, "SELECT " PG_QUEUE_VIEW_COLUMNS("0::bigint", "$2::bigint") ", t.id, "          \
@@ -94,6 +99,21 @@ enum {
     X(PG_SEATS_AVAILABLE, "SELECT number, price, grade FROM concert.seats "                    \
                           "WHERE schedule_id = $1::bigint AND sold_reservation_id IS NULL "   \
                           "AND hold_until <= $2::bigint ORDER BY number")                    \
+    X(PG_LIST_VERSION_SCHEDULE,                                                              \
+      "SELECT (SELECT value FROM concert.meta WHERE name = 'epoch'), "                         \
+      "(SELECT coalesce(sum(changes), 0)::bigint FROM concert.list_changes "                  \
+      "WHERE schedule_id = $1::bigint), "                                                     \
+      "(SELECT coalesce(max(hold_until), 0) FROM concert.seats WHERE schedule_id = $1::bigint " \
+      "AND hold_until > 0 AND hold_until <= $2::bigint), 0::bigint")                          \
+    X(PG_LIST_VERSION_CONCERT,                                                               \
+      "SELECT (SELECT value FROM concert.meta WHERE name = 'epoch'), "                         \
+      "(SELECT coalesce(sum(c.changes), 0)::bigint FROM concert.schedules s "                 \
+      "JOIN concert.list_changes c ON c.schedule_id = s.id WHERE s.concert_id = $1::bigint), " \
+      "(SELECT coalesce(max(x.m), 0) FROM concert.schedules s CROSS JOIN LATERAL "            \
+      "(SELECT max(hold_until) AS m FROM concert.seats WHERE schedule_id = s.id "             \
+      "AND hold_until > 0 AND hold_until <= $2::bigint) x WHERE s.concert_id = $1::bigint), "  \
+      "(SELECT count(*) FROM concert.schedules WHERE concert_id = $1::bigint "                \
+      "AND starts_at <= $3::bigint)")                                                         \
     X(PG_LOAD_USER,                                                                          \
       "WITH u AS (INSERT INTO concert.users (id, name, balance) "                             \
       "VALUES ($1::bigint, $2::text, $3::bigint) ON CONFLICT (id) DO NOTHING "               \
@@ -114,13 +134,13 @@ enum {
     X(PG_RESERVATION_GET, "SELECT id, user_id, schedule_id, seat_number, price, status, "      \
                           "held_until FROM concert.reservations WHERE id = $1::bigint")      \
     X(PG_PAY, "SELECT * FROM concert_fn.pay($1::bigint[], $2::text, $3::bigint, $4::bigint, "  \
-              "$5::text, $6::text)")                                                         \
+              "$5::text, $6::text, $7::bigint)")                                             \
     X(PG_RELEASE, "SELECT * FROM concert_fn.reservation_release($1::bigint, $2::text, "        \
                   "$3::bigint, $4::bigint)")                                                 \
     X(PG_TOKEN_OWNER, "SELECT user_id FROM concert.tokens "                                    \
                       "WHERE lookup = hashtextextended($1::text, 0) AND token = $1::text")   \
     X(PG_CHARGE, "SELECT * FROM concert_fn.charge($1::bigint, $2::bigint, $3::bigint, "        \
-                 "$4::bigint, $5::text, $6::text)")                                          \
+                 "$4::bigint, $5::text, $6::text, $7::bigint)")                              \
     X(PG_BALANCE_GET, "SELECT balance FROM concert.users WHERE id = $1::bigint")               \
     X(PG_HISTORY_LIST,                                                                       \
       "SELECT l.id, l.type, l.amount, l.balance_after, l.at, l.reservation_id "               \
@@ -128,13 +148,16 @@ enum {
       "WHERE e.user_id = u.id AND e.id < $2::bigint ORDER BY e.id DESC LIMIT $3::bigint) l "  \
       "ON true WHERE u.id = $1::bigint ORDER BY l.id DESC")                                  \
     X(PG_USERS_LIST, "SELECT id, balance, name FROM concert.users ORDER BY id")                \
+    X(PG_PRUNE_SETTLE, "SELECT concert_fn.prune_settle($1::bigint, $2::bigint, $3::bigint)")   \
+    X(PG_PRUNE, "SELECT * FROM concert_fn.prune($1::bigint, $2::bigint, $3::int)")             \
     X(PG_VERIFY_COUNTS,                                                                      \
       "SELECT (SELECT count(*) FROM concert.users), (SELECT count(*) FROM concert.ledger), "  \
       "(SELECT count(*) FROM concert.seats), "                                                \
       "(SELECT count(*) FROM concert.seats WHERE sold_reservation_id IS NOT NULL), "          \
       "(SELECT count(*) FROM concert.reservations), (SELECT count(*) FROM concert.payments), " \
       "(SELECT count(*) FROM concert.tokens WHERE state = 2 AND expires_at > $1::bigint)")    \
-    X(PG_VERIFY_VIOLATIONS, PG_VERIFY_SQL)
+    X(PG_VERIFY_VIOLATIONS, PG_VERIFY_SQL)                                                   \
+    X(PG_VERIFY_VIOLATIONS_5, PG_VERIFY5_SQL)
 
 /* Every invariant of concert_verify(), one text row per violation (at most
  * 100 per check). $1 = now; max_active is the store's shared setting. */
@@ -208,5 +231,18 @@ enum {
     "(SELECT format('queue counts %s active tokens but %s are live', q.active, a.n) "          \
     "FROM concert.queue_state q, (SELECT count(*) AS n FROM concert.tokens WHERE state = 2 "   \
     "AND expires_at > $1::bigint) a WHERE q.active < a.n)"
+
+/* The checks of schema 5 (list versions, retention), one row per violation. */
+#define PG_VERIFY5_SQL                                                                       \
+    "(SELECT format('schedule %s has %s change counters, not ' || " PG_LIST_STRIPES_TEXT       \
+    ", s.id, count(c.stripe)) FROM concert.schedules s LEFT JOIN concert.list_changes c "      \
+    "ON c.schedule_id = s.id GROUP BY s.id HAVING count(c.stripe) <> " PG_LIST_STRIPES_TEXT    \
+    " LIMIT 100) "                                                                           \
+    "UNION ALL "                                                                             \
+    "(SELECT format('token %s has ended but has no end time (retention)', id) "                 \
+    "FROM concert.tokens WHERE state = 3 AND ended_at IS NULL LIMIT 100) "                    \
+    "UNION ALL "                                                                             \
+    "(SELECT 'the store has no epoch (list versions)' WHERE NOT EXISTS "                       \
+    "(SELECT 1 FROM concert.meta WHERE name = 'epoch'))"
 
 #endif

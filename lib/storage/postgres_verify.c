@@ -13,6 +13,7 @@ typedef struct verify_state {
     const pg_params *params_checks;
     PGresult *counts;
     PGresult *violations;
+    PGresult *violations5;
 } verify_state;
 
 static int verify_body(pg_slot *slot, void *ctx, pg_error *err)
@@ -28,11 +29,16 @@ static int verify_body(pg_slot *slot, void *ctx, pg_error *err)
     vs->violations = pgb_exec_stmt(slot, PG_VERIFY_VIOLATIONS, vs->params_checks, 0, err);
     if (!vs->violations)
         goto rollback;
+    vs->violations5 = pgb_exec_stmt(slot, PG_VERIFY_VIOLATIONS_5, NULL, 0, err);
+    if (!vs->violations5)
+        goto rollback;
     return pgb_exec_simple(slot, "COMMIT", 0, err);
 
 rollback:
     PQclear(vs->counts);
+    PQclear(vs->violations);
     vs->counts = NULL;
+    vs->violations = NULL;
     if (slot->conn && PQstatus(slot->conn) == CONNECTION_OK) {
         pg_error ignored;
         pgb_exec_simple(slot, "ROLLBACK", 0, &ignored);
@@ -44,7 +50,7 @@ static int pg_verify(concert_storage *self, const concert_queue_params *params, 
                      concert_emit_text_fn violation, void *ctx, concert_verify_report *report)
 {
     pg_params counts = {0}, checks = {0};
-    verify_state vs = {&counts, &checks, NULL, NULL};
+    verify_state vs = {&counts, &checks, NULL, NULL, NULL};
     int rc;
 
     param_int(&counts, now);
@@ -63,8 +69,11 @@ static int pg_verify(concert_storage *self, const concert_queue_params *params, 
     }
     for (int i = 0; i < PQntuples(vs.violations) && rc == 0; i++)
         rc = violation(ctx, PQgetvalue(vs.violations, i, 0));
+    for (int i = 0; i < PQntuples(vs.violations5) && rc == 0; i++)
+        rc = violation(ctx, PQgetvalue(vs.violations5, i, 0));
     PQclear(vs.counts);
     PQclear(vs.violations);
+    PQclear(vs.violations5);
     return rc;
 }
 
