@@ -1,5 +1,5 @@
 """Issue 12 through the binding: the free lists' versions, the retention
-option and prune(), on the memory store with a fake clock."""
+option and prune(), on the memory and SQLite stores with a fake clock."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ RETENTION_MS = 10_000
 
 
 @pytest.fixture
-def clocked() -> Iterator[Tuple[concert.Database, FakeClock]]:
-    """A memory store with the catalog, a fake clock at START and a short retention."""
+def clocked(store_uri: str) -> Iterator[Tuple[concert.Database, FakeClock]]:
+    """A store with the catalog, a fake clock at START and a short retention."""
     clock = FakeClock(START)
-    with concert.open("memory:", clock=clock, retention=RETENTION) as handle:
+    with concert.open(store_uri, clock=clock, retention=RETENTION) as handle:
         handle.load_catalog(make_catalog(START))
         yield handle, clock
 
