@@ -270,6 +270,47 @@ def multi_section(runs, env, out, targets):
                         ratio >= 1.5))
 
 
+def profile_section(d, out):
+    """One more 2-process flow-pg run under perf record -a: samples by
+    group (this bench's concertd, its PostgreSQL server, wrk, other) and
+    binary (perf_flow_pg.tsv: percent, group, binary)."""
+    path = os.path.join(d, "perf_flow_pg.tsv")
+    if not os.path.exists(path):
+        return
+    rows = []
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 3:
+                rows.append((float(parts[0]), parts[1], parts[2]))
+    if not rows:
+        return
+    rate = ""
+    wrk_log = os.path.join(d, "wrk.flow-pg.profile.log")
+    if os.path.exists(wrk_log):
+        with open(wrk_log) as f:
+            for line in f:
+                if line.startswith("WRK_RESULT"):
+                    rate = f"; {float(kv(line).get('flows_per_s', 0)):,.0f} flows/s under perf"
+    by_group = {}
+    for pct, group, _ in rows:
+        by_group[group] = by_group.get(group, 0.0) + pct
+    out.append("Profile of one more run of the 2-process set-up (`perf record -a -F 499`, every "
+               f"CPU{rate}), share of all samples: "
+               + ", ".join(f"{g} {p:.1f}%" for g, p in sorted(by_group.items(), key=lambda x: -x[1]))
+               + ". By binary (rows of 1% or more; other = every process not this bench's):\n")
+    out.append("| process | binary | samples |")
+    out.append("|---|---|---:|")
+    for pct, group, dso in rows:
+        if pct >= 1.0:
+            out.append(f"| {group} | {dso} | {pct:.1f}% |")
+    out.append("")
+
+
+def kv(text):
+    return dict(x.split("=", 1) for x in text.split() if "=" in x)
+
+
 def compare_section(runs, previous, prev_env, out):
     """Previous run against this one, per row of this run."""
     if previous is None:
@@ -390,6 +431,8 @@ def main():
     runs = http_load(os.path.join(d, "http.tsv"))
     http_section(runs, env, out, targets)
     multi_section(runs, env, out, targets)
+    if parts is None or "http:flow-pg" in parts:
+        profile_section(d, out)
     if args.compare:
         prev_env_path = os.path.join(os.path.dirname(args.compare), "http.prev.env")
         if not (os.path.basename(args.compare) == "http.prev.tsv" and os.path.exists(prev_env_path)):

@@ -315,8 +315,9 @@ if [ "$run_http" = 1 ]; then
         local stride flow_runs=0 n f
         stride=$(flow_stride "$1")
         if want flow; then flow_runs=$runs; fi
-        if [ "$1" = postgresql ] && want flow-pg && [ "$http_reps" -gt "$flow_runs" ]; then
-            flow_runs=$http_reps
+        # flow-pg: its repetitions and the profiled run, on each set-up's database.
+        if [ "$1" = postgresql ] && want flow-pg && [ "$((http_reps + 1))" -gt "$flow_runs" ]; then
+            flow_runs=$((http_reps + 1))
         fi
         n=$(( (flow_runs * wrk_threads * stride + 99999) / 100000 ))
         # One more than the flow needs: the reservation and payment the bare
@@ -487,16 +488,21 @@ fi
 # PostgreSQL server's processes; bash's `times` for wrk) and the whole
 # machine's (/proc/stat), so the table says where the 2 cores went.
 
+# flow_pg_args REP: flow.lua's arguments for repetition REP (1, 2, ...):
+# users and seats of the set-up's own database, a slice per repetition.
+flow_pg_args() {
+    local k=$(($1 - 1)) stride
+    stride=$(flow_stride postgresql)
+    echo "$((2001 + k * mp_users)) $mp_users 2 $((k * 2 * stride)) $stride 2 100000"
+}
+
 # run_flow_pg N REP PORT "CONCERTD_PIDS": one run, a line to http.tsv.
 run_flow_pg() {
     local n=$1 rep=$2 port=$3 cd_pids=$4 server="concertd-postgresql-x$1"
-    local logf="$out/wrk.flow-pg.$server.64.$rep.log" stride k args
+    local logf="$out/wrk.flow-pg.$server.64.$rep.log" args
     local pg_pids m0 m1 w0 w1 load p t0=() cd_cpu="" cd_sum=0 pg1=0
     declare -A pg_at
-    stride=$(flow_stride postgresql)
-    k=$((rep - 1))
-    # Users and seats of this set-up's own database: each run its slice.
-    args=("$((2001 + k * mp_users))" "$mp_users" 2 "$((k * 2 * stride))" "$stride" 2 100000)
+    read -r -a args <<<"$(flow_pg_args "$rep")"
     wait_idle "$port"
     load=$(cut -d' ' -f1 /proc/loadavg)
     # Backends come and go with connections: count each from its first sight.
@@ -528,7 +534,7 @@ run_flow_pg() {
 
 if [ "$run_http" = 1 ] && want flow-pg; then
     catalog=$(catalog_for postgresql)
-    mp_users=$(( (booking_users - 2001) / http_reps ))
+    mp_users=$(( (booking_users - 2001) / (http_reps + 1) ))
     log "flow-pg: 1 concertd on PostgreSQL ($(basename "$catalog"))"
     uri1=$(store_uri postgresql mp1)
     port1=$(free_port)
@@ -556,6 +562,44 @@ if [ "$run_http" = 1 ] && want flow-pg; then
             run_flow_pg 1 "$rep" "$port1" "$mp1_pids"
         fi
     done
+    # Where the time goes with 2 processes, by command and binary: one more
+    # run of the 2-process set-up under `perf record -a` (sampling costs a
+    # few percent, so it is not one of the measured runs).
+    if command -v perf >/dev/null; then
+        log "flow-pg: profiling a run of 2 concertd (perf record -a)"
+        read -r -a args <<<"$(flow_pg_args $((http_reps + 1)))"
+        wait_idle "$port2"
+        if perf record -a -F 499 -o "$out/perf.flow-pg.data" -- \
+                wrk -t 2 -c 64 -d "${dur}s" --timeout 5s -s bench/http/flow.lua \
+                "http://127.0.0.1:$port2" -- "${args[@]}" >"$out/wrk.flow-pg.profile.log" \
+                2>"$out/perf.flow-pg.err"; then
+            # Samples by thread and binary, each thread put in its group:
+            # this bench's concertd (their threads) and PostgreSQL server,
+            # wrk, and everything else on the machine ("other").
+            { for p in $mp2_pids; do
+                  for t in /proc/"$p"/task/*; do echo "${t##*/} concertd"; done
+              done
+              for p in $(pg_server_pids "$pg_conninfo_file.server"); do echo "$p postgres"; done
+            } >"$out/perf.flow-pg.groups"
+            perf report -i "$out/perf.flow-pg.data" --no-children --sort pid,dso --stdio -g none \
+                2>/dev/null | grep -v '^#' | grep '%' >"$out/perf.flow-pg.report" || true
+            awk 'NR == FNR { group[$1] = $2; next }
+                 { pct = $1; sub("%", "", pct); split($2, t, ":");
+                   g = (t[1] in group) ? group[t[1]] : (t[2] == "wrk" ? "wrk" : "other");
+                   dso = $3; for (i = 4; i <= NF; i++) dso = dso " " $i;
+                   if (g == "other") dso = "-";
+                   sum[g "\t" dso] += pct }
+                 END { for (k in sum) printf "%.2f\t%s\n", sum[k], k }' \
+                "$out/perf.flow-pg.groups" "$out/perf.flow-pg.report" | sort -rn \
+                >"$out/perf_flow_pg.tsv"
+            echo "flow-pg profile: $(wrk_result "$out/wrk.flow-pg.profile.log")" >&2
+        else
+            echo "bench.sh: perf record failed (see $out/perf.flow-pg.err): no profile" >&2
+        fi
+        rm -f "$out/perf.flow-pg.data" "$out/perf.flow-pg.report"
+    else
+        log "flow-pg: no perf (apt-get install linux-perf): no profile"
+    fi
     for p in $mp1_pids $mp2_pids; do stop_server "$p"; done
 fi
 echo "load_end_http=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.env"
