@@ -22,7 +22,7 @@ typedef struct cli_context {
     const char *program;       /* "concert", for messages */
     const char *store_uri;     /* --store */
     int json;                  /* --json: machine-readable output */
-    concert_options options;   /* --max-active and the defaults */
+    concert_options options;   /* --max-active, --retention and the defaults */
     concert_db *db;            /* opened by cli_open_store() */
 } cli_context;
 
@@ -114,5 +114,6 @@ extern const cli_command cli_cmd_charge;
 extern const cli_command cli_cmd_history;
 extern const cli_command cli_cmd_queue;
 extern const cli_command cli_cmd_verify;
+extern const cli_command cli_cmd_prune;
 
 #endif

@@ -1,9 +1,11 @@
 /*
- * Store administration: verify (invariants). The queue is in cmd_queue.c.
+ * Store administration: verify (invariants) and prune (what retention
+ * allows). The queue is in cmd_queue.c.
  */
 #include "cli.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* What verify looked at, in the order it prints them. */
@@ -101,4 +103,59 @@ const cli_command cli_cmd_verify = {
     "Options:\n"
     "  --json   print {\"ok\", \"checked\": {...}, \"violations\": [...]}\n",
     run_verify,
+};
+
+static int run_prune(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+    const char *limit_arg = NULL;
+    const cli_option options[] = {{"--limit", &limit_arg}, {NULL, NULL}};
+    int rc = cli_parse_args(ctx, cmd, argc, argv, 1, options, NULL, 0, 0);
+    if (rc != 0)
+        return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    int64_t limit = 0; /* the library's "all that are due" */
+    if (limit_arg != NULL && (cli_parse_int64(limit_arg, &limit) != 0 || limit < 1))
+        return cli_usage_error(ctx, cmd, "--limit must be a whole number of rows, at least 1");
+    if ((uint64_t)limit > SIZE_MAX)
+        limit = (int64_t)SIZE_MAX; /* cannot happen on 64-bit; "that many" is "all" */
+    if ((rc = cli_open_store(ctx)) != 0)
+        return rc;
+    concert_prune_report report;
+    const int code = concert_prune(&report, ctx->db, (size_t)limit);
+    if (code != 0)
+        return cli_library_error(ctx, code);
+    if (ctx->json) {
+        int ok = 1;
+        json_object *root = json_object_new_object();
+        cli_json_add(root, "tokens", json_object_new_int64(report.tokens), &ok);
+        cli_json_add(root, "idempotency", json_object_new_int64(report.idempotency), &ok);
+        cli_json_add(root, "more", json_object_new_boolean(report.more != 0), &ok);
+        if (!ok) {
+            json_object_put(root);
+            root = NULL;
+        }
+        return cli_print_json(ctx, root);
+    }
+    printf("pruned:\n"
+           "  ended tokens         %" PRId64 "\n"
+           "  idempotency records  %" PRId64 "\n",
+           report.tokens, report.idempotency);
+    puts(report.more ? "more are due: run it again (the --limit stopped it)"
+                     : "nothing more is due");
+    return CLI_EXIT_OK;
+}
+
+const cli_command cli_cmd_prune = {
+    "prune", "[--limit N] [--json]",
+    "Delete idempotency records and ended tokens older than the retention",
+    "Deletes what the retention allows (the global --retention, default 24 h):\n"
+    "idempotency records older than it (a retry with such a key is then a new\n"
+    "request) and tokens that ended longer ago than it (then unknown:\n"
+    "TOKEN_INVALID). Never a user, a live token, a hold, a reservation, a\n"
+    "payment or a ledger entry. Oldest first. Every store also prunes a little\n"
+    "inside its normal work, so this is never required to keep a store bounded:\n"
+    "run it at a quiet hour to do at once what is due.\n\n"
+    "Options:\n"
+    "  --limit N  delete at most N rows (default: all that are due)\n"
+    "  --json     print {\"tokens\", \"idempotency\", \"more\"}\n",
+    run_prune,
 };

@@ -8,6 +8,7 @@
  */
 #include "cli.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@
 
 static const cli_command *const commands[] = {
     &cli_cmd_import, &cli_cmd_demo,   &cli_cmd_concerts, &cli_cmd_users, &cli_cmd_balance,
-    &cli_cmd_charge, &cli_cmd_history, &cli_cmd_queue,   &cli_cmd_verify,
+    &cli_cmd_charge, &cli_cmd_history, &cli_cmd_queue,   &cli_cmd_verify, &cli_cmd_prune,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -30,7 +31,7 @@ static const cli_command *find_command(const char *name)
 
 static void print_help(const cli_context *ctx)
 {
-    printf("Usage: %s [--store URI] [--max-active N] [--json] COMMAND [ARGS]\n\n"
+    printf("Usage: %s [--store URI] [--max-active N] [--retention S] [--json] COMMAND [ARGS]\n\n"
            "Load, inspect and administer a libconcert store.\n\n"
            "Commands:\n",
            ctx->program);
@@ -42,6 +43,9 @@ static void print_help(const cli_context *ctx)
            "  --max-active N    the queue's active limit for a store that has no queue\n"
            "                    settings yet (a new one; default 1000); after that the\n"
            "                    store's settings rule: change them with 'queue set'\n"
+           "  --retention S     keep idempotency records and ended tokens S seconds\n"
+           "                    for retries (default 86400: 24 h); what 'prune' and\n"
+           "                    the store's own pruning may delete after it\n"
            "  --json            machine-readable output (also accepted after the command)\n"
            "  -h, --help        this help; '%s COMMAND --help' for a command's\n"
            "  -V, --version     print the version\n\n"
@@ -126,6 +130,13 @@ int main(int argc, char **argv)
             if (got < 0 || cli_parse_int64(value, &max_active) != 0 || max_active < 1)
                 return cli_usage_error(&ctx, NULL, "--max-active needs a positive whole number");
             ctx.options.max_active = max_active;
+        } else if ((got = take_value(argc, argv, &i, "--retention", &value)) != 0) {
+            /* Whole seconds; the range is the library's to check (at open). */
+            int64_t seconds;
+            if (got < 0 || cli_parse_int64(value, &seconds) != 0 || seconds < 1 ||
+                seconds > INT64_MAX / 1000)
+                return cli_usage_error(&ctx, NULL, "--retention needs a whole number of seconds");
+            ctx.options.retention_ms = seconds * 1000;
         } else {
             return cli_usage_error(&ctx, NULL, "unknown option '%s'", arg);
         }

@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 
 import pytest
 
@@ -73,7 +74,7 @@ def write(tmp_path, name, document):
 # ---- help, version, usage ----
 
 COMMANDS = ["import", "demo", "concerts", "users", "balance", "charge", "history", "queue",
-            "verify"]
+            "verify", "prune"]
 
 
 def test_global_help_lists_every_command():
@@ -154,6 +155,15 @@ def test_version():
     ["queue", "set", "--max-active", "5", "--admit-per-minute", "x"],
     ["queue", "set", "5"],
     ["queue", "set", "--max-active", "5", "--state", "OPEN"],
+    ["prune", "--limit"],
+    ["prune", "--limit", "0"],
+    ["prune", "--limit", "-1"],
+    ["prune", "--limit", "ten"],
+    ["prune", "5"],
+    ["--retention", "0", "prune"],
+    ["--retention", "1.5", "prune"],
+    ["--retention", "day", "prune"],
+    ["--retention"],
 ])
 def test_bad_usage_exits_2(args, tmp_path):
     store = "sqlite:" + str(tmp_path / "never.db")
@@ -614,3 +624,90 @@ def test_demo_loads_once(store):
 def test_demo_refused_on_a_store_with_data(loaded):
     assert run_json(["demo"], loaded) == {"loaded": False}
     assert len(users_of(loaded)) == 3
+
+
+# ---- prune ----
+
+DAY_S = 86400
+
+
+def old_activity(store, seconds_ago, leave_users=(), keyed_charges=()):
+    """Through the C API with a clock seconds_ago in the past: tokens of
+    leave_users issued and left (so ended then) and charges of 1 point with
+    the given (user, key) pairs (idempotency records of then)."""
+    if not LIB:
+        pytest.skip("CONCERT_LIB not set (sanitized build)")
+    lib = ctypes.CDLL(LIB)
+    lib.concert_queue_leave.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.concert_charge_points.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p,
+                                          ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p]
+    clock_type = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)
+    then_ms = int((time.time() - seconds_ago) * 1000)
+    clock = clock_type(lambda ctx: then_ms)
+    opts = Options()
+    assert lib.concert_options_init(ctypes.byref(opts), 2) == 0
+    opts.clock = ctypes.cast(clock, ctypes.c_void_p)
+    db = ctypes.c_void_p()
+    assert lib.concert_open(ctypes.byref(db), store.encode(), ctypes.byref(opts)) == 0
+    try:
+        for user in leave_users:
+            info = TokenInfo()
+            assert lib.concert_queue_issue(ctypes.byref(info), db, ctypes.c_int64(user)) == 0
+            assert lib.concert_queue_leave(db, info.token) == 0
+        for user, key in keyed_charges:
+            balance = ctypes.c_int64()
+            assert lib.concert_charge_points(ctypes.byref(balance), db, user, 1,
+                                             key.encode()) == 0
+    finally:
+        lib.concert_close(db)
+
+
+def test_prune_on_a_store_with_nothing_due(store):
+    assert run_json(["prune"], store) == {"tokens": 0, "idempotency": 0, "more": False}
+    proc = run(["prune"], store, check_status=0)
+    assert "ended tokens         0" in proc.stdout
+    assert "idempotency records  0" in proc.stdout
+    assert "nothing more is due" in proc.stdout
+    assert run_json(["prune"], "memory:") == {"tokens": 0, "idempotency": 0, "more": False}
+
+
+def test_prune_deletes_only_what_retention_allows(loaded):
+    # Two days ago: two tokens ended and a keyed charge. Now: a live token and
+    # a keyed charge, which must survive.
+    old_activity(loaded, 2 * DAY_S, leave_users=[1, 2], keyed_charges=[(2, "old-key")])
+    join_queue(loaded, [3])
+    run(["charge", "2", "5", "--key", "new-key"], loaded, check_status=0)
+
+    report = run_json(["prune"], loaded)
+    assert report == {"tokens": 2, "idempotency": 1, "more": False}
+    assert run_json(["prune"], loaded) == {"tokens": 0, "idempotency": 0, "more": False}
+    assert queue_of(loaded)["active"] == 1, "a live token is never pruned"
+    # Inside retention a retry still replays (same key, another amount: reused).
+    proc = run(["charge", "2", "6", "--key", "new-key"], loaded)
+    assert proc.returncode == 1 and "IDEMPOTENCY_KEY_REUSED" in proc.stderr, proc.stderr
+    # After it, the old key is a new request: it applies.
+    balance = run_json(["balance", "2"], loaded)["balance"]
+    assert run_json(["charge", "2", "7", "--key", "old-key"], loaded)["balance"] == balance + 7
+    run(["verify"], loaded, check_status=0)
+
+
+def test_prune_limit_stops_and_says_more_is_due(loaded):
+    old_activity(loaded, 2 * DAY_S, leave_users=[1, 2, 3],
+                 keyed_charges=[(2, "a"), (2, "b")])
+    first = run_json(["prune", "--limit", "2"], loaded)
+    assert first["tokens"] + first["idempotency"] == 2
+    assert first["more"] is True
+    proc = run(["prune", "--limit=1"], loaded, check_status=0)
+    assert "more are due" in proc.stdout
+    rest = run_json(["prune"], loaded)
+    assert rest["more"] is False
+    assert rest["tokens"] + rest["idempotency"] == 5 - 2 - 1
+    assert run_json(["prune"], loaded) == {"tokens": 0, "idempotency": 0, "more": False}
+
+
+def test_prune_follows_the_global_retention(loaded):
+    old_activity(loaded, 2 * 3600, leave_users=[1], keyed_charges=[(2, "k")])
+    # Two hours is inside the default 24 h.
+    assert run_json(["prune"], loaded) == {"tokens": 0, "idempotency": 0, "more": False}
+    assert run_json(["--retention", "3600", "prune"], loaded) == \
+        {"tokens": 1, "idempotency": 1, "more": False}
