@@ -7,7 +7,7 @@ import (
 )
 
 // Issue 12 through the binding: the free lists' versions, Options.Retention
-// and Prune, on the memory store with a fake clock.
+// and Prune, on the memory and SQLite stores with a fake clock.
 
 const testRetention = 10 * time.Second
 
@@ -17,8 +17,12 @@ var retentionStart = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 // (reads, another token, time passing) and changes with a hold and a
 // release, never returning to an earlier value.
 func TestListVersions(t *testing.T) {
+	forEachStore(t, testListVersions)
+}
+
+func testListVersions(t *testing.T, uri string) {
 	clock := newFakeClock(retentionStart)
-	db := openLoaded(t, "memory:", Options{Clock: clock.Now})
+	db := openLoaded(t, uri, Options{Clock: clock.Now})
 	a, b := activeToken(t, db, alice), activeToken(t, db, bob)
 	seats0 := must(db.SeatsVersion(a, openSchedule)).in(t)
 	concert0 := must(db.SchedulesVersion(a, openConcert)).in(t)
@@ -88,8 +92,12 @@ func TestListVersionErrors(t *testing.T) {
 // TestPruneForgetsKeyedCharge: a keyed charge replays inside the retention;
 // once Prune removed its record, the same key charges again.
 func TestPruneForgetsKeyedCharge(t *testing.T) {
+	forEachStore(t, testPruneForgetsKeyedCharge)
+}
+
+func testPruneForgetsKeyedCharge(t *testing.T, uri string) {
 	clock := newFakeClock(retentionStart)
-	db := openLoaded(t, "memory:", Options{Clock: clock.Now, Retention: testRetention})
+	db := openLoaded(t, uri, Options{Clock: clock.Now, Retention: testRetention})
 	first := must(db.Charge(carol, 700, "topup-1")).in(t)
 	clock.Advance(testRetention - time.Millisecond)
 	if again := must(db.Charge(carol, 700, "topup-1")).in(t); again != first {
@@ -114,8 +122,12 @@ func TestPruneForgetsKeyedCharge(t *testing.T) {
 
 // TestPruneLimit: a limit stops Prune with More set; the rest comes next.
 func TestPruneLimit(t *testing.T) {
+	forEachStore(t, testPruneLimit)
+}
+
+func testPruneLimit(t *testing.T, uri string) {
 	clock := newFakeClock(retentionStart)
-	db := openLoaded(t, "memory:", Options{Clock: clock.Now, Retention: testRetention})
+	db := openLoaded(t, uri, Options{Clock: clock.Now, Retention: testRetention})
 	for _, key := range []string{"k0", "k1", "k2"} {
 		must(db.Charge(carol, 100, key)).in(t)
 	}
