@@ -55,7 +55,7 @@ while [ $# -gt 0 ]; do
     --stores) stores_opt=$2; shift ;;
     --http-only) http_only=$2; shift ;;
     --compare) compare=$2; shift ;;
-    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
