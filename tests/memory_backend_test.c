@@ -1567,6 +1567,38 @@ Test(memory, steps_alone_keep_tokens_and_keys_bounded_over_200k_sales, .timeout 
     expect_store_verified(&p, T0 + SALES * 10);
 }
 
+/* After a burst (10,000 joined, all left), prune() gives the rings' and the
+ * index's memory back, and the store keeps working at the smaller size. */
+Test(memory, prune_after_a_burst_shrinks_the_window_and_its_index)
+{
+    enum { N = 10000 };
+    concert_queue_params p = params(N);
+    concert_storage_token t;
+    concert_prune_report report;
+    const memory_store *s = store();
+
+    p.retention_ms = SECOND;
+    load_users(1, N + 1, 0);
+    for (uint64_t i = 0; i < N; i++)
+        issue(&p, (int64_t)i + 1, i, T0, &t);
+    for (uint64_t i = 0; i < N; i++) {
+        char text[CONCERT_TOKEN_SIZE];
+        token_for(i, text);
+        expect_ok(st->queue_leave(st, &p, text, T0));
+    }
+    cr_assert_geq(mem_window_cap(&s->tokens), N);
+    report = prune_at(&p, T0 + SECOND, 0);
+    cr_assert_eq(report.tokens, N);
+    cr_assert_eq(mem_window_count(&s->tokens), 0);
+    cr_assert_leq(mem_window_cap(&s->tokens), 16, "ring of %zu", mem_window_cap(&s->tokens));
+    cr_assert_leq(s->token_ix.mask + 1, 16);
+    issue(&p, N + 1, N, T0 + SECOND, &t);
+    cr_assert_eq(t.ticket, N + 1);
+    cr_assert_eq(t.info.state, CONCERT_TOKEN_ACTIVE);
+    expect_ok(st->queue_status(st, &p, t.info.token, T0 + SECOND, &t));
+    expect_store_verified(&p, T0 + SECOND);
+}
+
 /* ---- the containers under retention, directly ---- */
 
 /* Entries whose hashes collide on purpose: few homes (the low bits of the
