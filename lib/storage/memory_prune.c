@@ -129,9 +129,10 @@ void memory__prune_step(memory_store *s, const concert_queue_params *p, int64_t 
         idem_prune(s);
 }
 
-/* After a big prune, a window whose ring is mostly empty gives the memory
- * back: to the smallest power of two that holds twice what is left (so
- * that the next steps do not grow it at once). Only in prune(), never in a
+/* After a big prune, a window whose ring (of 1,024 records or more) is
+ * mostly empty gives the memory back: to the smallest power of two that
+ * holds twice what is left (so that the next steps do not grow it at once),
+ * when that is a quarter of the ring or less. Only in prune(), never in a
  * step: it copies the window. Out of memory keeps the ring as it is. */
 static void window_shrink(mem_window *w, size_t size)
 {

@@ -209,9 +209,10 @@ static inline int mem_index_reserve(mem_index *ix, size_t extra)
     return mem_index_rebuild(ix, next);
 }
 
-/* Rebuild a mostly empty index (an eighth full or less) at the size that
- * holds twice its entries, to give the memory back; out of memory keeps it
- * as it is. Not for a step: it reads every slot. */
+/* Rebuild a mostly empty index (of 1,024 slots or more) at the size that
+ * holds twice its entries, when that is a quarter of its size or less, to
+ * give the memory back; out of memory keeps it as it is. Not for a step: it
+ * reads every slot. */
 static inline void mem_index_shrink(mem_index *ix)
 {
     size_t cap = ix->slots ? ix->mask + 1 : 0, next = 16;
