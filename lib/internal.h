@@ -55,6 +55,12 @@ int concert__random_bytes(const concert_db *db, unsigned char *buf, size_t len);
 int concert__token_generate(const concert_db *db, char *out);
 /* 1 if text looks like a token we could have issued (length, alphabet). */
 int concert__token_well_formed(const char *text);
+/* The core's own tokens: 32 base64url characters holding 24 random bytes. */
+#define CONCERT__TOKEN_CHARS 32
+#define CONCERT__TOKEN_BYTES 24
+/* 1 and the 24 bytes in out if text is such a token (exactly 32 characters
+ * of the alphabet), else 0 (out is then garbage). */
+int concert__token_decode(const char *text, unsigned char out[CONCERT__TOKEN_BYTES]);
 
 /* ---- list.c: a growable array the core fills from backend callbacks ---- */
 typedef struct concert__vec {
