@@ -8,204 +8,263 @@
  *    most every queue_refresh_ms by one caller at a time; the refresh is
  *    also what runs admission when nobody else calls the store.
  *  - The token cache: for each WAITING token this db has seen, its ticket
- *    and its idle deadline as the store holds it. Set-associative buckets
- *    of four 48-byte entries, so a lookup touches three cache lines at most
- *    and memory is bounded.
+ *    and its idle deadline as the store holds it. 64-byte-aligned buckets
+ *    of two 32-byte entries, two buckets per token: a lookup reads one
+ *    cache line, and the second bucket is prefetched alongside (before
+ *    the lock is taken), so a token in it costs no second round trip to
+ *    memory. Memory is bounded (MAX_BUCKETS).
  * A poll is answered here only when the answer is WAITING; anything that
  * may be ACTIVE or ended goes to the store. Positions never increase on one
  * db: the horizon only moves forward, also when the store's own answer
  * shows it further on than the view.
  */
+#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
-#define WAYS 4
+#define WAYS 2
 #define MIN_BUCKETS 256
-/* 2^19 buckets x 4 ways x 48 bytes = 96 MiB at most, grown as needed: 1.5
+/* 2^20 buckets x 64 bytes = 64 MiB at most, grown as needed: about 1.5
  * million waiting buyers on one process. Beyond that the entry closest to
  * its deadline is replaced (that buyer's next poll reaches the store). */
-#define MAX_BUCKETS (1u << 19)
-#define KEY_BYTES 24
-#define TOKEN_CHARS 32
+#define MAX_BUCKETS (1u << 20)
+/* Tables of this size or more sit on 2 MiB pages where the kernel allows
+ * (transparent huge pages on request): a poll of a random token then misses
+ * the CPU's cache once, not also its TLB (a page walk that, in a virtual
+ * machine, costs about as much again). */
+#define HUGE_PAGE ((size_t)2 << 20)
+/* Deadlines are kept as 32-bit offsets from the cache's base: half the
+ * window (24.8 days) on either side of the deadline that set it. */
+#define DEADLINE_HALF_WINDOW (INT64_C(1) << 31)
 
+/*
+ * An entry is 32 bytes, so that two share a cache line. The key is 128
+ * bits of the token's 192 random ones: the first 8 bytes as they are, the
+ * next 8 mixed with a bijection of the last 8, so two tokens that differ
+ * anywhere differ in the key but for a chance of 2^-64 or less (a typo is
+ * never taken for a cached token). The mix is no secret: whoever holds a
+ * token can make another text with its key, and polling that text answers
+ * what the holder may ask anyway (that token's place), never another
+ * buyer's. The ticket must fit 32 bits and the deadline the base's window;
+ * a token that does not fit is not cached.
+ */
 typedef struct cache_entry {
-    unsigned char key[KEY_BYTES]; /* the token's 24 random bytes */
-    int64_t ticket;               /* 0: pre-queued */
-    int64_t deadline;             /* the store's idle deadline; 0 = empty slot */
+    uint64_t key[2];
     int64_t user_id;
+    uint32_t ticket;   /* 0: pre-queued */
+    uint32_t deadline; /* the store's idle deadline - base; 0 = empty slot */
 } cache_entry;
+
+typedef struct cache_bucket {
+    _Alignas(64) cache_entry way[WAYS];
+} cache_bucket;
+
+_Static_assert(sizeof(cache_entry) == 32, "two entries to a cache line");
+_Static_assert(sizeof(cache_bucket) == 64, "a bucket is one cache line");
 
 struct concert__queue_cache {
     pthread_mutex_t lock;
     concert_queue_stats view;
     int64_t view_at;   /* when view was read; INT64_MIN: none */
     int refreshing;    /* a caller is reading the store for a new view */
-    cache_entry *entries;
+    /* Written under the lock, atomically, so that a poll may read both
+     * without it to prefetch its bucket (a stale pair only prefetches a
+     * useless line: a prefetch never faults). */
+    cache_bucket *table;
     size_t buckets;    /* a power of two */
     size_t count;
+    int64_t base;      /* deadlines are stored as offsets from it */
 };
 
 /* ---- token keys ---- */
 
-static int b64_value(char c)
+/* murmur3's 64-bit finaliser: a bijection that spreads every input bit. */
+static uint64_t mix64(uint64_t x)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '-' ? 62 : c == '_' ? 63 : -1;
+    x ^= x >> 33;
+    x *= UINT64_C(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x *= UINT64_C(0xc4ceb9fe1a85ec53);
+    x ^= x >> 33;
+    return x;
 }
 
-/* The core's tokens are 32 base64url characters; anything else (a caller's
- * typo) is simply not cached. 1 if key was filled. */
-static int key_of(const char *token, unsigned char key[KEY_BYTES])
+/* The core's tokens are 32 base64url characters (24 bytes); anything else
+ * (a caller's typo) is simply not cached. 1 if key was filled. */
+static int key_of(const char *token, uint64_t key[2])
 {
-    size_t k = 0;
-    if (strnlen(token, TOKEN_CHARS + 1) != TOKEN_CHARS)
+    unsigned char raw[CONCERT__TOKEN_BYTES];
+    uint64_t part[3];
+    if (!concert__token_decode(token, raw))
         return 0;
-    for (size_t i = 0; i < TOKEN_CHARS; i += 4) {
-        uint32_t v = 0;
-        for (size_t j = 0; j < 4; j++) {
-            int d = b64_value(token[i + j]);
-            if (d < 0)
-                return 0;
-            v = v << 6 | (uint32_t)d;
-        }
-        key[k++] = (unsigned char)(v >> 16);
-        key[k++] = (unsigned char)(v >> 8);
-        key[k++] = (unsigned char)v;
-    }
+    memcpy(part, raw, sizeof(part));
+    key[0] = part[0];
+    key[1] = part[1] ^ mix64(part[2]);
     return 1;
 }
 
-/* The bytes are random already: any eight of them are a good hash, and two
- * different eights are two independent ones. */
-static size_t key_hash(const unsigned char key[KEY_BYTES], int which)
+static int key_equal(const uint64_t a[2], const uint64_t b[2])
 {
-    uint64_t h;
-    memcpy(&h, key + 8 * which, sizeof(h));
-    return (size_t)h;
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
 }
 
-static int key_equal(const unsigned char a[KEY_BYTES], const unsigned char b[KEY_BYTES])
+/* Each key may live in either of two buckets ("two choices"), one per half
+ * of the key: random bits already, and both are stored, so an entry's other
+ * bucket is known when it has to move. */
+static cache_bucket *bucket_of(const cache_bucket *table, size_t buckets, const uint64_t key[2],
+                               int which)
 {
-    unsigned char diff = 0;
-    for (size_t i = 0; i < KEY_BYTES; i++)
-        diff |= (unsigned char)(a[i] ^ b[i]);
-    return diff == 0;
+    return (cache_bucket *)&table[(size_t)key[which] & (buckets - 1)];
 }
 
-/* Each key may live in either of two buckets ("two choices"): with four
- * ways each, a table three quarters full practically never has a key
- * whose both buckets are full, where one bucket alone overflowed for about
- * one key in eight. */
-static cache_entry *bucket_of(const cache_entry *entries, size_t buckets,
-                              const unsigned char key[KEY_BYTES], int which)
+static cache_entry *bucket_find(cache_bucket *b, const uint64_t key[2])
 {
-    return (cache_entry *)&entries[(key_hash(key, which) & (buckets - 1)) * WAYS];
+    for (int w = 0; w < WAYS; w++) {
+        if (b->way[w].deadline != 0 && key_equal(b->way[w].key, key))
+            return &b->way[w];
+    }
+    return NULL;
 }
 
-static cache_entry *entry_find(concert__queue_cache *c, const unsigned char key[KEY_BYTES])
+static cache_entry *entry_find(concert__queue_cache *c, const uint64_t key[2])
 {
-    if (!c->entries)
+    cache_bucket *first, *second;
+    cache_entry *e;
+    if (!c->table)
         return NULL;
-    for (int which = 0; which < 2; which++) {
-        cache_entry *b = bucket_of(c->entries, c->buckets, key, which);
+    first = bucket_of(c->table, c->buckets, key, 0);
+    second = bucket_of(c->table, c->buckets, key, 1);
+    /* Both lines are fetched at once: a key found in the second bucket
+     * then costs no second wait for memory. */
+    __builtin_prefetch(second);
+    if ((e = bucket_find(first, key)) != NULL)
+        return e;
+    return bucket_find(second, key);
+}
+
+static int bucket_free_ways(const cache_bucket *b, cache_entry **first)
+{
+    int n = 0;
+    *first = NULL;
+    for (int w = WAYS - 1; w >= 0; w--) {
+        if (b->way[w].deadline == 0) {
+            n++;
+            *first = (cache_entry *)&b->way[w];
+        }
+    }
+    return n;
+}
+
+/*
+ * An empty way for key in table: in its first bucket, else its second (a
+ * lookup finds most keys in the line it reads first), else made by moving
+ * one entry of those buckets to its own other bucket (one step of cuckoo
+ * hashing, which lets two-way buckets fill to about nine tenths). NULL if
+ * there is none.
+ */
+static cache_entry *entry_place(cache_bucket *table, size_t buckets, const uint64_t key[2])
+{
+    cache_bucket *b[2] = {bucket_of(table, buckets, key, 0), bucket_of(table, buckets, key, 1)};
+    cache_entry *free_way;
+
+    if (bucket_free_ways(b[0], &free_way) > 0 || bucket_free_ways(b[1], &free_way) > 0)
+        return free_way;
+    for (int i = 0; i < 2; i++) {
         for (int w = 0; w < WAYS; w++) {
-            if (b[w].deadline != 0 && key_equal(b[w].key, key))
-                return &b[w];
+            cache_entry *e = &b[i]->way[w], *dest;
+            cache_bucket *other = bucket_of(table, buckets, e->key, 0);
+            if (other == b[i])
+                other = bucket_of(table, buckets, e->key, 1);
+            if (other != b[i] && bucket_free_ways(other, &dest) > 0) {
+                *dest = *e;
+                memset(e, 0, sizeof(*e));
+                return e;
+            }
         }
     }
     return NULL;
 }
 
-/* An empty way in the emptier of key's two buckets, or NULL. */
-static cache_entry *entry_free_way(const cache_entry *entries, size_t buckets,
-                                   const unsigned char key[KEY_BYTES])
+static cache_bucket *table_alloc(size_t buckets)
 {
-    cache_entry *best = NULL;
-    int best_free = 0;
-    for (int which = 0; which < 2; which++) {
-        cache_entry *b = bucket_of(entries, buckets, key, which), *first = NULL;
-        int free_ways = 0;
-        for (int w = 0; w < WAYS; w++) {
-            if (b[w].deadline == 0) {
-                free_ways++;
-                if (!first)
-                    first = &b[w];
-            }
-        }
-        if (free_ways > best_free) {
-            best_free = free_ways;
-            best = first;
-        }
-    }
-    return best;
+    const size_t size = buckets * sizeof(cache_bucket);
+    cache_bucket *t = aligned_alloc(size >= HUGE_PAGE ? HUGE_PAGE : sizeof(cache_bucket), size);
+    if (!t)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    if (size >= HUGE_PAGE)
+        (void)madvise(t, size, MADV_HUGEPAGE); /* advice: without it, small pages */
+#endif
+    memset(t, 0, size);
+    return t;
 }
 
 /* Double the table while under the cap; 0 on success. On failure (memory,
  * the cap, or an entry with no room in the new table) keep the old one. */
 static int table_grow(concert__queue_cache *c)
 {
-    size_t buckets = c->entries ? c->buckets * 2 : MIN_BUCKETS;
-    cache_entry *fresh;
+    size_t buckets = c->table ? c->buckets * 2 : MIN_BUCKETS;
+    cache_bucket *fresh;
 
     if (buckets > MAX_BUCKETS)
         return -1;
-    fresh = calloc(buckets * WAYS, sizeof(*fresh));
+    fresh = table_alloc(buckets);
     if (!fresh)
         return -1; /* the cache is an optimisation: a smaller one still works */
-    for (size_t i = 0; c->entries && i < c->buckets * WAYS; i++) {
-        cache_entry *slot;
-        if (c->entries[i].deadline == 0)
-            continue;
-        slot = entry_free_way(fresh, buckets, c->entries[i].key);
-        if (!slot) {
-            free(fresh);
-            return -1;
+    for (size_t i = 0; c->table && i < c->buckets; i++) {
+        for (int w = 0; w < WAYS; w++) {
+            const cache_entry *e = &c->table[i].way[w];
+            cache_entry *slot;
+            if (e->deadline == 0)
+                continue;
+            slot = entry_place(fresh, buckets, e->key);
+            if (!slot) {
+                free(fresh);
+                return -1;
+            }
+            *slot = *e;
         }
-        *slot = c->entries[i];
     }
-    free(c->entries);
-    c->entries = fresh;
-    c->buckets = buckets;
+    free(c->table);
+    __atomic_store_n(&c->table, fresh, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->buckets, buckets, __ATOMIC_RELAXED);
     return 0;
 }
 
 /* A slot for key: its own, an empty one (growing the table when it is three
- * quarters full or both buckets are), else, at the size cap, the way of the
- * two buckets closest to its deadline. */
-static cache_entry *entry_slot(concert__queue_cache *c, const unsigned char key[KEY_BYTES])
+ * quarters full or no room can be made), else, at the size cap, the way of
+ * the two buckets closest to its deadline. */
+static cache_entry *entry_slot(concert__queue_cache *c, const uint64_t key[2])
 {
     cache_entry *victim = NULL;
     cache_entry *e = entry_find(c, key);
     if (e)
         return e;
-    if (!c->entries || c->count * 4 >= c->buckets * WAYS * 3)
+    if (!c->table || c->count * 4 >= c->buckets * WAYS * 3)
         table_grow(c);
-    if (!c->entries)
+    if (!c->table)
         return NULL;
-    victim = entry_free_way(c->entries, c->buckets, key);
+    victim = entry_place(c->table, c->buckets, key);
     if (!victim && table_grow(c) == 0)
-        victim = entry_free_way(c->entries, c->buckets, key);
+        victim = entry_place(c->table, c->buckets, key);
     if (victim) {
         c->count++;
     } else {
         for (int which = 0; which < 2; which++) {
-            cache_entry *b = bucket_of(c->entries, c->buckets, key, which);
+            cache_bucket *b = bucket_of(c->table, c->buckets, key, which);
             for (int w = 0; w < WAYS; w++) {
-                if (!victim || b[w].deadline < victim->deadline)
-                    victim = &b[w];
+                if (!victim || b->way[w].deadline < victim->deadline)
+                    victim = &b->way[w];
             }
         }
     }
     memset(victim, 0, sizeof(*victim));
-    memcpy(victim->key, key, KEY_BYTES);
+    victim->key[0] = key[0];
+    victim->key[1] = key[1];
     return victim;
 }
 
@@ -213,6 +272,30 @@ static void entry_drop(concert__queue_cache *c, cache_entry *e)
 {
     memset(e, 0, sizeof(*e));
     c->count--;
+}
+
+/* The stored form of deadline (1 ..), or 0 when it falls outside the base's
+ * window. A deadline past the window moves the window there and empties
+ * the cache: deadlines only move on with the clock, so this happens about
+ * once in 24 days (or when a clock jumps), and an emptied cache only sends
+ * polls to the store until the buyers are learned again. */
+static uint32_t deadline_store(concert__queue_cache *c, int64_t deadline)
+{
+    if (c->base == INT64_MIN || (deadline > c->base &&
+                                 (uint64_t)deadline - (uint64_t)c->base > UINT32_MAX)) {
+        if (c->table)
+            memset(c->table, 0, c->buckets * sizeof(cache_bucket));
+        c->count = 0;
+        c->base = deadline - DEADLINE_HALF_WINDOW;
+    }
+    if (deadline <= c->base)
+        return 0;
+    return (uint32_t)((uint64_t)deadline - (uint64_t)c->base);
+}
+
+static int64_t deadline_load(const concert__queue_cache *c, const cache_entry *e)
+{
+    return c->base + (int64_t)e->deadline;
 }
 
 /* ---- life cycle ---- */
@@ -227,6 +310,7 @@ int concert__queue_cache_new(concert_db *db)
         return concert__error_set(CONCERT_ENOMEM, "concert_open: cannot create a mutex");
     }
     c->view_at = INT64_MIN;
+    c->base = INT64_MIN;
     db->queue_cache = c;
     return CONCERT_OK;
 }
@@ -237,7 +321,7 @@ void concert__queue_cache_free(concert_db *db)
     if (!c)
         return;
     pthread_mutex_destroy(&c->lock);
-    free(c->entries);
+    free(c->table);
     free(c);
     db->queue_cache = NULL;
 }
@@ -350,17 +434,19 @@ int concert__queue_view_get(concert_db *db, int64_t now, concert_queue_stats *ou
 static int cached_answer(const concert_db *db, const cache_entry *e, const concert_queue_stats *v,
                          const char *token, int64_t now, concert_token_info *out)
 {
-    char text[TOKEN_CHARS + 1];
+    const int64_t deadline = deadline_load(db->queue_cache, e);
+    const int64_t ticket = (int64_t)e->ticket;
+    char text[CONCERT__TOKEN_CHARS + 1];
     int64_t position;
 
     /* Write the idle clock through once a quarter of wait_ttl has passed
      * since the store's deadline was set, so that it stays at least three
      * quarters of wait_ttl ahead of a buyer who keeps polling. */
-    if (now >= e->deadline || e->deadline - now <= db->opts.wait_ttl_ms - db->opts.wait_ttl_ms / 4)
+    if (now >= deadline || deadline - now <= db->opts.wait_ttl_ms - db->opts.wait_ttl_ms / 4)
         return 0;
-    if (e->ticket > 0 && e->ticket > v->admitted_through)
-        position = e->ticket - v->admitted_through;
-    else if (e->ticket == 0 && v->state == CONCERT_QUEUE_SCHEDULED)
+    if (ticket > 0 && ticket > v->admitted_through)
+        position = ticket - v->admitted_through;
+    else if (ticket == 0 && v->state == CONCERT_QUEUE_SCHEDULED)
         position = CONCERT_POSITION_PREQUEUE;
     else
         return 0; /* may be admitted, or due for the lottery: ask the store */
@@ -371,7 +457,7 @@ static int cached_answer(const concert_db *db, const cache_entry *e, const conce
     out->state = CONCERT_TOKEN_WAITING;
     out->position = position;
     out->eta_ms = concert__queue_eta(v->state, position, v->admit_rate_mps);
-    out->expires_at = e->deadline;
+    out->expires_at = deadline;
     return 1;
 }
 
@@ -379,13 +465,24 @@ int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
                               concert_token_info *out)
 {
     concert__queue_cache *c = db->queue_cache;
-    unsigned char key[KEY_BYTES];
+    uint64_t key[2];
     concert_queue_stats view;
     cache_entry *e;
     int answered = 0, fresh = 0;
 
     if (db->opts.queue_refresh_ms <= 0 || !key_of(token, key))
         return 0;
+    /* The token's line comes from memory while the lock is taken. */
+    {
+        const cache_bucket *table = __atomic_load_n(&c->table, __ATOMIC_RELAXED);
+        const size_t buckets = __atomic_load_n(&c->buckets, __ATOMIC_RELAXED);
+        /* Integer arithmetic: the pair may be torn, the address wild. */
+        const uintptr_t base = (uintptr_t)table, mask = (uintptr_t)buckets - 1;
+        if (table && buckets) {
+            __builtin_prefetch((const void *)(base + ((uintptr_t)key[0] & mask) * 64));
+            __builtin_prefetch((const void *)(base + ((uintptr_t)key[1] & mask) * 64));
+        }
+    }
     /* The common case takes the lock once: a known token, a fresh view. */
     pthread_mutex_lock(&c->lock);
     e = entry_find(c, key);
@@ -409,10 +506,18 @@ int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
 void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t)
 {
     concert__queue_cache *c = db->queue_cache;
-    unsigned char key[KEY_BYTES];
+    uint64_t key[2];
+    uint32_t stored_deadline = 0;
+    int have_key;
     cache_entry *e;
 
-    if (db->opts.queue_refresh_ms <= 0 || !key_of(t->info.token, key))
+    if (db->opts.queue_refresh_ms <= 0)
+        return;
+    /* An ACTIVE token (every join of a sale without a queue) only drops a
+     * cached entry, and an empty cache has none: its key is decoded below
+     * only if there may be one. */
+    have_key = t->info.state == CONCERT_TOKEN_WAITING && key_of(t->info.token, key);
+    if (t->info.state == CONCERT_TOKEN_WAITING && !have_key)
         return;
     pthread_mutex_lock(&c->lock);
     /* An admitted ticket is behind the horizon: a WAITING answer about it
@@ -420,22 +525,28 @@ void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t)
      * from the cache. */
     if (t->info.state == CONCERT_TOKEN_ACTIVE && t->ticket > c->view.admitted_through)
         c->view.admitted_through = t->ticket;
-    if (t->info.state != CONCERT_TOKEN_WAITING || t->ticket < 0) {
-        e = entry_find(c, key);
-        if (e)
-            entry_drop(c, e);
-    } else {
+    if (t->info.state == CONCERT_TOKEN_WAITING) {
         /* What the store just said moves this db's horizon forward too, so
          * no later cached answer can put this token further back. */
         if (t->ticket > 0 && t->info.position > 0 &&
             t->ticket - t->info.position > c->view.admitted_through)
             c->view.admitted_through = t->ticket - t->info.position;
-        e = t->info.expires_at > 0 ? entry_slot(c, key) : NULL;
+        /* First, as a new window empties the cache. */
+        if (t->ticket >= 0 && t->ticket <= UINT32_MAX && t->info.expires_at > 0)
+            stored_deadline = deadline_store(c, t->info.expires_at);
+    }
+    if (stored_deadline != 0) {
+        e = entry_slot(c, key);
         if (e) {
-            e->ticket = t->ticket;
+            e->ticket = (uint32_t)t->ticket;
             e->user_id = t->info.user_id;
-            e->deadline = t->info.expires_at;
+            e->deadline = stored_deadline;
         }
+    } else if (c->count > 0 && (have_key || key_of(t->info.token, key))) {
+        /* Not WAITING, or not storable: no older answer may stay. */
+        e = entry_find(c, key);
+        if (e)
+            entry_drop(c, e);
     }
     pthread_mutex_unlock(&c->lock);
 }
@@ -443,7 +554,7 @@ void concert__queue_cache_learn(concert_db *db, const concert_storage_token *t)
 void concert__queue_cache_forget(concert_db *db, const char *token)
 {
     concert__queue_cache *c = db->queue_cache;
-    unsigned char key[KEY_BYTES];
+    uint64_t key[2];
     cache_entry *e;
 
     if (!key_of(token, key))
