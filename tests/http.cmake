@@ -70,4 +70,14 @@ if(TARGET concertd AND CONCERT_WITH_POSTGRES)
                    --pg-conninfo-file ${CONCERTD_PG_CONNINFO})
   set_tests_properties(http_postgres PROPERTIES FIXTURES_REQUIRED http_postgres_server
                        SKIP_RETURN_CODE 77 TIMEOUT 900)
+  # The list cache on PostgreSQL, with a second handle standing for a
+  # second concertd process.
+  add_test(NAME http_list_cache_postgres
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run.sh
+                   $<TARGET_FILE:concertd_list_cache_tests> --jobs 2)
+  set_tests_properties(http_list_cache_postgres PROPERTIES
+    FIXTURES_REQUIRED http_postgres_server
+    SKIP_RETURN_CODE 77
+    TIMEOUT 300
+    ENVIRONMENT "CONCERT_TEST_STORE=postgres;CONCERT_TEST_PG_CONNINFO_FILE=${CONCERTD_PG_CONNINFO}")
 endif()
