@@ -219,9 +219,13 @@ def multi_section(runs, env, out, targets):
                "server's processes, wrk; other = the rest of the machine's busy time "
                "(other users' work); idle = what no one used. "
                f"Load average (1 min) at the runs' starts: {load_range(flow_pg_runs)}.\n")
+    out.append("CPU ms per flow: each group's CPU time over the flows the run completed (this "
+               "does not grow with other users' load the way flows/s shrinks); ceiling = the "
+               "flows/s the machine's cores would give if the bench had them all at that cost.\n")
     out.append("| concertd | flows/s | req/s | ratio to 1 | p50 ms | p99 ms | errors | "
-               "CPU concertd | CPU postgres | CPU wrk | CPU other | idle |")
-    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+               "CPU concertd | CPU postgres | CPU wrk | CPU other | idle | "
+               "CPU ms/flow concertd + postgres + wrk | ceiling flows/s |")
+    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     medians = {}
     for n in sorted(setups):
         reps = [r for r in setups[n] if "rps" in r and "cpu_total_ms" in r]
@@ -246,6 +250,16 @@ def multi_section(runs, env, out, targets):
              float(r["cpu_wrk_ms"])) / float(r["cpu_total_ms"]) for r in reps)
         groups["other"] = max(other, 0.0)
         groups["idle"] = 1 - groups["busy"]
+
+        def per_flow(key, rs=reps):
+            return statistics.median(float(r[key]) / int(r["flows"]) for r in rs
+                                     if int(r.get("flows", 0)) > 0)
+
+        cost = {g: per_flow(f"cpu_{g}_ms") for g in ("concertd", "postgres", "wrk")}
+        cpus = int(env.get("nproc", "2"))
+        total_cost = sum(cost.values())
+        groups["ceiling"] = cpus * 1000 / total_cost if total_cost > 0 else None
+        groups["cost"] = cost
         medians[n] = (m, groups)
         base = medians.get(1)
         ratio = m["flows_per_s"] / base[0]["flows_per_s"] if base and n != 1 and base[0]["flows_per_s"] else None
@@ -256,7 +270,8 @@ def multi_section(runs, env, out, targets):
                    f"{fmt(ratio, 2) if ratio else '-'} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | "
                    f"{m['errors']} | {cd} | {100 * groups['postgres']:.0f}% | "
                    f"{100 * groups['wrk']:.0f}% | {100 * groups['other']:.0f}% | "
-                   f"{100 * groups['idle']:.0f}% |")
+                   f"{100 * groups['idle']:.0f}% | {cost['concertd']:.2f} + "
+                   f"{cost['postgres']:.2f} + {cost['wrk']:.2f} | {fmt(groups['ceiling'])} |")
     out.append("")
     if 1 in medians and 2 in medians and medians[1][0]["flows_per_s"]:
         (m1, _), (m2, g2) = medians[1], medians[2]
@@ -266,7 +281,11 @@ def multi_section(runs, env, out, targets):
                         f"{ratio:.2f}x ({fmt(m2['flows_per_s'])} vs {fmt(m1['flows_per_s'])} flows/s); "
                         f"with 2: CPU concertd {100 * g2['concertd']:.0f}%, postgres "
                         f"{100 * g2['postgres']:.0f}%, wrk {100 * g2['wrk']:.0f}%, other "
-                        f"{100 * g2['other']:.0f}%, idle {100 * g2['idle']:.0f}%",
+                        f"{100 * g2['other']:.0f}%, idle {100 * g2['idle']:.0f}%; CPU per flow "
+                        f"{g2['cost']['concertd']:.2f} ms concertd, {g2['cost']['postgres']:.2f} ms "
+                        f"postgres, {g2['cost']['wrk']:.2f} ms wrk: at most "
+                        f"{fmt(g2['ceiling'])} flows/s on all {env.get('nproc', '2')} cores "
+                        f"({g2['ceiling'] / m1['flows_per_s']:.2f}x one process's rate in this run)",
                         ratio >= 1.5))
 
 
@@ -298,7 +317,8 @@ def profile_section(d, out):
     out.append("Profile of one more run of the 2-process set-up (`perf record -a -F 499`, every "
                f"CPU{rate}), share of all samples: "
                + ", ".join(f"{g} {p:.1f}%" for g, p in sorted(by_group.items(), key=lambda x: -x[1]))
-               + ". By binary (rows of 1% or more; other = every process not this bench's):\n")
+               + ". By binary (rows of 1% or more; other = every process not this bench's, "
+               "by command):\n")
     out.append("| process | binary | samples |")
     out.append("|---|---|---:|")
     for pct, group, dso in rows:

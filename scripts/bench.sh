@@ -587,7 +587,7 @@ if [ "$run_http" = 1 ] && want flow-pg; then
                  { pct = $1; sub("%", "", pct); split($2, t, ":");
                    g = (t[1] in group) ? group[t[1]] : (t[2] == "wrk" ? "wrk" : "other");
                    dso = $3; for (i = 4; i <= NF; i++) dso = dso " " $i;
-                   if (g == "other") dso = "-";
+                   if (g == "other") dso = t[2]; # by command: whose work it was
                    sum[g "\t" dso] += pct }
                  END { for (k in sum) printf "%.2f\t%s\n", sum[k], k }' \
                 "$out/perf.flow-pg.groups" "$out/perf.flow-pg.report" | sort -rn \
