@@ -93,7 +93,7 @@ def http_median(reps):
         return None
     errors = sum(int(r.get(k, 0)) for r in ok for k in
                  ("err_connect", "err_read", "err_write", "err_timeout", "err_status"))
-    errors += sum(int(r.get("broken", 0)) + int(r.get("other", 0)) for r in ok)
+    errors += sum(int(r.get("broken", 0)) for r in ok)
     m = {
         "rps": statistics.median(float(r["rps"]) for r in ok),
         "p50_ms": statistics.median(int(r["p50_us"]) for r in ok) / 1000,
@@ -110,6 +110,8 @@ def http_median(reps):
     if "not_modified" in ok[0]:
         m["not_modified"] = sum(int(r["not_modified"]) for r in ok)
         m["full"] = sum(int(r["full"]) for r in ok)
+        # Neither 200 nor 304 (4xx and 5xx are in wrk's err_status too).
+        m["other"] = sum(int(r.get("other", 0)) for r in ok)
     loads = [float(r["load1"]) for r in ok if "load1" in r]
     if loads:
         m["load"] = (min(loads), max(loads))
@@ -157,6 +159,8 @@ def http_section(runs, env, out, targets):
                     note = f"{m['joins']:,} joins, {m['lookups']:,} lookups"
                 if "not_modified" in m:
                     note = f"{100 * share_304(m):.2f}% of replies 304"
+                    if m["other"]:
+                        note += f", {m['other']:,} neither 200 nor 304"
                 out.append(f"| {endpoint} | {conns} | {server} | {fmt(m['rps'])} | "
                            f"{fmt(ratio, 2) if ratio else '-'} | {m['p50_ms']:.2f} | "
                            f"{m['p99_ms']:.2f} | {m['errors']} | {note} |")
