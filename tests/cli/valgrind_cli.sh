@@ -57,6 +57,9 @@ run 2 queue schedule --opens-at soon
 run 0 queue open
 run 2 queue frob
 run 0 verify
+run 0 prune
+run 0 --retention 3600 prune --limit 10 --json
+run 2 prune --limit 0
 run 1 --store "sqlite:$dir/no/such/dir.db" users
 
 echo "$count commands under valgrind, $failed failed"
