@@ -10,19 +10,17 @@
  *  - The token cache: for each WAITING token this db has seen, its ticket
  *    and its idle deadline as the store holds it. 64-byte-aligned buckets
  *    of two 32-byte entries, two buckets per token: a lookup reads one
- *    cache line, and the second bucket is prefetched alongside (before
- *    the lock is taken), so a token in it costs no second round trip to
- *    memory. Memory is bounded (MAX_BUCKETS).
+ *    cache line, and the second bucket is prefetched alongside, so a token
+ *    in it costs no second round trip to memory. Memory is bounded
+ *    (MAX_BUCKETS).
  * A poll is answered here only when the answer is WAITING; anything that
  * may be ACTIVE or ended goes to the store. Positions never increase on one
  * db: the horizon only moves forward, also when the store's own answer
  * shows it further on than the view.
  */
-#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -32,11 +30,6 @@
  * million waiting buyers on one process. Beyond that the entry closest to
  * its deadline is replaced (that buyer's next poll reaches the store). */
 #define MAX_BUCKETS (1u << 20)
-/* Tables of this size or more sit on 2 MiB pages where the kernel allows
- * (transparent huge pages on request): a poll of a random token then misses
- * the CPU's cache once, not also its TLB (a page walk that, in a virtual
- * machine, costs about as much again). */
-#define HUGE_PAGE ((size_t)2 << 20)
 /* Deadlines are kept as 32-bit offsets from the cache's base: half the
  * window (24.8 days) on either side of the deadline that set it. */
 #define DEADLINE_HALF_WINDOW (INT64_C(1) << 31)
@@ -71,9 +64,6 @@ struct concert__queue_cache {
     concert_queue_stats view;
     int64_t view_at;   /* when view was read; INT64_MIN: none */
     int refreshing;    /* a caller is reading the store for a new view */
-    /* Written under the lock, atomically, so that a poll may read both
-     * without it to prefetch its bucket (a stale pair only prefetches a
-     * useless line: a prefetch never faults). */
     cache_bucket *table;
     size_t buckets;    /* a power of two */
     size_t count;
@@ -189,17 +179,15 @@ static cache_entry *entry_place(cache_bucket *table, size_t buckets, const uint6
     return NULL;
 }
 
+/* 2 MiB pages (MADV_HUGEPAGE) and a prefetch issued before the lock were
+ * tried against the TLB and the lock's latency: neither was faster at a
+ * million waiting tokens on the 2-core VM of docs/performance.md. */
 static cache_bucket *table_alloc(size_t buckets)
 {
     const size_t size = buckets * sizeof(cache_bucket);
-    cache_bucket *t = aligned_alloc(size >= HUGE_PAGE ? HUGE_PAGE : sizeof(cache_bucket), size);
-    if (!t)
-        return NULL;
-#ifdef MADV_HUGEPAGE
-    if (size >= HUGE_PAGE)
-        (void)madvise(t, size, MADV_HUGEPAGE); /* advice: without it, small pages */
-#endif
-    memset(t, 0, size);
+    cache_bucket *t = aligned_alloc(sizeof(cache_bucket), size);
+    if (t)
+        memset(t, 0, size);
     return t;
 }
 
@@ -230,8 +218,8 @@ static int table_grow(concert__queue_cache *c)
         }
     }
     free(c->table);
-    __atomic_store_n(&c->table, fresh, __ATOMIC_RELAXED);
-    __atomic_store_n(&c->buckets, buckets, __ATOMIC_RELAXED);
+    c->table = fresh;
+    c->buckets = buckets;
     return 0;
 }
 
@@ -472,17 +460,6 @@ int concert__queue_cache_poll(concert_db *db, const char *token, int64_t now,
 
     if (db->opts.queue_refresh_ms <= 0 || !key_of(token, key))
         return 0;
-    /* The token's line comes from memory while the lock is taken. */
-    {
-        const cache_bucket *table = __atomic_load_n(&c->table, __ATOMIC_RELAXED);
-        const size_t buckets = __atomic_load_n(&c->buckets, __ATOMIC_RELAXED);
-        /* Integer arithmetic: the pair may be torn, the address wild. */
-        const uintptr_t base = (uintptr_t)table, mask = (uintptr_t)buckets - 1;
-        if (table && buckets) {
-            __builtin_prefetch((const void *)(base + ((uintptr_t)key[0] & mask) * 64));
-            __builtin_prefetch((const void *)(base + ((uintptr_t)key[1] & mask) * 64));
-        }
-    }
     /* The common case takes the lock once: a known token, a fresh view. */
     pthread_mutex_lock(&c->lock);
     e = entry_find(c, key);
