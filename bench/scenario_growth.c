@@ -19,17 +19,19 @@
  *  - growth.churn: the waiting room without sales: issue (admitted), leave,
  *    and a keyed charge every CHURN_CHARGE_EVERY cycles. Its end/first
  *    ratio is the issue's bar (<= 1.2x);
- * and three controls that price what is kept by design, so that what must
- * not grow is a figure of its own rather than a guess:
+ * and controls that price what is kept, so that what must not grow is a
+ * figure of its own rather than a guess:
  *  - growth.ledger: charges without a key (a ledger entry each, nothing to
- *    prune): L bytes per ledger entry;
- *  - growth.churn.keep: issue, leave and a keyed charge every cycle with a
- *    retention longer than the run: K = growth - L is what an ended token
- *    and an idempotency record cost when nothing is pruned;
- *  - growth.flow.keep: the flow with that retention: S = growth - K is the
- *    flow's sale records (and seat), kept by design.
+ *    prune): L bytes per ledger entry, kept by design;
+ *  - growth.tokens.keep: issue and leave with a retention longer than the
+ *    run: T bytes per ended token when nothing is pruned;
+ *  - growth.flow.keep: the flow without an idempotency key and with that
+ *    retention: S = growth - T is the flow's sale records (reservation,
+ *    payment, ledger entry, the seat), kept by design;
+ *  - growth.flow.keep.keyed: the same with keys: I = growth - S - T is an
+ *    idempotency record, so T + I is what retention takes back per flow.
  * What must not grow is then growth.flow's bytes per flow minus S, and
- * growth.churn's per cycle minus its ledger entries.
+ * growth.churn's per cycle minus its ledger entries (L each).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +65,7 @@
 /* The control runs need only enough cycles to price a record. */
 #define MEMORY_CONTROL_MAX 1000000
 
-enum growth_work { WORK_FLOW, WORK_CHURN, WORK_CHURN_KEYED, WORK_LEDGER };
+enum growth_work { WORK_FLOW, WORK_FLOW_UNKEYED, WORK_CHURN, WORK_TOKENS, WORK_LEDGER };
 
 typedef struct growth_run {
     const char *name;
@@ -184,7 +186,7 @@ static int fail(const char *what, int64_t cycle, int rc)
 
 /* Seats come a schedule (one concert) at a time, as the flows reach them:
  * loading ten million up front would hide them in the first checkpoint. */
-static int flow_cycle(growth_ctx *g, int64_t k)
+static int flow_cycle(growth_ctx *g, int64_t k, int keyed)
 {
     concert_token_info t;
     concert_reservation r;
@@ -208,7 +210,7 @@ static int flow_cycle(growth_ctx *g, int64_t k)
                                    k % GROWTH_SEATS_PER_SCHEDULE + 1)) != 0)
         return fail("hold", k, rc);
     snprintf(key, sizeof(key), "pay-%lld", (long long)k);
-    if ((rc = concert_pay(&p, g->st.db, t.token, r.id, key)) != 0)
+    if ((rc = concert_pay(&p, g->st.db, t.token, r.id, keyed ? key : NULL)) != 0)
         return fail("pay", k, rc);
     return 0;
 }
@@ -222,6 +224,7 @@ static int charge(growth_ctx *g, int64_t k, int keyed)
     return rc != 0 ? fail("charge", k, rc) : 0;
 }
 
+/* charge_every: a keyed charge every this many cycles; 0: none. */
 static int churn_cycle(growth_ctx *g, int64_t k, int charge_every)
 {
     concert_token_info t;
@@ -232,7 +235,7 @@ static int churn_cycle(growth_ctx *g, int64_t k, int charge_every)
         return fail("issue (not admitted at once)", k, CONCERT_EINTERNAL);
     if ((rc = concert_queue_leave(g->st.db, t.token)) != 0)
         return fail("leave", k, rc);
-    return k % charge_every == 0 ? charge(g, k, 1) : 0;
+    return charge_every > 0 && k % charge_every == 0 ? charge(g, k, 1) : 0;
 }
 
 static int cycle(growth_ctx *g, int work, int64_t k)
@@ -240,11 +243,13 @@ static int cycle(growth_ctx *g, int work, int64_t k)
     g->now += g->step_ms;
     switch (work) {
     case WORK_FLOW:
-        return flow_cycle(g, k);
+        return flow_cycle(g, k, 1);
+    case WORK_FLOW_UNKEYED:
+        return flow_cycle(g, k, 0);
     case WORK_CHURN:
         return churn_cycle(g, k, CHURN_CHARGE_EVERY);
-    case WORK_CHURN_KEYED:
-        return churn_cycle(g, k, 1);
+    case WORK_TOKENS:
+        return churn_cycle(g, k, 0);
     default:
         return charge(g, k, 0);
     }
@@ -256,7 +261,6 @@ static int64_t charges_in(int work, int64_t from, int64_t to)
     switch (work) {
     case WORK_CHURN: /* k % CHURN_CHARGE_EVERY == 0 */
         return (to - 1) / CHURN_CHARGE_EVERY - (from - 1) / CHURN_CHARGE_EVERY;
-    case WORK_CHURN_KEYED:
     case WORK_LEDGER:
         return to - from;
     default:
@@ -363,7 +367,7 @@ static int add_row(int kind, const char *scenario, const growth_run *run, const 
     bench_row row;
     bench_row_init(&row, scenario, kind, 1);
     count_label(row.size, sizeof(row.size), run->total,
-                run->work == WORK_FLOW ? "flows" : run->work == WORK_LEDGER ? "charges" : "cycles");
+                run->work == WORK_FLOW || run->work == WORK_FLOW_UNKEYED ? "flows" : run->work == WORK_LEDGER ? "charges" : "cycles");
     row.reps = 1;
     row.ops = run->total;
     row.median.ops_per_s = r->cycles_per_s;
@@ -389,7 +393,6 @@ int scenario_growth(const bench_options *o, int kind)
     int64_t first = durable ? total / 10 : (total >= 1000000 ? 100000 : total / 10);
     const int64_t control = durable ? total : (total < MEMORY_CONTROL_MAX ? total : MEMORY_CONTROL_MAX);
     const int64_t step = durable ? SQLITE_STEP_MS : MEMORY_STEP_MS;
-    growth_result flow, churn, ledger, churn_keep, flow_keep;
     char note[256], size_note[64];
     const char *unit = durable ? "file" : "RSS";
     int rc = 0;
@@ -415,70 +418,82 @@ int scenario_growth(const bench_options *o, int kind)
         {"flow", WORK_FLOW, GROWTH_RETENTION_MS, first, total},
         {"churn", WORK_CHURN, GROWTH_RETENTION_MS, first, total},
         {"ledger", WORK_LEDGER, GROWTH_RETENTION_MS, first, control},
-        {"churn.keep", WORK_CHURN_KEYED, KEEP_RETENTION_MS, first, control},
-        {"flow.keep", WORK_FLOW, KEEP_RETENTION_MS, first, control},
+        {"tokens.keep", WORK_TOKENS, KEEP_RETENTION_MS, first, control},
+        {"flow.keep", WORK_FLOW_UNKEYED, KEEP_RETENTION_MS, first, control},
+        {"flow.keep.keyed", WORK_FLOW, KEEP_RETENTION_MS, first, control},
     };
-    growth_result *results[] = {&flow, &churn, &ledger, &churn_keep, &flow_keep};
+    growth_result res[sizeof(runs) / sizeof(runs[0])];
     for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
-        if (growth_one(o, kind, &runs[i], results[i]) != 0)
+        if (growth_one(o, kind, &runs[i], &res[i]) != 0)
             return -1;
     }
+    const growth_result *flow = &res[0], *churn = &res[1], *ledger = &res[2];
+    const growth_result *tokens_keep = &res[3], *flow_keep = &res[4], *keyed_keep = &res[5];
 
     /* Prices of what is kept, from the controls. */
-    const double ledger_b = ledger.bytes_per_cycle;
-    const double token_idem_b = churn_keep.bytes_per_cycle - ledger_b;
-    const double sale_b = flow_keep.bytes_per_cycle - token_idem_b;
-    const double flow_rest = flow.bytes_per_cycle - sale_b;
-    const double churn_ledger = ledger_b * (double)churn.charges_between;
+    const double between = (double)(total - first);
+    const double ledger_b = ledger->bytes_per_cycle;
+    const double token_b = tokens_keep->bytes_per_cycle;
+    const double sale_b = flow_keep->bytes_per_cycle - token_b;
+    const double idem_b = keyed_keep->bytes_per_cycle - flow_keep->bytes_per_cycle;
+    const double flow_rest = flow->bytes_per_cycle - sale_b;
+    const double churn_ledger = ledger_b * (double)churn->charges_between;
     const double churn_rest =
-        ((double)(churn.size_total - churn.size_first) - churn_ledger) / (double)(total - first);
-    const double churn_ratio = (double)churn.size_total / (double)churn.size_first;
-    const double churn_net = ((double)churn.size_total - churn_ledger) / (double)churn.size_first;
-    const double flow_ratio = (double)flow.size_total / (double)flow.size_first;
-    const double flow_net = ((double)flow.size_total - sale_b * (double)(total - first)) /
-                            (double)flow.size_first;
+        ((double)(churn->size_total - churn->size_first) - churn_ledger) / between;
+    const double churn_ratio = (double)churn->size_total / (double)churn->size_first;
+    const double churn_net = ((double)churn->size_total - churn_ledger) / (double)churn->size_first;
+    const double flow_ratio = (double)flow->size_total / (double)flow->size_first;
 
-    snprintf(size_note, sizeof(size_note), "%s %.1f -> %.1f MiB", unit, mib(flow.size_first),
-             mib(flow.size_total));
+    snprintf(size_note, sizeof(size_note), "%s %.1f -> %.1f MiB", unit, mib(flow->size_first),
+             mib(flow->size_total));
     snprintf(note, sizeof(note),
-             "%s (%lld -> %lld flows): %.1f B/flow = %.1f sale records (by design) + %.1f "
-             "rest; net ratio %.2f",
-             size_note, (long long)first, (long long)total, flow.bytes_per_cycle, sale_b,
-             flow_rest, flow_net);
-    rc |= add_row(kind, "growth.flow", &runs[0], &flow, flow_ratio, "size_ratio", note);
+             "%s (%lld -> %lld flows): %.1f B/flow = %.1f sale records (kept by design) + "
+             "%.1f not sale records",
+             size_note, (long long)first, (long long)total, flow->bytes_per_cycle, sale_b,
+             flow_rest);
+    rc |= add_row(kind, "growth.flow", &runs[0], flow, flow_ratio, "size_ratio", note);
     snprintf(note, sizeof(note),
-             "%s %.1f -> %.1f MiB (%lld -> %lld): %.2f B/cycle of which ledger %.2f (by "
-             "design), rest %.2f; net ratio %.2f",
-             unit, mib(churn.size_first), mib(churn.size_total), (long long)first,
-             (long long)total, churn.bytes_per_cycle, churn_ledger / (double)(total - first),
-             churn_rest, churn_net);
-    rc |= add_row(kind, "growth.churn", &runs[1], &churn, churn_ratio, "size_ratio", note);
+             "net of ledger entries: ratio %.2f, %.2f B/cycle; raw %s %.1f -> %.1f MiB (%lld -> "
+             "%lld), %.2f B/cycle, ratio %.2f (%lld keyed charges' ledger entries kept by "
+             "design)",
+             churn_net, churn_rest, unit, mib(churn->size_first), mib(churn->size_total),
+             (long long)first, (long long)total, churn->bytes_per_cycle, churn_ratio,
+             (long long)churn->charges_between);
+    rc |= add_row(kind, "growth.churn", &runs[1], churn, churn_net, "net_size_ratio", note);
     snprintf(note, sizeof(note), "control: unkeyed charges, a ledger entry each (by design); %s",
-             ledger.prune_note);
-    rc |= add_row(kind, "growth.ledger", &runs[2], &ledger, ledger_b, "bytes_per_entry", note);
+             ledger->prune_note);
+    rc |= add_row(kind, "growth.ledger", &runs[2], ledger, ledger_b, "bytes_per_entry", note);
     snprintf(note, sizeof(note),
-             "control, retention > run: issue+leave+keyed charge; token+idempotency record "
-             "%.1f B kept when not pruned",
-             token_idem_b);
-    rc |= add_row(kind, "growth.churn.keep", &runs[3], &churn_keep, churn_keep.bytes_per_cycle,
-                  "bytes_per_cycle", note);
+             "control, retention longer than the run: issue+leave, %.1f B per ended token "
+             "kept when not pruned",
+             token_b);
+    rc |= add_row(kind, "growth.tokens.keep", &runs[3], tokens_keep, token_b, "bytes_per_token",
+                  note);
     snprintf(note, sizeof(note),
-             "control, retention > run: %.1f B/flow, of which token+idempotency %.1f, sale "
+             "control, retention longer than the run, no key: %.1f B/flow = token %.1f + sale "
              "records %.1f",
-             flow_keep.bytes_per_cycle, token_idem_b, sale_b);
-    rc |= add_row(kind, "growth.flow.keep", &runs[4], &flow_keep, flow_keep.bytes_per_cycle,
+             flow_keep->bytes_per_cycle, token_b, sale_b);
+    rc |= add_row(kind, "growth.flow.keep", &runs[4], flow_keep, flow_keep->bytes_per_cycle,
                   "bytes_per_flow", note);
+    snprintf(note, sizeof(note),
+             "control, as flow.keep with keys: %.1f B/flow; an idempotency record %.1f B; "
+             "retention takes back %.1f B/flow",
+             keyed_keep->bytes_per_cycle, idem_b, token_b + idem_b);
+    rc |= add_row(kind, "growth.flow.keep.keyed", &runs[5], keyed_keep,
+                  keyed_keep->bytes_per_cycle, "bytes_per_flow", note);
     if (durable) {
-        snprintf(note, sizeof(note),
-                 "pages in use: flow %.1f B/flow, churn %.2f B/cycle, ledger %.1f B/entry; %s",
-                 flow.used_per_cycle, churn.used_per_cycle, ledger.used_per_cycle,
-                 churn.prune_note);
         bench_row row;
+        snprintf(note, sizeof(note),
+                 "pages in use: flow %.1f B/flow, churn %.2f B/cycle, ledger %.1f B/entry; "
+                 "churn: %s",
+                 flow->used_per_cycle, churn->used_per_cycle, ledger->used_per_cycle,
+                 churn->prune_note);
         bench_row_init(&row, "growth.pages", kind, 1);
         count_label(row.size, sizeof(row.size), total, "cycles");
         row.reps = 1;
-        row.value = churn.used_first > 0 ? (double)churn.used_total / (double)churn.used_first
-                                        : 0.0;
+        row.value = churn->used_first > 0
+                        ? (double)churn->used_total / (double)churn->used_first
+                        : 0.0;
         snprintf(row.value_name, sizeof(row.value_name), "churn_used_ratio");
         text_copy(row.note, sizeof(row.note), note);
         rc |= bench_report_add(&row);
