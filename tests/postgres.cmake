@@ -81,3 +81,19 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_queue.c)
     FIXTURES_REQUIRED postgres_server SKIP_RETURN_CODE 77 TIMEOUT 600
     ENVIRONMENT "CONCERT_TEST_PG_CONNINFO_FILE=${CONCERT_PG_CONNINFO}")
 endif()
+
+# The free lists' versions across two processes (issue 12): a change one
+# process commits is in the other's next version call, nothing else changes
+# it. The same program as for SQLite (tests/sqlite.cmake), on a fresh database.
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_version.c)
+  if(NOT TARGET mp_version)
+    add_executable(mp_version ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_version.c)
+    target_link_libraries(mp_version PRIVATE concert_static)
+  endif()
+  add_test(NAME mp_version_postgres
+           COMMAND ${CONCERT_PG_SCRIPTS}/run.sh ${CONCERT_PG_SCRIPTS}/with_db.sh
+                   ${CONCERT_PG_CONNINFO} $<TARGET_FILE:mp_version> 3)
+  set_tests_properties(mp_version_postgres PROPERTIES
+    FIXTURES_REQUIRED postgres_server SKIP_RETURN_CODE 77 TIMEOUT 300
+    ENVIRONMENT "CONCERT_TEST_PG_CONNINFO_FILE=${CONCERT_PG_CONNINFO}")
+endif()

@@ -37,20 +37,36 @@ static int pg_concerts_list(concert_storage *self, int32_t status, concert_emit_
     return rc;
 }
 
+/* Cached like schedules (pg_schedule_get): a concert never changes once
+ * loaded. Only found ones are remembered. */
 static int pg_concert_get(concert_storage *self, int64_t concert_id, concert_concert *out)
 {
+    pg_store *st = (pg_store *)self;
+    concert_concert *cached = &st->concert_cache[(uint64_t)concert_id % PG_CONCERT_CACHE];
     pg_params p = {0};
     PGresult *res;
-    int rc;
+    int rc, hit;
+
+    pthread_mutex_lock(&st->cache_mutex);
+    hit = cached->id == concert_id && concert_id != 0;
+    if (hit)
+        *out = *cached;
+    pthread_mutex_unlock(&st->cache_mutex);
+    if (hit)
+        return CONCERT_OK;
 
     param_int(&p, concert_id);
-    if ((rc = pgb_query((pg_store *)self, PG_CONCERT_GET, &p, 0, &res)) != 0)
+    if ((rc = pgb_query(st, PG_CONCERT_GET, &p, 0, &res)) != 0)
         return rc;
-    if (PQntuples(res) == 0)
+    if (PQntuples(res) == 0) {
         rc = concert_sys_error_set(CONCERT_ECONCERT_NOT_FOUND, "concert %lld not found",
                                    (long long)concert_id);
-    else
+    } else {
         concert_from_row(res, 0, out);
+        pthread_mutex_lock(&st->cache_mutex);
+        *cached = *out;
+        pthread_mutex_unlock(&st->cache_mutex);
+    }
     PQclear(res);
     return rc;
 }

@@ -21,8 +21,9 @@ typedef enum pg_stmt { PG_STATEMENTS(PG_STMT_ENUM) PG_STMT_COUNT } pg_stmt;
 
 /* Longer statement timeout for bulk work (catalog load, verify, schema). */
 #define PG_BULK_TIMEOUT_SQL "SET LOCAL statement_timeout = '600s'; SET LOCAL lock_timeout = '60s'"
-/* Schedules remembered (direct-mapped by id). */
+/* Schedules and concerts remembered (direct-mapped by id). */
 #define PG_SCHEDULE_CACHE 512
+#define PG_CONCERT_CACHE 64
 
 typedef struct pg_slot {
     PGconn *conn;      /* NULL: not connected (yet, or since a failure) */
@@ -46,6 +47,9 @@ typedef struct pg_store {
      * found schedule is cached, saving a round trip on every reservation. */
     pthread_mutex_t cache_mutex;
     concert_storage_schedule schedule_cache[PG_SCHEDULE_CACHE];
+    /* Concerts, for the same reason: a concert's list version checks the
+     * concert first, and then costs one round trip, not two. */
+    concert_concert concert_cache[PG_CONCERT_CACHE];
 } pg_store;
 
 /* How a failure may be retried. */
