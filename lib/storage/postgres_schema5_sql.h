@@ -36,10 +36,13 @@
 #define CONCERT_POSTGRES_SCHEMA5_SQL_H
 
 #include "postgres_sql.h" /* PG_LIST_STRIPES */
-/* Rows of each kind an incidental prune deletes at most: at least what a
- * step creates (one token, one idempotency record), so that a store that is
+/* The incidental prune (concert_fn.prune_due): a join and a payment run it
+ * every second time (by their new id, which a sequence of their own hands
+ * out) for PG_PRUNE_ROWS rows of each kind, a keyed charge every time for
+ * PG_PRUNE_KEYS keys: twice what they create, amortised, so that a store
  * never pruned explicitly catches up. */
-#define PG_PRUNE_STEP 2
+#define PG_PRUNE_ROWS "4"
+#define PG_PRUNE_KEYS "2"
 
 /* The statements of version 5 that need a value from the C side ($1). */
 #define PG_SCHEMA5_EPOCH_SQL                                                                 \
@@ -85,21 +88,20 @@ static const char *const PG_MIGRATION_5[] = {
     "CREATE INDEX tokens_ended ON concert.tokens (ended_at) WHERE state = 3;"
     "CREATE INDEX idempotency_by_age ON concert.idempotency (created_at);",
 
-    /* A few due rows of each kind (p_tokens, p_keys), oldest first; rows
-     * another step has locked are skipped, never waited for. */
+    /* A few due rows of each kind (p_tokens, p_keys), oldest first, each an
+     * index range, in one statement; rows another step has locked are
+     * skipped, never waited for. */
     "CREATE FUNCTION concert_fn.prune_due(p_before bigint, p_tokens int, p_keys int)"
     "    RETURNS void LANGUAGE plpgsql AS $$\n"
+    "DECLARE v_n bigint;\n"
     "BEGIN\n"
-    "  IF p_tokens > 0 THEN\n"
-    "    DELETE FROM concert.tokens WHERE ctid = ANY (ARRAY(\n"
-    "      SELECT ctid FROM concert.tokens WHERE state = 3 AND ended_at <= p_before\n"
-    "       ORDER BY ended_at LIMIT p_tokens FOR UPDATE SKIP LOCKED));\n"
-    "  END IF;\n"
-    "  IF p_keys > 0 THEN\n"
-    "    DELETE FROM concert.idempotency WHERE ctid = ANY (ARRAY(\n"
-    "      SELECT ctid FROM concert.idempotency WHERE created_at <= p_before\n"
-    "       ORDER BY created_at LIMIT p_keys FOR UPDATE SKIP LOCKED));\n"
-    "  END IF;\n"
+    "  WITH t AS (DELETE FROM concert.tokens WHERE ctid = ANY (ARRAY(\n"
+    "               SELECT ctid FROM concert.tokens WHERE state = 3 AND ended_at <= p_before\n"
+    "                ORDER BY ended_at LIMIT p_tokens FOR UPDATE SKIP LOCKED)) RETURNING 1),\n"
+    "       k AS (DELETE FROM concert.idempotency WHERE ctid = ANY (ARRAY(\n"
+    "               SELECT ctid FROM concert.idempotency WHERE created_at <= p_before\n"
+    "                ORDER BY created_at LIMIT p_keys FOR UPDATE SKIP LOCKED)) RETURNING 1)\n"
+    "  SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM k) INTO v_n;\n"
     "END $$;",
 
     /* prune(), first and in a transaction of its own: WAITING tokens in
@@ -235,7 +237,8 @@ static const char *const PG_MIGRATION_5[] = {
     "    RETURNS concert_fn.token_row LANGUAGE plpgsql AS $$\n"
     "#variable_conflict use_column\n"
     "DECLARE v record; v_id bigint; v_ticket bigint; v_state int; v_seen bigint;\n"
-    "  v_expires bigint; v_budget bigint := 0; r concert_fn.token_row;\n"
+    "  v_expires bigint; v_budget bigint := 0; v_done boolean := false;\n"
+    "  r concert_fn.token_row;\n"
     "BEGIN\n"
     "  PERFORM pg_advisory_xact_lock_shared(1668246887, 0),\n"
     "          pg_advisory_xact_lock(1668246885, hashint8(p_user))\n"
@@ -283,28 +286,24 @@ static const char *const PG_MIGRATION_5[] = {
     "      r := concert_fn.token_report(v_id, p_now, p_wait_ttl,\n"
     "                                   concert_fn.admit(p_now, p_active_ttl, p_wait_ttl),\n"
     "                                   r.is_new);\n"
-    "      IF r.is_new = 1 THEN\n"
-    "        PERFORM concert_fn.prune_due(p_now - p_retention, " PG_SQL_STR(PG_PRUNE_STEP) ", "
-    PG_SQL_STR(PG_PRUNE_STEP) ");\n"
-    "      END IF;\n"
-    "      RETURN r;\n"
-    "    END IF;\n"
-    "    IF v_state = 1 AND v_ticket IS NOT NULL\n"
-    "       AND (v.expired OR v_budget >= v_ticket - v.admitted_through) THEN\n"
+    "      v_done := true;\n"
+    "    ELSIF v_state = 1 AND v_ticket IS NOT NULL\n"
+    "          AND (v.expired OR v_budget >= v_ticket - v.admitted_through) THEN\n"
     "      r.admitted := -1;\n"
     "    END IF;\n"
     "  END IF;\n"
-    "  r.ticket := coalesce(v_ticket, 0);\n"
-    "  IF v_state = 2 THEN\n"
-    "    r.state := 2; r.position := 0; r.expires_at := v_expires;\n"
-    "  ELSE\n"
-    "    r.state := 1; r.expires_at := v_seen + p_wait_ttl;\n"
-    "    r.position := CASE WHEN v_ticket IS NULL THEN -1\n"
-    "                       ELSE v_ticket - v.admitted_through END;\n"
+    "  IF NOT v_done THEN\n"
+    "    r.ticket := coalesce(v_ticket, 0);\n"
+    "    IF v_state = 2 THEN\n"
+    "      r.state := 2; r.position := 0; r.expires_at := v_expires;\n"
+    "    ELSE\n"
+    "      r.state := 1; r.expires_at := v_seen + p_wait_ttl;\n"
+    "      r.position := CASE WHEN v_ticket IS NULL THEN -1\n"
+    "                         ELSE v_ticket - v.admitted_through END;\n"
+    "    END IF;\n"
     "  END IF;\n"
-    "  IF r.is_new = 1 THEN\n"
-    "    PERFORM concert_fn.prune_due(p_now - p_retention, " PG_SQL_STR(PG_PRUNE_STEP) ", "
-    PG_SQL_STR(PG_PRUNE_STEP) ");\n"
+    "  IF r.is_new = 1 AND v_id % 2 = 0 THEN\n"
+    "    PERFORM concert_fn.prune_due(p_now - p_retention, " PG_PRUNE_ROWS ", " PG_PRUNE_ROWS ");\n"
     "  END IF;\n"
     "  RETURN r;\n"
     "END $$;",
@@ -478,8 +477,9 @@ static const char *const PG_MIGRATION_5[] = {
     "    UPDATE concert.list_changes SET changes = changes + g.n\n"
     "      WHERE schedule_id = g.schedule_id AND stripe = g.stripe;\n"
     "  END LOOP;\n"
-    "  PERFORM concert_fn.prune_due(p_now - p_retention, " PG_SQL_STR(PG_PRUNE_STEP) ", "
-    PG_SQL_STR(PG_PRUNE_STEP) ");\n"
+    "  IF v_payment % 2 = 0 THEN\n"
+    "    PERFORM concert_fn.prune_due(p_now - p_retention, " PG_PRUNE_ROWS ", " PG_PRUNE_ROWS ");\n"
+    "  END IF;\n"
     "  RETURN QUERY SELECT 0, v_payment, v_first, v_user, v_sum, v_balance, p_now;\n"
     "END $$;",
 
@@ -560,7 +560,7 @@ static const char *const PG_MIGRATION_5[] = {
     "    INSERT INTO concert.idempotency (user_id, operation, key, fingerprint, balance,\n"
     "                                     created_at)\n"
     "      VALUES (p_user, 'charge', p_key, p_fingerprint, v_balance, p_now);\n"
-    "    PERFORM concert_fn.prune_due(p_now - p_retention, 0, " PG_SQL_STR(PG_PRUNE_STEP) ");\n"
+    "    PERFORM concert_fn.prune_due(p_now - p_retention, 0, " PG_PRUNE_KEYS ");\n"
     "  END IF;\n"
     "  RETURN QUERY SELECT 0, v_balance;\n"
     "END $$;",
