@@ -72,7 +72,7 @@ static void remove_dir(void)
     rmdir(dir);
 }
 
-TestSuite(sqlite, .init = make_dir, .fini = remove_dir, .timeout = 60);
+TestSuite(sqlite, .init = make_dir, .fini = remove_dir, .timeout = 120);
 
 static concert_db *open_store(void)
 {
@@ -1969,7 +1969,7 @@ Test(sqlite, pruned_open_tokens_leave_the_queue_counters_right)
  * so the tables hold what is open plus about a second's worth of rows,
  * never the history (which would be 400 tokens and 800 keys).
  */
-Test(sqlite, the_calls_themselves_keep_tokens_and_keys_bounded, .timeout = 120)
+Test(sqlite, the_calls_themselves_keep_tokens_and_keys_bounded)
 {
     enum { CYCLES = 400, USERS = 3 };
     const concert_catalog_user users[USERS] = {
