@@ -365,7 +365,7 @@ static int load_body(pg_slot *slot, void *ctx, pg_error *err)
      * here changes nothing stored). */
     {
         pg_error ignored;
-        pgb_exec_simple(slot, "ANALYZE concert.users, concert.schedules, concert.seats", 0,
+        pgb_exec_simple(slot, "ANALYZE concert.users, concert.schedules, concert.seats, concert.list_changes", 0,
                         &ignored);
     }
     return 0;
