@@ -23,7 +23,7 @@ def test_help_and_version(concertd_path):
                  "--queue-refresh-ms", "--admin-key-file", "--active-ttl", "--wait-ttl",
                  "--hold-ttl", "--booking-cutoff", "--threads", "--import", "--demo", "--help",
                  "--version", "--auth", "--insecure-demo", "--jwt-secret-file", "--auth-header",
-                 "--service-key-file", "--allow-self-charge"):
+                 "--service-key-file", "--allow-self-charge", "--retention", "--reuse-port"):
         assert flag in r.stdout, flag
     # The queue limits only seed a new store: --help must say so.
     assert "only SEED a store" in r.stdout
@@ -61,6 +61,9 @@ def test_help_and_version(concertd_path):
     (["--threads", "100000"], "--threads"),
     (["--demo=yes"], "--demo takes no value"),
     (["--import"], "--import needs a value"),
+    (["--retention", "0"], "--retention"),
+    (["--retention", "-5"], "--retention"),
+    (["--reuse-port=1"], "--reuse-port takes no value"),
 ])
 def test_bad_flags_exit_2_with_a_message(concertd_path, args, complaint):
     r = run(concertd_path, *args)
@@ -79,6 +82,32 @@ def test_flag_equals_form_and_decimal_seconds(start_server):
     # A hold of 2.5 s, to the millisecond (the server and the test share a clock).
     assert before + datetime.timedelta(seconds=2.5) <= until + datetime.timedelta(milliseconds=1)
     assert until <= after + datetime.timedelta(seconds=2.5, milliseconds=1)
+
+
+def test_retention_below_a_second_refuses_to_start(concertd_path):
+    r = run(concertd_path, "--store", "memory:", "--listen", "127.0.0.1:0", "--retention", "0.5")
+    assert r.returncode == 1, r
+    assert "retention_ms" in r.stderr and "1000 ms" in r.stderr, r.stderr
+
+
+def test_reuse_port_lets_two_servers_share_a_port(concertd_path, workdir):
+    first = Server(concertd_path, ["--store", "memory:", "--demo", "--reuse-port"], workdir)
+    try:
+        port = first.port
+        # Without the flag the port is taken...
+        r = run(concertd_path, "--store", "memory:", "--listen", f"127.0.0.1:{port}")
+        assert r.returncode == 1 and "cannot listen" in r.stderr, r
+        # ...with it on both, a second process serves the same port.
+        second = Server(concertd_path, ["--store", "memory:", "--demo", "--listen",
+                                        f"127.0.0.1:{port}", "--reuse-port"], workdir)
+        try:
+            assert second.port == port
+            assert second.call("GET", "/healthz").status == 200
+        finally:
+            assert second.stop() == 0
+        assert first.call("GET", "/healthz").status == 200
+    finally:
+        assert first.stop() == 0
 
 
 def test_bad_catalog_refuses_to_start(concertd_path, workdir):
