@@ -137,11 +137,12 @@ class Disk:
     def fill(self, store_path):
         if self.mounted:
             chunk = b"\0" * 65536
-            with open(self.filler, "wb") as f:
+            # Unbuffered: a buffered file would try the failed bytes again
+            # at close and raise ENOSPC out of the with statement.
+            with open(self.filler, "wb", buffering=0) as f:
                 try:
                     while True:
                         f.write(chunk)
-                        f.flush()
                 except OSError:
                     pass
                 # The last bytes: a page at a time.
