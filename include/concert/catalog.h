@@ -99,6 +99,40 @@ CONCERT_EXTERN int concert_seats_available(concert_seat_list **out, concert_db *
                                            const char *token, int64_t schedule_id);
 CONCERT_EXTERN void concert_seat_list_free(concert_seat_list *list);
 
+/* A seat's state in a seat map. */
+typedef enum concert_seat_status {
+    CONCERT_SEAT_FREE = 1,  /* neither sold nor under a live hold */
+    CONCERT_SEAT_HELD = 2,  /* under a live hold (someone's, maybe the caller's) */
+    CONCERT_SEAT_SOLD = 3   /* paid for */
+} concert_seat_status;
+
+typedef struct concert_seat_state {
+    concert_seat seat;
+    int32_t status;                  /* concert_seat_status */
+    int32_t reserved;                /* 0 */
+    int64_t held_until;              /* HELD: when the hold runs out; else 0 */
+} concert_seat_state;
+
+typedef struct concert_seat_map {
+    int64_t schedule_id;
+    size_t count;
+    concert_seat_state *items;       /* every seat, in seat-number order */
+} concert_seat_map;
+
+/*
+ * Every seat of a bookable schedule with its state, for drawing a seat map:
+ * the FREE ones are exactly what concert_seats_available() lists at the
+ * same moment, so concert_seats_version() labels a map too. It never says
+ * whose a hold is (a buyer knows their own reservations). Same checks and
+ * errors as concert_seats_available(). Free *out with
+ * concert_seat_map_free().
+ */
+CONCERT_EXTERN int concert_seat_map_get(concert_seat_map **out, concert_db *db,
+                                        const char *token, int64_t schedule_id);
+CONCERT_EXTERN void concert_seat_map_free(concert_seat_map *map);
+/* "FREE", "HELD", "SOLD"; "UNKNOWN" for anything else. Static. */
+CONCERT_EXTERN const char *concert_seat_status_name(int status);
+
 /*
  * The version of a free list: what a server that caches the rendered list
  * compares, and shows as an ETag. Two calls that report equal versions

@@ -40,6 +40,29 @@ CONCERT_EXTERN const char *concert_backend_name(const concert_db *db);
 /* Current time as db's clock sees it, in ms since the epoch. */
 CONCERT_EXTERN int64_t concert_now(const concert_db *db);
 
+/*
+ * What this db handle did with its store since it was opened: for metrics.
+ * Counts are monotonic and per handle (another process sharing the store
+ * keeps its own). Versioned like the options: set version to
+ * CONCERT_DB_STATS_VERSION; later versions only append fields.
+ */
+#define CONCERT_DB_STATS_VERSION 1
+typedef struct concert_db_stats {
+    unsigned int version;         /* CONCERT_DB_STATS_VERSION */
+    uint64_t storage_calls;       /* steps the core asked the backend for */
+    uint64_t storage_errors;      /* of them, failed with CONCERT_ESTORAGE,
+                                     CONCERT_EBUSY, CONCERT_ESCHEMA or
+                                     CONCERT_EINTERNAL (the store's trouble,
+                                     not a caller's mistake) */
+    uint64_t storage_retries;     /* the backend's own retries (storage.h
+                                     counters) */
+    uint64_t storage_reconnects;  /* connections the backend replaced */
+} concert_db_stats;
+
+/* Fill *out (out->version set by the caller). Cheap: atomic loads, no store
+ * access. Errors: CONCERT_EINVAL (NULL, or an unknown version). */
+CONCERT_EXTERN int concert_db_stats_get(concert_db_stats *out, concert_db *db);
+
 CONCERT_END_DECLS
 
 #endif

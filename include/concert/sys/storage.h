@@ -46,8 +46,10 @@ CONCERT_BEGIN_DECLS
  * max_per_user in concert_storage_schedule and the catalog, status
  * RELEASED.
  * 4: list_version (the free lists' change counter), retention and prune
- * (retention_ms in concert_queue_params and concert_charge_request). */
-#define CONCERT_STORAGE_VERSION 4
+ * (retention_ms in concert_queue_params and concert_charge_request).
+ * 5: seat_map (every seat of a schedule with its state), and the optional
+ * counters (retries and reconnects the backend made on its own). */
+#define CONCERT_STORAGE_VERSION 5
 
 /* A token that exists but can no longer be used: it expired, was dropped
  * for idleness, was left, or was consumed by a payment. Only ever seen by
@@ -232,9 +234,17 @@ typedef struct concert_charge_request {
 typedef int (*concert_emit_concert_fn)(void *ctx, const concert_concert *item);
 typedef int (*concert_emit_schedule_fn)(void *ctx, const concert_schedule *item);
 typedef int (*concert_emit_seat_fn)(void *ctx, const concert_seat *item);
+typedef int (*concert_emit_seat_state_fn)(void *ctx, const concert_seat_state *item);
 typedef int (*concert_emit_ledger_fn)(void *ctx, const concert_ledger_entry *item);
 typedef int (*concert_emit_user_fn)(void *ctx, const concert_user *item);
 typedef int (*concert_emit_text_fn)(void *ctx, const char *text);
+
+/* What a backend did on its own, since it was opened (counters()). */
+typedef struct concert_storage_counters {
+    uint64_t retries;     /* steps run again after a serialization failure,
+                             a deadlock or a busy store */
+    uint64_t reconnects;  /* connections replaced after they were lost */
+} concert_storage_counters;
 
 typedef struct concert_storage concert_storage;
 
@@ -378,6 +388,17 @@ struct concert_storage {
     int (*list_version)(concert_storage *self, int64_t concert_id, int64_t schedule_id,
                         int64_t starts_after, int64_t now, concert_list_version *out);
 
+    /* must: emit EVERY seat of the schedule at now in seat-number order, in
+     * time linear in its seats, each with its state: CONCERT_SEAT_SOLD when
+     * a PAID reservation owns it, CONCERT_SEAT_HELD under a live hold
+     * (held_until > now) with held_until set, else CONCERT_SEAT_FREE (an
+     * expired or released hold frees the seat). The FREE seats are exactly
+     * what seats_available emits at the same now, so list_version labels
+     * this map too. One consistent read (a snapshot or one lock). The
+     * schedule is known to exist. */
+    int (*seat_map)(concert_storage *self, int64_t schedule_id, int64_t now,
+                    concert_emit_seat_state_fn emit, void *ctx);
+
     /* must: load a catalog the core has already validated (fields in range,
      * ids unique within it, seat ranges ordered and disjoint), all or nothing.
      * An id already in the store is CONCERT_ECONFLICT, with a message naming
@@ -483,6 +504,11 @@ struct concert_storage {
     int (*verify)(concert_storage *self, const concert_queue_params *params, int64_t now,
                   concert_emit_text_fn violation, void *ctx,
                   concert_verify_report *report);
+
+    /* may: the work this backend did on its own since it was opened, for
+     * concert_db_stats_get() (NULL: reported as 0). Cheap (atomic loads):
+     * a metrics scrape calls it. */
+    int (*counters)(concert_storage *self, concert_storage_counters *out);
 };
 
 /*
