@@ -96,6 +96,12 @@ typedef struct api_response {
     char etag[96];             /* ETag header (quotes included), or "" */
     char www_authenticate[96]; /* WWW-Authenticate header (401s), or "" */
     char detail[160];          /* for the server log on 5xx; never sent */
+    /* NULL: "application/json". Else a static string (the web app's
+     * "text/html; charset=utf-8"...); such a reply also says
+     * X-Content-Type-Options: nosniff. */
+    const char *content_type;
+    /* Content-Security-Policy header (a static string), or NULL for none. */
+    const char *content_security_policy;
 } api_response;
 
 /*

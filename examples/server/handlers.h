@@ -97,4 +97,10 @@ void handle_points_history(api_call *call);
 void handle_healthz(api_call *call);
 void handle_openapi(api_call *call);
 
+/* ---- handlers_session.c ---- */
+void handle_session(api_call *call);
+
+/* ---- handlers_static.c: the web app's files (routes flagged ROUTE_STATIC) ---- */
+void handle_static(api_call *call);
+
 #endif

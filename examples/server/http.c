@@ -263,7 +263,15 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
     int ok = 1;
     if (resp->status != 204 && resp->status != 304) /* neither has a body */
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                      "application/json") == MHD_YES;
+                                      resp->content_type ? resp->content_type
+                                                         : "application/json") == MHD_YES;
+    /* A browser must not guess another type than the one given (a text
+     * file read as a script); JSON replies are never run. */
+    if (resp->content_type != NULL)
+        ok &= MHD_add_response_header(response, "X-Content-Type-Options", "nosniff") == MHD_YES;
+    if (resp->content_security_policy != NULL)
+        ok &= MHD_add_response_header(response, "Content-Security-Policy",
+                                      resp->content_security_policy) == MHD_YES;
     if (resp->etag[0] != '\0')
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_ETAG, resp->etag) == MHD_YES;
     if (resp->allow[0] != '\0')

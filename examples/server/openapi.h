@@ -10,5 +10,7 @@
 
 extern const unsigned char openapi_json[];
 extern const size_t openapi_json_len;
+/* Its content hash as an entity tag, quotes included. */
+extern const char openapi_json_etag[];
 
 #endif

@@ -37,6 +37,13 @@ static const route route_table[] = {
     {"POST", "/api/v1/admin/queue/open", handle_admin_queue_open, ACCESS_ADMIN, 0},
     {"GET", "/healthz", handle_healthz, ACCESS_PUBLIC, 0},
     {"GET", "/openapi.json", handle_openapi, ACCESS_PUBLIC, 0},
+    {"GET", "/api/v1/session", handle_session, ACCESS_PUBLIC, 0},
+    /* The web app: files anyone may fetch, the same for everybody. */
+    {"GET", "/", handle_static, ACCESS_PUBLIC, ROUTE_STATIC},
+    {"GET", "/app.css", handle_static, ACCESS_PUBLIC, ROUTE_STATIC},
+    {"GET", "/app.js", handle_static, ACCESS_PUBLIC, ROUTE_STATIC},
+    {"GET", "/i18n.js", handle_static, ACCESS_PUBLIC, ROUTE_STATIC},
+    {"GET", "/favicon.svg", handle_static, ACCESS_PUBLIC, ROUTE_STATIC},
 };
 
 #define ROUTE_COUNT (sizeof route_table / sizeof route_table[0])
