@@ -449,8 +449,9 @@
     $("eta").textContent = typeof doc.eta_seconds === "number" ? duration(doc.eta_seconds) : t("waiting.etaUnknown");
     const bar = $("progress");
     if (typeof pos === "number" && pos > 0 && S.joinPos) {
-      bar.max = S.joinPos;
-      bar.value = Math.max(0, S.joinPos - pos);
+      // Full when the turn comes; the first in line is nearly there.
+      bar.max = S.joinPos + 1;
+      bar.value = Math.max(0, S.joinPos - pos + 1);
     } else {
       bar.removeAttribute("value"); // indeterminate: no place yet
     }
