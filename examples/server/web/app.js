@@ -220,7 +220,8 @@
     opts = opts || {};
     const headers = {};
     if (opts.token && S.token) headers["Authorization"] = "Bearer " + S.token;
-    if (S.auth === "jwt" && S.jwt) headers["X-User-Token"] = S.jwt;
+    // Before /api/v1/session has told the mode too: other modes ignore it.
+    if (S.jwt && S.auth !== "none") headers["X-User-Token"] = S.jwt;
     if (opts.etag) headers["If-None-Match"] = opts.etag;
     if (opts.key) headers["Idempotency-Key"] = opts.key;
     let body;
@@ -1064,7 +1065,8 @@
     const pay = $("pay");
     pay.disabled = S.holds.length === 0 || S.paying;
     pay.textContent = S.paying ? t("order.paying")
-      : S.holds.length ? t("order.payN", { n: S.holds.length, total: points(total()) }) : t("order.pay");
+      : S.holds.length ? t(S.holds.length === 1 ? "order.pay1" : "order.payN", { n: S.holds.length, total: points(total()) })
+      : t("order.pay");
     renderCharge();
     renderHoldCountdowns();
   }
@@ -1078,8 +1080,13 @@
     if (!show) return;
     const need = Math.max(short, S.shortBy);
     $("charge-why").textContent = t("charge.short", { n: points(need) });
+    // Suggest the shortfall (rounded up to a thousand) until the buyer
+    // types an amount of their own.
     const input = $("charge-amount");
-    if (wasHidden || !input.value) input.value = String(Math.ceil(need / 1000) * 1000);
+    if (wasHidden || !input.value || !input.dataset.edited) {
+      input.value = String(Math.ceil(need / 1000) * 1000);
+      delete input.dataset.edited;
+    }
   }
 
   function renderHoldCountdowns() {
@@ -1274,6 +1281,7 @@
     $("back-to-concerts").addEventListener("click", backToConcerts);
     $("pay").addEventListener("click", pay);
     $("charge").addEventListener("click", charge);
+    $("charge-amount").addEventListener("input", (ev) => { ev.target.dataset.edited = "1"; });
     $("again").addEventListener("click", () => {
       S.confirmation = null;
       join();
@@ -1283,6 +1291,14 @@
       if (S.holds.length) renderHoldCountdowns();
     }, 1000);
 
+    // A new sign-in while the page is open (the login opened in this tab
+    // again): start over with it.
+    window.addEventListener("hashchange", () => {
+      if (/(?:^#|&)jwt=/.test(location.hash)) {
+        takeJwtFromUrl();
+        location.reload();
+      }
+    });
     takeJwtFromUrl();
     let r;
     try {
