@@ -47,6 +47,7 @@ static const concert_storage SQLITE_TABLE = {
     .schedules_list = sq_schedules_list,
     .schedule_get = sq_schedule_get,
     .seats_available = sq_seats_available,
+    .seat_map = sq_seat_map,
     .list_version = sq_list_version,
     .catalog_load = sq_catalog_load,
     .seat_hold = sq_seat_hold,

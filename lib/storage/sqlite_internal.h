@@ -243,6 +243,8 @@ int sq_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_
 int sq_schedule_get(concert_storage *self, int64_t schedule_id, concert_storage_schedule *out);
 int sq_seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
                        concert_emit_seat_fn emit, void *ctx);
+int sq_seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
+                concert_emit_seat_state_fn emit, void *ctx);
 int sq_catalog_load(concert_storage *self, const concert_catalog *catalog, int64_t now);
 int sq_list_version(concert_storage *self, int64_t concert_id, int64_t schedule_id,
                     int64_t starts_after, int64_t now, concert_list_version *out);
