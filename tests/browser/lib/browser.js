@@ -39,6 +39,9 @@ function screenshotDir() {
 // Full-page screenshot under <build>/browser/screenshots, checked not blank.
 async function shot(page, name) {
   const file = path.join(screenshotDir(), `${name}.png`);
+  // From the top: a sticky header scrolled with the page would be drawn
+  // across the middle of a full-page capture.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage: true });
   return assertNotBlank(file);
 }
