@@ -465,7 +465,7 @@ static int parse_seats(const char *doc, seat_entry **out, size_t *count)
 
 /* The seats event from old to new: every seat whose object changed or
  * that is new; a seat gone from the map (the free-list stand-in only)
- * is sent as {"number":N,"status":"TAKEN"}. */
+ * is sent as {"number":N,"status":"TAKEN"}. NULL when no seat changed. */
 static list_body *diff_frame(int64_t schedule_id, const char *id, const seat_entry *old,
                              size_t old_count, const seat_entry *now, size_t now_count)
 {
@@ -520,6 +520,10 @@ static list_body *diff_frame(int64_t schedule_id, const char *id, const seat_ent
         first = 0;
         memcpy(text + at, piece, n);
         at += n;
+    }
+    if (first) { /* a new version, nothing a map shows changed: no event */
+        free(text);
+        return NULL;
     }
     memcpy(text + at, "]}", 2);
     at += 2;
