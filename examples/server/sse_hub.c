@@ -30,7 +30,8 @@ typedef struct token_watch {
     size_t queue_subs;
     size_t seat_subs;
     int fresh;              /* not checked yet */
-    int64_t next_check_ms;  /* seat streams only: when to check again */
+    int64_t next_check_ms;  /* seat streams only: when to check again
+                               (the db's clock) */
     list_body *frame;       /* the latest queue event; NULL before the first */
     int frame_changed;      /* frame is new in this pass */
     int active;
@@ -545,13 +546,25 @@ static int other_token(sse_hub *hub, schedule_watch *sw)
     return -1;
 }
 
+/* A token the store refused: have its watch checked at the next tick, so
+ * its streams hear of it then rather than at the next recheck. */
+static void recheck_soon(sse_hub *hub, const char *token)
+{
+    for (size_t i = 0; i < hub->token_count; i++)
+        if (strcmp(hub->tokens[i]->token, token) == 0)
+            hub->tokens[i]->next_check_ms = 0;
+}
+
 static void check_schedule(sse_hub *hub, schedule_watch *sw)
 {
     concert_list_version version;
     int rc = concert_seats_version(&version, hub->db, sw->token, sw->id);
-    for (int tries = 0; rc < 0 && token_gone(rc) && tries < 3 && other_token(hub, sw) == 0;
-         tries++)
+    for (int tries = 0; rc < 0 && token_gone(rc) && tries < 3; tries++) {
+        recheck_soon(hub, sw->token);
+        if (other_token(hub, sw) != 0)
+            break;
         rc = concert_seats_version(&version, hub->db, sw->token, sw->id);
+    }
     if (rc < 0) {
         /* A gone token is each stream's own business (its token watch);
          * anything else but the store's trouble ends the schedule's. */
@@ -641,7 +654,7 @@ static void run_pass(sse_hub *hub, int full)
 {
     adopt_pending(hub);
     sweep(hub);
-    const int64_t now = monotonic_ms();
+    const int64_t now = concert_now(hub->db);
     concert_queue_stats stats;
     const char *queue_state = NULL;
     int have_state = 0;
@@ -662,9 +675,10 @@ static void run_pass(sse_hub *hub, int full)
         if ((full || sw->fresh) && sw->error == NULL)
             check_schedule(hub, sw);
     }
-    const int keepalive = full && now - hub->last_keepalive_ms >= SSE_HUB_KEEPALIVE_MS;
+    const int64_t wall = monotonic_ms();
+    const int keepalive = full && wall - hub->last_keepalive_ms >= SSE_HUB_KEEPALIVE_MS;
     if (keepalive)
-        hub->last_keepalive_ms = now;
+        hub->last_keepalive_ms = wall;
     for (size_t i = 0; i < hub->sub_count; i++) {
         subscription *sub = &hub->subs[i];
         if (deliver(hub, sub))
