@@ -67,9 +67,18 @@ if(TARGET concertd)
   add_test(NAME http_contract
            COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider
                    ${CMAKE_CURRENT_SOURCE_DIR}/http
+                   --ignore=${CMAKE_CURRENT_SOURCE_DIR}/http/test_sse_many.py
                    --concertd $<TARGET_FILE:concertd>
                    --routes-dump $<TARGET_FILE:concertd_routes>)
   set_tests_properties(http_contract PROPERTIES TIMEOUT 600)
+  # 2,000 idle SSE subscribers on one server, idle past the connection
+  # timeout on purpose (about a minute); -s prints its RSS/CPU/latency line.
+  add_test(NAME http_sse_many
+           COMMAND /usr/bin/python3 -m pytest -q -s -p no:cacheprovider
+                   ${CMAKE_CURRENT_SOURCE_DIR}/http/test_sse_many.py
+                   --concertd $<TARGET_FILE:concertd>
+                   --routes-dump $<TARGET_FILE:concertd_routes>)
+  set_tests_properties(http_sse_many PROPERTIES TIMEOUT 300)
 endif()
 
 # The same contract on PostgreSQL, plus an outage (the server is stopped and
