@@ -12,7 +12,8 @@
 
 /* Route flags. */
 #define ROUTE_TAKES_IDEMPOTENCY_KEY 1u /* Idempotency-Key is read (idem_key.h) */
-#define ROUTE_STATIC 2u                /* a web app file (handlers_static.c): not
+#define ROUTE_QUERY_CREDENTIALS 2u     /* ?token= and ?user_token= count (query_auth.h) */
+#define ROUTE_STATIC 4u                /* a web app file (handlers_static.c): not
                                           part of the API, so not in openapi.json */
 
 typedef struct route {
