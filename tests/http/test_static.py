@@ -1,6 +1,7 @@
 """The web app's files (examples/server/web/, embedded in concertd) and
 GET /api/v1/session, which the app asks first."""
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -147,6 +148,21 @@ def test_index_refers_to_the_served_assets():
     html = repo_bytes("index.html").decode("utf-8")
     for ref in re.findall(r'(?:src|href)="(/[^"]*)"', html):
         assert ref in ASSETS, ref
+
+
+def test_every_error_code_has_a_sentence_in_each_language():
+    """The app shows a sentence, never a code: i18n.js has one per code the
+    API documents, in Korean and in English."""
+    with open(os.path.join(HERE, "..", "..", "examples", "server", "openapi.json"),
+              encoding="utf-8") as f:
+        doc = json.load(f)
+    codes = set(doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
+                ["code"]["enum"])
+    text = repo_bytes("i18n.js").decode("utf-8")
+    ko, en = text.split("\n  en: {", 1)
+    for name, part in (("ko", ko), ("en", en)):
+        have = set(re.findall(r'"error\.([A-Z_]+)":\s*"[^"]+"', part))
+        assert codes <= have, (name, sorted(codes - have))
 
 
 # ---- GET /api/v1/session ----

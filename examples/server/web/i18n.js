@@ -125,7 +125,8 @@ window.I18N = {
     "error.INVALID_AMOUNT": "충전할 수 없는 금액입니다. 금액을 확인하세요.",
     "error.INVALID_ARGUMENT": "입력한 값이 올바르지 않습니다.",
     "error.INTERNAL": "서버에 문제가 생겼습니다. 잠시 뒤 다시 시도하세요.",
-    "error.STORAGE_UNAVAILABLE": "지금 접속이 많아 처리하지 못했습니다. 잠시 뒤 다시 시도하세요."
+    "error.STORAGE_UNAVAILABLE": "지금 접속이 많아 처리하지 못했습니다. 잠시 뒤 다시 시도하세요.",
+    "error.UNAVAILABLE": "실시간 업데이트를 잠시 쓸 수 없어 자동 새로고침으로 보여 드립니다."
   },
 
   en: {
@@ -247,6 +248,7 @@ window.I18N = {
     "error.INVALID_AMOUNT": "That amount of points cannot be added. Check the amount.",
     "error.INVALID_ARGUMENT": "A value you entered is not valid.",
     "error.INTERNAL": "The server ran into a problem. Please try again in a moment.",
-    "error.STORAGE_UNAVAILABLE": "The service is busy right now. Please try again in a moment."
+    "error.STORAGE_UNAVAILABLE": "The service is busy right now. Please try again in a moment.",
+    "error.UNAVAILABLE": "Live updates are not available right now; the page refreshes itself instead."
   }
 };
