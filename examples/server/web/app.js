@@ -291,6 +291,7 @@
   /* ---------------- views ---------------- */
 
   function show(view) {
+    if (S.view !== view) window.scrollTo(0, 0);
     S.view = view;
     for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-" + view;
     document.body.dataset.view = view;
@@ -639,6 +640,7 @@
       clearMessages();
       S.schedules = r.data.schedules;
       renderSchedules();
+      $("schedule-box").scrollIntoView({ behavior: "smooth", block: "nearest" });
     } catch (e) {
       showFailure(e);
     }
@@ -1069,6 +1071,9 @@
       : t("order.pay");
     renderCharge();
     renderHoldCountdowns();
+    // Phones show the order panel below a long map: a bar keeps it in reach.
+    $("mobile-bar").hidden = S.holds.length === 0;
+    $("mobile-summary").textContent = t("order.summary", { n: S.holds.length, total: points(total()) });
   }
 
   function renderCharge() {
@@ -1281,6 +1286,7 @@
     $("back-to-concerts").addEventListener("click", backToConcerts);
     $("pay").addEventListener("click", pay);
     $("charge").addEventListener("click", charge);
+    $("to-order").addEventListener("click", () => $("order").scrollIntoView({ behavior: "smooth", block: "start" }));
     $("charge-amount").addEventListener("input", (ev) => { ev.target.dataset.edited = "1"; });
     $("again").addEventListener("click", () => {
       S.confirmation = null;

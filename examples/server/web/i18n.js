@@ -68,6 +68,8 @@ window.I18N = {
     "order.hold": "{n}번 좌석 · {grade}석 · {price}",
     "order.left": "남은 시간 {t}",
     "order.otherSchedule": "다른 날짜",
+    "order.review": "확인 및 결제",
+    "order.summary": "{n}석 · {total}",
 
     "charge.label": "충전할 포인트",
     "charge.button": "포인트 충전",
@@ -191,6 +193,8 @@ window.I18N = {
     "order.hold": "Seat {n} · {grade} · {price}",
     "order.left": "{t} left",
     "order.otherSchedule": "another date",
+    "order.review": "Review and pay",
+    "order.summary": "{n} seat(s) · {total}",
 
     "charge.label": "Points to add",
     "charge.button": "Add points",
