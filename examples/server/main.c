@@ -38,6 +38,8 @@
  * 40 KB, so at most about 10 MB of seat lists; schedule lists are small. */
 #define SEAT_LIST_CACHE_ENTRIES 256
 #define SCHEDULE_LIST_CACHE_ENTRIES 64
+/* A 1,000-seat map is about 65 KB: at most about 8 MB of maps. */
+#define SEAT_MAP_CACHE_ENTRIES 128
 
 /* Raise the soft open-file limit towards the hard one and return how many
  * connections fit. */
@@ -242,7 +244,8 @@ int main(int argc, char **argv)
     /* Without them every listing is rendered: slower, never wrong. */
     list_cache *seat_lists = list_cache_new(SEAT_LIST_CACHE_ENTRIES);
     list_cache *schedule_lists = list_cache_new(SCHEDULE_LIST_CACHE_ENTRIES);
-    if (seat_lists == NULL || schedule_lists == NULL)
+    list_cache *seat_maps = list_cache_new(SEAT_MAP_CACHE_ENTRIES);
+    if (seat_lists == NULL || schedule_lists == NULL || seat_maps == NULL)
         fprintf(stderr, "concertd: out of memory for the list cache; rendering every list\n");
 
     /* Without it the event routes answer 503 and clients poll. */
@@ -267,6 +270,7 @@ int main(int argc, char **argv)
         .queue_refresh_ms = cfg.options.queue_refresh_ms,
         .seat_lists = seat_lists,
         .schedule_lists = schedule_lists,
+        .seat_maps = seat_maps,
         .events = events,
     };
     log_auth(&cfg, &secrets);
@@ -285,6 +289,7 @@ int main(int argc, char **argv)
         sse_hub_free(events);
         list_cache_free(seat_lists);
         list_cache_free(schedule_lists);
+    list_cache_free(seat_maps);
         concert_close(db);
         free(admin_key);
         free_auth_secrets(&secrets);
@@ -310,6 +315,7 @@ int main(int argc, char **argv)
     sse_hub_free(events);
     list_cache_free(seat_lists);
     list_cache_free(schedule_lists);
+    list_cache_free(seat_maps);
     concert_close(db);
     free(admin_key);
     free_auth_secrets(&secrets);
