@@ -32,6 +32,8 @@
 /* Most file descriptors asked for: thousands of event-stream subscribers
  * each hold a connection for minutes. */
 #define WANTED_FDS 65536
+/* Fewer connections than this gets a warning at start. */
+#define FEW_CONNECTIONS 4096
 /* How long a SIGTERM waits for requests already being served. */
 #define SHUTDOWN_GRACE_MS 10000
 /* Rendered free lists kept (list_cache.h): a 1,000-seat list is about
@@ -298,6 +300,11 @@ int main(int argc, char **argv)
     fprintf(stderr, "concertd: %s store, %u threads, up to %u connections, admin routes %s\n",
             concert_backend_name(db), settings.threads, settings.connection_limit,
             admin_key ? "on" : "off");
+    if (settings.connection_limit < FEW_CONNECTIONS)
+        fprintf(stderr, "concertd: the open-file limit leaves room for only %u connections; each "
+                        "live-update (SSE) client holds one: raise it (ulimit -n, LimitNOFILE=) "
+                        "for thousands\n",
+                settings.connection_limit);
     const int bracket = strchr(host, ':') != NULL;
     printf("concertd listening on http://%s%s%s:%u\n", bracket ? "[" : "", host,
            bracket ? "]" : "", http_server_port(server));

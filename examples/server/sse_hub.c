@@ -448,7 +448,8 @@ static int parse_seats(const char *doc, seat_entry **out, size_t *count)
         struct json_object *number = NULL;
         json_object_object_get_ex(seat, "number", &number);
         entries[i].number = json_object_get_int64(number);
-        entries[i].json = strdup(json_object_to_json_string_ext(seat, JSON_C_TO_STRING_PLAIN));
+        entries[i].json = strdup(json_object_to_json_string_ext(
+            seat, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         if (entries[i].json == NULL) {
             for (size_t j = 0; j < i; j++)
                 free(entries[j].json);
@@ -465,8 +466,9 @@ static int parse_seats(const char *doc, seat_entry **out, size_t *count)
 }
 
 /* The seats event from old to new: every seat whose object changed or
- * that is new; a seat gone from the map (the free-list stand-in only)
- * is sent as {"number":N,"status":"TAKEN"}. NULL when no seat changed. */
+ * that is new. A map lists every seat of the schedule, so none goes away;
+ * should one, it is sent as {"number":N,"status":"UNKNOWN"}. NULL when no
+ * seat changed. */
 static list_body *diff_frame(int64_t schedule_id, const char *id, const seat_entry *old,
                              size_t old_count, const seat_entry *now, size_t now_count)
 {
@@ -504,7 +506,7 @@ static list_body *diff_frame(int64_t schedule_id, const char *id, const seat_ent
         if (j < now_count && (i == old_count || now[j].number < old[i].number)) {
             piece = now[j++].json;
         } else if (i < old_count && (j == now_count || old[i].number < now[j].number)) {
-            snprintf(gone, sizeof gone, "{\"number\":%lld,\"status\":\"TAKEN\"}",
+            snprintf(gone, sizeof gone, "{\"number\":%lld,\"status\":\"UNKNOWN\"}",
                      (long long)old[i++].number);
             piece = gone;
         } else {
@@ -590,7 +592,7 @@ static void check_schedule(sse_hub *hub, schedule_watch *sw)
     seat_entry *seats = NULL;
     size_t seat_count = 0;
     char etag[ETAG_SIZE];
-    etag_format(etag, ETAG_SEATS, sw->id, &version);
+    etag_format(etag, ETAG_SEATMAP, sw->id, &version); /* the /seatmap route's tag */
     list_body *map = parse_seats(doc, &seats, &seat_count) == 0
                          ? frame_new("seatmap", etag, doc, len)
                          : NULL;
