@@ -833,7 +833,8 @@
       if (b.dataset.grade !== seat.grade) b.dataset.grade = seat.grade;
       const gradeClass = classes.get(seat.grade) || "gx";
       b.className = "seat " + gradeClass + " " + state;
-      b.setAttribute("aria-disabled", state === "free" || state === "mine" ? "false" : "true");
+      // Taken seats stay clickable (not disabled, not aria-disabled): a
+      // click says who has it, which a buyer racing for it needs to read.
       b.setAttribute("aria-label", t("seats.aria", {
         n: seat.number, grade: seat.grade, price: points(seat.price), state: t("seats." + state),
       }));
