@@ -6,7 +6,14 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libsqlite3-dev libpq-dev
             libmicrohttpd-dev libjson-c-dev libssl-dev curl)
 test_pkgs=(libcriterion-dev postgresql python3 python3-pytest python3-cffi
-           golang-go clang libclang-rt-14-dev valgrind)
+           golang-go clang libclang-rt-14-dev valgrind
+           chromium fonts-noto-cjk)
+# The browser tests (tests/browser) run on node and npm. Only when missing: a
+# node from elsewhere (nodesource's nodejs bundles npm) conflicts with
+# Debian's npm package.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  test_pkgs+=(nodejs npm)
+fi
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--runtime" ] || pkgs+=("${test_pkgs[@]}")
