@@ -166,8 +166,11 @@
   /* An error from the server (code and its English message) as a sentence. */
   function errorFor(code, message) {
     if (code === "HOLD_LIMIT") {
+      // The limit is in the server's English message: "at most 4 seats held
+      // at once per buyer", or "... per buyer for concert 7 (held and paid)".
       const m = /at most (\d+)/.exec(message || "");
-      if (m) return { key: "error.HOLD_LIMIT_N", params: { n: m[1] } };
+      if (m) return { key: /for concert/.test(message) ? "error.HOLD_LIMIT_CONCERT" : "error.HOLD_LIMIT_N",
+                      params: { n: m[1] } };
     }
     if (code && window.I18N.en["error." + code] !== undefined) return { key: "error." + code };
     return { key: "error.unknown" };
@@ -446,8 +449,9 @@
     const doc = S.tokenDoc;
     if (!doc) return;
     const pos = doc.position;
-    $("position").textContent =
-      typeof pos === "number" && pos > 0 ? t("waiting.positionValue", { n: num(pos) }) : t("waiting.positionPending");
+    const placed = typeof pos === "number" && pos > 0;
+    $("position").textContent = placed ? t("waiting.positionValue", { n: num(pos) }) : t("waiting.positionPending");
+    $("position").classList.toggle("pending", !placed);
     $("eta").textContent = typeof doc.eta_seconds === "number" ? duration(doc.eta_seconds) : t("waiting.etaUnknown");
     const bar = $("progress");
     if (typeof pos === "number" && pos > 0 && S.joinPos) {
