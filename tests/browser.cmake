@@ -10,7 +10,7 @@ endif()
 
 set(CONCERT_BROWSER_SRC ${CMAKE_CURRENT_SOURCE_DIR}/browser)
 set(CONCERT_BROWSER_DIR ${CMAKE_BINARY_DIR}/browser)
-set(CONCERT_BROWSER_TESTS flow race language phone charge screenshots)
+set(CONCERT_BROWSER_TESTS flow race language phone charge queue_states screenshots)
 
 find_program(CONCERT_NODE node)
 find_program(CONCERT_NPM npm)

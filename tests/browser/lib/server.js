@@ -57,6 +57,7 @@ async function startServer(name, args = []) {
     logPath,
     log: () => fs.readFileSync(logPath, 'utf8'),
     call: (method, p, body, token) => call(base, method, p, body, token),
+    callWith: (method, p, body, headers) => call(base, method, p, body, undefined, headers),
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null)
         throw new Error(`concertd died during the test: ${fs.readFileSync(logPath, 'utf8')}`);
@@ -72,9 +73,9 @@ async function startServer(name, args = []) {
 }
 
 // One JSON request (the "other buyer" is a plain HTTP client).
-function call(base, method, p, body, token) {
+function call(base, method, p, body, token, extra = {}) {
   return new Promise((resolve, reject) => {
-    const headers = {};
+    const headers = { ...extra };
     let data;
     if (body !== undefined) {
       data = Buffer.from(JSON.stringify(body));
