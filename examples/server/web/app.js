@@ -353,23 +353,21 @@
         $("user-id").focus();
         return;
       }
-      if (S.userId !== Number(text)) {
-        forgetToken();
-        S.holds = [];
-        saved.set("holds", []);
-      }
-      S.userId = Number(text);
-      saved.set("user", S.userId);
-      renderWho();
+      await join(Number(text));
+      return;
     }
-    await join();
+    await join(S.userId);
   }
 
-  async function join() {
+  /* Join the queue as userId (with --auth none: whoever the buyer named;
+   * otherwise the identity). Only a join that worked signs the user in, so
+   * a mistyped id leaves nobody signed in. */
+  async function join(userId) {
     const button = $("signin");
     button.disabled = true;
     try {
-      const body = S.auth === "none" ? { user_id: S.userId } : {};
+      const body = S.auth === "none" ? { user_id: userId } : {};
+      if (S.auth === "none" && S.token && userId !== S.userId) forgetToken();
       const r = await api("POST", "/api/v1/queue/tokens", { body });
       if (r.error) {
         if (r.error.code === "AUTH_INVALID" || r.error.code === "AUTH_REQUIRED") handleCommonError(r.error);
@@ -377,6 +375,15 @@
         return;
       }
       clearMessages();
+      if (S.auth === "none" && userId !== S.userId) {
+        // Another buyer in this tab: the previous one's holds are not theirs.
+        S.holds = [];
+        saveHolds();
+        S.balance = null;
+        S.userId = userId;
+        saved.set("user", S.userId);
+        renderWho();
+      }
       S.token = r.data.token;
       saved.set("token", S.token);
       S.joinPos = null;
@@ -1295,7 +1302,7 @@
     $("charge-amount").addEventListener("input", (ev) => { ev.target.dataset.edited = "1"; });
     $("again").addEventListener("click", () => {
       S.confirmation = null;
-      join();
+      join(S.userId);
     });
     setInterval(() => {
       if (S.view === "waiting") renderCountdown();
