@@ -109,6 +109,7 @@ void handle_payment_create(api_call *call)
     if (access_answer_user(call, p.user_id) != 0)
         return;
     count_payment(call, &p, before, ids, count);
+    hold_watch_token_ended(call->ctx->holds, token); /* a payment ends its token */
     /* The library paid them in ascending order; list them that way. */
     qsort(ids, (size_t)count, sizeof ids[0], id_compare);
     json_out w;
