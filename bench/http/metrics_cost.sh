@@ -4,10 +4,16 @@
 # catalog: ON = metrics recorded + text access log to a file (the default),
 # OFF = --no-metrics --log-format off. wrk (-t2 -c64, seats.lua) runs
 # against each in turn, the side that goes first alternating, REPS times;
-# prints the medians and their ratio. The /metrics endpoint is scraped once
-# a second during ON's runs, as Prometheus would (a little more often).
+# prints the medians, the median of the paired ratios (each ON run against
+# the OFF run next to it) and the server CPU time per request (utime+stime
+# of the process over the run / requests served), which other load on the
+# machine disturbs much less than requests/s. The /metrics endpoint is
+# scraped once a second during ON's runs, as Prometheus would (more often).
 #
 #   bench/http/metrics_cost.sh CONCERTD [REPS] [SECONDS] [THREADS]
+#   ON_ARGS="--log-format off" ...: more flags for the ON server (to measure
+#   the metrics alone, or the json log); ON_LOG=/dev/null: where ON's log
+#   goes (default a file in a temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 concertd=$1
@@ -21,7 +27,7 @@ bench/http/make_catalog.sh booking 64 0 >"$work/catalog.json"
 start() { # NAME ARGS...: start a server, print its port
     local name=$1; shift
     "$concertd" --store memory: --import "$work/catalog.json" --listen 127.0.0.1:0 \
-        --threads "$threads" "$@" >"$work/$name.out" 2>"$work/$name.log" &
+        --threads "$threads" "$@" >"$work/$name.out" 2>"${log:-$work/$name.log}" &
     echo $! >"$work/$name.pid"
     for _ in $(seq 100); do
         grep -q listening "$work/$name.out" 2>/dev/null && break
@@ -37,36 +43,55 @@ tokens() { # PORT FILE: 64 ACTIVE tokens
     done >"$2"
 }
 
-on_port=$(start on)
+load0=$(cut -d' ' -f1 /proc/loadavg)
+# shellcheck disable=SC2086 # ON_ARGS is a list of flags
+on_port=$(log=${ON_LOG:-} start on ${ON_ARGS:-})
 off_port=$(start off --no-metrics --log-format off)
 tokens "$on_port" "$work/on.tokens"
 tokens "$off_port" "$work/off.tokens"
 
-run() { # NAME PORT: one wrk run, prints requests/s
-    local scraper=""
+cpu_ticks() { # PID: utime + stime of the process, in clock ticks
+    awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+run() { # NAME PORT: one wrk run, prints "requests/s cpu_us_per_request"
+    local scraper="" pid before after result
+    pid=$(cat "$work/$1.pid")
     if [ "$1" = on ]; then
         (while sleep 1; do curl -s -o /dev/null "http://127.0.0.1:$2/metrics"; done) &
         scraper=$!
     fi
-    wrk -t 2 -c 64 -d "${dur}s" -s bench/http/seats.lua "http://127.0.0.1:$2" \
-        -- "$work/$1.tokens" 1 | sed -n 's/.*WRK_RESULT.* rps=\([0-9.]*\).*/\1/p'
+    before=$(cpu_ticks "$pid")
+    result=$(wrk -t 2 -c 64 -d "${dur}s" -s bench/http/seats.lua "http://127.0.0.1:$2" \
+        -- "$work/$1.tokens" 1 | grep WRK_RESULT)
+    after=$(cpu_ticks "$pid")
     [ -z "$scraper" ] || kill "$scraper"
+    echo "$result" | awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" '{
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        printf "%s %.2f\n", v["rps"], t / hz * 1e6 / v["requests"] }'
 }
 
-: >"$work/on.rps"; : >"$work/off.rps"
+: >"$work/on.rps"; : >"$work/off.rps"; : >"$work/on.cpu"; : >"$work/off.cpu"; : >"$work/pairs"
 for rep in $(seq "$reps"); do
     if [ $((rep % 2)) = 1 ]; then order="on off"; else order="off on"; fi
     for side in $order; do
         port=$on_port; [ "$side" = off ] && port=$off_port
-        rps=$(run "$side" "$port")
+        read -r rps cpu < <(run "$side" "$port")
         echo "$rps" >>"$work/$side.rps"
-        echo "rep $rep $side: $rps req/s" >&2
+        echo "$cpu" >>"$work/$side.cpu"
+        eval "last_$side=$rps"
+        echo "rep $rep $side: $rps req/s, $cpu us CPU/request" >&2
     done
+    awk -v a="$last_on" -v b="$last_off" 'BEGIN { print a / b }' >>"$work/pairs"
 done
-median() { sort -n "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+median() { sort -g "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 on=$(median "$work/on.rps"); off=$(median "$work/off.rps")
-echo "seat listing, median of $reps x ${dur}s, wrk -t2 -c64, concertd --threads $threads:"
-echo "  metrics + text log: $on req/s"
-echo "  --no-metrics --log-format off: $off req/s"
-awk -v a="$on" -v b="$off" 'BEGIN { printf "  ratio on/off: %.3f (cost %.1f%%)\n", a / b, (1 - a / b) * 100 }'
-echo "  access log lines written by ON: $(grep -c ' route=' "$work/on.log")"
+on_cpu=$(median "$work/on.cpu"); off_cpu=$(median "$work/off.cpu")
+echo "seat listing, $reps x ${dur}s alternating, wrk -t2 -c64, concertd --threads $threads; load average at start: $load0"
+echo "  metrics + text log ${ON_ARGS:-}:            median $on req/s, $on_cpu us CPU/request"
+echo "  --no-metrics --log-format off: median $off req/s, $off_cpu us CPU/request"
+awk -v a="$on" -v b="$off" 'BEGIN { printf "  ratio of medians on/off: %.3f\n", a / b }'
+echo "  median of paired ratios on/off: $(median "$work/pairs")"
+awk -v a="$on_cpu" -v b="$off_cpu" 'BEGIN { printf "  CPU per request on/off: %.3f (throughput bound by CPU: cost %.1f%%)\n", a / b, (1 - b / a) * 100 }'
+[ -n "${ON_LOG:-}" ] ||
+    echo "  access log lines written by ON: $(grep -c ' route=' "$work/on.log")"
