@@ -49,6 +49,8 @@ static const route route_table[] = {
     {"GET", "/app.js", handle_static, ACCESS_PUBLIC, ROUTE_STATIC},
     {"GET", "/i18n.js", handle_static, ACCESS_PUBLIC, ROUTE_STATIC},
     {"GET", "/favicon.svg", handle_static, ACCESS_PUBLIC, ROUTE_STATIC},
+    /* Open, or behind --metrics-token-file (the handler checks it). */
+    {"GET", "/metrics", handle_metrics, ACCESS_PUBLIC, 0},
 };
 
 #define ROUTE_COUNT (sizeof route_table / sizeof route_table[0])
@@ -128,6 +130,7 @@ static void allow_add(char *allow, size_t size, const char *method)
 route_result router_match(const char *method, const char *path, route_match *out)
 {
     memset(out, 0, sizeof *out);
+    out->route_id = -1;
     const char *wanted = strcmp(method, "HEAD") == 0 ? "GET" : method;
     const route *found = NULL;
     path_segment ids[API_MAX_PATH_IDS];
@@ -150,6 +153,8 @@ route_result router_match(const char *method, const char *path, route_match *out
         return ROUTE_NOT_FOUND;
     if (found == NULL)
         return ROUTE_METHOD_NOT_ALLOWED;
+    out->route_id = (int)(found - route_table);
+    out->pattern = found->pattern;
 
     size_t id_index = 0;
     for (const char *p = strstr(found->pattern, id_placeholder); p != NULL;

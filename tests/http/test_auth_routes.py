@@ -19,7 +19,8 @@ PUBLIC = {("GET", "/api/v1/queue"), ("GET", "/healthz"), ("GET", "/openapi.json"
           ("GET", "/api/v1/session"),
           # The web app's files: the same for everybody.
           ("GET", "/"), ("GET", "/app.css"), ("GET", "/app.js"), ("GET", "/i18n.js"),
-          ("GET", "/favicon.svg")}
+          ("GET", "/favicon.svg"),
+          ("GET", "/metrics")}  # open, or its own token (--metrics-token-file)
 USER_ACCESS = {"JOIN", "PATH_USER", "CHARGE", "TOKEN", "TOKEN_REPLAY"}
 # Bodies that would do something real for A; a route not listed gets {}.
 BODIES = {

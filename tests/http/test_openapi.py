@@ -43,6 +43,7 @@ CONTRACT = {
     ("GET", "/healthz"),
     ("GET", "/openapi.json"),
     ("GET", "/api/v1/session"),
+    ("GET", "/metrics"),
 }
 # The web app's files (issue 13) are routes too, but not part of the API: the
 # document describes what programs call, and these are whatever the page
