@@ -199,6 +199,58 @@ Test(sse_hub, store_calls_do_not_grow_with_subscribers, .init = setup_store,
         sse_stream_unref(seat_watchers[i]);
 }
 
+Test(sse_hub, clients_that_leave_are_forgotten_and_a_stop_ends_every_stream, .init = setup_store,
+     .fini = teardown_store)
+{
+    concert_options opts = test_options();
+    opts.max_active = 1;
+    store_open(&opts);
+    standard_catalog_load();
+    sse_hub *hub = sse_hub_new(db);
+    cr_assert_not_null(hub);
+    const api_context api = {.db = db, .events = hub};
+    concert_token_info buyer, waiter;
+    issue_active(1, &buyer);
+    expect_rc(concert_queue_issue(&waiter, db, 2), 0);
+    sse_stream *q[3], *seats[2];
+    for (int i = 0; i < 3; i++)
+        q[i] = subscribe(&api, "/api/v1/queue/tokens/current/events", waiter.token);
+    for (int i = 0; i < 2; i++)
+        seats[i] = subscribe(&api, "/api/v1/schedules/10/seats/events", buyer.token);
+    tick(hub);
+    sse_hub_counts counts;
+    sse_hub_stats(hub, &counts);
+    cr_assert_eq(counts.queue_clients, 3);
+    cr_assert_eq(counts.seat_clients, 2);
+    cr_assert_eq(counts.events_sent, 5, "one first event each");
+    /* Two clients go away (the transport lets go): the next tick forgets them. */
+    sse_stream_detach(q[0]);
+    sse_stream_detach(seats[0]);
+    tick(hub);
+    sse_hub_stats(hub, &counts);
+    cr_assert_eq(counts.queue_clients, 2);
+    cr_assert_eq(counts.seat_clients, 1);
+    /* A stop ends the others after what they have queued, and refuses more. */
+    sse_hub_stop(hub);
+    sse_hub_stats(hub, &counts);
+    cr_assert_eq(counts.queue_clients + counts.seat_clients, 0);
+    for (int i = 1; i < 3; i++) {
+        drain(q[i], buf, sizeof buf);
+        cr_assert_not_null(strstr(buf, "retry: 2000\n\nevent: queue\n"), "%s", buf);
+        cr_assert_eq(sse_stream_read(q[i], buf, sizeof buf), SSE_READ_END);
+    }
+    drain(seats[1], buf, sizeof buf);
+    cr_assert_eq(sse_stream_read(seats[1], buf, sizeof buf), SSE_READ_END);
+    sse_stream *late = sse_stream_new();
+    cr_assert_eq(sse_hub_watch_queue(hub, late, waiter.token), -1);
+    sse_stream_unref(late);
+    sse_hub_free(hub);
+    for (int i = 0; i < 3; i++)
+        sse_stream_unref(q[i]);
+    for (int i = 0; i < 2; i++)
+        sse_stream_unref(seats[i]);
+}
+
 static int parks, wakes;
 static void count_park(void *ctx)
 {
