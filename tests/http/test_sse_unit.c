@@ -19,6 +19,7 @@
 #include "api.h"
 #include "harness.h"
 #include "sse_hub.h"
+#include "sse_seatdiff.h"
 #include "sse_stream.h"
 
 #define WAITERS_FEW 20
@@ -324,4 +325,46 @@ Test(sse_stream, a_reader_that_falls_behind_is_ended_and_a_detached_one_is_close
     cr_assert_eq(sse_stream_push(s, a), -1);
     list_body_unref(a);
     sse_stream_unref(s);
+}
+
+Test(sse_seatdiff, lists_the_seats_that_changed_in_the_maps_own_shape)
+{
+    sse_seats before, after, same;
+    cr_assert_eq(sse_seats_parse(&before, "{\"schedule_id\":10,\"seats\":["
+                                          "{\"number\":2,\"grade\":\"A/B\",\"status\":\"FREE\"},"
+                                          "{\"number\":1,\"grade\":\"VIP\",\"status\":\"FREE\"},"
+                                          "{\"number\":3,\"grade\":\"R\",\"status\":\"FREE\"}]}"),
+                 0);
+    cr_assert_eq(before.count, 3);
+    cr_assert_eq(before.items[0].number, 1, "by number, whatever the document's order");
+    cr_assert_eq(sse_seats_parse(&after, "{\"schedule_id\":10,\"seats\":["
+                                         "{\"number\":1,\"grade\":\"VIP\",\"status\":\"FREE\"},"
+                                         "{\"number\":2,\"grade\":\"A/B\",\"status\":\"HELD\","
+                                         "\"held_until\":\"2027-01-15T08:05:00Z\"},"
+                                         "{\"number\":4,\"grade\":\"R\",\"status\":\"SOLD\"}]}"),
+                 0);
+    list_body *diff = sse_seats_diff_frame(10, "\"m1\"", &before, &after);
+    cr_assert_not_null(diff);
+    const char *expected =
+        "event: seats\nid: \"m1\"\ndata: {\"schedule_id\":10,\"seats\":["
+        "{\"number\":2,\"grade\":\"A/B\",\"status\":\"HELD\",\"held_until\":\"2027-01-15T08:05:00Z\"},"
+        "{\"number\":3,\"status\":\"UNKNOWN\"},"
+        "{\"number\":4,\"grade\":\"R\",\"status\":\"SOLD\"}]}\n\n";
+    cr_assert_eq(list_body_len(diff), strlen(expected));
+    cr_assert_eq(memcmp(list_body_data(diff), expected, strlen(expected)), 0, "%.*s",
+                 (int)list_body_len(diff), list_body_data(diff));
+    list_body_unref(diff);
+    cr_assert_eq(sse_seats_parse(&same, "{\"seats\":[{\"number\":1,\"grade\":\"VIP\",\"status\":\"FREE\"},"
+                                        "{\"number\":2,\"grade\":\"A/B\",\"status\":\"HELD\","
+                                        "\"held_until\":\"2027-01-15T08:05:00Z\"},"
+                                        "{\"number\":4,\"grade\":\"R\",\"status\":\"SOLD\"}]}"),
+                 0);
+    cr_assert_null(sse_seats_diff_frame(10, "\"m2\"", &after, &same), "nothing changed: no event");
+    sse_seats bad;
+    cr_assert_eq(sse_seats_parse(&bad, "{\"seats\":3}"), -1);
+    cr_assert_eq(sse_seats_parse(&bad, "not json"), -1);
+    cr_assert_eq(bad.count, 0);
+    sse_seats_free(&before);
+    sse_seats_free(&after);
+    sse_seats_free(&same);
 }
