@@ -127,4 +127,13 @@ if(TARGET concertd AND CONCERT_WITH_POSTGRES)
     SKIP_RETURN_CODE 77
     TIMEOUT 300
     ENVIRONMENT "CONCERT_TEST_STORE=postgres;CONCERT_TEST_PG_CONNINFO_FILE=${CONCERTD_PG_CONNINFO}")
+  # The live-update hub's store calls per tick on PostgreSQL.
+  add_test(NAME http_sse_unit_postgres
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run.sh
+                   $<TARGET_FILE:concertd_sse_tests> --jobs 2)
+  set_tests_properties(http_sse_unit_postgres PROPERTIES
+    FIXTURES_REQUIRED http_postgres_server
+    SKIP_RETURN_CODE 77
+    TIMEOUT 300
+    ENVIRONMENT "CONCERT_TEST_STORE=postgres;CONCERT_TEST_PG_CONNINFO_FILE=${CONCERTD_PG_CONNINFO}")
 endif()
