@@ -24,6 +24,7 @@
 #include "list_cache.h"
 #include "loopback.h"
 #include "sse_hub.h"
+#include "sse_metrics.h"
 #include "metrics.h"
 #include "metrics_std.h"
 #include "router.h"
@@ -328,6 +329,8 @@ int main(int argc, char **argv)
         sse_hub_free(events);
         events = NULL;
     }
+    if (sm.registry != NULL && sse_metrics_register(sm.registry, events) != 0)
+        fprintf(stderr, "concertd: out of memory for the live-update metrics; left out\n");
 
     const api_context api = {
         .db = db,
