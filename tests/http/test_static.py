@@ -140,7 +140,7 @@ def test_static_routes_are_these_files(request):
     out = subprocess.run([tool], check=True, capture_output=True, text=True, timeout=30).stdout
     routes = {tuple(line.split(" ")[:2]) for line in out.splitlines() if line}
     non_api = {(m, p) for m, p in routes if not p.startswith("/api/")} - {
-        ("GET", "/healthz"), ("GET", "/openapi.json")}
+        ("GET", "/healthz"), ("GET", "/openapi.json"), ("GET", "/metrics")}
     assert non_api == {("GET", p) for p in ASSETS}
 
 
