@@ -69,6 +69,8 @@ typedef struct api_context {
     /* The live-update hub (sse_hub.h) the event routes subscribe to; NULL:
      * those routes answer 503 and clients poll. */
     struct sse_hub *events;
+    /* Live-update streams per queue token (stream_quota.h); NULL: no cap. */
+    struct stream_quota *stream_quota;
     /* The metrics registry (metrics.h); NULL: --no-metrics (nothing is
      * recorded and /metrics is 404). */
     struct metrics *metrics;

@@ -13,6 +13,7 @@
 #include "sse_frame.h"
 #include "sse_hub.h"
 #include "sse_stream.h"
+#include "stream_quota.h"
 
 /* EventSource reconnects after this many ms when a stream ends. */
 static const char retry_line[] = "retry: 2000\n\n";
@@ -36,6 +37,37 @@ static sse_stream *new_stream(api_call *call)
     }
     list_body_unref(retry);
     return stream;
+}
+
+static void give_back(void *quota, uint64_t slot)
+{
+    stream_quota_give(quota, slot);
+}
+
+/* Count the stream against token's quota until it is freed: 0, or -1 after
+ * replying 429 (the token holds its share of streams) or 500. */
+static int take_quota(api_call *call, sse_stream *stream, const char *token)
+{
+    stream_quota *quota = call->ctx->stream_quota;
+    if (quota == NULL)
+        return 0;
+    uint64_t slot = 0;
+    switch (stream_quota_take(quota, token, &slot)) {
+    case 0:
+        sse_stream_on_free(stream, give_back, quota, slot);
+        return 0;
+    case 1:
+        reply_error(call->resp, 429, "TOO_MANY_STREAMS",
+                    "this queue token already has as many live-update streams open as it may; "
+                    "close one, or poll");
+        break;
+    default:
+        reply_error(call->resp, 500, "INTERNAL", "internal error");
+        snprintf(call->resp->detail, sizeof call->resp->detail, "out of memory for a stream");
+        break;
+    }
+    sse_stream_unref(stream);
+    return -1;
 }
 
 /* Hand the stream to the transport (the response takes the caller's
@@ -71,7 +103,7 @@ void handle_queue_events(api_call *call)
         return;
     }
     sse_stream *stream = new_stream(call);
-    if (stream != NULL)
+    if (stream != NULL && take_quota(call, stream, token) == 0)
         start(call, stream, sse_hub_watch_queue(call->ctx->events, stream, token));
 }
 
@@ -92,7 +124,7 @@ void handle_seat_events(api_call *call)
         return;
     }
     sse_stream *stream = new_stream(call);
-    if (stream != NULL)
+    if (stream != NULL && take_quota(call, stream, token) == 0)
         start(call, stream,
               sse_hub_watch_seats(call->ctx->events, stream, token, call->ids[0]));
 }

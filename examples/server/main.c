@@ -25,6 +25,7 @@
 #include "loopback.h"
 #include "sse_hub.h"
 #include "sse_metrics.h"
+#include "stream_quota.h"
 #include "metrics.h"
 #include "metrics_std.h"
 #include "router.h"
@@ -329,6 +330,10 @@ int main(int argc, char **argv)
         sse_hub_free(events);
         events = NULL;
     }
+    /* Without it a token's streams are not capped: still correct. */
+    stream_quota *streams_per_token = stream_quota_new(STREAM_QUOTA_PER_TOKEN);
+    if (streams_per_token == NULL)
+        fprintf(stderr, "concertd: out of memory for the stream quota; streams are not capped\n");
     if (sm.registry != NULL && sse_metrics_register(sm.registry, events) != 0)
         fprintf(stderr, "concertd: out of memory for the live-update metrics; left out\n");
 
@@ -348,6 +353,7 @@ int main(int argc, char **argv)
         .schedule_lists = schedule_lists,
         .seat_maps = seat_maps,
         .events = events,
+        .stream_quota = streams_per_token,
         .metrics = sm.registry,
         .holds = sm.holds,
         .metrics_token = metrics_token,
@@ -368,6 +374,7 @@ int main(int argc, char **argv)
     if (http_server_start(&server, &settings, &api, err, sizeof err) != 0) {
         fprintf(stderr, "concertd: %s\n", err);
         sse_hub_free(events);
+        stream_quota_free(streams_per_token);
         metrics_teardown(&sm);
         list_cache_free(seat_lists);
         list_cache_free(schedule_lists);
@@ -403,6 +410,7 @@ int main(int argc, char **argv)
     sse_hub_stop(events);
     http_server_stop(server, SHUTDOWN_GRACE_MS);
     sse_hub_free(events);
+    stream_quota_free(streams_per_token);
     metrics_teardown(&sm);
     list_cache_free(seat_lists);
     list_cache_free(schedule_lists);

@@ -20,6 +20,9 @@ struct sse_stream {
     int parked;           /* the reader's connection waits for a wake */
     sse_transport transport;
     int attached;
+    void (*on_free)(void *ctx, uint64_t arg);
+    void *on_free_ctx;
+    uint64_t on_free_arg;
 };
 
 sse_stream *sse_stream_new(void)
@@ -47,8 +50,18 @@ void sse_stream_unref(void *p)
         return;
     for (size_t i = 0; i < s->count; i++)
         list_body_unref(s->queue[(s->head + i) % SSE_STREAM_MAX_QUEUED]);
+    if (s->on_free != NULL)
+        s->on_free(s->on_free_ctx, s->on_free_arg);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+void sse_stream_on_free(sse_stream *s, void (*fn)(void *ctx, uint64_t arg), void *ctx,
+                        uint64_t arg)
+{
+    s->on_free = fn;
+    s->on_free_ctx = ctx;
+    s->on_free_arg = arg;
 }
 
 /* Under the lock: let a parked reader run again. */

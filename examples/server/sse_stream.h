@@ -13,6 +13,7 @@
 #define CONCERTD_SSE_STREAM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "list_cache.h"
 
@@ -28,6 +29,12 @@ void sse_stream_ref(sse_stream *s);
 /* Drop one reference; the last frees the stream and its queued frames.
  * Takes void * so that a transport can use it as a free callback. */
 void sse_stream_unref(void *s);
+
+/* Call fn(ctx, arg) once, when the last reference goes (after the client
+ * and the hub have both let go): how a stream gives back what it was
+ * counted against (stream_quota.h). Set it before sharing the stream. */
+void sse_stream_on_free(sse_stream *s, void (*fn)(void *ctx, uint64_t arg), void *ctx,
+                        uint64_t arg);
 
 /* ---- producer side (the hub) ---- */
 

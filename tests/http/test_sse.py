@@ -3,6 +3,8 @@ shapes, their credentials (header or query string, refused before the stream
 starts), the queue stream ending at ACTIVE, seat events after another
 buyer's hold, release and payment, and no query string in the server log."""
 
+import time
+
 import pytest
 
 from harness import FUTURE_SCHEDULE, PAST_SCHEDULE, assert_error
@@ -250,3 +252,60 @@ def test_stop_ends_open_streams_promptly(start_server):
         lines = [line for line in log.splitlines() if f"GET {path} " in line]
         assert len(lines) == 1 and lines[0].split(" ")[3] == "200", lines
         assert "closed early" not in lines[0], lines
+
+
+def test_a_token_holds_at_most_four_streams(start_server):
+    """One token cannot hoard connection slots with streams that never end:
+    the fifth is 429 TOO_MANY_STREAMS (both routes count), another token is
+    not affected, and a slot comes back once a stream is gone."""
+    server = start_server("memory")
+    token = server.active_token(1)
+    other = server.active_token(2)
+    streams = [SseStream(server, f"{SEAT_EVENTS}?token={token}") for _ in range(3)]
+    streams.append(SseStream(server, f"{QUEUE_EVENTS}?token={token}"))
+    try:
+        for s in streams[:3]:
+            assert_stream_headers(s)
+            assert s.next_event(EVENT_TIMEOUT_S)["event"] == "seatmap"
+        # The queue stream of an ACTIVE token ends after its one event, and
+        # gives its slot back; a fourth seat stream takes it.
+        assert streams[3].events_until_end(EVENT_TIMEOUT_S)[-1]["data"]["status"] == "ACTIVE"
+        streams[3].close()
+        deadline = time.monotonic() + EVENT_TIMEOUT_S
+        fourth = SseStream(server, f"{SEAT_EVENTS}?token={token}")
+        while fourth.status == 429 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            fourth = SseStream(server, f"{SEAT_EVENTS}?token={token}")
+        assert_stream_headers(fourth)
+        streams[3] = fourth
+
+        fifth = SseStream(server, f"{SEAT_EVENTS}?token={token}")
+        assert fifth.status == 429, fifth.status
+        assert fifth.body["error"]["code"] == "TOO_MANY_STREAMS", fifth.body
+        queue = SseStream(server, QUEUE_EVENTS, headers={"Authorization": f"Bearer {token}"})
+        assert queue.status == 429, "the queue route counts against the same token"
+
+        mine = SseStream(server, f"{SEAT_EVENTS}?token={other}")
+        assert_stream_headers(mine)
+        mine.close()
+
+        # A client goes away; its stream is noticed when the server writes
+        # to it (the first write after a close still succeeds, the peer's
+        # reset fails the next: two holds, a tick apart), and the slot
+        # comes back.
+        streams.pop().close()
+        for seat in (7, 8):
+            held = server.call("POST", "/api/v1/reservations",
+                               {"schedule_id": FUTURE_SCHEDULE, "seat_number": seat}, token=other)
+            assert held.status == 201, held
+            time.sleep(1)
+        deadline = time.monotonic() + EVENT_TIMEOUT_S
+        again = SseStream(server, f"{SEAT_EVENTS}?token={token}")
+        while again.status == 429 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            again = SseStream(server, f"{SEAT_EVENTS}?token={token}")
+        assert_stream_headers(again)
+        streams.append(again)
+    finally:
+        for s in streams:
+            s.close()

@@ -129,7 +129,8 @@ window.I18N = {
     "error.INVALID_ARGUMENT": "입력한 값이 올바르지 않습니다.",
     "error.INTERNAL": "서버에 문제가 생겼습니다. 잠시 뒤 다시 시도하세요.",
     "error.STORAGE_UNAVAILABLE": "지금 접속이 많아 처리하지 못했습니다. 잠시 뒤 다시 시도하세요.",
-    "error.UNAVAILABLE": "실시간 업데이트를 잠시 쓸 수 없어 자동 새로고침으로 보여 드립니다."
+    "error.UNAVAILABLE": "실시간 업데이트를 잠시 쓸 수 없어 자동 새로고침으로 보여 드립니다.",
+    "error.TOO_MANY_STREAMS": "이 대기표로 열린 창이 너무 많습니다. 다른 창을 닫으면 실시간으로 다시 보여 드립니다."
   },
 
   en: {
@@ -255,6 +256,7 @@ window.I18N = {
     "error.INVALID_ARGUMENT": "A value you entered is not valid.",
     "error.INTERNAL": "The server ran into a problem. Please try again in a moment.",
     "error.STORAGE_UNAVAILABLE": "The service is busy right now. Please try again in a moment.",
-    "error.UNAVAILABLE": "Live updates are not available right now; the page refreshes itself instead."
+    "error.UNAVAILABLE": "Live updates are not available right now; the page refreshes itself instead.",
+    "error.TOO_MANY_STREAMS": "This queue ticket is open in too many windows. Close one to get live updates again."
   }
 };
