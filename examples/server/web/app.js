@@ -422,6 +422,60 @@
     showJoin();
   }
 
+  /* ---------------- live feeds ---------------- */
+
+  /* A stream URL: EventSource cannot send headers, so the tokens go in the query. */
+  function feedUrl(path) {
+    let url = path + "?token=" + encodeURIComponent(S.token);
+    if (S.auth === "jwt" && S.jwt) url += "&user_token=" + encodeURIComponent(S.jwt);
+    return url;
+  }
+
+  /* The queue and the seat map share one life cycle: a stream that stops the
+   * polling once open; the server's own "event: error" ends the feed; a
+   * missing or dropped stream falls back to polling and the stream is tried
+   * again after SSE_RETRY_MS if the page still wants it. `feed` holds es and
+   * retry; events maps an event name to its handler. */
+  function openFeed(feed, url, o) {
+    const es = new EventSource(url);
+    feed.es = es;
+    es.addEventListener("open", () => o.stopPolling());
+    for (const name of Object.keys(o.events)) {
+      es.addEventListener(name, (ev) => {
+        if (feed.es !== es) return;
+        try {
+          o.events[name](ev);
+        } catch (e) {
+          console.error(e);
+        }
+      });
+    }
+    es.addEventListener("error", (ev) => {
+      if (feed.es !== es) return;
+      if (ev.data) {
+        // The server's own "event: error": the token ended or is not valid.
+        o.stop();
+        let err = { code: "TOKEN_INVALID", message: "" };
+        try {
+          err = JSON.parse(ev.data).error || err;
+        } catch (e) { /* keep the default */ }
+        if (!handleCommonError(err)) showError(errorFor(err.code, err.message));
+        return;
+      }
+      // No stream (an older server, a proxy) or it dropped: poll, retry later.
+      es.close();
+      feed.es = null;
+      o.startPolling();
+      feed.retry = setTimeout(() => {
+        feed.retry = null;
+        if (o.stillWanted()) {
+          o.stopPolling();
+          o.restart();
+        }
+      }, SSE_RETRY_MS);
+    });
+  }
+
   /* ---------------- the waiting room ---------------- */
 
   const queueFeed = { es: null, poll: null, retry: null, etag: null };
@@ -500,41 +554,13 @@
   function startQueueFeed() {
     if (queueFeed.es || queueFeed.poll) return;
     if (!window.EventSource) return startQueuePolling();
-    let url = "/api/v1/queue/tokens/current/events?token=" + encodeURIComponent(S.token);
-    if (S.auth === "jwt" && S.jwt) url += "&user_token=" + encodeURIComponent(S.jwt);
-    const es = new EventSource(url);
-    queueFeed.es = es;
-    es.addEventListener("open", () => stopQueuePolling());
-    es.addEventListener("queue", (ev) => {
-      try {
-        onTokenDoc(JSON.parse(ev.data));
-      } catch (e) {
-        console.error(e);
-      }
-    });
-    es.addEventListener("error", (ev) => {
-      if (queueFeed.es !== es) return;
-      if (ev.data) {
-        // The server's own "event: error": the token ended or is not valid.
-        stopQueueFeed();
-        let err = { code: "TOKEN_INVALID", message: "" };
-        try {
-          err = JSON.parse(ev.data).error || err;
-        } catch (e) { /* keep the default */ }
-        if (!handleCommonError(err)) showError(errorFor(err.code, err.message));
-        return;
-      }
-      // No stream (an older server, a proxy) or it dropped: poll, retry later.
-      es.close();
-      queueFeed.es = null;
-      startQueuePolling();
-      queueFeed.retry = setTimeout(() => {
-        queueFeed.retry = null;
-        if (S.view === "waiting" && S.token) {
-          stopQueuePolling();
-          startQueueFeed();
-        }
-      }, SSE_RETRY_MS);
+    openFeed(queueFeed, feedUrl("/api/v1/queue/tokens/current/events"), {
+      events: { queue: (ev) => onTokenDoc(JSON.parse(ev.data)) },
+      stop: stopQueueFeed,
+      startPolling: startQueuePolling,
+      stopPolling: stopQueuePolling,
+      stillWanted: () => S.view === "waiting" && S.token,
+      restart: startQueueFeed,
     });
   }
 
@@ -881,50 +907,17 @@
     if (seatFeed.es || seatFeed.poll) return;
     seatFeed.scheduleId = id;
     if (!window.EventSource || S.seatsFromList) return startSeatPolling();
-    let url = "/api/v1/schedules/" + id + "/seats/events?token=" + encodeURIComponent(S.token);
-    if (S.auth === "jwt" && S.jwt) url += "&user_token=" + encodeURIComponent(S.jwt);
-    const es = new EventSource(url);
-    seatFeed.es = es;
-    es.addEventListener("open", () => stopSeatPolling());
-    es.addEventListener("seatmap", (ev) => {
-      if (seatFeed.es !== es) return;
-      try {
-        if (ev.lastEventId) S.seatsEtag = ev.lastEventId;
-        setSeatmap(JSON.parse(ev.data).seats);
-      } catch (e) {
-        console.error(e);
-      }
-    });
-    es.addEventListener("seats", (ev) => {
-      if (seatFeed.es !== es) return;
-      try {
-        if (ev.lastEventId) S.seatsEtag = ev.lastEventId;
-        mergeSeats(JSON.parse(ev.data).seats);
-      } catch (e) {
-        console.error(e);
-      }
-    });
-    es.addEventListener("error", (ev) => {
-      if (seatFeed.es !== es) return;
-      if (ev.data) {
-        stopSeatFeed();
-        let err = { code: "TOKEN_INVALID", message: "" };
-        try {
-          err = JSON.parse(ev.data).error || err;
-        } catch (e) { /* keep the default */ }
-        if (!handleCommonError(err)) showError(errorFor(err.code, err.message));
-        return;
-      }
-      es.close();
-      seatFeed.es = null;
-      startSeatPolling();
-      seatFeed.retry = setTimeout(() => {
-        seatFeed.retry = null;
-        if (S.view === "seats" && S.schedule && S.schedule.id === id) {
-          stopSeatPolling();
-          startSeatFeed();
-        }
-      }, SSE_RETRY_MS);
+    const seatEvent = (apply) => (ev) => {
+      if (ev.lastEventId) S.seatsEtag = ev.lastEventId;
+      apply(JSON.parse(ev.data).seats);
+    };
+    openFeed(seatFeed, feedUrl("/api/v1/schedules/" + id + "/seats/events"), {
+      events: { seatmap: seatEvent(setSeatmap), seats: seatEvent(mergeSeats) },
+      stop: stopSeatFeed,
+      startPolling: startSeatPolling,
+      stopPolling: stopSeatPolling,
+      stillWanted: () => S.view === "seats" && S.schedule && S.schedule.id === id,
+      restart: startSeatFeed,
     });
   }
 
