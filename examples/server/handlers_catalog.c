@@ -221,7 +221,9 @@ static int render_seats(api_call *call, const char *token, json_out *w)
     return 0;
 }
 
-void handle_seats_list(api_call *call)
+/* The seat list and the seat map: both are labelled by the seat list's
+ * version, with its checks and errors. */
+static void serve_seats(api_call *call, etag_kind kind, list_cache *cache, list_render_fn render)
 {
     char token[CONCERT_TOKEN_SIZE];
     if (call_bearer_token(call, token) != 0)
@@ -232,7 +234,12 @@ void handle_seats_list(api_call *call)
         reply_library_error(call->resp, rc);
         return;
     }
-    serve_list(call, token, ETAG_SEATS, call->ctx->seat_lists, &version, render_seats);
+    serve_list(call, token, kind, cache, &version, render);
+}
+
+void handle_seats_list(api_call *call)
+{
+    serve_seats(call, ETAG_SEATS, call->ctx->seat_lists, render_seats);
 }
 
 static int render_seatmap(api_call *call, const char *token, json_out *w)
@@ -245,14 +252,5 @@ static int render_seatmap(api_call *call, const char *token, json_out *w)
  * documents' tags apart. */
 void handle_seatmap_get(api_call *call)
 {
-    char token[CONCERT_TOKEN_SIZE];
-    if (call_bearer_token(call, token) != 0)
-        return;
-    concert_list_version version;
-    const int rc = concert_seats_version(&version, call->ctx->db, token, call->ids[0]);
-    if (rc < 0) {
-        reply_library_error(call->resp, rc);
-        return;
-    }
-    serve_list(call, token, ETAG_SEATMAP, call->ctx->seat_maps, &version, render_seatmap);
+    serve_seats(call, ETAG_SEATMAP, call->ctx->seat_maps, render_seatmap);
 }

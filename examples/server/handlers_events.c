@@ -87,6 +87,20 @@ static void start(api_call *call, sse_stream *stream, int subscribed)
     snprintf(resp->cache_control, sizeof resp->cache_control, "no-cache");
 }
 
+/* A stream for token, counted against its quota; NULL after replying 503
+ * (no hub), 429 or 500. */
+static sse_stream *open_stream(api_call *call, const char *token)
+{
+    if (call->ctx->events == NULL) {
+        reply_no_hub(call->resp);
+        return NULL;
+    }
+    sse_stream *stream = new_stream(call);
+    if (stream == NULL || take_quota(call, stream, token) != 0)
+        return NULL;
+    return stream;
+}
+
 void handle_queue_events(api_call *call)
 {
     char token[CONCERT_TOKEN_SIZE];
@@ -98,12 +112,8 @@ void handle_queue_events(api_call *call)
         reply_library_error(call->resp, rc);
         return;
     }
-    if (call->ctx->events == NULL) {
-        reply_no_hub(call->resp);
-        return;
-    }
-    sse_stream *stream = new_stream(call);
-    if (stream != NULL && take_quota(call, stream, token) == 0)
+    sse_stream *stream = open_stream(call, token);
+    if (stream != NULL)
         start(call, stream, sse_hub_watch_queue(call->ctx->events, stream, token));
 }
 
@@ -119,12 +129,8 @@ void handle_seat_events(api_call *call)
         reply_library_error(call->resp, rc);
         return;
     }
-    if (call->ctx->events == NULL) {
-        reply_no_hub(call->resp);
-        return;
-    }
-    sse_stream *stream = new_stream(call);
-    if (stream != NULL && take_quota(call, stream, token) == 0)
+    sse_stream *stream = open_stream(call, token);
+    if (stream != NULL)
         start(call, stream,
               sse_hub_watch_seats(call->ctx->events, stream, token, call->ids[0]));
 }
