@@ -280,3 +280,66 @@ void concert_seat_list_free(concert_seat_list *list)
 {
     free(list);
 }
+
+static int push_seat_state(void *ctx, const concert_seat_state *item)
+{
+    return concert__vec_push(ctx, item);
+}
+
+int concert_seat_map_get(concert_seat_map **out, concert_db *db, const char *token,
+                         int64_t schedule_id)
+{
+    concert_storage_schedule schedule;
+    concert__vec v;
+    concert_seat_map *map;
+    void *items;
+    int64_t user_id, now;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_seat_map_get: NULL argument");
+    now = concert__now(db);
+    /* The checks of concert_seats_available(), in its order: the map's FREE
+     * seats are that list, so they are refused alike. */
+    if ((rc = concert__token_require_active_read(db, token, now, &user_id)) != 0)
+        return rc;
+    if ((rc = concert__schedule_require_bookable(db, schedule_id, now, &schedule)) != 0)
+        return rc;
+
+    concert__vec_init(&v, sizeof(concert_seat_state));
+    rc = concert__st_seat_map(db, schedule_id, now, push_seat_state, &v);
+    if (rc == 0) {
+        map = concert__list_from_vec(sizeof(*map), &v, &items);
+        if (!map) {
+            rc = concert__error_set(CONCERT_ENOMEM, "out of memory drawing the seat map");
+        } else {
+            map->schedule_id = schedule_id;
+            map->count = v.count;
+            map->items = items;
+            *out = map;
+        }
+    }
+    concert__vec_free(&v);
+    return rc;
+}
+
+void concert_seat_map_free(concert_seat_map *map)
+{
+    free(map);
+}
+
+const char *concert_seat_status_name(int status)
+{
+    switch (status) {
+    case CONCERT_SEAT_FREE:
+        return "FREE";
+    case CONCERT_SEAT_HELD:
+        return "HELD";
+    case CONCERT_SEAT_SOLD:
+        return "SOLD";
+    default:
+        return "UNKNOWN";
+    }
+}

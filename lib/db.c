@@ -151,6 +151,8 @@ int concert_open_storage(concert_db **out, concert_storage *storage, const conce
         return rc;
     }
     db->storage = storage;
+    atomic_init(&db->storage_calls, 0);
+    atomic_init(&db->storage_errors, 0);
     db->queue.active_ttl_ms = db->opts.active_ttl_ms;
     db->queue.wait_ttl_ms = db->opts.wait_ttl_ms;
     db->queue.shuffle = concert__shuffle;

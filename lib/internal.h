@@ -4,6 +4,8 @@
 #ifndef CONCERT_INTERNAL_H
 #define CONCERT_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include <concert/concert.h>
 #include <concert/sys/storage.h>
 
@@ -18,6 +20,10 @@ struct concert_db {
     concert__queue_cache *queue_cache; /* queue_cache.c */
     concert__schedule_cache *schedule_cache; /* schedule_cache.c */
     concert__owner_cache *owner_cache;       /* owner_cache.c */
+    /* storage_calls.c: what this handle asked of its backend, for
+     * concert_db_stats_get() (relaxed: counts, not synchronisation) */
+    atomic_uint_least64_t storage_calls;
+    atomic_uint_least64_t storage_errors;
 };
 
 /* ---- errors.c ---- */
@@ -98,6 +104,8 @@ int concert__st_schedules_list(concert_db *db, int64_t concert_id, int64_t start
 int concert__st_schedule_get(concert_db *db, int64_t id, concert_storage_schedule *out);
 int concert__st_seats_available(concert_db *db, int64_t schedule_id, int64_t now,
                                 concert_emit_seat_fn emit, void *ctx);
+int concert__st_seat_map(concert_db *db, int64_t schedule_id, int64_t now,
+                         concert_emit_seat_state_fn emit, void *ctx);
 int concert__st_list_version(concert_db *db, int64_t concert_id, int64_t schedule_id,
                              int64_t starts_after, int64_t now, concert_list_version *out);
 int concert__st_prune(concert_db *db, size_t limit, int64_t now, concert_prune_report *out);
@@ -117,6 +125,8 @@ int concert__st_history_list(concert_db *db, int64_t user_id, int64_t before_id,
 int concert__st_users_list(concert_db *db, concert_emit_user_fn emit, void *ctx);
 int concert__st_verify(concert_db *db, int64_t now, concert_emit_text_fn emit, void *ctx,
                        concert_verify_report *report);
+/* The backend's own counters (zeros when it has no counters method). */
+int concert__st_counters(concert_db *db, concert_storage_counters *out);
 
 /*
  * Fault injection for tests: when set, called before every backend call

@@ -4,6 +4,7 @@
  * faults.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -37,6 +38,7 @@ int concert__storage_check(const concert_storage *s)
     MUST(schedules_list)
     MUST(schedule_get)
     MUST(seats_available)
+    MUST(seat_map)
     MUST(list_version)
     MUST(catalog_load)
     MUST(seat_hold)
@@ -64,14 +66,33 @@ static int normalize(const concert_db *db, int rc, const char *method)
     return concert__error_ensure(rc);
 }
 
+/* The store's trouble, as opposed to an answer about the caller's request
+ * (not found, taken, expired...): what storage_errors counts. */
+static int store_trouble(int rc)
+{
+    return rc == CONCERT_ESTORAGE || rc == CONCERT_EBUSY || rc == CONCERT_ESCHEMA ||
+           rc == CONCERT_EINTERNAL;
+}
+
+/* Count one step and its outcome (an injected fault stands for the
+ * backend's answer, so it counts as one); returns rc. Relaxed: the counts
+ * order nothing, and a scrape reading them a moment late is fine. */
+static int counted(concert_db *db, int rc)
+{
+    atomic_fetch_add_explicit(&db->storage_calls, 1, memory_order_relaxed);
+    if (store_trouble(rc))
+        atomic_fetch_add_explicit(&db->storage_errors, 1, memory_order_relaxed);
+    return rc;
+}
+
 #define CALL(method, ...)                                                                    \
     do {                                                                                     \
         int rc_;                                                                             \
         if (fault_fn && (rc_ = fault_fn(#method, fault_ctx)) != 0)                           \
-            return concert__error_set(rc_, "injected fault in %s", #method);                  \
+            return counted(db, concert__error_set(rc_, "injected fault in %s", #method));    \
         concert__error_clear();                                                              \
         rc_ = db->storage->method(db->storage, __VA_ARGS__);                                 \
-        return normalize(db, rc_, #method);                                                  \
+        return counted(db, normalize(db, rc_, #method));                                     \
     } while (0)
 
 int concert__st_queue_issue(concert_db *db, int64_t user_id, const char *new_token, int64_t now,
@@ -129,6 +150,12 @@ int concert__st_seats_available(concert_db *db, int64_t schedule_id, int64_t now
                                 concert_emit_seat_fn emit, void *ctx)
 {
     CALL(seats_available, schedule_id, now, emit, ctx);
+}
+
+int concert__st_seat_map(concert_db *db, int64_t schedule_id, int64_t now,
+                         concert_emit_seat_state_fn emit, void *ctx)
+{
+    CALL(seat_map, schedule_id, now, emit, ctx);
 }
 
 int concert__st_list_version(concert_db *db, int64_t concert_id, int64_t schedule_id,
@@ -206,4 +233,38 @@ int concert__st_verify(concert_db *db, int64_t now, concert_emit_text_fn emit, v
         return concert__error_set(CONCERT_ENOTSUP, "storage \"%s\" cannot verify",
                                   db->storage->name);
     CALL(verify, &db->queue, now, emit, ctx, report);
+}
+
+/* Not a step: a metrics scrape asks, so it is neither counted nor faulted. */
+int concert__st_counters(concert_db *db, concert_storage_counters *out)
+{
+    int rc;
+    memset(out, 0, sizeof(*out));
+    if (!db->storage->counters)
+        return CONCERT_OK;
+    concert__error_clear();
+    rc = normalize(db, db->storage->counters(db->storage, out), "counters");
+    if (rc != 0)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+int concert_db_stats_get(concert_db_stats *out, concert_db *db)
+{
+    concert_storage_counters backend;
+    int rc;
+
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_db_stats_get: NULL argument");
+    if (out->version < 1 || out->version > CONCERT_DB_STATS_VERSION)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "concert_db_stats_get: version %u unknown (this library: 1..%u)",
+                                  out->version, (unsigned)CONCERT_DB_STATS_VERSION);
+    if ((rc = concert__st_counters(db, &backend)) != 0)
+        return rc;
+    out->storage_calls = atomic_load_explicit(&db->storage_calls, memory_order_relaxed);
+    out->storage_errors = atomic_load_explicit(&db->storage_errors, memory_order_relaxed);
+    out->storage_retries = backend.retries;
+    out->storage_reconnects = backend.reconnects;
+    return CONCERT_OK;
 }

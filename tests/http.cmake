@@ -40,6 +40,29 @@ if(TARGET concertd)
                          ENVIRONMENT "CONCERT_TEST_STORE=sqlite" TIMEOUT 120)
   endif()
 
+  # The live-update hub (issue 13) through api_handle() with the fake clock:
+  # store calls per tick against the number of subscribers, counted by
+  # concert_db_stats_get(); on memory and on SQLite.
+  add_executable(concertd_sse_tests ${CMAKE_CURRENT_SOURCE_DIR}/http/test_sse_unit.c
+                 ${CMAKE_CURRENT_SOURCE_DIR}/support/harness.c)
+  target_include_directories(concertd_sse_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
+  target_compile_definitions(concertd_sse_tests PRIVATE _POSIX_C_SOURCE=200809L)
+  target_link_libraries(concertd_sse_tests PRIVATE concertd_api PkgConfig::CRITERION
+                        Threads::Threads)
+  if(CONCERT_WITH_POSTGRES)
+    pkg_check_modules(SSE_LIBPQ REQUIRED IMPORTED_TARGET libpq)
+    target_link_libraries(concertd_sse_tests PRIVATE PkgConfig::SSE_LIBPQ)
+    target_compile_definitions(concertd_sse_tests PRIVATE CONCERT_TEST_HAVE_LIBPQ=1)
+  endif()
+  add_test(NAME http_sse_unit_memory COMMAND concertd_sse_tests --jobs 2)
+  set_tests_properties(http_sse_unit_memory PROPERTIES ENVIRONMENT "CONCERT_TEST_STORE=memory"
+                       TIMEOUT 300)
+  if(CONCERT_WITH_SQLITE)
+    add_test(NAME http_sse_unit_sqlite COMMAND concertd_sse_tests --jobs 2)
+    set_tests_properties(http_sse_unit_sqlite PROPERTIES ENVIRONMENT "CONCERT_TEST_STORE=sqlite"
+                         TIMEOUT 300)
+  endif()
+
   # -p no:cacheprovider: never write .pytest_cache into the source tree.
   add_test(NAME http_contract
            COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider

@@ -1805,3 +1805,373 @@ Test(postgres, a_version_4_store_migrates_to_5_with_its_tokens_and_holds)
     verify_clean(db);
     concert_close(db);
 }
+
+/* ---- the seat map (storage version 5) and the backend's counters ---- */
+
+#define MAP_MAX 256
+
+typedef struct seat_states {
+    concert_seat_state items[MAP_MAX];
+    size_t count;
+    size_t stop_after; /* > 0: the emitter refuses the item after that many */
+} seat_states;
+
+static int collect_state(void *ctx, const concert_seat_state *item)
+{
+    seat_states *m = ctx;
+    if (m->stop_after > 0 && m->count == m->stop_after)
+        return CONCERT_ENOMEM;
+    cr_assert_lt(m->count, MAP_MAX);
+    m->items[m->count++] = *item;
+    return 0;
+}
+
+typedef struct seat_numbers {
+    int64_t numbers[MAP_MAX];
+    size_t count;
+} seat_numbers;
+
+static int collect_number(void *ctx, const concert_seat *item)
+{
+    seat_numbers *l = ctx;
+    cr_assert_lt(l->count, MAP_MAX);
+    l->numbers[l->count++] = item->number;
+    return 0;
+}
+
+/* The storage table's map of schedule at now, checked against the free list
+ * read at the same now: in seat order, and FREE exactly where free. */
+static seat_states *map_at(concert_storage *st, int64_t schedule, int64_t now)
+{
+    static seat_states m;
+    static seat_numbers free_list;
+    size_t f = 0;
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    memset(&free_list, 0, sizeof(free_list));
+    rc = st->seat_map(st, schedule, now, collect_state, &m);
+    cr_assert_eq(rc, 0, "seat_map: %s", concert_error_last()->message);
+    rc = st->seats_available(st, schedule, now, collect_number, &free_list);
+    cr_assert_eq(rc, 0, "seats_available: %s", concert_error_last()->message);
+    for (size_t i = 0; i < m.count; i++) {
+        const concert_seat_state *s = &m.items[i];
+        if (i > 0)
+            cr_assert_gt(s->seat.number, m.items[i - 1].seat.number, "seat-number order");
+        cr_assert(s->status == CONCERT_SEAT_FREE || s->status == CONCERT_SEAT_HELD ||
+                      s->status == CONCERT_SEAT_SOLD,
+                  "seat %lld: status %d", (long long)s->seat.number, s->status);
+        cr_assert_eq(s->reserved, 0);
+        if (s->status == CONCERT_SEAT_HELD)
+            cr_assert_gt(s->held_until, now, "seat %lld", (long long)s->seat.number);
+        else
+            cr_assert_eq(s->held_until, 0, "seat %lld", (long long)s->seat.number);
+        if (s->status == CONCERT_SEAT_FREE) {
+            cr_assert_lt(f, free_list.count, "seat %lld FREE but not listed",
+                         (long long)s->seat.number);
+            cr_assert_eq(free_list.numbers[f], s->seat.number);
+            f++;
+        }
+    }
+    cr_assert_eq(f, free_list.count, "the free list has seats the map does not call FREE");
+    return &m;
+}
+
+static void expect_seat(const seat_states *m, int64_t number, int status, int64_t held_until)
+{
+    const concert_seat_state *s = NULL;
+    for (size_t i = 0; i < m->count && !s; i++) {
+        if (m->items[i].seat.number == number)
+            s = &m->items[i];
+    }
+    cr_assert_not_null(s, "seat %lld is missing from the map", (long long)number);
+    cr_assert_eq(s->status, status, "seat %lld: %s, expected %s", (long long)number,
+                 concert_seat_status_name(s->status), concert_seat_status_name(status));
+    cr_assert_eq(s->held_until, held_until, "seat %lld", (long long)number);
+}
+
+static int64_t count_status(const seat_states *m, int status)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < m->count; i++)
+        n += m->items[i].status == status;
+    return n;
+}
+
+Test(postgres, the_seat_map_reads_every_seat_with_its_state)
+{
+    concert_options o = options();
+    concert_db *db = open_store(NULL), *other = open_store(NULL);
+    concert_storage *st = NULL;
+    concert_token_info kim, lee;
+    concert_reservation r3, r5, r9;
+    concert_payment pay;
+    seat_states *m, stopped = {.stop_after = 2};
+
+    load_two_schedules(db);
+    /* A third handle (its own pool), used through its storage table only. */
+    cr_assert_eq(concert_storage_postgres_open(&st, store, &o), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(st->version, CONCERT_STORAGE_VERSION);
+
+    m = map_at(st, 10, T0);
+    cr_assert_eq(m->count, 200);
+    for (size_t i = 0; i < m->count; i++) {
+        cr_assert_eq(m->items[i].seat.number, (int64_t)i + 1);
+        cr_assert_eq(m->items[i].seat.price, 100);
+        cr_assert_str_eq(m->items[i].seat.grade, "R");
+        cr_assert_eq(m->items[i].status, CONCERT_SEAT_FREE);
+    }
+
+    cr_assert_eq(concert_queue_issue(&kim, db, 1), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_queue_issue(&lee, other, 2), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_reserve_seat(&r3, db, kim.token, 10, 3), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(concert_reserve_seat(&r5, db, kim.token, 10, 5), 0);
+    cr_assert_eq(concert_reserve_seat(&r9, other, lee.token, 10, 9), 0, "another session");
+
+    m = map_at(st, 10, T0);
+    expect_seat(m, 3, CONCERT_SEAT_HELD, r3.held_until);
+    expect_seat(m, 5, CONCERT_SEAT_HELD, r5.held_until);
+    expect_seat(m, 9, CONCERT_SEAT_HELD, r9.held_until);
+    cr_assert_eq(count_status(m, CONCERT_SEAT_FREE), 197);
+    m = map_at(st, 11, T0);
+    cr_assert_eq(count_status(m, CONCERT_SEAT_FREE), 200, "schedule 11 shares nothing");
+
+    /* Expiry is at now: held one millisecond before held_until, free at it. */
+    m = map_at(st, 10, r3.held_until - 1);
+    expect_seat(m, 3, CONCERT_SEAT_HELD, r3.held_until);
+    m = map_at(st, 10, r3.held_until);
+    expect_seat(m, 3, CONCERT_SEAT_FREE, 0);
+    expect_seat(m, 9, CONCERT_SEAT_FREE, 0);
+
+    /* Released: free at once. Paid: sold, with no hold time, for good. */
+    cr_assert_eq(concert_reservation_release(&r5, db, kim.token, r5.id), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(concert_pay(&pay, db, kim.token, r3.id, NULL), 0, "%s",
+                 concert_error_last()->message);
+    m = map_at(st, 10, T0);
+    expect_seat(m, 5, CONCERT_SEAT_FREE, 0);
+    expect_seat(m, 3, CONCERT_SEAT_SOLD, 0);
+    expect_seat(m, 9, CONCERT_SEAT_HELD, r9.held_until);
+    m = map_at(st, 10, T0 + DAY);
+    expect_seat(m, 3, CONCERT_SEAT_SOLD, 0);
+    cr_assert_eq(count_status(m, CONCERT_SEAT_FREE), 199);
+
+    /* An emitter's error stops the map and is its answer. */
+    cr_assert_eq(st->seat_map(st, 10, T0, collect_state, &stopped), CONCERT_ENOMEM);
+    cr_assert_eq(stopped.count, 2);
+    cr_assert_eq(map_at(st, 10, T0)->count, 200);
+
+    st->free(st);
+    concert_close(other);
+    concert_close(db);
+}
+
+/* The seat map's very statement, as prepared on every connection. */
+#include "../lib/storage/postgres_sql.h"
+#define PICK_SEAT_MAP(id, sql)                                                                  \
+    if (strcmp(#id, "PG_SEAT_MAP") == 0)                                                       \
+        text = sql;
+
+static const char *seat_map_sql(void)
+{
+    const char *text = NULL;
+    PG_STATEMENTS(PICK_SEAT_MAP)
+    cr_assert_not_null(text, "PG_SEAT_MAP is not among the prepared statements");
+    return text;
+}
+
+/* Linear in the schedule's seats: one range of the seats' primary key,
+ * already in seat order (no sort), whatever the other schedules hold. */
+Test(postgres, the_seat_map_reads_one_range_of_the_primary_key)
+{
+    concert_db *db = open_store(NULL);
+    PGconn *c;
+    PGresult *r;
+    char plan[4000] = "", sql[1200];
+    size_t used = 0;
+
+    load_two_schedules(db);
+    concert_close(db);
+    admin_exec(dbname, "ANALYZE");
+    c = admin_connect();
+    conn_exec(c, "SET enable_seqscan = off");
+    snprintf(sql, sizeof(sql), "PREPARE seat_map AS %s", seat_map_sql());
+    conn_exec(c, sql);
+    r = PQexec(c, "EXPLAIN EXECUTE seat_map(10, 1800000000000)");
+    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+    for (int i = 0; i < PQntuples(r) && used + 1 < sizeof(plan); i++) {
+        int n = snprintf(plan + used, sizeof(plan) - used, "%s\n", PQgetvalue(r, i, 0));
+        if (n < 0)
+            break;
+        used += (size_t)n < sizeof(plan) - used ? (size_t)n : sizeof(plan) - used - 1;
+    }
+    PQclear(r);
+    PQfinish(c);
+    cr_assert(strstr(plan, "seats_pkey"), "the seat map:\n%s", plan);
+    cr_assert_null(strstr(plan, "Sort"), "the seat map needs no sort:\n%s", plan);
+}
+
+static concert_storage_counters counters_of(concert_storage *st)
+{
+    concert_storage_counters c = {UINT64_MAX, UINT64_MAX};
+    cr_assert_not_null(st->counters);
+    cr_assert_eq(st->counters(st, &c), 0);
+    return c;
+}
+
+/* A db over a storage table the test keeps a pointer to (the db owns it). */
+static concert_db *open_counted(concert_storage **st, int pool_size)
+{
+    concert_options o = options();
+    concert_db *db = NULL;
+    o.pool_size = pool_size;
+    cr_assert_eq(concert_storage_postgres_open(st, store, &o), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(concert_open_storage(&db, *st, &o), 0, "%s", concert_error_last()->message);
+    return db;
+}
+
+static int64_t libconcert_sessions(void)
+{
+    char sql[300];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+             "AND application_name = 'libconcert'",
+             dbname);
+    return admin_int(sql);
+}
+
+/* The server ends the store's connections; returns how many it ended, once
+ * they are gone. */
+static int64_t terminate_sessions(void)
+{
+    const struct timespec pause = {0, 2000000};
+    char sql[300];
+    int64_t ended;
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE datname = '%s' AND application_name = 'libconcert'",
+             dbname);
+    ended = admin_int(sql);
+    while (libconcert_sessions() > 0)
+        nanosleep(&pause, NULL);
+    return ended;
+}
+
+Test(postgres, counters_count_the_connections_replaced_after_the_server_ended_them)
+{
+    concert_storage *st = NULL;
+    concert_db *db = open_counted(&st, 1);
+    concert_storage_counters c;
+    concert_db_stats stats;
+    int64_t balance = 0;
+
+    load_catalog(db);
+    cr_assert_eq(concert_points_balance(&balance, db, 1), 0);
+    c = counters_of(st);
+    cr_assert_eq(c.reconnects, 0, "opening the first connection replaces nothing");
+    cr_assert_eq(c.retries, 0);
+
+    cr_assert_eq(terminate_sessions(), 1, "one pooled connection");
+    cr_assert_eq(concert_points_balance(&balance, db, 1), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(balance, 1000);
+    c = counters_of(st);
+    cr_assert_eq(c.reconnects, 1);
+    /* Found dead while idle, before anything was sent: nothing to retry. */
+    cr_assert_eq(c.retries, 0);
+
+    cr_assert_eq(terminate_sessions(), 1);
+    cr_assert_eq(concert_charge_points(&balance, db, 1, 10, NULL), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(balance, 1010);
+    c = counters_of(st);
+    cr_assert_eq(c.reconnects, 2);
+    stats.version = CONCERT_DB_STATS_VERSION;
+    cr_assert_eq(concert_db_stats_get(&stats, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(stats.storage_reconnects, 2);
+    cr_assert_eq(stats.storage_retries, 0);
+    concert_close(db);
+}
+
+/* A step whose connection the server ends in the middle (a trigger ends its
+ * own session, once): the step cannot have committed, so it is run again
+ * on a new connection, and both counters say so. */
+Test(postgres, counters_count_the_step_retried_after_its_connection_died)
+{
+    concert_storage *st = NULL;
+    concert_db *db = open_counted(&st, 1);
+    concert_storage_counters c;
+    int64_t balance = 0;
+
+    load_catalog(db);
+    admin_exec(dbname,
+               "CREATE SEQUENCE public.kill_once;"
+               "CREATE FUNCTION public.kill_once() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+               "BEGIN\n"
+               "  IF nextval('public.kill_once') = 1 THEN\n"
+               "    PERFORM pg_terminate_backend(pg_backend_pid());\n"
+               "    PERFORM pg_sleep(2);\n"
+               "  END IF;\n"
+               "  RETURN NEW;\n"
+               "END $$;"
+               "CREATE TRIGGER kill_once BEFORE UPDATE ON concert.users FOR EACH ROW "
+               "EXECUTE FUNCTION public.kill_once();");
+    c = counters_of(st);
+    cr_assert_eq(c.retries, 0);
+    cr_assert_eq(c.reconnects, 0);
+    cr_assert_eq(concert_charge_points(&balance, db, 1, 10, NULL), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(balance, 1010, "charged once");
+    cr_assert_eq(admin_int("SELECT balance FROM concert.users WHERE id = 1"), 1010);
+    cr_assert_eq(admin_int("SELECT last_value FROM public.kill_once"), 2, "the step ran twice");
+    c = counters_of(st);
+    cr_assert_eq(c.retries, 1);
+    cr_assert_eq(c.reconnects, 1);
+    concert_close(db);
+}
+
+/* Serialization failures, forced by a trigger (a sequence is not rolled
+ * back, so it counts the attempts): each one is run again and counted. */
+Test(postgres, counters_count_the_steps_retried_after_serialization_failures)
+{
+    concert_storage *st = NULL;
+    concert_db *db = open_counted(&st, 2);
+    concert_storage_counters c;
+    int64_t balance = 0;
+    int rc;
+
+    load_catalog(db);
+    admin_exec(dbname,
+               "CREATE TABLE public.conflicts (failing bigint NOT NULL);"
+               "INSERT INTO public.conflicts VALUES (2);"
+               "CREATE SEQUENCE public.attempts;"
+               "CREATE FUNCTION public.conflict() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+               "BEGIN\n"
+               "  IF nextval('public.attempts') <= (SELECT failing FROM public.conflicts) THEN\n"
+               "    RAISE EXCEPTION 'forced conflict' USING ERRCODE = 'serialization_failure';\n"
+               "  END IF;\n"
+               "  RETURN NEW;\n"
+               "END $$;"
+               "CREATE TRIGGER conflict BEFORE UPDATE ON concert.users FOR EACH ROW "
+               "EXECUTE FUNCTION public.conflict();");
+    cr_assert_eq(concert_charge_points(&balance, db, 1, 10, NULL), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(balance, 1010, "charged once");
+    c = counters_of(st);
+    cr_assert_eq(c.retries, 2, "two failures, two retries");
+    cr_assert_eq(c.reconnects, 0, "a conflict keeps its connection");
+
+    /* A conflict that never clears: the bounded retries all count, and the
+     * step is refused as busy with nothing applied. */
+    admin_exec(dbname, "UPDATE public.conflicts SET failing = 1000000");
+    rc = concert_charge_points(&balance, db, 1, 10, NULL);
+    cr_assert_eq(rc, CONCERT_EBUSY, "got %s", concert_error_name(rc));
+    cr_assert_eq(admin_int("SELECT balance FROM concert.users WHERE id = 1"), 1010);
+    cr_assert_gt(counters_of(st).retries, 2 + 1, "the retries of the refused step count");
+    cr_assert_eq(counters_of(st).retries - 2,
+                 (uint64_t)admin_int("SELECT last_value FROM public.attempts") - 3 - 1,
+                 "every attempt but the first of each step is a retry");
+    concert_close(db);
+}

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <concert/concert.h>
+#include <concert/sys/storage.h>
 
 #define T0 INT64_C(1800000000000)
 #define DAY INT64_C(86400000)
@@ -2015,4 +2016,233 @@ Test(sqlite, the_calls_themselves_keep_tokens_and_keys_bounded)
             (long long)most_tokens, (long long)most_keys, CYCLES);
     expect_verify_clean(db);
     concert_close(db);
+}
+
+/* ---- the seat map (storage version 5) and the backend's counters ---- */
+
+typedef struct seat_states {
+    concert_seat_state items[32];
+    size_t count;
+    size_t stop_after; /* > 0: the emitter refuses the item after that many */
+} seat_states;
+
+static int collect_state(void *ctx, const concert_seat_state *item)
+{
+    seat_states *m = ctx;
+    if (m->stop_after > 0 && m->count == m->stop_after)
+        return CONCERT_ENOMEM;
+    cr_assert_lt(m->count, 32);
+    m->items[m->count++] = *item;
+    return 0;
+}
+
+typedef struct seat_numbers {
+    int64_t numbers[32];
+    size_t count;
+} seat_numbers;
+
+static int collect_number(void *ctx, const concert_seat *item)
+{
+    seat_numbers *l = ctx;
+    cr_assert_lt(l->count, 32);
+    l->numbers[l->count++] = item->number;
+    return 0;
+}
+
+/* The storage table's map of schedule at now, checked against the free list
+ * read at the same now: in seat order, and FREE exactly where free. */
+static seat_states map_at(concert_storage *st, int64_t schedule, int64_t now)
+{
+    seat_states m = {0};
+    seat_numbers free_list = {0};
+    size_t f = 0;
+    int rc = st->seat_map(st, schedule, now, collect_state, &m);
+    cr_assert_eq(rc, 0, "seat_map: %s", concert_error_last()->message);
+    rc = st->seats_available(st, schedule, now, collect_number, &free_list);
+    cr_assert_eq(rc, 0, "seats_available: %s", concert_error_last()->message);
+    for (size_t i = 0; i < m.count; i++) {
+        const concert_seat_state *s = &m.items[i];
+        if (i > 0)
+            cr_assert_gt(s->seat.number, m.items[i - 1].seat.number, "seat-number order");
+        cr_assert(s->status == CONCERT_SEAT_FREE || s->status == CONCERT_SEAT_HELD ||
+                      s->status == CONCERT_SEAT_SOLD,
+                  "seat %lld: status %d", (long long)s->seat.number, s->status);
+        cr_assert_eq(s->reserved, 0);
+        if (s->status == CONCERT_SEAT_HELD)
+            cr_assert_gt(s->held_until, now, "seat %lld", (long long)s->seat.number);
+        else
+            cr_assert_eq(s->held_until, 0, "seat %lld", (long long)s->seat.number);
+        if (s->status == CONCERT_SEAT_FREE) {
+            cr_assert_lt(f, free_list.count, "seat %lld FREE but not listed",
+                         (long long)s->seat.number);
+            cr_assert_eq(free_list.numbers[f], s->seat.number);
+            f++;
+        }
+    }
+    cr_assert_eq(f, free_list.count, "the free list has seats the map does not call FREE");
+    return m;
+}
+
+static const concert_seat_state *seat_in(const seat_states *m, int64_t number)
+{
+    for (size_t i = 0; i < m->count; i++) {
+        if (m->items[i].seat.number == number)
+            return &m->items[i];
+    }
+    cr_assert_fail("seat %lld is missing from the map", (long long)number);
+    return NULL;
+}
+
+static void expect_seat(const seat_states *m, int64_t number, int status, int64_t held_until)
+{
+    const concert_seat_state *s = seat_in(m, number);
+    cr_assert_eq(s->status, status, "seat %lld: %s, expected %s", (long long)number,
+                 concert_seat_status_name(s->status), concert_seat_status_name(status));
+    cr_assert_eq(s->held_until, held_until, "seat %lld", (long long)number);
+}
+
+/* Another process holds seat 9 of schedule 10 for user 3 on its own handle. */
+static void hold_in_child(void)
+{
+    concert_options o = options();
+    concert_db *child = NULL;
+    concert_token_info t;
+    concert_reservation r;
+    int rc = 1;
+
+    if (concert_open(&child, uri, &o) == 0 && concert_queue_issue(&t, child, 3) == 0 &&
+        t.state == CONCERT_TOKEN_ACTIVE)
+        rc = concert_reserve_seat(&r, child, t.token, 10, 9) == 0 ? 0 : 2;
+    concert_close(child);
+    _exit(rc);
+}
+
+Test(sqlite, the_seat_map_reads_every_seat_with_its_state)
+{
+    concert_options o = options();
+    concert_db *db = open_store();
+    concert_storage *st = NULL;
+    concert_token_info kim;
+    concert_reservation r3, r5;
+    concert_payment pay;
+    seat_states m;
+    int status = -1;
+    pid_t child;
+
+    load_small_catalog(db);
+    /* A second handle on the file, used through its storage table only. */
+    cr_assert_eq(concert_storage_sqlite_open(&st, path, &o), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(st->version, CONCERT_STORAGE_VERSION);
+
+    m = map_at(st, 10, T0);
+    cr_assert_eq(m.count, 10);
+    for (size_t i = 0; i < m.count; i++) {
+        cr_assert_eq(m.items[i].seat.number, (int64_t)i + 1);
+        cr_assert_eq(m.items[i].seat.price, 1000);
+        cr_assert_str_eq(m.items[i].seat.grade, "VIP");
+        cr_assert_eq(m.items[i].status, CONCERT_SEAT_FREE);
+    }
+
+    cr_assert_eq(concert_queue_issue(&kim, db, 1), 0);
+    cr_assert_eq(concert_reserve_seat(&r3, db, kim.token, 10, 3), 0);
+    atomic_fetch_add(&fake_now, MINUTE);
+    cr_assert_eq(concert_reserve_seat(&r5, db, kim.token, 10, 5), 0);
+    child = fork();
+    cr_assert_neq(child, -1);
+    if (child == 0)
+        hold_in_child();
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status %d", status);
+
+    m = map_at(st, 10, T0 + MINUTE);
+    expect_seat(&m, 3, CONCERT_SEAT_HELD, r3.held_until);
+    expect_seat(&m, 5, CONCERT_SEAT_HELD, r5.held_until);
+    cr_assert_eq(seat_in(&m, 9)->status, CONCERT_SEAT_HELD, "another process's hold");
+    /* The child's clock stood where ours does: its hold runs out with r5. */
+    cr_assert_eq(seat_in(&m, 9)->held_until, r5.held_until);
+    expect_seat(&m, 1, CONCERT_SEAT_FREE, 0);
+    /* Schedule 11 shares nothing. */
+    m = map_at(st, 11, T0 + MINUTE);
+    cr_assert_eq(m.count, 10);
+    for (size_t i = 0; i < m.count; i++)
+        cr_assert_eq(m.items[i].status, CONCERT_SEAT_FREE);
+
+    /* Expiry is at now: held one millisecond before held_until, free at it. */
+    m = map_at(st, 10, r3.held_until - 1);
+    expect_seat(&m, 3, CONCERT_SEAT_HELD, r3.held_until);
+    m = map_at(st, 10, r3.held_until);
+    expect_seat(&m, 3, CONCERT_SEAT_FREE, 0);
+    expect_seat(&m, 5, CONCERT_SEAT_HELD, r5.held_until);
+
+    /* Released: free at once. Paid: sold, with no hold time. */
+    cr_assert_eq(concert_reservation_release(&r5, db, kim.token, r5.id), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(concert_pay(&pay, db, kim.token, r3.id, NULL), 0, "%s",
+                 concert_error_last()->message);
+    m = map_at(st, 10, T0 + MINUTE);
+    expect_seat(&m, 5, CONCERT_SEAT_FREE, 0);
+    expect_seat(&m, 3, CONCERT_SEAT_SOLD, 0);
+    cr_assert_eq(seat_in(&m, 9)->status, CONCERT_SEAT_HELD);
+    /* Sold stays sold long after any hold would have run out. */
+    m = map_at(st, 10, T0 + DAY);
+    expect_seat(&m, 3, CONCERT_SEAT_SOLD, 0);
+    expect_seat(&m, 9, CONCERT_SEAT_FREE, 0);
+
+    /* An emitter's error stops the map and is its answer; the reader's
+     * statement is left clean for the next call. */
+    m = (seat_states){.stop_after = 2};
+    cr_assert_eq(st->seat_map(st, 10, T0, collect_state, &m), CONCERT_ENOMEM);
+    cr_assert_eq(m.count, 2);
+    m = map_at(st, 10, T0 + MINUTE);
+    cr_assert_eq(m.count, 10);
+
+    st->free(st);
+    expect_verify_clean(db);
+    concert_close(db);
+}
+
+/* Retries: the busy handler's waits for a lock another process holds, one
+ * per statement that waited, counted on the handle that waited. */
+Test(sqlite, counters_count_the_waits_for_another_writer)
+{
+    concert_options o = options();
+    concert_storage *st = NULL;
+    concert_storage_counters c = {99, 99};
+    concert_db_stats stats;
+    concert_db *db = NULL;
+    sqlite3 *raw;
+    int64_t bal;
+    int rc;
+
+    o.busy_timeout_ms = 100;
+    cr_assert_eq(concert_storage_sqlite_open(&st, path, &o), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_not_null(st->counters);
+    cr_assert_eq(concert_open_storage(&db, st, &o), 0, "%s", concert_error_last()->message);
+    load_small_catalog(db);
+    cr_assert_eq(concert_charge_points(&bal, db, 1, 5, NULL), 0);
+    cr_assert_eq(st->counters(st, &c), 0);
+    cr_assert_eq(c.retries, 0, "nothing waited yet");
+    cr_assert_eq(c.reconnects, 0);
+
+    raw = raw_open();
+    raw_exec(raw, "BEGIN IMMEDIATE");
+    rc = concert_charge_points(&bal, db, 1, 5, NULL);
+    cr_assert_eq(rc, CONCERT_EBUSY, "got %s", concert_error_name(rc));
+    cr_assert_eq(concert_points_balance(&bal, db, 1), 0, "a WAL read does not wait");
+    cr_assert_eq(st->counters(st, &c), 0);
+    cr_assert_eq(c.retries, 1, "one statement waited");
+    cr_assert_eq(c.reconnects, 0);
+    raw_exec(raw, "COMMIT");
+    sqlite3_close(raw);
+    cr_assert_eq(concert_charge_points(&bal, db, 1, 5, NULL), 0);
+    cr_assert_eq(st->counters(st, &c), 0);
+    cr_assert_eq(c.retries, 1, "an uncontended write does not wait");
+
+    stats.version = CONCERT_DB_STATS_VERSION;
+    cr_assert_eq(concert_db_stats_get(&stats, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(stats.storage_retries, 1);
+    cr_assert_eq(stats.storage_reconnects, 0);
+    concert_close(db); /* frees st */
 }

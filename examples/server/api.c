@@ -15,8 +15,10 @@
 #include "handlers.h"
 #include "idem_key.h"
 #include "json_strict.h"
+#include "query_auth.h"
 #include "reply.h"
 #include "router.h"
+#include "sse_stream.h"
 
 static const char admin_prefix[] = "/api/v1/admin";
 
@@ -107,6 +109,12 @@ void api_handle(const api_context *ctx, const api_request *req, api_response *re
     call.req = req;
     call.resp = resp;
     memcpy(call.ids, match.ids, sizeof call.ids);
+    /* The event streams also take their credentials from the query. */
+    query_auth query_credentials;
+    if ((match.flags & ROUTE_QUERY_CREDENTIALS) != 0) {
+        query_auth_wrap(&query_credentials, req);
+        call.req = &query_credentials.req;
+    }
     /* The key first: no library call, not even the token lookup of the
      * access check, ever sees a key concertd would refuse. */
     if ((match.flags & ROUTE_TAKES_IDEMPOTENCY_KEY) != 0 && read_idempotency_key(&call) != 0)
@@ -116,8 +124,17 @@ void api_handle(const api_context *ctx, const api_request *req, api_response *re
     match.handler(&call);
 }
 
+sse_stream *api_response_take_stream(api_response *resp)
+{
+    sse_stream *stream = resp->stream;
+    resp->stream = NULL;
+    return stream;
+}
+
 void api_response_release(api_response *resp)
 {
+    sse_stream_unref(resp->stream);
+    resp->stream = NULL;
     if (resp->body_release != NULL)
         resp->body_release(resp->body_owner);
     else

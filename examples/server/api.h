@@ -64,6 +64,9 @@ typedef struct api_context {
      * render every time (the ETag and 304 work the same). */
     struct list_cache *seat_lists;
     struct list_cache *schedule_lists;
+    /* The live-update hub (sse_hub.h) the event routes subscribe to; NULL:
+     * those routes answer 503 and clients poll. */
+    struct sse_hub *events;
 } api_context;
 
 typedef struct api_request {
@@ -91,6 +94,11 @@ typedef struct api_response {
      * drops the response's reference (a transport may call it later). */
     void (*body_release)(void *owner);
     void *body_owner;
+    /* Non-NULL: a text/event-stream answer (status 200, no body) whose
+     * bytes come from this stream (sse_stream.h) until it ends; the
+     * response holds one reference, which a transport takes over with
+     * api_response_take_stream(). */
+    struct sse_stream *stream;
     char allow[40];            /* Allow header for 405, else "" */
     char cache_control[48];    /* Cache-Control header, or "" for none */
     char etag[96];             /* ETag header (quotes included), or "" */
@@ -104,6 +112,9 @@ typedef struct api_response {
  * with one ctx. Release the body with api_response_release().
  */
 void api_handle(const api_context *ctx, const api_request *req, api_response *resp);
+
+/* Take resp's stream (or NULL) with its reference; resp forgets it. */
+struct sse_stream *api_response_take_stream(api_response *resp);
 
 /* Release resp's body (if any); resp may be reused afterwards. */
 void api_response_release(api_response *resp);

@@ -93,6 +93,10 @@ void handle_points_charge(api_call *call);
 void handle_points_balance(api_call *call);
 void handle_points_history(api_call *call);
 
+/* ---- handlers_events.c (Server-Sent Events, sse_hub.h) ---- */
+void handle_queue_events(api_call *call);
+void handle_seat_events(api_call *call);
+
 /* ---- handlers_ops.c ---- */
 void handle_healthz(api_call *call);
 void handle_openapi(api_call *call);

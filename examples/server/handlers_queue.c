@@ -21,34 +21,12 @@ static const char *queue_state_name_now(api_call *call)
     return concert_queue_state_name(stats.state);
 }
 
-/* {"token", "user_id", "status", "position", "prequeue", "queue_state",
- *  "eta_seconds", "expires_at"} */
+/* The token's document (queue_json_token()). */
 static void reply_token(api_call *call, int status, const concert_token_info *info)
 {
-    const int prequeue = info->position == CONCERT_POSITION_PREQUEUE;
     json_out w;
     json_out_init(&w);
-    json_out_object_begin(&w);
-    JSON_OUT_KEY(&w, "token");
-    json_out_string(&w, info->token);
-    JSON_OUT_KEY(&w, "user_id");
-    json_out_int(&w, info->user_id);
-    JSON_OUT_KEY(&w, "status");
-    json_out_string(&w, concert_token_state_name(info->state));
-    JSON_OUT_KEY(&w, "position");
-    if (prequeue) /* no place yet: the opening lottery gives it */
-        json_out_null(&w);
-    else
-        json_out_int(&w, info->position); /* the library gives 0 when ACTIVE */
-    JSON_OUT_KEY(&w, "prequeue");
-    json_out_bool(&w, prequeue);
-    JSON_OUT_KEY(&w, "queue_state");
-    json_out_string(&w, queue_state_name_now(call));
-    JSON_OUT_KEY(&w, "eta_seconds");
-    queue_json_eta(&w, info->eta_ms);
-    JSON_OUT_KEY(&w, "expires_at");
-    queue_json_time_or_null(&w, info->expires_at);
-    json_out_object_end(&w);
+    queue_json_token(&w, info, queue_state_name_now(call));
     reply_json(call->resp, status, &w);
 }
 

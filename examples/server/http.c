@@ -17,6 +17,15 @@
  * away, then answered 413 on the connection kept alive: closing a socket with
  * unread data makes the kernel send a reset that can destroy the 413 before
  * the client reads it.
+ *
+ * Event streams (text/event-stream, sse_stream.h): the body comes from a
+ * callback that copies what the hub queued. With nothing queued it
+ * suspends the connection and returns 0, so an idle subscriber costs a
+ * socket and a little memory but no worker time; the hub resumes it when
+ * it queues bytes. Suspended connections do not time out (libmicrohttpd
+ * restarts their timeout when they resume), and the hub's keepalive
+ * comment every 15 s keeps a stream from ever idling past the 30 s
+ * connection timeout while it is resumed.
  */
 #include "http.h"
 
@@ -35,6 +44,7 @@
 
 #include <microhttpd.h>
 
+#include "sse_stream.h"
 #include "timefmt.h"
 
 /* Most body bytes read and thrown away (beyond API_MAX_BODY) before a 413;
@@ -61,7 +71,10 @@ typedef struct request_state {
     size_t body_cap;
     size_t discarded;
     char method[16];
-    char path[200];         /* printable copy for the log line */
+    char path[200];         /* printable copy for the log line; the path
+                               only: query strings (which may carry
+                               credentials) never reach the log */
+    sse_stream *stream;     /* an event stream's, until the request ends */
     char detail[160];       /* 5xx detail for the log line */
 } request_state;
 
@@ -192,6 +205,10 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     if (st == NULL)
         return;
     log_request(st, toe);
+    if (st->stream != NULL) { /* no wake may reach this connection any more */
+        sse_stream_detach(st->stream);
+        sse_stream_unref(st->stream);
+    }
     free(st->body);
     free(st);
     *con_cls = NULL;
@@ -282,6 +299,60 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
     st->status = resp->status;
     if (resp->detail[0] != '\0') /* rare: only 5xx carry one */
         snprintf(st->detail, sizeof st->detail, "%s", resp->detail);
+    return queued;
+}
+
+static void park_connection(void *ctx)
+{
+    MHD_suspend_connection(ctx);
+}
+
+static void wake_connection(void *ctx)
+{
+    MHD_resume_connection(ctx);
+}
+
+/* 0 means "parked": the connection is suspended until the hub queues more. */
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    const long n = sse_stream_read(cls, buf, max);
+    return n == SSE_READ_END ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void release_stream(void *cls)
+{
+    sse_stream_detach(cls);
+    sse_stream_unref(cls);
+}
+
+static enum MHD_Result send_stream(http_server *server, struct MHD_Connection *connection,
+                                   request_state *st, api_response *resp)
+{
+    sse_stream *stream = api_response_take_stream(resp);
+    const sse_transport transport = {park_connection, wake_connection, connection};
+    sse_stream_attach(stream, &transport);
+    struct MHD_Response *response = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, 4096, read_stream, stream, release_stream);
+    if (response == NULL) {
+        sse_stream_unref(stream);
+        api_response_release(resp);
+        return MHD_NO;
+    }
+    sse_stream_ref(stream);
+    st->stream = stream;
+    int ok = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                     "text/event-stream") == MHD_YES;
+    ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") == MHD_YES;
+    /* nginx would otherwise hold the events back in its buffer. */
+    ok &= MHD_add_response_header(response, "X-Accel-Buffering", "no") == MHD_YES;
+    if (atomic_load(&server->stopping))
+        ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    const enum MHD_Result queued =
+        ok ? MHD_queue_response(connection, (unsigned)resp->status, response) : MHD_NO;
+    MHD_destroy_response(response);
+    st->status = resp->status;
+    api_response_release(resp);
     return queued;
 }
 
@@ -389,6 +460,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     };
     api_response resp;
     api_handle(server->api, &req, &resp);
+    if (resp.stream != NULL)
+        return send_stream(server, connection, st, &resp);
     return send_response(server, connection, st, &resp);
 }
 
@@ -456,8 +529,9 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
     }
 
     /* MHD_USE_ITC lets MHD_stop_daemon() wake the worker threads at once. */
+    /* MHD_ALLOW_SUSPEND_RESUME: idle event streams are suspended (above). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (server->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem options[] = {

@@ -22,13 +22,15 @@
 #include "jwt.h"
 #include "list_cache.h"
 #include "loopback.h"
+#include "sse_hub.h"
 
 /* Idle connections are closed after this, so slow or silent clients cannot
  * pin connection slots for long. */
 #define CONNECTION_TIMEOUT_S 30
 /* File descriptors kept back from connections: the store, logs, libraries. */
 #define RESERVED_FDS 64
-/* Most file descriptors asked for; plenty for the 1,000+ clients targeted. */
+/* Most file descriptors asked for: thousands of event-stream subscribers
+ * each hold a connection for minutes. */
 #define WANTED_FDS 65536
 /* How long a SIGTERM waits for requests already being served. */
 #define SHUTDOWN_GRACE_MS 10000
@@ -243,6 +245,14 @@ int main(int argc, char **argv)
     if (seat_lists == NULL || schedule_lists == NULL)
         fprintf(stderr, "concertd: out of memory for the list cache; rendering every list\n");
 
+    /* Without it the event routes answer 503 and clients poll. */
+    sse_hub *events = sse_hub_new(db);
+    if (events == NULL || sse_hub_start(events) != 0) {
+        fprintf(stderr, "concertd: cannot start the live-update hub; event streams are off\n");
+        sse_hub_free(events);
+        events = NULL;
+    }
+
     const api_context api = {
         .db = db,
         .auth_mode = (api_auth_mode)cfg.auth_mode,
@@ -257,6 +267,7 @@ int main(int argc, char **argv)
         .queue_refresh_ms = cfg.options.queue_refresh_ms,
         .seat_lists = seat_lists,
         .schedule_lists = schedule_lists,
+        .events = events,
     };
     log_auth(&cfg, &secrets);
     http_settings settings = {
@@ -271,6 +282,7 @@ int main(int argc, char **argv)
     http_server *server = NULL;
     if (http_server_start(&server, &settings, &api, err, sizeof err) != 0) {
         fprintf(stderr, "concertd: %s\n", err);
+        sse_hub_free(events);
         list_cache_free(seat_lists);
         list_cache_free(schedule_lists);
         concert_close(db);
@@ -291,7 +303,11 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "concertd: %s received, finishing requests in progress\n",
             signo == SIGINT ? "SIGINT" : "SIGTERM");
+    /* First the streams, which would otherwise hold the grace period: each
+     * ends after what is queued, and their connections finish. */
+    sse_hub_stop(events);
     http_server_stop(server, SHUTDOWN_GRACE_MS);
+    sse_hub_free(events);
     list_cache_free(seat_lists);
     list_cache_free(schedule_lists);
     concert_close(db);

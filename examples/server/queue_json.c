@@ -53,3 +53,29 @@ void queue_settings_from_stats(concert_queue_settings *out, const concert_queue_
     out->state = st->state;
     out->opens_at = st->opens_at;
 }
+
+void queue_json_token(json_out *w, const concert_token_info *info, const char *queue_state)
+{
+    const int prequeue = info->position == CONCERT_POSITION_PREQUEUE;
+    json_out_object_begin(w);
+    JSON_OUT_KEY(w, "token");
+    json_out_string(w, info->token);
+    JSON_OUT_KEY(w, "user_id");
+    json_out_int(w, info->user_id);
+    JSON_OUT_KEY(w, "status");
+    json_out_string(w, concert_token_state_name(info->state));
+    JSON_OUT_KEY(w, "position");
+    if (prequeue) /* no place yet: the opening lottery gives it */
+        json_out_null(w);
+    else
+        json_out_int(w, info->position); /* the library gives 0 when ACTIVE */
+    JSON_OUT_KEY(w, "prequeue");
+    json_out_bool(w, prequeue);
+    JSON_OUT_KEY(w, "queue_state");
+    json_out_string(w, queue_state);
+    JSON_OUT_KEY(w, "eta_seconds");
+    queue_json_eta(w, info->eta_ms);
+    JSON_OUT_KEY(w, "expires_at");
+    queue_json_time_or_null(w, info->expires_at);
+    json_out_object_end(w);
+}

@@ -25,6 +25,12 @@ void queue_json_settings(json_out *w, const concert_queue_settings *s);
 /* "waiting", "active", "prequeued", "eta_seconds" of st, as members. */
 void queue_json_counts(json_out *w, const concert_queue_stats *st);
 
+/* A token's document, as GET /api/v1/queue/tokens/current and the queue
+ * event stream send it: {"token", "user_id", "status", "position",
+ * "prequeue", "queue_state", "eta_seconds", "expires_at"}. queue_state may
+ * be NULL (null). */
+void queue_json_token(json_out *w, const concert_token_info *info, const char *queue_state);
+
 /* The settings part of st (the cached copy the stats carry) as a
  * concert_queue_settings. */
 void queue_settings_from_stats(concert_queue_settings *out, const concert_queue_stats *st);

@@ -12,6 +12,7 @@
 
 /* Route flags. */
 #define ROUTE_TAKES_IDEMPOTENCY_KEY 1u /* Idempotency-Key is read (idem_key.h) */
+#define ROUTE_QUERY_CREDENTIALS 2u     /* ?token= and ?user_token= count (query_auth.h) */
 
 typedef struct route {
     const char *method;       /* "GET", "POST", "PUT", "DELETE" */

@@ -162,6 +162,7 @@ int concert_storage_memory_open(concert_storage **out, const char *location,
     s->base.schedules_list = memory__schedules_list;
     s->base.schedule_get = memory__schedule_get;
     s->base.seats_available = memory__seats_available;
+    s->base.seat_map = memory__seat_map;
     s->base.catalog_load = memory__catalog_load;
     s->base.seat_hold = memory__seat_hold;
     s->base.reservation_get = memory__reservation_get;

@@ -175,6 +175,49 @@ done:
     return rc;
 }
 
+/* Every seat with its state: seat_free decides FREE exactly as
+ * seats_available does, so the map's FREE seats are that list. A seat that
+ * is not free has a reservation on it: CONFIRMED is a sale, anything else a
+ * live hold. */
+int memory__seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
+                     concert_emit_seat_state_fn emit, void *ctx)
+{
+    memory_store *s = memory__store_of(self);
+    concert_seat_state item;
+    const mem_schedule *sc;
+    uint32_t si;
+    int rc = CONCERT_OK;
+
+    memory__store_lock(s);
+    if ((rc = memory__schedule_lookup(s, schedule_id, &si)) != 0)
+        goto done;
+    sc = &s->schedules[si];
+    memset(&item, 0, sizeof(item));
+    for (uint32_t r = 0; r < sc->range_count && rc == 0; r++) {
+        const mem_range *range = &sc->ranges[r];
+        const uint32_t *seat = &sc->seats[range->base];
+        item.seat.price = range->price;
+        memcpy(item.seat.grade, range->grade, sizeof(item.seat.grade));
+        for (int64_t n = range->from; n <= range->to; n++, seat++) {
+            item.seat.number = n;
+            item.held_until = 0;
+            if (seat_free(s, *seat, now)) {
+                item.status = CONCERT_SEAT_FREE;
+            } else if (s->reservations[*seat - 1].status == CONCERT_RESERVATION_CONFIRMED) {
+                item.status = CONCERT_SEAT_SOLD;
+            } else {
+                item.status = CONCERT_SEAT_HELD;
+                item.held_until = s->reservations[*seat - 1].held_until;
+            }
+            if ((rc = emit(ctx, &item)) != 0)
+                break;
+        }
+    }
+done:
+    memory__store_unlock(s);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* catalog load: check, allocate, commit                               */
 

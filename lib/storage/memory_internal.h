@@ -7,7 +7,8 @@
  *   memory_admission.c admission under the shared settings, and the opening
  *                     lottery of a SCHEDULED queue's pre-queue
  *   memory_settings.c the shared queue settings: seeded at open, configure
- *   memory_catalog.c  catalog load, concerts, schedules, seat listing
+ *   memory_catalog.c  catalog load, concerts, schedules, seat listing and
+ *                     the seat map
  *   memory_booking.c  holds, reservations, payment, release, idempotency
  *                     records
  *   memory_limits.c   the per-buyer limits: a user's holds and purchases
@@ -568,6 +569,8 @@ int memory__schedule_get(concert_storage *self, int64_t schedule_id,
                          concert_storage_schedule *out);
 int memory__seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
                             concert_emit_seat_fn emit, void *ctx);
+int memory__seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
+                     concert_emit_seat_state_fn emit, void *ctx);
 int memory__catalog_load(concert_storage *self, const concert_catalog *catalog, int64_t now);
 int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
                       concert_reservation *out);

@@ -46,6 +46,14 @@ static void pg_free(concert_storage *self)
     pgb_store_free((pg_store *)self);
 }
 
+static int pg_counters(concert_storage *self, concert_storage_counters *out)
+{
+    pg_store *st = (pg_store *)self;
+    out->retries = atomic_load_explicit(&st->retries, memory_order_relaxed);
+    out->reconnects = atomic_load_explicit(&st->reconnects, memory_order_relaxed);
+    return CONCERT_OK;
+}
+
 int concert_storage_postgres_open(concert_storage **out, const char *location,
                                   const concert_options *opts)
 {
@@ -67,6 +75,7 @@ int concert_storage_postgres_open(concert_storage **out, const char *location,
     st->base.version = CONCERT_STORAGE_VERSION;
     st->base.name = "postgresql";
     st->base.free = pg_free;
+    st->base.counters = pg_counters;
     pgb_install_queue(&st->base);
     pgb_install_catalog(&st->base);
     pgb_install_booking(&st->base);

@@ -163,6 +163,36 @@ static int pg_seats_available(concert_storage *self, int64_t schedule_id, int64_
     return rc;
 }
 
+/* Every seat with its state: one statement, so one snapshot (READ
+ * COMMITTED takes one per statement), read through the seats' primary key
+ * (schedule_id, number), already in seat order. The FREE case is
+ * PG_SEATS_AVAILABLE's predicate, so the two agree at the same now. */
+static int pg_seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
+                       concert_emit_seat_state_fn emit, void *ctx)
+{
+    pg_params p = {0};
+    PGresult *res;
+    int rc;
+
+    param_int(&p, schedule_id);
+    param_int(&p, now);
+    if ((rc = pgb_query((pg_store *)self, PG_SEAT_MAP, &p, 0, &res)) != 0)
+        return rc;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        concert_seat_state s;
+        memset(&s, 0, sizeof(s));
+        s.seat.number = col_int(res, i, 0);
+        s.seat.price = col_int(res, i, 1);
+        col_text(res, i, 2, s.seat.grade, sizeof(s.seat.grade));
+        s.status = (int32_t)col_int(res, i, 3);
+        if (s.status == CONCERT_SEAT_HELD)
+            s.held_until = col_int(res, i, 4);
+        rc = emit(ctx, &s);
+    }
+    PQclear(res);
+    return rc;
+}
+
 /* Catalog rows sent per pipeline round trip. */
 #define PG_PIPELINE_BATCH 256
 
@@ -400,6 +430,7 @@ void pgb_install_catalog(concert_storage *base)
     base->schedules_list = pg_schedules_list;
     base->schedule_get = pg_schedule_get;
     base->seats_available = pg_seats_available;
+    base->seat_map = pg_seat_map;
     base->catalog_load = pg_catalog_load;
 }
 

@@ -129,6 +129,11 @@ static int slot_connect(pg_store *st, pg_slot *slot, pg_error *err)
     PQsetNoticeProcessor(conn, notice_ignore, NULL);
     slot->conn = conn;
     slot->prepared = 0;
+    /* The first connection of a slot is the pool filling up lazily; any
+     * later one replaces a connection that was lost or dropped. */
+    if (slot->connected_before)
+        atomic_fetch_add_explicit(&st->reconnects, 1, memory_order_relaxed);
+    slot->connected_before = 1;
     return 0;
 }
 
@@ -311,10 +316,12 @@ int pgb_run(pg_store *st, pg_body body, void *ctx)
         if (rc == 0)
             return CONCERT_OK;
         if (err.kind == PG_FAIL_CONFLICT && attempt < PG_MAX_CONFLICT_RETRIES) {
+            atomic_fetch_add_explicit(&st->retries, 1, memory_order_relaxed);
             conflict_backoff(attempt + 1);
             continue;
         }
         if (err.kind == PG_FAIL_CONN_SAFE && !reconnected) {
+            atomic_fetch_add_explicit(&st->retries, 1, memory_order_relaxed);
             reconnected = 1;
             continue;
         }

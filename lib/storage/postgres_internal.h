@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ typedef enum pg_stmt { PG_STATEMENTS(PG_STMT_ENUM) PG_STMT_COUNT } pg_stmt;
 typedef struct pg_slot {
     PGconn *conn;      /* NULL: not connected (yet, or since a failure) */
     uint64_t prepared; /* bit per pg_stmt prepared on conn */
+    int connected_before; /* a connection was opened here once: the next one replaces it */
 } pg_slot;
 
 typedef struct pg_store {
@@ -50,6 +52,12 @@ typedef struct pg_store {
     /* Concerts, for the same reason: a concert's list version checks the
      * concert first, and then costs one round trip, not two. */
     concert_concert concert_cache[PG_CONCERT_CACHE];
+    /* The counters method: steps pgb_run ran again (a conflict, or a lost
+     * connection that cannot have committed) and connections opened in
+     * place of one that was dropped. Relaxed: counts for metrics, ordering
+     * nothing. */
+    atomic_uint_least64_t retries;
+    atomic_uint_least64_t reconnects;
 } pg_store;
 
 /* How a failure may be retried. */

@@ -99,6 +99,9 @@ enum {
     X(PG_SEATS_AVAILABLE, "SELECT number, price, grade FROM concert.seats "                    \
                           "WHERE schedule_id = $1::bigint AND sold_reservation_id IS NULL "   \
                           "AND hold_until <= $2::bigint ORDER BY number")                    \
+    X(PG_SEAT_MAP, "SELECT number, price, grade, CASE WHEN sold_reservation_id IS NOT NULL "   \
+                   "THEN 3 WHEN hold_until > $2::bigint THEN 2 ELSE 1 END, hold_until "        \
+                   "FROM concert.seats WHERE schedule_id = $1::bigint ORDER BY number")         \
     X(PG_LIST_VERSION_SCHEDULE,                                                              \
       "SELECT (SELECT value FROM concert.meta WHERE name = 'epoch'), "                         \
       "(SELECT coalesce(sum(changes), 0)::bigint FROM concert.list_changes "                  \

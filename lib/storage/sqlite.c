@@ -33,6 +33,17 @@ static void store_free(concert_storage *self)
     free(s);
 }
 
+static int store_counters(concert_storage *self, concert_storage_counters *out)
+{
+    sq_store *s = (sq_store *)self;
+    /* The backend never runs a step again itself: SQLite's busy handler
+     * waits inside the step, so its waits are the retries. Connections are
+     * files, never lost and replaced. */
+    out->retries = atomic_load_explicit(&s->busy_waits, memory_order_relaxed);
+    out->reconnects = 0;
+    return CONCERT_OK;
+}
+
 static const concert_storage SQLITE_TABLE = {
     .version = CONCERT_STORAGE_VERSION,
     .name = "sqlite",
@@ -47,6 +58,7 @@ static const concert_storage SQLITE_TABLE = {
     .schedules_list = sq_schedules_list,
     .schedule_get = sq_schedule_get,
     .seats_available = sq_seats_available,
+    .seat_map = sq_seat_map,
     .list_version = sq_list_version,
     .catalog_load = sq_catalog_load,
     .seat_hold = sq_seat_hold,
@@ -60,6 +72,7 @@ static const concert_storage SQLITE_TABLE = {
     .users_list = sq_users_list,
     .verify = sq_verify,
     .prune = sq_prune,
+    .counters = store_counters,
 };
 
 static int store_alloc(sq_store **out, const char *location, const concert_options *opts)
@@ -144,7 +157,7 @@ int concert_storage_sqlite_open(concert_storage **out, const char *location,
                                      "sqlite: libsqlite3 was built without thread support");
     if ((rc = seed_from(opts, &seed)) != 0 || (rc = store_alloc(&s, location, opts)) != 0)
         return rc;
-    rc = sq_conn_open(s->path, s->busy_timeout_ms, 0, &s->writer);
+    rc = sq_conn_open(s->path, s->busy_timeout_ms, 0, &s->busy_waits, &s->writer);
     if (rc == 0)
         rc = sq_schema_prepare(s->writer, s->path, &seed,
                                opts && opts->wait_ttl_ms > 0 ? opts->wait_ttl_ms

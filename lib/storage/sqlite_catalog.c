@@ -29,6 +29,14 @@ static const char SQL_SCHEDULE[] =
 static const char SQL_SEATS_FREE[] =
     "SELECT number, price, grade FROM seats WHERE schedule_id = ?1"
     " AND +sold_reservation_id IS NULL AND hold_until <= ?2 ORDER BY number";
+/* Every seat with its state, through the same primary key. The FREE branch
+ * is exactly SQL_SEATS_FREE's predicate (a sold seat has hold_until 0 by
+ * the table's CHECK), so the map's free seats are the free list's. */
+static const char SQL_SEAT_MAP[] =
+    "SELECT number, price, grade,"
+    "  CASE WHEN sold_reservation_id IS NOT NULL THEN 3 WHEN hold_until > ?2 THEN 2 ELSE 1 END,"
+    "  hold_until"
+    " FROM seats WHERE schedule_id = ?1 ORDER BY number";
 
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id = ?1";
 static const char SQL_CONCERT_EXISTS[] = "SELECT 1 FROM concerts WHERE id = ?1";
@@ -186,6 +194,37 @@ int sq_seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
             item.number = sqlite3_column_int64(st, 0);
             item.price = sqlite3_column_int64(st, 1);
             sq_text_copy(item.grade, sizeof(item.grade), st, 2);
+            if ((rc = emit(ctx, &item)) != 0) {
+                sq_done(st);
+                break;
+            }
+        }
+    }
+    return sq_read_end(s, c, 0, rc, what);
+}
+
+int sq_seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
+                concert_emit_seat_state_fn emit, void *ctx)
+{
+    const char *what = "seat_map";
+    sq_store *s = store_of(self);
+    sqlite3_stmt *st;
+    sq_conn *c;
+    int rc;
+
+    /* One statement: SQLite reads it from one snapshot of the WAL. */
+    if ((rc = sq_read_begin(s, 0, &c, what)) != 0)
+        return rc;
+    if ((rc = sq_query(c, SQL_SEAT_MAP, SQ_ARGS(SQ_I(schedule_id), SQ_I(now)), &st, what)) == 0) {
+        while ((rc = sq_step(c, st, what)) == 1) {
+            concert_seat_state item;
+            memset(&item, 0, sizeof(item));
+            item.seat.number = sqlite3_column_int64(st, 0);
+            item.seat.price = sqlite3_column_int64(st, 1);
+            sq_text_copy(item.seat.grade, sizeof(item.seat.grade), st, 2);
+            item.status = (int32_t)sqlite3_column_int64(st, 3);
+            if (item.status == CONCERT_SEAT_HELD)
+                item.held_until = sqlite3_column_int64(st, 4);
             if ((rc = emit(ctx, &item)) != 0) {
                 sq_done(st);
                 break;

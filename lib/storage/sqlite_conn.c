@@ -32,9 +32,11 @@ static int busy_wait(void *ctx, int attempts)
     struct timespec pause;
     long micros;
 
-    if (attempts == 0)
+    if (attempts == 0) {
         clock_gettime(CLOCK_MONOTONIC, &c->busy_since);
-    else if (elapsed_ms(&c->busy_since) >= c->busy_timeout_ms)
+        if (c->busy_waits)
+            atomic_fetch_add_explicit(c->busy_waits, 1, memory_order_relaxed);
+    } else if (elapsed_ms(&c->busy_since) >= c->busy_timeout_ms)
         return 0; /* give up: the step returns SQLITE_BUSY -> CONCERT_EBUSY */
     /* 50 us doubling to 2 ms, plus an offset that differs between
      * connections (their addresses) so that waiters do not wake in lockstep. */
@@ -93,7 +95,8 @@ static int exec_pragma(sq_conn *c, const char *sql, const char *what)
     return rc == SQLITE_OK ? CONCERT_OK : sq_error(c, rc, what);
 }
 
-int sq_conn_open(const char *path, int busy_timeout_ms, int reader, sq_conn **out)
+int sq_conn_open(const char *path, int busy_timeout_ms, int reader,
+                 atomic_uint_least64_t *busy_waits, sq_conn **out)
 {
     sq_conn *c;
     int rc;
@@ -103,6 +106,7 @@ int sq_conn_open(const char *path, int busy_timeout_ms, int reader, sq_conn **ou
     if (!c)
         return concert_sys_error_set(CONCERT_ENOMEM, "sqlite: out of memory opening %s", path);
     c->busy_timeout_ms = busy_timeout_ms;
+    c->busy_waits = busy_waits;
     /* NOMUTEX: the backend guarantees one thread per connection at a time. */
     rc = sqlite3_open_v2(path, &c->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -372,7 +376,7 @@ static int reader_acquire(sq_store *s, sq_conn **out)
 
     /* Opened lazily, outside the lock: a process that only writes never
      * pays for readers. */
-    rc = sq_conn_open(s->path, s->busy_timeout_ms, 1, &c);
+    rc = sq_conn_open(s->path, s->busy_timeout_ms, 1, &s->busy_waits, &c);
     if (rc != 0) {
         pthread_mutex_lock(&s->pool_lock);
         s->reader_open--;

@@ -31,6 +31,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include <concert/sys/storage.h>
@@ -61,6 +62,7 @@ typedef struct sq_conn {
     int busy_timeout_ms;
     struct timespec busy_since; /* monotonic: when the current wait began */
     int durable;                /* synchronous level set now: 1 FULL, 0 NORMAL */
+    atomic_uint_least64_t *busy_waits; /* the store's count of waits (may be NULL) */
     sq_stmt_slot slots[SQ_STMT_SLOTS];
 } sq_conn;
 
@@ -78,6 +80,11 @@ typedef struct sq_store {
     size_t idle_count;
     size_t reader_open; /* readers opened (idle or in use) */
     size_t reader_max;
+
+    /* The counters method's retries: statements that found the file locked
+     * by another process and waited for it (one per wait, however many
+     * polls it took). Relaxed: a count for metrics, ordering nothing. */
+    atomic_uint_least64_t busy_waits;
 } sq_store;
 
 /* ---- binding arguments: SQL is always static text, values always bound ---- */
@@ -96,8 +103,10 @@ typedef struct sq_arg {
 /* ---- sqlite_conn.c ---- */
 
 /* Open and configure one connection (busy handler, foreign keys, NORMAL
- * sync). A reader is also made query_only. */
-int sq_conn_open(const char *path, int busy_timeout_ms, int reader, sq_conn **out);
+ * sync). A reader is also made query_only. busy_waits (may be NULL) counts
+ * the waits of its busy handler. */
+int sq_conn_open(const char *path, int busy_timeout_ms, int reader,
+                 atomic_uint_least64_t *busy_waits, sq_conn **out);
 void sq_conn_close(sq_conn *c);
 
 /* Map a SQLite result to a libconcert code with sqlite's message; never
@@ -243,6 +252,8 @@ int sq_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_
 int sq_schedule_get(concert_storage *self, int64_t schedule_id, concert_storage_schedule *out);
 int sq_seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
                        concert_emit_seat_fn emit, void *ctx);
+int sq_seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
+                concert_emit_seat_state_fn emit, void *ctx);
 int sq_catalog_load(concert_storage *self, const concert_catalog *catalog, int64_t now);
 int sq_list_version(concert_storage *self, int64_t concert_id, int64_t schedule_id,
                     int64_t starts_after, int64_t now, concert_list_version *out);

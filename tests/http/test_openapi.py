@@ -29,6 +29,9 @@ CONTRACT = {
     ("GET", "/api/v1/concerts/{id}"),
     ("GET", "/api/v1/concerts/{id}/schedules"),
     ("GET", "/api/v1/schedules/{id}/seats"),
+    # Issue 13: live updates (Server-Sent Events).
+    ("GET", "/api/v1/queue/tokens/current/events"),
+    ("GET", "/api/v1/schedules/{id}/seats/events"),
     ("POST", "/api/v1/reservations"),
     ("GET", "/api/v1/reservations/{id}"),
     ("DELETE", "/api/v1/reservations/{id}"),
@@ -47,6 +50,7 @@ ERROR_CODES = {
     "PAYLOAD_TOO_LARGE", "INVALID_AMOUNT", "INVALID_ARGUMENT", "INTERNAL", "STORAGE_UNAVAILABLE",
     "QUEUE_CLOSED", "CONFLICT", "ADMIN_KEY_REQUIRED", "ADMIN_KEY_INVALID",
     "AUTH_REQUIRED", "AUTH_INVALID", "SERVICE_KEY_REQUIRED", "SERVICE_KEY_INVALID",
+    "UNAVAILABLE",
 }
 
 
