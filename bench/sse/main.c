@@ -337,7 +337,7 @@ static int measure_delivery(subs_pool *pool, httpc *c, const options *o, char (*
         const int hold = i % 2 == 0;
         const double t0 = now_s();
         const size_t want =
-            subs_expect_seat(pool, t0, o->seat, hold ? "HELD" : "FREE", &f->lat_seats);
+            subs_expect_seat(pool, t0, o->seat, hold ? "!FREE" : "FREE", &f->lat_seats);
         int st;
         if (hold) {
             snprintf(json, sizeof json, "{\"schedule_id\":%" PRId64 ",\"seat_number\":%" PRId64 "}",

@@ -230,7 +230,12 @@ static int seat_has_status(const char *data, int64_t seat, const char *status)
     if (st == NULL || (end != NULL && st > end))
         return 0;
     st += strlen("\"status\":\"");
-    return strncmp(st, status, strlen(status)) == 0 && st[strlen(status)] == '"';
+    /* "!FREE": any status but FREE (a hold shows HELD in the map's
+     * vocabulary, TAKEN where a renderer only knows free or not). */
+    const int negate = status[0] == '!';
+    const char *want = status + negate;
+    const int same = strncmp(st, want, strlen(want)) == 0 && st[strlen(want)] == '"';
+    return negate ? !same : same;
 }
 
 static void delivered(subs_pool *p, sub *s)

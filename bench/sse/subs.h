@@ -61,7 +61,7 @@ void subs_pump(subs_pool *p, int timeout_ms);
  * go down (or its state to change). Returns how many expect it. */
 size_t subs_expect_queue(subs_pool *p, double t0, samples *latencies);
 /* From t0 on, every open seat subscriber expects a "seats" event with
- * seat in status (e.g. "HELD"). Returns how many expect it. */
+ * seat in status (e.g. "FREE"; "!FREE": any other). Returns how many expect it. */
 size_t subs_expect_seat(subs_pool *p, double t0, int64_t seat, const char *status,
                         samples *latencies);
 
