@@ -75,10 +75,20 @@ void api_handle(const api_context *ctx, const api_request *req, api_response *re
 {
     memset(resp, 0, sizeof *resp);
     resp->status = 500;
+    resp->route = "unmatched";
+    resp->route_id = -1;
 
     if (req->method == NULL || req->path == NULL) {
         reply_malformed(resp, "request line is incomplete");
         return;
+    }
+    /* Matched first so that every answer (admin refusals and 413 included)
+     * is labelled with its route; the checks below keep their order. */
+    route_match match;
+    const route_result routed = router_match(req->method, req->path, &match);
+    if (match.pattern != NULL) {
+        resp->route = match.pattern;
+        resp->route_id = match.route_id;
     }
     if (is_admin_path(req->path) && admin_gate(ctx, req, resp) != 0)
         return;
@@ -87,8 +97,7 @@ void api_handle(const api_context *ctx, const api_request *req, api_response *re
         return;
     }
 
-    route_match match;
-    switch (router_match(req->method, req->path, &match)) {
+    switch (routed) {
     case ROUTE_NOT_FOUND:
         reply_error(resp, 404, "NOT_FOUND", "no such route");
         return;

@@ -67,6 +67,16 @@ typedef struct api_context {
     /* The live-update hub (sse_hub.h) the event routes subscribe to; NULL:
      * those routes answer 503 and clients poll. */
     struct sse_hub *events;
+    /* The metrics registry (metrics.h); NULL: --no-metrics (nothing is
+     * recorded and /metrics is 404). */
+    struct metrics *metrics;
+    /* The holds this process made, for concert_holds_expired_total
+     * (hold_watch.h); NULL: not watched. */
+    struct hold_watch *holds;
+    /* --metrics-token-file: /metrics needs Authorization: Bearer <it>;
+     * NULL: /metrics is open. */
+    const char *metrics_token;
+    size_t metrics_token_len;
 } api_context;
 
 typedef struct api_request {
@@ -104,6 +114,13 @@ typedef struct api_response {
     char etag[96];             /* ETag header (quotes included), or "" */
     char www_authenticate[96]; /* WWW-Authenticate header (401s), or "" */
     char detail[160];          /* for the server log on 5xx; never sent */
+    /* The route pattern that served the request (static text, for metrics
+     * and the log): "unmatched" when no route matched; route_id its index
+     * in the route table, -1 for "unmatched". */
+    const char *route;
+    int route_id;
+    /* Content-Type of the body; NULL: application/json. */
+    const char *content_type;
 } api_response;
 
 /*

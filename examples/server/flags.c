@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "http.h"
 
 #define DEFAULT_STORE "sqlite:concert.db"
 #define DEFAULT_LISTEN "127.0.0.1:8080"
@@ -74,6 +75,12 @@ static void print_usage(FILE *out)
           "  --service-key-file FILE  the key (X-Service-Key) the operator's payment\n"
           "                       service sends to charge points (--auth jwt/header)\n"
           "  --allow-self-charge  let an identified user charge their own points (demo)\n"
+          "  --metrics-token-file FILE  GET /metrics needs Authorization: Bearer <the\n"
+          "                       token in FILE> (what Prometheus sends); without it\n"
+          "                       /metrics is open\n"
+          "  --no-metrics         record no metrics; /metrics answers 404\n"
+          "  --log-format FORMAT  one line per request on stderr: text (default),\n"
+          "                       json (one object per line) or off\n"
           "  --import FILE        load a catalog (JSON) before serving; refuse to start\n"
           "                       if it fails\n"
           "  --demo               load the built-in demo catalog if the store is empty\n"
@@ -249,6 +256,9 @@ typedef enum flag_id {
     FLAG_AUTH_HEADER,
     FLAG_SERVICE_KEY_FILE,
     FLAG_ALLOW_SELF_CHARGE,
+    FLAG_METRICS_TOKEN_FILE,
+    FLAG_NO_METRICS,
+    FLAG_LOG_FORMAT,
     FLAG_DEMO,
     FLAG_HELP,
     FLAG_VERSION
@@ -282,6 +292,9 @@ static const flag_spec flag_specs[] = {
     {"--auth-header", FLAG_AUTH_HEADER, 1},
     {"--service-key-file", FLAG_SERVICE_KEY_FILE, 1},
     {"--allow-self-charge", FLAG_ALLOW_SELF_CHARGE, 0},
+    {"--metrics-token-file", FLAG_METRICS_TOKEN_FILE, 1},
+    {"--no-metrics", FLAG_NO_METRICS, 0},
+    {"--log-format", FLAG_LOG_FORMAT, 1},
     {"--demo", FLAG_DEMO, 0},
     {"--help", FLAG_HELP, 0},
     {"--version", FLAG_VERSION, 0},
@@ -431,6 +444,25 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
             break;
         cfg->service_key_file = value;
         return 0;
+    case FLAG_METRICS_TOKEN_FILE:
+        if (*value == '\0')
+            break;
+        cfg->metrics_token_file = value;
+        return 0;
+    case FLAG_LOG_FORMAT:
+        if (strcmp(value, "text") == 0)
+            cfg->log_format = HTTP_LOG_TEXT;
+        else if (strcmp(value, "json") == 0)
+            cfg->log_format = HTTP_LOG_JSON;
+        else if (strcmp(value, "off") == 0)
+            cfg->log_format = HTTP_LOG_OFF;
+        else {
+            fprintf(err, "concertd: --log-format: expected text, json or off, got '%s'\n",
+                    value);
+            return -1;
+        }
+        return 0;
+    case FLAG_NO_METRICS:
     case FLAG_INSECURE_DEMO:
     case FLAG_REUSE_PORT:
     case FLAG_ALLOW_SELF_CHARGE:
@@ -481,6 +513,8 @@ flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE
                 cfg->allow_self_charge = 1;
             else if (spec->id == FLAG_REUSE_PORT)
                 cfg->reuse_port = 1;
+            else if (spec->id == FLAG_NO_METRICS)
+                cfg->no_metrics = 1;
             else
                 cfg->demo = 1;
             continue;
@@ -496,6 +530,10 @@ flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE
         }
         if (apply_value(cfg, spec, value, err) != 0)
             return FLAGS_EXIT_USAGE;
+    }
+    if (cfg->no_metrics && cfg->metrics_token_file != NULL) {
+        fprintf(err, "concertd: --metrics-token-file and --no-metrics contradict each other\n");
+        return FLAGS_EXIT_USAGE;
     }
     return check_auth_flags(cfg, err) == 0 ? FLAGS_RUN : FLAGS_EXIT_USAGE;
 }

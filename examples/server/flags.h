@@ -25,6 +25,9 @@ typedef struct server_config {
     const char *service_key_file; /* --service-key-file FILE, or NULL */
     int allow_self_charge;        /* --allow-self-charge */
     int reuse_port;               /* --reuse-port: SO_REUSEPORT on the listener */
+    const char *metrics_token_file; /* --metrics-token-file FILE, or NULL */
+    int no_metrics;               /* --no-metrics: record nothing, /metrics 404 */
+    int log_format;               /* --log-format: HTTP_LOG_TEXT (default), _JSON, _OFF */
 } server_config;
 
 typedef enum flags_outcome {

@@ -100,5 +100,6 @@ void handle_seat_events(api_call *call);
 /* ---- handlers_ops.c ---- */
 void handle_healthz(api_call *call);
 void handle_openapi(api_call *call);
+void handle_metrics(api_call *call);
 
 #endif

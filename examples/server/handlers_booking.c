@@ -5,6 +5,8 @@
 
 #include "errors_http.h"
 #include "handlers.h"
+#include "hold_watch.h"
+#include "metrics.h"
 #include "reply.h"
 
 static void reply_reservation(api_call *call, int status, const concert_reservation *r)
@@ -52,6 +54,10 @@ void handle_reservation_create(api_call *call)
         reply_library_error(call->resp, rc);
         return;
     }
+    if (r.is_new) {
+        metrics_add(call->ctx->metrics, METRIC_HOLDS_MADE, 1);
+        hold_watch_add(call->ctx->holds, token, r.id, r.held_until);
+    }
     reply_reservation(call, r.is_new ? 201 : 200, &r);
 }
 
@@ -74,10 +80,18 @@ void handle_reservation_release(api_call *call)
     char token[CONCERT_TOKEN_SIZE];
     if (call_bearer_token(call, token) != 0)
         return;
-    const int rc = concert_reservation_release(NULL, call->ctx->db, token, call->ids[0]);
+    const int64_t before = concert_now(call->ctx->db);
+    concert_reservation r;
+    const int rc = concert_reservation_release(&r, call->ctx->db, token, call->ids[0]);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;
     }
+    /* Count a hold that was live: one this process made and nobody here
+     * settled yet; for one made elsewhere, one whose time had not run out
+     * (a second release of it in another process counts again). */
+    const int settled = hold_watch_settle(call->ctx->holds, r.id);
+    if (settled == 1 || (settled == -1 && r.held_until > before))
+        metrics_add(call->ctx->metrics, METRIC_HOLDS_RELEASED, 1);
     reply_empty(call->resp, 204);
 }

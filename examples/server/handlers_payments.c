@@ -10,6 +10,8 @@
 
 #include "errors_http.h"
 #include "handlers.h"
+#include "hold_watch.h"
+#include "metrics.h"
 #include "json_strict.h"
 #include "reply.h"
 
@@ -62,6 +64,25 @@ static int id_compare(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/*
+ * Count a payment once. Without an Idempotency-Key every success is a new
+ * payment. With one, a replay answers with the first payment: it was made
+ * before this request began (paid_at < before) or, when both fell in one
+ * millisecond or raced, its id was counted already.
+ */
+static void count_payment(api_call *call, const concert_payment *p, int64_t before,
+                          const int64_t *ids, int count)
+{
+    metrics *m = call->ctx->metrics;
+    for (int i = 0; i < count; i++)
+        (void)hold_watch_settle(call->ctx->holds, ids[i]);
+    if (call_idempotency_key(call) != NULL &&
+        (p->paid_at < before || !metrics_first_sight(m, METRICS_ID_PAYMENT, p->id)))
+        return;
+    metrics_add(m, METRIC_PAYMENTS, 1);
+    metrics_add(m, METRIC_POINTS_PAID, p->amount > 0 ? (uint64_t)p->amount : 0);
+}
+
 void handle_payment_create(api_call *call)
 {
     char token[CONCERT_TOKEN_SIZE];
@@ -76,6 +97,7 @@ void handle_payment_create(api_call *call)
     if (count < 0)
         return;
 
+    const int64_t before = concert_now(call->ctx->db);
     concert_payment p;
     const int rc = concert_pay_order(&p, call->ctx->db, token, ids, (size_t)count,
                                      call_idempotency_key(call));
@@ -86,6 +108,7 @@ void handle_payment_create(api_call *call)
     /* A replay through an ended token answers only to the payment's user. */
     if (access_answer_user(call, p.user_id) != 0)
         return;
+    count_payment(call, &p, before, ids, count);
     /* The library paid them in ascending order; list them that way. */
     qsort(ids, (size_t)count, sizeof ids[0], id_compare);
     json_out w;

@@ -46,6 +46,9 @@
 
 #include "sse_stream.h"
 #include "timefmt.h"
+#include "access_log.h"
+#include "metrics.h"
+#include "request_id.h"
 
 /* Most body bytes read and thrown away (beyond API_MAX_BODY) before a 413;
  * past it the connection is dropped. */
@@ -59,6 +62,7 @@ struct http_server {
     atomic_int in_flight;   /* requests between first call and completion */
     atomic_int stopping;    /* set once http_server_stop() began */
     unsigned port;
+    http_log_format log_format;
 };
 
 /* Per-request state, created on the first call of the access handler. */
@@ -76,6 +80,10 @@ typedef struct request_state {
                                credentials) never reach the log */
     sse_stream *stream;     /* an event stream's, until the request ends */
     char detail[160];       /* 5xx detail for the log line */
+    const char *route;      /* the route pattern (static), for log and metrics */
+    int route_id;
+    uint64_t bytes;         /* body bytes sent */
+    char request_id[REQUEST_ID_SIZE];
 } request_state;
 
 /* Copy text into buf for the log: printable ASCII only (a path can carry
@@ -99,101 +107,22 @@ static uint64_t elapsed_us(const struct timespec *since)
     return us > 0 ? (uint64_t)us : 0;
 }
 
-static int64_t wall_clock_ms(void)
+/* One line per request (access_log.h); one write(2) per line. */
+static void log_request(const http_server *server, const request_state *st,
+                        enum MHD_RequestTerminationCode toe, uint64_t micros)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-/* A bounded line being built; overflow is cut, never written past. */
-typedef struct line_buf {
-    char text[512];
-    size_t len;
-} line_buf;
-
-static void line_add(line_buf *line, const char *bytes, size_t n)
-{
-    const size_t room = sizeof line->text - 1 - line->len; /* keep one for '\n' */
-    if (n > room)
-        n = room;
-    memcpy(line->text + line->len, bytes, n);
-    line->len += n;
-}
-
-static void line_add_str(line_buf *line, const char *text)
-{
-    line_add(line, text, strlen(text));
-}
-
-/* value as decimal digits, at least min_digits of them (zero-padded). */
-static void line_add_uint(line_buf *line, uint64_t value, size_t min_digits)
-{
-    char digits[24];
-    size_t n = 0;
-    do {
-        digits[sizeof digits - 1 - n++] = (char)('0' + value % 10);
-        value /= 10;
-    } while ((value != 0 || n < min_digits) && n < sizeof digits);
-    line_add(line, digits + sizeof digits - n, n);
-}
-
-/* "2026-11-25T21:58:43.490Z". The part up to the second is formatted once a
- * second per thread: snprintf() for every request showed up in profiles. */
-static void line_add_timestamp(line_buf *line)
-{
-    static _Thread_local int64_t cached_second = -1;
-    static _Thread_local char cached_prefix[TIMEFMT_SIZE];
-    static _Thread_local size_t cached_len;
-    const int64_t now_ms = wall_clock_ms();
-    const int64_t second = now_ms / 1000;
-    if (second != cached_second) {
-        char full[TIMEFMT_SIZE];
-        timefmt_format(second * 1000, full); /* "...:SS" + "Z" */
-        cached_len = strlen(full);
-        if (cached_len > 0 && full[cached_len - 1] == 'Z')
-            cached_len--;
-        memcpy(cached_prefix, full, cached_len);
-        cached_second = second;
-    }
-    line_add(line, cached_prefix, cached_len);
-    line_add(line, ".", 1);
-    line_add_uint(line, (uint64_t)(now_ms % 1000), 3);
-    line_add(line, "Z", 1);
-}
-
-/* One line per request, written with one write(2) so that lines from
- * different workers never interleave:
- * "<time> <method> <path> <status> <ms>ms[ (connection closed early)][ <detail>]" */
-static void log_request(const request_state *st, enum MHD_RequestTerminationCode toe)
-{
-    line_buf line;
-    line.len = 0;
-    line_add_timestamp(&line);
-    line_add(&line, " ", 1);
-    line_add_str(&line, st->method);
-    line_add(&line, " ", 1);
-    line_add_str(&line, st->path);
-    line_add(&line, " ", 1);
-    if (st->status != 0)
-        line_add_uint(&line, (uint64_t)st->status, 1);
-    else
-        line_add(&line, "-", 1);
-    line_add(&line, " ", 1);
-    const uint64_t micros = elapsed_us(&st->started);
-    line_add_uint(&line, micros / 1000, 1);
-    line_add(&line, ".", 1);
-    line_add_uint(&line, micros % 1000, 3);
-    line_add(&line, "ms", 2);
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        line_add_str(&line, " (connection closed early)");
-    if (st->detail[0] != '\0') {
-        line_add(&line, " ", 1);
-        line_add_str(&line, st->detail);
-    }
-    line.text[line.len++] = '\n';
-    ssize_t ignored = write(STDERR_FILENO, line.text, line.len);
-    (void)ignored; /* nowhere left to report a failing stderr */
+    const access_log_entry e = {
+        .method = st->method,
+        .path = st->path,
+        .route = st->route,
+        .status = st->status,
+        .duration_us = micros,
+        .bytes = st->bytes,
+        .request_id = st->request_id,
+        .closed_early = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK,
+        .detail = st->detail,
+    };
+    access_log_write(server->log_format, &e);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
@@ -204,7 +133,11 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     (void)connection;
     if (st == NULL)
         return;
-    log_request(st, toe);
+    const uint64_t micros = elapsed_us(&st->started);
+    if (st->status != 0)
+        metrics_observe_request(server->api->metrics, st->route_id, st->method, st->status,
+                                micros, st->bytes);
+    log_request(server, st, toe, micros);
     if (st->stream != NULL) { /* no wake may reach this connection any more */
         sse_stream_detach(st->stream);
         sse_stream_unref(st->stream);
@@ -259,6 +192,8 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
                                      request_state *st, api_response *resp)
 {
     struct MHD_Response *response;
+    /* HEAD is answered without the body (MHD drops it). */
+    st->bytes = strcmp(st->method, "HEAD") == 0 ? 0 : resp->body_len;
     if (resp->body != NULL && resp->body_release != NULL) {
         /* A shared body (a cached list): MHD drops our reference when done. */
         response = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -280,7 +215,9 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
     int ok = 1;
     if (resp->status != 204 && resp->status != 304) /* neither has a body */
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                      "application/json") == MHD_YES;
+                                      resp->content_type ? resp->content_type
+                                                         : "application/json") == MHD_YES;
+    ok &= MHD_add_response_header(response, "X-Request-Id", st->request_id) == MHD_YES;
     if (resp->etag[0] != '\0')
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_ETAG, resp->etag) == MHD_YES;
     if (resp->allow[0] != '\0')
@@ -297,8 +234,10 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
         ok ? MHD_queue_response(connection, (unsigned)resp->status, response) : MHD_NO;
     MHD_destroy_response(response);
     st->status = resp->status;
+    st->route = resp->route ? resp->route : "unmatched";
+    st->route_id = resp->route_id;
     if (resp->detail[0] != '\0') /* rare: only 5xx carry one */
-        snprintf(st->detail, sizeof st->detail, "%s", resp->detail);
+        copy_printable(st->detail, sizeof st->detail, resp->detail);
     return queued;
 }
 
@@ -381,8 +320,9 @@ static body_verdict judge_body(struct MHD_Connection *connection)
     return BODY_DISCARD;
 }
 
-static int begin_request(http_server *server, const char *url, const char *method,
-                         void **con_cls, request_state **out)
+static int begin_request(http_server *server, struct MHD_Connection *connection,
+                         const char *url, const char *method, void **con_cls,
+                         request_state **out)
 {
     request_state *st = calloc(1, sizeof *st);
     if (st == NULL)
@@ -390,6 +330,10 @@ static int begin_request(http_server *server, const char *url, const char *metho
     clock_gettime(CLOCK_MONOTONIC, &st->started);
     copy_printable(st->method, sizeof st->method, method);
     copy_printable(st->path, sizeof st->path, url);
+    st->route = "unmatched";
+    st->route_id = -1;
+    request_id_choose(st->request_id,
+                      MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Request-Id"));
     *con_cls = st;
     atomic_fetch_add(&server->in_flight, 1);
     *out = st;
@@ -434,7 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     (void)version;
 
     if (st == NULL) {
-        if (begin_request(server, url, method, con_cls, &st) != 0)
+        if (begin_request(server, connection, url, method, con_cls, &st) != 0)
             return MHD_NO;
         const body_verdict verdict = judge_body(connection);
         st->too_large = verdict != BODY_READ;
@@ -521,6 +465,7 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
         return -1;
     }
     server->api = api;
+    server->log_format = settings->log_format;
     atomic_init(&server->in_flight, 0);
     atomic_init(&server->stopping, 0);
     if (resolve(server, settings->host, settings->port, err, errlen) != 0) {

@@ -11,6 +11,13 @@
 
 typedef struct http_server http_server;
 
+/* --log-format: how each request is logged on stderr. */
+typedef enum http_log_format {
+    HTTP_LOG_TEXT = 0, /* "<time> <method> <path> <status> <ms>ms route=... bytes=N id=..." */
+    HTTP_LOG_JSON,     /* one JSON object per line, keys as in docs/http.md */
+    HTTP_LOG_OFF       /* no request lines (start and stop messages remain) */
+} http_log_format;
+
 typedef struct http_settings {
     const char *host;              /* numeric address or name to bind */
     unsigned port;                 /* 0: any free port */
@@ -19,6 +26,7 @@ typedef struct http_settings {
     unsigned connection_limit;     /* most connections open at once */
     int reuse_port;                /* 1: SO_REUSEPORT, so that several
                                       processes can serve one port */
+    http_log_format log_format;
 } http_settings;
 
 /*

@@ -18,11 +18,15 @@
 #include "api.h"
 #include "catalog_json.h"
 #include "flags.h"
+#include "hold_watch.h"
 #include "http.h"
 #include "jwt.h"
 #include "list_cache.h"
 #include "loopback.h"
 #include "sse_hub.h"
+#include "metrics.h"
+#include "metrics_std.h"
+#include "router.h"
 
 /* Idle connections are closed after this, so slow or silent clients cannot
  * pin connection slots for long. */
@@ -162,6 +166,46 @@ static void log_auth(const server_config *cfg, const server_secrets *s)
         fprintf(stderr, "concertd: no --service-key-file: charging points is refused\n");
 }
 
+/* The metrics of a running server; all NULL with --no-metrics. */
+typedef struct server_metrics {
+    metrics *registry;
+    hold_watch *holds;
+    const char **route_names;
+} server_metrics;
+
+static void metrics_teardown(server_metrics *sm)
+{
+    hold_watch_stop(sm->holds); /* first: it counts into the registry */
+    metrics_free(sm->registry);
+    free(sm->route_names);
+    memset(sm, 0, sizeof *sm);
+}
+
+/* The registry sized from the route table, its collectors and the hold
+ * watcher. Returns 0, or -1 after a message. */
+static int metrics_setup(server_metrics *sm, concert_db *db)
+{
+    memset(sm, 0, sizeof *sm);
+    size_t count = 0;
+    const route *routes = router_routes(&count);
+    sm->route_names = calloc(count ? count : 1, sizeof *sm->route_names);
+    if (sm->route_names == NULL)
+        goto oom;
+    for (size_t i = 0; i < count; i++)
+        sm->route_names[i] = routes[i].pattern;
+    sm->registry = metrics_new(sm->route_names, count);
+    if (sm->registry == NULL || metrics_std_register(sm->registry, db) != 0)
+        goto oom;
+    sm->holds = hold_watch_start(db, sm->registry);
+    if (sm->holds == NULL)
+        goto oom;
+    return 0;
+oom:
+    fprintf(stderr, "concertd: out of memory (or threads) for the metrics\n");
+    metrics_teardown(sm);
+    return -1;
+}
+
 /* Block the stop signals in every thread (MHD's workers inherit the mask)
  * so that only the sigwait() below receives them. */
 static int block_stop_signals(sigset_t *set)
@@ -222,22 +266,46 @@ int main(int argc, char **argv)
         free(admin_key);
         return 1;
     }
+    /* Like the admin key: the file must exist and hold a usable token. */
+    char *metrics_token = NULL;
+    if (cfg.metrics_token_file != NULL) {
+        char key_err[512];
+        if (key_file_read(&metrics_token, NULL, cfg.metrics_token_file, ADMIN_KEY_MIN_LEN,
+                          ADMIN_KEY_MAX_LEN, "the metrics token", key_err, sizeof key_err) != 0) {
+            fprintf(stderr, "concertd: --metrics-token-file: %s\n", key_err);
+            free(admin_key);
+            free_auth_secrets(&secrets);
+            return 1;
+        }
+    }
 
     concert_db *db = NULL;
     int rc = concert_open(&db, cfg.store, &cfg.options);
     if (rc < 0) {
         fprintf(stderr, "concertd: cannot open the store: %s\n", concert_error_last()->message);
         free(admin_key);
+        free(metrics_token);
         free_auth_secrets(&secrets);
         return 1;
     }
     if (load_catalogs(db, &cfg) != 0) {
         concert_close(db);
         free(admin_key);
+        free(metrics_token);
         free_auth_secrets(&secrets);
         return 1;
     }
     log_queue_settings(db, &cfg);
+
+    server_metrics sm;
+    memset(&sm, 0, sizeof sm);
+    if (!cfg.no_metrics && metrics_setup(&sm, db) != 0) {
+        concert_close(db);
+        free(admin_key);
+        free(metrics_token);
+        free_auth_secrets(&secrets);
+        return 1;
+    }
 
     /* Without them every listing is rendered: slower, never wrong. */
     list_cache *seat_lists = list_cache_new(SEAT_LIST_CACHE_ENTRIES);
@@ -268,6 +336,10 @@ int main(int argc, char **argv)
         .seat_lists = seat_lists,
         .schedule_lists = schedule_lists,
         .events = events,
+        .metrics = sm.registry,
+        .holds = sm.holds,
+        .metrics_token = metrics_token,
+        .metrics_token_len = metrics_token ? strlen(metrics_token) : 0,
     };
     log_auth(&cfg, &secrets);
     http_settings settings = {
@@ -277,22 +349,27 @@ int main(int argc, char **argv)
         .connection_timeout_s = CONNECTION_TIMEOUT_S,
         .connection_limit = connection_capacity(),
         .reuse_port = cfg.reuse_port,
+        .log_format = (http_log_format)cfg.log_format,
     };
     char err[256];
     http_server *server = NULL;
     if (http_server_start(&server, &settings, &api, err, sizeof err) != 0) {
         fprintf(stderr, "concertd: %s\n", err);
         sse_hub_free(events);
+        metrics_teardown(&sm);
         list_cache_free(seat_lists);
         list_cache_free(schedule_lists);
         concert_close(db);
         free(admin_key);
+        free(metrics_token);
         free_auth_secrets(&secrets);
         return 1;
     }
-    fprintf(stderr, "concertd: %s store, %u threads, up to %u connections, admin routes %s\n",
+    fprintf(stderr, "concertd: %s store, %u threads, up to %u connections, admin routes %s, "
+                    "metrics %s\n",
             concert_backend_name(db), settings.threads, settings.connection_limit,
-            admin_key ? "on" : "off");
+            admin_key ? "on" : "off",
+            cfg.no_metrics ? "off" : metrics_token ? "on (token)" : "on (open)");
     const int bracket = strchr(host, ':') != NULL;
     printf("concertd listening on http://%s%s%s:%u\n", bracket ? "[" : "", host,
            bracket ? "]" : "", http_server_port(server));
@@ -308,10 +385,12 @@ int main(int argc, char **argv)
     sse_hub_stop(events);
     http_server_stop(server, SHUTDOWN_GRACE_MS);
     sse_hub_free(events);
+    metrics_teardown(&sm);
     list_cache_free(seat_lists);
     list_cache_free(schedule_lists);
     concert_close(db);
     free(admin_key);
+    free(metrics_token);
     free_auth_secrets(&secrets);
     fprintf(stderr, "concertd: stopped\n");
     return 0;

@@ -41,6 +41,8 @@ static const route route_table[] = {
     {"POST", "/api/v1/admin/queue/open", handle_admin_queue_open, ACCESS_ADMIN, 0},
     {"GET", "/healthz", handle_healthz, ACCESS_PUBLIC, 0},
     {"GET", "/openapi.json", handle_openapi, ACCESS_PUBLIC, 0},
+    /* Open, or behind --metrics-token-file (the handler checks it). */
+    {"GET", "/metrics", handle_metrics, ACCESS_PUBLIC, 0},
 };
 
 #define ROUTE_COUNT (sizeof route_table / sizeof route_table[0])
@@ -120,6 +122,7 @@ static void allow_add(char *allow, size_t size, const char *method)
 route_result router_match(const char *method, const char *path, route_match *out)
 {
     memset(out, 0, sizeof *out);
+    out->route_id = -1;
     const char *wanted = strcmp(method, "HEAD") == 0 ? "GET" : method;
     const route *found = NULL;
     path_segment ids[API_MAX_PATH_IDS];
@@ -142,6 +145,8 @@ route_result router_match(const char *method, const char *path, route_match *out
         return ROUTE_NOT_FOUND;
     if (found == NULL)
         return ROUTE_METHOD_NOT_ALLOWED;
+    out->route_id = (int)(found - route_table);
+    out->pattern = found->pattern;
 
     size_t id_index = 0;
     for (const char *p = strstr(found->pattern, id_placeholder); p != NULL;

@@ -33,6 +33,10 @@ typedef struct route_match {
     api_handler_fn handler;
     route_access access;
     unsigned flags;
+    /* The route's index in the table and its pattern (static), set when a
+     * route matched (ROUTE_FOUND, ROUTE_BAD_ID); else -1 and NULL. */
+    int route_id;
+    const char *pattern;
     int64_t ids[API_MAX_PATH_IDS];
     char allow[40];           /* "GET, HEAD" etc. for ROUTE_METHOD_NOT_ALLOWED */
 } route_match;

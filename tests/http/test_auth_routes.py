@@ -14,7 +14,8 @@ USER_A = 1
 USER_B = 2
 # The routes anyone may call. A new public route must be added here on
 # purpose, after deciding that it shows nobody's data.
-PUBLIC = {("GET", "/api/v1/queue"), ("GET", "/healthz"), ("GET", "/openapi.json")}
+PUBLIC = {("GET", "/api/v1/queue"), ("GET", "/healthz"), ("GET", "/openapi.json"),
+          ("GET", "/metrics")}  # open, or its own token (--metrics-token-file)
 USER_ACCESS = {"JOIN", "PATH_USER", "CHARGE", "TOKEN", "TOKEN_REPLAY"}
 # Bodies that would do something real for A; a route not listed gets {}.
 BODIES = {

@@ -175,9 +175,10 @@ def test_one_log_line_per_request(server):
             break
         time.sleep(0.05)
     assert len(lines) == 3, server.log()
-    # time, method, path, status, duration; workers may log in any order.
+    # time, method, path, status, duration, route, bytes, request id;
+    # workers may log in any order.
     pattern = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z (\S+) (\S+) (\d{3}) "
-                         r"\d+\.\d{3}ms$")
+                         r"\d+\.\d{3}ms route=\S+ bytes=\d+ id=[0-9a-f]{32}$")
     seen = set()
     for line in lines:
         m = pattern.match(line)

@@ -41,6 +41,7 @@ CONTRACT = {
     ("GET", "/api/v1/users/{id}/points/history"),
     ("GET", "/healthz"),
     ("GET", "/openapi.json"),
+    ("GET", "/metrics"),
 }
 ERROR_CODES = {
     "MALFORMED_REQUEST", "TOKEN_INVALID", "TOKEN_NOT_ACTIVE", "FORBIDDEN", "USER_NOT_FOUND",
