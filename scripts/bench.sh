@@ -673,15 +673,17 @@ if [ "$run_http" = 1 ] && want metrics; then
     for rep in $(seq 1 "$m_reps"); do
         if [ $((rep % 2)) = 1 ]; then order="on off"; else order="off on"; fi
         for side in $order; do
-            if [ "$side" = on ]; then port=$on_port; else port=$off_port; fi
+            if [ "$side" = on ]; then port=$on_port pid=$on_pid; else port=$off_port pid=$off_pid; fi
             log_before=$(stat -c %s "$out/metrics-on.access.log")
+            cpu_before=$(proc_cpu_ms "$pid")
             run_wrk metrics seats "metrics-$side" 64 "$rep" "$port" seats.lua \
                 "$out/metrics-$side.tokens" 1
-            # How much of the access log this run wrote (0 for the off side).
-            if [ "$side" = on ]; then
-                log_after=$(stat -c %s "$out/metrics-on.access.log")
-                sed -i "\$s/\$/ log_bytes=$((log_after - log_before))/" "$out/metrics.tsv"
-            fi
+            # The server's CPU for the run (req/s on this shared machine
+            # move with other people's load; CPU per request much less),
+            # and how much of the access log it wrote (0 for the off side).
+            log_after=$(stat -c %s "$out/metrics-on.access.log")
+            sed -i "\$s/\$/ cpu_ms=$(($(proc_cpu_ms "$pid") - cpu_before)) log_bytes=$((log_after - log_before))/" \
+                "$out/metrics.tsv"
         done
     done
     wrk_tsv=""

@@ -260,7 +260,10 @@ static double wait_closed(pid_t pid, int base, int *left)
 
 typedef struct wrk_side {
     samples rps, p99;
+    samples cpu_us; /* concertd CPU per request (schedstat): not charged for
+                       the time other processes held the CPUs */
     long long errors;
+    uint64_t events; /* events the subscribers received during the runs */
 } wrk_side;
 
 typedef struct figures {
@@ -272,6 +275,7 @@ typedef struct figures {
     int64_t quiet_cpu_ms;
     double quiet_s;
     uint64_t quiet_events, quiet_keepalives;
+    double between_s, between_cpu_pct;
     samples lat_queue, lat_seats;
     size_t expected_queue, expected_seats, delivered_queue, delivered_seats;
     double worst_trigger_ms[2];
@@ -308,23 +312,60 @@ static void measure_connect(subs_pool *pool, const options *o, figures *f)
         f->hwm_with / 1024.0, f->fds_with, f->threads_with);
 }
 
+/* The quiet window: no trigger. The whole window's utime+stime, and, cut
+ * in 100 ms slices timed with schedstat, the CPU of the slices in which no
+ * event arrived, nor in the slice before or after (the server's own
+ * updates, such as an ETA that moves, fall outside them): what idle
+ * subscribers cost between updates. */
+#define SLICE_S 0.1
 static void measure_quiet(subs_pool *pool, const options *o, figures *f)
 {
     subs_counts c0, c1;
     subs_get_counts(pool, &c0);
+    const size_t slices = (size_t)((double)o->quiet_s / SLICE_S);
+    int64_t *cpu = calloc(slices + 1, sizeof *cpu);
+    uint64_t *events = calloc(slices + 1, sizeof *events);
+    if (cpu == NULL || events == NULL) {
+        free(cpu);
+        free(events);
+        return;
+    }
     const int64_t cpu0 = procstat_cpu_ms(o->pid);
     const double t0 = now_s();
-    pump_for(pool, (double)o->quiet_s);
+    cpu[0] = procstat_cpu_ns(o->pid);
+    events[0] = c0.events;
+    for (size_t i = 1; i <= slices; i++) {
+        pump_for(pool, t0 + (double)i * SLICE_S - now_s());
+        cpu[i] = procstat_cpu_ns(o->pid);
+        subs_counts ci;
+        subs_get_counts(pool, &ci);
+        events[i] = ci.events;
+    }
     const int64_t cpu1 = procstat_cpu_ms(o->pid);
     f->quiet_s = now_s() - t0;
     subs_get_counts(pool, &c1);
     f->quiet_cpu_ms = cpu1 - cpu0;
     f->quiet_events = c1.events - c0.events;
     f->quiet_keepalives = c1.keepalives - c0.keepalives;
+    int64_t idle_ns = 0;
+    size_t idle = 0;
+    for (size_t i = 1; i <= slices; i++) {
+        const int before = i < 2 || events[i - 1] == events[i - 2];
+        const int during = events[i] == events[i - 1];
+        const int after = i == slices || events[i + 1] == events[i];
+        if (before && during && after) {
+            idle_ns += cpu[i] - cpu[i - 1];
+            idle++;
+        }
+    }
+    f->between_s = (double)idle * SLICE_S;
+    f->between_cpu_pct = idle ? 100.0 * (double)idle_ns / (f->between_s * 1e9) : -1;
+    free(cpu);
+    free(events);
     say("quiet %.1f s: concertd used %" PRId64 " ms CPU (%.2f%% of a core); %" PRIu64
-        " events, %" PRIu64 " keepalive comments received",
+        " events, %" PRIu64 " keepalive comments received; between them (%.1f s): %.2f%% of a core",
         f->quiet_s, f->quiet_cpu_ms, 100.0 * (double)f->quiet_cpu_ms / (f->quiet_s * 1000.0),
-        f->quiet_events, f->quiet_keepalives);
+        f->quiet_events, f->quiet_keepalives, f->between_s, f->between_cpu_pct);
 }
 
 static int measure_delivery(subs_pool *pool, httpc *c, const options *o, char (*leavers)[TOKEN_MAX],
@@ -407,16 +448,28 @@ static int one_wrk(const options *o, subs_pool *pool, const char *tokens_path, c
                     "-s", (char *)o->wrk_script, url, "--", (char *)tokens_path, NULL};
     wait_idle(o->port, pool);
     const double load = procstat_load1();
+    subs_counts c0 = {0}, c1 = {0};
+    if (pool)
+        subs_get_counts(pool, &c0);
+    const int64_t cpu0 = procstat_cpu_ns(o->pid);
     wrk_result r;
     if (wrk_run(argv, logp, pool, &r) != 0) {
         fprintf(stderr, "concert-bench-sse: wrk gave no result, see %s\n", logp);
         return -1;
     }
+    const int64_t cpu1 = procstat_cpu_ns(o->pid);
+    if (pool)
+        subs_get_counts(pool, &c1);
+    const double cpu_us = r.requests > 0 ? (double)(cpu1 - cpu0) / 1000.0 / (double)r.requests : 0;
     samples_add(&side->rps, r.rps);
     samples_add(&side->p99, r.p99_us / 1000.0);
+    samples_add(&side->cpu_us, cpu_us);
     side->errors += r.errors;
-    say("poll %s subscribers, rep %ld: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %lld errors, load %.2f",
-        label, rep, r.rps, r.p50_us / 1000.0, r.p99_us / 1000.0, r.errors, load);
+    side->events += c1.events - c0.events;
+    say("poll %s subscribers, rep %ld: %.0f req/s, p50 %.2f ms, p99 %.2f ms, concertd CPU "
+        "%.2f us/request, %lld errors, %" PRIu64 " events meanwhile, load %.2f",
+        label, rep, r.rps, r.p50_us / 1000.0, r.p99_us / 1000.0, cpu_us, r.errors,
+        c1.events - c0.events, load);
     return 0;
 }
 
@@ -474,8 +527,10 @@ static void print_report(const options *o, figures *f)
            (double)(f->rss_with - f->rss_before) / (double)(f->open_queue + f->open_seats + !(f->open_queue + f->open_seats)),
            f->hwm_with / 1024.0, f->threads_with, f->fds_with);
     printf("  CPU while idle: %" PRId64 " ms over %.1f s (%.2f%% of one core); %" PRIu64
-           " events, %" PRIu64 " keepalives received meanwhile\n",
-           f->quiet_cpu_ms, f->quiet_s, cpu_pct, f->quiet_events, f->quiet_keepalives);
+           " events, %" PRIu64 " keepalives received meanwhile; between events (%.1f s of it): "
+           "%.2f%% of one core\n",
+           f->quiet_cpu_ms, f->quiet_s, cpu_pct, f->quiet_events, f->quiet_keepalives,
+           f->between_s, f->between_cpu_pct);
     printf("  delivery, queue (admissions): %zu of %zu; p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
            f->delivered_queue, f->expected_queue, qp50, qp99, qmax);
     printf("  delivery, seats (hold/release): %zu of %zu; p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
@@ -483,11 +538,16 @@ static void print_report(const options *o, figures *f)
     if (!o->no_wrk)
         printf("  poll throughput (wrk -c%ld, %ld s, median of %ld each): %.0f req/s with "
                "(>= %zu subscribers), %.0f without: ratio %.3f; p99 %.2f vs %.2f ms; errors %lld/%lld; "
-               "closed streams noticed within %.1f s\n",
+               "closed streams noticed within %.1f s\n"
+               "  concertd CPU per poll: %.2f us with, %.2f us without (ratio %.3f); %" PRIu64
+               " events reached the subscribers during the runs with them\n",
                o->wrk_conns, o->duration_s, o->reps, with, f->with_subs_min, without,
                without > 0 ? with / without : 0, samples_median(&f->with.p99),
                samples_median(&f->without.p99), f->with.errors, f->without.errors,
-               f->close_wait_max);
+               f->close_wait_max, samples_median(&f->with.cpu_us),
+               samples_median(&f->without.cpu_us),
+               samples_median(&f->with.cpu_us) / samples_median(&f->without.cpu_us),
+               f->with.events);
     printf("  load average %.2f at start, %.2f at end\n", f->load_start, f->load_end);
     if (f->first_failure[0])
         printf("  first failure: %s\n", f->first_failure);
@@ -506,6 +566,7 @@ static void print_report(const options *o, figures *f)
             ",\"threads\":%d,\"fds_with\":%d,"
             "\"quiet_s\":%.2f,\"quiet_cpu_ms\":%" PRId64 ",\"quiet_cpu_pct\":%.3f,"
             "\"quiet_events\":%" PRIu64 ",\"quiet_keepalives\":%" PRIu64 ","
+            "\"between_s\":%.1f,\"between_cpu_pct\":%.3f,"
             "\"queue_expected\":%zu,\"queue_delivered\":%zu,\"queue_p50_ms\":%.1f,"
             "\"queue_p99_ms\":%.1f,\"queue_max_ms\":%.1f,"
             "\"seats_expected\":%zu,\"seats_delivered\":%zu,\"seats_p50_ms\":%.1f,"
@@ -513,17 +574,20 @@ static void print_report(const options *o, figures *f)
             o->subscribers, o->seat_subscribers, f->open_queue, f->open_seats, f->failed,
             f->connect_s, f->rss_before, f->rss_with, f->hwm_with, f->threads_with, f->fds_with,
             f->quiet_s, f->quiet_cpu_ms, cpu_pct, f->quiet_events, f->quiet_keepalives,
-            f->expected_queue, f->delivered_queue, qp50, qp99, qmax, f->expected_seats,
+            f->between_s, f->between_cpu_pct, f->expected_queue, f->delivered_queue, qp50, qp99, qmax, f->expected_seats,
             f->delivered_seats, sp50, sp99, smax, o->triggers);
     if (!o->no_wrk) {
         fprintf(j, "\"wrk_conns\":%ld,\"wrk_duration_s\":%ld,\"reps\":%ld,\"with_subscribers_min\":%zu,"
                    "\"poll_rps_with\":%.1f,\"poll_rps_without\":%.1f,\"poll_ratio\":%.4f,"
                    "\"poll_p99_ms_with\":%.2f,\"poll_p99_ms_without\":%.2f,"
-                   "\"poll_errors_with\":%lld,\"poll_errors_without\":%lld,\"close_wait_s\":%.1f,",
+                   "\"poll_errors_with\":%lld,\"poll_errors_without\":%lld,\"close_wait_s\":%.1f,"
+                   "\"poll_cpu_us_with\":%.3f,\"poll_cpu_us_without\":%.3f,"
+                   "\"poll_events_with\":%" PRIu64 ",",
                 o->wrk_conns, o->duration_s, o->reps, f->with_subs_min, with, without,
                 without > 0 ? with / without : 0, samples_median(&f->with.p99),
                 samples_median(&f->without.p99), f->with.errors, f->without.errors,
-                f->close_wait_max);
+                f->close_wait_max, samples_median(&f->with.cpu_us),
+                samples_median(&f->without.cpu_us), f->with.events);
         fputs("\"poll_rps_with_runs\":[", j);
         for (size_t i = 0; i < f->with.rps.n; i++)
             fprintf(j, "%s%.1f", i ? "," : "", f->with.rps.v[i]);
@@ -607,5 +671,7 @@ done:
     samples_free(&f.with.p99);
     samples_free(&f.without.rps);
     samples_free(&f.without.p99);
+    samples_free(&f.with.cpu_us);
+    samples_free(&f.without.cpu_us);
     return rc;
 }

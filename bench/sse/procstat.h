@@ -12,6 +12,9 @@
 int procstat_memory(pid_t pid, int64_t *rss_kib, int64_t *hwm_kib);
 /* utime + stime of pid in ms, or -1. */
 int64_t procstat_cpu_ms(pid_t pid);
+/* Time on a CPU of all pid's threads in ns (schedstat: exact, unlike
+ * utime+stime's clock ticks), or -1. */
+int64_t procstat_cpu_ns(pid_t pid);
 /* Open descriptors of pid, or -1. */
 int procstat_fds(pid_t pid);
 /* Threads of pid, or -1. */

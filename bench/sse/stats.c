@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int samples_add(samples *s, double x)
@@ -40,12 +41,19 @@ double samples_quantile(samples *s, double q)
     return s->v[rank - 1];
 }
 
-double samples_median(samples *s)
+double samples_median(const samples *s)
 {
     if (s->n == 0)
         return -1;
-    qsort(s->v, s->n, sizeof *s->v, cmp_double);
-    return s->n % 2 ? s->v[s->n / 2] : (s->v[s->n / 2 - 1] + s->v[s->n / 2]) / 2;
+    /* On a copy: the samples stay in the order they were taken. */
+    double *v = malloc(s->n * sizeof *v);
+    if (v == NULL)
+        return -1;
+    memcpy(v, s->v, s->n * sizeof *v);
+    qsort(v, s->n, sizeof *v, cmp_double);
+    const double m = s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+    free(v);
+    return m;
 }
 
 double samples_max(const samples *s)

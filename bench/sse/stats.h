@@ -16,8 +16,8 @@ int samples_add(samples *s, double x);
 /* The q-quantile (0..1, nearest rank) of the samples; sorts them. -1 when empty. */
 double samples_quantile(samples *s, double q);
 double samples_max(const samples *s);
-/* The median (mean of the middle two for an even count); sorts. -1 when empty. */
-double samples_median(samples *s);
+/* The median (mean of the middle two for an even count). -1 when empty. */
+double samples_median(const samples *s);
 void samples_free(samples *s);
 
 /* Seconds on the monotonic clock. */
