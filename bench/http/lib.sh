@@ -8,6 +8,9 @@
 # With $server_log set, its stderr (the access log) goes whole to that file.
 start_server() {
     local name=$1; shift
+    # Made here, not by the server's redirection: the loop below may read
+    # it before the background job has opened it.
+    : >"$out/$name.out"
     if [ -n "${server_log:-}" ]; then
         "$@" >"$out/$name.out" 2>>"$server_log" &
     else

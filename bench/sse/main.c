@@ -276,6 +276,8 @@ typedef struct figures {
     double quiet_s;
     uint64_t quiet_events, quiet_keepalives;
     double between_s, between_cpu_pct;
+    int64_t rss_after;                 /* after the reconnections of the poll part */
+    double between_after_pct, quiet_after_pct;
     samples lat_queue, lat_seats;
     size_t expected_queue, expected_seats, delivered_queue, delivered_seats;
     double worst_trigger_ms[2];
@@ -476,6 +478,7 @@ static int one_wrk(const options *o, subs_pool *pool, const char *tokens_path, c
 static int measure_polls(subs_pool *pool, const options *o, const char *tokens_path, figures *f)
 {
     int connected = 1;
+    int64_t hwm;
     f->with_subs_min = SIZE_MAX;
     for (long rep = 1; rep <= o->reps; rep++) {
         /* Alternate which goes first, so drift in the machine's load hits
@@ -508,6 +511,18 @@ static int measure_polls(subs_pool *pool, const options *o, const char *tokens_p
                 return -1;
         }
     }
+    /* After the reconnections: is idle as cheap as at first (nothing
+     * left behind by the streams that closed)? */
+    if (!connected) {
+        subs_connect(pool, (size_t)o->inflight, 120);
+        pump_for(pool, 2);
+    }
+    procstat_memory(o->pid, &f->rss_after, &hwm);
+    figures again = *f;
+    say("after %ld reconnections: RSS %.1f MiB", o->reps, f->rss_after / 1024.0);
+    measure_quiet(pool, o, &again);
+    f->between_after_pct = again.between_cpu_pct;
+    f->quiet_after_pct = 100.0 * (double)again.quiet_cpu_ms / (again.quiet_s * 1000.0);
     return 0;
 }
 
@@ -548,6 +563,10 @@ static void print_report(const options *o, figures *f)
                samples_median(&f->without.cpu_us),
                samples_median(&f->with.cpu_us) / samples_median(&f->without.cpu_us),
                f->with.events);
+    if (!o->no_wrk)
+        printf("  after %ld reconnections: RSS %.1f MiB; CPU while idle %.2f%%, between events "
+               "%.2f%% of one core\n",
+               o->reps, f->rss_after / 1024.0, f->quiet_after_pct, f->between_after_pct);
     printf("  load average %.2f at start, %.2f at end\n", f->load_start, f->load_end);
     if (f->first_failure[0])
         printf("  first failure: %s\n", f->first_failure);
@@ -582,12 +601,14 @@ static void print_report(const options *o, figures *f)
                    "\"poll_p99_ms_with\":%.2f,\"poll_p99_ms_without\":%.2f,"
                    "\"poll_errors_with\":%lld,\"poll_errors_without\":%lld,\"close_wait_s\":%.1f,"
                    "\"poll_cpu_us_with\":%.3f,\"poll_cpu_us_without\":%.3f,"
-                   "\"poll_events_with\":%" PRIu64 ",",
+                   "\"poll_events_with\":%" PRIu64 ",\"rss_after_kib\":%" PRId64 ","
+                   "\"quiet_after_cpu_pct\":%.3f,\"between_after_cpu_pct\":%.3f,",
                 o->wrk_conns, o->duration_s, o->reps, f->with_subs_min, with, without,
                 without > 0 ? with / without : 0, samples_median(&f->with.p99),
                 samples_median(&f->without.p99), f->with.errors, f->without.errors,
                 f->close_wait_max, samples_median(&f->with.cpu_us),
-                samples_median(&f->without.cpu_us), f->with.events);
+                samples_median(&f->without.cpu_us), f->with.events, f->rss_after,
+                f->quiet_after_pct, f->between_after_pct);
         fputs("\"poll_rps_with_runs\":[", j);
         for (size_t i = 0; i < f->with.rps.n; i++)
             fprintf(j, "%s%.1f", i ? "," : "", f->with.rps.v[i]);
