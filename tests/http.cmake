@@ -67,9 +67,18 @@ if(TARGET concertd)
   add_test(NAME http_contract
            COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider
                    ${CMAKE_CURRENT_SOURCE_DIR}/http
+                   --ignore=${CMAKE_CURRENT_SOURCE_DIR}/http/test_sse_many.py
                    --concertd $<TARGET_FILE:concertd>
                    --routes-dump $<TARGET_FILE:concertd_routes>)
   set_tests_properties(http_contract PROPERTIES TIMEOUT 600)
+  # 2,000 idle SSE subscribers on one server, idle past the connection
+  # timeout on purpose (about a minute); -s prints its RSS/CPU/latency line.
+  add_test(NAME http_sse_many
+           COMMAND /usr/bin/python3 -m pytest -q -s -p no:cacheprovider
+                   ${CMAKE_CURRENT_SOURCE_DIR}/http/test_sse_many.py
+                   --concertd $<TARGET_FILE:concertd>
+                   --routes-dump $<TARGET_FILE:concertd_routes>)
+  set_tests_properties(http_sse_many PROPERTIES TIMEOUT 300)
 endif()
 
 # The same contract on PostgreSQL, plus an outage (the server is stopped and
@@ -99,6 +108,15 @@ if(TARGET concertd AND CONCERT_WITH_POSTGRES)
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run.sh
                    $<TARGET_FILE:concertd_list_cache_tests> --jobs 2)
   set_tests_properties(http_list_cache_postgres PROPERTIES
+    FIXTURES_REQUIRED http_postgres_server
+    SKIP_RETURN_CODE 77
+    TIMEOUT 300
+    ENVIRONMENT "CONCERT_TEST_STORE=postgres;CONCERT_TEST_PG_CONNINFO_FILE=${CONCERTD_PG_CONNINFO}")
+  # The live-update hub's store calls per tick on PostgreSQL.
+  add_test(NAME http_sse_unit_postgres
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/pg/run.sh
+                   $<TARGET_FILE:concertd_sse_tests> --jobs 2)
+  set_tests_properties(http_sse_unit_postgres PROPERTIES
     FIXTURES_REQUIRED http_postgres_server
     SKIP_RETURN_CODE 77
     TIMEOUT 300

@@ -64,6 +64,8 @@ typedef struct api_context {
      * render every time (the ETag and 304 work the same). */
     struct list_cache *seat_lists;
     struct list_cache *schedule_lists;
+    /* The rendered seat maps (by schedule id), the same way. */
+    struct list_cache *seat_maps;
     /* The live-update hub (sse_hub.h) the event routes subscribe to; NULL:
      * those routes answer 503 and clients poll. */
     struct sse_hub *events;

@@ -81,6 +81,7 @@ void handle_concerts_list(api_call *call);
 void handle_concert_get(api_call *call);
 void handle_schedules_list(api_call *call);
 void handle_seats_list(api_call *call);
+void handle_seatmap_get(api_call *call);
 
 /* ---- handlers_booking.c ---- */
 void handle_reservation_create(api_call *call);

@@ -1,5 +1,6 @@
 /*
- * Catalog routes (ACTIVE token): concerts, schedules, free seats.
+ * Catalog routes (ACTIVE token): concerts, schedules, free seats, the seat
+ * map.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "handlers.h"
 #include "list_cache.h"
 #include "reply.h"
+#include "seatmap_json.h"
 
 static void write_concert(json_out *w, const concert_concert *c)
 {
@@ -71,7 +73,7 @@ void handle_concert_get(api_call *call)
 }
 
 /*
- * The two free lists are served from the list cache (list_cache.h): the
+ * The two free lists and the seat map are served from the list cache (list_cache.h): the
  * version is read first, with every check and error of the listing; a body
  * rendered under an equal version is served as it is; else the list is
  * read and rendered, and kept under the version read before it. The ETag
@@ -231,4 +233,26 @@ void handle_seats_list(api_call *call)
         return;
     }
     serve_list(call, token, ETAG_SEATS, call->ctx->seat_lists, &version, render_seats);
+}
+
+static int render_seatmap(api_call *call, const char *token, json_out *w)
+{
+    return seatmap_render(w, call->ctx->db, token, call->ids[0]);
+}
+
+/* The map's FREE seats are the seat list, so the seat list's version labels
+ * the map too (concert_seat_map_get()); its own ETag kind keeps the two
+ * documents' tags apart. */
+void handle_seatmap_get(api_call *call)
+{
+    char token[CONCERT_TOKEN_SIZE];
+    if (call_bearer_token(call, token) != 0)
+        return;
+    concert_list_version version;
+    const int rc = concert_seats_version(&version, call->ctx->db, token, call->ids[0]);
+    if (rc < 0) {
+        reply_library_error(call->resp, rc);
+        return;
+    }
+    serve_list(call, token, ETAG_SEATMAP, call->ctx->seat_maps, &version, render_seatmap);
 }

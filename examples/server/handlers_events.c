@@ -6,12 +6,11 @@
  * the normal JSON ones; the hub (sse_hub.h) does the rest.
  */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "errors_http.h"
 #include "handlers.h"
 #include "reply.h"
+#include "sse_frame.h"
 #include "sse_hub.h"
 #include "sse_stream.h"
 
@@ -27,12 +26,7 @@ static void reply_no_hub(api_response *resp)
 static sse_stream *new_stream(api_call *call)
 {
     sse_stream *stream = sse_stream_new();
-    char *text = stream ? malloc(sizeof retry_line - 1) : NULL;
-    list_body *retry = NULL;
-    if (text != NULL) {
-        memcpy(text, retry_line, sizeof retry_line - 1);
-        retry = list_body_new(text, sizeof retry_line - 1);
-    }
+    list_body *retry = stream != NULL ? sse_frame_text(retry_line) : NULL;
     if (retry == NULL || sse_stream_push(stream, retry) != 0) {
         list_body_unref(retry);
         sse_stream_unref(stream);

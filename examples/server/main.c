@@ -36,12 +36,16 @@
 /* Most file descriptors asked for: thousands of event-stream subscribers
  * each hold a connection for minutes. */
 #define WANTED_FDS 65536
+/* Fewer connections than this gets a warning at start. */
+#define FEW_CONNECTIONS 4096
 /* How long a SIGTERM waits for requests already being served. */
 #define SHUTDOWN_GRACE_MS 10000
 /* Rendered free lists kept (list_cache.h): a 1,000-seat list is about
  * 40 KB, so at most about 10 MB of seat lists; schedule lists are small. */
 #define SEAT_LIST_CACHE_ENTRIES 256
 #define SCHEDULE_LIST_CACHE_ENTRIES 64
+/* A 1,000-seat map is about 65 KB: at most about 8 MB of maps. */
+#define SEAT_MAP_CACHE_ENTRIES 128
 
 /* Raise the soft open-file limit towards the hard one and return how many
  * connections fit. */
@@ -310,7 +314,8 @@ int main(int argc, char **argv)
     /* Without them every listing is rendered: slower, never wrong. */
     list_cache *seat_lists = list_cache_new(SEAT_LIST_CACHE_ENTRIES);
     list_cache *schedule_lists = list_cache_new(SCHEDULE_LIST_CACHE_ENTRIES);
-    if (seat_lists == NULL || schedule_lists == NULL)
+    list_cache *seat_maps = list_cache_new(SEAT_MAP_CACHE_ENTRIES);
+    if (seat_lists == NULL || schedule_lists == NULL || seat_maps == NULL)
         fprintf(stderr, "concertd: out of memory for the list cache; rendering every list\n");
 
     /* Without it the event routes answer 503 and clients poll. */
@@ -335,6 +340,7 @@ int main(int argc, char **argv)
         .queue_refresh_ms = cfg.options.queue_refresh_ms,
         .seat_lists = seat_lists,
         .schedule_lists = schedule_lists,
+        .seat_maps = seat_maps,
         .events = events,
         .metrics = sm.registry,
         .holds = sm.holds,
@@ -359,6 +365,7 @@ int main(int argc, char **argv)
         metrics_teardown(&sm);
         list_cache_free(seat_lists);
         list_cache_free(schedule_lists);
+    list_cache_free(seat_maps);
         concert_close(db);
         free(admin_key);
         free(metrics_token);
@@ -370,6 +377,11 @@ int main(int argc, char **argv)
             concert_backend_name(db), settings.threads, settings.connection_limit,
             admin_key ? "on" : "off",
             cfg.no_metrics ? "off" : metrics_token ? "on (token)" : "on (open)");
+    if (settings.connection_limit < FEW_CONNECTIONS)
+        fprintf(stderr, "concertd: the open-file limit leaves room for only %u connections; each "
+                        "live-update (SSE) client holds one: raise it (ulimit -n, LimitNOFILE=) "
+                        "for thousands\n",
+                settings.connection_limit);
     const int bracket = strchr(host, ':') != NULL;
     printf("concertd listening on http://%s%s%s:%u\n", bracket ? "[" : "", host,
            bracket ? "]" : "", http_server_port(server));
@@ -388,6 +400,7 @@ int main(int argc, char **argv)
     metrics_teardown(&sm);
     list_cache_free(seat_lists);
     list_cache_free(schedule_lists);
+    list_cache_free(seat_maps);
     concert_close(db);
     free(admin_key);
     free(metrics_token);

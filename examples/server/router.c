@@ -21,6 +21,7 @@ static const route route_table[] = {
     {"GET", "/api/v1/concerts/{id}", handle_concert_get, ACCESS_TOKEN, 0},
     {"GET", "/api/v1/concerts/{id}/schedules", handle_schedules_list, ACCESS_TOKEN, 0},
     {"GET", "/api/v1/schedules/{id}/seats", handle_seats_list, ACCESS_TOKEN, 0},
+    {"GET", "/api/v1/schedules/{id}/seatmap", handle_seatmap_get, ACCESS_TOKEN, 0},
     {"GET", "/api/v1/schedules/{id}/seats/events", handle_seat_events, ACCESS_TOKEN,
      ROUTE_QUERY_CREDENTIALS},
     {"POST", "/api/v1/reservations", handle_reservation_create, ACCESS_TOKEN, 0},

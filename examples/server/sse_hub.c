@@ -11,18 +11,15 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <json-c/json.h>
-
-#include "api.h"
-#include "errors_http.h"
 #include "etag.h"
 #include "json_out.h"
 #include "queue_json.h"
+#include "sse_frame.h"
+#include "sse_seatdiff.h"
 #include "sse_seatmap.h"
 
 typedef struct token_watch {
@@ -40,11 +37,6 @@ typedef struct token_watch {
     size_t doc_len;
 } token_watch;
 
-typedef struct seat_entry {
-    int64_t number;
-    char *json;             /* the seat's object as rendered */
-} seat_entry;
-
 typedef struct schedule_watch {
     int64_t id;
     size_t subs;
@@ -55,8 +47,7 @@ typedef struct schedule_watch {
     list_body *map;         /* the seatmap event under version */
     list_body *diff;        /* the seats event of this pass, or NULL */
     list_body *error;       /* the schedule cannot be watched any more */
-    seat_entry *seats;
-    size_t seat_count;
+    sse_seats seats;        /* the seats of map, for the next diff */
 } schedule_watch;
 
 typedef struct subscription {
@@ -117,49 +108,6 @@ static int grow(void **items, size_t *cap, size_t count, size_t size)
     return 0;
 }
 
-/* "event: <event>\n[id: <id>\n]data: <data>\n\n" as a shared frame. */
-static list_body *frame_new(const char *event, const char *id, const char *data, size_t len)
-{
-    static const char event_tag[] = "event: ", id_tag[] = "\nid: ", data_tag[] = "\ndata: ";
-    const size_t event_len = strlen(event);
-    const size_t id_len = id != NULL ? strlen(id) : 0;
-    const size_t total = sizeof event_tag - 1 + event_len + (id ? sizeof id_tag - 1 + id_len : 0) +
-                         sizeof data_tag - 1 + len + 2;
-    char *text = malloc(total);
-    if (text == NULL)
-        return NULL;
-    size_t at = 0;
-#define PUT(p, n) (memcpy(text + at, (p), (n)), at += (n))
-    PUT(event_tag, sizeof event_tag - 1);
-    PUT(event, event_len);
-    if (id != NULL) {
-        PUT(id_tag, sizeof id_tag - 1);
-        PUT(id, id_len);
-    }
-    PUT(data_tag, sizeof data_tag - 1);
-    PUT(data, len);
-    PUT("\n\n", 2);
-#undef PUT
-    return list_body_new(text, total);
-}
-
-/* The error event for library code rc: the same body an HTTP error has. */
-static list_body *error_frame(int rc)
-{
-    api_response resp;
-    memset(&resp, 0, sizeof resp);
-    reply_library_error(&resp, rc);
-    list_body *frame = NULL;
-    if (resp.body != NULL) {
-        size_t len = resp.body_len;
-        while (len > 0 && resp.body[len - 1] == '\n')
-            len--;
-        frame = frame_new("error", NULL, resp.body, len);
-    }
-    api_response_release(&resp);
-    return frame;
-}
-
 /* Codes after which a token will never be good again. */
 static int token_gone(int rc)
 {
@@ -177,11 +125,7 @@ sse_hub *sse_hub_new(concert_db *db)
     sse_hub *hub = calloc(1, sizeof *hub);
     if (hub == NULL)
         return NULL;
-    static const char comment[] = ": keepalive\n\n";
-    char *text = malloc(sizeof comment - 1);
-    if (text != NULL)
-        memcpy(text, comment, sizeof comment - 1);
-    hub->keepalive = text ? list_body_new(text, sizeof comment - 1) : NULL;
+    hub->keepalive = sse_frame_text(": keepalive\n\n");
     if (hub->keepalive == NULL || pthread_mutex_init(&hub->lock, NULL) != 0) {
         list_body_unref(hub->keepalive);
         free(hub);
@@ -270,15 +214,6 @@ static schedule_watch *find_schedule(sse_hub *hub, int64_t id, const char *token
     return sw;
 }
 
-static void free_seats(schedule_watch *sw)
-{
-    for (size_t i = 0; i < sw->seat_count; i++)
-        free(sw->seats[i].json);
-    free(sw->seats);
-    sw->seats = NULL;
-    sw->seat_count = 0;
-}
-
 static void free_token_watch(token_watch *tw)
 {
     list_body_unref(tw->frame);
@@ -292,7 +227,7 @@ static void free_schedule_watch(schedule_watch *sw)
     list_body_unref(sw->map);
     list_body_unref(sw->diff);
     list_body_unref(sw->error);
-    free_seats(sw);
+    sse_seats_free(&sw->seats);
     free(sw);
 }
 
@@ -387,7 +322,7 @@ static void check_token(sse_hub *hub, token_watch *tw, const char *queue_state, 
     const int rc = concert_queue_status(&info, hub->db, tw->token);
     if (rc < 0) {
         if (!transient(rc) && tw->error == NULL)
-            tw->error = error_frame(rc);
+            tw->error = sse_frame_error(rc);
         tw->next_check_ms = now + SSE_HUB_TICK_MS; /* transient: try again */
         return;
     }
@@ -406,7 +341,7 @@ static void check_token(sse_hub *hub, token_watch *tw, const char *queue_state, 
         free(doc);
         return;
     }
-    list_body *frame = frame_new("queue", NULL, doc, len);
+    list_body *frame = sse_frame_new("queue", NULL, doc, len);
     if (frame == NULL) {
         free(doc);
         return;
@@ -417,120 +352,6 @@ static void check_token(sse_hub *hub, token_watch *tw, const char *queue_state, 
     tw->doc = doc;
     tw->doc_len = len;
     tw->frame_changed = 1;
-}
-
-static int compare_seats(const void *a, const void *b)
-{
-    const int64_t x = ((const seat_entry *)a)->number, y = ((const seat_entry *)b)->number;
-    return (x > y) - (x < y);
-}
-
-/* The seats of a map document, each as its own JSON text, by number. */
-static int parse_seats(const char *doc, seat_entry **out, size_t *count)
-{
-    *out = NULL;
-    *count = 0;
-    struct json_object *root = json_tokener_parse(doc);
-    struct json_object *seats = NULL;
-    if (root == NULL || !json_object_object_get_ex(root, "seats", &seats) ||
-        !json_object_is_type(seats, json_type_array)) {
-        json_object_put(root);
-        return -1;
-    }
-    const size_t n = json_object_array_length(seats);
-    seat_entry *entries = calloc(n ? n : 1, sizeof *entries);
-    if (entries == NULL) {
-        json_object_put(root);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *seat = json_object_array_get_idx(seats, i);
-        struct json_object *number = NULL;
-        json_object_object_get_ex(seat, "number", &number);
-        entries[i].number = json_object_get_int64(number);
-        entries[i].json = strdup(json_object_to_json_string_ext(seat, JSON_C_TO_STRING_PLAIN));
-        if (entries[i].json == NULL) {
-            for (size_t j = 0; j < i; j++)
-                free(entries[j].json);
-            free(entries);
-            json_object_put(root);
-            return -1;
-        }
-    }
-    json_object_put(root);
-    qsort(entries, n, sizeof *entries, compare_seats);
-    *out = entries;
-    *count = n;
-    return 0;
-}
-
-/* The seats event from old to new: every seat whose object changed or
- * that is new; a seat gone from the map (the free-list stand-in only)
- * is sent as {"number":N,"status":"TAKEN"}. NULL when no seat changed. */
-static list_body *diff_frame(int64_t schedule_id, const char *id, const seat_entry *old,
-                             size_t old_count, const seat_entry *now, size_t now_count)
-{
-    json_out w;
-    json_out_init(&w);
-    json_out_object_begin(&w);
-    JSON_OUT_KEY(&w, "schedule_id");
-    json_out_int(&w, schedule_id);
-    json_out_object_end(&w);
-    char *head = NULL;
-    size_t head_len = 0;
-    if (json_out_finish(&w, &head, &head_len) != 0)
-        return NULL;
-    /* head is {"schedule_id":N}: reopen it to append the seats member. */
-    size_t cap = head_len + 16 + 64;
-    for (size_t i = 0; i < now_count; i++)
-        cap += strlen(now[i].json) + 1;
-    cap += old_count * 48;
-    char *text = malloc(cap);
-    if (text == NULL) {
-        free(head);
-        return NULL;
-    }
-    size_t at = head_len - 1;
-    memcpy(text, head, at);
-    free(head);
-    static const char seats_key[] = ",\"seats\":[";
-    memcpy(text + at, seats_key, sizeof seats_key - 1);
-    at += sizeof seats_key - 1;
-    size_t i = 0, j = 0;
-    int first = 1;
-    while (i < old_count || j < now_count) {
-        const char *piece = NULL;
-        char gone[64];
-        if (j < now_count && (i == old_count || now[j].number < old[i].number)) {
-            piece = now[j++].json;
-        } else if (i < old_count && (j == now_count || old[i].number < now[j].number)) {
-            snprintf(gone, sizeof gone, "{\"number\":%lld,\"status\":\"TAKEN\"}",
-                     (long long)old[i++].number);
-            piece = gone;
-        } else {
-            if (strcmp(old[i].json, now[j].json) != 0)
-                piece = now[j].json;
-            i++;
-            j++;
-        }
-        if (piece == NULL)
-            continue;
-        const size_t n = strlen(piece);
-        if (!first)
-            text[at++] = ',';
-        first = 0;
-        memcpy(text + at, piece, n);
-        at += n;
-    }
-    if (first) { /* a new version, nothing a map shows changed: no event */
-        free(text);
-        return NULL;
-    }
-    memcpy(text + at, "]}", 2);
-    at += 2;
-    list_body *frame = frame_new("seats", id, text, at);
-    free(text);
-    return frame;
 }
 
 /* Point sw at another subscriber's token after its own stopped working. */
@@ -569,7 +390,7 @@ static void check_schedule(sse_hub *hub, schedule_watch *sw)
         /* A gone token is each stream's own business (its token watch);
          * anything else but the store's trouble ends the schedule's. */
         if (!transient(rc) && !token_gone(rc) && sw->error == NULL)
-            sw->error = error_frame(rc);
+            sw->error = sse_frame_error(rc);
         return;
     }
     if (sw->have_version && memcmp(&version, &sw->version, sizeof version) == 0)
@@ -580,34 +401,30 @@ static void check_schedule(sse_hub *hub, schedule_watch *sw)
     if (rc < 0) {
         json_out_discard(&w);
         if (!transient(rc) && !token_gone(rc) && sw->error == NULL)
-            sw->error = error_frame(rc);
+            sw->error = sse_frame_error(rc);
         return;
     }
     char *doc = NULL;
     size_t len = 0;
     if (json_out_finish(&w, &doc, &len) != 0)
         return;
-    seat_entry *seats = NULL;
-    size_t seat_count = 0;
+    sse_seats seats;
     char etag[ETAG_SIZE];
-    etag_format(etag, ETAG_SEATS, sw->id, &version);
-    list_body *map = parse_seats(doc, &seats, &seat_count) == 0
-                         ? frame_new("seatmap", etag, doc, len)
+    etag_format(etag, ETAG_SEATMAP, sw->id, &version); /* the /seatmap route's tag */
+    list_body *map = sse_seats_parse(&seats, doc) == 0
+                         ? sse_frame_new("seatmap", etag, doc, len)
                          : NULL;
     free(doc);
     if (map == NULL) {
-        for (size_t i = 0; i < seat_count; i++)
-            free(seats[i].json);
-        free(seats);
+        sse_seats_free(&seats);
         return;
     }
     if (sw->map != NULL)
-        sw->diff = diff_frame(sw->id, etag, sw->seats, sw->seat_count, seats, seat_count);
+        sw->diff = sse_seats_diff_frame(sw->id, etag, &sw->seats, &seats);
     list_body_unref(sw->map);
-    free_seats(sw);
+    sse_seats_free(&sw->seats);
     sw->map = map;
     sw->seats = seats;
-    sw->seat_count = seat_count;
     sw->version = version;
     sw->have_version = 1;
 }

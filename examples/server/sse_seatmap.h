@@ -1,6 +1,7 @@
 /*
- * The seat map document the seat event stream sends, behind one function
- * so that the hub does not care which renderer writes it.
+ * The seat map document the seat event stream sends (that of GET
+ * /api/v1/schedules/{id}/seatmap, seatmap_json.h), behind one function so
+ * that the hub does not care which renderer writes it.
  */
 #ifndef CONCERTD_SSE_SEATMAP_H
 #define CONCERTD_SSE_SEATMAP_H

@@ -1,7 +1,7 @@
 /*
  * The rendered-list cache of concertd (issue 12) without sockets: the ETag
  * and If-None-Match rules, the bounded cache itself, and the two list
- * routes through api_handle() on a store with the fake clock, so that an
+ * routes and the seat map (issue 13) through api_handle() on a store with the fake clock, so that an
  * expiry is checked at the very millisecond it happens. Runs on the store
  * CONCERT_TEST_STORE names (tests/support/harness.h).
  */
@@ -250,24 +250,28 @@ Test(list_cache, is_safe_to_share_between_threads)
 static api_context ctx;
 static list_cache *seat_lists;
 static list_cache *schedule_lists;
+static list_cache *seat_maps;
 
 static void open_api(void)
 {
     setup_store_with_catalog();
     seat_lists = list_cache_new(16);
     schedule_lists = list_cache_new(16);
-    cr_assert(seat_lists != NULL && schedule_lists != NULL);
+    seat_maps = list_cache_new(16);
+    cr_assert(seat_lists != NULL && schedule_lists != NULL && seat_maps != NULL);
     memset(&ctx, 0, sizeof ctx);
     ctx.db = db;
     ctx.seat_lists = seat_lists;
     ctx.schedule_lists = schedule_lists;
+    ctx.seat_maps = seat_maps;
 }
 
 static void close_api(void)
 {
     list_cache_free(seat_lists);
     list_cache_free(schedule_lists);
-    seat_lists = schedule_lists = NULL;
+    list_cache_free(seat_maps);
+    seat_lists = schedule_lists = seat_maps = NULL;
     teardown_store();
 }
 
@@ -690,4 +694,161 @@ Test(list_routes, a_change_made_by_another_process_is_seen_at_once, .init = open
     listing_free(&before);
     listing_free(&after);
     listing_free(&expired);
+}
+
+/* ---- the seat map (issue 13): the same cache, tag and 304 rules ---- */
+
+static const char seatmap_10[] = "/api/v1/schedules/10/seatmap";
+
+/* Seat number's object in a seat map body: its status ("" when absent) and
+ * whether it has held_until. */
+static void map_seat(const char *body, int64_t number, char *status, size_t size, int *has_until)
+{
+    json_object *doc = json_tokener_parse(body);
+    cr_assert_not_null(doc, "not JSON: %s", body);
+    json_object *seats = NULL;
+    cr_assert(json_object_object_get_ex(doc, "seats", &seats));
+    status[0] = '\0';
+    *has_until = 0;
+    for (size_t i = 0; i < json_object_array_length(seats); i++) {
+        json_object *seat = json_object_array_get_idx(seats, i), *n = NULL, *st = NULL;
+        cr_assert(json_object_object_get_ex(seat, "number", &n));
+        cr_assert_eq(json_object_get_int64(n), (int64_t)i + 1, "seats in number order");
+        if (json_object_get_int64(n) != number)
+            continue;
+        cr_assert(json_object_object_get_ex(seat, "status", &st));
+        snprintf(status, size, "%s", json_object_get_string(st));
+        *has_until = json_object_object_get_ex(seat, "held_until", NULL);
+    }
+    json_object_put(doc);
+}
+
+#define expect_map_seat(body, number, want_status, want_until)                              \
+    do {                                                                                    \
+        char st_[16];                                                                       \
+        int until_;                                                                         \
+        map_seat((body), (number), st_, sizeof st_, &until_);                                \
+        cr_assert_str_eq(st_, (want_status), "seat %d", (int)(number));                     \
+        cr_assert_eq(until_, (want_until), "seat %d held_until", (int)(number));            \
+    } while (0)
+
+Test(seatmap_route, carries_a_stable_etag_of_its_own_and_304s_on_it, .init = open_api,
+     .fini = close_api)
+{
+    concert_token_info t;
+    issue_active(1, &t);
+    listing first = get(seatmap_10, t.token, NULL);
+    cr_assert_eq(first.status, 200, "%s", first.body);
+    cr_assert_neq(first.etag[0], '\0', "a 200 carries an ETag");
+    cr_assert_str_eq(first.cache_control, "private, no-cache");
+    static const char head[] = "{\"schedule_id\":10,\"seats\":[{\"number\":1,\"grade\":\"VIP\","
+                               "\"price\":30000,\"status\":\"FREE\"},";
+    cr_assert(strncmp(first.body, head, sizeof head - 1) == 0, "%s", first.body);
+
+    listing again = get(seatmap_10, t.token, NULL);
+    cr_assert_str_eq(again.etag, first.etag);
+    cr_assert_str_eq(again.body, first.body);
+    ctx.seat_maps = NULL;
+    listing uncached = get(seatmap_10, t.token, NULL);
+    ctx.seat_maps = seat_maps;
+    cr_assert_str_eq(uncached.body, first.body, "the cache serves what is rendered");
+    cr_assert_str_eq(uncached.etag, first.etag);
+
+    listing same = get(seatmap_10, t.token, first.etag);
+    cr_assert_eq(same.status, 304);
+    cr_assert_str_eq(same.body, "");
+    cr_assert_str_eq(same.etag, first.etag);
+
+    /* The seat list's tag (same version) is not the map's. */
+    listing seats = get(seats_10, t.token, NULL);
+    cr_assert_str_neq(seats.etag, first.etag);
+    listing cross = get(seatmap_10, t.token, seats.etag);
+    cr_assert_eq(cross.status, 200);
+
+    listing *all[] = {&first, &again, &uncached, &same, &seats, &cross};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        listing_free(all[i]);
+}
+
+Test(seatmap_route, shows_holds_sales_releases_and_expiry, .init = open_api, .fini = close_api)
+{
+    concert_token_info buyer, viewer;
+    issue_active(1, &buyer);
+    issue_active(3, &viewer);
+    listing before = get(seatmap_10, viewer.token, NULL);
+    expect_map_seat(before.body, 12, "FREE", 0);
+
+    const int64_t rid = post_hold(buyer.token, 10, 12, 201);
+    listing held = get(seatmap_10, viewer.token, before.etag);
+    cr_assert_eq(held.status, 200, "a hold changes the map's tag");
+    cr_assert_str_neq(held.etag, before.etag);
+    expect_map_seat(held.body, 12, "HELD", 1);
+    expect_map_seat(held.body, 13, "FREE", 0);
+
+    char path[64];
+    snprintf(path, sizeof path, "/api/v1/reservations/%lld", (long long)rid);
+    api_response resp;
+    call(&resp, "DELETE", path, buyer.token, NULL, NULL);
+    cr_assert_eq(resp.status, 204);
+    api_response_release(&resp);
+    listing released = get(seatmap_10, viewer.token, held.etag);
+    cr_assert_eq(released.status, 200);
+    expect_map_seat(released.body, 12, "FREE", 0);
+
+    const int64_t paid = post_hold(buyer.token, 10, 13, 201);
+    char pay[64];
+    snprintf(pay, sizeof pay, "{\"reservation_id\":%lld}", (long long)paid);
+    call(&resp, "POST", "/api/v1/payments", buyer.token, NULL, pay);
+    cr_assert_eq(resp.status, 201);
+    api_response_release(&resp);
+    listing sold = get(seatmap_10, viewer.token, released.etag);
+    cr_assert_eq(sold.status, 200);
+    expect_map_seat(sold.body, 13, "SOLD", 0);
+
+    concert_token_info late;
+    issue_active(4, &late);
+    concert_reservation r;
+    expect_ok(concert_reserve_seat(&r, db, late.token, 10, 14));
+    listing live = get(seatmap_10, viewer.token, NULL);
+    expect_map_seat(live.body, 14, "HELD", 1);
+    clock_set(r.held_until - 1);
+    listing almost = get(seatmap_10, viewer.token, live.etag);
+    cr_assert_eq(almost.status, 304);
+    clock_set(r.held_until);
+    listing expired = get(seatmap_10, viewer.token, live.etag);
+    cr_assert_eq(expired.status, 200, "the hold ran out: the tag must change");
+    expect_map_seat(expired.body, 14, "FREE", 0);
+    expect_map_seat(expired.body, 13, "SOLD", 0);
+
+    listing *all[] = {&before, &held, &released, &sold, &live, &almost, &expired};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        listing_free(all[i]);
+}
+
+Test(seatmap_route, refuses_what_the_seat_list_refuses_never_from_the_cache, .init = open_api,
+     .fini = close_api)
+{
+    concert_token_info t;
+    issue_active(1, &t);
+    listing cached = get(seatmap_10, t.token, NULL);
+    cr_assert_eq(cached.status, 200);
+    static const char *const ids[] = {"999", "11", "20", "30", "0"};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        char map_path[64], list_path[64];
+        snprintf(map_path, sizeof map_path, "/api/v1/schedules/%s/seatmap", ids[i]);
+        snprintf(list_path, sizeof list_path, "/api/v1/schedules/%s/seats", ids[i]);
+        listing m = get(map_path, t.token, "*"), l = get(list_path, t.token, NULL);
+        cr_assert_eq(m.status, l.status, "%s: %d, the list: %d", map_path, m.status, l.status);
+        cr_assert_geq(m.status, 400, "%s: %d", map_path, m.status);
+        cr_assert_str_eq(m.body, l.body);
+        cr_assert_str_eq(m.etag, "");
+        listing_free(&m);
+        listing_free(&l);
+    }
+    expect_ok(concert_queue_leave(db, t.token));
+    listing ended = get(seatmap_10, t.token, cached.etag);
+    cr_assert_eq(ended.status, 401, "%d %s", ended.status, ended.body);
+    cr_assert_str_eq(ended.etag, "");
+    listing_free(&ended);
+    listing_free(&cached);
 }

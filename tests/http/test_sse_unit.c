@@ -19,6 +19,7 @@
 #include "api.h"
 #include "harness.h"
 #include "sse_hub.h"
+#include "sse_seatdiff.h"
 #include "sse_stream.h"
 
 #define WAITERS_FEW 20
@@ -199,6 +200,58 @@ Test(sse_hub, store_calls_do_not_grow_with_subscribers, .init = setup_store,
         sse_stream_unref(seat_watchers[i]);
 }
 
+Test(sse_hub, clients_that_leave_are_forgotten_and_a_stop_ends_every_stream, .init = setup_store,
+     .fini = teardown_store)
+{
+    concert_options opts = test_options();
+    opts.max_active = 1;
+    store_open(&opts);
+    standard_catalog_load();
+    sse_hub *hub = sse_hub_new(db);
+    cr_assert_not_null(hub);
+    const api_context api = {.db = db, .events = hub};
+    concert_token_info buyer, waiter;
+    issue_active(1, &buyer);
+    expect_rc(concert_queue_issue(&waiter, db, 2), 0);
+    sse_stream *q[3], *seats[2];
+    for (int i = 0; i < 3; i++)
+        q[i] = subscribe(&api, "/api/v1/queue/tokens/current/events", waiter.token);
+    for (int i = 0; i < 2; i++)
+        seats[i] = subscribe(&api, "/api/v1/schedules/10/seats/events", buyer.token);
+    tick(hub);
+    sse_hub_counts counts;
+    sse_hub_stats(hub, &counts);
+    cr_assert_eq(counts.queue_clients, 3);
+    cr_assert_eq(counts.seat_clients, 2);
+    cr_assert_eq(counts.events_sent, 5, "one first event each");
+    /* Two clients go away (the transport lets go): the next tick forgets them. */
+    sse_stream_detach(q[0]);
+    sse_stream_detach(seats[0]);
+    tick(hub);
+    sse_hub_stats(hub, &counts);
+    cr_assert_eq(counts.queue_clients, 2);
+    cr_assert_eq(counts.seat_clients, 1);
+    /* A stop ends the others after what they have queued, and refuses more. */
+    sse_hub_stop(hub);
+    sse_hub_stats(hub, &counts);
+    cr_assert_eq(counts.queue_clients + counts.seat_clients, 0);
+    for (int i = 1; i < 3; i++) {
+        drain(q[i], buf, sizeof buf);
+        cr_assert_not_null(strstr(buf, "retry: 2000\n\nevent: queue\n"), "%s", buf);
+        cr_assert_eq(sse_stream_read(q[i], buf, sizeof buf), SSE_READ_END);
+    }
+    drain(seats[1], buf, sizeof buf);
+    cr_assert_eq(sse_stream_read(seats[1], buf, sizeof buf), SSE_READ_END);
+    sse_stream *late = sse_stream_new();
+    cr_assert_eq(sse_hub_watch_queue(hub, late, waiter.token), -1);
+    sse_stream_unref(late);
+    sse_hub_free(hub);
+    for (int i = 0; i < 3; i++)
+        sse_stream_unref(q[i]);
+    for (int i = 0; i < 2; i++)
+        sse_stream_unref(seats[i]);
+}
+
 static int parks, wakes;
 static void count_park(void *ctx)
 {
@@ -272,4 +325,46 @@ Test(sse_stream, a_reader_that_falls_behind_is_ended_and_a_detached_one_is_close
     cr_assert_eq(sse_stream_push(s, a), -1);
     list_body_unref(a);
     sse_stream_unref(s);
+}
+
+Test(sse_seatdiff, lists_the_seats_that_changed_in_the_maps_own_shape)
+{
+    sse_seats before, after, same;
+    cr_assert_eq(sse_seats_parse(&before, "{\"schedule_id\":10,\"seats\":["
+                                          "{\"number\":2,\"grade\":\"A/B\",\"status\":\"FREE\"},"
+                                          "{\"number\":1,\"grade\":\"VIP\",\"status\":\"FREE\"},"
+                                          "{\"number\":3,\"grade\":\"R\",\"status\":\"FREE\"}]}"),
+                 0);
+    cr_assert_eq(before.count, 3);
+    cr_assert_eq(before.items[0].number, 1, "by number, whatever the document's order");
+    cr_assert_eq(sse_seats_parse(&after, "{\"schedule_id\":10,\"seats\":["
+                                         "{\"number\":1,\"grade\":\"VIP\",\"status\":\"FREE\"},"
+                                         "{\"number\":2,\"grade\":\"A/B\",\"status\":\"HELD\","
+                                         "\"held_until\":\"2027-01-15T08:05:00Z\"},"
+                                         "{\"number\":4,\"grade\":\"R\",\"status\":\"SOLD\"}]}"),
+                 0);
+    list_body *diff = sse_seats_diff_frame(10, "\"m1\"", &before, &after);
+    cr_assert_not_null(diff);
+    const char *expected =
+        "event: seats\nid: \"m1\"\ndata: {\"schedule_id\":10,\"seats\":["
+        "{\"number\":2,\"grade\":\"A/B\",\"status\":\"HELD\",\"held_until\":\"2027-01-15T08:05:00Z\"},"
+        "{\"number\":3,\"status\":\"UNKNOWN\"},"
+        "{\"number\":4,\"grade\":\"R\",\"status\":\"SOLD\"}]}\n\n";
+    cr_assert_eq(list_body_len(diff), strlen(expected));
+    cr_assert_eq(memcmp(list_body_data(diff), expected, strlen(expected)), 0, "%.*s",
+                 (int)list_body_len(diff), list_body_data(diff));
+    list_body_unref(diff);
+    cr_assert_eq(sse_seats_parse(&same, "{\"seats\":[{\"number\":1,\"grade\":\"VIP\",\"status\":\"FREE\"},"
+                                        "{\"number\":2,\"grade\":\"A/B\",\"status\":\"HELD\","
+                                        "\"held_until\":\"2027-01-15T08:05:00Z\"},"
+                                        "{\"number\":4,\"grade\":\"R\",\"status\":\"SOLD\"}]}"),
+                 0);
+    cr_assert_null(sse_seats_diff_frame(10, "\"m2\"", &after, &same), "nothing changed: no event");
+    sse_seats bad;
+    cr_assert_eq(sse_seats_parse(&bad, "{\"seats\":3}"), -1);
+    cr_assert_eq(sse_seats_parse(&bad, "not json"), -1);
+    cr_assert_eq(bad.count, 0);
+    sse_seats_free(&before);
+    sse_seats_free(&after);
+    sse_seats_free(&same);
 }

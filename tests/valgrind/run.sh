@@ -41,6 +41,8 @@ auth=(-H "Authorization: Bearer $token")
 [ "$(c "${auth[@]}" "$url/api/v1/schedules/10/seats")" = 200 ]
 [ "$(c "${auth[@]}" -X POST -d '{"schedule_id": 10, "seat_number": 7}' "$url/api/v1/reservations")" = 201 ]
 rid=$(sed -E 's/.*"id": *([0-9]+).*/\1/' "$work/body")
+[ "$(c "${auth[@]}" "$url/api/v1/schedules/10/seatmap")" = 200 ]
+grep -q '"number":7,"grade":"R","price":1000,"status":"HELD","held_until":' "$work/body"
 [ "$(c "${auth[@]}" -X POST -H 'Idempotency-Key: k1' -d "{\"reservation_id\": $rid}" "$url/api/v1/payments")" = 201 ]
 [ "$(c -X POST -d '{not json' "$url/api/v1/queue/tokens")" = 400 ]
 [ "$(c "$url/nope")" = 404 ]
@@ -54,5 +56,5 @@ if [ "$rc" -ne 0 ]; then
   echo "concertd under valgrind exited $rc" >&2; cat "$work/server.err" >&2; exit 1
 fi
 checks=$((checks + 1))
-echo "valgrind: concertd session (issue, browse, reserve, pay, errors, SIGTERM): no errors, no leaks"
+echo "valgrind: concertd session (issue, browse, reserve, seat map, pay, errors, SIGTERM): no errors, no leaks"
 echo "$checks passed, 0 failed"

@@ -23,8 +23,8 @@ from .errors import (AlreadyPaid, BookingClosed, ConcertNotBookable, ConcertNotF
                      error_class)
 from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType,
                       ListVersion, Payment, PruneReport, QueueSettings, QueueState, QueueStats,
-                      Reservation, ReservationStatus, Schedule, Seat, Token, TokenState, User,
-                      VerifyReport)
+                      Reservation, ReservationStatus, Schedule, Seat, SeatState, SeatStatus,
+                      DBStats, Token, TokenState, User, VerifyReport)
 
 __version__ = "0.3.0"
 
@@ -47,8 +47,8 @@ __all__ = [
     "Concert", "ConcertStatus", "HistoryPage", "LedgerEntry", "LedgerType", "ListVersion",
     "Payment", "PruneReport", "QueueSettings",
     "QueueState", "QueueStats",
-    "Reservation", "ReservationStatus", "Schedule", "Seat", "Token", "TokenState", "User",
-    "VerifyReport",
+    "Reservation", "ReservationStatus", "Schedule", "Seat", "SeatState", "SeatStatus", "DBStats",
+    "Token", "TokenState", "User", "VerifyReport",
     "Error", "error_class", "DatabaseClosed", "InvalidArgument", "OutOfMemory",
     "StorageUnavailable", "StorageBusy", "NotSupported", "SchemaTooNew", "InternalError",
     "Conflict", "UserNotFound", "TokenInvalid", "TokenNotActive", "ConcertNotFound",

@@ -20,6 +20,7 @@ OPTIONS_VERSION = 4   # CONCERT_OPTIONS_VERSION
 CATALOG_VERSION = 2   # CONCERT_CATALOG_VERSION
 QUEUE_UPDATE_VERSION = 1        # CONCERT_QUEUE_UPDATE_VERSION
 DEFAULT_QUEUE_REFRESH_MS = 250  # CONCERT_DEFAULT_QUEUE_REFRESH_MS
+DB_STATS_VERSION = 1            # CONCERT_DB_STATS_VERSION
 DEFAULT_MAX_HOLDS_PER_USER = 4  # CONCERT_DEFAULT_MAX_HOLDS_PER_USER
 POSITION_PREQUEUE = -1          # CONCERT_POSITION_PREQUEUE
 ORDER_MAX = 64                  # CONCERT_ORDER_MAX
@@ -162,6 +163,25 @@ class Seat(ctypes.Structure):
 class SeatList(ctypes.Structure):
     _fields_ = [("schedule_id", i64), ("count", size_t),
                 ("items", ctypes.POINTER(Seat))]
+
+
+class SeatState(ctypes.Structure):
+    _fields_ = [("seat", Seat), ("status", i32), ("reserved", i32), ("held_until", i64)]
+
+
+class SeatMap(ctypes.Structure):
+    _fields_ = [("schedule_id", i64), ("count", size_t),
+                ("items", ctypes.POINTER(SeatState))]
+
+
+class DBStats(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("storage_calls", ctypes.c_uint64),
+        ("storage_errors", ctypes.c_uint64),
+        ("storage_retries", ctypes.c_uint64),
+        ("storage_reconnects", ctypes.c_uint64),
+    ]
 
 
 class ListVersion(ctypes.Structure):
@@ -317,6 +337,10 @@ PROTOTYPES = {
     "concert_seats_available": (c_int, [P(P(SeatList)), db_p, c_char_p, i64]),
     "concert_seat_list_free": (None, [P(SeatList)]),
     "concert_seats_version": (c_int, [P(ListVersion), db_p, c_char_p, i64]),
+    "concert_seat_map_get": (c_int, [P(P(SeatMap)), db_p, c_char_p, i64]),
+    "concert_seat_map_free": (None, [P(SeatMap)]),
+    "concert_seat_status_name": (c_char_p, [c_int]),
+    "concert_db_stats_get": (c_int, [P(DBStats), db_p]),
     "concert_schedules_version": (c_int, [P(ListVersion), db_p, c_char_p, i64]),
     "concert_catalog_load": (c_int, [db_p, P(Catalog)]),
     "concert_admin_concerts_list": (c_int, [P(P(ConcertList)), db_p]),

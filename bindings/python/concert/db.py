@@ -21,8 +21,8 @@ from .catalog import Catalog, to_c
 from .errors import DatabaseClosed, InternalError, InvalidArgument, error_class
 from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType,
                       ListVersion, Payment, PruneReport, QueueSettings, QueueState, QueueStats,
-                      Reservation, ReservationStatus, Schedule, Seat, Token, TokenState, User,
-                      VerifyReport, from_ms, to_ms)
+                      Reservation, ReservationStatus, Schedule, Seat, SeatState, SeatStatus,
+                      DBStats, Token, TokenState, User, VerifyReport, from_ms, to_ms)
 
 __all__ = ["open", "Database", "Clock"]
 
@@ -523,6 +523,39 @@ class Database:
         finally:
             if out:
                 self._lib.concert_seat_list_free(out)
+
+    def seat_map(self, token: TokenLike, schedule_id: int) -> List[SeatState]:
+        """Every seat of a bookable schedule with its state, in seat-number
+        order, for drawing a seat map: the FREE ones are exactly what
+        :meth:`seats` lists at the same moment, so :meth:`seats_version`
+        labels the map too. It never says whose a hold is.
+
+        Raises as :meth:`seats` does, in the same order."""
+        out = ctypes.POINTER(N.SeatMap)()
+        try:
+            self._call(self._lib.concert_seat_map_get, ctypes.byref(out), _HANDLE,
+                       self._token(token), int64(schedule_id, "schedule_id"))
+            m = out.contents
+            return [SeatState(number=s.seat.number, grade=_str(s.seat.grade),
+                              price=s.seat.price, status=SeatStatus(s.status),
+                              held_until=(from_ms(s.held_until)
+                                          if s.status == SeatStatus.HELD else None))
+                    for s in (m.items[i] for i in range(m.count))]
+        finally:
+            if out:
+                self._lib.concert_seat_map_free(out)
+
+    def db_stats(self) -> DBStats:
+        """What this handle did with its store since it was opened: storage
+        calls, those that failed for the store's own trouble (unavailable,
+        busy, schema, internal), and the backend's own retries and replaced
+        connections. Cheap (no store access): for metrics."""
+        out = N.DBStats()
+        out.version = N.DB_STATS_VERSION
+        self._call(self._lib.concert_db_stats_get, ctypes.byref(out), _HANDLE)
+        return DBStats(storage_calls=out.storage_calls, storage_errors=out.storage_errors,
+                       storage_retries=out.storage_retries,
+                       storage_reconnects=out.storage_reconnects)
 
     def _list_version(self, fn: Callable[..., int], token: TokenLike, what: str,
                       scope_id: int) -> ListVersion:

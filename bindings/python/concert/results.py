@@ -16,7 +16,7 @@ __all__ = [
     "TokenState", "QueueState", "ConcertStatus", "ReservationStatus", "LedgerType",
     "Token", "QueueStats", "QueueSettings", "Concert", "Schedule", "Seat", "Reservation",
     "Payment", "LedgerEntry", "HistoryPage", "User", "VerifyReport", "ListVersion",
-    "PruneReport",
+    "PruneReport", "SeatStatus", "SeatState", "DBStats",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -61,6 +61,13 @@ class ReservationStatus(enum.IntEnum):
     CONFIRMED = 2
     EXPIRED = 3
     RELEASED = 4      #: its buyer let the hold go (:meth:`concert.Database.release`)
+
+
+class SeatStatus(enum.IntEnum):
+    """concert_seat_status: a seat's state in a seat map."""
+    FREE = 1   #: neither sold nor under a live hold
+    HELD = 2   #: under a live hold (anyone's: the map never says whose)
+    SOLD = 3   #: paid for
 
 
 class LedgerType(enum.IntEnum):
@@ -145,6 +152,29 @@ class Seat:
     number: int
     grade: str
     price: int
+
+
+@dataclass(frozen=True)
+class SeatState:
+    """A seat and its state in a seat map (concert_seat_state), from
+    :meth:`concert.Database.seat_map`."""
+    number: int
+    grade: str
+    price: int
+    status: SeatStatus
+    #: HELD: when the hold runs out (the seat is FREE from then on); else None
+    held_until: Optional[datetime] = None
+
+
+@dataclass(frozen=True)
+class DBStats:
+    """What one handle did with its store since it was opened
+    (concert_db_stats), from :meth:`concert.Database.db_stats`. Counts only
+    grow; another handle or process on the same store keeps its own."""
+    storage_calls: int       #: steps the library asked the backend for
+    storage_errors: int      #: of them, failed for the store's own trouble
+    storage_retries: int     #: the backend's own retries (0 if it keeps none)
+    storage_reconnects: int  #: connections the backend replaced
 
 
 @dataclass(frozen=True)
