@@ -63,6 +63,22 @@ if(TARGET concertd)
                          TIMEOUT 300)
   endif()
 
+  # concertd's metrics registry, renderer and hold watcher (issue 13), the
+  # watcher on a store with the fake clock.
+  add_executable(concertd_metrics_tests ${CMAKE_CURRENT_SOURCE_DIR}/http/test_metrics_unit.c
+                 ${CMAKE_CURRENT_SOURCE_DIR}/support/harness.c)
+  target_include_directories(concertd_metrics_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
+  target_compile_definitions(concertd_metrics_tests PRIVATE _POSIX_C_SOURCE=200809L)
+  target_link_libraries(concertd_metrics_tests PRIVATE concertd_api PkgConfig::CRITERION
+                        Threads::Threads)
+  if(CONCERT_WITH_POSTGRES)
+    target_link_libraries(concertd_metrics_tests PRIVATE PkgConfig::LIST_CACHE_LIBPQ)
+    target_compile_definitions(concertd_metrics_tests PRIVATE CONCERT_TEST_HAVE_LIBPQ=1)
+  endif()
+  add_test(NAME http_metrics_unit COMMAND concertd_metrics_tests --jobs 2)
+  set_tests_properties(http_metrics_unit PROPERTIES ENVIRONMENT "CONCERT_TEST_STORE=memory"
+                       TIMEOUT 120)
+
   # -p no:cacheprovider: never write .pytest_cache into the source tree.
   add_test(NAME http_contract
            COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider

@@ -65,22 +65,23 @@ static int id_compare(const void *a, const void *b)
 }
 
 /*
- * Count a payment once. Without an Idempotency-Key every success is a new
+ * Count a payment once; 1 if it was new. Without an Idempotency-Key every success is a new
  * payment. With one, a replay answers with the first payment: it was made
  * before this request began (paid_at < before) or, when both fell in one
  * millisecond or raced, its id was counted already.
  */
-static void count_payment(api_call *call, const concert_payment *p, int64_t before,
-                          const int64_t *ids, int count)
+static int count_payment(api_call *call, const concert_payment *p, int64_t before,
+                         const int64_t *ids, int count)
 {
     metrics *m = call->ctx->metrics;
     for (int i = 0; i < count; i++)
         (void)hold_watch_settle(call->ctx->holds, ids[i]);
     if (call_idempotency_key(call) != NULL &&
         (p->paid_at < before || !metrics_first_sight(m, METRICS_ID_PAYMENT, p->id)))
-        return;
+        return 0;
     metrics_add(m, METRIC_PAYMENTS, 1);
     metrics_add(m, METRIC_POINTS_PAID, p->amount > 0 ? (uint64_t)p->amount : 0);
+    return 1;
 }
 
 void handle_payment_create(api_call *call)
@@ -108,7 +109,9 @@ void handle_payment_create(api_call *call)
     /* A replay through an ended token answers only to the payment's user. */
     if (access_answer_user(call, p.user_id) != 0)
         return;
-    count_payment(call, &p, before, ids, count);
+    /* A new payment ended this token (a replay may come with a later one). */
+    if (count_payment(call, &p, before, ids, count))
+        hold_watch_token_ended(call->ctx->holds, token);
     /* The library paid them in ascending order; list them that way. */
     qsort(ids, (size_t)count, sizeof ids[0], id_compare);
     json_out w;

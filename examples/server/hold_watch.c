@@ -32,9 +32,19 @@ typedef struct slot {
     uint64_t seq;  /* position in the array, counted from the start */
 } slot;
 
+/* A token a payment through this process ended, until when to remember it. */
+typedef struct ended_token {
+    int64_t until;  /* 0: empty */
+    char token[CONCERT_TOKEN_SIZE];
+} ended_token;
+
 struct hold_watch {
     concert_db *db;
     metrics *m;
+    int64_t hold_ttl_ms;
+    ended_token *ended;  /* open addressing by the token's hash; nended a power of 2 */
+    size_t nended;
+    size_t ended_used;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -123,6 +133,83 @@ static void hash_remove(hold_watch *w, int64_t id)
     }
 }
 
+static size_t token_hash(const char *token)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+    for (const char *p = token; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+    return (size_t)h;
+}
+
+static ended_token *ended_find(hold_watch *w, const char *token)
+{
+    if (w->nended == 0)
+        return NULL;
+    for (size_t i = token_hash(token) & (w->nended - 1);; i = (i + 1) & (w->nended - 1)) {
+        if (w->ended[i].until == 0)
+            return NULL;
+        if (strcmp(w->ended[i].token, token) == 0)
+            return &w->ended[i];
+    }
+}
+
+static void ended_insert(ended_token *table, size_t n, const ended_token *e)
+{
+    size_t i = token_hash(e->token) & (n - 1);
+    while (table[i].until != 0)
+        i = (i + 1) & (n - 1);
+    table[i] = *e;
+}
+
+/* Room for one more ended token: rebuild without the ones past their
+ * time, twice as large when more than a quarter is still in use. */
+static int ended_make_room(hold_watch *w, int64_t now)
+{
+    if ((w->ended_used + 1) * 2 <= w->nended)
+        return 0;
+    size_t live = 0;
+    for (size_t i = 0; i < w->nended; i++)
+        live += w->ended[i].until > now;
+    size_t n = w->nended ? w->nended : 256;
+    while ((live + 1) * 4 > n)
+        n *= 2;
+    ended_token *fresh = calloc(n, sizeof *fresh);
+    if (fresh == NULL)
+        return -1;
+    for (size_t i = 0; i < w->nended; i++) {
+        if (w->ended[i].until > now)
+            ended_insert(fresh, n, &w->ended[i]);
+    }
+    free(w->ended);
+    w->ended = fresh;
+    w->nended = n;
+    w->ended_used = live;
+    return 0;
+}
+
+void hold_watch_token_ended(hold_watch *w, const char *token)
+{
+    if (w == NULL || strlen(token) >= CONCERT_TOKEN_SIZE)
+        return;
+    const int64_t now = concert_now(w->db);
+    pthread_mutex_lock(&w->lock);
+    ended_token *e = ended_find(w, token);
+    /* Every hold of the token ends by now + its TTL; its decision comes a
+     * grace later. A minute more covers a hold made during this payment. */
+    const int64_t until = now + w->hold_ttl_ms + GRACE_MS + 60000;
+    if (e != NULL) {
+        e->until = until;
+    } else if (ended_make_room(w, now) == 0) {
+        ended_token fresh;
+        memset(&fresh, 0, sizeof fresh);
+        fresh.until = until;
+        memcpy(fresh.token, token, strlen(token) + 1);
+        ended_insert(w->ended, w->nended, &fresh);
+        w->ended_used++;
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
 /* Room for one more item: drop decided ones from the front, or grow. */
 static int make_room(hold_watch *w)
 {
@@ -186,8 +273,13 @@ static void decide(hold_watch *w, const watched *it)
             metrics_add(w->m, METRIC_HOLDS_EXPIRED, 1);
         return;
     }
-    if (rc == CONCERT_ETOKEN_INVALID || rc == CONCERT_ETOKEN_NOT_ACTIVE)
-        metrics_add(w->m, METRIC_HOLDS_EXPIRED, 1); /* see hold_watch.h */
+    if (rc == CONCERT_ETOKEN_INVALID || rc == CONCERT_ETOKEN_NOT_ACTIVE) {
+        pthread_mutex_lock(&w->lock);
+        const int ended_here = ended_find(w, it->token) != NULL;
+        pthread_mutex_unlock(&w->lock);
+        if (ended_here) /* see hold_watch.h */
+            metrics_add(w->m, METRIC_HOLDS_EXPIRED, 1);
+    }
     /* Anything else (the store failing): not known, not counted. */
 }
 
@@ -231,13 +323,14 @@ static void *run(void *arg)
     return NULL;
 }
 
-hold_watch *hold_watch_start(concert_db *db, metrics *m)
+hold_watch *hold_watch_start(concert_db *db, metrics *m, int64_t hold_ttl_ms)
 {
     hold_watch *w = calloc(1, sizeof *w);
     if (w == NULL)
         return NULL;
     w->db = db;
     w->m = m;
+    w->hold_ttl_ms = hold_ttl_ms;
     if (hash_grow(w) != 0) {
         free(w);
         return NULL;
@@ -267,5 +360,6 @@ void hold_watch_stop(hold_watch *w)
     pthread_mutex_destroy(&w->lock);
     free(w->items);
     free(w->slots);
+    free(w->ended);
     free(w);
 }

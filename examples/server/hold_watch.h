@@ -7,11 +7,11 @@
  *    not expired, no store read;
  *  - otherwise ONE concert_reservation_get() with the token that made it:
  *    EXPIRED counts, CONFIRMED or RELEASED (another process) does not;
- *  - the token no longer ACTIVE (a payment, a leave or its lifetime ended
- *    it): counted as expired. Exact with one process, which would have
- *    settled the hold had it paid or released it; with several processes a
- *    hold paid through ANOTHER process whose payment ended the token is
- *    miscounted as expired (docs/http.md).
+ *  - the token no longer ACTIVE, so the read is refused: counted as
+ *    expired when a payment through this process ended that token (the
+ *    hold was not in it, or it would be settled); otherwise (a payment
+ *    through another process, a leave, the token's lifetime) not counted,
+ *    since that process may have paid it (docs/http.md).
  * Scrapes never read the store for this. Adding and settling take a mutex:
  * both follow a store write (a hold, a payment, a release), never a read.
  */
@@ -26,9 +26,10 @@
 
 typedef struct hold_watch hold_watch;
 
-/* Start the watcher for db, counting into m (both kept: they must outlive
- * it). NULL when out of memory or no thread could be started. */
-hold_watch *hold_watch_start(concert_db *db, metrics *m);
+/* Start the watcher for db, whose holds last hold_ttl_ms, counting into m
+ * (both kept: they must outlive it). NULL when out of memory or no thread
+ * could be started. */
+hold_watch *hold_watch_start(concert_db *db, metrics *m, int64_t hold_ttl_ms);
 
 /* Stop the thread and free everything (NULL is a no-op). */
 void hold_watch_stop(hold_watch *w);
@@ -45,5 +46,10 @@ void hold_watch_add(hold_watch *w, const char *token, int64_t reservation_id,
  * decided) or w is NULL.
  */
 int hold_watch_settle(hold_watch *w, int64_t reservation_id);
+
+/* A payment through this process ended token (w NULL is a no-op): its
+ * holds that were not paid can no longer be. Remembered until every hold
+ * the token could have made has been decided. */
+void hold_watch_token_ended(hold_watch *w, const char *token);
 
 #endif

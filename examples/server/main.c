@@ -187,7 +187,7 @@ static void metrics_teardown(server_metrics *sm)
 
 /* The registry sized from the route table, its collectors and the hold
  * watcher. Returns 0, or -1 after a message. */
-static int metrics_setup(server_metrics *sm, concert_db *db)
+static int metrics_setup(server_metrics *sm, concert_db *db, int64_t hold_ttl_ms)
 {
     memset(sm, 0, sizeof *sm);
     size_t count = 0;
@@ -200,7 +200,7 @@ static int metrics_setup(server_metrics *sm, concert_db *db)
     sm->registry = metrics_new(sm->route_names, count);
     if (sm->registry == NULL || metrics_std_register(sm->registry, db) != 0)
         goto oom;
-    sm->holds = hold_watch_start(db, sm->registry);
+    sm->holds = hold_watch_start(db, sm->registry, hold_ttl_ms);
     if (sm->holds == NULL)
         goto oom;
     return 0;
@@ -303,7 +303,10 @@ int main(int argc, char **argv)
 
     server_metrics sm;
     memset(&sm, 0, sizeof sm);
-    if (!cfg.no_metrics && metrics_setup(&sm, db) != 0) {
+    /* The library's default hold TTL when the flag left it 0 (options.h). */
+    const int64_t hold_ttl_ms = cfg.options.hold_ttl_ms > 0 ? cfg.options.hold_ttl_ms
+                                                            : INT64_C(300000);
+    if (!cfg.no_metrics && metrics_setup(&sm, db, hold_ttl_ms) != 0) {
         concert_close(db);
         free(admin_key);
         free(metrics_token);

@@ -60,7 +60,11 @@ void metrics_add(metrics *m, metrics_counter which, uint64_t n);
  * of that kind, else 0 (m NULL: 0). Takes a mutex: only keyed payments and
  * charges, which wrote to the store just before, call it.
  */
-typedef enum metrics_id_kind { METRICS_ID_PAYMENT = 0, METRICS_ID_CHARGE, METRICS_ID_KINDS } metrics_id_kind;
+typedef enum metrics_id_kind {
+    METRICS_ID_PAYMENT = 0,
+    METRICS_ID_CHARGE,
+    METRICS_ID_KINDS
+} metrics_id_kind;
 #define METRICS_RECENT_IDS 4096
 int metrics_first_sight(metrics *m, metrics_id_kind kind, int64_t id);
 

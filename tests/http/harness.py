@@ -79,7 +79,8 @@ class Response:
         self.headers = headers
         self.raw = raw
         self.json = None
-        if raw:
+        # Every body is JSON but /metrics (text/plain, the Prometheus format).
+        if raw and not (self.header("Content-Type") or "").startswith("text/plain"):
             self.json = json.loads(raw.decode("utf-8"))
 
     def header(self, name):

@@ -23,7 +23,8 @@ def test_help_and_version(concertd_path):
                  "--queue-refresh-ms", "--admin-key-file", "--active-ttl", "--wait-ttl",
                  "--hold-ttl", "--booking-cutoff", "--threads", "--import", "--demo", "--help",
                  "--version", "--auth", "--insecure-demo", "--jwt-secret-file", "--auth-header",
-                 "--service-key-file", "--allow-self-charge", "--retention", "--reuse-port"):
+                 "--service-key-file", "--allow-self-charge", "--retention", "--reuse-port",
+                 "--metrics-token-file", "--no-metrics", "--log-format"):
         assert flag in r.stdout, flag
     # The queue limits only seed a new store: --help must say so.
     assert "only SEED a store" in r.stdout

@@ -441,7 +441,7 @@ def test_no_metrics(start_server, concertd_path, workdir, metrics_token_file):
     assert r.returncode == 2, r.stderr
 
 
-def test_label_values_are_escaped_and_methods_bounded(start_server):
+def test_invented_methods_count_as_other(start_server):
     server = start_server("memory")
     # Invented methods do not make new series: they count as "other".
     for method in ("BREW", "WHEN"):
