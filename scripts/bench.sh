@@ -646,7 +646,8 @@ fi
 # seats part's request: 1,000 free seats, 64 connections): one concertd with
 # both on (metrics recorded per request, the text log written to a file) and
 # one with --no-metrics --log-format off, same catalog, both running,
-# measured alternately so that drift in the machine's load hits both alike.
+# measured alternately so that drift in the machine's load hits both alike;
+# /metrics is scraped once a second during the first one's runs.
 if [ "$run_http" = 1 ] && want metrics; then
     m_reps=5
     [ "$quick" = 1 ] && m_reps=2
@@ -676,8 +677,15 @@ if [ "$run_http" = 1 ] && want metrics; then
             if [ "$side" = on ]; then port=$on_port pid=$on_pid; else port=$off_port pid=$off_pid; fi
             log_before=$(stat -c %s "$out/metrics-on.access.log")
             cpu_before=$(proc_cpu_ms "$pid")
+            scraper=""
+            if [ "$side" = on ]; then
+                # Scraped once a second meanwhile, as a (busy) Prometheus would.
+                while sleep 1; do curl -s -o /dev/null "http://127.0.0.1:$on_port/metrics"; done &
+                scraper=$!
+            fi
             run_wrk metrics seats "metrics-$side" 64 "$rep" "$port" seats.lua \
                 "$out/metrics-$side.tokens" 1
+            if [ -n "$scraper" ]; then kill "$scraper"; wait "$scraper" 2>/dev/null || true; fi
             # The server's CPU for the run (req/s on this shared machine
             # move with other people's load; CPU per request much less),
             # and how much of the access log it wrote (0 for the off side).
