@@ -468,10 +468,12 @@ static int one_wrk(const options *o, subs_pool *pool, const char *tokens_path, c
     samples_add(&side->cpu_us, cpu_us);
     side->errors += r.errors;
     side->events += c1.events - c0.events;
+    int64_t rss = 0, hwm = 0;
+    procstat_memory(o->pid, &rss, &hwm);
     say("poll %s subscribers, rep %ld: %.0f req/s, p50 %.2f ms, p99 %.2f ms, concertd CPU "
-        "%.2f us/request, %lld errors, %" PRIu64 " events meanwhile, load %.2f",
+        "%.2f us/request, %lld errors, %" PRIu64 " events meanwhile, load %.2f, RSS %.1f MiB",
         label, rep, r.rps, r.p50_us / 1000.0, r.p99_us / 1000.0, cpu_us, r.errors,
-        c1.events - c0.events, load);
+        c1.events - c0.events, load, rss / 1024.0);
     return 0;
 }
 
