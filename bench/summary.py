@@ -507,6 +507,7 @@ def metrics_section(d, env, out, targets13):
     runs = http_load(os.path.join(d, "metrics.tsv"))
     on = runs.get(("seats", "metrics-on", 64), [])
     off = runs.get(("seats", "metrics-off", 64), [])
+    only = runs.get(("seats", "metrics-only", 64), [])
     m_on, m_off = http_median(on), http_median(off)
     if not m_on or not m_off:
         return
@@ -517,22 +518,28 @@ def metrics_section(d, env, out, targets13):
         v = [int(r["cpu_ms"]) * 1000 / int(r["requests"]) for r in reps
              if "cpu_ms" in r and int(r.get("requests", 0)) > 0]
         return statistics.median(v) if v else None
-    cpu_on, cpu_off = cpu_us(on), cpu_us(off)
+    cpu_on, cpu_off, cpu_only = cpu_us(on), cpu_us(off), cpu_us(only)
+    m_only = http_median(only)
     # Each repetition's runs are next to each other: their ratio is less
     # moved by drift in the machine's load than the ratio of medians.
     by_rep_off = {r.get("_rep"): r for r in off}
     paired = [float(r["rps"]) / float(by_rep_off[r["_rep"]]["rps"]) for r in on
               if r.get("_rep") in by_rep_off and "rps" in r and "rps" in by_rep_off[r["_rep"]]]
     out.append("## Issue 13: what /metrics and the access log cost (seat listing, "
-               f"wrk -t2 -c64, {env.get('duration_s', '?')} s runs, alternating)\n")
-    out.append("Two concertd (memory store, same catalog) run side by side: one records "
-               "metrics and writes the text access log to a file, the other runs with "
-               "`--no-metrics --log-format off`. "
-               f"Load average at the runs' starts: {load_range({1: on + off})}.\n")
+               f"wrk -t2 -c64, {env.get('duration_s', '?')} s runs, in rotating order)\n")
+    out.append("concertd servers (memory store, same catalog) run side by side: one records "
+               "metrics and writes the text access log to a file, one runs with "
+               "`--no-metrics --log-format off`"
+               + (", one with metrics and `--log-format off`" if only else "") +
+               "; /metrics is scraped once a second during the runs of those with metrics. "
+               f"Load average at the runs' starts: {load_range({1: on + off + only})}.\n")
     out.append("| server | req/s (median) | runs | concertd CPU µs/request | p50 ms | p99 ms | errors | note |")
     out.append("|---|---:|---|---:|---:|---:|---:|---|")
-    for name, m, reps, cpu in (("metrics + text log", m_on, on, cpu_on),
-                               ("--no-metrics --log-format off", m_off, off, cpu_off)):
+    sides = [("metrics + text log", m_on, on, cpu_on)]
+    if m_only:
+        sides.append(("metrics, --log-format off", m_only, only, cpu_only))
+    sides.append(("--no-metrics --log-format off", m_off, off, cpu_off))
+    for name, m, reps, cpu in sides:
         note = f"{logged / 1e6:.1f} MB of log per run (median)" if m is m_on else ""
         each = ", ".join(fmt(float(r["rps"])) for r in reps if "rps" in r)
         out.append(f"| {name} | {fmt(m['rps'])} | {each} | {fmt(cpu, 2)} | "
@@ -542,8 +549,13 @@ def metrics_section(d, env, out, targets13):
         out.append(f"Paired ratios (on / off, each repetition): "
                    f"{', '.join(f'{x:.3f}' for x in paired)}; median {statistics.median(paired):.3f}.\n")
     if cpu_on and cpu_off:
-        out.append(f"CPU per request, metrics and log on against off: {cpu_on / cpu_off:.3f}x "
-                   "(the server's utime+stime over the run divided by the requests answered).\n")
+        line = (f"CPU per request, metrics and log on against off: {cpu_on / cpu_off:.3f}x "
+                f"({cpu_on - cpu_off:+.2f} µs)")
+        if cpu_only:
+            line += (f"; metrics alone {cpu_only / cpu_off:.3f}x ({cpu_only - cpu_off:+.2f} µs), "
+                     f"so the log {cpu_on - cpu_only:+.2f} µs")
+        out.append(line + " (the server's utime+stime over the run divided by the requests "
+                   "answered).\n")
     extra = f"; paired median {statistics.median(paired):.3f}x" if paired else ""
     if cpu_on and cpu_off:
         extra += f"; CPU per request {cpu_on / cpu_off:.3f}x"

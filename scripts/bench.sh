@@ -645,9 +645,10 @@ fi
 # metrics: what /metrics and the access log cost, on the seat listing (the
 # seats part's request: 1,000 free seats, 64 connections): one concertd with
 # both on (metrics recorded per request, the text log written to a file) and
-# one with --no-metrics --log-format off, same catalog, both running,
-# measured alternately so that drift in the machine's load hits both alike;
-# /metrics is scraped once a second during the first one's runs.
+# one with --no-metrics --log-format off, and one with metrics but
+# --log-format off (which of the two costs what); same catalog, all running,
+# measured in rotating order so that drift in the machine's load hits them
+# alike; /metrics is scraped once a second during the runs of those with it.
 if [ "$run_http" = 1 ] && want metrics; then
     m_reps=5
     [ "$quick" = 1 ] && m_reps=2
@@ -662,6 +663,9 @@ if [ "$run_http" = 1 ] && want metrics; then
     server_log=""
     start_server concertd-metrics-off "$bin/concertd" "${m_flags[@]}" --no-metrics --log-format off
     off_pid=$server_pid off_port=$server_port
+    # A third with metrics but no log: which of the two costs what.
+    start_server concertd-metrics-only "$bin/concertd" "${m_flags[@]}" --log-format off
+    only_pid=$server_pid only_port=$server_port
     if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$on_port/metrics")" != 200 ] ||
         [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$off_port/metrics")" != 404 ]; then
         echo "bench.sh: metrics: /metrics should answer 200 on one server and 404 on the other" >&2
@@ -669,18 +673,27 @@ if [ "$run_http" = 1 ] && want metrics; then
     fi
     issue_tokens "$on_port" 1 1000 "$out/metrics-on.tokens"
     issue_tokens "$off_port" 1 1000 "$out/metrics-off.tokens"
+    issue_tokens "$only_port" 1 1000 "$out/metrics-only.tokens"
     : >"$out/metrics.tsv"
     wrk_tsv=$out/metrics.tsv
     for rep in $(seq 1 "$m_reps"); do
-        if [ $((rep % 2)) = 1 ]; then order="on off"; else order="off on"; fi
+        case $((rep % 3)) in
+        1) order="on off only" ;;
+        2) order="off only on" ;;
+        *) order="only on off" ;;
+        esac
         for side in $order; do
-            if [ "$side" = on ]; then port=$on_port pid=$on_pid; else port=$off_port pid=$off_pid; fi
+            case $side in
+            on) port=$on_port pid=$on_pid ;;
+            off) port=$off_port pid=$off_pid ;;
+            only) port=$only_port pid=$only_pid ;;
+            esac
             log_before=$(stat -c %s "$out/metrics-on.access.log")
             cpu_before=$(proc_cpu_ms "$pid")
             scraper=""
-            if [ "$side" = on ]; then
+            if [ "$side" != off ]; then
                 # Scraped once a second meanwhile, as a (busy) Prometheus would.
-                while sleep 1; do curl -s -o /dev/null "http://127.0.0.1:$on_port/metrics"; done &
+                while sleep 1; do curl -s -o /dev/null "http://127.0.0.1:$port/metrics"; done &
                 scraper=$!
             fi
             run_wrk metrics seats "metrics-$side" 64 "$rep" "$port" seats.lua \
@@ -688,7 +701,7 @@ if [ "$run_http" = 1 ] && want metrics; then
             if [ -n "$scraper" ]; then kill "$scraper"; wait "$scraper" 2>/dev/null || true; fi
             # The server's CPU for the run (req/s on this shared machine
             # move with other people's load; CPU per request much less),
-            # and how much of the access log it wrote (0 for the off side).
+            # and how much of the access log it wrote (0 for the others).
             log_after=$(stat -c %s "$out/metrics-on.access.log")
             sed -i "\$s/\$/ cpu_ms=$(($(proc_cpu_ms "$pid") - cpu_before)) log_bytes=$((log_after - log_before))/" \
                 "$out/metrics.tsv"
@@ -700,6 +713,7 @@ if [ "$run_http" = 1 ] && want metrics; then
     echo "metrics_log_lines=$(wc -l <"$out/metrics-on.access.log")" >>"$out/machine.env"
     stop_server "$on_pid"
     stop_server "$off_pid"
+    stop_server "$only_pid"
     rm -f "$out/metrics-on.access.log"
 fi
 echo "load_end_http=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.env"
