@@ -19,14 +19,15 @@
 #    flow; then flow-pg: the flow on PostgreSQL through 1 and 2 concertd
 #    processes sharing one port (--reuse-port) and one database, 64
 #    connections, with the CPU each process group used during the run.
+#    Then, issue 13 (memory store; parts sse and metrics): sse, 5,000
+#    Server-Sent Events subscribers on one concertd (bench/sse,
+#    concert-bench-sse: RSS, idle CPU, delivery latency of changes,
+#    status-poll throughput with and without them; sse.json, sse.txt);
+#    metrics, seat-listing throughput with /metrics and the text access log
+#    to a file, with metrics alone, and with --no-metrics --log-format off,
+#    in rotating order (metrics.tsv).
 # 4. The waiting room (issue 10): scripts/bench-queue.sh; its results go to
 #    DIR/queue and are appended to results.md.
-# 5. Issue 13 (memory store): sse, 5,000 Server-Sent Events subscribers on
-#    one concertd (bench/sse, concert-bench-sse: RSS, idle CPU, delivery
-#    latency of changes, status-poll throughput with and without them;
-#    sse.json, sse.txt); metrics, seat-listing throughput with /metrics and
-#    the text access log to a file against --no-metrics --log-format off,
-#    alternating runs (metrics.tsv).
 #
 # --stores LIST       HTTP stores, of memory,sqlite,postgresql (default all;
 #                     --no-pg drops postgresql and flow-pg)
