@@ -76,6 +76,7 @@ def http_load(path):
                 continue
             phase, endpoint, server, conns, rep, kv = parts[:6]
             d = dict(x.split("=", 1) for x in kv.split() if "=" in x)
+            d["_rep"] = rep
             runs.setdefault((endpoint, server, int(conns)), []).append(d)
     return runs
 
@@ -422,6 +423,147 @@ def lib_targets(lib, targets):
                         f"{r['value']:.1f} B/token", r["value"] <= 128))
 
 
+def sse_section(d, out, targets13):
+    """Issue 13: concert-bench-sse's figures (sse.json)."""
+    j = load_json(os.path.join(d, "sse.json"))
+    if not j:
+        return
+    opened = j["open_queue"] + j["open_seats"]
+    out.append(f"## Issue 13: {j['subscribers']:,} SSE subscribers on one concertd "
+               "(memory store, concert-bench-sse)\n")
+    out.append(f"{j['open_queue']:,} queue streams (WAITING tokens) and {j['open_seats']:,} "
+               f"seat streams (ACTIVE tokens, one schedule of 1,000 seats) opened in "
+               f"{j['connect_s']:.1f} s, {j['failed']} failed; load average {j['load_start']:.2f} "
+               f"at the start, {j['load_end']:.2f} at the end.\n")
+    out.append("| figure | value | what it is |")
+    out.append("|---|---:|---|")
+    rss_mib = j["rss_with_kib"] / 1024
+    out.append(f"| RSS before | {j['rss_before_kib'] / 1024:.1f} MiB | concertd VmRSS, tokens joined, "
+               "no subscriber |")
+    out.append(f"| RSS with them | {rss_mib:.1f} MiB | VmRSS with every stream open "
+               f"({(j['rss_with_kib'] - j['rss_before_kib']) / max(opened, 1):.1f} KiB per "
+               f"subscriber); {j['threads']} threads, {j['fds_with']:,} fds |")
+    out.append(f"| CPU while idle | {j['quiet_cpu_ms']} ms in {j['quiet_s']:.0f} s "
+               f"({j['quiet_cpu_pct']:.2f}% of a core) | utime+stime over a window without "
+               f"changes; {j['quiet_events']:,} events, {j['quiet_keepalives']:,} keepalives "
+               "reached the clients meanwhile |")
+    if "between_cpu_pct" in j:
+        out.append(f"| CPU between updates | {j['between_cpu_pct']:.2f}% of a core | the same "
+                   f"window cut in 100 ms slices: the {j['between_s']:.1f} s of slices with no "
+                   "event arriving in them or next to them (schedstat CPU time) |")
+    for kind, what in (("queue", "admissions (an ACTIVE buyer leaves)"),
+                       ("seats", "a seat held, released")):
+        out.append(f"| delivery, {kind} | p50 {j[kind + '_p50_ms']:.0f} / p99 "
+                   f"{j[kind + '_p99_ms']:.0f} / max {j[kind + '_max_ms']:.0f} ms | "
+                   f"{j[kind + '_delivered']:,} of {j[kind + '_expected']:,} expected events over "
+                   f"{j['triggers']} triggers: {what}, timed from the request that made it |")
+    if "poll_ratio" in j:
+        out.append(f"| poll req/s with / without | {j['poll_rps_with']:,.0f} / "
+                   f"{j['poll_rps_without']:,.0f} ({j['poll_ratio']:.3f}x) | wrk -c"
+                   f"{j['wrk_conns']} GET /api/v1/queue/tokens/current, median of {j['reps']} "
+                   f"alternating runs each; runs with "
+                   f"{', '.join(f'{x:,.0f}' for x in j['poll_rps_with_runs'])}, without "
+                   f"{', '.join(f'{x:,.0f}' for x in j['poll_rps_without_runs'])}; p99 "
+                   f"{j['poll_p99_ms_with']:.1f} vs {j['poll_p99_ms_without']:.1f} ms |")
+        if "poll_cpu_us_with" in j:
+            out.append(f"| concertd CPU per poll with / without | {j['poll_cpu_us_with']:.2f} / "
+                       f"{j['poll_cpu_us_without']:.2f} µs "
+                       f"({j['poll_cpu_us_with'] / max(j['poll_cpu_us_without'], 1e-9):.3f}x) | "
+                       "the server's CPU (schedstat) over each run divided by its requests, "
+                       "medians: the figure other processes' load does not move; "
+                       f"{j['poll_events_with']:,} events reached the subscribers during the "
+                       "runs with them |")
+    out.append("")
+    targets13.append((f"{j['subscribers']:,} SSE subscribers: RSS ≤ 300 MB",
+                      f"{rss_mib:.1f} MiB ({rss_mib * 1.048576:.1f} MB)",
+                      rss_mib * 1.048576 <= 300 and opened == j["subscribers"]))
+    between = j.get("between_cpu_pct", -1)
+    targets13.append(("CPU idle between updates (here: under 1% of a core)",
+                      f"{between:.2f}% of a core in the {j.get('between_s', 0):.1f} s without "
+                      f"events; {j['quiet_cpu_pct']:.2f}% over the whole {j['quiet_s']:.0f} s "
+                      f"window ({j['quiet_events']:,} events, the ETA moving)",
+                      0 <= between < 1.0))
+    worst = max(j["queue_max_ms"], j["seats_max_ms"])
+    every = (j["queue_delivered"] == j["queue_expected"] and
+             j["seats_delivered"] == j["seats_expected"])
+    targets13.append(("every update delivered within 2 s",
+                      f"max {worst:.0f} ms; {j['queue_delivered'] + j['seats_delivered']:,} of "
+                      f"{j['queue_expected'] + j['seats_expected']:,} delivered",
+                      every and worst <= 2000))
+    if "poll_ratio" in j:
+        cpu = (f"; CPU per poll {j['poll_cpu_us_with'] / max(j['poll_cpu_us_without'], 1e-9):.3f}x"
+               if "poll_cpu_us_with" in j else "")
+        targets13.append(("HTTP poll throughput drops ≤ 20% with them connected",
+                          f"{j['poll_ratio']:.3f}x{cpu}", j["poll_ratio"] >= 0.8))
+    if "rss_after_kib" in j:
+        out.append(f"After the {j['reps']} disconnections and reconnections of the poll runs: RSS "
+                   f"{j['rss_after_kib'] / 1024:.1f} MiB with them connected again; idle CPU "
+                   f"{j['quiet_after_cpu_pct']:.2f}% of a core ({j['between_after_cpu_pct']:.2f}% "
+                   "in the slices without events; a keepalive round may fall in this window).\n")
+
+
+def metrics_section(d, env, out, targets13):
+    """Issue 13: seat listing with /metrics and the access log on and off (metrics.tsv)."""
+    runs = http_load(os.path.join(d, "metrics.tsv"))
+    on = runs.get(("seats", "metrics-on", 64), [])
+    off = runs.get(("seats", "metrics-off", 64), [])
+    only = runs.get(("seats", "metrics-only", 64), [])
+    m_on, m_off = http_median(on), http_median(off)
+    if not m_on or not m_off:
+        return
+    ratio = m_on["rps"] / m_off["rps"]
+    logged = statistics.median(int(r.get("log_bytes", 0)) for r in on)
+
+    def cpu_us(reps):
+        v = [int(r["cpu_ms"]) * 1000 / int(r["requests"]) for r in reps
+             if "cpu_ms" in r and int(r.get("requests", 0)) > 0]
+        return statistics.median(v) if v else None
+    cpu_on, cpu_off, cpu_only = cpu_us(on), cpu_us(off), cpu_us(only)
+    m_only = http_median(only)
+    # Each repetition's runs are next to each other: their ratio is less
+    # moved by drift in the machine's load than the ratio of medians.
+    by_rep_off = {r.get("_rep"): r for r in off}
+    paired = [float(r["rps"]) / float(by_rep_off[r["_rep"]]["rps"]) for r in on
+              if r.get("_rep") in by_rep_off and "rps" in r and "rps" in by_rep_off[r["_rep"]]]
+    out.append("## Issue 13: what /metrics and the access log cost (seat listing, "
+               f"wrk -t2 -c64, {env.get('duration_s', '?')} s runs, in rotating order)\n")
+    out.append("concertd servers (memory store, same catalog) run side by side: one records "
+               "metrics and writes the text access log to a file, one runs with "
+               "`--no-metrics --log-format off`"
+               + (", one with metrics and `--log-format off`" if only else "") +
+               "; /metrics is scraped once a second during the runs of those with metrics. "
+               f"Load average at the runs' starts: {load_range({1: on + off + only})}.\n")
+    out.append("| server | req/s (median) | runs | concertd CPU µs/request | p50 ms | p99 ms | errors | note |")
+    out.append("|---|---:|---|---:|---:|---:|---:|---|")
+    sides = [("metrics + text log", m_on, on, cpu_on)]
+    if m_only:
+        sides.append(("metrics, --log-format off", m_only, only, cpu_only))
+    sides.append(("--no-metrics --log-format off", m_off, off, cpu_off))
+    for name, m, reps, cpu in sides:
+        note = f"{logged / 1e6:.1f} MB of log per run (median)" if m is m_on else ""
+        each = ", ".join(fmt(float(r["rps"])) for r in reps if "rps" in r)
+        out.append(f"| {name} | {fmt(m['rps'])} | {each} | {fmt(cpu, 2)} | "
+                   f"{m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['errors']} | {note} |")
+    out.append("")
+    if paired:
+        out.append(f"Paired ratios (on / off, each repetition): "
+                   f"{', '.join(f'{x:.3f}' for x in paired)}; median {statistics.median(paired):.3f}.\n")
+    if cpu_on and cpu_off:
+        line = (f"CPU per request, metrics and log on against off: {cpu_on / cpu_off:.3f}x "
+                f"({cpu_on - cpu_off:+.2f} µs)")
+        if cpu_only:
+            line += (f"; metrics alone {cpu_only / cpu_off:.3f}x ({cpu_only - cpu_off:+.2f} µs), "
+                     f"so the log {cpu_on - cpu_only:+.2f} µs")
+        out.append(line + " (the server's utime+stime over the run divided by the requests "
+                   "answered).\n")
+    extra = f"; paired median {statistics.median(paired):.3f}x" if paired else ""
+    if cpu_on and cpu_off:
+        extra += f"; CPU per request {cpu_on / cpu_off:.3f}x"
+    targets13.append(("/metrics and logging cost ≤ 5% of seat-listing throughput",
+                      f"{ratio:.3f}x ({fmt(m_on['rps'])} vs {fmt(m_off['rps'])} req/s){extra}",
+                      ratio >= 0.95))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--compare", metavar="FILE",
@@ -462,11 +604,23 @@ def main():
         if not (os.path.basename(args.compare) == "http.prev.tsv" and os.path.exists(prev_env_path)):
             prev_env_path = os.path.join(os.path.dirname(args.compare), "machine.env")
         compare_section(runs, (args.compare, http_load(args.compare)), load_env(prev_env_path), out)
+    targets13 = []
+    if parts is None or "http:sse" in parts:
+        sse_section(d, out, targets13)
+    if parts is None or "http:metrics" in parts:
+        metrics_section(d, env, out, targets13)
     if targets:
         out.append("## Targets (issues 6 and 12)\n")
         out.append("| target | measured | verdict |")
         out.append("|---|---|---|")
         for name, measured, ok in targets:
+            out.append(f"| {name} | {measured} | {verdict(ok)} |")
+        out.append("")
+    if targets13:
+        out.append("## Targets (issue 13)\n")
+        out.append("| target | measured | verdict |")
+        out.append("|---|---|---|")
+        for name, measured, ok in targets13:
             out.append(f"| {name} | {measured} | {verdict(ok)} |")
         out.append("")
     print("\n".join(out))

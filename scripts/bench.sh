@@ -19,13 +19,21 @@
 #    flow; then flow-pg: the flow on PostgreSQL through 1 and 2 concertd
 #    processes sharing one port (--reuse-port) and one database, 64
 #    connections, with the CPU each process group used during the run.
+#    Then, issue 13 (memory store; parts sse and metrics): sse, 5,000
+#    Server-Sent Events subscribers on one concertd (bench/sse,
+#    concert-bench-sse: RSS, idle CPU, delivery latency of changes,
+#    status-poll throughput with and without them; sse.json, sse.txt);
+#    metrics, seat-listing throughput with /metrics and the text access log
+#    to a file, with metrics alone, and with --no-metrics --log-format off,
+#    in rotating order (metrics.tsv).
 # 4. The waiting room (issue 10): scripts/bench-queue.sh; its results go to
 #    DIR/queue and are appended to results.md.
 #
 # --stores LIST       HTTP stores, of memory,sqlite,postgresql (default all;
 #                     --no-pg drops postgresql and flow-pg)
 # --http-only PARTS   only these HTTP parts, of issue,status,seats,flow,
-#                     flow-pg (seats includes seats-inm); skips 1, 2 and 4
+#                     flow-pg,sse,metrics (seats includes seats-inm);
+#                     skips 1, 2 and 4
 # --compare FILE      the http.tsv to compare with (default: DIR/http.tsv
 #                     of the last run, kept as DIR/http.prev.tsv); rows more
 #                     than 15% slower are flagged
@@ -62,7 +70,7 @@ while [ $# -gt 0 ]; do
 done
 
 # The HTTP parts to run (want PART: is it one of them?).
-all_parts="issue status seats flow flow-pg"
+all_parts="issue status seats flow flow-pg sse metrics"
 declare -A part_on
 if [ -n "$http_only" ]; then
     for p in ${http_only//,/ }; do
@@ -96,7 +104,8 @@ if [ -n "$compare" ] && [ ! -f "$compare" ]; then
     exit 2
 fi
 [ -z "$compare" ] || compare=$(cd "$(dirname "$compare")" && pwd)/$(basename "$compare")
-if [ "$run_http" = 1 ] && [ ${#stores[@]} -eq 0 ] && ! want flow-pg; then
+if [ "$run_http" = 1 ] && [ ${#stores[@]} -eq 0 ] && ! want flow-pg && ! want sse &&
+    ! want metrics; then
     echo "bench.sh: no HTTP store left to run" >&2
     exit 2
 fi
@@ -106,7 +115,10 @@ if [ "$run_pg" = 1 ]; then
     [ "$run_lib" = 1 ] || [ "$run_ceiling" = 1 ] && need_pg=1
     if [ "$run_http" = 1 ]; then
         want flow-pg && need_pg=1
-        case " ${stores[*]} " in *" postgresql "*) need_pg=1 ;; esac
+        # The store parts; sse and metrics run on the memory store.
+        if want issue || want status || want seats || want flow; then
+            case " ${stores[*]} " in *" postgresql "*) need_pg=1 ;; esac
+        fi
     fi
 fi
 
@@ -145,6 +157,7 @@ if [ "$do_build" = 1 ]; then
     [ "$run_lib" = 1 ] && targets+=(concert-bench)
     [ "$run_ceiling" = 1 ] && targets+=(concert-bench-pg-joins concert-bench-pg-holds)
     [ "$run_queue" = 1 ] && targets+=(concert-bench)
+    [ "$run_http" = 1 ] && want sse && targets+=(concert-bench-sse)
     cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" >/dev/null
 fi
 
@@ -248,7 +261,8 @@ store_uri() {
 }
 
 # run_wrk PHASE ENDPOINT SERVER CONNS REP PORT SCRIPT ARGS...: one bounded
-# run; appends a line to http.tsv with the load average at its start.
+# run; appends a line to http.tsv (or $wrk_tsv) with the load average at its
+# start.
 run_wrk() {
     local phase=$1 endpoint=$2 server=$3 conns=$4 rep=$5 port=$6 script=$7; shift 7
     local logf="$out/wrk.$endpoint.$server.$conns.$rep.log" result load
@@ -258,7 +272,7 @@ run_wrk() {
         "http://127.0.0.1:$port" -- "$@" >"$logf" 2>&1 || true
     result="$(wrk_result "$logf") load1=$load"
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$endpoint" "$server" "$conns" "$rep" \
-        "$result" >>"$out/http.tsv"
+        "$result" >>"${wrk_tsv:-$out/http.tsv}"
     echo "$endpoint $server c=$conns rep=$rep: $result" >&2
 }
 
@@ -601,6 +615,107 @@ if [ "$run_http" = 1 ] && want flow-pg; then
         log "flow-pg: no perf (apt-get install linux-perf): no profile"
     fi
     for p in $mp1_pids $mp2_pids; do stop_server "$p"; done
+fi
+# ---------------------------------------------------------------- 3c. issue 13
+# sse: concert-bench-sse opens the subscribers on one concertd (memory store)
+# whose first SEAT_SUBS + TRIGGERS + 1 users are ACTIVE (seat streams need an
+# ACTIVE token; TRIGGERS buyers leave to admit the queue's head; one holds and
+# releases a seat), the rest WAITING; see bench/sse/main.c. Its wrk runs poll
+# GET /api/v1/queue/tokens/current (bench/http/status.lua) with and without
+# the subscribers, alternating.
+if [ "$run_http" = 1 ] && want sse; then
+    sse_subs=5000 sse_seat_subs=500 sse_triggers=5 sse_pollers=1000
+    sse_reps=5 sse_quiet=10
+    [ "$quick" = 1 ] && sse_reps=2 sse_quiet=5
+    sse_users=$((sse_subs + sse_triggers + 1 + sse_pollers))
+    bench/http/make_catalog.sh booking "$sse_users" 0 >"$out/sse_catalog.json"
+    log "sse: $sse_subs subscribers ($sse_seat_subs on seats) on one concertd, memory store"
+    start_server concertd-sse "$bin/concertd" --store memory: --listen 127.0.0.1:0 \
+        --max-active "$((sse_seat_subs + sse_triggers + 1))" --active-ttl 36000 \
+        --wait-ttl 36000 --hold-ttl 36000 --import "$out/sse_catalog.json"
+    sse_pid=$server_pid sse_port=$server_port
+    rm -f "$out/sse.json"
+    "$bin/concert-bench-sse" --port "$sse_port" --pid "$sse_pid" --subscribers "$sse_subs" \
+        --seat-subscribers "$sse_seat_subs" --triggers "$sse_triggers" --pollers "$sse_pollers" \
+        --quiet "$sse_quiet" --reps "$sse_reps" --duration "$dur" --wrk-conns 64 \
+        --wrk-script bench/http/status.lua --out "$out" --json "$out/sse.json" \
+        | tee "$out/sse.txt" >&2 || echo "bench.sh: concert-bench-sse failed" >&2
+    stop_server "$sse_pid"
+fi
+
+# metrics: what /metrics and the access log cost, on the seat listing (the
+# seats part's request: 1,000 free seats, 64 connections): one concertd with
+# both on (metrics recorded per request, the text log written to a file) and
+# one with --no-metrics --log-format off, and one with metrics but
+# --log-format off (which of the two costs what); same catalog, all running,
+# measured in rotating order so that drift in the machine's load hits them
+# alike; /metrics is scraped once a second during the runs of those with it.
+if [ "$run_http" = 1 ] && want metrics; then
+    m_reps=5
+    [ "$quick" = 1 ] && m_reps=2
+    bench/http/make_catalog.sh booking 2000 0 >"$out/metrics_catalog.json"
+    m_flags=(--store memory: --listen 127.0.0.1:0 --max-active 100000 --active-ttl 36000
+             --hold-ttl 36000 --import "$out/metrics_catalog.json")
+    log "metrics: seat listing with /metrics and the text log to a file, and with both off"
+    rm -f "$out/metrics-on.access.log"
+    server_log=$out/metrics-on.access.log
+    start_server concertd-metrics-on "$bin/concertd" "${m_flags[@]}" --log-format text
+    on_pid=$server_pid on_port=$server_port
+    server_log=""
+    start_server concertd-metrics-off "$bin/concertd" "${m_flags[@]}" --no-metrics --log-format off
+    off_pid=$server_pid off_port=$server_port
+    # A third with metrics but no log: which of the two costs what.
+    start_server concertd-metrics-only "$bin/concertd" "${m_flags[@]}" --log-format off
+    only_pid=$server_pid only_port=$server_port
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$on_port/metrics")" != 200 ] ||
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$off_port/metrics")" != 404 ]; then
+        echo "bench.sh: metrics: /metrics should answer 200 on one server and 404 on the other" >&2
+        exit 1
+    fi
+    issue_tokens "$on_port" 1 1000 "$out/metrics-on.tokens"
+    issue_tokens "$off_port" 1 1000 "$out/metrics-off.tokens"
+    issue_tokens "$only_port" 1 1000 "$out/metrics-only.tokens"
+    : >"$out/metrics.tsv"
+    wrk_tsv=$out/metrics.tsv
+    for rep in $(seq 1 "$m_reps"); do
+        case $((rep % 3)) in
+        1) order="on off only" ;;
+        2) order="off only on" ;;
+        *) order="only on off" ;;
+        esac
+        for side in $order; do
+            case $side in
+            on) port=$on_port pid=$on_pid ;;
+            off) port=$off_port pid=$off_pid ;;
+            only) port=$only_port pid=$only_pid ;;
+            esac
+            log_before=$(stat -c %s "$out/metrics-on.access.log")
+            cpu_before=$(proc_cpu_ms "$pid")
+            scraper=""
+            if [ "$side" != off ]; then
+                # Scraped once a second meanwhile, as a (busy) Prometheus would.
+                while sleep 1; do curl -s -o /dev/null "http://127.0.0.1:$port/metrics"; done &
+                scraper=$!
+            fi
+            run_wrk metrics seats "metrics-$side" 64 "$rep" "$port" seats.lua \
+                "$out/metrics-$side.tokens" 1
+            if [ -n "$scraper" ]; then kill "$scraper"; wait "$scraper" 2>/dev/null || true; fi
+            # The server's CPU for the run (req/s on this shared machine
+            # move with other people's load; CPU per request much less),
+            # and how much of the access log it wrote (0 for the others).
+            log_after=$(stat -c %s "$out/metrics-on.access.log")
+            sed -i "\$s/\$/ cpu_ms=$(($(proc_cpu_ms "$pid") - cpu_before)) log_bytes=$((log_after - log_before))/" \
+                "$out/metrics.tsv"
+        done
+    done
+    wrk_tsv=""
+    # What the metrics-on server counted (a check that it recorded the runs).
+    curl -s "http://127.0.0.1:$on_port/metrics" >"$out/metrics-on.scrape.txt"
+    echo "metrics_log_lines=$(wc -l <"$out/metrics-on.access.log")" >>"$out/machine.env"
+    stop_server "$on_pid"
+    stop_server "$off_pid"
+    stop_server "$only_pid"
+    rm -f "$out/metrics-on.access.log"
 fi
 echo "load_end_http=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.env"
 

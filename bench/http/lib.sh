@@ -5,11 +5,19 @@
 
 # start_server LOGNAME CMD... : start in the background, wait for its
 # "listening on http://127.0.0.1:PORT" line, set $server_pid and $server_port.
+# With $server_log set, its stderr (the access log) goes whole to that file.
 start_server() {
     local name=$1; shift
-    # concertd logs a line per request: keep the first 64 KiB (start-up
-    # messages and the first requests), drop the rest.
-    "$@" >"$out/$name.out" 2> >(head -c 65536 >"$out/$name.err") &
+    # Made here, not by the server's redirection: the loop below may read
+    # it before the background job has opened it.
+    : >"$out/$name.out"
+    if [ -n "${server_log:-}" ]; then
+        "$@" >"$out/$name.out" 2>>"$server_log" &
+    else
+        # concertd logs a line per request: keep the first 64 KiB (start-up
+        # messages and the first requests), drop the rest.
+        "$@" >"$out/$name.out" 2> >(head -c 65536 >"$out/$name.err") &
+    fi
     server_pid=$!
     pids+=("$server_pid")
     for _ in $(seq 1 600); do
