@@ -18,6 +18,7 @@
 #include "etag.h"
 #include "json_out.h"
 #include "queue_json.h"
+#include "sse_estimate.h"
 #include "sse_frame.h"
 #include "sse_seatdiff.h"
 #include "sse_seatmap.h"
@@ -35,6 +36,9 @@ typedef struct token_watch {
     list_body *error;       /* the token ended: its streams end with this */
     char *doc;              /* the document in frame, to compare */
     size_t doc_len;
+    int have_sent;          /* sent and sent_queue_state describe frame */
+    concert_token_info sent;
+    const char *sent_queue_state; /* static (concert_queue_state_name) */
 } token_watch;
 
 typedef struct schedule_watch {
@@ -328,7 +332,9 @@ static void check_token(sse_hub *hub, token_watch *tw, const char *queue_state, 
     }
     tw->active = info.state == CONCERT_TOKEN_ACTIVE;
     tw->next_check_ms = now + SSE_HUB_ACTIVE_RECHECK_MS;
-    if (tw->queue_subs == 0)
+    if (tw->queue_subs == 0 ||
+        (tw->have_sent &&
+         !sse_queue_doc_worth_sending(&tw->sent, tw->sent_queue_state, &info, queue_state)))
         return;
     json_out w;
     json_out_init(&w);
@@ -352,6 +358,9 @@ static void check_token(sse_hub *hub, token_watch *tw, const char *queue_state, 
     tw->doc = doc;
     tw->doc_len = len;
     tw->frame_changed = 1;
+    tw->sent = info;
+    tw->sent_queue_state = queue_state;
+    tw->have_sent = 1;
 }
 
 /* Point sw at another subscriber's token after its own stopped working. */

@@ -18,6 +18,7 @@
 
 #include "api.h"
 #include "harness.h"
+#include "sse_estimate.h"
 #include "sse_hub.h"
 #include "sse_seatdiff.h"
 #include "sse_stream.h"
@@ -367,4 +368,47 @@ Test(sse_seatdiff, lists_the_seats_that_changed_in_the_maps_own_shape)
     sse_seats_free(&before);
     sse_seats_free(&after);
     sse_seats_free(&same);
+}
+
+/* A waiting buyer's document goes out again for any change but a small move
+ * of the estimate alone (sse_estimate.h). */
+Test(sse_estimate, only_a_small_move_of_the_estimate_alone_is_held_back)
+{
+    concert_token_info sent;
+    memset(&sent, 0, sizeof sent);
+    sent.user_id = 7;
+    sent.state = CONCERT_TOKEN_WAITING;
+    sent.position = 40;
+    sent.eta_ms = 120000;
+    sent.expires_at = 1000000;
+    concert_token_info now = sent;
+
+    cr_assert_eq(sse_queue_doc_worth_sending(&sent, "OPEN", &now, "OPEN"), 0, "nothing changed");
+    now.eta_ms = 120000 + 11999; /* under a tenth of 120 s */
+    cr_assert_eq(sse_queue_doc_worth_sending(&sent, "OPEN", &now, "OPEN"), 0);
+    now.eta_ms = 120000 - 12000; /* a tenth */
+    cr_assert_eq(sse_queue_doc_worth_sending(&sent, "OPEN", &now, "OPEN"), 1);
+
+    /* Short waits: the step is 5 s, not a tenth. */
+    sent.eta_ms = 8000;
+    now.eta_ms = 12999;
+    cr_assert_eq(sse_queue_doc_worth_sending(&sent, "OPEN", &now, "OPEN"), 0);
+    now.eta_ms = 13000;
+    cr_assert_eq(sse_queue_doc_worth_sending(&sent, "OPEN", &now, "OPEN"), 1);
+
+    /* Anything else goes out at once, whatever the estimate did. */
+    now = sent;
+    now.position = 39;
+    cr_assert_eq(sse_queue_doc_worth_sending(&sent, "OPEN", &now, "OPEN"), 1, "place");
+    now = sent;
+    now.state = CONCERT_TOKEN_ACTIVE;
+    cr_assert_eq(sse_queue_doc_worth_sending(&sent, "OPEN", &now, "OPEN"), 1, "admitted");
+    now = sent;
+    cr_assert_eq(sse_queue_doc_worth_sending(&sent, "OPEN", &now, "PAUSED"), 1, "queue state");
+    cr_assert_eq(sse_queue_doc_worth_sending(&sent, "OPEN", &now, NULL), 1, "state unknown");
+    now.expires_at += 75000;
+    cr_assert_eq(sse_queue_doc_worth_sending(&sent, "OPEN", &now, "OPEN"), 1, "idle deadline");
+    now = sent;
+    now.eta_ms = -1;
+    cr_assert_eq(sse_queue_doc_worth_sending(&sent, "OPEN", &now, "OPEN"), 1, "now unknown");
 }
