@@ -19,6 +19,15 @@
  *    other step, from any thread of this process and (for shared stores) any
  *    other process. It never reads a clock of its own: time is `now`.
  *
+ * Time may go backwards. `now` comes from a wall clock that can be stepped
+ * (NTP, an operator), and two threads may read it in one order and reach the
+ * store in the other, so a step may see a `now` earlier than one an earlier
+ * step saw. A backend must never lose or double-count anything because of
+ * it: it expires by comparing each deadline with `now`, never by assuming
+ * deadlines come in the order things were created; and what it has settled
+ * (a hold or token counted as expired, an admission made) stays settled
+ * when a later step brings an earlier `now`.
+ *
  * Every method may be called concurrently from many threads on one storage.
  * Methods return 0 or a negative concert_error_code; on failure they may set
  * a detail message with concert_sys_error_set() (the core supplies a generic
@@ -48,8 +57,11 @@ CONCERT_BEGIN_DECLS
  * 4: list_version (the free lists' change counter), retention and prune
  * (retention_ms in concert_queue_params and concert_charge_request).
  * 5: seat_map (every seat of a schedule with its state), and the optional
- * counters (retries and reconnects the backend made on its own). */
-#define CONCERT_STORAGE_VERSION 5
+ * counters (retries and reconnects the backend made on its own).
+ * 6: `now` may go backwards between steps (see "Time may go backwards"
+ * above); every wait a step makes is bounded by busy_timeout_ms; a step a
+ * backend re-runs on its own must be known not to have committed. */
+#define CONCERT_STORAGE_VERSION 6
 
 /* A token that exists but can no longer be used: it expired, was dropped
  * for idleness, was left, or was consumed by a payment. Only ever seen by
