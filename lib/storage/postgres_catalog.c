@@ -366,7 +366,7 @@ static int load_body(pg_slot *slot, void *ctx, pg_error *err)
         pgb_ensure_prepared(slot, PG_LOAD_SCHEDULE, err) != 0 ||
         pgb_ensure_prepared(slot, PG_LOAD_SEATS, err) != 0)
         return -1;
-    if (pgb_exec_simple(slot, "BEGIN", 0, err) != 0)
+    if (pgb_begin(slot, NULL, err) != 0)
         return -1;
     if (pgb_exec_simple(slot, PG_BULK_TIMEOUT_SQL, 0, err) != 0)
         goto rollback;
@@ -383,13 +383,14 @@ static int load_body(pg_slot *slot, void *ctx, pg_error *err)
     if (PQstatus(slot->conn) != CONNECTION_OK || !PQexitPipelineMode(slot->conn)) {
         if (rc == 0)
             pgb_classify(slot->conn, NULL, 1, 0, err);
-        return -1; /* the connection is dropped by pg_run; nothing was committed */
+        /* Before COMMIT: nothing committed (pgb_run drops the connection). */
+        return pgb_abort(slot, err);
     }
     if (rc != 0)
         goto rollback;
     /* Nothing is committed before COMMIT: a connection lost until here is safe
-     * to retry; lost during COMMIT, the outcome is unknown. */
-    if (pgb_exec_simple(slot, "COMMIT", 1, err) != 0)
+     * to retry; lost during COMMIT, the outcome is unknown (in doubt). */
+    if (pgb_commit(slot, 1, err) != 0)
         return -1;
     /* Fresh statistics, so that the planner knows the new rows (a failure
      * here changes nothing stored). */
@@ -401,13 +402,7 @@ static int load_body(pg_slot *slot, void *ctx, pg_error *err)
     return 0;
 
 rollback:
-    if (PQstatus(slot->conn) == CONNECTION_OK) {
-        pg_error ignored;
-        pgb_exec_simple(slot, "ROLLBACK", 0, &ignored);
-    }
-    if (err->kind == PG_FAIL_CONN_DOUBT)
-        err->kind = PG_FAIL_CONN_SAFE;
-    return -1;
+    return pgb_abort(slot, err);
 }
 
 static int pg_catalog_load(concert_storage *self, const concert_catalog *catalog, int64_t now)

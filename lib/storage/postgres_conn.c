@@ -57,51 +57,97 @@ static int sqlstate_class(const char *state, const char *cls)
 }
 
 /*
+ * The retry policy's one decision, from what is known of a failure (a pure
+ * function, so that its table is unit-tested without a server).
+ *
+ * A lost connection (libpq's CONNECTION_BAD, class 08, or the shutdown
+ * errors 57P01/57P02/57P03, which end the session) leaves the step's
+ * outcome unknown exactly when the failed statement was sent and would have
+ * committed had it finished: an auto-commit write, or the COMMIT of a block
+ * that wrote. The server may have committed and then lost the reply, or
+ * sent 57P01 in place of it (the commit holds off the termination until it
+ * is done, and the session ends before the reply goes out): so whatever the
+ * SQLSTATE, such a failure is PG_FAIL_CONN_DOUBT and is never re-run.
+ * Anything else that lost its connection (nothing sent, a read, a statement
+ * inside an explicit block before COMMIT, whose transaction the server rolls
+ * back with the session) is PG_FAIL_CONN_SAFE. Any other SQLSTATE is the
+ * server's own answer on a live session: the statement failed and its
+ * implicit transaction rolled back, so it committed nothing.
+ */
+pg_verdict pgb_verdict(const char *state, int conn_bad, int sent, int commits)
+{
+    pg_verdict v = {CONCERT_EINTERNAL, PG_FAIL_FINAL, "postgresql: "};
+
+    if (conn_bad || sqlstate_class(state, "08") || sqlstate_is(state, "57P01") ||
+        sqlstate_is(state, "57P02") || sqlstate_is(state, "57P03")) {
+        v.code = CONCERT_ESTORAGE;
+        v.kind = (sent && commits) ? PG_FAIL_CONN_DOUBT : PG_FAIL_CONN_SAFE;
+        v.prefix = "postgresql: connection lost: ";
+    } else if (sqlstate_is(state, "40001") || sqlstate_is(state, "40P01")) {
+        v.code = CONCERT_EBUSY;
+        v.kind = PG_FAIL_CONFLICT;
+    } else if (sqlstate_is(state, "55P03") || sqlstate_is(state, "57014")) {
+        v.code = CONCERT_EBUSY;
+        v.prefix = "postgresql: busy: ";
+    } else if (sqlstate_class(state, "53") || sqlstate_class(state, "58") ||
+               sqlstate_class(state, "28") || sqlstate_class(state, "3D") ||
+               sqlstate_is(state, "42501") || sqlstate_is(state, "25006")) {
+        v.code = CONCERT_ESTORAGE;
+    } else if (sqlstate_class(state, "23")) {
+        v.prefix = "postgresql: the database refused a change that would break an invariant: ";
+    }
+    return v;
+}
+
+/*
  * Map a failed statement to a libconcert code and a retry kind. sent says
- * whether the statement may have reached the server; writes says whether it
- * could have changed anything.
+ * whether the statement may have reached the server; writes whether it
+ * commits a change if it completes (see pgb_verdict).
  */
 void pgb_classify(PGconn *conn, const PGresult *res, int sent, int writes, pg_error *err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     char msg[400];
+    pg_verdict v;
 
     first_line(primary ? primary : PQerrorMessage(conn), msg, sizeof(msg));
     if (!msg[0])
         snprintf(msg, sizeof(msg), "no reply from the server");
+    v = pgb_verdict(state, PQstatus(conn) == CONNECTION_BAD, sent, writes);
+    pgb_error_fill(err, v.code, v.kind, "%s%s", v.prefix, msg);
+}
 
-    if (PQstatus(conn) == CONNECTION_BAD || sqlstate_class(state, "08") ||
-        sqlstate_is(state, "57P01") || sqlstate_is(state, "57P02") ||
-        sqlstate_is(state, "57P03")) {
-        /* A server shutting down aborts the transaction it interrupts. */
-        int aborted = sqlstate_class(state, "57");
-        pgb_error_fill(err, CONCERT_ESTORAGE,
-                   (!sent || !writes || aborted) ? PG_FAIL_CONN_SAFE : PG_FAIL_CONN_DOUBT,
-                   "postgresql: connection lost: %s", msg);
-        return;
+/*
+ * The transaction helpers. A step that runs an explicit block starts it
+ * with pgb_begin, ends it with pgb_commit, and leaves any failure before
+ * COMMIT through pgb_abort; only pgb_commit can leave a step in doubt.
+ */
+int pgb_begin(pg_slot *slot, const char *sql, pg_error *err)
+{
+    return pgb_exec_simple(slot, sql ? sql : "BEGIN", 0, err);
+}
+
+int pgb_commit(pg_slot *slot, int wrote, pg_error *err)
+{
+    /* A connection lost with COMMIT in flight: committed or not, nobody can
+     * say (PG_FAIL_CONN_DOUBT when the block wrote). An error on a live
+     * session (a serialization failure at commit) rolled it back. */
+    return pgb_exec_simple(slot, "COMMIT", wrote, err);
+}
+
+int pgb_abort(pg_slot *slot, pg_error *err)
+{
+    if (slot->conn && PQstatus(slot->conn) == CONNECTION_OK &&
+        PQtransactionStatus(slot->conn) != PQTRANS_IDLE) {
+        pg_error ignored;
+        pgb_exec_simple(slot, "ROLLBACK", 0, &ignored);
     }
-    if (sqlstate_is(state, "40001") || sqlstate_is(state, "40P01")) {
-        pgb_error_fill(err, CONCERT_EBUSY, PG_FAIL_CONFLICT, "postgresql: %s", msg);
-        return;
-    }
-    if (sqlstate_is(state, "55P03") || sqlstate_is(state, "57014")) {
-        pgb_error_fill(err, CONCERT_EBUSY, PG_FAIL_FINAL, "postgresql: busy: %s", msg);
-        return;
-    }
-    if (sqlstate_class(state, "53") || sqlstate_class(state, "58") ||
-        sqlstate_class(state, "28") || sqlstate_class(state, "3D") ||
-        sqlstate_is(state, "42501") || sqlstate_is(state, "25006")) {
-        pgb_error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL, "postgresql: %s", msg);
-        return;
-    }
-    if (sqlstate_class(state, "23")) {
-        pgb_error_fill(err, CONCERT_EINTERNAL, PG_FAIL_FINAL,
-                   "postgresql: the database refused a change that would break an invariant: %s",
-                   msg);
-        return;
-    }
-    pgb_error_fill(err, CONCERT_EINTERNAL, PG_FAIL_FINAL, "postgresql: %s", msg);
+    /* COMMIT was never sent: the server rolls back a block whose session
+     * ended, so a lost connection here committed nothing. */
+    if (err->kind == PG_FAIL_CONN_DOUBT)
+        err->kind = PG_FAIL_CONN_SAFE;
+    return -1;
 }
 
 static void notice_ignore(void *arg, const char *message)
@@ -293,7 +339,13 @@ static void conflict_backoff(int attempt)
 
 /*
  * Run body on a pooled connection with the retry policy of this backend,
- * and turn a failure into a libconcert code and detail.
+ * and turn a failure into a libconcert code and detail. A step runs again
+ * only when the server said it committed nothing (a serialization failure
+ * or deadlock, up to PG_MAX_CONFLICT_RETRIES times) or when its connection
+ * was lost before anything that could commit was in flight
+ * (PG_FAIL_CONN_SAFE, once). A connection lost with a commit in flight
+ * (PG_FAIL_CONN_DOUBT) is reported, never re-run: a second run could apply
+ * an unkeyed change twice.
  */
 int pgb_run(pg_store *st, pg_body body, void *ctx)
 {

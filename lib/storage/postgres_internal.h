@@ -65,8 +65,16 @@ typedef enum pg_fail_kind {
     PG_FAIL_FINAL,     /* report it */
     PG_FAIL_CONFLICT,  /* serialization failure or deadlock: retry */
     PG_FAIL_CONN_SAFE, /* connection lost, the step cannot have committed: retry once */
-    PG_FAIL_CONN_DOUBT /* connection lost mid-write: outcome unknown, report */
+    PG_FAIL_CONN_DOUBT /* connection lost with a commit in flight: outcome unknown, report */
 } pg_fail_kind;
+
+/* What a failure means: its code, how it may be retried, and the text put
+ * before libpq's message. */
+typedef struct pg_verdict {
+    int code;
+    pg_fail_kind kind;
+    const char *prefix; /* static */
+} pg_verdict;
 
 typedef struct pg_error {
     int code;
@@ -136,9 +144,26 @@ void pgb_store_free(pg_store *st);
 
 void pgb_error_fill(pg_error *err, int code, pg_fail_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The retry policy's decision for a failure: state is the SQLSTATE (NULL:
+ * none), conn_bad says the connection is gone, sent that the statement may
+ * have reached the server, commits that it commits a change if it completes
+ * (an auto-commit write, or COMMIT after writes). A lost connection is
+ * PG_FAIL_CONN_DOUBT exactly when sent && commits, whatever the SQLSTATE. */
+pg_verdict pgb_verdict(const char *state, int conn_bad, int sent, int commits);
 /* Map a failed statement (res may be NULL) to a libconcert code and a retry
- * kind. sent: it may have reached the server; writes: it could change data. */
+ * kind (pgb_verdict). sent: it may have reached the server; writes: it
+ * commits a change if it completes. Inside an explicit block, a statement
+ * before COMMIT commits nothing: pgb_abort makes its failure safe. */
 void pgb_classify(PGconn *conn, const PGresult *res, int sent, int writes, pg_error *err);
+
+/* Explicit blocks. pgb_begin runs sql (NULL: "BEGIN"). pgb_commit runs
+ * COMMIT: if the connection is lost with it in flight and the block wrote
+ * (wrote != 0), the step is in doubt and is never re-run. pgb_abort leaves
+ * a block that failed before COMMIT: ROLLBACK if the session lives, and a
+ * lost connection becomes PG_FAIL_CONN_SAFE; it returns -1 (err kept). */
+int pgb_begin(pg_slot *slot, const char *sql, pg_error *err);
+int pgb_commit(pg_slot *slot, int wrote, pg_error *err);
+int pgb_abort(pg_slot *slot, pg_error *err);
 
 /* Name under which stmt is prepared on every connection. */
 const char *pgb_stmt_name(pg_stmt stmt);

@@ -19,19 +19,6 @@ typedef struct queue_row {
     concert_sys_rate rate;
 } queue_row;
 
-static int rollback_fail(pg_slot *slot, pg_error *err)
-{
-    if (slot->conn && PQstatus(slot->conn) == CONNECTION_OK &&
-        PQtransactionStatus(slot->conn) != PQTRANS_IDLE) {
-        pg_error ignored;
-        pgb_exec_simple(slot, "ROLLBACK", 0, &ignored);
-    }
-    /* Nothing committed: a lost connection is safe to retry. */
-    if (err->kind == PG_FAIL_CONN_DOUBT)
-        err->kind = PG_FAIL_CONN_SAFE;
-    return -1;
-}
-
 /* Run stmt and discard its result: 0 or -1 with err. */
 static int exec_discard(pg_slot *slot, pg_stmt stmt, const pg_params *p, pg_error *err)
 {
@@ -46,7 +33,7 @@ static int exec_discard(pg_slot *slot, pg_stmt stmt, const pg_params *p, pg_erro
 static int queue_lock(pg_slot *slot, queue_row *row, pg_error *err)
 {
     PGresult *res;
-    if (pgb_exec_simple(slot, "BEGIN", 0, err) != 0)
+    if (pgb_begin(slot, NULL, err) != 0)
         return -1;
     if (exec_discard(slot, PG_Q_LOCK, NULL, err) != 0)
         return -1;
@@ -167,20 +154,22 @@ static int opening_body(pg_slot *slot, void *ctx, pg_error *err)
 {
     opening_ctx *oc = ctx;
     queue_row row;
+    int opened = 0;
 
     if (queue_lock(slot, &row, err) != 0)
-        return rollback_fail(slot, err);
+        return pgb_abort(slot, err);
     /* Another process may have opened it while we waited for K. */
     if (row.settings.state == CONCERT_QUEUE_SCHEDULED && oc->now >= row.settings.opens_at) {
+        opened = 1;
         row.settings.state = CONCERT_QUEUE_OPEN;
         row.settings.opens_at = 0;
         if (lottery(slot, oc->params, err) != 0 ||
             settings_write(slot, &row.settings, err) != 0)
-            return rollback_fail(slot, err);
+            return pgb_abort(slot, err);
     }
-    if (pgb_exec_simple(slot, "COMMIT", 1, err) != 0)
-        return rollback_fail(slot, err);
-    return 0;
+    /* Lost during COMMIT after the opening: in doubt, reported (the next
+     * call re-checks under K, so the lottery cannot run twice either way). */
+    return pgb_commit(slot, opened, err);
 }
 
 int pgb_opening(pg_store *st, const concert_queue_params *params, int64_t now)
@@ -211,7 +200,7 @@ static int configure_body(pg_slot *slot, void *ctx, pg_error *err)
 
     cc->admitted = 0;
     if (queue_lock(slot, &row, err) != 0)
-        return rollback_fail(slot, err);
+        return pgb_abort(slot, err);
     cc->rate = row.rate;
     s = row.settings;
     if (u->expect_state != 0 && u->expect_state != s.state) {
@@ -220,7 +209,7 @@ static int configure_body(pg_slot *slot, void *ctx, pg_error *err)
         pgb_error_fill(err, CONCERT_ECONFLICT, PG_FAIL_FINAL,
                        "queue update: the queue is %s, not %s", have ? have : "?",
                        want ? want : "?");
-        return rollback_fail(slot, err);
+        return pgb_abort(slot, err);
     }
     /* Leaving SCHEDULED by a state runs the lottery first; so does a change
      * that finds the opening already due (admission's first step), unless it
@@ -229,7 +218,7 @@ static int configure_body(pg_slot *slot, void *ctx, pg_error *err)
         ((u->fields & CONCERT_QUEUE_SET_STATE) ||
          (!(u->fields & CONCERT_QUEUE_SET_OPENS_AT) && cc->now >= s.opens_at))) {
         if (lottery(slot, cc->params, err) != 0)
-            return rollback_fail(slot, err);
+            return pgb_abort(slot, err);
         s.state = CONCERT_QUEUE_OPEN;
         s.opens_at = 0;
     }
@@ -246,18 +235,19 @@ static int configure_body(pg_slot *slot, void *ctx, pg_error *err)
         s.opens_at = u->opens_at;
     }
     if (settings_write(slot, &s, err) != 0)
-        return rollback_fail(slot, err);
+        return pgb_abort(slot, err);
     /* Admission under the new settings (a SCHEDULED or PAUSED queue admits
      * nobody; expired tokens are still settled). */
     param_int(&p, cc->now);
     param_int(&p, cc->params->active_ttl_ms);
     param_int(&p, cc->params->wait_ttl_ms);
     if (!(res = pgb_exec_stmt(slot, PG_Q_ADMIT, &p, 1, err)))
-        return rollback_fail(slot, err);
+        return pgb_abort(slot, err);
     cc->admitted = col_int(res, 0, 0);
     PQclear(res);
-    if (pgb_exec_simple(slot, "COMMIT", 1, err) != 0)
-        return rollback_fail(slot, err);
+    /* Lost during COMMIT: in doubt, reported, never re-run. */
+    if (pgb_commit(slot, 1, err) != 0)
+        return -1;
     cc->after = s;
     return 0;
 }

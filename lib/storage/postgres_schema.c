@@ -116,7 +116,7 @@ static int schema_body(pg_slot *slot, void *ctx, pg_error *err)
     int64_t version = 0, exists = 0;
     int found;
 
-    if (pgb_exec_simple(slot, "BEGIN", 0, err) != 0)
+    if (pgb_begin(slot, NULL, err) != 0)
         return -1;
     if (pgb_exec_simple(slot, PG_BULK_TIMEOUT_SQL, 0, err) != 0 ||
         pgb_exec_simple(slot, PG_LOCK_SCHEMA_SQL, 0, err) != 0)
@@ -136,7 +136,7 @@ static int schema_body(pg_slot *slot, void *ctx, pg_error *err)
         goto rollback;
     }
     if (version == PG_SCHEMA_VERSION)
-        return pgb_exec_simple(slot, "COMMIT", 0, err);
+        return pgb_commit(slot, 0, err); /* read only: a lost COMMIT is safe */
     for (int64_t v = version + 1; v <= PG_SCHEMA_VERSION; v++) {
         for (const char *const *sql = PG_MIGRATIONS[v]; *sql; sql++) {
             if (pgb_exec_simple(slot, *sql, 1, err) != 0)
@@ -149,16 +149,12 @@ static int schema_body(pg_slot *slot, void *ctx, pg_error *err)
         goto rollback;
     if (pgb_exec_simple(slot, PG_SCHEMA_VERSION_UPDATE_SQL, 1, err) != 0)
         goto rollback;
-    return pgb_exec_simple(slot, "COMMIT", 1, err);
+    /* Lost during COMMIT: in doubt, reported (opening the store again finds
+     * the version it reached and goes on from there). */
+    return pgb_commit(slot, 1, err);
 
 rollback:
-    if (slot->conn && PQstatus(slot->conn) == CONNECTION_OK) {
-        pg_error ignored;
-        pgb_exec_simple(slot, "ROLLBACK", 0, &ignored);
-    }
-    if (err->kind == PG_FAIL_CONN_DOUBT)
-        err->kind = PG_FAIL_CONN_SAFE;
-    return -1;
+    return pgb_abort(slot, err);
 }
 
 static int64_t open_now(const concert_options *opts)

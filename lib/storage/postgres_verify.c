@@ -19,7 +19,7 @@ typedef struct verify_state {
 static int verify_body(pg_slot *slot, void *ctx, pg_error *err)
 {
     verify_state *vs = ctx;
-    if (pgb_exec_simple(slot, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, err) != 0)
+    if (pgb_begin(slot, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) != 0)
         return -1;
     if (pgb_exec_simple(slot, PG_BULK_TIMEOUT_SQL, 0, err) != 0)
         goto rollback;
@@ -32,18 +32,18 @@ static int verify_body(pg_slot *slot, void *ctx, pg_error *err)
     vs->violations5 = pgb_exec_stmt(slot, PG_VERIFY_VIOLATIONS_5, NULL, 0, err);
     if (!vs->violations5)
         goto rollback;
-    return pgb_exec_simple(slot, "COMMIT", 0, err);
+    /* Read only: a lost COMMIT is safe to run again, from a clean state. */
+    if (pgb_commit(slot, 0, err) == 0)
+        return 0;
 
 rollback:
     PQclear(vs->counts);
     PQclear(vs->violations);
+    PQclear(vs->violations5);
     vs->counts = NULL;
     vs->violations = NULL;
-    if (slot->conn && PQstatus(slot->conn) == CONNECTION_OK) {
-        pg_error ignored;
-        pgb_exec_simple(slot, "ROLLBACK", 0, &ignored);
-    }
-    return -1;
+    vs->violations5 = NULL;
+    return pgb_abort(slot, err);
 }
 
 static int pg_verify(concert_storage *self, const concert_queue_params *params, int64_t now,
