@@ -40,11 +40,16 @@ if(CONCERT_WITH_POSTGRES)
   concert_reliability_test(reliability_many_servers_postgres many_servers.py --servers 3)
   concert_reliability_test(reliability_outage_postgres outage_pg.py)
   concert_reliability_test(reliability_load_postgres load.py --store postgres)
+  # A proxy withholds the server's reply to a committed unkeyed charge and to
+  # a block's COMMIT (dropped, or FATAL 57P01 in its place): applied once,
+  # never re-run; a read under the same fault is retried.
+  concert_reliability_test(reliability_commit_lost_postgres pg_commit_proxy.py)
   # tests/reliability/freeze_pg.py (a PostgreSQL that hangs rather than goes
   # away) is not registered: it fails today; see docs/reliability.md.
 else()
   foreach(name reliability_crash_postgres reliability_many_servers_postgres
-               reliability_outage_postgres reliability_load_postgres)
+               reliability_outage_postgres reliability_load_postgres
+               reliability_commit_lost_postgres)
     add_test(NAME ${name} COMMAND sh -c "echo 'SKIP: built with CONCERT_WITH_POSTGRES=OFF'; exit 77")
     set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 LABELS reliability)
   endforeach()
