@@ -53,6 +53,12 @@ set_tests_properties(postgres_backend PROPERTIES
   TIMEOUT 600
   ENVIRONMENT "CONCERT_TEST_PG_CONNINFO_FILE=${CONCERT_PG_PRIVATE_CONNINFO};CONCERT_TEST_PG_CTL=${CONCERT_PG_SCRIPTS}/ctl.sh")
 
+# The retry policy's table (no server needed).
+add_executable(concert_postgres_classify_tests ${CMAKE_CURRENT_SOURCE_DIR}/postgres_classify_test.c)
+target_link_libraries(concert_postgres_classify_tests PRIVATE concert_static
+                      PkgConfig::CRITERION PkgConfig::PG_TEST_LIBPQ Threads::Threads)
+add_test(NAME postgres_classify COMMAND concert_postgres_classify_tests)
+
 # The multi-process race (several processes, one store): the same program as
 # for SQLite, on a fresh database. Guarded in case another file defines it.
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/multiprocess/mp_race.c)

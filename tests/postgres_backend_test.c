@@ -2095,10 +2095,57 @@ Test(postgres, counters_count_the_connections_replaced_after_the_server_ended_th
     concert_close(db);
 }
 
-/* A step whose connection the server ends in the middle (a trigger ends its
- * own session, once): the step cannot have committed, so it is run again
- * on a new connection, and both counters say so. */
+/* A trigger that ends its own session the first time it fires on table. */
+static void kill_once_on(const char *table)
+{
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "CREATE SEQUENCE public.kill_once;"
+             "CREATE FUNCTION public.kill_once() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+             "BEGIN\n"
+             "  IF nextval('public.kill_once') = 1 THEN\n"
+             "    PERFORM pg_terminate_backend(pg_backend_pid());\n"
+             "    PERFORM pg_sleep(2);\n"
+             "  END IF;\n"
+             "  RETURN NEW;\n"
+             "END $$;"
+             "CREATE TRIGGER kill_once BEFORE UPDATE ON %s FOR EACH ROW "
+             "EXECUTE FUNCTION public.kill_once();",
+             table);
+    admin_exec(dbname, sql);
+}
+
+/* A step inside an explicit block whose connection the server ends before
+ * COMMIT (a trigger ends its own session, once): the block cannot have
+ * committed, so it is run again on a new connection, and both counters say
+ * so. */
 Test(postgres, counters_count_the_step_retried_after_its_connection_died)
+{
+    concert_storage *st = NULL;
+    concert_db *db = open_counted(&st, 1);
+    concert_storage_counters c;
+
+    load_catalog(db);
+    kill_once_on("concert.queue_state");
+    c = counters_of(st);
+    cr_assert_eq(c.retries, 0);
+    cr_assert_eq(c.reconnects, 0);
+    cr_assert_eq(concert_queue_pause(db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(admin_int("SELECT state FROM concert.queue_state WHERE id = 1"),
+                 CONCERT_QUEUE_PAUSED);
+    cr_assert_eq(admin_int("SELECT last_value FROM public.kill_once"), 2, "the block ran twice");
+    c = counters_of(st);
+    cr_assert_eq(c.retries, 1);
+    cr_assert_eq(c.reconnects, 1);
+    concert_close(db);
+}
+
+/* An auto-commit write (an unkeyed charge) whose session ends while it runs,
+ * with 57P01: the error cannot tell whether the server committed (it may
+ * arrive after the commit), so the charge is reported "may or may not have
+ * been applied" and is not run again. Here it had not committed: the
+ * balance is unchanged, and a later call works on a new connection. */
+Test(postgres, an_auto_commit_write_whose_session_ended_is_in_doubt_not_retried)
 {
     concert_storage *st = NULL;
     concert_db *db = open_counted(&st, 1);
@@ -2106,28 +2153,19 @@ Test(postgres, counters_count_the_step_retried_after_its_connection_died)
     int64_t balance = 0;
 
     load_catalog(db);
-    admin_exec(dbname,
-               "CREATE SEQUENCE public.kill_once;"
-               "CREATE FUNCTION public.kill_once() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-               "BEGIN\n"
-               "  IF nextval('public.kill_once') = 1 THEN\n"
-               "    PERFORM pg_terminate_backend(pg_backend_pid());\n"
-               "    PERFORM pg_sleep(2);\n"
-               "  END IF;\n"
-               "  RETURN NEW;\n"
-               "END $$;"
-               "CREATE TRIGGER kill_once BEFORE UPDATE ON concert.users FOR EACH ROW "
-               "EXECUTE FUNCTION public.kill_once();");
+    kill_once_on("concert.users");
+    cr_assert_eq(concert_charge_points(&balance, db, 1, 10, NULL), CONCERT_ESTORAGE);
+    cr_assert(strstr(concert_error_last()->message, "may or may not have been applied"), "%s",
+              concert_error_last()->message);
+    cr_assert_eq(admin_int("SELECT last_value FROM public.kill_once"), 1, "run once, not again");
+    cr_assert_eq(admin_int("SELECT balance FROM concert.users WHERE id = 1"), 1000);
     c = counters_of(st);
     cr_assert_eq(c.retries, 0);
-    cr_assert_eq(c.reconnects, 0);
     cr_assert_eq(concert_charge_points(&balance, db, 1, 10, NULL), 0, "%s",
                  concert_error_last()->message);
-    cr_assert_eq(balance, 1010, "charged once");
-    cr_assert_eq(admin_int("SELECT balance FROM concert.users WHERE id = 1"), 1010);
-    cr_assert_eq(admin_int("SELECT last_value FROM public.kill_once"), 2, "the step ran twice");
+    cr_assert_eq(balance, 1010);
     c = counters_of(st);
-    cr_assert_eq(c.retries, 1);
+    cr_assert_eq(c.retries, 0);
     cr_assert_eq(c.reconnects, 1);
     concert_close(db);
 }
