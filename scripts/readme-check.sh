@@ -23,14 +23,17 @@ fail() { echo "readme-check: FAIL: $*" >&2; exit 1; }
 
 work=$(mktemp -d)
 server_pid=""
+# The first command runs in its own process group (setsid): stopping it
+# also stops a build it may still be running.
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
+  if [ -n "$server_pid" ]; then
+    kill -- -"$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 # The two commands, as the README's first code block gives them.
 mapfile -t cmds < <(awk '/^```/ { if (inblock) exit; inblock = 1; next }
@@ -51,7 +54,7 @@ base=http://127.0.0.1:$port
 
 echo "== readme-check: 1. ${cmds[0]} --listen 127.0.0.1:$port"
 # shellcheck disable=SC2086 # the README's command, split as a shell would
-${cmds[0]} --listen "127.0.0.1:$port" >"$work/demo.log" 2>&1 &
+setsid ${cmds[0]} --listen "127.0.0.1:$port" >"$work/demo.log" 2>&1 &
 server_pid=$!
 status=""
 while kill -0 "$server_pid" 2>/dev/null; do
@@ -71,9 +74,10 @@ concerts=$(curl -s --max-time 5 -w '\n%{http_code}' "$base/api/v1/concerts" \
 [ "$(tail -n1 <<<"$concerts")" = 200 ] || fail "GET /api/v1/concerts: $concerts"
 grep -q '"id":1' <<<"$concerts" || fail "GET /api/v1/concerts does not list the demo concert: $concerts"
 echo "   concertd answered /healthz and /api/v1/concerts"
-kill "$server_pid"
+kill -- -"$server_pid"
 wait "$server_pid" 2>/dev/null || true
 server_pid=""
+! curl -s -o /dev/null --max-time 2 "$base/healthz" || fail "concertd still answers after it was stopped"
 
 echo "== readme-check: 2. ${cmds[1]} (its configure; then ctest in the build/ it left)"
 # shellcheck disable=SC2086
