@@ -107,6 +107,9 @@ int64_t bench_peak_rss_kib(void);
 int bench_peak_rss_reset(void);
 /* Give freed heap memory back to the system, so RSS shows what is kept. */
 void bench_heap_trim(void);
+/* Heap in use (malloc'ed and not freed, mallinfo2), in bytes: what the
+ * program holds whether or not its pages were touched. */
+int64_t bench_heap_in_use_bytes(void);
 
 /* Pseudo-random numbers for seat and token choice (xorshift; not secure,
  * only needs to be fast and spread out). */

@@ -1,7 +1,7 @@
 /*
  * Clocks, latency percentiles, medians over repetitions and process memory.
  */
-#define _GNU_SOURCE /* malloc_trim */
+#define _GNU_SOURCE /* malloc_trim, mallinfo2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -189,6 +189,12 @@ int bench_peak_rss_reset(void)
 void bench_heap_trim(void)
 {
     malloc_trim(0);
+}
+
+int64_t bench_heap_in_use_bytes(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return (int64_t)(mi.uordblks + mi.hblkhd);
 }
 
 uint64_t bench_rand(uint64_t *state)

@@ -48,13 +48,16 @@ int scenario_footprint(const bench_options *o)
     bench_peak_rss_reset();
     if (bench_store_open(&st, STORE_MEMORY, o, &opts) != 0)
         return -1;
-    const int64_t rss0 = rss_bytes_trimmed(), data0 = bench_vmdata_kib() * 1024;
+    const int64_t rss0 = rss_bytes_trimmed(), data0 = bench_vmdata_kib() * 1024,
+                  heap0 = bench_heap_in_use_bytes();
     if (bench_load_concert(st.db, 1, 1, 1, FOOTPRINT_ITEMS, 100) != 0)
         goto out;
-    const int64_t rss1 = rss_bytes_trimmed(), data1 = bench_vmdata_kib() * 1024;
+    const int64_t rss1 = rss_bytes_trimmed(), data1 = bench_vmdata_kib() * 1024,
+                  heap1 = bench_heap_in_use_bytes();
     if (bench_load_users(st.db, 1, FOOTPRINT_ITEMS, 0) != 0)
         goto out;
-    const int64_t rss2 = rss_bytes_trimmed(), data2 = bench_vmdata_kib() * 1024;
+    const int64_t rss2 = rss_bytes_trimmed(), data2 = bench_vmdata_kib() * 1024,
+                  heap2 = bench_heap_in_use_bytes();
     for (int64_t u = 1; u <= FOOTPRINT_ITEMS; u++) {
         const int e = concert_queue_issue(&info, st.db, u);
         if (e != 0) {
@@ -63,23 +66,28 @@ int scenario_footprint(const bench_options *o)
             goto out;
         }
     }
-    const int64_t rss3 = rss_bytes_trimmed(), data3 = bench_vmdata_kib() * 1024;
+    const int64_t rss3 = rss_bytes_trimmed(), data3 = bench_vmdata_kib() * 1024,
+                  heap3 = bench_heap_in_use_bytes();
     const int64_t peak = bench_peak_rss_kib();
     /* Memory that is allocated but never written (calloc'ed pages) is not
-     * resident; VmData growth shows the allocation alongside. */
-    char note[160];
+     * resident; VmData growth shows the allocation alongside, and heap in use
+     * (mallinfo2) what the store holds through malloc. */
+    char note[200];
     snprintf(note, sizeof(note),
-             "RSS growth loading one 1,000,000-seat schedule; allocated (VmData) %.1f B/seat",
-             (double)(data1 - data0) / FOOTPRINT_ITEMS);
+             "RSS growth loading one 1,000,000-seat schedule; allocated (VmData) %.1f B/seat; "
+             "heap in use %.1f B/seat",
+             (double)(data1 - data0) / FOOTPRINT_ITEMS, (double)(heap1 - heap0) / FOOTPRINT_ITEMS);
     rc = add_row("footprint.seat", "1,000,000 seats", (double)(rss1 - rss0) / FOOTPRINT_ITEMS,
                  "bytes_per_seat", peak, note);
-    snprintf(note, sizeof(note), "RSS growth loading users with 0 points; VmData %.1f B/user",
-             (double)(data2 - data1) / FOOTPRINT_ITEMS);
+    snprintf(note, sizeof(note),
+             "RSS growth loading users with 0 points; VmData %.1f B/user; heap in use %.1f B/user",
+             (double)(data2 - data1) / FOOTPRINT_ITEMS, (double)(heap2 - heap1) / FOOTPRINT_ITEMS);
     rc |= add_row("footprint.user", "1,000,000 users", (double)(rss2 - rss1) / FOOTPRINT_ITEMS,
                   "bytes_per_user", peak, note);
     snprintf(note, sizeof(note),
-             "RSS growth issuing 1,000,000 waiting tokens; VmData %.1f B/token",
-             (double)(data3 - data2) / FOOTPRINT_ITEMS);
+             "RSS growth issuing 1,000,000 waiting tokens; VmData %.1f B/token; heap in use "
+             "%.1f B/token",
+             (double)(data3 - data2) / FOOTPRINT_ITEMS, (double)(heap3 - heap2) / FOOTPRINT_ITEMS);
     rc |= add_row("footprint.token", "1,000,000 waiting",
                   (double)(rss3 - rss2) / FOOTPRINT_ITEMS, "bytes_per_token", peak, note);
 out:

@@ -285,16 +285,39 @@ static int concerts_check(const concert_catalog *c)
     return CONCERT_OK;
 }
 
+/* Bytes of the caller's concert_catalog that version covers: the offset of
+ * the first field the next version appended (fields are only appended), the
+ * whole struct for the current one; 0 for a version this library does not
+ * know. Version 2 changed a nested struct's field (reserved became
+ * concert_catalog_concert.max_per_user), not this struct's size. */
+static size_t catalog_size(unsigned int version)
+{
+    switch (version) {
+    case 1:
+    case 2:
+        return sizeof(concert_catalog);
+    default:
+        return 0;
+    }
+}
+
 int concert_catalog_load(concert_db *db, const concert_catalog *catalog)
 {
+    concert_catalog current;
+    size_t size;
     int rc;
     if (!db || !catalog)
         return concert__error_set(CONCERT_EINVAL, "concert_catalog_load: NULL argument");
-    if (catalog->version < 1 || catalog->version > CONCERT_CATALOG_VERSION)
+    size = catalog_size(catalog->version);
+    if (size == 0)
         return concert__error_set(CONCERT_EINVAL,
                                   "catalog.version: %u is unknown (expected 1 to %u)",
                                   catalog->version, CONCERT_CATALOG_VERSION);
-    if ((rc = users_check(catalog)) != 0 || (rc = concerts_check(catalog)) != 0)
+    /* Never read past an older caller's struct; fields it lacks stay zero.
+     * The caller's version is kept: the checks read nested fields by it. */
+    memset(&current, 0, sizeof(current));
+    memcpy(&current, catalog, size);
+    if ((rc = users_check(&current)) != 0 || (rc = concerts_check(&current)) != 0)
         return rc;
-    return concert__st_catalog_load(db, catalog, concert__now(db));
+    return concert__st_catalog_load(db, &current, concert__now(db));
 }

@@ -1,6 +1,7 @@
 /*
  * Opening a store: URI dispatch to a backend, option defaults, the clock.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -176,4 +177,46 @@ void concert_close(concert_db *db)
 const char *concert_backend_name(const concert_db *db)
 {
     return db && db->storage->name ? db->storage->name : "";
+}
+
+/* Bytes of the caller's concert_db_stats that version covers: the offset of
+ * the first field the next version appended (fields are only appended), the
+ * whole struct for the current one; 0 for a version this library does not
+ * know. Version 2 will add "case 1: return offsetof(concert_db_stats,
+ * <its first field>);" and move sizeof to case 2. */
+static size_t db_stats_size(unsigned int version)
+{
+    switch (version) {
+    case 1:
+        return sizeof(concert_db_stats);
+    default:
+        return 0;
+    }
+}
+
+int concert_db_stats_get(concert_db_stats *out, concert_db *db)
+{
+    concert_storage_counters backend;
+    concert_db_stats all;
+    size_t size;
+    int rc;
+
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_db_stats_get: NULL argument");
+    size = db_stats_size(out->version);
+    if (size == 0)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "concert_db_stats_get: version %u unknown (this library: 1..%u)",
+                                  out->version, (unsigned)CONCERT_DB_STATS_VERSION);
+    if ((rc = concert__st_counters(db, &backend)) != 0)
+        return rc;
+    memset(&all, 0, sizeof(all));
+    all.version = out->version;
+    all.storage_calls = atomic_load_explicit(&db->storage_calls, memory_order_relaxed);
+    all.storage_errors = atomic_load_explicit(&db->storage_errors, memory_order_relaxed);
+    all.storage_retries = backend.retries;
+    all.storage_reconnects = backend.reconnects;
+    /* An older caller's struct is shorter: write only the bytes it has. */
+    memcpy(out, &all, size);
+    return CONCERT_OK;
 }

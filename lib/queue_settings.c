@@ -115,17 +115,49 @@ int concert__shuffle(void *ctx, int64_t *items, size_t n)
 
 /* ---- changing the settings ---- */
 
+/* Bytes of the caller's concert_queue_update that version covers: the offset
+ * of the first field the next version appended (fields are only appended),
+ * the whole struct for the current one; 0 for a version this library does
+ * not know. Version 2 will add "case 1: return offsetof(concert_queue_update,
+ * <its first field>);" and move sizeof to case 2. */
+static size_t queue_update_size(unsigned int version)
+{
+    switch (version) {
+    case 1:
+        return sizeof(concert_queue_update);
+    default:
+        return 0;
+    }
+}
+
 int concert_queue_update_init(concert_queue_update *u, unsigned int version)
 {
+    size_t size = queue_update_size(version);
     if (!u)
         return concert__error_set(CONCERT_EINVAL, "concert_queue_update_init: NULL update");
-    if (version != CONCERT_QUEUE_UPDATE_VERSION)
+    if (size == 0)
         return concert__error_set(CONCERT_EINVAL,
                                   "concert_queue_update_init: unknown version %u (this library: "
-                                  "%u)",
+                                  "1 to %u)",
                                   version, CONCERT_QUEUE_UPDATE_VERSION);
-    memset(u, 0, sizeof(*u));
+    /* Only the caller's version's bytes: an older struct is shorter. */
+    memset(u, 0, size);
     u->version = version;
+    return CONCERT_OK;
+}
+
+/* Copy an update of any known version into a current one; the fields the
+ * caller's version lacks keep the CONCERT_QUEUE_UPDATE_INIT values. */
+static int update_upgrade(concert_queue_update *out, const concert_queue_update *u)
+{
+    size_t size = queue_update_size(u->version);
+    if (size == 0)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "queue update: version %u is unknown (this library: 1 to %u)",
+                                  u->version, CONCERT_QUEUE_UPDATE_VERSION);
+    concert_queue_update_init(out, CONCERT_QUEUE_UPDATE_VERSION);
+    memcpy(out, u, size);
+    out->version = CONCERT_QUEUE_UPDATE_VERSION;
     return CONCERT_OK;
 }
 
@@ -134,10 +166,6 @@ static int update_check(const concert_queue_update *u, int64_t now)
     const int known = CONCERT_QUEUE_SET_MAX_ACTIVE | CONCERT_QUEUE_SET_ADMIT_PER_MINUTE |
                       CONCERT_QUEUE_SET_STATE | CONCERT_QUEUE_SET_OPENS_AT;
 
-    if (u->version != CONCERT_QUEUE_UPDATE_VERSION)
-        return concert__error_set(CONCERT_EINVAL, "queue update: version %u is unknown (this "
-                                                  "library: %u)",
-                                  u->version, CONCERT_QUEUE_UPDATE_VERSION);
     if (u->fields == 0 || (u->fields & ~known) != 0)
         return concert__error_set(CONCERT_EINVAL, "queue update: fields 0x%x: give at least one "
                                                   "of max_active, admit_per_minute, state, "
@@ -177,17 +205,20 @@ static int update_check(const concert_queue_update *u, int64_t now)
 int concert_queue_update_apply(concert_queue_settings *out, concert_db *db,
                                const concert_queue_update *update)
 {
+    concert_queue_update current;
     concert_queue_settings after;
     int64_t now;
     int rc;
 
     if (!db || !update)
         return concert__error_set(CONCERT_EINVAL, "concert_queue_update_apply: NULL argument");
+    if ((rc = update_upgrade(&current, update)) != 0)
+        return rc;
     now = concert__now(db);
-    if ((rc = update_check(update, now)) != 0)
+    if ((rc = update_check(&current, now)) != 0)
         return rc;
     memset(&after, 0, sizeof(after));
-    if ((rc = concert__st_queue_configure(db, update, now, &after)) != 0)
+    if ((rc = concert__st_queue_configure(db, &current, now, &after)) != 0)
         return rc;
     /* This db sees its own change at once; others within their refresh. */
     concert__queue_cache_invalidate(db);

@@ -248,23 +248,3 @@ int concert__st_counters(concert_db *db, concert_storage_counters *out)
         memset(out, 0, sizeof(*out));
     return rc;
 }
-
-int concert_db_stats_get(concert_db_stats *out, concert_db *db)
-{
-    concert_storage_counters backend;
-    int rc;
-
-    if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_db_stats_get: NULL argument");
-    if (out->version < 1 || out->version > CONCERT_DB_STATS_VERSION)
-        return concert__error_set(CONCERT_EINVAL,
-                                  "concert_db_stats_get: version %u unknown (this library: 1..%u)",
-                                  out->version, (unsigned)CONCERT_DB_STATS_VERSION);
-    if ((rc = concert__st_counters(db, &backend)) != 0)
-        return rc;
-    out->storage_calls = atomic_load_explicit(&db->storage_calls, memory_order_relaxed);
-    out->storage_errors = atomic_load_explicit(&db->storage_errors, memory_order_relaxed);
-    out->storage_retries = backend.retries;
-    out->storage_reconnects = backend.reconnects;
-    return CONCERT_OK;
-}

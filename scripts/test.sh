@@ -4,8 +4,10 @@
 #   2. ASan + UBSan build: the C suites again (bindings excluded: they load the plain library;
 #      the browser tests too: they drive the routes http_contract already runs under ASan)
 #   3. TSan build: the multi-threaded behaviour tests
+#   Between 1 and 2: scripts/readme-check.sh (the README's two commands on a clean clone).
 # Environment: CONCERT_SKIP_POSTGRES=1 skips (visibly) the PostgreSQL tests;
-#              CONCERT_SKIP_SANITIZERS=1 runs only step 1 (for quick local runs).
+#              CONCERT_SKIP_SANITIZERS=1 runs only step 1 (for quick local runs);
+#              CONCERT_TEST_CONFIGURE_ONLY=1 stops after step 1's configure (readme-check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -15,8 +17,16 @@ echo "== build and test (RelWithDebInfo)"
 # Tests forced on: a build/ configured by scripts/demo.sh (tests off) must not
 # make this command pass having run nothing; --no-tests=error guards the same.
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONCERT_BUILD_TESTS=ON >/dev/null
+if [ "${CONCERT_TEST_CONFIGURE_ONLY:-0}" = "1" ]; then
+  # scripts/readme-check.sh: it checks this configure, not the whole suite.
+  echo "== configured build/ (CONCERT_TEST_CONFIGURE_ONLY=1): stopping here"
+  exit 0
+fi
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure --no-tests=error -j2 --timeout 900)
+
+echo "== the README's two commands on a clean clone"
+scripts/readme-check.sh
 
 if [ "${CONCERT_SKIP_SANITIZERS:-0}" = "1" ]; then
   echo "== sanitizer runs skipped (CONCERT_SKIP_SANITIZERS=1)"

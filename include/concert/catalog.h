@@ -201,7 +201,9 @@ typedef struct concert_catalog_concert {
     size_t schedule_count;
 } concert_catalog_concert;
 
-/* 2: concert_catalog_concert.max_per_user (version 1 catalogs still load). */
+/* 2: concert_catalog_concert.max_per_user (version 1 catalogs still load,
+ * their concerts' reserved field must be 0). A version of 0 or one newer than
+ * this library's is CONCERT_EINVAL. */
 #define CONCERT_CATALOG_VERSION 2
 
 typedef struct concert_catalog {

@@ -59,8 +59,11 @@ typedef struct concert_db_stats {
     uint64_t storage_reconnects;  /* connections the backend replaced */
 } concert_db_stats;
 
-/* Fill *out (out->version set by the caller). Cheap: atomic loads, no store
- * access. Errors: CONCERT_EINVAL (NULL, or an unknown version). */
+/* Fill *out (out->version set by the caller, 1 to CONCERT_DB_STATS_VERSION):
+ * only the fields of the caller's version are written, so a caller built
+ * against an older header gets no bytes past its struct. Cheap: atomic
+ * loads, no store access. Errors: CONCERT_EINVAL (NULL, a version of 0 or
+ * newer than this library's). */
 CONCERT_EXTERN int concert_db_stats_get(concert_db_stats *out, concert_db *db);
 
 CONCERT_END_DECLS

@@ -78,9 +78,11 @@ typedef struct concert_options {
 
 /*
  * Initialise opts to the defaults for the given version (pass
- * CONCERT_OPTIONS_VERSION; 1 to 3 are accepted for old callers and fill
- * only their versions' fields). Returns CONCERT_EINVAL for a NULL opts or an unknown
- * version. For bindings that cannot expand the macro.
+ * CONCERT_OPTIONS_VERSION; 1 to 3 are accepted for old callers and write
+ * only their versions' fields, never past their struct). concert_open()
+ * accepts the same versions and gives the fields a version lacks their
+ * defaults. Returns CONCERT_EINVAL for a NULL opts, a version of 0 or one
+ * newer than this library's. For bindings that cannot expand the macro.
  */
 CONCERT_EXTERN int concert_options_init(concert_options *opts, unsigned int version);
 

@@ -193,8 +193,11 @@ typedef struct concert_queue_update {
 } concert_queue_update;
 
 #define CONCERT_QUEUE_UPDATE_INIT {CONCERT_QUEUE_UPDATE_VERSION, 0, 0, 0, 0, 0, 0}
-/* For bindings that cannot expand the macro. CONCERT_EINVAL on a NULL or an
- * unknown version. */
+/* For bindings that cannot expand the macro. Any version from 1 to
+ * CONCERT_QUEUE_UPDATE_VERSION: only that version's fields are written (an
+ * older caller's struct is shorter). CONCERT_EINVAL on a NULL, a version of 0
+ * or one newer than this library's. concert_queue_update_apply() accepts the
+ * same versions and gives the fields a version lacks their _INIT values. */
 CONCERT_EXTERN int concert_queue_update_init(concert_queue_update *u, unsigned int version);
 
 /*

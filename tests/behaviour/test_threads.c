@@ -4,6 +4,7 @@
  * support/races.c so the ThreadSanitizer driver runs the very same code.
  */
 #include <criterion/criterion.h>
+#include <string.h>
 
 #include "harness.h"
 #include "races.h"
@@ -14,9 +15,13 @@ TestSuite(threads, .init = setup_store_with_catalog, .fini = teardown_store, .ti
 
 static concert_token_info tokens[THREADS];
 
+/* The first unexpected result with the failing worker's own code and
+ * message (races.c keeps them; concert_error_last() here would be the main
+ * thread's, another call's). */
 #define expect_clean(res)                                                                      \
-    cr_assert_eq((res).others, 0, "%d unexpected results, first %s: %s", (res).others,          \
-                 concert_error_name((res).first_other_rc), concert_error_last()->message)
+    cr_assert_eq((res).others, 0, "%d unexpected results, first %s (%d) in a worker: %s",        \
+                 (res).others, concert_error_name((res).first_other_rc), (res).first_other_rc, \
+                 (res).first_other_message)
 
 Test(threads, sixty_four_buyers_one_seat_one_winner)
 {
@@ -31,6 +36,25 @@ Test(threads, sixty_four_buyers_one_seat_one_winner)
     expect_ok(concert_seats_available(&seats, db, tokens[0].token, 10));
     cr_assert_eq(seats->count, 49);
     concert_seat_list_free(seats);
+}
+
+/* The report itself: workers charging a user who does not exist each fail
+ * in their own thread; the result carries that failure, not whatever the
+ * main thread last saw. */
+Test(threads, a_workers_failure_is_reported_with_its_own_code_and_message)
+{
+    race_result res;
+    int64_t bal;
+    expect_rc(concert_points_balance(&bal, db, 2), CONCERT_OK);
+    race_charge_one_user(db, 987654, 4, &res);
+    cr_assert_eq(res.successes, 0);
+    cr_assert_eq(res.others, 4 * 10);
+    cr_assert_eq(res.first_other_rc, CONCERT_EUSER_NOT_FOUND, "%s",
+                 concert_error_name(res.first_other_rc));
+    cr_assert(strstr(res.first_other_message, "987654"), "worker's message: '%s'",
+              res.first_other_message);
+    cr_assert_null(strstr(concert_error_last()->message, "987654"),
+                   "the main thread never made that call");
 }
 
 Test(threads, sixty_four_chargers_exact_sum)

@@ -1,5 +1,10 @@
 """Many keep-alive clients at once: 1,000 connections each send two requests
-on the same socket; every one is answered 200 and no connection is dropped."""
+on the same socket; every one is answered 200 and no connection is dropped.
+
+How it fails: a reply that is not 200 or not the health body; a connection the
+server closes after either reply (recv returns b"" while replies are pending,
+or, once both are in, the server's FIN is waiting on the socket); a reply
+announcing "Connection: close"; a client still waiting at the deadline."""
 import resource
 import selectors
 import socket
@@ -28,7 +33,7 @@ def test_a_thousand_keep_alive_clients(start_server):
     for _ in range(CLIENTS):
         sock = socket.create_connection((server.host, server.port), timeout=10)
         sock.setblocking(False)
-        state = {"sock": sock, "buf": b"", "answered": 0, "port": sock.getsockname()[1]}
+        state = {"sock": sock, "buf": b"", "answered": 0}
         clients.append(state)
         sel.register(sock, selectors.EVENT_READ, state)
     # Every client is connected before any request goes out: 1,000 at once.
@@ -49,6 +54,7 @@ def test_a_thousand_keep_alive_clients(start_server):
                 if len(rest) < length:
                     break
                 assert head.startswith(b"HTTP/1.1 200"), head
+                assert b"connection: close" not in head.lower(), head
                 assert rest[:length] == b'{"status":"ok"}\n'
                 c["buf"] = rest[length:]
                 c["answered"] += 1
@@ -56,10 +62,20 @@ def test_a_thousand_keep_alive_clients(start_server):
                     c["sock"].sendall(request)  # second request, same socket
                 else:
                     pending -= 1
+    assert pending == 0, f"{pending} of {CLIENTS} clients did not get both replies"
+    closed = 0
     for c in clients:
         sel.unregister(c["sock"])
-        # Still the socket it started with: nothing was reopened.
-        assert c["sock"].getsockname()[1] == c["port"]
+        # Both replies are in; the server must still hold the connection open
+        # (keep-alive): nothing to read, no FIN. b"" means it closed it.
+        try:
+            extra = c["sock"].recv(1)
+        except BlockingIOError:
+            extra = None
+        if extra == b"":
+            closed += 1
+        else:
+            assert extra is None, f"unexpected bytes after the second reply: {extra!r}"
         c["sock"].close()
     sel.close()
-    assert pending == 0, f"{pending} of {CLIENTS} clients did not get both replies"
+    assert closed == 0, f"the server closed {closed} of {CLIENTS} keep-alive connections"

@@ -72,17 +72,26 @@ def test_missing_wrong_and_unknown_tokens_are_401(server):
 
 
 def test_queue_admits_in_arrival_order(start_server, store):
-    server = start_server(store, args=["--max-active", "1"])
+    server = start_server(store, args=["--max-active", "1", "--wait-ttl", "120"])
+    before = datetime.datetime.now(datetime.timezone.utc)
     first = server.issue(1)
     second = server.issue(2)
     third = server.issue(3)
+    after = datetime.datetime.now(datetime.timezone.utc)
     assert first["status"] == "ACTIVE" and first["position"] == 0
     assert second["status"] == "WAITING" and second["position"] == 1
     assert third["status"] == "WAITING" and third["position"] == 2
     assert second["prequeue"] is False and third["prequeue"] is False
+    # One admission so far and no 5 s admission window closed: no rate, so no
+    # estimate (a number here would be invented). A WAITING token is dropped
+    # unless polled within --wait-ttl of joining: expires_at is that moment.
+    ttl = datetime.timedelta(seconds=120)
+    slack = datetime.timedelta(milliseconds=1)  # written in whole ms
+    assert first["eta_seconds"] is None
     for waiting in (second, third):
-        assert waiting["eta_seconds"] is None or waiting["eta_seconds"] >= 0
-        assert waiting["expires_at"] is None or parse_time(waiting["expires_at"])
+        assert waiting["eta_seconds"] is None, waiting
+        expires = parse_time(waiting["expires_at"])
+        assert before + ttl - slack <= expires <= after + ttl + slack, (before, expires, after)
 
     # A waiting token may not browse or book yet.
     assert_error(server.call("GET", "/api/v1/concerts", token=second["token"]),

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "races.h"
@@ -24,18 +25,30 @@ typedef struct worker {
     int index;
 } worker;
 
-static void tally(race *r, int rc, int ok_loss)
+/* Count one outcome. why: what the race found wrong, or NULL for a library
+ * failure, whose message is read here, in the worker's thread (the error is
+ * thread-local: the main thread cannot see it). */
+static void tally_why(race *r, int rc, int ok_loss, const char *why)
 {
+    const char *message = rc != 0 && !ok_loss && !why ? concert_error_last()->message : why;
     pthread_mutex_lock(&r->lock);
     if (rc == 0) {
         r->result.successes++;
     } else if (ok_loss) {
         r->result.expected++;
     } else {
-        if (r->result.others++ == 0)
+        if (r->result.others++ == 0) {
             r->result.first_other_rc = rc;
+            snprintf(r->result.first_other_message, sizeof(r->result.first_other_message),
+                     "%s", message ? message : "");
+        }
     }
     pthread_mutex_unlock(&r->lock);
+}
+
+static void tally(race *r, int rc, int ok_loss)
+{
+    tally_why(r, rc, ok_loss, NULL);
 }
 
 static void run(race *r, int n, void *(*fn)(void *), race_result *out)
@@ -95,8 +108,14 @@ static void *hold_one_token_worker(void *arg)
     /* The owner cache is filled and read from every thread at once. */
     if (rc == 0 || rc == CONCERT_EHOLD_LIMIT) {
         int orc = concert_queue_token_owner(&owner, r->db, r->token);
-        if (orc != 0 || (rc == 0 && owner != res.user_id))
-            rc = orc != 0 ? orc : CONCERT_EINTERNAL;
+        if (orc != 0) {
+            tally(r, orc, 0);
+            return NULL;
+        }
+        if (rc == 0 && owner != res.user_id) {
+            tally_why(r, CONCERT_EINTERNAL, 0, "the token's owner is not the hold's user");
+            return NULL;
+        }
     }
     tally(r, rc, rc == CONCERT_EHOLD_LIMIT);
     return NULL;
@@ -143,12 +162,17 @@ static void *pay_worker(void *arg)
     rc = concert_pay(&p, r->db, r->token, r->a, r->key);
     if (rc == 0 && r->key) {
         /* Every replay must report the one payment. */
+        int other = 0;
         pthread_mutex_lock(&r->lock);
         if (r->payment_id == 0)
             r->payment_id = p.id;
         else if (r->payment_id != p.id)
-            rc = CONCERT_EINTERNAL;
+            other = 1;
         pthread_mutex_unlock(&r->lock);
+        if (other) {
+            tally_why(r, CONCERT_EINTERNAL, 0, "a keyed replay reported another payment");
+            return NULL;
+        }
     }
     tally(r, rc, !r->key && (rc == CONCERT_ETOKEN_INVALID || rc == CONCERT_EALREADY_PAID));
     return NULL;
@@ -218,7 +242,8 @@ static void *poll_worker(void *arg)
                 /* A position seen by one thread never goes up. */
                 int ok = t.position >= 1 && t.position <= last[j];
                 last[j] = t.position;
-                tally(r, ok ? 0 : 1, 0);
+                tally_why(r, ok ? 0 : CONCERT_EINTERNAL, 0,
+                          "a WAITING position went up or left 1..previous");
             } else if (rc == 0) {
                 last[j] = 0;
                 tally(r, 0, 0);

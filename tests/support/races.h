@@ -13,6 +13,10 @@ typedef struct race_result {
     int expected;   /* calls that failed the way losers should */
     int others;     /* anything else: always a bug */
     int first_other_rc;
+    /* The first "other" failure as the worker thread saw it: its own
+     * concert_error_last() message (thread-local, so the main thread's would
+     * be another call's), or what the race itself found wrong. */
+    char first_other_message[320];
 } race_result;
 
 #define RACE_MAX_THREADS 128

@@ -73,8 +73,9 @@ int main(int argc, char **argv)
     }
     race_hold_with_one_token(db, hoarder.token, THREADS, 10, 100, &res);
     if (res.others)
-        fprintf(stderr, "hold race: %d held, %d refused, %d others (first %s)\n", res.successes,
-                res.expected, res.others, concert_error_name(res.first_other_rc));
+        fprintf(stderr, "hold race: %d held, %d refused, %d others (first %s: %s)\n",
+                res.successes, res.expected, res.others, concert_error_name(res.first_other_rc),
+                res.first_other_message);
     check(res.successes == CONCERT_DEFAULT_MAX_HOLDS_PER_USER &&
               res.expected == THREADS - CONCERT_DEFAULT_MAX_HOLDS_PER_USER && res.others == 0,
           "64 threads holding with one buyer's token: exactly the limit lands");
