@@ -163,8 +163,14 @@ int memory__queue_status(concert_storage *self, const concert_queue_params *para
         goto done;
     }
     t = memory__token(s, index);
-    if (t->state == CONCERT_TOKEN_WAITING && memory__token_live(t, params, now))
-        t->when = now;
+    if (t->state == CONCERT_TOKEN_WAITING) {
+        /* an idle one reported ENDED here ends for good: a poll at an
+         * earlier `now` (storage.h) must not bring it back */
+        if (memory__token_live(t, params, now))
+            t->when = now;
+        else
+            memory__token_end(s, index, params, now);
+    }
     token_report(s, params, index, now, 0, out);
 done:
     memory__store_unlock(s);

@@ -140,7 +140,7 @@ static int verify_reservations(const memory_store *s, int64_t now, const verify_
             rc = violation(v, "reservation %zu: CONFIRMED but seat %lld of schedule %lld is not "
                               "sold to it",
                            i + 1, (long long)r->seat_number, (long long)sc->id);
-        else if (r->status == CONCERT_RESERVATION_HELD && r->held_until > now && seat_sold)
+        else if (memory__hold_live(r, now) && seat_sold)
             rc = violation(v, "seat %lld of schedule %lld: sold to reservation %u and under a "
                               "live hold by reservation %zu",
                            (long long)r->seat_number, (long long)sc->id, ref, i + 1);
@@ -214,7 +214,7 @@ static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark
     for (size_t i = 0; i < s->reservations_count && rc == 0; i++) {
         const mem_reservation *r = &s->reservations[i];
         uint32_t concert = s->schedules[r->schedule].concert, user, at;
-        if (r->status == CONCERT_RESERVATION_HELD && r->held_until > now && !mark[i]) {
+        if (memory__hold_live(r, now) && !mark[i]) {
             rc = violation(v, "reservation %zu: a live hold its user's limit does not count",
                            i + 1);
             continue;
@@ -341,20 +341,27 @@ static int verify_queue(const memory_store *s, int64_t now, const verify_out *v,
     int64_t live = 0, active_state = 0;
     int64_t bound = s->settings.max_active > s->active_grace ? s->settings.max_active
                                                              : s->active_grace;
-    uint64_t previous = 0;
-    /* every ACTIVE token entered the FIFO when admitted and leaves it only
-     * once it is no longer ACTIVE, so the FIFO holds all of them; they were
-     * admitted in ticket order, and pruning never passes one */
-    for (size_t i = 0; i < s->active_fifo.count; i++) {
-        const uint64_t n = memory__token_number(s, mem_ring_at(&s->active_fifo, i));
-        const mem_token *t = memory__token(s, n);
-        if (n >= s->tokens.end || (i > 0 && n <= previous))
-            return violation(v, "queue: the active FIFO names ticket %llu out of order or "
-                                "no longer kept",
-                             (unsigned long long)n + 1);
-        previous = n;
+    /* every ACTIVE token entered the heap when admitted and leaves it only
+     * once it is no longer ACTIVE (each ticket is admitted once, so it is
+     * there once), so the heap holds all of them; pruning never passes
+     * one */
+    for (size_t i = 0; i < s->active_heap.count; i++) {
+        const mem_deadline *e = &s->active_heap.items[i];
+        const mem_token *t;
+        if (i > 0 && e->at < s->active_heap.items[(i - 1) / 2].at)
+            return violation(v, "queue: the active heap is out of order at entry %zu", i);
+        if (e->id >= s->tokens.end)
+            return violation(v, "queue: the active heap names ticket %llu, never issued",
+                             (unsigned long long)e->id + 1);
+        if (e->id < s->tokens.base)
+            continue;
+        t = memory__token(s, e->id);
         if (t->state != CONCERT_TOKEN_ACTIVE)
             continue;
+        if (t->when != e->at)
+            return violation(v, "queue: ticket %llu expires at %lld, its heap entry says %lld",
+                             (unsigned long long)e->id + 1, (long long)t->when,
+                             (long long)e->at);
         active_state++;
         live += now < t->when;
     }
