@@ -394,3 +394,8 @@ uint64_t fault_storage_total(fault_storage *fs)
     pthread_mutex_unlock(&fs->lock);
     return n;
 }
+
+concert_storage *fault_storage_inner(fault_storage *fs)
+{
+    return fs->inner;
+}

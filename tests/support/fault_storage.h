@@ -73,6 +73,10 @@ size_t fault_storage_log(fault_storage *fs, fault_record *out, size_t max);
 /* Faults injected since the wrapper was made. */
 uint64_t fault_storage_total(fault_storage *fs);
 
+/* The wrapped store itself, to read it with no fault and no core in
+ * between (a test's audit). Valid as long as the wrapper. */
+concert_storage *fault_storage_inner(fault_storage *fs);
+
 /* 1 if the named method may change the store (an after-fault applies to it). */
 int fault_storage_is_write(const char *method);
 
