@@ -73,6 +73,14 @@ typedef struct buyer {
     int64_t active_until;           /* reported ACTIVE until (0: not seen ACTIVE) */
     const char *ended_by;           /* how the model last lost its token */
     int64_t ended_at;
+    /* A WAITING token a poll reported ended for idleness at idle_at: the
+     * queue rules' predicate makes it live again at an earlier now, and
+     * storage.h does not say such a report settles it (the memory store
+     * settles it, PostgreSQL does not), so the model accepts it back only
+     * then. An ACTIVE one must stay ended: its end was counted. */
+    char idle[CONCERT_TOKEN_SIZE];
+    int64_t idle_at;
+    int idle_revivable; /* now has since gone back before idle_at */
     int64_t balance;
     size_t ledger;
     int64_t held[HELD_TRACKED];     /* reservations the buyer may still pay */
@@ -483,7 +491,10 @@ static int op_join(sim *s, buyer *b)
     }
     if (rc != 0)
         return 0;
-    if (!t.is_new && strcmp(t.token, b->token) != 0)
+    if (!t.is_new && strcmp(t.token, b->token) != 0 && b->idle_revivable &&
+        strcmp(t.token, b->idle) == 0)
+        b->token[0] = '\0'; /* idled out at a later now, lived again at an earlier one */
+    else if (!t.is_new && strcmp(t.token, b->token) != 0)
         return fail(s, "join: user %lld got back a token it was not holding (%s, expires T0%+lld; "
                        "the model's: \"%.8s\", %s at T0%+lld)",
                     (long long)b->id, concert_token_state_name(t.state),
@@ -508,6 +519,11 @@ static int op_poll(sim *s, buyer *b)
         if (b->active_until > s->high_now)
             return fail(s, "poll: user %lld's ACTIVE token (until T0%+lld) is invalid",
                         (long long)b->id, (long long)(b->active_until - T0));
+        if (!b->active_until) {
+            memcpy(b->idle, b->token, sizeof(b->idle));
+            b->idle_at = s->now;
+            b->idle_revivable = 0;
+        }
         token_ended(b, "a poll said invalid");
         b->ended_at = s->now;
         return 0;
@@ -845,6 +861,10 @@ static void clock_move(sim *s, int64_t delta)
         s->now = T0;
     if (s->now > s->high_now)
         s->high_now = s->now;
+    for (int i = 0; i < USERS && delta < 0; i++) {
+        if (s->buyers[i].idle[0] && s->now < s->buyers[i].idle_at)
+            s->buyers[i].idle_revivable = 1;
+    }
 }
 
 static int op_concert(sim *s);
