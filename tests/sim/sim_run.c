@@ -72,6 +72,7 @@ typedef struct buyer {
     int64_t last_position;          /* last WAITING position of token, 0: none */
     int64_t active_until;           /* reported ACTIVE until (0: not seen ACTIVE) */
     const char *ended_by;           /* how the model last lost its token */
+    char ended[CONCERT_TOKEN_SIZE]; /* the token a payment or a leave ended */
     int64_t ended_at;
     /* A WAITING token a poll reported ended for idleness at idle_at: the
      * queue rules' predicate makes it live again at an earlier now, and
@@ -282,6 +283,7 @@ static int sched_index(int64_t schedule_id)
 static void token_ended(buyer *b, const char *why)
 {
     b->ended_by = why;
+    memcpy(b->ended, b->token, sizeof(b->ended));
     b->token[0] = '\0';
     b->last_position = 0;
     b->active_until = 0;
@@ -441,6 +443,8 @@ static int audit_verify(sim *s)
 }
 
 /* ---- the buyers' operations ---- */
+
+static int browse(sim *s, buyer *b, int use_ended);
 
 /* What a token report tells the model; checks positions never go up. */
 static int learn_token(sim *s, buyer *b, const concert_token_info *t, const char *what)
@@ -719,6 +723,10 @@ static int op_pay(sim *s, buyer *b)
             ids[j] = ids[j - 1];
             ids[j - 1] = t;
         }
+    /* Buyers look before they pay (which also lets the db remember the token). */
+    if (pick(s, 2) && browse(s, b, 0) != 0)
+        return -1;
+    fault_storage_log_reset(s->fs);
     snprintf(key, sizeof(key), "pay-%u", ++s->key_counter);
     snprintf(token, sizeof(token), "%s", b->token);
     rc = concert_pay_order(&p, s->db, token, ids, n, keyed ? key : NULL);
@@ -737,6 +745,8 @@ static int op_pay(sim *s, buyer *b)
     if (rc == 0 || kind == APPLIED) {
         if (learn_payment(s, b, ids, n, rc == 0 ? &p : NULL) != 0)
             return -1;
+        if (kind == APPLIED)
+            b->ended_by = keyed ? "paid (reply lost, keyed retry replayed)" : "paid (reply lost)";
         if (keyed) {
             b->pay = (keyed_pay){1, "", "", {0, 0, 0}, n, p, s->now};
             snprintf(b->pay.key, sizeof(b->pay.key), "%s", key);
@@ -747,7 +757,11 @@ static int op_pay(sim *s, buyer *b)
             if (audit_reservation(s, ids[i], CONCERT_RESERVATION_CONFIRMED, "pay") != 0)
                 return -1;
         }
-        return audit_user(s, b, "pay");
+        if (audit_user(s, b, "pay") != 0)
+            return -1;
+        /* The token this payment ended is refused at once, reads included. */
+        fault_storage_log_reset(s->fs);
+        return browse(s, b, 1);
     }
     if (rc == CONCERT_EINSUFFICIENT_POINTS) {
         int64_t sum = 0;
@@ -869,6 +883,48 @@ static void clock_move(sim *s, int64_t delta)
 
 static int op_concert(sim *s);
 
+/*
+ * A buyer looks at the free seats, with its live token or with one a
+ * payment or a leave of this db ended (which must be refused at once,
+ * whatever the db remembers). A seat listed free is neither sold nor under
+ * a hold that cannot have run out.
+ */
+static int op_browse(sim *s, buyer *b)
+{
+    return browse(s, b, b->ended[0] && (pick(s, 2) || !b->token[0]));
+}
+
+static int browse(sim *s, buyer *b, int use_ended)
+{
+    concert_seat_list *list = NULL;
+    int sched = s->nsched - 1 - (int)pick(s, BATCH), kind, rc;
+    const char *token = use_ended ? b->ended : b->token;
+    if (!token[0])
+        return 0;
+    rc = concert_seats_available(&list, s->db, token, (sched + 1) * 10);
+    if (outcome(s, rc, "seats_available", &kind) != 0)
+        return -1;
+    if (rc != 0)
+        return 0;
+    if (use_ended) {
+        concert_seat_list_free(list);
+        return fail(s, "browse: user %lld's token was accepted after it %s", (long long)b->id,
+                    b->ended_by);
+    }
+    for (size_t i = 0; i < list->count; i++) {
+        int64_t n = list->items[i].number, holder = HOLDER(sched, n);
+        model_res *h = holder ? res_find(s, holder) : NULL;
+        if (SOLD(sched, n) ||
+            (h && h->status == CONCERT_RESERVATION_HELD && h->held_until > s->high_now)) {
+            concert_seat_list_free(list);
+            return fail(s, "browse: seat %d/%lld listed free, but it is %s", sched, (long long)n,
+                        SOLD(sched, n) ? "sold" : "held");
+        }
+    }
+    concert_seat_list_free(list);
+    return 0;
+}
+
 static int step(sim *s)
 {
     buyer *b = &s->buyers[pick(s, USERS)];
@@ -898,6 +954,8 @@ static int step(sim *s)
         rc = op_charge_retry(s, b);
     else if (roll < 880)
         rc = op_pay(s, b);
+    else if (roll < 900)
+        rc = op_browse(s, b);
     else if (roll < 950) {
         clock_move(s, 1 + pick(s, 2000));
         rc = 0;
