@@ -732,6 +732,16 @@ static int op_pay(sim *s, buyer *b)
     rc = concert_pay_order(&p, s->db, token, ids, n, keyed ? key : NULL);
     if (outcome(s, rc, "pay", &kind) != 0)
         return -1;
+    if (kind == NOT_APPLIED && keyed && is_store_trouble(rc) && pick(s, 2)) {
+        /* The client retries its keyed payment: a first attempt that never
+         * reached the store left the key free, so this one is the payment. */
+        fault_storage_off(s->fs);
+        rc = concert_pay_order(&p, s->db, token, ids, n, key);
+        faults_apply(s);
+        kind = CLEAN;
+        if (is_store_trouble(rc) || rc == CONCERT_EINTERNAL)
+            return fail(s, "pay: the keyed retry failed with no fault: %s", concert_error_name(rc));
+    }
     if (kind == APPLIED && keyed) {
         /* Lost reply, keyed: the retry must return the stored payment. */
         fault_storage_off(s->fs);
@@ -794,7 +804,12 @@ static int op_pay_retry(sim *s, buyer *b)
         ids[n] = ids[n - 1] + 1000000; /* a body the key was not used with */
         n++;
     }
-    rc = concert_pay_order(&p, s->db, k->token, ids, n, k->key);
+    /* The key is the user's: a retry with the user's newer ACTIVE token
+     * replays too (a WAITING one is refused first, storage.h). */
+    rc = concert_pay_order(&p, s->db,
+                           b->token[0] && b->active_until > s->high_now && pick(s, 2) ? b->token
+                                                                                     : k->token,
+                           ids, n, k->key);
     if (outcome(s, rc, "pay", &kind) != 0)
         return -1;
     if (kind == CLEAN && other && rc != CONCERT_EIDEMPOTENCY_KEY_REUSED)
@@ -823,6 +838,15 @@ static int op_charge(sim *s, buyer *b)
     rc = concert_charge_points(&balance, s->db, b->id, amount, keyed ? key : NULL);
     if (outcome(s, rc, "charge", &kind) != 0)
         return -1;
+    if (kind == NOT_APPLIED && keyed && is_store_trouble(rc) && pick(s, 2)) {
+        fault_storage_off(s->fs);
+        rc = concert_charge_points(&balance, s->db, b->id, amount, key);
+        faults_apply(s);
+        kind = CLEAN;
+        if (rc != 0)
+            return fail(s, "charge: the keyed retry failed with no fault: %s",
+                        concert_error_name(rc));
+    }
     if (kind == APPLIED && keyed) {
         fault_storage_off(s->fs);
         rc = concert_charge_points(&balance, s->db, b->id, amount, key);
