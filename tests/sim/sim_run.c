@@ -513,7 +513,7 @@ static int op_join(sim *s, buyer *b)
 static int op_poll(sim *s, buyer *b)
 {
     concert_token_info t;
-    int kind, rc;
+    int kind, rc, was_active;
     if (!b->token[0])
         return 0;
     rc = concert_queue_status(&t, s->db, b->token);
@@ -528,8 +528,11 @@ static int op_poll(sim *s, buyer *b)
             b->idle_at = s->now;
             b->idle_revivable = 0;
         }
-        token_ended(b, "a poll said invalid");
+        was_active = b->active_until != 0;
+        token_ended(b, was_active ? "ran out (a poll said invalid)" : "idled out");
         b->ended_at = s->now;
+        if (!was_active)
+            b->ended[0] = '\0'; /* may live again at an earlier now (see idle) */
         return 0;
     }
     if (rc != 0)
