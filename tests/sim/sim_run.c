@@ -71,6 +71,9 @@ typedef struct buyer {
     char token[CONCERT_TOKEN_SIZE]; /* "" when the model knows of no live one */
     int64_t last_position;          /* last WAITING position of token, 0: none */
     int64_t active_until;           /* reported ACTIVE until (0: not seen ACTIVE) */
+    int64_t live_until;             /* the token's expires_at in its latest report */
+    int64_t reported_at;            /* the now of that report */
+    int back_since_report;          /* now has gone back before reported_at since */
     const char *ended_by;           /* how the model last lost its token */
     char ended[CONCERT_TOKEN_SIZE]; /* the token a payment or a leave ended */
     int64_t ended_at;
@@ -104,6 +107,8 @@ typedef struct sim {
     size_t nres, capres;
     long op;
     unsigned key_counter;
+    int64_t trace;          /* SIM_TRACE: a buyer whose calls go to stderr */
+    int64_t current;        /* the buyer of the step running */
     sim_result *out;
 } sim;
 
@@ -190,6 +195,10 @@ static int outcome(sim *s, int rc, const char *step, int *kind)
     fault_record log[FAULT_LOG_SIZE];
     size_t n = fault_storage_log(s->fs, log, FAULT_LOG_SIZE);
     s->out->faults += (long)n;
+    if (s->trace && s->trace == s->current)
+        fprintf(stderr, "op %ld now T0%+lld: %s -> %s (%zu faults%s)\n", s->op,
+                (long long)(s->now - T0), step, concert_error_name(rc), n,
+                n && log[0].phase == FAULT_AFTER ? ", first after" : "");
     *kind = CLEAN;
     if (n == 0) {
         if (is_store_trouble(rc) || rc == CONCERT_EINTERNAL)
@@ -449,6 +458,10 @@ static int browse(sim *s, buyer *b, int use_ended);
 /* What a token report tells the model; checks positions never go up. */
 static int learn_token(sim *s, buyer *b, const concert_token_info *t, const char *what)
 {
+    if (s->trace == b->id)
+        fprintf(stderr, "op %ld now T0%+lld: %s: %.6s %s pos %lld until T0%+lld new %d\n", s->op,
+                (long long)(s->now - T0), what, t->token, concert_token_state_name(t->state),
+                (long long)t->position, (long long)(t->expires_at - T0), t->is_new);
     if (strcmp(t->token, b->token) != 0) {
         snprintf(b->token, sizeof(b->token), "%s", t->token);
         b->last_position = 0;
@@ -469,8 +482,12 @@ static int learn_token(sim *s, buyer *b, const concert_token_info *t, const char
                         (long long)b->id, (long long)b->last_position, (long long)t->position);
         b->last_position = t->position;
     } else {
+        b->live_until = 0;
         return fail(s, "%s: token state %d", what, (int)t->state);
     }
+    b->live_until = t->expires_at;
+    b->reported_at = s->now;
+    b->back_since_report = 0;
     return 0;
 }
 
@@ -523,6 +540,15 @@ static int op_poll(sim *s, buyer *b)
         if (b->active_until > s->high_now)
             return fail(s, "poll: user %lld's ACTIVE token (until T0%+lld) is invalid",
                         (long long)b->id, (long long)(b->active_until - T0));
+        /* A buyer told "live until X" who polls before X keeps its place
+         * (unless now went back meanwhile: admission at an earlier now may
+         * have made it ACTIVE until before X; and admitted after the report,
+         * it lives at least active_ttl from then). */
+        if (b->live_until > s->high_now && b->reported_at + ACTIVE_TTL > s->high_now &&
+            !b->back_since_report)
+            return fail(s, "poll: user %lld's WAITING token, last reported live until T0%+lld, "
+                           "is invalid",
+                        (long long)b->id, (long long)(b->live_until - T0));
         if (!b->active_until) {
             memcpy(b->idle, b->token, sizeof(b->idle));
             b->idle_at = s->now;
@@ -897,6 +923,9 @@ static int op_charge_retry(sim *s, buyer *b)
 
 static void clock_move(sim *s, int64_t delta)
 {
+    if (s->trace)
+        fprintf(stderr, "op %ld clock T0%+lld -> T0%+lld\n", s->op, (long long)(s->now - T0),
+                (long long)(s->now + delta - T0));
     s->now += delta;
     if (s->now < T0)
         s->now = T0;
@@ -905,6 +934,8 @@ static void clock_move(sim *s, int64_t delta)
     for (int i = 0; i < USERS && delta < 0; i++) {
         if (s->buyers[i].idle[0] && s->now < s->buyers[i].idle_at)
             s->buyers[i].idle_revivable = 1;
+        if (s->now < s->buyers[i].reported_at)
+            s->buyers[i].back_since_report = 1;
     }
 }
 
@@ -958,6 +989,7 @@ static int step(sim *s)
     int64_t roll = pick(s, 1000);
     int rc;
 
+    s->current = b->id;
     fault_storage_log_reset(s->fs);
     if (s->batch_sold >= BATCH * SEATS * 2 / 3)
         rc = op_concert(s);
@@ -1097,6 +1129,7 @@ int sim_run(const char *uri, uint64_t seed, long ops, double deadline, sim_resul
     s->rng = seed;
     s->token_rng = seed ^ UINT64_C(0x5DEECE66D);
     s->now = s->high_now = T0;
+    s->trace = getenv("SIM_TRACE") ? strtoll(getenv("SIM_TRACE"), NULL, 10) : 0;
     concert_options_init(&o, CONCERT_OPTIONS_VERSION);
     o.clock = sim_clock;
     o.clock_ctx = s;
