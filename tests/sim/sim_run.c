@@ -77,14 +77,6 @@ typedef struct buyer {
     const char *ended_by;           /* how the model last lost its token */
     char ended[CONCERT_TOKEN_SIZE]; /* the token a payment or a leave ended */
     int64_t ended_at;
-    /* A WAITING token a poll reported ended for idleness at idle_at: the
-     * queue rules' predicate makes it live again at an earlier now, and
-     * storage.h does not say such a report settles it (the memory store
-     * settles it, PostgreSQL does not), so the model accepts it back only
-     * then. An ACTIVE one must stay ended: its end was counted. */
-    char idle[CONCERT_TOKEN_SIZE];
-    int64_t idle_at;
-    int idle_revivable; /* now has since gone back before idle_at */
     int64_t balance;
     size_t ledger;
     int64_t held[HELD_TRACKED];     /* reservations the buyer may still pay */
@@ -512,10 +504,7 @@ static int op_join(sim *s, buyer *b)
     }
     if (rc != 0)
         return 0;
-    if (!t.is_new && strcmp(t.token, b->token) != 0 && b->idle_revivable &&
-        strcmp(t.token, b->idle) == 0)
-        b->token[0] = '\0'; /* idled out at a later now, lived again at an earlier one */
-    else if (!t.is_new && strcmp(t.token, b->token) != 0)
+    if (!t.is_new && strcmp(t.token, b->token) != 0)
         return fail(s, "join: user %lld got back a token it was not holding (%s, expires T0%+lld; "
                        "the model's: \"%.8s\", %s at T0%+lld)",
                     (long long)b->id, concert_token_state_name(t.state),
@@ -549,16 +538,11 @@ static int op_poll(sim *s, buyer *b)
             return fail(s, "poll: user %lld's WAITING token, last reported live until T0%+lld, "
                            "is invalid",
                         (long long)b->id, (long long)(b->live_until - T0));
-        if (!b->active_until) {
-            memcpy(b->idle, b->token, sizeof(b->idle));
-            b->idle_at = s->now;
-            b->idle_revivable = 0;
-        }
+        /* Reported ended, it stays ended (storage.h: what a step settled
+         * stays settled when a later step brings an earlier now). */
         was_active = b->active_until != 0;
-        token_ended(b, was_active ? "ran out (a poll said invalid)" : "idled out");
+        token_ended(b, was_active ? "ran out (a poll said invalid)" : "idled out (a poll said invalid)");
         b->ended_at = s->now;
-        if (!was_active)
-            b->ended[0] = '\0'; /* may live again at an earlier now (see idle) */
         return 0;
     }
     if (rc != 0)
@@ -932,8 +916,6 @@ static void clock_move(sim *s, int64_t delta)
     if (s->now > s->high_now)
         s->high_now = s->now;
     for (int i = 0; i < USERS && delta < 0; i++) {
-        if (s->buyers[i].idle[0] && s->now < s->buyers[i].idle_at)
-            s->buyers[i].idle_revivable = 1;
         if (s->now < s->buyers[i].reported_at)
             s->buyers[i].back_since_report = 1;
     }
