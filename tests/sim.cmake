@@ -7,6 +7,8 @@
 # seeds); --time-limit only guards against a machine far slower than ours.
 add_executable(concert-sim ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_main.c
                ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_run.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_model.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_audit.c
                ${CMAKE_CURRENT_SOURCE_DIR}/support/fault_storage.c)
 target_include_directories(concert-sim PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support
                            ${CMAKE_CURRENT_SOURCE_DIR}/sim)
