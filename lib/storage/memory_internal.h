@@ -15,8 +15,8 @@
  *   memory_points.c   charges, balances, the ledger, users
  *   memory_prune.c    retention: ended tokens and idempotency records go
  *   memory_verify.c   the invariant checker
- *   memory_structs.h  the generic containers (arrays, FIFO ring, index,
- *                     window)
+ *   memory_structs.h  the generic containers (arrays, FIFO ring, deadline
+ *                     heap, index, window)
  *
  * One mutex around the whole store: every method takes it once, so every
  * method is trivially one atomic step. Each step is a few hash lookups, so

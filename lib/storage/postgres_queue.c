@@ -307,7 +307,7 @@ static int queue_status_peek(pg_store *st, const concert_queue_params *params, c
         out->info.expires_at = expires_at;
         out->ticket = ticket;
     } else {
-        if (state == CONCERT_TOKEN_WAITING) {
+        if (state == CONCERT_TOKEN_WAITING && now >= last_seen + params->wait_ttl_ms) {
             /* idle: reported ENDED, so ended for good (a step at an
              * earlier `now` must not find it WAITING again) */
             pg_params drop = {0};
