@@ -228,8 +228,16 @@ int concert_pay_order(concert_payment *out, concert_db *db, const char *token,
     req.fingerprint = idempotency_key ? fingerprint : NULL;
     req.queue = db->queue;
     memset(out, 0, sizeof(*out));
-    if ((rc = concert__st_pay(db, &req, out)) != 0)
+    if ((rc = concert__st_pay(db, &req, out)) != 0) {
+        /* The store's trouble leaves the outcome unknown (the payment may
+         * have committed and only its reply been lost): forget the token as
+         * if it had, so that this db's reads ask the store again. */
+        if (rc == CONCERT_ESTORAGE || rc == CONCERT_EBUSY || rc == CONCERT_EINTERNAL) {
+            concert__owner_cache_ended(db, token);
+            concert__queue_cache_invalidate(db);
+        }
         return rc;
+    }
     concert__owner_cache_ended(db, token);
     /* The payment ended an ACTIVE token: the next in line may be admitted,
      * so this db's cached horizon is refreshed at its next use. */

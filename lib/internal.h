@@ -128,14 +128,6 @@ int concert__st_verify(concert_db *db, int64_t now, concert_emit_text_fn emit, v
 /* The backend's own counters (zeros when it has no counters method). */
 int concert__st_counters(concert_db *db, concert_storage_counters *out);
 
-/*
- * Fault injection for tests: when set, called before every backend call
- * with the method's name; a non-zero return is returned instead of calling
- * the backend. Not thread-safe to change while calls are in flight.
- */
-typedef int (*concert__fault_fn)(const char *method, void *ctx);
-void concert__fault_inject(concert__fault_fn fn, void *ctx);
-
 /* ---- queue.c: used by every token-taking call ---- */
 /* CONCERT_ETOKEN_INVALID for NULL or text we could not have issued. */
 int concert__token_text_check(const char *token);

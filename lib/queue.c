@@ -86,8 +86,12 @@ int concert_queue_status(concert_token_info *out, concert_db *db, const char *to
         return rc;
     }
     concert__queue_cache_learn(db, &t);
-    if (t.info.state == CONCERT_TOKEN_ENDED)
+    if (t.info.state == CONCERT_TOKEN_ENDED) {
+        /* Ended for good (storage.h), also for this db's reads when a later
+         * call brings an earlier now. */
+        concert__owner_cache_ended(db, token);
         return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+    }
     report(out, &t);
     return CONCERT_OK;
 }
@@ -135,8 +139,10 @@ int concert__token_require_active(concert_db *db, const char *token, int64_t now
     int rc = token_lookup(db, token, now, &t);
     if (rc != 0)
         return rc;
-    if (t.info.state == CONCERT_TOKEN_ENDED)
+    if (t.info.state == CONCERT_TOKEN_ENDED) {
+        concert__owner_cache_ended(db, token);
         return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+    }
     if (t.info.state != CONCERT_TOKEN_ACTIVE)
         return concert__error_set(CONCERT_ETOKEN_NOT_ACTIVE,
                                   "token not active yet: position %lld in the queue",

@@ -1,21 +1,13 @@
 /*
  * The only place the core calls a storage backend (SQLite's os.c shape):
- * checks the table, normalises what comes back, and is where tests inject
- * faults.
+ * checks the table and normalises what comes back. Tests inject faults by
+ * wrapping a store in a table of their own (tests/support/fault_storage.c),
+ * so no fault hook ships in the library.
  */
 #include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
-
-static concert__fault_fn fault_fn;
-static void *fault_ctx;
-
-void concert__fault_inject(concert__fault_fn fn, void *ctx)
-{
-    fault_fn = fn;
-    fault_ctx = ctx;
-}
 
 int concert__storage_check(const concert_storage *s)
 {
@@ -74,8 +66,7 @@ static int store_trouble(int rc)
            rc == CONCERT_EINTERNAL;
 }
 
-/* Count one step and its outcome (an injected fault stands for the
- * backend's answer, so it counts as one); returns rc. Relaxed: the counts
+/* Count one step and its outcome; returns rc. Relaxed: the counts
  * order nothing, and a scrape reading them a moment late is fine. */
 static int counted(concert_db *db, int rc)
 {
@@ -88,8 +79,6 @@ static int counted(concert_db *db, int rc)
 #define CALL(method, ...)                                                                    \
     do {                                                                                     \
         int rc_;                                                                             \
-        if (fault_fn && (rc_ = fault_fn(#method, fault_ctx)) != 0)                           \
-            return counted(db, concert__error_set(rc_, "injected fault in %s", #method));    \
         concert__error_clear();                                                              \
         rc_ = db->storage->method(db->storage, __VA_ARGS__);                                 \
         return counted(db, normalize(db, rc_, #method));                                     \
@@ -235,7 +224,7 @@ int concert__st_verify(concert_db *db, int64_t now, concert_emit_text_fn emit, v
     CALL(verify, &db->queue, now, emit, ctx, report);
 }
 
-/* Not a step: a metrics scrape asks, so it is neither counted nor faulted. */
+/* Not a step: a metrics scrape asks, so it is not counted. */
 int concert__st_counters(concert_db *db, concert_storage_counters *out)
 {
     int rc;

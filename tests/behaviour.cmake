@@ -4,8 +4,9 @@ file(GLOB BEHAVIOUR_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/behaviour/*.c)
 add_executable(concert_behaviour_tests ${BEHAVIOUR_SOURCES}
                ${CMAKE_CURRENT_SOURCE_DIR}/support/harness.c
                ${CMAKE_CURRENT_SOURCE_DIR}/support/counting.c
-               ${CMAKE_CURRENT_SOURCE_DIR}/support/races.c)
-# The suite also tests the core's internal seams (fault injection), so it sees lib/.
+               ${CMAKE_CURRENT_SOURCE_DIR}/support/races.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/support/fault_storage.c)
+# The suite also tests some of the core's internal seams, so it sees lib/.
 target_include_directories(concert_behaviour_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support
                            ${PROJECT_SOURCE_DIR}/lib)
 target_link_libraries(concert_behaviour_tests PRIVATE concert_static PkgConfig::CRITERION

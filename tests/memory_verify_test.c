@@ -458,3 +458,13 @@ Test(memory_verify, a_live_token_that_is_not_its_users_newest)
     s = verify_at(&QP, T0);
     expect_one(&s, "token 2: not ended, but not user 2's newest");
 }
+
+/* The free counts come from each schedule's held count: one that drifted
+ * from the holds it counts (an expiry settled twice, or never) is found. */
+Test(memory_verify, held_count_that_drifted_from_its_holds)
+{
+    seen s;
+    ms->schedules[0].held_count++;
+    s = verify_at(&QP, T0);
+    expect_one(&s, "schedule 10: held count");
+}

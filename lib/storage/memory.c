@@ -102,8 +102,8 @@ static void memory_free(concert_storage *self)
     mem_index_free(&s->schedule_ix);
     mem_index_free(&s->token_ix);
     mem_index_free(&s->idem_ix);
-    mem_ring_free(&s->active_fifo);
-    mem_ring_free(&s->hold_fifo);
+    mem_heap_free(&s->active_heap);
+    mem_heap_free(&s->hold_heap);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

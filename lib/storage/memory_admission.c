@@ -169,25 +169,28 @@ int memory__admission_reserve(memory_store *s, size_t extra_tickets)
     size_t waiting = (size_t)(s->tokens.end - s->admitted_through) + extra_tickets;
     size_t most = (uint64_t)s->settings.max_active < waiting ? (size_t)s->settings.max_active
                                                               : waiting;
-    return mem_ring_reserve(&s->active_fifo, most) == 0 ? 0 : memory__out_of_memory("admitting");
+    return mem_heap_reserve(&s->active_heap, most) == 0 ? 0 : memory__out_of_memory("admitting");
 }
 
-/* Expired ACTIVE tokens leave the count. Each sits in the FIFO in admission
- * order (same active_ttl), so this stops at the first live one. Every token
- * in the FIFO is in the window: pruning settles first and stops at a live
- * one, and the FIFO is in ticket order. */
+/* Expired ACTIVE tokens end and leave the count, earliest deadline first:
+ * the heap's front is the first to run out whatever order they were
+ * admitted in (an admission at an earlier `now` runs out first). An entry
+ * names its token by its full ticket index, which is never reused: one
+ * below the window's front was pruned (so ended), and one no longer ACTIVE
+ * ended some other way and gave its count back then. Settled here, a token
+ * is ENDED for good, so an earlier `now` never brings it back. */
 void memory__admission_settle(memory_store *s, int64_t now)
 {
-    while (s->active_fifo.count) {
-        mem_token *t = memory__token(s, memory__token_number(s, mem_ring_front(&s->active_fifo)));
-        if (t->state == CONCERT_TOKEN_ACTIVE) {
-            if (now < t->when)
-                break;
-            t->state = CONCERT_TOKEN_ENDED; /* when, its expiry, is its end */
-            s->active_count--;
-        }
-        /* ended some other way: its count was already given back */
-        mem_ring_pop(&s->active_fifo);
+    while (s->active_heap.count && mem_heap_top(&s->active_heap)->at <= now) {
+        const uint64_t index = mem_heap_top(&s->active_heap)->id;
+        mem_heap_pop(&s->active_heap);
+        if (index < s->tokens.base || index >= s->tokens.end)
+            continue;
+        mem_token *t = memory__token(s, index);
+        if (t->state != CONCERT_TOKEN_ACTIVE)
+            continue;
+        t->state = CONCERT_TOKEN_ENDED; /* when, its expiry, is its end */
+        s->active_count--;
     }
     if (s->active_grace > s->active_count)
         s->active_grace = s->active_count;
@@ -219,7 +222,7 @@ void memory__admission_run(memory_store *s, const concert_queue_params *p, int64
         t->state = CONCERT_TOKEN_ACTIVE;
         t->when = memory__add_sat(now, p->active_ttl_ms);
         s->active_count++;
-        mem_ring_push(&s->active_fifo, MEM_WINDOW_LOW(index));
+        mem_heap_push(&s->active_heap, t->when, index);
         admitted++;
     }
     s->pace_us = concert_sys_admit_record(&s->settings, s->pace_us, admitted, now);

@@ -7,20 +7,21 @@
 
 #include "memory_internal.h"
 
-/* Holds whose time ran out leave their schedule's held count. Holds start in
- * time order, so the FIFO's front is the first to run out. */
+/* Holds whose time ran out leave their schedule's held count, earliest
+ * deadline first: the heap's front is the first to run out whatever order
+ * the holds were made in. A hold settled here stays expired at any later
+ * step, whatever its `now` (memory__hold_live reads counted). */
 void memory__holds_settle(memory_store *s, int64_t now)
 {
-    while (s->hold_fifo.count) {
-        mem_reservation *r = &s->reservations[mem_ring_front(&s->hold_fifo)];
-        if (r->counted) {
-            if (now < r->held_until)
-                break;
-            r->counted = 0;
-            s->schedules[r->schedule].held_count--;
-            s->schedules[r->schedule].changes++; /* its seat is free again */
-        }
-        mem_ring_pop(&s->hold_fifo);
+    while (s->hold_heap.count && mem_heap_top(&s->hold_heap)->at <= now) {
+        mem_reservation *r = &s->reservations[mem_heap_top(&s->hold_heap)->id];
+        mem_heap_pop(&s->hold_heap);
+        /* paid, released or superseded: its count was already given back */
+        if (!r->counted)
+            continue;
+        r->counted = 0;
+        s->schedules[r->schedule].held_count--;
+        s->schedules[r->schedule].changes++; /* its seat is free again */
     }
 }
 
@@ -89,12 +90,14 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
+    /* settled first, so that what this step sees run out stays run out */
+    memory__admission_settle(s, req->now);
+    memory__holds_settle(s, req->now);
     /* the fence: the token is checked in the same step that holds */
     if ((rc = memory__token_require_active(s, req->token, &req->queue, req->now, &ti)) != 0)
         goto done;
     user_id = memory__token(s, ti)->user_id;
     user = memory__token(s, ti)->user;
-    memory__holds_settle(s, req->now);
     if ((rc = memory__schedule_lookup(s, req->schedule_id, &si)) != 0)
         goto done;
     sc = &s->schedules[si];
@@ -112,7 +115,7 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
                                        (long long)req->seat_number, (long long)req->schedule_id);
             goto done;
         }
-        if (r->held_until > req->now) {
+        if (memory__hold_live(r, req->now)) {
             if (r->user_id == user_id) {
                 reservation_fill(s, ref - 1, 0, out);
                 goto done;
@@ -132,7 +135,7 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
                                    (long long)limit);
         goto done;
     }
-    if (RESERVE(s, reservations, 1) != 0 || mem_ring_reserve(&s->hold_fifo, 1) != 0) {
+    if (RESERVE(s, reservations, 1) != 0 || mem_heap_reserve(&s->hold_heap, 1) != 0) {
         rc = memory__out_of_memory("holding a seat");
         goto done;
     }
@@ -155,7 +158,7 @@ int memory__seat_hold(concert_storage *self, const concert_hold_request *req,
     sc->held_count++;
     sc->changes++;
     sc->seats[seat] = index + 1; /* the fence: payment checks it still points here */
-    mem_ring_push(&s->hold_fifo, index);
+    mem_heap_push(&s->hold_heap, r->held_until, index);
     memory__hold_chain_push(s, user, index);
     reservation_fill(s, index, 1, out);
 done:
@@ -309,7 +312,7 @@ static int pay_check(memory_store *s, const concert_pay_request *req, uint64_t t
             return concert_sys_error_set(CONCERT_EHOLD_EXPIRED,
                                          "the hold of reservation %lld was released",
                                          (long long)id);
-        if (r->held_until <= req->now ||
+        if (!memory__hold_live(r, req->now) ||
             s->schedules[r->schedule].seats[r->seat] != (uint32_t)id)
             return concert_sys_error_set(CONCERT_EHOLD_EXPIRED,
                                          "the hold of reservation %lld expired", (long long)id);
@@ -358,6 +361,9 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
         return concert_sys_error_set(CONCERT_EINVAL, "an order pays for 1 to %d reservations",
                                      CONCERT_ORDER_MAX);
     memory__store_lock(s);
+    /* settled first, so that what this step sees run out stays run out */
+    memory__admission_settle(s, req->now);
+    memory__holds_settle(s, req->now);
     if ((rc = pay_token(s, req, &ti)) != 0)
         goto done;
     user_id = memory__token(s, ti)->user_id;
@@ -425,6 +431,8 @@ int memory__reservation_release(concert_storage *self, const concert_release_req
     int rc;
 
     memory__store_lock(s);
+    memory__admission_settle(s, req->now);
+    memory__holds_settle(s, req->now);
     if ((rc = memory__token_require_active(s, req->token, &req->queue, req->now, &ti)) != 0)
         goto done;
     if ((rc = reservation_check(s, req->reservation_id)) != 0)

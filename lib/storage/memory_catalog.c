@@ -18,22 +18,34 @@ static void concert_fill(const mem_concert *c, concert_concert *out)
     out->title[n] = '\0';
 }
 
+/*
+ * Lists copy what they emit under the store's lock and call the callback
+ * after it is released: a callback may take long (a million seats, a slow
+ * writer) or call back into the db (a hold from inside a seat listing),
+ * and with the lock held the first would stop every other buyer and the
+ * second would deadlock. The copy is one consistent read, as before.
+ */
+
 int memory__concerts_list(concert_storage *self, int32_t status,
                           concert_emit_concert_fn emit, void *ctx)
 {
     memory_store *s = memory__store_of(self);
-    concert_concert item;
+    concert_concert *items = NULL;
+    size_t n = 0;
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
+    if (s->concerts_count && !(items = malloc(s->concerts_count * sizeof(*items))))
+        rc = memory__out_of_memory("listing concerts");
     for (size_t i = 0; i < s->concerts_count && rc == 0; i++) {
         const mem_concert *c = &s->concerts[s->concert_order[i]];
-        if (status != 0 && c->status != status)
-            continue;
-        concert_fill(c, &item);
-        rc = emit(ctx, &item);
+        if (status == 0 || c->status == status)
+            concert_fill(c, &items[n++]);
     }
     memory__store_unlock(s);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = emit(ctx, &items[i]);
+    free(items);
     return rc;
 }
 
@@ -56,9 +68,10 @@ int memory__schedules_list(concert_storage *self, int64_t concert_id,
                            concert_emit_schedule_fn emit, void *ctx, int64_t *total)
 {
     memory_store *s = memory__store_of(self);
-    concert_schedule item;
+    concert_schedule *items = NULL;
     const mem_concert *c;
     uint32_t ci;
+    size_t n = 0;
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
@@ -67,19 +80,27 @@ int memory__schedules_list(concert_storage *self, int64_t concert_id,
     memory__holds_settle(s, now);
     c = &s->concerts[ci];
     *total = c->schedule_count;
-    for (uint32_t i = 0; i < c->schedule_count && rc == 0; i++) {
+    if (c->schedule_count && !(items = malloc(c->schedule_count * sizeof(*items)))) {
+        rc = memory__out_of_memory("listing schedules");
+        goto done;
+    }
+    for (uint32_t i = 0; i < c->schedule_count; i++) {
         const mem_schedule *sc = &s->schedules[c->schedules[i]];
+        concert_schedule *item = &items[n];
         if (sc->starts_at <= starts_after)
             continue;
-        memset(&item, 0, sizeof(item));
-        item.id = sc->id;
-        item.concert_id = c->id;
-        item.starts_at = sc->starts_at;
-        item.available_seats = (int64_t)sc->seat_count - sc->sold_count - sc->held_count;
-        rc = emit(ctx, &item);
+        memset(item, 0, sizeof(*item));
+        item->id = sc->id;
+        item->concert_id = c->id;
+        item->starts_at = sc->starts_at;
+        item->available_seats = (int64_t)sc->seat_count - sc->sold_count - sc->held_count;
+        n++;
     }
 done:
     memory__store_unlock(s);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = emit(ctx, &items[i]);
+    free(items);
     return rc;
 }
 
@@ -133,14 +154,86 @@ int memory__schedule_get(concert_storage *self, int64_t schedule_id,
 }
 
 /* A seat is free when nothing points at it, or a HELD reservation whose
- * hold ran out does (expiry by predicate: no sweeper needed). */
+ * hold ran out (or was settled as expired at a later `now`) does. */
 static int seat_free(const memory_store *s, uint32_t ref, int64_t now)
 {
     const mem_reservation *r;
     if (!ref)
         return 1;
     r = &s->reservations[ref - 1];
-    return r->status == CONCERT_RESERVATION_HELD && r->held_until <= now;
+    return r->status == CONCERT_RESERVATION_HELD && !memory__hold_live(r, now);
+}
+
+/* A schedule's seats as copied under the lock: its ranges (the catalog
+ * never changes, so they outlive the lock) and per seat what the listing
+ * needs. */
+typedef struct seat_copy {
+    const mem_range *ranges;
+    uint32_t range_count;
+    uint32_t seat_count;
+    uint32_t *free_seats;   /* seats_available: indexes of the free seats */
+    size_t free_count;
+    uint8_t *status;        /* seat_map: a concert_seat_status per seat */
+    int64_t *held_until;    /* seat_map: of each HELD seat, in seat order */
+    size_t held_count;
+} seat_copy;
+
+/* Under the lock: the schedule's free seats (map = 0) or every seat's state
+ * (map = 1) at now, after settling what ran out by now (so that what this
+ * listing shows free stays free at an earlier `now`). */
+static int seats_copy(memory_store *s, int64_t schedule_id, int64_t now, int map,
+                      seat_copy *out)
+{
+    const mem_schedule *sc;
+    uint32_t si;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = memory__schedule_lookup(s, schedule_id, &si)) != 0)
+        return rc;
+    memory__holds_settle(s, now);
+    sc = &s->schedules[si];
+    out->ranges = sc->ranges;
+    out->range_count = sc->range_count;
+    out->seat_count = sc->seat_count;
+    if (!map) {
+        out->free_seats = malloc(((size_t)sc->seat_count + 1) * sizeof(*out->free_seats));
+        if (!out->free_seats)
+            return memory__out_of_memory("listing seats");
+        for (uint32_t i = 0; i < sc->seat_count; i++)
+            if (seat_free(s, sc->seats[i], now))
+                out->free_seats[out->free_count++] = i;
+        return CONCERT_OK;
+    }
+    /* after the settle, every live hold is a counted one */
+    out->status = malloc((size_t)sc->seat_count + 1);
+    out->held_until = malloc(((size_t)sc->held_count + 1) * sizeof(*out->held_until));
+    if (!out->status || !out->held_until)
+        return memory__out_of_memory("mapping seats");
+    for (uint32_t i = 0; i < sc->seat_count; i++) {
+        const uint32_t ref = sc->seats[i];
+        if (seat_free(s, ref, now)) {
+            out->status[i] = CONCERT_SEAT_FREE;
+        } else if (s->reservations[ref - 1].status == CONCERT_RESERVATION_CONFIRMED) {
+            out->status[i] = CONCERT_SEAT_SOLD;
+        } else if (out->held_count < sc->held_count) {
+            out->status[i] = CONCERT_SEAT_HELD;
+            out->held_until[out->held_count++] = s->reservations[ref - 1].held_until;
+        } else {
+            return concert_sys_error_set(CONCERT_EINTERNAL,
+                                         "memory store: schedule %lld has more live holds "
+                                         "than its held count",
+                                         (long long)schedule_id);
+        }
+    }
+    return CONCERT_OK;
+}
+
+static void seats_copy_free(seat_copy *c)
+{
+    free(c->free_seats);
+    free(c->status);
+    free(c->held_until);
 }
 
 int memory__seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
@@ -148,30 +241,26 @@ int memory__seats_available(concert_storage *self, int64_t schedule_id, int64_t 
 {
     memory_store *s = memory__store_of(self);
     concert_seat item;
-    const mem_schedule *sc;
-    uint32_t si;
-    int rc = CONCERT_OK;
+    seat_copy c;
+    size_t k = 0;
+    int rc;
 
     memory__store_lock(s);
-    if ((rc = memory__schedule_lookup(s, schedule_id, &si)) != 0)
-        goto done;
-    sc = &s->schedules[si];
+    rc = seats_copy(s, schedule_id, now, 0, &c);
+    memory__store_unlock(s);
     memset(&item, 0, sizeof(item));
-    for (uint32_t r = 0; r < sc->range_count && rc == 0; r++) {
-        const mem_range *range = &sc->ranges[r];
-        const uint32_t *seat = &sc->seats[range->base];
+    /* seat indexes run range by range in seat-number order */
+    for (uint32_t r = 0; r < c.range_count && k < c.free_count && rc == 0; r++) {
+        const mem_range *range = &c.ranges[r];
+        const uint64_t last = range->base + (uint64_t)(range->to - range->from);
         item.price = range->price;
         memcpy(item.grade, range->grade, sizeof(item.grade));
-        for (int64_t n = range->from; n <= range->to; n++, seat++) {
-            if (!seat_free(s, *seat, now))
-                continue;
-            item.number = n;
-            if ((rc = emit(ctx, &item)) != 0)
-                break;
+        for (; k < c.free_count && c.free_seats[k] <= last && rc == 0; k++) {
+            item.number = range->from + (int64_t)(c.free_seats[k] - range->base);
+            rc = emit(ctx, &item);
         }
     }
-done:
-    memory__store_unlock(s);
+    seats_copy_free(&c);
     return rc;
 }
 
@@ -184,37 +273,27 @@ int memory__seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
 {
     memory_store *s = memory__store_of(self);
     concert_seat_state item;
-    const mem_schedule *sc;
-    uint32_t si;
-    int rc = CONCERT_OK;
+    seat_copy c;
+    size_t held = 0;
+    int rc;
 
     memory__store_lock(s);
-    if ((rc = memory__schedule_lookup(s, schedule_id, &si)) != 0)
-        goto done;
-    sc = &s->schedules[si];
+    rc = seats_copy(s, schedule_id, now, 1, &c);
+    memory__store_unlock(s);
     memset(&item, 0, sizeof(item));
-    for (uint32_t r = 0; r < sc->range_count && rc == 0; r++) {
-        const mem_range *range = &sc->ranges[r];
-        const uint32_t *seat = &sc->seats[range->base];
+    for (uint32_t r = 0; r < c.range_count && rc == 0; r++) {
+        const mem_range *range = &c.ranges[r];
+        uint32_t seat = range->base;
         item.seat.price = range->price;
         memcpy(item.seat.grade, range->grade, sizeof(item.seat.grade));
-        for (int64_t n = range->from; n <= range->to; n++, seat++) {
+        for (int64_t n = range->from; n <= range->to && rc == 0; n++, seat++) {
             item.seat.number = n;
-            item.held_until = 0;
-            if (seat_free(s, *seat, now)) {
-                item.status = CONCERT_SEAT_FREE;
-            } else if (s->reservations[*seat - 1].status == CONCERT_RESERVATION_CONFIRMED) {
-                item.status = CONCERT_SEAT_SOLD;
-            } else {
-                item.status = CONCERT_SEAT_HELD;
-                item.held_until = s->reservations[*seat - 1].held_until;
-            }
-            if ((rc = emit(ctx, &item)) != 0)
-                break;
+            item.status = c.status[seat];
+            item.held_until = item.status == CONCERT_SEAT_HELD ? c.held_until[held++] : 0;
+            rc = emit(ctx, &item);
         }
     }
-done:
-    memory__store_unlock(s);
+    seats_copy_free(&c);
     return rc;
 }
 

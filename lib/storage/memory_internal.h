@@ -15,8 +15,8 @@
  *   memory_points.c   charges, balances, the ledger, users
  *   memory_prune.c    retention: ended tokens and idempotency records go
  *   memory_verify.c   the invariant checker
- *   memory_structs.h  the generic containers (arrays, FIFO ring, index,
- *                     window)
+ *   memory_structs.h  the generic containers (arrays, FIFO ring, deadline
+ *                     heap, index, window)
  *
  * One mutex around the whole store: every method takes it once, so every
  * method is trivially one atomic step. Each step is a few hash lookups, so
@@ -44,9 +44,13 @@
  *    pages by binary search), a chain through their holds, and per limited
  *    concert the count of what they bought: the per-buyer limits count
  *    those, never the whole store;
- *  - ACTIVE tokens and live holds sit in FIFOs in the order they started, so
- *    settling the ones that ran out is amortised O(1) per step; admission
- *    goes in ticket order, so the ACTIVE FIFO is in ticket order too.
+ *  - ACTIVE tokens and live holds sit in min-heaps keyed by their deadline
+ *    (memory_structs.h), so settling the ones that ran out reads only
+ *    those, whatever order their deadlines came in: `now` may go backwards
+ *    between steps (storage.h), so a later hold or admission may run out
+ *    first. What is settled stays settled: a settled ACTIVE token is ENDED,
+ *    and a settled hold is uncounted (counted = 0), which memory__hold_live
+ *    reads, so an earlier `now` never brings either back.
  *
  * Every mutating step reserves all the memory it may need before changing
  * anything, so CONCERT_ENOMEM always leaves the store as it was.
@@ -163,7 +167,9 @@ typedef struct mem_reservation {
     uint32_t next_hold;   /* in its user's chain of holds: the next older */
     uint32_t prev_hold;   /* and the next newer reservation id; 0: none */
     uint8_t status;       /* CONCERT_RESERVATION_HELD, _CONFIRMED or _RELEASED */
-    uint8_t counted;      /* 1 while included in its schedule's held_count */
+    uint8_t counted;      /* 1 while included in its schedule's held_count;
+                             a HELD one with 0 was settled as expired (or
+                             its seat moved on) and is never live again */
 } mem_reservation;
 
 /* One per order: every reservation it paid for refers to it. */
@@ -236,9 +242,13 @@ typedef struct memory_store {
                                 cannot fail */
     size_t verbatim_free_count, verbatim_free_cap;
 
-    mem_ring active_fifo; /* MEM_WINDOW_LOW of ticket indexes, in admission
-                             (and so ticket) order */
-    mem_ring hold_fifo;   /* reservation indexes in the order held */
+    mem_heap active_heap; /* (expires_at, ticket index) of each token
+                             admitted; an entry whose token is no longer
+                             ACTIVE (paid, left) or no longer in the window
+                             is stale and skipped when it comes up */
+    mem_heap hold_heap;   /* (held_until, reservation index) of each hold;
+                             an entry whose hold is no longer counted is
+                             stale and skipped */
     uint64_t admitted_through; /* tickets up to it were admitted or skipped:
                                   none below it is WAITING */
     int64_t active_count; /* tokens in state ACTIVE, exactly */
@@ -287,6 +297,14 @@ static inline int64_t memory__add_sat(int64_t a, int64_t b)
     if (b > 0 && a > INT64_MAX - b)
         return INT64_MAX;
     return a + b;
+}
+
+/* 1 if a reservation is a live hold at now: HELD, not settled as expired,
+ * and its deadline not reached. A settled one stays expired at any earlier
+ * `now` (storage.h, "Time may go backwards"). */
+static inline int memory__hold_live(const mem_reservation *r, int64_t now)
+{
+    return r->status == CONCERT_RESERVATION_HELD && r->counted && now < r->held_until;
 }
 
 /* Grow an array field (any element type) through the generic reserve. */

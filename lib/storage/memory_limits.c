@@ -19,11 +19,6 @@
 
 #include "memory_internal.h"
 
-static int hold_live(const mem_reservation *r, int64_t now)
-{
-    return r->status == CONCERT_RESERVATION_HELD && r->held_until > now;
-}
-
 void memory__hold_chain_remove(memory_store *s, uint32_t user, uint32_t reservation)
 {
     mem_user *u = &s->users[user];
@@ -50,7 +45,7 @@ int64_t memory__limit_count(memory_store *s, uint32_t user, int64_t now, int per
     while (id) {
         mem_reservation *r = &s->reservations[id - 1];
         uint32_t next = r->next_hold;
-        if (!hold_live(r, now))
+        if (!memory__hold_live(r, now))
             memory__hold_chain_remove(s, user, id - 1); /* ended for good */
         else
             n += !per_concert || s->schedules[r->schedule].concert == concert;

@@ -104,13 +104,16 @@ static uint32_t ledger_below(const mem_user *u, int64_t before_id)
     return lo;
 }
 
+/* Lists copy what they emit under the lock and call back after it (see
+ * memory_catalog.c): a callback may be slow or call into the db. */
 int memory__history_list(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
                          concert_emit_ledger_fn emit, void *ctx)
 {
     memory_store *s = memory__store_of(self);
-    concert_ledger_entry item;
+    concert_ledger_entry *items = NULL;
     const mem_user *u;
     uint32_t user, end;
+    size_t n = 0, want;
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
@@ -118,24 +121,30 @@ int memory__history_list(concert_storage *self, int64_t user_id, int64_t before_
         goto done;
     u = &s->users[user];
     end = ledger_below(u, before_id);
+    want = limit > 0 && limit < end ? limit : end;
+    if (want && !(items = malloc(want * sizeof(*items)))) {
+        rc = memory__out_of_memory("listing the ledger");
+        goto done;
+    }
     /* newest first, from the cursor down: only what is emitted is read */
-    for (uint32_t i = end, emitted = 0; i > 0 && rc == 0; i--) {
+    for (uint32_t i = end; i > 0 && n < want; i--) {
         const uint32_t id = u->ledger[i - 1];
         const mem_ledger *e = &s->ledger[id - 1];
-        if (limit > 0 && emitted++ == limit)
-            break;
-        memset(&item, 0, sizeof(item));
-        item.id = id;
-        item.user_id = user_id;
-        item.type = e->type;
-        item.amount = e->amount;
-        item.balance_after = e->balance_after;
-        item.at = e->at;
-        item.reservation_id = e->reservation_id;
-        rc = emit(ctx, &item);
+        concert_ledger_entry *item = &items[n++];
+        memset(item, 0, sizeof(*item));
+        item->id = id;
+        item->user_id = user_id;
+        item->type = e->type;
+        item->amount = e->amount;
+        item->balance_after = e->balance_after;
+        item->at = e->at;
+        item->reservation_id = e->reservation_id;
     }
 done:
     memory__store_unlock(s);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = emit(ctx, &items[i]);
+    free(items);
     return rc;
 }
 
@@ -145,21 +154,27 @@ done:
 int memory__users_list(concert_storage *self, concert_emit_user_fn emit, void *ctx)
 {
     memory_store *s = memory__store_of(self);
-    concert_user item;
+    concert_user *items = NULL;
+    size_t n = 0;
     int rc = CONCERT_OK;
 
     memory__store_lock(s);
+    if (s->users_count && !(items = malloc(s->users_count * sizeof(*items))))
+        rc = memory__out_of_memory("listing users");
     for (size_t i = 0; i < s->users_count && rc == 0; i++) {
         const mem_user *u = &s->users[s->user_order[i]];
-        size_t n = strnlen(u->name, CONCERT_NAME_SIZE - 1);
-        memset(&item, 0, sizeof(item));
-        item.id = u->id;
-        item.balance = u->balance;
-        memcpy(item.name, u->name, n);
-        item.name[n] = '\0';
-        rc = emit(ctx, &item);
+        concert_user *item = &items[n++];
+        size_t len = strnlen(u->name, CONCERT_NAME_SIZE - 1);
+        memset(item, 0, sizeof(*item));
+        item->id = u->id;
+        item->balance = u->balance;
+        memcpy(item->name, u->name, len);
+        item->name[len] = '\0';
     }
     memory__store_unlock(s);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = emit(ctx, &items[i]);
+    free(items);
     return rc;
 }
 

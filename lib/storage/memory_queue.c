@@ -132,8 +132,11 @@ int memory__queue_issue(concert_storage *self, const concert_queue_params *param
         s->users[user].last_ticket = MEM_WINDOW_LOW(index);
     } else {
         index = old;
-        if (memory__token(s, old)->state == CONCERT_TOKEN_WAITING)
-            memory__token(s, old)->when = now; /* asking again counts as a poll */
+        mem_token *t = memory__token(s, old);
+        /* asking again counts as a poll; an earlier now never moves the
+         * idle clock back (the deadline a buyer was told stays good) */
+        if (t->state == CONCERT_TOKEN_WAITING && now > t->when)
+            t->when = now;
     }
     memory__admission_run(s, params, now);
     token_report(s, params, index, now, is_new, out);
@@ -163,8 +166,16 @@ int memory__queue_status(concert_storage *self, const concert_queue_params *para
         goto done;
     }
     t = memory__token(s, index);
-    if (t->state == CONCERT_TOKEN_WAITING && memory__token_live(t, params, now))
-        t->when = now;
+    if (t->state == CONCERT_TOKEN_WAITING) {
+        /* an idle one reported ENDED here ends for good: a poll at an
+         * earlier `now` (storage.h) must not bring it back */
+        if (memory__token_live(t, params, now)) {
+            if (now > t->when) /* never back: the deadline already told stays */
+                t->when = now;
+        }
+        else
+            memory__token_end(s, index, params, now);
+    }
     token_report(s, params, index, now, 0, out);
 done:
     memory__store_unlock(s);

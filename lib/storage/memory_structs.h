@@ -1,7 +1,7 @@
 /*
  * Containers behind the in-memory backend: growable arrays, a ring of
- * uint32 values, an open-addressing hash index of uint32 values, and a
- * window (a ring of records numbered by a growing index).
+ * uint32 values, a min-heap of deadlines, an open-addressing hash index of
+ * uint32 values, and a window (a ring of records numbered by a growing index).
  *
  * Header-only (static inline) so that the backend stays one translation unit
  * in lib/CMakeLists.txt. Every "reserve" step may fail with ENOMEM and leaves
@@ -137,6 +137,85 @@ static inline void mem_ring_free(mem_ring *r)
 {
     free(r->items);
     memset(r, 0, sizeof(*r));
+}
+
+/* ---- a min-heap of deadlines ---- */
+
+/*
+ * Things that run out (holds, ACTIVE tokens), keyed by their deadline: the
+ * front is always the earliest, whatever order they were added in. A FIFO
+ * would assume deadlines arrive in creation order, which a wall clock that
+ * steps back (or two threads whose `now`s reach the store out of order)
+ * breaks: one long deadline at the front would hide every shorter one
+ * behind it. Pushes of increasing deadlines (the usual case) stop at the
+ * first comparison, so they stay O(1); a pop is O(log n).
+ */
+typedef struct mem_deadline {
+    int64_t at;    /* the deadline */
+    uint64_t id;   /* the owner's name for what runs out */
+} mem_deadline;
+
+typedef struct mem_heap {
+    mem_deadline *items;
+    size_t cap;
+    size_t count;
+} mem_heap;
+
+/* Room for `extra` more entries; 0 or -1 (unchanged). */
+static inline int mem_heap_reserve(mem_heap *h, size_t extra)
+{
+    void *items = h->items;
+    int rc = mem_array_reserve(&items, &h->cap, h->count, extra, sizeof(*h->items),
+                               SIZE_MAX / sizeof(*h->items));
+    h->items = items;
+    return rc;
+}
+
+/* Add an entry; room must have been reserved. */
+static inline void mem_heap_push(mem_heap *h, int64_t at, uint64_t id)
+{
+    size_t i = h->count++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (h->items[parent].at <= at)
+            break;
+        h->items[i] = h->items[parent];
+        i = parent;
+    }
+    h->items[i].at = at;
+    h->items[i].id = id;
+}
+
+/* The earliest entry; the heap must not be empty. */
+static inline const mem_deadline *mem_heap_top(const mem_heap *h)
+{
+    return &h->items[0];
+}
+
+/* Drop the earliest entry; the heap must not be empty. */
+static inline void mem_heap_pop(mem_heap *h)
+{
+    const mem_deadline last = h->items[--h->count];
+    size_t i = 0;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= h->count)
+            break;
+        if (child + 1 < h->count && h->items[child + 1].at < h->items[child].at)
+            child++;
+        if (last.at <= h->items[child].at)
+            break;
+        h->items[i] = h->items[child];
+        i = child;
+    }
+    if (h->count)
+        h->items[i] = last;
+}
+
+static inline void mem_heap_free(mem_heap *h)
+{
+    free(h->items);
+    memset(h, 0, sizeof(*h));
 }
 
 /* ---- an open-addressing index: hash -> uint32 value ---- */

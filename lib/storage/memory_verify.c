@@ -9,31 +9,68 @@
 
 #include "memory_internal.h"
 
-/* verify's output: one formatted line per violation. */
+/* verify's output: one formatted line per violation, kept until the
+ * store's lock is released (the callback may call into the db). */
+typedef struct verify_line {
+    char text[256];
+} verify_line;
+
 typedef struct verify_out {
-    concert_emit_text_fn emit;
-    void *ctx;
+    verify_line *lines;
+    size_t count, cap;
+    int oom;       /* a line could not be kept */
 } verify_out;
 
-static int violation(const verify_out *v, const char *fmt, ...)
+static int violation(verify_out *v, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
 
-static int violation(const verify_out *v, const char *fmt, ...)
+static int violation(verify_out *v, const char *fmt, ...)
 {
-    char text[256];
     va_list ap;
+    void *lines = v->lines;
+    if (mem_array_reserve(&lines, &v->cap, v->count, 1, sizeof(*v->lines), SIZE_MAX / 512) != 0) {
+        v->oom = 1;
+        return CONCERT_OK;
+    }
+    v->lines = lines;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap); /* a cut message is still a message */
+    /* a cut message is still a message */
+    vsnprintf(v->lines[v->count++].text, sizeof(v->lines->text), fmt, ap);
     va_end(ap);
-    return v->emit(v->ctx, text);
+    return CONCERT_OK;
+}
+
+/* Each schedule's held count is its HELD reservations not settled as
+ * expired, and each live one owns its seat. counts: scratch of
+ * schedules_count zeroed entries. */
+static int verify_held(const memory_store *s, int64_t now, uint32_t *counts, verify_out *v)
+{
+    int rc = CONCERT_OK;
+    for (size_t i = 0; i < s->reservations_count; i++) {
+        const mem_reservation *r = &s->reservations[i];
+        if (!r->counted)
+            continue;
+        if (r->status != CONCERT_RESERVATION_HELD ||
+            (memory__hold_live(r, now) && s->schedules[r->schedule].seats[r->seat] != i + 1))
+            return violation(v, "reservation %zu: counted as held but not the HELD owner of "
+                                "its seat",
+                             i + 1);
+        counts[r->schedule]++;
+    }
+    for (size_t si = 0; si < s->schedules_count && rc == 0; si++)
+        if (counts[si] != s->schedules[si].held_count)
+            rc = violation(v, "schedule %lld: held count %u but %u holds are counted",
+                           (long long)s->schedules[si].id, s->schedules[si].held_count,
+                           counts[si]);
+    return rc;
 }
 
 /* Seats: a seat points at a reservation for that very seat, never at a
  * released one, and a sold seat's reservation was sold at the seat's price. */
-static int verify_seats(const memory_store *s, const verify_out *v,
+static int verify_seats(const memory_store *s, verify_out *v,
                         concert_verify_report *report)
 {
     int rc = CONCERT_OK;
@@ -86,7 +123,7 @@ typedef struct payment_sum {
  * order's, the same user's), nothing else refers to one, and each payment
  * covers at least one reservation, names the first, and is the sum of their
  * prices. */
-static int verify_payments(const memory_store *s, payment_sum *sums, const verify_out *v)
+static int verify_payments(const memory_store *s, payment_sum *sums, verify_out *v)
 {
     int rc = CONCERT_OK;
     for (size_t i = 0; i < s->reservations_count && rc == 0; i++) {
@@ -126,7 +163,7 @@ static int verify_payments(const memory_store *s, payment_sum *sums, const verif
 }
 
 /* CONFIRMED reservations sold their seat; live holds are not on sold seats. */
-static int verify_reservations(const memory_store *s, int64_t now, const verify_out *v,
+static int verify_reservations(const memory_store *s, int64_t now, verify_out *v,
                                concert_verify_report *report)
 {
     int rc = CONCERT_OK;
@@ -140,7 +177,7 @@ static int verify_reservations(const memory_store *s, int64_t now, const verify_
             rc = violation(v, "reservation %zu: CONFIRMED but seat %lld of schedule %lld is not "
                               "sold to it",
                            i + 1, (long long)r->seat_number, (long long)sc->id);
-        else if (r->status == CONCERT_RESERVATION_HELD && r->held_until > now && seat_sold)
+        else if (memory__hold_live(r, now) && seat_sold)
             rc = violation(v, "seat %lld of schedule %lld: sold to reservation %u and under a "
                               "live hold by reservation %zu",
                            (long long)r->seat_number, (long long)sc->id, ref, i + 1);
@@ -150,7 +187,7 @@ static int verify_reservations(const memory_store *s, int64_t now, const verify_
 
 /* Balances are the sum of their ledger, and each user's ledger index lists
  * exactly their entries, in order. */
-static int verify_balances(const memory_store *s, const verify_out *v,
+static int verify_balances(const memory_store *s, verify_out *v,
                            concert_verify_report *report)
 {
     size_t indexed = 0;
@@ -192,7 +229,7 @@ static int verify_balances(const memory_store *s, const verify_out *v,
  * reservations_count bytes; offset: of users_count + 1; seen: of as many as
  * the users' purchase counts (offset[users_count]); all zeroed. */
 static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark,
-                         const size_t *offset, uint32_t *seen, const verify_out *v)
+                         const size_t *offset, uint32_t *seen, verify_out *v)
 {
     int rc = CONCERT_OK;
     for (size_t i = 0; i < s->users_count && rc == 0; i++) {
@@ -214,7 +251,7 @@ static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark
     for (size_t i = 0; i < s->reservations_count && rc == 0; i++) {
         const mem_reservation *r = &s->reservations[i];
         uint32_t concert = s->schedules[r->schedule].concert, user, at;
-        if (r->status == CONCERT_RESERVATION_HELD && r->held_until > now && !mark[i]) {
+        if (memory__hold_live(r, now) && !mark[i]) {
             rc = violation(v, "reservation %zu: a live hold its user's limit does not count",
                            i + 1);
             continue;
@@ -243,7 +280,7 @@ static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark
 }
 
 /* The window holds what admission has not passed, and fits its ring. */
-static int verify_token_window(const memory_store *s, const verify_out *v)
+static int verify_token_window(const memory_store *s, verify_out *v)
 {
     const mem_window *w = &s->tokens;
     if (w->base > s->admitted_through || s->admitted_through > w->end)
@@ -262,7 +299,7 @@ static int verify_token_window(const memory_store *s, const verify_out *v)
  * holds tokens that were not pruned); a verbatim one's text is there; and
  * one that has not ended is its user's newest (a user has one token that
  * can be live). */
-static int verify_tokens(const memory_store *s, const verify_out *v)
+static int verify_tokens(const memory_store *s, verify_out *v)
 {
     size_t verbatim = 0;
     uint64_t gone = 0;
@@ -305,7 +342,7 @@ static int verify_tokens(const memory_store *s, const verify_out *v)
 }
 
 /* Every kept idempotency record is in the index once, with its text. */
-static int verify_idempotency(const memory_store *s, const verify_out *v)
+static int verify_idempotency(const memory_store *s, verify_out *v)
 {
     int rc = CONCERT_OK, broken = 0;
     for (uint64_t i = s->idem.base; i < s->idem.end && rc == 0; i++) {
@@ -335,26 +372,33 @@ static int verify_idempotency(const memory_store *s, const verify_out *v)
  * bound only shrinks. While SCHEDULED nobody in the pre-queue has been
  * reached by admission.
  */
-static int verify_queue(const memory_store *s, int64_t now, const verify_out *v,
+static int verify_queue(const memory_store *s, int64_t now, verify_out *v,
                         concert_verify_report *report)
 {
     int64_t live = 0, active_state = 0;
     int64_t bound = s->settings.max_active > s->active_grace ? s->settings.max_active
                                                              : s->active_grace;
-    uint64_t previous = 0;
-    /* every ACTIVE token entered the FIFO when admitted and leaves it only
-     * once it is no longer ACTIVE, so the FIFO holds all of them; they were
-     * admitted in ticket order, and pruning never passes one */
-    for (size_t i = 0; i < s->active_fifo.count; i++) {
-        const uint64_t n = memory__token_number(s, mem_ring_at(&s->active_fifo, i));
-        const mem_token *t = memory__token(s, n);
-        if (n >= s->tokens.end || (i > 0 && n <= previous))
-            return violation(v, "queue: the active FIFO names ticket %llu out of order or "
-                                "no longer kept",
-                             (unsigned long long)n + 1);
-        previous = n;
+    /* every ACTIVE token entered the heap when admitted and leaves it only
+     * once it is no longer ACTIVE (each ticket is admitted once, so it is
+     * there once), so the heap holds all of them; pruning never passes
+     * one */
+    for (size_t i = 0; i < s->active_heap.count; i++) {
+        const mem_deadline *e = &s->active_heap.items[i];
+        const mem_token *t;
+        if (i > 0 && e->at < s->active_heap.items[(i - 1) / 2].at)
+            return violation(v, "queue: the active heap is out of order at entry %zu", i);
+        if (e->id >= s->tokens.end)
+            return violation(v, "queue: the active heap names ticket %llu, never issued",
+                             (unsigned long long)e->id + 1);
+        if (e->id < s->tokens.base)
+            continue;
+        t = memory__token(s, e->id);
         if (t->state != CONCERT_TOKEN_ACTIVE)
             continue;
+        if (t->when != e->at)
+            return violation(v, "queue: ticket %llu expires at %lld, its heap entry says %lld",
+                             (unsigned long long)e->id + 1, (long long)t->when,
+                             (long long)e->at);
         active_state++;
         live += now < t->when;
     }
@@ -396,8 +440,9 @@ int memory__verify(concert_storage *self, const concert_queue_params *params, in
                    concert_emit_text_fn emit, void *ctx, concert_verify_report *report)
 {
     memory_store *s = memory__store_of(self);
-    verify_out v = {emit, ctx};
+    verify_out v = {NULL, 0, 0, 0};
     payment_sum *sums = NULL;
+    uint32_t *held = NULL;
     unsigned char *mark = NULL;
     size_t *offset = NULL;
     uint32_t *seen = NULL;
@@ -408,7 +453,8 @@ int memory__verify(concert_storage *self, const concert_queue_params *params, in
     sums = calloc(s->payments_count + 1, sizeof(*sums));
     mark = calloc(s->reservations_count + 1, 1);
     offset = calloc(s->users_count + 1, sizeof(*offset));
-    if (sums && mark && offset) {
+    held = calloc(s->schedules_count + 1, sizeof(*held));
+    if (sums && mark && offset && held) {
         for (size_t i = 0; i < s->users_count; i++)
             offset[i + 1] = offset[i] + s->users[i].bought_count;
         seen = calloc(offset[s->users_count] + 1, sizeof(*seen));
@@ -437,11 +483,21 @@ int memory__verify(concert_storage *self, const concert_queue_params *params, in
         rc = verify_idempotency(s, &v);
     if (rc == 0)
         rc = verify_queue(s, now, &v, report);
+    /* last, and only on an otherwise sound store: a broken reservation
+     * would break the counts too, and is already one line */
+    if (rc == 0 && v.count == 0)
+        rc = verify_held(s, now, held, &v);
 done:
     free(sums);
     free(mark);
     free(offset);
     free(seen);
+    free(held);
     memory__store_unlock(s);
+    for (size_t i = 0; i < v.count && rc == 0; i++)
+        rc = emit(ctx, v.lines[i].text);
+    if (rc == 0 && v.oom)
+        rc = emit(ctx, "(more violations: out of memory keeping their text)");
+    free(v.lines);
     return rc;
 }

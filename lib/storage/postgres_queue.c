@@ -307,6 +307,21 @@ static int queue_status_peek(pg_store *st, const concert_queue_params *params, c
         out->info.expires_at = expires_at;
         out->ticket = ticket;
     } else {
+        if (state == CONCERT_TOKEN_WAITING && now >= last_seen + params->wait_ttl_ms) {
+            /* idle: reported ENDED, so ended for good (a step at an
+             * earlier `now` must not find it WAITING again) */
+            pg_params drop = {0};
+            int dropped;
+            param_int(&drop, id);
+            param_int(&drop, now);
+            param_int(&drop, params->wait_ttl_ms);
+            if ((*rc = pgb_query(st, PG_Q_DROP_IDLE, &drop, 1, &res)) != 0)
+                return 1;
+            dropped = strcmp(PQcmdTuples(res), "1") == 0;
+            PQclear(res);
+            if (!dropped)
+                return 0; /* a poll moved it on: the full step decides */
+        }
         out->info.state = CONCERT_TOKEN_ENDED;
         out->ticket = ticket;
     }

@@ -41,6 +41,14 @@ enum {
     "SELECT * FROM concert_fn.seat_hold($1::text, $2::bigint, $3::bigint, $4::bigint, "        \
     "$5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint)"
 
+/* End a WAITING token that idled past wait_ttl at now (schema 6): a status
+ * check that reports it ENDED makes it so, so that a step at an earlier
+ * `now` never finds it WAITING again. Its end is when it idled out. The
+ * condition is checked again here: a poll may have moved last_seen. */
+#define PG_SCHEMA6_DROP_IDLE(id, now, wait_ttl)                                              \
+    "UPDATE concert.tokens SET state = 3, ended_at = last_seen + " wait_ttl " "               \
+    "WHERE id = " id " AND state = 1 AND last_seen + " wait_ttl " <= " now
+
 /* The prepared statements, by index (pg_stmt in postgres_internal.h). */
 #define PG_STATEMENTS(X)                                                                     \
     X(PG_Q_ISSUE, "SELECT * FROM concert_fn.queue_issue($1::bigint, $2::text, $3::bigint, "    \
@@ -54,6 +62,7 @@ enum {
                  "AND t.token = $1::text WHERE q.id = 1")                                     \
     X(PG_Q_TOUCH, "UPDATE concert.tokens SET last_seen = greatest(last_seen, $2::bigint) "      \
                   "WHERE id = $1::bigint AND state = 1")                                      \
+    X(PG_Q_DROP_IDLE, PG_SCHEMA6_DROP_IDLE("$1::bigint", "$2::bigint", "$3::bigint"))          \
     X(PG_Q_LEAVE, "SELECT * FROM concert_fn.queue_leave($1::text, $2::bigint, $3::bigint, "    \
                   "$4::bigint)")                                                             \
     X(PG_Q_STATS, "SELECT * FROM concert_fn.queue_stats($1::bigint, $2::bigint, $3::bigint)")  \

@@ -34,13 +34,21 @@ static const char SQL_SEAT_FOR_HOLD[] =
  * count. Counting stops at the limit (the last parameter): only "is it
  * reached" matters, so a buyer with many holds (a store without a limit,
  * or with a higher one before) costs no more than the limit. */
+/* A live hold also still owns its seat: one that ran out and was taken by
+ * another buyer is not live again when a step brings an earlier `now`
+ * (storage.h, "Time may go backwards"); one primary-key probe per hold. */
+#define SQ_STILL_OWNS_SEAT(r)                                                                 \
+    " AND EXISTS (SELECT 1 FROM seats o WHERE o.schedule_id = " r ".schedule_id"              \
+    "  AND o.number = " r ".seat_number AND o.hold_reservation_id = " r ".id)"
 static const char SQL_COUNT_LIVE_HELD[] =
     "SELECT count(*) FROM (SELECT 1 FROM reservations"
-    " WHERE user_id = ?1 AND status = 1 AND held_until > ?2 LIMIT ?3)";
+    " WHERE user_id = ?1 AND status = 1 AND held_until > ?2"
+    SQ_STILL_OWNS_SEAT("reservations") " LIMIT ?3)";
 static const char SQL_COUNT_CONCERT[] =
     "SELECT count(*) FROM ("
     " SELECT 1 FROM reservations r JOIN schedules s ON s.id = r.schedule_id"
     "  WHERE r.user_id = ?1 AND r.status = 1 AND r.held_until > ?3 AND s.concert_id = ?2"
+    SQ_STILL_OWNS_SEAT("r")
     " UNION ALL"
     " SELECT 1 FROM reservations r JOIN schedules s ON s.id = r.schedule_id"
     "  WHERE r.user_id = ?1 AND r.status = 2 AND s.concert_id = ?2"

@@ -35,7 +35,10 @@ typedef struct token_row {
 } token_row;
 
 static const char SQL_END[] = "UPDATE tokens SET state = 3, ended_at = ?2 WHERE token = ?1";
-static const char SQL_TOUCH[] = "UPDATE tokens SET last_seen = ?2 WHERE token = ?1";
+/* A poll at an earlier now (the clock went back) never moves the idle clock
+ * back: the deadline a buyer was told stays good. */
+static const char SQL_TOUCH[] =
+    "UPDATE tokens SET last_seen = max(last_seen, ?2) WHERE token = ?1";
 static const char SQL_BY_TOKEN[] =
     "SELECT token, ticket, user_id, state, last_seen, expires_at FROM tokens WHERE token = ?1";
 static const char SQL_OPEN_BY_USER[] =
@@ -309,7 +312,8 @@ static int status_step(sq_conn *c, const concert_queue_params *params, const cha
     if (t.state == SQ_TOKEN_WAITING) {
         if (token_live(&t, params, now)) {
             rc = sq_exec(c, SQL_TOUCH, SQ_ARGS(SQ_T(t.token), SQ_I(now)), what);
-            t.last_seen = now;
+            if (now > t.last_seen)
+                t.last_seen = now;
         } else {
             rc = token_end(c, &q, &t, params, now, what); /* idle: dropped now rather than later */
             t.state = SQ_TOKEN_ENDED;

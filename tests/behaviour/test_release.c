@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "harness.h"
-#include "internal.h"
+#include "fault_storage.h"
 
 static void setup_release(void)
 {
@@ -109,9 +109,11 @@ static _Thread_local int hold_started_after_payment;
  * widens the window that a token check made outside the step would leave
  * (the payment completes inside it), without hiding anything from a
  * correct step, which starts after the look. */
-static int note_hold_start(const char *method, void *ctx)
+static int note_hold_start(void *ctx, const char *method, int phase)
 {
     (void)ctx;
+    if (phase != FAULT_BEFORE)
+        return 0;
     if (strcmp(method, "seat_hold") == 0) {
         struct timespec pause = {0, 20000};
         nanosleep(&pause, NULL);
@@ -167,6 +169,7 @@ static void *holder(void *arg)
 Test(release, a_hold_racing_the_payment_that_ends_its_token_never_lands, .timeout = 300)
 {
     concert_options o = test_options();
+    fault_storage *fs = NULL;
     /* The window this guards (a token check, then a separate hold step) is
      * short; with the pause in note_hold_start a core that checked the token
      * before the step failed within two rounds in six runs out of six. */
@@ -179,9 +182,10 @@ Test(release, a_hold_racing_the_payment_that_ends_its_token_never_lands, .timeou
     concert_catalog cat = {CONCERT_CATALOG_VERSION, rich, 1, hall, 1};
 
     o.max_holds_per_user = 0; /* the race is about the token, not the limit */
-    store_open(&o);
+    store_prepare();
+    expect_ok(fault_storage_open(&db, &fs, store_uri_get(), &o));
     expect_ok(concert_catalog_load(db, &cat));
-    concert__fault_inject(note_hold_start, NULL);
+    fault_storage_set_callback(fs, note_hold_start, NULL);
     for (int round = 0; round < rounds; round++) {
         concert_token_info t;
         concert_reservation first;
@@ -208,5 +212,5 @@ Test(release, a_hold_racing_the_payment_that_ends_its_token_never_lands, .timeou
         next_seat += HOLD_TRIES;
         cr_assert_lt(next_seat + HOLD_TRIES, RACE_SEATS);
     }
-    concert__fault_inject(NULL, NULL);
+    fault_storage_off(fs);
 }

@@ -11,7 +11,7 @@
 
 #include "counting.h"
 #include "harness.h"
-#include "internal.h"
+#include "fault_storage.h"
 
 TestSuite(seat_map, .init = setup_store_with_catalog, .fini = teardown_store);
 
@@ -372,23 +372,30 @@ Test(seat_map, db_stats_count_every_storage_call)
 
 static int fault_rc;
 
-static int fail_seat_map(const char *method, void *ctx)
+static int fail_seat_map(void *ctx, const char *method, int phase)
 {
     (void)ctx;
+    (void)phase;
     return strcmp(method, "seat_map") == 0 ? fault_rc : 0;
 }
 
 Test(seat_map, db_stats_count_the_stores_failures)
 {
+    concert_options o = test_options();
+    fault_storage *fs = NULL;
     concert_token_info a;
     concert_seat_map *map = NULL;
     const int trouble[] = {CONCERT_ESTORAGE, CONCERT_EBUSY, CONCERT_ESCHEMA, CONCERT_EINTERNAL};
+    /* The same store, now behind the fault wrapper. */
+    store_prepare();
+    expect_ok(fault_storage_open(&db, &fs, store_uri_get(), &o));
+    standard_catalog_load();
     issue_active(1, &a);
     expect_ok(concert_seat_map_get(&map, db, a.token, 10)); /* token and schedule known */
     concert_seat_map_free(map);
     concert_db_stats prev = stats_of(db);
 
-    concert__fault_inject(fail_seat_map, NULL);
+    fault_storage_set_callback(fs, fail_seat_map, NULL);
     for (size_t i = 0; i < sizeof(trouble) / sizeof(trouble[0]); i++) {
         fault_rc = trouble[i];
         expect_rc(concert_seat_map_get(&map, db, a.token, 10), trouble[i]);
@@ -405,7 +412,7 @@ Test(seat_map, db_stats_count_the_stores_failures)
     concert_db_stats s = stats_of(db);
     cr_assert_eq(s.storage_calls, prev.storage_calls + 1);
     cr_assert_eq(s.storage_errors, prev.storage_errors);
-    concert__fault_inject(NULL, NULL);
+    fault_storage_off(fs);
 
     expect_ok(concert_seat_map_get(&map, db, a.token, 10));
     concert_seat_map_free(map);

@@ -5,8 +5,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "fault_storage.h"
 #include "harness.h"
-#include "internal.h"
 
 static int frees;
 
@@ -111,24 +111,37 @@ Test(storage_api, bad_tables_are_refused_and_freed)
     concert_close(d);
 }
 
-static int fail_pay(const char *method, void *ctx)
+static int fail_pay(void *ctx, const char *method, int phase)
 {
     (void)ctx;
-    return strcmp(method, "pay") == 0 ? CONCERT_ESTORAGE : 0;
+    return strcmp(method, "pay") == 0 && phase == FAULT_BEFORE ? CONCERT_ESTORAGE : 0;
 }
 
-Test(storage_api, a_storage_fault_in_payment_changes_nothing, .init = setup_store_with_catalog,
-     .fini = teardown_store)
+/* A fresh store of the configured kind behind the fault wrapper, with the
+ * standard catalog. */
+static fault_storage *faulty_store_with_catalog(void)
+{
+    concert_options o = test_options();
+    fault_storage *fs = NULL;
+    clock_set(T0);
+    store_prepare();
+    expect_ok(fault_storage_open(&db, &fs, store_uri_get(), &o));
+    standard_catalog_load();
+    return fs;
+}
+
+Test(storage_api, a_storage_fault_in_payment_changes_nothing, .fini = teardown_store)
 {
     concert_token_info t;
     concert_reservation r, got;
     concert_payment p;
     int64_t bal;
+    fault_storage *fs = faulty_store_with_catalog();
     issue_active(1, &t);
     expect_ok(concert_reserve_seat(&r, db, t.token, 10, 4));
-    concert__fault_inject(fail_pay, NULL);
+    fault_storage_set_callback(fs, fail_pay, NULL);
     expect_rc(concert_pay(&p, db, t.token, r.id, "k"), CONCERT_ESTORAGE);
-    concert__fault_inject(NULL, NULL);
+    fault_storage_off(fs);
     expect_ok(concert_points_balance(&bal, db, 1));
     cr_assert_eq(bal, 100000);
     expect_ok(concert_reservation_get(&got, db, t.token, r.id));
