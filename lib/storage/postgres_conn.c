@@ -7,7 +7,6 @@
 
 #ifdef CONCERT_HAVE_POSTGRES
 
-#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <time.h>
@@ -294,8 +293,7 @@ static void deadline_after(struct timespec *ts, int ms)
 
 /* Take an idle connection, connecting it if needed. Each wait is bounded:
  * for a free slot by busy_timeout_ms, for a new connection by
- * connect_timeout_ms, and the step's statements together by busy_timeout_ms
- * from when the connection is in hand. */
+ * connect_timeout_ms, and for each answer of the step by busy_timeout_ms. */
 static int slot_acquire(pg_store *st, pg_slot **out, pg_error *err)
 {
     struct timespec deadline;
@@ -325,7 +323,6 @@ static int slot_acquire(pg_store *st, pg_slot **out, pg_error *err)
         return -1;
     }
     slot->budget_ms = st->wait_ms;
-    slot->deadline_ms = mono_ms() + slot->budget_ms;
     *out = slot;
     return 0;
 }
@@ -359,16 +356,24 @@ static int conn_lost(pg_slot *slot)
 
 /*
  * After a PQsend* call: push the command out and collect every result until
- * the connection is idle again, within the slot's deadline. Returns the
- * first error result if any, else the first result; NULL with err filled if
- * the connection failed or the deadline passed (the connection is then
- * dropped).
+ * the connection is idle again, within busy_timeout_ms (the slot's budget).
+ * Returns the first error result if any, else the first result; NULL with
+ * err filled if the connection failed or the deadline passed (the
+ * connection is then dropped).
+ *
+ * The deadline is per command, as the server's own statement_timeout and
+ * lock_timeout are (both busy_timeout_ms): a slow step whose every statement
+ * the server answers in time is the server's to judge, and its verdict is
+ * certain (an error, rolled back); a deadline here turns the outcome of a
+ * write into a doubt, so it is only the net for a server that says nothing.
  */
 static PGresult *await_results(pg_slot *slot, int writes, pg_error *err)
 {
     PGconn *conn = slot->conn;
     PGresult *res = NULL, *next;
     int flushed;
+
+    slot->deadline_ms = mono_ms() + slot->budget_ms;
 
     while ((flushed = PQflush(conn)) == 1) {
         int w = wait_socket(conn, POLLIN | POLLOUT, slot->deadline_ms);
@@ -437,10 +442,8 @@ int pgb_exec_simple(pg_slot *slot, const char *sql, int writes, pg_error *err)
     }
     /* A step that lifts the server's statement timeout for bulk work lifts
      * its own deadline with it; the server still bounds every statement. */
-    if (strcmp(sql, PG_BULK_TIMEOUT_SQL) == 0) {
+    if (strcmp(sql, PG_BULK_TIMEOUT_SQL) == 0)
         slot->budget_ms = PG_BULK_DEADLINE_MS;
-        slot->deadline_ms = mono_ms() + PG_BULK_DEADLINE_MS;
-    }
     if (!PQsendQuery(slot->conn, sql)) {
         pgb_classify(slot->conn, NULL, 0, writes, err);
         return -1;
@@ -550,6 +553,7 @@ int pgb_next_result(pg_slot *slot, PGresult **out, pg_error *err)
     *out = NULL;
     if (conn_lost(slot))
         return 0; /* PQgetResult would say nothing more: the caller checks PQstatus */
+    slot->deadline_ms = mono_ms() + slot->budget_ms;
     while ((flushed = PQflush(conn)) == 1 || PQisBusy(conn)) {
         int w;
         if (flushed < 0)

@@ -33,9 +33,10 @@ typedef struct pg_slot {
     PGconn *conn;      /* NULL: not connected (yet, or since a failure) */
     uint64_t prepared; /* bit per pg_stmt prepared on conn */
     int connected_before; /* a connection was opened here once: the next one replaces it */
-    /* The step running on this slot gives up at deadline_ms (CLOCK_MONOTONIC
-     * milliseconds: a timeout, not business time); budget_ms is how long it
-     * was given, for the error detail. Set when the slot is taken. */
+    /* The command in flight on this slot gives up at deadline_ms
+     * (CLOCK_MONOTONIC milliseconds: a timeout, not business time), budget_ms
+     * after it was sent: busy_timeout_ms, set when the slot is taken, or
+     * PG_BULK_DEADLINE_MS once a step ran PG_BULK_TIMEOUT_SQL. */
     int64_t deadline_ms;
     int64_t budget_ms;
 } pg_slot;
