@@ -337,7 +337,7 @@ static void slot_release(pg_store *st, pg_slot *slot)
 
 /* ---- statements ---- */
 
-/* The step's deadline passed while waiting on the server: ask it to cancel
+/* The deadline passed while waiting on the server: ask it to cancel
  * (bounded, see cancel_bounded), drop the connection (its state is unknown:
  * never reuse it) and say so. A write that was sent may have committed. */
 static void step_timed_out(pg_slot *slot, int sent, int writes, pg_error *err)
@@ -349,9 +349,12 @@ static void step_timed_out(pg_slot *slot, int sent, int writes, pg_error *err)
                    "postgresql: no answer within %lld ms", (long long)slot->budget_ms);
 }
 
+/* Dropped by step_timed_out() earlier in this step. (A connection libpq
+ * saw fail is left to PQsend*, whose failure pgb_classify() judges as it
+ * always did.) */
 static int conn_lost(pg_slot *slot)
 {
-    return !slot->conn || PQstatus(slot->conn) == CONNECTION_BAD;
+    return !slot->conn;
 }
 
 /*
