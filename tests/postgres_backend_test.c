@@ -7,7 +7,8 @@
  * indexes behind the limit and the history pages, connection strings, the
  * pool under many threads, the queue's opening lottery raced by two handles,
  * joins from many threads racing admission, reconnecting after a server
- * restart and failing fast while the server is down.
+ * restart, failing fast while the server is down, every wait bounded while
+ * the server hangs (SIGSTOP) and the bound on statement parameters.
  *
  * They run against a private throwaway server (tests/pg/start.sh) because
  * they stop and restart it:
@@ -22,6 +23,7 @@
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,8 @@
 /* The historical migrations, to build a version 2 store as an older
  * libconcert left it. */
 #include "../lib/storage/postgres_schema_sql.h"
+/* pg_params and pgb_exec_stmt(), for the bound on statement parameters. */
+#include "../lib/storage/postgres_internal.h"
 
 #define T0 INT64_C(1800000000000)
 #define DAY INT64_C(86400000)
@@ -144,9 +148,12 @@ static void setup(void)
     snprintf(store, sizeof(store), "%s dbname=%s", base_conninfo, dbname);
 }
 
+static void server_thaw(void);
+
 static void teardown(void)
 {
     char sql[128];
+    server_thaw(); /* a test that froze the server and failed must not leave it frozen */
     /* A test that stopped the server must not leave it down for the next. */
     const char *ctl = getenv("CONCERT_TEST_PG_CTL");
     const char *file = getenv("CONCERT_TEST_PG_CONNINFO_FILE");
@@ -2212,4 +2219,181 @@ Test(postgres, counters_count_the_steps_retried_after_serialization_failures)
                  (uint64_t)admin_int("SELECT last_value FROM public.attempts") - 3 - 1,
                  "every attempt but the first of each step is a retry");
     concert_close(db);
+}
+
+/* ---- a server that hangs: every wait bounded (issue 14) ---- */
+
+/* The private server's processes, stopped by server_freeze(). */
+static pid_t frozen_pids[64];
+static int frozen_count;
+
+static pid_t postmaster_pid(void)
+{
+    const char *file = getenv("CONCERT_TEST_PG_CONNINFO_FILE");
+    char state[600], line[600], dir[600] = "", pidfile[700];
+    FILE *f;
+    cr_assert(file, "CONCERT_TEST_PG_CONNINFO_FILE must be set");
+    snprintf(state, sizeof(state), "%s.server", file);
+    f = fopen(state, "r");
+    cr_assert(f, "cannot read %s", state);
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, "dir=", 4) == 0)
+            snprintf(dir, sizeof(dir), "%s", line + 4);
+    }
+    fclose(f);
+    cr_assert(dir[0], "no dir= in %s", state);
+    snprintf(pidfile, sizeof(pidfile), "%s/data/postmaster.pid", dir);
+    read_line(pidfile, line, sizeof(line));
+    return (pid_t)strtol(line, NULL, 10);
+}
+
+/* SIGSTOP the private server: the postmaster first (it forks no more), then
+ * each of its children. What a hung host looks like to a client. */
+static void server_freeze(void)
+{
+    pid_t pm = postmaster_pid();
+    char cmd[64], line[64];
+    FILE *p;
+    cr_assert_eq(kill(pm, SIGSTOP), 0, "SIGSTOP %ld", (long)pm);
+    frozen_pids[frozen_count++] = pm;
+    snprintf(cmd, sizeof(cmd), "pgrep -P %ld", (long)pm);
+    p = popen(cmd, "r");
+    cr_assert(p, "popen(%s)", cmd);
+    while (fgets(line, sizeof(line), p) && frozen_count < 64) {
+        pid_t child = (pid_t)strtol(line, NULL, 10);
+        if (child > 0 && kill(child, SIGSTOP) == 0)
+            frozen_pids[frozen_count++] = child;
+    }
+    pclose(p);
+}
+
+static void server_thaw(void)
+{
+    while (frozen_count > 0)
+        kill(frozen_pids[--frozen_count], SIGCONT);
+}
+
+static int64_t ms_since(const struct timespec *start)
+{
+    return (int64_t)(seconds_since(start) * 1000.0);
+}
+
+/* The issue's bound is busy_timeout_ms + 100 ms (tests/reliability/
+ * freeze_pg.py checks that one under load); here a generous margin keeps a
+ * loaded machine from failing the test, and the figures are printed. */
+#define FREEZE_BUSY_MS 400
+#define FREEZE_CONNECT_MS 300
+#define FREEZE_MARGIN_MS 1500
+
+Test(postgres, a_hung_server_answers_estorage_within_the_deadline_and_recovers_after)
+{
+    concert_options o = options();
+    concert_db *db, *other = (concert_db *)1;
+    struct timespec start;
+    int64_t balance = 0, charge_ms, read_ms, open_ms;
+    int charge_rc, read_rc, open_rc;
+    char charge_msg[600], read_msg[600], open_msg[600];
+
+    o.pool_size = 2;
+    o.busy_timeout_ms = FREEZE_BUSY_MS;
+    o.connect_timeout_ms = FREEZE_CONNECT_MS;
+    db = open_store(&o);
+    load_catalog(db);
+    /* Charge once first: the statement is then prepared on the connection,
+     * and the frozen charge below sends the write itself. */
+    cr_assert_eq(concert_charge_points(&balance, db, 1, 5, "warm-charge"), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(balance, 1005);
+
+    server_freeze();
+    /* A write sent into the hung server: no answer, so the deadline ends it
+     * and it may or may not have been applied. */
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    charge_rc = concert_charge_points(&balance, db, 1, 5, "frozen-charge");
+    charge_ms = ms_since(&start);
+    snprintf(charge_msg, sizeof(charge_msg), "%s", concert_error_last()->message);
+    /* Its connection was dropped: a read needs a new one, and the connect is
+     * bounded too (the kernel accepts it, the postmaster never answers). */
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    read_rc = concert_points_balance(&balance, db, 1);
+    read_ms = ms_since(&start);
+    snprintf(read_msg, sizeof(read_msg), "%s", concert_error_last()->message);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    open_rc = concert_open(&other, store, &o);
+    open_ms = ms_since(&start);
+    snprintf(open_msg, sizeof(open_msg), "%s", concert_error_last()->message);
+    server_thaw();
+
+    fprintf(stderr, "hung server: charge %lld ms, read %lld ms, open %lld ms (busy %d, connect %d)\n",
+            (long long)charge_ms, (long long)read_ms, (long long)open_ms, FREEZE_BUSY_MS,
+            FREEZE_CONNECT_MS);
+    cr_assert_eq(charge_rc, CONCERT_ESTORAGE, "charge: %d %s", charge_rc, charge_msg);
+    cr_assert(strstr(charge_msg, "no answer within 400 ms"), "message: %s", charge_msg);
+    cr_assert(strstr(charge_msg, "may or may not have been applied"), "message: %s", charge_msg);
+    cr_assert_lt(charge_ms, FREEZE_BUSY_MS + FREEZE_MARGIN_MS, "charge took %lld ms",
+                 (long long)charge_ms);
+    cr_assert_geq(charge_ms, FREEZE_BUSY_MS - 50, "charge gave up after %lld ms only",
+                  (long long)charge_ms);
+    cr_assert_eq(read_rc, CONCERT_ESTORAGE, "read: %d %s", read_rc, read_msg);
+    cr_assert(strstr(read_msg, "no answer within"), "message: %s", read_msg);
+    cr_assert_lt(read_ms, FREEZE_BUSY_MS + FREEZE_CONNECT_MS + FREEZE_MARGIN_MS,
+                 "read took %lld ms", (long long)read_ms);
+    cr_assert_eq(open_rc, CONCERT_ESTORAGE, "open: %d %s", open_rc, open_msg);
+    cr_assert_null(other);
+    cr_assert_lt(open_ms, FREEZE_CONNECT_MS + FREEZE_MARGIN_MS, "open took %lld ms",
+                 (long long)open_ms);
+
+    /* Thawed: the next calls work on new connections, and the charge in
+     * doubt, replayed with its key, is applied exactly once. */
+    cr_assert_eq(concert_points_balance(&balance, db, 1), 0, "after thawing: %s",
+                 concert_error_last()->message);
+    cr_assert_eq(concert_charge_points(&balance, db, 1, 5, "frozen-charge"), 0, "replay: %s",
+                 concert_error_last()->message);
+    cr_assert_eq(balance, 1010);
+    cr_assert_eq(concert_points_balance(&balance, db, 1), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(balance, 1010, "the charge in doubt landed twice or not at all");
+    cr_assert_eq(concert_open(&other, store, &o), 0, "open after thawing: %s",
+                 concert_error_last()->message);
+    concert_close(other);
+    concert_close(db);
+}
+
+Test(postgres, the_largest_timeouts_open_a_store)
+{
+    /* busy_timeout_ms * 12 (idle_in_transaction_session_timeout) overflowed
+     * an int and the server refused the connection. */
+    concert_options o = options();
+    concert_db *db;
+    int64_t balance = 0;
+    o.busy_timeout_ms = INT32_MAX;
+    o.connect_timeout_ms = INT32_MAX;
+    db = open_store(&o);
+    load_catalog(db);
+    cr_assert_eq(concert_points_balance(&balance, db, 1), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(balance, 1000);
+    concert_close(db);
+}
+
+Test(postgres, statement_parameters_past_their_slots_are_refused)
+{
+    pg_params p = {0};
+    pg_slot slot = {0};
+    pg_error err = {0};
+
+    for (int i = 0; i < PG_MAX_PARAMS; i++)
+        cr_assert_eq(i % 2 ? param_int(&p, i) : param_text(&p, "x"), 0, "param %d", i);
+    cr_assert_eq(p.count, PG_MAX_PARAMS);
+    cr_assert_eq(p.overflow, 0);
+    /* One more of either kind: refused, nothing written past the arrays. */
+    cr_assert_eq(param_int(&p, 99), -1);
+    cr_assert_eq(param_text(&p, "y"), -1);
+    cr_assert_eq(p.count, PG_MAX_PARAMS);
+    cr_assert_eq(p.overflow, 1);
+    cr_assert_str_eq(p.values[PG_MAX_PARAMS - 1], "11");
+    /* And the statement is not run short of a value (the check comes before
+     * the connection is touched: this slot has none). */
+    cr_assert_null(pgb_exec_stmt(&slot, (pg_stmt)0, &p, 1, &err));
+    cr_assert_eq(err.code, CONCERT_EINTERNAL, "%d %s", err.code, err.message);
+    cr_assert(strstr(err.message, "more than 12 parameters"), "%s", err.message);
 }

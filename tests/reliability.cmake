@@ -44,12 +44,14 @@ if(CONCERT_WITH_POSTGRES)
   # a block's COMMIT (dropped, or FATAL 57P01 in its place): applied once,
   # never re-run; a read under the same fault is retried.
   concert_reliability_test(reliability_commit_lost_postgres pg_commit_proxy.py)
-  # tests/reliability/freeze_pg.py (a PostgreSQL that hangs rather than goes
-  # away) is not registered: it fails today; see docs/reliability.md.
+  # A PostgreSQL that hangs rather than goes away (SIGSTOP), 8 times: about
+  # 90 s of freezes and recoveries, hence the longer timeout.
+  concert_reliability_test(reliability_freeze_postgres freeze_pg.py --cycles 8)
+  set_tests_properties(reliability_freeze_postgres PROPERTIES TIMEOUT 300)
 else()
   foreach(name reliability_crash_postgres reliability_many_servers_postgres
                reliability_outage_postgres reliability_load_postgres
-               reliability_commit_lost_postgres)
+               reliability_commit_lost_postgres reliability_freeze_postgres)
     add_test(NAME ${name} COMMAND sh -c "echo 'SKIP: built with CONCERT_WITH_POSTGRES=OFF'; exit 77")
     set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 LABELS reliability)
   endforeach()

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -707,6 +708,73 @@ Test(sqlite, a_locked_store_is_busy_after_the_timeout_and_reads_go_on)
     sqlite3_close(raw);
     cr_assert_eq(concert_charge_points(&bal, db, 1, 5, NULL), 0);
     cr_assert_eq(bal, 100005);
+    concert_close(db);
+}
+
+/* ---- every wait bounded (issue 14) ---- */
+
+#define QUEUED_WRITERS 6
+#define QUEUED_BUSY_MS 300
+
+typedef struct queued_writer {
+    concert_db *db;
+    int64_t user;
+    int rc;
+    int64_t took_ms;
+} queued_writer;
+
+static void *charge_timed(void *arg)
+{
+    queued_writer *w = arg;
+    struct timespec a, b;
+    int64_t bal;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    w->rc = concert_charge_points(&bal, w->db, w->user, 5, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    w->took_ms = (int64_t)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    return NULL;
+}
+
+/* Writers of one process queue on the handle's write lock before SQLite's
+ * busy handler; that wait counted nothing, so the sixth writer waited for
+ * five busy_timeout_ms in a row (1.5 s here). Now the lock, BEGIN IMMEDIATE
+ * and the busy handler share one deadline per step. The bound checked is
+ * three times busy_timeout_ms: far above a loaded machine's noise, far
+ * below what the queue cost before. */
+Test(sqlite, writers_queued_in_one_process_are_busy_within_the_timeout_not_after_each_other)
+{
+    concert_options o = options();
+    concert_db *db = NULL;
+    sqlite3 *raw;
+    pthread_t th[QUEUED_WRITERS];
+    queued_writer w[QUEUED_WRITERS];
+    int64_t slowest = 0, bal;
+
+    o.busy_timeout_ms = QUEUED_BUSY_MS;
+    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    load_small_catalog(db);
+    raw = raw_open();
+    raw_exec(raw, "BEGIN IMMEDIATE"); /* another process holds the write lock */
+    for (int i = 0; i < QUEUED_WRITERS; i++) {
+        w[i] = (queued_writer){db, 1 + i % 3, 0, 0};
+        cr_assert_eq(pthread_create(&th[i], NULL, charge_timed, &w[i]), 0);
+    }
+    for (int i = 0; i < QUEUED_WRITERS; i++)
+        pthread_join(th[i], NULL);
+    raw_exec(raw, "COMMIT");
+    sqlite3_close(raw);
+    for (int i = 0; i < QUEUED_WRITERS; i++) {
+        cr_assert_eq(w[i].rc, CONCERT_EBUSY, "writer %d: %s", i, concert_error_name(w[i].rc));
+        if (w[i].took_ms > slowest)
+            slowest = w[i].took_ms;
+    }
+    fprintf(stderr, "%d queued writers, busy_timeout_ms %d: slowest busy after %lld ms\n",
+            QUEUED_WRITERS, QUEUED_BUSY_MS, (long long)slowest);
+    cr_assert_lt(slowest, 3 * QUEUED_BUSY_MS, "a queued writer waited %lld ms",
+                 (long long)slowest);
+    cr_assert_eq(concert_charge_points(&bal, db, 1, 5, NULL), 0, "%s",
+                 concert_error_last()->message);
+    cr_assert_eq(bal, 100005, "a busy charge must not have been applied");
     concert_close(db);
 }
 

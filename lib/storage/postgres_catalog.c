@@ -249,7 +249,14 @@ static int load_flush(pg_slot *slot, load_state *ls, pg_error *err)
         return -1;
     }
     for (int k = 0; k < ls->batch_count; k++) {
-        while ((res = PQgetResult(slot->conn)) != NULL) {
+        for (;;) {
+            /* Bounded by the step's deadline: a hung server ends the load. */
+            if (pgb_next_result(slot, &res, err) != 0) {
+                ls->failed = 1;
+                return -1;
+            }
+            if (!res)
+                break;
             ExecStatusType s = PQresultStatus(res);
             if (!have_error) {
                 if (s == PGRES_TUPLES_OK && ls->batch[k].kind != LOAD_SEATS &&
@@ -274,7 +281,10 @@ static int load_flush(pg_slot *slot, load_state *ls, pg_error *err)
         }
     }
     /* The sync point. */
-    res = PQgetResult(slot->conn);
+    if (pgb_next_result(slot, &res, err) != 0) {
+        ls->failed = 1;
+        return -1;
+    }
     if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && !have_error) {
         pgb_classify(slot->conn, res, 1, 1, err);
         have_error = 1;

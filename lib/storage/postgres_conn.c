@@ -156,19 +156,130 @@ static void notice_ignore(void *arg, const char *message)
     (void)message;
 }
 
+/* ---- waiting with a deadline ----
+ * Every wait on the server is bounded: libpq's blocking calls (PQexec,
+ * PQgetResult, PQconnectdb) wait as long as the server stays silent, and a
+ * server that hangs (SIGSTOP, a network cut) is silent forever. So each call
+ * is sent with the asynchronous API and its socket polled until a deadline on
+ * the monotonic clock (a timeout, not business time). */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until conn's socket has events or the deadline passes: 1 ready (or
+ * an error condition libpq will report), 0 the deadline passed, -1 no
+ * socket or poll failed. */
+static int wait_socket(PGconn *conn, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd p;
+        int64_t left = deadline - mono_ms();
+        int rc;
+        if (left <= 0)
+            return 0;
+        p.fd = PQsocket(conn);
+        p.events = events;
+        p.revents = 0;
+        if (p.fd < 0)
+            return -1;
+        rc = poll(&p, 1, (int)pg_clamp(left, 1, 60000));
+        if (rc > 0)
+            return 1;
+        if (rc < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+#ifdef LIBPQ_HAS_ASYNC_CANCEL
+/* How long a cancel request may take to get out. It only has to reach the
+ * server's kernel: waiting for the server to act on it would wait on the
+ * very server that stopped answering. */
+#define PG_CANCEL_MS 25
+
+/* Ask the server to stop the statement conn is waiting for, within
+ * PG_CANCEL_MS; give up quietly otherwise (the server's own
+ * statement_timeout, set on every connection, stops it anyway). */
+static void cancel_bounded(PGconn *conn)
+{
+    PGcancelConn *cc = PQcancelCreate(conn);
+    int64_t deadline = mono_ms() + PG_CANCEL_MS;
+    PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+    if (!cc)
+        return;
+    if (PQcancelStart(cc)) {
+        while (ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
+            struct pollfd p;
+            int64_t left = deadline - mono_ms();
+            if (left <= 0)
+                break;
+            p.fd = PQcancelSocket(cc);
+            p.events = ps == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+            p.revents = 0;
+            if (p.fd < 0 || poll(&p, 1, (int)left) < 0)
+                break;
+            ps = PQcancelPoll(cc);
+        }
+    }
+    PQcancelFinish(cc);
+}
+#else
+/* libpq before 17 has only PQcancel(), which blocks in connect() and then in
+ * recv() until the server closes the cancel connection, with no timeout: on
+ * a server that hangs it never returns. So no cancel is sent; the server's
+ * own statement_timeout (busy_timeout_ms, set on every connection) stops the
+ * statement once it runs again, and the dropped connection ends the session
+ * and rolls back whatever had not committed. */
+static void cancel_bounded(PGconn *conn)
+{
+    (void)conn;
+}
+#endif
+
+/* ---- connections ---- */
+
 static int slot_connect(pg_store *st, pg_slot *slot, pg_error *err)
 {
     char msg[400];
-    PGconn *conn = PQconnectdbParams((const char *const *)st->keywords,
-                                     (const char *const *)st->values, 0);
+    int64_t deadline = mono_ms() + st->connect_ms;
+    PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+    /* Non-blocking connect: PQconnectdbParams would wait on libpq's own
+     * connect_timeout, which counts whole seconds, per host and address. */
+    PGconn *conn = PQconnectStartParams((const char *const *)st->keywords,
+                                        (const char *const *)st->values, 0);
     if (!conn) {
         pgb_error_fill(err, CONCERT_ENOMEM, PG_FAIL_FINAL, "postgresql: out of memory connecting");
         return -1;
     }
+    while (PQstatus(conn) != CONNECTION_BAD && ps != PGRES_POLLING_OK &&
+           ps != PGRES_POLLING_FAILED) {
+        int w = wait_socket(conn, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+        if (w == 0) {
+            PQfinish(conn);
+            pgb_error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL,
+                           "postgresql: cannot connect: no answer within %d ms", st->connect_ms);
+            return -1;
+        }
+        if (w < 0)
+            break;
+        ps = PQconnectPoll(conn);
+    }
     if (PQstatus(conn) != CONNECTION_OK) {
         first_line(PQerrorMessage(conn), msg, sizeof(msg));
         PQfinish(conn);
-        pgb_error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL, "postgresql: cannot connect: %s", msg);
+        pgb_error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL, "postgresql: cannot connect: %s",
+                       msg[0] ? msg : "connection failed");
+        return -1;
+    }
+    /* Sends never block either: PQflush() and poll() do the waiting. */
+    if (PQsetnonblocking(conn, 1) != 0) {
+        first_line(PQerrorMessage(conn), msg, sizeof(msg));
+        PQfinish(conn);
+        pgb_error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL, "postgresql: cannot connect: %s",
+                       msg);
         return -1;
     }
     /* A library never writes to stderr: server notices are dropped. */
@@ -213,9 +324,11 @@ static void slot_check_idle(pg_slot *slot)
         slot_disconnect(slot);
 }
 
+/* Absolute CLOCK_MONOTONIC time ms from now (the pool's condition waits on
+ * that clock, see pgb_store_init). */
 static void deadline_after(struct timespec *ts, int ms)
 {
-    clock_gettime(CLOCK_REALTIME, ts);
+    clock_gettime(CLOCK_MONOTONIC, ts);
     ts->tv_sec += ms / 1000;
     ts->tv_nsec += (long)(ms % 1000) * 1000000L;
     if (ts->tv_nsec >= 1000000000L) {
@@ -224,7 +337,9 @@ static void deadline_after(struct timespec *ts, int ms)
     }
 }
 
-/* Take an idle connection, connecting it if needed. */
+/* Take an idle connection, connecting it if needed. Each wait is bounded:
+ * for a free slot by busy_timeout_ms, for a new connection by
+ * connect_timeout_ms, and for each answer of the step by busy_timeout_ms. */
 static int slot_acquire(pg_store *st, pg_slot **out, pg_error *err)
 {
     struct timespec deadline;
@@ -253,6 +368,7 @@ static int slot_acquire(pg_store *st, pg_slot **out, pg_error *err)
         pthread_mutex_unlock(&st->mutex);
         return -1;
     }
+    slot->budget_ms = st->wait_ms;
     *out = slot;
     return 0;
 }
@@ -265,12 +381,125 @@ static void slot_release(pg_store *st, pg_slot *slot)
     pthread_mutex_unlock(&st->mutex);
 }
 
+/* ---- statements ---- */
+
+/* The deadline passed while waiting on the server: ask it to cancel
+ * (bounded, see cancel_bounded), drop the connection (its state is unknown:
+ * never reuse it) and say so. A write that was sent may have committed. */
+static void step_timed_out(pg_slot *slot, int sent, int writes, pg_error *err)
+{
+    if (sent)
+        cancel_bounded(slot->conn);
+    slot_disconnect(slot);
+    pgb_error_fill(err, CONCERT_ESTORAGE, (sent && writes) ? PG_FAIL_CONN_DOUBT : PG_FAIL_FINAL,
+                   "postgresql: no answer within %lld ms", (long long)slot->budget_ms);
+}
+
+/* Dropped by step_timed_out() earlier in this step. (A connection libpq
+ * saw fail is left to PQsend*, whose failure pgb_classify() judges as it
+ * always did.) */
+static int conn_lost(pg_slot *slot)
+{
+    return !slot->conn;
+}
+
+/*
+ * After a PQsend* call: push the command out and collect every result until
+ * the connection is idle again, within busy_timeout_ms (the slot's budget).
+ * Returns the first error result if any, else the first result; NULL with
+ * err filled if the connection failed or the deadline passed (the
+ * connection is then dropped).
+ *
+ * The deadline is per command, as the server's own statement_timeout and
+ * lock_timeout are (both busy_timeout_ms): a slow step whose every statement
+ * the server answers in time is the server's to judge, and its verdict is
+ * certain (an error, rolled back); a deadline here turns the outcome of a
+ * write into a doubt, so it is only the net for a server that says nothing.
+ */
+static PGresult *await_results(pg_slot *slot, int writes, pg_error *err)
+{
+    PGconn *conn = slot->conn;
+    PGresult *res = NULL, *next;
+    int flushed;
+
+    slot->deadline_ms = mono_ms() + slot->budget_ms;
+
+    while ((flushed = PQflush(conn)) == 1) {
+        int w = wait_socket(conn, POLLIN | POLLOUT, slot->deadline_ms);
+        if (w == 0) {
+            step_timed_out(slot, 0, writes, err);
+            return NULL;
+        }
+        /* A server that answers while we still send (an error) is read. */
+        if (w < 0 || !PQconsumeInput(conn)) {
+            flushed = -1;
+            break;
+        }
+    }
+    if (flushed != 0) {
+        pgb_classify(conn, NULL, 1, writes, err);
+        return NULL;
+    }
+    for (;;) {
+        while (!PQisBusy(conn)) {
+            next = PQgetResult(conn);
+            if (!next && !res) {
+                pgb_classify(conn, NULL, 1, writes, err);
+                return NULL;
+            }
+            if (!next)
+                return res;
+            if (!res)
+                res = next;
+            else if (PQresultStatus(res) != PGRES_FATAL_ERROR &&
+                     PQresultStatus(next) == PGRES_FATAL_ERROR) {
+                PQclear(res);
+                res = next;
+            } else
+                PQclear(next);
+        }
+        int w = wait_socket(conn, POLLIN, slot->deadline_ms);
+        if (w == 0) {
+            PQclear(res);
+            step_timed_out(slot, 1, writes, err);
+            return NULL;
+        }
+        if (w < 0 || !PQconsumeInput(conn)) {
+            pgb_classify(conn, res, 1, writes, err);
+            PQclear(res);
+            return NULL;
+        }
+    }
+}
+
+/* Is the result of a finished command a success? */
+static int result_ok(const PGresult *res)
+{
+    ExecStatusType s = PQresultStatus(res);
+    return res && (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK);
+}
+
 /* Run a simple command (fixed text, no parameters) on slot. */
 int pgb_exec_simple(pg_slot *slot, const char *sql, int writes, pg_error *err)
 {
-    PGresult *res = PQexec(slot->conn, sql);
-    ExecStatusType s = PQresultStatus(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+    PGresult *res;
+    if (conn_lost(slot)) {
+        /* FINAL: the failure that dropped it was reported with its own kind. */
+        pgb_error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL,
+                       "postgresql: connection dropped after an earlier failure");
+        return -1;
+    }
+    /* A step that lifts the server's statement timeout for bulk work lifts
+     * its own deadline with it; the server still bounds every statement. */
+    if (strcmp(sql, PG_BULK_TIMEOUT_SQL) == 0)
+        slot->budget_ms = PG_BULK_DEADLINE_MS;
+    if (!PQsendQuery(slot->conn, sql)) {
+        pgb_classify(slot->conn, NULL, 0, writes, err);
+        return -1;
+    }
+    if (!(res = await_results(slot, writes, err)))
+        return -1;
+    if (!result_ok(res)) {
         pgb_classify(slot->conn, res, 1, writes, err);
         PQclear(res);
         return -1;
@@ -285,7 +514,17 @@ int pgb_ensure_prepared(pg_slot *slot, pg_stmt stmt, pg_error *err)
     uint64_t bit = UINT64_C(1) << stmt;
     if (slot->prepared & bit)
         return 0;
-    res = PQprepare(slot->conn, PG_STMT_NAMES[stmt], PG_STMT_TEXT[stmt], 0, NULL);
+    if (conn_lost(slot)) {
+        pgb_error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL,
+                       "postgresql: connection dropped after an earlier failure");
+        return -1;
+    }
+    if (!PQsendPrepare(slot->conn, PG_STMT_NAMES[stmt], PG_STMT_TEXT[stmt], 0, NULL)) {
+        pgb_classify(slot->conn, NULL, 0, 0, err);
+        return -1;
+    }
+    if (!(res = await_results(slot, 0, err)))
+        return -1;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         pgb_classify(slot->conn, res, 0, 0, err);
         PQclear(res);
@@ -301,9 +540,15 @@ int pgb_ensure_prepared(pg_slot *slot, pg_stmt stmt, pg_error *err)
 PGresult *pgb_exec_stmt(pg_slot *slot, pg_stmt stmt, const pg_params *p, int writes,
                            pg_error *err)
 {
-    PGresult *res = NULL, *next;
-    ExecStatusType s;
+    PGresult *res;
 
+    if (p && (p->overflow || p->count < 0 || p->count > PG_MAX_PARAMS)) {
+        /* Sending it short of a value would run a different statement. */
+        pgb_error_fill(err, CONCERT_EINTERNAL, PG_FAIL_FINAL,
+                       "postgresql: %s was given more than %d parameters",
+                       PG_STMT_NAMES[stmt], PG_MAX_PARAMS);
+        return NULL;
+    }
     if (pgb_ensure_prepared(slot, stmt, err) != 0)
         return NULL;
     if (!PQsendQueryPrepared(slot->conn, PG_STMT_NAMES[stmt], p ? p->count : 0,
@@ -311,20 +556,67 @@ PGresult *pgb_exec_stmt(pg_slot *slot, pg_stmt stmt, const pg_params *p, int wri
         pgb_classify(slot->conn, NULL, 0, writes, err);
         return NULL;
     }
-    /* Keep the first result; drain the rest so the connection is idle. */
-    while ((next = PQgetResult(slot->conn)) != NULL) {
-        if (!res)
-            res = next;
-        else
-            PQclear(next);
-    }
-    s = PQresultStatus(res);
-    if (!res || (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK)) {
+    if (!(res = await_results(slot, writes, err)))
+        return NULL;
+    if (!result_ok(res)) {
         pgb_classify(slot->conn, res, 1, writes, err);
         PQclear(res);
         return NULL;
     }
     return res;
+}
+
+/* Run fixed SQL text with text parameters (never caller SQL); its result
+ * (tuples or command), or NULL with err filled. */
+PGresult *pgb_exec_params(pg_slot *slot, const char *sql, int count, const char *const *values,
+                          int writes, pg_error *err)
+{
+    PGresult *res;
+    if (conn_lost(slot)) {
+        pgb_error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL,
+                       "postgresql: connection dropped after an earlier failure");
+        return NULL;
+    }
+    if (!PQsendQueryParams(slot->conn, sql, count, NULL, values, NULL, NULL, 0)) {
+        pgb_classify(slot->conn, NULL, 0, writes, err);
+        return NULL;
+    }
+    if (!(res = await_results(slot, writes, err)))
+        return NULL;
+    if (!result_ok(res)) {
+        pgb_classify(slot->conn, res, 1, writes, err);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+/* PQgetResult() within the slot's deadline, for a connection in pipeline
+ * mode (where NULL separates the results of queued commands): 0 and *out
+ * (may be NULL, as from PQgetResult), or -1 with err filled and the
+ * connection dropped if the deadline passed. */
+int pgb_next_result(pg_slot *slot, PGresult **out, pg_error *err)
+{
+    PGconn *conn = slot->conn;
+    int flushed;
+    *out = NULL;
+    if (conn_lost(slot))
+        return 0; /* PQgetResult would say nothing more: the caller checks PQstatus */
+    slot->deadline_ms = mono_ms() + slot->budget_ms;
+    while ((flushed = PQflush(conn)) == 1 || PQisBusy(conn)) {
+        int w;
+        if (flushed < 0)
+            break;
+        w = wait_socket(conn, flushed == 1 ? POLLIN | POLLOUT : POLLIN, slot->deadline_ms);
+        if (w == 0) {
+            step_timed_out(slot, 1, 1, err);
+            return -1;
+        }
+        if (w < 0 || !PQconsumeInput(conn))
+            break; /* the connection failed: PQgetResult reports it */
+    }
+    *out = PQgetResult(conn);
+    return 0;
 }
 
 static void conflict_backoff(int attempt)
@@ -439,7 +731,10 @@ void pgb_store_free(pg_store *st)
     free(st);
 }
 
-static int param_set(pg_store *st, size_t *n, const char *key, const char *value)
+/* cap: the slots of st->keywords and st->values, the NULL terminator's
+ * included. Running out is a programming error (the arrays are sized for
+ * what conninfo_build adds): -2, nothing written. */
+static int param_set(pg_store *st, size_t *n, size_t cap, const char *key, const char *value)
 {
     for (size_t i = 0; i < *n; i++) {
         if (strcmp(st->keywords[i], key) == 0) {
@@ -451,6 +746,8 @@ static int param_set(pg_store *st, size_t *n, const char *key, const char *value
             return 0;
         }
     }
+    if (*n + 1 >= cap)
+        return -2;
     st->keywords[*n] = strdup(key);
     st->values[*n] = strdup(value);
     if (!st->keywords[*n] || !st->values[*n])
@@ -468,20 +765,51 @@ static const char *param_get(const pg_store *st, size_t n, const char *key)
     return NULL;
 }
 
+/* Extra connection parameters conninfo_build may add to the caller's:
+ * options, application_name and the three keepalives. */
+#define PG_ADDED_PARAMS 5
+
+/* ms as a libpq/server setting: whole milliseconds within an int. */
+static int option_ms(int32_t value, int32_t fallback)
+{
+    return (int)pg_clamp(value > 0 ? value : fallback, 1, INT32_MAX);
+}
+
+/* The caller's own connect_timeout (whole seconds) in ms, or 0 if it set
+ * none or one libpq reads as "no timeout". */
+static int user_connect_ms(const char *text)
+{
+    char *end;
+    long long secs;
+    if (!text)
+        return 0;
+    errno = 0;
+    secs = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || secs <= 0)
+        return 0;
+    /* libpq raises 1 s to 2 s. */
+    return (int)pg_clamp(secs < 2 ? 2000 : secs * 1000, 1, INT32_MAX);
+}
+
 /*
- * Connection parameters: what the caller's URI or conninfo says, plus our
- * timeouts where the caller did not choose: connect_timeout, and server-side
- * statement and lock timeouts so that no call can hang on the server.
+ * Connection parameters: what the caller's URI or conninfo says, plus
+ * server-side statement and lock timeouts where the caller did not choose,
+ * so that no call can hang on the server. The client-side bounds are ours:
+ * connect_timeout_ms for a new connection (a connect_timeout in the URI
+ * applies when the options leave it 0) and busy_timeout_ms for answers.
  */
 static int conninfo_build(pg_store *st, const char *location, const concert_options *opts)
 {
     PQconninfoOption *parsed, *o;
     char *errmsg = NULL;
-    size_t count = 0, n = 0;
+    size_t count = 0, n = 0, cap;
     char text[512];
     const char *user_options;
-    int connect_ms = opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 3000;
-    int busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
+    int busy_ms = option_ms(opts ? opts->busy_timeout_ms : 0, 5000);
+    /* idle_in_transaction_session_timeout: 12 times the statement timeout,
+     * computed wide and clamped to what the server accepts. */
+    int64_t idle_ms = pg_clamp((int64_t)busy_ms * 12, 1, INT32_MAX);
+    int rc;
 
     parsed = PQconninfoParse(location, &errmsg);
     if (!parsed) {
@@ -493,45 +821,53 @@ static int conninfo_build(pg_store *st, const char *location, const concert_opti
     }
     for (o = parsed; o->keyword; o++)
         count++;
-    st->keywords = calloc(count + 8, sizeof(char *));
-    st->values = calloc(count + 8, sizeof(char *));
+    cap = count + PG_ADDED_PARAMS + 1;
+    st->keywords = calloc(cap, sizeof(char *));
+    st->values = calloc(cap, sizeof(char *));
     if (!st->keywords || !st->values)
         goto nomem;
     for (o = parsed; o->keyword; o++) {
-        if (o->val && o->val[0] && param_set(st, &n, o->keyword, o->val) != 0)
-            goto nomem;
+        if (o->val && o->val[0] && (rc = param_set(st, &n, cap, o->keyword, o->val)) != 0)
+            goto fail;
     }
     PQconninfoFree(parsed);
     parsed = NULL;
 
-    if (!param_get(st, n, "connect_timeout")) {
-        /* libpq counts whole seconds (at least 2). */
-        snprintf(text, sizeof(text), "%d", (connect_ms + 999) / 1000);
-        if (param_set(st, &n, "connect_timeout", text) != 0)
-            goto nomem;
-    }
+    if (opts && opts->connect_timeout_ms > 0)
+        st->connect_ms = option_ms(opts->connect_timeout_ms, 3000);
+    else if ((st->connect_ms = user_connect_ms(param_get(st, n, "connect_timeout"))) == 0)
+        st->connect_ms = 3000;
     user_options = param_get(st, n, "options");
     if (snprintf(text, sizeof(text),
                  "%s%s-c statement_timeout=%d -c lock_timeout=%d "
-                 "-c idle_in_transaction_session_timeout=%d",
+                 "-c idle_in_transaction_session_timeout=%lld",
                  user_options ? user_options : "", user_options ? " " : "", busy_ms, busy_ms,
-                 busy_ms * 12) >= (int)sizeof(text))
+                 (long long)idle_ms) >= (int)sizeof(text))
         return concert_sys_error_set(CONCERT_EINVAL, "postgresql: options parameter too long");
-    if (param_set(st, &n, "options", text) != 0)
-        goto nomem;
+    if ((rc = param_set(st, &n, cap, "options", text)) != 0)
+        goto fail;
     if (!param_get(st, n, "application_name") &&
-        param_set(st, &n, "application_name", "libconcert") != 0)
-        goto nomem;
+        (rc = param_set(st, &n, cap, "application_name", "libconcert")) != 0)
+        goto fail;
     /* A server that vanishes from the network is noticed within seconds. */
-    if (!param_get(st, n, "keepalives_idle") && param_set(st, &n, "keepalives_idle", "5") != 0)
-        goto nomem;
+    if (!param_get(st, n, "keepalives_idle") &&
+        (rc = param_set(st, &n, cap, "keepalives_idle", "5")) != 0)
+        goto fail;
     if (!param_get(st, n, "keepalives_interval") &&
-        param_set(st, &n, "keepalives_interval", "2") != 0)
-        goto nomem;
-    if (!param_get(st, n, "keepalives_count") && param_set(st, &n, "keepalives_count", "2") != 0)
-        goto nomem;
+        (rc = param_set(st, &n, cap, "keepalives_interval", "2")) != 0)
+        goto fail;
+    if (!param_get(st, n, "keepalives_count") &&
+        (rc = param_set(st, &n, cap, "keepalives_count", "2")) != 0)
+        goto fail;
     return CONCERT_OK;
 
+fail:
+    if (rc == -2) {
+        if (parsed)
+            PQconninfoFree(parsed);
+        return concert_sys_error_set(CONCERT_EINTERNAL,
+                                     "postgresql: too many connection parameters");
+    }
 nomem:
     if (parsed)
         PQconninfoFree(parsed);
@@ -552,7 +888,7 @@ static int pool_init(pg_store *st, const concert_options *opts)
     for (int i = 0; i < size; i++)
         st->idle[i] = size - 1 - i;
     st->idle_count = size;
-    st->wait_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
+    st->wait_ms = option_ms(opts ? opts->busy_timeout_ms : 0, 5000);
     return CONCERT_OK;
 }
 
@@ -561,7 +897,17 @@ int pgb_store_init(pg_store *st, const char *location, const concert_options *op
 {
     if (pthread_mutex_init(&st->mutex, NULL) != 0)
         return concert_sys_error_set(CONCERT_ENOMEM, "postgresql: cannot create a mutex");
-    if (pthread_cond_init(&st->freed, NULL) != 0) {
+    /* The pool's waits are timeouts: on the monotonic clock, so that a step
+     * of the wall clock neither cuts them short nor stretches them. */
+    pthread_condattr_t attr;
+    int cond_rc = pthread_condattr_init(&attr);
+    if (cond_rc == 0) {
+        cond_rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (cond_rc == 0)
+            cond_rc = pthread_cond_init(&st->freed, &attr);
+        pthread_condattr_destroy(&attr);
+    }
+    if (cond_rc != 0) {
         pthread_mutex_destroy(&st->mutex);
         return concert_sys_error_set(CONCERT_ENOMEM, "postgresql: cannot create a condition");
     }

@@ -22,6 +22,9 @@ typedef enum pg_stmt { PG_STATEMENTS(PG_STMT_ENUM) PG_STMT_COUNT } pg_stmt;
 
 /* Longer statement timeout for bulk work (catalog load, verify, schema). */
 #define PG_BULK_TIMEOUT_SQL "SET LOCAL statement_timeout = '600s'; SET LOCAL lock_timeout = '60s'"
+/* The client-side deadline of a step that ran PG_BULK_TIMEOUT_SQL: the
+ * server's own 600 s, plus time to hear the server cancel it. */
+#define PG_BULK_DEADLINE_MS 605000
 /* Schedules and concerts remembered (direct-mapped by id). */
 #define PG_SCHEDULE_CACHE 512
 #define PG_CONCERT_CACHE 64
@@ -30,6 +33,12 @@ typedef struct pg_slot {
     PGconn *conn;      /* NULL: not connected (yet, or since a failure) */
     uint64_t prepared; /* bit per pg_stmt prepared on conn */
     int connected_before; /* a connection was opened here once: the next one replaces it */
+    /* The command in flight on this slot gives up at deadline_ms
+     * (CLOCK_MONOTONIC milliseconds: a timeout, not business time), budget_ms
+     * after it was sent: busy_timeout_ms, set when the slot is taken, or
+     * PG_BULK_DEADLINE_MS once a step ran PG_BULK_TIMEOUT_SQL. */
+    int64_t deadline_ms;
+    int64_t budget_ms;
 } pg_slot;
 
 typedef struct pg_store {
@@ -40,7 +49,8 @@ typedef struct pg_store {
     pg_slot *slots;
     int *idle; /* stack of idle slot indexes */
     int idle_count;
-    int wait_ms; /* longest wait for a free connection */
+    int wait_ms; /* longest wait for a free connection, and for a step's answers (busy_timeout_ms) */
+    int connect_ms; /* longest wait for a new connection (connect_timeout_ms) */
     int sync_ready; /* the mutexes and condition below exist */
     pthread_mutex_t mutex;
     pthread_cond_t freed;
@@ -83,23 +93,39 @@ typedef struct pg_error {
 } pg_error;
 
 /* Bound parameters, as text. */
+#define PG_MAX_PARAMS 12
 typedef struct pg_params {
     int count;
-    const char *values[12];
-    char buffers[12][24];
+    /* A setter was called with every slot taken: a programming error. The
+     * setters then write nothing, and pgb_exec_stmt() refuses to run the
+     * statement (CONCERT_EINTERNAL) rather than send it short a value. */
+    int overflow;
+    const char *values[PG_MAX_PARAMS];
+    char buffers[PG_MAX_PARAMS][24];
 } pg_params;
 
-static inline void param_int(pg_params *p, int64_t v)
+/* 0, or -1 (and p->overflow set) if p is full. */
+static inline int param_int(pg_params *p, int64_t v)
 {
+    if (p->count < 0 || p->count >= PG_MAX_PARAMS) {
+        p->overflow = 1;
+        return -1;
+    }
     snprintf(p->buffers[p->count], sizeof(p->buffers[0]), "%lld", (long long)v);
     p->values[p->count] = p->buffers[p->count];
     p->count++;
+    return 0;
 }
 
-/* NULL text becomes SQL NULL. */
-static inline void param_text(pg_params *p, const char *text)
+/* NULL text becomes SQL NULL. 0, or -1 (and p->overflow set) if p is full. */
+static inline int param_text(pg_params *p, const char *text)
 {
+    if (p->count < 0 || p->count >= PG_MAX_PARAMS) {
+        p->overflow = 1;
+        return -1;
+    }
     p->values[p->count++] = text;
+    return 0;
 }
 
 static inline int64_t col_int(const PGresult *res, int row, int col)
@@ -135,6 +161,12 @@ static inline int64_t pg_retention(int64_t retention_ms)
 typedef int (*pg_body)(pg_slot *slot, void *ctx, pg_error *err);
 
 /* ---- postgres_conn.c: connections, execution, retries ---- */
+
+/* v clamped to [lo, hi], for option values used in arithmetic. */
+static inline int64_t pg_clamp(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* Set up st (pool, connection parameters) from location and opts; on
  * failure the caller frees st with pgb_store_free(). */
@@ -173,6 +205,14 @@ int pgb_exec_simple(pg_slot *slot, const char *sql, int writes, pg_error *err);
 /* Execute a prepared statement; its result, or NULL with err filled. */
 PGresult *pgb_exec_stmt(pg_slot *slot, pg_stmt stmt, const pg_params *p, int writes,
                         pg_error *err);
+/* Run fixed SQL text with text parameters within the step's deadline; its
+ * result, or NULL with err filled. */
+PGresult *pgb_exec_params(pg_slot *slot, const char *sql, int count, const char *const *values,
+                          int writes, pg_error *err);
+/* PQgetResult() bounded by the step's deadline (pipeline mode): 0 with *out
+ * (NULL as from PQgetResult), or -1 with err (deadline passed, connection
+ * dropped: slot->conn is then NULL). */
+int pgb_next_result(pg_slot *slot, PGresult **out, pg_error *err);
 /* Run body on a pooled connection with the retry policy, and turn a failure
  * into a libconcert code and detail (concert_sys_error_set). */
 int pgb_run(pg_store *st, pg_body body, void *ctx);

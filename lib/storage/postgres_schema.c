@@ -33,12 +33,8 @@ static int exec_with_int(pg_slot *slot, const char *sql, int64_t value, pg_error
     const char *values[1] = {text};
     PGresult *res;
     snprintf(text, sizeof(text), "%lld", (long long)value);
-    res = PQexecParams(slot->conn, sql, 1, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        pgb_classify(slot->conn, res, 1, 1, err);
-        PQclear(res);
+    if (!(res = pgb_exec_params(slot, sql, 1, values, 1, err)))
         return -1;
-    }
     PQclear(res);
     return 0;
 }
@@ -80,15 +76,12 @@ static int settings_seed(pg_slot *slot, const schema_ctx *sc, pg_error *err)
     PGresult *res;
     snprintf(max_text, sizeof(max_text), "%lld", (long long)sc->max_active);
     snprintf(rate_text, sizeof(rate_text), "%lld", (long long)sc->admit_per_minute);
-    res = PQexecParams(slot->conn,
-                       "UPDATE concert.queue_state SET max_active = $1::bigint, "
-                       "admit_per_minute = $2::bigint WHERE id = 1",
-                       2, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        pgb_classify(slot->conn, res, 1, 1, err);
-        PQclear(res);
+    res = pgb_exec_params(slot,
+                          "UPDATE concert.queue_state SET max_active = $1::bigint, "
+                          "admit_per_minute = $2::bigint WHERE id = 1",
+                          2, values, 1, err);
+    if (!res)
         return -1;
-    }
     PQclear(res);
     return 0;
 }
@@ -96,9 +89,12 @@ static int settings_seed(pg_slot *slot, const schema_ctx *sc, pg_error *err)
 /* Read one integer from a fixed query; -1 with err filled on failure. */
 static int query_int(pg_slot *slot, const char *sql, int64_t *out, int *found, pg_error *err)
 {
-    PGresult *res = PQexec(slot->conn, sql);
+    PGresult *res = pgb_exec_params(slot, sql, 0, NULL, 0, err);
+    if (!res)
+        return -1;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        pgb_classify(slot->conn, res, 1, 0, err);
+        pgb_error_fill(err, CONCERT_EINTERNAL, PG_FAIL_FINAL, "postgresql: %s returned no rows",
+                       sql);
         PQclear(res);
         return -1;
     }

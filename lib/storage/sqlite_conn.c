@@ -17,36 +17,85 @@
  * SQLite's own busy_timeout sleeps in steps of up to 100 ms, which makes a
  * briefly contended lock (another process committing) cost far more than the
  * commit itself. This handler polls with short, growing sleeps and gives up
- * after busy_timeout_ms of wall time (a monotonic clock: this is a timeout,
- * not business time). */
-static int64_t elapsed_ms(const struct timespec *since)
+ * at the step's deadline (busy_timeout_ms after the step began: the wait for
+ * the in-process write lock, BEGIN IMMEDIATE and any later wait of the step
+ * share it), or busy_timeout_ms after the wait began outside a step. Every
+ * sleep is cut to what is left, so no wait runs past the bound. Monotonic
+ * clock: this is a timeout, not business time. */
+static int64_t mono_ms(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static int64_t timespec_ms(const struct timespec *ts)
+{
+    return (int64_t)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
 }
 
 static int busy_wait(void *ctx, int attempts)
 {
     sq_conn *c = ctx;
     struct timespec pause;
+    int64_t deadline, left;
     long micros;
 
     if (attempts == 0) {
         clock_gettime(CLOCK_MONOTONIC, &c->busy_since);
         if (c->busy_waits)
             atomic_fetch_add_explicit(c->busy_waits, 1, memory_order_relaxed);
-    } else if (elapsed_ms(&c->busy_since) >= c->busy_timeout_ms)
+    }
+    deadline = c->step_deadline_ms > 0 ? c->step_deadline_ms
+                                       : timespec_ms(&c->busy_since) + c->busy_timeout_ms;
+    left = deadline - mono_ms();
+    if (left <= 0)
         return 0; /* give up: the step returns SQLITE_BUSY -> CONCERT_EBUSY */
     /* 50 us doubling to 2 ms, plus an offset that differs between
      * connections (their addresses) so that waiters do not wake in lockstep. */
     micros = attempts < 6 ? 50L << attempts : 2000L;
     micros += (long)(((uintptr_t)c >> 6) % 64u);
+    if ((int64_t)micros > left * 1000)
+        micros = (long)(left * 1000);
     pause.tv_sec = 0;
     pause.tv_nsec = micros * 1000L;
     while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
         ;
     return 1;
+}
+
+/* An absolute CLOCK_REALTIME time (what pthread_mutex_timedlock and the
+ * pool's condition take) at most 100 ms ahead and never past the monotonic
+ * deadline: the caller loops and re-checks that deadline, so a step of the
+ * wall clock can stretch one slice, not the whole wait. */
+static struct timespec realtime_slice(int64_t deadline_ms)
+{
+    struct timespec ts;
+    int64_t ms = deadline_ms - mono_ms();
+    if (ms > 100)
+        ms = 100;
+    if (ms < 1)
+        ms = 1;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)ms * 1000000L;
+    while (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Lock m by deadline_ms (monotonic): 0, or ETIMEDOUT / an error number. */
+static int lock_by(pthread_mutex_t *m, int64_t deadline_ms)
+{
+    for (;;) {
+        struct timespec slice = realtime_slice(deadline_ms);
+        int rc = pthread_mutex_timedlock(m, &slice);
+        if (rc != ETIMEDOUT)
+            return rc;
+        if (mono_ms() >= deadline_ms)
+            return ETIMEDOUT;
+    }
 }
 
 /* ---- errors ---- */
@@ -327,13 +376,27 @@ int sq_write_begin(sq_store *s, int durable, sq_conn **out, const char *what)
     sq_conn *c = s->writer;
     int rc;
 
+    int64_t deadline = mono_ms() + s->busy_timeout_ms;
+
     *out = NULL;
-    pthread_mutex_lock(&s->write_lock);
+    /* Writers of this process queue here, not in SQLite: the wait for the
+     * lock counts against the step's busy_timeout_ms like SQLite's own. */
+    rc = lock_by(&s->write_lock, deadline);
+    if (rc == ETIMEDOUT)
+        return concert_sys_error_set(CONCERT_EBUSY,
+                                     "sqlite: the store stayed locked by another writer of this "
+                                     "process for more than %d ms (%s)",
+                                     s->busy_timeout_ms, what);
+    if (rc != 0)
+        return concert_sys_error_set(CONCERT_EINTERNAL, "sqlite: cannot take the write lock: %s (%s)",
+                                     strerror(rc), what);
+    c->step_deadline_ms = deadline;
     if (c->durable != durable) {
         /* Only between transactions: the level applies from the next commit. */
         rc = exec_pragma(c, durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
                          what);
         if (rc != 0) {
+            c->step_deadline_ms = 0;
             pthread_mutex_unlock(&s->write_lock);
             return rc;
         }
@@ -341,6 +404,7 @@ int sq_write_begin(sq_store *s, int durable, sq_conn **out, const char *what)
     }
     rc = sq_exec0(c, SQL_BEGIN_IMMEDIATE, what);
     if (rc != 0) {
+        c->step_deadline_ms = 0;
         pthread_mutex_unlock(&s->write_lock);
         return rc;
     }
@@ -354,22 +418,32 @@ int sq_write_end(sq_store *s, sq_conn *c, int rc, const char *what)
         rc = sq_exec0(c, SQL_COMMIT, what);
     if (rc != 0)
         rollback_quietly(c);
+    c->step_deadline_ms = 0;
     pthread_mutex_unlock(&s->write_lock);
     return rc;
 }
 
-static int reader_acquire(sq_store *s, sq_conn **out)
+static int reader_acquire(sq_store *s, int64_t deadline, sq_conn **out)
 {
     sq_conn *c = NULL;
     int rc;
 
     pthread_mutex_lock(&s->pool_lock);
-    while (s->idle_count == 0 && s->reader_open >= s->reader_max)
-        pthread_cond_wait(&s->pool_cond, &s->pool_lock);
+    /* Every reader in use: wait for one, within the step's busy_timeout_ms. */
+    while (s->idle_count == 0 && s->reader_open >= s->reader_max && mono_ms() < deadline) {
+        struct timespec slice = realtime_slice(deadline);
+        pthread_cond_timedwait(&s->pool_cond, &s->pool_lock, &slice);
+    }
     if (s->idle_count > 0) {
         *out = s->idle[--s->idle_count];
         pthread_mutex_unlock(&s->pool_lock);
         return CONCERT_OK;
+    }
+    if (s->reader_open >= s->reader_max) {
+        pthread_mutex_unlock(&s->pool_lock);
+        return concert_sys_error_set(CONCERT_EBUSY,
+                                     "sqlite: all %zu read connections stayed busy for %d ms",
+                                     s->reader_max, s->busy_timeout_ms);
     }
     s->reader_open++;
     pthread_mutex_unlock(&s->pool_lock);
@@ -398,13 +472,17 @@ static void reader_release(sq_store *s, sq_conn *c)
 
 int sq_read_begin(sq_store *s, int snapshot, sq_conn **out, const char *what)
 {
-    sq_conn *c;
+    sq_conn *c = NULL;
     int rc;
 
+    int64_t deadline = mono_ms() + s->busy_timeout_ms;
+
     *out = NULL;
-    if ((rc = reader_acquire(s, &c)) != 0)
+    if ((rc = reader_acquire(s, deadline, &c)) != 0)
         return rc;
+    c->step_deadline_ms = deadline;
     if (snapshot && (rc = sq_exec0(c, SQL_BEGIN, what)) != 0) {
+        c->step_deadline_ms = 0;
         reader_release(s, c);
         return rc;
     }
@@ -420,6 +498,7 @@ int sq_read_end(sq_store *s, sq_conn *c, int snapshot, int rc, const char *what)
         if (rc != 0)
             rollback_quietly(c);
     }
+    c->step_deadline_ms = 0;
     reader_release(s, c);
     return rc;
 }

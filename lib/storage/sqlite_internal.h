@@ -61,6 +61,10 @@ typedef struct sq_conn {
     sqlite3 *db;
     int busy_timeout_ms;
     struct timespec busy_since; /* monotonic: when the current wait began */
+    /* Monotonic ms at which the step using this connection gives up waiting
+     * for a lock (set by sq_write_begin/sq_read_begin); 0: no step, each wait
+     * gets busy_timeout_ms of its own. */
+    int64_t step_deadline_ms;
     int durable;                /* synchronous level set now: 1 FULL, 0 NORMAL */
     atomic_uint_least64_t *busy_waits; /* the store's count of waits (may be NULL) */
     sq_stmt_slot slots[SQ_STMT_SLOTS];
