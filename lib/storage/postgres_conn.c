@@ -31,6 +31,7 @@ void pgb_error_fill(pg_error *err, int code, pg_fail_kind kind, const char *fmt,
     va_list ap;
     err->code = code;
     err->kind = kind;
+    err->timed_out = 0;
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
@@ -144,9 +145,11 @@ int pgb_abort(pg_slot *slot, pg_error *err)
         pgb_exec_simple(slot, "ROLLBACK", 0, &ignored);
     }
     /* COMMIT was never sent: the server rolls back a block whose session
-     * ended, so a lost connection here committed nothing. */
+     * ended, so a lost connection here committed nothing. It is re-run,
+     * unless the server was silent past the deadline: asking a hung server
+     * again would double the caller's wait. */
     if (err->kind == PG_FAIL_CONN_DOUBT)
-        err->kind = PG_FAIL_CONN_SAFE;
+        err->kind = err->timed_out ? PG_FAIL_FINAL : PG_FAIL_CONN_SAFE;
     return -1;
 }
 
@@ -393,6 +396,7 @@ static void step_timed_out(pg_slot *slot, int sent, int writes, pg_error *err)
     slot_disconnect(slot);
     pgb_error_fill(err, CONCERT_ESTORAGE, (sent && writes) ? PG_FAIL_CONN_DOUBT : PG_FAIL_FINAL,
                    "postgresql: no answer within %lld ms", (long long)slot->budget_ms);
+    err->timed_out = 1;
 }
 
 /* Dropped by step_timed_out() earlier in this step. (A connection libpq

@@ -89,6 +89,8 @@ typedef struct pg_verdict {
 typedef struct pg_error {
     int code;
     pg_fail_kind kind;
+    int timed_out; /* the server gave no answer within the deadline: a
+                      hung server is not asked again in the same step */
     char message[480];
 } pg_error;
 
