@@ -78,6 +78,10 @@ static void print_usage(FILE *out)
           "                       Loopback peers are not counted (a reverse proxy on\n"
           "                       this host is one peer for every client) unless\n"
           "  --cap-loopback       is given\n"
+          "  --strict-headers     refuse (400) a request head with bytes the HTTP parser\n"
+          "                       would drop: a NUL in a header value, a folded header\n"
+          "                       line, but also padding around values (\"X:  v \"),\n"
+          "                       which is valid HTTP and accepted without this flag\n"
           "  --reuse-port         share the port with other concertd processes\n"
           "                       (SO_REUSEPORT: the kernel spreads connections)\n"
           "  --auth MODE          who a request acts for (default none):\n"
@@ -273,6 +277,7 @@ typedef enum flag_id {
     FLAG_BODY_TIMEOUT,
     FLAG_MAX_CONNS_PER_IP,
     FLAG_CAP_LOOPBACK,
+    FLAG_STRICT_HEADERS,
     FLAG_REUSE_PORT,
     FLAG_IMPORT,
     FLAG_AUTH,
@@ -313,6 +318,7 @@ static const flag_spec flag_specs[] = {
     {"--body-timeout", FLAG_BODY_TIMEOUT, 1},
     {"--max-conns-per-ip", FLAG_MAX_CONNS_PER_IP, 1},
     {"--cap-loopback", FLAG_CAP_LOOPBACK, 0},
+    {"--strict-headers", FLAG_STRICT_HEADERS, 0},
     {"--reuse-port", FLAG_REUSE_PORT, 0},
     {"--import", FLAG_IMPORT, 1},
     {"--auth", FLAG_AUTH, 1},
@@ -516,6 +522,7 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
         return 0;
     case FLAG_NO_METRICS:
     case FLAG_CAP_LOOPBACK:
+    case FLAG_STRICT_HEADERS:
     case FLAG_INSECURE_DEMO:
     case FLAG_REUSE_PORT:
     case FLAG_ALLOW_SELF_CHARGE:
@@ -573,6 +580,8 @@ flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE
                 cfg->no_metrics = 1;
             else if (spec->id == FLAG_CAP_LOOPBACK)
                 cfg->cap_loopback = 1;
+            else if (spec->id == FLAG_STRICT_HEADERS)
+                cfg->strict_headers = 1;
             else
                 cfg->demo = 1;
             continue;

@@ -69,6 +69,7 @@ struct http_server {
     const api_context *api;
     edge_watch *watch;      /* request deadlines (edge_watch.h) */
     edge_ipcap *per_ip;     /* connections per address; NULL: no cap */
+    int strict_headers;     /* --strict-headers (edge_check.h) */
     struct sockaddr_storage addr;
     atomic_int in_flight;   /* requests between first call and completion */
     atomic_int stopping;    /* set once http_server_stop() began */
@@ -434,8 +435,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     if (st == NULL) {
         if (begin_request(server, connection, url, method, con_cls, &st) != 0)
             return MHD_NO;
-        const edge_verdict bad = edge_check_head(connection, method, version,
-                                                 edge_conn_target_len(watched(connection)));
+        const size_t target_len =
+            server->strict_headers ? edge_conn_target_len(watched(connection)) : 0;
+        const edge_verdict bad = edge_check_head(connection, method, version, target_len);
         if (bad.status != 0)
             return refuse(server, connection, st, bad.status, bad.message);
         edge_watch_head_done(server->watch, watched(connection));
@@ -591,6 +593,7 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
     }
     server->api = api;
     server->log_format = settings->log_format;
+    server->strict_headers = settings->strict_headers;
     atomic_init(&server->in_flight, 0);
     atomic_init(&server->stopping, 0);
     if (resolve(server, settings->host, settings->port, err, errlen) != 0) {

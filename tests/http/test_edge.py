@@ -142,18 +142,41 @@ def test_chunked_is_accepted_in_any_case(edge_server):
 @pytest.mark.parametrize("header", [
     b"X-A : 1\r\n",                 # a space before the colon
     b"X-A\t: 1\r\n",                # a tab before the colon
-    b"X-A: a\x00b\r\n",             # NUL in a value
-    b"X-A: a\x01b\r\n",             # another control byte
-    b"X-A: a\x7fb\r\n",             # DEL
-    b"X-A: a\rb\r\n",               # a bare CR
-    b"X-A: a\r\n b\r\n",            # obs-fold with a space
-    b"X-A: a\r\n\tb\r\n",           # obs-fold with a tab
-    b"X-A:  two spaces\r\n",        # extra whitespace: the price of seeing the above
+    b"X-\x01A: 1\r\n",              # a control byte in a name
+    b"X-A: a\rb\r\n",               # a bare CR in a value (RFC 9110 §5.5: MUST reject)
     b"Host: y\r\n",                 # a second Host
 ])
 def test_bad_header_syntax_is_400(edge_server, header):
     data = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n" + HEALTHZ
     assert_refused(exchange(edge_server, data), 400)
+
+
+# What libmicrohttpd 0.9.75 hides from the parsed headers: it cuts a value at
+# a NUL byte and glues a folded line onto the header name. --strict-headers
+# sees them by the bytes they lost, at the price of refusing padded values.
+HIDDEN = [
+    b"X-A: a\x00b\r\n",             # NUL in a value
+    b"X-A: a\r\n b\r\n",            # obs-fold with a space
+    b"X-A: a\r\n\tb\r\n",           # obs-fold with a tab
+]
+
+
+@pytest.mark.parametrize("header", HIDDEN + [b"X-A:  padded \r\n"])
+def test_strict_headers_refuses_nul_obs_fold_and_padding(start_server, header):
+    server = start_server("memory", args=["--strict-headers"])
+    data = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n" + HEALTHZ
+    assert_refused(exchange(server, data), 400)
+    assert_healthy(server)
+
+
+@pytest.mark.parametrize("header", [b"X-A:  padded \r\n", b"X-A: a\x7fb\x01\r\n"])
+def test_without_strict_headers_padding_and_other_control_bytes_pass(edge_server, header):
+    # Padding is valid HTTP and the contract accepts it (test_idempotency_keys,
+    # test_auth_*); control bytes other than CR, LF and NUL are each
+    # header's own business (RFC 9110 §5.5 lets a recipient keep them).
+    data = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + header + b"Connection: close\r\n\r\n"
+    status, _, _, rest = split_response(exchange(edge_server, data))
+    assert status == 200 and rest == b""
 
 
 def test_http_1_1_without_host_is_400(edge_server):
@@ -286,7 +309,12 @@ def test_per_address_cap_refuses_the_next_and_others_still_get_through(start_ser
     finally:
         for sock in held:
             sock.close()
-    assert_healthy(server)
+    # The server forgets a connection when its thread closes it, just after
+    # the client saw the end: wait for that, boundedly.
+    deadline = time.monotonic() + CLOSE_WAIT_S
+    while server.call("GET", "/healthz").status != 200:
+        assert time.monotonic() < deadline, "the address stayed at its cap"
+        time.sleep(0.1)
 
 
 def test_loopback_is_not_capped_unless_asked(start_server):
@@ -303,7 +331,7 @@ def test_loopback_is_not_capped_unless_asked(start_server):
 @pytest.mark.parametrize("args", [["--head-timeout", "0"], ["--head-timeout", "abc"],
                                   ["--body-timeout", "-1"], ["--body-timeout", "3601"],
                                   ["--max-conns-per-ip", "-1"], ["--max-conns-per-ip", "x"],
-                                  ["--cap-loopback=1"]])
+                                  ["--cap-loopback=1"], ["--strict-headers=yes"]])
 def test_edge_flags_reject_bad_values(concertd_path, args):
     r = subprocess.run([concertd_path, "--store", "memory:"] + args, capture_output=True,
                        timeout=10)
@@ -314,5 +342,5 @@ def test_edge_flags_reject_bad_values(concertd_path, args):
 def test_edge_flags_are_in_help(concertd_path):
     r = subprocess.run([concertd_path, "--help"], capture_output=True, timeout=10)
     for flag in (b"--head-timeout", b"--body-timeout", b"--max-conns-per-ip",
-                 b"--cap-loopback"):
+                 b"--cap-loopback", b"--strict-headers"):
         assert flag in r.stdout, flag
