@@ -12,11 +12,17 @@
  * after it, which costs every client a new TCP handshake.
  *
  * Bodies over API_MAX_BODY: one announced with "Expect: 100-continue" or
- * larger than DISCARD_LIMIT is answered 413 on the first call, before any of
- * it is read, and the connection closes. A smaller one is read and thrown
- * away, then answered 413 on the connection kept alive: closing a socket with
- * unread data makes the kernel send a reset that can destroy the 413 before
- * the client reads it.
+ * a Content-Length beyond DISCARD_LIMIT is answered 413 on the first call,
+ * before any of it is read, and the connection closes. A smaller one, or a
+ * chunked one of any size, is read and thrown away, then answered 413 on
+ * the connection kept alive: closing a socket with unread data makes the
+ * kernel send a reset that can destroy the 413 before the client reads it.
+ *
+ * The edge (docs/http-edge.md): heads whose framing or syntax cannot be
+ * trusted (edge_check.h) are answered 400/501 on the first call with
+ * "Connection: close", before any body byte is read, so no byte after such
+ * a head ever runs as a request; every connection has deadlines for its
+ * head and body (edge_watch.h); MHD caps connections per address.
  *
  * Event streams (text/event-stream, sse_stream.h): the body comes from a
  * callback that copies what the hub queued. With nothing queued it
@@ -45,18 +51,25 @@
 #include <microhttpd.h>
 
 #include "access_log.h"
+#include "edge_check.h"
+#include "edge_ipcap.h"
+#include "edge_watch.h"
 #include "metrics.h"
+#include "reply.h"
 #include "request_id.h"
 #include "sse_stream.h"
 
-/* Most body bytes read and thrown away (beyond API_MAX_BODY) before a 413;
- * past it the connection is dropped. */
+/* A Content-Length more than this beyond API_MAX_BODY is answered 413
+ * before the body is read; up to it the body is read and thrown away. */
 #define DISCARD_LIMIT (1024 * 1024)
 #define LISTEN_BACKLOG 4096u
 
 struct http_server {
     struct MHD_Daemon *daemon;
     const api_context *api;
+    edge_watch *watch;      /* request deadlines (edge_watch.h) */
+    edge_ipcap *per_ip;     /* connections per address; NULL: no cap */
+    int strict_headers;     /* --strict-headers (edge_check.h) */
     struct sockaddr_storage addr;
     atomic_int in_flight;   /* requests between first call and completion */
     atomic_int stopping;    /* set once http_server_stop() began */
@@ -72,7 +85,6 @@ typedef struct request_state {
     char *body;
     size_t body_len;
     size_t body_cap;
-    size_t discarded;
     char method[16];
     char path[200];         /* printable copy for the log line; the path
                                only: query strings (which may carry
@@ -84,6 +96,22 @@ typedef struct request_state {
     uint64_t bytes;         /* body bytes sent */
     char request_id[REQUEST_ID_SIZE];
 } request_state;
+
+/* Per-connection state (libmicrohttpd's "socket context"), from accept to
+ * close. */
+typedef struct conn_state {
+    edge_conn *watch; /* NULL when unwatched (out of memory) */
+    int counted;      /* counted by the per-address cap */
+} conn_state;
+
+/* The watch entry of connection (NULL when unwatched). */
+static edge_conn *watched(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const conn_state *cs = info != NULL ? info->socket_context : NULL;
+    return cs != NULL ? cs->watch : NULL;
+}
 
 /* Copy text into buf for the log: printable ASCII only (a path can carry
  * decoded control characters that would forge log lines), truncated. */
@@ -129,7 +157,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 {
     http_server *server = cls;
     request_state *st = *con_cls;
-    (void)connection;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* kept alive: the next head is due */
+        edge_watch_next_request(server->watch, watched(connection));
     if (st == NULL)
         return;
     const uint64_t micros = elapsed_us(&st->started);
@@ -188,7 +217,7 @@ static unsigned count_query(void *ctx, const char *name)
 }
 
 static enum MHD_Result send_response(http_server *server, struct MHD_Connection *connection,
-                                     request_state *st, api_response *resp)
+                                     request_state *st, api_response *resp, int must_close)
 {
     struct MHD_Response *response;
     /* HEAD is answered without the body (MHD drops it). */
@@ -234,7 +263,7 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
     if (resp->cache_control[0] != '\0')
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
                                       resp->cache_control) == MHD_YES;
-    if (atomic_load(&server->stopping))
+    if (must_close || atomic_load(&server->stopping))
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     const enum MHD_Result queued =
         ok ? MHD_queue_response(connection, (unsigned)resp->status, response) : MHD_NO;
@@ -346,7 +375,12 @@ static int begin_request(http_server *server, struct MHD_Connection *connection,
     return 0;
 }
 
-/* Keep up to API_MAX_BODY bytes; past it, remember and discard. */
+/* Keep up to API_MAX_BODY bytes; past it, remember and discard. A body
+ * with a Content-Length over the discard limit was refused before it was
+ * read; a chunked one is thrown away to its end however long, so that it
+ * still gets its 413 (libmicrohttpd 0.9.75 accepts no response while a
+ * body is arriving), and the body deadline (edge_watch.h) bounds how long
+ * that may take. */
 static int append_body(request_state *st, const char *data, size_t size)
 {
     if (st->too_large || size > API_MAX_BODY - st->body_len) {
@@ -354,8 +388,7 @@ static int append_body(request_state *st, const char *data, size_t size)
         free(st->body);
         st->body = NULL;
         st->body_len = 0;
-        st->discarded += size;
-        return st->discarded > API_MAX_BODY + (size_t)DISCARD_LIMIT ? -1 : 0;
+        return 0;
     }
     if (st->body_len + size > st->body_cap) {
         size_t cap = st->body_cap ? st->body_cap : 1024;
@@ -374,6 +407,21 @@ static int append_body(request_state *st, const char *data, size_t size)
     return 0;
 }
 
+/* Answer status with the error envelope and close: used for requests
+ * whose framing cannot be trusted, so that no byte after the head is ever
+ * read as a request of its own. */
+static enum MHD_Result refuse(http_server *server, struct MHD_Connection *connection,
+                              request_state *st, int status, const char *message)
+{
+    api_response resp;
+    memset(&resp, 0, sizeof resp);
+    reply_error(&resp, status, status == 413 ? "PAYLOAD_TOO_LARGE" : "MALFORMED_REQUEST",
+                message);
+    resp.route_id = -1;
+    edge_watch_answering(server->watch, watched(connection));
+    return send_response(server, connection, st, &resp, 1);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -381,11 +429,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 {
     http_server *server = cls;
     request_state *st = *con_cls;
-    (void)version;
 
     if (st == NULL) {
         if (begin_request(server, connection, url, method, con_cls, &st) != 0)
             return MHD_NO;
+        const size_t target_len =
+            server->strict_headers ? edge_conn_target_len(watched(connection)) : 0;
+        const edge_verdict bad = edge_check_head(connection, method, version, target_len);
+        if (bad.status != 0)
+            return refuse(server, connection, st, bad.status, bad.message);
+        edge_watch_head_done(server->watch, watched(connection));
         const body_verdict verdict = judge_body(connection);
         st->too_large = verdict != BODY_READ;
         if (verdict != BODY_REFUSE_NOW)
@@ -396,6 +449,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         return kept == 0 ? MHD_YES : MHD_NO;
     }
 
+    edge_watch_answering(server->watch, watched(connection));
     api_request req = {
         .method = method,
         .path = url,
@@ -412,7 +466,72 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     api_handle(server->api, &req, &resp);
     if (resp.stream != NULL)
         return send_stream(server, connection, st, &resp);
-    return send_response(server, connection, st, &resp);
+    return send_response(server, connection, st, &resp, 0);
+}
+
+/* Called when libmicrohttpd has parsed a request line, with the raw
+ * target: its length lets edge_check_head() see bytes the parser dropped.
+ * Returns the request's initial state: none (on_request makes it). */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+    (void)cls;
+    edge_conn_note_target(watched(connection), strlen(uri));
+    return NULL;
+}
+
+/* What a connection over its address's cap gets before it is shut: the
+ * client may not have sent anything yet, and nothing else writes to the
+ * socket before libmicrohttpd reads from it. */
+static const char over_cap_reply[] =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/json\r\n"
+    "Connection: close\r\n"
+    "Content-Length: 84\r\n" /* the body below, its newline included */
+    "\r\n"
+    "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many connections from your address\"}}\n";
+
+static const struct sockaddr *peer_of(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return info != NULL ? info->client_addr : NULL;
+}
+
+/* Connections come and go: each is watched and counted from accept to
+ * close. */
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    http_server *server = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_state *cs = calloc(1, sizeof *cs);
+        *socket_context = cs;
+        if (cs == NULL || info == NULL)
+            return; /* out of memory: served, unwatched and uncounted */
+        cs->watch = edge_watch_open(server->watch, info->connect_fd);
+        const int counted =
+            server->per_ip != NULL ? edge_ipcap_enter(server->per_ip, peer_of(connection)) : 0;
+        cs->counted = counted == 1;
+        if (counted < 0) {
+            ssize_t ignored = send(info->connect_fd, over_cap_reply, sizeof over_cap_reply - 1,
+                                   MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)ignored;
+            /* libmicrohttpd's first read sees the end and closes it. */
+            (void)shutdown(info->connect_fd, SHUT_RDWR);
+        }
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        /* libmicrohttpd closes the socket only after this returns. */
+        conn_state *cs = *socket_context;
+        if (cs == NULL)
+            return;
+        edge_watch_close(server->watch, cs->watch);
+        if (cs->counted)
+            edge_ipcap_leave(server->per_ip, peer_of(connection));
+        free(cs);
+        *socket_context = NULL;
+    }
 }
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -472,9 +591,23 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
     }
     server->api = api;
     server->log_format = settings->log_format;
+    server->strict_headers = settings->strict_headers;
     atomic_init(&server->in_flight, 0);
     atomic_init(&server->stopping, 0);
     if (resolve(server, settings->host, settings->port, err, errlen) != 0) {
+        free(server);
+        return -1;
+    }
+    server->watch = edge_watch_new((int64_t)settings->head_timeout_ms,
+                                   (int64_t)settings->body_timeout_ms,
+                                   (int64_t)settings->connection_timeout_s * 1000);
+    if (settings->max_conns_per_ip > 0)
+        server->per_ip = edge_ipcap_new(settings->max_conns_per_ip, settings->cap_loopback);
+    if (server->watch == NULL || edge_watch_start(server->watch) != 0 ||
+        (settings->max_conns_per_ip > 0 && server->per_ip == NULL)) {
+        snprintf(err, errlen, "cannot start the request deadline watch (out of memory?)");
+        edge_watch_free(server->watch);
+        edge_ipcap_free(server->per_ip);
         free(server);
         return -1;
     }
@@ -493,6 +626,8 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)settings->connection_limit, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)LISTEN_BACKLOG, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, server},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_request_line, server},
         /* Filled below: a pool (a pool of one is no pool) and the port
          * sharing, each only when asked for. */
         {MHD_OPTION_END, 0, NULL},
@@ -510,6 +645,8 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
     if (server->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%u (address in use or not local?)",
                  settings->host, settings->port);
+        edge_watch_free(server->watch);
+        edge_ipcap_free(server->per_ip);
         free(server);
         return -1;
     }
@@ -540,6 +677,11 @@ void http_server_stop(http_server *server, unsigned grace_ms)
          waited += 10)
         nanosleep(&tick, NULL);
 
+    /* The watch stops cutting first; the daemon's stop then closes every
+     * connection, and each close takes its entry out of the watch. */
+    edge_watch_stop(server->watch);
     MHD_stop_daemon(server->daemon);
+    edge_watch_free(server->watch);
+    edge_ipcap_free(server->per_ip);
     free(server);
 }
