@@ -22,6 +22,16 @@
 /* Longest refresh interval the library accepts (options.h). */
 #define MAX_QUEUE_REFRESH_MS INT64_C(60000)
 #define MAX_HOLDS_PER_USER INT64_C(1000000) /* the library's bound */
+/* Request deadlines (docs/http-edge.md): a browser sends its head in one
+ * packet and a 64 KiB body in well under a second, so these only ever cut
+ * clients that trickle. An hour is surely a typo. */
+#define DEFAULT_HEAD_TIMEOUT_MS 10000
+#define DEFAULT_BODY_TIMEOUT_MS 30000
+#define MAX_EDGE_TIMEOUT_MS INT64_C(3600000)
+/* Enough for a NAT'd office or a proxy without a cap of its own; a single
+ * client never needs more than a handful. */
+#define DEFAULT_MAX_CONNS_PER_IP 64
+#define MAX_CONNS_PER_IP 1000000
 
 static void print_usage(FILE *out)
 {
@@ -56,7 +66,15 @@ static void print_usage(FILE *out)
           "                       (default 1200)\n"
           "  --retention S        keep idempotency records and ended tokens S seconds\n"
           "                       for retries (default 86400: 24 h; at least 1)\n"
-          "  --threads N          HTTP worker threads (default: one per CPU)\n"
+          "  --threads N          HTTP worker threads (default: one per CPU)\n",
+          out);
+    /* Two strings: C99 promises only 4095 characters in one literal. */
+    fputs("  --head-timeout S     a request's head (request line and headers) must\n"
+          "                       arrive within S seconds (default 10); a client that\n"
+          "                       trickles it is disconnected\n"
+          "  --body-timeout S     its body within S seconds of the head (default 30)\n"
+          "  --max-conns-per-ip N connections open at once from one address, loopback\n"
+          "                       included (default 64; 0: no cap); more are refused\n"
           "  --reuse-port         share the port with other concertd processes\n"
           "                       (SO_REUSEPORT: the kernel spreads connections)\n"
           "  --auth MODE          who a request acts for (default none):\n"
@@ -248,6 +266,9 @@ typedef enum flag_id {
     FLAG_BOOKING_CUTOFF,
     FLAG_RETENTION,
     FLAG_THREADS,
+    FLAG_HEAD_TIMEOUT,
+    FLAG_BODY_TIMEOUT,
+    FLAG_MAX_CONNS_PER_IP,
     FLAG_REUSE_PORT,
     FLAG_IMPORT,
     FLAG_AUTH,
@@ -284,6 +305,9 @@ static const flag_spec flag_specs[] = {
     {"--booking-cutoff", FLAG_BOOKING_CUTOFF, 1},
     {"--retention", FLAG_RETENTION, 1},
     {"--threads", FLAG_THREADS, 1},
+    {"--head-timeout", FLAG_HEAD_TIMEOUT, 1},
+    {"--body-timeout", FLAG_BODY_TIMEOUT, 1},
+    {"--max-conns-per-ip", FLAG_MAX_CONNS_PER_IP, 1},
     {"--reuse-port", FLAG_REUSE_PORT, 0},
     {"--import", FLAG_IMPORT, 1},
     {"--auth", FLAG_AUTH, 1},
@@ -405,6 +429,29 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
         }
         cfg->threads = (unsigned)n;
         return 0;
+    case FLAG_HEAD_TIMEOUT:
+    case FLAG_BODY_TIMEOUT:
+        if (parse_seconds_ms(value, &n) != 0 || n > MAX_EDGE_TIMEOUT_MS) {
+            fprintf(err, "concertd: %s: expected seconds from 0.001 to %lld (e.g. 10 or 0.5), "
+                         "got '%s'\n",
+                    spec->name, (long long)(MAX_EDGE_TIMEOUT_MS / 1000), value);
+            return -1;
+        }
+        if (spec->id == FLAG_HEAD_TIMEOUT)
+            cfg->head_timeout_ms = (unsigned)n;
+        else
+            cfg->body_timeout_ms = (unsigned)n;
+        return 0;
+    case FLAG_MAX_CONNS_PER_IP:
+        if (parse_whole(value, 0, MAX_CONNS_PER_IP, &n) != 0) {
+            fprintf(err,
+                    "concertd: --max-conns-per-ip: expected a whole number from 0 (no cap) "
+                    "to %d, got '%s'\n",
+                    MAX_CONNS_PER_IP, value);
+            return -1;
+        }
+        cfg->max_conns_per_ip = (unsigned)n;
+        return 0;
     case FLAG_IMPORT:
         if (*value == '\0')
             break;
@@ -481,6 +528,9 @@ flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE
     memset(cfg, 0, sizeof *cfg);
     cfg->store = DEFAULT_STORE;
     cfg->listen = DEFAULT_LISTEN;
+    cfg->head_timeout_ms = DEFAULT_HEAD_TIMEOUT_MS;
+    cfg->body_timeout_ms = DEFAULT_BODY_TIMEOUT_MS;
+    cfg->max_conns_per_ip = DEFAULT_MAX_CONNS_PER_IP;
     concert_options defaults = CONCERT_OPTIONS_INIT;
     cfg->options = defaults;
 

@@ -28,6 +28,9 @@ typedef struct server_config {
     const char *metrics_token_file; /* --metrics-token-file FILE, or NULL */
     int no_metrics;               /* --no-metrics: record nothing, /metrics 404 */
     int log_format;               /* --log-format: HTTP_LOG_TEXT (default), _JSON, _OFF */
+    unsigned head_timeout_ms;     /* --head-timeout (default 10 s) */
+    unsigned body_timeout_ms;     /* --body-timeout (default 30 s) */
+    unsigned max_conns_per_ip;    /* --max-conns-per-ip (default 64; 0: no cap) */
 } server_config;
 
 typedef enum flags_outcome {

@@ -12,11 +12,17 @@
  * after it, which costs every client a new TCP handshake.
  *
  * Bodies over API_MAX_BODY: one announced with "Expect: 100-continue" or
- * larger than DISCARD_LIMIT is answered 413 on the first call, before any of
- * it is read, and the connection closes. A smaller one is read and thrown
- * away, then answered 413 on the connection kept alive: closing a socket with
- * unread data makes the kernel send a reset that can destroy the 413 before
- * the client reads it.
+ * a Content-Length beyond DISCARD_LIMIT is answered 413 on the first call,
+ * before any of it is read, and the connection closes. A smaller one, or a
+ * chunked one of any size, is read and thrown away, then answered 413 on
+ * the connection kept alive: closing a socket with unread data makes the
+ * kernel send a reset that can destroy the 413 before the client reads it.
+ *
+ * The edge (docs/http-edge.md): heads whose framing or syntax cannot be
+ * trusted (edge_check.h) are answered 400/501 on the first call with
+ * "Connection: close", before any body byte is read, so no byte after such
+ * a head ever runs as a request; every connection has deadlines for its
+ * head and body (edge_watch.h); MHD caps connections per address.
  *
  * Event streams (text/event-stream, sse_stream.h): the body comes from a
  * callback that copies what the hub queued. With nothing queued it
@@ -45,7 +51,10 @@
 #include <microhttpd.h>
 
 #include "access_log.h"
+#include "edge_check.h"
+#include "edge_watch.h"
 #include "metrics.h"
+#include "reply.h"
 #include "request_id.h"
 #include "sse_stream.h"
 
@@ -57,6 +66,7 @@
 struct http_server {
     struct MHD_Daemon *daemon;
     const api_context *api;
+    edge_watch *watch;      /* request deadlines (edge_watch.h) */
     struct sockaddr_storage addr;
     atomic_int in_flight;   /* requests between first call and completion */
     atomic_int stopping;    /* set once http_server_stop() began */
@@ -84,6 +94,14 @@ typedef struct request_state {
     uint64_t bytes;         /* body bytes sent */
     char request_id[REQUEST_ID_SIZE];
 } request_state;
+
+/* The watch entry of connection (NULL when unwatched). */
+static edge_conn *watched(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info != NULL ? info->socket_context : NULL;
+}
 
 /* Copy text into buf for the log: printable ASCII only (a path can carry
  * decoded control characters that would forge log lines), truncated. */
@@ -129,7 +147,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 {
     http_server *server = cls;
     request_state *st = *con_cls;
-    (void)connection;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* kept alive: the next head is due */
+        edge_watch_next_request(server->watch, watched(connection));
     if (st == NULL)
         return;
     const uint64_t micros = elapsed_us(&st->started);
@@ -188,7 +207,7 @@ static unsigned count_query(void *ctx, const char *name)
 }
 
 static enum MHD_Result send_response(http_server *server, struct MHD_Connection *connection,
-                                     request_state *st, api_response *resp)
+                                     request_state *st, api_response *resp, int must_close)
 {
     struct MHD_Response *response;
     /* HEAD is answered without the body (MHD drops it). */
@@ -234,7 +253,7 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
     if (resp->cache_control[0] != '\0')
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
                                       resp->cache_control) == MHD_YES;
-    if (atomic_load(&server->stopping))
+    if (must_close || atomic_load(&server->stopping))
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     const enum MHD_Result queued =
         ok ? MHD_queue_response(connection, (unsigned)resp->status, response) : MHD_NO;
@@ -346,7 +365,12 @@ static int begin_request(http_server *server, struct MHD_Connection *connection,
     return 0;
 }
 
-/* Keep up to API_MAX_BODY bytes; past it, remember and discard. */
+/* Keep up to API_MAX_BODY bytes; past it, remember and discard. A body
+ * with a Content-Length over the discard limit was refused before it was
+ * read; a chunked one is thrown away to its end however long, so that it
+ * still gets its 413 (libmicrohttpd 0.9.75 accepts no response while a
+ * body is arriving), and the body deadline (edge_watch.h) bounds how long
+ * that may take. */
 static int append_body(request_state *st, const char *data, size_t size)
 {
     if (st->too_large || size > API_MAX_BODY - st->body_len) {
@@ -355,7 +379,7 @@ static int append_body(request_state *st, const char *data, size_t size)
         st->body = NULL;
         st->body_len = 0;
         st->discarded += size;
-        return st->discarded > API_MAX_BODY + (size_t)DISCARD_LIMIT ? -1 : 0;
+        return 0;
     }
     if (st->body_len + size > st->body_cap) {
         size_t cap = st->body_cap ? st->body_cap : 1024;
@@ -374,6 +398,21 @@ static int append_body(request_state *st, const char *data, size_t size)
     return 0;
 }
 
+/* Answer status with the error envelope and close: used for requests
+ * whose framing cannot be trusted, so that no byte after the head is ever
+ * read as a request of its own. */
+static enum MHD_Result refuse(http_server *server, struct MHD_Connection *connection,
+                              request_state *st, int status, const char *message)
+{
+    api_response resp;
+    memset(&resp, 0, sizeof resp);
+    reply_error(&resp, status, status == 413 ? "PAYLOAD_TOO_LARGE" : "MALFORMED_REQUEST",
+                message);
+    resp.route_id = -1;
+    edge_watch_answering(server->watch, watched(connection));
+    return send_response(server, connection, st, &resp, 1);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -381,11 +420,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 {
     http_server *server = cls;
     request_state *st = *con_cls;
-    (void)version;
 
     if (st == NULL) {
         if (begin_request(server, connection, url, method, con_cls, &st) != 0)
             return MHD_NO;
+        const edge_verdict bad = edge_check_head(connection, method, version,
+                                                 edge_conn_target_len(watched(connection)));
+        if (bad.status != 0)
+            return refuse(server, connection, st, bad.status, bad.message);
+        edge_watch_head_done(server->watch, watched(connection));
         const body_verdict verdict = judge_body(connection);
         st->too_large = verdict != BODY_READ;
         if (verdict != BODY_REFUSE_NOW)
@@ -396,6 +439,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         return kept == 0 ? MHD_YES : MHD_NO;
     }
 
+    edge_watch_answering(server->watch, watched(connection));
     api_request req = {
         .method = method,
         .path = url,
@@ -412,7 +456,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     api_handle(server->api, &req, &resp);
     if (resp.stream != NULL)
         return send_stream(server, connection, st, &resp);
-    return send_response(server, connection, st, &resp);
+    return send_response(server, connection, st, &resp, 0);
+}
+
+/* Called when libmicrohttpd has parsed a request line, with the raw
+ * target: its length lets edge_check_head() see bytes the parser dropped.
+ * Returns the request's initial state: none (on_request makes it). */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+    (void)cls;
+    edge_conn_note_target(watched(connection), strlen(uri));
+    return NULL;
+}
+
+/* Connections come and go: each is watched from accept to close. */
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    http_server *server = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = info != NULL ? edge_watch_open(server->watch, info->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        /* libmicrohttpd closes the socket only after this returns. */
+        edge_watch_close(server->watch, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -478,6 +548,15 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
         free(server);
         return -1;
     }
+    server->watch = edge_watch_new((int64_t)settings->head_timeout_ms,
+                                   (int64_t)settings->body_timeout_ms,
+                                   (int64_t)settings->connection_timeout_s * 1000);
+    if (server->watch == NULL || edge_watch_start(server->watch) != 0) {
+        snprintf(err, errlen, "cannot start the request deadline watch (out of memory?)");
+        edge_watch_free(server->watch);
+        free(server);
+        return -1;
+    }
 
     /* MHD_USE_ITC lets MHD_stop_daemon() wake the worker threads at once. */
     /* MHD_ALLOW_SUSPEND_RESUME: idle event streams are suspended (above). */
@@ -493,6 +572,10 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)settings->connection_limit, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)LISTEN_BACKLOG, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, server},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_request_line, server},
+        /* 0: no cap. Counted by address, loopback included. */
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)settings->max_conns_per_ip, NULL},
         /* Filled below: a pool (a pool of one is no pool) and the port
          * sharing, each only when asked for. */
         {MHD_OPTION_END, 0, NULL},
@@ -510,6 +593,7 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
     if (server->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%u (address in use or not local?)",
                  settings->host, settings->port);
+        edge_watch_free(server->watch);
         free(server);
         return -1;
     }
@@ -540,6 +624,10 @@ void http_server_stop(http_server *server, unsigned grace_ms)
          waited += 10)
         nanosleep(&tick, NULL);
 
+    /* The watch stops cutting first; the daemon's stop then closes every
+     * connection, and each close takes its entry out of the watch. */
+    edge_watch_stop(server->watch);
     MHD_stop_daemon(server->daemon);
+    edge_watch_free(server->watch);
     free(server);
 }

@@ -24,6 +24,9 @@ typedef struct http_settings {
     unsigned threads;              /* worker threads, >= 1 */
     unsigned connection_timeout_s; /* idle connections are closed after it */
     unsigned connection_limit;     /* most connections open at once */
+    unsigned max_conns_per_ip;     /* most connections from one address; 0: no cap */
+    unsigned head_timeout_ms;      /* a request head must arrive within it */
+    unsigned body_timeout_ms;      /* a request body within it of the head */
     int reuse_port;                /* 1: SO_REUSEPORT, so that several
                                       processes can serve one port */
     http_log_format log_format;

@@ -373,6 +373,9 @@ int main(int argc, char **argv)
         .threads = cfg.threads ? cfg.threads : default_threads(),
         .connection_timeout_s = CONNECTION_TIMEOUT_S,
         .connection_limit = connection_capacity(),
+        .max_conns_per_ip = cfg.max_conns_per_ip,
+        .head_timeout_ms = cfg.head_timeout_ms,
+        .body_timeout_ms = cfg.body_timeout_ms,
         .reuse_port = cfg.reuse_port,
         .log_format = (http_log_format)cfg.log_format,
     };
