@@ -18,7 +18,7 @@ CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCONCERT_FUZZ=ON \
   -DCONCERT_SANITIZE=address,undefined -DCONCERT_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" -j"$jobs" --target fuzz_uri fuzz_catalog fuzz_http fuzz_http_stream
 
-rm -f "$build"/crash-* "$build"/leak-* "$build"/timeout-*
+rm -f "$build"/crash-* "$build"/leak-* "$build"/timeout-* "$build"/oom-*
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for pair in $pairs; do
@@ -30,8 +30,11 @@ for pair in $pairs; do
       -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "corpus-$target" 2>&1 |
       grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Test unit written|^fuzz_http_stream:' || true)
   # libFuzzer exits non-zero on a finding; pipefail is defeated by grep, so check files.
-  if ls "$build"/crash-* "$build"/leak-* "$build"/timeout-* >/dev/null 2>&1; then
-    echo "$target found a failing input: $(ls "$build"/crash-* "$build"/leak-* "$build"/timeout-* 2>/dev/null)" >&2
+  # (Not `ls a b c`: it fails when any one kind is missing, which hid findings.)
+  found=$(find "$build" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
+          -o -name 'oom-*' \) -print)
+  if [ -n "$found" ]; then
+    echo "$target found a failing input: $found" >&2
     exit 1
   fi
 done
