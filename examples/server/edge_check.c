@@ -29,9 +29,11 @@ int edge_header_value_ok(const char *value, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         const unsigned char c = (unsigned char)value[i];
-        /* field-vchar, SP, HTAB and obs-text; everything else is a control
-         * byte. A CR or LF here is what is left of a folded line. */
-        if ((c < 0x20 && c != '\t') || c == 0x7F)
+        /* RFC 9110 §5.5: a recipient MUST reject (or replace) CR, LF and
+         * NUL in a field value; other control bytes it MAY keep, and
+         * concertd leaves them to the header's own rules (a control byte
+         * in an Idempotency-Key is a 422 of the contract). */
+        if (c == '\r' || c == '\n' || c == '\0')
             return 0;
     }
     return 1;

@@ -23,18 +23,18 @@ typedef struct edge_verdict {
  *   - Transfer-Encoding given more than once or other than "chunked": 501
  *   - a header name that is not an RFC 9110 token (a space before the
  *     colon, control bytes): 400
- *   - a header value with a control byte (NUL, CR, LF, DEL ...; tab is
- *     allowed) or a folded line (obs-fold): 400
+ *   - a header value with CR, LF or NUL (RFC 9110 §5.5 MUST; other
+ *     control bytes are left to each header's own rules): 400
  *   - HTTP/1.1 without exactly one Host: 400
- *   - a head longer than the request line and headers libmicrohttpd
- *     parsed from it, written out canonically ("Name: value" CRLF): 400.
- *     libmicrohttpd 0.9.75 silently cuts a value at a NUL byte and glues a
- *     folded line (obs-fold) onto the header name, so the parsed view
- *     cannot show either; the lost bytes can. target_len is the raw
- *     request target's length (0: unknown, the check is skipped). The
- *     price: whitespace that RFC 9110 allows but no client sends (two
- *     spaces after the colon, spaces at a value's end or between the
- *     request line's parts) is refused too. */
+ *   - with target_len > 0 (--strict-headers): a head longer than the
+ *     request line and headers libmicrohttpd parsed from it, written out
+ *     canonically ("Name: value" CRLF): 400. libmicrohttpd 0.9.75 silently
+ *     cuts a value at a NUL byte and glues a folded line (obs-fold) onto
+ *     the header name, so the parsed view cannot show either; the lost
+ *     bytes can. target_len is the raw request target's length. The
+ *     price, and why it is not the default: whitespace RFC 9110 allows
+ *     (padding around a value, which the contract accepts) is refused
+ *     too. */
 edge_verdict edge_check_head(struct MHD_Connection *connection, const char *method,
                              const char *version, size_t target_len);
 

@@ -73,8 +73,15 @@ static void print_usage(FILE *out)
           "                       arrive within S seconds (default 10); a client that\n"
           "                       trickles it is disconnected\n"
           "  --body-timeout S     its body within S seconds of the head (default 30)\n"
-          "  --max-conns-per-ip N connections open at once from one address, loopback\n"
-          "                       included (default 64; 0: no cap); more are refused\n"
+          "  --max-conns-per-ip N connections open at once from one client address\n"
+          "                       (default 64; 0: no cap); more get 503 and are closed.\n"
+          "                       Loopback peers are not counted (a reverse proxy on\n"
+          "                       this host is one peer for every client) unless\n"
+          "  --cap-loopback       is given\n"
+          "  --strict-headers     refuse (400) a request head with bytes the HTTP parser\n"
+          "                       would drop: a NUL in a header value, a folded header\n"
+          "                       line, but also padding around values (\"X:  v \"),\n"
+          "                       which is valid HTTP and accepted without this flag\n"
           "  --reuse-port         share the port with other concertd processes\n"
           "                       (SO_REUSEPORT: the kernel spreads connections)\n"
           "  --auth MODE          who a request acts for (default none):\n"
@@ -269,6 +276,8 @@ typedef enum flag_id {
     FLAG_HEAD_TIMEOUT,
     FLAG_BODY_TIMEOUT,
     FLAG_MAX_CONNS_PER_IP,
+    FLAG_CAP_LOOPBACK,
+    FLAG_STRICT_HEADERS,
     FLAG_REUSE_PORT,
     FLAG_IMPORT,
     FLAG_AUTH,
@@ -308,6 +317,8 @@ static const flag_spec flag_specs[] = {
     {"--head-timeout", FLAG_HEAD_TIMEOUT, 1},
     {"--body-timeout", FLAG_BODY_TIMEOUT, 1},
     {"--max-conns-per-ip", FLAG_MAX_CONNS_PER_IP, 1},
+    {"--cap-loopback", FLAG_CAP_LOOPBACK, 0},
+    {"--strict-headers", FLAG_STRICT_HEADERS, 0},
     {"--reuse-port", FLAG_REUSE_PORT, 0},
     {"--import", FLAG_IMPORT, 1},
     {"--auth", FLAG_AUTH, 1},
@@ -510,6 +521,8 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
         }
         return 0;
     case FLAG_NO_METRICS:
+    case FLAG_CAP_LOOPBACK:
+    case FLAG_STRICT_HEADERS:
     case FLAG_INSECURE_DEMO:
     case FLAG_REUSE_PORT:
     case FLAG_ALLOW_SELF_CHARGE:
@@ -565,6 +578,10 @@ flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE
                 cfg->reuse_port = 1;
             else if (spec->id == FLAG_NO_METRICS)
                 cfg->no_metrics = 1;
+            else if (spec->id == FLAG_CAP_LOOPBACK)
+                cfg->cap_loopback = 1;
+            else if (spec->id == FLAG_STRICT_HEADERS)
+                cfg->strict_headers = 1;
             else
                 cfg->demo = 1;
             continue;

@@ -31,6 +31,8 @@ typedef struct server_config {
     unsigned head_timeout_ms;     /* --head-timeout (default 10 s) */
     unsigned body_timeout_ms;     /* --body-timeout (default 30 s) */
     unsigned max_conns_per_ip;    /* --max-conns-per-ip (default 64; 0: no cap) */
+    int cap_loopback;             /* --cap-loopback: the cap counts loopback peers */
+    int strict_headers;           /* --strict-headers */
 } server_config;
 
 typedef enum flags_outcome {

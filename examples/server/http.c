@@ -52,6 +52,7 @@
 
 #include "access_log.h"
 #include "edge_check.h"
+#include "edge_ipcap.h"
 #include "edge_watch.h"
 #include "metrics.h"
 #include "reply.h"
@@ -67,6 +68,8 @@ struct http_server {
     struct MHD_Daemon *daemon;
     const api_context *api;
     edge_watch *watch;      /* request deadlines (edge_watch.h) */
+    edge_ipcap *per_ip;     /* connections per address; NULL: no cap */
+    int strict_headers;     /* --strict-headers (edge_check.h) */
     struct sockaddr_storage addr;
     atomic_int in_flight;   /* requests between first call and completion */
     atomic_int stopping;    /* set once http_server_stop() began */
@@ -95,12 +98,20 @@ typedef struct request_state {
     char request_id[REQUEST_ID_SIZE];
 } request_state;
 
+/* Per-connection state (libmicrohttpd's "socket context"), from accept to
+ * close. */
+typedef struct conn_state {
+    edge_conn *watch; /* NULL when unwatched (out of memory) */
+    int counted;      /* counted by the per-address cap */
+} conn_state;
+
 /* The watch entry of connection (NULL when unwatched). */
 static edge_conn *watched(struct MHD_Connection *connection)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return info != NULL ? info->socket_context : NULL;
+    const conn_state *cs = info != NULL ? info->socket_context : NULL;
+    return cs != NULL ? cs->watch : NULL;
 }
 
 /* Copy text into buf for the log: printable ASCII only (a path can carry
@@ -424,8 +435,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     if (st == NULL) {
         if (begin_request(server, connection, url, method, con_cls, &st) != 0)
             return MHD_NO;
-        const edge_verdict bad = edge_check_head(connection, method, version,
-                                                 edge_conn_target_len(watched(connection)));
+        const size_t target_len =
+            server->strict_headers ? edge_conn_target_len(watched(connection)) : 0;
+        const edge_verdict bad = edge_check_head(connection, method, version, target_len);
         if (bad.status != 0)
             return refuse(server, connection, st, bad.status, bad.message);
         edge_watch_head_done(server->watch, watched(connection));
@@ -469,7 +481,26 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     return NULL;
 }
 
-/* Connections come and go: each is watched from accept to close. */
+/* What a connection over its address's cap gets before it is shut: the
+ * client may not have sent anything yet, and nothing else writes to the
+ * socket before libmicrohttpd reads from it. */
+static const char over_cap_reply[] =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/json\r\n"
+    "Connection: close\r\n"
+    "Content-Length: 84\r\n" /* the body below, its newline included */
+    "\r\n"
+    "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many connections from your address\"}}\n";
+
+static const struct sockaddr *peer_of(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return info != NULL ? info->client_addr : NULL;
+}
+
+/* Connections come and go: each is watched and counted from accept to
+ * close. */
 static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -477,10 +508,30 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-        *socket_context = info != NULL ? edge_watch_open(server->watch, info->connect_fd) : NULL;
+        conn_state *cs = calloc(1, sizeof *cs);
+        *socket_context = cs;
+        if (cs == NULL || info == NULL)
+            return; /* out of memory: served, unwatched and uncounted */
+        cs->watch = edge_watch_open(server->watch, info->connect_fd);
+        const int counted =
+            server->per_ip != NULL ? edge_ipcap_enter(server->per_ip, peer_of(connection)) : 0;
+        cs->counted = counted == 1;
+        if (counted < 0) {
+            ssize_t ignored = send(info->connect_fd, over_cap_reply, sizeof over_cap_reply - 1,
+                                   MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)ignored;
+            /* libmicrohttpd's first read sees the end and closes it. */
+            (void)shutdown(info->connect_fd, SHUT_RDWR);
+        }
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         /* libmicrohttpd closes the socket only after this returns. */
-        edge_watch_close(server->watch, *socket_context);
+        conn_state *cs = *socket_context;
+        if (cs == NULL)
+            return;
+        edge_watch_close(server->watch, cs->watch);
+        if (cs->counted)
+            edge_ipcap_leave(server->per_ip, peer_of(connection));
+        free(cs);
         *socket_context = NULL;
     }
 }
@@ -542,6 +593,7 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
     }
     server->api = api;
     server->log_format = settings->log_format;
+    server->strict_headers = settings->strict_headers;
     atomic_init(&server->in_flight, 0);
     atomic_init(&server->stopping, 0);
     if (resolve(server, settings->host, settings->port, err, errlen) != 0) {
@@ -551,9 +603,13 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
     server->watch = edge_watch_new((int64_t)settings->head_timeout_ms,
                                    (int64_t)settings->body_timeout_ms,
                                    (int64_t)settings->connection_timeout_s * 1000);
-    if (server->watch == NULL || edge_watch_start(server->watch) != 0) {
+    if (settings->max_conns_per_ip > 0)
+        server->per_ip = edge_ipcap_new(settings->max_conns_per_ip, settings->cap_loopback);
+    if (server->watch == NULL || edge_watch_start(server->watch) != 0 ||
+        (settings->max_conns_per_ip > 0 && server->per_ip == NULL)) {
         snprintf(err, errlen, "cannot start the request deadline watch (out of memory?)");
         edge_watch_free(server->watch);
+        edge_ipcap_free(server->per_ip);
         free(server);
         return -1;
     }
@@ -574,8 +630,6 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, server},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_request_line, server},
-        /* 0: no cap. Counted by address, loopback included. */
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)settings->max_conns_per_ip, NULL},
         /* Filled below: a pool (a pool of one is no pool) and the port
          * sharing, each only when asked for. */
         {MHD_OPTION_END, 0, NULL},
@@ -594,6 +648,7 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
         snprintf(err, errlen, "cannot listen on %s:%u (address in use or not local?)",
                  settings->host, settings->port);
         edge_watch_free(server->watch);
+        edge_ipcap_free(server->per_ip);
         free(server);
         return -1;
     }
@@ -629,5 +684,6 @@ void http_server_stop(http_server *server, unsigned grace_ms)
     edge_watch_stop(server->watch);
     MHD_stop_daemon(server->daemon);
     edge_watch_free(server->watch);
+    edge_ipcap_free(server->per_ip);
     free(server);
 }

@@ -25,6 +25,9 @@ typedef struct http_settings {
     unsigned connection_timeout_s; /* idle connections are closed after it */
     unsigned connection_limit;     /* most connections open at once */
     unsigned max_conns_per_ip;     /* most connections from one address; 0: no cap */
+    int cap_loopback;              /* 1: the cap counts loopback peers too */
+    int strict_headers;            /* 1: refuse heads libmicrohttpd dropped bytes
+                                      of (edge_check.h) */
     unsigned head_timeout_ms;      /* a request head must arrive within it */
     unsigned body_timeout_ms;      /* a request body within it of the head */
     int reuse_port;                /* 1: SO_REUSEPORT, so that several

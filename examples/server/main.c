@@ -374,6 +374,8 @@ int main(int argc, char **argv)
         .connection_timeout_s = CONNECTION_TIMEOUT_S,
         .connection_limit = connection_capacity(),
         .max_conns_per_ip = cfg.max_conns_per_ip,
+        .cap_loopback = cfg.cap_loopback,
+        .strict_headers = cfg.strict_headers,
         .head_timeout_ms = cfg.head_timeout_ms,
         .body_timeout_ms = cfg.body_timeout_ms,
         .reuse_port = cfg.reuse_port,
