@@ -142,8 +142,25 @@ static int connect_server(void)
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
+        /* libFuzzer's timeout alarm can interrupt connect(), which then
+         * goes on by itself: wait for it. */
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int rc;
+        do
+            rc = poll(&p, 1, HEALTH_BOUND_MS);
+        while (rc < 0 && errno == EINTR);
+        int soerr = 0;
+        socklen_t soerr_len = sizeof soerr;
+        if (rc <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &soerr_len) != 0 ||
+            soerr != 0) {
+            errno = rc <= 0 ? ETIMEDOUT : soerr;
+            close(fd);
+            return -1;
+        }
     }
     return fd;
 }
@@ -154,7 +171,10 @@ static void write_all(int fd, const uint8_t *buf, size_t len)
 {
     while (len > 0) {
         struct pollfd p = {.fd = fd, .events = POLLOUT};
-        if (poll(&p, 1, STREAM_WAIT_MS) <= 0 || (p.revents & (POLLERR | POLLHUP)))
+        const int ready = poll(&p, 1, STREAM_WAIT_MS);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0 || (p.revents & (POLLERR | POLLHUP)))
             return;
         const ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -387,7 +407,7 @@ static void check_health(void)
     static const char OK_BODY[] = "{\"status\":\"ok\"}";
     const int fd = connect_server();
     if (fd < 0)
-        fail("cannot connect for /healthz", NULL, 0);
+        fail("cannot connect for /healthz", strerror(errno), strlen(strerror(errno)));
     write_all(fd, (const uint8_t *)GET, sizeof GET - 1);
     reply r = {health_buf, 0, 0, 0};
     read_reply(fd, &r, HEALTH_BOUND_MS);
@@ -412,7 +432,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     const int fd = connect_server();
     if (fd < 0)
-        fail("cannot connect", NULL, 0);
+        fail("cannot connect", strerror(errno), strlen(strerror(errno)));
     for (size_t i = 0; i < cuts && left > 0; i++) {
         const size_t n = piece[i] < left ? piece[i] : left;
         write_all(fd, stream, n);
