@@ -36,7 +36,6 @@ struct edge_watch {
     int64_t body_ms;
     int64_t idle_ms;
     int64_t tick_ms;
-    uint64_t cut_count;
     edge_conn *first;
 };
 
@@ -76,9 +75,14 @@ edge_watch *edge_watch_new(int64_t head_ms, int64_t body_ms, int64_t idle_ms)
     w->head_ms = head_ms;
     w->body_ms = body_ms;
     w->idle_ms = idle_ms;
-    int64_t shortest = head_ms < body_ms ? head_ms : body_ms;
-    w->tick_ms = shortest / 5 < MAX_TICK_MS ? (shortest / 5 > 10 ? shortest / 5 : 10)
-                                            : MAX_TICK_MS;
+    /* A fifth of the shortest allowance, within 10 ms .. MAX_TICK_MS: a
+     * deadline is then enforced at most 20% late. */
+    int64_t tick = (head_ms < body_ms ? head_ms : body_ms) / 5;
+    if (tick > MAX_TICK_MS)
+        tick = MAX_TICK_MS;
+    if (tick < 10)
+        tick = 10;
+    w->tick_ms = tick;
     return w;
 }
 
@@ -92,7 +96,6 @@ static void cut_late(edge_watch *w, int64_t now)
          * closes the connection on its own thread. */
         (void)shutdown(c->fd, SHUT_RDWR);
         c->cut = 1;
-        w->cut_count++;
     }
 }
 
@@ -202,14 +205,6 @@ void edge_watch_close(edge_watch *w, edge_conn *c)
         c->next->prev = c->prev;
     pthread_mutex_unlock(&w->lock);
     free(c);
-}
-
-uint64_t edge_watch_cut_count(edge_watch *w)
-{
-    pthread_mutex_lock(&w->lock);
-    const uint64_t n = w->cut_count;
-    pthread_mutex_unlock(&w->lock);
-    return n;
 }
 
 void edge_conn_note_target(edge_conn *c, size_t len)

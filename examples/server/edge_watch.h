@@ -65,7 +65,4 @@ void edge_watch_close(edge_watch *w, edge_conn *c);
 void edge_conn_note_target(edge_conn *c, size_t len);
 size_t edge_conn_target_len(const edge_conn *c);
 
-/* Connections cut for a missed deadline since the start. */
-uint64_t edge_watch_cut_count(edge_watch *w);
-
 #endif

@@ -59,8 +59,8 @@
 #include "request_id.h"
 #include "sse_stream.h"
 
-/* Most body bytes read and thrown away (beyond API_MAX_BODY) before a 413;
- * past it the connection is dropped. */
+/* A Content-Length more than this beyond API_MAX_BODY is answered 413
+ * before the body is read; up to it the body is read and thrown away. */
 #define DISCARD_LIMIT (1024 * 1024)
 #define LISTEN_BACKLOG 4096u
 
@@ -85,7 +85,6 @@ typedef struct request_state {
     char *body;
     size_t body_len;
     size_t body_cap;
-    size_t discarded;
     char method[16];
     char path[200];         /* printable copy for the log line; the path
                                only: query strings (which may carry
@@ -389,7 +388,6 @@ static int append_body(request_state *st, const char *data, size_t size)
         free(st->body);
         st->body = NULL;
         st->body_len = 0;
-        st->discarded += size;
         return 0;
     }
     if (st->body_len + size > st->body_cap) {
