@@ -79,11 +79,14 @@ if(TARGET concertd)
                        TIMEOUT 120)
 
   # -p no:cacheprovider: never write .pytest_cache into the source tree.
+  # --concertd-test: the tests that move time run concertd-test, whose clock
+  # is a file they write (examples/server/test_clock.h), instead of sleeping.
   add_test(NAME http_contract
            COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider
                    ${CMAKE_CURRENT_SOURCE_DIR}/http
                    --ignore=${CMAKE_CURRENT_SOURCE_DIR}/http/test_sse_many.py
                    --concertd $<TARGET_FILE:concertd>
+                   --concertd-test $<TARGET_FILE:concertd-test>
                    --routes-dump $<TARGET_FILE:concertd_routes>)
   set_tests_properties(http_contract PROPERTIES TIMEOUT 600)
   # 2,000 idle SSE subscribers on one server, idle past the connection
@@ -92,6 +95,7 @@ if(TARGET concertd)
            COMMAND /usr/bin/python3 -m pytest -q -s -p no:cacheprovider
                    ${CMAKE_CURRENT_SOURCE_DIR}/http/test_sse_many.py
                    --concertd $<TARGET_FILE:concertd>
+                   --concertd-test $<TARGET_FILE:concertd-test>
                    --routes-dump $<TARGET_FILE:concertd_routes>)
   set_tests_properties(http_sse_many PROPERTIES TIMEOUT 300)
 endif()
@@ -113,6 +117,7 @@ if(TARGET concertd AND CONCERT_WITH_POSTGRES)
                    /usr/bin/python3 -m pytest -q -p no:cacheprovider
                    ${CMAKE_CURRENT_SOURCE_DIR}/http -k postgres
                    --concertd $<TARGET_FILE:concertd>
+                   --concertd-test $<TARGET_FILE:concertd-test>
                    --routes-dump $<TARGET_FILE:concertd_routes>
                    --pg-conninfo-file ${CONCERTD_PG_CONNINFO})
   set_tests_properties(http_postgres PROPERTIES FIXTURES_REQUIRED http_postgres_server

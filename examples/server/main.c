@@ -29,6 +29,9 @@
 #include "metrics.h"
 #include "metrics_std.h"
 #include "router.h"
+#ifdef CONCERTD_TEST_CLOCK
+#include "test_clock.h" /* concertd-test only (examples/server/CMakeLists.txt) */
+#endif
 
 /* Idle connections are closed after this, so slow or silent clients cannot
  * pin connection slots for long. */
@@ -235,6 +238,10 @@ int main(int argc, char **argv)
     default:
         return 2;
     }
+#ifdef CONCERTD_TEST_CLOCK
+    if (test_clock_install(&cfg.options, stderr) != 0)
+        return 2;
+#endif
 
     char host[256];
     unsigned port = 0;

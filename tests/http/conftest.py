@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from harness import ADMIN_KEY, Server, make_catalog
+from harness import ADMIN_KEY, Server, make_catalog, real_now_ms
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -21,6 +21,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def pytest_addoption(parser):
     parser.addoption("--concertd", default=os.environ.get("CONCERTD"),
                      help="path of the concertd binary (or set CONCERTD)")
+    parser.addoption("--concertd-test", default=os.environ.get("CONCERTD_TEST"),
+                     help="path of concertd-test, the tests build with an injected clock "
+                          "(or set CONCERTD_TEST): tests that move time need it")
     parser.addoption("--routes-dump", default=os.environ.get("CONCERTD_ROUTES"),
                      help="path of the concertd_routes tool (or set CONCERTD_ROUTES)")
     parser.addoption("--pg-conninfo-file",
@@ -72,6 +75,18 @@ def concertd_path(request):
     return os.path.abspath(path)  # servers run in a temporary directory
 
 
+@pytest.fixture(scope="session")
+def concertd_test_path(request):
+    """concertd-test (examples/server/CMakeLists.txt): concertd plus the clock
+    file of CONCERTD_TEST_CLOCK. The ctest entries always give it."""
+    path = request.config.getoption("--concertd-test")
+    if not path:
+        pytest.skip("this test moves concertd's clock: give --concertd-test PATH "
+                    "(or CONCERTD_TEST=PATH); ctest does")
+    assert os.access(path, os.X_OK), f"{path} is not an executable"
+    return os.path.abspath(path)
+
+
 @pytest.fixture
 def workdir():
     with tempfile.TemporaryDirectory(prefix="concertd-test-") as d:
@@ -90,13 +105,16 @@ def admin_key_file(workdir):
 
 @pytest.fixture
 def start_server(concertd_path, workdir, request):
-    """start_server(store="memory", catalog=<dict or None>, args=[...]) -> Server.
+    """start_server(store="memory", catalog=<dict or None>, args=[...],
+    clock=False) -> Server.
     store is "memory", "sqlite" (a fresh file in a temp dir) or "postgres"
-    (a fresh database on the test server). Every server is stopped with
-    SIGTERM at the end and must exit with status 0."""
+    (a fresh database on the test server). clock=True starts concertd-test
+    with its clock stopped at the real time now: the test moves it with
+    server.advance(ms). Every server is stopped with SIGTERM at the end and
+    must exit with status 0."""
     started = []
 
-    def start(store="memory", catalog="default", args=()):
+    def start(store="memory", catalog="default", args=(), clock=False):
         if store == "memory":
             uri = "memory:"
         elif store == "sqlite":
@@ -113,7 +131,11 @@ def start_server(concertd_path, workdir, request):
             with open(path, "w", encoding="utf-8") as f:
                 json.dump(data, f)
             argv += ["--import", path]
-        server = Server(concertd_path, argv + list(args), workdir)
+        if clock:
+            binary = request.getfixturevalue("concertd_test_path")
+            server = Server(binary, argv + list(args), workdir, clock_ms=real_now_ms())
+        else:
+            server = Server(concertd_path, argv + list(args), workdir)
         started.append(server)
         return server
 

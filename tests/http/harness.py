@@ -13,6 +13,9 @@ import time
 
 STARTUP_TIMEOUT_S = 15
 STOP_TIMEOUT_S = 15
+# concertd-test reads its clock from the file this names (examples/server/
+# test_clock.h); the shipped concertd ignores it.
+TEST_CLOCK_ENV = "CONCERTD_TEST_CLOCK"
 LISTEN_LINE = re.compile(r"^concertd listening on http://(\[[^\]]+\]|[^:]+):(\d+)$")
 
 
@@ -98,15 +101,30 @@ class Response:
         return f"<{self.status} {self.raw[:300]!r}>"
 
 
-class Server:
-    """One running concertd."""
+def real_now_ms():
+    return time.time_ns() // 1_000_000
 
-    def __init__(self, binary, args, workdir):
+
+class Server:
+    """One running concertd. With clock_ms (concertd-test only), its clock is
+    a file holding that time, which advance() moves: nothing else moves it."""
+
+    def __init__(self, binary, args, workdir, clock_ms=None):
         self.workdir = workdir
-        self.stderr_path = os.path.join(workdir, f"concertd-{time.monotonic_ns()}.log")
+        stamp = time.monotonic_ns()
+        self.stderr_path = os.path.join(workdir, f"concertd-{stamp}.log")
+        self.clock_path = None
+        self.clock_ms = None
+        env = dict(os.environ)
+        env.pop(TEST_CLOCK_ENV, None)
+        if clock_ms is not None:
+            self.clock_path = os.path.join(workdir, f"clock-{stamp}.ms")
+            self.set_clock(clock_ms)
+            env[TEST_CLOCK_ENV] = self.clock_path
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0"] + list(args),
-                                     stdout=subprocess.PIPE, stderr=self._stderr, cwd=workdir)
+                                     stdout=subprocess.PIPE, stderr=self._stderr, cwd=workdir,
+                                     env=env)
         line = self._read_line(STARTUP_TIMEOUT_S)
         m = LISTEN_LINE.match(line)
         if not m:
@@ -133,6 +151,26 @@ class Server:
                 break
             buf += chunk
         return buf.decode("utf-8", "replace").strip()
+
+    def set_clock(self, ms):
+        """Set the server's clock to ms since the epoch. The file is replaced
+        whole (rename), so the server never reads half a time."""
+        assert self.clock_path is not None, "start the server with clock=True (concertd-test)"
+        tmp = self.clock_path + ".tmp"
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(f"{int(ms)}\n")
+        os.replace(tmp, self.clock_path)
+        self.clock_ms = int(ms)
+
+    def advance(self, ms):
+        """Move the server's clock by ms (negative: back) and return the new
+        time; the next clock read in the server sees it."""
+        self.set_clock(self.clock_ms + int(ms))
+        return self.clock_ms
+
+    def now(self):
+        """The server's clock as a UTC datetime."""
+        return datetime.datetime.fromtimestamp(self.clock_ms / 1000, datetime.timezone.utc)
 
     def log(self):
         if not self._stderr.closed:

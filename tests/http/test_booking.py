@@ -1,6 +1,5 @@
 """Booking routes: holds, reading reservations, payment and its retries."""
 import datetime
-import time
 
 from harness import (FUTURE_SCHEDULE, PAST_SCHEDULE, PENDING_SCHEDULE, POOR_USER, RICH_POINTS,
                      SEAT_PRICE_R, SEAT_PRICE_S, assert_error, parse_time)
@@ -114,21 +113,26 @@ def test_overlong_idempotency_key_is_invalid_argument(server):
 
 
 def test_hold_expires(start_server, store):
-    """The one test that waits in real time: a 1 s hold, checked after
-    1.2 s. Bounded, and the only way to see expiry through a real server."""
-    hold_s = 1.0
-    server = start_server(store, args=["--hold-ttl", "1"])
+    """On concertd-test's clock: the hold lasts exactly --hold-ttl, held
+    until the millisecond before and expired at it."""
+    hold_ms = 60_000
+    server = start_server(store, args=["--hold-ttl", "60"], clock=True)
     token = server.active_token(1)
     held = server.reserve(token, 10)
     assert held.status == 201, held
-    expires = parse_time(held.json["held_until"])
     assert held.json["status"] == "HELD"
+    assert parse_time(held.json["held_until"]) == \
+        server.now() + datetime.timedelta(milliseconds=hold_ms)
+    path = f"/api/v1/reservations/{held.json['id']}"
 
-    now = datetime.datetime.now(datetime.timezone.utc)
-    time.sleep(max(0.0, (expires - now).total_seconds()) + 0.2)
-    assert (expires - now).total_seconds() <= hold_s + 0.5
+    server.advance(hold_ms - 1)
+    read = server.call("GET", path, token=token)
+    assert read.status == 200, read
+    assert read.json["status"] == "HELD", "a millisecond before held_until"
+    assert server.reserve(server.active_token(2), 10).status == 409
 
-    read = server.call("GET", f"/api/v1/reservations/{held.json['id']}", token=token)
+    server.advance(1)
+    read = server.call("GET", path, token=token)
     assert read.status == 200, read
     assert read.json["status"] == "EXPIRED"
     assert_error(server.pay(token, held.json["id"]), 409, "HOLD_EXPIRED")

@@ -216,9 +216,9 @@ def test_sigterm_finishes_requests_in_progress(start_server, store):
     sock.sendall(b"POST /api/v1/queue/tokens HTTP/1.1\r\nHost: x\r\n"
                  b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
                  + body[:5])
-    time.sleep(0.2)
+    time.sleep(0.2)  # for the server to read the head (nothing shows it)
     server.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
+    server.wait_log("SIGTERM received")  # the server is stopping now
     sock.sendall(body[5:])
     reply = b""
     while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):

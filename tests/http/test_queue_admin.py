@@ -4,7 +4,6 @@ the X-Admin-Key gate, pause/resume/close/open, PUT limits and opening time.
 Servers here run with --queue-refresh-ms 0 unless a test is about the
 refresh interval, so that every answer reflects the store at once."""
 import datetime
-import time
 import uuid
 
 import pytest
@@ -33,8 +32,9 @@ ADMIN_OPS = [
 @pytest.fixture
 def admin_server(start_server, store, admin_key_file):
     """start(args) -> a server with the admin key, on each store."""
-    def start(*args):
-        return start_server(store, args=["--admin-key-file", admin_key_file, *FRESH, *args])
+    def start(*args, clock=False):
+        return start_server(store, args=["--admin-key-file", admin_key_file, *FRESH, *args],
+                            clock=clock)
     return start
 
 
@@ -389,18 +389,19 @@ def test_schedule_prequeues_and_open_runs_the_lottery(admin_server):
 
 
 def test_schedule_opens_by_itself_at_opens_at(admin_server):
-    """A real short wait: concertd has no injected clock."""
-    server = admin_server("--max-active", "1")
-    lead = datetime.timedelta(seconds=3)
-    opens = now_utc() + lead
+    """On concertd-test's clock: still scheduled a millisecond before
+    opens_at, open at it."""
+    server = admin_server("--max-active", "1", clock=True)
+    opens = server.now() + datetime.timedelta(seconds=3)
     schedule(server, rfc3339_ms(opens))
     early = [join(server, u) for u in (1, 2, 3)]
-    if now_utc() >= opens - datetime.timedelta(milliseconds=300):
-        pytest.skip("the machine took longer than the schedule's lead to join three buyers")
     for token in early:
         assert_prequeued(token)
 
-    time.sleep(max(0.0, (opens - now_utc()).total_seconds()) + 0.3)
+    server.advance(2999)
+    assert_prequeued(poll(server, early[0]["token"]))
+    assert public_queue(server)["state"] == "SCHEDULED"
+    server.advance(1)
     after = [poll(server, t["token"]) for t in early]
     assert all(t["prequeue"] is False for t in after), after
     assert sorted(t["position"] for t in after) == [0, 1, 2], after
