@@ -60,7 +60,10 @@ CONCERT_BEGIN_DECLS
  * counters (retries and reconnects the backend made on its own).
  * 6: `now` may go backwards between steps (see "Time may go backwards"
  * above); every wait a step makes is bounded by busy_timeout_ms; a step a
- * backend re-runs on its own must be known not to have committed. */
+ * backend re-runs on its own must be known not to have committed.
+ * Unlike the application's versioned structs, a table must carry exactly
+ * this version: each version changed what a backend promises, not only the
+ * table's size, so an older table cannot be adapted by copying. */
 #define CONCERT_STORAGE_VERSION 6
 
 /* A token that exists but can no longer be used: it expired, was dropped
