@@ -21,7 +21,7 @@ import time
 
 from relib import (Client, Concertd, PgServer, Refused, Unknown, base_args, check, fmt, log,
                    make_catalog, pg_skipped, run_main, temp_workdir, verify, write_catalog)
-from relib import history_entries
+from relib import audit_charges
 
 SCHEDULE = 10
 MAX_ACTIVE = 100000
@@ -184,34 +184,7 @@ def main():
             # Every acknowledged charge landed once; a 503 one may have, and
             # its replay makes it land exactly once.
             charges = [c for t in loads for c in t.charges]
-            per_user = {}
-            for uid, amount, key, status in charges:
-                per_user.setdefault(uid, []).append((amount, key, status))
-            lost = 0
-            landed_503 = 0
-            for uid, items in per_user.items():
-                in_ledger = [e["amount"] for e in history_entries(server, uid)[:-1]
-                             if e["type"] == "CHARGE"]
-                check(len(in_ledger) == len(set(in_ledger)), f"user {uid}: a charge twice")
-                for amount, key, status in items:
-                    if status == 200 and amount not in in_ledger:
-                        lost += 1
-                        log(f"LOST: user {uid} charge {key}")
-                    if status != 200:
-                        landed_503 += amount in in_ledger
-                        before = in_ledger.count(amount)
-                        rr = server.call("POST", f"/api/v1/users/{uid}/points/charge",
-                                         {"amount": amount}, key=key)
-                        check(rr.status == 200, f"replay of {key}: {rr}")
-                applied = sorted(a for a, _, s in items)
-                in_ledger = sorted(e["amount"] for e in history_entries(server, uid)[:-1]
-                                   if e["type"] == "CHARGE")
-                check(in_ledger == applied, f"user {uid}: after replays the ledger has "
-                                            f"{len(in_ledger)} charges, {len(applied)} sent")
-                b = server.call("GET", f"/api/v1/users/{uid}/points")
-                check(b.json["balance"] == OPENING + sum(applied),
-                      f"user {uid}: balance {b.json['balance']}, expected "
-                      f"{OPENING + sum(applied)}")
+            lost, landed_503 = audit_charges(server, charges, OPENING)
             n_acked = sum(1 for c in charges if c[3] == 200)
             log(f"charges: {fmt(n_acked)} acknowledged, {lost} lost; "
                 f"{fmt(len(charges) - n_acked)} answered 503 of which {landed_503} had landed "

@@ -266,6 +266,41 @@ def history_entries(server, uid):
             return entries
 
 
+def audit_charges(server, charges, opening):
+    """After an outage: every acknowledged charge (status 200) is in its
+    user's ledger exactly once; every other one (a 503: may or may not have
+    landed) is replayed with its key, after which it must be there exactly
+    once too; each balance is opening + what was charged. charges holds
+    (uid, amount, key, status), amounts unique per user. Returns (lost,
+    landed), landed counting the 503 charges that had applied anyway."""
+    per_user = {}
+    for uid, amount, key, status in charges:
+        per_user.setdefault(uid, []).append((amount, key, status))
+    lost = landed = 0
+    for uid, items in per_user.items():
+        in_ledger = [e["amount"] for e in history_entries(server, uid)[:-1]
+                     if e["type"] == "CHARGE"]
+        check(len(in_ledger) == len(set(in_ledger)), f"user {uid}: a charge twice")
+        for amount, key, status in items:
+            if status == 200 and amount not in in_ledger:
+                lost += 1
+                log(f"LOST: user {uid} charge {key}")
+            if status != 200:
+                landed += amount in in_ledger
+                rr = server.call("POST", f"/api/v1/users/{uid}/points/charge",
+                                 {"amount": amount}, key=key)
+                check(rr.status == 200, f"replay of {key}: {rr}")
+        applied = sorted(a for a, _, _ in items)
+        in_ledger = sorted(e["amount"] for e in history_entries(server, uid)[:-1]
+                           if e["type"] == "CHARGE")
+        check(in_ledger == applied, f"user {uid}: after replays the ledger has "
+                                    f"{len(in_ledger)} charges, {len(applied)} sent")
+        b = server.call("GET", f"/api/v1/users/{uid}/points")
+        check(b.json["balance"] == opening + sum(applied),
+              f"user {uid}: balance {b.json['balance']}, expected {opening + sum(applied)}")
+    return lost, landed
+
+
 def verify(concert, uri, max_active=None):
     """`concert --store URI verify`: print its report; fail unless exit 0."""
     argv = [concert, "--store", uri]
