@@ -1022,8 +1022,10 @@ static void *churner(void *arg)
         /* Each churner ends only its own share of the tokens: two ending
          * the same one would fail by design. */
         slot = (int)((seed >> 33) % (JOINERS * JOINS_EACH / CHURNERS)) * CHURNERS + w->index;
-        if (concert_queue_stats_get(&st, r->db) != 0)
+        if (concert_queue_stats_get(&st, r->db) != 0) {
+            fprintf(stderr, "stats: %s\n", concert_error_last()->message);
             atomic_fetch_add(&r->failures, 1);
+        }
         if (!atomic_load(&r->ready[slot]) ||
             concert_queue_status(&t, r->db, r->tokens[slot]) != 0 ||
             t.state != CONCERT_TOKEN_ACTIVE)
@@ -1057,6 +1059,12 @@ Test(postgres, joins_from_many_threads_never_lose_a_ticket_to_admission, .timeou
 
     memset(&race, 0, sizeof(race));
     o.pool_size = JOINERS + CHURNERS;
+    /* Every thread serialises on the queue's row lock; on a loaded 2-core
+     * CI machine running another PostgreSQL suite beside this one, a wait
+     * passed the default 5 s lock timeout (3 calls of thousands). This test
+     * is about tickets and admission, not timeouts (those have their own
+     * tests), so it gives each wait 30 s; every failure still fails it. */
+    o.busy_timeout_ms = 30000;
     /* Room for the first joins (admission then takes every ticket it can
      * see, so a ticket still in flight is the one it could pass), then a
      * full house that only payments and leaves open. */
