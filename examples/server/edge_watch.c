@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -92,6 +93,18 @@ static void cut_late(edge_watch *w, int64_t now)
     for (edge_conn *c = w->first; c != NULL; c = c->next) {
         if (c->cut || c->deadline_ms == 0 || now < c->deadline_ms)
             continue;
+        /* Bytes the kernel holds unread mean the server is behind, not
+         * the client slow: every worker was busy answering others, so no
+         * one read this socket. Cutting it would blame the client for
+         * the server's queue (1,000 connections on a slow store lost
+         * their first request this way). Look again next tick; a
+         * trickling client's byte is read at once by an idle server, so
+         * it finds nothing pending and is cut. */
+        int pending = 0;
+        if (ioctl(c->fd, FIONREAD, &pending) == 0 && pending > 0) {
+            c->deadline_ms = now + w->tick_ms;
+            continue;
+        }
         /* Both directions: libmicrohttpd's next read sees the end and it
          * closes the connection on its own thread. */
         (void)shutdown(c->fd, SHUT_RDWR);
