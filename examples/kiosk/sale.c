@@ -15,9 +15,9 @@ int kiosk_hold(kiosk *k, int64_t schedule_id, int64_t seat)
     concert_reservation r;
     if (concert_reserve_seat(&r, k->db, k->token, schedule_id, seat) < 0)
         return kiosk_fail("hold");
-    printf("held seat %lld of schedule %lld: reservation %lld, %lld points, until %lld\n",
+    printf("held seat %lld of schedule %lld: reservation %lld, %lld points, for %lld s\n",
            (long long)r.seat_number, (long long)r.schedule_id, (long long)r.id,
-           (long long)r.price, (long long)r.held_until);
+           (long long)r.price, (long long)((r.held_until - concert_now(k->db)) / 1000));
     return 0;
 }
 

@@ -76,7 +76,7 @@ void kiosk_ticket_print(const kiosk *k, const concert_reservation *r, const char
     printf("+------------------------------+\n"
            "| TICKET  reservation %-9lld|\n"
            "| schedule %-8lld seat %-6lld|\n"
-           "| grade %-6s price %-9lld|\n"
+           "| grade %-6s price %-10lld|\n"
            "| code %04X-%04X               |\n"
            "+------------------------------+\n",
            (long long)r->id, (long long)r->schedule_id, (long long)r->seat_number, grade,
