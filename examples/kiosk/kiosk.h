@@ -15,6 +15,13 @@ typedef struct kiosk {
     const char *ticket_key;           /* secret for the verification code */
 } kiosk;
 
+/* clock.c: the --clock-file test clock. */
+typedef struct kiosk_clock {
+    const char *path;
+    int64_t last;                     /* the last good reading */
+} kiosk_clock;
+int kiosk_clock_install(kiosk_clock *c, concert_options *opts, const char *path);
+
 /* session.c: an ACTIVE token for the walk-up account (a payment ends it). */
 int kiosk_token(kiosk *k);
 void kiosk_token_forget(kiosk *k);

@@ -1,7 +1,7 @@
 /*
  * kiosk: a box-office counter terminal.
  *
- *   kiosk --store sqlite:PATH --user ID [--ticket-key KEY]
+ *   kiosk --store sqlite:PATH --user ID [--ticket-key KEY] [--clock-file PATH]
  *
  * Reads one command per line from stdin (see 'help'); every command either
  * completes in the store or changes nothing, so killing the kiosk mid-sale
@@ -18,10 +18,12 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: kiosk --store sqlite:PATH --user ID [--ticket-key KEY]\n\n"
+    fprintf(f, "Usage: kiosk --store sqlite:PATH --user ID [--ticket-key KEY]\n"
+               "             [--clock-file PATH]\n\n"
                "A box-office counter on a local store. --user is the walk-up account\n"
                "sales are made for; --ticket-key (or KIOSK_TICKET_KEY) keys the ticket's\n"
-               "verification code.\n");
+               "verification code. --clock-file is for tests: the store's clock reads\n"
+               "ms since the epoch from PATH on every call.\n");
 }
 
 static void help(void)
@@ -88,6 +90,7 @@ int main(int argc, char **argv)
 {
     const char *store = NULL;
     const char *user = NULL;
+    const char *clock_file = NULL;
     kiosk k;
     memset(&k, 0, sizeof k);
     k.ticket_key = getenv("KIOSK_TICKET_KEY");
@@ -104,6 +107,8 @@ int main(int argc, char **argv)
             store = argv[++i];
         else if (strcmp(argv[i], "--user") == 0)
             user = argv[++i];
+        else if (strcmp(argv[i], "--clock-file") == 0)
+            clock_file = argv[++i];
         else if (strcmp(argv[i], "--ticket-key") == 0)
             k.ticket_key = argv[++i];
         else {
@@ -127,6 +132,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "kiosk: options version mismatch\n");
         return 1;
     }
+    kiosk_clock clock;
+    if (clock_file != NULL && kiosk_clock_install(&clock, &opts, clock_file) < 0)
+        return 2;
     if (concert_open(&k.db, store, &opts) < 0) {
         const concert_error *e = concert_error_last();
         fprintf(stderr, "kiosk: %s: %s\n", concert_error_name(e->code), e->message);

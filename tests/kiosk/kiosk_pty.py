@@ -17,16 +17,20 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 KEY = "venue-secret"
 WAIT_S = 30  # a bound on a hung kiosk, not a timing assertion
 
 
 class Kiosk:
-    def __init__(self, binary, store, user):
+    def __init__(self, binary, store, user, clock_file=None):
+        argv = [binary, "--store", store, "--user", str(user), "--ticket-key", KEY]
+        if clock_file:
+            argv += ["--clock-file", clock_file]
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
-            os.execv(binary, [binary, "--store", store, "--user", str(user), "--ticket-key", KEY])
+            os.execv(binary, argv)
         self.buf = ""
 
     def expect(self, pattern):
@@ -142,6 +146,25 @@ def main():
         assert m.group(1) == "paid", "charged twice"
         k.quit()
         assert "result: OK" in concert(concert_bin, store, "verify")
+        history = concert(concert_bin, store, "history", str(user))
+        assert history.count("CHARGE") == 1 and history.count("PAYMENT") == 1, history
+
+        # A hold the clerk never paid for runs out on the injected clock:
+        # paying then changes nothing and the seat is free again.
+        clock = os.path.join(tmp, "clock")
+        now_ms = int(time.time() * 1000)
+        with open(clock, "w") as f:
+            f.write(f"{now_ms}\n")
+        k = Kiosk(kiosk_bin, store, user, clock_file=clock)
+        k.send(f"hold {schedule} {int(seat) + 1}")
+        late = k.expect(r"reservation (\d+),").group(1)
+        with open(clock, "w") as f:
+            f.write(f"{now_ms + 301_000}\n")  # past the default 300 s hold
+        k.send(f"pay {late}")
+        k.expect(r"! pay: HOLD_EXPIRED")
+        k.send(f"map {schedule}")
+        k.expect(rf" +{int(seat) + 1}\.")
+        k.quit()
         history = concert(concert_bin, store, "history", str(user))
         assert history.count("CHARGE") == 1 and history.count("PAYMENT") == 1, history
     print("kiosk pty test: OK")
