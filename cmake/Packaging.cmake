@@ -29,6 +29,9 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # Lets dpkg-shlibdeps resolve libconcert.so.0 in concertd to our own package.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+# concertd and concert link libconcert.so.0, which lives in another component:
+# without this dpkg-shlibdeps fails with "cannot find library libconcert.so.0".
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CMAKE_BINARY_DIR}/lib)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 
 set(CPACK_COMPONENTS_ALL libconcert0 libconcert-dev)
@@ -44,7 +47,7 @@ set(CPACK_DEBIAN_LIBCONCERT-DEV_PACKAGE_SECTION "libdevel")
 # The .pc names sqlite3/libpq in Requires.private, so their -dev packages are
 # needed for `pkg-config --static` and for the CMake config's dependencies.
 set(CPACK_DEBIAN_LIBCONCERT-DEV_PACKAGE_DEPENDS
-    "libconcert0 (= ${PROJECT_VERSION}), pkg-config | pkgconf")
+    "libconcert0 (= ${PROJECT_VERSION}), libsqlite3-dev, libpq-dev, pkg-config | pkgconf")
 
 set(CPACK_DEBIAN_CONCERTD_PACKAGE_NAME "concertd")
 set(CPACK_DEBIAN_CONCERTD_PACKAGE_SECTION "net")
