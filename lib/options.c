@@ -2,6 +2,8 @@
  * Options: defaults, and the one place that checks their ranges.
  */
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -14,6 +16,7 @@
 #define DEFAULT_POOL_SIZE 8
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define DEFAULT_CONNECT_TIMEOUT_MS 3000
+#define MAX_POOL_SIZE 1024
 /* A year: anything longer is certainly a unit mistake (seconds vs ms). */
 #define MAX_DURATION_MS (INT64_C(366) * 24 * 3600 * 1000)
 
@@ -58,21 +61,132 @@ int concert_options_init(concert_options *opts, unsigned int version)
     return CONCERT_OK;
 }
 
-static int duration_resolve(int64_t *field, int64_t fallback, const char *name)
+/* One row per tunable field: its place in the struct, its width, its
+ * range and what 0 means. concert_open(), concert_option_check() and the
+ * public table all read this, so a range is written once. */
+typedef struct option_row {
+    concert_option_info info;
+    size_t offset;
+    size_t width;          /* sizeof the field: 4 or 8 */
+} option_row;
+
+#define ROW(field, unit, dflt, lo, hi, zero, summary)                                   \
+    {{#field, unit, dflt, lo, hi, zero, summary},                                              \
+     offsetof(concert_options, field),                                                         \
+     sizeof(((concert_options *)0)->field)}
+
+static const option_row rows[] = {
+    ROW(max_active, "count", DEFAULT_MAX_ACTIVE, 1, CONCERT_MAX_ACTIVE_LIMIT, "default",
+        "queue tokens ACTIVE at once (seeds a new store's queue settings)"),
+    ROW(active_ttl_ms, "ms", DEFAULT_ACTIVE_TTL_MS, 1, MAX_DURATION_MS, "default",
+        "lifetime of an ACTIVE token"),
+    ROW(wait_ttl_ms, "ms", DEFAULT_WAIT_TTL_MS, 1, MAX_DURATION_MS, "default",
+        "a WAITING token not polled for this long is dropped"),
+    ROW(hold_ttl_ms, "ms", DEFAULT_HOLD_TTL_MS, 1, MAX_DURATION_MS, "default",
+        "how long a seat hold lasts"),
+    ROW(booking_cutoff_ms, "ms", DEFAULT_BOOKING_CUTOFF_MS, 1, MAX_DURATION_MS, "default",
+        "booking closes this long after a schedule starts"),
+    ROW(pool_size, "count", DEFAULT_POOL_SIZE, 1, MAX_POOL_SIZE, "default",
+        "PostgreSQL connections, SQLite read connections"),
+    ROW(busy_timeout_ms, "ms", DEFAULT_BUSY_TIMEOUT_MS, 1, INT32_MAX, "default",
+        "how long a store call waits on a lock or an answer before CONCERT_EBUSY"),
+    ROW(connect_timeout_ms, "ms", DEFAULT_CONNECT_TIMEOUT_MS, 1, INT32_MAX, "default",
+        "PostgreSQL connect timeout"),
+    ROW(admit_per_minute, "count", 0, 1, CONCERT_ADMIT_PER_MINUTE_LIMIT, "unlimited",
+        "new buyers admitted per minute (seeds a new store's queue settings)"),
+    ROW(queue_refresh_ms, "ms", CONCERT_DEFAULT_QUEUE_REFRESH_MS, 1, MAX_QUEUE_REFRESH_MS,
+        "read the store on every call", "how old a handle's cached view of the queue may get"),
+    ROW(max_holds_per_user, "count", CONCERT_DEFAULT_MAX_HOLDS_PER_USER, 1, MAX_HOLDS_PER_USER,
+        "no limit", "live seat holds one user may have at once"),
+    ROW(retention_ms, "ms", DEFAULT_RETENTION_MS, MIN_RETENTION_MS, MAX_DURATION_MS, "default",
+        "how long idempotency records and ended tokens are kept for retries"),
+};
+
+#define ROW_COUNT (sizeof rows / sizeof rows[0])
+
+const concert_option_info *concert_options_info(size_t index)
 {
-    if (*field == 0)
-        *field = fallback;
-    if (*field < 0 || *field > MAX_DURATION_MS)
-        return concert__error_set(CONCERT_EINVAL,
-                                  "options.%s: %lld ms is out of range (1 ms to 366 days)",
-                                  name, (long long)*field);
-    return CONCERT_OK;
+    return index < ROW_COUNT ? &rows[index].info : NULL;
+}
+
+static const option_row *row_find(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < ROW_COUNT; i++)
+        if (strcmp(rows[i].info.name, name) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+const concert_option_info *concert_options_info_find(const char *name)
+{
+    const option_row *row = row_find(name);
+    if (row == NULL) {
+        concert__error_set(CONCERT_EINVAL, "options: no option called '%s'",
+                           name != NULL ? name : "(null)");
+        return NULL;
+    }
+    return &row->info;
+}
+
+/* "1 ms to 366 days" or "1 to 1024", plus what 0 means: the range as a
+ * user reads it, for every message below. */
+static void range_text(const concert_option_info *info, char *buf, size_t len)
+{
+    const int ms = strcmp(info->unit, "ms") == 0;
+    if (ms && info->max == MAX_DURATION_MS)
+        snprintf(buf, len, "0 = %s, %lld ms to 366 days", info->zero_means, (long long)info->min);
+    else
+        snprintf(buf, len, "0 = %s, %lld to %lld%s", info->zero_means, (long long)info->min,
+                 (long long)info->max, ms ? " ms" : "");
+}
+
+static int row_check(const option_row *row, int64_t value)
+{
+    const concert_option_info *info = &row->info;
+    if (value == 0 || (value >= info->min && value <= info->max))
+        return CONCERT_OK;
+    char range[96];
+    range_text(info, range, sizeof range);
+    return concert__error_set(CONCERT_EINVAL, "options.%s: %lld%s is out of range (%s)",
+                              info->name, (long long)value,
+                              strcmp(info->unit, "ms") == 0 ? " ms" : "", range);
+}
+
+int concert_option_check(const char *name, int64_t value)
+{
+    const option_row *row = row_find(name);
+    if (row == NULL)
+        return concert__error_set(CONCERT_EINVAL, "options: no option called '%s'",
+                                  name != NULL ? name : "(null)");
+    return row_check(row, value);
+}
+
+static int64_t row_read(const option_row *row, const concert_options *opts)
+{
+    const char *at = (const char *)opts + row->offset;
+    if (row->width == sizeof(int32_t)) {
+        int32_t v;
+        memcpy(&v, at, sizeof v);
+        return v;
+    }
+    int64_t v;
+    memcpy(&v, at, sizeof v);
+    return v;
+}
+
+static void row_write(const option_row *row, concert_options *opts, int64_t value)
+{
+    char *at = (char *)opts + row->offset;
+    if (row->width == sizeof(int32_t)) {
+        const int32_t v = (int32_t)value; /* the row's max fits: INT32_MAX at most */
+        memcpy(at, &v, sizeof v);
+    } else {
+        memcpy(at, &value, sizeof value);
+    }
 }
 
 int concert__options_resolve(concert_options *out, const concert_options *opts)
 {
-    int rc;
-
     concert_options_init(out, CONCERT_OPTIONS_VERSION);
     if (opts) {
         size_t size = options_size(opts->version);
@@ -86,56 +200,25 @@ int concert__options_resolve(concert_options *out, const concert_options *opts)
         memcpy(out, opts, size);
         out->version = CONCERT_OPTIONS_VERSION;
     }
-    if (out->max_active == 0)
-        out->max_active = DEFAULT_MAX_ACTIVE;
-    if (out->max_active < 0 || out->max_active > CONCERT_MAX_ACTIVE_LIMIT)
-        return concert__error_set(CONCERT_EINVAL,
-                                  "options.max_active: %lld is out of range (1 to %lld)",
-                                  (long long)out->max_active,
-                                  (long long)CONCERT_MAX_ACTIVE_LIMIT);
-    if (out->admit_per_minute < 0 || out->admit_per_minute > CONCERT_ADMIT_PER_MINUTE_LIMIT)
-        return concert__error_set(CONCERT_EINVAL,
-                                  "options.admit_per_minute: %lld is out of range (0 = unlimited, "
-                                  "1 to %lld)",
-                                  (long long)out->admit_per_minute,
-                                  (long long)CONCERT_ADMIT_PER_MINUTE_LIMIT);
-    if (out->queue_refresh_ms < 0 || out->queue_refresh_ms > MAX_QUEUE_REFRESH_MS)
-        return concert__error_set(CONCERT_EINVAL,
-                                  "options.queue_refresh_ms: %lld is out of range (0 = always "
-                                  "read, up to %d)",
-                                  (long long)out->queue_refresh_ms, MAX_QUEUE_REFRESH_MS);
-    if (out->max_holds_per_user < 0 || out->max_holds_per_user > MAX_HOLDS_PER_USER)
-        return concert__error_set(CONCERT_EINVAL,
-                                  "options.max_holds_per_user: %lld is out of range (0 = no "
-                                  "limit, 1 to %d)",
-                                  (long long)out->max_holds_per_user, MAX_HOLDS_PER_USER);
-    if ((rc = duration_resolve(&out->active_ttl_ms, DEFAULT_ACTIVE_TTL_MS, "active_ttl_ms")) ||
-        (rc = duration_resolve(&out->wait_ttl_ms, DEFAULT_WAIT_TTL_MS, "wait_ttl_ms")) ||
-        (rc = duration_resolve(&out->hold_ttl_ms, DEFAULT_HOLD_TTL_MS, "hold_ttl_ms")) ||
-        (rc = duration_resolve(&out->booking_cutoff_ms, DEFAULT_BOOKING_CUTOFF_MS,
-                               "booking_cutoff_ms")))
-        return rc;
-    if (out->retention_ms == 0)
-        out->retention_ms = DEFAULT_RETENTION_MS;
-    if (out->retention_ms < MIN_RETENTION_MS || out->retention_ms > MAX_DURATION_MS)
-        return concert__error_set(CONCERT_EINVAL,
-                                  "options.retention_ms: %lld ms is out of range (0 = 24 h, "
-                                  "1000 ms to 366 days)",
-                                  (long long)out->retention_ms);
-    if (out->pool_size == 0)
-        out->pool_size = DEFAULT_POOL_SIZE;
-    if (out->pool_size < 0 || out->pool_size > 1024)
-        return concert__error_set(CONCERT_EINVAL, "options.pool_size: %d is out of range (1 to 1024)",
-                                  (int)out->pool_size);
-    if (out->busy_timeout_ms == 0)
-        out->busy_timeout_ms = DEFAULT_BUSY_TIMEOUT_MS;
-    if (out->busy_timeout_ms < 0)
-        return concert__error_set(CONCERT_EINVAL, "options.busy_timeout_ms: must be positive");
-    if (out->connect_timeout_ms == 0)
-        out->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-    if (out->connect_timeout_ms < 0)
-        return concert__error_set(CONCERT_EINVAL, "options.connect_timeout_ms: must be positive");
+    for (size_t i = 0; i < ROW_COUNT; i++) {
+        const option_row *row = &rows[i];
+        const int64_t value = row_read(row, out);
+        const int rc = row_check(row, value);
+        if (rc != CONCERT_OK)
+            return rc;
+        /* A zero that means "default" becomes the default; a zero with a
+         * meaning of its own (unlimited, no limit) stays. */
+        if (value == 0 && strcmp(row->info.zero_means, "default") == 0)
+            row_write(row, out, row->info.default_value);
+    }
     if (out->reserved != 0)
-        return concert__error_set(CONCERT_EINVAL, "options.reserved: must be 0");
+        return concert__error_set(CONCERT_EINVAL, "options.reserved: %d, must be 0",
+                                  (int)out->reserved);
     return CONCERT_OK;
+}
+
+int concert_options_validate(const concert_options *opts)
+{
+    concert_options resolved;
+    return concert__options_resolve(&resolved, opts);
 }

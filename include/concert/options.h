@@ -86,6 +86,58 @@ typedef struct concert_options {
  */
 CONCERT_EXTERN int concert_options_init(concert_options *opts, unsigned int version);
 
+/**
+ * One tunable field of concert_options: its range and default, exactly as
+ * concert_open() checks and applies them. Programs that take options from
+ * users (concertd's flags, the bindings) read ranges and defaults here
+ * instead of writing them again. Fields may be appended in later versions:
+ * read entries through the pointers the functions below return, never copy
+ * the struct by value or index an array of them.
+ */
+typedef struct concert_option_info {
+    const char *name;          /**< the concert_options field, e.g. "hold_ttl_ms" */
+    const char *unit;          /**< "ms" for a duration, "count" otherwise */
+    int64_t default_value;     /**< the value in effect when the field is left as
+                                    concert_options_init() set it */
+    int64_t min;               /**< the smallest value accepted other than 0 */
+    int64_t max;               /**< the largest value accepted */
+    const char *zero_means;    /**< what 0 stands for: "default" (default_value
+                                    is used), or its own meaning such as
+                                    "unlimited" */
+    const char *summary;       /**< one line for help texts */
+} concert_option_info;
+
+/**
+ * The index-th tunable option (0, 1, ...), or NULL past the last one.
+ * Entries are static: never freed, valid for the life of the process.
+ */
+CONCERT_EXTERN const concert_option_info *concert_options_info(size_t index);
+
+/**
+ * The tunable option called name (a concert_options field name), or NULL
+ * (and CONCERT_EINVAL as the thread's last error) if there is none.
+ */
+CONCERT_EXTERN const concert_option_info *concert_options_info_find(const char *name);
+
+/**
+ * Check one option's value against its range, as concert_open() would.
+ * @param name a concert_options field name (see concert_options_info())
+ * @param value the value to check; 0 is accepted (it stands for
+ *        zero_means)
+ * @return CONCERT_OK, or CONCERT_EINVAL with a message naming the field,
+ *         the value and the accepted range (concert_error_last()).
+ */
+CONCERT_EXTERN int concert_option_check(const char *name, int64_t value);
+
+/**
+ * Check a whole options struct as concert_open() would, without opening a
+ * store: version, every field's range, reserved fields.
+ * @param opts the options to check; NULL stands for all defaults (valid)
+ * @return CONCERT_OK, or CONCERT_EINVAL with the first offending field's
+ *         message (the same text concert_open() would give).
+ */
+CONCERT_EXTERN int concert_options_validate(const concert_options *opts);
+
 CONCERT_END_DECLS
 
 #endif

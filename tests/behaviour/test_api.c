@@ -1,5 +1,7 @@
 /* API armour: versions, errors, options, NULLs; bad input never crashes. */
 #include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,6 +80,60 @@ Test(api, options_init_and_validation)
         expect_ok(concert_open(&d, "memory:", &lit));
         concert_close(d);
     }
+}
+
+/* The table is the one place ranges live: every entry's bounds are what
+ * concert_open() accepts and refuses, its default is what 0 turns into. */
+Test(api, options_table_is_what_open_checks)
+{
+    size_t n = 0;
+    for (const concert_option_info *info; (info = concert_options_info(n)) != NULL; n++) {
+        cr_assert_not_null(info->name);
+        cr_assert_eq(concert_options_info_find(info->name), info);
+        cr_assert(info->min >= 1 && info->min <= info->max, "%s", info->name);
+        expect_ok(concert_option_check(info->name, 0));
+        expect_ok(concert_option_check(info->name, info->min));
+        expect_ok(concert_option_check(info->name, info->max));
+        expect_rc(concert_option_check(info->name, info->min - 1 == 0 ? -1 : info->min - 1),
+                  CONCERT_EINVAL);
+        cr_assert(strstr(concert_error_last()->message, info->name), "%s",
+                  concert_error_last()->message);
+        expect_rc(concert_option_check(info->name, info->max + 1), CONCERT_EINVAL);
+    }
+    cr_assert_eq(n, 12, "a field was added: give it a row, a test and a flag");
+    cr_assert_null(concert_options_info_find("no_such_option"));
+    cr_assert_eq(concert_error_last()->code, CONCERT_EINVAL);
+    expect_rc(concert_option_check(NULL, 1), CONCERT_EINVAL);
+
+    /* validate() and open() agree, field by field, at both edges. */
+    const concert_option_info *hold = concert_options_info_find("hold_ttl_ms");
+    concert_options o;
+    concert_options_init(&o, CONCERT_OPTIONS_VERSION);
+    expect_ok(concert_options_validate(&o));
+    expect_ok(concert_options_validate(NULL));
+    o.hold_ttl_ms = hold->max + 1;
+    expect_rc(concert_options_validate(&o), CONCERT_EINVAL);
+    char validate_msg[256];
+    snprintf(validate_msg, sizeof validate_msg, "%s", concert_error_last()->message);
+    concert_db *d = NULL;
+    expect_rc(concert_open(&d, "memory:", &o), CONCERT_EINVAL);
+    cr_assert_str_eq(concert_error_last()->message, validate_msg);
+    cr_assert_null(d);
+    o.hold_ttl_ms = hold->max;
+    expect_ok(concert_options_validate(&o));
+    o.reserved = 1;
+    expect_rc(concert_options_validate(&o), CONCERT_EINVAL);
+    o.reserved = 0;
+    o.version = 0;
+    expect_rc(concert_options_validate(&o), CONCERT_EINVAL);
+
+    /* Defaults: a zero meaning "default" is replaced by default_value. */
+    const concert_option_info *active = concert_options_info_find("max_active");
+    cr_assert_eq(active->default_value, 1000);
+    cr_assert_str_eq(active->zero_means, "default");
+    cr_assert_str_eq(concert_options_info_find("admit_per_minute")->zero_means, "unlimited");
+    cr_assert_eq(concert_options_info_find("queue_refresh_ms")->default_value,
+                 CONCERT_DEFAULT_QUEUE_REFRESH_MS);
 }
 
 Test(api, open_rejects_unknown_stores)
