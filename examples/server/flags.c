@@ -5,6 +5,7 @@
 #include "flags.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +17,10 @@
 #define DEFAULT_STORE "sqlite:concert.db"
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 
-/* Ten years: longer TTLs are surely a typo, and ms stay far from overflow. */
+/* Keeps seconds * 1000 far from overflow while parsing; the real bounds of
+ * the library's options come from its table (concert_options_info). */
 #define MAX_SECONDS_MS (INT64_C(10) * 366 * 24 * 3600 * 1000)
 #define MAX_THREADS 1024
-/* Longest refresh interval the library accepts (options.h). */
-#define MAX_QUEUE_REFRESH_MS INT64_C(60000)
-#define MAX_HOLDS_PER_USER INT64_C(1000000) /* the library's bound */
 /* Request deadlines (docs/http-edge.md): a browser sends its head in one
  * packet and a 64 KiB body in well under a second, so these only ever cut
  * clients that trickle. An hour is surely a typo. */
@@ -33,6 +32,19 @@
 #define DEFAULT_MAX_CONNS_PER_IP 64
 #define MAX_CONNS_PER_IP 1000000
 
+/* The library's default for an option (its table is the one source). */
+static int64_t option_default(const char *name)
+{
+    const concert_option_info *info = concert_options_info_find(name);
+    return info != NULL ? info->default_value : 0;
+}
+
+static int64_t option_minimum(const char *name)
+{
+    const concert_option_info *info = concert_options_info_find(name);
+    return info != NULL ? info->min : 0;
+}
+
 static void print_usage(FILE *out)
 {
     fputs("Usage: concertd [options]\n"
@@ -43,30 +55,43 @@ static void print_usage(FILE *out)
           "  --store URI          store to open (default " DEFAULT_STORE ");\n"
           "                       memory:, sqlite:PATH, postgresql://...\n"
           "  --listen HOST:PORT   address to listen on (default " DEFAULT_LISTEN ");\n"
-          "                       port 0 picks a free port, printed at start\n"
-          "  --max-active N       queue tokens ACTIVE at once (library default 1000)\n"
-          "  --admit-per-minute N new buyers admitted per minute (default 0: unlimited)\n"
-          "                       --max-active and --admit-per-minute only SEED a store\n"
-          "                       that has no queue settings yet; after that the store's\n"
-          "                       settings rule (change them with PUT /api/v1/admin/queue\n"
-          "                       or `concert queue set`)\n"
-          "  --max-holds-per-user N live seat holds one buyer may have at once\n"
-          "                       (default 4; 0: no limit); a concert's catalog\n"
-          "                       max_per_user replaces it for that concert\n"
-          "  --queue-refresh-ms N how old this process's view of the queue may get, ms\n"
-          "                       (default 250; 0: read the store on every request)\n"
-          "  --admin-key-file FILE enable /api/v1/admin/* with the key in FILE (sent as\n"
+          "                       port 0 picks a free port, printed at start\n",
+          out);
+    fprintf(out,
+            "  --max-active N       queue tokens ACTIVE at once (default %lld)\n"
+            "  --admit-per-minute N new buyers admitted per minute (default %lld; 0: unlimited)\n"
+            "                       --max-active and --admit-per-minute only SEED a store\n"
+            "                       that has no queue settings yet; after that the store's\n"
+            "                       settings rule (change them with PUT /api/v1/admin/queue\n"
+            "                       or `concert queue set`)\n"
+            "  --max-holds-per-user N live seat holds one buyer may have at once\n"
+            "                       (default %lld; 0: no limit); a concert's catalog\n"
+            "                       max_per_user replaces it for that concert\n"
+            "  --queue-refresh-ms N how old this process's view of the queue may get, ms\n"
+            "                       (default %lld; 0: read the store on every request)\n",
+            (long long)option_default("max_active"), (long long)option_default("admit_per_minute"),
+            (long long)option_default("max_holds_per_user"),
+            (long long)option_default("queue_refresh_ms"));
+    fputs("  --admin-key-file FILE enable /api/v1/admin/* with the key in FILE (sent as\n"
           "                       the X-Admin-Key header; read once at start); without\n"
-          "                       it those routes answer 404\n"
-          "  --active-ttl S       lifetime of an ACTIVE token, seconds (default 600)\n"
-          "  --wait-ttl S         a WAITING token not polled for S seconds is dropped\n"
-          "                       (default 300)\n"
-          "  --hold-ttl S         how long a seat hold lasts, seconds (default 300)\n"
-          "  --booking-cutoff S   booking closes S seconds after a schedule starts\n"
-          "                       (default 1200)\n"
-          "  --retention S        keep idempotency records and ended tokens S seconds\n"
-          "                       for retries (default 86400: 24 h; at least 1)\n"
-          "  --threads N          HTTP worker threads (default: one per CPU)\n",
+          "                       it those routes answer 404\n",
+          out);
+    fprintf(out,
+            "  --active-ttl S       lifetime of an ACTIVE token, seconds (default %lld)\n"
+            "  --wait-ttl S         a WAITING token not polled for S seconds is dropped\n"
+            "                       (default %lld)\n"
+            "  --hold-ttl S         how long a seat hold lasts, seconds (default %lld)\n"
+            "  --booking-cutoff S   booking closes S seconds after a schedule starts\n"
+            "                       (default %lld)\n"
+            "  --retention S        keep idempotency records and ended tokens S seconds\n"
+            "                       for retries (default %lld: 24 h; at least %lld)\n",
+            (long long)(option_default("active_ttl_ms") / 1000),
+            (long long)(option_default("wait_ttl_ms") / 1000),
+            (long long)(option_default("hold_ttl_ms") / 1000),
+            (long long)(option_default("booking_cutoff_ms") / 1000),
+            (long long)(option_default("retention_ms") / 1000),
+            (long long)(option_minimum("retention_ms") / 1000));
+    fputs("  --threads N          HTTP worker threads (default: one per CPU)\n",
           out);
     /* Two strings: C99 promises only 4095 characters in one literal. */
     fputs("  --head-timeout S     a request's head (request line and headers) must\n"
@@ -345,6 +370,79 @@ static const flag_spec *find_flag(const char *arg, size_t name_len)
     return NULL;
 }
 
+/* The flags that set a concert_options field. Their bounds, defaults and
+ * what 0 means are the library's (concert_options_info): concertd refuses
+ * exactly what concert_open() would, with the same limits. A flag that
+ * would set a field to 0 meaning "the default" is refused, since naming a
+ * value and getting another is a surprise; a 0 with a meaning of its own
+ * (unlimited, no limit, read every time) is accepted. */
+typedef struct option_flag {
+    flag_id id;
+    const char *option;   /* the concert_options field */
+    int in_seconds;       /* the flag takes seconds, the field is ms */
+    size_t offset;        /* of the int64_t field */
+} option_flag;
+
+static const option_flag option_flags[] = {
+    {FLAG_MAX_ACTIVE, "max_active", 0, offsetof(concert_options, max_active)},
+    {FLAG_ADMIT_PER_MINUTE, "admit_per_minute", 0, offsetof(concert_options, admit_per_minute)},
+    {FLAG_QUEUE_REFRESH_MS, "queue_refresh_ms", 0, offsetof(concert_options, queue_refresh_ms)},
+    {FLAG_MAX_HOLDS_PER_USER, "max_holds_per_user", 0,
+     offsetof(concert_options, max_holds_per_user)},
+    {FLAG_ACTIVE_TTL, "active_ttl_ms", 1, offsetof(concert_options, active_ttl_ms)},
+    {FLAG_WAIT_TTL, "wait_ttl_ms", 1, offsetof(concert_options, wait_ttl_ms)},
+    {FLAG_HOLD_TTL, "hold_ttl_ms", 1, offsetof(concert_options, hold_ttl_ms)},
+    {FLAG_BOOKING_CUTOFF, "booking_cutoff_ms", 1, offsetof(concert_options, booking_cutoff_ms)},
+    {FLAG_RETENTION, "retention_ms", 1, offsetof(concert_options, retention_ms)},
+};
+
+/* "seconds from 0.001 to 31622400" / "a whole number from 0 (unlimited) to
+ * 6000000": the accepted range as the flag's user writes it. */
+static void describe_range(const option_flag *of, const concert_option_info *info, int zero_ok,
+                           FILE *err)
+{
+    if (of->in_seconds) {
+        const int64_t lo = info->min;
+        if (lo % 1000 == 0)
+            fprintf(err, "seconds from %lld", (long long)(lo / 1000));
+        else
+            fprintf(err, "seconds from %lld.%03lld", (long long)(lo / 1000),
+                    (long long)(lo % 1000));
+        fprintf(err, " to %lld (e.g. 300 or 0.5)", (long long)(info->max / 1000));
+    } else if (zero_ok) {
+        fprintf(err, "a whole number from 0 (%s) to %lld", info->zero_means,
+                (long long)info->max);
+    } else {
+        fprintf(err, "a whole number from %lld to %lld", (long long)info->min,
+                (long long)info->max);
+    }
+}
+
+static int apply_option(server_config *cfg, const flag_spec *spec, const char *value, FILE *err)
+{
+    const option_flag *of = NULL;
+    for (size_t i = 0; i < sizeof option_flags / sizeof option_flags[0]; i++)
+        if (option_flags[i].id == spec->id)
+            of = &option_flags[i];
+    const concert_option_info *info = of != NULL ? concert_options_info_find(of->option) : NULL;
+    if (info == NULL) { /* a library without the option: a build mismatch */
+        fprintf(err, "concertd: %s: this libconcert has no such option\n", spec->name);
+        return -1;
+    }
+    const int zero_ok = strcmp(info->zero_means, "default") != 0;
+    int64_t n = 0;
+    const int parsed = of->in_seconds ? parse_seconds_ms(value, &n)
+                                      : parse_whole(value, 0, INT64_MAX, &n);
+    if (parsed != 0 || (n == 0 && !zero_ok) || concert_option_check(info->name, n) != 0) {
+        fprintf(err, "concertd: %s: expected ", spec->name);
+        describe_range(of, info, zero_ok, err);
+        fprintf(err, ", got '%s'\n", value);
+        return -1;
+    }
+    memcpy((char *)&cfg->options + of->offset, &n, sizeof n);
+    return 0;
+}
+
 /* Apply one flag's value; 0, or -1 after a message on err. */
 static int apply_value(server_config *cfg, const flag_spec *spec, const char *value, FILE *err)
 {
@@ -367,44 +465,13 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
         return 0;
     }
     case FLAG_MAX_ACTIVE:
-        if (parse_count(value, CONCERT_MAX_ACTIVE_LIMIT, &n) != 0) {
-            fprintf(err, "concertd: --max-active: expected a whole number from 1 to %lld, got '%s'\n",
-                    (long long)CONCERT_MAX_ACTIVE_LIMIT, value);
-            return -1;
-        }
-        cfg->options.max_active = n;
-        cfg->queue_flags_given = 1;
-        return 0;
     case FLAG_ADMIT_PER_MINUTE:
-        if (parse_whole(value, 0, CONCERT_ADMIT_PER_MINUTE_LIMIT, &n) != 0) {
-            fprintf(err,
-                    "concertd: --admit-per-minute: expected a whole number from 0 (unlimited) "
-                    "to %lld, got '%s'\n",
-                    (long long)CONCERT_ADMIT_PER_MINUTE_LIMIT, value);
-            return -1;
-        }
-        cfg->options.admit_per_minute = n;
-        cfg->queue_flags_given = 1;
-        return 0;
     case FLAG_QUEUE_REFRESH_MS:
-        if (parse_whole(value, 0, MAX_QUEUE_REFRESH_MS, &n) != 0) {
-            fprintf(err,
-                    "concertd: --queue-refresh-ms: expected a whole number from 0 to %lld, "
-                    "got '%s'\n",
-                    (long long)MAX_QUEUE_REFRESH_MS, value);
-            return -1;
-        }
-        cfg->options.queue_refresh_ms = n;
-        return 0;
     case FLAG_MAX_HOLDS_PER_USER:
-        if (parse_whole(value, 0, MAX_HOLDS_PER_USER, &n) != 0) {
-            fprintf(err,
-                    "concertd: --max-holds-per-user: expected a whole number from 0 (no limit) "
-                    "to %lld, got '%s'\n",
-                    (long long)MAX_HOLDS_PER_USER, value);
+        if (apply_option(cfg, spec, value, err) != 0)
             return -1;
-        }
-        cfg->options.max_holds_per_user = n;
+        if (spec->id == FLAG_MAX_ACTIVE || spec->id == FLAG_ADMIT_PER_MINUTE)
+            cfg->queue_flags_given = 1;
         return 0;
     case FLAG_ADMIN_KEY_FILE:
         if (*value == '\0')
@@ -416,22 +483,7 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
     case FLAG_HOLD_TTL:
     case FLAG_BOOKING_CUTOFF:
     case FLAG_RETENTION:
-        if (parse_seconds_ms(value, &n) != 0) {
-            fprintf(err, "concertd: %s: expected seconds > 0 (e.g. 300 or 0.5), got '%s'\n",
-                    spec->name, value);
-            return -1;
-        }
-        if (spec->id == FLAG_ACTIVE_TTL)
-            cfg->options.active_ttl_ms = n;
-        else if (spec->id == FLAG_WAIT_TTL)
-            cfg->options.wait_ttl_ms = n;
-        else if (spec->id == FLAG_HOLD_TTL)
-            cfg->options.hold_ttl_ms = n;
-        else if (spec->id == FLAG_RETENTION)
-            cfg->options.retention_ms = n;
-        else
-            cfg->options.booking_cutoff_ms = n;
-        return 0;
+        return apply_option(cfg, spec, value, err);
     case FLAG_THREADS:
         if (parse_count(value, MAX_THREADS, &n) != 0) {
             fprintf(err, "concertd: --threads: expected a whole number from 1 to %d, got '%s'\n",

@@ -1,8 +1,10 @@
 """concertd's command line: help, version, bad flags (exit 2), refusing to
 start on a bad catalog (exit 1), --demo, and SIGINT."""
+import ctypes
 import datetime
 import json
 import os
+import re
 import signal
 import subprocess
 
@@ -85,10 +87,70 @@ def test_flag_equals_form_and_decimal_seconds(start_server):
     assert until <= after + datetime.timedelta(seconds=2.5, milliseconds=1)
 
 
-def test_retention_below_a_second_refuses_to_start(concertd_path):
+def test_retention_below_a_second_is_refused_with_the_librarys_bound(concertd_path):
     r = run(concertd_path, "--store", "memory:", "--listen", "127.0.0.1:0", "--retention", "0.5")
-    assert r.returncode == 1, r
-    assert "retention_ms" in r.stderr and "1000 ms" in r.stderr, r.stderr
+    assert r.returncode == 2, r
+    assert "--retention: expected seconds from 1 to" in r.stderr, r.stderr
+
+
+class OptionInfo(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("unit", ctypes.c_char_p),
+                ("default_value", ctypes.c_int64), ("min", ctypes.c_int64),
+                ("max", ctypes.c_int64), ("zero_means", ctypes.c_char_p),
+                ("summary", ctypes.c_char_p)]
+
+
+def library_options(concertd_path):
+    """The library's own table, read from the libconcert concertd runs on."""
+    ldd = subprocess.run(["ldd", concertd_path], capture_output=True, text=True).stdout
+    path = next(line.split("=>")[1].split("(")[0].strip()
+                for line in ldd.splitlines() if "libconcert.so" in line)
+    lib = ctypes.CDLL(path)
+    lib.concert_options_info.restype = ctypes.POINTER(OptionInfo)
+    lib.concert_options_info.argtypes = [ctypes.c_size_t]
+    table = {}
+    for i in range(100):
+        p = lib.concert_options_info(i)
+        if not p:
+            break
+        e = p.contents
+        table[e.name.decode()] = (e.default_value, e.min, e.max, e.zero_means.decode())
+    return table
+
+
+OPTION_FLAGS = {"--max-active": ("max_active", 1), "--admit-per-minute": ("admit_per_minute", 1),
+                "--queue-refresh-ms": ("queue_refresh_ms", 1),
+                "--max-holds-per-user": ("max_holds_per_user", 1),
+                "--active-ttl": ("active_ttl_ms", 1000), "--wait-ttl": ("wait_ttl_ms", 1000),
+                "--hold-ttl": ("hold_ttl_ms", 1000),
+                "--booking-cutoff": ("booking_cutoff_ms", 1000),
+                "--retention": ("retention_ms", 1000)}
+
+
+def seconds(ms):
+    return f"{ms // 1000}.{ms % 1000:03d}"
+
+
+@pytest.mark.parametrize("flag", sorted(OPTION_FLAGS))
+def test_option_flags_take_bounds_and_defaults_from_the_library(concertd_path, flag):
+    """One source of truth: each flag refuses just past the library's bounds,
+    names them, and --help shows the library's default."""
+    name, scale = OPTION_FLAGS[flag]
+    default, lo, hi, zero = library_options(concertd_path)[name]
+    show = seconds if scale == 1000 else str
+    r = run(concertd_path, flag, show(hi + 1))
+    assert r.returncode == 2 and re.search(rf"to {hi // scale}\b", r.stderr), r.stderr
+    if zero == "default":  # naming 0 and getting the default is refused
+        assert run(concertd_path, flag, "0").returncode == 2
+        below = lo - 1
+        if below > 0:
+            r = run(concertd_path, flag, show(below))
+            assert r.returncode == 2 and flag in r.stderr, r.stderr
+    else:
+        assert f"from 0 ({zero})" in run(concertd_path, flag, "-1").stderr
+    help_text = " ".join(run(concertd_path, "--help").stdout.split())
+    start = help_text.index(flag + " ")
+    assert f"default {default // scale}" in help_text[start:start + 200], help_text[start:start + 200]
 
 
 def test_reuse_port_lets_two_servers_share_a_port(concertd_path, workdir):
