@@ -246,6 +246,12 @@ static void raise_nofile(long need)
 
 /* Wait until the server's descriptors are back to at most base + slack
  * (closed streams noticed). Seconds waited; *left gets the excess. */
+/* KiB (as /proc reports them) in MiB, for printing. */
+static double mib(int64_t kib)
+{
+    return (double)kib / 1024.0;
+}
+
 static double wait_closed(pid_t pid, int base, int *left)
 {
     const double t0 = now_s();
@@ -293,7 +299,7 @@ static void measure_connect(subs_pool *pool, const options *o, figures *f)
     int64_t hwm;
     f->fds_before = procstat_fds(o->pid);
     procstat_memory(o->pid, &f->rss_before, &hwm);
-    say("concertd RSS before: %.1f MiB, %d fds; connecting %ld subscribers", f->rss_before / 1024.0,
+    say("concertd RSS before: %.1f MiB, %d fds; connecting %ld subscribers", mib(f->rss_before),
         f->fds_before, o->subscribers);
     const double t0 = now_s();
     subs_connect(pool, (size_t)o->inflight, 120);
@@ -310,8 +316,8 @@ static void measure_connect(subs_pool *pool, const options *o, figures *f)
     procstat_memory(o->pid, &f->rss_with, &f->hwm_with);
     f->fds_with = procstat_fds(o->pid);
     f->threads_with = procstat_threads(o->pid);
-    say("concertd RSS with them: %.1f MiB (peak %.1f), %d fds, %d threads", f->rss_with / 1024.0,
-        f->hwm_with / 1024.0, f->fds_with, f->threads_with);
+    say("concertd RSS with them: %.1f MiB (peak %.1f), %d fds, %d threads", mib(f->rss_with),
+        mib(f->hwm_with), f->fds_with, f->threads_with);
 }
 
 /* The quiet window: no trigger. The whole window's utime+stime, and, cut
@@ -473,7 +479,7 @@ static int one_wrk(const options *o, subs_pool *pool, const char *tokens_path, c
     say("poll %s subscribers, rep %ld: %.0f req/s, p50 %.2f ms, p99 %.2f ms, concertd CPU "
         "%.2f us/request, %lld errors, %" PRIu64 " events meanwhile, load %.2f, RSS %.1f MiB",
         label, rep, r.rps, r.p50_us / 1000.0, r.p99_us / 1000.0, cpu_us, r.errors,
-        c1.events - c0.events, load, rss / 1024.0);
+        c1.events - c0.events, load, mib(rss));
     return 0;
 }
 
@@ -521,7 +527,7 @@ static int measure_polls(subs_pool *pool, const options *o, const char *tokens_p
     }
     procstat_memory(o->pid, &f->rss_after, &hwm);
     figures again = *f;
-    say("after %ld reconnections: RSS %.1f MiB", o->reps, f->rss_after / 1024.0);
+    say("after %ld reconnections: RSS %.1f MiB", o->reps, mib(f->rss_after));
     measure_quiet(pool, o, &again);
     f->between_after_pct = again.between_cpu_pct;
     f->quiet_after_pct = 100.0 * (double)again.quiet_cpu_ms / (again.quiet_s * 1000.0);
@@ -540,9 +546,9 @@ static void print_report(const options *o, figures *f)
            (int)o->pid, f->open_queue, f->open_seats, o->subscribers, f->failed, f->connect_s);
     printf("  RSS: %.1f MiB before, %.1f MiB with them (+%.1f MiB, %.1f KiB per subscriber; "
            "peak %.1f MiB); %d threads, %d fds\n",
-           f->rss_before / 1024.0, f->rss_with / 1024.0, (f->rss_with - f->rss_before) / 1024.0,
+           mib(f->rss_before), mib(f->rss_with), mib(f->rss_with - f->rss_before),
            (double)(f->rss_with - f->rss_before) / (double)(f->open_queue + f->open_seats + !(f->open_queue + f->open_seats)),
-           f->hwm_with / 1024.0, f->threads_with, f->fds_with);
+           mib(f->hwm_with), f->threads_with, f->fds_with);
     printf("  CPU while idle: %" PRId64 " ms over %.1f s (%.2f%% of one core); %" PRIu64
            " events, %" PRIu64 " keepalives received meanwhile; between events (%.1f s of it): "
            "%.2f%% of one core\n",
@@ -568,7 +574,7 @@ static void print_report(const options *o, figures *f)
     if (!o->no_wrk)
         printf("  after %ld reconnections: RSS %.1f MiB; CPU while idle %.2f%%, between events "
                "%.2f%% of one core\n",
-               o->reps, f->rss_after / 1024.0, f->quiet_after_pct, f->between_after_pct);
+               o->reps, mib(f->rss_after), f->quiet_after_pct, f->between_after_pct);
     printf("  load average %.2f at start, %.2f at end\n", f->load_start, f->load_end);
     if (f->first_failure[0])
         printf("  first failure: %s\n", f->first_failure);

@@ -590,7 +590,7 @@ size_t subs_connect(subs_pool *p, size_t inflight, double timeout_s)
             }
         }
         for (size_t i = p->next_idle; i < p->n; i++)
-            waiting += connectable(&p->subs[i]);
+            waiting += (size_t)connectable(&p->subs[i]);
         if ((busy == 0 && waiting == 0) || now_s() > deadline)
             break;
         subs_pump(p, 50);

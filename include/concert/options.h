@@ -1,9 +1,12 @@
-/*
- * libconcert: options for concert_open().
+/**
+ * @file
+ * @brief libconcert: options for concert_open(), their ranges and defaults.
  *
  * Versioned so that fields can be appended without breaking the ABI. Always
  * start from CONCERT_OPTIONS_INIT or concert_options_init(); a zero field
- * means "use the default" shown beside it.
+ * means "use the default" shown beside it. The ranges and defaults are one
+ * table in the library (concert_options_info()), which concert_open(),
+ * concert_options_validate(), concertd's flags and the bindings all read.
  */
 #ifndef CONCERT_OPTIONS_H
 #define CONCERT_OPTIONS_H
@@ -12,50 +15,55 @@
 
 CONCERT_BEGIN_DECLS
 
-/* Current time in milliseconds since the Unix epoch (UTC). */
+/** A clock: the current time in milliseconds since the Unix epoch (UTC).
+ *  ctx is concert_options.clock_ctx. */
 typedef int64_t (*concert_clock_fn)(void *ctx);
 
-/* Fill buf with len unpredictable bytes; return 0, or non-zero on failure. */
+/** A random source: fill buf with len unpredictable bytes; return 0, or
+ *  non-zero on failure. ctx is concert_options.random_ctx. */
 typedef int (*concert_random_fn)(void *ctx, unsigned char *buf, size_t len);
 
-/* 2 appended admit_per_minute and queue_refresh_ms; 3 appended
- * max_holds_per_user; 4 appended retention_ms. Older structs are still accepted (the new fields then
- * take their defaults). */
+/** The options struct's version: 2 appended admit_per_minute and
+ * queue_refresh_ms; 3 appended max_holds_per_user; 4 appended retention_ms.
+ * Older structs are still accepted (the new fields then take their
+ * defaults). */
 #define CONCERT_OPTIONS_VERSION 4
 
+/** What concert_open() takes; see concert_options_info() for every
+ *  tunable field's range and default. */
 typedef struct concert_options {
-    unsigned int version;       /* CONCERT_OPTIONS_VERSION */
+    unsigned int version;       /**< CONCERT_OPTIONS_VERSION */
 
-    int64_t max_active;         /* ACTIVE tokens at once; 0: 1000 */
-    int64_t active_ttl_ms;      /* ACTIVE token lifetime; 0: 600000 (10 min) */
-    int64_t wait_ttl_ms;        /* WAITING token idle timeout; 0: 300000 */
-    int64_t hold_ttl_ms;        /* seat hold lifetime; 0: 300000 (5 min) */
-    int64_t booking_cutoff_ms;  /* booking ends this long after the start;
-                                   0: 1200000 (20 min) */
+    int64_t max_active;         /**< ACTIVE tokens at once; 0: 1000 */
+    int64_t active_ttl_ms;      /**< ACTIVE token lifetime; 0: 600000 (10 min) */
+    int64_t wait_ttl_ms;        /**< WAITING token idle timeout; 0: 300000 */
+    int64_t hold_ttl_ms;        /**< seat hold lifetime; 0: 300000 (5 min) */
+    int64_t booking_cutoff_ms;  /**< booking ends this long after the start;
+                                     0: 1200000 (20 min) */
 
-    concert_clock_fn clock;     /* NULL: the system real-time clock */
-    void *clock_ctx;
-    concert_random_fn random;   /* NULL: the OS CSPRNG (getrandom) */
-    void *random_ctx;
+    concert_clock_fn clock;     /**< NULL: the system real-time clock */
+    void *clock_ctx;            /**< passed to clock */
+    concert_random_fn random;   /**< NULL: the OS CSPRNG (getrandom) */
+    void *random_ctx;           /**< passed to random */
 
-    int32_t pool_size;          /* PostgreSQL connections, SQLite read
-                                   connections; 0: 8 */
-    int32_t busy_timeout_ms;    /* how long a store waits on a lock before
-                                   CONCERT_EBUSY; 0: 5000 */
-    int32_t connect_timeout_ms; /* PostgreSQL connect timeout; 0: 3000 */
-    int32_t reserved;           /* must be 0 */
+    int32_t pool_size;          /**< PostgreSQL connections, SQLite read
+                                     connections; 0: 8 */
+    int32_t busy_timeout_ms;    /**< how long a store call waits on a lock or
+                                     an answer before CONCERT_EBUSY; 0: 5000 */
+    int32_t connect_timeout_ms; /**< PostgreSQL connect timeout; 0: 3000 */
+    int32_t reserved;           /**< must be 0 */
 
     /* ---- version 2 ---- */
     /* max_active above and admit_per_minute here only SEED a store that has
      * no queue settings yet (a new one); after that the store's settings
      * rule (concert_queue_update_apply()). */
-    int64_t admit_per_minute;   /* new admissions per minute; 0: unlimited */
-    int64_t queue_refresh_ms;   /* how old the db's cached view of the
-                                   queue may get: 250 from the initialiser;
-                                   0 = always read the store; at most 60000 */
+    int64_t admit_per_minute;   /**< new admissions per minute; 0: unlimited */
+    int64_t queue_refresh_ms;   /**< how old the db's cached view of the
+                                     queue may get: 250 from the initialiser;
+                                     0 = always read the store; at most 60000 */
 
     /* ---- version 3 ---- */
-    int64_t max_holds_per_user; /* live holds one user may have at once,
+    int64_t max_holds_per_user; /**< live holds one user may have at once,
                                    across the store (a concert's own
                                    max_per_user replaces it for that
                                    concert): 4 from the initialiser and for
@@ -63,26 +71,32 @@ typedef struct concert_options {
                                    1000000 */
 
     /* ---- version 4 ---- */
-    int64_t retention_ms;       /* how long idempotency records and ended
+    int64_t retention_ms;       /**< how long idempotency records and ended
                                    tokens are kept for retries: 0 = 24 h
                                    (86400000); at least 1000, at most 366
                                    days. A retry after it is a new request
                                    (concert_prune()). */
 } concert_options;
 
+/** What CONCERT_OPTIONS_INIT and concert_options_init() put in queue_refresh_ms. */
 #define CONCERT_DEFAULT_QUEUE_REFRESH_MS 250
+/** What CONCERT_OPTIONS_INIT and concert_options_init() put in max_holds_per_user. */
 #define CONCERT_DEFAULT_MAX_HOLDS_PER_USER 4
+/** A static initialiser: this version, every other field at its default. */
 #define CONCERT_OPTIONS_INIT                                                                  \
     {CONCERT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                   \
      CONCERT_DEFAULT_QUEUE_REFRESH_MS, CONCERT_DEFAULT_MAX_HOLDS_PER_USER, 0}
 
-/*
- * Initialise opts to the defaults for the given version (pass
- * CONCERT_OPTIONS_VERSION; 1 to 3 are accepted for old callers and write
- * only their versions' fields, never past their struct). concert_open()
- * accepts the same versions and gives the fields a version lacks their
- * defaults. Returns CONCERT_EINVAL for a NULL opts, a version of 0 or one
- * newer than this library's. For bindings that cannot expand the macro.
+/**
+ * Initialise opts to the defaults for the given version, for bindings that
+ * cannot expand CONCERT_OPTIONS_INIT. Versions 1 to 3 are accepted for old
+ * callers and write only their versions' fields, never past their struct;
+ * concert_open() accepts the same versions and gives the fields a version
+ * lacks their defaults.
+ * @param opts the struct to fill
+ * @param version CONCERT_OPTIONS_VERSION (or an older one)
+ * @return CONCERT_OK, or CONCERT_EINVAL for a NULL opts, a version of 0 or
+ *         one newer than this library's.
  */
 CONCERT_EXTERN int concert_options_init(concert_options *opts, unsigned int version);
 
@@ -108,14 +122,18 @@ typedef struct concert_option_info {
 } concert_option_info;
 
 /**
- * The index-th tunable option (0, 1, ...), or NULL past the last one.
- * Entries are static: never freed, valid for the life of the process.
+ * The index-th tunable option, for listing them all.
+ * @param index 0, 1, ...
+ * @return the entry, or NULL past the last one. Entries are static: never
+ *         freed, valid for the life of the process.
  */
 CONCERT_EXTERN const concert_option_info *concert_options_info(size_t index);
 
 /**
- * The tunable option called name (a concert_options field name), or NULL
- * (and CONCERT_EINVAL as the thread's last error) if there is none.
+ * Look up one tunable option by its field name.
+ * @param name a concert_options field name, e.g. "hold_ttl_ms"
+ * @return the (static) entry, or NULL with CONCERT_EINVAL as the thread's
+ *         last error if there is none.
  */
 CONCERT_EXTERN const concert_option_info *concert_options_info_find(const char *name);
 
