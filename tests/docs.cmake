@@ -1,15 +1,18 @@
 # Man pages against the programs' --help (issue 15 item 3): every flag the
-# program prints is in its man page and the man page lists no other.
+# program prints is in its man page and the man page lists no other; for
+# concert, the same per command (`concert COMMAND --help`); and .TH carries
+# the version the program prints. The pages are the ones docs/CMakeLists.txt
+# configures (and installs).
 # Included by tests/CMakeLists.txt.
 if(CONCERT_BUILD_EXAMPLES AND TARGET concertd)
   add_test(NAME docs_man_concertd
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_man_flags.py
-                   $<TARGET_FILE:concertd> ${PROJECT_SOURCE_DIR}/docs/man/concertd.8)
+                   $<TARGET_FILE:concertd> ${PROJECT_BINARY_DIR}/docs/man/concertd.8)
 endif()
 if(CONCERT_BUILD_EXAMPLES AND TARGET concert_cli)
   add_test(NAME docs_man_concert
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_man_flags.py
-                   $<TARGET_FILE:concert_cli> ${PROJECT_SOURCE_DIR}/docs/man/concert.1)
+                   $<TARGET_FILE:concert_cli> ${PROJECT_BINARY_DIR}/docs/man/concert.1)
 endif()
 
 # API reference (issue 15 item 3): doxygen, with the project's Doxyfile and
