@@ -7,7 +7,7 @@ build_pkgs=(build-essential cmake pkg-config libsqlite3-dev libpq-dev
             libmicrohttpd-dev libjson-c-dev libssl-dev curl)
 test_pkgs=(libcriterion-dev postgresql python3 python3-pytest python3-cffi
            golang-go clang libclang-rt-14-dev valgrind abigail-tools git
-           chromium fonts-noto-cjk)
+           chromium fonts-noto-cjk doxygen)
 # The browser tests (tests/browser) run on node and npm. Only when missing: a
 # node from elsewhere (nodesource's nodejs bundles npm) conflicts with
 # Debian's npm package.

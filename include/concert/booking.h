@@ -1,5 +1,6 @@
-/*
- * libconcert: seat holds and payment.
+/**
+ * @file
+ * @brief libconcert: seat holds and payment.
  *
  * A buyer with an ACTIVE token holds a free seat for hold_ttl, then pays for
  * it with points. The user always comes from the token, never from the
@@ -12,38 +13,41 @@
 
 CONCERT_BEGIN_DECLS
 
+/** Where a reservation stands. */
 typedef enum concert_reservation_status {
-    CONCERT_RESERVATION_HELD = 1,      /* hold is live */
-    CONCERT_RESERVATION_CONFIRMED = 2, /* paid; the seat is sold for good */
-    CONCERT_RESERVATION_EXPIRED = 3,   /* hold ran out before payment */
-    CONCERT_RESERVATION_RELEASED = 4   /* its buyer let the hold go */
+    CONCERT_RESERVATION_HELD = 1,      /**< hold is live */
+    CONCERT_RESERVATION_CONFIRMED = 2, /**< paid; the seat is sold for good */
+    CONCERT_RESERVATION_EXPIRED = 3,   /**< hold ran out before payment */
+    CONCERT_RESERVATION_RELEASED = 4   /**< its buyer let the hold go */
 } concert_reservation_status;
 
-/* Most reservations one order (concert_pay_order()) may pay for. */
+/** Most reservations one order (concert_pay_order()) may pay for. */
 #define CONCERT_ORDER_MAX 64
 
+/** A seat held or bought by one user for one schedule. */
 typedef struct concert_reservation {
-    int64_t id;
-    int64_t user_id;
-    int64_t schedule_id;
-    int64_t seat_number;
-    int64_t price;         /* points, fixed when the hold was made */
-    int32_t status;        /* concert_reservation_status */
-    int32_t is_new;        /* 1 if concert_reserve_seat() created it */
-    int64_t held_until;    /* ms since epoch: end of the hold */
+    int64_t id;            /**< the reservation's id */
+    int64_t user_id;       /**< whose hold (the token's user) */
+    int64_t schedule_id;   /**< which performance */
+    int64_t seat_number;   /**< which seat of it */
+    int64_t price;         /**< points, fixed when the hold was made */
+    int32_t status;        /**< concert_reservation_status */
+    int32_t is_new;        /**< 1 if concert_reserve_seat() created it */
+    int64_t held_until;    /**< ms since epoch: end of the hold */
 } concert_reservation;
 
+/** What a payment (concert_pay() or concert_pay_order()) recorded. */
 typedef struct concert_payment {
-    int64_t id;
-    int64_t reservation_id; /* the one paid for; for an order, the lowest
+    int64_t id;            /**< the payment's id */
+    int64_t reservation_id; /**< the one paid for; for an order, the lowest
                                of its reservation ids */
-    int64_t user_id;
-    int64_t amount;        /* points debited (an order's total) */
-    int64_t balance;       /* balance right after the payment */
-    int64_t paid_at;       /* ms since epoch */
+    int64_t user_id;       /**< who paid */
+    int64_t amount;        /**< points debited (an order's total) */
+    int64_t balance;       /**< balance right after the payment */
+    int64_t paid_at;       /**< ms since epoch */
 } concert_payment;
 
-/*
+/**
  * Hold seat_number of schedule_id for the token's user for hold_ttl.
  * Reserving a seat the user already holds returns that same reservation
  * (is_new = 0). An expired hold frees the seat at once, for everyone.
@@ -60,22 +64,33 @@ typedef struct concert_payment {
  * CONCERT_ESCHEDULE_NOT_FOUND, CONCERT_ECONCERT_NOT_BOOKABLE,
  * CONCERT_EBOOKING_CLOSED, CONCERT_ESEAT_NOT_FOUND, CONCERT_ESEAT_TAKEN,
  * CONCERT_EHOLD_LIMIT, storage errors.
+ * @param[out] out receives the reservation
+ * @param db an open handle
+ * @param token the buyer's queue token; must be ACTIVE
+ * @param schedule_id which performance
+ * @param seat_number which seat of it
+ * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_reserve_seat(concert_reservation *out, concert_db *db,
                                         const char *token, int64_t schedule_id,
                                         int64_t seat_number);
 
-/*
+/**
  * Read one of the token's user's reservations. A HELD reservation whose hold
  * ran out reads back as EXPIRED. token must be ACTIVE; a paid reservation
  * stays readable by its owner with any later ACTIVE token of theirs.
  * Errors: CONCERT_EINVAL, token errors, CONCERT_ERESERVATION_NOT_FOUND,
  * CONCERT_EFORBIDDEN (another user's), storage errors.
+ * @param[out] out receives the reservation
+ * @param db an open handle
+ * @param token an ACTIVE token of the reservation's user
+ * @param reservation_id which reservation
+ * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_reservation_get(concert_reservation *out, concert_db *db,
                                            const char *token, int64_t reservation_id);
 
-/*
+/**
  * Pay for a held reservation with the token's user's points, in one atomic
  * step: debit, ledger entry, payment record, seat sold, reservation
  * CONFIRMED and the token ended; all of it or none.
@@ -91,11 +106,17 @@ CONCERT_EXTERN int concert_reservation_get(concert_reservation *out, concert_db 
  * CONCERT_ERESERVATION_NOT_FOUND, CONCERT_EFORBIDDEN, CONCERT_EHOLD_EXPIRED,
  * CONCERT_EALREADY_PAID, CONCERT_EINSUFFICIENT_POINTS,
  * CONCERT_EIDEMPOTENCY_KEY_REUSED, storage errors. On error nothing changed.
+ * @param[out] out receives the payment
+ * @param db an open handle
+ * @param token the buyer's queue token; must be ACTIVE; ended by the payment
+ * @param reservation_id the HELD reservation to pay for
+ * @param idempotency_key NULL or a key as above
+ * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_pay(concert_payment *out, concert_db *db, const char *token,
                                int64_t reservation_id, const char *idempotency_key);
 
-/*
+/**
  * Pay for several of the token's live holds at once (a party buying
  * together), in one atomic step: one debit of the total, one PAYMENT ledger
  * entry (its reservation_id is the lowest of the order), one payment record
@@ -112,12 +133,19 @@ CONCERT_EXTERN int concert_pay(concert_payment *out, concert_db *db, const char 
  * lowest id of the order.
  * Errors: as concert_pay(), plus CONCERT_EINVAL (count out of range or a
  * repeated id).
+ * @param[out] out receives the payment
+ * @param db an open handle
+ * @param token the buyer's queue token; must be ACTIVE; ended by the payment
+ * @param reservation_ids the HELD reservations to pay for
+ * @param count how many, 1..CONCERT_ORDER_MAX
+ * @param idempotency_key NULL or a key as for concert_pay()
+ * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_pay_order(concert_payment *out, concert_db *db, const char *token,
                                      const int64_t *reservation_ids, size_t count,
                                      const char *idempotency_key);
 
-/*
+/**
  * Let a hold go before it expires: the reservation becomes RELEASED and its
  * seat is free for everyone at once. token must be ACTIVE and belong to the
  * reservation's user. Releasing a reservation that is already RELEASED, or
@@ -127,22 +155,32 @@ CONCERT_EXTERN int concert_pay_order(concert_payment *out, concert_db *db, const
  * Errors: CONCERT_EINVAL, CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE,
  * CONCERT_ERESERVATION_NOT_FOUND, CONCERT_EFORBIDDEN (another user's),
  * CONCERT_EALREADY_PAID, storage errors. On error nothing changed.
+ * @param[out] out receives the reservation after the call, or NULL
+ * @param db an open handle
+ * @param token an ACTIVE token of the reservation's user
+ * @param reservation_id which reservation
+ * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_reservation_release(concert_reservation *out, concert_db *db,
                                                const char *token, int64_t reservation_id);
 
-/*
+/**
  * Is key a valid idempotency key? 0 for NULL (no key) or 1 to
  * CONCERT_IDEMPOTENCY_KEY_MAX bytes of printable ASCII without spaces
  * (0x21..0x7E); CONCERT_EINVAL otherwise, with the reason in
  * concert_error_last(). concert_pay(), concert_pay_order() and
  * concert_charge_points() apply this same rule; a server can ask first, to
  * refuse a bad key before doing anything else.
+ * @param key the key to check, or NULL
+ * @return 0 or CONCERT_EINVAL.
  */
 CONCERT_EXTERN int concert_idempotency_key_check(const char *key);
 
-/* Static name of a reservation status ("HELD", "CONFIRMED", "EXPIRED",
- * "RELEASED"), or NULL. */
+/** Static name of a reservation status ("HELD", "CONFIRMED", "EXPIRED",
+ * "RELEASED"), or NULL.
+ * @param status a concert_reservation_status
+ * @return static name, or NULL for a value not in the enum.
+ */
 CONCERT_EXTERN const char *concert_reservation_status_name(int status);
 
 CONCERT_END_DECLS

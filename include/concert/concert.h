@@ -1,5 +1,6 @@
-/*
- * libconcert: fair, safe concert ticket sales.
+/**
+ * @file
+ * @brief libconcert: fair, safe concert ticket sales.
  *
  * The one header applications include. See README.md for a tour and
  * include/concert/sys/storage.h for writing a storage backend.
