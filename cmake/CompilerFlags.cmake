@@ -1,6 +1,8 @@
 # Warnings, hardening and sanitizers for every target in the tree.
+# -Wconversion (with -Wsign-conversion, which C includes in it): every
+# narrowing or sign change is written out, so none is an accident.
 add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
-                    -Wmissing-prototypes -Wformat=2 -Wvla)
+                    -Wmissing-prototypes -Wformat=2 -Wvla -Wconversion)
 if(CONCERT_WERROR)
   add_compile_options(-Werror)
 endif()
