@@ -5,18 +5,18 @@ import datetime
 import http.client
 import json
 import os
-import re
-import select
 import signal
-import subprocess
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from concertd_proc import ConcertdProcess  # noqa: E402  (one way to start concertd)
 
 STARTUP_TIMEOUT_S = 15
 STOP_TIMEOUT_S = 15
 # concertd-test reads its clock from the file this names (examples/server/
 # test_clock.h); the shipped concertd ignores it.
 TEST_CLOCK_ENV = "CONCERTD_TEST_CLOCK"
-LISTEN_LINE = re.compile(r"^concertd listening on http://(\[[^\]]+\]|[^:]+):(\d+)$")
 
 
 def rfc3339(dt):
@@ -105,52 +105,22 @@ def real_now_ms():
     return time.time_ns() // 1_000_000
 
 
-class Server:
-    """One running concertd. With clock_ms (concertd-test only), its clock is
-    a file holding that time, which advance() moves: nothing else moves it."""
+class Server(ConcertdProcess):
+    """One running concertd (tests/support/concertd_proc.py starts it). With
+    clock_ms (concertd-test only), its clock is a file holding that time,
+    which advance() moves: nothing else moves it."""
 
     def __init__(self, binary, args, workdir, clock_ms=None):
-        self.workdir = workdir
-        stamp = time.monotonic_ns()
-        self.stderr_path = os.path.join(workdir, f"concertd-{stamp}.log")
         self.clock_path = None
         self.clock_ms = None
         env = dict(os.environ)
         env.pop(TEST_CLOCK_ENV, None)
         if clock_ms is not None:
-            self.clock_path = os.path.join(workdir, f"clock-{stamp}.ms")
+            self.clock_path = os.path.join(workdir, f"clock-{time.monotonic_ns()}.ms")
             self.set_clock(clock_ms)
             env[TEST_CLOCK_ENV] = self.clock_path
-        self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0"] + list(args),
-                                     stdout=subprocess.PIPE, stderr=self._stderr, cwd=workdir,
-                                     env=env)
-        line = self._read_line(STARTUP_TIMEOUT_S)
-        m = LISTEN_LINE.match(line)
-        if not m:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"concertd did not start: stdout {line!r}, "
-                                 f"stderr {self.log()!r}")
-        self.host = m.group(1)
-        self.port = int(m.group(2))
-
-    def _read_line(self, timeout):
-        deadline = time.monotonic() + timeout
-        buf = b""
-        fd = self.proc.stdout.fileno()
-        while not buf.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                break
-            chunk = os.read(fd, 1)
-            if not chunk:
-                break
-            buf += chunk
-        return buf.decode("utf-8", "replace").strip()
+        super().__init__([binary] + list(args), workdir, env=env,
+                         startup_timeout=STARTUP_TIMEOUT_S)
 
     def set_clock(self, ms):
         """Set the server's clock to ms since the epoch. The file is replaced
@@ -171,22 +141,6 @@ class Server:
     def now(self):
         """The server's clock as a UTC datetime."""
         return datetime.datetime.fromtimestamp(self.clock_ms / 1000, datetime.timezone.utc)
-
-    def log(self):
-        if not self._stderr.closed:
-            self._stderr.flush()
-        with open(self.stderr_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def wait_log(self, text, timeout=5):
-        """The log once it contains text: request lines are written when a
-        request completes, which can be just after the client read the reply."""
-        deadline = time.monotonic() + timeout
-        while True:
-            log = self.log()
-            if text in log or time.monotonic() > deadline:
-                return log
-            time.sleep(0.05)
 
     def connection(self, timeout=10):
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
@@ -232,19 +186,10 @@ class Server:
                          token=token, headers=headers)
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
         try:
-            code = self.proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("concertd did not stop within "
-                                 f"{STOP_TIMEOUT_S} s of a signal")
-        finally:
-            self.proc.stdout.close()
-            self._stderr.close()
-        return code
+            return super().stop(sig, STOP_TIMEOUT_S)
+        except TimeoutError as e:
+            raise AssertionError(str(e)) from None
 
 
 def assert_error(response, status, code):

@@ -11,8 +11,6 @@ import datetime
 import http.client
 import json
 import os
-import re
-import select
 import shutil
 import socket
 import subprocess
@@ -22,8 +20,9 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from concertd_proc import ConcertdProcess, StartFailed  # noqa: E402  (one way to start concertd)
 PG_SCRIPTS = os.path.join(HERE, "..", "pg")
-LISTEN_LINE = re.compile(r"^concertd listening on http://([^:]+):(\d+)$")
 SKIP = 77
 
 
@@ -172,82 +171,28 @@ def call_once(host, port, method, path, body=None, token=None, key=None, timeout
 
 # ---------------------------------------------------------------- concertd
 
-class Concertd:
-    """One concertd process on a free loopback port."""
+class Concertd(ConcertdProcess):
+    """One concertd process on a free loopback port (tests/support/
+    concertd_proc.py starts and stops it)."""
 
     def __init__(self, binary, store, workdir, args=(), name="concertd", preexec=None,
                  user=None):
-        self.workdir = workdir
-        self.log_path = os.path.join(workdir, f"{name}-{time.monotonic_ns()}.log")
-        self._log = open(self.log_path, "wb")
-        argv = [binary, "--store", store, "--listen", "127.0.0.1:0"] + list(args)
-        if user:
-            argv = ["runuser", "-u", user, "--"] + argv
-        self.argv = argv
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._log,
-                                     cwd=workdir, preexec_fn=preexec)
-        line = self._read_line(30)
-        m = LISTEN_LINE.match(line)
-        if not m:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc.stdout.close()
-            self._log.close()
-            raise TestFailure(f"{name} did not start (exit {self.proc.returncode}): "
-                              f"{line!r} {self.log()[-1500:]!r}")
-        self.host = m.group(1)
-        self.port = int(m.group(2))
-
-    def _read_line(self, timeout):
-        deadline = time.monotonic() + timeout
-        buf = b""
-        fd = self.proc.stdout.fileno()
-        while not buf.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                break
-            chunk = os.read(fd, 1)
-            if not chunk:
-                break
-            buf += chunk
-        return buf.decode("utf-8", "replace").strip()
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def log(self):
-        if not self._log.closed:
-            self._log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        try:
+            super().__init__([binary, "--store", store] + list(args), workdir, name=name,
+                             user=user, preexec=preexec, startup_timeout=30)
+        except StartFailed as e:
+            raise TestFailure(str(e)) from None
 
     def call(self, method, path, body=None, token=None, key=None, timeout=10.0):
         return call_once(self.host, self.port, method, path, body, token, key, timeout)
 
-    def kill(self):
-        """SIGKILL: no cleanup at all, as a crash."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.proc.stdout.close()
-        self._log.close()
-
     def stop(self):
-        """SIGTERM and wait; return the exit status."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        """SIGTERM and wait; return the exit status ("hung on SIGTERM" if it
+        had to be killed)."""
         try:
-            code = self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            code = "hung on SIGTERM"
-        self.proc.stdout.close()
-        self._log.close()
-        return code
+            return super().stop()
+        except TimeoutError:
+            return "hung on SIGTERM"
 
 
 def history_entries(server, uid):
