@@ -16,7 +16,7 @@ set -euo pipefail
 src=$1 work=$2 cc=$3 qs=$4
 fail() { echo "package: $*" >&2; exit 1; }
 build=$work/build
-rm -rf "$work/debs" "$work/root" "$work/unspecified" && mkdir -p "$work/debs" "$work/root"
+rm -rf "$work/debs" "$work/root" "$work/unspecified" "$work/consumer" && mkdir -p "$work/debs" "$work/root"
 SECONDS=0
 cmake -S "$src" -B "$build" -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCONCERT_BUILD_TESTS=OFF -DCONCERT_BUILD_BENCH=OFF -DCONCERT_BUILD_EXAMPLES=ON \
@@ -74,5 +74,12 @@ LD_LIBRARY_PATH=$libdir "$work/qs-dyn" | grep 'paid reservation'
       $(pkg-config --static --libs libconcert)
 grep -q libconcert <<<"$(ldd "$work/qs-static")" && fail "static quickstart still loads libconcert.so"
 "$work/qs-static" | grep 'paid reservation'
+# CMake users: find_package(concert) from the unpacked -dev files.
+cmake -S "$src/tests/install/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$root" \
+      -DCMAKE_C_COMPILER="$cc" >"$work/consumer.log" 2>&1 &&
+  cmake --build "$work/consumer" >>"$work/consumer.log" 2>&1 ||
+  { cat "$work/consumer.log"; fail "find_package(concert) from the debs"; }
+grep -q "$root/lib/" "$work/consumer/CMakeCache.txt" || fail "find_package(concert) did not use the debs"
+LD_LIBRARY_PATH=$libdir "$work/consumer/consumer" || fail "the find_package consumer failed"
 grep -q -- '--store' <<<"$(LD_LIBRARY_PATH=$libdir "$root/bin/concertd" --help)" || fail "concertd --help"
 echo "package: debs build, unpack and run the quickstart (${SECONDS}s)"
