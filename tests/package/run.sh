@@ -75,10 +75,10 @@ LD_LIBRARY_PATH=$libdir "$work/qs-dyn" | grep 'paid reservation'
 grep -q libconcert <<<"$(ldd "$work/qs-static")" && fail "static quickstart still loads libconcert.so"
 "$work/qs-static" | grep 'paid reservation'
 # CMake users: find_package(concert) from the unpacked -dev files.
-cmake -S "$src/tests/install/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$root" \
-      -DCMAKE_C_COMPILER="$cc" >"$work/consumer.log" 2>&1 &&
-  cmake --build "$work/consumer" >>"$work/consumer.log" 2>&1 ||
-  { cat "$work/consumer.log"; fail "find_package(concert) from the debs"; }
+if ! { cmake -S "$src/tests/install/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$root" \
+               -DCMAKE_C_COMPILER="$cc" && cmake --build "$work/consumer"; } >"$work/consumer.log" 2>&1; then
+  cat "$work/consumer.log"; fail "find_package(concert) from the debs"
+fi
 grep -q "$root/lib/" "$work/consumer/CMakeCache.txt" || fail "find_package(concert) did not use the debs"
 LD_LIBRARY_PATH=$libdir "$work/consumer/consumer" || fail "the find_package consumer failed"
 grep -q -- '--store' <<<"$(LD_LIBRARY_PATH=$libdir "$root/bin/concertd" --help)" || fail "concertd --help"
