@@ -1,21 +1,23 @@
-# examples/common (time and catalog parsers, demo catalog) and the concert
+# The time and catalog parsers (lib/json/, the library's catalog reader, which
+# concertd and the CLI share), examples/common (demo catalog) and the concert
 # CLI (issues 4 and 7). Included by tests/CMakeLists.txt.
 set(CLI_TEST_DIR ${CMAKE_CURRENT_SOURCE_DIR}/cli)
 set(CLI_COMMON_DIR ${PROJECT_SOURCE_DIR}/examples/common)
+set(CLI_JSON_DIR ${PROJECT_SOURCE_DIR}/lib/json)
 
 # The parsers are tested from their sources alone (no store, no library
 # functions), exactly as a fuzzer builds them.
-add_executable(test_cli_timefmt ${CLI_TEST_DIR}/test_timefmt.c ${CLI_COMMON_DIR}/timefmt.c)
-target_include_directories(test_cli_timefmt PRIVATE ${CLI_COMMON_DIR})
+add_executable(test_cli_timefmt ${CLI_TEST_DIR}/test_timefmt.c ${CLI_JSON_DIR}/timefmt.c)
+target_include_directories(test_cli_timefmt PRIVATE ${CLI_JSON_DIR} ${PROJECT_SOURCE_DIR}/include)
 target_link_libraries(test_cli_timefmt PRIVATE PkgConfig::CRITERION)
 add_test(NAME cli_timefmt COMMAND test_cli_timefmt --jobs 2)
 
 if(TARGET PkgConfig::JSONC)
   add_executable(test_cli_catalog_json ${CLI_TEST_DIR}/test_catalog_json.c
-                 ${CLI_COMMON_DIR}/catalog_json.c ${CLI_COMMON_DIR}/json_strict.c
-                 ${CLI_COMMON_DIR}/json_strict_dup.c
-                 ${CLI_COMMON_DIR}/timefmt.c)
-  target_include_directories(test_cli_catalog_json PRIVATE ${CLI_COMMON_DIR}
+                 ${CLI_JSON_DIR}/catalog_parse.c ${CLI_JSON_DIR}/json_strict.c
+                 ${CLI_JSON_DIR}/json_strict_dup.c
+                 ${CLI_JSON_DIR}/timefmt.c)
+  target_include_directories(test_cli_catalog_json PRIVATE ${CLI_JSON_DIR}
                              ${PROJECT_SOURCE_DIR}/include)
   target_link_libraries(test_cli_catalog_json PRIVATE PkgConfig::JSONC PkgConfig::CRITERION)
   add_test(NAME cli_catalog_json COMMAND test_cli_catalog_json --jobs 2)

@@ -23,9 +23,14 @@ function(concert_fuzz_target name corpus)
 endfunction()
 
 concert_fuzz_target(fuzz_uri uri concert_static)
-if(TARGET concert_examples_common)
-  concert_fuzz_target(fuzz_catalog catalog concert_examples_common concert_static)
-endif()
+# The catalog reader is the library's (lib/json/); the target calls it both
+# directly and through concert_catalog_load_json().
+concert_fuzz_target(fuzz_catalog catalog concert_static)
+foreach(t replay_fuzz_catalog fuzz_catalog)
+  if(TARGET ${t})
+    target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/lib/json)
+  endif()
+endforeach()
 if(TARGET concertd_api)
   concert_fuzz_target(fuzz_http http concertd_api concert_examples_common)
 endif()

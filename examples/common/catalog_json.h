@@ -1,54 +1,18 @@
 /*
- * Catalog JSON <-> concert_catalog, shared by concertd (--import, --demo) and
- * the concert CLI (import). Format:
- *
- * {"users":    [{"id": 1, "name": "Kim", "points": 0}],
- *  "concerts": [{"id": 1, "title": "...", "status": "OPEN",
- *                "schedules": [{"id": 10, "starts_at": "2026-12-24T19:00:00Z",
- *                               "seats": [{"from": 1, "to": 50, "grade": "R",
- *                                          "price": 80000}]}]}]}
+ * Catalog files and the demo catalog, shared by concertd (--import, --demo)
+ * and the concert CLI (import, demo). The format and the reader are the
+ * library's: concert_catalog_load_json() (<concert/catalog_json.h>).
  */
 #ifndef CONCERT_EXAMPLES_CATALOG_JSON_H
 #define CONCERT_EXAMPLES_CATALOG_JSON_H
 
 #include <concert/concert.h>
 
-/*
- * What the parser checks (JSON shape and types only; every rule about the
- * values, such as ids >= 1, to >= from, overlaps, duplicate ids, text
- * lengths, is concert_catalog_load()'s and named there in the same form):
- *  - strict RFC 8259 JSON: valid UTF-8, no single quotes, no raw control
- *    characters in strings, no trailing text, nesting at most 16 deep;
- *  - the root is an object; "users" and "concerts" are arrays (absent = []);
- *    "schedules" and "seats" likewise;
- *  - required: users[].id, .name; concerts[].id, .title, .status;
- *    schedules[].id, .starts_at; seats[].from, .to, .grade, .price;
- *    optional: users[].points (default 0);
- *  - integers are JSON integers (no fraction or exponent) within
- *    +-(2^53 - 1); strings contain no NUL; status is OPEN, PENDING or CLOSED;
- *    starts_at is RFC 3339 (see timefmt_parse);
- *  - unknown keys are errors, so that a typo never drops a field silently;
- *  - a key repeated in one object is an error (json-c would keep the last).
- */
-
-/* A parsed catalog; owns every string and array the catalog points into. */
-typedef struct catalog_doc catalog_doc;
-
-/*
- * Parse text (len bytes, need not be NUL-terminated; never reads a file).
- * On success *out is the caller's, to free with catalog_doc_free().
- * On failure *out = NULL and it returns CONCERT_EINVAL with err naming the
- * place ("concerts[0].schedules[1].starts_at: not an RFC 3339 time ..."),
- * or CONCERT_ENOMEM. err (errlen bytes, may be NULL) is always terminated.
- */
-int catalog_json_parse(catalog_doc **out, const char *text, size_t len, char *err,
-                       size_t errlen);
-
-/* The catalog inside doc, valid until catalog_doc_free(doc); NULL for NULL. */
-const concert_catalog *catalog_doc_catalog(const catalog_doc *doc);
-
-/* Free doc and everything its catalog points to. NULL is a no-op. */
-void catalog_doc_free(catalog_doc *doc);
+/* The reader itself (catalog_json_parse, catalog_doc_catalog,
+ * catalog_doc_free) is libconcert's (lib/json/catalog_parse.h), the one behind
+ * concert_catalog_load_json(); the concert CLI calls it directly to count what
+ * it loaded. */
+#include "catalog_parse.h"
 
 /*
  * Read all of path ("-" for stdin, at most 64 MiB) into *text (malloc'ed,
@@ -59,10 +23,10 @@ void catalog_doc_free(catalog_doc *doc);
 int catalog_json_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen);
 
 /*
- * Read path ("-" for stdin, at most 64 MiB), parse, and concert_catalog_load()
+ * Read path ("-" for stdin, at most 64 MiB) and concert_catalog_load_json()
  * it, all or nothing. Returns 0 or the libconcert code (CONCERT_EINVAL also
- * for a file that cannot be read); err gets the reader's, the parser's or
- * the library's message.
+ * for a file that cannot be read); err gets the file reader's message or the
+ * library's (concert_error_last()).
  */
 int catalog_json_load_file(concert_db *db, const char *path, char *err, size_t errlen);
 

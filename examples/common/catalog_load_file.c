@@ -1,7 +1,7 @@
 /*
- * Reading a catalog file (or stdin) and loading it into a store. Kept apart
- * from catalog_json.c so that the parser itself never touches files or the
- * library and can be fuzzed and unit-tested alone.
+ * Reading a catalog file (or stdin) and loading it into a store with the
+ * library's reader, concert_catalog_load_json(). Files are the programs'
+ * business, not the library's: it reads only buffers.
  */
 #include "catalog_json.h"
 
@@ -103,14 +103,9 @@ int catalog_json_load_file(concert_db *db, const char *path, char *err, size_t e
     if (rc != 0)
         return rc;
 
-    catalog_doc *doc = NULL;
-    rc = catalog_json_parse(&doc, text, len, err, errlen);
+    rc = concert_catalog_load_json(db, text, len);
     free(text);
-    if (rc != 0)
-        return rc;
-    rc = concert_catalog_load(db, catalog_doc_catalog(doc));
     if (rc != 0 && err != NULL && errlen > 0)
         (void)snprintf(err, errlen, "%s", concert_error_last()->message);
-    catalog_doc_free(doc);
     return rc;
 }

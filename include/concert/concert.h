@@ -14,6 +14,7 @@
 #include "db.h"
 #include "queue.h"
 #include "catalog.h"
+#include "catalog_json.h"
 #include "booking.h"
 #include "points.h"
 #include "admin.h"

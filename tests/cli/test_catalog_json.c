@@ -1,9 +1,9 @@
 /*
  * catalog_json_parse: the issue's example is accepted and read exactly;
  * each kind of bad input is refused with the offending place named.
- * Links only json-c and examples/common's parser (no store needed).
+ * Links only json-c and the reader's sources, lib/json/ (no store needed).
  */
-#include "catalog_json.h"
+#include "catalog_parse.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  * same "concerts[0].schedules[1].seats[0].to" form. Nothing here touches a
  * file or a store, so the parser can be fuzzed on a buffer.
  */
-#include "catalog_json.h"
+#include "catalog_parse.h"
 
 #include "json_strict.h"
 #include "timefmt.h"

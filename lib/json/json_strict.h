@@ -1,6 +1,8 @@
 /*
- * The one strict JSON reader of concertd and the concert CLI: request
- * bodies, catalogs and JWT headers and payloads all come through here.
+ * The one strict JSON reader: catalogs (concert_catalog_load_json()), and
+ * concertd's request bodies and JWT headers and payloads, all come through
+ * here. Internal to libconcert, exported for concertd and the CLI only: see
+ * tools_export.h.
  *
  * json-c builds the tree; on its own it also accepts things RFC 8259 does
  * not (single quotes, raw control characters in strings, NaN, Infinity, "1.")
@@ -11,13 +13,20 @@
  * whitespace after it, no key twice in one object (keys compared decoded, as
  * json-c stores them).
  */
-#ifndef CONCERT_EXAMPLES_JSON_STRICT_H
-#define CONCERT_EXAMPLES_JSON_STRICT_H
+#ifndef CONCERT_LIB_JSON_STRICT_H
+#define CONCERT_LIB_JSON_STRICT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
+
+#include "tools_export.h"
+
+#define json_strict_parse concert__json_strict_parse
+#define json_strict_find_duplicate concert__json_strict_find_duplicate
+#define json_strict_describe concert__json_strict_describe
+#define json_strict_int concert__json_strict_int
 
 /* The largest integer a JSON number carries exactly everywhere (2^53 - 1):
  * the bound for data other programs write (catalogs, JWT claims). */
@@ -55,7 +64,7 @@ typedef struct json_strict_error {
  * Returns 0 and *out (release it with json_object_put()), or -1 with
  * *out = NULL and err filled in.
  */
-int json_strict_parse(json_object **out, const char *text, size_t len, json_type expected,
+CONCERT__TOOLS_EXTERN int json_strict_parse(json_object **out, const char *text, size_t len, json_type expected,
                       int max_depth, json_strict_error *err);
 
 /*
@@ -63,11 +72,11 @@ int json_strict_parse(json_object **out, const char *text, size_t len, json_type
  * first repeat in document order, written to path (see json_strict_error).
  * Returns 1 if found, 0 if none, -1 when out of memory.
  */
-int json_strict_find_duplicate(const char *text, size_t len, char *path, size_t pathlen);
+CONCERT__TOOLS_EXTERN int json_strict_find_duplicate(const char *text, size_t len, char *path, size_t pathlen);
 
 /* A short English sentence for err, e.g. "nested too deeply", for callers
  * that do not format their own (request bodies). Static text. */
-const char *json_strict_describe(const json_strict_error *err);
+CONCERT__TOOLS_EXTERN const char *json_strict_describe(const json_strict_error *err);
 
 typedef enum json_int_status {
     JSON_INT_OK = 0,
@@ -81,7 +90,7 @@ typedef enum json_int_status {
  * INT64_MAX themselves count as out of range: json-c clamps larger numbers
  * to them). value may be NULL (then JSON_INT_NOT_INTEGER).
  */
-json_int_status json_strict_int(const json_object *value, int64_t min, int64_t max,
+CONCERT__TOOLS_EXTERN json_int_status json_strict_int(const json_object *value, int64_t min, int64_t max,
                                 int64_t *out);
 
 #endif
