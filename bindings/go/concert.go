@@ -9,6 +9,32 @@
 //	db, err := concert.Open("sqlite:app.db", concert.Options{HoldTTL: 5 * time.Minute})
 //	if err != nil { ... }
 //	defer db.Close()
+//
+// # Blocking calls
+//
+// Every DB method that reads or writes the store may wait on it: for a lock
+// (SQLite's file lock, PostgreSQL's row locks), a free pooled connection,
+// or an answer from the PostgreSQL server. The library bounds each such
+// wait by Options.BusyTimeout and each new PostgreSQL connection (in Open,
+// or a reconnect after a lost one) by Options.ConnectTimeout; past it the
+// call fails with ErrStorageBusy (ErrStorageUnavailable for a connection).
+// A call runs a few statements and the library may run it again (a
+// PostgreSQL serialization conflict, a connection lost before anything
+// could commit), so a whole call can take longer than one BusyTimeout; the
+// memory store never waits on a store. Backend, Now and DBStats never wait
+// on the store; Close waits for the calls in progress.
+//
+// To bound a whole call by the caller's own deadline, every blocking method
+// has an XxxContext variant taking a context.Context (PayContext,
+// ReserveContext, ..., and OpenContext), as database/sql has QueryContext.
+// When the context ends first it returns ctx.Err() at once. libconcert has
+// no way to interrupt a call, so the C call still runs to completion on its
+// own goroutine, within the bounds above, and its effect may land: a seat
+// held, points paid. Retry such a payment or charge with the same
+// idempotency key (Pay, PayOrder, Charge), which replays the first outcome
+// instead of paying twice; after an abandoned Reserve, look before retrying
+// (the hold may exist, and lapses after HoldTTL if unpaid). A context that
+// has already ended calls nothing. Close also waits for abandoned calls.
 package concert
 
 /*

@@ -72,6 +72,9 @@ func tokenInfoFromC(c *C.concert_token_info) TokenInfo {
 // (IsNew false). While the queue is scheduled a new token is pre-queued
 // until the opening lottery. Errors: ErrUserNotFound, ErrQueueClosed (the
 // queue is closed and the user has no live token), storage errors.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); QueueIssueContext bounds the whole call.
 func (db *DB) QueueIssue(userID int64) (TokenInfo, error) {
 	var out C.concert_token_info
 	err := db.call(func(h *C.concert_db) C.int {
@@ -85,6 +88,9 @@ func (db *DB) QueueIssue(userID int64) (TokenInfo, error) {
 
 // QueueStatus reports where token stands; polling keeps a WAITING token in
 // line. Errors: ErrTokenInvalid (unknown, expired, dropped or ended).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); QueueStatusContext bounds the whole call.
 func (db *DB) QueueStatus(token string) (TokenInfo, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -102,6 +108,9 @@ func (db *DB) QueueStatus(token string) (TokenInfo, error) {
 
 // QueueLeave ends token (leaving the line, or giving back the active slot).
 // Errors: ErrTokenInvalid.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); QueueLeaveContext bounds the whole call.
 func (db *DB) QueueLeave(token string) error {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -116,6 +125,9 @@ func (db *DB) QueueLeave(token string) error {
 // after it ended): for a server that must check that the caller it
 // authenticated owns the token presented. A pure read: it neither polls the
 // token nor runs admission. Errors: ErrTokenInvalid (malformed or unknown).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); TokenOwnerContext bounds the whole call.
 func (db *DB) TokenOwner(token string) (int64, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -157,6 +169,9 @@ func (s QueueStats) ETA() (time.Duration, bool) { return s.eta.get() }
 // QueueStats returns the current counts and settings. It is served from the
 // DB's cached view of the queue when that is younger than
 // Options.QueueRefresh (a refresh runs admission).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); QueueStatsContext bounds the whole call.
 func (db *DB) QueueStats() (QueueStats, error) {
 	var out C.concert_queue_stats
 	err := db.call(func(h *C.concert_db) C.int {
