@@ -37,7 +37,7 @@ run_postgres() {
         echo "CONCERT_TEST_PG_CONNINFO_FILE is not set" >&2
         exit 1
     fi
-    pg_tests='TestFlow|TestHoldExpiresWithFakeClock|TestRaceForOneSeat|TestQueueUpdate|TestQueueStates|TestScheduledOpening|TestPayOrder|TestRelease|TestHoldLimit|TestHistoryPage|TestTokenOwner|TestListVersions|TestPruneForgetsKeyedCharge|TestPruneLimit|TestSeatMap|TestDBStats'
+    pg_tests='TestFlow|TestHoldExpiresWithFakeClock|TestRaceForOneSeat|TestQueueUpdate|TestQueueStates|TestScheduledOpening|TestPayOrder|TestRelease|TestHoldLimit|TestHistoryPage|TestTokenOwner|TestListVersions|TestPruneForgetsKeyedCharge|TestPruneLimit|TestSeatMap|TestDBStats|TestETA|TestContextCancelDuringCall'
     want=$(echo "$pg_tests" | tr '|' '\n' | wc -l)
     status=0
     go test -race -count=1 -timeout 600s -v \
