@@ -36,6 +36,18 @@ Cflags: -I${PROJECT_SOURCE_DIR}/include
       # One Go build at a time: they share the cache and the machine's cores.
       RESOURCE_LOCK go_binding)
   endforeach()
+
+  # The README quickstart from a module of its own in a temporary directory
+  # (go.mod with require + replace to bindings/go), built against the
+  # library installed into a fresh prefix with `cmake --install` (the
+  # libconcert0 and libconcert-dev components), not against this build tree;
+  # run with LD_LIBRARY_PATH and again with an rpath. No build-tree .pc here.
+  add_test(NAME go_outside_module
+           COMMAND /bin/sh ${PROJECT_SOURCE_DIR}/bindings/go/run-tests.sh outside)
+  set_tests_properties(go_outside_module PROPERTIES
+    ENVIRONMENT "GOCACHE=${CONCERT_GO_WORK}/cache;GOPATH=${CONCERT_GO_WORK}/gopath;GOFLAGS=-mod=mod;GOPROXY=off;GO111MODULE=on;CGO_ENABLED=1;CONCERT_GO_BUILD_DIR=${CMAKE_BINARY_DIR};CMAKE_COMMAND=${CMAKE_COMMAND}"
+    TIMEOUT 900
+    RESOURCE_LOCK go_binding)
 endif()
 
 # The store tests once more on PostgreSQL, on the shared test server that

@@ -15,6 +15,9 @@ type User struct {
 }
 
 // Users lists every user in id order (administration).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); UsersContext bounds the whole call.
 func (db *DB) Users() ([]User, error) {
 	var list *C.concert_user_list
 	err := db.call(func(h *C.concert_db) C.int {
@@ -55,6 +58,9 @@ func (r VerifyReport) OK() bool { return len(r.Violations) == 0 }
 // balance the sum of its ledger, no seat both sold and held, ...). A nil
 // error means the check ran; see the report's Violations for what it found.
 // Errors: ErrNotSupported (the backend cannot verify).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); VerifyContext bounds the whole call.
 func (db *DB) Verify() (VerifyReport, error) {
 	var report *C.concert_verify_report
 	err := db.call(func(h *C.concert_db) C.int {
@@ -93,6 +99,9 @@ type PruneReport struct {
 // oldest first (0: all that are due). Stores also prune a little inside
 // their normal calls, so calling it is never required; it is for a quiet
 // hour. Errors: ErrInvalidArgument (a negative limit), storage errors.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); PruneContext bounds the whole call.
 func (db *DB) Prune(limit int) (PruneReport, error) {
 	if limit < 0 { // would wrap around in size_t
 		return PruneReport{}, newError(CodeInvalidArgument, "prune limit is negative")

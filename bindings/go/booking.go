@@ -57,6 +57,9 @@ func reservationFromC(c *C.concert_reservation) Reservation {
 // ErrHoldLimit. Errors: token errors, ErrScheduleNotFound,
 // ErrConcertNotBookable, ErrBookingClosed, ErrSeatNotFound, ErrSeatTaken,
 // ErrHoldLimit.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); ReserveContext bounds the whole call.
 func (db *DB) Reserve(token string, scheduleID, seat int64) (Reservation, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -76,6 +79,9 @@ func (db *DB) Reserve(token string, scheduleID, seat int64) (Reservation, error)
 // out reads back as ReservationExpired, a released one as
 // ReservationReleased. Errors: token errors,
 // ErrReservationNotFound, ErrForbidden (another user's).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); ReservationContext bounds the whole call.
 func (db *DB) Reservation(token string, reservationID int64) (Reservation, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -110,6 +116,9 @@ func paymentFromC(c *C.concert_payment) Payment {
 // is ErrInvalidArgument). Errors: token errors, ErrReservationNotFound,
 // ErrForbidden, ErrHoldExpired, ErrAlreadyPaid, ErrInsufficientPoints,
 // ErrIdempotencyKeyReused, ErrInvalidArgument; on error nothing changed.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); PayContext bounds the whole call.
 func (db *DB) Pay(token string, reservationID int64, idemKey string) (Payment, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -140,6 +149,9 @@ func (db *DB) Pay(token string, reservationID int64, idemKey string) (Payment, e
 // Pay; it covers the set of ids, so a retry with the same ids in another
 // order replays. Errors: as Pay, plus ErrInvalidArgument (no ids, too many,
 // a repeated id).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); PayOrderContext bounds the whole call.
 func (db *DB) PayOrder(token string, reservationIDs []int64, idemKey string) (Payment, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -171,6 +183,9 @@ func (db *DB) PayOrder(token string, reservationIDs []int64, idemKey string) (Pa
 // leaves the seat alone. It returns the reservation as it is after the
 // call. Errors: token errors, ErrReservationNotFound, ErrForbidden (another
 // user's), ErrAlreadyPaid; on error nothing changed.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); ReleaseContext bounds the whole call.
 func (db *DB) Release(token string, reservationID int64) (Reservation, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {

@@ -56,6 +56,9 @@ func concertsFromC(list *C.concert_concert_list) []Concert {
 
 // Concerts lists the OPEN concerts in id order. token must be ACTIVE.
 // Errors: ErrTokenInvalid, ErrTokenNotActive.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); ConcertsContext bounds the whole call.
 func (db *DB) Concerts(token string) ([]Concert, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -73,6 +76,9 @@ func (db *DB) Concerts(token string) ([]Concert, error) {
 
 // AllConcerts lists every concert whatever its status (administration; no
 // token).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); AllConcertsContext bounds the whole call.
 func (db *DB) AllConcerts() ([]Concert, error) {
 	var list *C.concert_concert_list
 	err := db.call(func(h *C.concert_db) C.int {
@@ -86,6 +92,9 @@ func (db *DB) AllConcerts() ([]Concert, error) {
 
 // Concert returns one OPEN concert. token must be ACTIVE.
 // Errors: as Concerts, plus ErrConcertNotFound and ErrConcertNotBookable.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); ConcertContext bounds the whole call.
 func (db *DB) Concert(token string, concertID int64) (Concert, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -104,6 +113,9 @@ func (db *DB) Concert(token string, concertID int64) (Concert, error) {
 // Schedules lists the bookable schedules of an OPEN concert in start-time
 // order, each with its count of free seats. token must be ACTIVE.
 // Errors: as Concert, plus ErrBookingClosed.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); SchedulesContext bounds the whole call.
 func (db *DB) Schedules(token string, concertID int64) ([]Schedule, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -133,6 +145,9 @@ func (db *DB) Schedules(token string, concertID int64) ([]Schedule, error) {
 // Seats lists the free seats of a bookable schedule in seat-number order.
 // token must be ACTIVE. Errors: token errors, ErrScheduleNotFound,
 // ErrConcertNotBookable, ErrBookingClosed.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); SeatsContext bounds the whole call.
 func (db *DB) Seats(token string, scheduleID int64) ([]Seat, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -189,6 +204,9 @@ func listVersion(f func(out *C.concert_list_version, h *C.concert_db, token *C.c
 // before the list it labels: a change in between then gives the next caller
 // a different version, never a stale list under a current one.
 // Errors: those of Seats, checked in the same order.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); SeatsVersionContext bounds the whole call.
 func (db *DB) SeatsVersion(token string, scheduleID int64) (ListVersion, error) {
 	return listVersion(func(out *C.concert_list_version, h *C.concert_db, t *C.char) C.int {
 		return C.concert_seats_version(out, h, t, C.int64_t(scheduleID))
@@ -198,6 +216,9 @@ func (db *DB) SeatsVersion(token string, scheduleID int64) (ListVersion, error) 
 // SchedulesVersion is the version of Schedules' list (free counts included),
 // as SeatsVersion. Errors: those of Concert (ErrBookingClosed is left to
 // Schedules).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); SchedulesVersionContext bounds the whole call.
 func (db *DB) SchedulesVersion(token string, concertID int64) (ListVersion, error) {
 	return listVersion(func(out *C.concert_list_version, h *C.concert_db, t *C.char) C.int {
 		return C.concert_schedules_version(out, h, t, C.int64_t(concertID))
@@ -283,6 +304,9 @@ func (a *cArena) free() {
 // message names the offending field, e.g.
 // "concerts[0].schedules[1].seats[0].to: must be >= from"), ErrConflict (an
 // id already in the store).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); LoadCatalogContext bounds the whole call.
 func (db *DB) LoadCatalog(cat Catalog) error {
 	var arena cArena
 	defer arena.free()

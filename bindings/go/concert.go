@@ -9,6 +9,32 @@
 //	db, err := concert.Open("sqlite:app.db", concert.Options{HoldTTL: 5 * time.Minute})
 //	if err != nil { ... }
 //	defer db.Close()
+//
+// # Blocking calls
+//
+// Every DB method that reads or writes the store may wait on it: for a lock
+// (SQLite's file lock, PostgreSQL's row locks), a free pooled connection,
+// or an answer from the PostgreSQL server. The library bounds each such
+// wait by Options.BusyTimeout and each new PostgreSQL connection (in Open,
+// or a reconnect after a lost one) by Options.ConnectTimeout; past it the
+// call fails with ErrStorageBusy (ErrStorageUnavailable for a connection).
+// A call runs a few statements and the library may run it again (a
+// PostgreSQL serialization conflict, a connection lost before anything
+// could commit), so a whole call can take longer than one BusyTimeout; the
+// memory store never waits on a store. Backend, Now and DBStats never wait
+// on the store; Close waits for the calls in progress.
+//
+// To bound a whole call by the caller's own deadline, every blocking method
+// has an XxxContext variant taking a context.Context (PayContext,
+// ReserveContext, ..., and OpenContext), as database/sql has QueryContext.
+// When the context ends first it returns ctx.Err() at once. libconcert has
+// no way to interrupt a call, so the C call still runs to completion on its
+// own goroutine, within the bounds above, and its effect may land: a seat
+// held, points paid. Retry such a payment or charge with the same
+// idempotency key (Pay, PayOrder, Charge), which replays the first outcome
+// instead of paying twice; after an abandoned Reserve, look before retrying
+// (the hold may exist, and lapses after HoldTTL if unpaid). A context that
+// has already ended calls nothing. Close also waits for abandoned calls.
 package concert
 
 /*
@@ -21,8 +47,6 @@ import "C"
 
 import (
 	"bytes"
-	"fmt"
-	"math"
 	"runtime"
 	"runtime/cgo"
 	"strings"
@@ -38,13 +62,18 @@ const HeaderVersion = C.CONCERT_VERSION_STRING
 func Version() string { return C.GoString(C.concert_version_string()) }
 
 // Options configure Open. The zero value of every field means the library's
-// default (shown in brackets).
+// default. Ranges and defaults are the library's, never written here: see
+// OptionsInfo (or include/concert/options.h), which gives each field's C
+// name, default, minimum and maximum; Open refuses a value out of range with
+// ErrInvalidArgument and the library's message, which names the C field
+// (e.g. "options.hold_ttl_ms: ..."). Durations pass to the library in whole
+// milliseconds; a positive one below 1 ms counts as 1 ms.
 type Options struct {
-	MaxActive     int64         // ACTIVE tokens at once [1000]
-	ActiveTTL     time.Duration // lifetime of an ACTIVE token [10m]
-	WaitTTL       time.Duration // a WAITING token not polled this long is dropped [5m]
-	HoldTTL       time.Duration // lifetime of a seat hold [5m]
-	BookingCutoff time.Duration // booking ends this long after a schedule starts [20m]
+	MaxActive     int64         // ACTIVE tokens at once (seeds a new store's queue settings)
+	ActiveTTL     time.Duration // lifetime of an ACTIVE token
+	WaitTTL       time.Duration // a WAITING token not polled this long is dropped
+	HoldTTL       time.Duration // lifetime of a seat hold
+	BookingCutoff time.Duration // booking ends this long after a schedule starts
 
 	// Clock, if set, is the store's notion of "now" (tests move a fake clock
 	// instead of sleeping). It is called from inside libconcert, once per
@@ -53,33 +82,37 @@ type Options struct {
 	// library's own real-time clock, with no call into Go.
 	Clock func() time.Time
 
-	PoolSize       int           // PostgreSQL connections, SQLite readers [8]
-	BusyTimeout    time.Duration // wait on a locked store before ErrStorageBusy [5s]
-	ConnectTimeout time.Duration // PostgreSQL connect timeout [3s]
+	PoolSize int // PostgreSQL connections, SQLite read connections
+	// BusyTimeout bounds each wait of a call on the store: a lock (SQLite,
+	// PostgreSQL's lock_timeout), a free pooled connection, an answer from
+	// the server (PostgreSQL's statement_timeout); past it the call fails
+	// with ErrStorageBusy. See "Blocking calls" in the package doc.
+	BusyTimeout time.Duration
+	// ConnectTimeout bounds each new PostgreSQL connection (Open, and a
+	// reconnect inside a call after a connection was lost).
+	ConnectTimeout time.Duration
 
-	// AdmitPerMinute caps new admissions per minute [0: unlimited]. Like
+	// AdmitPerMinute caps new admissions per minute (zero: unlimited). Like
 	// MaxActive it only seeds a store that has no queue settings yet (a new
 	// one); after that the store's settings rule (DB.QueueUpdate).
 	AdmitPerMinute int64
-	// QueueRefresh is how old the DB's cached view of the queue may get
-	// [250ms]; at most a minute. QueueRefreshAlways reads the store on
-	// every call.
+	// QueueRefresh is how old the DB's cached view of the queue may get.
+	// QueueRefreshAlways reads the store on every call.
 	QueueRefresh time.Duration
 	// MaxHoldsPerUser caps the live seat holds one user may have at once,
-	// across the store [4]; at most 1,000,000. NoHoldLimit turns the limit
-	// off. A concert's own CatalogConcert.MaxPerUser replaces it for that
-	// concert. A new hold past it fails with ErrHoldLimit.
+	// across the store. NoHoldLimit turns the limit off. A concert's own
+	// CatalogConcert.MaxPerUser replaces it for that concert. A new hold
+	// past it fails with ErrHoldLimit.
 	MaxHoldsPerUser int64
 	// Retention is how long idempotency records and ended tokens are kept
-	// so that retries replay [24h]; at least a second, at most 366 days
-	// (else ErrInvalidArgument from Open). After it a retry is a new request
-	// (see DB.Prune).
+	// so that retries replay. After it a retry is a new request (see
+	// DB.Prune).
 	Retention time.Duration
 }
 
 // NoHoldLimit, as Options.MaxHoldsPerUser, lets a user hold any number of
 // seats (the library's max_holds_per_user = 0; a zero field means the
-// default, 4).
+// default).
 const NoHoldLimit int64 = -1
 
 // QueueRefreshAlways, as Options.QueueRefresh, turns the DB's cached view of
@@ -106,33 +139,7 @@ func Open(uri string, opts Options) (*DB, error) {
 	if rc := C.concert_options_init(&copts, C.CONCERT_OPTIONS_VERSION); rc < 0 {
 		return nil, newError(Code(rc), "concert_options_init failed: header and library disagree")
 	}
-	copts.max_active = C.int64_t(opts.MaxActive)
-	copts.active_ttl_ms = durationMs(opts.ActiveTTL)
-	copts.wait_ttl_ms = durationMs(opts.WaitTTL)
-	copts.hold_ttl_ms = durationMs(opts.HoldTTL)
-	copts.booking_cutoff_ms = durationMs(opts.BookingCutoff)
-	copts.admit_per_minute = C.int64_t(opts.AdmitPerMinute)
-	copts.retention_ms = durationMs(opts.Retention)
-	switch {
-	case opts.QueueRefresh == QueueRefreshAlways:
-		copts.queue_refresh_ms = 0
-	case opts.QueueRefresh != 0: // zero keeps the initialiser's default
-		copts.queue_refresh_ms = durationMs(opts.QueueRefresh)
-	}
-	switch {
-	case opts.MaxHoldsPerUser == NoHoldLimit:
-		copts.max_holds_per_user = 0
-	case opts.MaxHoldsPerUser != 0: // zero keeps the initialiser's default
-		copts.max_holds_per_user = C.int64_t(opts.MaxHoldsPerUser)
-	}
-	var err error
-	if copts.pool_size, err = int32Field("PoolSize", int64(opts.PoolSize)); err != nil {
-		return nil, err
-	}
-	if copts.busy_timeout_ms, err = int32Field("BusyTimeout", int64(durationMs(opts.BusyTimeout))); err != nil {
-		return nil, err
-	}
-	if copts.connect_timeout_ms, err = int32Field("ConnectTimeout", int64(durationMs(opts.ConnectTimeout))); err != nil {
+	if err := fillOptions(&copts, opts); err != nil {
 		return nil, err
 	}
 	curi, err := cstring("uri", uri)
@@ -222,19 +229,12 @@ func concertGoClock(h C.uintptr_t) C.int64_t {
 // durationMs converts to whole milliseconds, rounding a positive duration
 // below 1ms up to 1ms so that it does not silently become "default" (0).
 // Negative values pass through for the library to reject.
-func durationMs(d time.Duration) C.int64_t {
+func durationMs(d time.Duration) int64 {
 	ms := d.Milliseconds()
 	if d > 0 && d%time.Millisecond != 0 {
 		ms++
 	}
-	return C.int64_t(ms)
-}
-
-func int32Field(name string, v int64) (C.int32_t, error) {
-	if v < math.MinInt32 || v > math.MaxInt32 {
-		return 0, newError(CodeInvalidArgument, fmt.Sprintf("options.%s: %d is out of range", name, v))
-	}
-	return C.int32_t(v), nil
+	return ms
 }
 
 // optionalKey is an idempotency key for C: NULL for "" (no key; Go strings

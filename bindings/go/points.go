@@ -43,6 +43,9 @@ type HistoryPage struct {
 // amount return the first result without a second charge. Errors:
 // ErrUserNotFound, ErrInvalidAmount, ErrIdempotencyKeyReused,
 // ErrInvalidArgument (a malformed key).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); ChargeContext bounds the whole call.
 func (db *DB) Charge(userID, amount int64, idemKey string) (int64, error) {
 	ckey, err := optionalKey(idemKey)
 	if err != nil {
@@ -59,6 +62,9 @@ func (db *DB) Charge(userID, amount int64, idemKey string) (int64, error) {
 }
 
 // Balance is userID's balance in points. Errors: ErrUserNotFound.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); BalanceContext bounds the whole call.
 func (db *DB) Balance(userID int64) (int64, error) {
 	var balance C.int64_t
 	err := db.call(func(h *C.concert_db) C.int {
@@ -72,6 +78,9 @@ func (db *DB) Balance(userID int64) (int64, error) {
 
 // History is userID's whole ledger, newest first. For a long ledger prefer
 // HistoryPage. Errors: ErrUserNotFound.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); HistoryContext bounds the whole call.
 func (db *DB) History(userID int64) ([]LedgerEntry, error) {
 	var list *C.concert_ledger_list
 	err := db.call(func(h *C.concert_db) C.int {
@@ -99,6 +108,9 @@ func (db *DB) History(userID int64) ([]LedgerEntry, error) {
 //
 // Errors: ErrInvalidArgument (limit or beforeID out of range),
 // ErrUserNotFound.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); HistoryPageContext bounds the whole call.
 func (db *DB) HistoryPage(userID, beforeID int64, limit int) (HistoryPage, error) {
 	if limit < 0 { // would wrap around in size_t
 		return HistoryPage{}, newError(CodeInvalidArgument, "history page limit is negative")

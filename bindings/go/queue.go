@@ -17,12 +17,34 @@ type TokenInfo struct {
 	// while pre-queued (joined a scheduled queue before its opening
 	// lottery gave it a place).
 	Position int64
-	// ETA is the estimated wait; negative when unknown or ACTIVE.
-	ETA time.Duration
 	// ExpiresAt: ACTIVE, the end of the token's lifetime; WAITING, when it
 	// is dropped unless polled with QueueStatus.
 	ExpiresAt time.Time
+
+	eta etaValue // see ETA
 }
+
+// ETA is the estimated wait before the token is admitted, and whether there
+// is an estimate: false for an ACTIVE token and while the library has none
+// (no admission rate yet, a paused or scheduled queue, a pre-queued token).
+func (t TokenInfo) ETA() (time.Duration, bool) { return t.eta.get() }
+
+// etaValue is an estimated wait the library may not know (its eta_ms is
+// then negative). A Go duration of -1ns for "unknown" read as a real (if
+// odd) wait, so callers get the pair ETA() returns instead.
+type etaValue struct {
+	d     time.Duration
+	known bool
+}
+
+func etaFromMs(ms C.int64_t) etaValue {
+	if ms < 0 {
+		return etaValue{}
+	}
+	return etaValue{d: time.Duration(ms) * time.Millisecond, known: true}
+}
+
+func (e etaValue) get() (time.Duration, bool) { return e.d, e.known }
 
 // PositionPrequeue is the Position of a pre-queued token.
 const PositionPrequeue = C.CONCERT_POSITION_PREQUEUE
@@ -35,18 +57,14 @@ func (t TokenInfo) Active() bool { return t.State == TokenActive }
 func (t TokenInfo) Prequeued() bool { return t.Position == PositionPrequeue }
 
 func tokenInfoFromC(c *C.concert_token_info) TokenInfo {
-	eta := time.Duration(-1)
-	if c.eta_ms >= 0 {
-		eta = time.Duration(c.eta_ms) * time.Millisecond
-	}
 	return TokenInfo{
 		Token:     fixedString(c.token[:]),
 		UserID:    int64(c.user_id),
 		State:     TokenState(c.state),
 		IsNew:     c.is_new != 0,
 		Position:  int64(c.position),
-		ETA:       eta,
 		ExpiresAt: fromMs(c.expires_at),
+		eta:       etaFromMs(c.eta_ms),
 	}
 }
 
@@ -54,6 +72,9 @@ func tokenInfoFromC(c *C.concert_token_info) TokenInfo {
 // (IsNew false). While the queue is scheduled a new token is pre-queued
 // until the opening lottery. Errors: ErrUserNotFound, ErrQueueClosed (the
 // queue is closed and the user has no live token), storage errors.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); QueueIssueContext bounds the whole call.
 func (db *DB) QueueIssue(userID int64) (TokenInfo, error) {
 	var out C.concert_token_info
 	err := db.call(func(h *C.concert_db) C.int {
@@ -67,6 +88,9 @@ func (db *DB) QueueIssue(userID int64) (TokenInfo, error) {
 
 // QueueStatus reports where token stands; polling keeps a WAITING token in
 // line. Errors: ErrTokenInvalid (unknown, expired, dropped or ended).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); QueueStatusContext bounds the whole call.
 func (db *DB) QueueStatus(token string) (TokenInfo, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -84,6 +108,9 @@ func (db *DB) QueueStatus(token string) (TokenInfo, error) {
 
 // QueueLeave ends token (leaving the line, or giving back the active slot).
 // Errors: ErrTokenInvalid.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); QueueLeaveContext bounds the whole call.
 func (db *DB) QueueLeave(token string) error {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -98,6 +125,9 @@ func (db *DB) QueueLeave(token string) error {
 // after it ended): for a server that must check that the caller it
 // authenticated owns the token presented. A pure read: it neither polls the
 // token nor runs admission. Errors: ErrTokenInvalid (malformed or unknown).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); TokenOwnerContext bounds the whole call.
 func (db *DB) TokenOwner(token string) (int64, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
@@ -127,14 +157,21 @@ type QueueStats struct {
 	Prequeued       int64     // tokens waiting for the opening lottery
 	// AdmitRate is the recent admissions per minute; 0 when unknown.
 	AdmitRate float64
-	// ETA is the estimated wait at the back of the line; negative when
-	// unknown (no rate yet, paused, scheduled).
-	ETA time.Duration
+
+	eta etaValue // see ETA
 }
+
+// ETA is the estimated wait at the back of the line, and whether there is
+// an estimate: false while the library has none (no admission rate yet, a
+// paused or scheduled queue).
+func (s QueueStats) ETA() (time.Duration, bool) { return s.eta.get() }
 
 // QueueStats returns the current counts and settings. It is served from the
 // DB's cached view of the queue when that is younger than
 // Options.QueueRefresh (a refresh runs admission).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); QueueStatsContext bounds the whole call.
 func (db *DB) QueueStats() (QueueStats, error) {
 	var out C.concert_queue_stats
 	err := db.call(func(h *C.concert_db) C.int {
@@ -142,10 +179,6 @@ func (db *DB) QueueStats() (QueueStats, error) {
 	})
 	if err != nil {
 		return QueueStats{}, err
-	}
-	eta := time.Duration(-1)
-	if out.eta_ms >= 0 {
-		eta = time.Duration(out.eta_ms) * time.Millisecond
 	}
 	return QueueStats{
 		Active:          int64(out.active),
@@ -159,7 +192,7 @@ func (db *DB) QueueStats() (QueueStats, error) {
 		Prequeued:       int64(out.prequeued),
 		// admit_rate_mps counts admissions per 1000 s.
 		AdmitRate: float64(out.admit_rate_mps) * 60 / 1000,
-		ETA:       eta,
+		eta:       etaFromMs(out.eta_ms),
 	}, nil
 }
 

@@ -46,6 +46,9 @@ type QueueUpdate struct {
 func Int64(v int64) *int64 { return &v }
 
 // QueueSettings reads the shared settings from the store (no cache).
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); QueueSettingsContext bounds the whole call.
 func (db *DB) QueueSettings() (QueueSettings, error) {
 	var out C.concert_queue_settings
 	err := db.call(func(h *C.concert_db) C.int {
@@ -64,6 +67,9 @@ func (db *DB) QueueSettings() (QueueSettings, error) {
 // Errors: ErrInvalidArgument (nothing to change, a value out of range,
 // OpensAt not in the future, an unknown state), ErrConflict (ExpectState not
 // met), storage errors. Nothing changes on error.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); QueueUpdateContext bounds the whole call.
 func (db *DB) QueueUpdate(u QueueUpdate) (QueueSettings, error) {
 	var cu C.concert_queue_update
 	if rc := C.concert_queue_update_init(&cu, C.CONCERT_QUEUE_UPDATE_VERSION); rc < 0 {
@@ -98,24 +104,36 @@ func (db *DB) QueueUpdate(u QueueUpdate) (QueueSettings, error) {
 
 // Pause stops admission ("queue all"): joins still queue, nobody is
 // admitted, ACTIVE tokens keep going.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); PauseContext bounds the whole call.
 func (db *DB) Pause() error {
 	return db.call(func(h *C.concert_db) C.int { return C.concert_queue_pause(h) })
 }
 
 // Resume admits again after Pause. Errors: ErrConflict unless the queue is
 // paused.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); ResumeContext bounds the whole call.
 func (db *DB) Resume() error {
 	return db.call(func(h *C.concert_db) C.int { return C.concert_queue_resume(h) })
 }
 
 // CloseQueue refuses new joins (ErrQueueClosed); tokens already in line
 // keep their place. (Close closes the DB itself.)
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); CloseQueueContext bounds the whole call.
 func (db *DB) CloseQueue() error {
 	return db.call(func(h *C.concert_db) C.int { return C.concert_queue_close(h) })
 }
 
 // OpenQueue opens the queue now, from any state; a scheduled queue runs its
 // opening lottery at once.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); OpenQueueContext bounds the whole call.
 func (db *DB) OpenQueue() error {
 	return db.call(func(h *C.concert_db) C.int { return C.concert_queue_open(h) })
 }
@@ -124,6 +142,9 @@ func (db *DB) OpenQueue() error {
 // pre-queued, and at opensAt they are put in line in a uniformly random
 // order, ahead of later joins. Errors: ErrInvalidArgument when opensAt is
 // not in the future.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); ScheduleContext bounds the whole call.
 func (db *DB) Schedule(opensAt time.Time) error {
 	ms := toMs(opensAt)
 	return db.call(func(h *C.concert_db) C.int { return C.concert_queue_schedule(h, ms) })

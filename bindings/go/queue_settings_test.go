@@ -168,7 +168,7 @@ func TestQueueStates(t *testing.T) {
 		}
 		clock.Advance(time.Second) // past the refresh interval: counts are read again
 		if s := must(db.QueueStats()).in(t); s.State != QueuePaused || s.Active != 0 ||
-			s.Waiting != 1 || s.ETA >= 0 {
+			s.Waiting != 1 || etaKnown(s.ETA()) {
 			t.Errorf("QueueStats while paused: %+v", s)
 		}
 		if err := db.Resume(); err != nil || state() != QueueOpen {
@@ -220,7 +220,7 @@ func TestScheduledOpening(t *testing.T) {
 		for _, user := range []int64{alice, bob, carol} {
 			tok := must(db.QueueIssue(user)).in(t)
 			if !tok.Prequeued() || tok.State != TokenWaiting || tok.Position != PositionPrequeue ||
-				tok.ETA >= 0 {
+				etaKnown(tok.ETA()) {
 				t.Fatalf("join before the opening: %+v", tok)
 			}
 			early = append(early, tok)

@@ -43,6 +43,9 @@ type SeatState struct {
 // Seats lists at the same moment, so SeatsVersion labels the map too. It
 // never says whose a hold is. token must be ACTIVE. Errors: those of Seats,
 // checked in the same order.
+//
+// Blocks on the store at most Options.BusyTimeout per wait (see "Blocking
+// calls" in the package doc); SeatMapContext bounds the whole call.
 func (db *DB) SeatMap(token string, scheduleID int64) ([]SeatState, error) {
 	ctoken, err := cstring("token", token)
 	if err != nil {
