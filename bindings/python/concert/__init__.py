@@ -22,7 +22,8 @@ from .errors import (AlreadyPaid, BookingClosed, ConcertNotBookable, ConcertNotF
                      StorageUnavailable, TokenInvalid, TokenNotActive, UserNotFound,
                      error_class)
 from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType,
-                      ListVersion, Payment, PruneReport, QueueSettings, QueueState, QueueStats,
+                      ListVersion, NamedIntEnum, Payment, PruneReport, QueueSettings,
+                      QueueState, QueueStats,
                       Reservation, ReservationStatus, Schedule, Seat, SeatState, SeatStatus,
                       DBStats, Token, TokenState, User, VerifyReport)
 
@@ -45,7 +46,7 @@ __all__ = [
     "BINDING_VERSION", "LibraryError",
     "Catalog", "CatalogConcert", "CatalogSchedule", "CatalogUser", "SeatRange",
     "Concert", "ConcertStatus", "HistoryPage", "LedgerEntry", "LedgerType", "ListVersion",
-    "Payment", "PruneReport", "QueueSettings",
+    "NamedIntEnum", "Payment", "PruneReport", "QueueSettings",
     "QueueState", "QueueStats",
     "Reservation", "ReservationStatus", "Schedule", "Seat", "SeatState", "SeatStatus", "DBStats",
     "Token", "TokenState", "User", "VerifyReport",
