@@ -13,6 +13,7 @@ See bindings/python/README.md for loading order, errors and threading.
 from ._native import BINDING_VERSION, LibraryError, load_library
 from .catalog import Catalog, CatalogConcert, CatalogSchedule, CatalogUser, SeatRange
 from .db import Clock, Database, open
+from .options import OptionInfo, option_info, options_info
 from .errors import (AlreadyPaid, BookingClosed, ConcertNotBookable, ConcertNotFound, Conflict,
                      DatabaseClosed, Error, Forbidden, HoldExpired, HoldLimit, HoldLimitError,
                      IdempotencyKeyReused,
@@ -42,7 +43,7 @@ def library_path() -> str:
 
 
 __all__ = [
-    "open", "Database", "Clock", "load_library", "library_version", "library_path",
+    "open", "Database", "Clock", "OptionInfo", "options_info", "option_info", "load_library", "library_version", "library_path",
     "BINDING_VERSION", "LibraryError",
     "Catalog", "CatalogConcert", "CatalogSchedule", "CatalogUser", "SeatRange",
     "Concert", "ConcertStatus", "HistoryPage", "LedgerEntry", "LedgerType", "ListVersion",

@@ -19,9 +19,7 @@ BINDING_VERSION = (0, 3, 0)
 OPTIONS_VERSION = 4   # CONCERT_OPTIONS_VERSION
 CATALOG_VERSION = 2   # CONCERT_CATALOG_VERSION
 QUEUE_UPDATE_VERSION = 1        # CONCERT_QUEUE_UPDATE_VERSION
-DEFAULT_QUEUE_REFRESH_MS = 250  # CONCERT_DEFAULT_QUEUE_REFRESH_MS
 DB_STATS_VERSION = 1            # CONCERT_DB_STATS_VERSION
-DEFAULT_MAX_HOLDS_PER_USER = 4  # CONCERT_DEFAULT_MAX_HOLDS_PER_USER
 POSITION_PREQUEUE = -1          # CONCERT_POSITION_PREQUEUE
 ORDER_MAX = 64                  # CONCERT_ORDER_MAX
 HISTORY_PAGE_MAX = 1000         # CONCERT_HISTORY_PAGE_MAX
@@ -48,6 +46,21 @@ RANDOM_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p,
 
 class ConcertError(ctypes.Structure):
     _fields_ = [("code", ctypes.c_int), ("message", ctypes.c_char_p)]
+
+
+class OptionInfo(ctypes.Structure):
+    """concert_option_info: one row of the library's table of option ranges
+    and defaults. Only ever read through the pointer the library returns
+    (fields may be appended; never copied or indexed as an array)."""
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("unit", ctypes.c_char_p),
+        ("default_value", i64),
+        ("min", i64),
+        ("max", i64),
+        ("zero_means", ctypes.c_char_p),
+        ("summary", ctypes.c_char_p),
+    ]
 
 
 class Options(ctypes.Structure):
@@ -311,6 +324,10 @@ PROTOTYPES = {
     "concert_strerror": (c_char_p, [c_int]),
     "concert_error_name": (c_char_p, [c_int]),
     "concert_options_init": (c_int, [P(Options), ctypes.c_uint]),
+    "concert_options_info": (P(OptionInfo), [size_t]),
+    "concert_options_info_find": (P(OptionInfo), [c_char_p]),
+    "concert_option_check": (c_int, [c_char_p, i64]),
+    "concert_options_validate": (c_int, [P(Options)]),
     "concert_open": (c_int, [P(db_p), c_char_p, P(Options)]),
     "concert_close": (None, [db_p]),
     "concert_backend_name": (c_char_p, [db_p]),
