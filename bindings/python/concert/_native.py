@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import subprocess
 import threading
 from pathlib import Path
 from typing import Optional
@@ -397,12 +398,38 @@ _lib_path: Optional[str] = None
 
 
 def _build_tree_candidates() -> list:
-    # bindings/python/concert/_native.py -> the repository root is parents[3];
-    # the brief's "../../build/lib relative to the package source" is that
-    # root's build/lib. Only meaningful when running from a source checkout.
+    # bindings/python/concert/_native.py -> the repository root is parents[3].
+    # Only when this package really sits in a source checkout: an installed
+    # copy (site-packages) has no build tree above it.
     root = Path(__file__).resolve().parents[3]
+    if not (root / "include" / "concert" / "concert.h").is_file():
+        return []
     libdir = root / "build" / "lib"
-    return [str(libdir / "libconcert.so.0"), str(libdir / "libconcert.so")]
+    return [str(p) for p in (libdir / "libconcert.so.0", libdir / "libconcert.so")
+            if p.exists()]
+
+
+def _pkg_config_candidates(tried: list) -> list:
+    # libconcert.pc's libdir: where `cmake --install` (any prefix, found
+    # through PKG_CONFIG_PATH) or a -dev package put the library.
+    try:
+        proc = subprocess.run(["pkg-config", "--variable=libdir", "libconcert"],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        tried.append(f"  pkg-config: not usable ({exc})")
+        return []
+    libdir = proc.stdout.strip()
+    if proc.returncode != 0 or not libdir:
+        detail = proc.stderr.strip().splitlines()
+        tried.append("  pkg-config: libconcert not found"
+                     + (f" ({detail[0]})" if detail else "") + "; set PKG_CONFIG_PATH")
+        return []
+    paths = [os.path.normpath(os.path.join(libdir, name))
+             for name in ("libconcert.so.0", "libconcert.so")]
+    found = [p for p in paths if os.path.exists(p)]
+    if not found:
+        tried.append(f"  pkg-config: libdir {libdir} holds no libconcert.so.0")
+    return found
 
 
 def _system_candidates() -> list:
@@ -452,9 +479,12 @@ def load_library(path: Optional[str] = None) -> str:
     """Load libconcert and return the path or name it was loaded from.
 
     Order: ``path`` if given (nothing else is tried); then the environment
-    variable ``CONCERT_LIBRARY``; then the source checkout's ``build/lib``
-    (for development); then the system library path
-    (``ctypes.util.find_library("concert")``, then ``libconcert.so.0``).
+    variable ``CONCERT_LIBRARY`` (likewise alone); then, when this package
+    sits in a source checkout, its ``build/lib`` (for development); then
+    the ``libdir`` of ``pkg-config libconcert`` (an install prefix on
+    ``PKG_CONFIG_PATH``); then the system loader's search
+    (``ctypes.util.find_library("concert")``, then ``libconcert.so.0``:
+    ldconfig'd prefixes such as /usr/local, ``LD_LIBRARY_PATH``).
 
     Calling it again after a successful load returns the loaded path when
     ``path`` is None or the same; loading a second, different library into
@@ -471,17 +501,16 @@ def load_library(path: Optional[str] = None) -> str:
             raise LibraryError(
                 f"libconcert is already loaded from {_lib_path}; "
                 f"cannot switch to {os.fspath(path)} in the same process")
+        tried: list = []
+        env = os.environ.get("CONCERT_LIBRARY")
         if path is not None:
             candidates = [("argument", os.fspath(path))]
+        elif env:
+            candidates = [("CONCERT_LIBRARY", env)]
         else:
-            candidates = []
-            env = os.environ.get("CONCERT_LIBRARY")
-            if env:
-                candidates.append(("CONCERT_LIBRARY", env))
-            candidates += [("build tree", p) for p in _build_tree_candidates()
-                           if os.path.exists(p)]
+            candidates = [("build tree", p) for p in _build_tree_candidates()]
+            candidates += [("pkg-config", p) for p in _pkg_config_candidates(tried)]
             candidates += [("system", p) for p in _system_candidates()]
-        tried = []
         for origin, candidate in candidates:
             try:
                 lib = _try_load(candidate)
@@ -497,8 +526,9 @@ def load_library(path: Optional[str] = None) -> str:
             return candidate
         raise LibraryError(
             "cannot load libconcert; tried:\n" + "\n".join(tried) +
-            "\nPass concert.load_library(PATH), set CONCERT_LIBRARY, build the "
-            "library (build/lib) or install it on the system library path.")
+            "\nPass concert.load_library(PATH), set CONCERT_LIBRARY to the library "
+            "file, or install libconcert (cmake --install) and put its "
+            "lib/pkgconfig on PKG_CONFIG_PATH, or on the loader's path (ldconfig).")
 
 
 def lib() -> ctypes.CDLL:
