@@ -11,7 +11,8 @@ See bindings/python/README.md for loading order, errors and threading.
 """
 
 from ._native import BINDING_VERSION, LibraryError, load_library
-from .catalog import Catalog, CatalogConcert, CatalogSchedule, CatalogUser, SeatRange
+from .catalog import (Catalog, CatalogConcert, CatalogSchedule, CatalogSource, CatalogUser,
+                      SeatRange, catalog_json)
 from .db import Clock, Database, open
 from .options import OptionInfo, option_info, options_info
 from .errors import (AlreadyPaid, BookingClosed, ConcertNotBookable, ConcertNotFound, Conflict,
@@ -45,7 +46,8 @@ def library_path() -> str:
 __all__ = [
     "open", "Database", "Clock", "OptionInfo", "options_info", "option_info", "load_library", "library_version", "library_path",
     "BINDING_VERSION", "LibraryError",
-    "Catalog", "CatalogConcert", "CatalogSchedule", "CatalogUser", "SeatRange",
+    "Catalog", "CatalogConcert", "CatalogSchedule", "CatalogSource", "CatalogUser", "SeatRange",
+    "catalog_json",
     "Concert", "ConcertStatus", "HistoryPage", "LedgerEntry", "LedgerType", "ListVersion",
     "NamedIntEnum", "Payment", "PruneReport", "QueueSettings",
     "QueueState", "QueueStats",

@@ -384,6 +384,14 @@ PROTOTYPES = {
 }
 
 
+# Functions a newer libconcert has and this binding uses when present; a
+# library without them still loads (the binding keeps its older path).
+OPTIONAL_PROTOTYPES = {
+    # catalog_json.h: the library's own catalog JSON reader.
+    "concert_catalog_load_json": (c_int, [db_p, c_char_p, size_t]),
+}
+
+
 class LibraryError(OSError):
     """libconcert could not be loaded, or its version does not fit this binding.
 
@@ -450,6 +458,11 @@ def _bind(lib: ctypes.CDLL, path: str) -> None:
             continue
         fn.restype = restype
         fn.argtypes = argtypes
+    for name, (restype, argtypes) in OPTIONAL_PROTOTYPES.items():
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.restype = restype
+            fn.argtypes = argtypes
     if missing:
         raise LibraryError(
             f"{path} is not a usable libconcert: missing symbols {', '.join(missing)}")
@@ -529,6 +542,11 @@ def load_library(path: Optional[str] = None) -> str:
             "\nPass concert.load_library(PATH), set CONCERT_LIBRARY to the library "
             "file, or install libconcert (cmake --install) and put its "
             "lib/pkgconfig on PKG_CONFIG_PATH, or on the loader's path (ldconfig).")
+
+
+def has(name: str) -> bool:
+    """Whether the loaded library exports the optional function ``name``."""
+    return name in OPTIONAL_PROTOTYPES and hasattr(lib(), name)
 
 
 def lib() -> ctypes.CDLL:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, T
 from . import _native as N
 from . import options
 from ._convert import Duration, duration_ms, int64, optional_text, text, time_ms
-from .catalog import Catalog, to_c
+from .catalog import Catalog, CatalogSource, catalog_json, from_source, to_c
 from .errors import DatabaseClosed, InternalError, InvalidArgument, check, error_class, raise_last
 from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType,
                       ListVersion, Payment, PruneReport, QueueSettings, QueueState, QueueStats,
@@ -548,15 +548,21 @@ class Database:
         return self._list_version(self._lib.concert_schedules_version, token, "concert_id",
                                   concert_id)
 
-    def load_catalog(self, catalog: Union[Catalog, Mapping[str, Any]]) -> None:
+    def load_catalog(self, catalog: Union[Catalog, CatalogSource]) -> None:
         """Load users, concerts, schedules and seats, all or nothing.
 
-        ``catalog`` is a :class:`concert.Catalog` or a dict in the catalog
-        JSON shape (see :mod:`concert.catalog`). Raises InvalidArgument
-        (message names the offending place) or Conflict (an id already in
-        the store); on any error the store is unchanged."""
+        ``catalog`` is a :class:`concert.Catalog`, a dict in the catalog
+        JSON shape, JSON text (str or bytes) or the path of a JSON file (see
+        :mod:`concert.catalog`). Raises InvalidArgument (message names the
+        offending place) or Conflict (an id already in the store); on any
+        error the store is unchanged. OSError: the file cannot be read."""
         if not isinstance(catalog, Catalog):
-            catalog = Catalog.from_dict(catalog)
+            if N.has("concert_catalog_load_json"):
+                # The library's reader is the one parser of the JSON shape.
+                data = catalog_json(catalog)
+                self._call(self._lib.concert_catalog_load_json, _HANDLE, data, len(data))
+                return
+            catalog = from_source(catalog)
         c_catalog, keepalive = to_c(catalog, self._lib)
         self._call(self._lib.concert_catalog_load, _HANDLE, ctypes.byref(c_catalog))
         del keepalive  # the library keeps nothing of the catalog
