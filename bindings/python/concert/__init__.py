@@ -44,7 +44,8 @@ def library_path() -> str:
 
 
 __all__ = [
-    "open", "Database", "Clock", "OptionInfo", "options_info", "option_info", "load_library", "library_version", "library_path",
+    "open", "Database", "Clock", "OptionInfo", "options_info", "option_info",
+    "load_library", "library_version", "library_path",
     "BINDING_VERSION", "LibraryError",
     "Catalog", "CatalogConcert", "CatalogSchedule", "CatalogSource", "CatalogUser", "SeatRange",
     "catalog_json",

@@ -13,13 +13,13 @@ import threading
 import time
 import weakref
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Type, Union
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Type, Union
 
 from . import _native as N
 from . import options
-from ._convert import Duration, duration_ms, int64, optional_text, text, time_ms
+from ._convert import Duration, int64, optional_text, text, time_ms
 from .catalog import Catalog, CatalogSource, catalog_json, from_source, to_c
-from .errors import DatabaseClosed, InternalError, InvalidArgument, check, error_class, raise_last
+from .errors import DatabaseClosed, InternalError, InvalidArgument, check, raise_last
 from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType,
                       ListVersion, Payment, PruneReport, QueueSettings, QueueState, QueueStats,
                       Reservation, ReservationStatus, Schedule, Seat, SeatState, SeatStatus,
