@@ -11,8 +11,10 @@ See bindings/python/README.md for loading order, errors and threading.
 """
 
 from ._native import BINDING_VERSION, LibraryError, load_library
-from .catalog import Catalog, CatalogConcert, CatalogSchedule, CatalogUser, SeatRange
+from .catalog import (Catalog, CatalogConcert, CatalogSchedule, CatalogSource, CatalogUser,
+                      SeatRange, catalog_json)
 from .db import Clock, Database, open
+from .options import OptionInfo, option_info, options_info
 from .errors import (AlreadyPaid, BookingClosed, ConcertNotBookable, ConcertNotFound, Conflict,
                      DatabaseClosed, Error, Forbidden, HoldExpired, HoldLimit, HoldLimitError,
                      IdempotencyKeyReused,
@@ -22,7 +24,8 @@ from .errors import (AlreadyPaid, BookingClosed, ConcertNotBookable, ConcertNotF
                      StorageUnavailable, TokenInvalid, TokenNotActive, UserNotFound,
                      error_class)
 from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType,
-                      ListVersion, Payment, PruneReport, QueueSettings, QueueState, QueueStats,
+                      ListVersion, NamedIntEnum, Payment, PruneReport, QueueSettings,
+                      QueueState, QueueStats,
                       Reservation, ReservationStatus, Schedule, Seat, SeatState, SeatStatus,
                       DBStats, Token, TokenState, User, VerifyReport)
 
@@ -41,11 +44,13 @@ def library_path() -> str:
 
 
 __all__ = [
-    "open", "Database", "Clock", "load_library", "library_version", "library_path",
+    "open", "Database", "Clock", "OptionInfo", "options_info", "option_info",
+    "load_library", "library_version", "library_path",
     "BINDING_VERSION", "LibraryError",
-    "Catalog", "CatalogConcert", "CatalogSchedule", "CatalogUser", "SeatRange",
+    "Catalog", "CatalogConcert", "CatalogSchedule", "CatalogSource", "CatalogUser", "SeatRange",
+    "catalog_json",
     "Concert", "ConcertStatus", "HistoryPage", "LedgerEntry", "LedgerType", "ListVersion",
-    "Payment", "PruneReport", "QueueSettings",
+    "NamedIntEnum", "Payment", "PruneReport", "QueueSettings",
     "QueueState", "QueueStats",
     "Reservation", "ReservationStatus", "Schedule", "Seat", "SeatState", "SeatStatus", "DBStats",
     "Token", "TokenState", "User", "VerifyReport",

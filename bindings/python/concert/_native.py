@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import subprocess
 import threading
 from pathlib import Path
 from typing import Optional
@@ -19,9 +20,7 @@ BINDING_VERSION = (0, 3, 0)
 OPTIONS_VERSION = 4   # CONCERT_OPTIONS_VERSION
 CATALOG_VERSION = 2   # CONCERT_CATALOG_VERSION
 QUEUE_UPDATE_VERSION = 1        # CONCERT_QUEUE_UPDATE_VERSION
-DEFAULT_QUEUE_REFRESH_MS = 250  # CONCERT_DEFAULT_QUEUE_REFRESH_MS
 DB_STATS_VERSION = 1            # CONCERT_DB_STATS_VERSION
-DEFAULT_MAX_HOLDS_PER_USER = 4  # CONCERT_DEFAULT_MAX_HOLDS_PER_USER
 POSITION_PREQUEUE = -1          # CONCERT_POSITION_PREQUEUE
 ORDER_MAX = 64                  # CONCERT_ORDER_MAX
 HISTORY_PAGE_MAX = 1000         # CONCERT_HISTORY_PAGE_MAX
@@ -48,6 +47,21 @@ RANDOM_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p,
 
 class ConcertError(ctypes.Structure):
     _fields_ = [("code", ctypes.c_int), ("message", ctypes.c_char_p)]
+
+
+class OptionInfo(ctypes.Structure):
+    """concert_option_info: one row of the library's table of option ranges
+    and defaults. Only ever read through the pointer the library returns
+    (fields may be appended; never copied or indexed as an array)."""
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("unit", ctypes.c_char_p),
+        ("default_value", i64),
+        ("min", i64),
+        ("max", i64),
+        ("zero_means", ctypes.c_char_p),
+        ("summary", ctypes.c_char_p),
+    ]
 
 
 class Options(ctypes.Structure):
@@ -311,6 +325,10 @@ PROTOTYPES = {
     "concert_strerror": (c_char_p, [c_int]),
     "concert_error_name": (c_char_p, [c_int]),
     "concert_options_init": (c_int, [P(Options), ctypes.c_uint]),
+    "concert_options_info": (P(OptionInfo), [size_t]),
+    "concert_options_info_find": (P(OptionInfo), [c_char_p]),
+    "concert_option_check": (c_int, [c_char_p, i64]),
+    "concert_options_validate": (c_int, [P(Options)]),
     "concert_open": (c_int, [P(db_p), c_char_p, P(Options)]),
     "concert_close": (None, [db_p]),
     "concert_backend_name": (c_char_p, [db_p]),
@@ -366,6 +384,14 @@ PROTOTYPES = {
 }
 
 
+# Functions a newer libconcert has and this binding uses when present; a
+# library without them still loads (the binding keeps its older path).
+OPTIONAL_PROTOTYPES = {
+    # catalog_json.h: the library's own catalog JSON reader.
+    "concert_catalog_load_json": (c_int, [db_p, c_char_p, size_t]),
+}
+
+
 class LibraryError(OSError):
     """libconcert could not be loaded, or its version does not fit this binding.
 
@@ -380,12 +406,38 @@ _lib_path: Optional[str] = None
 
 
 def _build_tree_candidates() -> list:
-    # bindings/python/concert/_native.py -> the repository root is parents[3];
-    # the brief's "../../build/lib relative to the package source" is that
-    # root's build/lib. Only meaningful when running from a source checkout.
+    # bindings/python/concert/_native.py -> the repository root is parents[3].
+    # Only when this package really sits in a source checkout: an installed
+    # copy (site-packages) has no build tree above it.
     root = Path(__file__).resolve().parents[3]
+    if not (root / "include" / "concert" / "concert.h").is_file():
+        return []
     libdir = root / "build" / "lib"
-    return [str(libdir / "libconcert.so.0"), str(libdir / "libconcert.so")]
+    return [str(p) for p in (libdir / "libconcert.so.0", libdir / "libconcert.so")
+            if p.exists()]
+
+
+def _pkg_config_candidates(tried: list) -> list:
+    # libconcert.pc's libdir: where `cmake --install` (any prefix, found
+    # through PKG_CONFIG_PATH) or a -dev package put the library.
+    try:
+        proc = subprocess.run(["pkg-config", "--variable=libdir", "libconcert"],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        tried.append(f"  pkg-config: not usable ({exc})")
+        return []
+    libdir = proc.stdout.strip()
+    if proc.returncode != 0 or not libdir:
+        detail = proc.stderr.strip().splitlines()
+        tried.append("  pkg-config: libconcert not found"
+                     + (f" ({detail[0]})" if detail else "") + "; set PKG_CONFIG_PATH")
+        return []
+    paths = [os.path.normpath(os.path.join(libdir, name))
+             for name in ("libconcert.so.0", "libconcert.so")]
+    found = [p for p in paths if os.path.exists(p)]
+    if not found:
+        tried.append(f"  pkg-config: libdir {libdir} holds no libconcert.so.0")
+    return found
 
 
 def _system_candidates() -> list:
@@ -406,6 +458,11 @@ def _bind(lib: ctypes.CDLL, path: str) -> None:
             continue
         fn.restype = restype
         fn.argtypes = argtypes
+    for name, (restype, argtypes) in OPTIONAL_PROTOTYPES.items():
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.restype = restype
+            fn.argtypes = argtypes
     if missing:
         raise LibraryError(
             f"{path} is not a usable libconcert: missing symbols {', '.join(missing)}")
@@ -435,9 +492,12 @@ def load_library(path: Optional[str] = None) -> str:
     """Load libconcert and return the path or name it was loaded from.
 
     Order: ``path`` if given (nothing else is tried); then the environment
-    variable ``CONCERT_LIBRARY``; then the source checkout's ``build/lib``
-    (for development); then the system library path
-    (``ctypes.util.find_library("concert")``, then ``libconcert.so.0``).
+    variable ``CONCERT_LIBRARY`` (likewise alone); then, when this package
+    sits in a source checkout, its ``build/lib`` (for development); then
+    the ``libdir`` of ``pkg-config libconcert`` (an install prefix on
+    ``PKG_CONFIG_PATH``); then the system loader's search
+    (``ctypes.util.find_library("concert")``, then ``libconcert.so.0``:
+    ldconfig'd prefixes such as /usr/local, ``LD_LIBRARY_PATH``).
 
     Calling it again after a successful load returns the loaded path when
     ``path`` is None or the same; loading a second, different library into
@@ -454,17 +514,16 @@ def load_library(path: Optional[str] = None) -> str:
             raise LibraryError(
                 f"libconcert is already loaded from {_lib_path}; "
                 f"cannot switch to {os.fspath(path)} in the same process")
+        tried: list = []
+        env = os.environ.get("CONCERT_LIBRARY")
         if path is not None:
             candidates = [("argument", os.fspath(path))]
+        elif env:
+            candidates = [("CONCERT_LIBRARY", env)]
         else:
-            candidates = []
-            env = os.environ.get("CONCERT_LIBRARY")
-            if env:
-                candidates.append(("CONCERT_LIBRARY", env))
-            candidates += [("build tree", p) for p in _build_tree_candidates()
-                           if os.path.exists(p)]
+            candidates = [("build tree", p) for p in _build_tree_candidates()]
+            candidates += [("pkg-config", p) for p in _pkg_config_candidates(tried)]
             candidates += [("system", p) for p in _system_candidates()]
-        tried = []
         for origin, candidate in candidates:
             try:
                 lib = _try_load(candidate)
@@ -480,8 +539,14 @@ def load_library(path: Optional[str] = None) -> str:
             return candidate
         raise LibraryError(
             "cannot load libconcert; tried:\n" + "\n".join(tried) +
-            "\nPass concert.load_library(PATH), set CONCERT_LIBRARY, build the "
-            "library (build/lib) or install it on the system library path.")
+            "\nPass concert.load_library(PATH), set CONCERT_LIBRARY to the library "
+            "file, or install libconcert (cmake --install) and put its "
+            "lib/pkgconfig on PKG_CONFIG_PATH, or on the loader's path (ldconfig).")
+
+
+def has(name: str) -> bool:
+    """Whether the loaded library exports the optional function ``name``."""
+    return name in OPTIONAL_PROTOTYPES and hasattr(lib(), name)
 
 
 def lib() -> ctypes.CDLL:

@@ -10,15 +10,26 @@ these dataclasses or as a ``dict`` in the JSON shape used by ``concertd
                                   "seats": [{"from": 1, "to": 50, "grade": "R",
                                              "price": 80000}]}]}]}
 
-Every rule (ranges, duplicates, overlaps) is checked by the library; this
-module only converts shapes and types, naming the place of a bad field.
+or as catalog JSON text (``str`` or ``bytes``) or the path of a JSON file.
+
+Every rule (ranges, duplicates, overlaps) is checked by the library. When
+the loaded library has ``concert_catalog_load_json`` (catalog_json.h), a
+dict, JSON text or file goes to it as JSON text (:func:`catalog_json`) and
+the library's reader is the only parser; the dataclasses still go through
+``concert_catalog_load``. With an older library, the JSON shape is read
+here (:meth:`Catalog.from_dict`), naming the place of a bad field in the
+same words.
 """
 
 from __future__ import annotations
 
 import ctypes
+import enum
+import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, List, Mapping, Sequence, Tuple, Union
 
 from . import _native as N
@@ -26,7 +37,8 @@ from ._convert import int64, text, time_ms
 from .errors import InvalidArgument
 from .results import ConcertStatus
 
-__all__ = ["Catalog", "CatalogUser", "CatalogConcert", "CatalogSchedule", "SeatRange"]
+__all__ = ["Catalog", "CatalogUser", "CatalogConcert", "CatalogSchedule", "SeatRange",
+           "CatalogSource", "catalog_json"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,69 @@ class Catalog:
                 schedules.append(CatalogSchedule(seats=tuple(seats), **sf))
             concerts.append(CatalogConcert(schedules=tuple(schedules), **cf))
         return cls(users=tuple(users), concerts=tuple(concerts))
+
+
+#: What :meth:`concert.Database.load_catalog` takes besides a :class:`Catalog`:
+#: a dict in the JSON shape, JSON text, or the path of a JSON file.
+CatalogSource = Union[Mapping[str, Any], str, bytes, "os.PathLike[str]"]
+
+
+def _plain(value: Any, where: str) -> Any:
+    """A dict's values as JSON has them: an enum member by its name
+    (json.dumps would write an IntEnum's number), an aware datetime as
+    RFC 3339 text. Nothing else is looked at: the library reads the rest."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidArgument(f"{where}: datetime {value!r} has no timezone")
+        return value.isoformat()
+    return value
+
+
+def catalog_json(source: CatalogSource) -> bytes:
+    """The catalog JSON text of ``source``, as the library's reader takes it.
+
+    A dict is serialised (enum members by name, aware datetimes as RFC 3339;
+    ``starts_at`` as int milliseconds is for the :class:`Catalog` dataclasses
+    only, the JSON format has RFC 3339 text); ``bytes`` are taken as they
+    are; a ``str`` whose first non-blank character is ``{`` is JSON text,
+    any other ``str`` or a path object names a file, read as it is.
+
+    Raises TypeError for another type, OSError for a file that cannot be read,
+    InvalidArgument for a dict json cannot write."""
+    if isinstance(source, Mapping):
+        try:
+            return json.dumps(_plain(source, "catalog"), ensure_ascii=False,
+                              allow_nan=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"catalog: cannot be written as JSON: {exc}") from None
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source)
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        return text(source, "catalog")
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).read_bytes()
+    raise TypeError("catalog must be a concert.Catalog, a dict, JSON text or a file path, "
+                    f"not {type(source).__name__}")
+
+
+def from_source(source: CatalogSource) -> Catalog:
+    """For a library without ``concert_catalog_load_json``: the source read
+    here into a :class:`Catalog`. Remove with :meth:`Catalog.from_dict` once
+    every supported library has the reader."""
+    if isinstance(source, Mapping):
+        return Catalog.from_dict(source)
+    data = catalog_json(source)
+    try:
+        parsed = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidArgument(f"catalog: not JSON: {exc}") from None
+    return Catalog.from_dict(parsed)
 
 
 def _list(value: Any, where: str) -> list:

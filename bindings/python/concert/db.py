@@ -13,12 +13,13 @@ import threading
 import time
 import weakref
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Type, Union
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Type, Union
 
 from . import _native as N
-from ._convert import INT32_MAX, Duration, duration_ms, int64, optional_text, text, time_ms
-from .catalog import Catalog, to_c
-from .errors import DatabaseClosed, InternalError, InvalidArgument, error_class
+from . import options
+from ._convert import Duration, int64, optional_text, text, time_ms
+from .catalog import Catalog, CatalogSource, catalog_json, from_source, to_c
+from .errors import DatabaseClosed, InternalError, InvalidArgument, check, raise_last
 from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType,
                       ListVersion, Payment, PruneReport, QueueSettings, QueueState, QueueStats,
                       Reservation, ReservationStatus, Schedule, Seat, SeatState, SeatStatus,
@@ -108,27 +109,20 @@ def open(uri: str, *,
     Args:
         uri: ``"memory:"``, ``"sqlite:PATH"``, ``"postgresql://..."`` or a
             libpq conninfo string.
-        max_active: ACTIVE queue tokens at once (library default 1000), and
-        admit_per_minute: new admissions per minute (default 0, unlimited):
-            both only SEED a store that has no queue settings yet (a new
-            one); after that the store's settings rule, changed with
+        max_active, admit_per_minute, pool_size, max_holds_per_user:
+            counts (int).
+        active_ttl, wait_ttl, hold_ttl, booking_cutoff, busy_timeout,
+            connect_timeout, queue_refresh, retention: durations in seconds
+            (int or float) or :class:`datetime.timedelta`, passed to the
+            library in milliseconds.
+            What each option means, its default, its range and what 0 means
+            (the default, or its own meaning such as "unlimited") come from
+            the library's table: see :func:`concert.options_info`. None keeps
+            the library's default. A value out of range raises
+            InvalidArgument with the library's message, before anything is
+            opened. max_active and admit_per_minute only SEED a store that
+            has no queue settings yet; after that use
             :meth:`Database.queue_update`.
-        queue_refresh: how old this handle's cached view of the queue may
-            get (default 250 ms; ``0`` reads the store every time, at most
-            60 s). A duration as below.
-        max_holds_per_user: live seat holds one user may have at once,
-            across the store (default 4; ``0`` = no limit, at most
-            1,000,000). A concert's own ``max_per_user`` (catalog) replaces
-            it for that concert. A new hold past it raises HoldLimit.
-        retention: how long idempotency records and ended tokens are kept
-            so that retries replay (default 24 h; at least 1 s, at most 366
-            days); after it a retry is a new request. A duration as below.
-            See :meth:`Database.prune`.
-        active_ttl, wait_ttl, hold_ttl, booking_cutoff: durations in seconds
-            (int or float) or :class:`datetime.timedelta`; passed to the
-            library in milliseconds. None or 0 means the library default.
-        pool_size: connections (PostgreSQL) or read connections (SQLite).
-        busy_timeout, connect_timeout: durations as above.
         clock: for tests, a callable returning "now" as an aware datetime or
             int milliseconds since the epoch. It is called from inside library
             calls, possibly from several threads; it must not call the library.
@@ -141,29 +135,14 @@ def open(uri: str, *,
     lib = N.lib()
     opts = N.Options()
     _check_init(lib, lib.concert_options_init(ctypes.byref(opts), N.OPTIONS_VERSION))
-    if max_active is not None:
-        opts.max_active = int64(max_active, "max_active")
-    if admit_per_minute is not None:
-        opts.admit_per_minute = int64(admit_per_minute, "admit_per_minute")
-    if queue_refresh is not None:
-        # 0 is meaningful here ("always read"), unlike the other durations.
-        opts.queue_refresh_ms = duration_ms(queue_refresh, "queue_refresh")
-    if max_holds_per_user is not None:
-        # 0 is meaningful here too ("no limit"); None keeps the default.
-        opts.max_holds_per_user = int64(max_holds_per_user, "max_holds_per_user")
-    for name, value in (("active_ttl", active_ttl), ("wait_ttl", wait_ttl),
-                        ("hold_ttl", hold_ttl), ("booking_cutoff", booking_cutoff),
-                        ("retention", retention)):
-        if value is not None:
-            setattr(opts, name + "_ms", duration_ms(value, name))
-    for name, value in (("busy_timeout", busy_timeout), ("connect_timeout", connect_timeout)):
-        if value is not None:
-            setattr(opts, name + "_ms", duration_ms(value, name, INT32_MAX))
-    if pool_size is not None:
-        size = int64(pool_size, "pool_size")
-        if not -INT32_MAX - 1 <= size <= INT32_MAX:
-            raise error_class(-1)(f"pool_size: {size} is out of range")
-        opts.pool_size = size
+    # Ranges and defaults are the library's (concert_options_info): each
+    # value is checked by concert_option_check before it is stored.
+    options.fill(opts, {
+        "max_active": max_active, "active_ttl": active_ttl, "wait_ttl": wait_ttl,
+        "hold_ttl": hold_ttl, "booking_cutoff": booking_cutoff, "pool_size": pool_size,
+        "busy_timeout": busy_timeout, "connect_timeout": connect_timeout,
+        "admit_per_minute": admit_per_minute, "queue_refresh": queue_refresh,
+        "max_holds_per_user": max_holds_per_user, "retention": retention})
     adapter = None
     if clock is not None:
         if not callable(clock):
@@ -183,19 +162,8 @@ def open(uri: str, *,
     return db
 
 
-def _raise_last(lib: ctypes.CDLL, rc: int) -> None:
-    # Must run on the failing call's thread, before any other library call
-    # there: the detail is thread-local and overwritten by the next call.
-    err = lib.concert_error_last()
-    message = err.contents.message if err else None
-    detail = _str(message) if message else ""
-    name = _str(lib.concert_error_name(rc))
-    raise error_class(rc)(detail or _str(lib.concert_strerror(rc)), rc, name)
-
-
-def _check_init(lib: ctypes.CDLL, rc: int) -> None:
-    if rc < 0:
-        _raise_last(lib, rc)
+_raise_last = raise_last
+_check_init = check
 
 
 class Database:
@@ -401,8 +369,8 @@ class Database:
                      expect_state: Optional[QueueStateLike] = None) -> QueueSettings:
         """Change the shared settings atomically; returns them as they are after.
 
-        Give at least one of max_active (1 to 100,000,000), admit_per_minute
-        (0 = unlimited, up to 6,000,000), state (OPEN, PAUSED or CLOSED, as a
+        Give at least one of max_active, admit_per_minute (0 = unlimited;
+        ranges as in :func:`concert.options_info`), state (OPEN, PAUSED or CLOSED, as a
         :class:`QueueState` or its name) or opens_at (in the future: the queue
         becomes SCHEDULED; a datetime, RFC 3339 string or int ms). With
         expect_state the change is refused with Conflict unless the queue is
@@ -580,15 +548,21 @@ class Database:
         return self._list_version(self._lib.concert_schedules_version, token, "concert_id",
                                   concert_id)
 
-    def load_catalog(self, catalog: Union[Catalog, Mapping[str, Any]]) -> None:
+    def load_catalog(self, catalog: Union[Catalog, CatalogSource]) -> None:
         """Load users, concerts, schedules and seats, all or nothing.
 
-        ``catalog`` is a :class:`concert.Catalog` or a dict in the catalog
-        JSON shape (see :mod:`concert.catalog`). Raises InvalidArgument
-        (message names the offending place) or Conflict (an id already in
-        the store); on any error the store is unchanged."""
+        ``catalog`` is a :class:`concert.Catalog`, a dict in the catalog
+        JSON shape, JSON text (str or bytes) or the path of a JSON file (see
+        :mod:`concert.catalog`). Raises InvalidArgument (message names the
+        offending place) or Conflict (an id already in the store); on any
+        error the store is unchanged. OSError: the file cannot be read."""
         if not isinstance(catalog, Catalog):
-            catalog = Catalog.from_dict(catalog)
+            if N.has("concert_catalog_load_json"):
+                # The library's reader is the one parser of the JSON shape.
+                data = catalog_json(catalog)
+                self._call(self._lib.concert_catalog_load_json, _HANDLE, data, len(data))
+                return
+            catalog = from_source(catalog)
         c_catalog, keepalive = to_c(catalog, self._lib)
         self._call(self._lib.concert_catalog_load, _HANDLE, ctypes.byref(c_catalog))
         del keepalive  # the library keeps nothing of the catalog

@@ -8,6 +8,7 @@ server and the CLI report.
 
 from __future__ import annotations
 
+import ctypes
 from typing import Dict, Type
 
 from ._native import LibraryError
@@ -21,7 +22,7 @@ __all__ = [
     "SeatTaken", "ReservationNotFound", "Forbidden", "HoldExpired",
     "AlreadyPaid", "InsufficientPoints", "InvalidAmount",
     "IdempotencyKeyReused", "QueueClosed", "HoldLimit", "HoldLimitError",
-    "error_class",
+    "error_class", "raise_last", "check",
 ]
 
 
@@ -228,3 +229,23 @@ def error_class(code: int) -> Type[Error]:
     """The exception class for a ``concert_error_code``; :class:`Error` for
     codes this binding does not know (a newer library)."""
     return _CLASSES.get(code, Error)
+
+
+def raise_last(lib: ctypes.CDLL, rc: int) -> None:
+    """Raise the exception for ``rc`` with the library's detail.
+
+    Must run on the failing call's thread, before any other library call
+    there: the detail is thread-local and overwritten by the next call.
+    """
+    err = lib.concert_error_last()
+    message = err.contents.message if err else None
+    detail = message.decode("utf-8", "replace") if message else ""
+    name = lib.concert_error_name(rc).decode("utf-8", "replace")
+    raise error_class(rc)(detail or lib.concert_strerror(rc).decode("utf-8", "replace"),
+                          rc, name)
+
+
+def check(lib: ctypes.CDLL, rc: int) -> None:
+    """:func:`raise_last` if ``rc`` is an error code."""
+    if rc < 0:
+        raise_last(lib, rc)

@@ -2,7 +2,7 @@
 
 Times are timezone-aware ``datetime`` objects in UTC; points and ids are
 ``int``; states are :class:`enum.IntEnum` members whose values are the C
-enum values.
+enum values and which print as their names (``ACTIVE``, not ``2``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Optional, Tuple
 
 __all__ = [
-    "TokenState", "QueueState", "ConcertStatus", "ReservationStatus", "LedgerType",
+    "NamedIntEnum", "TokenState", "QueueState", "ConcertStatus", "ReservationStatus", "LedgerType",
     "Token", "QueueStats", "QueueSettings", "Concert", "Schedule", "Seat", "Reservation",
     "Payment", "LedgerEntry", "HistoryPage", "User", "VerifyReport", "ListVersion",
     "PruneReport", "SeatStatus", "SeatState", "DBStats",
@@ -34,13 +34,36 @@ def to_ms(when: datetime) -> int:
     return (when - _EPOCH) // timedelta(milliseconds=1)
 
 
-class TokenState(enum.IntEnum):
+class NamedIntEnum(enum.IntEnum):
+    """An IntEnum that prints as its name.
+
+    Members still equal, hash and sort like their C values (``TokenState.ACTIVE
+    == 2``), but ``str()``, ``print()`` and f-strings give the name (Python
+    3.11's IntEnum gives the number) and ``repr()`` gives ``TokenState.ACTIVE``,
+    so a dataclass repr reads ``Token(state=TokenState.ACTIVE, ...)``. A numeric
+    format spec still formats the value: ``f"{state:d}"`` is ``"2"``.
+    """
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+    def __format__(self, spec: str) -> str:
+        try:
+            return format(self.name, spec)       # "", ">10", "^8", "s" ...
+        except ValueError:
+            return int.__format__(self, spec)    # "d", "x", "04d" ...
+
+
+class TokenState(NamedIntEnum):
     """concert_token_state."""
     WAITING = 1
     ACTIVE = 2
 
 
-class QueueState(enum.IntEnum):
+class QueueState(NamedIntEnum):
     """concert_queue_state: the queue's state, shared by every process on a store."""
     OPEN = 1       #: joins queue, admission runs under both limits
     PAUSED = 2     #: joins still queue, nobody is admitted, ETA unknown
@@ -48,14 +71,14 @@ class QueueState(enum.IntEnum):
     SCHEDULED = 4  #: opens at opens_at; joins before it are pre-queued
 
 
-class ConcertStatus(enum.IntEnum):
+class ConcertStatus(NamedIntEnum):
     """concert_concert_status."""
     OPEN = 1
     PENDING = 2
     CLOSED = 3
 
 
-class ReservationStatus(enum.IntEnum):
+class ReservationStatus(NamedIntEnum):
     """concert_reservation_status."""
     HELD = 1
     CONFIRMED = 2
@@ -63,14 +86,14 @@ class ReservationStatus(enum.IntEnum):
     RELEASED = 4      #: its buyer let the hold go (:meth:`concert.Database.release`)
 
 
-class SeatStatus(enum.IntEnum):
+class SeatStatus(NamedIntEnum):
     """concert_seat_status: a seat's state in a seat map."""
     FREE = 1   #: neither sold nor under a live hold
     HELD = 2   #: under a live hold (anyone's: the map never says whose)
     SOLD = 3   #: paid for
 
 
-class LedgerType(enum.IntEnum):
+class LedgerType(NamedIntEnum):
     """concert_ledger_type."""
     CHARGE = 1
     PAYMENT = 2

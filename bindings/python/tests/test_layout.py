@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import concert
 from concert import _native as N
 
 INCLUDE = Path(__file__).resolve().parents[3] / "include"
@@ -22,6 +23,7 @@ INCLUDE = Path(__file__).resolve().parents[3] / "include"
 STRUCTS = {
     "concert_error": N.ConcertError,
     "concert_options": N.Options,
+    "concert_option_info": N.OptionInfo,
     "concert_token_info": N.TokenInfo,
     "concert_queue_stats": N.QueueStats,
     "concert_queue_settings": N.QueueSettings,
@@ -85,8 +87,6 @@ def test_constants_match_the_headers() -> None:
                          ("CONCERT_CATALOG_VERSION", N.CATALOG_VERSION),
                          ("CONCERT_QUEUE_UPDATE_VERSION", N.QUEUE_UPDATE_VERSION),
                          ("CONCERT_DB_STATS_VERSION", N.DB_STATS_VERSION),
-                         ("CONCERT_DEFAULT_QUEUE_REFRESH_MS", N.DEFAULT_QUEUE_REFRESH_MS),
-                         ("CONCERT_DEFAULT_MAX_HOLDS_PER_USER", N.DEFAULT_MAX_HOLDS_PER_USER),
                          ("CONCERT_ORDER_MAX", N.ORDER_MAX),
                          ("CONCERT_HISTORY_PAGE_MAX", N.HISTORY_PAGE_MAX),
                          ("CONCERT_VERSION_MAJOR", N.BINDING_VERSION[0]),
@@ -101,13 +101,18 @@ def test_constants_match_the_headers() -> None:
 
 
 def test_options_init_matches_the_binding() -> None:
-    """concert_options_init() fills exactly what the ctypes struct holds."""
+    """concert_options_init() fills exactly what the ctypes struct holds:
+    the table's default where 0 has a meaning of its own, else 0."""
     opts = N.Options()
     assert N.lib().concert_options_init(ctypes.byref(opts), N.OPTIONS_VERSION) == 0
     assert opts.version == N.OPTIONS_VERSION
-    assert opts.queue_refresh_ms == N.DEFAULT_QUEUE_REFRESH_MS
-    assert opts.admit_per_minute == 0
-    assert opts.max_holds_per_user == N.DEFAULT_MAX_HOLDS_PER_USER
+    table = {info.name: info for info in concert.options_info()}
+    assert set(table) <= {name for name, _ in N.Options._fields_}
+    for info in table.values():
+        expect = info.default if info.zero_means != "default" else 0
+        assert getattr(opts, info.name) == expect, info.name
+    assert opts.queue_refresh_ms == table["queue_refresh_ms"].default > 0
+    assert opts.max_holds_per_user == table["max_holds_per_user"].default > 0
     assert opts.retention_ms == 0           # the library's default (24 h)
     update = N.QueueUpdate()
     assert N.lib().concert_queue_update_init(ctypes.byref(update), N.QUEUE_UPDATE_VERSION) == 0

@@ -111,3 +111,30 @@ def test_library_without_the_api_is_refused(tmp_path: Path) -> None:
                "try:\n    concert.open('memory:')\n"
                "except concert.LibraryError as e:\n    print('LibraryError:', e)\n", stub)
     assert "missing symbols concert_pay_order" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_pkg_config_libdir_is_used(real_library: str, tmp_path: Path) -> None:
+    """With no CONCERT_LIBRARY, an installed prefix is found through the
+    libdir of libconcert.pc on PKG_CONFIG_PATH."""
+    if shutil.which("pkg-config") is None:
+        pytest.skip("no pkg-config")
+    if _native._build_tree_candidates():
+        pytest.skip("this checkout's build/lib comes first")
+    libdir = os.path.dirname(real_library)
+    (tmp_path / "libconcert.pc").write_text(
+        f"libdir={libdir}\nName: libconcert\nDescription: test\nVersion: 0.3.0\n"
+        "Libs: -L${libdir} -lconcert\n")
+    code = "import concert; print(concert.library_path())"
+    env = {k: v for k, v in os.environ.items() if k != "CONCERT_LIBRARY"}
+    env.update(PYTHONPATH=PACKAGE_ROOT, PKG_CONFIG_PATH=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert os.path.dirname(proc.stdout.strip()) == libdir
+    env["PKG_CONFIG_PATH"] = str(tmp_path / "empty")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60)
+    if proc.returncode == 0:      # the system loader has one of its own
+        assert os.path.dirname(proc.stdout.strip()) != libdir
+    else:
+        assert "pkg-config: libconcert not found" in proc.stderr
