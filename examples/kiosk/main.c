@@ -5,9 +5,9 @@
  *
  * Reads one command per line from stdin (see 'help'). Each store call
  * completes or changes nothing; a sale is two of them (the walk-up charge,
- * then the payment), both keyed by the reservation ids, so a kiosk killed
- * mid-sale leaves at most a hold that expires on its own and points on the
- * walk-up account, and re-typing the same 'pay' finishes the sale once.
+ * then the payment keyed by the reservation ids), so a kiosk killed mid-sale
+ * leaves at most a hold that expires on its own and points on the walk-up
+ * account, and re-typing the same 'pay' finishes the sale once.
  */
 #include "kiosk.h"
 
