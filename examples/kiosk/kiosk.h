@@ -41,6 +41,9 @@ int kiosk_hold(kiosk *k, int64_t schedule_id, int64_t seat);
 int kiosk_pay(kiosk *k, const int64_t *reservation_ids, size_t count);
 int kiosk_release(kiosk *k, int64_t reservation_id);
 
+/* check.c: the door's check of a printed ticket's code. */
+int kiosk_check(kiosk *k, int64_t reservation_id, const char *code);
+
 /* prompt.c: ask the clerk; 1 only for an explicit "y"/"yes". */
 int kiosk_confirm(const char *question);
 

@@ -1,7 +1,7 @@
 /*
  * kiosk: a box-office counter terminal.
  *
- *   kiosk --store sqlite:PATH --user ID [--ticket-key KEY] [--clock-file PATH]
+ *   concert-kiosk --store sqlite:PATH --user ID [--ticket-key KEY] [--clock-file PATH]
  *
  * Reads one command per line from stdin (see 'help'). Each store call
  * completes or changes nothing; a sale is two of them (the walk-up charge,
@@ -20,8 +20,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: kiosk --store sqlite:PATH --user ID [--ticket-key KEY]\n"
-               "             [--clock-file PATH]\n\n"
+    fprintf(f, "Usage: concert-kiosk --store sqlite:PATH --user ID [--ticket-key KEY]\n"
+               "                     [--clock-file PATH]\n\n"
                "A box-office counter on a local store. --user is the walk-up account\n"
                "sales are made for; --ticket-key (or KIOSK_TICKET_KEY) keys the ticket's\n"
                "verification code. --clock-file is for tests: the store's clock reads\n"
@@ -39,6 +39,7 @@ static void help(void)
            "                           together (all or nothing; up to %d), asking before\n"
            "                           a walk-up charge if the account is short; tickets\n"
            "  release RESERVATION      let a hold go; the seat is free at once\n"
+           "  check RESERVATION CODE   is this ticket's code ours, and is it paid?\n"
            "  help | quit\n",
            KIOSK_PARTY_MAX);
 }
@@ -106,6 +107,8 @@ static int run_line(kiosk *k, char *line)
         kiosk_show_map(k, parse_id(a1));
     } else if (strcmp(cmd, "hold") == 0 && parse_id(a1) > 0 && parse_id(a2) > 0) {
         kiosk_hold(k, parse_id(a1), parse_id(a2));
+    } else if (strcmp(cmd, "check") == 0 && parse_id(a1) > 0 && a2 != NULL) {
+        kiosk_check(k, parse_id(a1), a2);
     } else if (strcmp(cmd, "release") == 0 && parse_id(a1) > 0) {
         kiosk_release(k, parse_id(a1));
     } else {

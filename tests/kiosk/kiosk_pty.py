@@ -7,7 +7,9 @@ A sale with a walk-up charge (the clerk says yes) prints a ticket whose code
 this script recomputes from the key; a "no" changes nothing; a party of two
 pays together, all or nothing; `release` frees a held seat at once; a kiosk
 killed after a hold leaves a store that `concert verify` finds clean; a hold
-run past its expiry on the injected clock cannot be paid. Exit 0 on success.
+run past its expiry on the injected clock cannot be paid; `check` accepts a
+printed code of a paid reservation and refuses a forged or unpaid one.
+Exit 0 on success.
 (Kills inside `pay` are kiosk_kill.py.)
 """
 import os
@@ -63,6 +65,13 @@ def main():
         assert code == k.expect(r"code ([0-9A-F]{4}-[0-9A-F]{4})").group(1)
         assert ledger(concert_bin, store, user) == (1, 1)
 
+        # The door's check: the printed code and a paid reservation.
+        k.send(f"check {res} {code.lower()}")
+        k.expect(rf"valid: reservation {res}, schedule {schedule}, seat {seat}, paid")
+        forged = ticket_code(res, schedule, seat, price, key=KEY + "x")
+        k.send(f"check {res} {forged}")
+        k.expect(rf"! check: the code does not match reservation {res}")
+
         # A party of two: one question for the sum, one payment, two tickets.
         k.send(f"map {schedule}")
         text = k.expect(r"seat map of schedule \d+[^\n]*\n((?:[^\n]*\n)*?)(?=kiosk> )").group(1)
@@ -96,6 +105,8 @@ def main():
         k.send(f"map {schedule}")
         k.expect(rf" +{s3}h")
         k.expect(rf" +{s4}\.")
+        k.send(f"check {r3} {ticket_code(r3, schedule, s3, pairs[2][1])}")
+        k.expect(rf"! check: reservation {r3} is HELD, not paid")
         k.send(f"pay {r3} {r4}")
         k.expect(rf"! pay: reservation {r4} is RELEASED; nothing charged or paid")
         assert "collect" not in k.seen, k.seen
