@@ -12,6 +12,7 @@ typedef struct kiosk {
     concert_db *db;
     int64_t user_id;                  /* the walk-up account sales go to */
     char token[CONCERT_TOKEN_SIZE];   /* "" until a live ACTIVE token is held */
+    int64_t token_expires_at;         /* the token's end of life (store clock) */
     const char *ticket_key;           /* secret for the verification code */
 } kiosk;
 

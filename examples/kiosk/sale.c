@@ -135,7 +135,7 @@ int kiosk_pay(kiosk *k, const int64_t *reservation_ids, size_t count)
             snprintf(question, sizeof question, "collect %lld points from the buyer?",
                      (long long)shortfall);
             if (!kiosk_confirm(question)) {
-                printf("no charge, no payment; the hold stays until it expires or is released\n");
+                printf("no charge, no payment; holds stay until they expire or are released\n");
                 return -1;
             }
             /* No idempotency key here: the balance re-read above is what
@@ -157,7 +157,7 @@ int kiosk_pay(kiosk *k, const int64_t *reservation_ids, size_t count)
                (long long)balance);
     if (rc < 0) {
         if (charged > 0)
-            printf("! the walk-up charge stays on the account; pay again or refund it\n");
+            printf("! the walk-up charge stays on the account and pays toward the next sale\n");
         return kiosk_fail("pay");
     }
     /* The payment ended the token; the next sale joins again. */

@@ -132,6 +132,12 @@ def main():
         k.expect(rf"! pay: reservation {late} is EXPIRED")
         k.send(f"map {schedule}")
         k.expect(rf" +{late_seat}\.")
+        # The counter idles past the ACTIVE token's 10 minutes: the next
+        # command joins the queue again instead of failing on a dead token.
+        with open(clock, "w") as f:
+            f.write(f"{now_ms + 301_000 + 600_000}\n")
+        k.send(f"map {schedule}")
+        k.expect(rf" +{late_seat}\.")
         k.quit()
         assert ledger(concert_bin, store, user) == (2, 2)
         verified(concert_bin, store)
