@@ -12,6 +12,7 @@ typedef struct kiosk {
     concert_db *db;
     int64_t user_id;                  /* the walk-up account sales go to */
     char token[CONCERT_TOKEN_SIZE];   /* "" until a live ACTIVE token is held */
+    int64_t token_expires_at;         /* the token's end of life (store clock) */
     const char *ticket_key;           /* secret for the verification code */
 } kiosk;
 
@@ -31,9 +32,21 @@ int kiosk_show_concerts(kiosk *k);
 int kiosk_show_schedules(kiosk *k, int64_t concert_id);
 int kiosk_show_map(kiosk *k, int64_t schedule_id);
 
-/* sale.c: hold a seat, take payment (walk-up charge first if short). */
+/* Most reservations one 'pay' line takes (a party); well under
+ * CONCERT_ORDER_MAX, and their ids fit one idempotency key. */
+#define KIOSK_PARTY_MAX 8
+
+/* sale.c: hold a seat, take payment for one or several holds at once
+ * (walk-up charge first if short, after the clerk confirms), let a hold go. */
 int kiosk_hold(kiosk *k, int64_t schedule_id, int64_t seat);
-int kiosk_pay(kiosk *k, int64_t reservation_id);
+int kiosk_pay(kiosk *k, const int64_t *reservation_ids, size_t count);
+int kiosk_release(kiosk *k, int64_t reservation_id);
+
+/* check.c: the door's check of a printed ticket's code. */
+int kiosk_check(kiosk *k, int64_t reservation_id, const char *code);
+
+/* prompt.c: ask the clerk; 1 only for an explicit "y"/"yes". */
+int kiosk_confirm(const char *question);
 
 /* ticket.c: print a ticket for a paid reservation. */
 void kiosk_ticket_print(const kiosk *k, const concert_reservation *r, const char *grade);

@@ -1,11 +1,13 @@
 /*
  * kiosk: a box-office counter terminal.
  *
- *   kiosk --store sqlite:PATH --user ID [--ticket-key KEY] [--clock-file PATH]
+ *   concert-kiosk --store sqlite:PATH --user ID [--ticket-key KEY] [--clock-file PATH]
  *
- * Reads one command per line from stdin (see 'help'); every command either
- * completes in the store or changes nothing, so killing the kiosk mid-sale
- * leaves at most a hold that expires on its own.
+ * Reads one command per line from stdin (see 'help'). Each store call
+ * completes or changes nothing; a sale is two of them (the walk-up charge,
+ * then the payment keyed by the reservation ids), so a kiosk killed mid-sale
+ * leaves at most a hold that expires on its own and points on the walk-up
+ * account, and re-typing the same 'pay' finishes the sale once.
  */
 #include "kiosk.h"
 
@@ -18,8 +20,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: kiosk --store sqlite:PATH --user ID [--ticket-key KEY]\n"
-               "             [--clock-file PATH]\n\n"
+    fprintf(f, "Usage: concert-kiosk --store sqlite:PATH --user ID [--ticket-key KEY]\n"
+               "                     [--clock-file PATH]\n\n"
                "A box-office counter on a local store. --user is the walk-up account\n"
                "sales are made for; --ticket-key (or KIOSK_TICKET_KEY) keys the ticket's\n"
                "verification code. --clock-file is for tests: the store's clock reads\n"
@@ -33,8 +35,13 @@ static void help(void)
            "  schedules CONCERT        dates of a concert\n"
            "  map SCHEDULE             seat map\n"
            "  hold SCHEDULE SEAT       hold a seat\n"
-           "  pay RESERVATION          take payment (walk-up charge if short), print ticket\n"
-           "  help | quit\n");
+           "  pay RESERVATION...       take payment for one hold or a party's holds\n"
+           "                           together (all or nothing; up to %d), asking before\n"
+           "                           a walk-up charge if the account is short; tickets\n"
+           "  release RESERVATION      let a hold go; the seat is free at once\n"
+           "  check RESERVATION CODE   is this ticket's code ours, and is it paid?\n"
+           "  help | quit\n",
+           KIOSK_PARTY_MAX);
 }
 
 int kiosk_fail(const char *what)
@@ -57,15 +64,37 @@ static int64_t parse_id(const char *s)
     return (int64_t)v;
 }
 
+/* 'pay R...': every argument a reservation id, or nothing is paid. */
+static void run_pay(kiosk *k, const char *first, char **save)
+{
+    int64_t ids[KIOSK_PARTY_MAX];
+    size_t n = 0;
+    for (const char *a = first; a != NULL; a = strtok_r(NULL, " \t\r\n", save)) {
+        if (n == KIOSK_PARTY_MAX) {
+            printf("! pay: at most %d reservations at once\n", KIOSK_PARTY_MAX);
+            return;
+        }
+        if ((ids[n++] = parse_id(a)) <= 0) {
+            printf("! pay: '%s' is not a reservation id\n", a);
+            return;
+        }
+    }
+    kiosk_pay(k, ids, n);
+}
+
 /* Run one command line; returns 1 to quit. */
 static int run_line(kiosk *k, char *line)
 {
     char *save = NULL;
     const char *cmd = strtok_r(line, " \t\r\n", &save);
     const char *a1 = strtok_r(NULL, " \t\r\n", &save);
-    const char *a2 = strtok_r(NULL, " \t\r\n", &save);
     if (cmd == NULL)
         return 0;
+    if (strcmp(cmd, "pay") == 0 && a1 != NULL) {
+        run_pay(k, a1, &save);
+        return 0;
+    }
+    const char *a2 = strtok_r(NULL, " \t\r\n", &save);
     if (strcmp(cmd, "quit") == 0)
         return 1;
     if (strcmp(cmd, "help") == 0) {
@@ -78,8 +107,10 @@ static int run_line(kiosk *k, char *line)
         kiosk_show_map(k, parse_id(a1));
     } else if (strcmp(cmd, "hold") == 0 && parse_id(a1) > 0 && parse_id(a2) > 0) {
         kiosk_hold(k, parse_id(a1), parse_id(a2));
-    } else if (strcmp(cmd, "pay") == 0 && parse_id(a1) > 0) {
-        kiosk_pay(k, parse_id(a1));
+    } else if (strcmp(cmd, "check") == 0 && parse_id(a1) > 0 && a2 != NULL) {
+        kiosk_check(k, parse_id(a1), a2);
+    } else if (strcmp(cmd, "release") == 0 && parse_id(a1) > 0) {
+        kiosk_release(k, parse_id(a1));
     } else {
         printf("! not understood; 'help' lists the commands\n");
     }

@@ -6,8 +6,12 @@
 
 int kiosk_token(kiosk *k)
 {
-    if (k->token[0] != '\0')
+    /* An ACTIVE token lives active_ttl (10 min by default); a counter sits
+     * idle longer than that, so a token past its end is dropped and the
+     * next command joins again. */
+    if (k->token[0] != '\0' && concert_now(k->db) < k->token_expires_at)
         return 0;
+    kiosk_token_forget(k);
     concert_token_info info;
     if (concert_queue_issue(&info, k->db, k->user_id) < 0)
         return kiosk_fail("queue");
@@ -19,6 +23,7 @@ int kiosk_token(kiosk *k)
         return -1;
     }
     memcpy(k->token, info.token, sizeof k->token);
+    k->token_expires_at = info.expires_at;
     return 0;
 }
 

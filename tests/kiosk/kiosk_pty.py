@@ -3,113 +3,22 @@
 
     kiosk_pty.py KIOSK_BINARY CONCERT_BINARY
 
-A sale with a walk-up charge prints a ticket whose code this script
-recomputes from the key; a kiosk killed with SIGKILL after the hold leaves a
-store that `concert verify` finds clean, and re-typing `pay` after a restart
-charges and pays exactly once. Exit 0 on success.
+A sale with a walk-up charge (the clerk says yes) prints a ticket whose code
+this script recomputes from the key; a "no" changes nothing; a party of two
+pays together, all or nothing; `release` frees a held seat at once; a kiosk
+killed after a hold leaves a store that `concert verify` finds clean; a hold
+run past its expiry on the injected clock cannot be paid; `check` accepts a
+printed code of a paid reservation and refuses a forged or unpaid one.
+Exit 0 on success.
+(Kills inside `pay` are kiosk_kill.py.)
 """
 import os
-import pty
 import re
-import select
-import signal
-import struct
-import subprocess
 import sys
 import tempfile
 import time
 
-KEY = "venue-secret"
-WAIT_S = 30  # a bound on a hung kiosk, not a timing assertion
-
-
-class Kiosk:
-    def __init__(self, binary, store, user, clock_file=None):
-        argv = [binary, "--store", store, "--user", str(user), "--ticket-key", KEY]
-        if clock_file:
-            argv += ["--clock-file", clock_file]
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            os.execv(binary, argv)
-        self.buf = ""
-
-    def expect(self, pattern):
-        """Read until pattern matches the output so far; return the match."""
-        while True:
-            m = re.search(pattern, self.buf)
-            if m:
-                self.buf = self.buf[m.end():]
-                return m
-            ready, _, _ = select.select([self.fd], [], [], WAIT_S)
-            if not ready:
-                raise AssertionError(f"no {pattern!r} in kiosk output: {self.buf!r}")
-            try:
-                chunk = os.read(self.fd, 4096).decode()
-            except OSError:  # EIO: the child is gone
-                raise AssertionError(f"kiosk exited before {pattern!r}: {self.buf!r}")
-            self.buf += chunk.replace("\r\n", "\n")
-
-    def send(self, line):
-        self.expect(r"kiosk> ")
-        os.write(self.fd, (line + "\n").encode())
-
-    def kill9(self):
-        os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
-        os.close(self.fd)
-
-    def quit(self):
-        self.send("quit")
-        _, status = os.waitpid(self.pid, 0)
-        os.close(self.fd)
-        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
-
-
-def siphash24(key, msg):
-    """Reference SipHash-2-4 (64-bit out), to check the ticket code."""
-    mask = (1 << 64) - 1
-    rotl = lambda x, b: ((x << b) | (x >> (64 - b))) & mask
-    k0, k1 = struct.unpack("<QQ", key)
-    v = [k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D, k0 ^ 0x6C7967656E657261,
-         k1 ^ 0x7465646279746573]
-
-    def rnd():
-        v[0] = (v[0] + v[1]) & mask; v[1] = rotl(v[1], 13) ^ v[0]; v[0] = rotl(v[0], 32)
-        v[2] = (v[2] + v[3]) & mask; v[3] = rotl(v[3], 16) ^ v[2]
-        v[0] = (v[0] + v[3]) & mask; v[3] = rotl(v[3], 21) ^ v[0]
-        v[2] = (v[2] + v[1]) & mask; v[1] = rotl(v[1], 17) ^ v[2]; v[2] = rotl(v[2], 32)
-
-    full = len(msg) - len(msg) % 8
-    for i in range(0, full, 8):
-        m = struct.unpack("<Q", msg[i:i + 8])[0]
-        v[3] ^= m; rnd(); rnd(); v[0] ^= m
-    last = (len(msg) & 0xFF) << 56
-    for j, b in enumerate(msg[full:]):
-        last |= b << (8 * j)
-    v[3] ^= last; rnd(); rnd(); v[0] ^= last
-    v[2] ^= 0xFF
-    for _ in range(4):
-        rnd()
-    return v[0] ^ v[1] ^ v[2] ^ v[3]
-
-
-# The reference vector from the SipHash paper (key 00..0f, message 00..0e),
-# so the check below cannot pass on two copies of the same mistake.
-assert siphash24(bytes(range(16)), bytes(range(15))) == 0xA129CA6149BE45E5
-
-
-def ticket_code(res, schedule, seat, price, key=KEY):
-    k = bytearray(16)
-    for i, c in enumerate(key.encode()):
-        k[i % 16] ^= c
-    h = siphash24(bytes(k), f"{res}/{schedule}/{seat}/{price}".encode())
-    c = (h ^ (h >> 32)) & 0xFFFFFFFF
-    return f"{c >> 16:04X}-{c & 0xFFFF:04X}"
-
-
-def concert(binary, store, *args):
-    return subprocess.run([binary, "--store", store, *args], check=True,
-                          capture_output=True, text=True).stdout
+from kiosklib import Kiosk, KEY, concert, ledger, ticket_code, verified
 
 
 def main():
@@ -132,22 +41,80 @@ def main():
         k.send(f"hold {schedule} {seat}")
         res = k.expect(r"reservation (\d+),").group(1)
         k.kill9()
-        assert "result: OK" in concert(concert_bin, store, "verify")
+        verified(concert_bin, store)
 
-        # Restart; the clerk re-types pay: one charge, one payment, a ticket.
+        # Restart. The clerk says no to the walk-up charge: nothing changes.
         k = Kiosk(kiosk_bin, store, user)
         k.send(f"pay {res}")
+        assert k.answer("n") == int(price)
+        k.expect(r"no charge, no payment")
+        assert ledger(concert_bin, store, user) == (0, 0)
+        k.send(f"map {schedule}")
+        k.expect(rf" +{seat}h")
+
+        # Yes: one charge, one payment, a ticket.
+        k.send(f"pay {res}")
+        assert k.answer("y") == int(price)
         k.expect(rf"walk-up charge: {price} points")
         code = k.expect(r"code ([0-9A-F]{4}-[0-9A-F]{4})").group(1)
         assert code == ticket_code(res, schedule, seat, price), code
         assert code != ticket_code(res, schedule, seat, price, key=KEY + "x")
-        k.send(f"pay {res}")  # a repeat returns the same payment, no second charge
-        m = k.expect(r"(walk-up charge|paid) ")
-        assert m.group(1) == "paid", "charged twice"
+        k.send(f"pay {res}")  # a repeat returns the same payment, no question
+        k.expect(rf"paid {price} points")
+        assert "collect" not in k.seen and "walk-up" not in k.seen, k.seen
+        assert code == k.expect(r"code ([0-9A-F]{4}-[0-9A-F]{4})").group(1)
+        assert ledger(concert_bin, store, user) == (1, 1)
+
+        # The door's check: the printed code and a paid reservation.
+        k.send(f"check {res} {code.lower()}")
+        k.expect(rf"valid: reservation {res}, schedule {schedule}, seat {seat}, paid")
+        forged = ticket_code(res, schedule, seat, price, key=KEY + "x")
+        k.send(f"check {res} {forged}")
+        k.expect(rf"! check: the code does not match reservation {res}")
+
+        # A party of two: one question for the sum, one payment, two tickets.
+        k.send(f"map {schedule}")
+        text = k.expect(r"seat map of schedule \d+[^\n]*\n((?:[^\n]*\n)*?)(?=kiosk> )").group(1)
+        pairs = re.findall(r" +(\d+)\.\S+ +(\d+)", text)  # free seats: (number, price)
+        (s1, p1), (s2, p2) = pairs[0], pairs[1]
+        k.send(f"hold {schedule} {s1}")
+        r1 = k.expect(r"reservation (\d+),").group(1)
+        k.send(f"hold {schedule} {s2}")
+        r2 = k.expect(r"reservation (\d+),").group(1)
+        k.send(f"pay {r2} {r1}")
+        assert k.answer("y") == int(p1) + int(p2)
+        k.expect(rf"paid {int(p1) + int(p2)} points")
+        c1 = k.expect(rf"reservation {r1} .*\n.*seat {s1} .*\n.*\n\| code (\S+)").group(1)
+        c2 = k.expect(rf"reservation {r2} .*\n.*seat {s2} .*\n.*\n\| code (\S+)").group(1)
+        assert c1 == ticket_code(r1, schedule, s1, p1), c1
+        assert c2 == ticket_code(r2, schedule, s2, p2), c2
+        assert ledger(concert_bin, store, user) == (2, 2)
+        k.send(f"map {schedule}")
+        k.expect(rf" +{s1}X")
+        k.expect(rf" +{s2}X")
+
+        # All or nothing: a party with one released hold pays for neither,
+        # charges nothing, and `release` freed that seat at once.
+        s3, s4 = pairs[2][0], pairs[3][0]
+        k.send(f"hold {schedule} {s3}")
+        r3 = k.expect(r"reservation (\d+),").group(1)
+        k.send(f"hold {schedule} {s4}")
+        r4 = k.expect(r"reservation (\d+),").group(1)
+        k.send(f"release {r4}")
+        k.expect(rf"reservation {r4} RELEASED")
+        k.send(f"map {schedule}")
+        k.expect(rf" +{s3}h")
+        k.expect(rf" +{s4}\.")
+        k.send(f"check {r3} {ticket_code(r3, schedule, s3, pairs[2][1])}")
+        k.expect(rf"! check: reservation {r3} is HELD, not paid")
+        k.send(f"pay {r3} {r4}")
+        k.expect(rf"! pay: reservation {r4} is RELEASED; nothing charged or paid")
+        assert "collect" not in k.seen, k.seen
+        assert ledger(concert_bin, store, user) == (2, 2)
+        k.send(f"map {schedule}")
+        k.expect(rf" +{s3}h")
         k.quit()
-        assert "result: OK" in concert(concert_bin, store, "verify")
-        history = concert(concert_bin, store, "history", str(user))
-        assert history.count("CHARGE") == 1 and history.count("PAYMENT") == 1, history
+        verified(concert_bin, store)
 
         # A hold the clerk never paid for runs out on the injected clock:
         # paying then changes nothing and the seat is free again.
@@ -156,17 +123,24 @@ def main():
         with open(clock, "w") as f:
             f.write(f"{now_ms}\n")
         k = Kiosk(kiosk_bin, store, user, clock_file=clock)
-        k.send(f"hold {schedule} {int(seat) + 1}")
+        late_seat = pairs[4][0]
+        k.send(f"hold {schedule} {late_seat}")
         late = k.expect(r"reservation (\d+),").group(1)
         with open(clock, "w") as f:
             f.write(f"{now_ms + 301_000}\n")  # past the default 300 s hold
         k.send(f"pay {late}")
-        k.expect(r"! pay: HOLD_EXPIRED")
+        k.expect(rf"! pay: reservation {late} is EXPIRED")
         k.send(f"map {schedule}")
-        k.expect(rf" +{int(seat) + 1}\.")
+        k.expect(rf" +{late_seat}\.")
+        # The counter idles past the ACTIVE token's 10 minutes: the next
+        # command joins the queue again instead of failing on a dead token.
+        with open(clock, "w") as f:
+            f.write(f"{now_ms + 301_000 + 600_000}\n")
+        k.send(f"map {schedule}")
+        k.expect(rf" +{late_seat}\.")
         k.quit()
-        history = concert(concert_bin, store, "history", str(user))
-        assert history.count("CHARGE") == 1 and history.count("PAYMENT") == 1, history
+        assert ledger(concert_bin, store, user) == (2, 2)
+        verified(concert_bin, store)
     print("kiosk pty test: OK")
 
 
