@@ -85,7 +85,7 @@ def test_the_librarys_reader_is_the_only_parser() -> None:
         bad = catalog_dict()
         bad["concerts"][0]["schedules"][0]["when"] = "today"
         with pytest.raises(concert.InvalidArgument,
-                           match=r"^concerts\[0\]\.schedules\[0\]\.when: unknown key"):
+                           match=r"concerts\[0\]\.schedules\[0\]\.when: unknown key"):
             db.load_catalog(bad)
         assert db.users() == [] and db.all_concerts() == []
     # No second reader of the JSON shape is left in the binding.
@@ -102,7 +102,7 @@ def test_dict_starts_at_as_milliseconds_is_refused() -> None:
     data["concerts"][0]["schedules"][0]["starts_at"] = ms
     with concert.open("memory:") as db:
         with pytest.raises(concert.InvalidArgument,
-                           match=r"concerts\[0\]\.schedules\[0\]\.starts_at"):
+                           match=r"concerts\[0\]\.schedules\[0\]\.starts_at: must be a string"):
             db.load_catalog(data)
         assert db.users() == [] and db.all_concerts() == []
         db.load_catalog(concert.Catalog(
