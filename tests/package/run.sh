@@ -62,10 +62,10 @@ for f in usr/bin/concertd usr/bin/concert usr/bin/concert-kiosk usr/share/man/ma
          usr/share/man/man1/concert.1 usr/share/man/man1/concert-kiosk.1; do
   grep -q " ./$f\$" <<<"$daemon" || fail "the concertd deb lacks /$f"
 done
-dpkg-deb -f "$work"/debs/concertd_*.deb Description | grep -q concert-kiosk ||
+grep -q concert-kiosk <<<"$(dpkg-deb -f "$work"/debs/concertd_*.deb Description)" ||
   fail "the concertd deb's description does not mention concert-kiosk"
 # Static users link json-c (libconcert.pc Libs.private: -ljson-c).
-dpkg-deb -f "$work"/debs/libconcert-dev_*.deb Depends | grep -q 'libjson-c-dev' ||
+grep -q 'libjson-c-dev' <<<"$(dpkg-deb -f "$work"/debs/libconcert-dev_*.deb Depends)" ||
   fail "libconcert-dev does not depend on libjson-c-dev"
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 cflags=$(pkg-config --cflags libconcert)
