@@ -2,7 +2,8 @@
 # Three packages from the install components set in the install() rules:
 #   libconcert0    the shared library (runtime only)
 #   libconcert-dev headers, static library, .so link, .pc, CMake config
-#   concertd       the server and the concert CLI, plus a systemd unit
+#   concertd       the server, the concert CLI and the concert-kiosk counter
+#                  terminal, with their man pages and a systemd unit
 # Package names follow Debian's soname rule so a later ABI break can ship
 # libconcert1 next to libconcert0.
 
@@ -66,10 +67,12 @@ set(CPACK_DEBIAN_LIBCONCERT0_PACKAGE_SECTION "libs")
 
 set(CPACK_DEBIAN_LIBCONCERT-DEV_PACKAGE_NAME "libconcert-dev")
 set(CPACK_DEBIAN_LIBCONCERT-DEV_PACKAGE_SECTION "libdevel")
-# The .pc names sqlite3/libpq in Requires.private, so their -dev packages are
-# needed for `pkg-config --static` and for the CMake config's dependencies.
+# The .pc names sqlite3/libpq in Requires.private and -ljson-c in
+# Libs.private (the catalog reader, lib/json/), so their -dev packages are
+# needed for `pkg-config --static` and for the CMake config's dependencies
+# (concert::concert_static links json-c).
 set(CPACK_DEBIAN_LIBCONCERT-DEV_PACKAGE_DEPENDS
-    "libconcert0 (= ${PROJECT_VERSION}), libsqlite3-dev, libpq-dev, pkg-config | pkgconf")
+    "libconcert0 (= ${PROJECT_VERSION}), libsqlite3-dev, libpq-dev, libjson-c-dev, pkg-config | pkgconf")
 
 set(CPACK_DEBIAN_CONCERTD_PACKAGE_NAME "concertd")
 set(CPACK_DEBIAN_CONCERTD_PACKAGE_SECTION "net")
@@ -79,7 +82,8 @@ set(CPACK_COMPONENT_LIBCONCERT0_DESCRIPTION "libconcert shared library")
 set(CPACK_COMPONENT_LIBCONCERT-DEV_DESCRIPTION
     "libconcert development files: headers, static library, pkg-config and CMake files")
 set(CPACK_COMPONENT_LIBCONCERT-DEV_DEPENDS libconcert0)
-set(CPACK_COMPONENT_CONCERTD_DESCRIPTION "concertd HTTP server and the concert CLI, with a systemd unit")
+set(CPACK_COMPONENT_CONCERTD_DESCRIPTION
+    "concertd HTTP server, the concert CLI and the concert-kiosk box-office terminal, with a systemd unit")
 set(CPACK_COMPONENT_CONCERTD_DEPENDS libconcert0)
 
 include(CPack)

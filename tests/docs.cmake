@@ -14,6 +14,11 @@ if(CONCERT_BUILD_EXAMPLES AND TARGET concert_cli)
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_man_flags.py
                    $<TARGET_FILE:concert_cli> ${PROJECT_BINARY_DIR}/docs/man/concert.1)
 endif()
+if(CONCERT_BUILD_EXAMPLES AND TARGET concert_kiosk)
+  add_test(NAME docs_man_kiosk
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_man_flags.py
+                   $<TARGET_FILE:concert_kiosk> ${PROJECT_BINARY_DIR}/docs/man/concert-kiosk.1)
+endif()
 
 # API reference (issue 15 item 3): doxygen, with the project's Doxyfile and
 # warnings as errors, documents every public function, type, field and macro

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Write a catalog JSON for the benchmarks (the format of examples/common/
-# catalog_json.h) to stdout.
+# Write a catalog JSON for the benchmarks (the format of
+# include/concert/catalog_json.h, read by lib/json/catalog_parse.c) to stdout.
 #   make_catalog.sh queue USERS
 #       USERS users with no points, no concerts (the queue runs).
 #   make_catalog.sh booking USERS FLOW_SCHEDULES

@@ -18,14 +18,23 @@
 
 #define LINE_MAX_LEN 256
 
+/* docs/man/concert-kiosk.1.in lists the same flags (the docs_man_kiosk test
+ * compares them with this text). */
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: concert-kiosk --store sqlite:PATH --user ID [--ticket-key KEY]\n"
                "                     [--clock-file PATH]\n\n"
-               "A box-office counter on a local store. --user is the walk-up account\n"
-               "sales are made for; --ticket-key (or KIOSK_TICKET_KEY) keys the ticket's\n"
-               "verification code. --clock-file is for tests: the store's clock reads\n"
-               "ms since the epoch from PATH on every call.\n");
+               "A box-office counter on a local store; one command per line on stdin\n"
+               "('help' lists them).\n\n"
+               "Options:\n"
+               "  --store sqlite:PATH   the store, on local disk (required)\n"
+               "  --user ID             the walk-up account sales are made for (required)\n"
+               "  --ticket-key KEY      keys the tickets' verification codes; default\n"
+               "                        $KIOSK_TICKET_KEY, which keeps it out of ps\n"
+               "  --clock-file PATH     for tests: the store's clock reads ms since the\n"
+               "                        epoch from PATH on every call\n"
+               "  -h, --help            this help\n"
+               "  -V, --version         print the version\n");
 }
 
 static void help(void)
@@ -128,6 +137,11 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            printf("concert-kiosk %s (libconcert %s)\n", CONCERT_VERSION_STRING,
+                   concert_version_string());
             return 0;
         }
         if (i + 1 >= argc) {

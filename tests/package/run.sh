@@ -58,9 +58,15 @@ libdir=$root/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -pr
 [ -f "$libdir/pkgconfig/libconcert.pc" ] || fail "no libconcert.pc in $libdir/pkgconfig (not multiarch?)"
 grep -q " ./usr/lib/[^/]*-linux-[^/]*/libconcert\.so\.0\." <<<"$lib0" ||
   fail "libconcert0's library is not in /usr/lib/<triplet>"
-for f in usr/bin/concertd usr/bin/concert usr/share/man/man8/concertd.8 usr/share/man/man1/concert.1; do
+for f in usr/bin/concertd usr/bin/concert usr/bin/concert-kiosk usr/share/man/man8/concertd.8 \
+         usr/share/man/man1/concert.1 usr/share/man/man1/concert-kiosk.1; do
   grep -q " ./$f\$" <<<"$daemon" || fail "the concertd deb lacks /$f"
 done
+grep -q concert-kiosk <<<"$(dpkg-deb -f "$work"/debs/concertd_*.deb Description)" ||
+  fail "the concertd deb's description does not mention concert-kiosk"
+# Static users link json-c (libconcert.pc Libs.private: -ljson-c).
+grep -q 'libjson-c-dev' <<<"$(dpkg-deb -f "$work"/debs/libconcert-dev_*.deb Depends)" ||
+  fail "libconcert-dev does not depend on libjson-c-dev"
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 cflags=$(pkg-config --cflags libconcert)
 case "$cflags" in *postgresql*|*sqlite*) fail "--cflags carries backend headers: $cflags";; esac
@@ -82,4 +88,6 @@ fi
 grep -q "$root/lib/" "$work/consumer/CMakeCache.txt" || fail "find_package(concert) did not use the debs"
 LD_LIBRARY_PATH=$libdir "$work/consumer/consumer" || fail "the find_package consumer failed"
 grep -q -- '--store' <<<"$(LD_LIBRARY_PATH=$libdir "$root/bin/concertd" --help)" || fail "concertd --help"
+grep -q -- '--ticket-key' <<<"$(LD_LIBRARY_PATH=$libdir "$root/bin/concert-kiosk" --help)" ||
+  fail "concert-kiosk --help"
 echo "package: debs build, unpack and run the quickstart (${SECONDS}s)"

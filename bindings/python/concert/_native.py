@@ -381,13 +381,8 @@ PROTOTYPES = {
     "concert_verify": (c_int, [P(P(VerifyReport)), db_p]),
     "concert_verify_report_free": (None, [P(VerifyReport)]),
     "concert_prune": (c_int, [P(PruneReport), db_p, size_t]),
-}
-
-
-# Functions a newer libconcert has and this binding uses when present; a
-# library without them still loads (the binding keeps its older path).
-OPTIONAL_PROTOTYPES = {
-    # catalog_json.h: the library's own catalog JSON reader.
+    # catalog_json.h: the library's catalog JSON reader, the only parser of
+    # the JSON shape (the binding serialises a dict and hands it over).
     "concert_catalog_load_json": (c_int, [db_p, c_char_p, size_t]),
 }
 
@@ -458,11 +453,6 @@ def _bind(lib: ctypes.CDLL, path: str) -> None:
             continue
         fn.restype = restype
         fn.argtypes = argtypes
-    for name, (restype, argtypes) in OPTIONAL_PROTOTYPES.items():
-        fn = getattr(lib, name, None)
-        if fn is not None:
-            fn.restype = restype
-            fn.argtypes = argtypes
     if missing:
         raise LibraryError(
             f"{path} is not a usable libconcert: missing symbols {', '.join(missing)}")
@@ -542,11 +532,6 @@ def load_library(path: Optional[str] = None) -> str:
             "\nPass concert.load_library(PATH), set CONCERT_LIBRARY to the library "
             "file, or install libconcert (cmake --install) and put its "
             "lib/pkgconfig on PKG_CONFIG_PATH, or on the loader's path (ldconfig).")
-
-
-def has(name: str) -> bool:
-    """Whether the loaded library exports the optional function ``name``."""
-    return name in OPTIONAL_PROTOTYPES and hasattr(lib(), name)
 
 
 def lib() -> ctypes.CDLL:

@@ -12,13 +12,16 @@ these dataclasses or as a ``dict`` in the JSON shape used by ``concertd
 
 or as catalog JSON text (``str`` or ``bytes``) or the path of a JSON file.
 
-Every rule (ranges, duplicates, overlaps) is checked by the library. When
-the loaded library has ``concert_catalog_load_json`` (catalog_json.h), a
-dict, JSON text or file goes to it as JSON text (:func:`catalog_json`) and
-the library's reader is the only parser; the dataclasses still go through
-``concert_catalog_load``. With an older library, the JSON shape is read
-here (:meth:`Catalog.from_dict`), naming the place of a bad field in the
-same words.
+Every rule (ranges, duplicates, overlaps) is checked by the library, and
+the library's reader (``concert_catalog_load_json``, catalog_json.h) is the
+only parser of the JSON shape: a dict, JSON text or file goes to it as JSON
+text (:func:`catalog_json`), so a bad field is named in the same words as by
+``concertd --import`` and ``concert import``. The dataclasses go through
+``concert_catalog_load``.
+
+In a dict, ``starts_at`` is RFC 3339 text or an aware datetime (written as
+RFC 3339); an int of milliseconds is refused, as in a JSON file, and stays a
+dataclass-only form (:class:`CatalogSchedule`).
 """
 
 from __future__ import annotations
@@ -86,35 +89,6 @@ class Catalog:
     users: Sequence[CatalogUser] = field(default_factory=tuple)
     concerts: Sequence[CatalogConcert] = field(default_factory=tuple)
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Catalog":
-        """Build a Catalog from the catalog JSON shape (e.g. ``json.load``'s result).
-
-        Raises :class:`concert.InvalidArgument` naming the place of a missing,
-        unknown or mistyped field (``concerts[0].schedules[1].id: is required``),
-        in the same words as the C importer of concertd and the CLI.
-        """
-        obj = _fields(data, "catalog", required=(), optional=("users", "concerts"))
-        users = [
-            CatalogUser(**_fields(u, f"users[{i}]", ("id", "name"), ("points",)))
-            for i, u in enumerate(_list(obj.get("users", []), "users"))]
-        concerts = []
-        for ci, c in enumerate(_list(obj.get("concerts", []), "concerts")):
-            where = f"concerts[{ci}]"
-            cf = _fields(c, where, ("id", "title", "status"), ("schedules", "max_per_user"))
-            schedules = []
-            for si, s in enumerate(_list(cf.pop("schedules", []), f"{where}.schedules")):
-                swhere = f"{where}.schedules[{si}]"
-                sf = _fields(s, swhere, ("id", "starts_at"), ("seats",))
-                seats = []
-                for ri, r in enumerate(_list(sf.pop("seats", []), f"{swhere}.seats")):
-                    rf = _fields(r, f"{swhere}.seats[{ri}]", ("from", "to", "grade", "price"), ())
-                    rf["from_"] = rf.pop("from")
-                    seats.append(SeatRange(**rf))
-                schedules.append(CatalogSchedule(seats=tuple(seats), **sf))
-            concerts.append(CatalogConcert(schedules=tuple(schedules), **cf))
-        return cls(users=tuple(users), concerts=tuple(concerts))
-
 
 #: What :meth:`concert.Database.load_catalog` takes besides a :class:`Catalog`:
 #: a dict in the JSON shape, JSON text, or the path of a JSON file.
@@ -142,8 +116,9 @@ def catalog_json(source: CatalogSource) -> bytes:
     """The catalog JSON text of ``source``, as the library's reader takes it.
 
     A dict is serialised (enum members by name, aware datetimes as RFC 3339;
-    ``starts_at`` as int milliseconds is for the :class:`Catalog` dataclasses
-    only, the JSON format has RFC 3339 text); ``bytes`` are taken as they
+    anything else as json writes it, so an int ``starts_at`` reaches the
+    library as a number and is refused there: the JSON format has RFC 3339
+    text, milliseconds are for the :class:`Catalog` dataclasses); ``bytes`` are taken as they
     are; a ``str`` whose first non-blank character is ``{`` is JSON text,
     any other ``str`` or a path object names a file, read as it is.
 
@@ -163,40 +138,6 @@ def catalog_json(source: CatalogSource) -> bytes:
         return Path(source).read_bytes()
     raise TypeError("catalog must be a concert.Catalog, a dict, JSON text or a file path, "
                     f"not {type(source).__name__}")
-
-
-def from_source(source: CatalogSource) -> Catalog:
-    """For a library without ``concert_catalog_load_json``: the source read
-    here into a :class:`Catalog`. Remove with :meth:`Catalog.from_dict` once
-    every supported library has the reader."""
-    if isinstance(source, Mapping):
-        return Catalog.from_dict(source)
-    data = catalog_json(source)
-    try:
-        parsed = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidArgument(f"catalog: not JSON: {exc}") from None
-    return Catalog.from_dict(parsed)
-
-
-def _list(value: Any, where: str) -> list:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise InvalidArgument(f"{where}: must be a list")
-    return list(value)
-
-
-def _fields(value: Any, where: str, required: Tuple[str, ...],
-            optional: Tuple[str, ...]) -> dict:
-    if not isinstance(value, Mapping):
-        raise InvalidArgument(f"{where}: must be an object")
-    prefix = "" if where == "catalog" else where + "."
-    for key in required:
-        if key not in value:
-            raise InvalidArgument(f"{prefix}{key}: is required")
-    for key in value:
-        if key not in required and key not in optional:
-            raise InvalidArgument(f"{prefix}{key}: unknown key")
-    return dict(value)
 
 
 def _field_int(value: Any, where: str) -> int:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Type, Unio
 from . import _native as N
 from . import options
 from ._convert import Duration, int64, optional_text, text, time_ms
-from .catalog import Catalog, CatalogSource, catalog_json, from_source, to_c
+from .catalog import Catalog, CatalogSource, catalog_json, to_c
 from .errors import DatabaseClosed, InternalError, InvalidArgument, check, raise_last
 from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerType,
                       ListVersion, Payment, PruneReport, QueueSettings, QueueState, QueueStats,
@@ -557,12 +557,10 @@ class Database:
         offending place) or Conflict (an id already in the store); on any
         error the store is unchanged. OSError: the file cannot be read."""
         if not isinstance(catalog, Catalog):
-            if N.has("concert_catalog_load_json"):
-                # The library's reader is the one parser of the JSON shape.
-                data = catalog_json(catalog)
-                self._call(self._lib.concert_catalog_load_json, _HANDLE, data, len(data))
-                return
-            catalog = from_source(catalog)
+            # The library's reader is the one parser of the JSON shape.
+            data = catalog_json(catalog)
+            self._call(self._lib.concert_catalog_load_json, _HANDLE, data, len(data))
+            return
         c_catalog, keepalive = to_c(catalog, self._lib)
         self._call(self._lib.concert_catalog_load, _HANDLE, ctypes.byref(c_catalog))
         del keepalive  # the library keeps nothing of the catalog
