@@ -18,11 +18,7 @@ static int print_balance(const cli_context *ctx, int64_t user_id, int64_t balanc
     json_object *obj = json_object_new_object();
     cli_json_add(obj, "user_id", json_object_new_int64(user_id), &ok);
     cli_json_add(obj, "balance", json_object_new_int64(balance), &ok);
-    if (!ok) {
-        json_object_put(obj);
-        obj = NULL;
-    }
-    return cli_print_json(ctx, obj);
+    return cli_print_json_checked(ctx, obj, ok);
 }
 
 static int print_users_json(const cli_context *ctx, const concert_user_list *list)
@@ -39,11 +35,7 @@ static int print_users_json(const cli_context *ctx, const concert_user_list *lis
         cli_json_append(items, item, &ok);
     }
     cli_json_add(root, "users", items, &ok);
-    if (!ok) {
-        json_object_put(root);
-        root = NULL;
-    }
-    return cli_print_json(ctx, root);
+    return cli_print_json_checked(ctx, root, ok);
 }
 
 static int print_users_table(const cli_context *ctx, const concert_user_list *list)
@@ -60,10 +52,7 @@ static int print_users_table(const cli_context *ctx, const concert_user_list *li
         const char *cells[] = {id, balance, u->name};
         ok = cli_table_add(table, cells) == 0;
     }
-    if (ok)
-        cli_table_print(table);
-    cli_table_free(table);
-    return ok ? CLI_EXIT_OK : cli_error_message(ctx, CONCERT_ENOMEM, "out of memory");
+    return cli_table_finish(ctx, table, ok);
 }
 
 static int run_users(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
@@ -169,11 +158,7 @@ static int print_history_json(const cli_context *ctx, const concert_ledger_list 
         cli_json_append(items, item, &ok);
     }
     cli_json_add(root, "entries", items, &ok);
-    if (!ok) {
-        json_object_put(root);
-        root = NULL;
-    }
-    return cli_print_json(ctx, root);
+    return cli_print_json_checked(ctx, root, ok);
 }
 
 static int print_history_table(const cli_context *ctx, const concert_ledger_list *list)
@@ -193,10 +178,7 @@ static int print_history_table(const cli_context *ctx, const concert_ledger_list
                                timefmt_format(e->at, at)};
         ok = cli_table_add(table, cells) == 0;
     }
-    if (ok)
-        cli_table_print(table);
-    cli_table_free(table);
-    return ok ? CLI_EXIT_OK : cli_error_message(ctx, CONCERT_ENOMEM, "out of memory");
+    return cli_table_finish(ctx, table, ok);
 }
 
 static int run_history(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
