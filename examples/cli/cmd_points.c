@@ -79,17 +79,26 @@ const cli_command cli_cmd_users = {
     run_users,
 };
 
-static int run_balance(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+/* The start of balance and history: USER and nothing else, then the store.
+ * Returns 0, CLI_HELP_SHOWN, or the exit code of an error it printed. */
+static int open_for_user(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                         int64_t *user_id)
 {
     const char *user_arg = NULL;
-    int64_t user_id;
     int rc = cli_parse_args(ctx, cmd, argc, argv, 1, NULL, &user_arg, 1, 1);
     if (rc != 0)
+        return rc;
+    if ((rc = cli_parse_int64_arg(ctx, cmd, "USER", user_arg, user_id)) != 0)
+        return rc;
+    return cli_open_store(ctx);
+}
+
+static int run_balance(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+    int64_t user_id;
+    int rc = open_for_user(ctx, cmd, argc, argv, &user_id);
+    if (rc != 0)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
-    if ((rc = cli_parse_int64_arg(ctx, cmd, "USER", user_arg, &user_id)) != 0)
-        return rc;
-    if ((rc = cli_open_store(ctx)) != 0)
-        return rc;
     int64_t balance = 0;
     const int code = concert_points_balance(&balance, ctx->db, user_id);
     if (code != 0)
@@ -183,15 +192,10 @@ static int print_history_table(const cli_context *ctx, const concert_ledger_list
 
 static int run_history(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
-    const char *user_arg = NULL;
     int64_t user_id;
-    int rc = cli_parse_args(ctx, cmd, argc, argv, 1, NULL, &user_arg, 1, 1);
+    int rc = open_for_user(ctx, cmd, argc, argv, &user_id);
     if (rc != 0)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
-    if ((rc = cli_parse_int64_arg(ctx, cmd, "USER", user_arg, &user_id)) != 0)
-        return rc;
-    if ((rc = cli_open_store(ctx)) != 0)
-        return rc;
     concert_ledger_list *list = NULL;
     const int code = concert_points_history(&list, ctx->db, user_id);
     if (code != 0)
