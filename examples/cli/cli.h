@@ -89,6 +89,10 @@ int cli_open_store(cli_context *ctx);
 /* Print obj (pretty) and a newline to stdout, then release obj. NULL means
  * an allocation failed. Returns CLI_EXIT_OK or CLI_EXIT_FAILED. */
 int cli_print_json(const cli_context *ctx, json_object *obj);
+/* The end of every JSON output built with the helpers below: print obj if
+ * ok, else release it and report out of memory (ok 0 means a helper failed,
+ * so obj may be missing a member and must not be printed). */
+int cli_print_json_checked(const cli_context *ctx, json_object *obj, int ok);
 
 /* json-c helpers that tolerate allocation failure: they mark *ok = 0
  * instead of crashing, so one check at the end suffices. */
@@ -103,6 +107,9 @@ cli_table *cli_table_new(size_t columns, const char *const *headers, const int *
 int cli_table_add(cli_table *table, const char *const *cells);
 void cli_table_print(const cli_table *table);
 void cli_table_free(cli_table *table);
+/* The end of every table output: print it if ok (every row went in),
+ * release it (NULL allowed) and return CLI_EXIT_OK, or report out of memory. */
+int cli_table_finish(const cli_context *ctx, cli_table *table, int ok);
 
 /* The command groups, each in its own file. */
 extern const cli_command cli_cmd_import;

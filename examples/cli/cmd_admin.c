@@ -29,11 +29,7 @@ static int print_verify_json(const cli_context *ctx, const concert_verify_report
     for (size_t i = 0; i < report->violation_count && ok; i++)
         cli_json_append(violations, json_object_new_string(report->violations[i]), &ok);
     cli_json_add(root, "violations", violations, &ok);
-    if (!ok) {
-        json_object_put(root);
-        root = NULL;
-    }
-    return cli_print_json(ctx, root);
+    return cli_print_json_checked(ctx, root, ok);
 }
 
 static void print_verify_text(const concert_verify_report *report,
@@ -129,11 +125,7 @@ static int run_prune(cli_context *ctx, const cli_command *cmd, int argc, char **
         cli_json_add(root, "tokens", json_object_new_int64(report.tokens), &ok);
         cli_json_add(root, "idempotency", json_object_new_int64(report.idempotency), &ok);
         cli_json_add(root, "more", json_object_new_boolean(report.more != 0), &ok);
-        if (!ok) {
-            json_object_put(root);
-            root = NULL;
-        }
-        return cli_print_json(ctx, root);
+        return cli_print_json_checked(ctx, root, ok);
     }
     printf("pruned:\n"
            "  ended tokens         %" PRId64 "\n"

@@ -43,11 +43,7 @@ static int print_import_summary(const cli_context *ctx, const catalog_counts *co
     cli_json_add(obj, "concerts", json_object_new_int64((int64_t)counts->concerts), &ok);
     cli_json_add(obj, "schedules", json_object_new_int64((int64_t)counts->schedules), &ok);
     cli_json_add(obj, "seats", json_object_new_int64(counts->seats), &ok);
-    if (!ok) {
-        json_object_put(obj);
-        obj = NULL;
-    }
-    return cli_print_json(ctx, obj);
+    return cli_print_json_checked(ctx, obj, ok);
 }
 
 static int run_import(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
@@ -118,11 +114,7 @@ static int run_demo(cli_context *ctx, const cli_command *cmd, int argc, char **a
         int ok = 1;
         json_object *obj = json_object_new_object();
         cli_json_add(obj, "loaded", json_object_new_boolean(loaded), &ok);
-        if (!ok) {
-            json_object_put(obj);
-            obj = NULL;
-        }
-        return cli_print_json(ctx, obj);
+        return cli_print_json_checked(ctx, obj, ok);
     }
     puts(loaded ? "loaded the demo catalog" : "the store is not empty; demo catalog not loaded");
     return CLI_EXIT_OK;
@@ -156,11 +148,7 @@ static int print_concerts_json(const cli_context *ctx, const concert_concert_lis
         cli_json_append(items, item, &ok);
     }
     cli_json_add(root, "concerts", items, &ok);
-    if (!ok) {
-        json_object_put(root);
-        root = NULL;
-    }
-    return cli_print_json(ctx, root);
+    return cli_print_json_checked(ctx, root, ok);
 }
 
 static int print_concerts_table(const cli_context *ctx, const concert_concert_list *list)
@@ -177,10 +165,7 @@ static int print_concerts_table(const cli_context *ctx, const concert_concert_li
         const char *cells[] = {id, status ? status : "UNKNOWN", c->title};
         ok = cli_table_add(table, cells) == 0;
     }
-    if (ok)
-        cli_table_print(table);
-    cli_table_free(table);
-    return ok ? CLI_EXIT_OK : cli_error_message(ctx, CONCERT_ENOMEM, "out of memory");
+    return cli_table_finish(ctx, table, ok);
 }
 
 static int run_concerts(cli_context *ctx, const cli_command *cmd, int argc, char **argv)

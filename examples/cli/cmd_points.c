@@ -18,11 +18,7 @@ static int print_balance(const cli_context *ctx, int64_t user_id, int64_t balanc
     json_object *obj = json_object_new_object();
     cli_json_add(obj, "user_id", json_object_new_int64(user_id), &ok);
     cli_json_add(obj, "balance", json_object_new_int64(balance), &ok);
-    if (!ok) {
-        json_object_put(obj);
-        obj = NULL;
-    }
-    return cli_print_json(ctx, obj);
+    return cli_print_json_checked(ctx, obj, ok);
 }
 
 static int print_users_json(const cli_context *ctx, const concert_user_list *list)
@@ -39,11 +35,7 @@ static int print_users_json(const cli_context *ctx, const concert_user_list *lis
         cli_json_append(items, item, &ok);
     }
     cli_json_add(root, "users", items, &ok);
-    if (!ok) {
-        json_object_put(root);
-        root = NULL;
-    }
-    return cli_print_json(ctx, root);
+    return cli_print_json_checked(ctx, root, ok);
 }
 
 static int print_users_table(const cli_context *ctx, const concert_user_list *list)
@@ -60,10 +52,7 @@ static int print_users_table(const cli_context *ctx, const concert_user_list *li
         const char *cells[] = {id, balance, u->name};
         ok = cli_table_add(table, cells) == 0;
     }
-    if (ok)
-        cli_table_print(table);
-    cli_table_free(table);
-    return ok ? CLI_EXIT_OK : cli_error_message(ctx, CONCERT_ENOMEM, "out of memory");
+    return cli_table_finish(ctx, table, ok);
 }
 
 static int run_users(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
@@ -90,17 +79,26 @@ const cli_command cli_cmd_users = {
     run_users,
 };
 
-static int run_balance(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+/* The start of balance and history: USER and nothing else, then the store.
+ * Returns 0, CLI_HELP_SHOWN, or the exit code of an error it printed. */
+static int open_for_user(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                         int64_t *user_id)
 {
     const char *user_arg = NULL;
-    int64_t user_id;
     int rc = cli_parse_args(ctx, cmd, argc, argv, 1, NULL, &user_arg, 1, 1);
     if (rc != 0)
+        return rc;
+    if ((rc = cli_parse_int64_arg(ctx, cmd, "USER", user_arg, user_id)) != 0)
+        return rc;
+    return cli_open_store(ctx);
+}
+
+static int run_balance(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+    int64_t user_id;
+    int rc = open_for_user(ctx, cmd, argc, argv, &user_id);
+    if (rc != 0)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
-    if ((rc = cli_parse_int64_arg(ctx, cmd, "USER", user_arg, &user_id)) != 0)
-        return rc;
-    if ((rc = cli_open_store(ctx)) != 0)
-        return rc;
     int64_t balance = 0;
     const int code = concert_points_balance(&balance, ctx->db, user_id);
     if (code != 0)
@@ -169,11 +167,7 @@ static int print_history_json(const cli_context *ctx, const concert_ledger_list 
         cli_json_append(items, item, &ok);
     }
     cli_json_add(root, "entries", items, &ok);
-    if (!ok) {
-        json_object_put(root);
-        root = NULL;
-    }
-    return cli_print_json(ctx, root);
+    return cli_print_json_checked(ctx, root, ok);
 }
 
 static int print_history_table(const cli_context *ctx, const concert_ledger_list *list)
@@ -193,23 +187,15 @@ static int print_history_table(const cli_context *ctx, const concert_ledger_list
                                timefmt_format(e->at, at)};
         ok = cli_table_add(table, cells) == 0;
     }
-    if (ok)
-        cli_table_print(table);
-    cli_table_free(table);
-    return ok ? CLI_EXIT_OK : cli_error_message(ctx, CONCERT_ENOMEM, "out of memory");
+    return cli_table_finish(ctx, table, ok);
 }
 
 static int run_history(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
-    const char *user_arg = NULL;
     int64_t user_id;
-    int rc = cli_parse_args(ctx, cmd, argc, argv, 1, NULL, &user_arg, 1, 1);
+    int rc = open_for_user(ctx, cmd, argc, argv, &user_id);
     if (rc != 0)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
-    if ((rc = cli_parse_int64_arg(ctx, cmd, "USER", user_arg, &user_id)) != 0)
-        return rc;
-    if ((rc = cli_open_store(ctx)) != 0)
-        return rc;
     concert_ledger_list *list = NULL;
     const int code = concert_points_history(&list, ctx->db, user_id);
     if (code != 0)

@@ -110,11 +110,7 @@ static int show_queue(cli_context *ctx)
     add_nullable(obj, "eta_seconds", stats.eta_ms < 0,
                  stats.eta_ms < 0 ? NULL : json_object_new_int64(ceil_seconds(stats.eta_ms)),
                  &ok);
-    if (!ok) {
-        json_object_put(obj);
-        obj = NULL;
-    }
-    return cli_print_json(ctx, obj);
+    return cli_print_json_checked(ctx, obj, ok);
 }
 
 /* Apply update and print the settings as they are after it. */
@@ -138,11 +134,7 @@ static int apply_update(cli_context *ctx, const concert_queue_update *update)
         return cli_print_json(ctx, NULL);
     add_settings_json(obj, after.max_active, after.admit_per_minute, after.state,
                       after.opens_at, &ok);
-    if (!ok) {
-        json_object_put(obj);
-        obj = NULL;
-    }
-    return cli_print_json(ctx, obj);
+    return cli_print_json_checked(ctx, obj, ok);
 }
 
 /* The subcommands, each a cli_command so that usage errors and --help name

@@ -46,6 +46,15 @@ int cli_print_json(const cli_context *ctx, json_object *obj)
     return rc;
 }
 
+int cli_print_json_checked(const cli_context *ctx, json_object *obj, int ok)
+{
+    if (!ok) {
+        json_object_put(obj);
+        obj = NULL;
+    }
+    return cli_print_json(ctx, obj);
+}
+
 void cli_json_add(json_object *obj, const char *key, json_object *value, int *ok)
 {
     if (obj == NULL || value == NULL || json_object_object_add(obj, key, value) != 0) {
@@ -166,4 +175,12 @@ void cli_table_free(cli_table *table)
         free(table->cells[i]);
     free(table->cells);
     free(table);
+}
+
+int cli_table_finish(const cli_context *ctx, cli_table *table, int ok)
+{
+    if (ok)
+        cli_table_print(table);
+    cli_table_free(table);
+    return ok ? CLI_EXIT_OK : cli_error_message(ctx, CONCERT_ENOMEM, "out of memory");
 }

@@ -54,6 +54,7 @@
 #include "edge_check.h"
 #include "edge_ipcap.h"
 #include "edge_watch.h"
+#include "loopback.h"
 #include "metrics.h"
 #include "reply.h"
 #include "request_id.h"
@@ -555,13 +556,8 @@ static void log_mhd_error(void *cls, const char *fmt, va_list ap)
 
 static int resolve(http_server *server, const char *host, unsigned port, char *err, size_t errlen)
 {
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
     struct addrinfo *found = NULL;
-    const int rc = getaddrinfo(host, NULL, &hints, &found);
+    const int rc = listen_resolve(host, &found);
     if (rc != 0 || found == NULL) {
         snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
         return -1;

@@ -220,15 +220,26 @@ static void put_escaped(json_out *w, const char *text)
     put_char(w, '"');
 }
 
-void json_out_key(json_out *w, const char *key)
+/* The state change every key makes: a key only inside an object and not
+ * right after another key. Returns 0 and the separator to write first
+ * ('\0' for the first member), or -1 with the writer marked failed. */
+static int begin_key(json_out *w, char *comma)
 {
     if (w->depth == 0 || w->after_key) {
         w->failed = 1;
-        return;
+        return -1;
     }
-    const char comma = w->has_items[w->depth] ? ',' : '\0';
+    *comma = w->has_items[w->depth] ? ',' : '\0';
     w->has_items[w->depth] = 1;
     w->after_key = 1;
+    return 0;
+}
+
+void json_out_key(json_out *w, const char *key)
+{
+    char comma;
+    if (begin_key(w, &comma) != 0)
+        return;
     const size_t plain = plain_length(key);
     if (plain != SIZE_MAX) {
         put_plain(w, comma, key, plain, ':');
@@ -242,13 +253,9 @@ void json_out_key(json_out *w, const char *key)
 
 void json_out_key_plain(json_out *w, const char *key, size_t len)
 {
-    if (w->depth == 0 || w->after_key) {
-        w->failed = 1;
+    char comma;
+    if (begin_key(w, &comma) != 0)
         return;
-    }
-    const char comma = w->has_items[w->depth] ? ',' : '\0';
-    w->has_items[w->depth] = 1;
-    w->after_key = 1;
     put_plain(w, comma, key, len, ':');
 }
 

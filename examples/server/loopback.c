@@ -27,15 +27,21 @@ static int is_loopback(const struct sockaddr *sa)
     return 0;
 }
 
-int loopback_only(const char *host)
+int listen_resolve(const char *host, struct addrinfo **found)
 {
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE;
+    *found = NULL;
+    return getaddrinfo(host, NULL, &hints, found);
+}
+
+int loopback_only(const char *host)
+{
     struct addrinfo *found = NULL;
-    if (getaddrinfo(host, NULL, &hints, &found) != 0 || found == NULL)
+    if (listen_resolve(host, &found) != 0 || found == NULL)
         return 0;
     int only = 1;
     for (const struct addrinfo *a = found; a != NULL && only; a = a->ai_next)

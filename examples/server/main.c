@@ -383,19 +383,10 @@ int main(int argc, char **argv)
     };
     char err[256];
     http_server *server = NULL;
+    int exit_code = 1;
     if (http_server_start(&server, &settings, &api, err, sizeof err) != 0) {
         fprintf(stderr, "concertd: %s\n", err);
-        sse_hub_free(events);
-        stream_quota_free(streams_per_token);
-        metrics_teardown(&sm);
-        list_cache_free(seat_lists);
-        list_cache_free(schedule_lists);
-        list_cache_free(seat_maps);
-        concert_close(db);
-        free(admin_key);
-        free(metrics_token);
-        free_auth_secrets(&secrets);
-        return 1;
+        goto release; /* the same release as after a stop */
     }
     fprintf(stderr, "concertd: %s store, %u threads, up to %u connections, admin routes %s, "
                     "metrics %s\n",
@@ -421,6 +412,8 @@ int main(int argc, char **argv)
      * ends after what is queued, and their connections finish. */
     sse_hub_stop(events);
     http_server_stop(server, SHUTDOWN_GRACE_MS);
+    exit_code = 0;
+release:
     sse_hub_free(events);
     stream_quota_free(streams_per_token);
     metrics_teardown(&sm);
@@ -431,6 +424,7 @@ int main(int argc, char **argv)
     free(admin_key);
     free(metrics_token);
     free_auth_secrets(&secrets);
-    fprintf(stderr, "concertd: stopped\n");
-    return 0;
+    if (exit_code == 0)
+        fprintf(stderr, "concertd: stopped\n");
+    return exit_code;
 }
