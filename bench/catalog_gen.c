@@ -52,7 +52,7 @@ int bench_load_concert(concert_db *db, int64_t concert_id, int64_t first_schedul
 {
     concert_catalog_schedule *schedules = calloc((size_t)schedule_count, sizeof(*schedules));
     const concert_catalog_seat_range range = {1, seats_per_schedule, "R", price};
-    const int64_t starts = concert_now(db) + 30 * DAY_MS;
+    const int64_t starts = concert_db_now(db) + 30 * DAY_MS;
     int rc = 0;
 
     if (!schedules) {

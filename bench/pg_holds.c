@@ -436,7 +436,7 @@ int main(int argc, char **argv)
     o.active_ttl_ms = DAY_MS;
     o.wait_ttl_ms = DAY_MS;
     o.max_holds_per_user = cf.limit;
-    if (concert_open(&db, store, &o) != 0) {
+    if (concert_db_open(&db, store, &o) != 0) {
         fprintf(stderr, "pg_holds: open: %s\n", concert_error_last()->message);
         goto done;
     }
@@ -496,7 +496,7 @@ done:
         unlink(script);
     if (tsv)
         fclose(tsv);
-    concert_close(db);
+    concert_db_close(db);
     pg_admin_sql("pg_holds", cf.conninfo, "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)");
     return rc;
 }

@@ -111,7 +111,7 @@ static double library_joins(const config *cf, const char *store, int64_t *joins_
     o.max_active = 1;
     o.wait_ttl_ms = DAY_MS;
     o.active_ttl_ms = DAY_MS;
-    if (concert_open(&db, store, &o) != 0) {
+    if (concert_db_open(&db, store, &o) != 0) {
         fprintf(stderr, "pg_joins: open: %s\n", concert_error_last()->message);
         goto fail;
     }
@@ -136,7 +136,7 @@ static double library_joins(const config *cf, const char *store, int64_t *joins_
         joins += j[i].joins;
         errors += j[i].errors;
     }
-    concert_close(db);
+    concert_db_close(db);
     free(j);
     free(th);
     *joins_out = joins;
@@ -144,7 +144,7 @@ static double library_joins(const config *cf, const char *store, int64_t *joins_
     return elapsed > 0 ? (double)joins / elapsed : 0.0;
 
 fail:
-    concert_close(db);
+    concert_db_close(db);
     free(j);
     free(th);
     return -1.0;

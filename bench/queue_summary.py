@@ -112,7 +112,7 @@ def lib_section(lib, out, targets):
     rows = {(r["scenario"], r["store"], r["size"]): r for r in lib.get("rows", [])}
     out.append(f"## b. In process: status poll at the big queue against 1,000 waiting "
                f"(concert-bench --only queue, median of {lib.get('repetitions', '?')})\n")
-    out.append("Cost of one `concert_queue_status` of a random waiting token: through the "
+    out.append("Cost of one `concert_queue_status_get` of a random waiting token: through the "
                "public API on the db that issued the tokens (its cache, queue_refresh_ms 250) "
                "and on a db opened with queue_refresh_ms 0 (the store's own poll, every call "
                "a store read). The ratio is of CPU µs per poll (not charged for the time other "

@@ -2,7 +2,7 @@
  * Scenario 1: the complete booking flow, in process.
  *
  * One flow = concert_queue_issue (admitted at once, or polled with
- * concert_queue_status until ACTIVE) -> concert_reserve_seat ->
+ * concert_queue_status_get until ACTIVE) -> concert_reserve_seat ->
  * concert_pay. Paying ends the token, so the buyer's active slot is free
  * again for the next flow: max_active stays at the library default.
  * Buyers never collide: each thread has its own users and its own seats,
@@ -60,7 +60,7 @@ static void flow_run(void *arg)
                 rc = CONCERT_EBUSY;
                 break;
             }
-            rc = concert_queue_status(&info, w->db, info.token);
+            rc = concert_queue_status_get(&info, w->db, info.token);
             w->polls++;
         }
         if (rc != 0) {

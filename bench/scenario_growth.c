@@ -3,16 +3,16 @@
  *
  * A server that runs for a season must not grow with what it has served:
  * ended tokens and idempotency records are deleted after retention_ms
- * (inside normal calls, and by concert_prune()), while sale records (a
+ * (inside normal calls, and by concert_admin_prune()), while sale records (a
  * reservation, its payment, its ledger entry, the seat it sold) and the
  * ledger entries of charges are kept forever by design. Each run drives one
  * store with a fake clock (CLOCK_STEP per cycle, retention a few tens of
  * thousands of cycles long), 1,000 users, one thread, and measures the
  * store's size at a first checkpoint (after the retention window has
  * filled) and at the end:
- *  - memory: the process RSS after malloc_trim (concert_prune is never
+ *  - memory: the process RSS after malloc_trim (concert_admin_prune is never
  *    called: the store must stay bounded by what its normal calls prune);
- *  - SQLite: the file after concert_prune() and a WAL checkpoint, and the
+ *  - SQLite: the file after concert_admin_prune() and a WAL checkpoint, and the
  *    pages in use (page_count - freelist_count).
  * The runs:
  *  - growth.flow: issue, hold, pay with an idempotency key;
@@ -132,14 +132,14 @@ static int sqlite_size(growth_ctx *g, int64_t *size, int64_t *used, char *note, 
 
     do {
         memset(&rep, 0, sizeof(rep));
-        rc = concert_prune(&rep, g->st.db, 0);
+        rc = concert_admin_prune(&rep, g->st.db, 0);
         tokens += rep.tokens;
         idem += rep.idempotency;
     } while (rc == 0 && rep.more);
     if (rc != 0)
-        snprintf(note, note_size, "concert_prune: %s", concert_error_name(rc));
+        snprintf(note, note_size, "concert_admin_prune: %s", concert_error_name(rc));
     else
-        snprintf(note, note_size, "concert_prune took %lld tokens, %lld idempotency records",
+        snprintf(note, note_size, "concert_admin_prune took %lld tokens, %lld idempotency records",
                  (long long)tokens, (long long)idem);
     *used = -1;
 #ifdef BENCH_HAVE_SQLITE3

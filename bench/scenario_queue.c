@@ -196,7 +196,7 @@ static int measure_status(concert_db *db, const char *tokens, int64_t size, int6
     if (bench_samples_init(&s, min_ns > 0 ? POLL_MAX_SAMPLES : (size_t)ops) != 0)
         return -1;
     const int64_t cpu0 = bench_cpu_ns();
-    if (poll_loop(concert_queue_status, db, tokens, size, ops, min_ns, seed, &s, &total,
+    if (poll_loop(concert_queue_status_get, db, tokens, size, ops, min_ns, seed, &s, &total,
                   &done) != 0) {
         bench_samples_free(&s);
         return -1;
@@ -296,7 +296,7 @@ static int measure_store_polls(const bench_options *o, int kind, const bench_sto
         if (queue_load(mem.db, kind, size, fill_threads, tokens, &fill_rate) != 0)
             goto out;
         raw = mem.db;
-    } else if (concert_open(&raw, st->uri, &raw_opts) != 0) {
+    } else if (concert_db_open(&raw, st->uri, &raw_opts) != 0) {
         bench_log("queue: cannot open a second db on the %s store: %s", bench_store_name(kind),
                   concert_error_last()->message);
         return -1;
@@ -312,7 +312,7 @@ out:
     if (kind == STORE_MEMORY)
         bench_store_close(&mem);
     else
-        concert_close(raw);
+        concert_db_close(raw);
     return rc;
 }
 

@@ -147,7 +147,7 @@ int bench_store_open(bench_store *st, int kind, const bench_options *o,
     default:
         return -1;
     }
-    if (concert_open(&st->db, st->uri, opts) != 0) {
+    if (concert_db_open(&st->db, st->uri, opts) != 0) {
         bench_log("cannot open %s store: %s", bench_store_name(kind),
                   concert_error_last()->message);
         bench_store_close(st);
@@ -158,7 +158,7 @@ int bench_store_open(bench_store *st, int kind, const bench_options *o,
 
 void bench_store_close(bench_store *st)
 {
-    concert_close(st->db);
+    concert_db_close(st->db);
     st->db = NULL;
     if (st->sqlite_path[0]) {
         static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};

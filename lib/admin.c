@@ -11,7 +11,7 @@ static int push_user(void *ctx, const concert_user *item)
     return concert__vec_push(ctx, item);
 }
 
-int concert_admin_users_list(concert_user_list **out, concert_db *db)
+int concert_admin_user_list_get(concert_user_list **out, concert_db *db)
 {
     concert__vec v;
     concert_user_list *list;
@@ -21,7 +21,7 @@ int concert_admin_users_list(concert_user_list **out, concert_db *db)
     if (out)
         *out = NULL;
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_admin_users_list: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_admin_user_list_get: NULL argument");
     concert__vec_init(&v, sizeof(concert_user));
     rc = concert__st_users_list(db, push_user, &v);
     if (rc == 0) {
@@ -63,7 +63,7 @@ static void free_violations(concert__vec *v)
     concert__vec_free(v);
 }
 
-int concert_verify(concert_verify_report **out, concert_db *db)
+int concert_admin_verify(concert_verify_report **out, concert_db *db)
 {
     concert_verify_report *report;
     concert__vec v;
@@ -72,7 +72,7 @@ int concert_verify(concert_verify_report **out, concert_db *db)
     if (out)
         *out = NULL;
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_verify: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_admin_verify: NULL argument");
     report = calloc(1, sizeof(*report));
     if (!report)
         return concert__error_set(CONCERT_ENOMEM, "out of memory verifying");
@@ -90,10 +90,10 @@ int concert_verify(concert_verify_report **out, concert_db *db)
     return CONCERT_OK;
 }
 
-int concert_prune(concert_prune_report *out, concert_db *db, size_t limit)
+int concert_admin_prune(concert_prune_report *out, concert_db *db, size_t limit)
 {
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_prune: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_admin_prune: NULL argument");
     memset(out, 0, sizeof(*out));
     return concert__st_prune(db, limit, concert__now(db), out);
 }

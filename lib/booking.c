@@ -14,7 +14,7 @@ static const char *const RESERVATION_STATUS_NAMES[] = {NULL, "HELD", "CONFIRMED"
 const char *concert_reservation_status_name(int status)
 {
     if (status < CONCERT_RESERVATION_HELD || status > CONCERT_RESERVATION_RELEASED)
-        return NULL;
+        return "UNKNOWN";
     return RESERVATION_STATUS_NAMES[status];
 }
 
@@ -191,7 +191,7 @@ static void order_fingerprint(char *buf, size_t size, const int64_t *ids, size_t
         used += (size_t)snprintf(buf + used, size - used, i ? ",%lld" : "%lld", (long long)ids[i]);
 }
 
-int concert_pay_order(concert_payment *out, concert_db *db, const char *token,
+int concert_order_pay(concert_payment *out, concert_db *db, const char *token,
                       const int64_t *reservation_ids, size_t count, const char *idempotency_key)
 {
     /* 64 ids of at most 20 digits and a comma, and the prefix. */
@@ -201,7 +201,7 @@ int concert_pay_order(concert_payment *out, concert_db *db, const char *token,
     int rc;
 
     if (!out || !db || (!reservation_ids && count > 0))
-        return concert__error_set(CONCERT_EINVAL, "concert_pay_order: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_order_pay: NULL argument");
     if (count < 1 || count > CONCERT_ORDER_MAX)
         return concert__error_set(CONCERT_EINVAL,
                                   "an order pays for 1 to %d reservations, not %zu",
@@ -248,5 +248,5 @@ int concert_pay_order(concert_payment *out, concert_db *db, const char *token,
 int concert_pay(concert_payment *out, concert_db *db, const char *token, int64_t reservation_id,
                 const char *idempotency_key)
 {
-    return concert_pay_order(out, db, token, &reservation_id, 1, idempotency_key);
+    return concert_order_pay(out, db, token, &reservation_id, 1, idempotency_key);
 }

@@ -13,11 +13,11 @@ static const char *const STATUS_NAMES[] = {NULL, "OPEN", "PENDING", "CLOSED"};
 const char *concert_concert_status_name(int status)
 {
     if (status < CONCERT_STATUS_OPEN || status > CONCERT_STATUS_CLOSED)
-        return NULL;
+        return "UNKNOWN";
     return STATUS_NAMES[status];
 }
 
-int concert_concert_status_parse(const char *name)
+int concert_concert_status_from_name(const char *name)
 {
     if (!name)
         return 0;
@@ -66,7 +66,7 @@ static int concerts_collect(concert_concert_list **out, concert_db *db, int32_t 
     return rc;
 }
 
-int concert_concerts_list(concert_concert_list **out, concert_db *db, const char *token)
+int concert_concert_list_get(concert_concert_list **out, concert_db *db, const char *token)
 {
     int64_t user_id;
     int rc;
@@ -74,18 +74,18 @@ int concert_concerts_list(concert_concert_list **out, concert_db *db, const char
     if (out)
         *out = NULL;
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_concerts_list: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_concert_list_get: NULL argument");
     if ((rc = concert__token_require_active_read(db, token, concert__now(db), &user_id)) != 0)
         return rc;
     return concerts_collect(out, db, CONCERT_STATUS_OPEN);
 }
 
-int concert_admin_concerts_list(concert_concert_list **out, concert_db *db)
+int concert_admin_concert_list_get(concert_concert_list **out, concert_db *db)
 {
     if (out)
         *out = NULL;
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_admin_concerts_list: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_admin_concert_list_get: NULL argument");
     return concerts_collect(out, db, 0);
 }
 
@@ -131,7 +131,7 @@ static int64_t bookable_starts_after(const concert_db *db, int64_t now)
     return now - db->opts.booking_cutoff_ms;
 }
 
-int concert_schedules_available(concert_schedule_list **out, concert_db *db, const char *token,
+int concert_schedule_list_get(concert_schedule_list **out, concert_db *db, const char *token,
                                 int64_t concert_id)
 {
     concert_concert concert;
@@ -144,7 +144,7 @@ int concert_schedules_available(concert_schedule_list **out, concert_db *db, con
     if (out)
         *out = NULL;
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_schedules_available: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_schedule_list_get: NULL argument");
     now = concert__now(db);
     if ((rc = concert__token_require_active_read(db, token, now, &user_id)) != 0)
         return rc;
@@ -236,7 +236,7 @@ int concert_seats_available(concert_seat_list **out, concert_db *db, const char 
     return rc;
 }
 
-int concert_seats_version(concert_list_version *out, concert_db *db, const char *token,
+int concert_seat_list_version_get(concert_list_version *out, concert_db *db, const char *token,
                           int64_t schedule_id)
 {
     concert_storage_schedule schedule;
@@ -244,7 +244,7 @@ int concert_seats_version(concert_list_version *out, concert_db *db, const char 
     int rc;
 
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_seats_version: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_seat_list_version_get: NULL argument");
     memset(out, 0, sizeof(*out));
     now = concert__now(db);
     /* The very checks of concert_seats_available(), in its order, so that a
@@ -256,7 +256,7 @@ int concert_seats_version(concert_list_version *out, concert_db *db, const char 
     return concert__st_list_version(db, schedule.concert_id, schedule_id, 0, now, out);
 }
 
-int concert_schedules_version(concert_list_version *out, concert_db *db, const char *token,
+int concert_schedule_list_version_get(concert_list_version *out, concert_db *db, const char *token,
                               int64_t concert_id)
 {
     concert_concert concert;
@@ -264,7 +264,7 @@ int concert_schedules_version(concert_list_version *out, concert_db *db, const c
     int rc;
 
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_schedules_version: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_schedule_list_version_get: NULL argument");
     memset(out, 0, sizeof(*out));
     now = concert__now(db);
     if ((rc = concert__token_require_active_read(db, token, now, &user_id)) != 0)

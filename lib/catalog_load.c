@@ -222,7 +222,7 @@ static int concerts_check(const concert_catalog *c)
         snprintf(path, sizeof(path), "concerts[%zu].title", i);
         if ((rc = text_check(cc->title, CONCERT_TITLE_SIZE, path)) != 0)
             return rc;
-        if (!concert_concert_status_name(cc->status))
+        if (strcmp(concert_concert_status_name(cc->status), "UNKNOWN") == 0)
             return concert__error_set(CONCERT_EINVAL,
                                       "concerts[%zu].status: must be OPEN, PENDING or CLOSED", i);
         /* Version 1 named the field reserved: it had to be 0 there. */

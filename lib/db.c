@@ -23,7 +23,7 @@ int64_t concert__now(const concert_db *db)
     return system_clock(NULL);
 }
 
-int64_t concert_now(const concert_db *db)
+int64_t concert_db_now(const concert_db *db)
 {
     return db ? concert__now(db) : system_clock(NULL);
 }
@@ -50,7 +50,7 @@ int concert__uri_parse(const char *uri, int *kind, const char **location)
     *kind = 0;
     *location = NULL;
     if (!uri)
-        return concert__error_set(CONCERT_EINVAL, "concert_open: uri must not be NULL");
+        return concert__error_set(CONCERT_EINVAL, "concert_db_open: uri must not be NULL");
     if (strcmp(uri, "memory:") == 0 || strcmp(uri, "memory") == 0) {
         *kind = CONCERT__STORE_MEMORY;
         *location = "";
@@ -58,7 +58,7 @@ int concert__uri_parse(const char *uri, int *kind, const char **location)
         *kind = CONCERT__STORE_SQLITE;
         *location = uri + strlen("sqlite:");
         if (**location == '\0')
-            return concert__error_set(CONCERT_EINVAL, "concert_open: \"sqlite:\" needs a path, "
+            return concert__error_set(CONCERT_EINVAL, "concert_db_open: \"sqlite:\" needs a path, "
                                                       "e.g. sqlite:concert.db");
     } else if (starts_with(uri, "postgresql://") || starts_with(uri, "postgres://") ||
                looks_like_conninfo(uri)) {
@@ -67,14 +67,14 @@ int concert__uri_parse(const char *uri, int *kind, const char **location)
         *location = uri;
     } else {
         return concert__error_set(CONCERT_EINVAL,
-                                  "concert_open: unknown store \"%.64s\"; use memory:, "
+                                  "concert_db_open: unknown store \"%.64s\"; use memory:, "
                                   "sqlite:PATH, postgresql://... or a libpq conninfo",
                                   uri);
     }
     return CONCERT_OK;
 }
 
-int concert_open(concert_db **out, const char *uri, const concert_options *opts)
+int concert_db_open(concert_db **out, const char *uri, const concert_options *opts)
 {
     concert_options resolved;
     concert_storage *storage = NULL;
@@ -84,7 +84,7 @@ int concert_open(concert_db **out, const char *uri, const concert_options *opts)
     if (out)
         *out = NULL;
     if (!out || !uri)
-        return concert__error_set(CONCERT_EINVAL, "concert_open: out and uri must not be NULL");
+        return concert__error_set(CONCERT_EINVAL, "concert_db_open: out and uri must not be NULL");
     if ((rc = concert__options_resolve(&resolved, opts)) != 0)
         return rc;
     if ((rc = concert__uri_parse(uri, &kind, &location)) != 0)
@@ -108,11 +108,11 @@ int concert_open(concert_db **out, const char *uri, const concert_options *opts)
         return concert__error_ensure(rc);
     }
     if (!storage)
-        return concert__error_set(CONCERT_EINTERNAL, "concert_open: backend returned no storage");
-    return concert_open_storage(out, storage, &resolved);
+        return concert__error_set(CONCERT_EINTERNAL, "concert_db_open: backend returned no storage");
+    return concert_db_open_storage(out, storage, &resolved);
 }
 
-int concert_open_storage(concert_db **out, concert_storage *storage, const concert_options *opts)
+int concert_db_open_storage(concert_db **out, concert_storage *storage, const concert_options *opts)
 {
     concert_db *db;
     int rc;
@@ -122,7 +122,7 @@ int concert_open_storage(concert_db **out, concert_storage *storage, const conce
     if (!out || !storage) {
         if (storage && storage->free)
             storage->free(storage);
-        return concert__error_set(CONCERT_EINVAL, "concert_open_storage: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_db_open_storage: NULL argument");
     }
     if ((rc = concert__storage_check(storage)) != 0) {
         if (storage->free)
@@ -132,7 +132,7 @@ int concert_open_storage(concert_db **out, concert_storage *storage, const conce
     db = calloc(1, sizeof(*db));
     if (!db) {
         storage->free(storage);
-        return concert__error_set(CONCERT_ENOMEM, "concert_open_storage: out of memory");
+        return concert__error_set(CONCERT_ENOMEM, "concert_db_open_storage: out of memory");
     }
     if ((rc = concert__options_resolve(&db->opts, opts)) != 0) {
         storage->free(storage);
@@ -163,7 +163,7 @@ int concert_open_storage(concert_db **out, concert_storage *storage, const conce
     return CONCERT_OK;
 }
 
-void concert_close(concert_db *db)
+void concert_db_close(concert_db *db)
 {
     if (!db)
         return;
@@ -174,7 +174,7 @@ void concert_close(concert_db *db)
     free(db);
 }
 
-const char *concert_backend_name(const concert_db *db)
+const char *concert_db_backend_name(const concert_db *db)
 {
     return db && db->storage->name ? db->storage->name : "";
 }

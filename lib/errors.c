@@ -66,7 +66,7 @@ int concert__error_is_known(int code)
     return error_find(code) != NULL;
 }
 
-const char *concert_strerror(int code)
+const char *concert_error_string(int code)
 {
     const error_info *e = error_find(code);
     return e ? e->text : "unknown error";
@@ -91,7 +91,7 @@ static int error_vset(int code, const char *fmt, va_list ap)
 {
     int n = vsnprintf(tl_message, sizeof(tl_message), fmt, ap);
     if (n < 0)
-        snprintf(tl_message, sizeof(tl_message), "%s", concert_strerror(code));
+        snprintf(tl_message, sizeof(tl_message), "%s", concert_error_string(code));
     /* A truncated message is still useful; vsnprintf always terminates. */
     tl_error.code = code;
     tl_error.message = tl_message;
@@ -125,6 +125,6 @@ void concert__error_clear(void)
 int concert__error_ensure(int code)
 {
     if (tl_explicit_code != code)
-        return concert__error_set(code, "%s", concert_strerror(code));
+        return concert__error_set(code, "%s", concert_error_string(code));
     return code;
 }

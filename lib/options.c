@@ -62,7 +62,7 @@ int concert_options_init(concert_options *opts, unsigned int version)
 }
 
 /* One row per tunable field: its place in the struct, its width, its
- * range and what 0 means. concert_open(), concert_option_check() and the
+ * range and what 0 means. concert_db_open(), concert_options_check() and the
  * public table all read this, so a range is written once. */
 typedef struct option_row {
     concert_option_info info;
@@ -152,7 +152,7 @@ static int row_check(const option_row *row, int64_t value)
                               strcmp(info->unit, "ms") == 0 ? " ms" : "", range);
 }
 
-int concert_option_check(const char *name, int64_t value)
+int concert_options_check(const char *name, int64_t value)
 {
     const option_row *row = row_find(name);
     if (row == NULL)

@@ -12,7 +12,7 @@ static const char *const LEDGER_TYPE_NAMES[] = {NULL, "CHARGE", "PAYMENT"};
 const char *concert_ledger_type_name(int type)
 {
     if (type < CONCERT_LEDGER_CHARGE || type > CONCERT_LEDGER_PAYMENT)
-        return NULL;
+        return "UNKNOWN";
     return LEDGER_TYPE_NAMES[type];
 }
 
@@ -61,11 +61,11 @@ int concert_charge_points(int64_t *balance_out, concert_db *db, int64_t user_id,
     return CONCERT_OK;
 }
 
-int concert_points_balance(int64_t *balance_out, concert_db *db, int64_t user_id)
+int concert_points_balance_get(int64_t *balance_out, concert_db *db, int64_t user_id)
 {
     int rc;
     if (!balance_out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_points_balance: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_points_balance_get: NULL argument");
     if ((rc = user_id_check(user_id)) != 0)
         return rc;
     return concert__st_balance_get(db, user_id, balance_out);
@@ -108,26 +108,26 @@ static int history_read(concert_ledger_list **out, concert_db *db, int64_t user_
     return rc;
 }
 
-int concert_points_history(concert_ledger_list **out, concert_db *db, int64_t user_id)
+int concert_ledger_list_get(concert_ledger_list **out, concert_db *db, int64_t user_id)
 {
     int rc;
     if (out)
         *out = NULL;
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_points_history: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_ledger_list_get: NULL argument");
     if ((rc = user_id_check(user_id)) != 0)
         return rc;
     return history_read(out, db, user_id, 0, 0);
 }
 
-int concert_points_history_page(concert_ledger_list **out, concert_db *db, int64_t user_id,
+int concert_ledger_list_get_page(concert_ledger_list **out, concert_db *db, int64_t user_id,
                                 int64_t before_id, size_t limit)
 {
     int rc;
     if (out)
         *out = NULL;
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_points_history_page: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_ledger_list_get_page: NULL argument");
     if (limit < 1 || limit > CONCERT_HISTORY_PAGE_MAX)
         return concert__error_set(CONCERT_EINVAL, "history page limit %zu: must be 1 to %d",
                                   limit, CONCERT_HISTORY_PAGE_MAX);

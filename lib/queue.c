@@ -14,7 +14,7 @@ const char *concert_token_state_name(int state)
     case CONCERT_TOKEN_ACTIVE:
         return "ACTIVE";
     default:
-        return NULL;
+        return "UNKNOWN";
     }
 }
 
@@ -64,7 +64,7 @@ int concert_queue_issue(concert_token_info *out, concert_db *db, int64_t user_id
     return CONCERT_OK;
 }
 
-int concert_queue_status(concert_token_info *out, concert_db *db, const char *token)
+int concert_queue_status_get(concert_token_info *out, concert_db *db, const char *token)
 {
     concert_storage_token t;
     int rc;
@@ -72,7 +72,7 @@ int concert_queue_status(concert_token_info *out, concert_db *db, const char *to
     int64_t now;
 
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_queue_status: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_queue_status_get: NULL argument");
     if ((rc = concert__token_text_check(token)) != 0)
         return rc;
     now = concert__now(db);
@@ -175,11 +175,11 @@ int concert__token_require_active_read(concert_db *db, const char *token, int64_
     return CONCERT_OK;
 }
 
-int concert_queue_token_owner(int64_t *user_id, concert_db *db, const char *token)
+int concert_queue_token_owner_get(int64_t *user_id, concert_db *db, const char *token)
 {
     int rc;
     if (!user_id || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_queue_token_owner: NULL argument");
+        return concert__error_set(CONCERT_EINVAL, "concert_queue_token_owner_get: NULL argument");
     if ((rc = concert__token_text_check(token)) != 0)
         return rc;
     if (concert__owner_cache_get(db, token, user_id))

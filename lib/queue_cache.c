@@ -292,10 +292,10 @@ int concert__queue_cache_new(concert_db *db)
 {
     concert__queue_cache *c = calloc(1, sizeof(*c));
     if (!c)
-        return concert__error_set(CONCERT_ENOMEM, "concert_open: out of memory");
+        return concert__error_set(CONCERT_ENOMEM, "concert_db_open: out of memory");
     if (pthread_mutex_init(&c->lock, NULL) != 0) {
         free(c);
-        return concert__error_set(CONCERT_ENOMEM, "concert_open: cannot create a mutex");
+        return concert__error_set(CONCERT_ENOMEM, "concert_db_open: cannot create a mutex");
     }
     c->view_at = INT64_MIN;
     c->base = INT64_MIN;

@@ -12,7 +12,7 @@ static const char *const STATE_NAMES[] = {NULL, "OPEN", "PAUSED", "CLOSED", "SCH
 const char *concert_queue_state_name(int state)
 {
     if (state < CONCERT_QUEUE_OPEN || state > CONCERT_QUEUE_SCHEDULED)
-        return NULL;
+        return "UNKNOWN";
     return STATE_NAMES[state];
 }
 
@@ -192,7 +192,7 @@ static int update_check(const concert_queue_update *u, int64_t now)
                                   "state: %d is not OPEN, PAUSED or CLOSED (to schedule an "
                                   "opening, give opens_at)",
                                   (int)u->state);
-    if (u->expect_state != 0 && !concert_queue_state_name(u->expect_state))
+    if (u->expect_state != 0 && strcmp(concert_queue_state_name(u->expect_state), "UNKNOWN") == 0)
         return concert__error_set(CONCERT_EINVAL, "expect_state: %d is not a queue state",
                                   (int)u->expect_state);
     if ((u->fields & CONCERT_QUEUE_SET_OPENS_AT) && u->opens_at <= now)

@@ -10,7 +10,7 @@ const char *concert_version_string(void)
     return CONCERT_VERSION_STRING;
 }
 
-void concert_version(int *major, int *minor, int *patch)
+void concert_version_get(int *major, int *minor, int *patch)
 {
     if (major)
         *major = CONCERT_VERSION_MAJOR;

@@ -55,7 +55,7 @@ fi
 # One way to dump, for the baseline and for the check alike.
 dump() {
   abidw --exported-interfaces-only --headers-dir "$headers" --drop-private-types \
-        --no-corpus-path --short-locs "$1"
+        --suppressions "$root/abi/internal.suppr" --no-corpus-path --short-locs "$1"
 }
 
 if [ "$update" = 1 ]; then
@@ -81,9 +81,9 @@ dump "$lib" >"$work/current.abi"
 
 echo "== abi-check: $(basename "$baseline") -> $lib"
 set +e
-abidiff --exported-interfaces-only --no-added-syms "$baseline" "$work/current.abi" >"$work/changes.txt"
+abidiff --exported-interfaces-only --suppressions "$root/abi/internal.suppr" --no-added-syms "$baseline" "$work/current.abi" >"$work/changes.txt"
 rc=$?
-abidiff --exported-interfaces-only "$baseline" "$work/current.abi" >"$work/all.txt"
+abidiff --exported-interfaces-only --suppressions "$root/abi/internal.suppr" "$baseline" "$work/current.abi" >"$work/all.txt"
 set -e
 if [ $((rc & 3)) -ne 0 ]; then
   cat "$work/changes.txt" >&2

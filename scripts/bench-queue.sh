@@ -142,7 +142,7 @@ if [ "$run_http" = 1 ]; then
         case "$store" in
         memory) uri="memory:" ;;
         sqlite) rm -f "$out/status.db"*; uri="sqlite:$out/status.db" ;;
-        postgresql) uri=$(pg_store concert_queue_status) ;;
+        postgresql) uri=$(pg_store concert_queue_status_get) ;;
         esac
         # max_active 1,000 and long lifetimes: users 1..1,000 are ACTIVE,
         # 1,001..3,000 WAIT for the whole run.

@@ -130,12 +130,12 @@ Test(options, open_reads_only_the_callers_version_and_defaults_the_rest)
         o->clock = fixed_clock;
         if (v >= 2)
             o->admit_per_minute = 60;
-        expect_ok(concert_open(&db, "memory:", (const concert_options *)o));
+        expect_ok(concert_db_open(&db, "memory:", (const concert_options *)o));
         expect_ok(concert_queue_settings_get(&s, db));
         cr_assert_eq(s.max_active, 7);
         cr_assert_eq(s.admit_per_minute, v >= 2 ? 60 : 0, "version %u", v);
-        cr_assert_eq(concert_now(db), T0);
-        concert_close(db);
+        cr_assert_eq(concert_db_now(db), T0);
+        concert_db_close(db);
         free(o);
     }
 }
@@ -154,7 +154,7 @@ Test(options, version_zero_and_newer_than_the_library_are_refused)
         expect_ok(concert_options_init(&o, CONCERT_OPTIONS_VERSION));
         o.version = bad[i];
         db = (concert_db *)&o;
-        expect_rc(concert_open(&db, "memory:", &o), CONCERT_EINVAL);
+        expect_rc(concert_db_open(&db, "memory:", &o), CONCERT_EINVAL);
         cr_assert_null(db);
         cr_assert(strstr(concert_error_last()->message, "options.version"));
     }
@@ -175,7 +175,7 @@ static concert_db *open_memory(void)
     concert_options o = CONCERT_OPTIONS_INIT;
     concert_db *db = NULL;
     o.clock = fixed_clock;
-    expect_ok(concert_open(&db, "memory:", &o));
+    expect_ok(concert_db_open(&db, "memory:", &o));
     return db;
 }
 
@@ -198,7 +198,7 @@ Test(db_stats, each_version_gets_only_its_bytes)
         expect_canary(p, size, size + 32, "concert_db_stats_get");
         free(p);
     }
-    concert_close(db);
+    concert_db_close(db);
 }
 
 Test(db_stats, version_zero_and_newer_are_refused_and_nothing_is_written)
@@ -214,7 +214,7 @@ Test(db_stats, version_zero_and_newer_are_refused_and_nothing_is_written)
         expect_canary(p, sizeof(version), sizeof(concert_db_stats), "refused db_stats");
         free(p);
     }
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- concert_queue_update: 1 (base) ---- */
@@ -248,7 +248,7 @@ Test(queue_update, each_version_initialises_and_applies)
         cr_assert_eq(after.max_active, 10 + v);
         free(p);
     }
-    concert_close(db);
+    concert_db_close(db);
 }
 
 Test(queue_update, version_zero_and_newer_are_refused_and_nothing_changes)
@@ -271,7 +271,7 @@ Test(queue_update, version_zero_and_newer_are_refused_and_nothing_changes)
     }
     expect_ok(concert_queue_settings_get(&now, db));
     cr_assert_eq(now.max_active, before.max_active);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- concert_catalog: 1 (base), 2 (a nested field: reserved became
@@ -300,11 +300,11 @@ Test(catalog, version_one_loads_and_its_reserved_field_must_be_zero)
     cr_assert(strstr(concert_error_last()->message, "reserved"));
     cat = catalog_of(1, zero);
     expect_ok(concert_catalog_load(db, &cat));
-    expect_ok(concert_admin_concerts_list(&list, db));
+    expect_ok(concert_admin_concert_list_get(&list, db));
     cr_assert_eq(list->count, 1);
     cr_assert_eq(list->items[0].max_per_user, 0);
     concert_concert_list_free(list);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 Test(catalog, version_two_carries_max_per_user)
@@ -314,11 +314,11 @@ Test(catalog, version_two_carries_max_per_user)
     concert_catalog cat = catalog_of(2, limit);
     concert_concert_list *list = NULL;
     expect_ok(concert_catalog_load(db, &cat));
-    expect_ok(concert_admin_concerts_list(&list, db));
+    expect_ok(concert_admin_concert_list_get(&list, db));
     cr_assert_eq(list->count, 1);
     cr_assert_eq(list->items[0].max_per_user, 2);
     concert_concert_list_free(list);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 Test(catalog, version_zero_and_newer_are_refused_and_nothing_loads)
@@ -332,8 +332,8 @@ Test(catalog, version_zero_and_newer_are_refused_and_nothing_loads)
         expect_rc(concert_catalog_load(db, &cat), CONCERT_EINVAL);
         cr_assert(strstr(concert_error_last()->message, "catalog.version"));
     }
-    expect_ok(concert_admin_concerts_list(&list, db));
+    expect_ok(concert_admin_concert_list_get(&list, db));
     cr_assert_eq(list->count, 0);
     concert_concert_list_free(list);
-    concert_close(db);
+    concert_db_close(db);
 }

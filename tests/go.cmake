@@ -40,7 +40,7 @@ Cflags: -I${PROJECT_SOURCE_DIR}/include
   # The README quickstart from a module of its own in a temporary directory
   # (go.mod with require + replace to bindings/go), built against the
   # library installed into a fresh prefix with `cmake --install` (the
-  # libconcert0 and libconcert-dev components), not against this build tree;
+  # libconcert1 and libconcert-dev components), not against this build tree;
   # run with LD_LIBRARY_PATH and again with an rpath. No build-tree .pc here.
   add_test(NAME go_outside_module
            COMMAND /bin/sh ${PROJECT_SOURCE_DIR}/bindings/go/run-tests.sh outside)

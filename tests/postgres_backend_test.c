@@ -176,8 +176,8 @@ static concert_db *open_store(const concert_options *o)
 {
     concert_db *db = NULL;
     concert_options defaults = options();
-    int rc = concert_open(&db, store, o ? o : &defaults);
-    cr_assert_eq(rc, 0, "concert_open(%s): %s", store, concert_error_last()->message);
+    int rc = concert_db_open(&db, store, o ? o : &defaults);
+    cr_assert_eq(rc, 0, "concert_db_open(%s): %s", store, concert_error_last()->message);
     return db;
 }
 
@@ -200,13 +200,13 @@ static void load_catalog(concert_db *db)
 Test(postgres, schema_is_created_on_first_open_and_versioned)
 {
     concert_db *db = open_store(NULL);
-    cr_assert_str_eq(concert_backend_name(db), "postgresql");
-    concert_close(db);
+    cr_assert_str_eq(concert_db_backend_name(db), "postgresql");
+    concert_db_close(db);
     cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 6);
     cr_assert_eq(admin_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'concert'"), 12);
     /* Opening again changes nothing. */
     db = open_store(NULL);
-    concert_close(db);
+    concert_db_close(db);
     cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 6);
 }
 
@@ -214,9 +214,9 @@ Test(postgres, a_newer_schema_is_refused)
 {
     concert_db *db = open_store(NULL);
     concert_options o = options();
-    concert_close(db);
+    concert_db_close(db);
     admin_exec(dbname, "UPDATE concert.meta SET value = 99 WHERE name = 'schema_version'");
-    cr_assert_eq(concert_open(&db, store, &o), CONCERT_ESCHEMA);
+    cr_assert_eq(concert_db_open(&db, store, &o), CONCERT_ESCHEMA);
     cr_assert_null(db);
     cr_assert(strstr(concert_error_last()->message, "99"), "message: %s",
               concert_error_last()->message);
@@ -275,10 +275,10 @@ Test(postgres, a_version_2_store_migrates_in_place_and_keeps_its_line)
     cr_assert_eq(admin_int("SELECT max_active FROM concert.queue_state"), 1);
     cr_assert_eq(admin_int("SELECT admit_per_minute FROM concert.queue_state"), 30);
     /* The line is where it was; the next join queues behind it. */
-    cr_assert_eq(concert_queue_status(&t, db, tok[3]), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_queue_status_get(&t, db, tok[3]), 0, "%s", concert_error_last()->message);
     cr_assert_eq(t.state, CONCERT_TOKEN_WAITING);
     cr_assert_eq(t.position, 2);
-    cr_assert_eq(concert_queue_status(&t, db, tok[1]), 0);
+    cr_assert_eq(concert_queue_status_get(&t, db, tok[1]), 0);
     cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
     cr_assert_eq(concert_queue_issue(&t, db, 4), 0, "%s", concert_error_last()->message);
     cr_assert_eq(t.is_new, 1);
@@ -295,9 +295,9 @@ Test(postgres, a_version_2_store_migrates_in_place_and_keeps_its_line)
     cr_assert_str_eq(t.token, tok[2]);
     /* Admission still works on the migrated rows. */
     cr_assert_eq(concert_queue_leave(db, tok[1]), 0, "%s", concert_error_last()->message);
-    cr_assert_eq(concert_queue_status(&t, db, tok[2]), 0);
+    cr_assert_eq(concert_queue_status_get(&t, db, tok[2]), 0);
     cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
-    concert_close(db);
+    concert_db_close(db);
 
     /* Opening a migrated store never changes its settings. */
     o.max_active = 50;
@@ -306,7 +306,7 @@ Test(postgres, a_version_2_store_migrates_in_place_and_keeps_its_line)
     cr_assert_eq(concert_queue_stats_get(&st, db), 0);
     cr_assert_eq(st.max_active, 1);
     cr_assert_eq(st.admit_per_minute, 30);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 Test(postgres, concurrent_first_opens_create_the_schema_once)
@@ -319,10 +319,10 @@ Test(postgres, concurrent_first_opens_create_the_schema_once)
         if (pids[i] == 0) {
             concert_db *db = NULL;
             concert_options o = options();
-            int rc = concert_open(&db, store, &o);
+            int rc = concert_db_open(&db, store, &o);
             if (rc != 0)
                 fprintf(stderr, "open: %s\n", concert_error_last()->message);
-            concert_close(db);
+            concert_db_close(db);
             _exit(rc == 0 ? 0 : 1);
         }
     }
@@ -342,7 +342,7 @@ Test(postgres, uri_and_conninfo_forms_open_the_same_store)
     concert_db *db = open_store(NULL);
     int64_t balance = 0;
     load_catalog(db);
-    concert_close(db);
+    concert_db_close(db);
 
     /* tcp_conninfo is "host=127.0.0.1 port=N user=concert dbname=postgres". */
     p = strstr(tcp_conninfo, "host=");
@@ -352,12 +352,12 @@ Test(postgres, uri_and_conninfo_forms_open_the_same_store)
     for (int scheme = 0; scheme < 2; scheme++) {
         snprintf(uri, sizeof(uri), "%s://concert@%s:%s/%s?connect_timeout=2",
                  scheme ? "postgres" : "postgresql", host, port, dbname);
-        cr_assert_eq(concert_open(&db, uri, &o), 0, "%s: %s", uri, concert_error_last()->message);
-        cr_assert_eq(concert_points_balance(&balance, db, 3), 0);
+        cr_assert_eq(concert_db_open(&db, uri, &o), 0, "%s: %s", uri, concert_error_last()->message);
+        cr_assert_eq(concert_points_balance_get(&balance, db, 3), 0);
         cr_assert_eq(balance, 1000);
-        concert_close(db);
+        concert_db_close(db);
     }
-    cr_assert_eq(concert_open(&db, "host='unterminated", &o), CONCERT_EINVAL);
+    cr_assert_eq(concert_db_open(&db, "host='unterminated", &o), CONCERT_EINVAL);
     cr_assert_null(db);
     cr_assert(strncmp(concert_error_last()->message, "postgresql:", 11) == 0, "message: %s",
               concert_error_last()->message);
@@ -375,7 +375,7 @@ Test(postgres, the_database_itself_refuses_broken_invariants)
     cr_assert_eq(concert_reserve_seat(&r, db, t.token, 10, 7), 0);
     cr_assert_eq(concert_pay(&pay, db, t.token, r.id, NULL), 0, "%s",
                  concert_error_last()->message);
-    concert_close(db);
+    concert_db_close(db);
 
     admin_try("UPDATE concert.users SET balance = -1 WHERE id = 2", state);
     cr_assert_str_eq(state, "23514", "negative balance: CHECK");
@@ -418,7 +418,7 @@ Test(postgres, verify_is_clean_after_a_sale_and_finds_a_tampered_balance)
     cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
     cr_assert_eq(concert_reserve_seat(&r, db, t.token, 10, 1), 0);
     cr_assert_eq(concert_pay(&pay, db, t.token, r.id, "key-1"), 0);
-    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0, "%s", concert_error_last()->message);
     cr_assert_eq(rep->violation_count, 0, "first violation: %s",
                  rep->violation_count ? rep->violations[0] : "");
     cr_assert_eq(rep->users, 40);
@@ -428,11 +428,11 @@ Test(postgres, verify_is_clean_after_a_sale_and_finds_a_tampered_balance)
     concert_verify_report_free(rep);
 
     admin_exec(dbname, "UPDATE concert.users SET balance = balance + 5 WHERE id = 1");
-    cr_assert_eq(concert_verify(&rep, db), 0);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0);
     cr_assert_eq(rep->violation_count, 1);
     cr_assert(strstr(rep->violations[0], "user 1"), "%s", rep->violations[0]);
     concert_verify_report_free(rep);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* A version 3 store as libconcert 0.2 left it, with a paid seat and a live
@@ -493,7 +493,7 @@ Test(postgres, a_version_3_store_migrates_to_4_with_its_payments_and_holds)
                            "ON p.id = r.payment_id AND p.reservation_id = r.id "
                            "WHERE r.status = 2"),
                  1, "the old payment is linked to its reservation");
-    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0, "%s", concert_error_last()->message);
     cr_assert_eq(rep->violation_count, 0, "first violation: %s",
                  rep->violation_count ? rep->violations[0] : "");
     concert_verify_report_free(rep);
@@ -510,7 +510,7 @@ Test(postgres, a_version_3_store_migrates_to_4_with_its_payments_and_holds)
     }
     {
         int64_t ids[2] = {r.id, held};
-        cr_assert_eq(concert_pay_order(&pay, db, tok[2], ids, 2, "new-key"), 0, "%s",
+        cr_assert_eq(concert_order_pay(&pay, db, tok[2], ids, 2, "new-key"), 0, "%s",
                      concert_error_last()->message);
     }
     cr_assert_eq(pay.reservation_id, held);
@@ -525,13 +525,13 @@ Test(postgres, a_version_3_store_migrates_to_4_with_its_payments_and_holds)
         cr_assert_eq(pay.reservation_id, paid);
         cr_assert_eq(pay.balance, 900);
     }
-    cr_assert_eq(concert_verify(&rep, db), 0);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0);
     cr_assert_eq(rep->violation_count, 0, "first violation: %s",
                  rep->violation_count ? rep->violations[0] : "");
     cr_assert_eq(rep->payments, 2);
     cr_assert_eq(rep->seats_sold, 3);
     concert_verify_report_free(rep);
-    concert_close(db);
+    concert_db_close(db);
     }
 
 Test(postgres, verify_checks_orders_and_releases)
@@ -551,14 +551,14 @@ Test(postgres, verify_checks_orders_and_releases)
                  concert_error_last()->message);
     for (int i = 0; i < 3; i++)
         ids[i] = r[2 - i].id;
-    cr_assert_eq(concert_pay_order(&pay, db, t.token, ids, 3, NULL), 0, "%s",
+    cr_assert_eq(concert_order_pay(&pay, db, t.token, ids, 3, NULL), 0, "%s",
                  concert_error_last()->message);
     cr_assert_eq(pay.reservation_id, r[0].id, "an order's payment names its lowest id");
     cr_assert_eq(admin_int("SELECT count(DISTINCT payment_id) FROM concert.reservations "
                            "WHERE status = 2"),
                  1);
     cr_assert_eq(admin_int("SELECT count(*) FROM concert.ledger WHERE type = 2"), 1);
-    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0, "%s", concert_error_last()->message);
     cr_assert_eq(rep->violation_count, 0, "first violation: %s",
                  rep->violation_count ? rep->violations[0] : "");
     cr_assert_eq(rep->payments, 1);
@@ -567,7 +567,7 @@ Test(postgres, verify_checks_orders_and_releases)
 
     /* A payment that does not add up to its reservations. */
     admin_exec(dbname, "UPDATE concert.payments SET amount = amount + 1");
-    cr_assert_eq(concert_verify(&rep, db), 0);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0);
     cr_assert_eq(rep->violation_count, 1, "first violation: %s",
                  rep->violation_count ? rep->violations[0] : "");
     cr_assert(strstr(rep->violations[0], "its 3 reservations cost 300"), "%s", rep->violations[0]);
@@ -583,12 +583,12 @@ Test(postgres, verify_checks_orders_and_releases)
                  (long long)r[3].id, (long long)(T0 + 1000));
         admin_exec(dbname, sql);
     }
-    cr_assert_eq(concert_verify(&rep, db), 0);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0);
     cr_assert_eq(rep->violation_count, 1, "first violation: %s",
                  rep->violation_count ? rep->violations[0] : "");
     cr_assert(strstr(rep->violations[0], "RELEASED"), "%s", rep->violations[0]);
     concert_verify_report_free(rep);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- the hold's fence, seen from another session ---- */
@@ -667,7 +667,7 @@ Test(postgres, a_hold_queued_behind_its_token_never_lands_once_the_token_ended)
     cr_assert_eq(admin_int("SELECT hold_until FROM concert.seats WHERE schedule_id = 10 "
                            "AND number = 5"),
                  0);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 Test(postgres, holds_of_one_user_count_the_limit_under_the_users_row_lock)
@@ -708,7 +708,7 @@ Test(postgres, holds_of_one_user_count_the_limit_under_the_users_row_lock)
     /* The waiting hold counted after the other one committed. */
     cr_assert_eq(h.rc, CONCERT_EHOLD_LIMIT, "rc %d: the limit was passed", h.rc);
     cr_assert_eq(admin_int("SELECT count(*) FROM concert.reservations WHERE user_id = 1"), 1);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* The plan of a query as text, with sequential scans disabled, to see that
@@ -739,7 +739,7 @@ Test(postgres, the_limit_counts_and_history_pages_read_indexes)
     char plan[4000];
     concert_db *db = open_store(NULL);
     load_catalog(db);
-    concert_close(db);
+    concert_db_close(db);
     admin_exec(dbname, "ANALYZE");
     plan_of("SELECT count(*) FROM concert.reservations WHERE user_id = 1 AND status = 1 "
             "AND held_until > 5",
@@ -805,7 +805,7 @@ Test(postgres, a_small_pool_serves_many_threads)
     for (int i = 0; i < THREADS; i++)
         pthread_join(th[i], NULL);
     cr_assert_eq(atomic_load(&failures), 0, "%d calls failed", atomic_load(&failures));
-    cr_assert_eq(concert_points_balance(&balance, db, 40), 0);
+    cr_assert_eq(concert_points_balance_get(&balance, db, 40), 0);
     cr_assert_eq(balance, 1000 + THREADS * 25);
     cr_assert_eq(concert_queue_issue(&t, db, 40), 0);
     cr_assert_eq(concert_seats_available(&seats, db, t.token, 10), 0);
@@ -814,7 +814,7 @@ Test(postgres, a_small_pool_serves_many_threads)
     cr_assert_lt(admin_int("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
                            "'libconcert'"),
                  4, "the pool opened more connections than pool_size");
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- the queue: the opening lottery and joins racing admission ---- */
@@ -955,24 +955,24 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
     cr_assert_eq(st.last_ticket, EARLY + 2 * LATE);
     for (int i = 0; i < EARLY; i++) {
         int64_t rank;
-        cr_assert_eq(concert_queue_status(&info, i % 2 ? db1 : db2, t[i].token), 0);
+        cr_assert_eq(concert_queue_status_get(&info, i % 2 ? db1 : db2, t[i].token), 0);
         rank = info.state == CONCERT_TOKEN_ACTIVE ? 0 : info.position;
         cr_assert(rank >= 0 && rank < EARLY, "rank %lld", (long long)rank);
         cr_assert_eq(seen[rank], 0, "two buyers at rank %lld", (long long)rank);
         seen[rank] = 1;
     }
-    cr_assert_eq(concert_verify(&rep, db2), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_verify(&rep, db2), 0, "%s", concert_error_last()->message);
     cr_assert_eq(rep->violation_count, 0, "first violation: %s",
                  rep->violation_count ? rep->violations[0] : "");
     concert_verify_report_free(rep);
     /* verify sees a pre-queued token left behind by a broken opening. */
     admin_exec(dbname, "UPDATE concert.tokens SET ticket = NULL WHERE user_id = 3");
-    cr_assert_eq(concert_verify(&rep, db2), 0);
+    cr_assert_eq(concert_admin_verify(&rep, db2), 0);
     cr_assert_eq(rep->violation_count, 1);
     cr_assert(strstr(rep->violations[0], "no ticket"), "%s", rep->violations[0]);
     concert_verify_report_free(rep);
-    concert_close(db1);
-    concert_close(db2);
+    concert_db_close(db1);
+    concert_db_close(db2);
 }
 
 enum { JOINERS = 16, JOINS_EACH = 60, CHURNERS = 3 };
@@ -1031,7 +1031,7 @@ static void *churner(void *arg)
             atomic_fetch_add(&r->failures, 1);
         }
         if (!atomic_load(&r->ready[slot]) ||
-            concert_queue_status(&t, r->db, r->tokens[slot]) != 0 ||
+            concert_queue_status_get(&t, r->db, r->tokens[slot]) != 0 ||
             t.state != CONCERT_TOKEN_ACTIVE)
             continue;
         if (slot % 3 == 0 && atomic_load(&r->next_seat) < 200) {
@@ -1095,7 +1095,7 @@ Test(postgres, joins_from_many_threads_never_lose_a_ticket_to_admission, .timeou
         cr_assert_eq(concert_queue_stats_get(&st, race.db), 0);
         for (int slot = 0; slot < JOINERS * JOINS_EACH; slot++) {
             concert_token_info t;
-            if (concert_queue_status(&t, race.db, race.tokens[slot]) == 0 &&
+            if (concert_queue_status_get(&t, race.db, race.tokens[slot]) == 0 &&
                 t.state == CONCERT_TOKEN_ACTIVE) {
                 cr_assert_eq(concert_queue_leave(race.db, t.token), 0);
                 active_left = 1;
@@ -1112,11 +1112,11 @@ Test(postgres, joins_from_many_threads_never_lose_a_ticket_to_admission, .timeou
                  0);
     cr_assert_eq(st.last_ticket, JOINERS * JOINS_EACH);
     cr_assert_eq(st.active, 0);
-    cr_assert_eq(concert_verify(&rep, race.db), 0);
+    cr_assert_eq(concert_admin_verify(&rep, race.db), 0);
     cr_assert_eq(rep->violation_count, 0, "first violation: %s",
                  rep->violation_count ? rep->violations[0] : "");
     concert_verify_report_free(rep);
-    concert_close(race.db);
+    concert_db_close(race.db);
 }
 
 /* ---- restarts and outages ---- */
@@ -1125,7 +1125,7 @@ static void *read_balance(void *arg)
 {
     worker *w = arg;
     int64_t balance;
-    if (concert_points_balance(&balance, w->db, w->index + 1) != 0) {
+    if (concert_points_balance_get(&balance, w->db, w->index + 1) != 0) {
         fprintf(stderr, "balance after restart: %s\n", concert_error_last()->message);
         atomic_fetch_add(w->failures, 1);
     }
@@ -1166,7 +1166,7 @@ Test(postgres, reconnects_by_itself_after_the_server_restarts)
                  concert_error_last()->message);
     cr_assert_eq(balance, 1010);
     cr_assert_eq(concert_queue_issue(&t, db, 5), 0, "%s", concert_error_last()->message);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 static double seconds_since(const struct timespec *start)
@@ -1192,22 +1192,22 @@ Test(postgres, fails_fast_while_the_server_is_down_then_recovers)
 
     server("stop");
     clock_gettime(CLOCK_MONOTONIC, &start);
-    cr_assert_eq(concert_points_balance(&balance, db, 1), CONCERT_ESTORAGE);
+    cr_assert_eq(concert_points_balance_get(&balance, db, 1), CONCERT_ESTORAGE);
     msg = concert_error_last()->message;
     cr_assert(strncmp(msg, "postgresql:", 11) == 0, "message: %s", msg);
     cr_assert_null(strstr(msg, "SQLSTATE"), "message leaks a SQLSTATE: %s", msg);
     cr_assert_eq(concert_charge_points(&balance, db, 1, 5, NULL), CONCERT_ESTORAGE);
-    cr_assert_eq(concert_open(&other, store, &o), CONCERT_ESTORAGE);
+    cr_assert_eq(concert_db_open(&other, store, &o), CONCERT_ESTORAGE);
     cr_assert_null(other);
     took = seconds_since(&start);
     cr_assert_lt(took, 5.0, "three calls while down took %.2f s", took);
 
     server("start");
-    cr_assert_eq(concert_points_balance(&balance, db, 1), 0, "after the server came back: %s",
+    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0, "after the server came back: %s",
                  concert_error_last()->message);
     cr_assert_eq(balance, 1000, "the failed charge must not have been applied");
     cr_assert_eq(all_connections_read(db, 8), 0);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- list versions (schema 5) ---- */
@@ -1215,7 +1215,7 @@ Test(postgres, fails_fast_while_the_server_is_down_then_recovers)
 static concert_list_version seats_version(concert_db *db, const char *token, int64_t schedule)
 {
     concert_list_version v;
-    cr_assert_eq(concert_seats_version(&v, db, token, schedule), 0, "seats version: %s",
+    cr_assert_eq(concert_seat_list_version_get(&v, db, token, schedule), 0, "seats version: %s",
                  concert_error_last()->message);
     return v;
 }
@@ -1223,7 +1223,7 @@ static concert_list_version seats_version(concert_db *db, const char *token, int
 static concert_list_version schedules_version(concert_db *db, const char *token)
 {
     concert_list_version v;
-    cr_assert_eq(concert_schedules_version(&v, db, token, 1), 0, "schedules version: %s",
+    cr_assert_eq(concert_schedule_list_version_get(&v, db, token, 1), 0, "schedules version: %s",
                  concert_error_last()->message);
     return v;
 }
@@ -1360,8 +1360,8 @@ Test(postgres, list_versions_change_with_every_change_and_only_then)
     c2 = schedules_version(db, a.token);
     cr_assert_eq(c2.past, 1, "schedule 10 has passed its booking horizon");
     cr_assert_eq(c2.changes, c.changes);
-    concert_close(other);
-    concert_close(db);
+    concert_db_close(other);
+    concert_db_close(db);
 }
 
 /* The epoch tells stores apart and stays with a store. */
@@ -1370,10 +1370,10 @@ Test(postgres, the_epoch_is_per_store_and_survives_reopening)
     concert_db *db = open_store(NULL);
     int64_t first, second;
     char sql[200];
-    concert_close(db);
+    concert_db_close(db);
     first = admin_int("SELECT value FROM concert.meta WHERE name = 'epoch'");
     db = open_store(NULL);
-    concert_close(db);
+    concert_db_close(db);
     cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'epoch'"), first);
     /* Another store (database) on the same server. */
     snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", dbname);
@@ -1381,7 +1381,7 @@ Test(postgres, the_epoch_is_per_store_and_survives_reopening)
     snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
     admin_exec(NULL, sql);
     db = open_store(NULL);
-    concert_close(db);
+    concert_db_close(db);
     second = admin_int("SELECT value FROM concert.meta WHERE name = 'epoch'");
     cr_assert_neq(first, second, "a new store has a new epoch");
     cr_assert_gt(second, 0);
@@ -1395,7 +1395,7 @@ Test(postgres, list_versions_read_indexes)
     char plan[4000];
     concert_db *db = open_store(NULL);
     load_two_schedules(db);
-    concert_close(db);
+    concert_db_close(db);
     /* Many run-out holds, as on a busy schedule (only the plan is read). */
     admin_exec(dbname, "UPDATE concert.seats SET hold_until = number");
     admin_exec(dbname, "ANALYZE");
@@ -1471,7 +1471,7 @@ Test(postgres, holds_of_one_schedule_wait_for_each_other_only_on_the_same_stripe
     cr_assert_eq(admin_int("SELECT sum(changes) FROM concert.list_changes "
                            "WHERE schedule_id = 10"),
                  3);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- retention (schema 5) ---- */
@@ -1491,14 +1491,14 @@ static concert_options retention_options(void)
 static concert_prune_report prune_all(concert_db *db, size_t limit)
 {
     concert_prune_report rep;
-    cr_assert_eq(concert_prune(&rep, db, limit), 0, "prune: %s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_prune(&rep, db, limit), 0, "prune: %s", concert_error_last()->message);
     return rep;
 }
 
 static void verify_clean(concert_db *db)
 {
     concert_verify_report *rep = NULL;
-    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0, "%s", concert_error_last()->message);
     cr_assert_eq(rep->violation_count, 0, "first violation: %s",
                  rep->violation_count ? rep->violations[0] : "");
     concert_verify_report_free(rep);
@@ -1545,7 +1545,7 @@ Test(postgres, a_keyed_payment_replays_inside_retention_and_is_pruned_after)
     rep = prune_all(db, 0);
     cr_assert_eq(rep.tokens + rep.idempotency, 0, "prune is idempotent");
     verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* Charges: a retry inside retention is the same charge, after it a new
@@ -1569,7 +1569,7 @@ Test(postgres, charge_keys_are_pruned_oldest_first_within_the_limit)
     atomic_store(&shared_now, T0 + RETENTION - 1);
     cr_assert_eq(concert_charge_points(&balance, db, 2, 10, "charge-0"), 0);
     cr_assert_eq(balance, 1010, "a replay: the first charge's answer");
-    cr_assert_eq(concert_points_balance(&balance, db, 2), 0);
+    cr_assert_eq(concert_points_balance_get(&balance, db, 2), 0);
     cr_assert_eq(balance, 1070, "not a second charge");
     atomic_store(&shared_now, T0 + RETENTION + 6000);
     rep = prune_all(db, 3);
@@ -1583,7 +1583,7 @@ Test(postgres, charge_keys_are_pruned_oldest_first_within_the_limit)
     cr_assert_eq(concert_charge_points(&balance, db, 2, 10, "charge-0"), 0);
     cr_assert_eq(balance, 1080, "after retention the retry is a new charge");
     verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* Nothing live is ever pruned: an ACTIVE token, a WAITING one that polls,
@@ -1615,16 +1615,16 @@ Test(postgres, prune_never_touches_live_tokens_or_holds)
     /* Ten retentions later, still inside the tokens' and hold's lives. */
     for (int i = 1; i <= 10; i++) {
         atomic_store(&shared_now, T0 + i * RETENTION);
-        cr_assert_eq(concert_queue_status(&info, db, waiting.token), 0, "%s",
+        cr_assert_eq(concert_queue_status_get(&info, db, waiting.token), 0, "%s",
                      concert_error_last()->message);
         cr_assert_eq(info.state, CONCERT_TOKEN_WAITING);
     }
     rep = prune_all(db, 0);
     cr_assert_eq(rep.tokens, 1, "only the paid token");
     cr_assert_eq(rep.idempotency, 1);
-    cr_assert_eq(concert_queue_status(&info, db, active.token), 0);
+    cr_assert_eq(concert_queue_status_get(&info, db, active.token), 0);
     cr_assert_eq(info.state, CONCERT_TOKEN_ACTIVE);
-    cr_assert_eq(concert_queue_status(&info, db, waiting.token), 0);
+    cr_assert_eq(concert_queue_status_get(&info, db, waiting.token), 0);
     cr_assert_eq(info.state, CONCERT_TOKEN_WAITING);
     cr_assert_eq(info.position, 1);
     {
@@ -1636,7 +1636,7 @@ Test(postgres, prune_never_touches_live_tokens_or_holds)
     cr_assert_eq(concert_pay(&pay, db, active.token, held.id, NULL), 0, "%s",
                  concert_error_last()->message);
     verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* A row a step has locked is skipped, never waited for. */
@@ -1662,7 +1662,7 @@ Test(postgres, prune_skips_rows_other_steps_have_locked)
     PQfinish(other);
     rep = prune_all(db, 0);
     cr_assert_eq(rep.idempotency, 1, "'a' once it is free");
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* A store nobody prunes explicitly stays bounded: joins and payments prune
@@ -1707,7 +1707,7 @@ Test(postgres, tokens_and_keys_stay_bounded_without_explicit_prunes, .timeout = 
     cr_assert_leq(most_keys, 2 * 12 + 6, "keys grew to %lld", (long long)most_keys);
     cr_assert_eq(admin_int("SELECT count(*) FROM concert.payments"), CYCLES);
     verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* A version 4 store as libconcert 0.3 left it, written by that version's
@@ -1805,7 +1805,7 @@ Test(postgres, a_version_4_store_migrates_to_5_with_its_tokens_and_holds)
     cr_assert_eq(admin_int("SELECT count(*) FROM concert.payments"), 1);
 
     /* The version of the migrated schedule: the old hold expires into it. */
-    cr_assert_eq(concert_queue_status(&t, db, tok[2]), 0);
+    cr_assert_eq(concert_queue_status_get(&t, db, tok[2]), 0);
     cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
     v = seats_version(db, tok[2], 10);
     cr_assert_eq(v.expired_through, 0);
@@ -1819,10 +1819,10 @@ Test(postgres, a_version_4_store_migrates_to_5_with_its_tokens_and_holds)
     }
     cr_assert_gt(seats_version(db, tok[2], 10).changes, v.changes);
     /* The live WAITING token is still in line. */
-    cr_assert_eq(concert_queue_status(&t, db, tok[5]), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_queue_status_get(&t, db, tok[5]), 0, "%s", concert_error_last()->message);
     cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE, "admitted once there was room");
     verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- the seat map (storage version 5) and the backend's counters ---- */
@@ -1983,8 +1983,8 @@ Test(postgres, the_seat_map_reads_every_seat_with_its_state)
     cr_assert_eq(map_at(st, 10, T0)->count, 200);
 
     st->free(st);
-    concert_close(other);
-    concert_close(db);
+    concert_db_close(other);
+    concert_db_close(db);
 }
 
 /* The seat map's very statement, as prepared on every connection. */
@@ -2012,7 +2012,7 @@ Test(postgres, the_seat_map_reads_one_range_of_the_primary_key)
     size_t used = 0;
 
     load_two_schedules(db);
-    concert_close(db);
+    concert_db_close(db);
     admin_exec(dbname, "ANALYZE");
     c = admin_connect();
     conn_exec(c, "SET enable_seqscan = off");
@@ -2048,7 +2048,7 @@ static concert_db *open_counted(concert_storage **st, int pool_size)
     o.pool_size = pool_size;
     cr_assert_eq(concert_storage_postgres_open(st, store, &o), 0, "%s",
                  concert_error_last()->message);
-    cr_assert_eq(concert_open_storage(&db, *st, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_db_open_storage(&db, *st, &o), 0, "%s", concert_error_last()->message);
     return db;
 }
 
@@ -2088,13 +2088,13 @@ Test(postgres, counters_count_the_connections_replaced_after_the_server_ended_th
     int64_t balance = 0;
 
     load_catalog(db);
-    cr_assert_eq(concert_points_balance(&balance, db, 1), 0);
+    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0);
     c = counters_of(st);
     cr_assert_eq(c.reconnects, 0, "opening the first connection replaces nothing");
     cr_assert_eq(c.retries, 0);
 
     cr_assert_eq(terminate_sessions(), 1, "one pooled connection");
-    cr_assert_eq(concert_points_balance(&balance, db, 1), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0, "%s", concert_error_last()->message);
     cr_assert_eq(balance, 1000);
     c = counters_of(st);
     cr_assert_eq(c.reconnects, 1);
@@ -2111,7 +2111,7 @@ Test(postgres, counters_count_the_connections_replaced_after_the_server_ended_th
     cr_assert_eq(concert_db_stats_get(&stats, db), 0, "%s", concert_error_last()->message);
     cr_assert_eq(stats.storage_reconnects, 2);
     cr_assert_eq(stats.storage_retries, 0);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* A trigger that ends its own session the first time it fires on table. */
@@ -2156,7 +2156,7 @@ Test(postgres, counters_count_the_step_retried_after_its_connection_died)
     c = counters_of(st);
     cr_assert_eq(c.retries, 1);
     cr_assert_eq(c.reconnects, 1);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* An auto-commit write (an unkeyed charge) whose session ends while it runs,
@@ -2186,7 +2186,7 @@ Test(postgres, an_auto_commit_write_whose_session_ended_is_in_doubt_not_retried)
     c = counters_of(st);
     cr_assert_eq(c.retries, 0);
     cr_assert_eq(c.reconnects, 1);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* Serialization failures, forced by a trigger (a sequence is not rolled
@@ -2230,7 +2230,7 @@ Test(postgres, counters_count_the_steps_retried_after_serialization_failures)
     cr_assert_eq(counters_of(st).retries - 2,
                  (uint64_t)admin_int("SELECT last_value FROM public.attempts") - 3 - 1,
                  "every attempt but the first of each step is a retry");
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- a server that hangs: every wait bounded (issue 14) ---- */
@@ -2328,11 +2328,11 @@ Test(postgres, a_hung_server_answers_estorage_within_the_deadline_and_recovers_a
     /* Its connection was dropped: a read needs a new one, and the connect is
      * bounded too (the kernel accepts it, the postmaster never answers). */
     clock_gettime(CLOCK_MONOTONIC, &start);
-    read_rc = concert_points_balance(&balance, db, 1);
+    read_rc = concert_points_balance_get(&balance, db, 1);
     read_ms = ms_since(&start);
     snprintf(read_msg, sizeof(read_msg), "%s", concert_error_last()->message);
     clock_gettime(CLOCK_MONOTONIC, &start);
-    open_rc = concert_open(&other, store, &o);
+    open_rc = concert_db_open(&other, store, &o);
     open_ms = ms_since(&start);
     snprintf(open_msg, sizeof(open_msg), "%s", concert_error_last()->message);
     server_thaw();
@@ -2358,17 +2358,17 @@ Test(postgres, a_hung_server_answers_estorage_within_the_deadline_and_recovers_a
 
     /* Thawed: the next calls work on new connections, and the charge in
      * doubt, replayed with its key, is applied exactly once. */
-    cr_assert_eq(concert_points_balance(&balance, db, 1), 0, "after thawing: %s",
+    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0, "after thawing: %s",
                  concert_error_last()->message);
     cr_assert_eq(concert_charge_points(&balance, db, 1, 5, "frozen-charge"), 0, "replay: %s",
                  concert_error_last()->message);
     cr_assert_eq(balance, 1010);
-    cr_assert_eq(concert_points_balance(&balance, db, 1), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0, "%s", concert_error_last()->message);
     cr_assert_eq(balance, 1010, "the charge in doubt landed twice or not at all");
-    cr_assert_eq(concert_open(&other, store, &o), 0, "open after thawing: %s",
+    cr_assert_eq(concert_db_open(&other, store, &o), 0, "open after thawing: %s",
                  concert_error_last()->message);
-    concert_close(other);
-    concert_close(db);
+    concert_db_close(other);
+    concert_db_close(db);
 }
 
 Test(postgres, the_largest_timeouts_open_a_store)
@@ -2382,9 +2382,9 @@ Test(postgres, the_largest_timeouts_open_a_store)
     o.connect_timeout_ms = INT32_MAX;
     db = open_store(&o);
     load_catalog(db);
-    cr_assert_eq(concert_points_balance(&balance, db, 1), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0, "%s", concert_error_last()->message);
     cr_assert_eq(balance, 1000);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 Test(postgres, statement_parameters_past_their_slots_are_refused)

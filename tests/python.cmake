@@ -13,7 +13,7 @@ endif()
 
 # `pip install ./bindings/python` into a fresh venv, offline with Debian's
 # wheels, against libconcert installed to a scratch prefix (cmake --install
-# of the libconcert0 and libconcert-dev components: needs `all` built); the
+# of the libconcert1 and libconcert-dev components: needs `all` built); the
 # README quickstart then runs outside the repository, the library found via
 # pkg-config, CONCERT_LIBRARY and the loader's search. Skipped (77) without
 # python3-venv or the python3-*-whl packages.

@@ -80,9 +80,9 @@ static concert_db *open_store(void)
 {
     concert_options o = options();
     concert_db *db = NULL;
-    int rc = concert_open(&db, uri, &o);
-    cr_assert_eq(rc, 0, "concert_open(%s): %s", uri, concert_error_last()->message);
-    cr_assert_str_eq(concert_backend_name(db), "sqlite");
+    int rc = concert_db_open(&db, uri, &o);
+    cr_assert_eq(rc, 0, "concert_db_open(%s): %s", uri, concert_error_last()->message);
+    cr_assert_str_eq(concert_db_backend_name(db), "sqlite");
     return db;
 }
 
@@ -129,7 +129,7 @@ static void raw_exec(sqlite3 *raw, const char *sql)
 static void expect_verify_clean(concert_db *db)
 {
     concert_verify_report *rep = NULL;
-    int rc = concert_verify(&rep, db);
+    int rc = concert_admin_verify(&rep, db);
     cr_assert_eq(rc, 0, "verify: %s", concert_error_last()->message);
     cr_assert_eq(rep->violation_count, 0, "violation: %s",
                  rep->violation_count ? rep->violations[0] : "");
@@ -155,7 +155,7 @@ Test(sqlite, first_open_creates_a_versioned_wal_schema)
     char mode[16] = "";
     sqlite3_stmt *st;
 
-    concert_close(db);
+    concert_db_close(db);
     raw = raw_open();
     cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 5);
     cr_assert_eq(raw_int(raw, "PRAGMA application_id"), 0x434E4354);
@@ -180,7 +180,7 @@ Test(sqlite, the_database_itself_refuses_broken_invariants)
     concert_db *db = open_store();
     sqlite3 *raw;
     load_small_catalog(db);
-    concert_close(db);
+    concert_db_close(db);
     raw = raw_open();
     raw_exec(raw, "PRAGMA foreign_keys = ON");
     /* Negative balance, a second sale of a seat, a dangling reference, a
@@ -235,18 +235,18 @@ Test(sqlite, reopening_keeps_every_effect)
     cr_assert_eq(concert_queue_issue(&t, db, 2), 0);
     cr_assert_eq(concert_reserve_seat(&r, db, t.token, 10, 4), 0);
     cr_assert_eq(concert_pay(&p, db, t.token, r.id, "order-1"), 0);
-    concert_close(db);
+    concert_db_close(db);
 
     db = open_store();
-    cr_assert_eq(concert_points_balance(&bal, db, 2), 0);
+    cr_assert_eq(concert_points_balance_get(&bal, db, 2), 0);
     cr_assert_eq(bal, 4000);
-    cr_assert_eq(concert_points_history(&h, db, 2), 0);
+    cr_assert_eq(concert_ledger_list_get(&h, db, 2), 0);
     cr_assert_eq(h->count, 2);
     concert_ledger_list_free(h);
     /* The idempotency records survived too. */
     cr_assert_eq(concert_charge_points(&bal, db, 2, 5000, "topup"), 0);
     cr_assert_eq(bal, 5000, "a replay reports the original result");
-    cr_assert_eq(concert_points_balance(&bal, db, 2), 0);
+    cr_assert_eq(concert_points_balance_get(&bal, db, 2), 0);
     cr_assert_eq(bal, 4000, "and charges nothing");
     cr_assert_eq(concert_queue_issue(&t, db, 2), 0);
     cr_assert_eq(t.is_new, 1, "the paid token stayed ended");
@@ -256,7 +256,7 @@ Test(sqlite, reopening_keeps_every_effect)
     cr_assert_eq(seats->count, 9);
     concert_seat_list_free(seats);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* The version-1 layout, frozen here as an old libconcert wrote it. */
@@ -334,14 +334,14 @@ Test(sqlite, an_older_schema_migrates_forward_and_keeps_its_data)
     sqlite3_close(raw);
 
     db = open_store();
-    cr_assert_eq(concert_points_balance(&bal, db, 7), 0);
+    cr_assert_eq(concert_points_balance_get(&bal, db, 7), 0);
     cr_assert_eq(bal, 1234);
     cr_assert_eq(concert_charge_points(&bal, db, 7, 6, NULL), 0);
     cr_assert_eq(bal, 1240);
     cr_assert_eq(concert_queue_issue(&t, db, 7), 0);
     cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 
     raw = raw_open();
     cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 5);
@@ -368,7 +368,7 @@ static concert_db *open_with_limits(int64_t max_active, int64_t admit_per_minute
     o.max_active = max_active;
     o.admit_per_minute = admit_per_minute;
     o.queue_refresh_ms = 0; /* every call reaches the store: this tests the store */
-    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_db_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
     return db;
 }
 
@@ -406,19 +406,19 @@ Test(sqlite, a_version_2_store_keeps_its_line_and_takes_the_options_limits_once)
     cr_assert_eq(st.waiting, 1);
     cr_assert_eq(st.last_ticket, 2);
     cr_assert_eq(st.prequeued, 0);
-    cr_assert_eq(concert_queue_status(&t, db, TOKEN_B), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_queue_status_get(&t, db, TOKEN_B), 0, "%s", concert_error_last()->message);
     cr_assert_eq(t.state, CONCERT_TOKEN_WAITING);
     cr_assert_eq(t.position, 1);
     cr_assert_eq(concert_queue_issue(&c, db, 9), 0);
     cr_assert_eq(c.position, 2, "behind the line the old version left");
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 
     db = open_with_limits(50, 0);
     st = stats_of(db);
     cr_assert_eq(st.max_active, 1, "opening a migrated store never changes its settings");
     cr_assert_eq(st.admit_per_minute, 30);
-    concert_close(db);
+    concert_db_close(db);
     raw = raw_open();
     cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 5);
     cr_assert_eq(raw_int(raw, "SELECT max_active * 1000 + admit_per_minute FROM queue_state"),
@@ -434,7 +434,7 @@ Test(sqlite, an_empty_file_becomes_a_store)
     close(fd);
     db = open_store();
     load_small_catalog(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 Test(sqlite, a_newer_schema_is_refused_and_left_alone)
@@ -447,7 +447,7 @@ Test(sqlite, a_newer_schema_is_refused_and_left_alone)
     raw_exec(raw, "CREATE TABLE future (x); PRAGMA application_id = 1129202516;"
                   "PRAGMA user_version = 99;");
     sqlite3_close(raw);
-    rc = concert_open(&db, uri, &o);
+    rc = concert_db_open(&db, uri, &o);
     cr_assert_eq(rc, CONCERT_ESCHEMA, "got %s: %s", concert_error_name(rc),
                  concert_error_last()->message);
     cr_assert_null(db);
@@ -471,7 +471,7 @@ Test(sqlite, foreign_files_are_storage_errors_not_overwritten)
 
     raw_exec(raw, "CREATE TABLE somebody_elses (x); INSERT INTO somebody_elses VALUES (1);");
     sqlite3_close(raw);
-    rc = concert_open(&db, uri, &o);
+    rc = concert_db_open(&db, uri, &o);
     cr_assert_eq(rc, CONCERT_ESTORAGE, "%s", concert_error_last()->message);
     cr_assert(strstr(concert_error_last()->message, "not a libconcert store"), "%s",
               concert_error_last()->message);
@@ -486,17 +486,17 @@ Test(sqlite, foreign_files_are_storage_errors_not_overwritten)
     for (int i = 0; i < 512; i++)
         fputs("this is not an SQLite file. ", f);
     fclose(f);
-    rc = concert_open(&db, uri, &o);
+    rc = concert_db_open(&db, uri, &o);
     cr_assert_eq(rc, CONCERT_ESTORAGE, "%s", concert_error_last()->message);
     cr_assert(strstr(concert_error_last()->message, "sqlite:"), "%s",
               concert_error_last()->message);
 
     /* A directory that does not exist. */
-    rc = concert_open(&db, "sqlite:/nonexistent-dir-for-concert/x.db", &o);
+    rc = concert_db_open(&db, "sqlite:/nonexistent-dir-for-concert/x.db", &o);
     cr_assert_eq(rc, CONCERT_ESTORAGE, "%s", concert_error_last()->message);
     cr_assert(strstr(concert_error_last()->message, "cannot open"), "%s",
               concert_error_last()->message);
-    rc = concert_open(&db, "sqlite::memory:", &o);
+    rc = concert_db_open(&db, "sqlite::memory:", &o);
     cr_assert_eq(rc, CONCERT_EINVAL, "%s", concert_error_last()->message);
 }
 
@@ -520,11 +520,11 @@ static int open_as_unprivileged(char *message, size_t size)
         if (geteuid() == 0 &&
             (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
             _exit(100);
-        rc = concert_open(&db, uri, &o);
+        rc = concert_db_open(&db, uri, &o);
         if (write(fds[1], concert_error_last()->message,
                   strlen(concert_error_last()->message)) < 0)
             _exit(101);
-        concert_close(db);
+        concert_db_close(db);
         _exit(-rc);
     }
     close(fds[1]);
@@ -546,7 +546,7 @@ Test(sqlite, a_read_only_store_is_a_clear_storage_error_and_stays_intact)
 
     load_small_catalog(db);
     cr_assert_eq(concert_charge_points(&bal, db, 2, 70, NULL), 0);
-    concert_close(db); /* a clean close folds the WAL back into the file */
+    concert_db_close(db); /* a clean close folds the WAL back into the file */
     cr_assert_eq(chmod(path, 0444), 0);
     cr_assert_eq(chmod(dir, 0555), 0);
     rc = open_as_unprivileged(message, sizeof(message));
@@ -557,10 +557,10 @@ Test(sqlite, a_read_only_store_is_a_clear_storage_error_and_stays_intact)
 
     expect_integrity_ok();
     db = open_store();
-    cr_assert_eq(concert_points_balance(&bal, db, 2), 0);
+    cr_assert_eq(concert_points_balance_get(&bal, db, 2), 0);
     cr_assert_eq(bal, 70);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* A "full disk" without root or a special mount: a file-size limit makes the
@@ -574,7 +574,7 @@ Test(sqlite, a_full_disk_fails_cleanly_and_corrupts_nothing)
     int64_t bal;
 
     load_small_catalog(db);
-    concert_close(db);
+    concert_db_close(db);
     pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -588,7 +588,7 @@ Test(sqlite, a_full_disk_fails_cleanly_and_corrupts_nothing)
         int64_t after = 0;
         int rc;
         signal(SIGXFSZ, SIG_IGN);
-        if (concert_open(&child, uri, &o) != 0)
+        if (concert_db_open(&child, uri, &o) != 0)
             _exit(10);
         if (getrlimit(RLIMIT_FSIZE, &saved) != 0)
             _exit(11);
@@ -604,7 +604,7 @@ Test(sqlite, a_full_disk_fails_cleanly_and_corrupts_nothing)
             _exit(13);
         if (concert_charge_points(&after, child, 1, 5, NULL) != 0 || after != 100005)
             _exit(14);
-        concert_close(child);
+        concert_db_close(child);
         _exit(0);
     }
     cr_assert_eq(waitpid(pid, &status, 0), pid);
@@ -613,15 +613,15 @@ Test(sqlite, a_full_disk_fails_cleanly_and_corrupts_nothing)
 
     expect_integrity_ok();
     db = open_store();
-    cr_assert_eq(concert_points_balance(&bal, db, 1), 0);
+    cr_assert_eq(concert_points_balance_get(&bal, db, 1), 0);
     cr_assert_eq(bal, 100005, "the charge after the failure, nothing of the failed load");
-    cr_assert_eq(concert_admin_concerts_list(&list, db), 0);
+    cr_assert_eq(concert_admin_concert_list_get(&list, db), 0);
     cr_assert_eq(list->count, 1, "the failed load left no concert behind");
     concert_concert_list_free(list);
     cr_assert_eq(concert_charge_points(&bal, db, 1, 1, NULL), 0, "%s",
                  concert_error_last()->message);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* The child pays and charges, then dies by SIGKILL the instant they return. */
@@ -637,7 +637,7 @@ Test(sqlite, a_successful_pay_and_charge_survive_kill_9)
     int status = 0;
 
     load_small_catalog(db);
-    concert_close(db);
+    concert_db_close(db);
     cr_assert_eq(pipe(fds), 0);
     pid = fork();
     cr_assert_geq(pid, 0);
@@ -647,7 +647,7 @@ Test(sqlite, a_successful_pay_and_charge_survive_kill_9)
         concert_payment p;
         int64_t out[2];
         close(fds[0]);
-        if (concert_open(&child, uri, &o) != 0 || concert_queue_issue(&t, child, 2) != 0 ||
+        if (concert_db_open(&child, uri, &o) != 0 || concert_queue_issue(&t, child, 2) != 0 ||
             concert_reserve_seat(&r, child, t.token, 10, 3) != 0 ||
             concert_charge_points(NULL, child, 2, 1500, "kill-test") != 0 ||
             concert_pay(&p, child, t.token, r.id, NULL) != 0)
@@ -666,9 +666,9 @@ Test(sqlite, a_successful_pay_and_charge_survive_kill_9)
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
     db = open_store();
-    cr_assert_eq(concert_points_balance(&bal, db, 2), 0);
+    cr_assert_eq(concert_points_balance_get(&bal, db, 2), 0);
     cr_assert_eq(bal, 500, "charged 1500, paid 1000");
-    cr_assert_eq(concert_points_history(&h, db, 2), 0);
+    cr_assert_eq(concert_ledger_list_get(&h, db, 2), 0);
     cr_assert_eq(h->count, 2);
     cr_assert_eq(h->items[0].type, CONCERT_LEDGER_PAYMENT);
     cr_assert_eq(h->items[0].reservation_id, ids[0]);
@@ -680,7 +680,7 @@ Test(sqlite, a_successful_pay_and_charge_survive_kill_9)
     cr_assert_eq(concert_reservation_get(&r, db, t.token, ids[0]), 0);
     cr_assert_eq(r.status, CONCERT_RESERVATION_CONFIRMED);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
     expect_integrity_ok();
 }
 
@@ -693,7 +693,7 @@ Test(sqlite, a_locked_store_is_busy_after_the_timeout_and_reads_go_on)
     int rc;
 
     o.busy_timeout_ms = 100;
-    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_db_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
     load_small_catalog(db);
     raw = raw_open();
     raw_exec(raw, "BEGIN IMMEDIATE"); /* another writer holds the lock */
@@ -702,13 +702,13 @@ Test(sqlite, a_locked_store_is_busy_after_the_timeout_and_reads_go_on)
                  concert_error_last()->message);
     cr_assert(strstr(concert_error_last()->message, "100 ms"), "%s",
               concert_error_last()->message);
-    cr_assert_eq(concert_points_balance(&bal, db, 1), 0, "WAL: reads do not wait for writers");
+    cr_assert_eq(concert_points_balance_get(&bal, db, 1), 0, "WAL: reads do not wait for writers");
     cr_assert_eq(bal, 100000);
     raw_exec(raw, "COMMIT");
     sqlite3_close(raw);
     cr_assert_eq(concert_charge_points(&bal, db, 1, 5, NULL), 0);
     cr_assert_eq(bal, 100005);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- every wait bounded (issue 14) ---- */
@@ -751,7 +751,7 @@ Test(sqlite, writers_queued_in_one_process_are_busy_within_the_timeout_not_after
     int64_t slowest = 0, bal;
 
     o.busy_timeout_ms = QUEUED_BUSY_MS;
-    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_db_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
     load_small_catalog(db);
     raw = raw_open();
     raw_exec(raw, "BEGIN IMMEDIATE"); /* another process holds the write lock */
@@ -775,7 +775,7 @@ Test(sqlite, writers_queued_in_one_process_are_busy_within_the_timeout_not_after
     cr_assert_eq(concert_charge_points(&bal, db, 1, 5, NULL), 0, "%s",
                  concert_error_last()->message);
     cr_assert_eq(bal, 100005, "a busy charge must not have been applied");
-    concert_close(db);
+    concert_db_close(db);
 }
 
 Test(sqlite, two_handles_on_one_file_share_seats_balances_and_the_queue)
@@ -788,8 +788,8 @@ Test(sqlite, two_handles_on_one_file_share_seats_balances_and_the_queue)
     int64_t bal;
 
     o.max_active = 2;
-    cr_assert_eq(concert_open(&a, uri, &o), 0, "%s", concert_error_last()->message);
-    cr_assert_eq(concert_open(&b, uri, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_db_open(&a, uri, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_db_open(&b, uri, &o), 0, "%s", concert_error_last()->message);
     load_small_catalog(a);
     cr_assert_eq(concert_queue_issue(&ta, a, 1), 0);
     cr_assert_eq(concert_queue_issue(&tb, b, 3), 0);
@@ -801,14 +801,14 @@ Test(sqlite, two_handles_on_one_file_share_seats_balances_and_the_queue)
     cr_assert_eq(concert_reserve_seat(&r, a, tb.token, 10, 5), CONCERT_ESEAT_TAKEN);
     cr_assert_eq(concert_charge_points(NULL, a, 2, 10, NULL), 0);
     cr_assert_eq(concert_charge_points(NULL, b, 2, 10, NULL), 0);
-    cr_assert_eq(concert_points_balance(&bal, a, 2), 0);
+    cr_assert_eq(concert_points_balance_get(&bal, a, 2), 0);
     cr_assert_eq(bal, 20);
     cr_assert_eq(concert_queue_leave(b, ta.token), 0);
-    cr_assert_eq(concert_queue_status(&tc, a, tc.token), 0);
+    cr_assert_eq(concert_queue_status_get(&tc, a, tc.token), 0);
     cr_assert_eq(tc.state, CONCERT_TOKEN_ACTIVE);
     expect_verify_clean(a);
-    concert_close(a);
-    concert_close(b);
+    concert_db_close(a);
+    concert_db_close(b);
 }
 
 Test(sqlite, conflicts_name_the_place)
@@ -824,10 +824,10 @@ Test(sqlite, conflicts_name_the_place)
     cr_assert_eq(concert_catalog_load(db, &cat), CONCERT_ECONFLICT);
     cr_assert_str_eq(concert_error_last()->message,
                      "concerts[0].schedules[1].id: schedule 11 already exists");
-    cr_assert_eq(concert_admin_concerts_list(&list, db), 0);
+    cr_assert_eq(concert_admin_concert_list_get(&list, db), 0);
     cr_assert_eq(list->count, 1, "the failed load left nothing behind");
     concert_concert_list_free(list);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -862,7 +862,7 @@ Test(sqlite, a_hundred_thousand_seat_schedule_loads_in_one_transaction)
     cr_assert_eq(list->items[99999].number, 100000);
     concert_seat_list_free(list);
     fprintf(stderr, "sqlite: 100,000 seats loaded in %.3f s, listed in %.3f s\n", load, listing);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* sqlite:PATH is always a file: "file:..." options are not interpreted. */
@@ -875,17 +875,17 @@ Test(sqlite, a_path_that_looks_like_an_sqlite_uri_is_just_a_file_name)
     int64_t bal;
 
     cr_assert_eq(chdir(dir), 0);
-    cr_assert_eq(concert_open(&db, "sqlite:" URI_LOOKALIKE, &o), 0, "%s",
+    cr_assert_eq(concert_db_open(&db, "sqlite:" URI_LOOKALIKE, &o), 0, "%s",
                  concert_error_last()->message);
     load_small_catalog(db);
-    concert_close(db);
+    concert_db_close(db);
     snprintf(literal, sizeof(literal), "%s/%s", dir, URI_LOOKALIKE);
     cr_assert_eq(stat(literal, &sb), 0, "the store is a file named literally %s", URI_LOOKALIKE);
-    cr_assert_eq(concert_open(&db, "sqlite:" URI_LOOKALIKE, &o), 0, "%s",
+    cr_assert_eq(concert_db_open(&db, "sqlite:" URI_LOOKALIKE, &o), 0, "%s",
                  concert_error_last()->message);
-    cr_assert_eq(concert_points_balance(&bal, db, 1), 0, "not an in-memory database");
+    cr_assert_eq(concert_points_balance_get(&bal, db, 1), 0, "not an in-memory database");
     cr_assert_eq(bal, 100000);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 static int report_mentions(const concert_verify_report *rep, const char *text)
@@ -917,7 +917,7 @@ Test(sqlite, verify_reports_damage_done_behind_the_librarys_back)
                   "DELETE FROM payments;"
                   "UPDATE queue_state SET active = 5;");
     sqlite3_close(raw);
-    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0, "%s", concert_error_last()->message);
     cr_assert_eq(rep->violation_count, 3, "first: %s",
                  rep->violation_count ? rep->violations[0] : "");
     cr_assert(report_mentions(rep, "user 3: balance 50001 but the ledger sums to 50000"));
@@ -927,7 +927,7 @@ Test(sqlite, verify_reports_damage_done_behind_the_librarys_back)
     cr_assert_eq(rep->payments, 0);
     cr_assert_eq(rep->seats, 20);
     concert_verify_report_free(rep);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- the queue's shared settings and the opening lottery (schema 3) ---- */
@@ -956,17 +956,17 @@ static void lottery_child(int go_fd, const concert_token_info *t, int n)
 
     o.queue_refresh_ms = 0;
     atomic_store(&fake_now, T0 + MINUTE);
-    if (concert_open(&child, uri, &o) != 0 || read(go_fd, &byte, 1) != 1)
+    if (concert_db_open(&child, uri, &o) != 0 || read(go_fd, &byte, 1) != 1)
         _exit(1);
     if (concert_queue_stats_get(&st, child) != 0 || st.state != CONCERT_QUEUE_OPEN ||
         st.prequeued != 0)
         _exit(2);
     for (int i = 0; i < n; i++) {
-        if (concert_queue_status(&info, child, t[i].token) != 0 ||
+        if (concert_queue_status_get(&info, child, t[i].token) != 0 ||
             info.position == CONCERT_POSITION_PREQUEUE)
             _exit(3);
     }
-    concert_close(child);
+    concert_db_close(child);
     _exit(0);
 }
 
@@ -1033,7 +1033,7 @@ Test(sqlite, the_opening_lottery_runs_once_across_processes)
                  t[i].token);
         ticket = raw_int(raw, sql);
         identity = identity && ticket == i + 1;
-        cr_assert_eq(concert_queue_status(&info, db, t[i].token), 0);
+        cr_assert_eq(concert_queue_status_get(&info, db, t[i].token), 0);
         if (ticket <= 5)
             cr_assert_eq(info.state, CONCERT_TOKEN_ACTIVE, "ticket %lld", (long long)ticket);
         else
@@ -1042,7 +1042,7 @@ Test(sqlite, the_opening_lottery_runs_once_across_processes)
     sqlite3_close(raw);
     cr_assert_not(identity, "the lottery kept the join order (1 chance in 30!)");
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* Settings changes are one step on the store, seen by every handle;
@@ -1109,8 +1109,8 @@ Test(sqlite, configure_is_shared_and_refuses_a_stale_expectation)
     cr_assert_eq(set.state, CONCERT_QUEUE_PAUSED);
     cr_assert_eq(set.opens_at, 0);
     expect_verify_clean(b);
-    concert_close(a);
-    concert_close(b);
+    concert_db_close(a);
+    concert_db_close(b);
 }
 
 /* The pre-queue's invariants, broken behind the library's back. */
@@ -1126,7 +1126,7 @@ Test(sqlite, verify_reports_a_pre_queue_outside_a_scheduled_queue)
                   "  VALUES ('" TOKEN_A "', -1, 1, 1, 1800000000000, 0);"
                   "UPDATE queue_state SET prequeued = 1, prequeue_seq = 1;");
     sqlite3_close(raw);
-    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0, "%s", concert_error_last()->message);
     cr_assert_eq(rep->violation_count, 1, "first: %s",
                  rep->violation_count ? rep->violations[0] : "");
     cr_assert(report_mentions(rep, "1 pre-queued tokens but the queue is OPEN"), "%s",
@@ -1136,10 +1136,10 @@ Test(sqlite, verify_reports_a_pre_queue_outside_a_scheduled_queue)
     raw = raw_open();
     raw_exec(raw, "UPDATE queue_state SET prequeued = 0;");
     sqlite3_close(raw);
-    cr_assert_eq(concert_verify(&rep, db), 0);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0);
     cr_assert(report_mentions(rep, "pre-queue counter says 0 but 1"));
     concert_verify_report_free(rep);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* Leaving the pre-queue (or idling out of it) takes the token out of the
@@ -1176,7 +1176,7 @@ Test(sqlite, a_token_that_leaves_the_pre_queue_gets_no_ticket)
     cr_assert_eq(raw_int(raw, "SELECT state FROM tokens WHERE ticket < 0"), 3);
     sqlite3_close(raw);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- schema 4: orders, releasing a hold, per-buyer limits (issue 11) ---- */
@@ -1288,19 +1288,19 @@ Test(sqlite, a_version_3_store_migrates_and_its_sales_holds_and_keys_carry_on)
     cr_assert_gt(more.id, 2, "new ids follow the old ones");
     order[0] = more.id;
     order[1] = 2;
-    cr_assert_eq(concert_pay_order(&p, db, TOKEN_B, order, 2, "lee-1"), 0, "%s",
+    cr_assert_eq(concert_order_pay(&p, db, TOKEN_B, order, 2, "lee-1"), 0, "%s",
                  concert_error_last()->message);
     cr_assert_eq(p.reservation_id, 2);
     cr_assert_eq(p.amount, 2000);
     cr_assert_eq(p.balance, 3000);
-    cr_assert_eq(concert_points_history_page(&page, db, 2, 0, 1), 0);
+    cr_assert_eq(concert_ledger_list_get_page(&page, db, 2, 0, 1), 0);
     cr_assert_eq(page->count, 1);
     cr_assert_eq(page->items[0].amount, -2000);
     cr_assert_eq(page->items[0].reservation_id, 2);
     cr_assert_neq(page->next_before_id, 0);
     bal = page->next_before_id;
     concert_ledger_list_free(page);
-    cr_assert_eq(concert_points_history_page(&page, db, 2, bal, 1), 0);
+    cr_assert_eq(concert_ledger_list_get_page(&page, db, 2, bal, 1), 0);
     cr_assert_eq(page->count, 1);
     cr_assert_eq(page->items[0].amount, 5000, "the old charge, on the next page");
     cr_assert_eq(page->next_before_id, 0);
@@ -1319,7 +1319,7 @@ Test(sqlite, a_version_3_store_migrates_and_its_sales_holds_and_keys_carry_on)
     cr_assert_eq(concert_concert_get(&concert, db, kim.token, 1), 0);
     cr_assert_eq(concert.max_per_user, 0);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 
     raw = raw_open();
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM payments"), 2);
@@ -1343,7 +1343,7 @@ Test(sqlite, a_migration_that_would_break_a_reference_changes_nothing)
 
     /* Damage an old library could not have done (its foreign keys were on). */
     write_v3_store("INSERT INTO reservations VALUES (3, 42, 10, 5, 1000, 1, 0, 0);");
-    rc = concert_open(&db, uri, &o);
+    rc = concert_db_open(&db, uri, &o);
     cr_assert_eq(rc, CONCERT_ESCHEMA, "got %s: %s", concert_error_name(rc),
                  concert_error_last()->message);
     cr_assert_null(db);
@@ -1361,7 +1361,7 @@ Test(sqlite, a_migration_that_would_break_a_reference_changes_nothing)
     sqlite3_close(raw);
     db = open_store();
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 static concert_db *open_with_hold_limit(int64_t max_holds)
@@ -1370,7 +1370,7 @@ static concert_db *open_with_hold_limit(int64_t max_holds)
     concert_db *db = NULL;
     o.max_holds_per_user = max_holds;
     o.queue_refresh_ms = 0;
-    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_db_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
     return db;
 }
 
@@ -1392,12 +1392,12 @@ Test(sqlite, a_concerts_limit_is_stored_and_reported)
 
     load_small_catalog(db);
     cr_assert_eq(concert_catalog_load(db, &cat), 0, "%s", concert_error_last()->message);
-    concert_close(db);
+    concert_db_close(db);
     db = open_store();
     cr_assert_eq(concert_queue_issue(&t, db, 1), 0);
     cr_assert_eq(concert_concert_get(&c, db, t.token, 2), 0);
     cr_assert_eq(c.max_per_user, 2);
-    cr_assert_eq(concert_admin_concerts_list(&list, db), 0);
+    cr_assert_eq(concert_admin_concert_list_get(&list, db), 0);
     cr_assert_eq(list->count, 2);
     cr_assert_eq(list->items[0].max_per_user, 0);
     cr_assert_eq(list->items[1].max_per_user, 2);
@@ -1407,7 +1407,7 @@ Test(sqlite, a_concerts_limit_is_stored_and_reported)
     cr_assert_eq(concert_reserve_seat(&r, db, t.token, 20, 2), 0);
     cr_assert_eq(concert_reserve_seat(&r, db, t.token, 20, 3), CONCERT_EHOLD_LIMIT);
     cr_assert(strstr(concert_error_last()->message, "2"), "%s", concert_error_last()->message);
-    concert_close(db);
+    concert_db_close(db);
     raw = raw_open();
     cr_assert_eq(raw_int(raw, "SELECT max_per_user FROM concerts WHERE id = 2"), 2);
     sqlite3_close(raw);
@@ -1444,7 +1444,7 @@ Test(sqlite, releasing_an_expired_hold_never_frees_someone_elses_seat)
     cr_assert_eq(concert_reservation_release(&after, db, kim.token, now_held.id),
                  CONCERT_EFORBIDDEN);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* token_owner is a read: it answers while another process holds the write
@@ -1467,21 +1467,21 @@ Test(sqlite, token_owner_reads_without_writing)
     o.busy_timeout_ms = 100;
     o.queue_refresh_ms = 0;
     /* A handle whose cache never saw the token: the store answers. */
-    cr_assert_eq(concert_open(&other, uri, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_db_open(&other, uri, &o), 0, "%s", concert_error_last()->message);
     raw_exec(raw, "BEGIN IMMEDIATE");
-    cr_assert_eq(concert_queue_token_owner(&owner, other, waiting.token), 0, "%s",
+    cr_assert_eq(concert_queue_token_owner_get(&owner, other, waiting.token), 0, "%s",
                  concert_error_last()->message);
     cr_assert_eq(owner, 2);
-    cr_assert_eq(concert_queue_token_owner(&owner, other, TOKEN_A), CONCERT_ETOKEN_INVALID);
+    cr_assert_eq(concert_queue_token_owner_get(&owner, other, TOKEN_A), CONCERT_ETOKEN_INVALID);
     raw_exec(raw, "COMMIT");
     cr_assert_eq(raw_int(raw, "SELECT last_seen FROM tokens WHERE user_id = 2"), seen);
     sqlite3_close(raw);
     /* Ended tokens still have their owner. */
     cr_assert_eq(concert_queue_leave(db, first.token), 0);
-    cr_assert_eq(concert_queue_token_owner(&owner, other, first.token), 0);
+    cr_assert_eq(concert_queue_token_owner_get(&owner, other, first.token), 0);
     cr_assert_eq(owner, 1);
-    concert_close(other);
-    concert_close(db);
+    concert_db_close(other);
+    concert_db_close(db);
 }
 
 /* verify must see an order's damage done behind the library's back. */
@@ -1504,7 +1504,7 @@ Test(sqlite, verify_reports_broken_orders_and_released_holds)
     cr_assert_eq(concert_reservation_release(NULL, db, t.token, c.id), 0);
     ids[0] = a.id;
     ids[1] = b.id;
-    cr_assert_eq(concert_pay_order(&p, db, t.token, ids, 2, NULL), 0, "%s",
+    cr_assert_eq(concert_order_pay(&p, db, t.token, ids, 2, NULL), 0, "%s",
                  concert_error_last()->message);
     expect_verify_clean(db);
 
@@ -1515,7 +1515,7 @@ Test(sqlite, verify_reports_broken_orders_and_released_holds)
              (long long)b.id, (long long)c.id);
     raw_exec(raw, sql);
     sqlite3_close(raw);
-    cr_assert_eq(concert_verify(&rep, db), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0, "%s", concert_error_last()->message);
     cr_assert_eq(rep->violation_count, 2, "first: %s",
                  rep->violation_count ? rep->violations[0] : "");
     cr_assert(report_mentions(rep, "amount 2001 but its 2 reservations cost 2000"), "%s",
@@ -1528,11 +1528,11 @@ Test(sqlite, verify_reports_broken_orders_and_released_holds)
     raw_exec(raw, "UPDATE payments SET amount = amount - 1;"
                   "UPDATE seats SET hold_reservation_id = NULL, hold_until = 0 WHERE number = 3;");
     sqlite3_close(raw);
-    cr_assert_eq(concert_verify(&rep, db), 0);
+    cr_assert_eq(concert_admin_verify(&rep, db), 0);
     cr_assert_eq(rep->violation_count, 1);
     cr_assert(report_mentions(rep, "not the first of its order"), "%s", rep->violations[0]);
     concert_verify_report_free(rep);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* A child process holds seat after seat with the buyer's token until the
@@ -1549,7 +1549,7 @@ static void fence_child(int ready_fd, const char *token, int64_t schedule, int s
 
     o.max_holds_per_user = 0;
     o.queue_refresh_ms = 0;
-    if (concert_open(&child, uri, &o) != 0 || write(ready_fd, "r", 1) != 1)
+    if (concert_db_open(&child, uri, &o) != 0 || write(ready_fd, "r", 1) != 1)
         _exit(1);
     for (long tries = 0; tries < 100000L; tries++) {
         rc = concert_reserve_seat(&r, child, token, schedule, seat);
@@ -1558,7 +1558,7 @@ static void fence_child(int ready_fd, const char *token, int64_t schedule, int s
         if (seat < seats)
             seat++;
     }
-    concert_close(child);
+    concert_db_close(child);
     _exit(rc == CONCERT_ETOKEN_INVALID ? 0 : rc == 0 ? 3 : 2);
 }
 
@@ -1632,7 +1632,7 @@ Test(sqlite, a_hold_from_another_process_never_lands_after_its_token_was_spent)
     cr_assert_gt(holds, 0, "the children held seats before the payments (a race took place)");
     sqlite3_close(raw);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- schema 5: list versions and retention (issue 12) ---- */
@@ -1648,7 +1648,7 @@ static int version_equal(const concert_list_version *a, const concert_list_versi
 static concert_list_version seats_version(concert_db *db, const char *token, int64_t schedule)
 {
     concert_list_version v;
-    int rc = concert_seats_version(&v, db, token, schedule);
+    int rc = concert_seat_list_version_get(&v, db, token, schedule);
     cr_assert_eq(rc, 0, "seats_version: %s", concert_error_last()->message);
     return v;
 }
@@ -1656,7 +1656,7 @@ static concert_list_version seats_version(concert_db *db, const char *token, int
 static concert_list_version schedules_version(concert_db *db, const char *token, int64_t concert)
 {
     concert_list_version v;
-    int rc = concert_schedules_version(&v, db, token, concert);
+    int rc = concert_schedule_list_version_get(&v, db, token, concert);
     cr_assert_eq(rc, 0, "schedules_version: %s", concert_error_last()->message);
     return v;
 }
@@ -1733,7 +1733,7 @@ Test(sqlite, list_versions_come_from_the_file_and_reading_them_writes_nothing)
         cr_assert_eq(concert_reserve_seat(&r2, db, lee.token, 11, 2), 0);
         order[0] = r.id;
         order[1] = r2.id;
-        cr_assert_eq(concert_pay_order(&p, db, lee.token, order, 2, NULL), 0, "%s",
+        cr_assert_eq(concert_order_pay(&p, db, lee.token, order, 2, NULL), 0, "%s",
                      concert_error_last()->message);
     }
     cr_assert_eq(raw_int(raw, "SELECT changes FROM schedules WHERE id = 10"), 4);
@@ -1766,7 +1766,7 @@ Test(sqlite, list_versions_come_from_the_file_and_reading_them_writes_nothing)
     cr_assert_eq(data_version(raw), commits, "noticing an expiry writes nothing");
     sqlite3_close(raw);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 
     /* The epoch belongs to the file: the same after reopening. */
     db = open_store();
@@ -1774,7 +1774,7 @@ Test(sqlite, list_versions_come_from_the_file_and_reading_them_writes_nothing)
     v3 = seats_version(db, kim.token, 10);
     cr_assert_eq(v3.epoch, v0.epoch);
     cr_assert_eq(v3.changes, 5);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* Two files start with counters at 0: their epochs tell them apart. */
@@ -1786,7 +1786,7 @@ Test(sqlite, two_files_have_two_epochs)
     load_small_catalog(db);
     t = active_token(db, 1);
     a = seats_version(db, t.token, 10);
-    concert_close(db);
+    concert_db_close(db);
     remove_dir();
     make_dir();
     db = open_store();
@@ -1795,7 +1795,7 @@ Test(sqlite, two_files_have_two_epochs)
     b = seats_version(db, t.token, 10);
     cr_assert_eq(a.changes, b.changes);
     cr_assert_neq(a.epoch, b.epoch, "two stores, one epoch");
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* The version never falls back to reading a schedule's seats: without its
@@ -1810,18 +1810,18 @@ Test(sqlite, the_version_reads_an_index_never_the_seats)
 
     load_small_catalog(db);
     t = active_token(db, 1);
-    cr_assert_eq(concert_seats_version(&v, db, t.token, 10), 0);
+    cr_assert_eq(concert_seat_list_version_get(&v, db, t.token, 10), 0);
     raw = raw_open();
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE name ="
                               " 'seats_held_by_expiry' AND sql LIKE '%WHERE hold_until > 0%'"),
                  1);
     raw_exec(raw, "DROP INDEX seats_held_by_expiry");
     sqlite3_close(raw);
-    rc = concert_seats_version(&v, db, t.token, 10);
+    rc = concert_seat_list_version_get(&v, db, t.token, 10);
     cr_assert_neq(rc, 0, "a version without its index");
     cr_assert(strstr(concert_error_last()->message, "seats_held_by_expiry"), "%s",
               concert_error_last()->message);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* What version 4 wrote: MIGRATION_4 frozen as libconcert 0.3 ran it. */
@@ -1855,7 +1855,7 @@ static concert_db *open_with_retention(int64_t retention_ms)
     o.retention_ms = retention_ms;
     o.max_holds_per_user = 0;
     o.queue_refresh_ms = 0; /* every call reaches the store: this tests the store */
-    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_db_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
     return db;
 }
 
@@ -1909,11 +1909,11 @@ Test(sqlite, a_version_4_store_migrates_to_versions_and_retention)
      * Lee's, which ran out at T0 + 10 min without anyone settling it, with
      * it (the active counter follows). */
     atomic_store(&fake_now, T0 + 10 * MINUTE + SECOND - 1);
-    cr_assert_eq(concert_prune(&rep, db, 0), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_prune(&rep, db, 0), 0, "%s", concert_error_last()->message);
     cr_assert_eq(rep.tokens, 0);
     cr_assert_eq(rep.idempotency, 1);
     atomic_store(&fake_now, T0 + 10 * MINUTE + SECOND);
-    cr_assert_eq(concert_prune(&rep, db, 0), 0);
+    cr_assert_eq(concert_admin_prune(&rep, db, 0), 0);
     cr_assert_eq(rep.tokens, 2);
     cr_assert_eq(rep.idempotency, 0);
     raw = raw_open();
@@ -1932,7 +1932,7 @@ Test(sqlite, a_version_4_store_migrates_to_versions_and_retention)
     t = active_token(db, 1);
     cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /*
@@ -1960,13 +1960,13 @@ Test(sqlite, prune_takes_the_oldest_first_and_only_what_is_due)
     cr_assert_eq(concert_charge_points(&bal, db, 2, 10, "k2"), 0);
 
     atomic_store(&fake_now, T0 + SECOND + 99); /* only k1 is due */
-    cr_assert_eq(concert_prune(&rep, db, 5), 0);
+    cr_assert_eq(concert_admin_prune(&rep, db, 5), 0);
     cr_assert_eq(rep.idempotency, 1);
     cr_assert_eq(rep.tokens, 0);
     cr_assert_eq(rep.more, 0);
 
     atomic_store(&fake_now, T0 + SECOND + 200); /* all due */
-    cr_assert_eq(concert_prune(&rep, db, 1), 0);
+    cr_assert_eq(concert_admin_prune(&rep, db, 1), 0);
     cr_assert_eq(rep.tokens + rep.idempotency, 1);
     cr_assert_eq(rep.more, 1);
     raw = raw_open();
@@ -1975,7 +1975,7 @@ Test(sqlite, prune_takes_the_oldest_first_and_only_what_is_due)
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM tokens") +
                      raw_int(raw, "SELECT count(*) FROM idempotency"),
                  2);
-    cr_assert_eq(concert_prune(&rep, db, 0), 0);
+    cr_assert_eq(concert_admin_prune(&rep, db, 0), 0);
     cr_assert_eq(rep.tokens + rep.idempotency, 2);
     cr_assert_eq(rep.more, 0);
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM tokens"), 0);
@@ -1985,10 +1985,10 @@ Test(sqlite, prune_takes_the_oldest_first_and_only_what_is_due)
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM payments"), 1);
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM ledger"), 5);
     sqlite3_close(raw);
-    cr_assert_eq(concert_prune(&rep, db, 0), 0);
+    cr_assert_eq(concert_admin_prune(&rep, db, 0), 0);
     cr_assert_eq(rep.tokens + rep.idempotency + rep.more, 0);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /*
@@ -2008,7 +2008,7 @@ Test(sqlite, pruned_open_tokens_leave_the_queue_counters_right)
     o.active_ttl_ms = MINUTE;
     o.wait_ttl_ms = MINUTE;
     o.queue_refresh_ms = 0;
-    cr_assert_eq(concert_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_db_open(&db, uri, &o), 0, "%s", concert_error_last()->message);
     load_users(db, 2);
     a = active_token(db, 1);
     cr_assert_eq(concert_queue_schedule(db, T0 + 10 * MINUTE), 0);
@@ -2016,23 +2016,23 @@ Test(sqlite, pruned_open_tokens_leave_the_queue_counters_right)
     cr_assert_eq(w.position, CONCERT_POSITION_PREQUEUE);
 
     atomic_store(&fake_now, T0 + MINUTE + SECOND - 1);
-    cr_assert_eq(concert_prune(&rep, db, 0), 0);
+    cr_assert_eq(concert_admin_prune(&rep, db, 0), 0);
     cr_assert_eq(rep.tokens, 0, "both ended at T0 + 1 min, retained 1 s");
     atomic_store(&fake_now, T0 + MINUTE + SECOND);
-    cr_assert_eq(concert_prune(&rep, db, 0), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_prune(&rep, db, 0), 0, "%s", concert_error_last()->message);
     cr_assert_eq(rep.tokens, 2);
     expect_verify_clean(db);
     st = stats_of(db);
     cr_assert_eq(st.active, 0);
     cr_assert_eq(st.prequeued, 0);
-    cr_assert_eq(concert_queue_status(&again, db, a.token), CONCERT_ETOKEN_INVALID);
+    cr_assert_eq(concert_queue_status_get(&again, db, a.token), CONCERT_ETOKEN_INVALID);
 
     /* The opening places nobody; the buyer simply joins again. */
     atomic_store(&fake_now, T0 + 10 * MINUTE);
     again = active_token(db, 2);
     cr_assert_eq(stats_of(db).last_ticket, 2, "one ticket before, one now");
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /*
@@ -2086,7 +2086,7 @@ Test(sqlite, the_calls_themselves_keep_tokens_and_keys_bounded)
     fprintf(stderr, "sqlite retention: at most %lld tokens and %lld keys over %d cycles\n",
             (long long)most_tokens, (long long)most_keys, CYCLES);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* ---- the seat map (storage version 5) and the backend's counters ---- */
@@ -2181,10 +2181,10 @@ static void hold_in_child(void)
     concert_reservation r;
     int rc = 1;
 
-    if (concert_open(&child, uri, &o) == 0 && concert_queue_issue(&t, child, 3) == 0 &&
+    if (concert_db_open(&child, uri, &o) == 0 && concert_queue_issue(&t, child, 3) == 0 &&
         t.state == CONCERT_TOKEN_ACTIVE)
         rc = concert_reserve_seat(&r, child, t.token, 10, 9) == 0 ? 0 : 2;
-    concert_close(child);
+    concert_db_close(child);
     _exit(rc);
 }
 
@@ -2270,7 +2270,7 @@ Test(sqlite, the_seat_map_reads_every_seat_with_its_state)
 
     st->free(st);
     expect_verify_clean(db);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 /* Retries: the busy handler's waits for a lock another process holds, one
@@ -2290,7 +2290,7 @@ Test(sqlite, counters_count_the_waits_for_another_writer)
     cr_assert_eq(concert_storage_sqlite_open(&st, path, &o), 0, "%s",
                  concert_error_last()->message);
     cr_assert_not_null(st->counters);
-    cr_assert_eq(concert_open_storage(&db, st, &o), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_db_open_storage(&db, st, &o), 0, "%s", concert_error_last()->message);
     load_small_catalog(db);
     cr_assert_eq(concert_charge_points(&bal, db, 1, 5, NULL), 0);
     cr_assert_eq(st->counters(st, &c), 0);
@@ -2301,7 +2301,7 @@ Test(sqlite, counters_count_the_waits_for_another_writer)
     raw_exec(raw, "BEGIN IMMEDIATE");
     rc = concert_charge_points(&bal, db, 1, 5, NULL);
     cr_assert_eq(rc, CONCERT_EBUSY, "got %s", concert_error_name(rc));
-    cr_assert_eq(concert_points_balance(&bal, db, 1), 0, "a WAL read does not wait");
+    cr_assert_eq(concert_points_balance_get(&bal, db, 1), 0, "a WAL read does not wait");
     cr_assert_eq(st->counters(st, &c), 0);
     cr_assert_eq(c.retries, 1, "one statement waited");
     cr_assert_eq(c.reconnects, 0);
@@ -2315,5 +2315,5 @@ Test(sqlite, counters_count_the_waits_for_another_writer)
     cr_assert_eq(concert_db_stats_get(&stats, db), 0, "%s", concert_error_last()->message);
     cr_assert_eq(stats.storage_retries, 1);
     cr_assert_eq(stats.storage_reconnects, 0);
-    concert_close(db); /* frees st */
+    concert_db_close(db); /* frees st */
 }

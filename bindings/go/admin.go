@@ -21,7 +21,7 @@ type User struct {
 func (db *DB) Users() ([]User, error) {
 	var list *C.concert_user_list
 	err := db.call(func(h *C.concert_db) C.int {
-		return C.concert_admin_users_list(&list, h)
+		return C.concert_admin_user_list_get(&list, h)
 	})
 	if err != nil {
 		return nil, err
@@ -64,7 +64,7 @@ func (r VerifyReport) OK() bool { return len(r.Violations) == 0 }
 func (db *DB) Verify() (VerifyReport, error) {
 	var report *C.concert_verify_report
 	err := db.call(func(h *C.concert_db) C.int {
-		return C.concert_verify(&report, h)
+		return C.concert_admin_verify(&report, h)
 	})
 	if err != nil {
 		return VerifyReport{}, err
@@ -108,7 +108,7 @@ func (db *DB) Prune(limit int) (PruneReport, error) {
 	}
 	var out C.concert_prune_report
 	err := db.call(func(h *C.concert_db) C.int {
-		return C.concert_prune(&out, h, C.size_t(limit))
+		return C.concert_admin_prune(&out, h, C.size_t(limit))
 	})
 	if err != nil {
 		return PruneReport{}, err

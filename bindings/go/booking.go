@@ -169,7 +169,7 @@ func (db *DB) PayOrder(token string, reservationIDs []int64, idemKey string) (Pa
 	}
 	var out C.concert_payment
 	err = db.call(func(h *C.concert_db) C.int {
-		return C.concert_pay_order(&out, h, ctoken, ids, C.size_t(len(reservationIDs)), ckey)
+		return C.concert_order_pay(&out, h, ctoken, ids, C.size_t(len(reservationIDs)), ckey)
 	})
 	if err != nil {
 		return Payment{}, err

@@ -66,7 +66,7 @@ func (db *DB) Concerts(token string) ([]Concert, error) {
 	}
 	var list *C.concert_concert_list
 	err = db.call(func(h *C.concert_db) C.int {
-		return C.concert_concerts_list(&list, h, ctoken)
+		return C.concert_concert_list_get(&list, h, ctoken)
 	})
 	if err != nil {
 		return nil, err
@@ -82,7 +82,7 @@ func (db *DB) Concerts(token string) ([]Concert, error) {
 func (db *DB) AllConcerts() ([]Concert, error) {
 	var list *C.concert_concert_list
 	err := db.call(func(h *C.concert_db) C.int {
-		return C.concert_admin_concerts_list(&list, h)
+		return C.concert_admin_concert_list_get(&list, h)
 	})
 	if err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ func (db *DB) Schedules(token string, concertID int64) ([]Schedule, error) {
 	}
 	var list *C.concert_schedule_list
 	err = db.call(func(h *C.concert_db) C.int {
-		return C.concert_schedules_available(&list, h, ctoken, C.int64_t(concertID))
+		return C.concert_schedule_list_get(&list, h, ctoken, C.int64_t(concertID))
 	})
 	if err != nil {
 		return nil, err
@@ -209,7 +209,7 @@ func listVersion(f func(out *C.concert_list_version, h *C.concert_db, token *C.c
 // calls" in the package doc); SeatsVersionContext bounds the whole call.
 func (db *DB) SeatsVersion(token string, scheduleID int64) (ListVersion, error) {
 	return listVersion(func(out *C.concert_list_version, h *C.concert_db, t *C.char) C.int {
-		return C.concert_seats_version(out, h, t, C.int64_t(scheduleID))
+		return C.concert_seat_list_version_get(out, h, t, C.int64_t(scheduleID))
 	}, db, token)
 }
 
@@ -221,7 +221,7 @@ func (db *DB) SeatsVersion(token string, scheduleID int64) (ListVersion, error) 
 // calls" in the package doc); SchedulesVersionContext bounds the whole call.
 func (db *DB) SchedulesVersion(token string, concertID int64) (ListVersion, error) {
 	return listVersion(func(out *C.concert_list_version, h *C.concert_db, t *C.char) C.int {
-		return C.concert_schedules_version(out, h, t, C.int64_t(concertID))
+		return C.concert_schedule_list_version_get(out, h, t, C.int64_t(concertID))
 	}, db, token)
 }
 

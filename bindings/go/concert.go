@@ -155,7 +155,7 @@ func Open(uri string, opts Options) (*DB, error) {
 	var handle *C.concert_db
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if rc := C.concert_open(&handle, curi, &copts); rc < 0 {
+	if rc := C.concert_db_open(&handle, curi, &copts); rc < 0 {
 		err := lastError(rc)
 		if db.clock != 0 {
 			db.clock.Delete()
@@ -174,7 +174,7 @@ func (db *DB) Close() error {
 	if db.handle == nil {
 		return nil
 	}
-	C.concert_close(db.handle)
+	C.concert_db_close(db.handle)
 	db.handle = nil
 	if db.clock != 0 {
 		db.clock.Delete()
@@ -187,7 +187,7 @@ func (db *DB) Close() error {
 func (db *DB) Backend() (string, error) {
 	var name string
 	err := db.call(func(h *C.concert_db) C.int {
-		name = C.GoString(C.concert_backend_name(h))
+		name = C.GoString(C.concert_db_backend_name(h))
 		return 0
 	})
 	return name, err
@@ -197,7 +197,7 @@ func (db *DB) Backend() (string, error) {
 func (db *DB) Now() (time.Time, error) {
 	var now time.Time
 	err := db.call(func(h *C.concert_db) C.int {
-		now = fromMs(C.concert_now(h))
+		now = fromMs(C.concert_db_now(h))
 		return 0
 	})
 	return now, err

@@ -45,7 +45,7 @@ const (
 // String is the library's name for the state ("OPEN", "PAUSED", "CLOSED",
 // "SCHEDULED").
 func (s QueueState) String() string {
-	if name := C.concert_queue_state_name(C.int(s)); name != nil {
+	if name := C.concert_queue_state_name(C.int(s)); name != nil && C.GoString(name) != "UNKNOWN" {
 		return C.GoString(name)
 	}
 	return "QueueState(" + strconv.Itoa(int(s)) + ")"
@@ -76,7 +76,7 @@ const (
 
 // String is the library's name for the status ("OPEN", "PENDING", "CLOSED").
 func (s ConcertStatus) String() string {
-	if name := C.concert_concert_status_name(C.int(s)); name != nil {
+	if name := C.concert_concert_status_name(C.int(s)); name != nil && C.GoString(name) != "UNKNOWN" {
 		return C.GoString(name)
 	}
 	return "ConcertStatus(" + strconv.Itoa(int(s)) + ")"
@@ -116,7 +116,7 @@ const (
 
 // String is the library's name for the type ("CHARGE", "PAYMENT").
 func (t LedgerType) String() string {
-	if name := C.concert_ledger_type_name(C.int(t)); name != nil {
+	if name := C.concert_ledger_type_name(C.int(t)); name != nil && C.GoString(name) != "UNKNOWN" {
 		return C.GoString(name)
 	}
 	return "LedgerType(" + strconv.Itoa(int(t)) + ")"

@@ -50,7 +50,7 @@ const (
 func (c Code) Name() string { return C.GoString(C.concert_error_name(C.int(c))) }
 
 // String is the library's static English text for the code ("seat taken").
-func (c Code) String() string { return C.GoString(C.concert_strerror(C.int(c))) }
+func (c Code) String() string { return C.GoString(C.concert_error_string(C.int(c))) }
 
 // Error is a failure reported by libconcert. Message is the library's
 // detail for this failure (for example which seat was taken); Name is the

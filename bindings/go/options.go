@@ -82,7 +82,7 @@ func CheckOption(name string, value int64) error {
 	defer C.free(unsafe.Pointer(cname))
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if rc := C.concert_option_check(cname, C.int64_t(value)); rc < 0 {
+	if rc := C.concert_options_check(cname, C.int64_t(value)); rc < 0 {
 		return lastError(rc)
 	}
 	return nil

@@ -68,7 +68,7 @@ func (db *DB) Charge(userID, amount int64, idemKey string) (int64, error) {
 func (db *DB) Balance(userID int64) (int64, error) {
 	var balance C.int64_t
 	err := db.call(func(h *C.concert_db) C.int {
-		return C.concert_points_balance(&balance, h, C.int64_t(userID))
+		return C.concert_points_balance_get(&balance, h, C.int64_t(userID))
 	})
 	if err != nil {
 		return 0, err
@@ -84,7 +84,7 @@ func (db *DB) Balance(userID int64) (int64, error) {
 func (db *DB) History(userID int64) ([]LedgerEntry, error) {
 	var list *C.concert_ledger_list
 	err := db.call(func(h *C.concert_db) C.int {
-		return C.concert_points_history(&list, h, C.int64_t(userID))
+		return C.concert_ledger_list_get(&list, h, C.int64_t(userID))
 	})
 	if err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func (db *DB) HistoryPage(userID, beforeID int64, limit int) (HistoryPage, error
 	}
 	var list *C.concert_ledger_list
 	err := db.call(func(h *C.concert_db) C.int {
-		return C.concert_points_history_page(&list, h, C.int64_t(userID), C.int64_t(beforeID),
+		return C.concert_ledger_list_get_page(&list, h, C.int64_t(userID), C.int64_t(beforeID),
 			C.size_t(limit))
 	})
 	if err != nil {

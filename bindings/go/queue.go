@@ -98,7 +98,7 @@ func (db *DB) QueueStatus(token string) (TokenInfo, error) {
 	}
 	var out C.concert_token_info
 	err = db.call(func(h *C.concert_db) C.int {
-		return C.concert_queue_status(&out, h, ctoken)
+		return C.concert_queue_status_get(&out, h, ctoken)
 	})
 	if err != nil {
 		return TokenInfo{}, err
@@ -135,7 +135,7 @@ func (db *DB) TokenOwner(token string) (int64, error) {
 	}
 	var user C.int64_t
 	err = db.call(func(h *C.concert_db) C.int {
-		return C.concert_queue_token_owner(&user, h, ctoken)
+		return C.concert_queue_token_owner_get(&user, h, ctoken)
 	})
 	if err != nil {
 		return 0, err

@@ -118,7 +118,7 @@ run_outside() {
     # prints, so a package cached against another libconcert (the build
     # tree's, or an earlier prefix) could be linked instead of this one.
     export GOCACHE="$work/gocache"
-    for component in libconcert0 libconcert-dev; do
+    for component in libconcert1 libconcert-dev; do
         "$cmake" --install "$build" --prefix "$prefix" --component "$component" >/dev/null
     done
     pc=$(find "$prefix" -name libconcert.pc | head -n 1)

@@ -62,7 +62,7 @@ static int run_verify(cli_context *ctx, const cli_command *cmd, int argc, char *
     if ((rc = cli_open_store(ctx)) != 0)
         return rc;
     concert_verify_report *report = NULL;
-    const int code = concert_verify(&report, ctx->db);
+    const int code = concert_admin_verify(&report, ctx->db);
     if (code != 0)
         return cli_library_error(ctx, code);
     const verify_count counts[] = {
@@ -116,7 +116,7 @@ static int run_prune(cli_context *ctx, const cli_command *cmd, int argc, char **
     if ((rc = cli_open_store(ctx)) != 0)
         return rc;
     concert_prune_report report;
-    const int code = concert_prune(&report, ctx->db, (size_t)limit);
+    const int code = concert_admin_prune(&report, ctx->db, (size_t)limit);
     if (code != 0)
         return cli_library_error(ctx, code);
     if (ctx->json) {

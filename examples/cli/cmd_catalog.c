@@ -176,7 +176,7 @@ static int run_concerts(cli_context *ctx, const cli_command *cmd, int argc, char
     if ((rc = cli_open_store(ctx)) != 0)
         return rc;
     concert_concert_list *list = NULL;
-    const int code = concert_admin_concerts_list(&list, ctx->db);
+    const int code = concert_admin_concert_list_get(&list, ctx->db);
     if (code != 0)
         return cli_library_error(ctx, code);
     rc = ctx->json ? print_concerts_json(ctx, list) : print_concerts_table(ctx, list);

@@ -63,7 +63,7 @@ static int run_users(cli_context *ctx, const cli_command *cmd, int argc, char **
     if ((rc = cli_open_store(ctx)) != 0)
         return rc;
     concert_user_list *list = NULL;
-    const int code = concert_admin_users_list(&list, ctx->db);
+    const int code = concert_admin_user_list_get(&list, ctx->db);
     if (code != 0)
         return cli_library_error(ctx, code);
     rc = ctx->json ? print_users_json(ctx, list) : print_users_table(ctx, list);
@@ -100,7 +100,7 @@ static int run_balance(cli_context *ctx, const cli_command *cmd, int argc, char 
     if (rc != 0)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
     int64_t balance = 0;
-    const int code = concert_points_balance(&balance, ctx->db, user_id);
+    const int code = concert_points_balance_get(&balance, ctx->db, user_id);
     if (code != 0)
         return cli_library_error(ctx, code);
     return print_balance(ctx, user_id, balance);
@@ -197,7 +197,7 @@ static int run_history(cli_context *ctx, const cli_command *cmd, int argc, char 
     if (rc != 0)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
     concert_ledger_list *list = NULL;
-    const int code = concert_points_history(&list, ctx->db, user_id);
+    const int code = concert_ledger_list_get(&list, ctx->db, user_id);
     if (code != 0)
         return cli_library_error(ctx, code);
     rc = ctx->json ? print_history_json(ctx, list) : print_history_table(ctx, list);

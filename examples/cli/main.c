@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         return cli_usage_error(&ctx, NULL, "unknown command '%s'", name);
 
     const int rc = cmd->run(&ctx, cmd, argc - i - 1, argv + i + 1);
-    concert_close(ctx.db);
+    concert_db_close(ctx.db);
     if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
         fprintf(stderr, "%s: cannot write the output\n", ctx.program);
         return CLI_EXIT_FAILED;

@@ -10,7 +10,7 @@
 int cli_error_message(const cli_context *ctx, int code, const char *message)
 {
     fprintf(stderr, "%s: %s: %s\n", ctx->program, concert_error_name(code),
-            message != NULL && message[0] != '\0' ? message : concert_strerror(code));
+            message != NULL && message[0] != '\0' ? message : concert_error_string(code));
     return CLI_EXIT_FAILED;
 }
 
@@ -19,13 +19,13 @@ int cli_library_error(const cli_context *ctx, int code)
     const concert_error *last = concert_error_last();
     /* The detail belongs to the last failing call; fall back to the code's
      * own text if it is about something else. */
-    const char *message = last->code == code ? last->message : concert_strerror(code);
+    const char *message = last->code == code ? last->message : concert_error_string(code);
     return cli_error_message(ctx, code, message);
 }
 
 int cli_open_store(cli_context *ctx)
 {
-    const int rc = concert_open(&ctx->db, ctx->store_uri, &ctx->options);
+    const int rc = concert_db_open(&ctx->db, ctx->store_uri, &ctx->options);
     if (rc != 0)
         return cli_library_error(ctx, rc);
     return 0;

@@ -2,7 +2,7 @@
  * The built-in demo catalog (concertd --demo, concert demo).
  *
  * Built in C rather than from embedded JSON because its schedule times are
- * relative to the store's clock (concert_now), so the same demo always has
+ * relative to the store's clock (concert_db_now), so the same demo always has
  * past and future shows, and a fake clock in tests moves them too.
  *
  * What it holds, so that every path of the API can be tried by hand:
@@ -63,9 +63,9 @@ static int store_is_empty(concert_db *db, int *empty, char *err, size_t errlen)
 {
     concert_user_list *users = NULL;
     concert_concert_list *concerts = NULL;
-    int rc = concert_admin_users_list(&users, db);
+    int rc = concert_admin_user_list_get(&users, db);
     if (rc == 0)
-        rc = concert_admin_concerts_list(&concerts, db);
+        rc = concert_admin_concert_list_get(&concerts, db);
     if (rc != 0) {
         if (err != NULL && errlen > 0)
             (void)snprintf(err, errlen, "%s", concert_error_last()->message);
@@ -93,7 +93,7 @@ int catalog_demo_load_if_empty(concert_db *db, int *loaded, char *err, size_t er
     if (rc != 0 || !empty)
         return rc;
 
-    const int64_t now = concert_now(db);
+    const int64_t now = concert_db_now(db);
     const concert_catalog_schedule concert1[] = {
         {10, show_time(now, -2), hall_seats, COUNT_OF(hall_seats)},
         {11, show_time(now, 7), hall_seats, COUNT_OF(hall_seats)},

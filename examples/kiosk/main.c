@@ -180,7 +180,7 @@ int main(int argc, char **argv)
     kiosk_clock clock;
     if (clock_file != NULL && kiosk_clock_install(&clock, &opts, clock_file) < 0)
         return 2;
-    if (concert_open(&k.db, store, &opts) < 0) {
+    if (concert_db_open(&k.db, store, &opts) < 0) {
         const concert_error *e = concert_error_last();
         fprintf(stderr, "kiosk: %s: %s\n", concert_error_name(e->code), e->message);
         return 1;
@@ -195,6 +195,6 @@ int main(int argc, char **argv)
         if (run_line(&k, line))
             break;
     }
-    concert_close(k.db);
+    concert_db_close(k.db);
     return 0;
 }

@@ -22,7 +22,7 @@ int kiosk_hold(kiosk *k, int64_t schedule_id, int64_t seat)
         return kiosk_fail("hold");
     printf("held seat %lld of schedule %lld: reservation %lld, %lld points, for %lld s\n",
            (long long)r.seat_number, (long long)r.schedule_id, (long long)r.id,
-           (long long)r.price, (long long)((r.held_until - concert_now(k->db)) / 1000));
+           (long long)r.price, (long long)((r.held_until - concert_db_now(k->db)) / 1000));
     return 0;
 }
 
@@ -127,7 +127,7 @@ int kiosk_pay(kiosk *k, const int64_t *reservation_ids, size_t count)
         /* The balance is re-read on every 'pay': after a kill between the
          * charge and the payment, the re-typed pay finds the points there
          * and asks for nothing. */
-        if (concert_points_balance(&balance, k->db, k->user_id) < 0)
+        if (concert_points_balance_get(&balance, k->db, k->user_id) < 0)
             return kiosk_fail("balance");
         if (balance < s.due) {
             const int64_t shortfall = s.due - balance;
@@ -151,7 +151,7 @@ int kiosk_pay(kiosk *k, const int64_t *reservation_ids, size_t count)
     }
     sale_key(key, sizeof key, "kiosk-pay", s.ids, s.count);
     concert_payment p;
-    const int rc = concert_pay_order(&p, k->db, k->token, s.ids, s.count, key);
+    const int rc = concert_order_pay(&p, k->db, k->token, s.ids, s.count, key);
     if (charged > 0)
         printf("walk-up charge: %lld points (balance %lld)\n", (long long)charged,
                (long long)balance);

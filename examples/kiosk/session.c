@@ -9,7 +9,7 @@ int kiosk_token(kiosk *k)
     /* An ACTIVE token lives active_ttl (10 min by default); a counter sits
      * idle longer than that, so a token past its end is dropped and the
      * next command joins again. */
-    if (k->token[0] != '\0' && concert_now(k->db) < k->token_expires_at)
+    if (k->token[0] != '\0' && concert_db_now(k->db) < k->token_expires_at)
         return 0;
     kiosk_token_forget(k);
     concert_token_info info;

@@ -12,7 +12,7 @@ int kiosk_show_concerts(kiosk *k)
     if (kiosk_token(k) < 0)
         return -1;
     concert_concert_list *list = NULL;
-    if (concert_concerts_list(&list, k->db, k->token) < 0)
+    if (concert_concert_list_get(&list, k->db, k->token) < 0)
         return kiosk_fail("concerts");
     if (list->count == 0)
         printf("no concerts on sale\n");
@@ -35,7 +35,7 @@ int kiosk_show_schedules(kiosk *k, int64_t concert_id)
     if (kiosk_token(k) < 0)
         return -1;
     concert_schedule_list *list = NULL;
-    if (concert_schedules_available(&list, k->db, k->token, concert_id) < 0)
+    if (concert_schedule_list_get(&list, k->db, k->token, concert_id) < 0)
         return kiosk_fail("schedules");
     if (list->count == 0)
         printf("no schedules\n");

@@ -12,5 +12,5 @@ int64_t api_now_ms(const api_context *ctx)
     /* The store's clock (concert_options.clock, else the system's real-time
      * clock): concertd and the library then agree on "now", and a test build
      * that injects the store's clock moves concertd's checks with it. */
-    return concert_now(ctx != NULL ? ctx->db : NULL);
+    return concert_db_now(ctx != NULL ? ctx->db : NULL);
 }

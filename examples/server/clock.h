@@ -11,7 +11,7 @@
 #include "api.h"
 
 /* Now in ms since the epoch (UTC): ctx->clock if set, else the store's
- * clock (concert_now(ctx->db): concert_options.clock, else the system's
+ * clock (concert_db_now(ctx->db): concert_options.clock, else the system's
  * real-time clock). */
 int64_t api_now_ms(const api_context *ctx);
 

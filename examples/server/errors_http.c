@@ -65,7 +65,7 @@ void reply_library_error(api_response *resp, int rc)
     char message[256];
     const concert_error *last = concert_error_last();
     const int n = snprintf(message, sizeof message, "%s",
-                           last->code == rc ? last->message : concert_strerror(rc));
+                           last->code == rc ? last->message : concert_error_string(rc));
     if (n < 0)
         message[0] = '\0';
 

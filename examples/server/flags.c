@@ -372,7 +372,7 @@ static const flag_spec *find_flag(const char *arg, size_t name_len)
 
 /* The flags that set a concert_options field. Their bounds, defaults and
  * what 0 means are the library's (concert_options_info): concertd refuses
- * exactly what concert_open() would, with the same limits. A flag that
+ * exactly what concert_db_open() would, with the same limits. A flag that
  * would set a field to 0 meaning "the default" is refused, since naming a
  * value and getting another is a surprise; a 0 with a meaning of its own
  * (unlimited, no limit, read every time) is accepted. */
@@ -433,7 +433,7 @@ static int apply_option(server_config *cfg, const flag_spec *spec, const char *v
     int64_t n = 0;
     const int parsed = of->in_seconds ? parse_seconds_ms(value, &n)
                                       : parse_whole(value, 0, INT64_MAX, &n);
-    if (parsed != 0 || (n == 0 && !zero_ok) || concert_option_check(info->name, n) != 0) {
+    if (parsed != 0 || (n == 0 && !zero_ok) || concert_options_check(info->name, n) != 0) {
         fprintf(err, "concertd: %s: expected ", spec->name);
         describe_range(of, info, zero_ok, err);
         fprintf(err, ", got '%s'\n", value);

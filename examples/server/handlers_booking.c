@@ -80,7 +80,7 @@ void handle_reservation_release(api_call *call)
     char token[CONCERT_TOKEN_SIZE];
     if (call_bearer_token(call, token) != 0)
         return;
-    const int64_t before = concert_now(call->ctx->db);
+    const int64_t before = concert_db_now(call->ctx->db);
     concert_reservation r;
     const int rc = concert_reservation_release(&r, call->ctx->db, token, call->ids[0]);
     if (rc < 0) {

@@ -36,7 +36,7 @@ void handle_concerts_list(api_call *call)
     if (call_bearer_token(call, token) != 0)
         return;
     concert_concert_list *list = NULL;
-    const int rc = concert_concerts_list(&list, call->ctx->db, token);
+    const int rc = concert_concert_list_get(&list, call->ctx->db, token);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;
@@ -110,7 +110,7 @@ static void set_validators(api_response *resp, const char *etag)
 /* 304 only under a version whose listing is known to succeed (a body is
  * kept for it, or was just rendered), so that a tag never stands in for an
  * error the listing would give (BOOKING_CLOSED has no check of its own in
- * concert_schedules_version()). */
+ * concert_schedule_list_version_get()). */
 static void serve_list(api_call *call, const char *token, etag_kind kind, list_cache *cache,
                        const concert_list_version *version, list_render_fn render)
 {
@@ -151,7 +151,7 @@ static void serve_list(api_call *call, const char *token, etag_kind kind, list_c
 static int render_schedules(api_call *call, const char *token, json_out *w)
 {
     concert_schedule_list *list = NULL;
-    const int rc = concert_schedules_available(&list, call->ctx->db, token, call->ids[0]);
+    const int rc = concert_schedule_list_get(&list, call->ctx->db, token, call->ids[0]);
     if (rc < 0)
         return rc;
     json_out_object_begin(w);
@@ -182,7 +182,7 @@ void handle_schedules_list(api_call *call)
     if (call_bearer_token(call, token) != 0)
         return;
     concert_list_version version;
-    const int rc = concert_schedules_version(&version, call->ctx->db, token, call->ids[0]);
+    const int rc = concert_schedule_list_version_get(&version, call->ctx->db, token, call->ids[0]);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;
@@ -229,7 +229,7 @@ static void serve_seats(api_call *call, etag_kind kind, list_cache *cache, list_
     if (call_bearer_token(call, token) != 0)
         return;
     concert_list_version version;
-    const int rc = concert_seats_version(&version, call->ctx->db, token, call->ids[0]);
+    const int rc = concert_seat_list_version_get(&version, call->ctx->db, token, call->ids[0]);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;

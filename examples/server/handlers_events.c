@@ -107,7 +107,7 @@ void handle_queue_events(api_call *call)
     if (call_bearer_token(call, token) != 0)
         return;
     concert_token_info info;
-    const int rc = concert_queue_status(&info, call->ctx->db, token);
+    const int rc = concert_queue_status_get(&info, call->ctx->db, token);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;
@@ -124,7 +124,7 @@ void handle_seat_events(api_call *call)
         return;
     /* The listing's own checks: an ACTIVE token, a bookable schedule. */
     concert_list_version version;
-    const int rc = concert_seats_version(&version, call->ctx->db, token, call->ids[0]);
+    const int rc = concert_seat_list_version_get(&version, call->ctx->db, token, call->ids[0]);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;

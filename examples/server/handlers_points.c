@@ -41,7 +41,7 @@ static int charge_is_new(api_call *call, int64_t amount, int64_t balance, int64_
     if (call->ctx->metrics == NULL)
         return 0;
     concert_ledger_list *list = NULL;
-    if (concert_points_history_page(&list, call->ctx->db, call->ids[0], 0, CHARGE_LOOKBACK) < 0)
+    if (concert_ledger_list_get_page(&list, call->ctx->db, call->ids[0], 0, CHARGE_LOOKBACK) < 0)
         return 0; /* unknown: not counted */
     int64_t entry = 0;
     for (size_t i = 0; i < list->count && entry == 0; i++) {
@@ -65,7 +65,7 @@ void handle_points_charge(api_call *call)
     if (bad)
         return;
 
-    const int64_t before = concert_now(call->ctx->db);
+    const int64_t before = concert_db_now(call->ctx->db);
     int64_t balance = 0;
     const int rc = concert_charge_points(&balance, call->ctx->db, call->ids[0], amount,
                                          call_idempotency_key(call));
@@ -81,7 +81,7 @@ void handle_points_charge(api_call *call)
 void handle_points_balance(api_call *call)
 {
     int64_t balance = 0;
-    const int rc = concert_points_balance(&balance, call->ctx->db, call->ids[0]);
+    const int rc = concert_points_balance_get(&balance, call->ctx->db, call->ids[0]);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;
@@ -102,7 +102,7 @@ void handle_points_history(api_call *call)
         call_query_int64(call, "cursor", 1, INT64_MAX, 0, &cursor) != 0)
         return;
     const int rc =
-        concert_points_history_page(&list, call->ctx->db, call->ids[0], cursor, (size_t)limit);
+        concert_ledger_list_get_page(&list, call->ctx->db, call->ids[0], cursor, (size_t)limit);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;

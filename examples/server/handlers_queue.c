@@ -60,7 +60,7 @@ void handle_queue_status(api_call *call)
     if (call_bearer_token(call, token) != 0)
         return;
     concert_token_info info;
-    const int rc = concert_queue_status(&info, call->ctx->db, token);
+    const int rc = concert_queue_status_get(&info, call->ctx->db, token);
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;

@@ -191,7 +191,7 @@ void hold_watch_token_ended(hold_watch *w, const char *token)
 {
     if (w == NULL || strlen(token) >= CONCERT_TOKEN_SIZE)
         return;
-    const int64_t now = concert_now(w->db);
+    const int64_t now = concert_db_now(w->db);
     pthread_mutex_lock(&w->lock);
     ended_token *e = ended_find(w, token);
     /* Every hold of the token ends by now + its TTL; its decision comes a
@@ -288,7 +288,7 @@ static void *run(void *arg)
     hold_watch *w = arg;
     pthread_mutex_lock(&w->lock);
     while (!w->stop) {
-        const int64_t now = concert_now(w->db);
+        const int64_t now = concert_db_now(w->db);
         if (w->head < w->end) {
             const watched *front = &w->items[w->head - w->base];
             if (front->held_until + GRACE_MS <= now) {

@@ -293,7 +293,7 @@ int main(int argc, char **argv)
     }
 
     concert_db *db = NULL;
-    int rc = concert_open(&db, cfg.store, &cfg.options);
+    int rc = concert_db_open(&db, cfg.store, &cfg.options);
     if (rc < 0) {
         fprintf(stderr, "concertd: cannot open the store: %s\n", concert_error_last()->message);
         free(admin_key);
@@ -302,7 +302,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (load_catalogs(db, &cfg) != 0) {
-        concert_close(db);
+        concert_db_close(db);
         free(admin_key);
         free(metrics_token);
         free_auth_secrets(&secrets);
@@ -316,7 +316,7 @@ int main(int argc, char **argv)
     const int64_t hold_ttl_ms = cfg.options.hold_ttl_ms > 0 ? cfg.options.hold_ttl_ms
                                                             : INT64_C(300000);
     if (!cfg.no_metrics && metrics_setup(&sm, db, hold_ttl_ms) != 0) {
-        concert_close(db);
+        concert_db_close(db);
         free(admin_key);
         free(metrics_token);
         free_auth_secrets(&secrets);
@@ -390,7 +390,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "concertd: %s store, %u threads, up to %u connections, admin routes %s, "
                     "metrics %s\n",
-            concert_backend_name(db), settings.threads, settings.connection_limit,
+            concert_db_backend_name(db), settings.threads, settings.connection_limit,
             admin_key ? "on" : "off",
             cfg.no_metrics ? "off" : metrics_token ? "on (token)" : "on (open)");
     if (settings.connection_limit < FEW_CONNECTIONS)
@@ -420,7 +420,7 @@ release:
     list_cache_free(seat_lists);
     list_cache_free(schedule_lists);
     list_cache_free(seat_maps);
-    concert_close(db);
+    concert_db_close(db);
     free(admin_key);
     free(metrics_token);
     free_auth_secrets(&secrets);

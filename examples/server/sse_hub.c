@@ -323,7 +323,7 @@ static void sweep(sse_hub *hub)
 static void check_token(sse_hub *hub, token_watch *tw, const char *queue_state, int64_t now)
 {
     concert_token_info info;
-    const int rc = concert_queue_status(&info, hub->db, tw->token);
+    const int rc = concert_queue_status_get(&info, hub->db, tw->token);
     if (rc < 0) {
         if (!transient(rc) && tw->error == NULL)
             tw->error = sse_frame_error(rc);
@@ -388,12 +388,12 @@ static void recheck_soon(sse_hub *hub, const char *token)
 static void check_schedule(sse_hub *hub, schedule_watch *sw)
 {
     concert_list_version version;
-    int rc = concert_seats_version(&version, hub->db, sw->token, sw->id);
+    int rc = concert_seat_list_version_get(&version, hub->db, sw->token, sw->id);
     for (int tries = 0; rc < 0 && token_gone(rc) && tries < 3; tries++) {
         recheck_soon(hub, sw->token);
         if (other_token(hub, sw) != 0)
             break;
-        rc = concert_seats_version(&version, hub->db, sw->token, sw->id);
+        rc = concert_seat_list_version_get(&version, hub->db, sw->token, sw->id);
     }
     if (rc < 0) {
         /* A gone token is each stream's own business (its token watch);
@@ -480,7 +480,7 @@ static void run_pass(sse_hub *hub, int full)
 {
     adopt_pending(hub);
     sweep(hub);
-    const int64_t now = concert_now(hub->db);
+    const int64_t now = concert_db_now(hub->db);
     concert_queue_stats stats;
     const char *queue_state = NULL;
     int have_state = 0;

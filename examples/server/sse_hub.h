@@ -5,9 +5,9 @@
  *
  * Subscriptions are grouped by queue token and by schedule, so that the
  * store work of a tick depends on what is watched, not on how many watch
- * it: per tick one concert_queue_status() per watched token (a WAITING
+ * it: per tick one concert_queue_status_get() per watched token (a WAITING
  * token is answered from the library's poll cache) and one
- * concert_seats_version() per watched schedule; the seat map is read and
+ * concert_seat_list_version_get() per watched schedule; the seat map is read and
  * rendered only when that version changed, and the diff from the previous
  * map is computed once. Each event is rendered once into a shared frame
  * (list_body) that every subscriber's queue references.

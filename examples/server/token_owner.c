@@ -7,5 +7,5 @@
 
 int token_owner(concert_db *db, const char *token, int64_t *owner)
 {
-    return concert_queue_token_owner(owner, db, token);
+    return concert_queue_token_owner_get(owner, db, token);
 }

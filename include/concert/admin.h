@@ -8,10 +8,11 @@
 #define CONCERT_ADMIN_H
 
 #include "common.h"
+#include "catalog.h"
 
 CONCERT_BEGIN_DECLS
 
-/** One user and their balance, as concert_admin_users_list() returns it. */
+/** One user and their balance, as concert_admin_user_list_get() returns it. */
 typedef struct concert_user {
     int64_t id;                     /**< the user's id, >= 1 */
     int64_t balance;                /**< points, equal to the sum of the ledger */
@@ -29,12 +30,21 @@ typedef struct concert_user_list {
  * @param[out] out receives the list (NULL on failure)
  * @param db an open handle
  * @return 0 or a negative concert_error_code. */
-CONCERT_EXTERN int concert_admin_users_list(concert_user_list **out, concert_db *db);
-/** Free a list from concert_admin_users_list(). NULL is a no-op.
+CONCERT_EXTERN int concert_admin_user_list_get(concert_user_list **out, concert_db *db);
+/** Free a list from concert_admin_user_list_get(). NULL is a no-op.
  * @param list the list, or NULL */
 CONCERT_EXTERN void concert_user_list_free(concert_user_list *list);
 
-/** What concert_verify() checked and what it found. */
+/** Every concert whatever its status, in id order (administration; no token).
+ * Free *out with concert_concert_list_free().
+ * Errors: CONCERT_EINVAL, storage errors.
+ * @param[out] out receives the list (NULL on failure)
+ * @param db an open handle
+ * @return 0 or a negative concert_error_code.
+ */
+CONCERT_EXTERN int concert_admin_concert_list_get(concert_concert_list **out, concert_db *db);
+
+/** What concert_admin_verify() checked and what it found. */
 typedef struct concert_verify_report {
     int64_t users;             /**< users whose balance was checked */
     int64_t ledger_entries;    /**< ledger entries summed */
@@ -61,12 +71,12 @@ typedef struct concert_verify_report {
  * @param db an open handle
  * @return 0 when the check ran, or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_verify(concert_verify_report **out, concert_db *db);
-/** Free a report from concert_verify(). NULL is a no-op.
+CONCERT_EXTERN int concert_admin_verify(concert_verify_report **out, concert_db *db);
+/** Free a report from concert_admin_verify(). NULL is a no-op.
  * @param report the report, or NULL */
 CONCERT_EXTERN void concert_verify_report_free(concert_verify_report *report);
 
-/** What concert_prune() deleted. */
+/** What concert_admin_prune() deleted. */
 typedef struct concert_prune_report {
     int64_t tokens;            /**< tokens that had ended more than retention ago */
     int64_t idempotency;       /**< idempotency records older than retention */
@@ -88,7 +98,7 @@ typedef struct concert_prune_report {
  * @param limit most rows to delete; 0: all that are due
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_prune(concert_prune_report *out, concert_db *db, size_t limit);
+CONCERT_EXTERN int concert_admin_prune(concert_prune_report *out, concert_db *db, size_t limit);
 
 CONCERT_END_DECLS
 

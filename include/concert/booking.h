@@ -21,7 +21,7 @@ typedef enum concert_reservation_status {
     CONCERT_RESERVATION_RELEASED = 4   /**< its buyer let the hold go */
 } concert_reservation_status;
 
-/** Most reservations one order (concert_pay_order()) may pay for. */
+/** Most reservations one order (concert_order_pay()) may pay for. */
 #define CONCERT_ORDER_MAX 64
 
 /** A seat held or bought by one user for one schedule. */
@@ -36,7 +36,7 @@ typedef struct concert_reservation {
     int64_t held_until;    /**< ms since epoch: end of the hold */
 } concert_reservation;
 
-/** What a payment (concert_pay() or concert_pay_order()) recorded. */
+/** What a payment (concert_pay() or concert_order_pay()) recorded. */
 typedef struct concert_payment {
     int64_t id;            /**< the payment's id */
     int64_t reservation_id; /**< the one paid for; for an order, the lowest
@@ -94,7 +94,7 @@ CONCERT_EXTERN int concert_reservation_get(concert_reservation *out, concert_db 
  * Pay for a held reservation with the token's user's points, in one atomic
  * step: debit, ledger entry, payment record, seat sold, reservation
  * CONFIRMED and the token ended; all of it or none.
- * The same as concert_pay_order() with one reservation.
+ * The same as concert_order_pay() with one reservation.
  *
  * idempotency_key: NULL for none, else 1..CONCERT_IDEMPOTENCY_KEY_MAX bytes
  * of printable ASCII without spaces (0x21..0x7E; anything else, "" included,
@@ -141,7 +141,7 @@ CONCERT_EXTERN int concert_pay(concert_payment *out, concert_db *db, const char 
  * @param idempotency_key NULL or a key as for concert_pay()
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_pay_order(concert_payment *out, concert_db *db, const char *token,
+CONCERT_EXTERN int concert_order_pay(concert_payment *out, concert_db *db, const char *token,
                                      const int64_t *reservation_ids, size_t count,
                                      const char *idempotency_key);
 
@@ -168,7 +168,7 @@ CONCERT_EXTERN int concert_reservation_release(concert_reservation *out, concert
  * Is key a valid idempotency key? 0 for NULL (no key) or 1 to
  * CONCERT_IDEMPOTENCY_KEY_MAX bytes of printable ASCII without spaces
  * (0x21..0x7E); CONCERT_EINVAL otherwise, with the reason in
- * concert_error_last(). concert_pay(), concert_pay_order() and
+ * concert_error_last(). concert_pay(), concert_order_pay() and
  * concert_charge_points() apply this same rule; a server can ask first, to
  * refuse a bad key before doing anything else.
  * @param key the key to check, or NULL
@@ -177,9 +177,9 @@ CONCERT_EXTERN int concert_reservation_release(concert_reservation *out, concert
 CONCERT_EXTERN int concert_idempotency_key_check(const char *key);
 
 /** Static name of a reservation status ("HELD", "CONFIRMED", "EXPIRED",
- * "RELEASED"), or NULL.
+ * "RELEASED"); "UNKNOWN" otherwise.
  * @param status a concert_reservation_status
- * @return static name, or NULL for a value not in the enum.
+ * @return static name; "UNKNOWN" otherwise.
  */
 CONCERT_EXTERN const char *concert_reservation_status_name(int status);
 

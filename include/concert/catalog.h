@@ -76,16 +76,16 @@ typedef struct concert_seat_list {
  * @param token the buyer's queue token; must be ACTIVE
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_concerts_list(concert_concert_list **out, concert_db *db,
+CONCERT_EXTERN int concert_concert_list_get(concert_concert_list **out, concert_db *db,
                                          const char *token);
-/** Free a list from concert_concerts_list() or concert_admin_concerts_list(). NULL is a no-op.
+/** Free a list from concert_concert_list_get() or concert_admin_concert_list_get(). NULL is a no-op.
  * @param list the list, or NULL
  */
 CONCERT_EXTERN void concert_concert_list_free(concert_concert_list *list);
 
 /**
  * One OPEN concert into caller memory. token must be ACTIVE.
- * Errors: as concert_concerts_list(), plus CONCERT_ECONCERT_NOT_FOUND and
+ * Errors: as concert_concert_list_get(), plus CONCERT_ECONCERT_NOT_FOUND and
  * CONCERT_ECONCERT_NOT_BOOKABLE (PENDING or CLOSED).
  * @param[out] out receives the concert
  * @param db an open handle
@@ -109,9 +109,9 @@ CONCERT_EXTERN int concert_concert_get(concert_concert *out, concert_db *db,
  * @param concert_id which concert
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_schedules_available(concert_schedule_list **out, concert_db *db,
+CONCERT_EXTERN int concert_schedule_list_get(concert_schedule_list **out, concert_db *db,
                                                const char *token, int64_t concert_id);
-/** Free a list from concert_schedules_available(). NULL is a no-op.
+/** Free a list from concert_schedule_list_get(). NULL is a no-op.
  * @param list the list, or NULL
  */
 CONCERT_EXTERN void concert_schedule_list_free(concert_schedule_list *list);
@@ -160,7 +160,7 @@ typedef struct concert_seat_map {
 /**
  * Every seat of a bookable schedule with its state, for drawing a seat map:
  * the FREE ones are exactly what concert_seats_available() lists at the
- * same moment, so concert_seats_version() labels a map too. It never says
+ * same moment, so concert_seat_list_version_get() labels a map too. It never says
  * whose a hold is (a buyer knows their own reservations). Same checks and
  * errors as concert_seats_available(). Free *out with
  * concert_seat_map_free().
@@ -211,17 +211,17 @@ typedef struct concert_list_version {
  * @param schedule_id which performance
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_seats_version(concert_list_version *out, concert_db *db,
+CONCERT_EXTERN int concert_seat_list_version_get(concert_list_version *out, concert_db *db,
                                          const char *token, int64_t schedule_id);
 
-/** The same for concert_schedules_available()'s list (free counts included).
+/** The same for concert_schedule_list_get()'s list (free counts included).
  * @param[out] out receives the version
  * @param db an open handle
  * @param token the buyer's queue token; must be ACTIVE
  * @param concert_id which concert
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_schedules_version(concert_list_version *out, concert_db *db,
+CONCERT_EXTERN int concert_schedule_list_version_get(concert_list_version *out, concert_db *db,
                                              const char *token, int64_t concert_id);
 
 /* ---- Catalog loading (administration and import; no token) ---- */
@@ -298,25 +298,16 @@ typedef struct concert_catalog {
  */
 CONCERT_EXTERN int concert_catalog_load(concert_db *db, const concert_catalog *catalog);
 
-/** Every concert whatever its status, in id order (administration; no token).
- * Free *out with concert_concert_list_free().
- * Errors: CONCERT_EINVAL, storage errors.
- * @param[out] out receives the list (NULL on failure)
- * @param db an open handle
- * @return 0 or a negative concert_error_code.
- */
-CONCERT_EXTERN int concert_admin_concerts_list(concert_concert_list **out, concert_db *db);
-
-/** Static name of a status ("OPEN", "PENDING", "CLOSED"), or NULL if unknown.
+/** Static name of a status ("OPEN", "PENDING", "CLOSED"); "UNKNOWN" otherwise.
  * @param status a concert_concert_status
- * @return static name, or NULL for a value not in the enum.
+ * @return static name; "UNKNOWN" otherwise.
  */
 CONCERT_EXTERN const char *concert_concert_status_name(int status);
 /** Parse "OPEN"/"PENDING"/"CLOSED" (exact case); 0 if unknown.
  * @param name the name to parse
  * @return the concert_concert_status, or 0 if name is unknown or NULL.
  */
-CONCERT_EXTERN int concert_concert_status_parse(const char *name);
+CONCERT_EXTERN int concert_concert_status_from_name(const char *name);
 
 CONCERT_END_DECLS
 

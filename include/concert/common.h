@@ -36,11 +36,11 @@
 /** Major version of these headers. */
 #define CONCERT_VERSION_MAJOR 0
 /** Minor version of these headers. */
-#define CONCERT_VERSION_MINOR 3
+#define CONCERT_VERSION_MINOR 4
 /** Patch version of these headers. */
 #define CONCERT_VERSION_PATCH 0
 /** Version of these headers as "MAJOR.MINOR.PATCH". */
-#define CONCERT_VERSION_STRING "0.3.0"
+#define CONCERT_VERSION_STRING "0.4.0"
 /** MAJOR * 10000 + MINOR * 100 + PATCH, comparable with concert_version_number(). */
 #define CONCERT_VERSION_NUMBER                                                  \
     (CONCERT_VERSION_MAJOR * 10000 + CONCERT_VERSION_MINOR * 100 +            \
@@ -61,8 +61,8 @@ CONCERT_BEGIN_DECLS
 
 /**
  * A handle on one store. Opaque; safe to share between threads (see the
- * README's Threading section). Opened with concert_open(), closed with
- * concert_close().
+ * README's Threading section). Opened with concert_db_open(), closed with
+ * concert_db_close().
  */
 typedef struct concert_db concert_db;
 
@@ -84,7 +84,7 @@ CONCERT_EXTERN const char *concert_version_string(void);
  * @param[out] minor receives the minor version, or NULL
  * @param[out] patch receives the patch version, or NULL
  */
-CONCERT_EXTERN void concert_version(int *major, int *minor, int *patch);
+CONCERT_EXTERN void concert_version_get(int *major, int *minor, int *patch);
 
 CONCERT_END_DECLS
 

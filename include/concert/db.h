@@ -27,28 +27,28 @@ CONCERT_BEGIN_DECLS
  * store's write lock past busy_timeout_ms while it was created or migrated),
  * CONCERT_ENOMEM. On failure *out is NULL and nothing leaks.
  * The handle is safe to share between threads.
- * @param[out] out receives the handle; close it with concert_close()
+ * @param[out] out receives the handle; close it with concert_db_close()
  * @param uri the store to open, in one of the forms above
  * @param opts options, or NULL for the defaults
  * @return 0 or a negative concert_error_code (see Errors above).
  */
-CONCERT_EXTERN int concert_open(concert_db **out, const char *uri,
+CONCERT_EXTERN int concert_db_open(concert_db **out, const char *uri,
                                 const concert_options *opts);
 
 /** Close the store and free the handle. NULL is a no-op. No call on db may be
  * in progress or follow.
- * @param db the handle from concert_open(), or NULL */
-CONCERT_EXTERN void concert_close(concert_db *db);
+ * @param db the handle from concert_db_open(), or NULL */
+CONCERT_EXTERN void concert_db_close(concert_db *db);
 
 /** Name of the backend behind db ("memory", "sqlite", "postgresql"); static.
  * @param db an open handle
  * @return static name, never to be freed. */
-CONCERT_EXTERN const char *concert_backend_name(const concert_db *db);
+CONCERT_EXTERN const char *concert_db_backend_name(const concert_db *db);
 
 /** Current time as db's clock sees it, in ms since the epoch.
  * @param db an open handle
  * @return milliseconds since the epoch (UTC). */
-CONCERT_EXTERN int64_t concert_now(const concert_db *db);
+CONCERT_EXTERN int64_t concert_db_now(const concert_db *db);
 
 /** The version of concert_db_stats these headers describe. */
 #define CONCERT_DB_STATS_VERSION 1

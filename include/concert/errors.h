@@ -67,7 +67,7 @@ CONCERT_EXTERN const concert_error *concert_error_last(void);
  * @param code a concert_error_code (any int is accepted)
  * @return static text, never to be freed.
  */
-CONCERT_EXTERN const char *concert_strerror(int code);
+CONCERT_EXTERN const char *concert_error_string(int code);
 
 /**
  * Static stable name for a code, as used by the HTTP API and the bindings

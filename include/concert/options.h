@@ -1,11 +1,11 @@
 /**
  * @file
- * @brief libconcert: options for concert_open(), their ranges and defaults.
+ * @brief libconcert: options for concert_db_open(), their ranges and defaults.
  *
  * Versioned so that fields can be appended without breaking the ABI. Always
  * start from CONCERT_OPTIONS_INIT or concert_options_init(); a zero field
  * means "use the default" shown beside it. The ranges and defaults are one
- * table in the library (concert_options_info()), which concert_open(),
+ * table in the library (concert_options_info()), which concert_db_open(),
  * concert_options_validate(), concertd's flags and the bindings all read.
  */
 #ifndef CONCERT_OPTIONS_H
@@ -29,7 +29,7 @@ typedef int (*concert_random_fn)(void *ctx, unsigned char *buf, size_t len);
  * defaults). */
 #define CONCERT_OPTIONS_VERSION 4
 
-/** What concert_open() takes; see concert_options_info() for every
+/** What concert_db_open() takes; see concert_options_info() for every
  *  tunable field's range and default. */
 typedef struct concert_options {
     unsigned int version;       /**< CONCERT_OPTIONS_VERSION */
@@ -75,7 +75,7 @@ typedef struct concert_options {
                                    tokens are kept for retries: 0 = 24 h
                                    (86400000); at least 1000, at most 366
                                    days. A retry after it is a new request
-                                   (concert_prune()). */
+                                   (concert_admin_prune()). */
 } concert_options;
 
 /** What CONCERT_OPTIONS_INIT and concert_options_init() put in queue_refresh_ms. */
@@ -91,7 +91,7 @@ typedef struct concert_options {
  * Initialise opts to the defaults for the given version, for bindings that
  * cannot expand CONCERT_OPTIONS_INIT. Versions 1 to 3 are accepted for old
  * callers and write only their versions' fields, never past their struct;
- * concert_open() accepts the same versions and gives the fields a version
+ * concert_db_open() accepts the same versions and gives the fields a version
  * lacks their defaults.
  * @param opts the struct to fill
  * @param version CONCERT_OPTIONS_VERSION (or an older one)
@@ -102,7 +102,7 @@ CONCERT_EXTERN int concert_options_init(concert_options *opts, unsigned int vers
 
 /**
  * One tunable field of concert_options: its range and default, exactly as
- * concert_open() checks and applies them. Programs that take options from
+ * concert_db_open() checks and applies them. Programs that take options from
  * users (concertd's flags, the bindings) read ranges and defaults here
  * instead of writing them again. Fields may be appended in later versions:
  * read entries through the pointers the functions below return, never copy
@@ -138,21 +138,21 @@ CONCERT_EXTERN const concert_option_info *concert_options_info(size_t index);
 CONCERT_EXTERN const concert_option_info *concert_options_info_find(const char *name);
 
 /**
- * Check one option's value against its range, as concert_open() would.
+ * Check one option's value against its range, as concert_db_open() would.
  * @param name a concert_options field name (see concert_options_info())
  * @param value the value to check; 0 is accepted (it stands for
  *        zero_means)
  * @return CONCERT_OK, or CONCERT_EINVAL with a message naming the field,
  *         the value and the accepted range (concert_error_last()).
  */
-CONCERT_EXTERN int concert_option_check(const char *name, int64_t value);
+CONCERT_EXTERN int concert_options_check(const char *name, int64_t value);
 
 /**
- * Check a whole options struct as concert_open() would, without opening a
+ * Check a whole options struct as concert_db_open() would, without opening a
  * store: version, every field's range, reserved fields.
  * @param opts the options to check; NULL stands for all defaults (valid)
  * @return CONCERT_OK, or CONCERT_EINVAL with the first offending field's
- *         message (the same text concert_open() would give).
+ *         message (the same text concert_db_open() would give).
  */
 CONCERT_EXTERN int concert_options_validate(const concert_options *opts);
 

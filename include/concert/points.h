@@ -41,7 +41,7 @@ typedef struct concert_ledger_list {
     int64_t user_id;             /**< whose ledger */
     size_t count;                /**< number of items */
     concert_ledger_entry *items; /**< newest first */
-    int64_t next_before_id;      /**< concert_points_history_page(): pass as
+    int64_t next_before_id;      /**< concert_ledger_list_get_page(): pass as
                                     before_id for the next page; 0 when
                                     this page is the last */
 } concert_ledger_list;
@@ -77,7 +77,7 @@ CONCERT_EXTERN int concert_charge_points(int64_t *balance_out, concert_db *db,
  * @param db an open handle
  * @param user_id whose balance
  * @return 0 or a negative concert_error_code. */
-CONCERT_EXTERN int concert_points_balance(int64_t *balance_out, concert_db *db,
+CONCERT_EXTERN int concert_points_balance_get(int64_t *balance_out, concert_db *db,
                                           int64_t user_id);
 
 /** The user's ledger, newest first. Free *out with concert_ledger_list_free().
@@ -86,9 +86,9 @@ CONCERT_EXTERN int concert_points_balance(int64_t *balance_out, concert_db *db,
  * @param db an open handle
  * @param user_id whose ledger
  * @return 0 or a negative concert_error_code. */
-CONCERT_EXTERN int concert_points_history(concert_ledger_list **out, concert_db *db,
+CONCERT_EXTERN int concert_ledger_list_get(concert_ledger_list **out, concert_db *db,
                                           int64_t user_id);
-/** Free a list from concert_points_history() or concert_points_history_page().
+/** Free a list from concert_ledger_list_get() or concert_ledger_list_get_page().
  * NULL is a no-op.
  * @param list the list, or NULL */
 CONCERT_EXTERN void concert_ledger_list_free(concert_ledger_list *list);
@@ -108,13 +108,13 @@ CONCERT_EXTERN void concert_ledger_list_free(concert_ledger_list *list);
  * @param limit most entries, 1..CONCERT_HISTORY_PAGE_MAX
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_points_history_page(concert_ledger_list **out, concert_db *db,
+CONCERT_EXTERN int concert_ledger_list_get_page(concert_ledger_list **out, concert_db *db,
                                                int64_t user_id, int64_t before_id,
                                                size_t limit);
 
-/** Static name of a ledger type ("CHARGE", "PAYMENT"), or NULL.
+/** Static name of a ledger type ("CHARGE", "PAYMENT"); "UNKNOWN" otherwise.
  * @param type a concert_ledger_type
- * @return static name, or NULL for a value not in the enum. */
+ * @return static name; "UNKNOWN" otherwise. */
 CONCERT_EXTERN const char *concert_ledger_type_name(int type);
 
 CONCERT_END_DECLS

@@ -83,7 +83,7 @@ CONCERT_EXTERN int concert_queue_issue(concert_token_info *out, concert_db *db,
  * @param token the token from concert_queue_issue()
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_queue_status(concert_token_info *out, concert_db *db,
+CONCERT_EXTERN int concert_queue_status_get(concert_token_info *out, concert_db *db,
                                         const char *token);
 
 /**
@@ -108,12 +108,12 @@ CONCERT_EXTERN int concert_queue_leave(concert_db *db, const char *token);
  * @param token the token to look up
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_queue_token_owner(int64_t *user_id, concert_db *db,
+CONCERT_EXTERN int concert_queue_token_owner_get(int64_t *user_id, concert_db *db,
                                              const char *token);
 
-/** Static name of a token state ("WAITING", "ACTIVE"), or NULL.
+/** Static name of a token state ("WAITING", "ACTIVE"); "UNKNOWN" otherwise.
  * @param state a concert_token_state
- * @return static name, or NULL for a value not in the enum.
+ * @return static name; "UNKNOWN" otherwise.
  */
 CONCERT_EXTERN const char *concert_token_state_name(int state);
 
@@ -138,10 +138,10 @@ typedef enum concert_queue_state {
     CONCERT_QUEUE_SCHEDULED = 4  /**< the sale opens at opens_at, by lottery */
 } concert_queue_state;
 
-/** Static name of a queue state ("OPEN", "PAUSED", "CLOSED", "SCHEDULED"),
- * or NULL for an unknown value.
+/** Static name of a queue state ("OPEN", "PAUSED", "CLOSED", "SCHEDULED");
+ * "UNKNOWN" otherwise.
  * @param state a concert_queue_state
- * @return static name, or NULL for a value not in the enum.
+ * @return static name; "UNKNOWN" otherwise.
  */
 CONCERT_EXTERN const char *concert_queue_state_name(int state);
 /** The state named name (exact, upper case), or 0 when unknown.

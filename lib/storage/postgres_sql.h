@@ -171,7 +171,7 @@ enum {
     X(PG_VERIFY_VIOLATIONS, PG_VERIFY_SQL)                                                   \
     X(PG_VERIFY_VIOLATIONS_5, PG_VERIFY5_SQL)
 
-/* Every invariant of concert_verify(), one text row per violation (at most
+/* Every invariant of concert_admin_verify(), one text row per violation (at most
  * 100 per check). $1 = now; max_active is the store's shared setting. */
 #define PG_VERIFY_SQL                                                                        \
     "(SELECT format('seat %s of schedule %s is sold to reservation %s, which is not a "        \

@@ -1,5 +1,5 @@
 /*
- * PostgreSQL backend: concert_verify(), every invariant checked by SQL from
+ * PostgreSQL backend: concert_admin_verify(), every invariant checked by SQL from
  * one REPEATABLE READ snapshot.
  */
 #include <concert/sys/storage.h>

@@ -143,7 +143,7 @@ static const char MIGRATION_2[] =
  *    join order, never reused): tokens.ticket stays NOT NULL UNIQUE, which
  *    spares rebuilding a table of possibly millions of rows, and the ticket
  *    index gives the lottery the pre-queue in join order (ticket < 0).
- *  - active_cap: an upper bound on ACTIVE tokens, for concert_verify. It is
+ *  - active_cap: an upper bound on ACTIVE tokens, for concert_admin_verify. It is
  *    max_active, except after max_active is lowered below the ACTIVE count,
  *    until those tokens drain.
  * Existing rows get the defaults; ALTER TABLE ... ADD COLUMN is O(1).
@@ -174,7 +174,7 @@ static const char MIGRATION_3[] =
  *    reservation_id is it: before version 4 every payment covered exactly
  *    one. The guard is one-sided (a reservation that is not CONFIRMED never
  *    names a payment) so that the copy can never fail on an old store's
- *    data; concert_verify checks the other side (CONFIRMED names exactly
+ *    data; concert_admin_verify checks the other side (CONFIRMED names exactly
  *    one payment, a payment's amount is the sum of its reservations').
  *    Ids are kept, so every reference to a reservation stays valid. This is
  *    the one migration that copies a table: O(reservations), once.

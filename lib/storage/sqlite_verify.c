@@ -1,5 +1,5 @@
 /*
- * SQLite backend: the invariant checker behind concert_verify(). Runs in one
+ * SQLite backend: the invariant checker behind concert_admin_verify(). Runs in one
  * read snapshot on a pooled reader, so it sees one consistent state while
  * sales go on, and reports what it finds; it never repairs anything.
  */

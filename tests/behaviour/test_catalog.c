@@ -11,7 +11,7 @@ Test(catalog, lists_only_open_concerts_in_id_order)
     concert_token_info t;
     concert_concert_list *list = NULL;
     issue_active(1, &t);
-    expect_ok(concert_concerts_list(&list, db, t.token));
+    expect_ok(concert_concert_list_get(&list, db, t.token));
     cr_assert_eq(list->count, 3);
     cr_assert_eq(list->items[0].id, 1);
     cr_assert_str_eq(list->items[0].title, "Winter Gala");
@@ -37,7 +37,7 @@ Test(catalog, browsing_needs_a_valid_token)
 {
     concert_concert c;
     concert_concert_list *list = NULL;
-    expect_rc(concert_concerts_list(&list, db, "bogusbogusbogus"), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_concert_list_get(&list, db, "bogusbogusbogus"), CONCERT_ETOKEN_INVALID);
     expect_rc(concert_concert_get(&c, db, NULL, 1), CONCERT_ETOKEN_INVALID);
 }
 
@@ -48,7 +48,7 @@ Test(catalog, available_schedules_are_bookable_ones_with_free_counts)
     concert_reservation r;
     issue_active(1, &t);
     expect_ok(concert_reserve_seat(&r, db, t.token, 10, 3));
-    expect_ok(concert_schedules_available(&list, db, t.token, 1));
+    expect_ok(concert_schedule_list_get(&list, db, t.token, 1));
     cr_assert_eq(list->concert_id, 1);
     cr_assert_eq(list->count, 2, "schedule 11 started an hour ago: closed");
     cr_assert_eq(list->items[0].id, 10);
@@ -72,7 +72,7 @@ Test(catalog, schedule_stays_bookable_until_start_plus_cutoff)
     clock_set(T0 + DAY + 20 * MINUTE);
     expect_rc(concert_seats_available(&seats, db, t.token, 10), CONCERT_EBOOKING_CLOSED);
     cr_assert_null(seats);
-    expect_ok(concert_schedules_available(&list, db, t.token, 1));
+    expect_ok(concert_schedule_list_get(&list, db, t.token, 1));
     cr_assert_eq(list->count, 1);
     cr_assert_eq(list->items[0].id, 12);
     concert_schedule_list_free(list);
@@ -83,13 +83,13 @@ Test(catalog, all_schedules_past_is_booking_closed_none_at_all_is_empty)
     concert_token_info t;
     concert_schedule_list *list = NULL;
     issue_active(1, &t);
-    expect_rc(concert_schedules_available(&list, db, t.token, 4), CONCERT_EBOOKING_CLOSED);
+    expect_rc(concert_schedule_list_get(&list, db, t.token, 4), CONCERT_EBOOKING_CLOSED);
     cr_assert_null(list);
-    expect_ok(concert_schedules_available(&list, db, t.token, 5));
+    expect_ok(concert_schedule_list_get(&list, db, t.token, 5));
     cr_assert_eq(list->count, 0);
     concert_schedule_list_free(list);
-    expect_rc(concert_schedules_available(&list, db, t.token, 2), CONCERT_ECONCERT_NOT_BOOKABLE);
-    expect_rc(concert_schedules_available(&list, db, t.token, 77), CONCERT_ECONCERT_NOT_FOUND);
+    expect_rc(concert_schedule_list_get(&list, db, t.token, 2), CONCERT_ECONCERT_NOT_BOOKABLE);
+    expect_rc(concert_schedule_list_get(&list, db, t.token, 77), CONCERT_ECONCERT_NOT_FOUND);
 }
 
 Test(catalog, seats_listed_in_order_with_grade_and_price_minus_taken_ones)
@@ -133,11 +133,11 @@ Test(catalog, admin_lists_every_concert_and_user)
 {
     concert_concert_list *list = NULL;
     concert_user_list *users = NULL;
-    expect_ok(concert_admin_concerts_list(&list, db));
+    expect_ok(concert_admin_concert_list_get(&list, db));
     cr_assert_eq(list->count, 5);
     cr_assert_eq(list->items[1].status, CONCERT_STATUS_PENDING);
     concert_concert_list_free(list);
-    expect_ok(concert_admin_users_list(&users, db));
+    expect_ok(concert_admin_user_list_get(&users, db));
     cr_assert_eq(users->count, 67);
     cr_assert_eq(users->items[0].id, 1);
     cr_assert_str_eq(users->items[0].name, "Kim");
@@ -152,7 +152,7 @@ static int count_concerts(void)
 {
     concert_concert_list *list = NULL;
     int n;
-    expect_ok(concert_admin_concerts_list(&list, db));
+    expect_ok(concert_admin_concert_list_get(&list, db));
     n = (int)list->count;
     concert_concert_list_free(list);
     return n;
@@ -162,7 +162,7 @@ static int count_users(void)
 {
     concert_user_list *list = NULL;
     int n;
-    expect_ok(concert_admin_users_list(&list, db));
+    expect_ok(concert_admin_user_list_get(&list, db));
     n = (int)list->count;
     concert_user_list_free(list);
     return n;
@@ -249,15 +249,15 @@ Test(catalog, load_is_all_or_nothing_and_opening_points_are_ledgered)
     int64_t bal;
 
     expect_ok(concert_catalog_load(db, &cat));
-    expect_ok(concert_points_balance(&bal, db, 200));
+    expect_ok(concert_points_balance_get(&bal, db, 200));
     cr_assert_eq(bal, 700);
-    expect_ok(concert_points_history(&h, db, 200));
+    expect_ok(concert_ledger_list_get(&h, db, 200));
     cr_assert_eq(h->count, 1);
     cr_assert_eq(h->items[0].type, CONCERT_LEDGER_CHARGE);
     cr_assert_eq(h->items[0].amount, 700);
     cr_assert_eq(h->items[0].balance_after, 700);
     concert_ledger_list_free(h);
-    expect_ok(concert_points_history(&h, db, 201));
+    expect_ok(concert_ledger_list_get(&h, db, 201));
     cr_assert_eq(h->count, 0);
     concert_ledger_list_free(h);
 

@@ -19,7 +19,7 @@ static int user_balance(int64_t id, int64_t *balance)
 {
     concert_user_list *list = NULL;
     int found = 0;
-    expect_ok(concert_admin_users_list(&list, db));
+    expect_ok(concert_admin_user_list_get(&list, db));
     for (size_t i = 0; i < list->count; i++)
         if (list->items[i].id == id) {
             *balance = list->items[i].balance;
@@ -32,7 +32,7 @@ static int user_balance(int64_t id, int64_t *balance)
 static size_t user_count(void)
 {
     concert_user_list *list = NULL;
-    expect_ok(concert_admin_users_list(&list, db));
+    expect_ok(concert_admin_user_list_get(&list, db));
     const size_t n = list->count;
     concert_user_list_free(list);
     return n;
@@ -41,7 +41,7 @@ static size_t user_count(void)
 static size_t concert_count(void)
 {
     concert_concert_list *list = NULL;
-    expect_ok(concert_admin_concerts_list(&list, db));
+    expect_ok(concert_admin_concert_list_get(&list, db));
     const size_t n = list->count;
     concert_concert_list_free(list);
     return n;
@@ -72,7 +72,7 @@ Test(catalog_json, a_catalog_lands_as_written)
     cr_assert_eq(balance, 0, "points default to 0");
 
     concert_concert_list *concerts = NULL;
-    expect_ok(concert_admin_concerts_list(&concerts, db));
+    expect_ok(concert_admin_concert_list_get(&concerts, db));
     const concert_concert *jazz = NULL;
     for (size_t i = 0; i < concerts->count; i++)
         if (concerts->items[i].id == 200)
@@ -86,7 +86,7 @@ Test(catalog_json, a_catalog_lands_as_written)
     concert_token_info t;
     concert_schedule_list *schedules = NULL;
     issue_active(1, &t);
-    expect_ok(concert_schedules_available(&schedules, db, t.token, 200));
+    expect_ok(concert_schedule_list_get(&schedules, db, t.token, 200));
     cr_assert_eq(schedules->count, 2);
     cr_assert_eq(schedules->items[0].id, 2000);
     cr_assert_eq(schedules->items[0].starts_at, T0 + DAY + 30 * MINUTE,

@@ -77,7 +77,7 @@ Test(limits, paid_seats_do_not_count_against_the_store_wide_limit)
         expect_ok(concert_reserve_seat(&r, db, t.token, 80, seat));
         ids[seat - 1] = r.id;
     }
-    expect_ok(concert_pay_order(&p, db, t.token, ids, 4, NULL));
+    expect_ok(concert_order_pay(&p, db, t.token, ids, 4, NULL));
     issue_active(100, &t);
     for (int seat = 5; seat <= 8; seat++)
         expect_ok(concert_reserve_seat(&r, db, t.token, 80, seat));
@@ -154,7 +154,7 @@ Test(limits, options_and_catalogs_out_of_range_are_refused)
     concert_concert_list *all = NULL;
 
     o.max_holds_per_user = -1;
-    expect_rc(concert_open(&d, "memory:", &o), CONCERT_EINVAL);
+    expect_rc(concert_db_open(&d, "memory:", &o), CONCERT_EINVAL);
     cr_assert(strstr(concert_error_last()->message, "max_holds_per_user"));
     expect_rc(concert_catalog_load(db, &cat), CONCERT_EINVAL);
     cr_assert(strstr(concert_error_last()->message, "concerts[0].max_per_user"), "%s",
@@ -165,7 +165,7 @@ Test(limits, options_and_catalogs_out_of_range_are_refused)
     expect_rc(concert_catalog_load(db, &cat), CONCERT_EINVAL);
     concert.max_per_user = 0;
     expect_ok(concert_catalog_load(db, &cat));
-    expect_ok(concert_admin_concerts_list(&all, db));
+    expect_ok(concert_admin_concert_list_get(&all, db));
     for (size_t i = 0; i < all->count; i++) {
         if (all->items[i].id == 7)
             cr_assert_eq(all->items[i].max_per_user, 2);

@@ -20,14 +20,14 @@ static int version_equal(const concert_list_version *a, const concert_list_versi
 static concert_list_version seats_version(const char *token, int64_t schedule_id)
 {
     concert_list_version v;
-    expect_ok(concert_seats_version(&v, db, token, schedule_id));
+    expect_ok(concert_seat_list_version_get(&v, db, token, schedule_id));
     return v;
 }
 
 static concert_list_version schedules_version(const char *token, int64_t concert_id)
 {
     concert_list_version v;
-    expect_ok(concert_schedules_version(&v, db, token, concert_id));
+    expect_ok(concert_schedule_list_version_get(&v, db, token, concert_id));
     return v;
 }
 
@@ -167,18 +167,18 @@ Test(list_version, refuses_exactly_what_the_listing_refuses)
     concert_token_info a;
     concert_list_version v;
     issue_active(1, &a);
-    expect_rc(concert_seats_version(&v, db, "not-a-token", 10), CONCERT_ETOKEN_INVALID);
-    expect_rc(concert_seats_version(&v, db, a.token, 999), CONCERT_ESCHEDULE_NOT_FOUND);
-    expect_rc(concert_seats_version(&v, db, a.token, 0), CONCERT_ESCHEDULE_NOT_FOUND);
-    expect_rc(concert_seats_version(&v, db, a.token, 11), CONCERT_EBOOKING_CLOSED);
-    expect_rc(concert_seats_version(&v, db, a.token, 20), CONCERT_ECONCERT_NOT_BOOKABLE);
-    expect_rc(concert_seats_version(&v, db, a.token, 30), CONCERT_ECONCERT_NOT_BOOKABLE);
-    expect_rc(concert_seats_version(NULL, db, a.token, 10), CONCERT_EINVAL);
-    expect_rc(concert_seats_version(&v, NULL, a.token, 10), CONCERT_EINVAL);
-    expect_rc(concert_schedules_version(&v, db, "not-a-token", 1), CONCERT_ETOKEN_INVALID);
-    expect_rc(concert_schedules_version(&v, db, a.token, 999), CONCERT_ECONCERT_NOT_FOUND);
-    expect_rc(concert_schedules_version(&v, db, a.token, 2), CONCERT_ECONCERT_NOT_BOOKABLE);
-    expect_rc(concert_schedules_version(NULL, db, a.token, 1), CONCERT_EINVAL);
+    expect_rc(concert_seat_list_version_get(&v, db, "not-a-token", 10), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_seat_list_version_get(&v, db, a.token, 999), CONCERT_ESCHEDULE_NOT_FOUND);
+    expect_rc(concert_seat_list_version_get(&v, db, a.token, 0), CONCERT_ESCHEDULE_NOT_FOUND);
+    expect_rc(concert_seat_list_version_get(&v, db, a.token, 11), CONCERT_EBOOKING_CLOSED);
+    expect_rc(concert_seat_list_version_get(&v, db, a.token, 20), CONCERT_ECONCERT_NOT_BOOKABLE);
+    expect_rc(concert_seat_list_version_get(&v, db, a.token, 30), CONCERT_ECONCERT_NOT_BOOKABLE);
+    expect_rc(concert_seat_list_version_get(NULL, db, a.token, 10), CONCERT_EINVAL);
+    expect_rc(concert_seat_list_version_get(&v, NULL, a.token, 10), CONCERT_EINVAL);
+    expect_rc(concert_schedule_list_version_get(&v, db, "not-a-token", 1), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_schedule_list_version_get(&v, db, a.token, 999), CONCERT_ECONCERT_NOT_FOUND);
+    expect_rc(concert_schedule_list_version_get(&v, db, a.token, 2), CONCERT_ECONCERT_NOT_BOOKABLE);
+    expect_rc(concert_schedule_list_version_get(NULL, db, a.token, 1), CONCERT_EINVAL);
 }
 
 Test(list_version, a_token_this_db_ended_is_refused_at_once)
@@ -189,16 +189,16 @@ Test(list_version, a_token_this_db_ended_is_refused_at_once)
     concert_list_version v;
     concert_seat_list *list = NULL;
     issue_active(1, &a);
-    expect_ok(concert_seats_version(&v, db, a.token, 10)); /* now remembered ACTIVE */
+    expect_ok(concert_seat_list_version_get(&v, db, a.token, 10)); /* now remembered ACTIVE */
     expect_ok(concert_reserve_seat(&r, db, a.token, 10, 11));
     expect_ok(concert_pay(&p, db, a.token, r.id, NULL));
-    expect_rc(concert_seats_version(&v, db, a.token, 10), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_seat_list_version_get(&v, db, a.token, 10), CONCERT_ETOKEN_INVALID);
     expect_rc(concert_seats_available(&list, db, a.token, 10), CONCERT_ETOKEN_INVALID);
 
     issue_active(3, &a);
-    expect_ok(concert_seats_version(&v, db, a.token, 10));
+    expect_ok(concert_seat_list_version_get(&v, db, a.token, 10));
     expect_ok(concert_queue_leave(db, a.token));
-    expect_rc(concert_seats_version(&v, db, a.token, 10), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_seat_list_version_get(&v, db, a.token, 10), CONCERT_ETOKEN_INVALID);
 }
 
 Test(list_version, a_token_another_process_ended_is_refused_within_the_refresh)
@@ -212,12 +212,12 @@ Test(list_version, a_token_another_process_ended_is_refused_within_the_refresh)
     if (!other)
         cr_skip_test("a memory store has one handle");
     issue_active(1, &a);
-    expect_ok(concert_seats_version(&v, db, a.token, 10));
+    expect_ok(concert_seat_list_version_get(&v, db, a.token, 10));
     expect_ok(concert_reserve_seat(&r, other, a.token, 10, 11));
     expect_ok(concert_pay(&p, other, a.token, r.id, NULL));
     clock_advance(o.queue_refresh_ms);
-    expect_rc(concert_seats_version(&v, db, a.token, 10), CONCERT_ETOKEN_INVALID);
-    concert_close(other);
+    expect_rc(concert_seat_list_version_get(&v, db, a.token, 10), CONCERT_ETOKEN_INVALID);
+    concert_db_close(other);
 }
 
 Test(list_version, a_change_through_another_handle_is_seen_at_once)
@@ -236,7 +236,7 @@ Test(list_version, a_change_through_another_handle_is_seen_at_once)
     expect_ok(concert_reservation_release(NULL, other, a.token, r.id));
     const concert_list_version v2 = seats_version(a.token, 10);
     expect_new(v1, v2);
-    concert_close(other);
+    concert_db_close(other);
 }
 
 /*

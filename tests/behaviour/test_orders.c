@@ -18,7 +18,7 @@ TestSuite(orders, .init = setup_orders, .fini = teardown_store);
 static void expect_clean_store(void)
 {
     concert_verify_report *rep = NULL;
-    expect_ok(concert_verify(&rep, db));
+    expect_ok(concert_admin_verify(&rep, db));
     cr_assert_eq(rep->violation_count, 0, "verify: %s",
                  rep->violation_count ? rep->violations[0] : "");
     concert_verify_report_free(rep);
@@ -27,7 +27,7 @@ static void expect_clean_store(void)
 static int64_t balance_of(int64_t user)
 {
     int64_t b = -1;
-    expect_ok(concert_points_balance(&b, db, user));
+    expect_ok(concert_points_balance_get(&b, db, user));
     return b;
 }
 
@@ -35,7 +35,7 @@ static size_t ledger_count(int64_t user)
 {
     concert_ledger_list *h = NULL;
     size_t n;
-    expect_ok(concert_points_history(&h, db, user));
+    expect_ok(concert_ledger_list_get(&h, db, user));
     n = h->count;
     concert_ledger_list_free(h);
     return n;
@@ -70,7 +70,7 @@ Test(orders, three_holds_pay_once_with_one_ledger_entry)
     unordered[0] = ids[2];
     unordered[1] = ids[0];
     unordered[2] = ids[1];
-    expect_ok(concert_pay_order(&p, db, t.token, unordered, 3, NULL));
+    expect_ok(concert_order_pay(&p, db, t.token, unordered, 3, NULL));
     cr_assert_eq(p.amount, 45000);
     cr_assert_eq(p.balance, 55000);
     cr_assert_eq(p.user_id, 1);
@@ -78,7 +78,7 @@ Test(orders, three_holds_pay_once_with_one_ledger_entry)
                                                    : (ids[1] < ids[2] ? ids[1] : ids[2]));
     cr_assert_eq(balance_of(1), 55000);
     cr_assert_eq(ledger_count(1), entries_before + 1, "one ledger entry for the order");
-    expect_ok(concert_points_history(&h, db, 1));
+    expect_ok(concert_ledger_list_get(&h, db, 1));
     cr_assert_eq(h->items[0].type, CONCERT_LEDGER_PAYMENT);
     cr_assert_eq(h->items[0].amount, -45000);
     cr_assert_eq(h->items[0].balance_after, 55000);
@@ -115,12 +115,12 @@ Test(orders, one_expired_hold_fails_the_order_and_changes_nothing)
     expect_ok(concert_reserve_seat(&late, db, t.token, 12, 1));
     ids[2] = late.id;
     clock_advance(3 * MINUTE); /* the first hold has just run out */
-    expect_rc(concert_pay_order(&p, db, t.token, ids, 3, NULL), CONCERT_EHOLD_EXPIRED);
+    expect_rc(concert_order_pay(&p, db, t.token, ids, 3, NULL), CONCERT_EHOLD_EXPIRED);
     cr_assert_eq(balance_of(1), 100000);
     expect_ok(concert_reservation_get(&r, db, t.token, ids[1]));
     cr_assert_eq(r.status, CONCERT_RESERVATION_HELD, "the others are still held");
     /* The token survived the failed order: the live holds can still be paid. */
-    expect_ok(concert_pay_order(&p, db, t.token, ids + 1, 2, NULL));
+    expect_ok(concert_order_pay(&p, db, t.token, ids + 1, 2, NULL));
     cr_assert_eq(p.amount, 35000);
     expect_clean_store();
 }
@@ -137,7 +137,7 @@ Test(orders, a_foreign_or_paid_reservation_fails_the_whole_order)
     ids[0] = r.id;
     expect_ok(concert_reserve_seat(&r, db, b.token, 10, 12));
     ids[1] = r.id;
-    expect_rc(concert_pay_order(&p, db, a.token, ids, 2, NULL), CONCERT_EFORBIDDEN);
+    expect_rc(concert_order_pay(&p, db, a.token, ids, 2, NULL), CONCERT_EFORBIDDEN);
     cr_assert_eq(balance_of(1), 100000);
     cr_assert_eq(balance_of(3), 50000);
     /* Paid already: ALREADY_PAID, and the rest stays held. */
@@ -145,7 +145,7 @@ Test(orders, a_foreign_or_paid_reservation_fails_the_whole_order)
     issue_active(3, &b);
     expect_ok(concert_reserve_seat(&r, db, b.token, 10, 13));
     ids[0] = r.id;
-    expect_rc(concert_pay_order(&p, db, b.token, ids, 2, NULL), CONCERT_EALREADY_PAID);
+    expect_rc(concert_order_pay(&p, db, b.token, ids, 2, NULL), CONCERT_EALREADY_PAID);
     expect_ok(concert_reservation_get(&r, db, b.token, ids[0]));
     cr_assert_eq(r.status, CONCERT_RESERVATION_HELD);
     expect_clean_store();
@@ -162,7 +162,7 @@ Test(orders, not_enough_points_for_the_total_changes_nothing)
     ids[0] = r.id;
     expect_ok(concert_reserve_seat(&r, db, t.token, 70, 2));
     ids[1] = r.id;
-    expect_rc(concert_pay_order(&p, db, t.token, ids, 2, NULL), CONCERT_EINSUFFICIENT_POINTS);
+    expect_rc(concert_order_pay(&p, db, t.token, ids, 2, NULL), CONCERT_EINSUFFICIENT_POINTS);
     cr_assert_eq(balance_of(102), 150);
     expect_ok(concert_pay(&p, db, t.token, ids[0], NULL));
     cr_assert_eq(p.balance, 50);
@@ -178,14 +178,14 @@ Test(orders, bad_lists_are_refused_before_the_store)
     issue_active(1, &t);
     expect_ok(concert_reserve_seat(&r, db, t.token, 10, 11));
     ids[0] = ids[1] = r.id;
-    expect_rc(concert_pay_order(&p, db, t.token, ids, 2, NULL), CONCERT_EINVAL);
+    expect_rc(concert_order_pay(&p, db, t.token, ids, 2, NULL), CONCERT_EINVAL);
     cr_assert(strstr(concert_error_last()->message, "twice"), "%s",
               concert_error_last()->message);
-    expect_rc(concert_pay_order(&p, db, t.token, ids, 0, NULL), CONCERT_EINVAL);
-    expect_rc(concert_pay_order(&p, db, t.token, NULL, 1, NULL), CONCERT_EINVAL);
+    expect_rc(concert_order_pay(&p, db, t.token, ids, 0, NULL), CONCERT_EINVAL);
+    expect_rc(concert_order_pay(&p, db, t.token, NULL, 1, NULL), CONCERT_EINVAL);
     for (int i = 0; i <= CONCERT_ORDER_MAX; i++)
         ids[i] = i + 1;
-    expect_rc(concert_pay_order(&p, db, t.token, ids, CONCERT_ORDER_MAX + 1, NULL),
+    expect_rc(concert_order_pay(&p, db, t.token, ids, CONCERT_ORDER_MAX + 1, NULL),
               CONCERT_EINVAL);
     cr_assert_eq(balance_of(1), 100000);
 }
@@ -197,12 +197,12 @@ Test(orders, the_key_covers_the_set_of_ids)
     int64_t ids[3], reversed[3], two[2];
     issue_active(1, &t);
     hold_three(t.token, ids);
-    expect_ok(concert_pay_order(&p, db, t.token, ids, 3, "order-1"));
+    expect_ok(concert_order_pay(&p, db, t.token, ids, 3, "order-1"));
     /* A retry after the token was spent, ids in another order: the same payment. */
     reversed[0] = ids[2];
     reversed[1] = ids[1];
     reversed[2] = ids[0];
-    expect_ok(concert_pay_order(&again, db, t.token, reversed, 3, "order-1"));
+    expect_ok(concert_order_pay(&again, db, t.token, reversed, 3, "order-1"));
     cr_assert_eq(again.id, p.id);
     cr_assert_eq(again.amount, 45000);
     cr_assert_eq(again.balance, 55000);
@@ -210,7 +210,7 @@ Test(orders, the_key_covers_the_set_of_ids)
     /* Another set under the same key is a reuse. */
     two[0] = ids[0];
     two[1] = ids[1];
-    expect_rc(concert_pay_order(&again, db, t.token, two, 2, "order-1"),
+    expect_rc(concert_order_pay(&again, db, t.token, two, 2, "order-1"),
               CONCERT_EIDEMPOTENCY_KEY_REUSED);
     expect_rc(concert_pay(&again, db, t.token, ids[0], "order-1"),
               CONCERT_EIDEMPOTENCY_KEY_REUSED);

@@ -14,7 +14,7 @@ Test(points, charge_adds_and_ledgers)
     clock_advance(SECOND);
     expect_ok(concert_charge_points(&bal, db, 2, 500, NULL));
     cr_assert_eq(bal, 3000);
-    expect_ok(concert_points_history(&h, db, 2));
+    expect_ok(concert_ledger_list_get(&h, db, 2));
     cr_assert_eq(h->user_id, 2);
     cr_assert_eq(h->count, 2);
     cr_assert_eq(h->items[0].amount, 500);
@@ -31,9 +31,9 @@ Test(points, unknown_user)
     int64_t bal;
     concert_ledger_list *h = NULL;
     expect_rc(concert_charge_points(&bal, db, 999, 10, NULL), CONCERT_EUSER_NOT_FOUND);
-    expect_rc(concert_points_balance(&bal, db, 999), CONCERT_EUSER_NOT_FOUND);
-    expect_rc(concert_points_history(&h, db, 999), CONCERT_EUSER_NOT_FOUND);
-    expect_rc(concert_points_balance(&bal, db, -1), CONCERT_EUSER_NOT_FOUND);
+    expect_rc(concert_points_balance_get(&bal, db, 999), CONCERT_EUSER_NOT_FOUND);
+    expect_rc(concert_ledger_list_get(&h, db, 999), CONCERT_EUSER_NOT_FOUND);
+    expect_rc(concert_points_balance_get(&bal, db, -1), CONCERT_EUSER_NOT_FOUND);
     cr_assert_null(h);
 }
 
@@ -57,7 +57,7 @@ Test(points, balance_may_not_pass_2_pow_53_minus_1)
     int64_t bal;
     expect_ok(concert_catalog_load(db, &c));
     expect_rc(concert_charge_points(&bal, db, 500, 11, NULL), CONCERT_EINVALID_AMOUNT);
-    expect_ok(concert_points_balance(&bal, db, 500));
+    expect_ok(concert_points_balance_get(&bal, db, 500));
     cr_assert_eq(bal, CONCERT_MAX_BALANCE - 10);
     expect_ok(concert_charge_points(&bal, db, 500, 10, NULL));
     cr_assert_eq(bal, CONCERT_MAX_BALANCE);
@@ -73,7 +73,7 @@ Test(points, idempotent_charge)
     cr_assert_eq(a, 700);
     cr_assert_eq(b, 700, "the replay reports the original balance");
     expect_rc(concert_charge_points(&b, db, 2, 800, "topup-1"), CONCERT_EIDEMPOTENCY_KEY_REUSED);
-    expect_ok(concert_points_history(&h, db, 2));
+    expect_ok(concert_ledger_list_get(&h, db, 2));
     cr_assert_eq(h->count, 1);
     concert_ledger_list_free(h);
     /* Keys belong to a user: another user's same key is independent. */
@@ -82,7 +82,7 @@ Test(points, idempotent_charge)
     /* And they are kept a day later. */
     clock_advance(25 * HOUR);
     expect_ok(concert_charge_points(&b, db, 2, 700, "topup-1"));
-    expect_ok(concert_points_balance(&b, db, 2));
+    expect_ok(concert_points_balance_get(&b, db, 2));
     cr_assert_eq(b, 700);
 }
 

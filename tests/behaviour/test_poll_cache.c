@@ -26,8 +26,8 @@ Test(poll_cache, a_token_one_character_off_is_never_a_cached_one)
     expect_ok(concert_queue_issue(&waiting, db, 3));
     cr_assert_eq(waiting.state, CONCERT_TOKEN_WAITING);
     /* Polled twice: the second answer comes from the cache. */
-    expect_ok(concert_queue_status(&t, db, waiting.token));
-    expect_ok(concert_queue_status(&t, db, waiting.token));
+    expect_ok(concert_queue_status_get(&t, db, waiting.token));
+    expect_ok(concert_queue_status_get(&t, db, waiting.token));
     cr_assert_eq(t.state, CONCERT_TOKEN_WAITING);
     const size_t len = strlen(waiting.token);
     for (size_t i = 0; i < len; i++) {
@@ -37,10 +37,10 @@ Test(poll_cache, a_token_one_character_off_is_never_a_cached_one)
         const char *at = strchr(alphabet, typo[i]);
         cr_assert_not_null(at);
         typo[i] = at[1] ? at[1] : alphabet[0];
-        expect_rc(concert_queue_status(&t, db, typo), CONCERT_ETOKEN_INVALID);
+        expect_rc(concert_queue_status_get(&t, db, typo), CONCERT_ETOKEN_INVALID);
     }
     /* ...and the real one is still answered. */
-    expect_ok(concert_queue_status(&t, db, waiting.token));
+    expect_ok(concert_queue_status_get(&t, db, waiting.token));
     cr_assert_eq(t.state, CONCERT_TOKEN_WAITING);
     cr_assert_eq(t.position, 1);
 }

@@ -74,7 +74,7 @@ Test(queue, after_leaving_a_new_token_goes_to_the_back)
     cr_assert_str_neq(a.token, b.token);
     cr_assert_eq(b.state, CONCERT_TOKEN_WAITING, "user 2 was admitted first");
     cr_assert_eq(b.position, 1);
-    expect_ok(concert_queue_status(&again, db, w.token));
+    expect_ok(concert_queue_status_get(&again, db, w.token));
     cr_assert_eq(again.state, CONCERT_TOKEN_ACTIVE);
 }
 
@@ -99,10 +99,10 @@ Test(queue, at_most_max_active_and_first_come_order)
 
     /* One leaves: the oldest waiting one (t[2]) is admitted, not a later one. */
     expect_ok(concert_queue_leave(db, t[0].token));
-    expect_ok(concert_queue_status(&t[5], db, t[5].token));
+    expect_ok(concert_queue_status_get(&t[5], db, t[5].token));
     cr_assert_eq(t[5].state, CONCERT_TOKEN_WAITING);
     cr_assert_eq(t[5].position, 3);
-    expect_ok(concert_queue_status(&t[2], db, t[2].token));
+    expect_ok(concert_queue_status_get(&t[2], db, t[2].token));
     cr_assert_eq(t[2].state, CONCERT_TOKEN_ACTIVE);
     expect_ok(concert_queue_stats_get(&st, db));
     cr_assert_eq(st.active, 2);
@@ -116,15 +116,15 @@ Test(queue, expired_active_token_frees_its_slot_without_a_thread)
     expect_ok(concert_queue_issue(&w, db, 2));
     cr_assert_eq(w.state, CONCERT_TOKEN_WAITING);
     clock_advance(299 * SECOND);
-    expect_ok(concert_queue_status(&w, db, w.token)); /* keep polling */
+    expect_ok(concert_queue_status_get(&w, db, w.token)); /* keep polling */
     clock_advance(299 * SECOND);
-    expect_ok(concert_queue_status(&w, db, w.token));
+    expect_ok(concert_queue_status_get(&w, db, w.token));
     cr_assert_eq(w.state, CONCERT_TOKEN_WAITING, "598 s: the active token still lives");
     clock_advance(2 * SECOND);
-    expect_ok(concert_queue_status(&w, db, w.token));
+    expect_ok(concert_queue_status_get(&w, db, w.token));
     cr_assert_eq(w.state, CONCERT_TOKEN_ACTIVE, "at 600 s the active token expired");
     cr_assert_eq(w.expires_at, T0 + 600 * SECOND + 600 * SECOND);
-    expect_rc(concert_queue_status(&a, db, a.token), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_queue_status_get(&a, db, a.token), CONCERT_ETOKEN_INVALID);
 }
 
 Test(queue, position_only_decreases_and_is_exact)
@@ -134,11 +134,11 @@ Test(queue, position_only_decreases_and_is_exact)
     open_with_max_active(1);
     for (int i = 0; i < 5; i++)
         expect_ok(concert_queue_issue(&t[i], db, 4 + i));
-    expect_ok(concert_queue_status(&s, db, t[4].token));
+    expect_ok(concert_queue_status_get(&s, db, t[4].token));
     cr_assert_eq(s.position, 4);
     for (int i = 0; i < 4; i++) {
         expect_ok(concert_queue_leave(db, t[i].token));
-        expect_ok(concert_queue_status(&s, db, t[4].token));
+        expect_ok(concert_queue_status_get(&s, db, t[4].token));
         cr_assert_leq(s.position, last);
         last = s.position;
     }
@@ -153,9 +153,9 @@ Test(queue, waiting_token_leaving_is_skipped_at_admission)
     expect_ok(concert_queue_issue(&w1, db, 2));
     expect_ok(concert_queue_issue(&w2, db, 3));
     expect_ok(concert_queue_leave(db, w1.token));
-    expect_rc(concert_queue_status(&s, db, w1.token), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_queue_status_get(&s, db, w1.token), CONCERT_ETOKEN_INVALID);
     expect_ok(concert_queue_leave(db, a.token));
-    expect_ok(concert_queue_status(&s, db, w2.token));
+    expect_ok(concert_queue_status_get(&s, db, w2.token));
     cr_assert_eq(s.state, CONCERT_TOKEN_ACTIVE, "the dropped ticket ahead was skipped");
 }
 
@@ -169,12 +169,12 @@ Test(queue, idle_waiting_token_is_dropped_and_never_takes_a_slot)
     expect_ok(concert_queue_issue(&polite, db, 3));
     for (int i = 0; i < 4; i++) { /* 4 x 100 s: polite polls, idle does not */
         clock_advance(100 * SECOND);
-        expect_ok(concert_queue_status(&s, db, polite.token));
+        expect_ok(concert_queue_status_get(&s, db, polite.token));
     }
     expect_ok(concert_queue_leave(db, a.token));
-    expect_ok(concert_queue_status(&s, db, polite.token));
+    expect_ok(concert_queue_status_get(&s, db, polite.token));
     cr_assert_eq(s.state, CONCERT_TOKEN_ACTIVE, "the idle ticket ahead was dropped");
-    expect_rc(concert_queue_status(&s, db, idle.token), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_queue_status_get(&s, db, idle.token), CONCERT_ETOKEN_INVALID);
     expect_ok(concert_queue_stats_get(&st, db));
     cr_assert_eq(st.active, 1);
 }
@@ -190,20 +190,20 @@ Test(queue, waiting_token_reports_its_idle_deadline)
      * the store holds; once a quarter of wait_ttl has passed, a poll writes
      * the idle clock through and pushes the deadline. */
     clock_advance(10 * SECOND);
-    expect_ok(concert_queue_status(&w, db, w.token));
+    expect_ok(concert_queue_status_get(&w, db, w.token));
     cr_assert_eq(w.expires_at, T0 + 300 * SECOND, "the store's deadline, not a guess");
     clock_advance(70 * SECOND);
-    expect_ok(concert_queue_status(&w, db, w.token));
+    expect_ok(concert_queue_status_get(&w, db, w.token));
     cr_assert_eq(w.expires_at, T0 + 380 * SECOND, "polling pushes the idle deadline");
 }
 
 Test(queue, unknown_and_malformed_tokens_are_invalid)
 {
     concert_token_info s;
-    expect_rc(concert_queue_status(&s, db, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), CONCERT_ETOKEN_INVALID);
-    expect_rc(concert_queue_status(&s, db, ""), CONCERT_ETOKEN_INVALID);
-    expect_rc(concert_queue_status(&s, db, NULL), CONCERT_ETOKEN_INVALID);
-    expect_rc(concert_queue_status(&s, db, "x' OR '1'='1"), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_queue_status_get(&s, db, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_queue_status_get(&s, db, ""), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_queue_status_get(&s, db, NULL), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_queue_status_get(&s, db, "x' OR '1'='1"), CONCERT_ETOKEN_INVALID);
     expect_rc(concert_queue_leave(db, "nope"), CONCERT_ETOKEN_INVALID);
 }
 
@@ -215,7 +215,7 @@ Test(queue, waiting_token_cannot_browse_or_book)
     open_with_max_active(1);
     expect_ok(concert_queue_issue(&a, db, 1));
     expect_ok(concert_queue_issue(&w, db, 2));
-    expect_rc(concert_concerts_list(&list, db, w.token), CONCERT_ETOKEN_NOT_ACTIVE);
+    expect_rc(concert_concert_list_get(&list, db, w.token), CONCERT_ETOKEN_NOT_ACTIVE);
     cr_assert_null(list);
     expect_rc(concert_reserve_seat(&r, db, w.token, 10, 1), CONCERT_ETOKEN_NOT_ACTIVE);
 }
@@ -229,9 +229,9 @@ Test(queue, eta_appears_once_admissions_have_a_rate)
     /* Admit one every 10 s for a while. */
     for (int i = 0; i < 2; i++) {
         clock_advance(10 * SECOND);
-        expect_ok(concert_queue_status(&s, db, t[i + 1].token));
+        expect_ok(concert_queue_status_get(&s, db, t[i + 1].token));
         expect_ok(concert_queue_leave(db, t[i].token));
-        expect_ok(concert_queue_status(&s, db, t[3].token));
+        expect_ok(concert_queue_status_get(&s, db, t[3].token));
     }
     cr_assert_eq(s.state, CONCERT_TOKEN_WAITING);
     cr_assert_eq(s.position, 1);

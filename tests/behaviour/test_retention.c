@@ -1,7 +1,7 @@
 /*
  * Retention (issue 12): idempotency records and ended tokens are kept for
  * options.retention_ms so that retries replay, then pruned, by
- * concert_prune() and a little inside normal calls, so that no store grows
+ * concert_admin_prune() and a little inside normal calls, so that no store grows
  * without bound. Nothing a live token, a live hold or the books need is ever
  * pruned.
  */
@@ -29,7 +29,7 @@ static size_t history_count(int64_t user)
 {
     concert_ledger_list *list = NULL;
     size_t n;
-    expect_ok(concert_points_history(&list, db, user));
+    expect_ok(concert_ledger_list_get(&list, db, user));
     n = list->count;
     concert_ledger_list_free(list);
     return n;
@@ -38,7 +38,7 @@ static size_t history_count(int64_t user)
 static void expect_verify_clean(void)
 {
     concert_verify_report *report = NULL;
-    expect_ok(concert_verify(&report, db));
+    expect_ok(concert_admin_verify(&report, db));
     cr_assert_eq(report->violation_count, 0, "verify: %s",
                  report->violation_count ? report->violations[0] : "");
     concert_verify_report_free(report);
@@ -55,18 +55,18 @@ Test(retention, a_keyed_payment_replays_inside_retention_and_is_new_after)
     expect_ok(concert_reserve_seat(&r, db, t.token, 80, 1));
     expect_ok(concert_pay(&p, db, t.token, r.id, "order-1"));
     clock_advance(RETENTION - 1);
-    expect_ok(concert_prune(&report, db, 0));
+    expect_ok(concert_admin_prune(&report, db, 0));
     expect_ok(concert_pay(&again, db, t.token, r.id, "order-1"));
     cr_assert_eq(again.id, p.id, "a replay inside retention gives the same payment");
 
     clock_advance(1);
-    expect_ok(concert_prune(&report, db, 0));
+    expect_ok(concert_admin_prune(&report, db, 0));
     cr_assert_geq(report.tokens, 1, "the paid token is pruned");
     cr_assert_geq(report.idempotency, 1, "the payment's key is pruned");
     cr_assert_eq(report.more, 0);
     /* The ended token is gone: a retry is a new request, and the token is unknown. */
     expect_rc(concert_pay(&again, db, t.token, r.id, "order-1"), CONCERT_ETOKEN_INVALID);
-    expect_rc(concert_queue_status(&t, db, t.token), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_queue_status_get(&t, db, t.token), CONCERT_ETOKEN_INVALID);
     /* The sale itself is a record: never pruned. */
     issue_active(100, &t);
     expect_ok(concert_reservation_get(&r, db, t.token, r.id));
@@ -78,14 +78,14 @@ Test(retention, a_keyed_charge_replays_inside_retention_and_charges_again_after)
 {
     concert_prune_report report;
     int64_t b0, b1, b2, b3;
-    expect_ok(concert_points_balance(&b0, db, 2));
+    expect_ok(concert_points_balance_get(&b0, db, 2));
     expect_ok(concert_charge_points(&b1, db, 2, 700, "topup-1"));
     cr_assert_eq(b1, b0 + 700);
     clock_advance(RETENTION - 1);
     expect_ok(concert_charge_points(&b2, db, 2, 700, "topup-1"));
     cr_assert_eq(b2, b1, "a replay inside retention does not credit again");
     clock_advance(1);
-    expect_ok(concert_prune(&report, db, 0));
+    expect_ok(concert_admin_prune(&report, db, 0));
     cr_assert_geq(report.idempotency, 1);
     expect_ok(concert_charge_points(&b3, db, 2, 700, "topup-1"));
     cr_assert_eq(b3, b1 + 700, "after retention the key is a new request");
@@ -119,22 +119,22 @@ Test(retention, live_tokens_and_live_holds_are_never_pruned)
     int64_t pruned = 0;
     for (int i = 0; i < 8; i++) {
         clock_advance(30 * SECOND);
-        expect_ok(concert_queue_status(&t, db, waiting.token));
-        expect_ok(concert_prune(&report, db, 0));
+        expect_ok(concert_queue_status_get(&t, db, waiting.token));
+        expect_ok(concert_admin_prune(&report, db, 0));
         pruned += report.tokens;
     }
     cr_assert_eq(t.state, CONCERT_TOKEN_WAITING);
     cr_assert_eq(pruned, 0);
-    expect_ok(concert_queue_status(&active, db, holder.token));
+    expect_ok(concert_queue_status_get(&active, db, holder.token));
     cr_assert_eq(active.state, CONCERT_TOKEN_ACTIVE);
     expect_ok(concert_pay(&p, db, holder.token, held.id, NULL));
 
     /* Now admitted, the waiting buyer's token stays usable while ACTIVE. */
-    expect_ok(concert_queue_status(&t, db, waiting.token));
+    expect_ok(concert_queue_status_get(&t, db, waiting.token));
     cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
     clock_advance(4 * MINUTE);
-    expect_ok(concert_prune(&report, db, 0));
-    expect_ok(concert_queue_status(&t, db, waiting.token));
+    expect_ok(concert_admin_prune(&report, db, 0));
+    expect_ok(concert_queue_status_get(&t, db, waiting.token));
     cr_assert_eq(t.state, CONCERT_TOKEN_ACTIVE);
     expect_verify_clean();
 }
@@ -154,12 +154,12 @@ Test(retention, an_idle_waiting_token_goes_after_wait_ttl_plus_retention)
     expect_ok(concert_queue_issue(&w, db, 3));
     cr_assert_eq(w.state, CONCERT_TOKEN_WAITING);
     clock_advance(MINUTE + 999); /* idle since issue: ended at +1 min, retained 1 s */
-    expect_ok(concert_prune(&report, db, 0));
+    expect_ok(concert_admin_prune(&report, db, 0));
     cr_assert_eq(report.tokens, 0);
     clock_advance(1);
-    expect_ok(concert_prune(&report, db, 0));
+    expect_ok(concert_admin_prune(&report, db, 0));
     cr_assert_eq(report.tokens, 1);
-    expect_rc(concert_queue_status(&t, db, w.token), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_queue_status_get(&t, db, w.token), CONCERT_ETOKEN_INVALID);
     /* The same buyer simply joins again, at the back. */
     expect_ok(concert_queue_issue(&t, db, 3));
     cr_assert_eq(t.state, CONCERT_TOKEN_WAITING);
@@ -176,20 +176,20 @@ Test(retention, the_limit_bounds_one_call)
         expect_ok(concert_charge_points(&balance, db, 2, 1, key));
     }
     clock_advance(RETENTION);
-    expect_ok(concert_prune(&report, db, 2));
+    expect_ok(concert_admin_prune(&report, db, 2));
     cr_assert_eq(report.tokens + report.idempotency, 2);
     cr_assert_eq(report.more, 1);
-    expect_ok(concert_prune(&report, db, 0));
+    expect_ok(concert_admin_prune(&report, db, 0));
     cr_assert_eq(report.idempotency, 3);
     cr_assert_eq(report.more, 0);
-    expect_ok(concert_prune(&report, db, 0));
+    expect_ok(concert_admin_prune(&report, db, 0));
     cr_assert_eq(report.tokens + report.idempotency, 0, "nothing left to prune");
-    expect_rc(concert_prune(NULL, db, 0), CONCERT_EINVAL);
-    expect_rc(concert_prune(&report, NULL, 0), CONCERT_EINVAL);
+    expect_rc(concert_admin_prune(NULL, db, 0), CONCERT_EINVAL);
+    expect_rc(concert_admin_prune(&report, NULL, 0), CONCERT_EINVAL);
 }
 
 /*
- * Nobody calls concert_prune(): the calls that create these rows prune as
+ * Nobody calls concert_admin_prune(): the calls that create these rows prune as
  * they go, so what is due never piles up. 300 keyed sales and charges with
  * the clock moving a thirtieth of retention each: without pruning inside
  * the calls, about 270 tokens and 540 keys would be due at the end.
@@ -211,7 +211,7 @@ Test(retention, normal_calls_prune_as_they_go)
         expect_ok(concert_charge_points(&balance, db, 2, 1, key));
         clock_advance(RETENTION / 30);
     }
-    expect_ok(concert_prune(&report, db, 0));
+    expect_ok(concert_admin_prune(&report, db, 0));
     cr_assert_leq(report.tokens, 8, "%lld ended tokens were left for prune()",
                   (long long)report.tokens);
     cr_assert_leq(report.idempotency, 16, "%lld keys were left for prune()",
@@ -224,10 +224,10 @@ Test(retention, options_check_the_range)
     concert_options o = test_options();
     concert_db *other = NULL;
     o.retention_ms = 999;
-    expect_rc(concert_open(&other, "memory:", &o), CONCERT_EINVAL);
+    expect_rc(concert_db_open(&other, "memory:", &o), CONCERT_EINVAL);
     o.retention_ms = -1;
-    expect_rc(concert_open(&other, "memory:", &o), CONCERT_EINVAL);
+    expect_rc(concert_db_open(&other, "memory:", &o), CONCERT_EINVAL);
     o.retention_ms = 0; /* the default */
-    expect_ok(concert_open(&other, "memory:", &o));
-    concert_close(other);
+    expect_ok(concert_db_open(&other, "memory:", &o));
+    concert_db_close(other);
 }

@@ -225,15 +225,15 @@ Test(seat_map, the_seats_version_labels_the_map)
     concert_reservation r;
     concert_list_version v0, v1, v2;
     issue_active(1, &a);
-    expect_ok(concert_seats_version(&v0, db, a.token, 10));
+    expect_ok(concert_seat_list_version_get(&v0, db, a.token, 10));
     concert_seat_map *m0 = map_get(a.token, 10);
-    expect_ok(concert_seats_version(&v1, db, a.token, 10));
+    expect_ok(concert_seat_list_version_get(&v1, db, a.token, 10));
     concert_seat_map *m1 = map_get(a.token, 10);
     cr_assert(version_equal(&v0, &v1), "reading the map changed the version");
     cr_assert(map_equal(m0, m1), "equal versions, different maps");
 
     expect_ok(concert_reserve_seat(&r, db, a.token, 10, 7));
-    expect_ok(concert_seats_version(&v2, db, a.token, 10));
+    expect_ok(concert_seat_list_version_get(&v2, db, a.token, 10));
     concert_seat_map *m2 = map_get(a.token, 10);
     cr_assert(!version_equal(&v1, &v2), "the map changed, the version stayed");
     cr_assert(!map_equal(m1, m2));
@@ -437,7 +437,7 @@ Test(seat_map, db_stats_are_per_handle)
     concert_db_stats o1 = stats_of(other);
     cr_assert_eq(o1.storage_calls, o0.storage_calls, "the other handle did nothing");
     cr_assert_gt(stats_of(db).storage_calls, 0);
-    concert_close(other);
+    concert_db_close(other);
 }
 
 /* ---- the backend's own counters, through a table that has them ---- */
@@ -500,14 +500,14 @@ Test(seat_map, db_stats_report_the_backends_counters_and_failures)
     w->base.balance_get = with_counters_balance;
     w->counters.retries = 7;
     w->counters.reconnects = 3;
-    expect_ok(concert_open_storage(&d, &w->base, &o));
+    expect_ok(concert_db_open_storage(&d, &w->base, &o));
 
     concert_db_stats s = stats_of(d);
     cr_assert_eq(s.storage_retries, 7);
     cr_assert_eq(s.storage_reconnects, 3);
     cr_assert_eq(s.storage_calls, 0, "a fresh handle has asked nothing");
     expect_ok(concert_catalog_load(d, &c));
-    expect_ok(concert_points_balance(&bal, d, 1));
+    expect_ok(concert_points_balance_get(&bal, d, 1));
     w->counters.retries = 9;
     s = stats_of(d);
     cr_assert_eq(s.storage_retries, 9);
@@ -517,11 +517,11 @@ Test(seat_map, db_stats_report_the_backends_counters_and_failures)
     /* Failures the backend itself returns (not injected): a lost store, and
      * an unknown code, which the core reports as INTERNAL. */
     w->balance_rc = CONCERT_ESTORAGE;
-    expect_rc(concert_points_balance(&bal, d, 1), CONCERT_ESTORAGE);
+    expect_rc(concert_points_balance_get(&bal, d, 1), CONCERT_ESTORAGE);
     w->balance_rc = 17;
-    expect_rc(concert_points_balance(&bal, d, 1), CONCERT_EINTERNAL);
+    expect_rc(concert_points_balance_get(&bal, d, 1), CONCERT_EINTERNAL);
     w->balance_rc = CONCERT_EUSER_NOT_FOUND;
-    expect_rc(concert_points_balance(&bal, d, 1), CONCERT_EUSER_NOT_FOUND);
+    expect_rc(concert_points_balance_get(&bal, d, 1), CONCERT_EUSER_NOT_FOUND);
     s = stats_of(d);
     cr_assert_eq(s.storage_calls, 5);
     cr_assert_eq(s.storage_errors, 2);
@@ -530,5 +530,5 @@ Test(seat_map, db_stats_report_the_backends_counters_and_failures)
     w->counters_rc = CONCERT_ESTORAGE;
     s.version = CONCERT_DB_STATS_VERSION;
     expect_rc(concert_db_stats_get(&s, d), CONCERT_ESTORAGE);
-    concert_close(d);
+    concert_db_close(d);
 }

@@ -66,22 +66,22 @@ Test(storage_api, a_custom_table_serves_the_whole_api)
     concert_catalog c = {CONCERT_CATALOG_VERSION, u, 1, NULL, 0};
     int64_t bal;
     frees = 0;
-    expect_ok(concert_open_storage(&d, &w->base, &o));
-    cr_assert_str_eq(concert_backend_name(d), "wrapped");
+    expect_ok(concert_db_open_storage(&d, &w->base, &o));
+    cr_assert_str_eq(concert_db_backend_name(d), "wrapped");
     expect_ok(concert_catalog_load(d, &c));
-    expect_ok(concert_points_balance(&bal, d, 1));
+    expect_ok(concert_points_balance_get(&bal, d, 1));
     cr_assert_eq(bal, 10);
     /* A backend's unknown code becomes INTERNAL, never leaks. */
     w->balance_rc = 17;
-    expect_rc(concert_points_balance(&bal, d, 1), CONCERT_EINTERNAL);
+    expect_rc(concert_points_balance_get(&bal, d, 1), CONCERT_EINTERNAL);
     cr_assert(strstr(concert_error_last()->message, "unknown code 17"));
     w->balance_rc = -9999;
-    expect_rc(concert_points_balance(&bal, d, 1), CONCERT_EINTERNAL);
+    expect_rc(concert_points_balance_get(&bal, d, 1), CONCERT_EINTERNAL);
     /* A known code without a message gets the generic text. */
     w->balance_rc = CONCERT_ESTORAGE;
-    expect_rc(concert_points_balance(&bal, d, 1), CONCERT_ESTORAGE);
+    expect_rc(concert_points_balance_get(&bal, d, 1), CONCERT_ESTORAGE);
     cr_assert_str_eq(concert_error_last()->message, "storage unavailable");
-    concert_close(d);
+    concert_db_close(d);
     cr_assert_eq(frees, 1);
 }
 
@@ -91,24 +91,24 @@ Test(storage_api, bad_tables_are_refused_and_freed)
     wrapped *w = wrap_memory();
     frees = 0;
     w->base.version = 99;
-    expect_rc(concert_open_storage(&d, &w->base, NULL), CONCERT_EINVAL);
+    expect_rc(concert_db_open_storage(&d, &w->base, NULL), CONCERT_EINVAL);
     cr_assert_null(d);
     cr_assert_eq(frees, 1, "ownership passes even on failure");
     w = wrap_memory();
     w->base.pay = NULL;
-    expect_rc(concert_open_storage(&d, &w->base, NULL), CONCERT_EINVAL);
+    expect_rc(concert_db_open_storage(&d, &w->base, NULL), CONCERT_EINVAL);
     cr_assert(strstr(concert_error_last()->message, "pay"));
     cr_assert_eq(frees, 2);
     /* verify is optional: NULL is NOT_SUPPORTED, not a crash. */
     w = wrap_memory();
     w->base.verify = NULL; /* (the one method the core may call here) */
-    expect_ok(concert_open_storage(&d, &w->base, NULL));
+    expect_ok(concert_db_open_storage(&d, &w->base, NULL));
     {
         concert_verify_report *rep = NULL;
-        expect_rc(concert_verify(&rep, d), CONCERT_ENOTSUP);
+        expect_rc(concert_admin_verify(&rep, d), CONCERT_ENOTSUP);
         cr_assert_null(rep);
     }
-    concert_close(d);
+    concert_db_close(d);
 }
 
 static int fail_pay(void *ctx, const char *method, int phase)
@@ -142,7 +142,7 @@ Test(storage_api, a_storage_fault_in_payment_changes_nothing, .fini = teardown_s
     fault_storage_set_callback(fs, fail_pay, NULL);
     expect_rc(concert_pay(&p, db, t.token, r.id, "k"), CONCERT_ESTORAGE);
     fault_storage_off(fs);
-    expect_ok(concert_points_balance(&bal, db, 1));
+    expect_ok(concert_points_balance_get(&bal, db, 1));
     cr_assert_eq(bal, 100000);
     expect_ok(concert_reservation_get(&got, db, t.token, r.id));
     cr_assert_eq(got.status, CONCERT_RESERVATION_HELD);

@@ -45,7 +45,7 @@ Test(threads, a_workers_failure_is_reported_with_its_own_code_and_message)
 {
     race_result res;
     int64_t bal;
-    expect_rc(concert_points_balance(&bal, db, 2), CONCERT_OK);
+    expect_rc(concert_points_balance_get(&bal, db, 2), CONCERT_OK);
     race_charge_one_user(db, 987654, 4, &res);
     cr_assert_eq(res.successes, 0);
     cr_assert_eq(res.others, 4 * 10);
@@ -67,9 +67,9 @@ Test(threads, sixty_four_chargers_exact_sum)
     cr_assert_eq(res.successes, THREADS * 10);
     for (int i = 0; i < THREADS; i++)
         expected += 10 * (1 + i);
-    expect_ok(concert_points_balance(&bal, db, 2));
+    expect_ok(concert_points_balance_get(&bal, db, 2));
     cr_assert_eq(bal, expected);
-    expect_ok(concert_points_history(&h, db, 2));
+    expect_ok(concert_ledger_list_get(&h, db, 2));
     cr_assert_eq(h->count, THREADS * 10);
     cr_assert_eq(h->items[0].balance_after, expected, "the newest entry ends at the balance");
     concert_ledger_list_free(h);
@@ -86,9 +86,9 @@ Test(threads, sixty_four_payers_one_payment)
     race_pay_one_reservation(db, tokens[0].token, r.id, NULL, THREADS, &res);
     expect_clean(res);
     cr_assert_eq(res.successes, 1);
-    expect_ok(concert_points_balance(&bal, db, 1));
+    expect_ok(concert_points_balance_get(&bal, db, 1));
     cr_assert_eq(bal, 100000 - 30000);
-    expect_ok(concert_points_history(&h, db, 1));
+    expect_ok(concert_ledger_list_get(&h, db, 1));
     cr_assert_eq(h->count, 2);
     concert_ledger_list_free(h);
 }
@@ -103,7 +103,7 @@ Test(threads, concurrent_retries_with_one_key_all_see_the_one_payment)
     race_pay_one_reservation(db, tokens[0].token, r.id, "same-order", THREADS, &res);
     expect_clean(res);
     cr_assert_eq(res.successes, THREADS);
-    expect_ok(concert_points_balance(&bal, db, 1));
+    expect_ok(concert_points_balance_get(&bal, db, 1));
     cr_assert_eq(bal, 100000 - 30000);
 }
 
@@ -133,7 +133,7 @@ Test(threads, queue_never_admits_more_than_max_active)
     cr_assert_eq(st.active, 10);
     active = 0;
     for (int i = 0; i < THREADS; i++) {
-        expect_ok(concert_queue_status(&tokens[i], db, tokens[i].token));
+        expect_ok(concert_queue_status_get(&tokens[i], db, tokens[i].token));
         active += tokens[i].state == CONCERT_TOKEN_ACTIVE;
     }
     cr_assert_eq(active, 10);

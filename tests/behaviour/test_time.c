@@ -43,7 +43,7 @@ static void setup_time(void)
 TestSuite(time_backwards, .init = setup_time, .fini = teardown_store);
 
 /* What every listing of schedule 10 (concert 1) says at the current clock:
- * the free count of concert_schedules_available, the length of
+ * the free count of concert_schedule_list_get, the length of
  * concert_seats_available, and the seat map's FREE, HELD and SOLD counts. */
 typedef struct seat_view {
     int64_t available;
@@ -67,7 +67,7 @@ static seat_view view(void)
     token = viewer.token;
     memset(&v, 0, sizeof(v));
     v.available = -1;
-    expect_ok(concert_schedules_available(&schedules, db, token, 1));
+    expect_ok(concert_schedule_list_get(&schedules, db, token, 1));
     for (size_t i = 0; i < schedules->count; i++)
         if (schedules->items[i].id == 10)
             v.available = schedules->items[i].available_seats;
@@ -217,7 +217,7 @@ static int64_t active_count(void)
 
 static int32_t state_of(const char *token, concert_token_info *out)
 {
-    int rc = concert_queue_status(out, db, token);
+    int rc = concert_queue_status_get(out, db, token);
     if (rc == CONCERT_ETOKEN_INVALID)
         return CONCERT_TOKEN_ENDED;
     cr_assert_eq(rc, CONCERT_OK, "queue_status: %s", concert_error_last()->message);
@@ -366,7 +366,7 @@ Test(time_backwards, list_versions_still_label_lists_when_the_clock_goes_back)
         clock_set(T0 + at[k] * MINUTE);
         concert_token_info viewer;
         issue_active(60, &viewer);
-        expect_ok(concert_seats_version(&seen[k], db, viewer.token, 10));
+        expect_ok(concert_seat_list_version_get(&seen[k], db, viewer.token, 10));
         views[k] = view();
         for (int j = 0; j < k; j++)
             if (version_equal(&seen[j], &seen[k]))
@@ -381,7 +381,7 @@ Test(time_backwards, list_versions_still_label_lists_when_the_clock_goes_back)
 static int64_t balance_of(int64_t user)
 {
     int64_t b;
-    expect_ok(concert_points_balance(&b, db, user));
+    expect_ok(concert_points_balance_get(&b, db, user));
     return b;
 }
 
@@ -389,7 +389,7 @@ static size_t ledger_length(int64_t user)
 {
     concert_ledger_list *l = NULL;
     size_t n;
-    expect_ok(concert_points_history(&l, db, user));
+    expect_ok(concert_ledger_list_get(&l, db, user));
     n = l->count;
     concert_ledger_list_free(l);
     return n;
@@ -564,7 +564,7 @@ static int on_entry(void *ctx, const concert_ledger_entry *e)
 {
     reenter *r = ctx;
     int64_t balance;
-    reenter_record(r, concert_points_balance(&balance, db, e->user_id));
+    reenter_record(r, concert_points_balance_get(&balance, db, e->user_id));
     return 0;
 }
 
@@ -588,7 +588,7 @@ Test(time_backwards, a_list_callback_may_call_back_into_the_db, .timeout = 60)
     store_close();
     clock_set(T0);
     cr_assert_eq(concert_storage_memory_open(&st, "", &o), CONCERT_OK);
-    cr_assert_eq(concert_open_storage(&db, st, &o), CONCERT_OK);
+    cr_assert_eq(concert_db_open_storage(&db, st, &o), CONCERT_OK);
     standard_catalog_load();
     issue_active(1, &kim);
 

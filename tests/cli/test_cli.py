@@ -386,7 +386,7 @@ def join_queue(store, users, expect=0):
     assert lib.concert_options_init(ctypes.byref(opts), 2) == 0
     assert opts.queue_refresh_ms == 250
     db = ctypes.c_void_p()
-    assert lib.concert_open(ctypes.byref(db), store.encode(), ctypes.byref(opts)) == 0
+    assert lib.concert_db_open(ctypes.byref(db), store.encode(), ctypes.byref(opts)) == 0
     results = []
     try:
         for user in users:
@@ -398,7 +398,7 @@ def join_queue(store, users, expect=0):
             else:
                 results.append((info.state, info.position))
     finally:
-        lib.concert_close(db)
+        lib.concert_db_close(db)
     return results
 
 
@@ -648,7 +648,7 @@ def old_activity(store, seconds_ago, leave_users=(), keyed_charges=()):
     assert lib.concert_options_init(ctypes.byref(opts), 2) == 0
     opts.clock = ctypes.cast(clock, ctypes.c_void_p)
     db = ctypes.c_void_p()
-    assert lib.concert_open(ctypes.byref(db), store.encode(), ctypes.byref(opts)) == 0
+    assert lib.concert_db_open(ctypes.byref(db), store.encode(), ctypes.byref(opts)) == 0
     try:
         for user in leave_users:
             info = TokenInfo()
@@ -659,7 +659,7 @@ def old_activity(store, seconds_ago, leave_users=(), keyed_charges=()):
             assert lib.concert_charge_points(ctypes.byref(balance), db, user, 1,
                                              key.encode()) == 0
     finally:
-        lib.concert_close(db)
+        lib.concert_db_close(db)
 
 
 def table_rows(store, table):

@@ -26,15 +26,15 @@ static concert_db *open_store(void)
     opts.clock = fake_clock;
     const char *uri = getenv("CONCERT_TEST_STORE");
     concert_db *db = NULL;
-    const int rc = concert_open(&db, uri != NULL && uri[0] ? uri : "memory:", &opts);
-    cr_assert_eq(rc, 0, "concert_open: %s", concert_error_last()->message);
+    const int rc = concert_db_open(&db, uri != NULL && uri[0] ? uri : "memory:", &opts);
+    cr_assert_eq(rc, 0, "concert_db_open: %s", concert_error_last()->message);
     return db;
 }
 
 static int64_t balance_of(concert_db *db, int64_t user)
 {
     int64_t balance = -1;
-    cr_assert_eq(concert_points_balance(&balance, db, user), 0);
+    cr_assert_eq(concert_points_balance_get(&balance, db, user), 0);
     return balance;
 }
 
@@ -47,14 +47,14 @@ Test(demo_catalog, loads_once_with_every_state)
     cr_expect_eq(loaded, 1);
 
     concert_user_list *users = NULL;
-    cr_assert_eq(concert_admin_users_list(&users, db), 0);
+    cr_assert_eq(concert_admin_user_list_get(&users, db), 0);
     cr_expect_geq(users->count, 2);
     concert_user_list_free(users);
     cr_expect_eq(balance_of(db, 1), 500000);
     cr_expect_eq(balance_of(db, 2), 0);
 
     concert_concert_list *concerts = NULL;
-    cr_assert_eq(concert_admin_concerts_list(&concerts, db), 0);
+    cr_assert_eq(concert_admin_concert_list_get(&concerts, db), 0);
     int seen[4] = {0, 0, 0, 0};
     for (size_t i = 0; i < concerts->count; i++) {
         const int status = concerts->items[i].status;
@@ -73,11 +73,11 @@ Test(demo_catalog, loads_once_with_every_state)
     cr_expect_eq(balance_of(db, 1), 500000);
 
     concert_verify_report *report = NULL;
-    cr_assert_eq(concert_verify(&report, db), 0);
+    cr_assert_eq(concert_admin_verify(&report, db), 0);
     cr_expect_eq(report->violation_count, 0);
     cr_expect_gt(report->seats, 0);
     concert_verify_report_free(report);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 Test(demo_catalog, schedules_past_and_future_with_graded_seats)
@@ -92,7 +92,7 @@ Test(demo_catalog, schedules_past_and_future_with_graded_seats)
 
     /* Concert 1 has one schedule in the past and two ahead. */
     concert_schedule_list *schedules = NULL;
-    cr_assert_eq(concert_schedules_available(&schedules, db, token.token, 1), 0,
+    cr_assert_eq(concert_schedule_list_get(&schedules, db, token.token, 1), 0,
                  "%s", concert_error_last()->message);
     cr_assert_eq(schedules->count, 2);
     for (size_t i = 0; i < schedules->count; i++) {
@@ -113,13 +113,13 @@ Test(demo_catalog, schedules_past_and_future_with_graded_seats)
 
     /* An OPEN concert whose only schedule is past: booking closed.
      * PENDING and CLOSED concerts: not bookable. */
-    cr_expect_eq(concert_schedules_available(&schedules, db, token.token, 5),
+    cr_expect_eq(concert_schedule_list_get(&schedules, db, token.token, 5),
                  CONCERT_EBOOKING_CLOSED);
-    cr_expect_eq(concert_schedules_available(&schedules, db, token.token, 3),
+    cr_expect_eq(concert_schedule_list_get(&schedules, db, token.token, 3),
                  CONCERT_ECONCERT_NOT_BOOKABLE);
-    cr_expect_eq(concert_schedules_available(&schedules, db, token.token, 4),
+    cr_expect_eq(concert_schedule_list_get(&schedules, db, token.token, 4),
                  CONCERT_ECONCERT_NOT_BOOKABLE);
-    concert_close(db);
+    concert_db_close(db);
 }
 
 Test(demo_catalog, not_loaded_into_a_store_with_data)
@@ -133,6 +133,6 @@ Test(demo_catalog, not_loaded_into_a_store_with_data)
     cr_expect_eq(catalog_demo_load_if_empty(db, &loaded, err, sizeof err), 0, "%s", err);
     cr_expect_eq(loaded, 0);
     int64_t balance;
-    cr_expect_eq(concert_points_balance(&balance, db, 1), CONCERT_EUSER_NOT_FOUND);
-    concert_close(db);
+    cr_expect_eq(concert_points_balance_get(&balance, db, 1), CONCERT_EUSER_NOT_FOUND);
+    concert_db_close(db);
 }

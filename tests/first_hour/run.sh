@@ -4,7 +4,7 @@
 # environment (no LD_LIBRARY_PATH or PKG_CONFIG_PATH from the caller), run the
 # block between <!-- install-prefix:begin --> and <!-- install-prefix:end -->
 # as written, with the README quickstart saved as quickstart.c. It must print a
-# paid reservation, and the program must load the libconcert.so.0 that the
+# paid reservation, and the program must load the libconcert.so.1 that the
 # recipe installed (listed in its install_manifest.txt), not the build tree's
 # nor any other copy on the machine.
 # Run twice: as root and as the unprivileged user "nobody" (a home of its own
@@ -58,16 +58,16 @@ follow() { # AS DIR
     { tail -30 "$dir/out.log" >&2; fail "as $as: the README recipe failed (log above)"; }
   grep -q '^paid reservation' "$dir/out.log" ||
     { cat "$dir/out.log" >&2; fail "as $as: the quickstart printed no paid reservation"; }
-  # Which libconcert.so.0 did the program load? The one the recipe installed.
+  # Which libconcert.so.1 did the program load? The one the recipe installed.
   local manifest lib
   manifest=$(find "$clone" -name install_manifest.txt | head -n1)
   [ -n "$manifest" ] || fail "as $as: the recipe installed nothing (no install_manifest.txt)"
   [ -x "$clone/quickstart" ] || fail "as $as: the recipe built no ./quickstart"
-  lib=$(cd "$clone" && "${run[@]}" ldd ./quickstart | awk '$1 == "libconcert.so.0" { print $3 }')
-  [ -n "$lib" ] || fail "as $as: ./quickstart does not load libconcert.so.0"
+  lib=$(cd "$clone" && "${run[@]}" ldd ./quickstart | awk '$1 == "libconcert.so.1" { print $3 }')
+  [ -n "$lib" ] || fail "as $as: ./quickstart does not load libconcert.so.1"
   grep -qxF "$lib" "$manifest" ||
-    fail "as $as: ./quickstart loads $lib, not the installed copy ($(grep 'libconcert.so.0$' "$manifest"))"
-  echo "   as $as: paid reservation; libconcert.so.0 from $lib (installed by the recipe)"
+    fail "as $as: ./quickstart loads $lib, not the installed copy ($(grep 'libconcert.so.1$' "$manifest"))"
+  echo "   as $as: paid reservation; libconcert.so.1 from $lib (installed by the recipe)"
 }
 
 if [ "$(id -u)" = 0 ]; then

@@ -14,12 +14,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int load_json_fresh(const uint8_t *data, size_t size)
 {
     concert_db *db = NULL;
-    if (concert_open(&db, "memory:", NULL) != 0)
+    if (concert_db_open(&db, "memory:", NULL) != 0)
         return 1; /* not this input's fault */
     const int rc = concert_catalog_load_json(db, (const char *)data, size);
     if (rc != 0 && !concert_error_last()->message[0])
         abort(); /* a refusal must say why */
-    concert_close(db);
+    concert_db_close(db);
     return rc;
 }
 
@@ -36,11 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    if (concert_open(&db, "memory:", NULL) == 0) {
+    if (concert_db_open(&db, "memory:", NULL) == 0) {
         rc = concert_catalog_load(db, catalog_doc_catalog(doc));
         if (rc != 0 && rc != CONCERT_EINVAL && rc != CONCERT_ECONFLICT && rc != CONCERT_ENOMEM)
             abort();
-        concert_close(db);
+        concert_db_close(db);
         const int via_json = load_json_fresh(data, size);
         if (via_json != 1 && via_json != rc)
             abort();

@@ -46,7 +46,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char err[256];
     (void)argc;
     (void)argv;
-    if (concert_open(&ctx.db, "memory:", NULL) != 0 ||
+    if (concert_db_open(&ctx.db, "memory:", NULL) != 0 ||
         catalog_json_parse(&doc, CATALOG, sizeof(CATALOG) - 1, err, sizeof(err)) != 0 ||
         concert_catalog_load(ctx.db, catalog_doc_catalog(doc)) != 0)
         abort();

@@ -88,7 +88,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     atexit(print_counts);
     char err[256];
     int loaded = 0;
-    if (concert_open(&ctx.db, "memory:", NULL) != 0 ||
+    if (concert_db_open(&ctx.db, "memory:", NULL) != 0 ||
         catalog_demo_load_if_empty(ctx.db, &loaded, err, sizeof err) != 0) {
         fprintf(stderr, "fuzz_http_stream: cannot set up the store\n");
         abort();

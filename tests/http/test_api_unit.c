@@ -35,13 +35,13 @@ static api_context ctx;
 
 static void open_memory_store(void)
 {
-    cr_assert_eq(concert_open(&db, "memory:", NULL), 0);
+    cr_assert_eq(concert_db_open(&db, "memory:", NULL), 0);
     ctx.db = db;
 }
 
 static void close_store(void)
 {
-    concert_close(db);
+    concert_db_close(db);
     db = NULL;
     ctx.admin_key = NULL;
     ctx.admin_key_len = 0;
@@ -128,7 +128,7 @@ Test(error_table, internal_errors_reveal_nothing)
     concert_options opts = CONCERT_OPTIONS_INIT;
     opts.connect_timeout_ms = 500;
     concert_db *unreachable = NULL;
-    const int rc = concert_open(&unreachable,
+    const int rc = concert_db_open(&unreachable,
                                 "postgresql://secretuser:secretpw@127.0.0.1:1/secretdb", &opts);
     cr_assert_lt(rc, 0);
     cr_assert_null(unreachable);

@@ -75,7 +75,7 @@ static api_context ctx;
 
 static void open_jwt_server(void)
 {
-    cr_assert_eq(concert_open(&db, "memory:", NULL), 0);
+    cr_assert_eq(concert_db_open(&db, "memory:", NULL), 0);
     memset(&ctx, 0, sizeof ctx);
     ctx.db = db;
     ctx.auth_mode = API_AUTH_JWT;
@@ -87,7 +87,7 @@ static void open_jwt_server(void)
 
 static void close_server(void)
 {
-    concert_close(db);
+    concert_db_close(db);
     db = NULL;
 }
 

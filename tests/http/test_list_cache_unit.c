@@ -543,7 +543,7 @@ Test(list_routes, a_token_or_list_error_is_never_answered_from_the_cache, .init 
     /* BOOKING_CLOSED has no check in the version call: a tag forged from
      * the current version must still get the listing's error. */
     concert_list_version v;
-    expect_ok(concert_schedules_version(&v, db, other.token, 4));
+    expect_ok(concert_schedule_list_version_get(&v, db, other.token, 4));
     char forged[ETAG_SIZE];
     etag_format(forged, ETAG_SCHEDULES, 4, &v);
     listing closed = get("/api/v1/concerts/4/schedules", other.token, forged);
@@ -690,7 +690,7 @@ Test(list_routes, a_change_made_by_another_process_is_seen_at_once, .init = open
     cr_assert_eq(expired.status, 200);
     cr_assert(lists_seat(expired.body, 20));
 
-    concert_close(other);
+    concert_db_close(other);
     listing_free(&before);
     listing_free(&after);
     listing_free(&expired);

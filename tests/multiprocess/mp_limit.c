@@ -59,7 +59,7 @@ static int load_catalog(concert_db *db)
 {
     const concert_catalog_user users[] = {{BUYER, "party of many", 1000000}};
     const concert_catalog_seat_range seats[] = {{1, 400, "R", 10}};
-    const int64_t day = concert_now(db) + 86400000;
+    const int64_t day = concert_db_now(db) + 86400000;
     const concert_catalog_schedule s71[] = {{LIMITED_SCHEDULE, day, seats, 1}};
     const concert_catalog_schedule s81[] = {{OPEN_SCHEDULE, day, seats, 1}};
     const concert_catalog_concert concerts[] = {
@@ -79,7 +79,7 @@ static void child_main(const char *uri, const char *token, int index, int64_t st
     int rc;
 
     memset(&r, 0, sizeof r);
-    if ((rc = concert_open(&db, uri, &o)) != 0) {
+    if ((rc = concert_db_open(&db, uri, &o)) != 0) {
         r.errors++;
         snprintf(r.first_error, sizeof r.first_error, "open: %s", concert_error_last()->message);
     } else {
@@ -99,7 +99,7 @@ static void child_main(const char *uri, const char *token, int index, int64_t st
             }
         }
     }
-    concert_close(db);
+    concert_db_close(db);
     if (write(fd, &r, sizeof r) != (ssize_t)sizeof r)
         _exit(2);
     _exit(0);
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: mp_limit STORE_URI [PROCESSES 2..%d]\n", MAX_PROCESSES);
         return 2;
     }
-    if (concert_open(&db, argv[1], &o) != 0 || load_catalog(db) != 0 ||
+    if (concert_db_open(&db, argv[1], &o) != 0 || load_catalog(db) != 0 ||
         concert_queue_issue(&t, db, BUYER) != 0) {
         fprintf(stderr, "mp_limit: setup: %s\n", concert_error_last()->message);
         return 1;
@@ -182,7 +182,7 @@ int main(int argc, char **argv)
                 CONCERT_LIMIT);
         failures++;
     }
-    concert_close(db);
+    concert_db_close(db);
     if (failures == 0)
         printf("mp_limit: OK\n");
     return failures ? 1 : 0;

@@ -293,7 +293,7 @@ static void child_poll(child *c, int i)
 {
     concert_token_info t;
     int64_t user = c->slot->users[i];
-    int rc = concert_queue_status(&t, c->db, c->slot->tokens[i]);
+    int rc = concert_queue_status_get(&t, c->db, c->slot->tokens[i]);
 
     if (rc != 0) {
         child_fail(c, "poll of user %lld's token: %s (%s)", (long long)user,
@@ -415,7 +415,7 @@ static void child_main(const char *uri, shared *sh, int index, pid_t parent)
      * own options instead of the store would admit everybody at once. */
     o.max_active = 100000;
     o.admit_per_minute = 0;
-    if ((rc = concert_open(&c.db, uri, &o)) != 0)
+    if ((rc = concert_db_open(&c.db, uri, &o)) != 0)
         child_store_fail(&c, "open", rc);
     for (;;) {
         int command, arg;
@@ -444,7 +444,7 @@ static void child_main(const char *uri, shared *sh, int index, pid_t parent)
         pthread_cond_signal(&sh->done);
         sh_unlock(sh);
     }
-    concert_close(c.db);
+    concert_db_close(c.db);
     _exit(c.slot->failed ? 1 : 0);
 }
 
@@ -625,7 +625,7 @@ static int check_tokens(run *r, int first, int count, const char *when, int64_t 
                 return -1;
             }
             *p = POS_LOST;
-            rc = concert_queue_status(&t, r->db, s->tokens[k]);
+            rc = concert_queue_status_get(&t, r->db, s->tokens[k]);
             if (rc != 0) {
                 fail("%s: user %lld's token lost: %s (%s)", when, (long long)s->users[k],
                      concert_error_name(rc), concert_error_last()->message);
@@ -918,7 +918,7 @@ static int setup_store(const char *uri, shared *sh, int processes)
     size_t count = 0;
     int rc;
 
-    if ((rc = concert_open(&db, uri, &o)) != 0) {
+    if ((rc = concert_db_open(&db, uri, &o)) != 0) {
         fail("cannot open %s: %s", uri, concert_error_last()->message);
         return rc;
     }
@@ -944,7 +944,7 @@ static int setup_store(const char *uri, shared *sh, int processes)
              s.state != CONCERT_QUEUE_OPEN)
         fail("settings after limits_set: max_active %lld, admit_per_minute %lld, state %d",
              (long long)s.max_active, (long long)s.admit_per_minute, (int)s.state);
-    concert_close(db);
+    concert_db_close(db);
     return rc;
 }
 
@@ -1037,13 +1037,13 @@ int main(int argc, char **argv)
             child_main(argv[1], r.sh, i, parent);
     }
     o = queue_options(r.sh, 0);
-    if (concert_open(&r.db, argv[1], &o) != 0) {
+    if (concert_db_open(&r.db, argv[1], &o) != 0) {
         fail("parent open: %s", concert_error_last()->message);
     } else if (scenario_limits(&r) == 0 && scenario_pause(&r) == 0) {
         scenario_lottery(&r);
     }
     finish_children(&r);
-    concert_close(r.db);
+    concert_db_close(r.db);
     printf("mp_queue: %s (%d processes, %zu steps, %.2f s)\n",
            failures ? "FAILED" : "all invariants hold", processes, r.samples,
            monotonic_s() - start);

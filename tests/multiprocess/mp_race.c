@@ -12,7 +12,7 @@
  * steps it charges a shared user's balance under idempotency keys and
  * replays every key once. The parent watches the queue while they run and
  * afterwards checks: every seat sold exactly once to exactly one buyer,
- * exact balances and ledgers, max_active never exceeded, concert_verify
+ * exact balances and ledgers, max_active never exceeded, concert_admin_verify
  * clean. Exit status 0 when all holds, 1 otherwise (with the reasons).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -150,7 +150,7 @@ static int wait_for_admission(concert_db *db, int index, concert_token_info *t, 
         charge_shared(db, index, charges, r);
         watch_queue(db, r);
         pause_ms(2);
-        if ((rc = concert_queue_status(t, db, t->token)) != 0) {
+        if ((rc = concert_queue_status_get(t, db, t->token)) != 0) {
             note_error(r, "queue status", rc);
             return rc;
         }
@@ -223,7 +223,7 @@ static void child_main(const char *uri, int index, int report_fd, double deadlin
     int charges = 0, rc;
 
     memset(&r, 0, sizeof(r));
-    rc = concert_open(&db, uri, &o);
+    rc = concert_db_open(&db, uri, &o);
     if (rc != 0) {
         note_error(&r, "open", rc);
     } else {
@@ -241,7 +241,7 @@ static void child_main(const char *uri, int index, int report_fd, double deadlin
             charge_shared(db, index, &charges, &r);
         r.finished = r.errors == 0;
     }
-    concert_close(db);
+    concert_db_close(db);
     if (write(report_fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
         _exit(2);
     _exit(0);
@@ -259,7 +259,7 @@ static int load_catalog(const char *uri, int processes)
     concert_catalog_concert concert[1];
     concert_catalog cat;
     concert_db *db = NULL;
-    int rc = concert_open(&db, uri, &o);
+    int rc = concert_db_open(&db, uri, &o);
 
     if (rc != 0) {
         fprintf(stderr, "mp_race: cannot open %s: %s\n", uri, concert_error_last()->message);
@@ -270,14 +270,14 @@ static int load_catalog(const char *uri, int processes)
         users[i] = (concert_catalog_user){i + 1, names[i], BUYER_POINTS};
     }
     users[processes] = (concert_catalog_user){SHARED_USER, "shared wallet", 0};
-    schedule[0] = (concert_catalog_schedule){SCHEDULE, concert_now(db) + 86400000, range, 1};
+    schedule[0] = (concert_catalog_schedule){SCHEDULE, concert_db_now(db) + 86400000, range, 1};
     concert[0] = (concert_catalog_concert){7, "Race Night", CONCERT_STATUS_OPEN, 0, schedule, 1};
     cat = (concert_catalog){CONCERT_CATALOG_VERSION, users, (size_t)processes + 1, concert, 1};
     rc = concert_catalog_load(db, &cat);
     if (rc != 0)
         fprintf(stderr, "mp_race: catalog load failed (is the store empty?): %s\n",
                 concert_error_last()->message);
-    concert_close(db);
+    concert_db_close(db);
     return rc;
 }
 
@@ -290,12 +290,12 @@ static int check_balances(concert_db *db, const child_report *reports, int proce
 
     for (int i = 0; i < processes; i++) {
         int64_t expected = BUYER_POINTS - (int64_t)SEAT_PRICE * reports[i].paid;
-        if (concert_points_balance(&bal, db, i + 1) != 0 || bal != expected) {
+        if (concert_points_balance_get(&bal, db, i + 1) != 0 || bal != expected) {
             snprintf(detail, sizeof(detail), "racer %d: balance %lld, expected %lld", i + 1,
                      (long long)bal, (long long)expected);
             fail("%s", detail);
         }
-        if (concert_points_history(&h, db, i + 1) != 0 ||
+        if (concert_ledger_list_get(&h, db, i + 1) != 0 ||
             h->count != (size_t)(1 + reports[i].paid)) {
             snprintf(detail, sizeof(detail), "racer %d: %zu ledger entries, expected %d", i + 1,
                      h ? h->count : 0, 1 + reports[i].paid);
@@ -306,12 +306,12 @@ static int check_balances(concert_db *db, const child_report *reports, int proce
         expected_shared += reports[i].charged;
         shared_entries += reports[i].charges;
     }
-    if (concert_points_balance(&bal, db, SHARED_USER) != 0 || bal != expected_shared) {
+    if (concert_points_balance_get(&bal, db, SHARED_USER) != 0 || bal != expected_shared) {
         snprintf(detail, sizeof(detail), "shared wallet: balance %lld, expected %lld",
                  (long long)bal, (long long)expected_shared);
         fail("%s", detail);
     }
-    if (concert_points_history(&h, db, SHARED_USER) != 0 || h->count != (size_t)shared_entries) {
+    if (concert_ledger_list_get(&h, db, SHARED_USER) != 0 || h->count != (size_t)shared_entries) {
         snprintf(detail, sizeof(detail), "shared wallet: %zu ledger entries, expected %d",
                  h ? h->count : 0, shared_entries);
         fail("%s", detail);
@@ -364,12 +364,12 @@ static void check_store(const char *uri, const child_report *reports, int proces
     int sold = 0, shared;
 
     check_seats(reports, processes, &sold);
-    if (concert_open(&db, uri, &o) != 0) {
+    if (concert_db_open(&db, uri, &o) != 0) {
         fail("reopen: %s", concert_error_last()->message);
         return;
     }
     shared = check_balances(db, reports, processes);
-    if (concert_verify(&rep, db) != 0) {
+    if (concert_admin_verify(&rep, db) != 0) {
         fail("verify: %s", concert_error_last()->message);
     } else {
         for (size_t i = 0; i < rep->violation_count; i++)
@@ -387,7 +387,7 @@ static void check_store(const char *uri, const child_report *reports, int proces
                  (long long)st.active);
         fail("%s", detail);
     }
-    concert_close(db);
+    concert_db_close(db);
     printf("mp_race: %d processes, %d seats sold once each, shared wallet %d points from %d "
            "keyed charges (each replayed), at most %d of %d active seen\n",
            processes, sold, shared, processes * CHARGES_PER_PROCESS, max_seen, MAX_ACTIVE);
@@ -400,7 +400,7 @@ static int watch_until_done(const char *uri, pid_t *pids, int processes, double 
     concert_db *db = NULL;
     int running = processes, max_seen = 0;
 
-    if (concert_open(&db, uri, &o) != 0) {
+    if (concert_db_open(&db, uri, &o) != 0) {
         fail("watcher open: %s", concert_error_last()->message);
         return 0;
     }
@@ -430,7 +430,7 @@ static int watch_until_done(const char *uri, pid_t *pids, int processes, double 
         }
         pause_ms(1);
     }
-    concert_close(db);
+    concert_db_close(db);
     if (max_seen > MAX_ACTIVE) {
         char detail[64];
         snprintf(detail, sizeof(detail), "%d tokens ACTIVE at once", max_seen);

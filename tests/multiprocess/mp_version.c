@@ -118,7 +118,7 @@ static int lists_read(concert_db *db, const char *token, uint64_t *free_seats,
     for (size_t i = 0; i < seats->count; i++)
         *free_seats |= UINT64_C(1) << seats->items[i].number;
     concert_seat_list_free(seats);
-    if ((rc = concert_schedules_available(&schedules, db, token, CONCERT)) != 0)
+    if ((rc = concert_schedule_list_get(&schedules, db, token, CONCERT)) != 0)
         return rc;
     for (size_t i = 0; i < schedules->count; i++) {
         if (schedules->items[i].id == SCHEDULE)
@@ -142,8 +142,8 @@ static void watcher_look(concert_db *db, look *out)
      * label. The join answers the watcher's live token (ACTIVE for the
      * whole run); it changes no seat, so no version either. */
     if ((rc = concert_queue_issue(&t, db, WATCHER)) == 0 &&
-        (rc = concert_seats_version(&out->seats, db, t.token, SCHEDULE)) == 0 &&
-        (rc = concert_schedules_version(&out->concert, db, t.token, CONCERT)) == 0)
+        (rc = concert_seat_list_version_get(&out->seats, db, t.token, SCHEDULE)) == 0 &&
+        (rc = concert_schedule_list_version_get(&out->concert, db, t.token, CONCERT)) == 0)
         rc = lists_read(db, t.token, &out->free_seats, &out->free_counts);
     out->rc = rc;
     if (rc != 0)
@@ -157,7 +157,7 @@ static void watcher_main(const char *uri, int cmd_fd, int report_fd)
     concert_db *db = NULL;
     char cmd;
     look l;
-    int rc = concert_open(&db, uri, &o);
+    int rc = concert_db_open(&db, uri, &o);
 
     while (read(cmd_fd, &cmd, 1) == 1 && cmd == CMD_LOOK) {
         if (rc != 0) {
@@ -170,7 +170,7 @@ static void watcher_main(const char *uri, int cmd_fd, int report_fd)
         if (write(report_fd, &l, sizeof l) != (ssize_t)sizeof l)
             _exit(2);
     }
-    concert_close(db);
+    concert_db_close(db);
     _exit(0);
 }
 
@@ -349,7 +349,7 @@ int main(int argc, char **argv)
     }
     atomic_store(shared_now, START_MS);
     o = options();
-    if (concert_open(&a->db, argv[1], &o) != 0 || catalog_load(a->db) != 0) {
+    if (concert_db_open(&a->db, argv[1], &o) != 0 || catalog_load(a->db) != 0) {
         fprintf(stderr, "mp_version: setup: %s\n", concert_error_last()->message);
         return 1;
     }
@@ -381,7 +381,7 @@ int main(int argc, char **argv)
     printf("mp_version: %d rounds, %zu looks, schedule %d at %lld changes, concert %d at %lld\n",
            rounds, a->seen_count, SCHEDULE, (long long)a->last.seats.changes, CONCERT,
            (long long)a->last.concert.changes);
-    concert_close(a->db);
+    concert_db_close(a->db);
     free(a);
     if (failures == 0)
         printf("mp_version: OK\n");

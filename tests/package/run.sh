@@ -26,7 +26,7 @@ echo "package: packaging build ready in ${SECONDS}s"
 (cd "$work/debs" && cpack -G DEB --config "$build/CPackConfig.cmake" >"$work/cpack.log" 2>&1) ||
   { cat "$work/cpack.log"; fail "cpack failed"; }
 echo "package: cpack done at ${SECONDS}s"
-for p in libconcert0 libconcert-dev concertd; do
+for p in libconcert1 libconcert-dev concertd; do
   deb=$(ls "$work"/debs/${p}_*.deb)
   dpkg-deb -x "$deb" "$work/root"
   dpkg-deb -f "$deb" Package Depends
@@ -40,12 +40,12 @@ leftover=$(cd "$work/unspecified" && find . -type f -o -type l)
 root=$work/root/usr
 # Listings read once into variables: `dpkg-deb -c | grep -q` under pipefail
 # fails at random when grep exits before dpkg-deb has written everything.
-lib0=$(dpkg-deb -c "$work"/debs/libconcert0_*.deb)
+lib0=$(dpkg-deb -c "$work"/debs/libconcert1_*.deb)
 daemon=$(dpkg-deb -c "$work"/debs/concertd_*.deb)
 # The runtime package holds only the shared library; the .so link is -dev's.
-grep -q 'libconcert\.so\.0\.' <<<"$lib0" || fail "libconcert0 lacks the library"
-grep -qE 'libconcert\.(so|a)$|include/' <<<"$lib0" && fail "libconcert0 holds dev files"
-dpkg-deb -f "$work"/debs/libconcert0_*.deb Depends | grep -q libsqlite3 || fail "shlibdeps gave no libsqlite3"
+grep -q 'libconcert\.so\.1\.' <<<"$lib0" || fail "libconcert1 lacks the library"
+grep -qE 'libconcert\.(so|a)$|include/' <<<"$lib0" && fail "libconcert1 holds dev files"
+dpkg-deb -f "$work"/debs/libconcert1_*.deb Depends | grep -q libsqlite3 || fail "shlibdeps gave no libsqlite3"
 unit=$root/lib/systemd/system/concertd.service
 [ -f "$unit" ] || fail "no systemd unit"
 for k in 'DynamicUser=yes' 'ProtectSystem=strict' 'StateDirectory=concert' 'NoNewPrivileges=yes' \
@@ -56,8 +56,8 @@ done
 # Debian multiarch: /usr/lib/<triplet>, as dpkg-architecture names it.
 libdir=$root/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 [ -f "$libdir/pkgconfig/libconcert.pc" ] || fail "no libconcert.pc in $libdir/pkgconfig (not multiarch?)"
-grep -q " ./usr/lib/[^/]*-linux-[^/]*/libconcert\.so\.0\." <<<"$lib0" ||
-  fail "libconcert0's library is not in /usr/lib/<triplet>"
+grep -q " ./usr/lib/[^/]*-linux-[^/]*/libconcert\.so\.1\." <<<"$lib0" ||
+  fail "libconcert1's library is not in /usr/lib/<triplet>"
 for f in usr/bin/concertd usr/bin/concert usr/bin/concert-kiosk usr/share/man/man8/concertd.8 \
          usr/share/man/man1/concert.1 usr/share/man/man1/concert-kiosk.1; do
   grep -q " ./$f\$" <<<"$daemon" || fail "the concertd deb lacks /$f"

@@ -144,7 +144,7 @@ int sim_audit_verify(sim *s)
     concert_verify_report *rep = NULL;
     int rc;
     fault_storage_off(s->fs);
-    rc = concert_verify(&rep, s->db);
+    rc = concert_admin_verify(&rep, s->db);
     sim_faults_apply(s);
     if (rc == CONCERT_ENOTSUP)
         return 0;

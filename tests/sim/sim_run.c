@@ -97,7 +97,7 @@ static int op_poll(sim *s, buyer *b)
     int kind, rc, was_active;
     if (!b->token[0])
         return 0;
-    rc = concert_queue_status(&t, s->db, b->token);
+    rc = concert_queue_status_get(&t, s->db, b->token);
     if (sim_outcome(s, rc, "queue_status", &kind) != 0)
         return -1;
     if (rc == CONCERT_ETOKEN_INVALID) {
@@ -317,14 +317,14 @@ static int op_pay(sim *s, buyer *b)
     fault_storage_log_reset(s->fs);
     snprintf(key, sizeof(key), "pay-%u", ++s->key_counter);
     snprintf(token, sizeof(token), "%s", b->token);
-    rc = concert_pay_order(&p, s->db, token, ids, n, keyed ? key : NULL);
+    rc = concert_order_pay(&p, s->db, token, ids, n, keyed ? key : NULL);
     if (sim_outcome(s, rc, "pay", &kind) != 0)
         return -1;
     if (kind == NOT_APPLIED && keyed && sim_is_store_trouble(rc) && sim_pick(s, 2)) {
         /* The client retries its keyed payment: a first attempt that never
          * reached the store left the key free, so this one is the payment. */
         fault_storage_off(s->fs);
-        rc = concert_pay_order(&p, s->db, token, ids, n, key);
+        rc = concert_order_pay(&p, s->db, token, ids, n, key);
         sim_faults_apply(s);
         kind = CLEAN;
         if (sim_is_store_trouble(rc) || rc == CONCERT_EINTERNAL)
@@ -333,7 +333,7 @@ static int op_pay(sim *s, buyer *b)
     if (kind == APPLIED && keyed) {
         /* Lost reply, keyed: the retry must return the stored payment. */
         fault_storage_off(s->fs);
-        rc = concert_pay_order(&p, s->db, token, ids, n, key);
+        rc = concert_order_pay(&p, s->db, token, ids, n, key);
         sim_faults_apply(s);
         if (rc != 0)
             return sim_fail(s, "pay: the keyed retry of an applied payment failed: %s (%s)",
@@ -394,7 +394,7 @@ static int op_pay_retry(sim *s, buyer *b)
     }
     /* The key is the user's: a retry with the user's newer ACTIVE token
      * replays too (a WAITING one is refused first, storage.h). */
-    rc = concert_pay_order(&p, s->db,
+    rc = concert_order_pay(&p, s->db,
                            b->token[0] && b->active_until > s->high_now && sim_pick(s, 2) ? b->token
                                                                                      : k->token,
                            ids, n, k->key);
@@ -707,7 +707,7 @@ int sim_run(const char *uri, uint64_t seed, long ops, double deadline, sim_resul
     s->store = fault_storage_inner(s->fs);
     s->seats = calloc(MAX_SCHEDULES, sizeof(*s->seats));
     if (!s->seats) {
-        concert_close(s->db);
+        concert_db_close(s->db);
         free(s);
         return CONCERT_ENOMEM;
     }
@@ -726,7 +726,7 @@ int sim_run(const char *uri, uint64_t seed, long ops, double deadline, sim_resul
         for (int i = 0; i < USERS && !res->violation[0]; i++)
             sim_audit_user(s, &s->buyers[i], "final audit");
     }
-    concert_close(s->db);
+    concert_db_close(s->db);
     free(s->res);
     free(s->seats);
     free(s);

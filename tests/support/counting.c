@@ -164,7 +164,7 @@ void store_open_counted(const concert_options *opts)
         c->base.counters = counted_counters;
     atomic_init(&c->calls, 0);
     current = c;
-    expect_ok(concert_open_storage(&db, &c->base, opts));
+    expect_ok(concert_db_open_storage(&db, &c->base, opts));
 }
 
 long store_calls(void)

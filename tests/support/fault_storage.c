@@ -334,7 +334,7 @@ int fault_storage_open(concert_db **out, fault_storage **handle, const char *uri
         return rc;
     if ((rc = fault_storage_wrap(&table, handle, inner)) != 0)
         return rc;
-    if ((rc = concert_open_storage(out, table, opts)) != 0)
+    if ((rc = concert_db_open_storage(out, table, opts)) != 0)
         *handle = NULL; /* freed with the table */
     return rc;
 }

@@ -37,14 +37,14 @@ typedef struct fault_record {
 
 /*
  * Wrap inner (taking ownership of it in every case: it is freed on
- * failure). *out is the table to give concert_open_storage(); *handle
+ * failure). *out is the table to give concert_db_open_storage(); *handle
  * controls the faults and lives as long as that table (until the db that
  * owns it is closed). Starts with no faults. CONCERT_ENOMEM.
  */
 int fault_storage_wrap(concert_storage **out, fault_storage **handle, concert_storage *inner);
 
 /*
- * Open the store a concert_open() URI names (memory:, sqlite:PATH, a
+ * Open the store a concert_db_open() URI names (memory:, sqlite:PATH, a
  * postgresql:// URI or a libpq conninfo), wrap it, and open a db on it.
  */
 int fault_storage_open(concert_db **out, fault_storage **handle, const char *uri,

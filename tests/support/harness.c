@@ -120,7 +120,7 @@ static void store_remove(void)
 
 void store_close(void)
 {
-    concert_close(db);
+    concert_db_close(db);
     db = NULL;
     store_remove();
 }
@@ -160,8 +160,8 @@ void store_open(const concert_options *opts)
     int rc;
 
     store_prepare();
-    rc = concert_open(&db, store_uri, opts ? opts : &defaults);
-    cr_assert_eq(rc, 0, "concert_open(%s): %s", store_uri, concert_error_last()->message);
+    rc = concert_db_open(&db, store_uri, opts ? opts : &defaults);
+    cr_assert_eq(rc, 0, "concert_db_open(%s): %s", store_uri, concert_error_last()->message);
 }
 
 concert_db *store_open_again(const concert_options *opts)
@@ -170,7 +170,7 @@ concert_db *store_open_again(const concert_options *opts)
     concert_db *other = NULL;
     if (strcmp(store_kind(), "memory") == 0)
         return NULL;
-    cr_assert_eq(concert_open(&other, store_uri, opts ? opts : &defaults), 0, "reopen: %s",
+    cr_assert_eq(concert_db_open(&other, store_uri, opts ? opts : &defaults), 0, "reopen: %s",
                  concert_error_last()->message);
     return other;
 }

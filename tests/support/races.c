@@ -107,7 +107,7 @@ static void *hold_one_token_worker(void *arg)
     rc = concert_reserve_seat(&res, r->db, r->token, r->a, r->b + w->index);
     /* The owner cache is filled and read from every thread at once. */
     if (rc == 0 || rc == CONCERT_EHOLD_LIMIT) {
-        int orc = concert_queue_token_owner(&owner, r->db, r->token);
+        int orc = concert_queue_token_owner_get(&owner, r->db, r->token);
         if (orc != 0) {
             tally(r, orc, 0);
             return NULL;
@@ -237,7 +237,7 @@ static void *poll_worker(void *arg)
         }
         for (int j = 0; j < n; j++) {
             concert_token_info t;
-            int rc = concert_queue_status(&t, r->db, r->tokens[j].token);
+            int rc = concert_queue_status_get(&t, r->db, r->tokens[j].token);
             if (rc == 0 && t.state == CONCERT_TOKEN_WAITING) {
                 /* A position seen by one thread never goes up. */
                 int ok = t.position >= 1 && t.position <= last[j];

@@ -27,7 +27,7 @@ static int load_catalog(concert_db *db)
     concert_catalog_user users[THREADS + 3];
     char names[THREADS + 3][16];
     concert_catalog_seat_range seats[] = {{1, 200, "R", 100}};
-    concert_catalog_schedule schedules[] = {{10, concert_now(db) + 86400000, seats, 1}};
+    concert_catalog_schedule schedules[] = {{10, concert_db_now(db) + 86400000, seats, 1}};
     concert_catalog_concert concerts[] = {{1, "Race", CONCERT_STATUS_OPEN, 0, schedules, 1}};
     concert_catalog c = {CONCERT_CATALOG_VERSION, users, THREADS + 3, concerts, 1};
     users[0] = (concert_catalog_user){1, "payer", 1000};
@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     }
     concert_options_init(&o, CONCERT_OPTIONS_VERSION);
     o.max_active = 200;
-    if (concert_open(&db, argv[1], &o) != 0 || load_catalog(db) != 0) {
+    if (concert_db_open(&db, argv[1], &o) != 0 || load_catalog(db) != 0) {
         fprintf(stderr, "setup: %s\n", concert_error_last()->message);
         return 1;
     }
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
     race_charge_one_user(db, 2, THREADS, &res);
     for (int i = 0; i < THREADS; i++)
         expected += 10 * (1 + i);
-    check(res.others == 0 && concert_points_balance(&bal, db, 2) == 0 && bal == expected,
+    check(res.others == 0 && concert_points_balance_get(&bal, db, 2) == 0 && bal == expected,
           "64 threads charging one user give the exact sum");
 
     if (concert_queue_issue(&payer, db, 1) != 0 ||
@@ -92,11 +92,11 @@ int main(int argc, char **argv)
         return 1;
     }
     race_pay_one_reservation(db, payer.token, r.id, NULL, THREADS, &res);
-    check(res.successes == 1 && res.others == 0 && concert_points_balance(&bal, db, 1) == 0 &&
+    check(res.successes == 1 && res.others == 0 && concert_points_balance_get(&bal, db, 1) == 0 &&
               bal == 900,
           "64 threads paying one reservation give one payment");
 
-    concert_close(db);
+    concert_db_close(db);
 
     /* The queue cache: a fresh store where most buyers wait (for SQLite, a
      * second file beside the first). */
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
         snprintf(uri, sizeof(uri), "%s%s", argv[1], strncmp(argv[1], "sqlite:", 7) == 0 ? "-poll" : "");
         o.max_active = 8;
         db = NULL;
-        if (concert_open(&db, uri, &o) != 0 || load_catalog(db) != 0) {
+        if (concert_db_open(&db, uri, &o) != 0 || load_catalog(db) != 0) {
             fprintf(stderr, "setup polls: %s\n", concert_error_last()->message);
             return 1;
         }
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
         race_poll_queue(db, tokens, THREADS, 8, 200, &res);
         check(res.others == 0 && res.successes > 0,
               "7 threads poll while one makes buyers leave: positions never go up");
-        concert_close(db);
+        concert_db_close(db);
     }
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures ? 1 : 0;

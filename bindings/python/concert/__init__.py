@@ -29,7 +29,7 @@ from .results import (Concert, ConcertStatus, HistoryPage, LedgerEntry, LedgerTy
                       Reservation, ReservationStatus, Schedule, Seat, SeatState, SeatStatus,
                       DBStats, Token, TokenState, User, VerifyReport)
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 def library_version() -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 # The library version this binding was written against (CONCERT_VERSION_*).
-BINDING_VERSION = (0, 3, 0)
+BINDING_VERSION = (0, 4, 0)
 OPTIONS_VERSION = 4   # CONCERT_OPTIONS_VERSION
 CATALOG_VERSION = 2   # CONCERT_CATALOG_VERSION
 QUEUE_UPDATE_VERSION = 1        # CONCERT_QUEUE_UPDATE_VERSION
@@ -281,7 +281,7 @@ class LedgerEntry(ctypes.Structure):
 class LedgerList(ctypes.Structure):
     _fields_ = [("user_id", i64), ("count", size_t),
                 ("items", ctypes.POINTER(LedgerEntry)),
-                # since 0.3: concert_points_history_page()'s cursor
+                # since 0.3: concert_ledger_list_get_page()'s cursor
                 ("next_before_id", i64)]
 
 
@@ -322,19 +322,19 @@ PROTOTYPES = {
     "concert_version_number": (c_int, []),
     "concert_version_string": (c_char_p, []),
     "concert_error_last": (P(ConcertError), []),
-    "concert_strerror": (c_char_p, [c_int]),
+    "concert_error_string": (c_char_p, [c_int]),
     "concert_error_name": (c_char_p, [c_int]),
     "concert_options_init": (c_int, [P(Options), ctypes.c_uint]),
     "concert_options_info": (P(OptionInfo), [size_t]),
     "concert_options_info_find": (P(OptionInfo), [c_char_p]),
-    "concert_option_check": (c_int, [c_char_p, i64]),
+    "concert_options_check": (c_int, [c_char_p, i64]),
     "concert_options_validate": (c_int, [P(Options)]),
-    "concert_open": (c_int, [P(db_p), c_char_p, P(Options)]),
-    "concert_close": (None, [db_p]),
-    "concert_backend_name": (c_char_p, [db_p]),
-    "concert_now": (i64, [db_p]),
+    "concert_db_open": (c_int, [P(db_p), c_char_p, P(Options)]),
+    "concert_db_close": (None, [db_p]),
+    "concert_db_backend_name": (c_char_p, [db_p]),
+    "concert_db_now": (i64, [db_p]),
     "concert_queue_issue": (c_int, [P(TokenInfo), db_p, i64]),
-    "concert_queue_status": (c_int, [P(TokenInfo), db_p, c_char_p]),
+    "concert_queue_status_get": (c_int, [P(TokenInfo), db_p, c_char_p]),
     "concert_queue_leave": (c_int, [db_p, c_char_p]),
     "concert_queue_stats_get": (c_int, [P(QueueStats), db_p]),
     "concert_queue_settings_get": (c_int, [P(QueueSettings), db_p]),
@@ -347,40 +347,40 @@ PROTOTYPES = {
     "concert_queue_schedule": (c_int, [db_p, i64]),
     "concert_queue_state_name": (c_char_p, [c_int]),
     "concert_queue_state_from_name": (c_int, [c_char_p]),
-    "concert_concerts_list": (c_int, [P(P(ConcertList)), db_p, c_char_p]),
+    "concert_concert_list_get": (c_int, [P(P(ConcertList)), db_p, c_char_p]),
     "concert_concert_list_free": (None, [P(ConcertList)]),
     "concert_concert_get": (c_int, [P(Concert), db_p, c_char_p, i64]),
-    "concert_schedules_available": (c_int, [P(P(ScheduleList)), db_p, c_char_p, i64]),
+    "concert_schedule_list_get": (c_int, [P(P(ScheduleList)), db_p, c_char_p, i64]),
     "concert_schedule_list_free": (None, [P(ScheduleList)]),
     "concert_seats_available": (c_int, [P(P(SeatList)), db_p, c_char_p, i64]),
     "concert_seat_list_free": (None, [P(SeatList)]),
-    "concert_seats_version": (c_int, [P(ListVersion), db_p, c_char_p, i64]),
+    "concert_seat_list_version_get": (c_int, [P(ListVersion), db_p, c_char_p, i64]),
     "concert_seat_map_get": (c_int, [P(P(SeatMap)), db_p, c_char_p, i64]),
     "concert_seat_map_free": (None, [P(SeatMap)]),
     "concert_seat_status_name": (c_char_p, [c_int]),
     "concert_db_stats_get": (c_int, [P(DBStats), db_p]),
-    "concert_schedules_version": (c_int, [P(ListVersion), db_p, c_char_p, i64]),
+    "concert_schedule_list_version_get": (c_int, [P(ListVersion), db_p, c_char_p, i64]),
     "concert_catalog_load": (c_int, [db_p, P(Catalog)]),
-    "concert_admin_concerts_list": (c_int, [P(P(ConcertList)), db_p]),
+    "concert_admin_concert_list_get": (c_int, [P(P(ConcertList)), db_p]),
     "concert_concert_status_name": (c_char_p, [c_int]),
-    "concert_concert_status_parse": (c_int, [c_char_p]),
+    "concert_concert_status_from_name": (c_int, [c_char_p]),
     "concert_reserve_seat": (c_int, [P(Reservation), db_p, c_char_p, i64, i64]),
     "concert_reservation_get": (c_int, [P(Reservation), db_p, c_char_p, i64]),
     "concert_pay": (c_int, [P(Payment), db_p, c_char_p, i64, c_char_p]),
-    "concert_pay_order": (c_int, [P(Payment), db_p, c_char_p, P(i64), size_t, c_char_p]),
+    "concert_order_pay": (c_int, [P(Payment), db_p, c_char_p, P(i64), size_t, c_char_p]),
     "concert_reservation_release": (c_int, [P(Reservation), db_p, c_char_p, i64]),
-    "concert_queue_token_owner": (c_int, [P(i64), db_p, c_char_p]),
+    "concert_queue_token_owner_get": (c_int, [P(i64), db_p, c_char_p]),
     "concert_charge_points": (c_int, [P(i64), db_p, i64, i64, c_char_p]),
-    "concert_points_balance": (c_int, [P(i64), db_p, i64]),
-    "concert_points_history": (c_int, [P(P(LedgerList)), db_p, i64]),
-    "concert_points_history_page": (c_int, [P(P(LedgerList)), db_p, i64, i64, size_t]),
+    "concert_points_balance_get": (c_int, [P(i64), db_p, i64]),
+    "concert_ledger_list_get": (c_int, [P(P(LedgerList)), db_p, i64]),
+    "concert_ledger_list_get_page": (c_int, [P(P(LedgerList)), db_p, i64, i64, size_t]),
     "concert_ledger_list_free": (None, [P(LedgerList)]),
     "concert_ledger_type_name": (c_char_p, [c_int]),
-    "concert_admin_users_list": (c_int, [P(P(UserList)), db_p]),
+    "concert_admin_user_list_get": (c_int, [P(P(UserList)), db_p]),
     "concert_user_list_free": (None, [P(UserList)]),
-    "concert_verify": (c_int, [P(P(VerifyReport)), db_p]),
+    "concert_admin_verify": (c_int, [P(P(VerifyReport)), db_p]),
     "concert_verify_report_free": (None, [P(VerifyReport)]),
-    "concert_prune": (c_int, [P(PruneReport), db_p, size_t]),
+    "concert_admin_prune": (c_int, [P(PruneReport), db_p, size_t]),
     # catalog_json.h: the library's catalog JSON reader, the only parser of
     # the JSON shape (the binding serialises a dict and hands it over).
     "concert_catalog_load_json": (c_int, [db_p, c_char_p, size_t]),
@@ -408,7 +408,7 @@ def _build_tree_candidates() -> list:
     if not (root / "include" / "concert" / "concert.h").is_file():
         return []
     libdir = root / "build" / "lib"
-    return [str(p) for p in (libdir / "libconcert.so.0", libdir / "libconcert.so")
+    return [str(p) for p in (libdir / "libconcert.so.1", libdir / "libconcert.so")
             if p.exists()]
 
 
@@ -428,18 +428,18 @@ def _pkg_config_candidates(tried: list) -> list:
                      + (f" ({detail[0]})" if detail else "") + "; set PKG_CONFIG_PATH")
         return []
     paths = [os.path.normpath(os.path.join(libdir, name))
-             for name in ("libconcert.so.0", "libconcert.so")]
+             for name in ("libconcert.so.1", "libconcert.so")]
     found = [p for p in paths if os.path.exists(p)]
     if not found:
-        tried.append(f"  pkg-config: libdir {libdir} holds no libconcert.so.0")
+        tried.append(f"  pkg-config: libdir {libdir} holds no libconcert.so.1")
     return found
 
 
 def _system_candidates() -> list:
     found = ctypes.util.find_library("concert")
     names = [found] if found else []
-    if "libconcert.so.0" not in names:
-        names.append("libconcert.so.0")
+    if "libconcert.so.1" not in names:
+        names.append("libconcert.so.1")
     return names
 
 
@@ -486,7 +486,7 @@ def load_library(path: Optional[str] = None) -> str:
     sits in a source checkout, its ``build/lib`` (for development); then
     the ``libdir`` of ``pkg-config libconcert`` (an install prefix on
     ``PKG_CONFIG_PATH``); then the system loader's search
-    (``ctypes.util.find_library("concert")``, then ``libconcert.so.0``:
+    (``ctypes.util.find_library("concert")``, then ``libconcert.so.1``:
     ldconfig'd prefixes such as /usr/local, ``LD_LIBRARY_PATH``).
 
     Calling it again after a successful load returns the loaded path when

@@ -175,7 +175,7 @@ def _status(value: Any, where: str, lib: ctypes.CDLL) -> int:
         return int(value)
     if isinstance(value, str):
         # The library owns the spelling of status names.
-        parsed = lib.concert_concert_status_parse(_field_text(value, where))
+        parsed = lib.concert_concert_status_from_name(_field_text(value, where))
         if parsed == 0:
             raise InvalidArgument(f"{where}: unknown status {value!r} "
                                   f"(OPEN, PENDING or CLOSED)")

@@ -86,8 +86,8 @@ class _ClockAdapter:
 
 
 def _close_handle(lib: ctypes.CDLL, handle: int, _keepalive: Any) -> None:
-    # _keepalive (the clock's C function) must outlive concert_close.
-    lib.concert_close(handle)
+    # _keepalive (the clock's C function) must outlive concert_db_close.
+    lib.concert_db_close(handle)
 
 
 def open(uri: str, *,
@@ -136,7 +136,7 @@ def open(uri: str, *,
     opts = N.Options()
     _check_init(lib, lib.concert_options_init(ctypes.byref(opts), N.OPTIONS_VERSION))
     # Ranges and defaults are the library's (concert_options_info): each
-    # value is checked by concert_option_check before it is stored.
+    # value is checked by concert_options_check before it is stored.
     options.fill(opts, {
         "max_active": max_active, "active_ttl": active_ttl, "wait_ttl": wait_ttl,
         "hold_ttl": hold_ttl, "booking_cutoff": booking_cutoff, "pool_size": pool_size,
@@ -150,7 +150,7 @@ def open(uri: str, *,
         adapter = _ClockAdapter(clock)
         opts.clock = adapter.c_function
     handle = ctypes.c_void_p()
-    rc = lib.concert_open(ctypes.byref(handle), text(uri, "uri"), ctypes.byref(opts))
+    rc = lib.concert_db_open(ctypes.byref(handle), text(uri, "uri"), ctypes.byref(opts))
     _check_init(lib, rc)
     db = Database(lib, handle.value, adapter)
     if adapter is not None:
@@ -257,7 +257,7 @@ class Database:
         """The backend's name: "memory", "sqlite" or "postgresql"."""
         handle = self._acquire()
         try:
-            return _str(self._lib.concert_backend_name(handle))
+            return _str(self._lib.concert_db_backend_name(handle))
         finally:
             self._release()
 
@@ -265,7 +265,7 @@ class Database:
         """The current time as this store's clock (maybe injected) sees it."""
         handle = self._acquire()
         try:
-            ms = self._lib.concert_now(handle)
+            ms = self._lib.concert_db_now(handle)
         finally:
             self._release()
         if self._clock is not None:
@@ -298,7 +298,7 @@ class Database:
 
         Raises TokenInvalid (unknown, expired, dropped or ended)."""
         out = N.TokenInfo()
-        self._call(self._lib.concert_queue_status, ctypes.byref(out), _HANDLE,
+        self._call(self._lib.concert_queue_status_get, ctypes.byref(out), _HANDLE,
                    self._token(token))
         return self._token_info(out)
 
@@ -314,7 +314,7 @@ class Database:
 
         Raises TokenInvalid (malformed or unknown)."""
         user = ctypes.c_int64()
-        self._call(self._lib.concert_queue_token_owner, ctypes.byref(user), _HANDLE,
+        self._call(self._lib.concert_queue_token_owner_get, ctypes.byref(user), _HANDLE,
                    self._token(token))
         return user.value
 
@@ -448,11 +448,11 @@ class Database:
         """The OPEN concerts, in id order. The token must be ACTIVE.
 
         Raises TokenInvalid, TokenNotActive."""
-        return self._concert_list(self._lib.concert_concerts_list, self._token(token))
+        return self._concert_list(self._lib.concert_concert_list_get, self._token(token))
 
     def all_concerts(self) -> List[Concert]:
         """Every concert whatever its status, in id order (administration; no token)."""
-        return self._concert_list(self._lib.concert_admin_concerts_list)
+        return self._concert_list(self._lib.concert_admin_concert_list_get)
 
     def concert(self, token: TokenLike, concert_id: int) -> Concert:
         """One OPEN concert. Raises ConcertNotFound, ConcertNotBookable, token errors."""
@@ -467,7 +467,7 @@ class Database:
         errors of :meth:`concert`."""
         out = ctypes.POINTER(N.ScheduleList)()
         try:
-            self._call(self._lib.concert_schedules_available, ctypes.byref(out), _HANDLE,
+            self._call(self._lib.concert_schedule_list_get, ctypes.byref(out), _HANDLE,
                        self._token(token), int64(concert_id, "concert_id"))
             lst = out.contents
             return [Schedule(id=s.id, concert_id=s.concert_id, starts_at=from_ms(s.starts_at),
@@ -538,14 +538,14 @@ class Database:
         the schedule gives a new one. Read it BEFORE the list it labels.
 
         Raises as :meth:`seats` does, in the same order."""
-        return self._list_version(self._lib.concert_seats_version, token, "schedule_id",
+        return self._list_version(self._lib.concert_seat_list_version_get, token, "schedule_id",
                                   schedule_id)
 
     def schedules_version(self, token: TokenLike, concert_id: int) -> ListVersion:
         """The version of :meth:`schedules`' list (free counts included), as
         :meth:`seats_version`. Raises as :meth:`concert` does (BookingClosed is
         left to :meth:`schedules`)."""
-        return self._list_version(self._lib.concert_schedules_version, token, "concert_id",
+        return self._list_version(self._lib.concert_schedule_list_version_get, token, "concert_id",
                                   concert_id)
 
     def load_catalog(self, catalog: Union[Catalog, CatalogSource]) -> None:
@@ -637,7 +637,7 @@ class Database:
         ids = [int64(rid, f"reservation_ids[{i}]") for i, rid in enumerate(reservation_ids)]
         array = (ctypes.c_int64 * len(ids))(*ids) if ids else None
         out = N.Payment()
-        self._call(self._lib.concert_pay_order, ctypes.byref(out), _HANDLE, self._token(token),
+        self._call(self._lib.concert_order_pay, ctypes.byref(out), _HANDLE, self._token(token),
                    array, len(ids), optional_text(idempotency_key, "idempotency_key"))
         return self._payment(out)
 
@@ -670,7 +670,7 @@ class Database:
     def balance(self, user_id: int) -> int:
         """The user's points balance. Raises UserNotFound."""
         balance = ctypes.c_int64()
-        self._call(self._lib.concert_points_balance, ctypes.byref(balance), _HANDLE,
+        self._call(self._lib.concert_points_balance_get, ctypes.byref(balance), _HANDLE,
                    int64(user_id, "user_id"))
         return balance.value
 
@@ -687,7 +687,7 @@ class Database:
         Raises UserNotFound."""
         out = ctypes.POINTER(N.LedgerList)()
         try:
-            self._call(self._lib.concert_points_history, ctypes.byref(out), _HANDLE,
+            self._call(self._lib.concert_ledger_list_get, ctypes.byref(out), _HANDLE,
                        int64(user_id, "user_id"))
             return self._ledger(out.contents)
         finally:
@@ -709,7 +709,7 @@ class Database:
             raise InvalidArgument(f"limit: {count} is negative")
         out = ctypes.POINTER(N.LedgerList)()
         try:
-            self._call(self._lib.concert_points_history_page, ctypes.byref(out), _HANDLE,
+            self._call(self._lib.concert_ledger_list_get_page, ctypes.byref(out), _HANDLE,
                        int64(user_id, "user_id"), cursor, count)
             lst = out.contents
             return HistoryPage(entries=tuple(self._ledger(lst)),
@@ -737,7 +737,7 @@ class Database:
         """Every user with their balance, in id order."""
         out = ctypes.POINTER(N.UserList)()
         try:
-            self._call(self._lib.concert_admin_users_list, ctypes.byref(out), _HANDLE)
+            self._call(self._lib.concert_admin_user_list_get, ctypes.byref(out), _HANDLE)
             lst = out.contents
             return [User(id=u.id, name=_str(u.name), balance=u.balance)
                     for u in (lst.items[i] for i in range(lst.count))]
@@ -751,7 +751,7 @@ class Database:
         Raises NotSupported when the backend cannot verify."""
         out = ctypes.POINTER(N.VerifyReport)()
         try:
-            self._call(self._lib.concert_verify, ctypes.byref(out), _HANDLE)
+            self._call(self._lib.concert_admin_verify, ctypes.byref(out), _HANDLE)
             r = out.contents
             violations = tuple(_str(r.violations[i]) for i in range(r.violation_count))
             return VerifyReport(r.users, r.ledger_entries, r.seats, r.seats_sold,
@@ -774,7 +774,7 @@ class Database:
         if count < 0:   # a negative int would wrap around in size_t
             raise InvalidArgument(f"limit: {count} is negative")
         out = N.PruneReport()
-        self._call(self._lib.concert_prune, ctypes.byref(out), _HANDLE, count)
+        self._call(self._lib.concert_admin_prune, ctypes.byref(out), _HANDLE, count)
         return PruneReport(tokens=out.tokens, idempotency=out.idempotency, more=bool(out.more))
 
 

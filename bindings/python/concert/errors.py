@@ -241,7 +241,7 @@ def raise_last(lib: ctypes.CDLL, rc: int) -> None:
     message = err.contents.message if err else None
     detail = message.decode("utf-8", "replace") if message else ""
     name = lib.concert_error_name(rc).decode("utf-8", "replace")
-    raise error_class(rc)(detail or lib.concert_strerror(rc).decode("utf-8", "replace"),
+    raise error_class(rc)(detail or lib.concert_error_string(rc).decode("utf-8", "replace"),
                           rc, name)
 
 

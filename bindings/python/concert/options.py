@@ -2,10 +2,10 @@
 
 libconcert keeps one table of its tunable options (``concert_options_info``):
 name, unit, default, range and what 0 means. This module reads it and
-checks every value with ``concert_option_check`` before it is stored in
+checks every value with ``concert_options_check`` before it is stored in
 the C struct, so the binding writes no range or default of its own and an
 out-of-range value is refused with the library's message (the text
-``concert_open()`` gives). Checking first also keeps an oversized value out
+``concert_db_open()`` gives). Checking first also keeps an oversized value out
 of an ``int32_t`` field, where ctypes would silently truncate it.
 """
 
@@ -92,7 +92,7 @@ def to_c(info: OptionInfo, value: object) -> int:
     message, naming the field and its range) for a value out of range."""
     raw = duration_ms(value, info.keyword) if info.unit == "ms" else int64(value, info.keyword)
     lib = N.lib()
-    check(lib, lib.concert_option_check(info.name.encode("ascii"), raw))
+    check(lib, lib.concert_options_check(info.name.encode("ascii"), raw))
     return raw
 
 

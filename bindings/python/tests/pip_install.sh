@@ -28,7 +28,7 @@ fail() { echo "pip_install: $*" >&2; exit 1; }
 
 # 1. The library, installed to a prefix as the root README's recipe does.
 prefix=$work/prefix
-for c in libconcert0 libconcert-dev; do
+for c in libconcert1 libconcert-dev; do
   cmake --install "$build" --prefix "$prefix" --component "$c" >"$work/install.log" ||
     { cat "$work/install.log"; fail "cmake --install failed"; }
 done
@@ -71,12 +71,12 @@ loaded=$(echo "$out" | sed -n 1p)
   fail "via pkg-config, loaded $loaded, not from $libdir"
 case "$(echo "$out" | sed -n 2p)" in "$work/venv/"*) ;; *) fail "concert was not imported from the venv";; esac
 
-out=$(run via-env CONCERT_LIBRARY="$libdir/libconcert.so.0") || fail "quickstart via CONCERT_LIBRARY failed"
-[ "$(echo "$out" | sed -n 1p)" = "$libdir/libconcert.so.0" ] || fail "CONCERT_LIBRARY not used: $out"
+out=$(run via-env CONCERT_LIBRARY="$libdir/libconcert.so.1") || fail "quickstart via CONCERT_LIBRARY failed"
+[ "$(echo "$out" | sed -n 1p)" = "$libdir/libconcert.so.1" ] || fail "CONCERT_LIBRARY not used: $out"
 
 # The loader's own search (what an ldconfig'd prefix such as /usr/local gives).
 out=$(run via-loader LD_LIBRARY_PATH="$libdir") || fail "quickstart via the loader's search failed"
-[ "$(echo "$out" | sed -n 1p)" = "libconcert.so.0" ] || fail "not loaded by the loader's search: $out"
+[ "$(echo "$out" | sed -n 1p)" = "libconcert.so.1" ] || fail "not loaded by the loader's search: $out"
 
 # 4. Neither: nothing may be found by accident (no build tree, no stale path).
 if "${clean_env[@]}" "$python" -c 'import ctypes, ctypes.util, sys

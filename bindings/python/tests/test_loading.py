@@ -93,7 +93,7 @@ def compile_stub(tmp_path: Path, version_number: int, version_string: str,
     return str(out)
 
 
-@pytest.mark.parametrize("number,text", [(10000, "1.0.0"), (100, "0.1.0"), (200, "0.2.0")])
+@pytest.mark.parametrize("number,text", [(10000, "1.0.0"), (100, "0.1.0"), (200, "0.2.0"), (300, "0.3.0")])
 def test_incompatible_version_is_refused(tmp_path: Path, number: int, text: str) -> None:
     stub = compile_stub(tmp_path, number, text)
     code = ("import concert\n"
@@ -106,11 +106,11 @@ def test_incompatible_version_is_refused(tmp_path: Path, number: int, text: str)
 
 
 def test_library_without_the_api_is_refused(tmp_path: Path) -> None:
-    stub = compile_stub(tmp_path, 300, "0.3.0", omit="concert_pay_order")
+    stub = compile_stub(tmp_path, 400, "0.4.0", omit="concert_order_pay")
     proc = run("import concert\n"
                "try:\n    concert.open('memory:')\n"
                "except concert.LibraryError as e:\n    print('LibraryError:', e)\n", stub)
-    assert "missing symbols concert_pay_order" in proc.stdout, proc.stdout + proc.stderr
+    assert "missing symbols concert_order_pay" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_pkg_config_libdir_is_used(real_library: str, tmp_path: Path) -> None:

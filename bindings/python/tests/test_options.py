@@ -2,8 +2,8 @@
 
 For every row of concert_options_info: the ends of the range open, one past
 either end (and -1) is refused with InvalidArgument whose message is the
-library's own (compared with concert_option_check and, where the value fits
-the C field, with concert_open given the raw struct). The binding's source
+library's own (compared with concert_options_check and, where the value fits
+the C field, with concert_db_open given the raw struct). The binding's source
 holds none of the table's numbers.
 """
 
@@ -36,7 +36,7 @@ def last_message() -> str:
 
 
 def c_open_message(info: concert.OptionInfo, raw: int) -> Optional[str]:
-    """What concert_open() says about the raw value, with no binding check in
+    """What concert_db_open() says about the raw value, with no binding check in
     between; None when the value does not fit the C field."""
     opts = N.Options()
     assert N.lib().concert_options_init(ctypes.byref(opts), N.OPTIONS_VERSION) == 0
@@ -44,9 +44,9 @@ def c_open_message(info: concert.OptionInfo, raw: int) -> Optional[str]:
     if getattr(opts, info.name) != raw:     # an int32_t field: ctypes truncated it
         return None
     handle = ctypes.c_void_p()
-    rc = N.lib().concert_open(ctypes.byref(handle), b"memory:", ctypes.byref(opts))
+    rc = N.lib().concert_db_open(ctypes.byref(handle), b"memory:", ctypes.byref(opts))
     if rc == 0:
-        N.lib().concert_close(handle)
+        N.lib().concert_db_close(handle)
     assert rc == concert.InvalidArgument.CODE
     return last_message()
 
@@ -72,7 +72,7 @@ def test_out_of_range_is_refused_with_the_librarys_message(info: concert.OptionI
             concert.open("memory:", **{info.keyword: user_value(info, raw)})
         message = caught.value.message
         assert f"options.{info.name}: {raw}" in message and info.keyword in message
-        assert N.lib().concert_option_check(info.name.encode(), raw) == caught.value.code
+        assert N.lib().concert_options_check(info.name.encode(), raw) == caught.value.code
         assert last_message() == message
         from_c = c_open_message(info, raw)
         assert from_c is None or from_c == message

@@ -241,4 +241,4 @@ def test_queue_state_names_agree_with_the_library() -> None:
     for state in QueueState:
         assert lib.concert_queue_state_name(state.value).decode() == state.name
         assert lib.concert_queue_state_from_name(state.name.encode()) == state.value
-    assert lib.concert_queue_state_name(5) is None
+    assert lib.concert_queue_state_name(5) == b"UNKNOWN"

@@ -544,7 +544,7 @@ struct concert_storage {
     int (*prune)(concert_storage *self, const concert_prune_request *req,
                  concert_prune_report *out);
 
-    /** may: check every invariant listed at concert_verify(), emit one line
+    /** may: check every invariant listed at concert_admin_verify(), emit one line
      * per violation, and fill the counts of report (not violations). */
     int (*verify)(concert_storage *self, const concert_queue_params *params, int64_t now,
                   concert_emit_text_fn violation, void *ctx,
@@ -588,12 +588,12 @@ CONCERT_EXTERN int concert_storage_postgres_open(concert_storage **out, const ch
  * Open a db on a storage of your own. Takes ownership of storage in every
  * case (it is freed on failure). Errors: CONCERT_EINVAL (bad table: wrong
  * version or a "must" method NULL), CONCERT_ENOMEM.
- * @param[out] out receives the handle; close it with concert_close()
+ * @param[out] out receives the handle; close it with concert_db_close()
  * @param storage the table; owned by the db from now on
  * @param opts options, or NULL for the defaults
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_open_storage(concert_db **out, concert_storage *storage,
+CONCERT_EXTERN int concert_db_open_storage(concert_db **out, concert_storage *storage,
                                         const concert_options *opts);
 
 /**

@@ -12,12 +12,12 @@ int main(void)
         fprintf(stderr, "header/library version mismatch\n");
         return 1;
     }
-    if ((rc = concert_open(&db, "memory:", NULL)) != 0) {
+    if ((rc = concert_db_open(&db, "memory:", NULL)) != 0) {
         fprintf(stderr, "open: %s\n", concert_error_last()->message);
         return 1;
     }
     rc = concert_queue_issue(&t, db, 1);
-    concert_close(db);
+    concert_db_close(db);
     if (rc != CONCERT_EUSER_NOT_FOUND) {
         fprintf(stderr, "expected USER_NOT_FOUND, got %s\n", concert_error_name(rc));
         return 1;
