@@ -125,12 +125,19 @@ int concert__st_history_list(concert_db *db, int64_t user_id, int64_t before_id,
 int concert__st_users_list(concert_db *db, concert_emit_user_fn emit, void *ctx);
 int concert__st_verify(concert_db *db, int64_t now, concert_emit_text_fn emit, void *ctx,
                        concert_verify_report *report);
+/* The first reservation of the payment that ended token (0: none).
+ * CONCERT_ENOTSUP when the backend cannot say (no token_paid method). */
+int concert__st_token_paid(concert_db *db, const char *token, int64_t *reservation_id);
 /* The backend's own counters (zeros when it has no counters method). */
 int concert__st_counters(concert_db *db, concert_storage_counters *out);
 
 /* ---- queue.c: used by every token-taking call ---- */
 /* CONCERT_ETOKEN_INVALID for NULL or text we could not have issued. */
 int concert__token_text_check(const char *token);
+/* CONCERT_ETOKEN_INVALID for a well-formed token that a step refused (unknown
+ * or no longer live), with the one wording every store shares: which
+ * payment used it, else unknown, else expired or ended. */
+int concert__token_invalid(concert_db *db, const char *token);
 /*
  * Resolve token to its user, requiring it ACTIVE. Errors:
  * CONCERT_EINVAL (NULL), CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE.

@@ -17,7 +17,7 @@
 #define CONCERT_POSTGRES_SCHEMA_SQL_H
 
 /* Schema version this library writes; a store with a higher one is refused. */
-#define PG_SCHEMA_VERSION 6
+#define PG_SCHEMA_VERSION 7
 #define PG_SCHEMA_VERSION_UPDATE_SQL                                                         \
     "UPDATE concert.meta SET value = 6 WHERE name = 'schema_version'"
 /* The first version with the shared queue settings: a store migrated from

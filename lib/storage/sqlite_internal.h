@@ -38,7 +38,7 @@
 
 /* PRAGMA user_version written by this library. Older files migrate forward;
  * newer ones are refused (CONCERT_ESCHEMA). */
-#define SQ_SCHEMA_VERSION 5
+#define SQ_SCHEMA_VERSION 6
 /* PRAGMA application_id: "CNCT", marks a file as a libconcert store. */
 #define SQ_APPLICATION_ID 0x434E4354
 /* max_active for a store opened without options (the core always passes
@@ -270,6 +270,7 @@ int sq_pay(concert_storage *self, const concert_pay_request *req, concert_paymen
 int sq_reservation_release(concert_storage *self, const concert_release_request *req,
                            concert_reservation *out);
 int sq_token_owner(concert_storage *self, const char *token, int64_t *user_id);
+int sq_token_paid(concert_storage *self, const char *token, int64_t *reservation_id);
 
 int sq_charge(concert_storage *self, const concert_charge_request *req, int64_t *balance_out);
 int sq_balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out);
