@@ -10,6 +10,7 @@
  *    constant default rewrites nothing.
  *  - concert_fn.pay: the function of version 5, its token update setting
  *    the column (same signature and result: CREATE OR REPLACE).
+ *  - concert_fn.charge: the function of version 5 with o_replayed.
  */
 #ifndef CONCERT_POSTGRES_SCHEMA7_SQL_H
 #define CONCERT_POSTGRES_SCHEMA7_SQL_H
@@ -107,6 +108,48 @@ static const char *const PG_MIGRATION_7[] = {
     "    PERFORM concert_fn.prune_due(p_now - p_retention, " PG_PRUNE_ROWS ", " PG_PRUNE_ROWS ");\n"
     "  END IF;\n"
     "  RETURN QUERY SELECT 0, v_payment, v_first, v_user, v_sum, v_balance, p_now;\n"
+    "END $$;",
+
+    /* The charge of version 5, reporting whether a key replayed a stored
+     * charge (o_replayed = 1), so that a caller can tell without a second
+     * read. A new result column: DROP and CREATE (an older library reads
+     * only the first two columns of SELECT *). */
+    "DROP FUNCTION concert_fn.charge(bigint, bigint, bigint, bigint, text, text, bigint);",
+    "CREATE FUNCTION concert_fn.charge(p_user bigint, p_amount bigint, p_max_balance bigint,"
+    "    p_now bigint, p_key text, p_fingerprint text, p_retention bigint)"
+    "    RETURNS TABLE (o_rc int, o_balance bigint, o_replayed int) LANGUAGE plpgsql AS $$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE k record; v_balance bigint;\n"
+    "BEGIN\n"
+    "  IF p_key IS NOT NULL THEN\n"
+    "    PERFORM pg_advisory_xact_lock(1668246886,\n"
+    "                                  hashtext(p_user::text || ':charge:' || p_key));\n"
+    "    SELECT fingerprint, balance INTO k FROM concert.idempotency\n"
+    "      WHERE user_id = p_user AND operation = 'charge' AND key = p_key;\n"
+    "    IF FOUND THEN\n"
+    "      IF k.fingerprint <> p_fingerprint THEN\n"
+    "        RETURN QUERY SELECT -35, 0::bigint, 0; RETURN;\n"
+    "      END IF;\n"
+    "      RETURN QUERY SELECT 0, k.balance, 1; RETURN;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  UPDATE concert.users SET balance = balance + p_amount\n"
+    "    WHERE id = p_user AND balance <= p_max_balance - p_amount\n"
+    "    RETURNING balance INTO v_balance;\n"
+    "  IF NOT FOUND THEN\n"
+    "    PERFORM 1 FROM concert.users WHERE id = p_user;\n"
+    "    IF NOT FOUND THEN RETURN QUERY SELECT -20, 0::bigint, 0; RETURN; END IF;\n"
+    "    RETURN QUERY SELECT -34, 0::bigint, 0; RETURN;\n"
+    "  END IF;\n"
+    "  INSERT INTO concert.ledger (user_id, type, amount, balance_after, at)\n"
+    "    VALUES (p_user, 1, p_amount, v_balance, p_now);\n"
+    "  IF p_key IS NOT NULL THEN\n"
+    "    INSERT INTO concert.idempotency (user_id, operation, key, fingerprint, balance,\n"
+    "                                     created_at)\n"
+    "      VALUES (p_user, 'charge', p_key, p_fingerprint, v_balance, p_now);\n"
+    "    PERFORM concert_fn.prune_due(p_now - p_retention, 0, " PG_PRUNE_KEYS ");\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT 0, v_balance, 0;\n"
     "END $$;",
     NULL};
 

@@ -72,8 +72,10 @@ static int charge_step(sq_conn *c, const concert_charge_request *req, int64_t *b
     int64_t balance = 0, after;
     int rc;
 
-    if ((rc = charge_replay(c, req, balance_out)) != 0)
+    if ((rc = charge_replay(c, req, balance_out)) != 0) {
+        *req->replayed = rc == 1;
         return rc < 0 ? rc : CONCERT_OK;
+    }
     rc = sq_one_i64(c, SQL_BALANCE, SQ_ARGS(SQ_I(req->user_id)), &balance, what);
     if (rc < 0)
         return rc;
@@ -106,7 +108,10 @@ int sq_charge(concert_storage *self, const concert_charge_request *req, int64_t 
     sq_conn *c;
     int64_t balance = 0;
     /* Durable: COMMIT returns only after the WAL is fsynced. */
-    int rc = sq_write_begin(s, 1, &c, "charge");
+    int rc;
+
+    *req->replayed = 0;
+    rc = sq_write_begin(s, 1, &c, "charge");
     if (rc != 0)
         return rc;
     rc = charge_step(c, req, &balance);

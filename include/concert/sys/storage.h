@@ -63,7 +63,8 @@ CONCERT_BEGIN_DECLS
  * backend re-runs on its own must be known not to have committed.
  * 7: a payment records the token it ended, and the optional token_paid
  * reports it, so that the core can tell a buyer which payment used the
- * token (one message on every store).
+ * token (one message on every store); charge reports through
+ * concert_charge_request.replayed whether a key replayed a stored charge.
  * Unlike the application's versioned structs, a table must carry exactly
  * this version: each version changed what a backend promises, not only the
  * table's size, so an older table cannot be adapted by copying. */
@@ -244,6 +245,9 @@ typedef struct concert_charge_request {
     const char *fingerprint;
     int64_t retention_ms;        /* for the idempotency records a charge
                                     may prune (see "Retention") */
+    int32_t *replayed;           /* out, never NULL: the backend sets 1 when
+                                    step 1 reported a stored result (nothing
+                                    was charged), else 0 (version 7) */
 } concert_charge_request;
 
 /* Callbacks through which list steps hand rows to the core, which owns the
