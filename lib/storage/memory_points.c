@@ -39,7 +39,8 @@ int memory__charge(concert_storage *self, const concert_charge_request *req,
     uint32_t user;
     int rc;
 
-    *req->replayed = 0;
+    if (req->replayed)
+        *req->replayed = 0;
     memory__store_lock(s);
     rec = memory__idem_replay(s, req->user_id, IDEM_CHARGE, req->idempotency_key,
                               req->fingerprint, &rc);
@@ -47,7 +48,8 @@ int memory__charge(concert_storage *self, const concert_charge_request *req,
         goto done;
     if (rec) {
         *balance_out = s->ledger[rec->result - 1].balance_after;
-        *req->replayed = 1;
+        if (req->replayed)
+            *req->replayed = 1;
         goto done;
     }
     if ((rc = memory__user_lookup(s, req->user_id, &user)) != 0)

@@ -245,9 +245,9 @@ typedef struct concert_charge_request {
     const char *fingerprint;
     int64_t retention_ms;        /* for the idempotency records a charge
                                     may prune (see "Retention") */
-    int32_t *replayed;           /* out, never NULL: the backend sets 1 when
-                                    step 1 reported a stored result (nothing
-                                    was charged), else 0 (version 7) */
+    int32_t *replayed;           /* out (NULL: not wanted): the backend sets
+                                    1 when step 1 reported a stored result
+                                    (nothing was charged), else 0 (v7) */
 } concert_charge_request;
 
 /* Callbacks through which list steps hand rows to the core, which owns the
