@@ -84,6 +84,28 @@ void concert__vec_free(concert__vec *v);
  * *items_field is set to point at the copied items. Frees nothing of v.
  */
 void *concert__list_from_vec(size_t header_size, const concert__vec *v, void **items_out);
+/*
+ * The end of every list call: when *rc is 0, *list becomes a new list (its
+ * struct type's size, count and items set from v), or NULL with *rc =
+ * CONCERT_ENOMEM ("out of memory listing <what>"); v is freed either way.
+ * The caller then fills the list's other fields. A macro so that items
+ * keeps each list's element type.
+ */
+#define CONCERT__LIST_TAKE(rc, v, list, what)                                                \
+    do {                                                                                     \
+        void *items_ = NULL;                                                                 \
+        (list) = NULL;                                                                       \
+        if ((rc) == 0) {                                                                     \
+            (list) = concert__list_from_vec(sizeof(*(list)), (v), &items_);                  \
+            if (!(list)) {                                                                   \
+                (rc) = concert__error_set(CONCERT_ENOMEM, "out of memory listing %s", (what)); \
+            } else {                                                                         \
+                (list)->count = (v)->count;                                                  \
+                (list)->items = items_;                                                      \
+            }                                                                                \
+        }                                                                                    \
+        concert__vec_free(v);                                                                \
+    } while (0)
 
 /* ---- storage_calls.c: the only place the core calls a backend ---- */
 int concert__storage_check(const concert_storage *s);

@@ -119,29 +119,23 @@ static int history_read(concert_ledger_list **out, concert_db *db, int64_t user_
 {
     concert__vec v;
     concert_ledger_list *list;
-    void *items;
+    int more;
     int rc;
 
     concert__vec_init(&v, sizeof(concert_ledger_entry));
     /* One more than asked tells whether a next page exists without a
      * second query. */
     rc = concert__st_history_list(db, user_id, before_id, limit ? limit + 1 : 0, push_entry, &v);
+    /* One more than asked came back: there is a next page. */
+    more = rc == 0 && limit && v.count > limit;
+    if (more)
+        v.count = limit;
+    CONCERT__LIST_TAKE(rc, &v, list, "history");
     if (rc == 0) {
-        int more = limit && v.count > limit;
-        if (more)
-            v.count = limit;
-        list = concert__list_from_vec(sizeof(*list), &v, &items);
-        if (!list) {
-            rc = concert__error_set(CONCERT_ENOMEM, "out of memory listing history");
-        } else {
-            list->user_id = user_id;
-            list->count = v.count;
-            list->items = items;
-            list->next_before_id = more ? list->items[v.count - 1].id : 0;
-            *out = list;
-        }
+        list->user_id = user_id;
+        list->next_before_id = more ? list->items[list->count - 1].id : 0;
+        *out = list;
     }
-    concert__vec_free(&v);
     return rc;
 }
 

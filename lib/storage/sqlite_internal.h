@@ -124,6 +124,13 @@ int sq_query(sq_conn *c, const char *sql, const sq_arg *args, size_t n, sqlite3_
 int sq_step(sq_conn *c, sqlite3_stmt *st, const char *what);
 /* Reset a statement left on a row. */
 void sq_done(sqlite3_stmt *st);
+/* One row of sq_query_rows: 0 to go on, non-zero to stop (returned). */
+typedef int (*sq_row_fn)(void *ctx, sqlite3_stmt *st);
+/* Run a query and hand each row to row: 0 after the last row, row's
+ * non-zero return, or the query's error. The statement is reset either
+ * way: every read loop of the backend goes through here. */
+int sq_query_rows(sq_conn *c, const char *sql, const sq_arg *args, size_t n, sq_row_fn row,
+                  void *ctx, const char *what);
 /* Run a statement that returns no rows to completion. */
 int sq_exec(sq_conn *c, const char *sql, const sq_arg *args, size_t n, const char *what);
 /* Run a parameterless statement to completion. */
