@@ -15,7 +15,6 @@ int concert_admin_user_list_get(concert_user_list **out, concert_db *db)
 {
     concert__vec v;
     concert_user_list *list;
-    void *items;
     int rc;
 
     if (out)
@@ -24,17 +23,9 @@ int concert_admin_user_list_get(concert_user_list **out, concert_db *db)
         return concert__error_set(CONCERT_EINVAL, "concert_admin_user_list_get: NULL argument");
     concert__vec_init(&v, sizeof(concert_user));
     rc = concert__st_users_list(db, push_user, &v);
-    if (rc == 0) {
-        list = concert__list_from_vec(sizeof(*list), &v, &items);
-        if (!list) {
-            rc = concert__error_set(CONCERT_ENOMEM, "out of memory listing users");
-        } else {
-            list->count = v.count;
-            list->items = items;
-            *out = list;
-        }
-    }
-    concert__vec_free(&v);
+    CONCERT__LIST_TAKE(rc, &v, list, "users");
+    if (rc == 0)
+        *out = list;
     return rc;
 }
 

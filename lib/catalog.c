@@ -47,22 +47,13 @@ static int concerts_collect(concert_concert_list **out, concert_db *db, int32_t 
 {
     concert__vec v;
     concert_concert_list *list;
-    void *items;
     int rc;
 
     concert__vec_init(&v, sizeof(concert_concert));
     rc = concert__st_concerts_list(db, status, push_concert, &v);
-    if (rc == 0) {
-        list = concert__list_from_vec(sizeof(*list), &v, &items);
-        if (!list) {
-            rc = concert__error_set(CONCERT_ENOMEM, "out of memory listing concerts");
-        } else {
-            list->count = v.count;
-            list->items = items;
-            *out = list;
-        }
-    }
-    concert__vec_free(&v);
+    CONCERT__LIST_TAKE(rc, &v, list, "concerts");
+    if (rc == 0)
+        *out = list;
     return rc;
 }
 
@@ -137,7 +128,6 @@ int concert_schedule_list_get(concert_schedule_list **out, concert_db *db, const
     concert_concert concert;
     concert__vec v;
     concert_schedule_list *list;
-    void *items;
     int64_t user_id, total = 0, now;
     int rc;
 
@@ -158,18 +148,11 @@ int concert_schedule_list_get(concert_schedule_list **out, concert_db *db, const
         rc = concert__error_set(CONCERT_EBOOKING_CLOSED,
                                 "booking closed: every schedule of concert %lld has passed",
                                 (long long)concert_id);
+    CONCERT__LIST_TAKE(rc, &v, list, "schedules");
     if (rc == 0) {
-        list = concert__list_from_vec(sizeof(*list), &v, &items);
-        if (!list) {
-            rc = concert__error_set(CONCERT_ENOMEM, "out of memory listing schedules");
-        } else {
-            list->concert_id = concert_id;
-            list->count = v.count;
-            list->items = items;
-            *out = list;
-        }
+        list->concert_id = concert_id;
+        *out = list;
     }
-    concert__vec_free(&v);
     return rc;
 }
 
@@ -205,7 +188,6 @@ int concert_seats_available(concert_seat_list **out, concert_db *db, const char 
     concert_storage_schedule schedule;
     concert__vec v;
     concert_seat_list *list;
-    void *items;
     int64_t user_id, now;
     int rc;
 
@@ -221,18 +203,11 @@ int concert_seats_available(concert_seat_list **out, concert_db *db, const char 
 
     concert__vec_init(&v, sizeof(concert_seat));
     rc = concert__st_seats_available(db, schedule_id, now, push_seat, &v);
+    CONCERT__LIST_TAKE(rc, &v, list, "seats");
     if (rc == 0) {
-        list = concert__list_from_vec(sizeof(*list), &v, &items);
-        if (!list) {
-            rc = concert__error_set(CONCERT_ENOMEM, "out of memory listing seats");
-        } else {
-            list->schedule_id = schedule_id;
-            list->count = v.count;
-            list->items = items;
-            *out = list;
-        }
+        list->schedule_id = schedule_id;
+        *out = list;
     }
-    concert__vec_free(&v);
     return rc;
 }
 
@@ -292,7 +267,6 @@ int concert_seat_map_get(concert_seat_map **out, concert_db *db, const char *tok
     concert_storage_schedule schedule;
     concert__vec v;
     concert_seat_map *map;
-    void *items;
     int64_t user_id, now;
     int rc;
 
@@ -310,18 +284,11 @@ int concert_seat_map_get(concert_seat_map **out, concert_db *db, const char *tok
 
     concert__vec_init(&v, sizeof(concert_seat_state));
     rc = concert__st_seat_map(db, schedule_id, now, push_seat_state, &v);
+    CONCERT__LIST_TAKE(rc, &v, map, "the seat map");
     if (rc == 0) {
-        map = concert__list_from_vec(sizeof(*map), &v, &items);
-        if (!map) {
-            rc = concert__error_set(CONCERT_ENOMEM, "out of memory drawing the seat map");
-        } else {
-            map->schedule_id = schedule_id;
-            map->count = v.count;
-            map->items = items;
-            *out = map;
-        }
+        map->schedule_id = schedule_id;
+        *out = map;
     }
-    concert__vec_free(&v);
     return rc;
 }
 

@@ -84,6 +84,28 @@ void concert__vec_free(concert__vec *v);
  * *items_field is set to point at the copied items. Frees nothing of v.
  */
 void *concert__list_from_vec(size_t header_size, const concert__vec *v, void **items_out);
+/*
+ * The end of every list call: when *rc is 0, *list becomes a new list (its
+ * struct type's size, count and items set from v), or NULL with *rc =
+ * CONCERT_ENOMEM ("out of memory listing <what>"); v is freed either way.
+ * The caller then fills the list's other fields. A macro so that items
+ * keeps each list's element type.
+ */
+#define CONCERT__LIST_TAKE(rc, v, list, what)                                                \
+    do {                                                                                     \
+        void *items_ = NULL;                                                                 \
+        (list) = NULL;                                                                       \
+        if ((rc) == 0) {                                                                     \
+            (list) = concert__list_from_vec(sizeof(*(list)), (v), &items_);                  \
+            if (!(list)) {                                                                   \
+                (rc) = concert__error_set(CONCERT_ENOMEM, "out of memory listing %s", (what)); \
+            } else {                                                                         \
+                (list)->count = (v)->count;                                                  \
+                (list)->items = items_;                                                      \
+            }                                                                                \
+        }                                                                                    \
+        concert__vec_free(v);                                                                \
+    } while (0)
 
 /* ---- storage_calls.c: the only place the core calls a backend ---- */
 int concert__storage_check(const concert_storage *s);
@@ -125,12 +147,19 @@ int concert__st_history_list(concert_db *db, int64_t user_id, int64_t before_id,
 int concert__st_users_list(concert_db *db, concert_emit_user_fn emit, void *ctx);
 int concert__st_verify(concert_db *db, int64_t now, concert_emit_text_fn emit, void *ctx,
                        concert_verify_report *report);
+/* The first reservation of the payment that ended token (0: none).
+ * CONCERT_ENOTSUP when the backend cannot say (no token_paid method). */
+int concert__st_token_paid(concert_db *db, const char *token, int64_t *reservation_id);
 /* The backend's own counters (zeros when it has no counters method). */
 int concert__st_counters(concert_db *db, concert_storage_counters *out);
 
 /* ---- queue.c: used by every token-taking call ---- */
 /* CONCERT_ETOKEN_INVALID for NULL or text we could not have issued. */
 int concert__token_text_check(const char *token);
+/* CONCERT_ETOKEN_INVALID for a well-formed token that a step refused (unknown
+ * or no longer live), with the one wording every store shares: which
+ * payment used it, else unknown, else expired or ended. */
+int concert__token_invalid(concert_db *db, const char *token);
 /*
  * Resolve token to its user, requiring it ACTIVE. Errors:
  * CONCERT_EINVAL (NULL), CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE.

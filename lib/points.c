@@ -24,20 +24,16 @@ static int user_id_check(int64_t user_id)
     return CONCERT_OK;
 }
 
-int concert_charge_points(int64_t *balance_out, concert_db *db, int64_t user_id, int64_t amount,
-                          const char *idempotency_key)
+/* A checked charge: the balance after and whether a key replayed it. */
+static int charge(concert_db *db, int64_t user_id, int64_t amount, const char *key,
+                  int64_t *balance, int32_t *replayed)
 {
     concert_charge_request req;
     char fingerprint[64];
-    const char *key;
-    int64_t balance = 0;
     int rc;
 
-    if (!db)
-        return concert__error_set(CONCERT_EINVAL, "concert_charge_points: NULL db");
-    if ((rc = concert_idempotency_key_check(idempotency_key)) != 0)
+    if ((rc = concert_idempotency_key_check(key)) != 0)
         return rc;
-    key = idempotency_key;
     if ((rc = user_id_check(user_id)) != 0)
         return rc;
     if (amount < 1 || amount > CONCERT_MAX_CHARGE)
@@ -54,11 +50,52 @@ int concert_charge_points(int64_t *balance_out, concert_db *db, int64_t user_id,
     req.idempotency_key = key;
     req.fingerprint = key ? fingerprint : NULL;
     req.retention_ms = db->opts.retention_ms;
-    if ((rc = concert__st_charge(db, &req, &balance)) != 0)
+    req.replayed = replayed;
+    *replayed = 0;
+    *balance = 0;
+    return concert__st_charge(db, &req, balance);
+}
+
+int concert_charge_points(int64_t *balance_out, concert_db *db, int64_t user_id, int64_t amount,
+                          const char *idempotency_key)
+{
+    int64_t balance;
+    int32_t replayed;
+    int rc;
+
+    if (!db)
+        return concert__error_set(CONCERT_EINVAL, "concert_charge_points: NULL db");
+    if ((rc = charge(db, user_id, amount, idempotency_key, &balance, &replayed)) != 0)
         return rc;
     if (balance_out)
         *balance_out = balance;
     return CONCERT_OK;
+}
+
+int concert_charge_points_ex(concert_charge_result *out, concert_db *db, int64_t user_id,
+                             int64_t amount, const char *idempotency_key)
+{
+    concert_charge_result r;
+    int rc;
+
+    if (!out || !db)
+        return concert__error_set(CONCERT_EINVAL, "concert_charge_points_ex: NULL argument");
+    if (out->version < 1 || out->version > CONCERT_CHARGE_RESULT_VERSION)
+        return concert__error_set(CONCERT_EINVAL,
+                                  "concert_charge_points_ex: result version %u (this library "
+                                  "knows 1 to %d)",
+                                  out->version, CONCERT_CHARGE_RESULT_VERSION);
+    memset(&r, 0, sizeof(r));
+    r.version = out->version;
+    rc = charge(db, user_id, amount, idempotency_key, &r.balance, &r.replayed);
+    if (rc != 0) {
+        r.balance = 0;
+        r.replayed = 0;
+    }
+    /* Version 1 is the whole struct; a later version copies only the
+     * caller's fields. */
+    *out = r;
+    return rc;
 }
 
 int concert_points_balance_get(int64_t *balance_out, concert_db *db, int64_t user_id)
@@ -82,29 +119,23 @@ static int history_read(concert_ledger_list **out, concert_db *db, int64_t user_
 {
     concert__vec v;
     concert_ledger_list *list;
-    void *items;
+    int more;
     int rc;
 
     concert__vec_init(&v, sizeof(concert_ledger_entry));
     /* One more than asked tells whether a next page exists without a
      * second query. */
     rc = concert__st_history_list(db, user_id, before_id, limit ? limit + 1 : 0, push_entry, &v);
+    /* One more than asked came back: there is a next page. */
+    more = rc == 0 && limit && v.count > limit;
+    if (more)
+        v.count = limit;
+    CONCERT__LIST_TAKE(rc, &v, list, "history");
     if (rc == 0) {
-        int more = limit && v.count > limit;
-        if (more)
-            v.count = limit;
-        list = concert__list_from_vec(sizeof(*list), &v, &items);
-        if (!list) {
-            rc = concert__error_set(CONCERT_ENOMEM, "out of memory listing history");
-        } else {
-            list->user_id = user_id;
-            list->count = v.count;
-            list->items = items;
-            list->next_before_id = more ? list->items[v.count - 1].id : 0;
-            *out = list;
-        }
+        list->user_id = user_id;
+        list->next_before_id = more ? list->items[list->count - 1].id : 0;
+        *out = list;
     }
-    concert__vec_free(&v);
     return rc;
 }
 

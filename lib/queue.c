@@ -27,6 +27,22 @@ int concert__token_text_check(const char *token)
     return CONCERT_OK;
 }
 
+int concert__token_invalid(concert_db *db, const char *token)
+{
+    int64_t reservation_id = 0;
+    int rc = concert__st_token_paid(db, token, &reservation_id);
+
+    /* Which payment used it is what a buyer paying twice needs to know;
+     * the same call on every store says so, with the same words. */
+    if (rc == 0 && reservation_id > 0)
+        return concert__error_set(CONCERT_ETOKEN_INVALID,
+                                  "token was used by the payment of reservation %lld",
+                                  (long long)reservation_id);
+    if (rc == CONCERT_ETOKEN_INVALID)
+        return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
+    return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+}
+
 static void report(concert_token_info *out, const concert_storage_token *t)
 {
     *out = t->info;
@@ -81,8 +97,10 @@ int concert_queue_status_get(concert_token_info *out, concert_db *db, const char
         return CONCERT_OK;
     memset(&t, 0, sizeof(t));
     if ((rc = concert__st_queue_status(db, token, now, &t)) != 0) {
-        if (rc == CONCERT_ETOKEN_INVALID)
+        if (rc == CONCERT_ETOKEN_INVALID) {
             concert__queue_cache_forget(db, token);
+            return concert__error_set(rc, "token invalid: unknown token");
+        }
         return rc;
     }
     concert__queue_cache_learn(db, &t);
@@ -90,7 +108,7 @@ int concert_queue_status_get(concert_token_info *out, concert_db *db, const char
         /* Ended for good (storage.h), also for this db's reads when a later
          * call brings an earlier now. */
         concert__owner_cache_ended(db, token);
-        return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+        return concert__token_invalid(db, token);
     }
     report(out, &t);
     return CONCERT_OK;
@@ -129,7 +147,11 @@ static int token_lookup(concert_db *db, const char *token, int64_t now, concert_
     if ((rc = concert__token_text_check(token)) != 0)
         return rc;
     memset(t, 0, sizeof(*t));
-    return concert__st_queue_status(db, token, now, t);
+    rc = concert__st_queue_status(db, token, now, t);
+    /* queue_status refuses only a token the store has never seen */
+    if (rc == CONCERT_ETOKEN_INVALID)
+        return concert__error_set(rc, "token invalid: unknown token");
+    return rc;
 }
 
 int concert__token_require_active(concert_db *db, const char *token, int64_t now,
@@ -141,7 +163,7 @@ int concert__token_require_active(concert_db *db, const char *token, int64_t now
         return rc;
     if (t.info.state == CONCERT_TOKEN_ENDED) {
         concert__owner_cache_ended(db, token);
-        return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+        return concert__token_invalid(db, token);
     }
     if (t.info.state != CONCERT_TOKEN_ACTIVE)
         return concert__error_set(CONCERT_ETOKEN_NOT_ACTIVE,
@@ -164,7 +186,7 @@ int concert__token_require_active_read(concert_db *db, const char *token, int64_
         return rc;
     if (t.info.state == CONCERT_TOKEN_ENDED) {
         concert__owner_cache_ended(db, token);
-        return concert__error_set(CONCERT_ETOKEN_INVALID, "token invalid: expired or ended");
+        return concert__token_invalid(db, token);
     }
     if (t.info.state != CONCERT_TOKEN_ACTIVE)
         return concert__error_set(CONCERT_ETOKEN_NOT_ACTIVE,

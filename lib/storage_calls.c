@@ -96,9 +96,32 @@ int concert__st_queue_status(concert_db *db, const char *token, int64_t now,
     CALL(queue_status, &db->queue, token, now, out);
 }
 
+/* A step's CONCERT_ETOKEN_INVALID, worded by the core (queue.c) so that
+ * every store says the same. */
+static int token_refusal(concert_db *db, const char *token, int rc)
+{
+    return rc == CONCERT_ETOKEN_INVALID ? concert__token_invalid(db, token) : rc;
+}
+
+#define CALL_TOKEN(token, method, ...)                                                       \
+    do {                                                                                     \
+        int rc_;                                                                             \
+        concert__error_clear();                                                              \
+        rc_ = db->storage->method(db->storage, __VA_ARGS__);                                 \
+        return token_refusal(db, token, counted(db, normalize(db, rc_, #method)));           \
+    } while (0)
+
 int concert__st_queue_leave(concert_db *db, const char *token, int64_t now)
 {
-    CALL(queue_leave, &db->queue, token, now);
+    CALL_TOKEN(token, queue_leave, &db->queue, token, now);
+}
+
+int concert__st_token_paid(concert_db *db, const char *token, int64_t *reservation_id)
+{
+    *reservation_id = 0;
+    if (!db->storage->token_paid)
+        return CONCERT_ENOTSUP;
+    CALL(token_paid, token, reservation_id);
 }
 
 int concert__st_queue_stats(concert_db *db, int64_t now, concert_queue_stats *out)
@@ -170,7 +193,7 @@ int concert__st_catalog_load(concert_db *db, const concert_catalog *c, int64_t n
 int concert__st_seat_hold(concert_db *db, const concert_hold_request *req,
                           concert_reservation *out)
 {
-    CALL(seat_hold, req, out);
+    CALL_TOKEN(req->token, seat_hold, req, out);
 }
 
 int concert__st_reservation_get(concert_db *db, int64_t id, concert_reservation *out)
@@ -180,13 +203,13 @@ int concert__st_reservation_get(concert_db *db, int64_t id, concert_reservation 
 
 int concert__st_pay(concert_db *db, const concert_pay_request *req, concert_payment *out)
 {
-    CALL(pay, req, out);
+    CALL_TOKEN(req->token, pay, req, out);
 }
 
 int concert__st_reservation_release(concert_db *db, const concert_release_request *req,
                                     concert_reservation *out)
 {
-    CALL(reservation_release, req, out);
+    CALL_TOKEN(req->token, reservation_release, req, out);
 }
 
 int concert__st_token_owner(concert_db *db, const char *token, int64_t *user_id)

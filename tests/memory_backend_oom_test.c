@@ -463,7 +463,9 @@ static int step_pay_with_key(void)
 
 static int step_charge_with_key(void)
 {
-    concert_charge_request req = {2, 70, CONCERT_MAX_BALANCE, T0, "charge-1", "amount=70", 1440 * MINUTE};
+    int32_t replayed;
+    concert_charge_request req = {2,         70,       CONCERT_MAX_BALANCE, T0,
+                                  "charge-1", "amount=70", 1440 * MINUTE, &replayed};
     int64_t balance;
     return st->charge(st, &req, &balance);
 }

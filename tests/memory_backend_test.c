@@ -473,16 +473,19 @@ static int collect_entry(void *ctx, const concert_ledger_entry *item)
 
 Test(memory, charge_limits_replays_and_history_newest_first)
 {
-    concert_charge_request req = {2, 500, 1000, T0, "c1", "amount=500", DAY};
+    int32_t replayed = -1;
+    concert_charge_request req = {2, 500, 1000, T0, "c1", "amount=500", DAY, &replayed};
     ledger_seen seen = {0};
     int64_t balance = 0;
 
     load_gappy_schedule();
     expect_ok(st->charge(st, &req, &balance));
     cr_assert_eq(balance, 500);
+    cr_assert_eq(replayed, 0, "a new charge");
     req.now = T0 + SECOND;
     expect_ok(st->charge(st, &req, &balance));
     cr_assert_eq(balance, 500, "a replay reports the first result");
+    cr_assert_eq(replayed, 1, "and says it replayed");
     req.fingerprint = "amount=501";
     expect_rc(st->charge(st, &req, &balance), CONCERT_EIDEMPOTENCY_KEY_REUSED);
     req.idempotency_key = NULL;
@@ -1265,7 +1268,8 @@ Test(memory, token_owner_reads_any_state_and_touches_nothing)
 
 Test(memory, history_pages_newest_first_by_id)
 {
-    concert_charge_request req = {1, 1, CONCERT_MAX_BALANCE, T0, NULL, NULL, DAY};
+    int32_t replayed;
+    concert_charge_request req = {1, 1, CONCERT_MAX_BALANCE, T0, NULL, NULL, DAY, &replayed};
     ledger_seen seen = {0};
     int64_t balance, ids[12];
     size_t n = 0;
@@ -1372,8 +1376,9 @@ static void expect_store_verified(const concert_queue_params *p, int64_t now)
 static int charge_keyed(int64_t user, int64_t amount, int64_t now, const char *key,
                         int64_t retention_ms, int64_t *balance)
 {
-    concert_charge_request req = {user, amount, CONCERT_MAX_BALANCE, now, key, "amount",
-                                  retention_ms};
+    int32_t replayed;
+    concert_charge_request req = {user,         amount,       CONCERT_MAX_BALANCE, now, key,
+                                  "amount",     retention_ms, &replayed};
     return st->charge(st, &req, balance);
 }
 

@@ -436,7 +436,9 @@ Test(memory_verify, an_index_entry_of_no_kept_token)
 
 Test(memory_verify, an_idempotency_record_missing_from_its_index)
 {
-    concert_charge_request req = {2, 5, CONCERT_MAX_BALANCE, T0, "key", "amount=5", 86400000};
+    int32_t replayed;
+    concert_charge_request req = {2,          5,        CONCERT_MAX_BALANCE, T0, "key",
+                                  "amount=5", 86400000, &replayed};
     int64_t balance;
     seen s;
     cr_assert_eq(st->charge(st, &req, &balance), 0);

@@ -202,12 +202,12 @@ Test(postgres, schema_is_created_on_first_open_and_versioned)
     concert_db *db = open_store(NULL);
     cr_assert_str_eq(concert_db_backend_name(db), "postgresql");
     concert_db_close(db);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 6);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 7);
     cr_assert_eq(admin_int("SELECT count(*) FROM pg_tables WHERE schemaname = 'concert'"), 12);
     /* Opening again changes nothing. */
     db = open_store(NULL);
     concert_db_close(db);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 6);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 7);
 }
 
 Test(postgres, a_newer_schema_is_refused)
@@ -270,7 +270,7 @@ Test(postgres, a_version_2_store_migrates_in_place_and_keeps_its_line)
     o.admit_per_minute = 30;
     o.queue_refresh_ms = 0;
     db = open_store(&o);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 6);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 7);
     /* The options seed the settings of a store that had none. */
     cr_assert_eq(admin_int("SELECT max_active FROM concert.queue_state"), 1);
     cr_assert_eq(admin_int("SELECT admit_per_minute FROM concert.queue_state"), 30);
@@ -331,7 +331,7 @@ Test(postgres, concurrent_first_opens_create_the_schema_once)
         cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "process %d failed to open", i);
     }
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 6);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 7);
 }
 
 Test(postgres, uri_and_conninfo_forms_open_the_same_store)
@@ -488,7 +488,7 @@ Test(postgres, a_version_3_store_migrates_to_4_with_its_payments_and_holds)
 
     o.max_holds_per_user = 2;
     db = open_store(&o);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 6);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 7);
     cr_assert_eq(admin_int("SELECT count(*) FROM concert.reservations r JOIN concert.payments p "
                            "ON p.id = r.payment_id AND p.reservation_id = r.id "
                            "WHERE r.status = 2"),
@@ -1776,7 +1776,7 @@ Test(postgres, a_version_4_store_migrates_to_5_with_its_tokens_and_holds)
     o.wait_ttl_ms = DAY;
     o.active_ttl_ms = DAY;
     db = open_store(&o);
-    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 6);
+    cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 7);
     cr_assert_gt(admin_int("SELECT value FROM concert.meta WHERE name = 'epoch'"), 0);
     cr_assert_eq(admin_int("SELECT count(*) FROM concert.list_changes WHERE schedule_id = 10"),
                  16);

@@ -157,7 +157,7 @@ Test(sqlite, first_open_creates_a_versioned_wal_schema)
 
     concert_db_close(db);
     raw = raw_open();
-    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 5);
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 6);
     cr_assert_eq(raw_int(raw, "PRAGMA application_id"), 0x434E4354);
     cr_assert_eq(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -344,7 +344,7 @@ Test(sqlite, an_older_schema_migrates_forward_and_keeps_its_data)
     concert_db_close(db);
 
     raw = raw_open();
-    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 5);
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 6);
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM sqlite_master WHERE name IN "
                               "('ledger_by_user', 'tokens_active_by_expiry', "
                               "'reservations_by_user')"),
@@ -420,7 +420,7 @@ Test(sqlite, a_version_2_store_keeps_its_line_and_takes_the_options_limits_once)
     cr_assert_eq(st.admit_per_minute, 30);
     concert_db_close(db);
     raw = raw_open();
-    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 5);
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 6);
     cr_assert_eq(raw_int(raw, "SELECT max_active * 1000 + admit_per_minute FROM queue_state"),
                  1030);
     sqlite3_close(raw);
@@ -1256,7 +1256,7 @@ Test(sqlite, a_version_3_store_migrates_and_its_sales_holds_and_keys_carry_on)
     write_v3_store(NULL);
     db = open_store();
     raw = raw_open();
-    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 5);
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 6);
     cr_assert_eq(raw_int(raw, "SELECT payment_id FROM reservations WHERE id = 1"), 1,
                  "the old sale names its payment");
     cr_assert_eq(raw_int(raw, "SELECT payment_id IS NULL FROM reservations WHERE id = 2"), 1);
@@ -1882,7 +1882,7 @@ Test(sqlite, a_version_4_store_migrates_to_versions_and_retention)
     db = open_with_retention(SECOND);
 
     raw = raw_open();
-    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 5);
+    cr_assert_eq(raw_int(raw, "PRAGMA user_version"), 6);
     cr_assert_eq(raw_int(raw, "SELECT count(*) FROM store_identity"), 1);
     cr_assert_eq(raw_int(raw, "SELECT sum(changes) FROM schedules"), 0);
     cr_assert_eq(raw_int(raw, "SELECT ended_at FROM tokens WHERE token = '" TOKEN_A "'"),

@@ -24,36 +24,6 @@ static void reply_balance(api_call *call, int64_t user_id, int64_t balance)
     reply_json(call->resp, 200, &w);
 }
 
-/* How many of the user's newest ledger entries to look through for a
- * keyed charge's own entry (other operations of the user may follow it). */
-#define CHARGE_LOOKBACK 16
-
-/*
- * Was a keyed charge new, or a replay of the first result? The library
- * answers both alike; a new charge wrote a CHARGE entry of this amount and
- * balance after this request began, which a replay did not (one read of
- * the user's newest entries, for keyed charges only). An entry counted
- * already (a replay in the same millisecond, or a race) is not counted
- * again.
- */
-static int charge_is_new(api_call *call, int64_t amount, int64_t balance, int64_t before)
-{
-    if (call->ctx->metrics == NULL)
-        return 0;
-    concert_ledger_list *list = NULL;
-    if (concert_ledger_list_get_page(&list, call->ctx->db, call->ids[0], 0, CHARGE_LOOKBACK) < 0)
-        return 0; /* unknown: not counted */
-    int64_t entry = 0;
-    for (size_t i = 0; i < list->count && entry == 0; i++) {
-        const concert_ledger_entry *e = &list->items[i];
-        if (e->type == CONCERT_LEDGER_CHARGE && e->amount == amount &&
-            e->balance_after == balance && e->at >= before)
-            entry = e->id;
-    }
-    concert_ledger_list_free(list);
-    return entry != 0 && metrics_first_sight(call->ctx->metrics, METRICS_ID_CHARGE, entry);
-}
-
 void handle_points_charge(api_call *call)
 {
     struct json_object *body = NULL;
@@ -65,17 +35,18 @@ void handle_points_charge(api_call *call)
     if (bad)
         return;
 
-    const int64_t before = concert_db_now(call->ctx->db);
-    int64_t balance = 0;
-    const int rc = concert_charge_points(&balance, call->ctx->db, call->ids[0], amount,
-                                         call_idempotency_key(call));
+    /* The library says whether a keyed call replayed an earlier charge:
+     * only a new one counts towards the charged total. */
+    concert_charge_result result = {.version = CONCERT_CHARGE_RESULT_VERSION};
+    const int rc = concert_charge_points_ex(&result, call->ctx->db, call->ids[0], amount,
+                                            call_idempotency_key(call));
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;
     }
-    if (call_idempotency_key(call) == NULL || charge_is_new(call, amount, balance, before))
+    if (!result.replayed)
         metrics_add(call->ctx->metrics, METRIC_POINTS_CHARGED, (uint64_t)amount);
-    reply_balance(call, call->ids[0], balance);
+    reply_balance(call, call->ids[0], result.balance);
 }
 
 void handle_points_balance(api_call *call)

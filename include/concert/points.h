@@ -117,6 +117,30 @@ CONCERT_EXTERN int concert_ledger_list_get_page(concert_ledger_list **out, conce
  * @return static name; "UNKNOWN" otherwise. */
 CONCERT_EXTERN const char *concert_ledger_type_name(int type);
 
+/*
+ * What concert_charge_points_ex() reports. The caller sets version to
+ * CONCERT_CHARGE_RESULT_VERSION (fields are only appended; the library
+ * fills what the caller's version has).
+ */
+#define CONCERT_CHARGE_RESULT_VERSION 1
+typedef struct concert_charge_result {
+    unsigned int version;
+    int32_t replayed; /* 1: the idempotency key matched an earlier charge,
+                         whose result this is; nothing was charged now */
+    int64_t balance;  /* the balance after the charge */
+} concert_charge_result;
+
+/*
+ * concert_charge_points(), also saying whether a keyed call replayed an
+ * earlier charge (without a second read). out is required, its version
+ * set; on failure *out is zeroed except version. Errors: those of
+ * concert_charge_points(), CONCERT_EINVAL for a NULL out or an unknown
+ * version.
+ */
+CONCERT_EXTERN int concert_charge_points_ex(concert_charge_result *out, concert_db *db,
+                                            int64_t user_id, int64_t amount,
+                                            const char *idempotency_key);
+
 CONCERT_END_DECLS
 
 #endif

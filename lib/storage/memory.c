@@ -169,6 +169,7 @@ int concert_storage_memory_open(concert_storage **out, const char *location,
     s->base.pay = memory__pay;
     s->base.reservation_release = memory__reservation_release;
     s->base.token_owner = memory__token_owner;
+    s->base.token_paid = memory__token_paid;
     s->base.charge = memory__charge;
     s->base.balance_get = memory__balance_get;
     s->base.history_list = memory__history_list;

@@ -395,6 +395,7 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
     pm->amount = sum;
     pm->balance = s->users[user].balance;
     pm->paid_at = req->now;
+    pm->token = ti + 1;
     for (size_t i = 0; i < req->count; i++) {
         mem_reservation *r = &s->reservations[req->reservation_ids[i] - 1];
         mem_schedule *sc = &s->schedules[r->schedule];
@@ -464,6 +465,32 @@ int memory__reservation_release(concert_storage *self, const concert_release_req
     }
     reservation_fill(s, (uint32_t)(req->reservation_id - 1), 0, out);
 done:
+    memory__store_unlock(s);
+    return rc;
+}
+
+int memory__token_paid(concert_storage *self, const char *token, int64_t *reservation_id)
+{
+    memory_store *s = memory__store_of(self);
+    uint64_t ti;
+    int rc = CONCERT_OK;
+
+    *reservation_id = 0;
+    memory__store_lock(s);
+    ti = memory__token_find(s, token);
+    if (ti == MEM_NO_TOKEN) {
+        rc = concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
+    } else if (memory__token(s, ti)->state == CONCERT_TOKEN_ENDED) {
+        /* Newest first: the core asks right after a refusal, usually of a
+         * second payment just after the first. A scan keeps the token's
+         * record small (issue 6's budget); only a refusal pays for it. */
+        for (size_t i = s->payments_count; i > 0; i--) {
+            if (s->payments[i - 1].token == ti + 1) {
+                *reservation_id = s->payments[i - 1].reservation_id;
+                break;
+            }
+        }
+    }
     memory__store_unlock(s);
     return rc;
 }

@@ -179,6 +179,8 @@ typedef struct mem_payment {
     int64_t amount;
     int64_t balance;
     int64_t paid_at;
+    uint64_t token;         /* ticket index + 1 of the token it ended (for
+                               token_paid) */
 } mem_payment;
 
 /* 48 bytes, plus about 16 in the index: the issue's budget is 128 per
@@ -598,6 +600,7 @@ int memory__pay(concert_storage *self, const concert_pay_request *req, concert_p
 int memory__reservation_release(concert_storage *self, const concert_release_request *req,
                                 concert_reservation *out);
 int memory__token_owner(concert_storage *self, const char *token, int64_t *user_id);
+int memory__token_paid(concert_storage *self, const char *token, int64_t *reservation_id);
 int memory__charge(concert_storage *self, const concert_charge_request *req,
                    int64_t *balance_out);
 int memory__balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out);

@@ -39,6 +39,8 @@ int memory__charge(concert_storage *self, const concert_charge_request *req,
     uint32_t user;
     int rc;
 
+    if (req->replayed)
+        *req->replayed = 0;
     memory__store_lock(s);
     rec = memory__idem_replay(s, req->user_id, IDEM_CHARGE, req->idempotency_key,
                               req->fingerprint, &rc);
@@ -46,6 +48,8 @@ int memory__charge(concert_storage *self, const concert_charge_request *req,
         goto done;
     if (rec) {
         *balance_out = s->ledger[rec->result - 1].balance_after;
+        if (req->replayed)
+            *req->replayed = 1;
         goto done;
     }
     if ((rc = memory__user_lookup(s, req->user_id, &user)) != 0)

@@ -261,7 +261,9 @@ static int pg_reservation_release(concert_storage *self, const concert_release_r
     return rc;
 }
 
-static int pg_token_owner(concert_storage *self, const char *token, int64_t *user_id)
+/* One bigint column of a token's row (the statement takes the token). */
+static int token_column(concert_storage *self, pg_stmt statement, const char *token,
+                        int64_t *value)
 {
     pg_params p = {0};
     PGresult *res;
@@ -270,14 +272,25 @@ static int pg_token_owner(concert_storage *self, const char *token, int64_t *use
     if (!token)
         return concert_sys_error_set(CONCERT_ETOKEN_INVALID, "no queue token given");
     param_text(&p, token);
-    if ((rc = pgb_query((pg_store *)self, PG_TOKEN_OWNER, &p, 0, &res)) != 0)
+    if ((rc = pgb_query((pg_store *)self, statement, &p, 0, &res)) != 0)
         return rc;
     if (PQntuples(res) == 0)
         rc = concert_sys_error_set(CONCERT_ETOKEN_INVALID, "token invalid: unknown token");
     else
-        *user_id = col_int(res, 0, 0);
+        *value = col_int(res, 0, 0);
     PQclear(res);
     return rc;
+}
+
+static int pg_token_owner(concert_storage *self, const char *token, int64_t *user_id)
+{
+    return token_column(self, PG_TOKEN_OWNER, token, user_id);
+}
+
+static int pg_token_paid(concert_storage *self, const char *token, int64_t *reservation_id)
+{
+    *reservation_id = 0;
+    return token_column(self, PG_TOKEN_PAID, token, reservation_id);
 }
 
 void pgb_install_booking(concert_storage *base)
@@ -287,6 +300,7 @@ void pgb_install_booking(concert_storage *base)
     base->pay = pg_pay;
     base->reservation_release = pg_reservation_release;
     base->token_owner = pg_token_owner;
+    base->token_paid = pg_token_paid;
 }
 
 #else

@@ -29,9 +29,13 @@ static int pg_charge(concert_storage *self, const concert_charge_request *req,
         return concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: malformed charge reply");
     }
     rc = (int)col_int(res, 0, 0);
+    if (req->replayed)
+        *req->replayed = 0;
     if (rc == 0) {
         if (balance_out)
             *balance_out = col_int(res, 0, 1);
+        if (req->replayed)
+            *req->replayed = col_int(res, 0, 2) == 1;
     } else if (rc == CONCERT_EUSER_NOT_FOUND) {
         rc = concert_sys_error_set(rc, "user %lld not found", (long long)req->user_id);
     } else if (rc == CONCERT_EINVALID_AMOUNT) {

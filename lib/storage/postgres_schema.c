@@ -13,11 +13,12 @@
 #include "postgres_schema_sql.h"
 #include "postgres_schema5_sql.h"
 #include "postgres_schema6_sql.h"
+#include "postgres_schema7_sql.h"
 
 /* PG_MIGRATIONS[v]: the statements that take a store from v - 1 to v. */
 static const char *const *const PG_MIGRATIONS[PG_SCHEMA_VERSION + 1] = {
     NULL,           PG_MIGRATION_1, PG_MIGRATION_2, PG_MIGRATION_3,
-    PG_MIGRATION_4, PG_MIGRATION_5, PG_MIGRATION_6};
+    PG_MIGRATION_4, PG_MIGRATION_5, PG_MIGRATION_6, PG_MIGRATION_7};
 
 typedef struct schema_ctx {
     int64_t max_active;          /* the options' values: they seed the shared */

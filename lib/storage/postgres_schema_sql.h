@@ -17,9 +17,9 @@
 #define CONCERT_POSTGRES_SCHEMA_SQL_H
 
 /* Schema version this library writes; a store with a higher one is refused. */
-#define PG_SCHEMA_VERSION 6
+#define PG_SCHEMA_VERSION 7
 #define PG_SCHEMA_VERSION_UPDATE_SQL                                                         \
-    "UPDATE concert.meta SET value = 6 WHERE name = 'schema_version'"
+    "UPDATE concert.meta SET value = 7 WHERE name = 'schema_version'"
 /* The first version with the shared queue settings: a store migrated from
  * below it is seeded from the options given at open. */
 #define PG_SCHEMA_SETTINGS_VERSION 3

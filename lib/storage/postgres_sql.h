@@ -151,6 +151,8 @@ enum {
                   "$3::bigint, $4::bigint)")                                                 \
     X(PG_TOKEN_OWNER, "SELECT user_id FROM concert.tokens "                                    \
                       "WHERE lookup = hashtextextended($1::text, 0) AND token = $1::text")   \
+    X(PG_TOKEN_PAID, "SELECT paid_reservation_id FROM concert.tokens "                         \
+                     "WHERE lookup = hashtextextended($1::text, 0) AND token = $1::text")    \
     X(PG_CHARGE, "SELECT * FROM concert_fn.charge($1::bigint, $2::bigint, $3::bigint, "        \
                  "$4::bigint, $5::text, $6::text, $7::bigint)")                              \
     X(PG_BALANCE_GET, "SELECT balance FROM concert.users WHERE id = $1::bigint")               \

@@ -66,6 +66,7 @@ static const concert_storage SQLITE_TABLE = {
     .pay = sq_pay,
     .reservation_release = sq_reservation_release,
     .token_owner = sq_token_owner,
+    .token_paid = sq_token_paid,
     .charge = sq_charge,
     .balance_get = sq_balance_get,
     .history_list = sq_history_list,

@@ -23,6 +23,8 @@
 static const char SQL_TOKEN_FENCE[] =
     "SELECT token, user_id, state, last_seen, expires_at FROM tokens WHERE token = ?1";
 static const char SQL_TOKEN_OWNER[] = "SELECT token, user_id FROM tokens WHERE token = ?1";
+static const char SQL_TOKEN_PAID[] =
+    "SELECT token, paid_reservation_id FROM tokens WHERE token = ?1";
 static const char SQL_SEAT_FOR_HOLD[] =
     "SELECT s.price, s.hold_reservation_id, s.hold_until, s.sold_reservation_id,"
     "       r.user_id, r.status, r.price, r.held_until"
@@ -364,23 +366,24 @@ int sq_reservation_release(concert_storage *self, const concert_release_request 
 
 /* ---- token_owner ---- */
 
-int sq_token_owner(concert_storage *self, const char *token, int64_t *user_id)
+/* One column of a token's row (sql selects token, value), a pure read on a
+ * pooled reader: no last_seen, no admission. */
+static int token_column(concert_storage *self, const char *sql, const char *token,
+                        int64_t *value, const char *what)
 {
-    const char *what = "token_owner";
     sq_store *s = store_of(self);
     char stored[CONCERT_TOKEN_SIZE];
     sqlite3_stmt *st;
-    int64_t owner = 0;
+    int64_t found = 0;
     sq_conn *c;
     int rc;
 
-    /* A pure read on a pooled reader: no last_seen, no admission. */
     if ((rc = sq_read_begin(s, 0, &c, what)) != 0)
         return rc;
-    if ((rc = sq_query(c, SQL_TOKEN_OWNER, SQ_ARGS(SQ_T(token)), &st, what)) == 0 &&
+    if ((rc = sq_query(c, sql, SQ_ARGS(SQ_T(token)), &st, what)) == 0 &&
         (rc = sq_step(c, st, what)) == 1) {
         sq_text_copy(stored, sizeof(stored), st, 0);
-        owner = sqlite3_column_int64(st, 1);
+        found = sqlite3_column_int64(st, 1);
         sq_done(st);
         rc = concert_sys_token_equal(stored, token) ? CONCERT_OK : token_unknown();
     } else if (rc == 0) {
@@ -388,8 +391,19 @@ int sq_token_owner(concert_storage *self, const char *token, int64_t *user_id)
     }
     rc = sq_read_end(s, c, 0, rc, what);
     if (rc == 0)
-        *user_id = owner;
+        *value = found;
     return rc;
+}
+
+int sq_token_owner(concert_storage *self, const char *token, int64_t *user_id)
+{
+    return token_column(self, SQL_TOKEN_OWNER, token, user_id, "token_owner");
+}
+
+int sq_token_paid(concert_storage *self, const char *token, int64_t *reservation_id)
+{
+    *reservation_id = 0;
+    return token_column(self, SQL_TOKEN_PAID, token, reservation_id, "token_paid");
 }
 
 #else

@@ -69,27 +69,33 @@ static void concert_read(sqlite3_stmt *st, concert_concert *out)
     out->max_per_user = (int32_t)sqlite3_column_int64(st, 3);
 }
 
+/* The emitters' contexts of the list steps (sq_query_rows hands each row to
+ * a reader that builds the item and emits it). */
+typedef struct concert_rows {
+    concert_emit_concert_fn emit;
+    void *ctx;
+} concert_rows;
+
+static int concert_row(void *arg, sqlite3_stmt *st)
+{
+    concert_rows *r = arg;
+    concert_concert item;
+    concert_read(st, &item);
+    return r->emit(r->ctx, &item);
+}
+
 int sq_concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
                      void *ctx)
 {
     const char *what = "concerts_list";
     sq_store *s = store_of(self);
-    sqlite3_stmt *st;
+    concert_rows rows = {emit, ctx};
     sq_conn *c;
     int rc;
 
     if ((rc = sq_read_begin(s, 0, &c, what)) != 0)
         return rc;
-    if ((rc = sq_query(c, SQL_CONCERTS, SQ_ARGS(SQ_I(status)), &st, what)) == 0) {
-        while ((rc = sq_step(c, st, what)) == 1) {
-            concert_concert item;
-            concert_read(st, &item);
-            if ((rc = emit(ctx, &item)) != 0) {
-                sq_done(st);
-                break;
-            }
-        }
-    }
+    rc = sq_query_rows(c, SQL_CONCERTS, SQ_ARGS(SQ_I(status)), concert_row, &rows, what);
     return sq_read_end(s, c, 0, rc, what);
 }
 
@@ -115,12 +121,30 @@ int sq_concert_get(concert_storage *self, int64_t concert_id, concert_concert *o
     return sq_read_end(s, c, 0, rc, what);
 }
 
+typedef struct schedule_rows {
+    concert_emit_schedule_fn emit;
+    void *ctx;
+    int64_t concert_id;
+} schedule_rows;
+
+static int schedule_row(void *arg, sqlite3_stmt *st)
+{
+    schedule_rows *r = arg;
+    concert_schedule item;
+    memset(&item, 0, sizeof(item));
+    item.id = sqlite3_column_int64(st, 0);
+    item.concert_id = r->concert_id;
+    item.starts_at = sqlite3_column_int64(st, 1);
+    item.available_seats = sqlite3_column_int64(st, 2);
+    return r->emit(r->ctx, &item);
+}
+
 int sq_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_after,
                       int64_t now, concert_emit_schedule_fn emit, void *ctx, int64_t *total)
 {
     const char *what = "schedules_list";
     sq_store *s = store_of(self);
-    sqlite3_stmt *st;
+    schedule_rows rows = {emit, ctx, concert_id};
     sq_conn *c;
     int rc;
 
@@ -129,22 +153,9 @@ int sq_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_
         return rc;
     rc = sq_one_i64(c, SQL_SCHEDULE_TOTAL, SQ_ARGS(SQ_I(concert_id)), total, what);
     if (rc >= 0)
-        rc = sq_query(c, SQL_SCHEDULES, SQ_ARGS(SQ_I(concert_id), SQ_I(starts_after), SQ_I(now)),
-                      &st, what);
-    if (rc == 0) {
-        while ((rc = sq_step(c, st, what)) == 1) {
-            concert_schedule item;
-            memset(&item, 0, sizeof(item));
-            item.id = sqlite3_column_int64(st, 0);
-            item.concert_id = concert_id;
-            item.starts_at = sqlite3_column_int64(st, 1);
-            item.available_seats = sqlite3_column_int64(st, 2);
-            if ((rc = emit(ctx, &item)) != 0) {
-                sq_done(st);
-                break;
-            }
-        }
-    }
+        rc = sq_query_rows(c, SQL_SCHEDULES,
+                           SQ_ARGS(SQ_I(concert_id), SQ_I(starts_after), SQ_I(now)),
+                           schedule_row, &rows, what);
     return sq_read_end(s, c, 1, rc, what);
 }
 
@@ -175,31 +186,50 @@ int sq_schedule_get(concert_storage *self, int64_t schedule_id, concert_storage_
     return sq_read_end(s, c, 0, rc, what);
 }
 
+typedef struct seat_rows {
+    concert_emit_seat_fn emit;
+    concert_emit_seat_state_fn emit_state;
+    void *ctx;
+} seat_rows;
+
+static int seat_row(void *arg, sqlite3_stmt *st)
+{
+    seat_rows *r = arg;
+    concert_seat item;
+    memset(&item, 0, sizeof(item));
+    item.number = sqlite3_column_int64(st, 0);
+    item.price = sqlite3_column_int64(st, 1);
+    sq_text_copy(item.grade, sizeof(item.grade), st, 2);
+    return r->emit(r->ctx, &item);
+}
+
+static int seat_state_row(void *arg, sqlite3_stmt *st)
+{
+    seat_rows *r = arg;
+    concert_seat_state item;
+    memset(&item, 0, sizeof(item));
+    item.seat.number = sqlite3_column_int64(st, 0);
+    item.seat.price = sqlite3_column_int64(st, 1);
+    sq_text_copy(item.seat.grade, sizeof(item.seat.grade), st, 2);
+    item.status = (int32_t)sqlite3_column_int64(st, 3);
+    if (item.status == CONCERT_SEAT_HELD)
+        item.held_until = sqlite3_column_int64(st, 4);
+    return r->emit_state(r->ctx, &item);
+}
+
 int sq_seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
                        concert_emit_seat_fn emit, void *ctx)
 {
     const char *what = "seats_available";
     sq_store *s = store_of(self);
-    sqlite3_stmt *st;
+    seat_rows rows = {emit, NULL, ctx};
     sq_conn *c;
     int rc;
 
     if ((rc = sq_read_begin(s, 0, &c, what)) != 0)
         return rc;
-    if ((rc = sq_query(c, SQL_SEATS_FREE, SQ_ARGS(SQ_I(schedule_id), SQ_I(now)), &st, what)) ==
-        0) {
-        while ((rc = sq_step(c, st, what)) == 1) {
-            concert_seat item;
-            memset(&item, 0, sizeof(item));
-            item.number = sqlite3_column_int64(st, 0);
-            item.price = sqlite3_column_int64(st, 1);
-            sq_text_copy(item.grade, sizeof(item.grade), st, 2);
-            if ((rc = emit(ctx, &item)) != 0) {
-                sq_done(st);
-                break;
-            }
-        }
-    }
+    rc = sq_query_rows(c, SQL_SEATS_FREE, SQ_ARGS(SQ_I(schedule_id), SQ_I(now)), seat_row, &rows,
+                       what);
     return sq_read_end(s, c, 0, rc, what);
 }
 
@@ -208,29 +238,15 @@ int sq_seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
 {
     const char *what = "seat_map";
     sq_store *s = store_of(self);
-    sqlite3_stmt *st;
+    seat_rows rows = {NULL, emit, ctx};
     sq_conn *c;
     int rc;
 
     /* One statement: SQLite reads it from one snapshot of the WAL. */
     if ((rc = sq_read_begin(s, 0, &c, what)) != 0)
         return rc;
-    if ((rc = sq_query(c, SQL_SEAT_MAP, SQ_ARGS(SQ_I(schedule_id), SQ_I(now)), &st, what)) == 0) {
-        while ((rc = sq_step(c, st, what)) == 1) {
-            concert_seat_state item;
-            memset(&item, 0, sizeof(item));
-            item.seat.number = sqlite3_column_int64(st, 0);
-            item.seat.price = sqlite3_column_int64(st, 1);
-            sq_text_copy(item.seat.grade, sizeof(item.seat.grade), st, 2);
-            item.status = (int32_t)sqlite3_column_int64(st, 3);
-            if (item.status == CONCERT_SEAT_HELD)
-                item.held_until = sqlite3_column_int64(st, 4);
-            if ((rc = emit(ctx, &item)) != 0) {
-                sq_done(st);
-                break;
-            }
-        }
-    }
+    rc = sq_query_rows(c, SQL_SEAT_MAP, SQ_ARGS(SQ_I(schedule_id), SQ_I(now)), seat_state_row,
+                       &rows, what);
     return sq_read_end(s, c, 0, rc, what);
 }
 

@@ -317,6 +317,22 @@ int sq_one_i64(sq_conn *c, const char *sql, const sq_arg *args, size_t n, int64_
     return rc;
 }
 
+int sq_query_rows(sq_conn *c, const char *sql, const sq_arg *args, size_t n, sq_row_fn row,
+                  void *ctx, const char *what)
+{
+    sqlite3_stmt *st;
+    int rc = sq_query(c, sql, args, n, &st, what);
+    if (rc != 0)
+        return rc;
+    while ((rc = sq_step(c, st, what)) == 1) {
+        if ((rc = row(ctx, st)) != 0) {
+            sq_done(st); /* stopped on a row: reset it for the next user */
+            return rc;
+        }
+    }
+    return rc;
+}
+
 int64_t sq_changes(sq_conn *c)
 {
     return (int64_t)sqlite3_changes(c->db);

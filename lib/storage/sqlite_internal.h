@@ -38,7 +38,7 @@
 
 /* PRAGMA user_version written by this library. Older files migrate forward;
  * newer ones are refused (CONCERT_ESCHEMA). */
-#define SQ_SCHEMA_VERSION 5
+#define SQ_SCHEMA_VERSION 6
 /* PRAGMA application_id: "CNCT", marks a file as a libconcert store. */
 #define SQ_APPLICATION_ID 0x434E4354
 /* max_active for a store opened without options (the core always passes
@@ -124,6 +124,13 @@ int sq_query(sq_conn *c, const char *sql, const sq_arg *args, size_t n, sqlite3_
 int sq_step(sq_conn *c, sqlite3_stmt *st, const char *what);
 /* Reset a statement left on a row. */
 void sq_done(sqlite3_stmt *st);
+/* One row of sq_query_rows: 0 to go on, non-zero to stop (returned). */
+typedef int (*sq_row_fn)(void *ctx, sqlite3_stmt *st);
+/* Run a query and hand each row to row: 0 after the last row, row's
+ * non-zero return, or the query's error. The statement is reset either
+ * way: every read loop of the backend goes through here. */
+int sq_query_rows(sq_conn *c, const char *sql, const sq_arg *args, size_t n, sq_row_fn row,
+                  void *ctx, const char *what);
 /* Run a statement that returns no rows to completion. */
 int sq_exec(sq_conn *c, const char *sql, const sq_arg *args, size_t n, const char *what);
 /* Run a parameterless statement to completion. */
@@ -270,6 +277,7 @@ int sq_pay(concert_storage *self, const concert_pay_request *req, concert_paymen
 int sq_reservation_release(concert_storage *self, const concert_release_request *req,
                            concert_reservation *out);
 int sq_token_owner(concert_storage *self, const char *token, int64_t *user_id);
+int sq_token_paid(concert_storage *self, const char *token, int64_t *reservation_id);
 
 int sq_charge(concert_storage *self, const concert_charge_request *req, int64_t *balance_out);
 int sq_balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out);

@@ -42,7 +42,8 @@ static const char SQL_SEAT_SELL[] =
 static const char SQL_CONFIRM[] =
     "UPDATE reservations SET status = 2, payment_id = ?2 WHERE id = ?1 AND status = 1";
 static const char SQL_TOKEN_CONSUME[] =
-    "UPDATE tokens SET state = 3, ended_at = ?2 WHERE token = ?1 AND state = 2";
+    "UPDATE tokens SET state = 3, ended_at = ?2, paid_reservation_id = ?3"
+    " WHERE token = ?1 AND state = 2";
 static const char SQL_ACTIVE_DECREMENT[] =
     "UPDATE queue_state SET active = active - 1 WHERE id = 1";
 static const char SQL_IDEMPOTENCY_INSERT[] =
@@ -216,7 +217,9 @@ static int order_apply(sq_conn *c, const concert_pay_request *req, const order *
     }
     /* The fence let only a live ACTIVE token this far: it leaves the active
      * count here, once. */
-    if ((rc = sq_exec(c, SQL_TOKEN_CONSUME, SQ_ARGS(SQ_T(req->token), SQ_I(req->now)), what)) != 0)
+    if ((rc = sq_exec(c, SQL_TOKEN_CONSUME, SQ_ARGS(SQ_T(req->token), SQ_I(req->now),
+                                                SQ_I(req->reservation_ids[0])),
+                     what)) != 0)
         return rc;
     if (sq_changes(c) != 1)
         return concert_sys_error_set(CONCERT_EINTERNAL, "sqlite: the paying token changed");

@@ -72,8 +72,11 @@ static int charge_step(sq_conn *c, const concert_charge_request *req, int64_t *b
     int64_t balance = 0, after;
     int rc;
 
-    if ((rc = charge_replay(c, req, balance_out)) != 0)
+    if ((rc = charge_replay(c, req, balance_out)) != 0) {
+        if (req->replayed)
+            *req->replayed = rc == 1;
         return rc < 0 ? rc : CONCERT_OK;
+    }
     rc = sq_one_i64(c, SQL_BALANCE, SQ_ARGS(SQ_I(req->user_id)), &balance, what);
     if (rc < 0)
         return rc;
@@ -106,7 +109,11 @@ int sq_charge(concert_storage *self, const concert_charge_request *req, int64_t 
     sq_conn *c;
     int64_t balance = 0;
     /* Durable: COMMIT returns only after the WAL is fsynced. */
-    int rc = sq_write_begin(s, 1, &c, "charge");
+    int rc;
+
+    if (req->replayed)
+        *req->replayed = 0;
+    rc = sq_write_begin(s, 1, &c, "charge");
     if (rc != 0)
         return rc;
     rc = charge_step(c, req, &balance);
@@ -135,12 +142,32 @@ int sq_balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out)
     return sq_read_end(s, c, 0, rc, what);
 }
 
+typedef struct ledger_rows {
+    concert_emit_ledger_fn emit;
+    void *ctx;
+} ledger_rows;
+
+static int ledger_row(void *arg, sqlite3_stmt *st)
+{
+    ledger_rows *r = arg;
+    concert_ledger_entry e;
+    memset(&e, 0, sizeof(e));
+    e.id = sqlite3_column_int64(st, 0);
+    e.user_id = sqlite3_column_int64(st, 1);
+    e.type = (int32_t)sqlite3_column_int64(st, 2);
+    e.amount = sqlite3_column_int64(st, 3);
+    e.balance_after = sqlite3_column_int64(st, 4);
+    e.at = sqlite3_column_int64(st, 5);
+    e.reservation_id = sqlite3_column_int64(st, 6); /* NULL reads as 0 */
+    return r->emit(r->ctx, &e);
+}
+
 int sq_history_list(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
                     concert_emit_ledger_fn emit, void *ctx)
 {
     const char *what = "history_list";
     sq_store *s = store_of(self);
-    sqlite3_stmt *st;
+    ledger_rows rows = {emit, ctx};
     int64_t one = 0;
     /* 0 means "no bound" for both; SQLite reads a negative LIMIT as none. */
     const int64_t below = before_id > 0 ? before_id : INT64_MAX;
@@ -153,52 +180,39 @@ int sq_history_list(concert_storage *self, int64_t user_id, int64_t before_id, s
     rc = sq_one_i64(c, SQL_USER_EXISTS, SQ_ARGS(SQ_I(user_id)), &one, what);
     if (rc == 0)
         rc = user_missing(user_id);
-    else if (rc == 1)
-        rc = sq_query(c, SQL_HISTORY, SQ_ARGS(SQ_I(user_id), SQ_I(below), SQ_I(page)), &st,
-                      what);
-    if (rc == 0) {
-        while ((rc = sq_step(c, st, what)) == 1) {
-            concert_ledger_entry e;
-            memset(&e, 0, sizeof(e));
-            e.id = sqlite3_column_int64(st, 0);
-            e.user_id = sqlite3_column_int64(st, 1);
-            e.type = (int32_t)sqlite3_column_int64(st, 2);
-            e.amount = sqlite3_column_int64(st, 3);
-            e.balance_after = sqlite3_column_int64(st, 4);
-            e.at = sqlite3_column_int64(st, 5);
-            e.reservation_id = sqlite3_column_int64(st, 6); /* NULL reads as 0 */
-            if ((rc = emit(ctx, &e)) != 0) {
-                sq_done(st);
-                break;
-            }
-        }
-    }
+    if (rc == 1)
+        rc = sq_query_rows(c, SQL_HISTORY, SQ_ARGS(SQ_I(user_id), SQ_I(below), SQ_I(page)),
+                           ledger_row, &rows, what);
     return sq_read_end(s, c, 1, rc, what);
+}
+
+typedef struct user_rows {
+    concert_emit_user_fn emit;
+    void *ctx;
+} user_rows;
+
+static int user_row(void *arg, sqlite3_stmt *st)
+{
+    user_rows *r = arg;
+    concert_user u;
+    memset(&u, 0, sizeof(u));
+    u.id = sqlite3_column_int64(st, 0);
+    u.balance = sqlite3_column_int64(st, 1);
+    sq_text_copy(u.name, sizeof(u.name), st, 2);
+    return r->emit(r->ctx, &u);
 }
 
 int sq_users_list(concert_storage *self, concert_emit_user_fn emit, void *ctx)
 {
     const char *what = "users_list";
     sq_store *s = store_of(self);
-    sqlite3_stmt *st;
+    user_rows rows = {emit, ctx};
     sq_conn *c;
     int rc;
 
     if ((rc = sq_read_begin(s, 0, &c, what)) != 0)
         return rc;
-    if ((rc = sq_query(c, SQL_USERS, NULL, 0, &st, what)) == 0) {
-        while ((rc = sq_step(c, st, what)) == 1) {
-            concert_user u;
-            memset(&u, 0, sizeof(u));
-            u.id = sqlite3_column_int64(st, 0);
-            u.balance = sqlite3_column_int64(st, 1);
-            sq_text_copy(u.name, sizeof(u.name), st, 2);
-            if ((rc = emit(ctx, &u)) != 0) {
-                sq_done(st);
-                break;
-            }
-        }
-    }
+    rc = sq_query_rows(c, SQL_USERS, NULL, 0, user_row, &rows, what);
     return sq_read_end(s, c, 0, rc, what);
 }
 

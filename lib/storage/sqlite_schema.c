@@ -259,8 +259,17 @@ static const char MIGRATION_5[] =
     "CREATE INDEX tokens_waiting_by_seen ON tokens (last_seen) WHERE state = 1;"
     "CREATE INDEX idempotency_by_age ON idempotency (created_at);";
 
-static const char *const MIGRATIONS[SQ_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2, MIGRATION_3,
-                                                          MIGRATION_4, MIGRATION_5};
+/*
+ * Version 6 (issue 15): tokens.paid_reservation_id, the first reservation of
+ * the payment that ended the token (0: none, or ended before this version),
+ * so that a second use of a spent token can say which payment used it.
+ * ADD COLUMN with a constant default is O(1).
+ */
+static const char MIGRATION_6[] =
+    "ALTER TABLE tokens ADD COLUMN paid_reservation_id INTEGER NOT NULL DEFAULT 0;";
+
+static const char *const MIGRATIONS[SQ_SCHEMA_VERSION] = {
+    MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6};
 
 /* The version that records when a token ended. */
 #define SQ_RETENTION_VERSION 5

@@ -107,6 +107,9 @@ FORWARD(verify,
          concert_emit_text_fn emit, void *ctx, concert_verify_report *report),
         (c->inner, p, now, emit, ctx, report))
 
+FORWARD(token_paid, (concert_storage * self, const char *token, int64_t *reservation_id),
+        (c->inner, token, reservation_id))
+
 /* Not a round trip to the store (atomic loads in the backend): forwarded
  * without counting, so a metrics read does not show up as store traffic. */
 static int counted_counters(concert_storage *self, concert_storage_counters *out)
@@ -162,6 +165,9 @@ void store_open_counted(const concert_options *opts)
         c->base.verify = counted_verify;
     if (inner->counters)
         c->base.counters = counted_counters;
+    /* Every method the copied table has must be wrapped: one passed
+     * through would get this wrapper as its self. */
+    c->base.token_paid = inner->token_paid ? counted_token_paid : NULL;
     atomic_init(&c->calls, 0);
     current = c;
     expect_ok(concert_db_open_storage(&db, &c->base, opts));

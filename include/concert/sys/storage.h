@@ -64,10 +64,14 @@ CONCERT_BEGIN_DECLS
  * 6: `now` may go backwards between steps (see "Time may go backwards"
  * above); every wait a step makes is bounded by busy_timeout_ms; a step a
  * backend re-runs on its own must be known not to have committed.
+ * 7: a payment records the token it ended, and the optional token_paid
+ * reports it, so that the core can tell a buyer which payment used the
+ * token (one message on every store); charge reports through
+ * concert_charge_request.replayed whether a key replayed a stored charge.
  * Unlike the application's versioned structs, a table must carry exactly
  * this version: each version changed what a backend promises, not only the
  * table's size, so an older table cannot be adapted by copying. */
-#define CONCERT_STORAGE_VERSION 6
+#define CONCERT_STORAGE_VERSION 7
 
 /** A token that exists but can no longer be used: it expired, was dropped
  * for idleness, was left, or was consumed by a payment. Only ever seen by
@@ -263,6 +267,9 @@ typedef struct concert_charge_request {
     const char *fingerprint;     /**< the arguments (the amount), when a key is given */
     int64_t retention_ms;        /**< for the idempotency records a charge
                                     may prune (see "Retention") */
+    int32_t *replayed;           /* out (NULL: not wanted): the backend sets
+                                    1 when step 1 reported a stored result
+                                    (nothing was charged), else 0 (v7) */
 } concert_charge_request;
 
 /* Callbacks through which list steps hand rows to the core, which owns the
@@ -554,6 +561,14 @@ struct concert_storage {
      * concert_db_stats_get() (NULL: reported as 0). Cheap (atomic loads):
      * a metrics scrape calls it. */
     int (*counters)(concert_storage *self, concert_storage_counters *out);
+
+    /* may: how a token ended, without touching it: *reservation_id = the
+     * first reservation of the payment that ended it (pay step 5), or 0
+     * if no payment did (it is live, expired, idled or was left).
+     * CONCERT_ETOKEN_INVALID if the store does not know the token. The
+     * core asks only after a step refused the token, to word the refusal
+     * the same way on every store (NULL: a generic wording). */
+    int (*token_paid)(concert_storage *self, const char *token, int64_t *reservation_id);
 };
 
 /**
