@@ -17,7 +17,12 @@
 
 /* ---------------- options ---------------- */
 
-enum bench_store_kind { STORE_MEMORY = 0, STORE_SQLITE = 1, STORE_PG = 2, STORE_KINDS = 3 };
+enum bench_store_kind {
+    STORE_MEMORY = 0,
+    STORE_SQLITE = 1,
+    STORE_PG = 2,
+    STORE_KINDS = 3
+};
 
 /* Scenarios, as bits of bench_options.scenarios. */
 enum {
@@ -30,24 +35,24 @@ enum {
 };
 
 typedef struct bench_options {
-    int stores[STORE_KINDS];   /* 1 = run on this store */
-    int scenarios;             /* SCEN_* bits */
-    int threads;               /* N for the multi-threaded runs */
-    double duration_s;         /* > 0: run each timed loop this long */
-    int64_t ops;               /* > 0: this many operations per repetition */
-    int reps;                  /* repetitions; medians are reported */
-    int json;                  /* 1: JSON on stdout instead of the table */
-    const char *json_out;      /* --json-out FILE: JSON there as well */
-    const char *compare;       /* --compare FILE; default: json_out's old copy */
-    int no_compare;            /* --no-compare */
-    int quick;                 /* 1: smaller sizes, fewer repetitions */
-    const char *pg_conninfo;   /* --pg */
-    const char *tmpdir;        /* where SQLite files go */
-    int64_t queue_size;        /* the "large" queue; default 1,000,000 */
-    int64_t durable_queue_size;/* the same for SQLite, if set */
-    int64_t pg_queue_size;     /* the same for PostgreSQL, if set */
-    int64_t venue_seats;       /* seats of the big venue; default 100,000 */
-    int64_t growth_flows;      /* growth on memory: flows; 0 = 10,000,000 */
+    int stores[STORE_KINDS];      /* 1 = run on this store */
+    int scenarios;                /* SCEN_* bits */
+    int threads;                  /* N for the multi-threaded runs */
+    double duration_s;            /* > 0: run each timed loop this long */
+    int64_t ops;                  /* > 0: this many operations per repetition */
+    int reps;                     /* repetitions; medians are reported */
+    int json;                     /* 1: JSON on stdout instead of the table */
+    const char *json_out;         /* --json-out FILE: JSON there as well */
+    const char *compare;          /* --compare FILE; default: json_out's old copy */
+    int no_compare;               /* --no-compare */
+    int quick;                    /* 1: smaller sizes, fewer repetitions */
+    const char *pg_conninfo;      /* --pg */
+    const char *tmpdir;           /* where SQLite files go */
+    int64_t queue_size;           /* the "large" queue; default 1,000,000 */
+    int64_t durable_queue_size;   /* the same for SQLite, if set */
+    int64_t pg_queue_size;        /* the same for PostgreSQL, if set */
+    int64_t venue_seats;          /* seats of the big venue; default 100,000 */
+    int64_t growth_flows;         /* growth on memory: flows; 0 = 10,000,000 */
     int64_t growth_durable_flows; /* growth on SQLite; 0 = 10,000 */
 } bench_options;
 
@@ -82,8 +87,8 @@ typedef struct bench_rep {
     double ops_per_s;
     double p50_us;
     double p99_us;
-    double mean_us;     /* wall time per operation, all threads together */
-    double cpu_us;      /* process CPU time per operation (0: not measured);
+    double mean_us; /* wall time per operation, all threads together */
+    double cpu_us;  /* process CPU time per operation (0: not measured);
                            unlike ops_per_s it does not suffer when other
                            processes take the CPU */
 } bench_rep;
@@ -146,7 +151,7 @@ typedef struct bench_store {
     char uri[1024];
     char sqlite_path[900];
     char pg_dbname[64];
-    const char *pg_admin;  /* the --pg conninfo, to drop pg_dbname at close */
+    const char *pg_admin; /* the --pg conninfo, to drop pg_dbname at close */
 } bench_store;
 
 const char *bench_store_name(int kind);
@@ -159,16 +164,16 @@ void bench_store_close(bench_store *st);
 /* ---------------- report.c ---------------- */
 
 typedef struct bench_row {
-    char scenario[48];     /* e.g. "flow", "queue.status" */
+    char scenario[48]; /* e.g. "flow", "queue.status" */
     char store[16];
     int threads;
-    char size[48];         /* e.g. "1,000,000 waiting", "100,000 seats" */
-    int64_t ops;           /* operations per repetition (median) */
+    char size[48]; /* e.g. "1,000,000 waiting", "100,000 seats" */
+    int64_t ops;   /* operations per repetition (median) */
     int reps;
     bench_rep median;
-    int64_t peak_rss_kib;  /* highest over the repetitions */
+    int64_t peak_rss_kib; /* highest over the repetitions */
     char note[256];
-    double value;          /* a derived figure (bytes per seat, ratio); NAN if none */
+    double value; /* a derived figure (bytes per seat, ratio); NAN if none */
     char value_name[32];
 } bench_row;
 

@@ -35,7 +35,7 @@ int bench_load_users(concert_db *db, int64_t first_id, int64_t count, int64_t po
             users[i].name = name;
             users[i].points = points;
         }
-        concert_catalog cat = {CONCERT_CATALOG_VERSION, users, (size_t)n, NULL, 0};
+        concert_catalog cat = { CONCERT_CATALOG_VERSION, users, (size_t)n, NULL, 0 };
         if (concert_catalog_load(db, &cat) != 0) {
             bench_log("loading users %lld..: %s", (long long)(first_id + done),
                       concert_error_last()->message);
@@ -51,7 +51,7 @@ int bench_load_concert(concert_db *db, int64_t concert_id, int64_t first_schedul
                        int64_t schedule_count, int64_t seats_per_schedule, int64_t price)
 {
     concert_catalog_schedule *schedules = calloc((size_t)schedule_count, sizeof(*schedules));
-    const concert_catalog_seat_range range = {1, seats_per_schedule, "R", price};
+    const concert_catalog_seat_range range = { 1, seats_per_schedule, "R", price };
     const int64_t starts = concert_db_now(db) + 30 * DAY_MS;
     int rc = 0;
 
@@ -65,9 +65,9 @@ int bench_load_concert(concert_db *db, int64_t concert_id, int64_t first_schedul
         schedules[i].seats = &range;
         schedules[i].seat_range_count = 1;
     }
-    concert_catalog_concert concert = {concert_id, "Benchmark", CONCERT_STATUS_OPEN, 0,
-                                       schedules, (size_t)schedule_count};
-    concert_catalog cat = {CONCERT_CATALOG_VERSION, NULL, 0, &concert, 1};
+    concert_catalog_concert concert = { concert_id, "Benchmark", CONCERT_STATUS_OPEN,
+                                        0,          schedules,   (size_t)schedule_count };
+    concert_catalog cat = { CONCERT_CATALOG_VERSION, NULL, 0, &concert, 1 };
     if (concert_catalog_load(db, &cat) != 0) {
         bench_log("loading concert %lld (%lld x %lld seats): %s", (long long)concert_id,
                   (long long)schedule_count, (long long)seats_per_schedule,

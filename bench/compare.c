@@ -297,8 +297,8 @@ static int figure(char *buf, size_t size, double prev, double now, int higher_be
         return 0;
     }
     const double ratio = now / prev;
-    const int worse = higher_better ? ratio < 1.0 / (1.0 + COMPARE_NOISE)
-                                    : ratio > 1.0 + COMPARE_NOISE;
+    const int worse =
+        higher_better ? ratio < 1.0 / (1.0 + COMPARE_NOISE) : ratio > 1.0 + COMPARE_NOISE;
     if (prev >= 1000 || now >= 1000)
         snprintf(buf, size, "%.0f -> %.0f (%.2fx)", prev, now, ratio);
     else
@@ -317,11 +317,12 @@ int bench_report_compare(FILE *out, const char *path)
         bench_log("compare: %s is not a concert-bench results file (or cannot be read)", path);
         return -1;
     }
-    fprintf(out, "\nAgainst the previous results (%s): previous -> now (now/previous); "
-                 "WORSE: by more than %.0f %% (ops/s down, CPU or value up)\n\n",
+    fprintf(out,
+            "\nAgainst the previous results (%s): previous -> now (now/previous); "
+            "WORSE: by more than %.0f %% (ops/s down, CPU or value up)\n\n",
             path, COMPARE_NOISE * 100);
-    fprintf(out, "%-22s %-10s %3s %-24s %-30s %-26s %-26s %s\n", "scenario", "store", "thr",
-            "size", "ops/s", "cpu us/op", "value", "");
+    fprintf(out, "%-22s %-10s %3s %-24s %-30s %-26s %-26s %s\n", "scenario", "store", "thr", "size",
+            "ops/s", "cpu us/op", "value", "");
     for (size_t i = 0; i < count; i++) {
         const bench_row *r = &rows[i];
         const prev_row *p = prev_find(prev, prev_count, r);
@@ -341,8 +342,9 @@ int bench_report_compare(FILE *out, const char *path)
         fprintf(out, "%-22s %-10s %3d %-24s %-30s %-26s %-26s %s\n", r->scenario, r->store,
                 r->threads, r->size, ops, cpu, value, w ? "WORSE" : "");
     }
-    fprintf(out, "\n%zu rows compared, %zu worse by more than %.0f %%; %zu previous rows not "
-                 "run now\n",
+    fprintf(out,
+            "\n%zu rows compared, %zu worse by more than %.0f %%; %zu previous rows not "
+            "run now\n",
             matched, worse_rows, COMPARE_NOISE * 100, prev_count - matched);
     free(prev);
     return 0;

@@ -49,8 +49,7 @@ static void usage(FILE *out)
           out);
 }
 
-int64_t bench_default_ops(const bench_options *o, int kind, int64_t memory_ops,
-                          int64_t durable_ops)
+int64_t bench_default_ops(const bench_options *o, int kind, int64_t memory_ops, int64_t durable_ops)
 {
     if (o->ops > 0)
         return o->ops;
@@ -66,8 +65,8 @@ static int parse_int(const char *flag, const char *text, int64_t min, int64_t ma
     errno = 0;
     const long long v = text ? strtoll(text, &end, 10) : 0;
     if (!text || errno != 0 || end == text || *end != '\0' || v < min || v > max) {
-        fprintf(stderr, "concert-bench: %s needs an integer in %lld..%lld\n", flag,
-                (long long)min, (long long)max);
+        fprintf(stderr, "concert-bench: %s needs an integer in %lld..%lld\n", flag, (long long)min,
+                (long long)max);
         return -1;
     }
     *out = v;
@@ -119,12 +118,12 @@ static int parse_list(const char *flag, const char *text, const char *const *nam
 
 static int parse_args(bench_options *o, int argc, char **argv)
 {
-    static const char *const store_names[] = {"memory", "sqlite", "pg", "postgresql"};
-    static const int store_bits[] = {1, 2, 4, 4};
-    static const char *const scen_names[] = {"flow",      "queue", "venue",
-                                             "footprint", "holds", "growth"};
-    static const int scen_bits[] = {SCEN_FLOW,      SCEN_QUEUE, SCEN_VENUE,
-                                    SCEN_FOOTPRINT, SCEN_HOLDS, SCEN_GROWTH};
+    static const char *const store_names[] = { "memory", "sqlite", "pg", "postgresql" };
+    static const int store_bits[] = { 1, 2, 4, 4 };
+    static const char *const scen_names[] = { "flow",      "queue", "venue",
+                                              "footprint", "holds", "growth" };
+    static const int scen_bits[] = { SCEN_FLOW,      SCEN_QUEUE, SCEN_VENUE,
+                                     SCEN_FOOTPRINT, SCEN_HOLDS, SCEN_GROWTH };
     int stores = 0, reps_given = 0;
     int64_t v;
 
@@ -268,8 +267,7 @@ int main(int argc, char **argv)
             previous = o.json_out;
         /* An unreadable file named by --compare is an error of the run; a
          * --json-out file that is not results is only replaced. */
-        if (previous && bench_report_compare(o.json ? stderr : stdout, previous) != 0 &&
-            o.compare)
+        if (previous && bench_report_compare(o.json ? stderr : stdout, previous) != 0 && o.compare)
             compare_failed = 1;
     }
     if (o.json_out) {

@@ -95,22 +95,23 @@ static int load(concert_db *db, const config *cf)
 {
     const int schedules = 2 * cf->reps;
     concert_catalog_user *users = calloc((size_t)cf->users, sizeof(*users));
-    char (*names)[24] = calloc((size_t)cf->users, sizeof(*names));
+    char(*names)[24] = calloc((size_t)cf->users, sizeof(*names));
     concert_catalog_schedule sch[2 * MAX_REPS];
-    concert_catalog_seat_range range = {1, cf->seats, "R", 100};
-    concert_catalog_concert concert = {1, "Bench", CONCERT_STATUS_OPEN, 0, sch,
-                                       (size_t)schedules};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, (size_t)cf->users, &concert, 1};
+    concert_catalog_seat_range range = { 1, cf->seats, "R", 100 };
+    concert_catalog_concert concert = {
+        1, "Bench", CONCERT_STATUS_OPEN, 0, sch, (size_t)schedules
+    };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, (size_t)cf->users, &concert, 1 };
     int rc = -1;
 
     if (!users || !names)
         goto out;
     for (int64_t i = 0; i < cf->users; i++) {
         snprintf(names[i], sizeof(names[i]), "u%lld", (long long)(i + 1));
-        users[i] = (concert_catalog_user){i + 1, names[i], 0};
+        users[i] = (concert_catalog_user){ i + 1, names[i], 0 };
     }
     for (int s = 0; s < schedules; s++)
-        sch[s] = (concert_catalog_schedule){s + 1, wall_ms() + 30 * DAY_MS, &range, 1};
+        sch[s] = (concert_catalog_schedule){ s + 1, wall_ms() + 30 * DAY_MS, &range, 1 };
     fprintf(stderr, "pg_holds: loading %lld users and %d x %lld seats\n", (long long)cf->users,
             schedules, (long long)cf->seats);
     if (concert_catalog_load(db, &c) != 0) {
@@ -163,8 +164,7 @@ static void *hold_loop(void *arg)
     for (int64_t k = 0;; k++) {
         if ((k & 7) == 0 && pg_admin_mono_s() >= h->stop_at)
             break;
-        const int64_t buyer =
-            h->first_buyer + (int64_t)(next_rand(&h->seed) % (uint64_t)h->buyers);
+        const int64_t buyer = h->first_buyer + (int64_t)(next_rand(&h->seed) % (uint64_t)h->buyers);
         const int64_t seat = 1 + (int64_t)(next_rand(&h->seed) % (uint64_t)h->cf->seats);
         snprintf(token, sizeof(token), "%lld", (long long)(TOKEN_BASE + buyer));
         const double t0 = pg_admin_mono_s();
@@ -224,9 +224,21 @@ static int library_run(concert_db *db, const config *cf, int64_t schedule, run_r
     if (!h || !th)
         goto out;
     for (int i = 0; i < cf->threads; i++) {
-        h[i] = (holder){db, cf, 0, 0, schedule,
-                        0x9e3779b97f4a7c15u * (uint64_t)(i + 1) + (uint64_t)schedule,
-                        0, &go, 0, 0, 0, 0, malloc(cap * sizeof(double)), 0, cap};
+        h[i] = (holder){ db,
+                         cf,
+                         0,
+                         0,
+                         schedule,
+                         0x9e3779b97f4a7c15u * (uint64_t)(i + 1) + (uint64_t)schedule,
+                         0,
+                         &go,
+                         0,
+                         0,
+                         0,
+                         0,
+                         malloc(cap * sizeof(double)),
+                         0,
+                         cap };
         buyers_of(cf, schedule, &h[i].first_buyer, &h[i].buyers);
         if (!h[i].lat_ms || pthread_create(&th[i], NULL, hold_loop, &h[i]) != 0)
             goto out;
@@ -275,7 +287,9 @@ out:
 static int write_script(char *path)
 {
     static const char head[] = "\\set buyer random(:first, :last)\n"
-                               "\\set v1 " "1000000000000000000" " + :buyer\n"
+                               "\\set v1 "
+                               "1000000000000000000"
+                               " + :buyer\n"
                                "\\set v3 random(1, :seats)\n";
     const char *sql = PG_SEAT_HOLD_SQL;
     char body[1024];
@@ -303,8 +317,8 @@ static int write_script(char *path)
     return 0;
 }
 
-static int pgbench_run(const config *cf, const char *store, const char *script,
-                       int64_t schedule, run_result *out)
+static int pgbench_run(const config *cf, const char *store, const char *script, int64_t schedule,
+                       run_result *out)
 {
     char clients[16], duration[16], first[48], last[48], seats[48], v2[48], v4[48], v5[48], v6[48],
         v7[48], v9[48], line[512];
@@ -334,10 +348,40 @@ static int pgbench_run(const config *cf, const char *store, const char *script,
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        char *argv[] = {(char *)cf->pgbench, "-n", "-M", "prepared", "-c", clients, "-j", clients,
-                        "-T", duration, "-f", (char *)script, "-D", first, "-D", last, "-D", seats,
-                        "-D", v2, "-D", v4, "-D", v5, "-D", v6, "-D", v7, "-D", "v8=0",
-                        "-D", v9, (char *)store, NULL};
+        char *argv[] = { (char *)cf->pgbench,
+                         "-n",
+                         "-M",
+                         "prepared",
+                         "-c",
+                         clients,
+                         "-j",
+                         clients,
+                         "-T",
+                         duration,
+                         "-f",
+                         (char *)script,
+                         "-D",
+                         first,
+                         "-D",
+                         last,
+                         "-D",
+                         seats,
+                         "-D",
+                         v2,
+                         "-D",
+                         v4,
+                         "-D",
+                         v5,
+                         "-D",
+                         v6,
+                         "-D",
+                         v7,
+                         "-D",
+                         "v8=0",
+                         "-D",
+                         v9,
+                         (char *)store,
+                         NULL };
         dup2(pipefd[1], STDOUT_FILENO);
         close(pipefd[0]);
         close(pipefd[1]);
@@ -382,7 +426,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    config cf = {NULL, NULL, NULL, 16, 10, 3, 256, 500000, 0};
+    config cf = { NULL, NULL, NULL, 16, 10, 3, 256, 500000, 0 };
     char store[1200], sql[300], script[] = "/tmp/concert-pg-holds-XXXXXX";
     double lib[MAX_REPS], bench[MAX_REPS];
     run_result lr[MAX_REPS], br[MAX_REPS];
@@ -410,7 +454,8 @@ int main(int argc, char **argv)
             cf.reps = (int)v;
         else if (strcmp(argv[i], "--users") == 0 && pg_admin_parse_int(next, 30, 1000000, &v) == 0)
             cf.users = v;
-        else if (strcmp(argv[i], "--seats") == 0 && pg_admin_parse_int(next, 1000, 10000000, &v) == 0)
+        else if (strcmp(argv[i], "--seats") == 0 &&
+                 pg_admin_parse_int(next, 1000, 10000000, &v) == 0)
             cf.seats = v;
         else if (strcmp(argv[i], "--limit") == 0 && pg_admin_parse_int(next, 0, 1000000, &v) == 0)
             cf.limit = v;
@@ -427,7 +472,8 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (pg_admin_sql("pg_holds", cf.conninfo, "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)") != 0 ||
+    if (pg_admin_sql("pg_holds", cf.conninfo,
+                     "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)") != 0 ||
         pg_admin_sql("pg_holds", cf.conninfo, "CREATE DATABASE " BENCH_DB) != 0)
         goto done;
     concert_options_init(&o, CONCERT_OPTIONS_VERSION);

@@ -42,9 +42,11 @@ typedef struct config {
 /* Users 1..count, no points, loaded in chunks (each all or nothing). */
 static int load_users(concert_db *db, int64_t count)
 {
-    enum { CHUNK = 20000 };
+    enum {
+        CHUNK = 20000
+    };
     concert_catalog_user *users = calloc(CHUNK, sizeof(*users));
-    char (*names)[24] = calloc(CHUNK, sizeof(*names));
+    char(*names)[24] = calloc(CHUNK, sizeof(*names));
     int rc = 0;
     if (!users || !names) {
         free(users);
@@ -53,10 +55,10 @@ static int load_users(concert_db *db, int64_t count)
     }
     for (int64_t first = 1; first <= count && rc == 0; first += CHUNK) {
         size_t n = 0;
-        concert_catalog c = {CONCERT_CATALOG_VERSION, users, 0, NULL, 0};
+        concert_catalog c = { CONCERT_CATALOG_VERSION, users, 0, NULL, 0 };
         for (int64_t id = first; id < first + CHUNK && id <= count; id++, n++) {
             snprintf(names[n], sizeof(names[n]), "u%lld", (long long)id);
-            users[n] = (concert_catalog_user){id, names[n], 0};
+            users[n] = (concert_catalog_user){ id, names[n], 0 };
         }
         c.user_count = n;
         if ((rc = concert_catalog_load(db, &c)) != 0)
@@ -121,7 +123,7 @@ static double library_joins(const config *cf, const char *store, int64_t *joins_
     per = cf->users / cf->threads;
     start = pg_admin_mono_s();
     for (int i = 0; i < cf->threads; i++) {
-        j[i] = (joiner){db, 1 + i * per, (i + 1) * per, start + cf->duration_s, 0, 0, &go};
+        j[i] = (joiner){ db, 1 + i * per, (i + 1) * per, start + cf->duration_s, 0, 0, &go };
         if (pthread_create(&th[i], NULL, join_loop, &j[i]) != 0)
             goto fail;
     }
@@ -192,8 +194,22 @@ static double pgbench_tps(const config *cf, const char *store)
     if (pid < 0)
         goto out;
     if (pid == 0) {
-        char *argv[] = {(char *)cf->pgbench, "-n", "-M", "prepared", "-c", clients, "-j", "2",
-                        "-T", duration, "-f", script_path, "-D", users, (char *)store, NULL};
+        char *argv[] = { (char *)cf->pgbench,
+                         "-n",
+                         "-M",
+                         "prepared",
+                         "-c",
+                         clients,
+                         "-j",
+                         "2",
+                         "-T",
+                         duration,
+                         "-f",
+                         script_path,
+                         "-D",
+                         users,
+                         (char *)store,
+                         NULL };
         dup2(pipefd[1], STDOUT_FILENO);
         close(pipefd[0]);
         close(pipefd[1]);
@@ -228,7 +244,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    config cf = {NULL, NULL, 16, 10, 200000};
+    config cf = { NULL, NULL, 16, 10, 200000 };
     char store[1200], sql[200];
     double lib, bench;
     int64_t joins = 0, errors = 0, v;
@@ -246,7 +262,8 @@ int main(int argc, char **argv)
             cf.threads = (int)v;
         else if (strcmp(argv[i], "--duration") == 0 && pg_admin_parse_int(next, 1, 3600, &v) == 0)
             cf.duration_s = (int)v;
-        else if (strcmp(argv[i], "--users") == 0 && pg_admin_parse_int(next, 1000, 100000000, &v) == 0)
+        else if (strcmp(argv[i], "--users") == 0 &&
+                 pg_admin_parse_int(next, 1000, 100000000, &v) == 0)
             cf.users = v;
         else
             return usage();
@@ -257,7 +274,8 @@ int main(int argc, char **argv)
     if (snprintf(store, sizeof(store), "%s dbname=" BENCH_DB, cf.conninfo) >= (int)sizeof(store))
         return usage();
 
-    if (pg_admin_sql("pg_joins", cf.conninfo, "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)") != 0 ||
+    if (pg_admin_sql("pg_joins", cf.conninfo,
+                     "DROP DATABASE IF EXISTS " BENCH_DB " WITH (FORCE)") != 0 ||
         pg_admin_sql("pg_joins", cf.conninfo, "CREATE DATABASE " BENCH_DB) != 0)
         return 1;
     lib = library_joins(&cf, store, &joins, &errors);
@@ -276,8 +294,8 @@ int main(int argc, char **argv)
            (long long)joins, (long long)errors);
     printf("pgbench single-row INSERT:   %10.0f tps\n", bench);
     printf("ratio library/pgbench:       %10.2f\n", lib / bench);
-    snprintf(sql, sizeof(sql), "pg_joins lib=%.0f pgbench=%.0f ratio=%.2f errors=%lld", lib,
-             bench, lib / bench, (long long)errors);
+    snprintf(sql, sizeof(sql), "pg_joins lib=%.0f pgbench=%.0f ratio=%.2f errors=%lld", lib, bench,
+             lib / bench, (long long)errors);
     printf("PG_JOINS_RESULT %s\n", sql);
     rc = errors == 0 ? 0 : 1;
 done:

@@ -156,7 +156,8 @@ static void print_json(FILE *out, const bench_options *o, const char *cpu, long 
         json_str(out, r->store);
         fprintf(out, ",\"threads\":%d,\"size\":", r->threads);
         json_str(out, r->size);
-        fprintf(out, ",\"ops_per_rep\":%lld,\"reps\":%d,\"ops_per_s\":", (long long)r->ops, r->reps);
+        fprintf(out, ",\"ops_per_rep\":%lld,\"reps\":%d,\"ops_per_s\":", (long long)r->ops,
+                r->reps);
         json_num(out, r->median.ops_per_s);
         fprintf(out, ",\"cpu_us_per_op\":");
         json_num(out, r->median.cpu_us > 0 ? r->median.cpu_us : NAN);
@@ -194,12 +195,12 @@ static void group_thousands(char *buf, size_t size, double v)
 
 static void print_table(FILE *out, const bench_options *o, const char *cpu, long nproc)
 {
-    fprintf(out, "concert-bench %s on %ld x %s, %lld MiB; figures are medians of %d repetitions "
-           "(p50/p99: latency of one operation; peak RSS: process high-water during the row)\n\n",
-           concert_version_string(), nproc, cpu, mem_total_mib(), o->reps);
-    fprintf(out, "%-22s %-10s %3s %-24s %12s %9s %10s %10s %9s  %s\n", "scenario", "store",
-            "thr", "size", "ops/s", "cpu us/op", "p50 us", "p99 us", "peak MiB",
-            "derived / note");
+    fprintf(out,
+            "concert-bench %s on %ld x %s, %lld MiB; figures are medians of %d repetitions "
+            "(p50/p99: latency of one operation; peak RSS: process high-water during the row)\n\n",
+            concert_version_string(), nproc, cpu, mem_total_mib(), o->reps);
+    fprintf(out, "%-22s %-10s %3s %-24s %12s %9s %10s %10s %9s  %s\n", "scenario", "store", "thr",
+            "size", "ops/s", "cpu us/op", "p50 us", "p99 us", "peak MiB", "derived / note");
     for (size_t i = 0; i < row_count; i++) {
         const bench_row *r = &rows[i];
         char ops[32], peak[32], derived[64], p50[32], p99[32], cpu_op[32];
@@ -223,8 +224,8 @@ static void print_table(FILE *out, const bench_options *o, const char *cpu, long
         derived[0] = '\0';
         if (!isnan(r->value))
             snprintf(derived, sizeof(derived), "%s=%.2f ", r->value_name, r->value);
-        fprintf(out, "%-22s %-10s %3d %-24s %12s %9s %10s %10s %9s  %s%s\n", r->scenario,
-                r->store, r->threads, r->size, ops, cpu_op, p50, p99, peak, derived, r->note);
+        fprintf(out, "%-22s %-10s %3d %-24s %12s %9s %10s %10s %9s  %s%s\n", r->scenario, r->store,
+                r->threads, r->size, ops, cpu_op, p50, p99, peak, derived, r->note);
     }
 }
 

@@ -98,13 +98,13 @@ static int64_t flow_capacity(const bench_options *o, int kind)
 }
 
 /* One repetition on a fresh store. Returns 0 or -1. */
-static int flow_rep(const bench_options *o, int kind, int threads, int64_t capacity,
-                    bench_rep *rep, int64_t *done_out, bench_errors *errors, int64_t *polls)
+static int flow_rep(const bench_options *o, int kind, int threads, int64_t capacity, bench_rep *rep,
+                    int64_t *done_out, bench_errors *errors, int64_t *polls)
 {
     concert_options opts = CONCERT_OPTIONS_INIT;
     bench_store st;
     flow_worker *workers = NULL;
-    bench_samples all = {0};
+    bench_samples all = { 0 };
     int64_t users = capacity < FLOW_MAX_USERS ? capacity : FLOW_MAX_USERS;
     const int64_t schedules = (capacity + FLOW_SEATS_PER_SCHEDULE - 1) / FLOW_SEATS_PER_SCHEDULE;
     int64_t elapsed = 0, cpu = 0, done = 0;
@@ -167,13 +167,13 @@ int scenario_flow(const bench_options *o, int kind, int threads)
 {
     bench_rep reps[64];
     bench_row row;
-    bench_errors errors = {0};
+    bench_errors errors = { 0 };
     int64_t done = 0, polls = 0, peak = -1;
     const int64_t capacity = flow_capacity(o, kind);
 
     bench_row_init(&row, "flow", kind, threads);
-    bench_log("flow: %s, %d thread(s), %lld flows per repetition", bench_store_name(kind),
-              threads, (long long)capacity);
+    bench_log("flow: %s, %d thread(s), %lld flows per repetition", bench_store_name(kind), threads,
+              (long long)capacity);
     for (int i = 0; i < o->reps; i++) {
         bench_peak_rss_reset();
         if (flow_rep(o, kind, threads, capacity, &reps[i], &done, &errors, &polls) != 0)
@@ -192,8 +192,7 @@ int scenario_flow(const bench_options *o, int kind, int threads)
         snprintf(row.note, sizeof(row.note), "%lld errors, first: %s", (long long)errors.count,
                  errors.first);
     else if (polls)
-        snprintf(row.note, sizeof(row.note), "%lld status polls to get admitted",
-                 (long long)polls);
+        snprintf(row.note, sizeof(row.note), "%lld status polls to get admitted", (long long)polls);
     else
         snprintf(row.note, sizeof(row.note), "issue+reserve+pay, admitted at once");
     return bench_report_add(&row);

@@ -88,8 +88,8 @@ int scenario_footprint(const bench_options *o)
              "RSS growth issuing 1,000,000 waiting tokens; VmData %.1f B/token; heap in use "
              "%.1f B/token",
              (double)(data3 - data2) / FOOTPRINT_ITEMS, (double)(heap3 - heap2) / FOOTPRINT_ITEMS);
-    rc |= add_row("footprint.token", "1,000,000 waiting",
-                  (double)(rss3 - rss2) / FOOTPRINT_ITEMS, "bytes_per_token", peak, note);
+    rc |= add_row("footprint.token", "1,000,000 waiting", (double)(rss3 - rss2) / FOOTPRINT_ITEMS,
+                  "bytes_per_token", peak, note);
 out:
     bench_store_close(&st);
     return rc;

@@ -65,21 +65,27 @@
 /* The control runs need only enough cycles to price a record. */
 #define MEMORY_CONTROL_MAX 1000000
 
-enum growth_work { WORK_FLOW, WORK_FLOW_UNKEYED, WORK_CHURN, WORK_TOKENS, WORK_LEDGER };
+enum growth_work {
+    WORK_FLOW,
+    WORK_FLOW_UNKEYED,
+    WORK_CHURN,
+    WORK_TOKENS,
+    WORK_LEDGER
+};
 
 typedef struct growth_run {
     const char *name;
     int work;
     int64_t retention_ms;
-    int64_t first, total;      /* checkpoints, in cycles */
+    int64_t first, total; /* checkpoints, in cycles */
 } growth_run;
 
 typedef struct growth_result {
-    int64_t size_first, size_total;   /* bytes: RSS or file */
-    int64_t used_first, used_total;   /* SQLite: pages in use, in bytes */
-    int64_t charges_between;          /* ledger entries by design between */
+    int64_t size_first, size_total; /* bytes: RSS or file */
+    int64_t used_first, used_total; /* SQLite: pages in use, in bytes */
+    int64_t charges_between;        /* ledger entries by design between */
     double cycles_per_s;
-    double bytes_per_cycle;           /* (size_total - size_first) / cycles */
+    double bytes_per_cycle; /* (size_total - size_first) / cycles */
     double used_per_cycle;
     char prune_note[96];
 } growth_result;
@@ -87,9 +93,9 @@ typedef struct growth_result {
 typedef struct growth_ctx {
     int kind;
     bench_store st;
-    int64_t now;          /* the fake clock */
+    int64_t now; /* the fake clock */
     int64_t step_ms;
-    int64_t schedules;    /* loaded so far */
+    int64_t schedules; /* loaded so far */
 } growth_ctx;
 
 static int64_t fake_clock(void *arg)
@@ -111,7 +117,8 @@ static int64_t sqlite_pragma(sqlite3 *h, const char *sql)
 {
     sqlite3_stmt *stmt = NULL;
     int64_t v = -1;
-    if (sqlite3_prepare_v2(h, sql, -1, &stmt, NULL) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(h, sql, -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
         v = sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
     return v;
@@ -219,8 +226,8 @@ static int charge(growth_ctx *g, int64_t k, int keyed)
 {
     char key[32];
     snprintf(key, sizeof(key), "charge-%lld", (long long)k);
-    const int rc = concert_charge_points(NULL, g->st.db, 1 + k % GROWTH_USERS, 1,
-                                         keyed ? key : NULL);
+    const int rc =
+        concert_charge_points(NULL, g->st.db, 1 + k % GROWTH_USERS, 1, keyed ? key : NULL);
     return rc != 0 ? fail("charge", k, rc) : 0;
 }
 
@@ -285,8 +292,8 @@ static int growth_one(const bench_options *o, int kind, const growth_run *run, g
     opts.clock = fake_clock;
     opts.clock_ctx = g;
     opts.retention_ms = run->retention_ms;
-    bench_log("growth: %s, %s, %lld cycles (checkpoint at %lld)", bench_store_name(kind),
-              run->name, (long long)run->total, (long long)run->first);
+    bench_log("growth: %s, %s, %lld cycles (checkpoint at %lld)", bench_store_name(kind), run->name,
+              (long long)run->total, (long long)run->first);
     if (bench_store_open(&g->st, kind, o, &opts) != 0) {
         free(g);
         return -1;
@@ -367,7 +374,9 @@ static int add_row(int kind, const char *scenario, const growth_run *run, const 
     bench_row row;
     bench_row_init(&row, scenario, kind, 1);
     count_label(row.size, sizeof(row.size), run->total,
-                run->work == WORK_FLOW || run->work == WORK_FLOW_UNKEYED ? "flows" : run->work == WORK_LEDGER ? "charges" : "cycles");
+                run->work == WORK_FLOW || run->work == WORK_FLOW_UNKEYED ? "flows"
+                : run->work == WORK_LEDGER                               ? "charges"
+                                                                         : "cycles");
     row.reps = 1;
     row.ops = run->total;
     row.median.ops_per_s = r->cycles_per_s;
@@ -391,7 +400,8 @@ int scenario_growth(const bench_options *o, int kind)
     /* The first checkpoint: 100,000 flows on memory (the issue's), a tenth
      * of the run on SQLite; either way past the retention window. */
     int64_t first = durable ? total / 10 : (total >= 1000000 ? 100000 : total / 10);
-    const int64_t control = durable ? total : (total < MEMORY_CONTROL_MAX ? total : MEMORY_CONTROL_MAX);
+    const int64_t control =
+        durable ? total : (total < MEMORY_CONTROL_MAX ? total : MEMORY_CONTROL_MAX);
     const int64_t step = durable ? SQLITE_STEP_MS : MEMORY_STEP_MS;
     char note[256], size_note[64];
     const char *unit = durable ? "file" : "RSS";
@@ -415,12 +425,12 @@ int scenario_growth(const bench_options *o, int kind)
                   (long long)first, (long long)(GROWTH_RETENTION_MS / step));
 
     const growth_run runs[] = {
-        {"flow", WORK_FLOW, GROWTH_RETENTION_MS, first, total},
-        {"churn", WORK_CHURN, GROWTH_RETENTION_MS, first, total},
-        {"ledger", WORK_LEDGER, GROWTH_RETENTION_MS, first, control},
-        {"tokens.keep", WORK_TOKENS, KEEP_RETENTION_MS, first, control},
-        {"flow.keep", WORK_FLOW_UNKEYED, KEEP_RETENTION_MS, first, control},
-        {"flow.keep.keyed", WORK_FLOW, KEEP_RETENTION_MS, first, control},
+        { "flow", WORK_FLOW, GROWTH_RETENTION_MS, first, total },
+        { "churn", WORK_CHURN, GROWTH_RETENTION_MS, first, total },
+        { "ledger", WORK_LEDGER, GROWTH_RETENTION_MS, first, control },
+        { "tokens.keep", WORK_TOKENS, KEEP_RETENTION_MS, first, control },
+        { "flow.keep", WORK_FLOW_UNKEYED, KEEP_RETENTION_MS, first, control },
+        { "flow.keep.keyed", WORK_FLOW, KEEP_RETENTION_MS, first, control },
     };
     growth_result res[sizeof(runs) / sizeof(runs[0])];
     for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
@@ -479,8 +489,8 @@ int scenario_growth(const bench_options *o, int kind)
              "control, as flow.keep with keys: %.1f B/flow; an idempotency record %.1f B; "
              "retention takes back %.1f B/flow",
              keyed_keep->bytes_per_cycle, idem_b, token_b + idem_b);
-    rc |= add_row(kind, "growth.flow.keep.keyed", &runs[5], keyed_keep,
-                  keyed_keep->bytes_per_cycle, "bytes_per_flow", note);
+    rc |= add_row(kind, "growth.flow.keep.keyed", &runs[5], keyed_keep, keyed_keep->bytes_per_cycle,
+                  "bytes_per_flow", note);
     if (durable) {
         bench_row row;
         snprintf(note, sizeof(note),
@@ -491,9 +501,8 @@ int scenario_growth(const bench_options *o, int kind)
         bench_row_init(&row, "growth.pages", kind, 1);
         count_label(row.size, sizeof(row.size), total, "cycles");
         row.reps = 1;
-        row.value = churn->used_first > 0
-                        ? (double)churn->used_total / (double)churn->used_first
-                        : 0.0;
+        row.value =
+            churn->used_first > 0 ? (double)churn->used_total / (double)churn->used_first : 0.0;
         snprintf(row.value_name, sizeof(row.value_name), "churn_used_ratio");
         text_copy(row.note, sizeof(row.note), note);
         rc |= bench_report_add(&row);

@@ -16,8 +16,8 @@
 
 typedef struct holds_worker {
     concert_db *db;
-    const char *tokens;      /* HOLDS_USERS_PER_THREAD tokens */
-    const int32_t *seats;    /* global seat indexes, distinct */
+    const char *tokens;   /* HOLDS_USERS_PER_THREAD tokens */
+    const int32_t *seats; /* global seat indexes, distinct */
     int64_t count;
     int64_t deadline_ns;
     int64_t done;
@@ -54,7 +54,7 @@ static int holds_rep(const bench_options *o, int kind, int threads, int64_t capa
     holds_worker *w = NULL;
     char *tokens = NULL;
     int32_t *order = NULL;
-    bench_samples all = {0};
+    bench_samples all = { 0 };
     const int64_t users = (int64_t)threads * HOLDS_USERS_PER_THREAD;
     const int64_t schedules = (capacity + HOLDS_SEATS_PER_SCHEDULE - 1) / HOLDS_SEATS_PER_SCHEDULE;
     int64_t elapsed = 0, cpu = 0, done = 0;
@@ -135,7 +135,7 @@ int scenario_holds(const bench_options *o, int kind, int threads)
 {
     bench_rep reps[64];
     bench_row row;
-    bench_errors errors = {0};
+    bench_errors errors = { 0 };
     uint64_t seed = 777;
     int64_t done = 0, peak = -1;
     int64_t capacity = bench_default_ops(o, kind, 200000, 4000);

@@ -38,7 +38,7 @@
 typedef struct fill_worker {
     concert_db *db;
     int64_t first_user, count;
-    char *tokens;                 /* count * CONCERT_TOKEN_SIZE bytes */
+    char *tokens; /* count * CONCERT_TOKEN_SIZE bytes */
     bench_errors errors;
 } fill_worker;
 
@@ -61,7 +61,7 @@ static void fill_run(void *arg)
 static int queue_fill(concert_db *db, int64_t size, int threads, char *tokens, double *rate)
 {
     fill_worker *w = calloc((size_t)threads, sizeof(*w));
-    bench_errors errors = {0};
+    bench_errors errors = { 0 };
     int64_t elapsed = 0;
     if (!w)
         return -1;
@@ -400,8 +400,8 @@ static int queue_size_run(const bench_options *o, int kind, int64_t size, queue_
              "the store's own poll (queue_refresh_ms 0), random waiting token, %lld waiting; "
              "CPU net of the loop's own %.3f us",
              (long long)size - 1, store_loop_us);
-    rc = bench_report_add(&row_issue) | bench_report_add(&row_status) |
-         bench_report_add(&row_store);
+    rc =
+        bench_report_add(&row_issue) | bench_report_add(&row_status) | bench_report_add(&row_store);
 out:
     free(tokens);
     bench_store_close(&st);
@@ -416,8 +416,8 @@ out:
  * poll on PostgreSQL is mostly the server's work: wall time there.
  */
 static int ratio_row(const char *scenario, int kind, int64_t big, const bench_options *o,
-                     const bench_rep *small, const bench_rep *large, const char *what,
-                     int by_cpu, double issue_ratio)
+                     const bench_rep *small, const bench_rep *large, const char *what, int by_cpu,
+                     double issue_ratio)
 {
     bench_row row;
     const double mean = small->mean_us > 0 ? large->mean_us / small->mean_us : 0.0;
@@ -426,7 +426,8 @@ static int ratio_row(const char *scenario, int kind, int64_t big, const bench_op
     snprintf(row.size, sizeof(row.size), "%lld/1000", (long long)big);
     row.reps = o->reps;
     row.value = by_cpu && cpu > 0 ? cpu : mean;
-    snprintf(row.value_name, sizeof(row.value_name), by_cpu && cpu > 0 ? "cpu_ratio" : "cost_ratio");
+    snprintf(row.value_name, sizeof(row.value_name),
+             by_cpu && cpu > 0 ? "cpu_ratio" : "cost_ratio");
     snprintf(row.note, sizeof(row.note),
              "%s, big/small: CPU %.2f, wall mean %.2f, p50 %.2f; issue %.2f", what, cpu, mean,
              small->p50_us > 0 ? large->p50_us / small->p50_us : 0.0, issue_ratio);

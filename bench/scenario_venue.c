@@ -27,7 +27,7 @@ static int venue_rep(const bench_options *o, int kind, int64_t lists, int64_t re
 {
     concert_options opts = CONCERT_OPTIONS_INIT;
     bench_store st;
-    bench_samples s = {0};
+    bench_samples s = { 0 };
     char *tokens = NULL;
     int32_t *order = NULL;
     const int64_t seats = o->venue_seats;
@@ -100,8 +100,7 @@ static int venue_rep(const bench_options *o, int kind, int64_t lists, int64_t re
             goto out;
         }
     }
-    bench_rep_from(&res->reserve, reserves, bench_now_ns() - t_start, bench_cpu_ns() - c_start,
-                   &s);
+    bench_rep_from(&res->reserve, reserves, bench_now_ns() - t_start, bench_cpu_ns() - c_start, &s);
     rc = 0;
 out:
     bench_samples_free(&s);
@@ -152,7 +151,7 @@ int scenario_venue(const bench_options *o, int kind)
     snprintf(row_list.value_name, sizeof(row_list.value_name), "ns_per_seat");
     snprintf(row_list.note, sizeof(row_list.note), "whole free list (%lld seats) per call",
              (long long)listed);
-    snprintf(row_reserve.note, sizeof(row_reserve.note),
-             "random distinct seats, %d buyers' tokens", VENUE_USERS);
+    snprintf(row_reserve.note, sizeof(row_reserve.note), "random distinct seats, %d buyers' tokens",
+             VENUE_USERS);
     return bench_report_add(&row_list) | bench_report_add(&row_reserve);
 }

@@ -97,8 +97,7 @@ static int pg_admin(const char *conninfo, const char *sql)
 }
 #endif
 
-int bench_store_open(bench_store *st, int kind, const bench_options *o,
-                     const concert_options *opts)
+int bench_store_open(bench_store *st, int kind, const bench_options *o, const concert_options *opts)
 {
     memset(st, 0, sizeof(*st));
     st->kind = kind;
@@ -161,7 +160,7 @@ void bench_store_close(bench_store *st)
     concert_db_close(st->db);
     st->db = NULL;
     if (st->sqlite_path[0]) {
-        static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+        static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
         for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
             char path[960];
             const int n = snprintf(path, sizeof(path), "%s%s", st->sqlite_path, suffixes[i]);

@@ -8,8 +8,8 @@
 
 #include "internal.h"
 
-static const char *const RESERVATION_STATUS_NAMES[] = {NULL, "HELD", "CONFIRMED", "EXPIRED",
-                                                       "RELEASED"};
+static const char *const RESERVATION_STATUS_NAMES[] = { NULL, "HELD", "CONFIRMED", "EXPIRED",
+                                                        "RELEASED" };
 
 const char *concert_reservation_status_name(int status)
 {
@@ -203,8 +203,7 @@ int concert_order_pay(concert_payment *out, concert_db *db, const char *token,
     if (!out || !db || (!reservation_ids && count > 0))
         return concert__error_set(CONCERT_EINVAL, "concert_order_pay: NULL argument");
     if (count < 1 || count > CONCERT_ORDER_MAX)
-        return concert__error_set(CONCERT_EINVAL,
-                                  "an order pays for 1 to %d reservations, not %zu",
+        return concert__error_set(CONCERT_EINVAL, "an order pays for 1 to %d reservations, not %zu",
                                   CONCERT_ORDER_MAX, count);
     if ((rc = concert_idempotency_key_check(idempotency_key)) != 0)
         return rc;

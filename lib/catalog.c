@@ -8,7 +8,7 @@
 
 #include "internal.h"
 
-static const char *const STATUS_NAMES[] = {NULL, "OPEN", "PENDING", "CLOSED"};
+static const char *const STATUS_NAMES[] = { NULL, "OPEN", "PENDING", "CLOSED" };
 
 const char *concert_concert_status_name(int status)
 {
@@ -95,16 +95,14 @@ static int concert_require_open(concert_db *db, int64_t concert_id, concert_conc
     if ((rc = concert__st_concert_get(db, concert_id, out)) != 0)
         return rc;
     if (out->status != CONCERT_STATUS_OPEN)
-        return concert__error_set(CONCERT_ECONCERT_NOT_BOOKABLE, "concert %lld is %s",
-                                  (long long)concert_id,
-                                  concert_concert_status_name(out->status)
-                                      ? concert_concert_status_name(out->status)
-                                      : "not open");
+        return concert__error_set(
+            CONCERT_ECONCERT_NOT_BOOKABLE, "concert %lld is %s", (long long)concert_id,
+            concert_concert_status_name(out->status) ? concert_concert_status_name(out->status)
+                                                     : "not open");
     return CONCERT_OK;
 }
 
-int concert_concert_get(concert_concert *out, concert_db *db, const char *token,
-                        int64_t concert_id)
+int concert_concert_get(concert_concert *out, concert_db *db, const char *token, int64_t concert_id)
 {
     int64_t user_id;
     int rc;
@@ -123,7 +121,7 @@ static int64_t bookable_starts_after(const concert_db *db, int64_t now)
 }
 
 int concert_schedule_list_get(concert_schedule_list **out, concert_db *db, const char *token,
-                                int64_t concert_id)
+                              int64_t concert_id)
 {
     concert_concert concert;
     concert__vec v;
@@ -175,10 +173,9 @@ int concert__schedule_require_bookable(concert_db *db, int64_t schedule_id, int6
                                   "concert %lld of schedule %lld is not open for booking",
                                   (long long)out->concert_id, (long long)schedule_id);
     if (out->starts_at <= bookable_starts_after(db, now))
-        return concert__error_set(CONCERT_EBOOKING_CLOSED,
-                                  "booking closed: schedule %lld started more than %lld s ago",
-                                  (long long)schedule_id,
-                                  (long long)(db->opts.booking_cutoff_ms / 1000));
+        return concert__error_set(
+            CONCERT_EBOOKING_CLOSED, "booking closed: schedule %lld started more than %lld s ago",
+            (long long)schedule_id, (long long)(db->opts.booking_cutoff_ms / 1000));
     return CONCERT_OK;
 }
 
@@ -212,7 +209,7 @@ int concert_seats_available(concert_seat_list **out, concert_db *db, const char 
 }
 
 int concert_seat_list_version_get(concert_list_version *out, concert_db *db, const char *token,
-                          int64_t schedule_id)
+                                  int64_t schedule_id)
 {
     concert_storage_schedule schedule;
     int64_t user_id, now;
@@ -232,14 +229,15 @@ int concert_seat_list_version_get(concert_list_version *out, concert_db *db, con
 }
 
 int concert_schedule_list_version_get(concert_list_version *out, concert_db *db, const char *token,
-                              int64_t concert_id)
+                                      int64_t concert_id)
 {
     concert_concert concert;
     int64_t user_id, now;
     int rc;
 
     if (!out || !db)
-        return concert__error_set(CONCERT_EINVAL, "concert_schedule_list_version_get: NULL argument");
+        return concert__error_set(CONCERT_EINVAL,
+                                  "concert_schedule_list_version_get: NULL argument");
     memset(out, 0, sizeof(*out));
     now = concert__now(db);
     if ((rc = concert__token_require_active_read(db, token, now, &user_id)) != 0)

@@ -11,7 +11,7 @@
 
 typedef struct id_ref {
     int64_t id;
-    size_t index;      /* position in a flattened walk, for "also at" */
+    size_t index; /* position in a flattened walk, for "also at" */
 } id_ref;
 
 static int utf8_valid(const char *s, size_t n)
@@ -64,8 +64,7 @@ static int text_check(const char *text, size_t max_size, const char *path)
     if (n == 0)
         return concert__error_set(CONCERT_EINVAL, "%s: must not be empty", path);
     if (n >= max_size)
-        return concert__error_set(CONCERT_EINVAL, "%s: longer than %zu bytes", path,
-                                  max_size - 1);
+        return concert__error_set(CONCERT_EINVAL, "%s: longer than %zu bytes", path, max_size - 1);
     if (!utf8_valid(text, n))
         return concert__error_set(CONCERT_EINVAL, "%s: not valid UTF-8 text", path);
     return CONCERT_OK;
@@ -153,11 +152,11 @@ static int schedule_check(const concert_catalog_schedule *s, size_t ci, size_t s
     qsort(ranges, s->seat_range_count, sizeof(*ranges), compare_ranges);
     for (size_t r = 1; r < s->seat_range_count; r++) {
         if (ranges[r].from <= ranges[r - 1].to) {
-            size_t later = ranges[r].index > ranges[r - 1].index ? ranges[r].index
-                                                                 : ranges[r - 1].index;
+            size_t later =
+                ranges[r].index > ranges[r - 1].index ? ranges[r].index : ranges[r - 1].index;
             size_t earlier = ranges[r].index + ranges[r - 1].index - later;
-            rc = concert__error_set(CONCERT_EINVAL, "%s.seats[%zu]: overlaps %s.seats[%zu]",
-                                    path, later, path, earlier);
+            rc = concert__error_set(CONCERT_EINVAL, "%s.seats[%zu]: overlaps %s.seats[%zu]", path,
+                                    later, path, earlier);
             break;
         }
     }
@@ -173,8 +172,7 @@ static int users_check(const concert_catalog *c)
     int rc;
 
     if (c->user_count > 0 && !c->users)
-        return concert__error_set(CONCERT_EINVAL, "users: NULL with a count of %zu",
-                                  c->user_count);
+        return concert__error_set(CONCERT_EINVAL, "users: NULL with a count of %zu", c->user_count);
     for (size_t i = 0; i < c->user_count; i++) {
         const concert_catalog_user *u = &c->users[i];
         char path[64];
@@ -255,8 +253,8 @@ static int concerts_check(const concert_catalog *c)
         at = find_duplicate(ids, c->concert_count, &dup);
         free(ids);
         if (at != SIZE_MAX)
-            return concert__error_set(CONCERT_EINVAL, "concerts[%zu].id: concert %lld appears twice",
-                                      at, (long long)dup);
+            return concert__error_set(
+                CONCERT_EINVAL, "concerts[%zu].id: concert %lld appears twice", at, (long long)dup);
     }
     if (schedule_total < 2)
         return CONCERT_OK;

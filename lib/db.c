@@ -36,8 +36,8 @@ static int starts_with(const char *s, const char *prefix)
 /* libpq conninfo strings are "keyword=value ..." with a known first keyword. */
 static int looks_like_conninfo(const char *uri)
 {
-    static const char *const KEYWORDS[] = {"host=", "hostaddr=", "port=", "dbname=",
-                                           "user=", "password=", "service=", "sslmode="};
+    static const char *const KEYWORDS[] = { "host=", "hostaddr=", "port=",    "dbname=",
+                                            "user=", "password=", "service=", "sslmode=" };
     for (size_t i = 0; i < sizeof(KEYWORDS) / sizeof(KEYWORDS[0]); i++) {
         if (starts_with(uri, KEYWORDS[i]))
             return 1;
@@ -108,7 +108,8 @@ int concert_db_open(concert_db **out, const char *uri, const concert_options *op
         return concert__error_ensure(rc);
     }
     if (!storage)
-        return concert__error_set(CONCERT_EINTERNAL, "concert_db_open: backend returned no storage");
+        return concert__error_set(CONCERT_EINTERNAL,
+                                  "concert_db_open: backend returned no storage");
     return concert_db_open_storage(out, storage, &resolved);
 }
 

@@ -15,9 +15,9 @@ typedef struct concert__owner_cache concert__owner_cache;
 
 struct concert_db {
     concert_storage *storage;
-    concert_options opts;        /* with defaults resolved */
-    concert_queue_params queue;  /* derived from opts */
-    concert__queue_cache *queue_cache; /* queue_cache.c */
+    concert_options opts;                    /* with defaults resolved */
+    concert_queue_params queue;              /* derived from opts */
+    concert__queue_cache *queue_cache;       /* queue_cache.c */
     concert__schedule_cache *schedule_cache; /* schedule_cache.c */
     concert__owner_cache *owner_cache;       /* owner_cache.c */
     /* storage_calls.c: what this handle asked of its backend, for
@@ -46,7 +46,11 @@ int concert__error_is_known(int code);
 int concert__options_resolve(concert_options *out, const concert_options *opts);
 
 /* ---- db.c ---- */
-enum { CONCERT__STORE_MEMORY = 1, CONCERT__STORE_SQLITE = 2, CONCERT__STORE_POSTGRES = 3 };
+enum {
+    CONCERT__STORE_MEMORY = 1,
+    CONCERT__STORE_SQLITE = 2,
+    CONCERT__STORE_POSTGRES = 3
+};
 /* Which backend a store URI names and what it gets as location (pure: no
  * I/O, no allocation; location points into uri or at a static ""). */
 int concert__uri_parse(const char *uri, int *kind, const char **location);
@@ -91,26 +95,26 @@ void *concert__list_from_vec(size_t header_size, const concert__vec *v, void **i
  * The caller then fills the list's other fields. A macro so that items
  * keeps each list's element type.
  */
-#define CONCERT__LIST_TAKE(rc, v, list, what)                                                \
-    do {                                                                                     \
-        void *items_ = NULL;                                                                 \
-        (list) = NULL;                                                                       \
-        if ((rc) == 0) {                                                                     \
-            (list) = concert__list_from_vec(sizeof(*(list)), (v), &items_);                  \
-            if (!(list)) {                                                                   \
-                (rc) = concert__error_set(CONCERT_ENOMEM, "out of memory listing %s", (what)); \
-            } else {                                                                         \
-                (list)->count = (v)->count;                                                  \
-                (list)->items = items_;                                                      \
-            }                                                                                \
-        }                                                                                    \
-        concert__vec_free(v);                                                                \
+#define CONCERT__LIST_TAKE(rc, v, list, what)                                                      \
+    do {                                                                                           \
+        void *items_ = NULL;                                                                       \
+        (list) = NULL;                                                                             \
+        if ((rc) == 0) {                                                                           \
+            (list) = concert__list_from_vec(sizeof(*(list)), (v), &items_);                        \
+            if (!(list)) {                                                                         \
+                (rc) = concert__error_set(CONCERT_ENOMEM, "out of memory listing %s", (what));     \
+            } else {                                                                               \
+                (list)->count = (v)->count;                                                        \
+                (list)->items = items_;                                                            \
+            }                                                                                      \
+        }                                                                                          \
+        concert__vec_free(v);                                                                      \
     } while (0)
 
 /* ---- storage_calls.c: the only place the core calls a backend ---- */
 int concert__storage_check(const concert_storage *s);
-int concert__st_queue_issue(concert_db *db, int64_t user_id, const char *new_token,
-                            int64_t now, concert_storage_token *out);
+int concert__st_queue_issue(concert_db *db, int64_t user_id, const char *new_token, int64_t now,
+                            concert_storage_token *out);
 int concert__st_queue_status(concert_db *db, const char *token, int64_t now,
                              concert_storage_token *out);
 int concert__st_queue_leave(concert_db *db, const char *token, int64_t now);
@@ -142,8 +146,7 @@ int concert__st_reservation_release(concert_db *db, const concert_release_reques
                                     concert_reservation *out);
 int concert__st_token_owner(concert_db *db, const char *token, int64_t *user_id);
 int concert__st_history_list(concert_db *db, int64_t user_id, int64_t before_id, size_t limit,
-                             concert_emit_ledger_fn emit,
-                             void *ctx);
+                             concert_emit_ledger_fn emit, void *ctx);
 int concert__st_users_list(concert_db *db, concert_emit_user_fn emit, void *ctx);
 int concert__st_verify(concert_db *db, int64_t now, concert_emit_text_fn emit, void *ctx,
                        concert_verify_report *report);
@@ -168,8 +171,7 @@ int concert__token_invalid(concert_db *db, const char *token);
  * the owner cache (concert__owner_cache_active). */
 int concert__token_require_active_read(concert_db *db, const char *token, int64_t now,
                                        int64_t *user_id);
-int concert__token_require_active(concert_db *db, const char *token, int64_t now,
-                                  int64_t *user_id);
+int concert__token_require_active(concert_db *db, const char *token, int64_t now, int64_t *user_id);
 
 
 /* ---- queue_settings.c ---- */
@@ -205,8 +207,7 @@ void concert__owner_cache_put_active(concert_db *db, const char *token, int64_t 
                                      int64_t active_until, int64_t seen);
 /* 1 and *user_id if the store said the token was ACTIVE within
  * queue_refresh_ms and it has not expired since (read-only calls only). */
-int concert__owner_cache_active(concert_db *db, const char *token, int64_t now,
-                                int64_t *user_id);
+int concert__owner_cache_active(concert_db *db, const char *token, int64_t now, int64_t *user_id);
 /* This db ended the token (payment, leave): no longer known ACTIVE. */
 void concert__owner_cache_ended(concert_db *db, const char *token);
 /* Estimated wait for a position at the given admission rate; -1 unknown. */

@@ -67,13 +67,14 @@ int concert_options_init(concert_options *opts, unsigned int version)
 typedef struct option_row {
     concert_option_info info;
     size_t offset;
-    size_t width;          /* sizeof the field: 4 or 8 */
+    size_t width; /* sizeof the field: 4 or 8 */
 } option_row;
 
-#define ROW(field, unit, dflt, lo, hi, zero, summary)                                   \
-    {{#field, unit, dflt, lo, hi, zero, summary},                                              \
-     offsetof(concert_options, field),                                                         \
-     sizeof(((concert_options *)0)->field)}
+#define ROW(field, unit, dflt, lo, hi, zero, summary)                                              \
+    {                                                                                              \
+        { #field, unit, dflt, lo, hi, zero, summary }, offsetof(concert_options, field),           \
+            sizeof(((concert_options *)0)->field)                                                  \
+    }
 
 static const option_row rows[] = {
     ROW(max_active, "count", DEFAULT_MAX_ACTIVE, 1, CONCERT_MAX_ACTIVE_LIMIT, "default",
@@ -147,9 +148,8 @@ static int row_check(const option_row *row, int64_t value)
         return CONCERT_OK;
     char range[96];
     range_text(info, range, sizeof range);
-    return concert__error_set(CONCERT_EINVAL, "options.%s: %lld%s is out of range (%s)",
-                              info->name, (long long)value,
-                              strcmp(info->unit, "ms") == 0 ? " ms" : "", range);
+    return concert__error_set(CONCERT_EINVAL, "options.%s: %lld%s is out of range (%s)", info->name,
+                              (long long)value, strcmp(info->unit, "ms") == 0 ? " ms" : "", range);
 }
 
 int concert_options_check(const char *name, int64_t value)

@@ -29,14 +29,14 @@
 typedef struct owner_entry {
     char token[TOKEN_CHARS + 1]; /* "" = empty */
     int64_t user_id;
-    int64_t active_until;        /* the store's expires_at when it last said
+    int64_t active_until; /* the store's expires_at when it last said
                                     ACTIVE; 0 = not known to be ACTIVE */
-    int64_t active_seen;         /* when it said so */
+    int64_t active_seen;  /* when it said so */
 } owner_entry;
 
 struct concert__owner_cache {
     pthread_mutex_t lock;
-    owner_entry *entries;        /* SETS * WAYS */
+    owner_entry *entries; /* SETS * WAYS */
     unsigned char next_way[SETS];
 };
 
@@ -109,8 +109,7 @@ int concert__owner_cache_get(concert_db *db, const char *token, int64_t *user_id
     return found;
 }
 
-int concert__owner_cache_active(concert_db *db, const char *token, int64_t now,
-                                int64_t *user_id)
+int concert__owner_cache_active(concert_db *db, const char *token, int64_t now, int64_t *user_id)
 {
     concert__owner_cache *c = db->owner_cache;
     const owner_entry *e;

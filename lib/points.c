@@ -7,7 +7,7 @@
 
 #include "internal.h"
 
-static const char *const LEDGER_TYPE_NAMES[] = {NULL, "CHARGE", "PAYMENT"};
+static const char *const LEDGER_TYPE_NAMES[] = { NULL, "CHARGE", "PAYMENT" };
 
 const char *concert_ledger_type_name(int type)
 {
@@ -37,9 +37,8 @@ static int charge(concert_db *db, int64_t user_id, int64_t amount, const char *k
     if ((rc = user_id_check(user_id)) != 0)
         return rc;
     if (amount < 1 || amount > CONCERT_MAX_CHARGE)
-        return concert__error_set(CONCERT_EINVALID_AMOUNT,
-                                  "invalid amount %lld: must be 1 to %lld", (long long)amount,
-                                  (long long)CONCERT_MAX_CHARGE);
+        return concert__error_set(CONCERT_EINVALID_AMOUNT, "invalid amount %lld: must be 1 to %lld",
+                                  (long long)amount, (long long)CONCERT_MAX_CHARGE);
     if (key)
         snprintf(fingerprint, sizeof(fingerprint), "amount=%lld", (long long)amount);
     memset(&req, 0, sizeof(req));
@@ -152,7 +151,7 @@ int concert_ledger_list_get(concert_ledger_list **out, concert_db *db, int64_t u
 }
 
 int concert_ledger_list_get_page(concert_ledger_list **out, concert_db *db, int64_t user_id,
-                                int64_t before_id, size_t limit)
+                                 int64_t before_id, size_t limit)
 {
     int rc;
     if (out)
@@ -160,8 +159,8 @@ int concert_ledger_list_get_page(concert_ledger_list **out, concert_db *db, int6
     if (!out || !db)
         return concert__error_set(CONCERT_EINVAL, "concert_ledger_list_get_page: NULL argument");
     if (limit < 1 || limit > CONCERT_HISTORY_PAGE_MAX)
-        return concert__error_set(CONCERT_EINVAL, "history page limit %zu: must be 1 to %d",
-                                  limit, CONCERT_HISTORY_PAGE_MAX);
+        return concert__error_set(CONCERT_EINVAL, "history page limit %zu: must be 1 to %d", limit,
+                                  CONCERT_HISTORY_PAGE_MAX);
     if (before_id < 0)
         return concert__error_set(CONCERT_EINVAL,
                                   "history cursor %lld: must be 0 (newest) or an entry id",

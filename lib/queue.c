@@ -154,8 +154,7 @@ static int token_lookup(concert_db *db, const char *token, int64_t now, concert_
     return rc;
 }
 
-int concert__token_require_active(concert_db *db, const char *token, int64_t now,
-                                  int64_t *user_id)
+int concert__token_require_active(concert_db *db, const char *token, int64_t now, int64_t *user_id)
 {
     concert_storage_token t;
     int rc = token_lookup(db, token, now, &t);

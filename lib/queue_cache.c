@@ -62,12 +62,12 @@ _Static_assert(sizeof(cache_bucket) == 64, "a bucket is one cache line");
 struct concert__queue_cache {
     pthread_mutex_t lock;
     concert_queue_stats view;
-    int64_t view_at;   /* when view was read; INT64_MIN: none */
-    int refreshing;    /* a caller is reading the store for a new view */
+    int64_t view_at; /* when view was read; INT64_MIN: none */
+    int refreshing;  /* a caller is reading the store for a new view */
     cache_bucket *table;
-    size_t buckets;    /* a power of two */
+    size_t buckets; /* a power of two */
     size_t count;
-    int64_t base;      /* deadlines are stored as offsets from it */
+    int64_t base; /* deadlines are stored as offsets from it */
 };
 
 /* ---- token keys ---- */
@@ -158,7 +158,7 @@ static int bucket_free_ways(const cache_bucket *b, cache_entry **first)
  */
 static cache_entry *entry_place(cache_bucket *table, size_t buckets, const uint64_t key[2])
 {
-    cache_bucket *b[2] = {bucket_of(table, buckets, key, 0), bucket_of(table, buckets, key, 1)};
+    cache_bucket *b[2] = { bucket_of(table, buckets, key, 0), bucket_of(table, buckets, key, 1) };
     cache_entry *free_way;
 
     if (bucket_free_ways(b[0], &free_way) > 0 || bucket_free_ways(b[1], &free_way) > 0)
@@ -269,8 +269,8 @@ static void entry_drop(concert__queue_cache *c, cache_entry *e)
  * polls to the store until the buyers are learned again. */
 static uint32_t deadline_store(concert__queue_cache *c, int64_t deadline)
 {
-    if (c->base == INT64_MIN || (deadline > c->base &&
-                                 (uint64_t)deadline - (uint64_t)c->base > UINT32_MAX)) {
+    if (c->base == INT64_MIN ||
+        (deadline > c->base && (uint64_t)deadline - (uint64_t)c->base > UINT32_MAX)) {
         if (c->table)
             memset(c->table, 0, c->buckets * sizeof(cache_bucket));
         c->count = 0;
@@ -437,7 +437,7 @@ static int cached_answer(const concert_db *db, const cache_entry *e, const conce
     else if (ticket == 0 && v->state == CONCERT_QUEUE_SCHEDULED)
         position = CONCERT_POSITION_PREQUEUE;
     else
-        return 0; /* may be admitted, or due for the lottery: ask the store */
+        return 0;                      /* may be admitted, or due for the lottery: ask the store */
     memcpy(text, token, sizeof(text)); /* token may point into out */
     memset(out, 0, sizeof(*out));
     memcpy(out->token, text, sizeof(text));

@@ -7,7 +7,7 @@
 
 #include "internal.h"
 
-static const char *const STATE_NAMES[] = {NULL, "OPEN", "PAUSED", "CLOSED", "SCHEDULED"};
+static const char *const STATE_NAMES[] = { NULL, "OPEN", "PAUSED", "CLOSED", "SCHEDULED" };
 
 const char *concert_queue_state_name(int state)
 {
@@ -78,8 +78,7 @@ int64_t concert_sys_admit_record(const concert_queue_settings *settings, int64_t
     if (!settings || admitted <= 0 || settings->admit_per_minute <= 0 || now < 0 ||
         now > INT64_MAX / 1000 - 1)
         return pace_us;
-    return pace_base(pace_us, now * 1000) +
-           admitted * pace_interval_us(settings->admit_per_minute);
+    return pace_base(pace_us, now * 1000) + admitted * pace_interval_us(settings->admit_per_minute);
 }
 
 /* ---- the lottery's shuffle ---- */
@@ -167,14 +166,14 @@ static int update_check(const concert_queue_update *u, int64_t now)
                       CONCERT_QUEUE_SET_STATE | CONCERT_QUEUE_SET_OPENS_AT;
 
     if (u->fields == 0 || (u->fields & ~known) != 0)
-        return concert__error_set(CONCERT_EINVAL, "queue update: fields 0x%x: give at least one "
-                                                  "of max_active, admit_per_minute, state, "
-                                                  "opens_at",
+        return concert__error_set(CONCERT_EINVAL,
+                                  "queue update: fields 0x%x: give at least one "
+                                  "of max_active, admit_per_minute, state, "
+                                  "opens_at",
                                   (unsigned)u->fields);
     if ((u->fields & CONCERT_QUEUE_SET_MAX_ACTIVE) &&
         (u->max_active < 1 || u->max_active > CONCERT_MAX_ACTIVE_LIMIT))
-        return concert__error_set(CONCERT_EINVAL,
-                                  "max_active: %lld is out of range (1 to %lld)",
+        return concert__error_set(CONCERT_EINVAL, "max_active: %lld is out of range (1 to %lld)",
                                   (long long)u->max_active, (long long)CONCERT_MAX_ACTIVE_LIMIT);
     if ((u->fields & CONCERT_QUEUE_SET_ADMIT_PER_MINUTE) &&
         (u->admit_per_minute < 0 || u->admit_per_minute > CONCERT_ADMIT_PER_MINUTE_LIMIT))

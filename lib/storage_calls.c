@@ -15,9 +15,9 @@ int concert__storage_check(const concert_storage *s)
         return concert__error_set(CONCERT_EINVAL,
                                   "storage \"%s\": table version %u, this library speaks %u",
                                   s->name ? s->name : "?", s->version, CONCERT_STORAGE_VERSION);
-#define MUST(m)                                                                                  \
-    if (!s->m)                                                                                   \
-        return concert__error_set(CONCERT_EINVAL, "storage \"%s\": method " #m " is required", \
+#define MUST(m)                                                                                    \
+    if (!s->m)                                                                                     \
+        return concert__error_set(CONCERT_EINVAL, "storage \"%s\": method " #m " is required",     \
                                   s->name ? s->name : "?");
     MUST(free)
     MUST(queue_issue)
@@ -76,12 +76,12 @@ static int counted(concert_db *db, int rc)
     return rc;
 }
 
-#define CALL(method, ...)                                                                    \
-    do {                                                                                     \
-        int rc_;                                                                             \
-        concert__error_clear();                                                              \
-        rc_ = db->storage->method(db->storage, __VA_ARGS__);                                 \
-        return counted(db, normalize(db, rc_, #method));                                     \
+#define CALL(method, ...)                                                                          \
+    do {                                                                                           \
+        int rc_;                                                                                   \
+        concert__error_clear();                                                                    \
+        rc_ = db->storage->method(db->storage, __VA_ARGS__);                                       \
+        return counted(db, normalize(db, rc_, #method));                                           \
     } while (0)
 
 int concert__st_queue_issue(concert_db *db, int64_t user_id, const char *new_token, int64_t now,
@@ -103,12 +103,12 @@ static int token_refusal(concert_db *db, const char *token, int rc)
     return rc == CONCERT_ETOKEN_INVALID ? concert__token_invalid(db, token) : rc;
 }
 
-#define CALL_TOKEN(token, method, ...)                                                       \
-    do {                                                                                     \
-        int rc_;                                                                             \
-        concert__error_clear();                                                              \
-        rc_ = db->storage->method(db->storage, __VA_ARGS__);                                 \
-        return token_refusal(db, token, counted(db, normalize(db, rc_, #method)));           \
+#define CALL_TOKEN(token, method, ...)                                                             \
+    do {                                                                                           \
+        int rc_;                                                                                   \
+        concert__error_clear();                                                                    \
+        rc_ = db->storage->method(db->storage, __VA_ARGS__);                                       \
+        return token_refusal(db, token, counted(db, normalize(db, rc_, #method)));                 \
     } while (0)
 
 int concert__st_queue_leave(concert_db *db, const char *token, int64_t now)
@@ -190,8 +190,7 @@ int concert__st_catalog_load(concert_db *db, const concert_catalog *c, int64_t n
     CALL(catalog_load, c, now);
 }
 
-int concert__st_seat_hold(concert_db *db, const concert_hold_request *req,
-                          concert_reservation *out)
+int concert__st_seat_hold(concert_db *db, const concert_hold_request *req, concert_reservation *out)
 {
     CALL_TOKEN(req->token, seat_hold, req, out);
 }

@@ -27,12 +27,12 @@
 #define CANARY 0xA5
 #define T0 INT64_C(1800000000000)
 
-#define expect_rc(call, expected)                                                          \
-    do {                                                                                   \
-        int rc__ = (call);                                                                 \
-        cr_assert_eq(rc__, (expected), "%s returned %s (%d), expected %s: %s", #call,       \
-                     concert_error_name(rc__), rc__, concert_error_name(expected),           \
-                     concert_error_last()->message);                                       \
+#define expect_rc(call, expected)                                                                  \
+    do {                                                                                           \
+        int rc__ = (call);                                                                         \
+        cr_assert_eq(rc__, (expected), "%s returned %s (%d), expected %s: %s", #call,              \
+                     concert_error_name(rc__), rc__, concert_error_name(expected),                 \
+                     concert_error_last()->message);                                               \
     } while (0)
 #define expect_ok(call) expect_rc(call, CONCERT_OK)
 
@@ -76,11 +76,16 @@ typedef struct options_v1 {
 static size_t options_size(unsigned int version)
 {
     switch (version) {
-    case 1: return offsetof(concert_options, admit_per_minute);
-    case 2: return offsetof(concert_options, max_holds_per_user);
-    case 3: return offsetof(concert_options, retention_ms);
-    case 4: return sizeof(concert_options);
-    default: return 0;
+    case 1:
+        return offsetof(concert_options, admit_per_minute);
+    case 2:
+        return offsetof(concert_options, max_holds_per_user);
+    case 3:
+        return offsetof(concert_options, retention_ms);
+    case 4:
+        return sizeof(concert_options);
+    default:
+        return 0;
     }
 }
 
@@ -144,7 +149,7 @@ Test(options, version_zero_and_newer_than_the_library_are_refused)
 {
     concert_options o;
     concert_db *db = (concert_db *)&o;
-    const unsigned int bad[] = {0, CONCERT_OPTIONS_VERSION + 1, 0xFFFFFFFFu};
+    const unsigned int bad[] = { 0, CONCERT_OPTIONS_VERSION + 1, 0xFFFFFFFFu };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         unsigned char *p = caller_struct(0, sizeof(concert_options));
         expect_rc(concert_options_init((concert_options *)p, bad[i]), CONCERT_EINVAL);
@@ -165,8 +170,10 @@ Test(options, version_zero_and_newer_than_the_library_are_refused)
 static size_t db_stats_size(unsigned int version)
 {
     switch (version) {
-    case 1: return offsetof(concert_db_stats, storage_reconnects) + sizeof(uint64_t);
-    default: return 0;
+    case 1:
+        return offsetof(concert_db_stats, storage_reconnects) + sizeof(uint64_t);
+    default:
+        return 0;
     }
 }
 
@@ -204,7 +211,7 @@ Test(db_stats, each_version_gets_only_its_bytes)
 Test(db_stats, version_zero_and_newer_are_refused_and_nothing_is_written)
 {
     concert_db *db = open_memory();
-    const unsigned int bad[] = {0, CONCERT_DB_STATS_VERSION + 1};
+    const unsigned int bad[] = { 0, CONCERT_DB_STATS_VERSION + 1 };
     for (size_t i = 0; i < 2; i++) {
         unsigned char *p = caller_struct(sizeof(concert_db_stats), 0);
         unsigned int version = bad[i];
@@ -222,8 +229,10 @@ Test(db_stats, version_zero_and_newer_are_refused_and_nothing_is_written)
 static size_t queue_update_size(unsigned int version)
 {
     switch (version) {
-    case 1: return offsetof(concert_queue_update, opens_at) + sizeof(int64_t);
-    default: return 0;
+    case 1:
+        return offsetof(concert_queue_update, opens_at) + sizeof(int64_t);
+    default:
+        return 0;
     }
 }
 
@@ -254,7 +263,7 @@ Test(queue_update, each_version_initialises_and_applies)
 Test(queue_update, version_zero_and_newer_are_refused_and_nothing_changes)
 {
     concert_db *db = open_memory();
-    const unsigned int bad[] = {0, CONCERT_QUEUE_UPDATE_VERSION + 1};
+    const unsigned int bad[] = { 0, CONCERT_QUEUE_UPDATE_VERSION + 1 };
     concert_queue_settings before, now;
     expect_ok(concert_queue_settings_get(&before, db));
     for (size_t i = 0; i < 2; i++) {
@@ -277,21 +286,21 @@ Test(queue_update, version_zero_and_newer_are_refused_and_nothing_changes)
 /* ---- concert_catalog: 1 (base), 2 (a nested field: reserved became
  * concert_catalog_concert.max_per_user; this struct's size is unchanged) ---- */
 
-static const concert_catalog_seat_range ranges[] = {{1, 10, "A", 100}};
-static const concert_catalog_schedule schedules[] = {{1, T0 + 86400000, ranges, 1}};
-static const concert_catalog_user users[] = {{1, "Kim", 1000}};
+static const concert_catalog_seat_range ranges[] = { { 1, 10, "A", 100 } };
+static const concert_catalog_schedule schedules[] = { { 1, T0 + 86400000, ranges, 1 } };
+static const concert_catalog_user users[] = { { 1, "Kim", 1000 } };
 
 static concert_catalog catalog_of(unsigned int version, const concert_catalog_concert *c)
 {
-    concert_catalog cat = {version, users, 1, c, 1};
+    concert_catalog cat = { version, users, 1, c, 1 };
     return cat;
 }
 
 Test(catalog, version_one_loads_and_its_reserved_field_must_be_zero)
 {
     concert_db *db = open_memory();
-    const concert_catalog_concert zero[] = {{1, "Old", CONCERT_STATUS_OPEN, 0, schedules, 1}};
-    const concert_catalog_concert limit[] = {{1, "Old", CONCERT_STATUS_OPEN, 2, schedules, 1}};
+    const concert_catalog_concert zero[] = { { 1, "Old", CONCERT_STATUS_OPEN, 0, schedules, 1 } };
+    const concert_catalog_concert limit[] = { { 1, "Old", CONCERT_STATUS_OPEN, 2, schedules, 1 } };
     concert_catalog cat = catalog_of(1, limit);
     concert_concert_list *list = NULL;
 
@@ -310,7 +319,7 @@ Test(catalog, version_one_loads_and_its_reserved_field_must_be_zero)
 Test(catalog, version_two_carries_max_per_user)
 {
     concert_db *db = open_memory();
-    const concert_catalog_concert limit[] = {{1, "New", CONCERT_STATUS_OPEN, 2, schedules, 1}};
+    const concert_catalog_concert limit[] = { { 1, "New", CONCERT_STATUS_OPEN, 2, schedules, 1 } };
     concert_catalog cat = catalog_of(2, limit);
     concert_concert_list *list = NULL;
     expect_ok(concert_catalog_load(db, &cat));
@@ -324,8 +333,8 @@ Test(catalog, version_two_carries_max_per_user)
 Test(catalog, version_zero_and_newer_are_refused_and_nothing_loads)
 {
     concert_db *db = open_memory();
-    const concert_catalog_concert zero[] = {{1, "X", CONCERT_STATUS_OPEN, 0, schedules, 1}};
-    const unsigned int bad[] = {0, CONCERT_CATALOG_VERSION + 1};
+    const concert_catalog_concert zero[] = { { 1, "X", CONCERT_STATUS_OPEN, 0, schedules, 1 } };
+    const unsigned int bad[] = { 0, CONCERT_CATALOG_VERSION + 1 };
     concert_concert_list *list = NULL;
     for (size_t i = 0; i < 2; i++) {
         concert_catalog cat = catalog_of(bad[i], zero);

@@ -68,23 +68,25 @@ static int reverse_shuffle(void *ctx, int64_t *items, size_t n)
 }
 
 static concert_storage *st;
-static const concert_queue_params QP = {10 * MINUTE, 5 * MINUTE, reverse_shuffle, NULL, 1440 * MINUTE};
+static const concert_queue_params QP = { 10 * MINUTE, 5 * MINUTE, reverse_shuffle, NULL,
+                                         1440 * MINUTE };
 static const char TOKEN_1[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1";
 static const char TOKEN_2[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA2";
 
-static const concert_catalog_seat_range SEATS[] = {{1, 10, "A", 100}, {20, 29, "B", 50}};
-static const concert_catalog_schedule SCHEDULES[] = {{10, T0 + 86400000, SEATS, 2},
-                                                     {11, T0 + 90000000, SEATS, 1}};
+static const concert_catalog_seat_range SEATS[] = { { 1, 10, "A", 100 }, { 20, 29, "B", 50 } };
+static const concert_catalog_schedule SCHEDULES[] = { { 10, T0 + 86400000, SEATS, 2 },
+                                                      { 11, T0 + 90000000, SEATS, 1 } };
 /* Schedule 12's concert limits each buyer to 3 seats (held plus bought). */
-static const concert_catalog_schedule LIMITED[] = {{12, T0 + 86400000, SEATS, 1}};
+static const concert_catalog_schedule LIMITED[] = { { 12, T0 + 86400000, SEATS, 1 } };
 static const concert_catalog_concert CONCERTS[] = {
-    {1, "Gala", CONCERT_STATUS_OPEN, 0, SCHEDULES, 2},
-    {5, "Limited", CONCERT_STATUS_OPEN, 3, LIMITED, 1}};
-static const concert_catalog_user USERS[] = {{1, "Kim", 1000}, {2, "Lee", 0}};
+    { 1, "Gala", CONCERT_STATUS_OPEN, 0, SCHEDULES, 2 },
+    { 5, "Limited", CONCERT_STATUS_OPEN, 3, LIMITED, 1 }
+};
+static const concert_catalog_user USERS[] = { { 1, "Kim", 1000 }, { 2, "Lee", 0 } };
 
 static void store_fresh(void)
 {
-    concert_catalog c = {CONCERT_CATALOG_VERSION, USERS, 2, CONCERTS, 2};
+    concert_catalog c = { CONCERT_CATALOG_VERSION, USERS, 2, CONCERTS, 2 };
     concert_options o = CONCERT_OPTIONS_INIT;
     o.max_active = 2;
     if (st)
@@ -112,7 +114,9 @@ typedef struct digest {
 } digest;
 
 /* Token texts of the pre-queue setup, whose tickets the digest records. */
-enum { PREQUEUED = 6 };
+enum {
+    PREQUEUED = 6
+};
 static void prequeue_text(int i, char out[CONCERT_TOKEN_SIZE])
 {
     snprintf(out, CONCERT_TOKEN_SIZE, "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCC%02d", i);
@@ -221,9 +225,9 @@ static void digest_expect_same(const digest *a, const digest *b, long k)
                   a->free_seats == b->free_seats && a->reservations == b->reservations &&
                   a->payments == b->payments && a->active == b->active &&
                   a->waiting == b->waiting && a->last_ticket == b->last_ticket &&
-                  a->admitted_through == b->admitted_through &&
-                  a->max_active == b->max_active && a->state == b->state &&
-                  a->opens_at == b->opens_at && a->prequeued == b->prequeued,
+                  a->admitted_through == b->admitted_through && a->max_active == b->max_active &&
+                  a->state == b->state && a->opens_at == b->opens_at &&
+                  a->prequeued == b->prequeued,
               "failing from allocation %ld changed the store", k);
 }
 
@@ -297,7 +301,7 @@ static void token_and_hold(void)
 static int64_t order_ids[3];
 static void token_and_three_limited_holds(void)
 {
-    static const int64_t seats[] = {1, 2, 3};
+    static const int64_t seats[] = { 1, 2, 3 };
     one_active_token();
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(hold_seat(12, seats[i], 0), 0);
@@ -309,7 +313,7 @@ static void token_and_three_limited_holds(void)
 static void sixteen_tokens(void)
 {
     concert_catalog_user users[16];
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 16, NULL, 0};
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, 16, NULL, 0 };
     concert_storage_token t;
     char text[40];
     for (int i = 0; i < 16; i++) {
@@ -329,7 +333,7 @@ static void sixteen_tokens(void)
 static void prequeue_of_six(void)
 {
     concert_catalog_user users[PREQUEUED];
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, PREQUEUED, NULL, 0};
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, PREQUEUED, NULL, 0 };
     concert_queue_update u = CONCERT_QUEUE_UPDATE_INIT;
     concert_queue_settings after;
     concert_storage_token t;
@@ -381,15 +385,16 @@ static int step_open_now(void)
 
 static int step_catalog(void)
 {
-    static const concert_catalog_seat_range seats[] = {{1, 3000, "R", 10}};
-    static const concert_catalog_schedule schedules[] = {{30, T0, seats, 1},
-                                                         {31, T0, seats, 1}};
+    static const concert_catalog_seat_range seats[] = { { 1, 3000, "R", 10 } };
+    static const concert_catalog_schedule schedules[] = { { 30, T0, seats, 1 },
+                                                          { 31, T0, seats, 1 } };
     static const concert_catalog_concert concerts[] = {
-        {3, "More", CONCERT_STATUS_OPEN, 0, schedules, 2},
-        {2, "Empty", CONCERT_STATUS_PENDING, 0, NULL, 0}};
+        { 3, "More", CONCERT_STATUS_OPEN, 0, schedules, 2 },
+        { 2, "Empty", CONCERT_STATUS_PENDING, 0, NULL, 0 }
+    };
     concert_catalog_user users[40];
     char names[40][16];
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 40, concerts, 2};
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, 40, concerts, 2 };
     for (int i = 0; i < 40; i++) {
         snprintf(names[i], sizeof(names[i]), "user %d", i);
         users[i].id = 100 + i;
@@ -464,8 +469,8 @@ static int step_pay_with_key(void)
 static int step_charge_with_key(void)
 {
     int32_t replayed;
-    concert_charge_request req = {2,         70,       CONCERT_MAX_BALANCE, T0,
-                                  "charge-1", "amount=70", 1440 * MINUTE, &replayed};
+    concert_charge_request req = { 2,          70,          CONCERT_MAX_BALANCE, T0,
+                                   "charge-1", "amount=70", 1440 * MINUTE,       &replayed };
     int64_t balance;
     return st->charge(st, &req, &balance);
 }

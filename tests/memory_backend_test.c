@@ -44,12 +44,12 @@ static void close_store(void)
 
 TestSuite(memory, .init = open_store, .fini = close_store);
 
-#define expect_rc(call, expected)                                                         \
-    do {                                                                                  \
-        int rc__ = (call);                                                                \
-        cr_assert_eq(rc__, (expected), "%s returned %s (%d), expected %s: %s", #call,      \
-                     concert_error_name(rc__), rc__, concert_error_name(expected),          \
-                     concert_error_last()->message);                                      \
+#define expect_rc(call, expected)                                                                  \
+    do {                                                                                           \
+        int rc__ = (call);                                                                         \
+        cr_assert_eq(rc__, (expected), "%s returned %s (%d), expected %s: %s", #call,              \
+                     concert_error_name(rc__), rc__, concert_error_name(expected),                 \
+                     concert_error_last()->message);                                               \
     } while (0)
 #define expect_ok(call) expect_rc(call, CONCERT_OK)
 
@@ -68,7 +68,7 @@ static int no_lottery(void *ctx, int64_t *items, size_t n)
 static concert_queue_params queue_rules(int64_t max_active, int64_t active_ttl_ms,
                                         int64_t wait_ttl_ms)
 {
-    concert_queue_params p = {active_ttl_ms, wait_ttl_ms, no_lottery, NULL, DAY};
+    concert_queue_params p = { active_ttl_ms, wait_ttl_ms, no_lottery, NULL, DAY };
     concert_queue_update u = CONCERT_QUEUE_UPDATE_INIT;
     concert_queue_settings after;
     u.fields = CONCERT_QUEUE_SET_MAX_ACTIVE;
@@ -105,7 +105,7 @@ static void token_for(uint64_t n, char out[CONCERT_TOKEN_SIZE])
 static void load_users(int64_t first_id, size_t n, int64_t points)
 {
     concert_catalog_user *users = calloc(n, sizeof(*users));
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, n, NULL, 0};
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, n, NULL, 0 };
     cr_assert_not_null(users);
     for (size_t i = 0; i < n; i++) {
         users[i].id = first_id + (int64_t)i;
@@ -175,10 +175,9 @@ Test(memory, table_is_complete_and_versioned)
     cr_assert_str_eq(st->name, "memory");
     cr_assert(st->free && st->queue_issue && st->queue_status && st->queue_leave &&
               st->queue_stats && st->queue_configure && st->concerts_list && st->concert_get &&
-              st->schedules_list && st->schedule_get && st->seats_available &&
-              st->list_version && st->prune && st->catalog_load && st->seat_hold &&
-              st->reservation_get && st->pay && st->reservation_release && st->token_owner &&
-              st->charge && st->balance_get &&
+              st->schedules_list && st->schedule_get && st->seats_available && st->list_version &&
+              st->prune && st->catalog_load && st->seat_hold && st->reservation_get && st->pay &&
+              st->reservation_release && st->token_owner && st->charge && st->balance_get &&
               st->history_list && st->users_list && st->verify);
 }
 
@@ -187,21 +186,21 @@ Test(memory, table_is_complete_and_versioned)
 static void load_gappy_schedule(void)
 {
     static const concert_catalog_seat_range ranges[] = {
-        {20, 25, "B", 200},
-        {1, 10, "A", 100},
-        {100, 100, "C", 300},
-        {1000, 1002, "D", 400},
+        { 20, 25, "B", 200 },
+        { 1, 10, "A", 100 },
+        { 100, 100, "C", 300 },
+        { 1000, 1002, "D", 400 },
     };
-    static const concert_catalog_schedule schedules[] = {{7, T0 + 86400000, ranges, 4}};
-    static const concert_catalog_concert concerts[] = {{3, "Gaps", CONCERT_STATUS_OPEN, 0,
-                                                        schedules, 1}};
-    static const concert_catalog_user users[] = {{1, "Kim", 100000}, {2, "Lee", 0}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 2, concerts, 1};
+    static const concert_catalog_schedule schedules[] = { { 7, T0 + 86400000, ranges, 4 } };
+    static const concert_catalog_concert concerts[] = { { 3, "Gaps", CONCERT_STATUS_OPEN, 0,
+                                                          schedules, 1 } };
+    static const concert_catalog_user users[] = { { 1, "Kim", 100000 }, { 2, "Lee", 0 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, 2, concerts, 1 };
     expect_ok(st->catalog_load(st, &c, T0));
 }
 
 /* The rules the hold helpers' tokens live by. */
-static const concert_queue_params HOLD_RULES = {10 * MINUTE, 5 * MINUTE, no_lottery, NULL, DAY};
+static const concert_queue_params HOLD_RULES = { 10 * MINUTE, 5 * MINUTE, no_lottery, NULL, DAY };
 
 /* Token texts for the helpers, apart from the tests' own (token_for(n)
  * with small n). */
@@ -260,11 +259,11 @@ static int hold(int64_t user, int64_t seat, int64_t now, concert_reservation *ou
 
 Test(memory, seats_map_across_ranges_with_gaps)
 {
-    static const int64_t present[] = {1, 10, 20, 25, 100, 1000, 1002};
-    static const int64_t prices[] = {100, 100, 200, 200, 300, 400, 400};
-    static const int64_t absent[] = {0, -1, 11, 19, 26, 99, 101, 999, 1003, INT64_MAX};
+    static const int64_t present[] = { 1, 10, 20, 25, 100, 1000, 1002 };
+    static const int64_t prices[] = { 100, 100, 200, 200, 300, 400, 400 };
+    static const int64_t absent[] = { 0, -1, 11, 19, 26, 99, 101, 999, 1003, INT64_MAX };
     concert_reservation r;
-    seats_seen seen = {0};
+    seats_seen seen = { 0 };
 
     load_gappy_schedule();
     for (size_t i = 0; i < sizeof(present) / sizeof(present[0]); i++) {
@@ -334,7 +333,7 @@ static int collect_schedule(void *ctx, const concert_schedule *item)
 
 static int64_t free_seats_of_schedule_7(int64_t now)
 {
-    schedule_seen seen = {0};
+    schedule_seen seen = { 0 };
     int64_t total = -1;
     expect_ok(st->schedules_list(st, 3, 0, now, collect_schedule, &seen, &total));
     cr_assert_eq(total, 1);
@@ -474,8 +473,8 @@ static int collect_entry(void *ctx, const concert_ledger_entry *item)
 Test(memory, charge_limits_replays_and_history_newest_first)
 {
     int32_t replayed = -1;
-    concert_charge_request req = {2, 500, 1000, T0, "c1", "amount=500", DAY, &replayed};
-    ledger_seen seen = {0};
+    concert_charge_request req = { 2, 500, 1000, T0, "c1", "amount=500", DAY, &replayed };
+    ledger_seen seen = { 0 };
     int64_t balance = 0;
 
     load_gappy_schedule();
@@ -524,7 +523,9 @@ Test(memory, charge_limits_replays_and_history_newest_first)
 
 Test(memory, token_index_grows_past_100k_and_finds_every_token)
 {
-    enum { N = 150000 };
+    enum {
+        N = 150000
+    };
     concert_queue_params p = params(10);
     concert_storage_token t;
     concert_queue_stats stats;
@@ -561,11 +562,16 @@ Test(memory, token_index_grows_past_100k_and_finds_every_token)
 Test(memory, tokens_of_any_shape_are_kept_verbatim)
 {
     static const char *const odd[] = {
-        "short", "with-dash_and_underscore", "x", /* 63 characters: */
+        "short",
+        "with-dash_and_underscore",
+        "x", /* 63 characters: */
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789a",
-        "not base64url but 32 characters", "abcdefghijklmnopqrstuvwxyzABCDE=",
+        "not base64url but 32 characters",
+        "abcdefghijklmnopqrstuvwxyzABCDE=",
     };
-    enum { K = sizeof(odd) / sizeof(odd[0]) };
+    enum {
+        K = sizeof(odd) / sizeof(odd[0])
+    };
     concert_queue_params p = params(100);
     concert_storage_token t;
 
@@ -656,7 +662,7 @@ Test(memory, issue_returns_the_live_token_and_replaces_an_ended_one)
 static int64_t live_active_now(const concert_queue_params *p, int64_t now)
 {
     concert_verify_report report;
-    texts_seen v = {0};
+    texts_seen v = { 0 };
     memset(&report, 0, sizeof(report));
     expect_ok(st->verify(st, p, now, collect_text, &v, &report));
     cr_assert_eq(v.count, 0, "verify: %s", v.first);
@@ -716,16 +722,16 @@ static size_t users_count(void)
 
 Test(memory, catalog_conflicts_name_the_place_and_change_nothing)
 {
-    static const concert_catalog_seat_range seats[] = {{1, 5, "R", 10}};
-    static const concert_catalog_schedule fresh_and_taken[] = {{50, T0, seats, 1},
-                                                               {7, T0, seats, 1}};
-    static const concert_catalog_concert concerts[] = {{4, "New", CONCERT_STATUS_OPEN, 0,
-                                                        fresh_and_taken, 2}};
-    static const concert_catalog_concert taken_concert[] = {{3, "Again", CONCERT_STATUS_OPEN, 0,
-                                                             NULL, 0}};
-    static const concert_catalog_user users[] = {{8, "New", 70}, {9, "Also new", 0}};
-    static const concert_catalog_user taken_user[] = {{8, "New", 70}, {2, "Lee", 0}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 2, concerts, 1};
+    static const concert_catalog_seat_range seats[] = { { 1, 5, "R", 10 } };
+    static const concert_catalog_schedule fresh_and_taken[] = { { 50, T0, seats, 1 },
+                                                                { 7, T0, seats, 1 } };
+    static const concert_catalog_concert concerts[] = { { 4, "New", CONCERT_STATUS_OPEN, 0,
+                                                          fresh_and_taken, 2 } };
+    static const concert_catalog_concert taken_concert[] = { { 3, "Again", CONCERT_STATUS_OPEN, 0,
+                                                               NULL, 0 } };
+    static const concert_catalog_user users[] = { { 8, "New", 70 }, { 9, "Also new", 0 } };
+    static const concert_catalog_user taken_user[] = { { 8, "New", 70 }, { 2, "Lee", 0 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, 2, concerts, 1 };
     concert_concert got;
     concert_storage_schedule sched;
     int64_t balance;
@@ -779,13 +785,13 @@ static int check_concert_order(void *ctx, const concert_concert *item)
 
 Test(memory, lists_stay_in_id_order_across_loads)
 {
-    static const concert_catalog_user a[] = {{50, "a", 0}, {10, "b", 0}, {30, "c", 0}};
-    static const concert_catalog_user b[] = {{40, "d", 0}, {5, "e", 0}, {60, "f", 0}};
-    static const concert_catalog_concert ca[] = {{9, "x", CONCERT_STATUS_OPEN, 0, NULL, 0},
-                                                 {2, "y", CONCERT_STATUS_CLOSED, 0, NULL, 0}};
-    static const concert_catalog_concert cb[] = {{5, "z", CONCERT_STATUS_OPEN, 0, NULL, 0}};
-    concert_catalog c1 = {CONCERT_CATALOG_VERSION, a, 3, ca, 2};
-    concert_catalog c2 = {CONCERT_CATALOG_VERSION, b, 3, cb, 1};
+    static const concert_catalog_user a[] = { { 50, "a", 0 }, { 10, "b", 0 }, { 30, "c", 0 } };
+    static const concert_catalog_user b[] = { { 40, "d", 0 }, { 5, "e", 0 }, { 60, "f", 0 } };
+    static const concert_catalog_concert ca[] = { { 9, "x", CONCERT_STATUS_OPEN, 0, NULL, 0 },
+                                                  { 2, "y", CONCERT_STATUS_CLOSED, 0, NULL, 0 } };
+    static const concert_catalog_concert cb[] = { { 5, "z", CONCERT_STATUS_OPEN, 0, NULL, 0 } };
+    concert_catalog c1 = { CONCERT_CATALOG_VERSION, a, 3, ca, 2 };
+    concert_catalog c2 = { CONCERT_CATALOG_VERSION, b, 3, cb, 1 };
     size_t n = 0;
 
     expect_ok(st->catalog_load(st, &c1, T0));
@@ -806,8 +812,7 @@ static int count_seat(void *ctx, const concert_seat *item);
 
 /* ---- storage v3: the token fence, the per-buyer limits, orders, release ---- */
 
-static concert_release_request release_request(int64_t reservation, const char *token,
-                                               int64_t now)
+static concert_release_request release_request(int64_t reservation, const char *token, int64_t now)
 {
     concert_release_request req;
     memset(&req, 0, sizeof(req));
@@ -921,23 +926,23 @@ Test(memory, store_wide_limit_counts_live_holds_only)
     issue(&p, 1, 3, T0 + 6 * MINUTE, &again);
     expect_ok(hold_limited(7, 5, again.info.token, T0 + 6 * MINUTE, 2, 0, &a));
     expect_ok(hold_limited(7, 6, again.info.token, T0 + 6 * MINUTE, 2, 0, &b));
-    expect_rc(hold_limited(7, 7, again.info.token, T0 + 6 * MINUTE, 2, 0, &c),
-              CONCERT_EHOLD_LIMIT);
+    expect_rc(hold_limited(7, 7, again.info.token, T0 + 6 * MINUTE, 2, 0, &c), CONCERT_EHOLD_LIMIT);
 }
 
 /* Concert 4 limits each buyer to 2 seats (schedules 40 and 41); concert 5
  * has no limit (schedule 50). Users 1 (1000 points) and 2. */
 static void load_limited_concerts(void)
 {
-    static const concert_catalog_seat_range seats[] = {{1, 10, "A", 10}};
-    static const concert_catalog_schedule limited[] = {{40, T0 + 86400000, seats, 1},
-                                                       {41, T0 + 90000000, seats, 1}};
-    static const concert_catalog_schedule open[] = {{50, T0 + 86400000, seats, 1}};
+    static const concert_catalog_seat_range seats[] = { { 1, 10, "A", 10 } };
+    static const concert_catalog_schedule limited[] = { { 40, T0 + 86400000, seats, 1 },
+                                                        { 41, T0 + 90000000, seats, 1 } };
+    static const concert_catalog_schedule open[] = { { 50, T0 + 86400000, seats, 1 } };
     static const concert_catalog_concert concerts[] = {
-        {4, "Limited", CONCERT_STATUS_OPEN, 2, limited, 2},
-        {5, "Open", CONCERT_STATUS_OPEN, 0, open, 1}};
-    static const concert_catalog_user users[] = {{1, "Kim", 1000}, {2, "Lee", 1000}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 2, concerts, 2};
+        { 4, "Limited", CONCERT_STATUS_OPEN, 2, limited, 2 },
+        { 5, "Open", CONCERT_STATUS_OPEN, 0, open, 1 }
+    };
+    static const concert_catalog_user users[] = { { 1, "Kim", 1000 }, { 2, "Lee", 1000 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, 2, concerts, 2 };
     expect_ok(st->catalog_load(st, &c, T0));
 }
 
@@ -986,7 +991,10 @@ Test(memory, per_concert_limit_counts_held_and_bought_seats_of_that_concert)
               CONCERT_EHOLD_LIMIT);
 }
 
-enum { RACE_THREADS = 8, RACE_LIMIT = 3 };
+enum {
+    RACE_THREADS = 8,
+    RACE_LIMIT = 3
+};
 static char race_token[CONCERT_TOKEN_SIZE];
 static _Atomic int race_held, race_refused, race_other;
 
@@ -1020,7 +1028,7 @@ Test(memory, concurrent_holds_of_one_user_never_pass_the_limit)
 
 static int64_t history_count(int64_t user)
 {
-    ledger_seen seen = {0};
+    ledger_seen seen = { 0 };
     expect_ok(st->history_list(st, user, 0, 0, collect_entry, &seen));
     return (int64_t)seen.count;
 }
@@ -1033,8 +1041,8 @@ Test(memory, an_order_pays_once_for_all_its_holds)
     concert_payment pay, again;
     concert_pay_request req;
     concert_verify_report report;
-    texts_seen v = {0};
-    ledger_seen seen = {0};
+    texts_seen v = { 0 };
+    ledger_seen seen = { 0 };
     int64_t ids[3], balance;
 
     load_gappy_schedule();
@@ -1157,12 +1165,12 @@ Test(memory, an_order_with_one_bad_reservation_changes_nothing)
 
 Test(memory, an_order_is_refused_when_the_sum_passes_the_balance)
 {
-    static const concert_catalog_seat_range seats[] = {{1, 10, "A", 600}};
-    static const concert_catalog_schedule schedules[] = {{60, T0 + 86400000, seats, 1}};
-    static const concert_catalog_concert concerts[] = {{6, "Dear", CONCERT_STATUS_OPEN, 0,
-                                                        schedules, 1}};
-    static const concert_catalog_user users[] = {{9, "Ann", 1000}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 1, concerts, 1};
+    static const concert_catalog_seat_range seats[] = { { 1, 10, "A", 600 } };
+    static const concert_catalog_schedule schedules[] = { { 60, T0 + 86400000, seats, 1 } };
+    static const concert_catalog_concert concerts[] = { { 6, "Dear", CONCERT_STATUS_OPEN, 0,
+                                                          schedules, 1 } };
+    static const concert_catalog_user users[] = { { 9, "Ann", 1000 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, 1, concerts, 1 };
     concert_queue_params p = params(10);
     concert_storage_token ann;
     concert_reservation a, b;
@@ -1269,8 +1277,8 @@ Test(memory, token_owner_reads_any_state_and_touches_nothing)
 Test(memory, history_pages_newest_first_by_id)
 {
     int32_t replayed;
-    concert_charge_request req = {1, 1, CONCERT_MAX_BALANCE, T0, NULL, NULL, DAY, &replayed};
-    ledger_seen seen = {0};
+    concert_charge_request req = { 1, 1, CONCERT_MAX_BALANCE, T0, NULL, NULL, DAY, &replayed };
+    ledger_seen seen = { 0 };
     int64_t balance, ids[12];
     size_t n = 0;
 
@@ -1325,7 +1333,7 @@ Test(memory, verify_counts_what_it_checked)
     concert_payment pay;
     concert_pay_request req;
     concert_verify_report report;
-    texts_seen v = {0};
+    texts_seen v = { 0 };
 
     load_gappy_schedule();
     issue(&p, 1, 1, T0, &t);
@@ -1367,7 +1375,7 @@ static concert_prune_report prune_at(const concert_queue_params *p, int64_t now,
 static void expect_store_verified(const concert_queue_params *p, int64_t now)
 {
     concert_verify_report report;
-    texts_seen v = {0};
+    texts_seen v = { 0 };
     memset(&report, 0, sizeof(report));
     expect_ok(st->verify(st, p, now, collect_text, &v, &report));
     cr_assert_eq(v.count, 0, "verify: %s", v.first);
@@ -1377,8 +1385,8 @@ static int charge_keyed(int64_t user, int64_t amount, int64_t now, const char *k
                         int64_t retention_ms, int64_t *balance)
 {
     int32_t replayed;
-    concert_charge_request req = {user,         amount,       CONCERT_MAX_BALANCE, now, key,
-                                  "amount",     retention_ms, &replayed};
+    concert_charge_request req = { user, amount,   CONCERT_MAX_BALANCE, now,
+                                   key,  "amount", retention_ms,        &replayed };
     return st->charge(st, &req, balance);
 }
 
@@ -1520,12 +1528,16 @@ Test(memory, an_idle_token_in_line_is_pruned_and_its_slot_reclaimed_later)
  * text is freed and its slot reused too. */
 Test(memory, steps_alone_keep_tokens_and_keys_bounded_over_200k_sales, .timeout = 120)
 {
-    enum { SALES = 200000, USERS = 1000, BOUND = 256 };
-    static const concert_catalog_seat_range ranges[] = {{1, SALES, "A", 1}};
-    static const concert_catalog_schedule schedules[] = {{9, T0 + DAY, ranges, 1}};
-    static const concert_catalog_concert concerts[] = {{4, "Season", CONCERT_STATUS_OPEN, 0,
-                                                        schedules, 1}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1};
+    enum {
+        SALES = 200000,
+        USERS = 1000,
+        BOUND = 256
+    };
+    static const concert_catalog_seat_range ranges[] = { { 1, SALES, "A", 1 } };
+    static const concert_catalog_schedule schedules[] = { { 9, T0 + DAY, ranges, 1 } };
+    static const concert_catalog_concert concerts[] = { { 4, "Season", CONCERT_STATUS_OPEN, 0,
+                                                          schedules, 1 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1 };
     concert_queue_params p = queue_rules(USERS, 10 * MINUTE, 5 * MINUTE);
     const memory_store *s = store();
     size_t most_tokens = 0, most_keys = 0;
@@ -1573,7 +1585,9 @@ Test(memory, steps_alone_keep_tokens_and_keys_bounded_over_200k_sales, .timeout 
  * index's memory back, and the store keeps working at the smaller size. */
 Test(memory, prune_after_a_burst_shrinks_the_window_and_its_index)
 {
-    enum { N = 10000 };
+    enum {
+        N = 10000
+    };
     concert_queue_params p = params(N);
     concert_storage_token t;
     concert_prune_report report;
@@ -1615,8 +1629,7 @@ static uint64_t colliding_hash(uint32_t home, uint32_t variant)
 static int index_has(const mem_index *ix, uint64_t hash, uint32_t value)
 {
     mem_probe probe;
-    for (uint32_t slot = mem_index_first(ix, hash, &probe); slot;
-         slot = mem_index_next(ix, &probe))
+    for (uint32_t slot = mem_index_first(ix, hash, &probe); slot; slot = mem_index_next(ix, &probe))
         if (slot - 1 == value)
             return 1;
     return 0;
@@ -1624,10 +1637,13 @@ static int index_has(const mem_index *ix, uint64_t hash, uint32_t value)
 
 Test(memory, index_deletion_keeps_colliding_runs_reachable)
 {
-    enum { N = 3000, HOMES = 5 };
+    enum {
+        N = 3000,
+        HOMES = 5
+    };
     static uint64_t hash_of[N];
     static unsigned char present[N];
-    mem_index ix = {0};
+    mem_index ix = { 0 };
     uint64_t x = UINT64_C(0x2545f4914f6cdd1d);
 
     cr_assert_eq(mem_index_reserve(&ix, N), 0);
@@ -1654,8 +1670,8 @@ Test(memory, index_deletion_keeps_colliding_runs_reachable)
         present[v] ^= 1;
         if (round % 97 == 0 || round > 5990)
             for (uint32_t k = 0; k < N; k++)
-                cr_assert_eq(index_has(&ix, hash_of[k], k), present[k], "value %u, round %d",
-                             k, round);
+                cr_assert_eq(index_has(&ix, hash_of[k], k), present[k], "value %u, round %d", k,
+                             round);
     }
     /* emptied entirely: every slot is free again */
     for (uint32_t v = 0; v < N; v++)
@@ -1672,7 +1688,7 @@ Test(memory, index_deletion_keeps_colliding_runs_reachable)
  * at. */
 Test(memory, window_growth_keeps_records_and_numbers)
 {
-    mem_window w = {0};
+    mem_window w = { 0 };
     const uint64_t start = MEM_WINDOW_MAX - 20;
 
     w.base = w.end = start;
@@ -1695,14 +1711,18 @@ Test(memory, window_growth_keeps_records_and_numbers)
 
 /* ---- the one lock under churn ---- */
 
-enum { CHURN_THREADS = 8, CHURN_ROUNDS = 3000, CHURN_USERS_PER_THREAD = 20 };
+enum {
+    CHURN_THREADS = 8,
+    CHURN_ROUNDS = 3000,
+    CHURN_USERS_PER_THREAD = 20
+};
 static _Atomic int64_t churn_clock = T0;
 static _Atomic int churn_failures;
 
 static void *churn(void *arg)
 {
     const int64_t first_user = 1 + (int64_t)(intptr_t)arg * CHURN_USERS_PER_THREAD;
-    concert_queue_params p = {50, 40, no_lottery, NULL, DAY};
+    concert_queue_params p = { 50, 40, no_lottery, NULL, DAY };
     concert_storage_token t, s;
     char text[CONCERT_TOKEN_SIZE];
 
@@ -1764,7 +1784,9 @@ static int count_seat(void *ctx, const concert_seat *item)
 
 Test(memory, a_million_waiting_tokens_each_get_their_place, .timeout = 120)
 {
-    enum { N = 1000000 };
+    enum {
+        N = 1000000
+    };
     concert_queue_params p = params(1000);
     concert_storage_token t;
     concert_queue_stats stats;
@@ -1788,14 +1810,16 @@ Test(memory, a_million_waiting_tokens_each_get_their_place, .timeout = 120)
 
 Test(memory, a_million_seats_list_exactly_the_free_ones, .timeout = 120)
 {
-    enum { N = 1000000 };
-    static const concert_catalog_seat_range ranges[] = {{1, 500000, "R", 100},
-                                                        {500001, 1000000, "S", 50}};
-    static const concert_catalog_schedule schedules[] = {{1, T0 + 86400000, ranges, 2}};
-    static const concert_catalog_concert concerts[] = {{1, "Stadium", CONCERT_STATUS_OPEN, 0,
-                                                        schedules, 1}};
-    static const concert_catalog_user users[] = {{1, "Kim", 0}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 1, concerts, 1};
+    enum {
+        N = 1000000
+    };
+    static const concert_catalog_seat_range ranges[] = { { 1, 500000, "R", 100 },
+                                                         { 500001, 1000000, "S", 50 } };
+    static const concert_catalog_schedule schedules[] = { { 1, T0 + 86400000, ranges, 2 } };
+    static const concert_catalog_concert concerts[] = { { 1, "Stadium", CONCERT_STATUS_OPEN, 0,
+                                                          schedules, 1 } };
+    static const concert_catalog_user users[] = { { 1, "Kim", 0 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, 1, concerts, 1 };
     concert_reservation r;
     size_t listed = 0;
 

@@ -22,12 +22,12 @@
 #define HOUR (60 * MINUTE)
 #define DAY (24 * HOUR)
 
-#define expect_rc(call, expected)                                                         \
-    do {                                                                                  \
-        int rc__ = (call);                                                                \
-        cr_assert_eq(rc__, (expected), "%s returned %s (%d), expected %s: %s", #call,      \
-                     concert_error_name(rc__), rc__, concert_error_name(expected),          \
-                     concert_error_last()->message);                                      \
+#define expect_rc(call, expected)                                                                  \
+    do {                                                                                           \
+        int rc__ = (call);                                                                         \
+        cr_assert_eq(rc__, (expected), "%s returned %s (%d), expected %s: %s", #call,              \
+                     concert_error_name(rc__), rc__, concert_error_name(expected),                 \
+                     concert_error_last()->message);                                               \
     } while (0)
 #define expect_ok(call) expect_rc(call, CONCERT_OK)
 
@@ -59,12 +59,14 @@ TestSuite(memory_queue, .init = open_default, .fini = close_store);
 
 /* ---- the lottery's shuffle, recorded ---- */
 
-enum { LOTTERY_MAX = 4096 };
+enum {
+    LOTTERY_MAX = 4096
+};
 
 typedef struct lottery_log {
     int calls;
-    int fail_with;   /* non-zero: return it (once per setting) */
-    int repeat;      /* 1: hand back a wrong "permutation" */
+    int fail_with; /* non-zero: return it (once per setting) */
+    int repeat;    /* 1: hand back a wrong "permutation" */
     size_t n;
     int64_t given[LOTTERY_MAX];  /* the ids as the store gave them */
     int64_t result[LOTTERY_MAX]; /* the order handed back */
@@ -106,7 +108,7 @@ static int recording_shuffle(void *ctx, int64_t *items, size_t n)
 
 static concert_queue_params rules(int64_t active_ttl_ms, int64_t wait_ttl_ms)
 {
-    concert_queue_params p = {active_ttl_ms, wait_ttl_ms, recording_shuffle, NULL, DAY};
+    concert_queue_params p = { active_ttl_ms, wait_ttl_ms, recording_shuffle, NULL, DAY };
     memset(&lottery, 0, sizeof(lottery));
     return p;
 }
@@ -134,7 +136,7 @@ static void token_for(uint64_t n, char out[CONCERT_TOKEN_SIZE])
 static void load_users(size_t n)
 {
     concert_catalog_user *users = calloc(n, sizeof(*users));
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, n, NULL, 0};
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, n, NULL, 0 };
     cr_assert_not_null(users);
     for (size_t i = 0; i < n; i++) {
         users[i].id = (int64_t)i + 1;
@@ -214,7 +216,7 @@ static int collect_text(void *ctx, const char *text)
 static void expect_verify_clean(const concert_queue_params *p, int64_t now)
 {
     concert_verify_report report;
-    texts_seen v = {0};
+    texts_seen v = { 0 };
     memset(&report, 0, sizeof(report));
     expect_ok(st->verify(st, p, now, collect_text, &v, &report));
     cr_assert_eq(v.count, 0, "verify: %s", v.first);
@@ -402,7 +404,9 @@ Test(memory_queue, lowering_max_active_evicts_nobody_and_admission_waits)
 
 Test(memory_queue, prequeue_lottery_moves_every_token_and_the_index_follows)
 {
-    enum { N = 3000 };
+    enum {
+        N = 3000
+    };
     concert_queue_params p = rules(10 * MINUTE, 2 * HOUR);
     const int64_t opens = T0 + HOUR;
     int64_t ticket_of_user[N + 2];
@@ -485,7 +489,10 @@ Test(memory_queue, prequeue_lottery_moves_every_token_and_the_index_follows)
  * and verify agrees. */
 Test(memory_queue, lottery_after_pruning_moves_every_token_and_the_index_follows)
 {
-    enum { EARLY = 4000, N = 3000 };
+    enum {
+        EARLY = 4000,
+        N = 3000
+    };
     static int64_t ticket_of_user[N + 1];
     concert_queue_params p = rules(10 * MINUTE, 2 * HOUR);
     const int64_t opens = T0 + 3 * HOUR;
@@ -721,7 +728,11 @@ Test(memory_queue, a_failing_or_wrong_shuffle_changes_nothing)
 
 Test(memory_queue, admissions_obey_admit_per_minute_in_every_window)
 {
-    enum { USERS = 400, STEP_MS = 100, STEPS = 5 * 600 };
+    enum {
+        USERS = 400,
+        STEP_MS = 100,
+        STEPS = 5 * 600
+    };
     concert_queue_params p = rules(10 * HOUR, 10 * HOUR);
     static int64_t admitted_at[STEPS + 1];
     int64_t prev;
@@ -804,8 +815,10 @@ static int big_shuffle(void *ctx, int64_t *items, size_t n)
 
 Test(memory_queue, opening_lottery_of_a_million_prequeued)
 {
-    enum { N = 1000000 };
-    concert_queue_params p = {10 * MINUTE, 2 * HOUR, big_shuffle, NULL, DAY};
+    enum {
+        N = 1000000
+    };
+    concert_queue_params p = { 10 * MINUTE, 2 * HOUR, big_shuffle, NULL, DAY };
     concert_queue_stats s;
     char text[CONCERT_TOKEN_SIZE];
     concert_storage_token t;

@@ -20,7 +20,7 @@
 
 static concert_storage *st;
 static memory_store *ms;
-static const concert_queue_params QP = {10 * MINUTE, 5 * MINUTE, NULL, NULL, 86400000};
+static const concert_queue_params QP = { 10 * MINUTE, 5 * MINUTE, NULL, NULL, 86400000 };
 static const char TOKEN_1[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1";
 
 typedef struct seen {
@@ -55,12 +55,12 @@ static int hold(int64_t schedule, int64_t seat, const char *token, concert_reser
  * holds seats 1 and 2 and pays for seat 1 (which ends the token). */
 static void setup(void)
 {
-    static const concert_catalog_seat_range seats[] = {{1, 5, "R", 100}};
-    static const concert_catalog_schedule schedules[] = {{10, T0 + 86400000, seats, 1}};
-    static const concert_catalog_concert concerts[] = {{1, "Gala", CONCERT_STATUS_OPEN, 0,
-                                                        schedules, 1}};
-    static const concert_catalog_user users[] = {{1, "Kim", 1000}, {2, "Lee", 0}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 2, concerts, 1};
+    static const concert_catalog_seat_range seats[] = { { 1, 5, "R", 100 } };
+    static const concert_catalog_schedule schedules[] = { { 10, T0 + 86400000, seats, 1 } };
+    static const concert_catalog_concert concerts[] = { { 1, "Gala", CONCERT_STATUS_OPEN, 0,
+                                                          schedules, 1 } };
+    static const concert_catalog_user users[] = { { 1, "Kim", 1000 }, { 2, "Lee", 0 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, 2, concerts, 1 };
     concert_storage_token t;
     concert_reservation r;
     concert_pay_request pay;
@@ -246,11 +246,11 @@ Test(memory_verify, token_whose_user_index_names_another_user)
 
 Test(memory_verify, purchase_count_out_of_step)
 {
-    static const concert_catalog_seat_range seats[] = {{1, 5, "R", 100}};
-    static const concert_catalog_schedule schedules[] = {{20, T0 + 86400000, seats, 1}};
-    static const concert_catalog_concert concerts[] = {{2, "Limited", CONCERT_STATUS_OPEN, 2,
-                                                        schedules, 1}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1};
+    static const concert_catalog_seat_range seats[] = { { 1, 5, "R", 100 } };
+    static const concert_catalog_schedule schedules[] = { { 20, T0 + 86400000, seats, 1 } };
+    static const concert_catalog_concert concerts[] = { { 2, "Limited", CONCERT_STATUS_OPEN, 2,
+                                                          schedules, 1 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1 };
     concert_storage_token t;
     concert_reservation r;
     concert_pay_request pay;
@@ -288,7 +288,7 @@ Test(memory_verify, confirmed_reservation_whose_seat_is_not_sold_to_it)
 {
     seen s;
     ms->reservations[1].status = CONCERT_RESERVATION_CONFIRMED; /* seat 2, never paid */
-    ms->reservations[1].seat = 0;                                /* ... and claims seat 1 */
+    ms->reservations[1].seat = 0;                               /* ... and claims seat 1 */
     s = verify_at(&QP, T0);
     cr_assert_geq(s.count, 1);
     cr_assert(strstr(s.text[s.count - 1], "reservation 2: CONFIRMED but seat"), "%s",
@@ -325,7 +325,7 @@ Test(memory_verify, more_live_active_tokens_than_max_active)
 static void more_tokens(int n)
 {
     concert_catalog_user users[16];
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, (size_t)n, NULL, 0};
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, (size_t)n, NULL, 0 };
     concert_storage_token t;
     char text[40];
     cr_assert_leq(n, 16);
@@ -437,16 +437,16 @@ Test(memory_verify, an_index_entry_of_no_kept_token)
 Test(memory_verify, an_idempotency_record_missing_from_its_index)
 {
     int32_t replayed;
-    concert_charge_request req = {2,          5,        CONCERT_MAX_BALANCE, T0, "key",
-                                  "amount=5", 86400000, &replayed};
+    concert_charge_request req = { 2,        5,        CONCERT_MAX_BALANCE, T0, "key", "amount=5",
+                                   86400000, &replayed };
     int64_t balance;
     seen s;
     cr_assert_eq(st->charge(st, &req, &balance), 0);
     s = verify_at(&QP, T0);
     cr_assert_eq(s.count, 0, "%s", s.text[0]);
-    cr_assert_eq(mem_index_remove(&ms->idem_ix, memory__idem_hash(memory__idem(ms, 0)),
-                                  MEM_WINDOW_LOW(0)),
-                 0);
+    cr_assert_eq(
+        mem_index_remove(&ms->idem_ix, memory__idem_hash(memory__idem(ms, 0)), MEM_WINDOW_LOW(0)),
+        0);
     s = verify_at(&QP, T0);
     expect_one(&s, "idempotency record 1: not in the index under its key");
 }

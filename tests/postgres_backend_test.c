@@ -186,13 +186,14 @@ static void load_catalog(concert_db *db)
 {
     static char names[40][16];
     concert_catalog_user users[40];
-    const concert_catalog_seat_range seats[] = {{1, 200, "R", 100}};
-    const concert_catalog_schedule schedules[] = {{10, T0 + DAY, seats, 1}};
-    const concert_catalog_concert concerts[] = {{1, "Test", CONCERT_STATUS_OPEN, 0, schedules, 1}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 40, concerts, 1};
+    const concert_catalog_seat_range seats[] = { { 1, 200, "R", 100 } };
+    const concert_catalog_schedule schedules[] = { { 10, T0 + DAY, seats, 1 } };
+    const concert_catalog_concert concerts[] = { { 1, "Test", CONCERT_STATUS_OPEN, 0, schedules,
+                                                   1 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, 40, concerts, 1 };
     for (int i = 0; i < 40; i++) {
         snprintf(names[i], sizeof(names[i]), "user %d", i + 1);
-        users[i] = (concert_catalog_user){i + 1, names[i], 1000};
+        users[i] = (concert_catalog_user){ i + 1, names[i], 1000 };
     }
     cr_assert_eq(concert_catalog_load(db, &c), 0, "catalog: %s", concert_error_last()->message);
 }
@@ -311,7 +312,9 @@ Test(postgres, a_version_2_store_migrates_in_place_and_keeps_its_line)
 
 Test(postgres, concurrent_first_opens_create_the_schema_once)
 {
-    enum { PROCS = 6 };
+    enum {
+        PROCS = 6
+    };
     pid_t pids[PROCS];
     for (int i = 0; i < PROCS; i++) {
         pids[i] = fork();
@@ -352,7 +355,8 @@ Test(postgres, uri_and_conninfo_forms_open_the_same_store)
     for (int scheme = 0; scheme < 2; scheme++) {
         snprintf(uri, sizeof(uri), "%s://concert@%s:%s/%s?connect_timeout=2",
                  scheme ? "postgres" : "postgresql", host, port, dbname);
-        cr_assert_eq(concert_db_open(&db, uri, &o), 0, "%s: %s", uri, concert_error_last()->message);
+        cr_assert_eq(concert_db_open(&db, uri, &o), 0, "%s: %s", uri,
+                     concert_error_last()->message);
         cr_assert_eq(concert_points_balance_get(&balance, db, 3), 0);
         cr_assert_eq(balance, 1000);
         concert_db_close(db);
@@ -509,7 +513,7 @@ Test(postgres, a_version_3_store_migrates_to_4_with_its_payments_and_holds)
         cr_assert_eq(concert_reserve_seat(&refused, db, tok[2], 10, 4), CONCERT_EHOLD_LIMIT);
     }
     {
-        int64_t ids[2] = {r.id, held};
+        int64_t ids[2] = { r.id, held };
         cr_assert_eq(concert_order_pay(&pay, db, tok[2], ids, 2, "new-key"), 0, "%s",
                      concert_error_last()->message);
     }
@@ -532,7 +536,7 @@ Test(postgres, a_version_3_store_migrates_to_4_with_its_payments_and_holds)
     cr_assert_eq(rep->seats_sold, 3);
     concert_verify_report_free(rep);
     concert_db_close(db);
-    }
+}
 
 Test(postgres, verify_checks_orders_and_releases)
 {
@@ -633,7 +637,7 @@ static void *hold_thread(void *arg)
  * (which the caller's assertions then report). */
 static void wait_for_lock_waiter(hold_call *h)
 {
-    const struct timespec pause = {0, 2000000};
+    const struct timespec pause = { 0, 2000000 };
     while (!atomic_load(&h->done) &&
            admin_int("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
                      "'libconcert' AND wait_event_type = 'Lock'") == 0)
@@ -656,7 +660,7 @@ Test(postgres, a_hold_queued_behind_its_token_never_lands_once_the_token_ended)
     other = admin_connect();
     conn_exec(other, "BEGIN");
     conn_exec(other, "UPDATE concert.tokens SET expires_at = 0 WHERE user_id = 1");
-    h = (hold_call){db, t.token, 5, -1, {0}, 0};
+    h = (hold_call){ db, t.token, 5, -1, { 0 }, 0 };
     cr_assert_eq(pthread_create(&th, NULL, hold_thread, &h), 0);
     wait_for_lock_waiter(&h);
     conn_exec(other, "COMMIT");
@@ -699,7 +703,7 @@ Test(postgres, holds_of_one_user_count_the_limit_under_the_users_row_lock)
              "%lld, %lld FROM h",
              (long long)(T0 + 600000), (long long)(T0 + 600000), (long long)T0);
     conn_exec(other, sql);
-    h = (hold_call){db, t.token, 7, -1, {0}, 0};
+    h = (hold_call){ db, t.token, 7, -1, { 0 }, 0 };
     cr_assert_eq(pthread_create(&th, NULL, hold_thread, &h), 0);
     wait_for_lock_waiter(&h);
     conn_exec(other, "COMMIT");
@@ -781,7 +785,9 @@ static void *charge_and_hold(void *arg)
 
 Test(postgres, a_small_pool_serves_many_threads)
 {
-    enum { THREADS = 32 };
+    enum {
+        THREADS = 32
+    };
     concert_options o = options();
     pthread_t th[THREADS];
     worker w[THREADS];
@@ -799,7 +805,7 @@ Test(postgres, a_small_pool_serves_many_threads)
     db = open_store(&o);
     load_catalog(db);
     for (int i = 0; i < THREADS; i++) {
-        w[i] = (worker){db, i, &failures};
+        w[i] = (worker){ db, i, &failures };
         cr_assert_eq(pthread_create(&th[i], NULL, charge_and_hold, &w[i]), 0);
     }
     for (int i = 0; i < THREADS; i++)
@@ -849,14 +855,15 @@ static void load_users(concert_db *db, int count)
 {
     static char names[1000][16];
     static concert_catalog_user users[1000];
-    const concert_catalog_seat_range seats[] = {{1, 200, "R", 100}};
-    const concert_catalog_schedule schedules[] = {{10, T0 + DAY, seats, 1}};
-    const concert_catalog_concert concerts[] = {{1, "Test", CONCERT_STATUS_OPEN, 0, schedules, 1}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, (size_t)count, concerts, 1};
+    const concert_catalog_seat_range seats[] = { { 1, 200, "R", 100 } };
+    const concert_catalog_schedule schedules[] = { { 10, T0 + DAY, seats, 1 } };
+    const concert_catalog_concert concerts[] = { { 1, "Test", CONCERT_STATUS_OPEN, 0, schedules,
+                                                   1 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, (size_t)count, concerts, 1 };
     cr_assert_leq(count, 1000);
     for (int i = 0; i < count; i++) {
         snprintf(names[i], sizeof(names[i]), "user %d", i + 1);
-        users[i] = (concert_catalog_user){i + 1, names[i], 1000};
+        users[i] = (concert_catalog_user){ i + 1, names[i], 1000 };
     }
     cr_assert_eq(concert_catalog_load(db, &c), 0, "catalog: %s", concert_error_last()->message);
 }
@@ -885,7 +892,10 @@ static void *join_at_opening(void *arg)
 
 Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
 {
-    enum { EARLY = 20, LATE = 5 };
+    enum {
+        EARLY = 20,
+        LATE = 5
+    };
     uint64_t seed1 = 0x9e3779b97f4a7c15u, seed2 = 0x2545f4914f6cdd1du;
     concert_options o1 = options(), o2;
     concert_db *db1, *db2;
@@ -896,7 +906,7 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
     pthread_t th[2];
     opener w[2];
     atomic_int failures = 0;
-    int seen[EARLY] = {0}, draws;
+    int seen[EARLY] = { 0 }, draws;
 
     atomic_store(&shared_now, T0);
     o1.clock = shared_clock;
@@ -931,7 +941,7 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
     atomic_store(&shared_now, T0 + 60000);
     pthread_barrier_init(&start, NULL, 2);
     for (int i = 0; i < 2; i++) {
-        w[i] = (opener){i ? db2 : db1, EARLY + 1 + i * LATE, LATE, &start, &failures};
+        w[i] = (opener){ i ? db2 : db1, EARLY + 1 + i * LATE, LATE, &start, &failures };
         cr_assert_eq(pthread_create(&th[i], NULL, join_at_opening, &w[i]), 0);
     }
     for (int i = 0; i < 2; i++)
@@ -941,8 +951,8 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
 
     /* One Fisher-Yates over 20 items draws 19 times (a second one, 19 more). */
     draws = atomic_load(&shuffle_draws);
-    cr_assert(draws >= EARLY - 1 && draws < 2 * (EARLY - 1), "%d draws: the lottery ran %s",
-              draws, draws < EARLY - 1 ? "not at all" : "more than once");
+    cr_assert(draws >= EARLY - 1 && draws < 2 * (EARLY - 1), "%d draws: the lottery ran %s", draws,
+              draws < EARLY - 1 ? "not at all" : "more than once");
     cr_assert_eq(admin_int("SELECT count(DISTINCT ticket) FROM concert.tokens "
                            "WHERE user_id <= 20 AND ticket BETWEEN 1 AND 20"),
                  EARLY, "the pre-queue holds tickets 1..20, one each");
@@ -975,12 +985,16 @@ Test(postgres, two_handles_racing_at_opens_at_run_the_lottery_exactly_once)
     concert_db_close(db2);
 }
 
-enum { JOINERS = 16, JOINS_EACH = 60, CHURNERS = 3 };
+enum {
+    JOINERS = 16,
+    JOINS_EACH = 60,
+    CHURNERS = 3
+};
 
 typedef struct join_race {
     concert_db *db;
     char tokens[JOINERS * JOINS_EACH][CONCERT_TOKEN_SIZE];
-    _Atomic int joined;      /* tokens[0..) filled in any order: see ready */
+    _Atomic int joined; /* tokens[0..) filled in any order: see ready */
     atomic_int ready[JOINERS * JOINS_EACH];
     atomic_int joiners_left;
     atomic_int next_seat;
@@ -1078,7 +1092,7 @@ Test(postgres, joins_from_many_threads_never_lose_a_ticket_to_admission, .timeou
     load_users(race.db, JOINERS * JOINS_EACH);
     atomic_store(&race.joiners_left, JOINERS);
     for (int i = 0; i < JOINERS + CHURNERS; i++) {
-        w[i] = (join_worker){&race, i < JOINERS ? i : i - JOINERS};
+        w[i] = (join_worker){ &race, i < JOINERS ? i : i - JOINERS };
         cr_assert_eq(pthread_create(&th[i], NULL, i < JOINERS ? joiner : churner, &w[i]), 0);
     }
     for (int i = 0; i < JOINERS + CHURNERS; i++)
@@ -1139,7 +1153,7 @@ static int all_connections_read(concert_db *db, int n)
     worker w[16];
     atomic_int failures = 0;
     for (int i = 0; i < n; i++) {
-        w[i] = (worker){db, i, &failures};
+        w[i] = (worker){ db, i, &failures };
         pthread_create(&th[i], NULL, read_balance, &w[i]);
     }
     for (int i = 0; i < n; i++)
@@ -1230,8 +1244,8 @@ static concert_list_version schedules_version(concert_db *db, const char *token)
 
 static int same_version(concert_list_version a, concert_list_version b)
 {
-    return a.epoch == b.epoch && a.changes == b.changes &&
-           a.expired_through == b.expired_through && a.past == b.past;
+    return a.epoch == b.epoch && a.changes == b.changes && a.expired_through == b.expired_through &&
+           a.past == b.past;
 }
 
 /* Concert 1 with schedules 10 and 11 (seats 1..200 each), users 1..40. */
@@ -1239,14 +1253,15 @@ static void load_two_schedules(concert_db *db)
 {
     static char names[40][16];
     concert_catalog_user users[40];
-    const concert_catalog_seat_range seats[] = {{1, 200, "R", 100}};
-    const concert_catalog_schedule schedules[] = {{10, T0 + DAY, seats, 1},
-                                                  {11, T0 + 2 * DAY, seats, 1}};
-    const concert_catalog_concert concerts[] = {{1, "Test", CONCERT_STATUS_OPEN, 0, schedules, 2}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, 40, concerts, 1};
+    const concert_catalog_seat_range seats[] = { { 1, 200, "R", 100 } };
+    const concert_catalog_schedule schedules[] = { { 10, T0 + DAY, seats, 1 },
+                                                   { 11, T0 + 2 * DAY, seats, 1 } };
+    const concert_catalog_concert concerts[] = { { 1, "Test", CONCERT_STATUS_OPEN, 0, schedules,
+                                                   2 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, 40, concerts, 1 };
     for (int i = 0; i < 40; i++) {
         snprintf(names[i], sizeof(names[i]), "user %d", i + 1);
-        users[i] = (concert_catalog_user){i + 1, names[i], 1000};
+        users[i] = (concert_catalog_user){ i + 1, names[i], 1000 };
     }
     cr_assert_eq(concert_catalog_load(db, &c), 0, "catalog: %s", concert_error_last()->message);
 }
@@ -1263,7 +1278,9 @@ Test(postgres, list_versions_change_with_every_change_and_only_then)
     concert_payment pay;
     concert_list_version v, w, c, c2;
 
-    enum { CUTOFF = 20 * 60 * 1000 };
+    enum {
+        CUTOFF = 20 * 60 * 1000
+    };
     atomic_store(&shared_now, T0);
     o.clock = shared_clock;
     o.queue_refresh_ms = 0;
@@ -1438,7 +1455,7 @@ Test(postgres, holds_of_one_schedule_wait_for_each_other_only_on_the_same_stripe
     hold_at h;
     pthread_t th;
     PGconn *other;
-    const struct timespec pause = {0, 20000000};
+    const struct timespec pause = { 0, 20000000 };
 
     o.pool_size = 2;
     db = open_store(&o);
@@ -1449,12 +1466,12 @@ Test(postgres, holds_of_one_schedule_wait_for_each_other_only_on_the_same_stripe
     conn_exec(other, "UPDATE concert.list_changes SET changes = changes + 1 "
                      "WHERE schedule_id = 10 AND stripe = 1");
     /* Seat 2 is on stripe 2: it lands at once. */
-    h = (hold_at){db, t.token, 2, -1, 0};
+    h = (hold_at){ db, t.token, 2, -1, 0 };
     cr_assert_eq(pthread_create(&th, NULL, hold_at_thread, &h), 0);
     pthread_join(th, NULL);
     cr_assert_eq(h.rc, 0, "%s", concert_error_last()->message);
     /* Seat 17 is on stripe 1: it waits for the other step's commit. */
-    h = (hold_at){db, t.token, 17, -1, 0};
+    h = (hold_at){ db, t.token, 17, -1, 0 };
     cr_assert_eq(pthread_create(&th, NULL, hold_at_thread, &h), 0);
     while (!atomic_load(&h.done) &&
            admin_int("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
@@ -1491,7 +1508,8 @@ static concert_options retention_options(void)
 static concert_prune_report prune_all(concert_db *db, size_t limit)
 {
     concert_prune_report rep;
-    cr_assert_eq(concert_admin_prune(&rep, db, limit), 0, "prune: %s", concert_error_last()->message);
+    cr_assert_eq(concert_admin_prune(&rep, db, limit), 0, "prune: %s",
+                 concert_error_last()->message);
     return rep;
 }
 
@@ -1669,7 +1687,10 @@ Test(postgres, prune_skips_rows_other_steps_have_locked)
  * as they go, so tokens and keys stay near what retention keeps. */
 Test(postgres, tokens_and_keys_stay_bounded_without_explicit_prunes, .timeout = 300)
 {
-    enum { CYCLES = 180, STEP_MS = 5000 }; /* retention = 12 cycles */
+    enum {
+        CYCLES = 180,
+        STEP_MS = 5000
+    }; /* retention = 12 cycles */
     concert_options o = retention_options();
     concert_db *db;
     int64_t most_tokens = 0, most_keys = 0;
@@ -1748,7 +1769,7 @@ Test(postgres, a_version_4_store_migrates_to_5_with_its_tokens_and_holds)
      * out and was settled long ago, 4 WAITING passed while idle, 5 WAITING
      * live in line. */
     for (int i = 1; i <= 5; i++) {
-        static const int state[6] = {0, 2, 2, 3, 1, 1};
+        static const int state[6] = { 0, 2, 2, 3, 1, 1 };
         int64_t expires = i <= 2 ? opened + DAY : i == 3 ? T0 : 0;
         int64_t seen = i == 5 ? opened : T0;
         fake_token(tok[i], i);
@@ -1778,8 +1799,7 @@ Test(postgres, a_version_4_store_migrates_to_5_with_its_tokens_and_holds)
     db = open_store(&o);
     cr_assert_eq(admin_int("SELECT value FROM concert.meta WHERE name = 'schema_version'"), 7);
     cr_assert_gt(admin_int("SELECT value FROM concert.meta WHERE name = 'epoch'"), 0);
-    cr_assert_eq(admin_int("SELECT count(*) FROM concert.list_changes WHERE schedule_id = 10"),
-                 16);
+    cr_assert_eq(admin_int("SELECT count(*) FROM concert.list_changes WHERE schedule_id = 10"), 16);
     cr_assert_eq(admin_int("SELECT ended_at FROM concert.tokens WHERE ticket = 1"), opened,
                  "paid before ends were recorded: kept from the opening");
     cr_assert_eq(admin_int("SELECT ended_at FROM concert.tokens WHERE ticket = 3"), T0,
@@ -1800,8 +1820,8 @@ Test(postgres, a_version_4_store_migrates_to_5_with_its_tokens_and_holds)
      * request, refused for its ended token, which itself is kept for a
      * retention from the opening. */
     cr_assert_eq(admin_int("SELECT count(*) FROM concert.tokens WHERE ticket = 1"), 1);
-    cr_assert_eq(concert_pay(&pay, db, tok[1], paid_reservation, "old-key"),
-                 CONCERT_ETOKEN_INVALID, "a new request with an ended token");
+    cr_assert_eq(concert_pay(&pay, db, tok[1], paid_reservation, "old-key"), CONCERT_ETOKEN_INVALID,
+                 "a new request with an ended token");
     cr_assert_eq(admin_int("SELECT count(*) FROM concert.payments"), 1);
 
     /* The version of the migrated schedule: the old hold expires into it. */
@@ -1925,7 +1945,7 @@ Test(postgres, the_seat_map_reads_every_seat_with_its_state)
     concert_token_info kim, lee;
     concert_reservation r3, r5, r9;
     concert_payment pay;
-    seat_states *m, stopped = {.stop_after = 2};
+    seat_states *m, stopped = { .stop_after = 2 };
 
     load_two_schedules(db);
     /* A third handle (its own pool), used through its storage table only. */
@@ -1989,8 +2009,8 @@ Test(postgres, the_seat_map_reads_every_seat_with_its_state)
 
 /* The seat map's very statement, as prepared on every connection. */
 #include "../lib/storage/postgres_sql.h"
-#define PICK_SEAT_MAP(id, sql)                                                                  \
-    if (strcmp(#id, "PG_SEAT_MAP") == 0)                                                       \
+#define PICK_SEAT_MAP(id, sql)                                                                     \
+    if (strcmp(#id, "PG_SEAT_MAP") == 0)                                                           \
         text = sql;
 
 static const char *seat_map_sql(void)
@@ -2034,7 +2054,7 @@ Test(postgres, the_seat_map_reads_one_range_of_the_primary_key)
 
 static concert_storage_counters counters_of(concert_storage *st)
 {
-    concert_storage_counters c = {UINT64_MAX, UINT64_MAX};
+    concert_storage_counters c = { UINT64_MAX, UINT64_MAX };
     cr_assert_not_null(st->counters);
     cr_assert_eq(st->counters(st, &c), 0);
     return c;
@@ -2066,7 +2086,7 @@ static int64_t libconcert_sessions(void)
  * they are gone. */
 static int64_t terminate_sessions(void)
 {
-    const struct timespec pause = {0, 2000000};
+    const struct timespec pause = { 0, 2000000 };
     char sql[300];
     int64_t ended;
     snprintf(sql, sizeof(sql),
@@ -2094,7 +2114,8 @@ Test(postgres, counters_count_the_connections_replaced_after_the_server_ended_th
     cr_assert_eq(c.retries, 0);
 
     cr_assert_eq(terminate_sessions(), 1, "one pooled connection");
-    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0, "%s",
+                 concert_error_last()->message);
     cr_assert_eq(balance, 1000);
     c = counters_of(st);
     cr_assert_eq(c.reconnects, 1);
@@ -2337,7 +2358,8 @@ Test(postgres, a_hung_server_answers_estorage_within_the_deadline_and_recovers_a
     snprintf(open_msg, sizeof(open_msg), "%s", concert_error_last()->message);
     server_thaw();
 
-    fprintf(stderr, "hung server: charge %lld ms, read %lld ms, open %lld ms (busy %d, connect %d)\n",
+    fprintf(stderr,
+            "hung server: charge %lld ms, read %lld ms, open %lld ms (busy %d, connect %d)\n",
             (long long)charge_ms, (long long)read_ms, (long long)open_ms, FREEZE_BUSY_MS,
             FREEZE_CONNECT_MS);
     cr_assert_eq(charge_rc, CONCERT_ESTORAGE, "charge: %d %s", charge_rc, charge_msg);
@@ -2363,7 +2385,8 @@ Test(postgres, a_hung_server_answers_estorage_within_the_deadline_and_recovers_a
     cr_assert_eq(concert_charge_points(&balance, db, 1, 5, "frozen-charge"), 0, "replay: %s",
                  concert_error_last()->message);
     cr_assert_eq(balance, 1010);
-    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0, "%s",
+                 concert_error_last()->message);
     cr_assert_eq(balance, 1010, "the charge in doubt landed twice or not at all");
     cr_assert_eq(concert_db_open(&other, store, &o), 0, "open after thawing: %s",
                  concert_error_last()->message);
@@ -2382,16 +2405,17 @@ Test(postgres, the_largest_timeouts_open_a_store)
     o.connect_timeout_ms = INT32_MAX;
     db = open_store(&o);
     load_catalog(db);
-    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0, "%s", concert_error_last()->message);
+    cr_assert_eq(concert_points_balance_get(&balance, db, 1), 0, "%s",
+                 concert_error_last()->message);
     cr_assert_eq(balance, 1000);
     concert_db_close(db);
 }
 
 Test(postgres, statement_parameters_past_their_slots_are_refused)
 {
-    pg_params p = {0};
-    pg_slot slot = {0};
-    pg_error err = {0};
+    pg_params p = { 0 };
+    pg_slot slot = { 0 };
+    pg_error err = { 0 };
 
     for (int i = 0; i < PG_MAX_PARAMS; i++)
         cr_assert_eq(i % 2 ? param_int(&p, i) : param_text(&p, "x"), 0, "param %d", i);

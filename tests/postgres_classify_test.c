@@ -14,8 +14,14 @@
 #include "../lib/storage/postgres_internal.h"
 
 /* sent and commits as pgb_classify passes them. */
-enum { NOT_SENT = 0, SENT = 1 };
-enum { READS = 0, COMMITS = 1 };
+enum {
+    NOT_SENT = 0,
+    SENT = 1
+};
+enum {
+    READS = 0,
+    COMMITS = 1
+};
 
 static void expect(const char *state, int conn_bad, int sent, int commits, int code,
                    pg_fail_kind kind)
@@ -32,7 +38,7 @@ static void expect(const char *state, int conn_bad, int sent, int commits, int c
  * write) that the server committed; taken as "aborted", the step ran twice. */
 Test(pg_classify, shutdown_errors_with_a_commit_in_flight_are_in_doubt)
 {
-    static const char *const states[] = {"57P01", "57P02", "57P03", "08006", "08003"};
+    static const char *const states[] = { "57P01", "57P02", "57P03", "08006", "08003" };
     for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
         expect(states[i], 1, SENT, COMMITS, CONCERT_ESTORAGE, PG_FAIL_CONN_DOUBT);
         /* Read before libpq noticed the end of the session. */
@@ -44,7 +50,7 @@ Test(pg_classify, shutdown_errors_with_a_commit_in_flight_are_in_doubt)
 
 Test(pg_classify, a_lost_connection_is_safe_when_nothing_could_commit)
 {
-    static const char *const states[] = {"57P01", "57P02", "57P03", "08006", NULL};
+    static const char *const states[] = { "57P01", "57P02", "57P03", "08006", NULL };
     for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
         /* A read, or a statement inside a block before COMMIT. */
         expect(states[i], 1, SENT, READS, CONCERT_ESTORAGE, PG_FAIL_CONN_SAFE);
@@ -86,7 +92,7 @@ Test(pg_classify, abort_before_commit_makes_a_lost_connection_safe)
 {
     pg_slot slot;
     pg_error err;
-    static const pg_fail_kind kept[] = {PG_FAIL_FINAL, PG_FAIL_CONFLICT, PG_FAIL_CONN_SAFE};
+    static const pg_fail_kind kept[] = { PG_FAIL_FINAL, PG_FAIL_CONFLICT, PG_FAIL_CONN_SAFE };
 
     memset(&slot, 0, sizeof(slot)); /* not connected: nothing to roll back */
     pgb_error_fill(&err, CONCERT_ESTORAGE, PG_FAIL_CONN_DOUBT, "lost");

@@ -62,7 +62,7 @@ static void make_dir(void)
 
 static void remove_dir(void)
 {
-    static const char *const SUFFIXES[] = {"", "-wal", "-shm", "-journal"};
+    static const char *const SUFFIXES[] = { "", "-wal", "-shm", "-journal" };
     char p[400];
     chmod(dir, 0700);
     for (size_t i = 0; i < 4; i++) {
@@ -88,13 +88,15 @@ static concert_db *open_store(void)
 
 static void load_small_catalog(concert_db *db)
 {
-    const concert_catalog_user users[] = {{1, "Kim", 100000}, {2, "Lee", 0}, {3, "Park", 50000}};
-    const concert_catalog_seat_range seats[] = {{1, 10, "VIP", 1000}};
-    const concert_catalog_schedule schedules[] = {{10, T0 + DAY, seats, 1},
-                                                  {11, T0 + 2 * DAY, seats, 1}};
-    const concert_catalog_concert concerts[] = {
-        {1, "Winter Gala", CONCERT_STATUS_OPEN, 0, schedules, 2}};
-    const concert_catalog cat = {CONCERT_CATALOG_VERSION, users, 3, concerts, 1};
+    const concert_catalog_user users[] = { { 1, "Kim", 100000 },
+                                           { 2, "Lee", 0 },
+                                           { 3, "Park", 50000 } };
+    const concert_catalog_seat_range seats[] = { { 1, 10, "VIP", 1000 } };
+    const concert_catalog_schedule schedules[] = { { 10, T0 + DAY, seats, 1 },
+                                                   { 11, T0 + 2 * DAY, seats, 1 } };
+    const concert_catalog_concert concerts[] = { { 1, "Winter Gala", CONCERT_STATUS_OPEN, 0,
+                                                   schedules, 2 } };
+    const concert_catalog cat = { CONCERT_CATALOG_VERSION, users, 3, concerts, 1 };
     int rc = concert_catalog_load(db, &cat);
     cr_assert_eq(rc, 0, "catalog: %s", concert_error_last()->message);
 }
@@ -199,8 +201,8 @@ Test(sqlite, the_database_itself_refuses_broken_invariants)
     /* Schema 4: EXPIRED is derived, never stored; only a CONFIRMED
      * reservation names a payment; a concert's limit is never negative. */
     cr_assert_neq(sqlite3_exec(raw,
-                               "INSERT INTO reservations VALUES (4, 1, 10, 2, 1, 3, 0, 0, NULL)",
-                               0, 0, 0),
+                               "INSERT INTO reservations VALUES (4, 1, 10, 2, 1, 3, 0, 0, NULL)", 0,
+                               0, 0),
                   SQLITE_OK, "status EXPIRED stored");
     raw_exec(raw, "INSERT INTO reservations VALUES (5, 1, 10, 3, 1, 4, 0, 0, NULL)");
     raw_exec(raw, "INSERT INTO payments VALUES (1, 1, 1, 1000, 99000, 0)");
@@ -213,8 +215,9 @@ Test(sqlite, the_database_itself_refuses_broken_invariants)
                                "INSERT INTO idempotency VALUES (1, 'charge', 'k', 'x', NULL, 2, 0)",
                                0, 0, 0),
                   SQLITE_OK);
-    cr_assert_neq(sqlite3_exec(raw, "UPDATE seats SET sold_reservation_id = 1, hold_until = 5 "
-                                    "WHERE schedule_id = 10 AND number = 1",
+    cr_assert_neq(sqlite3_exec(raw,
+                               "UPDATE seats SET sold_reservation_id = 1, hold_until = 5 "
+                               "WHERE schedule_id = 10 AND number = 1",
                                0, 0, 0),
                   SQLITE_OK, "sold and held at once");
     sqlite3_close(raw);
@@ -517,12 +520,10 @@ static int open_as_unprivileged(char *message, size_t size)
         concert_db *db = NULL;
         int rc;
         close(fds[0]);
-        if (geteuid() == 0 &&
-            (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+        if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
             _exit(100);
         rc = concert_db_open(&db, uri, &o);
-        if (write(fds[1], concert_error_last()->message,
-                  strlen(concert_error_last()->message)) < 0)
+        if (write(fds[1], concert_error_last()->message, strlen(concert_error_last()->message)) < 0)
             _exit(101);
         concert_db_close(db);
         _exit(-rc);
@@ -578,10 +579,10 @@ Test(sqlite, a_full_disk_fails_cleanly_and_corrupts_nothing)
     pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        static concert_catalog_seat_range big[] = {{1, 200000, "R", 1}};
-        concert_catalog_schedule sched[] = {{99, T0 + DAY, big, 1}};
-        concert_catalog_concert con[] = {{9, "Too big", CONCERT_STATUS_OPEN, 0, sched, 1}};
-        concert_catalog cat = {CONCERT_CATALOG_VERSION, NULL, 0, con, 1};
+        static concert_catalog_seat_range big[] = { { 1, 200000, "R", 1 } };
+        concert_catalog_schedule sched[] = { { 99, T0 + DAY, big, 1 } };
+        concert_catalog_concert con[] = { { 9, "Too big", CONCERT_STATUS_OPEN, 0, sched, 1 } };
+        concert_catalog cat = { CONCERT_CATALOG_VERSION, NULL, 0, con, 1 };
         struct rlimit lim, saved;
         concert_options o = options();
         concert_db *child = NULL;
@@ -632,7 +633,7 @@ Test(sqlite, a_successful_pay_and_charge_survive_kill_9)
     concert_reservation r;
     concert_ledger_list *h = NULL;
     int fds[2];
-    int64_t ids[2] = {0, 0}, bal;
+    int64_t ids[2] = { 0, 0 }, bal;
     pid_t pid;
     int status = 0;
 
@@ -700,8 +701,7 @@ Test(sqlite, a_locked_store_is_busy_after_the_timeout_and_reads_go_on)
     rc = concert_charge_points(&bal, db, 1, 5, NULL);
     cr_assert_eq(rc, CONCERT_EBUSY, "got %s: %s", concert_error_name(rc),
                  concert_error_last()->message);
-    cr_assert(strstr(concert_error_last()->message, "100 ms"), "%s",
-              concert_error_last()->message);
+    cr_assert(strstr(concert_error_last()->message, "100 ms"), "%s", concert_error_last()->message);
     cr_assert_eq(concert_points_balance_get(&bal, db, 1), 0, "WAL: reads do not wait for writers");
     cr_assert_eq(bal, 100000);
     raw_exec(raw, "COMMIT");
@@ -756,7 +756,7 @@ Test(sqlite, writers_queued_in_one_process_are_busy_within_the_timeout_not_after
     raw = raw_open();
     raw_exec(raw, "BEGIN IMMEDIATE"); /* another process holds the write lock */
     for (int i = 0; i < QUEUED_WRITERS; i++) {
-        w[i] = (queued_writer){db, 1 + i % 3, 0, 0};
+        w[i] = (queued_writer){ db, 1 + i % 3, 0, 0 };
         cr_assert_eq(pthread_create(&th[i], NULL, charge_timed, &w[i]), 0);
     }
     for (int i = 0; i < QUEUED_WRITERS; i++)
@@ -770,8 +770,7 @@ Test(sqlite, writers_queued_in_one_process_are_busy_within_the_timeout_not_after
     }
     fprintf(stderr, "%d queued writers, busy_timeout_ms %d: slowest busy after %lld ms\n",
             QUEUED_WRITERS, QUEUED_BUSY_MS, (long long)slowest);
-    cr_assert_lt(slowest, 3 * QUEUED_BUSY_MS, "a queued writer waited %lld ms",
-                 (long long)slowest);
+    cr_assert_lt(slowest, 3 * QUEUED_BUSY_MS, "a queued writer waited %lld ms", (long long)slowest);
     cr_assert_eq(concert_charge_points(&bal, db, 1, 5, NULL), 0, "%s",
                  concert_error_last()->message);
     cr_assert_eq(bal, 100005, "a busy charge must not have been applied");
@@ -814,10 +813,11 @@ Test(sqlite, two_handles_on_one_file_share_seats_balances_and_the_queue)
 Test(sqlite, conflicts_name_the_place)
 {
     concert_db *db = open_store();
-    const concert_catalog_seat_range seats[] = {{1, 2, "R", 10}};
-    const concert_catalog_schedule schedules[] = {{50, T0, seats, 1}, {11, T0, seats, 1}};
-    const concert_catalog_concert concerts[] = {{2, "Other", CONCERT_STATUS_OPEN, 0, schedules, 2}};
-    const concert_catalog cat = {CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1};
+    const concert_catalog_seat_range seats[] = { { 1, 2, "R", 10 } };
+    const concert_catalog_schedule schedules[] = { { 50, T0, seats, 1 }, { 11, T0, seats, 1 } };
+    const concert_catalog_concert concerts[] = { { 2, "Other", CONCERT_STATUS_OPEN, 0, schedules,
+                                                   2 } };
+    const concert_catalog cat = { CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1 };
     concert_concert_list *list = NULL;
 
     load_small_catalog(db);
@@ -841,11 +841,12 @@ static double seconds_since(const struct timespec *t0)
 Test(sqlite, a_hundred_thousand_seat_schedule_loads_in_one_transaction)
 {
     concert_db *db = open_store();
-    const concert_catalog_user users[] = {{1, "Kim", 0}};
-    const concert_catalog_seat_range seats[] = {{1, 100000, "R", 10}};
-    const concert_catalog_schedule schedules[] = {{10, T0 + DAY, seats, 1}};
-    const concert_catalog_concert concerts[] = {{1, "Stadium", CONCERT_STATUS_OPEN, 0, schedules, 1}};
-    const concert_catalog cat = {CONCERT_CATALOG_VERSION, users, 1, concerts, 1};
+    const concert_catalog_user users[] = { { 1, "Kim", 0 } };
+    const concert_catalog_seat_range seats[] = { { 1, 100000, "R", 10 } };
+    const concert_catalog_schedule schedules[] = { { 10, T0 + DAY, seats, 1 } };
+    const concert_catalog_concert concerts[] = { { 1, "Stadium", CONCERT_STATUS_OPEN, 0, schedules,
+                                                   1 } };
+    const concert_catalog cat = { CONCERT_CATALOG_VERSION, users, 1, concerts, 1 };
     concert_seat_list *list = NULL;
     concert_token_info t;
     struct timespec t0;
@@ -937,10 +938,10 @@ Test(sqlite, verify_reports_damage_done_behind_the_librarys_back)
 static void load_users(concert_db *db, int n)
 {
     concert_catalog_user users[64];
-    concert_catalog cat = {CONCERT_CATALOG_VERSION, users, (size_t)n, NULL, 0};
+    concert_catalog cat = { CONCERT_CATALOG_VERSION, users, (size_t)n, NULL, 0 };
     cr_assert_leq(n, 64);
     for (int i = 0; i < n; i++)
-        users[i] = (concert_catalog_user){i + 1, "Buyer", 0};
+        users[i] = (concert_catalog_user){ i + 1, "Buyer", 0 };
     cr_assert_eq(concert_catalog_load(db, &cat), 0, "%s", concert_error_last()->message);
 }
 
@@ -975,7 +976,10 @@ static void lottery_child(int go_fd, const concert_token_info *t, int n)
  * whichever of the processes racing at opens_at notices the opening. */
 Test(sqlite, the_opening_lottery_runs_once_across_processes)
 {
-    enum { PROCS = 3, EARLY = 30 };
+    enum {
+        PROCS = 3,
+        EARLY = 30
+    };
     concert_db *db = open_with_limits(5, 0);
     concert_token_info t[EARLY], info;
     pid_t pids[PROCS];
@@ -985,8 +989,7 @@ Test(sqlite, the_opening_lottery_runs_once_across_processes)
     load_users(db, EARLY);
     cr_assert_eq(concert_queue_schedule(db, T0 + MINUTE), 0, "%s", concert_error_last()->message);
     for (int i = 0; i < EARLY; i++) {
-        cr_assert_eq(concert_queue_issue(&t[i], db, i + 1), 0, "%s",
-                     concert_error_last()->message);
+        cr_assert_eq(concert_queue_issue(&t[i], db, i + 1), 0, "%s", concert_error_last()->message);
         cr_assert_eq(t[i].position, CONCERT_POSITION_PREQUEUE);
     }
     cr_assert_eq(stats_of(db).prequeued, EARLY);
@@ -1014,8 +1017,7 @@ Test(sqlite, the_opening_lottery_runs_once_across_processes)
     for (int p = 0; p < PROCS; p++) {
         int status = 0;
         cr_assert_eq(waitpid(pids[p], &status, 0), pids[p]);
-        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: status %d", p,
-                  status);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: status %d", p, status);
     }
 
     raw = raw_open();
@@ -1029,8 +1031,7 @@ Test(sqlite, the_opening_lottery_runs_once_across_processes)
     for (int i = 0; i < EARLY; i++) {
         char sql[160];
         int64_t ticket;
-        snprintf(sql, sizeof(sql), "SELECT new FROM ticket_log WHERE token = '%.64s'",
-                 t[i].token);
+        snprintf(sql, sizeof(sql), "SELECT new FROM ticket_log WHERE token = '%.64s'", t[i].token);
         ticket = raw_int(raw, sql);
         identity = identity && ticket == i + 1;
         cr_assert_eq(concert_queue_status_get(&info, db, t[i].token), 0);
@@ -1379,11 +1380,11 @@ static concert_db *open_with_hold_limit(int64_t max_holds)
 Test(sqlite, a_concerts_limit_is_stored_and_reported)
 {
     concert_db *db = open_store();
-    const concert_catalog_seat_range seats[] = {{1, 10, "R", 10}};
-    const concert_catalog_schedule schedules[] = {{20, T0 + DAY, seats, 1}};
-    const concert_catalog_concert concerts[] = {
-        {2, "Tight", CONCERT_STATUS_OPEN, 2, schedules, 1}};
-    const concert_catalog cat = {CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1};
+    const concert_catalog_seat_range seats[] = { { 1, 10, "R", 10 } };
+    const concert_catalog_schedule schedules[] = { { 20, T0 + DAY, seats, 1 } };
+    const concert_catalog_concert concerts[] = { { 2, "Tight", CONCERT_STATUS_OPEN, 2, schedules,
+                                                   1 } };
+    const concert_catalog cat = { CONCERT_CATALOG_VERSION, NULL, 0, concerts, 1 };
     concert_concert_list *list = NULL;
     concert_concert c;
     concert_token_info t;
@@ -1568,19 +1569,22 @@ static void fence_child(int ready_fd, const char *token, int64_t schedule, int s
  * a different moment of the child's run each time. */
 Test(sqlite, a_hold_from_another_process_never_lands_after_its_token_was_spent)
 {
-    enum { ROUNDS = 10, SEATS = 1000 };
-    const concert_catalog_user users[] = {{1, "Kim", 1000000}};
-    const concert_catalog_seat_range seats[] = {{1, SEATS, "R", 1}};
+    enum {
+        ROUNDS = 10,
+        SEATS = 1000
+    };
+    const concert_catalog_user users[] = { { 1, "Kim", 1000000 } };
+    const concert_catalog_seat_range seats[] = { { 1, SEATS, "R", 1 } };
     concert_catalog_schedule schedules[ROUNDS];
-    const concert_catalog_concert concerts[] = {
-        {1, "Race", CONCERT_STATUS_OPEN, 0, schedules, ROUNDS}};
-    const concert_catalog cat = {CONCERT_CATALOG_VERSION, users, 1, concerts, 1};
+    const concert_catalog_concert concerts[] = { { 1, "Race", CONCERT_STATUS_OPEN, 0, schedules,
+                                                   ROUNDS } };
+    const concert_catalog cat = { CONCERT_CATALOG_VERSION, users, 1, concerts, 1 };
     concert_db *db = open_with_hold_limit(0);
     int64_t holds;
     sqlite3 *raw;
 
     for (int i = 0; i < ROUNDS; i++)
-        schedules[i] = (concert_catalog_schedule){100 + i, T0 + DAY, seats, 1};
+        schedules[i] = (concert_catalog_schedule){ 100 + i, T0 + DAY, seats, 1 };
     cr_assert_eq(concert_catalog_load(db, &cat), 0, "%s", concert_error_last()->message);
     raw = raw_open();
     raw_exec(raw, "CREATE TABLE fence_log (seq INTEGER PRIMARY KEY, what TEXT);"
@@ -1596,7 +1600,7 @@ Test(sqlite, a_hold_from_another_process_never_lands_after_its_token_was_spent)
         /* 0 to 9 ms between the child's start and the payment: the early
          * rounds race the child's first hold, the later ones let it hold
          * some seats first even on a slow build (ASan, a loaded machine). */
-        struct timespec pause = {0, (long)round * 1000000L};
+        struct timespec pause = { 0, (long)round * 1000000L };
         int ready[2], status = 0;
         char byte;
         pid_t pid;
@@ -2043,14 +2047,18 @@ Test(sqlite, pruned_open_tokens_leave_the_queue_counters_right)
  */
 Test(sqlite, the_calls_themselves_keep_tokens_and_keys_bounded)
 {
-    enum { CYCLES = 400, USERS = 3 };
-    const concert_catalog_user users[USERS] = {
-        {1, "A", 1000000}, {2, "B", 1000000}, {3, "C", 1000000}};
-    const concert_catalog_seat_range seats[] = {{1, CYCLES, "R", 1}};
-    const concert_catalog_schedule schedules[] = {{10, T0 + DAY, seats, 1}};
-    const concert_catalog_concert concerts[] = {
-        {1, "Season", CONCERT_STATUS_OPEN, 0, schedules, 1}};
-    const concert_catalog cat = {CONCERT_CATALOG_VERSION, users, USERS, concerts, 1};
+    enum {
+        CYCLES = 400,
+        USERS = 3
+    };
+    const concert_catalog_user users[USERS] = { { 1, "A", 1000000 },
+                                                { 2, "B", 1000000 },
+                                                { 3, "C", 1000000 } };
+    const concert_catalog_seat_range seats[] = { { 1, CYCLES, "R", 1 } };
+    const concert_catalog_schedule schedules[] = { { 10, T0 + DAY, seats, 1 } };
+    const concert_catalog_concert concerts[] = { { 1, "Season", CONCERT_STATUS_OPEN, 0, schedules,
+                                                   1 } };
+    const concert_catalog cat = { CONCERT_CATALOG_VERSION, users, USERS, concerts, 1 };
     concert_db *db = open_with_retention(SECOND);
     int64_t most_tokens = 0, most_keys = 0;
     sqlite3 *raw;
@@ -2124,8 +2132,8 @@ static int collect_number(void *ctx, const concert_seat *item)
  * read at the same now: in seat order, and FREE exactly where free. */
 static seat_states map_at(concert_storage *st, int64_t schedule, int64_t now)
 {
-    seat_states m = {0};
-    seat_numbers free_list = {0};
+    seat_states m = { 0 };
+    seat_numbers free_list = { 0 };
     size_t f = 0;
     int rc = st->seat_map(st, schedule, now, collect_state, &m);
     cr_assert_eq(rc, 0, "seat_map: %s", concert_error_last()->message);
@@ -2262,7 +2270,7 @@ Test(sqlite, the_seat_map_reads_every_seat_with_its_state)
 
     /* An emitter's error stops the map and is its answer; the reader's
      * statement is left clean for the next call. */
-    m = (seat_states){.stop_after = 2};
+    m = (seat_states){ .stop_after = 2 };
     cr_assert_eq(st->seat_map(st, 10, T0, collect_state, &m), CONCERT_ENOMEM);
     cr_assert_eq(m.count, 2);
     m = map_at(st, 10, T0 + MINUTE);
@@ -2279,7 +2287,7 @@ Test(sqlite, counters_count_the_waits_for_another_writer)
 {
     concert_options o = options();
     concert_storage *st = NULL;
-    concert_storage_counters c = {99, 99};
+    concert_storage_counters c = { 99, 99 };
     concert_db_stats stats;
     concert_db *db = NULL;
     sqlite3 *raw;

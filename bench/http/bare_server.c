@@ -98,9 +98,8 @@ static const route *route_for(struct MHD_Connection *connection, const char *url
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)cls;
     (void)method;
@@ -168,9 +167,9 @@ static int read_file(const char *path, char **out, size_t *len)
 /* Headers MHD writes on its own: sending them from the file would double them. */
 static int mhd_writes_itself(const char *name)
 {
-    static const char *const own[] = {MHD_HTTP_HEADER_DATE, MHD_HTTP_HEADER_CONTENT_LENGTH,
-                                      MHD_HTTP_HEADER_CONNECTION,
-                                      MHD_HTTP_HEADER_TRANSFER_ENCODING, "Keep-Alive"};
+    static const char *const own[] = { MHD_HTTP_HEADER_DATE, MHD_HTTP_HEADER_CONTENT_LENGTH,
+                                       MHD_HTTP_HEADER_CONNECTION,
+                                       MHD_HTTP_HEADER_TRANSFER_ENCODING, "Keep-Alive" };
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
         if (strcasecmp(name, own[i]) == 0)
             return 1;
@@ -209,7 +208,7 @@ static int read_headers(const char *path, route *r)
             if (!mhd_writes_itself(line)) {
                 if (r->header_count == MAX_HEADERS)
                     return -1;
-                r->headers[r->header_count++] = (header){line, value};
+                r->headers[r->header_count++] = (header){ line, value };
             }
         } else if (n > 0) {
             return -1; /* not a header line: not curl -D output */
@@ -320,13 +319,13 @@ int main(int argc, char **argv)
     const unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     struct MHD_OptionItem options[] = {
-        {MHD_OPTION_SOCK_ADDR, 0, &addr},
-        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)CONNECTION_TIMEOUT_S, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)connection_capacity(), NULL},
-        {MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)LISTEN_BACKLOG, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
-        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
+        { MHD_OPTION_SOCK_ADDR, 0, &addr },
+        { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)CONNECTION_TIMEOUT_S, NULL },
+        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)connection_capacity(), NULL },
+        { MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)LISTEN_BACKLOG, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
+        { threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL },
+        { MHD_OPTION_END, 0, NULL },
     };
     struct MHD_Daemon *daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
                                                  MHD_OPTION_ARRAY, options, MHD_OPTION_END);

@@ -25,7 +25,7 @@ int httpc_open(httpc *c, int port)
         return -1;
     const int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         const int e = errno;
@@ -85,8 +85,8 @@ int httpc_request(httpc *c, const char *method, const char *path, const char *to
         snprintf(clen, sizeof clen, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
                  json_len);
     const int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s%s\r\n",
-                           method, path, token ? "Authorization: Bearer " : "",
-                           token ? token : "", token ? "\r\n" : "", clen);
+                           method, path, token ? "Authorization: Bearer " : "", token ? token : "",
+                           token ? "\r\n" : "", clen);
     if (n < 0 || (size_t)n >= sizeof req)
         return -1;
     if (send_all(c->fd, req, (size_t)n) != 0 ||

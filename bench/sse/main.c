@@ -93,47 +93,135 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 
 static int parse_options(int argc, char **argv, options *o)
 {
-    enum { O_PORT = 1, O_PID, O_SUBS, O_SEATSUBS, O_SCHED, O_SEAT, O_TRIG, O_FIRST, O_POLL,
-           O_QUIET, O_REPS, O_DUR, O_CONNS, O_WRK, O_SCRIPT, O_NOWRK, O_INFL, O_OUT, O_JSON,
-           O_HELP };
-    static const struct option longs[] = {
-        {"port", 1, 0, O_PORT}, {"pid", 1, 0, O_PID}, {"subscribers", 1, 0, O_SUBS},
-        {"seat-subscribers", 1, 0, O_SEATSUBS}, {"schedule", 1, 0, O_SCHED},
-        {"seat", 1, 0, O_SEAT}, {"triggers", 1, 0, O_TRIG}, {"first-user", 1, 0, O_FIRST},
-        {"pollers", 1, 0, O_POLL}, {"quiet", 1, 0, O_QUIET}, {"reps", 1, 0, O_REPS},
-        {"duration", 1, 0, O_DUR}, {"wrk-conns", 1, 0, O_CONNS}, {"wrk", 1, 0, O_WRK},
-        {"wrk-script", 1, 0, O_SCRIPT}, {"no-wrk", 0, 0, O_NOWRK}, {"inflight", 1, 0, O_INFL},
-        {"out", 1, 0, O_OUT}, {"json", 1, 0, O_JSON}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
-    *o = (options){.subscribers = 5000, .seat_subscribers = -1, .triggers = 5, .pollers = 1000,
-                   .first_user = 1, .reps = 5, .wrk_conns = 64, .wrk_threads = 2,
-                   .duration_s = 10, .quiet_s = 10, .inflight = 500, .schedule = 1, .seat = 1,
-                   .wrk = "wrk", .wrk_script = "bench/http/status.lua", .out_dir = "."};
+    enum {
+        O_PORT = 1,
+        O_PID,
+        O_SUBS,
+        O_SEATSUBS,
+        O_SCHED,
+        O_SEAT,
+        O_TRIG,
+        O_FIRST,
+        O_POLL,
+        O_QUIET,
+        O_REPS,
+        O_DUR,
+        O_CONNS,
+        O_WRK,
+        O_SCRIPT,
+        O_NOWRK,
+        O_INFL,
+        O_OUT,
+        O_JSON,
+        O_HELP
+    };
+    static const struct option longs[] = { { "port", 1, 0, O_PORT },
+                                           { "pid", 1, 0, O_PID },
+                                           { "subscribers", 1, 0, O_SUBS },
+                                           { "seat-subscribers", 1, 0, O_SEATSUBS },
+                                           { "schedule", 1, 0, O_SCHED },
+                                           { "seat", 1, 0, O_SEAT },
+                                           { "triggers", 1, 0, O_TRIG },
+                                           { "first-user", 1, 0, O_FIRST },
+                                           { "pollers", 1, 0, O_POLL },
+                                           { "quiet", 1, 0, O_QUIET },
+                                           { "reps", 1, 0, O_REPS },
+                                           { "duration", 1, 0, O_DUR },
+                                           { "wrk-conns", 1, 0, O_CONNS },
+                                           { "wrk", 1, 0, O_WRK },
+                                           { "wrk-script", 1, 0, O_SCRIPT },
+                                           { "no-wrk", 0, 0, O_NOWRK },
+                                           { "inflight", 1, 0, O_INFL },
+                                           { "out", 1, 0, O_OUT },
+                                           { "json", 1, 0, O_JSON },
+                                           { "help", 0, 0, O_HELP },
+                                           { 0, 0, 0, 0 } };
+    *o = (options){ .subscribers = 5000,
+                    .seat_subscribers = -1,
+                    .triggers = 5,
+                    .pollers = 1000,
+                    .first_user = 1,
+                    .reps = 5,
+                    .wrk_conns = 64,
+                    .wrk_threads = 2,
+                    .duration_s = 10,
+                    .quiet_s = 10,
+                    .inflight = 500,
+                    .schedule = 1,
+                    .seat = 1,
+                    .wrk = "wrk",
+                    .wrk_script = "bench/http/status.lua",
+                    .out_dir = "." };
     long v, port = 0, pid = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         int bad = 0;
         switch (c) {
-        case O_PORT: bad = parse_long(optarg, 1, 65535, &port); break;
-        case O_PID: bad = parse_long(optarg, 1, 1L << 30, &pid); break;
-        case O_SUBS: bad = parse_long(optarg, 1, 1000000, &o->subscribers); break;
-        case O_SEATSUBS: bad = parse_long(optarg, 0, 1000000, &o->seat_subscribers); break;
-        case O_SCHED: bad = parse_long(optarg, 1, 1L << 40, &v); o->schedule = v; break;
-        case O_SEAT: bad = parse_long(optarg, 1, 1L << 30, &v); o->seat = v; break;
-        case O_TRIG: bad = parse_long(optarg, 1, 1000, &o->triggers); break;
-        case O_FIRST: bad = parse_long(optarg, 1, 1L << 40, &o->first_user); break;
-        case O_POLL: bad = parse_long(optarg, 1, 1000000, &o->pollers); break;
-        case O_QUIET: bad = parse_long(optarg, 1, 3600, &o->quiet_s); break;
-        case O_REPS: bad = parse_long(optarg, 1, 100, &o->reps); break;
-        case O_DUR: bad = parse_long(optarg, 1, 3600, &o->duration_s); break;
-        case O_CONNS: bad = parse_long(optarg, 1, 100000, &o->wrk_conns); break;
-        case O_WRK: o->wrk = optarg; break;
-        case O_SCRIPT: o->wrk_script = optarg; break;
-        case O_NOWRK: o->no_wrk = 1; break;
-        case O_INFL: bad = parse_long(optarg, 1, 100000, &o->inflight); break;
-        case O_OUT: o->out_dir = optarg; break;
-        case O_JSON: o->json_path = optarg; break;
-        case O_HELP: usage(stdout); exit(0);
-        default: usage(stderr); return -1;
+        case O_PORT:
+            bad = parse_long(optarg, 1, 65535, &port);
+            break;
+        case O_PID:
+            bad = parse_long(optarg, 1, 1L << 30, &pid);
+            break;
+        case O_SUBS:
+            bad = parse_long(optarg, 1, 1000000, &o->subscribers);
+            break;
+        case O_SEATSUBS:
+            bad = parse_long(optarg, 0, 1000000, &o->seat_subscribers);
+            break;
+        case O_SCHED:
+            bad = parse_long(optarg, 1, 1L << 40, &v);
+            o->schedule = v;
+            break;
+        case O_SEAT:
+            bad = parse_long(optarg, 1, 1L << 30, &v);
+            o->seat = v;
+            break;
+        case O_TRIG:
+            bad = parse_long(optarg, 1, 1000, &o->triggers);
+            break;
+        case O_FIRST:
+            bad = parse_long(optarg, 1, 1L << 40, &o->first_user);
+            break;
+        case O_POLL:
+            bad = parse_long(optarg, 1, 1000000, &o->pollers);
+            break;
+        case O_QUIET:
+            bad = parse_long(optarg, 1, 3600, &o->quiet_s);
+            break;
+        case O_REPS:
+            bad = parse_long(optarg, 1, 100, &o->reps);
+            break;
+        case O_DUR:
+            bad = parse_long(optarg, 1, 3600, &o->duration_s);
+            break;
+        case O_CONNS:
+            bad = parse_long(optarg, 1, 100000, &o->wrk_conns);
+            break;
+        case O_WRK:
+            o->wrk = optarg;
+            break;
+        case O_SCRIPT:
+            o->wrk_script = optarg;
+            break;
+        case O_NOWRK:
+            o->no_wrk = 1;
+            break;
+        case O_INFL:
+            bad = parse_long(optarg, 1, 100000, &o->inflight);
+            break;
+        case O_OUT:
+            o->out_dir = optarg;
+            break;
+        case O_JSON:
+            o->json_path = optarg;
+            break;
+        case O_HELP:
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
         }
         if (bad) {
             fprintf(stderr, "concert-bench-sse: bad value '%s' for --%s\n", optarg,
@@ -185,7 +273,7 @@ static void pump_for(subs_pool *pool, double s)
  * a health check answered within 20 ms, or give up after 30 s. */
 static void wait_idle(int port, subs_pool *pool)
 {
-    httpc c = {.fd = -1, .port = port};
+    httpc c = { .fd = -1, .port = port };
     char body[256];
     for (int i = 0; i < 60; i++) {
         const double t0 = now_s();
@@ -208,14 +296,17 @@ static int join_users(httpc *c, long first, long count, const char *want, char (
     char body[4096], json[64], state[32];
     for (long i = 0; i < count; i++) {
         snprintf(json, sizeof json, "{\"user_id\":%ld}", first + i);
-        const int st = httpc_request(c, "POST", "/api/v1/queue/tokens", NULL, json, body, sizeof body);
+        const int st =
+            httpc_request(c, "POST", "/api/v1/queue/tokens", NULL, json, body, sizeof body);
         if (st != 201 && st != 200) {
-            fprintf(stderr, "concert-bench-sse: joining user %ld: HTTP %d %s\n", first + i, st, body);
+            fprintf(stderr, "concert-bench-sse: joining user %ld: HTTP %d %s\n", first + i, st,
+                    body);
             return -1;
         }
         if (json_string_field(body, "token", tokens[i], TOKEN_MAX) != 0 ||
             json_string_field(body, "status", state, sizeof state) != 0) {
-            fprintf(stderr, "concert-bench-sse: joining user %ld: no token in %s\n", first + i, body);
+            fprintf(stderr, "concert-bench-sse: joining user %ld: no token in %s\n", first + i,
+                    body);
             return -1;
         }
         if (strcmp(state, want) != 0) {
@@ -282,7 +373,7 @@ typedef struct figures {
     double quiet_s;
     uint64_t quiet_events, quiet_keepalives;
     double between_s, between_cpu_pct;
-    int64_t rss_after;                 /* after the reconnections of the poll part */
+    int64_t rss_after; /* after the reconnections of the poll part */
     double between_after_pct, quiet_after_pct;
     samples lat_queue, lat_seats;
     size_t expected_queue, expected_seats, delivered_queue, delivered_seats;
@@ -437,7 +528,8 @@ static int measure_delivery(subs_pool *pool, httpc *c, const options *o, char (*
             f->worst_trigger_ms[0] = worst;
         f->expected_queue += qwant;
         f->delivered_queue += qgot;
-        say("admission %ld: %zu of %zu subscribers in %.0f ms (the last)", i + 1, qgot, qwant, worst);
+        say("admission %ld: %zu of %zu subscribers in %.0f ms (the last)", i + 1, qgot, qwant,
+            worst);
         pump_for(pool, 1.0);
     }
     return 0;
@@ -452,11 +544,24 @@ static int one_wrk(const options *o, subs_pool *pool, const char *tokens_path, c
     snprintf(dur, sizeof dur, "%lds", o->duration_s);
     snprintf(url, sizeof url, "http://127.0.0.1:%d", o->port);
     snprintf(logp, sizeof logp, "%s/wrk.sse-poll.%s.%ld.log", o->out_dir, label, rep);
-    char *argv[] = {(char *)o->wrk, "-t", threads, "-c", conns, "-d", dur, "--timeout", "5s",
-                    "-s", (char *)o->wrk_script, url, "--", (char *)tokens_path, NULL};
+    char *argv[] = { (char *)o->wrk,
+                     "-t",
+                     threads,
+                     "-c",
+                     conns,
+                     "-d",
+                     dur,
+                     "--timeout",
+                     "5s",
+                     "-s",
+                     (char *)o->wrk_script,
+                     url,
+                     "--",
+                     (char *)tokens_path,
+                     NULL };
     wait_idle(o->port, pool);
     const double load = procstat_load1();
-    subs_counts c0 = {0}, c1 = {0};
+    subs_counts c0 = { 0 }, c1 = { 0 };
     if (pool)
         subs_get_counts(pool, &c0);
     const int64_t cpu0 = procstat_cpu_ns(o->pid);
@@ -536,8 +641,10 @@ static int measure_polls(subs_pool *pool, const options *o, const char *tokens_p
 
 static void print_report(const options *o, figures *f)
 {
-    const double qp50 = samples_quantile(&f->lat_queue, 0.5), qp99 = samples_quantile(&f->lat_queue, 0.99);
-    const double sp50 = samples_quantile(&f->lat_seats, 0.5), sp99 = samples_quantile(&f->lat_seats, 0.99);
+    const double qp50 = samples_quantile(&f->lat_queue, 0.5),
+                 qp99 = samples_quantile(&f->lat_queue, 0.99);
+    const double sp50 = samples_quantile(&f->lat_seats, 0.5),
+                 sp99 = samples_quantile(&f->lat_seats, 0.99);
     const double qmax = samples_max(&f->lat_queue), smax = samples_max(&f->lat_seats);
     const double with = samples_median(&f->with.rps), without = samples_median(&f->without.rps);
     const double cpu_pct = 100.0 * (double)f->quiet_cpu_ms / (f->quiet_s * 1000.0);
@@ -547,30 +654,31 @@ static void print_report(const options *o, figures *f)
     printf("  RSS: %.1f MiB before, %.1f MiB with them (+%.1f MiB, %.1f KiB per subscriber; "
            "peak %.1f MiB); %d threads, %d fds\n",
            mib(f->rss_before), mib(f->rss_with), mib(f->rss_with - f->rss_before),
-           (double)(f->rss_with - f->rss_before) / (double)(f->open_queue + f->open_seats + !(f->open_queue + f->open_seats)),
+           (double)(f->rss_with - f->rss_before) /
+               (double)(f->open_queue + f->open_seats + !(f->open_queue + f->open_seats)),
            mib(f->hwm_with), f->threads_with, f->fds_with);
     printf("  CPU while idle: %" PRId64 " ms over %.1f s (%.2f%% of one core); %" PRIu64
            " events, %" PRIu64 " keepalives received meanwhile; between events (%.1f s of it): "
            "%.2f%% of one core\n",
-           f->quiet_cpu_ms, f->quiet_s, cpu_pct, f->quiet_events, f->quiet_keepalives,
-           f->between_s, f->between_cpu_pct);
+           f->quiet_cpu_ms, f->quiet_s, cpu_pct, f->quiet_events, f->quiet_keepalives, f->between_s,
+           f->between_cpu_pct);
     printf("  delivery, queue (admissions): %zu of %zu; p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
            f->delivered_queue, f->expected_queue, qp50, qp99, qmax);
     printf("  delivery, seats (hold/release): %zu of %zu; p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
            f->delivered_seats, f->expected_seats, sp50, sp99, smax);
     if (!o->no_wrk)
-        printf("  poll throughput (wrk -c%ld, %ld s, median of %ld each): %.0f req/s with "
-               "(>= %zu subscribers), %.0f without: ratio %.3f; p99 %.2f vs %.2f ms; errors %lld/%lld; "
-               "closed streams noticed within %.1f s\n"
-               "  concertd CPU per poll: %.2f us with, %.2f us without (ratio %.3f); %" PRIu64
-               " events reached the subscribers during the runs with them\n",
-               o->wrk_conns, o->duration_s, o->reps, with, f->with_subs_min, without,
-               without > 0 ? with / without : 0, samples_median(&f->with.p99),
-               samples_median(&f->without.p99), f->with.errors, f->without.errors,
-               f->close_wait_max, samples_median(&f->with.cpu_us),
-               samples_median(&f->without.cpu_us),
-               samples_median(&f->with.cpu_us) / samples_median(&f->without.cpu_us),
-               f->with.events);
+        printf(
+            "  poll throughput (wrk -c%ld, %ld s, median of %ld each): %.0f req/s with "
+            "(>= %zu subscribers), %.0f without: ratio %.3f; p99 %.2f vs %.2f ms; errors "
+            "%lld/%lld; "
+            "closed streams noticed within %.1f s\n"
+            "  concertd CPU per poll: %.2f us with, %.2f us without (ratio %.3f); %" PRIu64
+            " events reached the subscribers during the runs with them\n",
+            o->wrk_conns, o->duration_s, o->reps, with, f->with_subs_min, without,
+            without > 0 ? with / without : 0, samples_median(&f->with.p99),
+            samples_median(&f->without.p99), f->with.errors, f->without.errors, f->close_wait_max,
+            samples_median(&f->with.cpu_us), samples_median(&f->without.cpu_us),
+            samples_median(&f->with.cpu_us) / samples_median(&f->without.cpu_us), f->with.events);
     if (!o->no_wrk)
         printf("  after %ld reconnections: RSS %.1f MiB; CPU while idle %.2f%%, between events "
                "%.2f%% of one core\n",
@@ -601,22 +709,23 @@ static void print_report(const options *o, figures *f)
             o->subscribers, o->seat_subscribers, f->open_queue, f->open_seats, f->failed,
             f->connect_s, f->rss_before, f->rss_with, f->hwm_with, f->threads_with, f->fds_with,
             f->quiet_s, f->quiet_cpu_ms, cpu_pct, f->quiet_events, f->quiet_keepalives,
-            f->between_s, f->between_cpu_pct, f->expected_queue, f->delivered_queue, qp50, qp99, qmax, f->expected_seats,
-            f->delivered_seats, sp50, sp99, smax, o->triggers);
+            f->between_s, f->between_cpu_pct, f->expected_queue, f->delivered_queue, qp50, qp99,
+            qmax, f->expected_seats, f->delivered_seats, sp50, sp99, smax, o->triggers);
     if (!o->no_wrk) {
-        fprintf(j, "\"wrk_conns\":%ld,\"wrk_duration_s\":%ld,\"reps\":%ld,\"with_subscribers_min\":%zu,"
-                   "\"poll_rps_with\":%.1f,\"poll_rps_without\":%.1f,\"poll_ratio\":%.4f,"
-                   "\"poll_p99_ms_with\":%.2f,\"poll_p99_ms_without\":%.2f,"
-                   "\"poll_errors_with\":%lld,\"poll_errors_without\":%lld,\"close_wait_s\":%.1f,"
-                   "\"poll_cpu_us_with\":%.3f,\"poll_cpu_us_without\":%.3f,"
-                   "\"poll_events_with\":%" PRIu64 ",\"rss_after_kib\":%" PRId64 ","
-                   "\"quiet_after_cpu_pct\":%.3f,\"between_after_cpu_pct\":%.3f,",
-                o->wrk_conns, o->duration_s, o->reps, f->with_subs_min, with, without,
-                without > 0 ? with / without : 0, samples_median(&f->with.p99),
-                samples_median(&f->without.p99), f->with.errors, f->without.errors,
-                f->close_wait_max, samples_median(&f->with.cpu_us),
-                samples_median(&f->without.cpu_us), f->with.events, f->rss_after,
-                f->quiet_after_pct, f->between_after_pct);
+        fprintf(
+            j,
+            "\"wrk_conns\":%ld,\"wrk_duration_s\":%ld,\"reps\":%ld,\"with_subscribers_min\":%zu,"
+            "\"poll_rps_with\":%.1f,\"poll_rps_without\":%.1f,\"poll_ratio\":%.4f,"
+            "\"poll_p99_ms_with\":%.2f,\"poll_p99_ms_without\":%.2f,"
+            "\"poll_errors_with\":%lld,\"poll_errors_without\":%lld,\"close_wait_s\":%.1f,"
+            "\"poll_cpu_us_with\":%.3f,\"poll_cpu_us_without\":%.3f,"
+            "\"poll_events_with\":%" PRIu64 ",\"rss_after_kib\":%" PRId64 ","
+            "\"quiet_after_cpu_pct\":%.3f,\"between_after_cpu_pct\":%.3f,",
+            o->wrk_conns, o->duration_s, o->reps, f->with_subs_min, with, without,
+            without > 0 ? with / without : 0, samples_median(&f->with.p99),
+            samples_median(&f->without.p99), f->with.errors, f->without.errors, f->close_wait_max,
+            samples_median(&f->with.cpu_us), samples_median(&f->without.cpu_us), f->with.events,
+            f->rss_after, f->quiet_after_pct, f->between_after_pct);
         fputs("\"poll_rps_with_runs\":[", j);
         for (size_t i = 0; i < f->with.rps.n; i++)
             fprintf(j, "%s%.1f", i ? "," : "", f->with.rps.v[i]);
@@ -644,7 +753,7 @@ int main(int argc, char **argv)
     const long total = active + waiting + o.pollers;
     char(*tokens)[TOKEN_MAX] = calloc((size_t)total, TOKEN_MAX);
     subs_pool *pool = subs_new(o.port, o.schedule);
-    httpc c = {.fd = -1, .port = o.port};
+    httpc c = { .fd = -1, .port = o.port };
     int rc = 1;
     if (tokens == NULL || pool == NULL) {
         fprintf(stderr, "concert-bench-sse: out of memory\n");
@@ -653,13 +762,14 @@ int main(int argc, char **argv)
     say("joining %ld users from %ld (%ld ACTIVE, %ld WAITING)", total, o.first_user, active,
         waiting + o.pollers);
     if (join_users(&c, o.first_user, active, "ACTIVE", tokens, &o) != 0 ||
-        join_users(&c, o.first_user + active, waiting + o.pollers, "WAITING", tokens + active, &o) != 0)
+        join_users(&c, o.first_user + active, waiting + o.pollers, "WAITING", tokens + active,
+                   &o) != 0)
         goto done;
-    char (*seat_tokens)[TOKEN_MAX] = tokens;
-    char (*leavers)[TOKEN_MAX] = tokens + o.seat_subscribers;
+    char(*seat_tokens)[TOKEN_MAX] = tokens;
+    char(*leavers)[TOKEN_MAX] = tokens + o.seat_subscribers;
     const char *holder = tokens[o.seat_subscribers + o.triggers];
-    char (*queue_tokens)[TOKEN_MAX] = tokens + active;
-    char (*poll_tokens)[TOKEN_MAX] = tokens + active + waiting;
+    char(*queue_tokens)[TOKEN_MAX] = tokens + active;
+    char(*poll_tokens)[TOKEN_MAX] = tokens + active + waiting;
     for (long i = 0; i < waiting; i++)
         if (subs_add(pool, SUB_QUEUE, queue_tokens[i]) != 0)
             goto done;

@@ -31,14 +31,22 @@ typedef enum sub_state {
 } sub_state;
 
 /* Chunked transfer decoding. */
-typedef enum chunk_phase { C_SIZE, C_EXT, C_SIZE_LF, C_DATA, C_DATA_CR, C_DATA_LF, C_END } chunk_phase;
+typedef enum chunk_phase {
+    C_SIZE,
+    C_EXT,
+    C_SIZE_LF,
+    C_DATA,
+    C_DATA_CR,
+    C_DATA_LF,
+    C_END
+} chunk_phase;
 
 typedef struct sub {
     sub_kind kind;
     sub_state state;
     int fd;
-    uint32_t gen;        /* bumped at each connection: stale epoll events are ignored */
-    int finished;        /* the server ended this token's stream for good */
+    uint32_t gen; /* bumped at each connection: stale epoll events are ignored */
+    int finished; /* the server ended this token's stream for good */
     int failed;
     int got_first;
     char token[TOKEN_MAX];
@@ -49,14 +57,14 @@ typedef struct sub {
     chunk_phase cphase;
     uint64_t chunk_left;
 
-    char *line;          /* the SSE line being read */
+    char *line; /* the SSE line being read */
     size_t line_len, line_cap;
     char event[EVENT_NAME_MAX];
-    char *data;          /* the event's data lines, joined with \n */
+    char *data; /* the event's data lines, joined with \n */
     size_t data_len, data_cap;
 
-    long long position;  /* queue: last position seen (-1: null) */
-    double expect_t;     /* > 0: a change is expected since then */
+    long long position; /* queue: last position seen (-1: null) */
+    double expect_t;    /* > 0: a change is expected since then */
 } sub;
 
 struct subs_pool {
@@ -65,8 +73,8 @@ struct subs_pool {
     int ep;
     sub *subs;
     size_t n, cap;
-    size_t next_idle;    /* where subs_connect looks for the next one */
-    size_t pending;      /* changes still expected */
+    size_t next_idle; /* where subs_connect looks for the next one */
+    size_t pending;   /* changes still expected */
     int64_t want_seat;
     char want_status[16];
     samples *lat;
@@ -163,7 +171,7 @@ static void start_connect(subs_pool *p, sub *s)
         note_failure(p, s, "socket", strerror(errno));
         return;
     }
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->port)};
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p->port) };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(s->fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS) {
         note_failure(p, s, "connect", strerror(errno));
@@ -178,7 +186,7 @@ static void start_connect(subs_pool *p, sub *s)
     s->chunk_left = 0;
     s->event[0] = '\0';
     s->got_first = 0;
-    struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP};
+    struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN | EPOLLRDHUP };
     ev.data.u64 = ((uint64_t)s->gen << 32) | (uint64_t)(s - p->subs);
     if (epoll_ctl(p->ep, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
         note_failure(p, s, "epoll_ctl", strerror(errno));
@@ -211,7 +219,7 @@ static void send_request(subs_pool *p, sub *s)
         sub_close(p, s);
         return;
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
     ev.data.u64 = ((uint64_t)s->gen << 32) | (uint64_t)(s - p->subs);
     epoll_ctl(p->ep, EPOLL_CTL_MOD, s->fd, &ev);
     s->state = S_HEAD;

@@ -19,7 +19,10 @@
 
 #include "stats.h"
 
-typedef enum sub_kind { SUB_QUEUE, SUB_SEATS } sub_kind;
+typedef enum sub_kind {
+    SUB_QUEUE,
+    SUB_SEATS
+} sub_kind;
 
 typedef struct subs_pool subs_pool;
 

@@ -88,9 +88,8 @@ static int option_matches(const char *arg, const char *name, const char **inline
     return 0;
 }
 
-int cli_parse_args(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                   int allow_json, const cli_option *options, const char **positionals,
-                   int min_pos, int max_pos)
+int cli_parse_args(cli_context *ctx, const cli_command *cmd, int argc, char **argv, int allow_json,
+                   const cli_option *options, const char **positionals, int min_pos, int max_pos)
 {
     int count = 0;
     int options_ended = 0;

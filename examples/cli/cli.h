@@ -19,25 +19,25 @@ enum {
 
 /* What every command runs with. */
 typedef struct cli_context {
-    const char *program;       /* "concert", for messages */
-    const char *store_uri;     /* --store */
-    int json;                  /* --json: machine-readable output */
-    concert_options options;   /* --max-active, --retention and the defaults */
-    concert_db *db;            /* opened by cli_open_store() */
+    const char *program;     /* "concert", for messages */
+    const char *store_uri;   /* --store */
+    int json;                /* --json: machine-readable output */
+    concert_options options; /* --max-active, --retention and the defaults */
+    concert_db *db;          /* opened by cli_open_store() */
 } cli_context;
 
 typedef struct cli_command {
     const char *name;
-    const char *synopsis;      /* arguments, e.g. "USER AMOUNT [--key K]" */
-    const char *summary;       /* one line for the command list */
-    const char *help;          /* the rest of `concert NAME --help` */
+    const char *synopsis; /* arguments, e.g. "USER AMOUNT [--key K]" */
+    const char *summary;  /* one line for the command list */
+    const char *help;     /* the rest of `concert NAME --help` */
     int (*run)(cli_context *ctx, const struct cli_command *cmd, int argc, char **argv);
 } cli_command;
 
 /* One option a command accepts besides --help and --json. */
 typedef struct cli_option {
-    const char *name;          /* "--key" */
-    const char **value;        /* receives the option's argument */
+    const char *name;   /* "--key" */
+    const char **value; /* receives the option's argument */
 } cli_option;
 
 /* Result of cli_parse_args() beyond the exit statuses: help was printed. */
@@ -51,9 +51,8 @@ typedef struct cli_option {
  * into positionals. Returns 0, CLI_HELP_SHOWN (help printed to stdout) or
  * CLI_EXIT_USAGE (message printed to stderr).
  */
-int cli_parse_args(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                   int allow_json, const cli_option *options, const char **positionals,
-                   int min_pos, int max_pos);
+int cli_parse_args(cli_context *ctx, const cli_command *cmd, int argc, char **argv, int allow_json,
+                   const cli_option *options, const char **positionals, int min_pos, int max_pos);
 
 /* Print `concert NAME` usage and help to stdout. */
 void cli_print_command_help(const cli_context *ctx, const cli_command *cmd);

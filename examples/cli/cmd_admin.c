@@ -32,8 +32,8 @@ static int print_verify_json(const cli_context *ctx, const concert_verify_report
     return cli_print_json_checked(ctx, root, ok);
 }
 
-static void print_verify_text(const concert_verify_report *report,
-                              const verify_count *counts, size_t n)
+static void print_verify_text(const concert_verify_report *report, const verify_count *counts,
+                              size_t n)
 {
     puts("checked:");
     for (size_t i = 0; i < n; i++)
@@ -66,13 +66,13 @@ static int run_verify(cli_context *ctx, const cli_command *cmd, int argc, char *
     if (code != 0)
         return cli_library_error(ctx, code);
     const verify_count counts[] = {
-        {"users", "users", report->users},
-        {"ledger entries", "ledger_entries", report->ledger_entries},
-        {"seats", "seats", report->seats},
-        {"seats sold", "seats_sold", report->seats_sold},
-        {"reservations", "reservations", report->reservations},
-        {"payments", "payments", report->payments},
-        {"active tokens", "active_tokens", report->active_tokens},
+        { "users", "users", report->users },
+        { "ledger entries", "ledger_entries", report->ledger_entries },
+        { "seats", "seats", report->seats },
+        { "seats sold", "seats_sold", report->seats_sold },
+        { "reservations", "reservations", report->reservations },
+        { "payments", "payments", report->payments },
+        { "active tokens", "active_tokens", report->active_tokens },
     };
     const size_t n = sizeof counts / sizeof counts[0];
     if (ctx->json) {
@@ -88,7 +88,8 @@ static int run_verify(cli_context *ctx, const cli_command *cmd, int argc, char *
 }
 
 const cli_command cli_cmd_verify = {
-    "verify", "[--json]",
+    "verify",
+    "[--json]",
     "Check the store's invariants; exit status 1 if any is violated",
     "Checks that every sold seat has exactly one CONFIRMED reservation and one\n"
     "payment of its price, every CONFIRMED reservation's seat is sold to it,\n"
@@ -104,7 +105,7 @@ const cli_command cli_cmd_verify = {
 static int run_prune(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
     const char *limit_arg = NULL;
-    const cli_option options[] = {{"--limit", &limit_arg}, {NULL, NULL}};
+    const cli_option options[] = { { "--limit", &limit_arg }, { NULL, NULL } };
     int rc = cli_parse_args(ctx, cmd, argc, argv, 1, options, NULL, 0, 0);
     if (rc != 0)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
@@ -137,7 +138,8 @@ static int run_prune(cli_context *ctx, const cli_command *cmd, int argc, char **
 }
 
 const cli_command cli_cmd_prune = {
-    "prune", "[--limit N] [--json]",
+    "prune",
+    "[--limit N] [--json]",
     "Delete idempotency records and ended tokens older than the retention",
     "Deletes what the retention allows (the global --retention, default 24 h):\n"
     "idempotency records older than it (a retry with such a key is then a new\n"

@@ -17,7 +17,7 @@ typedef struct catalog_counts {
  * checked every range, so to - from + 1 is small and positive. */
 static catalog_counts count_catalog(const concert_catalog *catalog)
 {
-    catalog_counts counts = {catalog->user_count, catalog->concert_count, 0, 0};
+    catalog_counts counts = { catalog->user_count, catalog->concert_count, 0, 0 };
     for (size_t c = 0; c < catalog->concert_count; c++) {
         const concert_catalog_concert *concert = &catalog->concerts[c];
         counts.schedules += concert->schedule_count;
@@ -82,7 +82,8 @@ static int run_import(cli_context *ctx, const cli_command *cmd, int argc, char *
 }
 
 const cli_command cli_cmd_import = {
-    "import", "FILE|- [--json]",
+    "import",
+    "FILE|- [--json]",
     "Load a catalog (users, concerts, schedules, seats) from a JSON file or stdin",
     "The load is all or nothing: on any error (bad JSON, an id that already\n"
     "exists, overlapping seat ranges, a bad time) nothing changes and the message\n"
@@ -91,7 +92,8 @@ const cli_command cli_cmd_import = {
     "  {\"users\":    [{\"id\": 1, \"name\": \"Kim\", \"points\": 0}],\n"
     "   \"concerts\": [{\"id\": 1, \"title\": \"...\", \"status\": \"OPEN\",\n"
     "                 \"schedules\": [{\"id\": 10, \"starts_at\": \"2026-12-24T19:00:00Z\",\n"
-    "                   \"seats\": [{\"from\": 1, \"to\": 50, \"grade\": \"R\", \"price\": 80000}]}]}]}\n"
+    "                   \"seats\": [{\"from\": 1, \"to\": 50, \"grade\": \"R\", \"price\": "
+    "80000}]}]}]}\n"
     "status is OPEN, PENDING or CLOSED; unknown keys are errors.\n\n"
     "Options:\n"
     "  --json   print the counts loaded as JSON\n",
@@ -121,7 +123,8 @@ static int run_demo(cli_context *ctx, const cli_command *cmd, int argc, char **a
 }
 
 const cli_command cli_cmd_demo = {
-    "demo", "[--json]",
+    "demo",
+    "[--json]",
     "Load the built-in demo catalog if the store has no users and no concerts",
     "The demo has concerts OPEN, PENDING and CLOSED, schedules in the past and the\n"
     "future (relative to now), seats graded VIP/R/S/A, and users with and without\n"
@@ -153,8 +156,8 @@ static int print_concerts_json(const cli_context *ctx, const concert_concert_lis
 
 static int print_concerts_table(const cli_context *ctx, const concert_concert_list *list)
 {
-    static const char *const headers[] = {"ID", "STATUS", "TITLE"};
-    static const int right[] = {1, 0, 0};
+    static const char *const headers[] = { "ID", "STATUS", "TITLE" };
+    static const int right[] = { 1, 0, 0 };
     cli_table *table = cli_table_new(3, headers, right);
     int ok = table != NULL;
     for (size_t i = 0; i < list->count && ok; i++) {
@@ -162,7 +165,7 @@ static int print_concerts_table(const cli_context *ctx, const concert_concert_li
         char id[24];
         const char *status = concert_concert_status_name(c->status);
         snprintf(id, sizeof id, "%" PRId64, c->id);
-        const char *cells[] = {id, status ? status : "UNKNOWN", c->title};
+        const char *cells[] = { id, status ? status : "UNKNOWN", c->title };
         ok = cli_table_add(table, cells) == 0;
     }
     return cli_table_finish(ctx, table, ok);
@@ -185,7 +188,8 @@ static int run_concerts(cli_context *ctx, const cli_command *cmd, int argc, char
 }
 
 const cli_command cli_cmd_concerts = {
-    "concerts", "[--json]",
+    "concerts",
+    "[--json]",
     "List every concert with its status (OPEN, PENDING, CLOSED)",
     "Options:\n"
     "  --json   print {\"concerts\": [{\"id\", \"title\", \"status\"}]}\n",

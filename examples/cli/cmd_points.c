@@ -40,8 +40,8 @@ static int print_users_json(const cli_context *ctx, const concert_user_list *lis
 
 static int print_users_table(const cli_context *ctx, const concert_user_list *list)
 {
-    static const char *const headers[] = {"ID", "BALANCE", "NAME"};
-    static const int right[] = {1, 1, 0};
+    static const char *const headers[] = { "ID", "BALANCE", "NAME" };
+    static const int right[] = { 1, 1, 0 };
     cli_table *table = cli_table_new(3, headers, right);
     int ok = table != NULL;
     for (size_t i = 0; i < list->count && ok; i++) {
@@ -49,7 +49,7 @@ static int print_users_table(const cli_context *ctx, const concert_user_list *li
         char id[24], balance[24];
         snprintf(id, sizeof id, "%" PRId64, u->id);
         snprintf(balance, sizeof balance, "%" PRId64, u->balance);
-        const char *cells[] = {id, balance, u->name};
+        const char *cells[] = { id, balance, u->name };
         ok = cli_table_add(table, cells) == 0;
     }
     return cli_table_finish(ctx, table, ok);
@@ -72,7 +72,8 @@ static int run_users(cli_context *ctx, const cli_command *cmd, int argc, char **
 }
 
 const cli_command cli_cmd_users = {
-    "users", "[--json]",
+    "users",
+    "[--json]",
     "List every user with their points balance",
     "Options:\n"
     "  --json   print {\"users\": [{\"id\", \"name\", \"balance\"}]}\n",
@@ -107,7 +108,8 @@ static int run_balance(cli_context *ctx, const cli_command *cmd, int argc, char 
 }
 
 const cli_command cli_cmd_balance = {
-    "balance", "USER [--json]",
+    "balance",
+    "USER [--json]",
     "Show a user's points balance",
     "Options:\n"
     "  --json   print {\"user_id\", \"balance\"}\n",
@@ -116,9 +118,9 @@ const cli_command cli_cmd_balance = {
 
 static int run_charge(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
-    const char *args[2] = {NULL, NULL};
+    const char *args[2] = { NULL, NULL };
     const char *key = NULL;
-    const cli_option options[] = {{"--key", &key}, {NULL, NULL}};
+    const cli_option options[] = { { "--key", &key }, { NULL, NULL } };
     int64_t user_id, amount;
     int rc = cli_parse_args(ctx, cmd, argc, argv, 1, options, args, 2, 2);
     if (rc != 0)
@@ -137,7 +139,8 @@ static int run_charge(cli_context *ctx, const cli_command *cmd, int argc, char *
 }
 
 const cli_command cli_cmd_charge = {
-    "charge", "USER AMOUNT [--key K] [--json]",
+    "charge",
+    "USER AMOUNT [--key K] [--json]",
     "Add AMOUNT points to a user's balance",
     "AMOUNT is 1..1000000000. With --key, repeating the same charge with the same\n"
     "key applies it once (the repeat prints the first result); the same key with\n"
@@ -172,8 +175,8 @@ static int print_history_json(const cli_context *ctx, const concert_ledger_list 
 
 static int print_history_table(const cli_context *ctx, const concert_ledger_list *list)
 {
-    static const char *const headers[] = {"ID", "TYPE", "AMOUNT", "BALANCE", "AT"};
-    static const int right[] = {1, 0, 1, 1, 0};
+    static const char *const headers[] = { "ID", "TYPE", "AMOUNT", "BALANCE", "AT" };
+    static const int right[] = { 1, 0, 1, 1, 0 };
     cli_table *table = cli_table_new(5, headers, right);
     int ok = table != NULL;
     for (size_t i = 0; i < list->count && ok; i++) {
@@ -183,8 +186,8 @@ static int print_history_table(const cli_context *ctx, const concert_ledger_list
         snprintf(id, sizeof id, "%" PRId64, e->id);
         snprintf(amount, sizeof amount, "%+" PRId64, e->amount);
         snprintf(balance, sizeof balance, "%" PRId64, e->balance_after);
-        const char *cells[] = {id, type ? type : "UNKNOWN", amount, balance,
-                               timefmt_format(e->at, at)};
+        const char *cells[] = { id, type ? type : "UNKNOWN", amount, balance,
+                                timefmt_format(e->at, at) };
         ok = cli_table_add(table, cells) == 0;
     }
     return cli_table_finish(ctx, table, ok);
@@ -206,7 +209,8 @@ static int run_history(cli_context *ctx, const cli_command *cmd, int argc, char 
 }
 
 const cli_command cli_cmd_history = {
-    "history", "USER [--json]",
+    "history",
+    "USER [--json]",
     "Show a user's points ledger, newest first",
     "Options:\n"
     "  --json   print {\"user_id\", \"entries\": [{\"id\", \"type\", \"amount\",\n"

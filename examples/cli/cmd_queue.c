@@ -80,8 +80,7 @@ static int show_queue(cli_context *ctx)
         return cli_library_error(ctx, code);
     if (!ctx->json) {
         char wait[48];
-        print_settings_text(stats.max_active, stats.admit_per_minute, stats.state,
-                            stats.opens_at);
+        print_settings_text(stats.max_active, stats.admit_per_minute, stats.state, stats.opens_at);
         if (stats.eta_ms >= 0)
             format_wait(stats.eta_ms, wait, sizeof wait);
         printf("active:           %" PRId64 " of %" PRId64 "\n"
@@ -91,16 +90,15 @@ static int show_queue(cli_context *ctx)
                "last ticket:      %" PRId64 "\n"
                "wait at the back: %s\n",
                stats.active, stats.max_active, stats.waiting, stats.prequeued,
-               stats.admitted_through, stats.last_ticket,
-               stats.eta_ms >= 0 ? wait : "unknown");
+               stats.admitted_through, stats.last_ticket, stats.eta_ms >= 0 ? wait : "unknown");
         return CLI_EXIT_OK;
     }
     int ok = 1;
     json_object *obj = json_object_new_object();
     if (obj == NULL)
         return cli_print_json(ctx, NULL);
-    add_settings_json(obj, stats.max_active, stats.admit_per_minute, stats.state,
-                      stats.opens_at, &ok);
+    add_settings_json(obj, stats.max_active, stats.admit_per_minute, stats.state, stats.opens_at,
+                      &ok);
     cli_json_add(obj, "active", json_object_new_int64(stats.active), &ok);
     cli_json_add(obj, "waiting", json_object_new_int64(stats.waiting), &ok);
     cli_json_add(obj, "prequeued", json_object_new_int64(stats.prequeued), &ok);
@@ -108,8 +106,7 @@ static int show_queue(cli_context *ctx)
     cli_json_add(obj, "last_ticket", json_object_new_int64(stats.last_ticket), &ok);
     /* Whole seconds rounded up, as GET /api/v1/queue gives it. */
     add_nullable(obj, "eta_seconds", stats.eta_ms < 0,
-                 stats.eta_ms < 0 ? NULL : json_object_new_int64(ceil_seconds(stats.eta_ms)),
-                 &ok);
+                 stats.eta_ms < 0 ? NULL : json_object_new_int64(ceil_seconds(stats.eta_ms)), &ok);
     return cli_print_json_checked(ctx, obj, ok);
 }
 
@@ -124,16 +121,15 @@ static int apply_update(cli_context *ctx, const concert_queue_update *update)
     if (code != 0)
         return cli_library_error(ctx, code);
     if (!ctx->json) {
-        print_settings_text(after.max_active, after.admit_per_minute, after.state,
-                            after.opens_at);
+        print_settings_text(after.max_active, after.admit_per_minute, after.state, after.opens_at);
         return CLI_EXIT_OK;
     }
     int ok = 1;
     json_object *obj = json_object_new_object();
     if (obj == NULL)
         return cli_print_json(ctx, NULL);
-    add_settings_json(obj, after.max_active, after.admit_per_minute, after.state,
-                      after.opens_at, &ok);
+    add_settings_json(obj, after.max_active, after.admit_per_minute, after.state, after.opens_at,
+                      &ok);
     return cli_print_json_checked(ctx, obj, ok);
 }
 
@@ -144,31 +140,40 @@ static int run_schedule(cli_context *ctx, const cli_command *cmd, int argc, char
 static int run_set(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 
 static const cli_command queue_pause = {
-    "queue pause", "[--json]", "Pause admission: joins still queue, nobody is admitted",
+    "queue pause",
+    "[--json]",
+    "Pause admission: joins still queue, nobody is admitted",
     "Active buyers keep going; the estimated wait is unknown while paused.\n"
     "'queue resume' admits again. Prints the settings after the change.\n",
     run_state,
 };
 static const cli_command queue_resume = {
-    "queue resume", "[--json]", "Resume admission of a PAUSED queue",
+    "queue resume",
+    "[--json]",
+    "Resume admission of a PAUSED queue",
     "Fails with CONFLICT (exit 1) unless the queue is PAUSED. Prints the\n"
     "settings after the change.\n",
     run_state,
 };
 static const cli_command queue_close = {
-    "queue close", "[--json]", "Close the queue to new joins",
+    "queue close",
+    "[--json]",
+    "Close the queue to new joins",
     "New joins are refused with QUEUE_CLOSED; tokens already in line keep their\n"
     "place and are still admitted. Prints the settings after the change.\n",
     run_state,
 };
 static const cli_command queue_open = {
-    "queue open", "[--json]", "Open the queue now",
+    "queue open",
+    "[--json]",
+    "Open the queue now",
     "From any state. A SCHEDULED queue opens at once, running its opening\n"
     "lottery. Prints the settings after the change.\n",
     run_state,
 };
 static const cli_command queue_schedule = {
-    "queue schedule", "--opens-at TIME [--json]",
+    "queue schedule",
+    "--opens-at TIME [--json]",
     "Schedule the opening: joins before TIME are pre-queued",
     "At TIME every pre-queued buyer is put in line in a uniformly random order\n"
     "(the opening lottery); later joins queue behind them.\n\n"
@@ -178,7 +183,8 @@ static const cli_command queue_schedule = {
     run_schedule,
 };
 static const cli_command queue_set = {
-    "queue set", "[--max-active N] [--admit-per-minute N] [--json]",
+    "queue set",
+    "[--max-active N] [--admit-per-minute N] [--json]",
     "Change the queue's limits, for every process sharing the store",
     "Give either option or both; the other limit stays as it is. Admission obeys\n"
     "both limits at once, spread over the minute.\n\n"
@@ -219,7 +225,7 @@ static int run_state(cli_context *ctx, const cli_command *cmd, int argc, char **
 static int run_schedule(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
     const char *opens_at = NULL;
-    const cli_option options[] = {{"--opens-at", &opens_at}, {NULL, NULL}};
+    const cli_option options[] = { { "--opens-at", &opens_at }, { NULL, NULL } };
     int rc = cli_parse_args(ctx, cmd, argc, argv, 1, options, NULL, 0, 0);
     if (rc != 0)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
@@ -249,8 +255,9 @@ static int run_set(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 {
     const char *max_active = NULL;
     const char *admit_per_minute = NULL;
-    const cli_option options[] = {
-        {"--max-active", &max_active}, {"--admit-per-minute", &admit_per_minute}, {NULL, NULL}};
+    const cli_option options[] = { { "--max-active", &max_active },
+                                   { "--admit-per-minute", &admit_per_minute },
+                                   { NULL, NULL } };
     int rc = cli_parse_args(ctx, cmd, argc, argv, 1, options, NULL, 0, 0);
     if (rc != 0)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
@@ -293,7 +300,8 @@ static int run_queue(cli_context *ctx, const cli_command *cmd, int argc, char **
 }
 
 const cli_command cli_cmd_queue = {
-    "queue", "[pause|resume|close|open|schedule|set] [OPTIONS] [--json]",
+    "queue",
+    "[pause|resume|close|open|schedule|set] [OPTIONS] [--json]",
     "Show or change the waiting queue: state, limits, counts",
     "The queue's settings live in the store and every process sharing it\n"
     "(concertd, the library) obeys them within its refresh interval.\n\n"

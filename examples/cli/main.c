@@ -16,8 +16,8 @@
 #define DEFAULT_STORE "sqlite:concert.db"
 
 static const cli_command *const commands[] = {
-    &cli_cmd_import, &cli_cmd_demo,   &cli_cmd_concerts, &cli_cmd_users, &cli_cmd_balance,
-    &cli_cmd_charge, &cli_cmd_history, &cli_cmd_queue,   &cli_cmd_verify, &cli_cmd_prune,
+    &cli_cmd_import, &cli_cmd_demo,    &cli_cmd_concerts, &cli_cmd_users,  &cli_cmd_balance,
+    &cli_cmd_charge, &cli_cmd_history, &cli_cmd_queue,    &cli_cmd_verify, &cli_cmd_prune,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -101,8 +101,8 @@ int main(int argc, char **argv)
     ctx.program = "concert";
     ctx.store_uri = DEFAULT_STORE;
     if (concert_options_init(&ctx.options, CONCERT_OPTIONS_VERSION) != 0) {
-        fprintf(stderr, "%s: INTERNAL: options version mismatch with libconcert %s\n",
-                ctx.program, concert_version_string());
+        fprintf(stderr, "%s: INTERNAL: options version mismatch with libconcert %s\n", ctx.program,
+                concert_version_string());
         return CLI_EXIT_FAILED;
     }
 

@@ -35,8 +35,8 @@ int cli_print_json(const cli_context *ctx, json_object *obj)
 {
     if (obj == NULL)
         return cli_error_message(ctx, CONCERT_ENOMEM, "out of memory");
-    const char *text =
-        json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE);
     int rc = CLI_EXIT_OK;
     if (text == NULL)
         rc = cli_error_message(ctx, CONCERT_ENOMEM, "out of memory");
@@ -74,9 +74,9 @@ void cli_json_append(json_object *array, json_object *value, int *ok)
 struct cli_table {
     size_t columns;
     const int *right_align;
-    size_t rows;          /* including the header row */
+    size_t rows; /* including the header row */
     size_t capacity;
-    char **cells;         /* rows * columns strings */
+    char **cells; /* rows * columns strings */
 };
 
 /* Display width: UTF-8 continuation bytes take no column. East Asian wide
@@ -143,7 +143,7 @@ int cli_table_add(cli_table *table, const char *const *cells)
 
 void cli_table_print(const cli_table *table)
 {
-    size_t widths[CLI_TABLE_MAX_COLUMNS] = {0};
+    size_t widths[CLI_TABLE_MAX_COLUMNS] = { 0 };
     const size_t columns = table->columns;
     for (size_t r = 0; r < table->rows; r++)
         for (size_t c = 0; c < columns; c++) {

@@ -25,26 +25,23 @@
 #define MS_PER_DAY (24 * MS_PER_HOUR)
 
 static const concert_catalog_user demo_users[] = {
-    {1, "Kim", 500000},
-    {2, "Lee", 0},
-    {3, "Park", 120000},
-    {4, "Choi", 1000000},
-    {5, "Jung", 0},
+    { 1, "Kim", 500000 },   { 2, "Lee", 0 },  { 3, "Park", 120000 },
+    { 4, "Choi", 1000000 }, { 5, "Jung", 0 },
 };
 
 /* Main hall: 300 seats. */
 static const concert_catalog_seat_range hall_seats[] = {
-    {1, 20, "VIP", 150000},
-    {21, 100, "R", 110000},
-    {101, 300, "S", 80000},
+    { 1, 20, "VIP", 150000 },
+    { 21, 100, "R", 110000 },
+    { 101, 300, "S", 80000 },
 };
 
 /* Small hall: 150 seats. */
 static const concert_catalog_seat_range club_seats[] = {
-    {1, 10, "VIP", 200000},
-    {11, 60, "R", 120000},
-    {61, 120, "S", 70000},
-    {121, 150, "A", 40000},
+    { 1, 10, "VIP", 200000 },
+    { 11, 60, "R", 120000 },
+    { 61, 120, "S", 70000 },
+    { 121, 150, "A", 40000 },
 };
 
 #define COUNT_OF(array) (sizeof(array) / sizeof((array)[0]))
@@ -95,31 +92,31 @@ int catalog_demo_load_if_empty(concert_db *db, int *loaded, char *err, size_t er
 
     const int64_t now = concert_db_now(db);
     const concert_catalog_schedule concert1[] = {
-        {10, show_time(now, -2), hall_seats, COUNT_OF(hall_seats)},
-        {11, show_time(now, 7), hall_seats, COUNT_OF(hall_seats)},
-        {12, show_time(now, 14), hall_seats, COUNT_OF(hall_seats)},
+        { 10, show_time(now, -2), hall_seats, COUNT_OF(hall_seats) },
+        { 11, show_time(now, 7), hall_seats, COUNT_OF(hall_seats) },
+        { 12, show_time(now, 14), hall_seats, COUNT_OF(hall_seats) },
     };
     const concert_catalog_schedule concert2[] = {
-        {20, show_time(now, 30), club_seats, COUNT_OF(club_seats)},
+        { 20, show_time(now, 30), club_seats, COUNT_OF(club_seats) },
     };
     const concert_catalog_schedule concert3[] = {
-        {30, show_time(now, 60), hall_seats, COUNT_OF(hall_seats)},
+        { 30, show_time(now, 60), hall_seats, COUNT_OF(hall_seats) },
     };
     const concert_catalog_schedule concert4[] = {
-        {40, show_time(now, -30), club_seats, COUNT_OF(club_seats)},
+        { 40, show_time(now, -30), club_seats, COUNT_OF(club_seats) },
     };
     const concert_catalog_schedule concert5[] = {
-        {50, show_time(now, -1), club_seats, COUNT_OF(club_seats)},
+        { 50, show_time(now, -1), club_seats, COUNT_OF(club_seats) },
     };
     const concert_catalog_concert concerts[] = {
-        {1, "Winter Symphony Night", CONCERT_STATUS_OPEN, 0, concert1, COUNT_OF(concert1)},
-        {2, "Spring Jazz Session", CONCERT_STATUS_OPEN, 0, concert2, COUNT_OF(concert2)},
-        {3, "Summer Rock Festival", CONCERT_STATUS_PENDING, 0, concert3, COUNT_OF(concert3)},
-        {4, "Autumn Chamber Recital", CONCERT_STATUS_CLOSED, 0, concert4, COUNT_OF(concert4)},
-        {5, "Last Night's Encore", CONCERT_STATUS_OPEN, 0, concert5, COUNT_OF(concert5)},
+        { 1, "Winter Symphony Night", CONCERT_STATUS_OPEN, 0, concert1, COUNT_OF(concert1) },
+        { 2, "Spring Jazz Session", CONCERT_STATUS_OPEN, 0, concert2, COUNT_OF(concert2) },
+        { 3, "Summer Rock Festival", CONCERT_STATUS_PENDING, 0, concert3, COUNT_OF(concert3) },
+        { 4, "Autumn Chamber Recital", CONCERT_STATUS_CLOSED, 0, concert4, COUNT_OF(concert4) },
+        { 5, "Last Night's Encore", CONCERT_STATUS_OPEN, 0, concert5, COUNT_OF(concert5) },
     };
-    const concert_catalog catalog = {CONCERT_CATALOG_VERSION, demo_users, COUNT_OF(demo_users),
-                                     concerts, COUNT_OF(concerts)};
+    const concert_catalog catalog = { CONCERT_CATALOG_VERSION, demo_users, COUNT_OF(demo_users),
+                                      concerts, COUNT_OF(concerts) };
 
     rc = concert_catalog_load(db, &catalog);
     if (rc == CONCERT_ECONFLICT) {

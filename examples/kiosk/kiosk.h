@@ -10,16 +10,16 @@
 
 typedef struct kiosk {
     concert_db *db;
-    int64_t user_id;                  /* the walk-up account sales go to */
-    char token[CONCERT_TOKEN_SIZE];   /* "" until a live ACTIVE token is held */
-    int64_t token_expires_at;         /* the token's end of life (store clock) */
-    const char *ticket_key;           /* secret for the verification code */
+    int64_t user_id;                /* the walk-up account sales go to */
+    char token[CONCERT_TOKEN_SIZE]; /* "" until a live ACTIVE token is held */
+    int64_t token_expires_at;       /* the token's end of life (store clock) */
+    const char *ticket_key;         /* secret for the verification code */
 } kiosk;
 
 /* clock.c: the --clock-file test clock. */
 typedef struct kiosk_clock {
     const char *path;
-    int64_t last;                     /* the last good reading */
+    int64_t last; /* the last good reading */
 } kiosk_clock;
 int kiosk_clock_install(kiosk_clock *c, concert_options *opts, const char *path);
 

@@ -21,8 +21,8 @@ int kiosk_hold(kiosk *k, int64_t schedule_id, int64_t seat)
     if (concert_reserve_seat(&r, k->db, k->token, schedule_id, seat) < 0)
         return kiosk_fail("hold");
     printf("held seat %lld of schedule %lld: reservation %lld, %lld points, for %lld s\n",
-           (long long)r.seat_number, (long long)r.schedule_id, (long long)r.id,
-           (long long)r.price, (long long)((r.held_until - concert_db_now(k->db)) / 1000));
+           (long long)r.seat_number, (long long)r.schedule_id, (long long)r.id, (long long)r.price,
+           (long long)((r.held_until - concert_db_now(k->db)) / 1000));
     return 0;
 }
 
@@ -34,8 +34,8 @@ int kiosk_release(kiosk *k, int64_t reservation_id)
     if (concert_reservation_release(&r, k->db, k->token, reservation_id) < 0)
         return kiosk_fail("release");
     printf("reservation %lld %s: seat %lld of schedule %lld is no longer held for it\n",
-           (long long)r.id, concert_reservation_status_name(r.status),
-           (long long)r.seat_number, (long long)r.schedule_id);
+           (long long)r.id, concert_reservation_status_name(r.status), (long long)r.seat_number,
+           (long long)r.schedule_id);
     return 0;
 }
 
@@ -71,10 +71,10 @@ static void sale_key(char *key, size_t size, const char *prefix, const int64_t *
 
 typedef struct sale {
     size_t count;
-    int64_t ids[KIOSK_PARTY_MAX];                       /* sorted */
+    int64_t ids[KIOSK_PARTY_MAX]; /* sorted */
     concert_reservation r[KIOSK_PARTY_MAX];
     char grade[KIOSK_PARTY_MAX][CONCERT_GRADE_SIZE];
-    int64_t due;                                        /* price of the HELD ones */
+    int64_t due; /* price of the HELD ones */
 } sale;
 
 /* Read every reservation and its grade before anything is written. */

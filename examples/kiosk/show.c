@@ -52,10 +52,14 @@ int kiosk_show_schedules(kiosk *k, int64_t concert_id)
 static char seat_mark(int32_t status)
 {
     switch (status) {
-    case CONCERT_SEAT_FREE: return '.';
-    case CONCERT_SEAT_HELD: return 'h';
-    case CONCERT_SEAT_SOLD: return 'X';
-    default: return '?';
+    case CONCERT_SEAT_FREE:
+        return '.';
+    case CONCERT_SEAT_HELD:
+        return 'h';
+    case CONCERT_SEAT_SOLD:
+        return 'X';
+    default:
+        return '?';
     }
 }
 
@@ -69,8 +73,8 @@ int kiosk_show_map(kiosk *k, int64_t schedule_id)
     printf("seat map of schedule %lld  (. free  h held  X sold)\n", (long long)schedule_id);
     for (size_t i = 0; i < map->count; i++) {
         const concert_seat_state *s = &map->items[i];
-        printf(" %4lld%c%-4s%6lld", (long long)s->seat.number, seat_mark(s->status),
-               s->seat.grade, (long long)s->seat.price);
+        printf(" %4lld%c%-4s%6lld", (long long)s->seat.number, seat_mark(s->status), s->seat.grade,
+               (long long)s->seat.price);
         if ((i + 1) % MAP_COLUMNS == 0 || i + 1 == map->count)
             printf("\n");
     }

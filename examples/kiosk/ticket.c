@@ -14,10 +14,20 @@
 
 static void sip_round(uint64_t v[4])
 {
-    v[0] += v[1]; v[1] = ROTL(v[1], 13); v[1] ^= v[0]; v[0] = ROTL(v[0], 32);
-    v[2] += v[3]; v[3] = ROTL(v[3], 16); v[3] ^= v[2];
-    v[0] += v[3]; v[3] = ROTL(v[3], 21); v[3] ^= v[0];
-    v[2] += v[1]; v[1] = ROTL(v[1], 17); v[1] ^= v[2]; v[2] = ROTL(v[2], 32);
+    v[0] += v[1];
+    v[1] = ROTL(v[1], 13);
+    v[1] ^= v[0];
+    v[0] = ROTL(v[0], 32);
+    v[2] += v[3];
+    v[3] = ROTL(v[3], 16);
+    v[3] ^= v[2];
+    v[0] += v[3];
+    v[3] = ROTL(v[3], 21);
+    v[3] ^= v[0];
+    v[2] += v[1];
+    v[1] = ROTL(v[1], 17);
+    v[1] ^= v[2];
+    v[2] = ROTL(v[2], 32);
 }
 
 static uint64_t load64(const unsigned char *p)
@@ -32,8 +42,8 @@ static uint64_t load64(const unsigned char *p)
 static uint64_t siphash(const unsigned char key[16], const unsigned char *msg, size_t len)
 {
     const uint64_t k0 = load64(key), k1 = load64(key + 8);
-    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
-                     k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
+    uint64_t v[4] = { k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
+                      k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL };
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         const uint64_t m = load64(msg + i);
@@ -57,15 +67,15 @@ static uint64_t siphash(const unsigned char key[16], const unsigned char *msg, s
 
 uint32_t kiosk_ticket_code(const char *key, const concert_reservation *r)
 {
-    unsigned char k[16] = {0};
+    unsigned char k[16] = { 0 };
     const size_t n = strlen(key);
     /* Longer keys fold in by XOR so every byte counts. */
     for (size_t i = 0; i < n; i++)
         k[i % 16] ^= (unsigned char)key[i];
     char msg[96];
-    const int len = snprintf(msg, sizeof msg, "%lld/%lld/%lld/%lld", (long long)r->id,
-                             (long long)r->schedule_id, (long long)r->seat_number,
-                             (long long)r->price);
+    const int len =
+        snprintf(msg, sizeof msg, "%lld/%lld/%lld/%lld", (long long)r->id,
+                 (long long)r->schedule_id, (long long)r->seat_number, (long long)r->price);
     const uint64_t h = siphash(k, (const unsigned char *)msg, (size_t)len);
     return (uint32_t)(h ^ (h >> 32));
 }

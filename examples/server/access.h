@@ -18,15 +18,15 @@ struct api_call;
 struct json_object;
 
 typedef enum route_access {
-    ACCESS_UNSET = 0,     /* a mistake in the table: refused */
-    ACCESS_PUBLIC,        /* anyone: the public queue page, health, the document */
-    ACCESS_ADMIN,         /* the admin key, checked by api.c before routing */
-    ACCESS_JOIN,          /* acts for the identity; a body user_id must be it */
-    ACCESS_PATH_USER,     /* /users/{id}/...: {id} must be the identity */
-    ACCESS_CHARGE,        /* the service key, or the identity's own {id} with
+    ACCESS_UNSET = 0,   /* a mistake in the table: refused */
+    ACCESS_PUBLIC,      /* anyone: the public queue page, health, the document */
+    ACCESS_ADMIN,       /* the admin key, checked by api.c before routing */
+    ACCESS_JOIN,        /* acts for the identity; a body user_id must be it */
+    ACCESS_PATH_USER,   /* /users/{id}/...: {id} must be the identity */
+    ACCESS_CHARGE,      /* the service key, or the identity's own {id} with
                              --allow-self-charge */
-    ACCESS_TOKEN,         /* the Bearer queue token must be the identity's */
-    ACCESS_TOKEN_REPLAY   /* as ACCESS_TOKEN, but with an Idempotency-Key an
+    ACCESS_TOKEN,       /* the Bearer queue token must be the identity's */
+    ACCESS_TOKEN_REPLAY /* as ACCESS_TOKEN, but with an Idempotency-Key an
                              ended token may replay; the handler then checks
                              the answer's user (access_answer_user()) */
 } route_access;

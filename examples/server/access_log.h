@@ -17,10 +17,10 @@
 #include "http.h"
 
 typedef struct access_log_entry {
-    const char *method;     /* printable ASCII */
-    const char *path;       /* printable ASCII, without the query */
-    const char *route;      /* the route pattern, or "unmatched" */
-    int status;             /* 0: no response was queued */
+    const char *method; /* printable ASCII */
+    const char *path;   /* printable ASCII, without the query */
+    const char *route;  /* the route pattern, or "unmatched" */
+    int status;         /* 0: no response was queued */
     uint64_t duration_us;
     uint64_t bytes;         /* body bytes sent */
     const char *request_id; /* [A-Za-z0-9._-] only (request_id.h) */

@@ -281,8 +281,8 @@ int call_body_int64(api_call *call, const struct json_object *obj, const char *k
     return -1;
 }
 
-int call_query_int64(api_call *call, const char *name, int64_t min, int64_t max,
-                     int64_t fallback, int64_t *out)
+int call_query_int64(api_call *call, const char *name, int64_t min, int64_t max, int64_t fallback,
+                     int64_t *out)
 {
     const api_request *req = call->req;
     const char *text = req->query ? req->query(req->header_ctx, name) : NULL;

@@ -26,9 +26,9 @@ typedef unsigned (*api_header_count_fn)(void *ctx, const char *name);
 
 /* Who a request acts for (--auth): see auth.h and docs/http.md. */
 typedef enum api_auth_mode {
-    API_AUTH_NONE = 0,   /* anyone may act for any user (demos, tests) */
-    API_AUTH_JWT,        /* X-User-Token: an HS256 JWT whose sub is the user */
-    API_AUTH_HEADER      /* a trusted gateway's header carries the user id */
+    API_AUTH_NONE = 0, /* anyone may act for any user (demos, tests) */
+    API_AUTH_JWT,      /* X-User-Token: an HS256 JWT whose sub is the user */
+    API_AUTH_HEADER    /* a trusted gateway's header carries the user id */
 } api_auth_mode;
 
 /* Now in ms since the epoch; see clock.h. */
@@ -84,22 +84,22 @@ typedef struct api_context {
 } api_context;
 
 typedef struct api_request {
-    const char *method;        /* "GET", "POST", ... */
-    const char *path;          /* decoded path without the query string */
-    api_header_fn header;      /* may be NULL: no headers */
+    const char *method;               /* "GET", "POST", ... */
+    const char *path;                 /* decoded path without the query string */
+    api_header_fn header;             /* may be NULL: no headers */
     api_header_count_fn header_count; /* may be NULL: each header at most once */
-    api_header_fn query;       /* query-string argument by name (decoded), or
+    api_header_fn query;              /* query-string argument by name (decoded), or
                                   NULL: no query string */
-    api_header_count_fn query_count; /* may be NULL: each argument at most once */
+    api_header_count_fn query_count;  /* may be NULL: each argument at most once */
     void *header_ctx;
-    const char *body;          /* body_len bytes, need not be NUL-terminated */
+    const char *body; /* body_len bytes, need not be NUL-terminated */
     size_t body_len;
-    int body_too_large;        /* the transport saw more than API_MAX_BODY */
+    int body_too_large; /* the transport saw more than API_MAX_BODY */
 } api_request;
 
 typedef struct api_response {
     int status;
-    char *body;                /* malloc()ed JSON, or NULL for no body; with
+    char *body; /* malloc()ed JSON, or NULL for no body; with
                                   body_release, a shared body not to be
                                   written or freed */
     size_t body_len;

@@ -71,14 +71,14 @@ static auth_result identify_jwt(const api_context *ctx, const api_request *req, 
     }
     memcpy(token, value, len);
     token[len] = '\0';
-    if (jwt_verify_hs256(token, ctx->jwt_secret, ctx->jwt_secret_len, api_now_ms(ctx), user_id,
-                         why, whylen) != 0)
+    if (jwt_verify_hs256(token, ctx->jwt_secret, ctx->jwt_secret_len, api_now_ms(ctx), user_id, why,
+                         whylen) != 0)
         return AUTH_INVALID;
     return AUTH_IDENTIFIED;
 }
 
-static auth_result identify_header(const api_context *ctx, const api_request *req,
-                                   int64_t *user_id, char *why, size_t whylen)
+static auth_result identify_header(const api_context *ctx, const api_request *req, int64_t *user_id,
+                                   char *why, size_t whylen)
 {
     const char *value = header_value(req, ctx->auth_header);
     if (value == NULL) {

@@ -34,8 +34,7 @@ auth_result auth_identify(const api_context *ctx, const api_request *req, int64_
 
 /* Reply 401 AUTH_REQUIRED or AUTH_INVALID (result) with why and the
  * WWW-Authenticate header of ctx's mode. */
-void auth_reply(const api_context *ctx, api_response *resp, auth_result result,
-                const char *why);
+void auth_reply(const api_context *ctx, api_response *resp, auth_result result, const char *why);
 
 /* Parse a user id as a header carries it: 1 to 16 decimal digits, no sign
  * or leading zero, at most 2^53 - 1, surrounding spaces and tabs allowed.

@@ -43,10 +43,10 @@ typedef struct head_scan {
     unsigned content_length;
     unsigned transfer_encoding;
     unsigned host;
-    int chunked;      /* the one Transfer-Encoding is "chunked" */
+    int chunked; /* the one Transfer-Encoding is "chunked" */
     int bad_name;
     int bad_value;
-    size_t canonical;  /* the header lines written as "Name: value" CRLF */
+    size_t canonical; /* the header lines written as "Name: value" CRLF */
 } head_scan;
 
 static enum MHD_Result scan_one(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -80,19 +80,19 @@ edge_verdict edge_check_head(struct MHD_Connection *connection, const char *meth
     head_scan scan;
     memset(&scan, 0, sizeof scan);
     MHD_get_connection_values_n(connection, MHD_HEADER_KIND, scan_one, &scan);
-    edge_verdict v = {0, NULL};
+    edge_verdict v = { 0, NULL };
     if (scan.content_length > 1) {
-        v = (edge_verdict){400, "Content-Length is given more than once"};
+        v = (edge_verdict){ 400, "Content-Length is given more than once" };
     } else if (scan.transfer_encoding > 0 && scan.content_length > 0) {
-        v = (edge_verdict){400, "Transfer-Encoding and Content-Length are both given"};
+        v = (edge_verdict){ 400, "Transfer-Encoding and Content-Length are both given" };
     } else if (scan.transfer_encoding > 1 || (scan.transfer_encoding == 1 && !scan.chunked)) {
-        v = (edge_verdict){501, "the only Transfer-Encoding accepted is chunked"};
+        v = (edge_verdict){ 501, "the only Transfer-Encoding accepted is chunked" };
     } else if (scan.bad_name) {
-        v = (edge_verdict){400, "a header name is not a token (a space before the colon?)"};
+        v = (edge_verdict){ 400, "a header name is not a token (a space before the colon?)" };
     } else if (scan.bad_value) {
-        v = (edge_verdict){400, "a header value holds a control character or a folded line"};
+        v = (edge_verdict){ 400, "a header value holds a control character or a folded line" };
     } else if (version != NULL && strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && scan.host != 1) {
-        v = (edge_verdict){400, "an HTTP/1.1 request needs exactly one Host header"};
+        v = (edge_verdict){ 400, "an HTTP/1.1 request needs exactly one Host header" };
     } else if (target_len > 0 && method != NULL && version != NULL) {
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
@@ -100,8 +100,8 @@ edge_verdict edge_check_head(struct MHD_Connection *connection, const char *meth
         const size_t canonical =
             strlen(method) + 1 + target_len + 1 + strlen(version) + 2 + scan.canonical + 2;
         if (info != NULL && info->header_size > canonical)
-            v = (edge_verdict){400, "the header holds a NUL byte, a folded line (obs-fold) or "
-                                    "extra whitespace"};
+            v = (edge_verdict){ 400, "the header holds a NUL byte, a folded line (obs-fold) or "
+                                     "extra whitespace" };
     }
     return v;
 }

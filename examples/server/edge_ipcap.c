@@ -73,11 +73,11 @@ static int address_key(const struct sockaddr *addr, unsigned char key[16], int *
     } else {
         return -1;
     }
-    static const unsigned char v6_loopback[16] = {[15] = 1};
-    static const unsigned char v4_mapped[12] = {[10] = 0xFF, [11] = 0xFF};
+    static const unsigned char v6_loopback[16] = { [15] = 1 };
+    static const unsigned char v4_mapped[12] = { [10] = 0xFF, [11] = 0xFF };
     /* 127.0.0.0/8 (IPv4 or v4-mapped) and ::1 */
-    *loopback = (memcmp(key, v4_mapped, 12) == 0 && key[12] == 127) ||
-                memcmp(key, v6_loopback, 16) == 0;
+    *loopback =
+        (memcmp(key, v4_mapped, 12) == 0 && key[12] == 127) || memcmp(key, v6_loopback, 16) == 0;
     return 0;
 }
 

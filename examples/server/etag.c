@@ -33,9 +33,8 @@ void etag_format(char *out, etag_kind kind, int64_t id, const concert_list_versi
     *p++ = '"';
     *p++ = (char)kind;
     *p++ = ETAG_GENERATION;
-    const uint64_t fields[] = {(uint64_t)id, (uint64_t)version->epoch,
-                               (uint64_t)version->changes, (uint64_t)version->expired_through,
-                               (uint64_t)version->past};
+    const uint64_t fields[] = { (uint64_t)id, (uint64_t)version->epoch, (uint64_t)version->changes,
+                                (uint64_t)version->expired_through, (uint64_t)version->past };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         *p++ = '-';
         p = put_hex(p, fields[i]);

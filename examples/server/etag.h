@@ -18,9 +18,9 @@
 
 /* Which list a tag labels (its first letter). */
 typedef enum etag_kind {
-    ETAG_SEATS = 's',       /* GET /api/v1/schedules/{id}/seats */
-    ETAG_SCHEDULES = 'c',   /* GET /api/v1/concerts/{id}/schedules */
-    ETAG_SEATMAP = 'm'      /* GET /api/v1/schedules/{id}/seatmap (and the
+    ETAG_SEATS = 's',     /* GET /api/v1/schedules/{id}/seats */
+    ETAG_SCHEDULES = 'c', /* GET /api/v1/concerts/{id}/schedules */
+    ETAG_SEATMAP = 'm'    /* GET /api/v1/schedules/{id}/seatmap (and the
                                seat events' ids) */
 } etag_kind;
 

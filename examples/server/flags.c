@@ -91,8 +91,7 @@ static void print_usage(FILE *out)
             (long long)(option_default("booking_cutoff_ms") / 1000),
             (long long)(option_default("retention_ms") / 1000),
             (long long)(option_minimum("retention_ms") / 1000));
-    fputs("  --threads N          HTTP worker threads (default: one per CPU)\n",
-          out);
+    fputs("  --threads N          HTTP worker threads (default: one per CPU)\n", out);
     /* Two strings: C99 promises only 4095 characters in one literal. */
     fputs("  --head-timeout S     a request's head (request line and headers) must\n"
           "                       arrive within S seconds (default 10); a client that\n"
@@ -227,17 +226,18 @@ int server_listen_split(const char *text, char *host, size_t hostlen, unsigned *
  * anything else: the gateway's identity header must be its own. */
 static int is_usable_auth_header(const char *name)
 {
-    static const char *const taken[] = {"Authorization", "X-User-Token", "X-Service-Key",
-                                        "X-Admin-Key", "Idempotency-Key", "Content-Type",
-                                        "Content-Length", "Host", NULL};
+    static const char *const taken[] = {
+        "Authorization", "X-User-Token",   "X-Service-Key", "X-Admin-Key", "Idempotency-Key",
+        "Content-Type",  "Content-Length", "Host",          NULL
+    };
     static const char tchar[] = "!#$%&'*+-.^_`|~";
     const size_t len = strlen(name);
     if (len == 0 || len > 64)
         return 0;
     for (size_t i = 0; i < len; i++) {
         const char c = name[i];
-        const int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                          (c >= 'A' && c <= 'Z');
+        const int alnum =
+            (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
         if (!alnum && strchr(tchar, c) == NULL)
             return 0;
     }
@@ -326,38 +326,38 @@ typedef struct flag_spec {
 } flag_spec;
 
 static const flag_spec flag_specs[] = {
-    {"--store", FLAG_STORE, 1},
-    {"--listen", FLAG_LISTEN, 1},
-    {"--max-active", FLAG_MAX_ACTIVE, 1},
-    {"--admit-per-minute", FLAG_ADMIT_PER_MINUTE, 1},
-    {"--queue-refresh-ms", FLAG_QUEUE_REFRESH_MS, 1},
-    {"--max-holds-per-user", FLAG_MAX_HOLDS_PER_USER, 1},
-    {"--admin-key-file", FLAG_ADMIN_KEY_FILE, 1},
-    {"--active-ttl", FLAG_ACTIVE_TTL, 1},
-    {"--wait-ttl", FLAG_WAIT_TTL, 1},
-    {"--hold-ttl", FLAG_HOLD_TTL, 1},
-    {"--booking-cutoff", FLAG_BOOKING_CUTOFF, 1},
-    {"--retention", FLAG_RETENTION, 1},
-    {"--threads", FLAG_THREADS, 1},
-    {"--head-timeout", FLAG_HEAD_TIMEOUT, 1},
-    {"--body-timeout", FLAG_BODY_TIMEOUT, 1},
-    {"--max-conns-per-ip", FLAG_MAX_CONNS_PER_IP, 1},
-    {"--cap-loopback", FLAG_CAP_LOOPBACK, 0},
-    {"--strict-headers", FLAG_STRICT_HEADERS, 0},
-    {"--reuse-port", FLAG_REUSE_PORT, 0},
-    {"--import", FLAG_IMPORT, 1},
-    {"--auth", FLAG_AUTH, 1},
-    {"--insecure-demo", FLAG_INSECURE_DEMO, 0},
-    {"--jwt-secret-file", FLAG_JWT_SECRET_FILE, 1},
-    {"--auth-header", FLAG_AUTH_HEADER, 1},
-    {"--service-key-file", FLAG_SERVICE_KEY_FILE, 1},
-    {"--allow-self-charge", FLAG_ALLOW_SELF_CHARGE, 0},
-    {"--metrics-token-file", FLAG_METRICS_TOKEN_FILE, 1},
-    {"--no-metrics", FLAG_NO_METRICS, 0},
-    {"--log-format", FLAG_LOG_FORMAT, 1},
-    {"--demo", FLAG_DEMO, 0},
-    {"--help", FLAG_HELP, 0},
-    {"--version", FLAG_VERSION, 0},
+    { "--store", FLAG_STORE, 1 },
+    { "--listen", FLAG_LISTEN, 1 },
+    { "--max-active", FLAG_MAX_ACTIVE, 1 },
+    { "--admit-per-minute", FLAG_ADMIT_PER_MINUTE, 1 },
+    { "--queue-refresh-ms", FLAG_QUEUE_REFRESH_MS, 1 },
+    { "--max-holds-per-user", FLAG_MAX_HOLDS_PER_USER, 1 },
+    { "--admin-key-file", FLAG_ADMIN_KEY_FILE, 1 },
+    { "--active-ttl", FLAG_ACTIVE_TTL, 1 },
+    { "--wait-ttl", FLAG_WAIT_TTL, 1 },
+    { "--hold-ttl", FLAG_HOLD_TTL, 1 },
+    { "--booking-cutoff", FLAG_BOOKING_CUTOFF, 1 },
+    { "--retention", FLAG_RETENTION, 1 },
+    { "--threads", FLAG_THREADS, 1 },
+    { "--head-timeout", FLAG_HEAD_TIMEOUT, 1 },
+    { "--body-timeout", FLAG_BODY_TIMEOUT, 1 },
+    { "--max-conns-per-ip", FLAG_MAX_CONNS_PER_IP, 1 },
+    { "--cap-loopback", FLAG_CAP_LOOPBACK, 0 },
+    { "--strict-headers", FLAG_STRICT_HEADERS, 0 },
+    { "--reuse-port", FLAG_REUSE_PORT, 0 },
+    { "--import", FLAG_IMPORT, 1 },
+    { "--auth", FLAG_AUTH, 1 },
+    { "--insecure-demo", FLAG_INSECURE_DEMO, 0 },
+    { "--jwt-secret-file", FLAG_JWT_SECRET_FILE, 1 },
+    { "--auth-header", FLAG_AUTH_HEADER, 1 },
+    { "--service-key-file", FLAG_SERVICE_KEY_FILE, 1 },
+    { "--allow-self-charge", FLAG_ALLOW_SELF_CHARGE, 0 },
+    { "--metrics-token-file", FLAG_METRICS_TOKEN_FILE, 1 },
+    { "--no-metrics", FLAG_NO_METRICS, 0 },
+    { "--log-format", FLAG_LOG_FORMAT, 1 },
+    { "--demo", FLAG_DEMO, 0 },
+    { "--help", FLAG_HELP, 0 },
+    { "--version", FLAG_VERSION, 0 },
 };
 
 static const flag_spec *find_flag(const char *arg, size_t name_len)
@@ -378,22 +378,22 @@ static const flag_spec *find_flag(const char *arg, size_t name_len)
  * (unlimited, no limit, read every time) is accepted. */
 typedef struct option_flag {
     flag_id id;
-    const char *option;   /* the concert_options field */
-    int in_seconds;       /* the flag takes seconds, the field is ms */
-    size_t offset;        /* of the int64_t field */
+    const char *option; /* the concert_options field */
+    int in_seconds;     /* the flag takes seconds, the field is ms */
+    size_t offset;      /* of the int64_t field */
 } option_flag;
 
 static const option_flag option_flags[] = {
-    {FLAG_MAX_ACTIVE, "max_active", 0, offsetof(concert_options, max_active)},
-    {FLAG_ADMIT_PER_MINUTE, "admit_per_minute", 0, offsetof(concert_options, admit_per_minute)},
-    {FLAG_QUEUE_REFRESH_MS, "queue_refresh_ms", 0, offsetof(concert_options, queue_refresh_ms)},
-    {FLAG_MAX_HOLDS_PER_USER, "max_holds_per_user", 0,
-     offsetof(concert_options, max_holds_per_user)},
-    {FLAG_ACTIVE_TTL, "active_ttl_ms", 1, offsetof(concert_options, active_ttl_ms)},
-    {FLAG_WAIT_TTL, "wait_ttl_ms", 1, offsetof(concert_options, wait_ttl_ms)},
-    {FLAG_HOLD_TTL, "hold_ttl_ms", 1, offsetof(concert_options, hold_ttl_ms)},
-    {FLAG_BOOKING_CUTOFF, "booking_cutoff_ms", 1, offsetof(concert_options, booking_cutoff_ms)},
-    {FLAG_RETENTION, "retention_ms", 1, offsetof(concert_options, retention_ms)},
+    { FLAG_MAX_ACTIVE, "max_active", 0, offsetof(concert_options, max_active) },
+    { FLAG_ADMIT_PER_MINUTE, "admit_per_minute", 0, offsetof(concert_options, admit_per_minute) },
+    { FLAG_QUEUE_REFRESH_MS, "queue_refresh_ms", 0, offsetof(concert_options, queue_refresh_ms) },
+    { FLAG_MAX_HOLDS_PER_USER, "max_holds_per_user", 0,
+      offsetof(concert_options, max_holds_per_user) },
+    { FLAG_ACTIVE_TTL, "active_ttl_ms", 1, offsetof(concert_options, active_ttl_ms) },
+    { FLAG_WAIT_TTL, "wait_ttl_ms", 1, offsetof(concert_options, wait_ttl_ms) },
+    { FLAG_HOLD_TTL, "hold_ttl_ms", 1, offsetof(concert_options, hold_ttl_ms) },
+    { FLAG_BOOKING_CUTOFF, "booking_cutoff_ms", 1, offsetof(concert_options, booking_cutoff_ms) },
+    { FLAG_RETENTION, "retention_ms", 1, offsetof(concert_options, retention_ms) },
 };
 
 /* "seconds from 0.001 to 31622400" / "a whole number from 0 (unlimited) to
@@ -410,8 +410,7 @@ static void describe_range(const option_flag *of, const concert_option_info *inf
                     (long long)(lo % 1000));
         fprintf(err, " to %lld (e.g. 300 or 0.5)", (long long)(info->max / 1000));
     } else if (zero_ok) {
-        fprintf(err, "a whole number from 0 (%s) to %lld", info->zero_means,
-                (long long)info->max);
+        fprintf(err, "a whole number from 0 (%s) to %lld", info->zero_means, (long long)info->max);
     } else {
         fprintf(err, "a whole number from %lld to %lld", (long long)info->min,
                 (long long)info->max);
@@ -431,8 +430,8 @@ static int apply_option(server_config *cfg, const flag_spec *spec, const char *v
     }
     const int zero_ok = strcmp(info->zero_means, "default") != 0;
     int64_t n = 0;
-    const int parsed = of->in_seconds ? parse_seconds_ms(value, &n)
-                                      : parse_whole(value, 0, INT64_MAX, &n);
+    const int parsed =
+        of->in_seconds ? parse_seconds_ms(value, &n) : parse_whole(value, 0, INT64_MAX, &n);
     if (parsed != 0 || (n == 0 && !zero_ok) || concert_options_check(info->name, n) != 0) {
         fprintf(err, "concertd: %s: expected ", spec->name);
         describe_range(of, info, zero_ok, err);
@@ -495,8 +494,9 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
     case FLAG_HEAD_TIMEOUT:
     case FLAG_BODY_TIMEOUT:
         if (parse_seconds_ms(value, &n) != 0 || n > MAX_EDGE_TIMEOUT_MS) {
-            fprintf(err, "concertd: %s: expected seconds from 0.001 to %lld (e.g. 10 or 0.5), "
-                         "got '%s'\n",
+            fprintf(err,
+                    "concertd: %s: expected seconds from 0.001 to %lld (e.g. 10 or 0.5), "
+                    "got '%s'\n",
                     spec->name, (long long)(MAX_EDGE_TIMEOUT_MS / 1000), value);
             return -1;
         }
@@ -567,8 +567,7 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
         else if (strcmp(value, "off") == 0)
             cfg->log_format = HTTP_LOG_OFF;
         else {
-            fprintf(err, "concertd: --log-format: expected text, json or off, got '%s'\n",
-                    value);
+            fprintf(err, "concertd: --log-format: expected text, json or off, got '%s'\n", value);
             return -1;
         }
         return 0;
@@ -587,8 +586,7 @@ static int apply_value(server_config *cfg, const flag_spec *spec, const char *va
     return -1;
 }
 
-flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE *out,
-                                 FILE *err)
+flags_outcome server_flags_parse(server_config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->store = DEFAULT_STORE;

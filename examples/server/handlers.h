@@ -25,7 +25,7 @@ typedef struct api_call {
     int64_t identity;              /* the user it acts for (access.h); 0: none */
     int owner_unverified;          /* ACCESS_TOKEN_REPLAY let an ended token by */
     int has_idempotency_key;
-    char idempotency_key[256];     /* checked and trimmed (idem_key.h) */
+    char idempotency_key[256]; /* checked and trimmed (idem_key.h) */
 } api_call;
 
 typedef void (*api_handler_fn)(api_call *call);
@@ -55,8 +55,8 @@ int call_body_int64(api_call *call, const struct json_object *obj, const char *k
  * absent. 0, or -1 after replying 422 INVALID_ARGUMENT (not a plain decimal
  * integer, out of range, or given twice).
  */
-int call_query_int64(api_call *call, const char *name, int64_t min, int64_t max,
-                     int64_t fallback, int64_t *out);
+int call_query_int64(api_call *call, const char *name, int64_t min, int64_t max, int64_t fallback,
+                     int64_t *out);
 
 /* The Idempotency-Key (trimmed, checked before the handler ran on routes
  * that take one), or NULL when absent. */

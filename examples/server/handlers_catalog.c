@@ -187,8 +187,7 @@ void handle_schedules_list(api_call *call)
         reply_library_error(call->resp, rc);
         return;
     }
-    serve_list(call, token, ETAG_SCHEDULES, call->ctx->schedule_lists, &version,
-               render_schedules);
+    serve_list(call, token, ETAG_SCHEDULES, call->ctx->schedule_lists, &version, render_schedules);
 }
 
 static int render_seats(api_call *call, const char *token, json_out *w)

@@ -131,6 +131,5 @@ void handle_seat_events(api_call *call)
     }
     sse_stream *stream = open_stream(call, token);
     if (stream != NULL)
-        start(call, stream,
-              sse_hub_watch_seats(call->ctx->events, stream, token, call->ids[0]));
+        start(call, stream, sse_hub_watch_seats(call->ctx->events, stream, token, call->ids[0]));
 }

@@ -84,7 +84,8 @@ void handle_metrics(api_call *call)
     if (ctx->metrics_token != NULL) {
         char given[ADMIN_KEY_MAX_LEN + 2];
         const char *token = metrics_bearer(call, given, sizeof given);
-        if (token == NULL || !admin_key_matches(ctx->metrics_token, ctx->metrics_token_len, token)) {
+        if (token == NULL ||
+            !admin_key_matches(ctx->metrics_token, ctx->metrics_token_len, token)) {
             if (token == NULL)
                 reply_error(call->resp, 401, "AUTH_REQUIRED",
                             "an Authorization: Bearer <metrics token> header is required");

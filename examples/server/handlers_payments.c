@@ -100,8 +100,8 @@ void handle_payment_create(api_call *call)
 
     const int64_t before = concert_db_now(call->ctx->db);
     concert_payment p;
-    const int rc = concert_order_pay(&p, call->ctx->db, token, ids, (size_t)count,
-                                     call_idempotency_key(call));
+    const int rc =
+        concert_order_pay(&p, call->ctx->db, token, ids, (size_t)count, call_idempotency_key(call));
     if (rc < 0) {
         reply_library_error(call->resp, rc);
         return;

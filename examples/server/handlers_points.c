@@ -37,7 +37,7 @@ void handle_points_charge(api_call *call)
 
     /* The library says whether a keyed call replayed an earlier charge:
      * only a new one counts towards the charged total. */
-    concert_charge_result result = {.version = CONCERT_CHARGE_RESULT_VERSION};
+    concert_charge_result result = { .version = CONCERT_CHARGE_RESULT_VERSION };
     const int rc = concert_charge_points_ex(&result, call->ctx->db, call->ids[0], amount,
                                             call_idempotency_key(call));
     if (rc < 0) {

@@ -36,13 +36,13 @@ typedef struct web_file {
 /* Every path here has a route in router.c (flag ROUTE_STATIC), and every
  * ROUTE_STATIC route a file here: tests/http/test_static.py fetches each. */
 static const web_file web_files[] = {
-    {"/", web_index_html, &web_index_html_len, web_index_html_etag, "text/html; charset=utf-8"},
-    {"/app.css", web_app_css, &web_app_css_len, web_app_css_etag, "text/css; charset=utf-8"},
-    {"/app.js", web_app_js, &web_app_js_len, web_app_js_etag, "text/javascript; charset=utf-8"},
-    {"/i18n.js", web_i18n_js, &web_i18n_js_len, web_i18n_js_etag,
-     "text/javascript; charset=utf-8"},
-    {"/favicon.svg", web_favicon_svg, &web_favicon_svg_len, web_favicon_svg_etag,
-     "image/svg+xml"},
+    { "/", web_index_html, &web_index_html_len, web_index_html_etag, "text/html; charset=utf-8" },
+    { "/app.css", web_app_css, &web_app_css_len, web_app_css_etag, "text/css; charset=utf-8" },
+    { "/app.js", web_app_js, &web_app_js_len, web_app_js_etag, "text/javascript; charset=utf-8" },
+    { "/i18n.js", web_i18n_js, &web_i18n_js_len, web_i18n_js_etag,
+      "text/javascript; charset=utf-8" },
+    { "/favicon.svg", web_favicon_svg, &web_favicon_svg_len, web_favicon_svg_etag,
+      "image/svg+xml" },
 };
 
 /* The bodies are static: the transport has nothing to release. */

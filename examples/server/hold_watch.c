@@ -28,13 +28,13 @@ typedef struct watched {
 } watched;
 
 typedef struct slot {
-    int64_t id;    /* 0: empty (reservation ids start at 1) */
-    uint64_t seq;  /* position in the array, counted from the start */
+    int64_t id;   /* 0: empty (reservation ids start at 1) */
+    uint64_t seq; /* position in the array, counted from the start */
 } slot;
 
 /* A token a payment through this process ended, until when to remember it. */
 typedef struct ended_token {
-    int64_t until;  /* 0: empty */
+    int64_t until; /* 0: empty */
     char token[CONCERT_TOKEN_SIZE];
 } ended_token;
 
@@ -42,19 +42,19 @@ struct hold_watch {
     concert_db *db;
     metrics *m;
     int64_t hold_ttl_ms;
-    ended_token *ended;  /* open addressing by the token's hash; nended a power of 2 */
+    ended_token *ended; /* open addressing by the token's hash; nended a power of 2 */
     size_t nended;
     size_t ended_used;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stop;
-    watched *items;     /* items[seq - base] for base <= seq < end */
-    uint64_t base;      /* seq of items[0] */
-    uint64_t head;      /* next seq to decide */
-    uint64_t end;       /* next seq to add */
+    watched *items; /* items[seq - base] for base <= seq < end */
+    uint64_t base;  /* seq of items[0] */
+    uint64_t head;  /* next seq to decide */
+    uint64_t end;   /* next seq to add */
     size_t cap;
-    slot *slots;        /* open addressing, linear probing; nslots a power of 2 */
+    slot *slots; /* open addressing, linear probing; nslots a power of 2 */
     size_t nslots;
     size_t used;
 };
@@ -120,8 +120,7 @@ static void hash_remove(hold_watch *w, int64_t id)
     size_t i = (size_t)(s - w->slots);
     w->slots[i].id = 0;
     w->used--;
-    for (size_t j = (i + 1) & (w->nslots - 1); w->slots[j].id != 0;
-         j = (j + 1) & (w->nslots - 1)) {
+    for (size_t j = (i + 1) & (w->nslots - 1); w->slots[j].id != 0; j = (j + 1) & (w->nslots - 1)) {
         const size_t home = slot_of(w, w->slots[j].id);
         /* Move j back to i unless its home lies cyclically in (i, j]. */
         const int stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
@@ -230,8 +229,7 @@ static int make_room(hold_watch *w)
     return 0;
 }
 
-void hold_watch_add(hold_watch *w, const char *token, int64_t reservation_id,
-                    int64_t held_until)
+void hold_watch_add(hold_watch *w, const char *token, int64_t reservation_id, int64_t held_until)
 {
     if (w == NULL || reservation_id <= 0 || strlen(token) >= CONCERT_TOKEN_SIZE)
         return;

@@ -36,8 +36,7 @@ void hold_watch_stop(hold_watch *w);
 
 /* A new hold this process made (w NULL is a no-op). Out of memory: the
  * hold is not watched (and never counted). */
-void hold_watch_add(hold_watch *w, const char *token, int64_t reservation_id,
-                    int64_t held_until);
+void hold_watch_add(hold_watch *w, const char *token, int64_t reservation_id, int64_t held_until);
 
 /*
  * The hold was paid or released through this process. Returns 1 if it was

@@ -68,12 +68,12 @@
 struct http_server {
     struct MHD_Daemon *daemon;
     const api_context *api;
-    edge_watch *watch;      /* request deadlines (edge_watch.h) */
-    edge_ipcap *per_ip;     /* connections per address; NULL: no cap */
-    int strict_headers;     /* --strict-headers (edge_check.h) */
+    edge_watch *watch;  /* request deadlines (edge_watch.h) */
+    edge_ipcap *per_ip; /* connections per address; NULL: no cap */
+    int strict_headers; /* --strict-headers (edge_check.h) */
     struct sockaddr_storage addr;
-    atomic_int in_flight;   /* requests between first call and completion */
-    atomic_int stopping;    /* set once http_server_stop() began */
+    atomic_int in_flight; /* requests between first call and completion */
+    atomic_int stopping;  /* set once http_server_stop() began */
     unsigned port;
     http_log_format log_format;
 };
@@ -81,20 +81,20 @@ struct http_server {
 /* Per-request state, created on the first call of the access handler. */
 typedef struct request_state {
     struct timespec started;
-    int status;             /* 0 until a response is queued */
+    int status; /* 0 until a response is queued */
     int too_large;
     char *body;
     size_t body_len;
     size_t body_cap;
     char method[16];
-    char path[200];         /* printable copy for the log line; the path
+    char path[200];     /* printable copy for the log line; the path
                                only: query strings (which may carry
                                credentials) never reach the log */
-    sse_stream *stream;     /* an event stream's, until the request ends */
-    char detail[160];       /* 5xx detail for the log line */
-    const char *route;      /* the route pattern (static), for log and metrics */
+    sse_stream *stream; /* an event stream's, until the request ends */
+    char detail[160];   /* 5xx detail for the log line */
+    const char *route;  /* the route pattern (static), for log and metrics */
     int route_id;
-    uint64_t bytes;         /* body bytes sent */
+    uint64_t bytes; /* body bytes sent */
     char request_id[REQUEST_ID_SIZE];
 } request_state;
 
@@ -130,8 +130,8 @@ static uint64_t elapsed_us(const struct timespec *since)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    const int64_t us = (int64_t)(now.tv_sec - since->tv_sec) * 1000000 +
-                       (now.tv_nsec - since->tv_nsec) / 1000;
+    const int64_t us =
+        (int64_t)(now.tv_sec - since->tv_sec) * 1000000 + (now.tv_nsec - since->tv_nsec) / 1000;
     return us > 0 ? (uint64_t)us : 0;
 }
 
@@ -164,8 +164,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
         return;
     const uint64_t micros = elapsed_us(&st->started);
     if (st->status != 0)
-        metrics_observe_request(server->api->metrics, st->route_id, st->method, st->status,
-                                micros, st->bytes);
+        metrics_observe_request(server->api->metrics, st->route_id, st->method, st->status, micros,
+                                st->bytes);
     log_request(server, st, toe, micros);
     if (st->stream != NULL) { /* no wake may reach this connection any more */
         sse_stream_detach(st->stream);
@@ -205,14 +205,14 @@ static enum MHD_Result count_one(void *cls, enum MHD_ValueKind kind, const char 
 
 static unsigned count_header(void *ctx, const char *name)
 {
-    header_counter counter = {name, 0};
+    header_counter counter = { name, 0 };
     MHD_get_connection_values(ctx, MHD_HEADER_KIND, count_one, &counter);
     return counter.count;
 }
 
 static unsigned count_query(void *ctx, const char *name)
 {
-    header_counter counter = {name, 0};
+    header_counter counter = { name, 0 };
     MHD_get_connection_values(ctx, MHD_GET_ARGUMENT_KIND, count_one, &counter);
     return counter.count;
 }
@@ -230,8 +230,8 @@ static enum MHD_Result send_response(http_server *server, struct MHD_Connection 
         if (response != NULL)
             api_response_forget_body(resp);
     } else if (resp->body != NULL) {
-        response = MHD_create_response_from_buffer(resp->body_len, resp->body,
-                                                   MHD_RESPMEM_MUST_FREE);
+        response =
+            MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
         if (response != NULL)
             (void)api_response_take_body(resp); /* MHD frees it now */
     } else {
@@ -305,7 +305,7 @@ static enum MHD_Result send_stream(http_server *server, struct MHD_Connection *c
                                    request_state *st, api_response *resp)
 {
     sse_stream *stream = api_response_take_stream(resp);
-    const sse_transport transport = {park_connection, wake_connection, connection};
+    const sse_transport transport = { park_connection, wake_connection, connection };
     sse_stream_attach(stream, &transport);
     struct MHD_Response *response = MHD_create_response_from_callback(
         MHD_SIZE_UNKNOWN, 4096, read_stream, stream, release_stream);
@@ -316,8 +316,8 @@ static enum MHD_Result send_stream(http_server *server, struct MHD_Connection *c
     }
     sse_stream_ref(stream);
     st->stream = stream;
-    int ok = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                     "text/event-stream") == MHD_YES;
+    int ok = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream") ==
+             MHD_YES;
     ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") == MHD_YES;
     /* nginx would otherwise hold the events back in its buffer. */
     ok &= MHD_add_response_header(response, "X-Accel-Buffering", "no") == MHD_YES;
@@ -332,9 +332,9 @@ static enum MHD_Result send_stream(http_server *server, struct MHD_Connection *c
 }
 
 typedef enum body_verdict {
-    BODY_READ = 0,        /* read it (its size is unknown or acceptable) */
-    BODY_DISCARD,         /* too large: read, throw away, then 413 */
-    BODY_REFUSE_NOW       /* too large to read at all: 413 at once */
+    BODY_READ = 0,  /* read it (its size is unknown or acceptable) */
+    BODY_DISCARD,   /* too large: read, throw away, then 413 */
+    BODY_REFUSE_NOW /* too large to read at all: 413 at once */
 } body_verdict;
 
 /* Decide from the headers what to do with the body. Malformed
@@ -356,9 +356,8 @@ static body_verdict judge_body(struct MHD_Connection *connection)
     return BODY_DISCARD;
 }
 
-static int begin_request(http_server *server, struct MHD_Connection *connection,
-                         const char *url, const char *method, void **con_cls,
-                         request_state **out)
+static int begin_request(http_server *server, struct MHD_Connection *connection, const char *url,
+                         const char *method, void **con_cls, request_state **out)
 {
     request_state *st = calloc(1, sizeof *st);
     if (st == NULL)
@@ -416,17 +415,15 @@ static enum MHD_Result refuse(http_server *server, struct MHD_Connection *connec
 {
     api_response resp;
     memset(&resp, 0, sizeof resp);
-    reply_error(&resp, status, status == 413 ? "PAYLOAD_TOO_LARGE" : "MALFORMED_REQUEST",
-                message);
+    reply_error(&resp, status, status == 413 ? "PAYLOAD_TOO_LARGE" : "MALFORMED_REQUEST", message);
     resp.route_id = -1;
     edge_watch_answering(server->watch, watched(connection));
     return send_response(server, connection, st, &resp, 1);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     http_server *server = cls;
     request_state *st = *con_cls;
@@ -489,7 +486,8 @@ static const char over_cap_reply[] =
     "Connection: close\r\n"
     "Content-Length: 84\r\n" /* the body below, its newline included */
     "\r\n"
-    "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many connections from your address\"}}\n";
+    "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many connections from your "
+    "address\"}}\n";
 
 static const struct sockaddr *peer_of(struct MHD_Connection *connection)
 {
@@ -538,7 +536,8 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 2, 0)))
 #endif
-static void log_mhd_error(void *cls, const char *fmt, va_list ap)
+static void
+log_mhd_error(void *cls, const char *fmt, va_list ap)
 {
     char message[512];
     (void)cls;
@@ -549,7 +548,8 @@ static void log_mhd_error(void *cls, const char *fmt, va_list ap)
     char line[600];
     const int n = snprintf(line, sizeof line, "concertd: libmicrohttpd: %s\n", message);
     if (n > 0) {
-        ssize_t ignored = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        ssize_t ignored =
+            write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
         (void)ignored;
     }
 }
@@ -594,9 +594,9 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
         free(server);
         return -1;
     }
-    server->watch = edge_watch_new((int64_t)settings->head_timeout_ms,
-                                   (int64_t)settings->body_timeout_ms,
-                                   (int64_t)settings->connection_timeout_s * 1000);
+    server->watch =
+        edge_watch_new((int64_t)settings->head_timeout_ms, (int64_t)settings->body_timeout_ms,
+                       (int64_t)settings->connection_timeout_s * 1000);
     if (settings->max_conns_per_ip > 0)
         server->per_ip = edge_ipcap_new(settings->max_conns_per_ip, settings->cap_loopback);
     if (server->watch == NULL || edge_watch_start(server->watch) != 0 ||
@@ -616,28 +616,28 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem options[] = {
         /* First, so that MHD's messages about the other options use it. */
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd_error, NULL},
-        {MHD_OPTION_SOCK_ADDR, 0, &server->addr},
-        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)settings->connection_timeout_s, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)settings->connection_limit, NULL},
-        {MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)LISTEN_BACKLOG, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server},
-        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, server},
-        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_request_line, server},
+        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd_error, NULL },
+        { MHD_OPTION_SOCK_ADDR, 0, &server->addr },
+        { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)settings->connection_timeout_s, NULL },
+        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)settings->connection_limit, NULL },
+        { MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)LISTEN_BACKLOG, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, server },
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_request_line, server },
         /* Filled below: a pool (a pool of one is no pool) and the port
          * sharing, each only when asked for. */
-        {MHD_OPTION_END, 0, NULL},
-        {MHD_OPTION_END, 0, NULL},
-        {MHD_OPTION_END, 0, NULL},
+        { MHD_OPTION_END, 0, NULL },
+        { MHD_OPTION_END, 0, NULL },
+        { MHD_OPTION_END, 0, NULL },
     };
     size_t extra = sizeof options / sizeof options[0] - 3;
     if (settings->threads > 1)
-        options[extra++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
-                                                   (intptr_t)settings->threads, NULL};
+        options[extra++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+                                                    (intptr_t)settings->threads, NULL };
     if (settings->reuse_port) /* 1: SO_REUSEPORT */
-        options[extra++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
-    server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server,
-                                      MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+        options[extra++] = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
+    server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server, MHD_OPTION_ARRAY,
+                                      options, MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%u (address in use or not local?)",
                  settings->host, settings->port);
@@ -646,7 +646,8 @@ int http_server_start(http_server **out, const http_settings *settings, const ap
         free(server);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
     server->port = info != NULL ? info->port : settings->port;
     *out = server;
     return 0;
@@ -668,7 +669,7 @@ void http_server_stop(http_server *server, unsigned grace_ms)
      * that arrives during the grace period is served and closed. */
     atomic_store(&server->stopping, 1);
 
-    const struct timespec tick = {0, 10 * 1000 * 1000};
+    const struct timespec tick = { 0, 10 * 1000 * 1000 };
     for (unsigned waited = 0; waited < grace_ms && atomic_load(&server->in_flight) > 0;
          waited += 10)
         nanosleep(&tick, NULL);

@@ -199,11 +199,11 @@ static void put_escaped(json_out *w, const char *text)
         }
         const unsigned char c = *s;
         if (c == '"' || c == '\\') {
-            const char pair[2] = {'\\', (char)c};
+            const char pair[2] = { '\\', (char)c };
             put_bytes(w, pair, 2);
             s++;
         } else if (c < 0x20) {
-            const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+            const char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF] };
             put_bytes(w, esc, sizeof esc);
             s++;
         } else {

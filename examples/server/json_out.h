@@ -20,8 +20,8 @@ typedef struct json_out {
     char *buf;
     size_t len;
     size_t cap;
-    int failed;                 /* out of memory or misuse */
-    int after_key;              /* the next value follows a "key": */
+    int failed;    /* out of memory or misuse */
+    int after_key; /* the next value follows a "key": */
     unsigned depth;
     unsigned char has_items[JSON_OUT_MAX_DEPTH + 1];
 } json_out;

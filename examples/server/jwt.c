@@ -107,8 +107,8 @@ static int header_acceptable(const char *part, size_t len, char *why, size_t why
     return rc;
 }
 
-static int signature_matches(const char *token, size_t signed_len, const char *sig,
-                             size_t sig_len, const unsigned char *secret, size_t secret_len)
+static int signature_matches(const char *token, size_t signed_len, const char *sig, size_t sig_len,
+                             const unsigned char *secret, size_t secret_len)
 {
     /* 43 characters carry 32 bytes; anything else cannot be an HS256 MAC. */
     unsigned char given[SHA256_LEN + 3];

@@ -17,19 +17,19 @@ struct list_body {
 };
 
 typedef struct cache_entry {
-    int64_t id;                   /* 0: empty (list ids are positive) */
+    int64_t id; /* 0: empty (list ids are positive) */
     concert_list_version version;
     list_body *body;
 } cache_entry;
 
 typedef struct cache_set {
     pthread_mutex_t lock;
-    unsigned next_way;            /* the way the next new id replaces */
+    unsigned next_way; /* the way the next new id replaces */
     cache_entry ways[WAYS];
 } cache_set;
 
 struct list_cache {
-    size_t set_count;             /* a power of two */
+    size_t set_count; /* a power of two */
     cache_set *sets;
 };
 

@@ -17,11 +17,11 @@ static int is_loopback(const struct sockaddr *sa)
     }
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-        static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        static const unsigned char v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
         const unsigned char *b = in6->sin6_addr.s6_addr;
         if (memcmp(b, v4_mapped, sizeof v4_mapped) == 0)
             return b[12] == 127;
-        static const unsigned char one[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        static const unsigned char one[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
         return memcmp(b, one, sizeof one) == 0;
     }
     return 0;

@@ -115,9 +115,8 @@ static void log_queue_settings(concert_db *db, const server_config *cfg)
     fprintf(stderr, "concertd: queue %s, max_active %lld, admit_per_minute %lld%s\n",
             state ? state : "?", (long long)s.max_active, (long long)s.admit_per_minute,
             s.admit_per_minute == 0 ? " (unlimited)" : "");
-    const int differs =
-        (cfg->options.max_active != 0 && cfg->options.max_active != s.max_active) ||
-        cfg->options.admit_per_minute != s.admit_per_minute;
+    const int differs = (cfg->options.max_active != 0 && cfg->options.max_active != s.max_active) ||
+                        cfg->options.admit_per_minute != s.admit_per_minute;
     if (cfg->queue_flags_given && differs)
         fprintf(stderr, "concertd: the store already has queue settings, which rule; "
                         "--max-active/--admit-per-minute only seed a new store "
@@ -145,9 +144,8 @@ static int read_auth_secrets(server_secrets *s, const server_config *cfg)
     char err[512];
     memset(s, 0, sizeof *s);
     if (cfg->jwt_secret_file != NULL &&
-        key_file_read(&s->jwt_secret, &s->jwt_secret_len, cfg->jwt_secret_file,
-                      JWT_SECRET_MIN_LEN, ADMIN_KEY_MAX_LEN, "the JWT secret", err,
-                      sizeof err) != 0) {
+        key_file_read(&s->jwt_secret, &s->jwt_secret_len, cfg->jwt_secret_file, JWT_SECRET_MIN_LEN,
+                      ADMIN_KEY_MAX_LEN, "the JWT secret", err, sizeof err) != 0) {
         fprintf(stderr, "concertd: --jwt-secret-file: %s\n", err);
         return -1;
     }
@@ -164,7 +162,7 @@ static int read_auth_secrets(server_secrets *s, const server_config *cfg)
 
 static void log_auth(const server_config *cfg, const server_secrets *s)
 {
-    static const char *const names[] = {"none", "jwt", "header"};
+    static const char *const names[] = { "none", "jwt", "header" };
     fprintf(stderr, "concertd: --auth %s%s%s\n", names[cfg->auth_mode],
             cfg->auth_mode == API_AUTH_HEADER ? ", user id from " : "",
             cfg->auth_mode == API_AUTH_HEADER ? cfg->auth_header : "");
@@ -313,8 +311,8 @@ int main(int argc, char **argv)
     server_metrics sm;
     memset(&sm, 0, sizeof sm);
     /* The library's default hold TTL when the flag left it 0 (options.h). */
-    const int64_t hold_ttl_ms = cfg.options.hold_ttl_ms > 0 ? cfg.options.hold_ttl_ms
-                                                            : INT64_C(300000);
+    const int64_t hold_ttl_ms =
+        cfg.options.hold_ttl_ms > 0 ? cfg.options.hold_ttl_ms : INT64_C(300000);
     if (!cfg.no_metrics && metrics_setup(&sm, db, hold_ttl_ms) != 0) {
         concert_db_close(db);
         free(admin_key);
@@ -388,19 +386,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "concertd: %s\n", err);
         goto release; /* the same release as after a stop */
     }
-    fprintf(stderr, "concertd: %s store, %u threads, up to %u connections, admin routes %s, "
-                    "metrics %s\n",
+    fprintf(stderr,
+            "concertd: %s store, %u threads, up to %u connections, admin routes %s, "
+            "metrics %s\n",
             concert_db_backend_name(db), settings.threads, settings.connection_limit,
             admin_key ? "on" : "off",
-            cfg.no_metrics ? "off" : metrics_token ? "on (token)" : "on (open)");
+            cfg.no_metrics  ? "off"
+            : metrics_token ? "on (token)"
+                            : "on (open)");
     if (settings.connection_limit < FEW_CONNECTIONS)
-        fprintf(stderr, "concertd: the open-file limit leaves room for only %u connections; each "
-                        "live-update (SSE) client holds one: raise it (ulimit -n, LimitNOFILE=) "
-                        "for thousands\n",
+        fprintf(stderr,
+                "concertd: the open-file limit leaves room for only %u connections; each "
+                "live-update (SSE) client holds one: raise it (ulimit -n, LimitNOFILE=) "
+                "for thousands\n",
                 settings.connection_limit);
     const int bracket = strchr(host, ':') != NULL;
-    printf("concertd listening on http://%s%s%s:%u\n", bracket ? "[" : "", host,
-           bracket ? "]" : "", http_server_port(server));
+    printf("concertd listening on http://%s%s%s:%u\n", bracket ? "[" : "", host, bracket ? "]" : "",
+           http_server_port(server));
     fflush(stdout);
 
     int signo = 0;

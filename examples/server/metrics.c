@@ -16,17 +16,17 @@
 #include <string.h>
 
 /* Upper bounds in microseconds, and as the le label writes them. */
-static const uint64_t bucket_us[METRICS_BUCKET_COUNT] = {500,    1000,   2500,   5000,
-                                                         10000,  25000,  50000,  100000,
-                                                         250000, 500000, 1000000, 2500000};
-static const char *const bucket_le[METRICS_BUCKET_COUNT] = {
-    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
-    "1", "2.5"};
+static const uint64_t bucket_us[METRICS_BUCKET_COUNT] = { 500,    1000,   2500,    5000,
+                                                          10000,  25000,  50000,   100000,
+                                                          250000, 500000, 1000000, 2500000 };
+static const char *const bucket_le[METRICS_BUCKET_COUNT] = { "0.0005", "0.001", "0.0025", "0.005",
+                                                             "0.01",   "0.025", "0.05",   "0.1",
+                                                             "0.25",   "0.5",   "1",      "2.5" };
 
 /* Methods get a label of their own; anything else is "other", so that a
  * client cannot grow the series with invented methods. */
-static const char *const method_names[] = {"GET",    "HEAD",  "POST",    "PUT",
-                                           "DELETE", "PATCH", "OPTIONS", "other"};
+static const char *const method_names[] = { "GET",    "HEAD",  "POST",    "PUT",
+                                            "DELETE", "PATCH", "OPTIONS", "other" };
 #define METHOD_COUNT (sizeof method_names / sizeof method_names[0])
 #define CODE_MIN 100
 #define CODE_COUNT 500 /* 100..599 */
@@ -44,9 +44,9 @@ typedef struct collector {
 
 struct metrics {
     const char *const *route_names;
-    size_t routes;                 /* route_count + 1: the last is "unmatched" */
-    _Atomic uint64_t *requests;    /* [routes][METHOD_COUNT][CODE_COUNT] */
-    route_histogram *histograms;   /* [routes] */
+    size_t routes;               /* route_count + 1: the last is "unmatched" */
+    _Atomic uint64_t *requests;  /* [routes][METHOD_COUNT][CODE_COUNT] */
+    route_histogram *histograms; /* [routes] */
     _Atomic uint64_t counters[METRIC_COUNTER_COUNT];
     collector *collectors;
     size_t collector_count;
@@ -106,12 +106,12 @@ void metrics_observe_request(metrics *m, int route_id, const char *method, int s
 {
     if (m == NULL)
         return;
-    const size_t route = route_id >= 0 && (size_t)route_id < m->routes - 1 ? (size_t)route_id
-                                                                           : m->routes - 1;
+    const size_t route =
+        route_id >= 0 && (size_t)route_id < m->routes - 1 ? (size_t)route_id : m->routes - 1;
     if (status < CODE_MIN || status >= CODE_MIN + CODE_COUNT)
         status = 500; /* never sent by concertd; keep the array in bounds */
-    const size_t slot = (route * METHOD_COUNT + method_index(method)) * CODE_COUNT +
-                        (size_t)(status - CODE_MIN);
+    const size_t slot =
+        (route * METHOD_COUNT + method_index(method)) * CODE_COUNT + (size_t)(status - CODE_MIN);
     atomic_fetch_add_explicit(&m->requests[slot], 1, memory_order_relaxed);
     route_histogram *h = &m->histograms[route];
     size_t b = 0;
@@ -364,16 +364,16 @@ static void render_counters(metrics *m, metrics_writer *w)
         const char *name;
         const char *help;
     } table[] = {
-        {METRIC_HOLDS_MADE, "concert_holds_made_total", "Seat holds made by this process."},
-        {METRIC_HOLDS_RELEASED, "concert_holds_released_total",
-         "Live seat holds released through this process."},
-        {METRIC_HOLDS_EXPIRED, "concert_holds_expired_total",
-         "Seat holds made by this process that ran out unpaid and unreleased."},
-        {METRIC_PAYMENTS, "concert_payments_total",
-         "Payments made through this process (replays of an Idempotency-Key not counted)."},
-        {METRIC_POINTS_PAID, "concert_points_paid_total", "Points debited by those payments."},
-        {METRIC_POINTS_CHARGED, "concert_points_charged_total",
-         "Points charged through this process (replays not counted)."},
+        { METRIC_HOLDS_MADE, "concert_holds_made_total", "Seat holds made by this process." },
+        { METRIC_HOLDS_RELEASED, "concert_holds_released_total",
+          "Live seat holds released through this process." },
+        { METRIC_HOLDS_EXPIRED, "concert_holds_expired_total",
+          "Seat holds made by this process that ran out unpaid and unreleased." },
+        { METRIC_PAYMENTS, "concert_payments_total",
+          "Payments made through this process (replays of an Idempotency-Key not counted)." },
+        { METRIC_POINTS_PAID, "concert_points_paid_total", "Points debited by those payments." },
+        { METRIC_POINTS_CHARGED, "concert_points_charged_total",
+          "Points charged through this process (replays not counted)." },
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         metrics_family(w, table[i].name, "counter", table[i].help);
@@ -387,7 +387,7 @@ static void render_counters(metrics *m, metrics_writer *w)
 
 int metrics_render(metrics *m, char **out, size_t *len)
 {
-    metrics_writer w = {NULL, 0, 0, 0};
+    metrics_writer w = { NULL, 0, 0, 0 };
     render_requests(m, &w);
     render_histograms(m, &w);
     render_counters(m, &w);

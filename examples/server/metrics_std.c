@@ -32,8 +32,8 @@ static void collect_queue(metrics_writer *w, void *ctx)
                           (double)s.admit_rate_mps * 60.0 / 1000.0);
     metrics_family(w, "concert_queue_state", "gauge",
                    "1 for the queue's current state, 0 for the others.");
-    static const int states[] = {CONCERT_QUEUE_OPEN, CONCERT_QUEUE_PAUSED, CONCERT_QUEUE_CLOSED,
-                                 CONCERT_QUEUE_SCHEDULED};
+    static const int states[] = { CONCERT_QUEUE_OPEN, CONCERT_QUEUE_PAUSED, CONCERT_QUEUE_CLOSED,
+                                  CONCERT_QUEUE_SCHEDULED };
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
         metrics_sample(w, "concert_queue_state", "state", concert_queue_state_name(states[i]),
                        s.state == states[i]);
@@ -49,17 +49,17 @@ static void collect_storage(metrics_writer *w, void *ctx)
     s.version = CONCERT_DB_STATS_VERSION;
     if (concert_db_stats_get(&s, ctx) < 0)
         return;
-    static const char *const names[] = {"concert_storage_calls_total",
-                                        "concert_storage_errors_total",
-                                        "concert_storage_retries_total",
-                                        "concert_storage_reconnects_total"};
+    static const char *const names[] = { "concert_storage_calls_total",
+                                         "concert_storage_errors_total",
+                                         "concert_storage_retries_total",
+                                         "concert_storage_reconnects_total" };
     static const char *const helps[] = {
         "Steps the library asked the store for (this process).",
         "Of them, failed because of the store (unavailable, busy, schema, internal).",
-        "Steps the storage backend retried itself.",
-        "Store connections the backend replaced."};
-    const uint64_t values[] = {s.storage_calls, s.storage_errors, s.storage_retries,
-                               s.storage_reconnects};
+        "Steps the storage backend retried itself.", "Store connections the backend replaced."
+    };
+    const uint64_t values[] = { s.storage_calls, s.storage_errors, s.storage_retries,
+                                s.storage_reconnects };
     for (size_t i = 0; i < 4; i++) {
         metrics_family(w, names[i], "counter", helps[i]);
         metrics_sample(w, names[i], NULL, NULL, (int64_t)values[i]);

@@ -12,9 +12,9 @@
 #include "api.h"
 
 typedef struct query_auth {
-    api_request req;           /* what the route sees */
-    const api_request *inner;  /* what the transport parsed */
-    char bearer[512];          /* "Bearer <?token>" */
+    api_request req;          /* what the route sees */
+    const api_request *inner; /* what the transport parsed */
+    char bearer[512];         /* "Bearer <?token>" */
 } query_auth;
 
 /* Make qa->req a view of inner whose headers fall back to the query

@@ -12,8 +12,8 @@
 
 static int id_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 int request_id_acceptable(const char *given)
@@ -36,7 +36,8 @@ static uint64_t next_random(void)
         if (getrandom(&state, sizeof state, 0) != (ssize_t)sizeof state) {
             struct timespec now; /* no entropy source: still distinct per thread */
             clock_gettime(CLOCK_REALTIME, &now);
-            state = (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 32) ^ (uint64_t)(uintptr_t)&state;
+            state =
+                (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 32) ^ (uint64_t)(uintptr_t)&state;
         }
         seeded = 1;
     }

@@ -13,15 +13,16 @@
 /* Route flags. */
 #define ROUTE_TAKES_IDEMPOTENCY_KEY 1u /* Idempotency-Key is read (idem_key.h) */
 #define ROUTE_QUERY_CREDENTIALS 2u     /* ?token= and ?user_token= count (query_auth.h) */
-#define ROUTE_STATIC 4u                /* a web app file (handlers_static.c): not
+#define ROUTE_STATIC                                                                               \
+    4u /* a web app file (handlers_static.c): not
                                           part of the API, so not in openapi.json */
 
 typedef struct route {
-    const char *method;       /* "GET", "POST", "PUT", "DELETE" */
-    const char *pattern;      /* "/api/v1/concerts/{id}"; {id} is a path id */
+    const char *method;  /* "GET", "POST", "PUT", "DELETE" */
+    const char *pattern; /* "/api/v1/concerts/{id}"; {id} is a path id */
     api_handler_fn handler;
-    route_access access;      /* who may call it (access.h) */
-    unsigned flags;           /* ROUTE_* */
+    route_access access; /* who may call it (access.h) */
+    unsigned flags;      /* ROUTE_* */
 } route;
 
 typedef enum route_result {
@@ -40,7 +41,7 @@ typedef struct route_match {
     int route_id;
     const char *pattern;
     int64_t ids[API_MAX_PATH_IDS];
-    char allow[40];           /* "GET, HEAD" etc. for ROUTE_METHOD_NOT_ALLOWED */
+    char allow[40]; /* "GET, HEAD" etc. for ROUTE_METHOD_NOT_ALLOWED */
 } route_match;
 
 /* Find the route for method and path. HEAD is served as GET (the transport

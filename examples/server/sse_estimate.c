@@ -20,8 +20,8 @@ int sse_queue_doc_worth_sending(const concert_token_info *sent, const char *sent
     /* Unknown (-1) to known or back is news. */
     if ((sent->eta_ms < 0) != (now->eta_ms < 0))
         return 1;
-    const int64_t moved = now->eta_ms > sent->eta_ms ? now->eta_ms - sent->eta_ms
-                                                     : sent->eta_ms - now->eta_ms;
+    const int64_t moved =
+        now->eta_ms > sent->eta_ms ? now->eta_ms - sent->eta_ms : sent->eta_ms - now->eta_ms;
     const int64_t tenth = sent->eta_ms / 10;
     return moved >= (tenth > SSE_ESTIMATE_STEP_MS ? tenth : SSE_ESTIMATE_STEP_MS);
 }

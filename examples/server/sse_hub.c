@@ -27,16 +27,16 @@ typedef struct token_watch {
     char token[CONCERT_TOKEN_SIZE];
     size_t queue_subs;
     size_t seat_subs;
-    int fresh;              /* not checked yet */
-    int64_t next_check_ms;  /* seat streams only: when to check again
+    int fresh;             /* not checked yet */
+    int64_t next_check_ms; /* seat streams only: when to check again
                                (the db's clock) */
-    list_body *frame;       /* the latest queue event; NULL before the first */
-    int frame_changed;      /* frame is new in this pass */
+    list_body *frame;      /* the latest queue event; NULL before the first */
+    int frame_changed;     /* frame is new in this pass */
     int active;
-    list_body *error;       /* the token ended: its streams end with this */
-    char *doc;              /* the document in frame, to compare */
+    list_body *error; /* the token ended: its streams end with this */
+    char *doc;        /* the document in frame, to compare */
     size_t doc_len;
-    int have_sent;          /* sent and sent_queue_state describe frame */
+    int have_sent; /* sent and sent_queue_state describe frame */
     concert_token_info sent;
     const char *sent_queue_state; /* static (concert_queue_state_name) */
 } token_watch;
@@ -48,17 +48,17 @@ typedef struct schedule_watch {
     char token[CONCERT_TOKEN_SIZE]; /* a subscriber's token to read with */
     int have_version;
     concert_list_version version;
-    list_body *map;         /* the seatmap event under version */
-    list_body *diff;        /* the seats event of this pass, or NULL */
-    list_body *error;       /* the schedule cannot be watched any more */
-    sse_seats seats;        /* the seats of map, for the next diff */
+    list_body *map;   /* the seatmap event under version */
+    list_body *diff;  /* the seats event of this pass, or NULL */
+    list_body *error; /* the schedule cannot be watched any more */
+    sse_seats seats;  /* the seats of map, for the next diff */
 } schedule_watch;
 
 typedef struct subscription {
     sse_stream *stream;
     token_watch *tw;
-    schedule_watch *sw;     /* NULL: a queue stream */
-    int started;            /* its first event was queued */
+    schedule_watch *sw; /* NULL: a queue stream */
+    int started;        /* its first event was queued */
 } subscription;
 
 typedef struct pending_sub {
@@ -70,7 +70,7 @@ typedef struct pending_sub {
 
 struct sse_hub {
     concert_db *db;
-    pthread_mutex_t lock;   /* guards pending and stopping */
+    pthread_mutex_t lock; /* guards pending and stopping */
     pthread_cond_t cond;
     pending_sub *pending;
     size_t pending_count, pending_cap;
@@ -178,8 +178,7 @@ int sse_hub_watch_queue(sse_hub *hub, sse_stream *stream, const char *token)
     return watch(hub, stream, token, 0, 0);
 }
 
-int sse_hub_watch_seats(sse_hub *hub, sse_stream *stream, const char *token,
-                        int64_t schedule_id)
+int sse_hub_watch_seats(sse_hub *hub, sse_stream *stream, const char *token, int64_t schedule_id)
 {
     return watch(hub, stream, token, 1, schedule_id);
 }
@@ -420,9 +419,8 @@ static void check_schedule(sse_hub *hub, schedule_watch *sw)
     sse_seats seats;
     char etag[ETAG_SIZE];
     etag_format(etag, ETAG_SEATMAP, sw->id, &version); /* the /seatmap route's tag */
-    list_body *map = sse_seats_parse(&seats, doc) == 0
-                         ? sse_frame_new("seatmap", etag, doc, len)
-                         : NULL;
+    list_body *map =
+        sse_seats_parse(&seats, doc) == 0 ? sse_frame_new("seatmap", etag, doc, len) : NULL;
     free(doc);
     if (map == NULL) {
         sse_seats_free(&seats);

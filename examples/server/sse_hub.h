@@ -55,17 +55,16 @@ int sse_hub_watch_queue(sse_hub *hub, sse_stream *stream, const char *token);
 /* Subscribe stream to schedule_id's seat map (read with token, an ACTIVE
  * token checked by the caller): the map at once, then each change as a
  * diff; the stream ends when token stops being ACTIVE. 0 or -1. */
-int sse_hub_watch_seats(sse_hub *hub, sse_stream *stream, const char *token,
-                        int64_t schedule_id);
+int sse_hub_watch_seats(sse_hub *hub, sse_stream *stream, const char *token, int64_t schedule_id);
 
 /* One tick (new subscriptions, every check, keepalives if due), on the
  * calling thread: for tests that run no hub thread. */
 void sse_hub_run_once(sse_hub *hub);
 
 typedef struct sse_hub_counts {
-    uint64_t queue_clients;   /* queue streams open now */
-    uint64_t seat_clients;    /* seat streams open now */
-    uint64_t events_sent;     /* events queued to subscribers so far
+    uint64_t queue_clients; /* queue streams open now */
+    uint64_t seat_clients;  /* seat streams open now */
+    uint64_t events_sent;   /* events queued to subscribers so far
                                  (keepalive comments not counted) */
 } sse_hub_counts;
 

@@ -13,7 +13,7 @@
 
 typedef struct sse_seat {
     int64_t number;
-    char *json;             /* the seat's object as rendered */
+    char *json; /* the seat's object as rendered */
 } sse_seat;
 
 /* A map's seats by number. */

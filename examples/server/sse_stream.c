@@ -12,12 +12,12 @@ struct sse_stream {
     pthread_mutex_t lock;
     atomic_int refs;
     list_body *queue[SSE_STREAM_MAX_QUEUED]; /* a ring */
-    size_t head;          /* index of the oldest frame */
+    size_t head;                             /* index of the oldest frame */
     size_t count;
-    size_t offset;        /* bytes of the oldest frame already read */
-    int ended;            /* no frames after those queued */
-    int closed;           /* the transport let go */
-    int parked;           /* the reader's connection waits for a wake */
+    size_t offset; /* bytes of the oldest frame already read */
+    int ended;     /* no frames after those queued */
+    int closed;    /* the transport let go */
+    int parked;    /* the reader's connection waits for a wake */
     sse_transport transport;
     int attached;
     void (*on_free)(void *ctx, uint64_t arg);
@@ -56,8 +56,7 @@ void sse_stream_unref(void *p)
     free(s);
 }
 
-void sse_stream_on_free(sse_stream *s, void (*fn)(void *ctx, uint64_t arg), void *ctx,
-                        uint64_t arg)
+void sse_stream_on_free(sse_stream *s, void (*fn)(void *ctx, uint64_t arg), void *ctx, uint64_t arg)
 {
     s->on_free = fn;
     s->on_free_ctx = ctx;

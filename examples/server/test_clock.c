@@ -45,8 +45,7 @@ static int read_clock_file(const char *path, int64_t *out_ms, const char **why)
     const long long ms = strtoll(buf, &end, 10);
     while (end != NULL && (*end == '\n' || *end == '\r' || *end == ' '))
         end++;
-    if (len == 0 || len == CLOCK_FILE_MAX || errno != 0 || end == buf || *end != '\0' ||
-        ms < 0) {
+    if (len == 0 || len == CLOCK_FILE_MAX || errno != 0 || end == buf || *end != '\0' || ms < 0) {
         *why = "it does not hold a time (decimal milliseconds since the epoch)";
         return -1;
     }
@@ -81,7 +80,6 @@ int test_clock_install(concert_options *opts, FILE *err)
      * changes: it can be the clock's context. */
     opts->clock = file_clock;
     opts->clock_ctx = (void *)path;
-    fprintf(err, "concertd: TEST BUILD: the clock reads %s (now %lld ms)\n", path,
-            (long long)ms);
+    fprintf(err, "concertd: TEST BUILD: the clock reads %s (now %lld ms)\n", path, (long long)ms);
     return 0;
 }

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#define WEB_ASSET(sym)                                                                            \
+#define WEB_ASSET(sym)                                                                             \
     extern const unsigned char sym[];                                                              \
     extern const size_t sym##_len;                                                                 \
     extern const char sym##_etag[]

@@ -14,15 +14,15 @@ CONCERT_BEGIN_DECLS
 
 /** One user and their balance, as concert_admin_user_list_get() returns it. */
 typedef struct concert_user {
-    int64_t id;                     /**< the user's id, >= 1 */
-    int64_t balance;                /**< points, equal to the sum of the ledger */
-    char name[CONCERT_NAME_SIZE];   /**< NUL-terminated UTF-8 */
+    int64_t id;                   /**< the user's id, >= 1 */
+    int64_t balance;              /**< points, equal to the sum of the ledger */
+    char name[CONCERT_NAME_SIZE]; /**< NUL-terminated UTF-8 */
 } concert_user;
 
 /** The users of a store; free with concert_user_list_free(). */
 typedef struct concert_user_list {
-    size_t count;                   /**< number of items */
-    concert_user *items;            /**< in id order */
+    size_t count;        /**< number of items */
+    concert_user *items; /**< in id order */
 } concert_user_list;
 
 /** Every user with their balance. Free *out with concert_user_list_free().
@@ -46,15 +46,15 @@ CONCERT_EXTERN int concert_admin_concert_list_get(concert_concert_list **out, co
 
 /** What concert_admin_verify() checked and what it found. */
 typedef struct concert_verify_report {
-    int64_t users;             /**< users whose balance was checked */
-    int64_t ledger_entries;    /**< ledger entries summed */
-    int64_t seats;             /**< seats looked at */
-    int64_t seats_sold;        /**< of them, sold */
-    int64_t reservations;      /**< reservations looked at */
-    int64_t payments;          /**< payments looked at */
-    int64_t active_tokens;     /**< live ACTIVE tokens now */
-    size_t violation_count;    /**< number of broken invariants found; 0: clean */
-    char **violations;         /**< violation_count messages */
+    int64_t users;          /**< users whose balance was checked */
+    int64_t ledger_entries; /**< ledger entries summed */
+    int64_t seats;          /**< seats looked at */
+    int64_t seats_sold;     /**< of them, sold */
+    int64_t reservations;   /**< reservations looked at */
+    int64_t payments;       /**< payments looked at */
+    int64_t active_tokens;  /**< live ACTIVE tokens now */
+    size_t violation_count; /**< number of broken invariants found; 0: clean */
+    char **violations;      /**< violation_count messages */
 } concert_verify_report;
 
 /**
@@ -78,10 +78,10 @@ CONCERT_EXTERN void concert_verify_report_free(concert_verify_report *report);
 
 /** What concert_admin_prune() deleted. */
 typedef struct concert_prune_report {
-    int64_t tokens;            /**< tokens that had ended more than retention ago */
-    int64_t idempotency;       /**< idempotency records older than retention */
-    int32_t more;              /**< 1: limit reached with more still due */
-    int32_t reserved;          /**< reserved for a later field; 0 */
+    int64_t tokens;      /**< tokens that had ended more than retention ago */
+    int64_t idempotency; /**< idempotency records older than retention */
+    int32_t more;        /**< 1: limit reached with more still due */
+    int32_t reserved;    /**< reserved for a later field; 0 */
 } concert_prune_report;
 
 /**

@@ -26,25 +26,25 @@ typedef enum concert_reservation_status {
 
 /** A seat held or bought by one user for one schedule. */
 typedef struct concert_reservation {
-    int64_t id;            /**< the reservation's id */
-    int64_t user_id;       /**< whose hold (the token's user) */
-    int64_t schedule_id;   /**< which performance */
-    int64_t seat_number;   /**< which seat of it */
-    int64_t price;         /**< points, fixed when the hold was made */
-    int32_t status;        /**< concert_reservation_status */
-    int32_t is_new;        /**< 1 if concert_reserve_seat() created it */
-    int64_t held_until;    /**< ms since epoch: end of the hold */
+    int64_t id;          /**< the reservation's id */
+    int64_t user_id;     /**< whose hold (the token's user) */
+    int64_t schedule_id; /**< which performance */
+    int64_t seat_number; /**< which seat of it */
+    int64_t price;       /**< points, fixed when the hold was made */
+    int32_t status;      /**< concert_reservation_status */
+    int32_t is_new;      /**< 1 if concert_reserve_seat() created it */
+    int64_t held_until;  /**< ms since epoch: end of the hold */
 } concert_reservation;
 
 /** What a payment (concert_pay() or concert_order_pay()) recorded. */
 typedef struct concert_payment {
-    int64_t id;            /**< the payment's id */
+    int64_t id;             /**< the payment's id */
     int64_t reservation_id; /**< the one paid for; for an order, the lowest
                                of its reservation ids */
-    int64_t user_id;       /**< who paid */
-    int64_t amount;        /**< points debited (an order's total) */
-    int64_t balance;       /**< balance right after the payment */
-    int64_t paid_at;       /**< ms since epoch */
+    int64_t user_id;        /**< who paid */
+    int64_t amount;         /**< points debited (an order's total) */
+    int64_t balance;        /**< balance right after the payment */
+    int64_t paid_at;        /**< ms since epoch */
 } concert_payment;
 
 /**
@@ -71,9 +71,8 @@ typedef struct concert_payment {
  * @param seat_number which seat of it
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_reserve_seat(concert_reservation *out, concert_db *db,
-                                        const char *token, int64_t schedule_id,
-                                        int64_t seat_number);
+CONCERT_EXTERN int concert_reserve_seat(concert_reservation *out, concert_db *db, const char *token,
+                                        int64_t schedule_id, int64_t seat_number);
 
 /**
  * Read one of the token's user's reservations. A HELD reservation whose hold

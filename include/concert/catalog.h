@@ -23,47 +23,47 @@ typedef enum concert_concert_status {
 
 /** One concert as a buyer sees it. */
 typedef struct concert_concert {
-    int64_t id;                      /**< the concert's id */
-    int32_t status;                  /**< concert_concert_status */
-    int32_t max_per_user;            /**< seats one buyer may hold plus own of
+    int64_t id;                     /**< the concert's id */
+    int32_t status;                 /**< concert_concert_status */
+    int32_t max_per_user;           /**< seats one buyer may hold plus own of
                                         this concert; 0: the db's
                                         max_holds_per_user applies */
-    char title[CONCERT_TITLE_SIZE];  /**< NUL-terminated UTF-8 */
+    char title[CONCERT_TITLE_SIZE]; /**< NUL-terminated UTF-8 */
 } concert_concert;
 
 /** A list of concerts; free with concert_concert_list_free(). */
 typedef struct concert_concert_list {
-    size_t count;                    /**< number of items */
-    concert_concert *items;          /**< count entries, in id order */
+    size_t count;           /**< number of items */
+    concert_concert *items; /**< count entries, in id order */
 } concert_concert_list;
 
 /** One performance (date and time) of a concert. */
 typedef struct concert_schedule {
-    int64_t id;                      /**< the schedule's id */
-    int64_t concert_id;              /**< whose performance */
-    int64_t starts_at;               /**< ms since epoch */
-    int64_t available_seats;         /**< free now: unsold, no live hold */
+    int64_t id;              /**< the schedule's id */
+    int64_t concert_id;      /**< whose performance */
+    int64_t starts_at;       /**< ms since epoch */
+    int64_t available_seats; /**< free now: unsold, no live hold */
 } concert_schedule;
 
 /** The schedules of one concert; free with concert_schedule_list_free(). */
 typedef struct concert_schedule_list {
-    int64_t concert_id;              /**< whose schedules */
-    size_t count;                    /**< number of items */
-    concert_schedule *items;         /**< in start-time order */
+    int64_t concert_id;      /**< whose schedules */
+    size_t count;            /**< number of items */
+    concert_schedule *items; /**< in start-time order */
 } concert_schedule_list;
 
 /** One seat of a schedule. */
 typedef struct concert_seat {
-    int64_t number;                  /**< seat number, >= 1 */
-    int64_t price;                   /**< points */
-    char grade[CONCERT_GRADE_SIZE];  /**< NUL-terminated, e.g. "VIP", "R" */
+    int64_t number;                 /**< seat number, >= 1 */
+    int64_t price;                  /**< points */
+    char grade[CONCERT_GRADE_SIZE]; /**< NUL-terminated, e.g. "VIP", "R" */
 } concert_seat;
 
 /** The free seats of one schedule; free with concert_seat_list_free(). */
 typedef struct concert_seat_list {
-    int64_t schedule_id;             /**< whose seats */
-    size_t count;                    /**< number of items */
-    concert_seat *items;             /**< in seat-number order */
+    int64_t schedule_id; /**< whose seats */
+    size_t count;        /**< number of items */
+    concert_seat *items; /**< in seat-number order */
 } concert_seat_list;
 
 /**
@@ -77,7 +77,7 @@ typedef struct concert_seat_list {
  * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_concert_list_get(concert_concert_list **out, concert_db *db,
-                                         const char *token);
+                                            const char *token);
 /** Free a list from concert_concert_list_get() or concert_admin_concert_list_get(). NULL is a no-op.
  * @param list the list, or NULL
  */
@@ -93,8 +93,8 @@ CONCERT_EXTERN void concert_concert_list_free(concert_concert_list *list);
  * @param concert_id which concert
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_concert_get(concert_concert *out, concert_db *db,
-                                       const char *token, int64_t concert_id);
+CONCERT_EXTERN int concert_concert_get(concert_concert *out, concert_db *db, const char *token,
+                                       int64_t concert_id);
 
 /**
  * The bookable schedules of an OPEN concert (now < starts_at + cutoff), each
@@ -110,7 +110,7 @@ CONCERT_EXTERN int concert_concert_get(concert_concert *out, concert_db *db,
  * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_schedule_list_get(concert_schedule_list **out, concert_db *db,
-                                               const char *token, int64_t concert_id);
+                                             const char *token, int64_t concert_id);
 /** Free a list from concert_schedule_list_get(). NULL is a no-op.
  * @param list the list, or NULL
  */
@@ -137,24 +137,24 @@ CONCERT_EXTERN void concert_seat_list_free(concert_seat_list *list);
 
 /** A seat's state in a seat map. */
 typedef enum concert_seat_status {
-    CONCERT_SEAT_FREE = 1,  /**< neither sold nor under a live hold */
-    CONCERT_SEAT_HELD = 2,  /**< under a live hold (someone's, maybe the caller's) */
-    CONCERT_SEAT_SOLD = 3   /**< paid for */
+    CONCERT_SEAT_FREE = 1, /**< neither sold nor under a live hold */
+    CONCERT_SEAT_HELD = 2, /**< under a live hold (someone's, maybe the caller's) */
+    CONCERT_SEAT_SOLD = 3  /**< paid for */
 } concert_seat_status;
 
 /** One seat of a seat map with its state. */
 typedef struct concert_seat_state {
-    concert_seat seat;               /**< number, price and grade */
-    int32_t status;                  /**< concert_seat_status */
-    int32_t reserved;                /**< reserved for a later field; 0 */
-    int64_t held_until;              /**< HELD: when the hold runs out; else 0 */
+    concert_seat seat;  /**< number, price and grade */
+    int32_t status;     /**< concert_seat_status */
+    int32_t reserved;   /**< reserved for a later field; 0 */
+    int64_t held_until; /**< HELD: when the hold runs out; else 0 */
 } concert_seat_state;
 
 /** Every seat of one schedule; free with concert_seat_map_free(). */
 typedef struct concert_seat_map {
-    int64_t schedule_id;             /**< whose seats */
-    size_t count;                    /**< number of items */
-    concert_seat_state *items;       /**< every seat, in seat-number order */
+    int64_t schedule_id;       /**< whose seats */
+    size_t count;              /**< number of items */
+    concert_seat_state *items; /**< every seat, in seat-number order */
 } concert_seat_map;
 
 /**
@@ -170,8 +170,8 @@ typedef struct concert_seat_map {
  * @param schedule_id which performance
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_seat_map_get(concert_seat_map **out, concert_db *db,
-                                        const char *token, int64_t schedule_id);
+CONCERT_EXTERN int concert_seat_map_get(concert_seat_map **out, concert_db *db, const char *token,
+                                        int64_t schedule_id);
 /** Free a map from concert_seat_map_get(). NULL is a no-op.
  * @param map the map, or NULL
  */
@@ -190,10 +190,10 @@ CONCERT_EXTERN const char *concert_seat_status_name(int status);
  * Compare all four fields; their values mean nothing else.
  */
 typedef struct concert_list_version {
-    int64_t epoch;            /**< the store's identity */
-    int64_t changes;          /**< holds, releases and sales so far */
-    int64_t expired_through;  /**< the latest hold expiry the list reflects */
-    int64_t past;             /**< schedules no longer listed (schedule lists) */
+    int64_t epoch;           /**< the store's identity */
+    int64_t changes;         /**< holds, releases and sales so far */
+    int64_t expired_through; /**< the latest hold expiry the list reflects */
+    int64_t past;            /**< schedules no longer listed (schedule lists) */
 } concert_list_version;
 
 /**
@@ -212,7 +212,7 @@ typedef struct concert_list_version {
  * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_seat_list_version_get(concert_list_version *out, concert_db *db,
-                                         const char *token, int64_t schedule_id);
+                                                 const char *token, int64_t schedule_id);
 
 /** The same for concert_schedule_list_get()'s list (free counts included).
  * @param[out] out receives the version
@@ -222,39 +222,39 @@ CONCERT_EXTERN int concert_seat_list_version_get(concert_list_version *out, conc
  * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_schedule_list_version_get(concert_list_version *out, concert_db *db,
-                                             const char *token, int64_t concert_id);
+                                                     const char *token, int64_t concert_id);
 
 /* ---- Catalog loading (administration and import; no token) ---- */
 
 /** A user to create, with an opening balance. */
 typedef struct concert_catalog_user {
-    int64_t id;                      /**< >= 1 */
-    const char *name;                /**< 1..CONCERT_NAME_SIZE-1 bytes */
-    int64_t points;                  /**< opening balance, 0..2^53-1 */
+    int64_t id;       /**< >= 1 */
+    const char *name; /**< 1..CONCERT_NAME_SIZE-1 bytes */
+    int64_t points;   /**< opening balance, 0..2^53-1 */
 } concert_catalog_user;
 
 /** Seats from..to of one grade and price. */
 typedef struct concert_catalog_seat_range {
-    int64_t from;                    /**< first seat number, >= 1 */
-    int64_t to;                      /**< last seat number, >= from */
-    const char *grade;               /**< 1..CONCERT_GRADE_SIZE-1 bytes */
-    int64_t price;                   /**< points, 0..2^53-1 */
+    int64_t from;      /**< first seat number, >= 1 */
+    int64_t to;        /**< last seat number, >= from */
+    const char *grade; /**< 1..CONCERT_GRADE_SIZE-1 bytes */
+    int64_t price;     /**< points, 0..2^53-1 */
 } concert_catalog_seat_range;
 
 /** A performance to create, with its seats. */
 typedef struct concert_catalog_schedule {
-    int64_t id;                      /**< >= 1 */
-    int64_t starts_at;               /**< ms since epoch */
+    int64_t id;                              /**< >= 1 */
+    int64_t starts_at;                       /**< ms since epoch */
     const concert_catalog_seat_range *seats; /**< seat_range_count ranges, not overlapping */
-    size_t seat_range_count;         /**< number of seat ranges */
+    size_t seat_range_count;                 /**< number of seat ranges */
 } concert_catalog_schedule;
 
 /** A concert to create, with its schedules. */
 typedef struct concert_catalog_concert {
-    int64_t id;                      /**< >= 1 */
-    const char *title;               /**< 1..CONCERT_TITLE_SIZE-1 bytes */
-    int32_t status;                  /**< concert_concert_status */
-    int32_t max_per_user;            /**< version 2 (was reserved, must be 0 in
+    int64_t id;                                /**< >= 1 */
+    const char *title;                         /**< 1..CONCERT_TITLE_SIZE-1 bytes */
+    int32_t status;                            /**< concert_concert_status */
+    int32_t max_per_user;                      /**< version 2 (was reserved, must be 0 in
                                         version 1): 0 = no per-concert limit,
                                         else 1..CONCERT_ORDER_MAX: a buyer's
                                         live holds plus paid seats of this
@@ -262,7 +262,7 @@ typedef struct concert_catalog_concert {
                                         replaces max_holds_per_user for holds
                                         on this concert) */
     const concert_catalog_schedule *schedules; /**< schedule_count schedules */
-    size_t schedule_count;           /**< number of schedules */
+    size_t schedule_count;                     /**< number of schedules */
 } concert_catalog_concert;
 
 /** The catalog version these headers describe.
@@ -273,11 +273,11 @@ typedef struct concert_catalog_concert {
 
 /** Everything concert_catalog_load() creates in one call. */
 typedef struct concert_catalog {
-    unsigned int version;            /**< CONCERT_CATALOG_VERSION */
-    const concert_catalog_user *users; /**< user_count users to create */
-    size_t user_count;               /**< number of users */
+    unsigned int version;                    /**< CONCERT_CATALOG_VERSION */
+    const concert_catalog_user *users;       /**< user_count users to create */
+    size_t user_count;                       /**< number of users */
     const concert_catalog_concert *concerts; /**< concert_count concerts to create */
-    size_t concert_count;            /**< number of concerts */
+    size_t concert_count;                    /**< number of concerts */
 } concert_catalog;
 
 /** Most seats one schedule may have. */

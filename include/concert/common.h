@@ -42,9 +42,8 @@
 /** Version of these headers as "MAJOR.MINOR.PATCH". */
 #define CONCERT_VERSION_STRING "0.4.0"
 /** MAJOR * 10000 + MINOR * 100 + PATCH, comparable with concert_version_number(). */
-#define CONCERT_VERSION_NUMBER                                                  \
-    (CONCERT_VERSION_MAJOR * 10000 + CONCERT_VERSION_MINOR * 100 +            \
-     CONCERT_VERSION_PATCH)
+#define CONCERT_VERSION_NUMBER                                                                     \
+    (CONCERT_VERSION_MAJOR * 10000 + CONCERT_VERSION_MINOR * 100 + CONCERT_VERSION_PATCH)
 
 /** Size of a buffer that holds any queue token plus its terminating NUL. */
 #define CONCERT_TOKEN_SIZE 64

@@ -32,8 +32,7 @@ CONCERT_BEGIN_DECLS
  * @param opts options, or NULL for the defaults
  * @return 0 or a negative concert_error_code (see Errors above).
  */
-CONCERT_EXTERN int concert_db_open(concert_db **out, const char *uri,
-                                const concert_options *opts);
+CONCERT_EXTERN int concert_db_open(concert_db **out, const char *uri, const concert_options *opts);
 
 /** Close the store and free the handle. NULL is a no-op. No call on db may be
  * in progress or follow.
@@ -59,15 +58,15 @@ CONCERT_EXTERN int64_t concert_db_now(const concert_db *db);
  * CONCERT_DB_STATS_VERSION; later versions only append fields.
  */
 typedef struct concert_db_stats {
-    unsigned int version;         /**< CONCERT_DB_STATS_VERSION */
-    uint64_t storage_calls;       /**< steps the core asked the backend for */
-    uint64_t storage_errors;      /**< of them, failed with CONCERT_ESTORAGE,
+    unsigned int version;        /**< CONCERT_DB_STATS_VERSION */
+    uint64_t storage_calls;      /**< steps the core asked the backend for */
+    uint64_t storage_errors;     /**< of them, failed with CONCERT_ESTORAGE,
                                      CONCERT_EBUSY, CONCERT_ESCHEMA or
                                      CONCERT_EINTERNAL (the store's trouble,
                                      not a caller's mistake) */
-    uint64_t storage_retries;     /**< the backend's own retries (storage.h
+    uint64_t storage_retries;    /**< the backend's own retries (storage.h
                                      counters) */
-    uint64_t storage_reconnects;  /**< connections the backend replaced */
+    uint64_t storage_reconnects; /**< connections the backend replaced */
 } concert_db_stats;
 
 /** Fill *out (out->version set by the caller, 1 to CONCERT_DB_STATS_VERSION):

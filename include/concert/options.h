@@ -32,19 +32,19 @@ typedef int (*concert_random_fn)(void *ctx, unsigned char *buf, size_t len);
 /** What concert_db_open() takes; see concert_options_info() for every
  *  tunable field's range and default. */
 typedef struct concert_options {
-    unsigned int version;       /**< CONCERT_OPTIONS_VERSION */
+    unsigned int version; /**< CONCERT_OPTIONS_VERSION */
 
-    int64_t max_active;         /**< ACTIVE tokens at once; 0: 1000 */
-    int64_t active_ttl_ms;      /**< ACTIVE token lifetime; 0: 600000 (10 min) */
-    int64_t wait_ttl_ms;        /**< WAITING token idle timeout; 0: 300000 */
-    int64_t hold_ttl_ms;        /**< seat hold lifetime; 0: 300000 (5 min) */
-    int64_t booking_cutoff_ms;  /**< booking ends this long after the start;
+    int64_t max_active;        /**< ACTIVE tokens at once; 0: 1000 */
+    int64_t active_ttl_ms;     /**< ACTIVE token lifetime; 0: 600000 (10 min) */
+    int64_t wait_ttl_ms;       /**< WAITING token idle timeout; 0: 300000 */
+    int64_t hold_ttl_ms;       /**< seat hold lifetime; 0: 300000 (5 min) */
+    int64_t booking_cutoff_ms; /**< booking ends this long after the start;
                                      0: 1200000 (20 min) */
 
-    concert_clock_fn clock;     /**< NULL: the system real-time clock */
-    void *clock_ctx;            /**< passed to clock */
-    concert_random_fn random;   /**< NULL: the OS CSPRNG (getrandom) */
-    void *random_ctx;           /**< passed to random */
+    concert_clock_fn clock;   /**< NULL: the system real-time clock */
+    void *clock_ctx;          /**< passed to clock */
+    concert_random_fn random; /**< NULL: the OS CSPRNG (getrandom) */
+    void *random_ctx;         /**< passed to random */
 
     int32_t pool_size;          /**< PostgreSQL connections, SQLite read
                                      connections; 0: 8 */
@@ -57,8 +57,8 @@ typedef struct concert_options {
     /* max_active above and admit_per_minute here only SEED a store that has
      * no queue settings yet (a new one); after that the store's settings
      * rule (concert_queue_update_apply()). */
-    int64_t admit_per_minute;   /**< new admissions per minute; 0: unlimited */
-    int64_t queue_refresh_ms;   /**< how old the db's cached view of the
+    int64_t admit_per_minute; /**< new admissions per minute; 0: unlimited */
+    int64_t queue_refresh_ms; /**< how old the db's cached view of the
                                      queue may get: 250 from the initialiser;
                                      0 = always read the store; at most 60000 */
 
@@ -71,7 +71,7 @@ typedef struct concert_options {
                                    1000000 */
 
     /* ---- version 4 ---- */
-    int64_t retention_ms;       /**< how long idempotency records and ended
+    int64_t retention_ms; /**< how long idempotency records and ended
                                    tokens are kept for retries: 0 = 24 h
                                    (86400000); at least 1000, at most 366
                                    days. A retry after it is a new request
@@ -83,9 +83,11 @@ typedef struct concert_options {
 /** What CONCERT_OPTIONS_INIT and concert_options_init() put in max_holds_per_user. */
 #define CONCERT_DEFAULT_MAX_HOLDS_PER_USER 4
 /** A static initialiser: this version, every other field at its default. */
-#define CONCERT_OPTIONS_INIT                                                                  \
-    {CONCERT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                   \
-     CONCERT_DEFAULT_QUEUE_REFRESH_MS, CONCERT_DEFAULT_MAX_HOLDS_PER_USER, 0}
+#define CONCERT_OPTIONS_INIT                                                                       \
+    {                                                                                              \
+        CONCERT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                         \
+            CONCERT_DEFAULT_QUEUE_REFRESH_MS, CONCERT_DEFAULT_MAX_HOLDS_PER_USER, 0                \
+    }
 
 /**
  * Initialise opts to the defaults for the given version, for bindings that
@@ -109,16 +111,16 @@ CONCERT_EXTERN int concert_options_init(concert_options *opts, unsigned int vers
  * the struct by value or index an array of them.
  */
 typedef struct concert_option_info {
-    const char *name;          /**< the concert_options field, e.g. "hold_ttl_ms" */
-    const char *unit;          /**< "ms" for a duration, "count" otherwise */
-    int64_t default_value;     /**< the value in effect when the field is left as
+    const char *name;       /**< the concert_options field, e.g. "hold_ttl_ms" */
+    const char *unit;       /**< "ms" for a duration, "count" otherwise */
+    int64_t default_value;  /**< the value in effect when the field is left as
                                     concert_options_init() set it */
-    int64_t min;               /**< the smallest value accepted other than 0 */
-    int64_t max;               /**< the largest value accepted */
-    const char *zero_means;    /**< what 0 stands for: "default" (default_value
+    int64_t min;            /**< the smallest value accepted other than 0 */
+    int64_t max;            /**< the largest value accepted */
+    const char *zero_means; /**< what 0 stands for: "default" (default_value
                                     is used), or its own meaning such as
                                     "unlimited" */
-    const char *summary;       /**< one line for help texts */
+    const char *summary;    /**< one line for help texts */
 } concert_option_info;
 
 /**

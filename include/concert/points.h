@@ -20,20 +20,20 @@ CONCERT_BEGIN_DECLS
 
 /** What a ledger entry records. */
 typedef enum concert_ledger_type {
-    CONCERT_LEDGER_CHARGE = 1,  /**< points added (amount > 0) */
-    CONCERT_LEDGER_PAYMENT = 2  /**< points spent (amount < 0) */
+    CONCERT_LEDGER_CHARGE = 1, /**< points added (amount > 0) */
+    CONCERT_LEDGER_PAYMENT = 2 /**< points spent (amount < 0) */
 } concert_ledger_type;
 
 /** One immutable entry of a user's points ledger. */
 typedef struct concert_ledger_entry {
-    int64_t id;                /**< grows with every entry */
-    int64_t user_id;           /**< whose ledger */
-    int32_t type;              /**< concert_ledger_type */
-    int32_t reserved;          /**< reserved for a later field; 0 */
-    int64_t amount;            /**< signed: + for CHARGE, - for PAYMENT */
-    int64_t balance_after;     /**< the user's balance after this entry */
-    int64_t at;                /**< ms since epoch */
-    int64_t reservation_id;    /**< PAYMENT: what was bought; else 0 */
+    int64_t id;             /**< grows with every entry */
+    int64_t user_id;        /**< whose ledger */
+    int32_t type;           /**< concert_ledger_type */
+    int32_t reserved;       /**< reserved for a later field; 0 */
+    int64_t amount;         /**< signed: + for CHARGE, - for PAYMENT */
+    int64_t balance_after;  /**< the user's balance after this entry */
+    int64_t at;             /**< ms since epoch */
+    int64_t reservation_id; /**< PAYMENT: what was bought; else 0 */
 } concert_ledger_entry;
 
 /** A user's ledger or one page of it; free with concert_ledger_list_free(). */
@@ -67,9 +67,8 @@ typedef struct concert_ledger_list {
  * @param idempotency_key as for concert_pay(), or NULL
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_charge_points(int64_t *balance_out, concert_db *db,
-                                         int64_t user_id, int64_t amount,
-                                         const char *idempotency_key);
+CONCERT_EXTERN int concert_charge_points(int64_t *balance_out, concert_db *db, int64_t user_id,
+                                         int64_t amount, const char *idempotency_key);
 
 /** The user's balance. Errors: CONCERT_EINVAL, CONCERT_EUSER_NOT_FOUND,
  * storage errors.
@@ -78,7 +77,7 @@ CONCERT_EXTERN int concert_charge_points(int64_t *balance_out, concert_db *db,
  * @param user_id whose balance
  * @return 0 or a negative concert_error_code. */
 CONCERT_EXTERN int concert_points_balance_get(int64_t *balance_out, concert_db *db,
-                                          int64_t user_id);
+                                              int64_t user_id);
 
 /** The user's ledger, newest first. Free *out with concert_ledger_list_free().
  * Errors: CONCERT_EINVAL, CONCERT_EUSER_NOT_FOUND, storage errors.
@@ -87,7 +86,7 @@ CONCERT_EXTERN int concert_points_balance_get(int64_t *balance_out, concert_db *
  * @param user_id whose ledger
  * @return 0 or a negative concert_error_code. */
 CONCERT_EXTERN int concert_ledger_list_get(concert_ledger_list **out, concert_db *db,
-                                          int64_t user_id);
+                                           int64_t user_id);
 /** Free a list from concert_ledger_list_get() or concert_ledger_list_get_page().
  * NULL is a no-op.
  * @param list the list, or NULL */
@@ -109,8 +108,7 @@ CONCERT_EXTERN void concert_ledger_list_free(concert_ledger_list *list);
  * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_ledger_list_get_page(concert_ledger_list **out, concert_db *db,
-                                               int64_t user_id, int64_t before_id,
-                                               size_t limit);
+                                                int64_t user_id, int64_t before_id, size_t limit);
 
 /** Static name of a ledger type ("CHARGE", "PAYMENT"); "UNKNOWN" otherwise.
  * @param type a concert_ledger_type

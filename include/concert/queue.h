@@ -30,14 +30,14 @@ typedef enum concert_token_state {
 /** A token and where it stands. Filled by the library into caller memory. */
 typedef struct concert_token_info {
     char token[CONCERT_TOKEN_SIZE]; /**< NUL-terminated, URL-safe */
-    int64_t user_id;     /**< whose token */
-    int32_t state;       /**< concert_token_state */
-    int32_t is_new;      /**< 1 if concert_queue_issue() created it, else 0 */
-    int64_t position;    /**< 1 = next in line; 0 when ACTIVE;
+    int64_t user_id;                /**< whose token */
+    int32_t state;                  /**< concert_token_state */
+    int32_t is_new;                 /**< 1 if concert_queue_issue() created it, else 0 */
+    int64_t position;               /**< 1 = next in line; 0 when ACTIVE;
                             CONCERT_POSITION_PREQUEUE (-1) before the
                             opening lottery of a SCHEDULED queue */
-    int64_t eta_ms;      /**< estimated wait; -1 when unknown or ACTIVE */
-    int64_t expires_at;  /**< ms since epoch: ACTIVE, end of its lifetime;
+    int64_t eta_ms;                 /**< estimated wait; -1 when unknown or ACTIVE */
+    int64_t expires_at;             /**< ms since epoch: ACTIVE, end of its lifetime;
                             WAITING, when it is dropped unless polled */
 } concert_token_info;
 
@@ -58,8 +58,7 @@ typedef struct concert_token_info {
  * @param user_id who joins
  * @return 0 or a negative concert_error_code.
  */
-CONCERT_EXTERN int concert_queue_issue(concert_token_info *out, concert_db *db,
-                                       int64_t user_id);
+CONCERT_EXTERN int concert_queue_issue(concert_token_info *out, concert_db *db, int64_t user_id);
 
 /**
  * Where token stands now. Polling a WAITING token keeps it in line: one not
@@ -84,7 +83,7 @@ CONCERT_EXTERN int concert_queue_issue(concert_token_info *out, concert_db *db,
  * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_queue_status_get(concert_token_info *out, concert_db *db,
-                                        const char *token);
+                                            const char *token);
 
 /**
  * Leave the queue (WAITING) or give back the active slot (ACTIVE). The token
@@ -109,7 +108,7 @@ CONCERT_EXTERN int concert_queue_leave(concert_db *db, const char *token);
  * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_queue_token_owner_get(int64_t *user_id, concert_db *db,
-                                             const char *token);
+                                                 const char *token);
 
 /** Static name of a token state ("WAITING", "ACTIVE"); "UNKNOWN" otherwise.
  * @param state a concert_token_state
@@ -132,10 +131,10 @@ CONCERT_EXTERN const char *concert_token_state_name(int state);
  *                 Leaving SCHEDULED in any other way runs the lottery too.
  */
 typedef enum concert_queue_state {
-    CONCERT_QUEUE_OPEN = 1,      /**< normal: joins queue, admission runs */
-    CONCERT_QUEUE_PAUSED = 2,    /**< joins queue, nobody is admitted */
-    CONCERT_QUEUE_CLOSED = 3,    /**< joins are refused */
-    CONCERT_QUEUE_SCHEDULED = 4  /**< the sale opens at opens_at, by lottery */
+    CONCERT_QUEUE_OPEN = 1,     /**< normal: joins queue, admission runs */
+    CONCERT_QUEUE_PAUSED = 2,   /**< joins queue, nobody is admitted */
+    CONCERT_QUEUE_CLOSED = 3,   /**< joins are refused */
+    CONCERT_QUEUE_SCHEDULED = 4 /**< the sale opens at opens_at, by lottery */
 } concert_queue_state;
 
 /** Static name of a queue state ("OPEN", "PAUSED", "CLOSED", "SCHEDULED");
@@ -168,21 +167,21 @@ typedef struct concert_queue_settings {
 
 /** Counts and settings, for administration and the public queue page. */
 typedef struct concert_queue_stats {
-    int64_t active;          /**< ACTIVE tokens now */
-    int64_t waiting;         /**< tickets not yet admitted (may include
+    int64_t active;           /**< ACTIVE tokens now */
+    int64_t waiting;          /**< tickets not yet admitted (may include
                                 dropped ones not yet reached) */
-    int64_t max_active;      /**< the shared limit (settings.max_active) */
-    int64_t admitted_through;/**< highest ticket admitted or skipped so far */
-    int64_t last_ticket;     /**< highest ticket issued so far (PostgreSQL:
+    int64_t max_active;       /**< the shared limit (settings.max_active) */
+    int64_t admitted_through; /**< highest ticket admitted or skipped so far */
+    int64_t last_ticket;      /**< highest ticket issued so far (PostgreSQL:
                                 may count tickets of joins that failed) */
     /* since 0.2 */
-    int64_t admit_per_minute;/**< the shared rate limit; 0 = unlimited */
-    int32_t state;           /**< concert_queue_state */
-    int32_t reserved;        /**< reserved for a later field; 0 */
-    int64_t opens_at;        /**< SCHEDULED: when; otherwise 0 */
-    int64_t prequeued;       /**< tokens waiting for the opening lottery */
-    int64_t admit_rate_mps;  /**< recent admissions per 1000 s; 0 unknown */
-    int64_t eta_ms;          /**< estimated wait at the back of the line;
+    int64_t admit_per_minute; /**< the shared rate limit; 0 = unlimited */
+    int32_t state;            /**< concert_queue_state */
+    int32_t reserved;         /**< reserved for a later field; 0 */
+    int64_t opens_at;         /**< SCHEDULED: when; otherwise 0 */
+    int64_t prequeued;        /**< tokens waiting for the opening lottery */
+    int64_t admit_rate_mps;   /**< recent admissions per 1000 s; 0 unknown */
+    int64_t eta_ms;           /**< estimated wait at the back of the line;
                                 -1 when unknown (no rate yet, PAUSED,
                                 SCHEDULED) */
 } concert_queue_stats;
@@ -212,8 +211,8 @@ CONCERT_EXTERN int concert_queue_settings_get(concert_queue_settings *out, conce
 enum {
     CONCERT_QUEUE_SET_MAX_ACTIVE = 1,       /**< apply max_active */
     CONCERT_QUEUE_SET_ADMIT_PER_MINUTE = 2, /**< apply admit_per_minute */
-    CONCERT_QUEUE_SET_STATE = 4,    /**< OPEN, PAUSED or CLOSED */
-    CONCERT_QUEUE_SET_OPENS_AT = 8  /**< state becomes SCHEDULED */
+    CONCERT_QUEUE_SET_STATE = 4,            /**< OPEN, PAUSED or CLOSED */
+    CONCERT_QUEUE_SET_OPENS_AT = 8          /**< state becomes SCHEDULED */
 };
 
 /** A change of the shared settings, applied atomically for every process. */
@@ -231,7 +230,10 @@ typedef struct concert_queue_update {
 } concert_queue_update;
 
 /** A concert_queue_update of the current version with no field set. */
-#define CONCERT_QUEUE_UPDATE_INIT {CONCERT_QUEUE_UPDATE_VERSION, 0, 0, 0, 0, 0, 0}
+#define CONCERT_QUEUE_UPDATE_INIT                                                                  \
+    {                                                                                              \
+        CONCERT_QUEUE_UPDATE_VERSION, 0, 0, 0, 0, 0, 0                                             \
+    }
 /** For bindings that cannot expand the macro. Any version from 1 to
  * CONCERT_QUEUE_UPDATE_VERSION: only that version's fields are written (an
  * older caller's struct is shorter). CONCERT_EINVAL on a NULL, a version of 0

@@ -34,9 +34,9 @@
 #define KEY_QUOTE_MAX 64
 
 struct catalog_doc {
-    json_object *root;     /* keeps every string the catalog points to alive */
+    json_object *root; /* keeps every string the catalog points to alive */
     concert_catalog catalog;
-    void **blocks;         /* every array allocated for the catalog */
+    void **blocks; /* every array allocated for the catalog */
     size_t block_count;
     size_t block_capacity;
 };
@@ -45,7 +45,7 @@ typedef struct parser {
     catalog_doc *doc;
     char *err;
     size_t errlen;
-    int code;              /* CONCERT_EINVAL or CONCERT_ENOMEM once failed */
+    int code; /* CONCERT_EINVAL or CONCERT_ENOMEM once failed */
 } parser;
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -232,8 +232,8 @@ static int get_array(parser *ps, json_object *obj, const char *path, const char 
 }
 
 /* Element i of array, which must be an object; its path in where. */
-static json_object *get_element(parser *ps, json_object *array, const char *path,
-                                const char *name, size_t i, char *where)
+static json_object *get_element(parser *ps, json_object *array, const char *path, const char *name,
+                                size_t i, char *where)
 {
     char array_path[PATH_SIZE];
     if (join_path(ps, array_path, path, name) || index_path(ps, where, array_path, i))
@@ -262,7 +262,7 @@ static int status_from_name(const char *name)
 static int parse_seat_range(parser *ps, json_object *obj, const char *path,
                             concert_catalog_seat_range *out)
 {
-    static const char *const keys[] = {"from", "to", "grade", "price", NULL};
+    static const char *const keys[] = { "from", "to", "grade", "price", NULL };
     if (check_keys(ps, obj, path, keys) || get_integer(ps, obj, path, "from", 1, 0, &out->from) ||
         get_integer(ps, obj, path, "to", 1, 0, &out->to) ||
         get_string(ps, obj, path, "grade", &out->grade) ||
@@ -274,7 +274,7 @@ static int parse_seat_range(parser *ps, json_object *obj, const char *path,
 static int parse_schedule(parser *ps, json_object *obj, const char *path,
                           concert_catalog_schedule *out)
 {
-    static const char *const keys[] = {"id", "starts_at", "seats", NULL};
+    static const char *const keys[] = { "id", "starts_at", "seats", NULL };
     const char *starts_at;
     if (check_keys(ps, obj, path, keys) || get_integer(ps, obj, path, "id", 1, 0, &out->id) ||
         get_string(ps, obj, path, "starts_at", &starts_at))
@@ -303,8 +303,9 @@ static int parse_schedule(parser *ps, json_object *obj, const char *path,
 static int parse_concert(parser *ps, json_object *obj, const char *path,
                          concert_catalog_concert *out)
 {
-    static const char *const keys[] = {"id", "title", "status", "max_per_user", "schedules",
-                                       NULL};
+    static const char *const keys[] = {
+        "id", "title", "status", "max_per_user", "schedules", NULL
+    };
     const char *status;
     int64_t max_per_user;
     if (check_keys(ps, obj, path, keys) || get_integer(ps, obj, path, "id", 1, 0, &out->id) ||
@@ -342,7 +343,7 @@ static int parse_concert(parser *ps, json_object *obj, const char *path,
 
 static int parse_user(parser *ps, json_object *obj, const char *path, concert_catalog_user *out)
 {
-    static const char *const keys[] = {"id", "name", "points", NULL};
+    static const char *const keys[] = { "id", "name", "points", NULL };
     if (check_keys(ps, obj, path, keys) || get_integer(ps, obj, path, "id", 1, 0, &out->id) ||
         get_string(ps, obj, path, "name", &out->name) ||
         get_integer(ps, obj, path, "points", 0, 0, &out->points))
@@ -352,7 +353,7 @@ static int parse_user(parser *ps, json_object *obj, const char *path, concert_ca
 
 static int parse_root(parser *ps, json_object *root)
 {
-    static const char *const keys[] = {"users", "concerts", NULL};
+    static const char *const keys[] = { "users", "concerts", NULL };
     concert_catalog *catalog = &ps->doc->catalog;
     if (!json_object_is_type(root, json_type_object))
         return fail(ps, "catalog: must be a JSON object with \"users\" and \"concerts\"");
@@ -457,7 +458,7 @@ int catalog_json_parse(catalog_doc **out, const char *text, size_t len, char *er
         return CONCERT_EINVAL;
     *out = NULL;
     catalog_doc *doc = calloc(1, sizeof *doc);
-    parser ps = {doc, err, errlen, 0};
+    parser ps = { doc, err, errlen, 0 };
     if (doc == NULL) {
         fail_nomem(&ps);
         return ps.code;

@@ -29,8 +29,7 @@ static int is_letter(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int fail(json_strict_error *err, json_strict_status status, size_t offset,
-                const char *what)
+static int fail(json_strict_error *err, json_strict_status status, size_t offset, const char *what)
 {
     err->status = status;
     err->offset = offset;
@@ -46,7 +45,7 @@ static long hex4(const char *text, size_t len, size_t i)
         return -1;
     for (size_t k = 0; k < 4; k++) {
         const char c = text[i + k];
-        const int d = is_digit(c) ? c - '0'
+        const int d = is_digit(c)              ? c - '0'
                       : (c >= 'a' && c <= 'f') ? c - 'a' + 10
                       : (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                                : -1;

@@ -37,24 +37,24 @@
 
 typedef enum json_strict_status {
     JSON_STRICT_OK = 0,
-    JSON_STRICT_EMPTY,       /* no value at all (empty or only whitespace) */
-    JSON_STRICT_NUL_BYTE,    /* a raw NUL byte, which JSON never contains */
-    JSON_STRICT_SYNTAX,      /* not RFC 8259 JSON; offset and what say where and why */
-    JSON_STRICT_DEPTH,       /* nested deeper than allowed; offset says where */
-    JSON_STRICT_TRAILING,    /* data after the value; offset is its first byte */
-    JSON_STRICT_TYPE,        /* valid JSON, but not the expected type */
-    JSON_STRICT_DUPLICATE,   /* a key repeated in one object; path names it */
-    JSON_STRICT_TOO_LARGE,   /* longer than json-c can take */
+    JSON_STRICT_EMPTY,     /* no value at all (empty or only whitespace) */
+    JSON_STRICT_NUL_BYTE,  /* a raw NUL byte, which JSON never contains */
+    JSON_STRICT_SYNTAX,    /* not RFC 8259 JSON; offset and what say where and why */
+    JSON_STRICT_DEPTH,     /* nested deeper than allowed; offset says where */
+    JSON_STRICT_TRAILING,  /* data after the value; offset is its first byte */
+    JSON_STRICT_TYPE,      /* valid JSON, but not the expected type */
+    JSON_STRICT_DUPLICATE, /* a key repeated in one object; path names it */
+    JSON_STRICT_TOO_LARGE, /* longer than json-c can take */
     JSON_STRICT_NOMEM
 } json_strict_status;
 
 /* Why a text was refused. */
 typedef struct json_strict_error {
     json_strict_status status;
-    size_t offset;           /* EMPTY (the length), SYNTAX, DEPTH, TRAILING: byte
+    size_t offset;    /* EMPTY (the length), SYNTAX, DEPTH, TRAILING: byte
                                 offset in the text */
-    const char *what;        /* SYNTAX, DEPTH: static description, e.g. "unexpected character" */
-    char path[192];          /* DUPLICATE: "users[1].name" (the repeated key last; control
+    const char *what; /* SYNTAX, DEPTH: static description, e.g. "unexpected character" */
+    char path[192];   /* DUPLICATE: "users[1].name" (the repeated key last; control
                                 characters as '?', cut to fit); else "" */
 } json_strict_error;
 
@@ -64,15 +64,17 @@ typedef struct json_strict_error {
  * Returns 0 and *out (release it with json_object_put()), or -1 with
  * *out = NULL and err filled in.
  */
-CONCERT__TOOLS_EXTERN int json_strict_parse(json_object **out, const char *text, size_t len, json_type expected,
-                      int max_depth, json_strict_error *err);
+CONCERT__TOOLS_EXTERN int json_strict_parse(json_object **out, const char *text, size_t len,
+                                            json_type expected, int max_depth,
+                                            json_strict_error *err);
 
 /*
  * Where text (already accepted by json-c) repeats a key in one object: the
  * first repeat in document order, written to path (see json_strict_error).
  * Returns 1 if found, 0 if none, -1 when out of memory.
  */
-CONCERT__TOOLS_EXTERN int json_strict_find_duplicate(const char *text, size_t len, char *path, size_t pathlen);
+CONCERT__TOOLS_EXTERN int json_strict_find_duplicate(const char *text, size_t len, char *path,
+                                                     size_t pathlen);
 
 /* A short English sentence for err, e.g. "nested too deeply", for callers
  * that do not format their own (request bodies). Static text. */
@@ -80,8 +82,8 @@ CONCERT__TOOLS_EXTERN const char *json_strict_describe(const json_strict_error *
 
 typedef enum json_int_status {
     JSON_INT_OK = 0,
-    JSON_INT_NOT_INTEGER,    /* absent value, null, a string, a fraction or exponent... */
-    JSON_INT_OUT_OF_RANGE    /* an integer outside [min, max] (json-c clamps huge ones:
+    JSON_INT_NOT_INTEGER, /* absent value, null, a string, a fraction or exponent... */
+    JSON_INT_OUT_OF_RANGE /* an integer outside [min, max] (json-c clamps huge ones:
                                 they are out of range too) */
 } json_int_status;
 
@@ -90,7 +92,7 @@ typedef enum json_int_status {
  * INT64_MAX themselves count as out of range: json-c clamps larger numbers
  * to them). value may be NULL (then JSON_INT_NOT_INTEGER).
  */
-CONCERT__TOOLS_EXTERN json_int_status json_strict_int(const json_object *value, int64_t min, int64_t max,
-                                int64_t *out);
+CONCERT__TOOLS_EXTERN json_int_status json_strict_int(const json_object *value, int64_t min,
+                                                      int64_t max, int64_t *out);
 
 #endif

@@ -13,10 +13,10 @@
 
 typedef struct level {
     int is_object;
-    int expect_key;      /* objects: the next string is a key */
-    size_t index;        /* arrays: index of the current element */
-    json_object *seen;   /* objects: the keys so far (values unused) */
-    json_object *key;    /* objects: the current key, a json-c string */
+    int expect_key;    /* objects: the next string is a key */
+    size_t index;      /* arrays: index of the current element */
+    json_object *seen; /* objects: the keys so far (values unused) */
+    json_object *key;  /* objects: the current key, a json-c string */
 } level;
 
 /* Index of the closing quote of the string opening at text[i], or len. */

@@ -16,7 +16,7 @@ static int64_t days_from_civil(int64_t year, int64_t month, int64_t day)
 {
     year -= month <= 2;
     const int64_t era = (year >= 0 ? year : year - 399) / 400;
-    const int64_t year_of_era = year - era * 400;                      /* [0, 399] */
+    const int64_t year_of_era = year - era * 400; /* [0, 399] */
     const int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
     const int64_t day_of_era =
         year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
@@ -29,11 +29,12 @@ static void civil_from_days(int64_t days, int64_t *year, int *month, int *day)
 {
     days += 719468;
     const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    const int64_t day_of_era = days - era * 146097;                    /* [0, 146096] */
+    const int64_t day_of_era = days - era * 146097; /* [0, 146096] */
     const int64_t year_of_era =
         (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-    const int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    const int64_t mp = (5 * day_of_year + 2) / 153;                    /* March = 0 */
+    const int64_t day_of_year =
+        day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    const int64_t mp = (5 * day_of_year + 2) / 153; /* March = 0 */
     *day = (int)(day_of_year - (153 * mp + 2) / 5 + 1);
     *month = (int)(mp < 10 ? mp + 3 : mp - 9);
     *year = year_of_era + era * 400 + (*month <= 2);
@@ -46,7 +47,7 @@ static int is_leap_year(int64_t year)
 
 static int days_in_month(int64_t year, int month)
 {
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     if (month == 2 && is_leap_year(year))
         return 29;
     return days[month - 1];
@@ -175,8 +176,9 @@ char *timefmt_format(int64_t ms, char *buf)
         goto unrepresentable;
     int more;
     if (millis != 0)
-        more = snprintf(buf + used, (size_t)(TIMEFMT_SIZE - used), "-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                        month, day, hour, minute, second, (int)millis);
+        more =
+            snprintf(buf + used, (size_t)(TIMEFMT_SIZE - used), "-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                     month, day, hour, minute, second, (int)millis);
     else
         more = snprintf(buf + used, (size_t)(TIMEFMT_SIZE - used), "-%02d-%02dT%02d:%02d:%02dZ",
                         month, day, hour, minute, second);

@@ -61,8 +61,8 @@ static int rank_from_order(const int64_t *order, size_t n, uint64_t from, uint32
     return 0;
 }
 
-int memory__opening_prepare(memory_store *s, const concert_queue_params *p, int64_t now,
-                            int force, mem_opening *o)
+int memory__opening_prepare(memory_store *s, const concert_queue_params *p, int64_t now, int force,
+                            mem_opening *o)
 {
     const uint64_t from = s->prequeue_from;
     int64_t *order;
@@ -167,8 +167,8 @@ int memory__admission_reserve(memory_store *s, size_t extra_tickets)
     /* pre-queued tokens included: an opening in this step makes them
      * tickets before admission runs */
     size_t waiting = (size_t)(s->tokens.end - s->admitted_through) + extra_tickets;
-    size_t most = (uint64_t)s->settings.max_active < waiting ? (size_t)s->settings.max_active
-                                                              : waiting;
+    size_t most =
+        (uint64_t)s->settings.max_active < waiting ? (size_t)s->settings.max_active : waiting;
     return mem_heap_reserve(&s->active_heap, most) == 0 ? 0 : memory__out_of_memory("admitting");
 }
 

@@ -166,8 +166,7 @@ done:
     return rc;
 }
 
-int memory__reservation_get(concert_storage *self, int64_t reservation_id,
-                            concert_reservation *out)
+int memory__reservation_get(concert_storage *self, int64_t reservation_id, concert_reservation *out)
 {
     memory_store *s = memory__store_of(self);
     int rc = CONCERT_OK;
@@ -229,8 +228,7 @@ const mem_idem *memory__idem_replay(const memory_store *s, int64_t user_id, int3
 
 /* Allocate the record's text and make room for it; *text_out is owned by the
  * caller until memory__idem_commit. */
-int memory__idem_prepare(memory_store *s, const char *key, const char *fingerprint,
-                         char **text_out)
+int memory__idem_prepare(memory_store *s, const char *key, const char *fingerprint, char **text_out)
 {
     size_t nk, nf;
     *text_out = NULL;
@@ -281,8 +279,8 @@ static void payment_fill(const memory_store *s, uint32_t index, concert_payment 
 /* Steps 2-4 of pay: everything that can refuse it. *sum_out is the total,
  * *limited_out how many of the reservations are of a concert with a
  * per-buyer limit (their purchase is counted). */
-static int pay_check(memory_store *s, const concert_pay_request *req, uint64_t ti,
-                     uint32_t user, int64_t *sum_out, size_t *limited_out)
+static int pay_check(memory_store *s, const concert_pay_request *req, uint64_t ti, uint32_t user,
+                     int64_t *sum_out, size_t *limited_out)
 {
     int64_t user_id = memory__token(s, ti)->user_id, sum = 0;
     size_t limited = 0;
@@ -303,15 +301,13 @@ static int pay_check(memory_store *s, const concert_pay_request *req, uint64_t t
         r = &s->reservations[id - 1];
         if (r->user_id != user_id)
             return concert_sys_error_set(CONCERT_EFORBIDDEN,
-                                         "reservation %lld belongs to another user",
-                                         (long long)id);
+                                         "reservation %lld belongs to another user", (long long)id);
         if (r->status == CONCERT_RESERVATION_CONFIRMED)
             return concert_sys_error_set(CONCERT_EALREADY_PAID, "reservation %lld is already paid",
                                          (long long)id);
         if (r->status != CONCERT_RESERVATION_HELD)
-            return concert_sys_error_set(CONCERT_EHOLD_EXPIRED,
-                                         "the hold of reservation %lld was released",
-                                         (long long)id);
+            return concert_sys_error_set(
+                CONCERT_EHOLD_EXPIRED, "the hold of reservation %lld was released", (long long)id);
         if (!memory__hold_live(r, req->now) ||
             s->schedules[r->schedule].seats[r->seat] != (uint32_t)id)
             return concert_sys_error_set(CONCERT_EHOLD_EXPIRED,
@@ -344,8 +340,7 @@ static int pay_token(const memory_store *s, const concert_pay_request *req, uint
     return CONCERT_OK;
 }
 
-int memory__pay(concert_storage *self, const concert_pay_request *req,
-                concert_payment *out)
+int memory__pay(concert_storage *self, const concert_pay_request *req, concert_payment *out)
 {
     memory_store *s = memory__store_of(self);
     const mem_idem *rec;
@@ -386,8 +381,7 @@ int memory__pay(concert_storage *self, const concert_pay_request *req,
         goto done;
 
     /* Nothing can fail from here on. */
-    memory__ledger_append(s, user, CONCERT_LEDGER_PAYMENT, -sum, req->now,
-                          req->reservation_ids[0]);
+    memory__ledger_append(s, user, CONCERT_LEDGER_PAYMENT, -sum, req->now, req->reservation_ids[0]);
     pi = (uint32_t)s->payments_count++;
     pm = &s->payments[pi];
     pm->reservation_id = req->reservation_ids[0];

@@ -26,8 +26,8 @@ static void concert_fill(const mem_concert *c, concert_concert *out)
  * second would deadlock. The copy is one consistent read, as before.
  */
 
-int memory__concerts_list(concert_storage *self, int32_t status,
-                          concert_emit_concert_fn emit, void *ctx)
+int memory__concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
+                          void *ctx)
 {
     memory_store *s = memory__store_of(self);
     concert_concert *items = NULL;
@@ -63,9 +63,8 @@ int memory__concert_get(concert_storage *self, int64_t concert_id, concert_conce
 }
 
 
-int memory__schedules_list(concert_storage *self, int64_t concert_id,
-                           int64_t starts_after, int64_t now,
-                           concert_emit_schedule_fn emit, void *ctx, int64_t *total)
+int memory__schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_after,
+                           int64_t now, concert_emit_schedule_fn emit, void *ctx, int64_t *total)
 {
     memory_store *s = memory__store_of(self);
     concert_schedule *items = NULL;
@@ -132,8 +131,7 @@ int memory__list_version(concert_storage *self, int64_t concert_id, int64_t sche
     return rc;
 }
 
-int memory__schedule_get(concert_storage *self, int64_t schedule_id,
-                         concert_storage_schedule *out)
+int memory__schedule_get(concert_storage *self, int64_t schedule_id, concert_storage_schedule *out)
 {
     memory_store *s = memory__store_of(self);
     uint32_t si;
@@ -171,18 +169,17 @@ typedef struct seat_copy {
     const mem_range *ranges;
     uint32_t range_count;
     uint32_t seat_count;
-    uint32_t *free_seats;   /* seats_available: indexes of the free seats */
+    uint32_t *free_seats; /* seats_available: indexes of the free seats */
     size_t free_count;
-    uint8_t *status;        /* seat_map: a concert_seat_status per seat */
-    int64_t *held_until;    /* seat_map: of each HELD seat, in seat order */
+    uint8_t *status;     /* seat_map: a concert_seat_status per seat */
+    int64_t *held_until; /* seat_map: of each HELD seat, in seat order */
     size_t held_count;
 } seat_copy;
 
 /* Under the lock: the schedule's free seats (map = 0) or every seat's state
  * (map = 1) at now, after settling what ran out by now (so that what this
  * listing shows free stays free at an earlier `now`). */
-static int seats_copy(memory_store *s, int64_t schedule_id, int64_t now, int map,
-                      seat_copy *out)
+static int seats_copy(memory_store *s, int64_t schedule_id, int64_t now, int map, seat_copy *out)
 {
     const mem_schedule *sc;
     uint32_t si;
@@ -310,16 +307,16 @@ typedef struct id_slot {
 #define LEDGER_FIRST 4
 
 typedef struct catalog_prep {
-    char **names;             /* per catalog user */
-    uint32_t **ledgers;       /* per catalog user with opening points */
-    char **titles;            /* per catalog concert */
+    char **names;              /* per catalog user */
+    uint32_t **ledgers;        /* per catalog user with opening points */
+    char **titles;             /* per catalog concert */
     uint32_t **schedule_lists; /* per catalog concert */
-    mem_range **ranges;       /* per catalog schedule, in walk order */
-    uint32_t **seats;         /* per catalog schedule */
-    uint32_t *seat_counts;    /* per catalog schedule */
-    id_slot *new_users;       /* sorting scratch */
+    mem_range **ranges;        /* per catalog schedule, in walk order */
+    uint32_t **seats;          /* per catalog schedule */
+    uint32_t *seat_counts;     /* per catalog schedule */
+    id_slot *new_users;        /* sorting scratch */
     id_slot *new_concerts;
-    uint32_t *user_order;     /* old + new, merged at commit */
+    uint32_t *user_order; /* old + new, merged at commit */
     uint32_t *concert_order;
     size_t schedule_total;
     size_t ledger_new;
@@ -365,8 +362,9 @@ static int catalog_check(const memory_store *s, const concert_catalog *c, catalo
 
     for (size_t i = 0; i < c->user_count; i++) {
         if (memory__user_find(s, c->users[i].id) != MEM_NONE)
-            return concert_sys_error_set(CONCERT_ECONFLICT, "users[%zu].id: user %lld already exists",
-                                         i, (long long)c->users[i].id);
+            return concert_sys_error_set(CONCERT_ECONFLICT,
+                                         "users[%zu].id: user %lld already exists", i,
+                                         (long long)c->users[i].id);
         users_with_points += c->users[i].points > 0;
     }
     for (size_t i = 0; i < c->concert_count; i++) {
@@ -400,8 +398,7 @@ static int schedule_prepare(const concert_catalog_schedule *cs, catalog_prep *p,
                                          (long long)cs->id, CONCERT_MAX_SEATS_PER_SCHEDULE);
     }
     p->seat_counts[k] = (uint32_t)seats;
-    if (cs->seat_range_count &&
-        !(p->ranges[k] = calloc(cs->seat_range_count, sizeof(mem_range))))
+    if (cs->seat_range_count && !(p->ranges[k] = calloc(cs->seat_range_count, sizeof(mem_range))))
         return memory__out_of_memory("loading seat ranges");
     if (seats && !(p->seats[k] = calloc((size_t)seats, sizeof(uint32_t))))
         return memory__out_of_memory("loading seats");
@@ -415,8 +412,7 @@ static int catalog_prepare(memory_store *s, const concert_catalog *c, catalog_pr
     size_t nu = c->user_count, nc = c->concert_count, k = 0;
 
     if (RESERVE(s, users, nu) != 0 || mem_index_reserve(&s->user_ix, nu) != 0 ||
-        RESERVE(s, concerts, nc) != 0 ||
-        mem_index_reserve(&s->concert_ix, nc) != 0 ||
+        RESERVE(s, concerts, nc) != 0 || mem_index_reserve(&s->concert_ix, nc) != 0 ||
         RESERVE(s, schedules, p->schedule_total) != 0 ||
         mem_index_reserve(&s->schedule_ix, p->schedule_total) != 0 ||
         RESERVE(s, ledger, p->ledger_new) != 0)
@@ -438,8 +434,7 @@ static int catalog_prepare(memory_store *s, const concert_catalog *c, catalog_pr
     for (size_t i = 0; i < nu; i++) {
         if (!(p->names[i] = memory__text_dup(c->users[i].name)))
             return memory__out_of_memory("loading users");
-        if (c->users[i].points > 0 &&
-            !(p->ledgers[i] = malloc(LEDGER_FIRST * sizeof(uint32_t))))
+        if (c->users[i].points > 0 && !(p->ledgers[i] = malloc(LEDGER_FIRST * sizeof(uint32_t))))
             return memory__out_of_memory("loading users");
     }
     for (size_t i = 0; i < nc; i++) {
@@ -545,8 +540,7 @@ static void concert_schedules_sort(const memory_store *s, uint32_t *list, uint32
     }
 }
 
-static void catalog_commit(memory_store *s, const concert_catalog *c, catalog_prep *p,
-                           int64_t now)
+static void catalog_commit(memory_store *s, const concert_catalog *c, catalog_prep *p, int64_t now)
 {
     size_t k = 0;
 
@@ -609,8 +603,7 @@ static void catalog_commit(memory_store *s, const concert_catalog *c, catalog_pr
     }
 }
 
-int memory__catalog_load(concert_storage *self, const concert_catalog *catalog,
-                         int64_t now)
+int memory__catalog_load(concert_storage *self, const concert_catalog *catalog, int64_t now)
 {
     memory_store *s = memory__store_of(self);
     catalog_prep p;

@@ -85,12 +85,15 @@
 #define TOKEN_COMPACT_CHARS 32
 #define TOKEN_COMPACT_BYTES 24
 
-enum { IDEM_PAY = 1, IDEM_CHARGE = 2 };
+enum {
+    IDEM_PAY = 1,
+    IDEM_CHARGE = 2
+};
 
 /* A user's CONFIRMED reservations of one concert that has a per-buyer limit
  * (max_per_user), for the limit's count. */
 typedef struct mem_bought {
-    uint32_t concert;     /* index in concerts */
+    uint32_t concert; /* index in concerts */
     uint32_t confirmed;
 } mem_bought;
 
@@ -120,14 +123,14 @@ typedef struct mem_ledger {
     int64_t balance_after;
     int64_t at;
     int64_t reservation_id;
-    uint32_t user;        /* index in users */
+    uint32_t user; /* index in users */
     int32_t type;
 } mem_ledger;
 
 typedef struct mem_concert {
     int64_t id;
     char *title;
-    uint32_t *schedules;  /* indexes in schedules, in (starts_at, id) order */
+    uint32_t *schedules; /* indexes in schedules, in (starts_at, id) order */
     uint32_t schedule_count;
     int32_t status;
     int32_t max_per_user; /* 0: none */
@@ -137,21 +140,21 @@ typedef struct mem_range {
     int64_t from;
     int64_t to;
     int64_t price;
-    uint32_t base;        /* index of seat `from` in the schedule's seats */
+    uint32_t base; /* index of seat `from` in the schedule's seats */
     char grade[CONCERT_GRADE_SIZE];
 } mem_range;
 
 typedef struct mem_schedule {
     int64_t id;
     int64_t starts_at;
-    mem_range *ranges;    /* ordered by from; disjoint */
-    uint32_t *seats;      /* reservation id holding or sold to it; 0 = never held */
-    uint32_t concert;     /* index in concerts */
+    mem_range *ranges; /* ordered by from; disjoint */
+    uint32_t *seats;   /* reservation id holding or sold to it; 0 = never held */
+    uint32_t concert;  /* index in concerts */
     uint32_t range_count;
     uint32_t seat_count;
     uint32_t sold_count;
-    uint32_t held_count;  /* seats under a hold not yet settled as expired */
-    int64_t changes;      /* list_version: every hold, release, sale and
+    uint32_t held_count; /* seats under a hold not yet settled as expired */
+    int64_t changes;     /* list_version: every hold, release, sale and
                              settled expiry of one of its seats */
 } mem_schedule;
 
@@ -160,14 +163,14 @@ typedef struct mem_reservation {
     int64_t seat_number;
     int64_t price;
     int64_t held_until;
-    uint32_t schedule;    /* index in schedules */
-    uint32_t seat;        /* index in that schedule's seats */
-    uint32_t payment;     /* id of the payment (of its order) once
+    uint32_t schedule;  /* index in schedules */
+    uint32_t seat;      /* index in that schedule's seats */
+    uint32_t payment;   /* id of the payment (of its order) once
                              CONFIRMED; 0 before */
-    uint32_t next_hold;   /* in its user's chain of holds: the next older */
-    uint32_t prev_hold;   /* and the next newer reservation id; 0: none */
-    uint8_t status;       /* CONCERT_RESERVATION_HELD, _CONFIRMED or _RELEASED */
-    uint8_t counted;      /* 1 while included in its schedule's held_count;
+    uint32_t next_hold; /* in its user's chain of holds: the next older */
+    uint32_t prev_hold; /* and the next newer reservation id; 0: none */
+    uint8_t status;     /* CONCERT_RESERVATION_HELD, _CONFIRMED or _RELEASED */
+    uint8_t counted;    /* 1 while included in its schedule's held_count;
                              a HELD one with 0 was settled as expired (or
                              its seat moved on) and is never live again */
 } mem_reservation;
@@ -179,32 +182,32 @@ typedef struct mem_payment {
     int64_t amount;
     int64_t balance;
     int64_t paid_at;
-    uint64_t token;         /* ticket index + 1 of the token it ended (for
+    uint64_t token; /* ticket index + 1 of the token it ended (for
                                token_paid) */
 } mem_payment;
 
 /* 48 bytes, plus about 16 in the index: the issue's budget is 128 per
  * waiting token. The user's id (not index) saves a status poll a cache miss. */
 typedef struct mem_token {
-    int64_t when;         /* WAITING: last_seen; ACTIVE: expires_at; ENDED:
+    int64_t when; /* WAITING: last_seen; ACTIVE: expires_at; ENDED:
                              the instant it stopped being live (retention
                              counts from there) */
     int64_t user_id;
-    uint32_t user;        /* index in users: a booking step needs the user's
+    uint32_t user;                     /* index in users: a booking step needs the user's
                              record, and a probe of the user index is a
                              cache miss in a big store (it fits the padding) */
-    uint8_t state;        /* WAITING, ACTIVE, CONCERT_TOKEN_ENDED or
+    uint8_t state;                     /* WAITING, ACTIVE, CONCERT_TOKEN_ENDED or
                              MEM_TOKEN_GONE */
-    uint8_t verbatim;     /* 1: text holds a uint32 index into s->verbatim */
+    uint8_t verbatim;                  /* 1: text holds a uint32 index into s->verbatim */
     uint8_t text[TOKEN_COMPACT_BYTES]; /* the decoded base64url bytes */
 } mem_token;
 _Static_assert(sizeof(mem_token) <= 48, "a waiting token's record must stay small (issue 6)");
 
 typedef struct mem_idem {
     int64_t user_id;
-    int64_t result;       /* payment id ("pay") or ledger entry id ("charge") */
-    int64_t created_at;   /* retention counts from here */
-    char *text;           /* key NUL fingerprint NUL, one allocation */
+    int64_t result;     /* payment id ("pay") or ledger entry id ("charge") */
+    int64_t created_at; /* retention counts from here */
+    char *text;         /* key NUL fingerprint NUL, one allocation */
     int32_t op;
 } mem_idem;
 
@@ -233,10 +236,10 @@ typedef struct memory_store {
     mem_ledger *ledger;
     size_t ledger_count, ledger_cap;
 
-    mem_window tokens;    /* mem_token records numbered by ticket index
+    mem_window tokens;  /* mem_token records numbered by ticket index
                              (ticket - 1); memory__token() */
-    mem_index token_ix;   /* text's hash -> MEM_WINDOW_LOW(ticket index) */
-    char **verbatim;      /* token texts that are not 32 base64url chars;
+    mem_index token_ix; /* text's hash -> MEM_WINDOW_LOW(ticket index) */
+    char **verbatim;    /* token texts that are not 32 base64url chars;
                              NULL in a slot whose token was pruned */
     size_t verbatim_count, verbatim_cap;
     uint32_t *verbatim_free; /* slots of verbatim free for reuse; its
@@ -244,36 +247,36 @@ typedef struct memory_store {
                                 cannot fail */
     size_t verbatim_free_count, verbatim_free_cap;
 
-    mem_heap active_heap; /* (expires_at, ticket index) of each token
+    mem_heap active_heap;      /* (expires_at, ticket index) of each token
                              admitted; an entry whose token is no longer
                              ACTIVE (paid, left) or no longer in the window
                              is stale and skipped when it comes up */
-    mem_heap hold_heap;   /* (held_until, reservation index) of each hold;
+    mem_heap hold_heap;        /* (held_until, reservation index) of each hold;
                              an entry whose hold is no longer counted is
                              stale and skipped */
     uint64_t admitted_through; /* tickets up to it were admitted or skipped:
                                   none below it is WAITING */
-    int64_t active_count; /* tokens in state ACTIVE, exactly */
+    int64_t active_count;      /* tokens in state ACTIVE, exactly */
     concert_sys_rate rate;
 
     /* The shared queue settings (one store, so one copy) and admission's
      * own state. */
     concert_queue_settings settings;
-    int64_t pace_us;      /* the admit_per_minute pacer (concert_sys_admit_budget) */
+    int64_t pace_us;        /* the admit_per_minute pacer (concert_sys_admit_budget) */
     uint64_t prequeue_from; /* while SCHEDULED: the first pre-queued token's
                                ticket index */
-    size_t prequeue_ended;/* pre-queued tokens ended since (left, replaced or
+    size_t prequeue_ended;  /* pre-queued tokens ended since (left, replaced or
                              pruned after idling): stats.prequeued leaves them out,
                              as the other stores do */
-    int64_t active_grace; /* after max_active was lowered below the active
+    int64_t active_grace;   /* after max_active was lowered below the active
                              count: how many ACTIVE tokens may still be
                              there (nobody is evicted); 0 otherwise. Only
                              shrinks, so verify can check it. */
 
-    mem_window idem;      /* mem_idem records in the order created */
-    mem_index idem_ix;    /* (user, op, key)'s hash -> MEM_WINDOW_LOW(number) */
+    mem_window idem;   /* mem_idem records in the order created */
+    mem_index idem_ix; /* (user, op, key)'s hash -> MEM_WINDOW_LOW(number) */
 
-    int64_t epoch;        /* list_version's store identity, random at open */
+    int64_t epoch; /* list_version's store identity, random at open */
 } memory_store;
 
 /* ---- small helpers (memory.c, or inline here for the hot paths) ---- */
@@ -311,17 +314,16 @@ static inline int memory__hold_live(const mem_reservation *r, int64_t now)
 
 /* Grow an array field (any element type) through the generic reserve. */
 int memory__reserve_array(void *field, size_t *cap, size_t count, size_t extra, size_t size);
-#define RESERVE(s, name, extra)                                                              \
-    memory__reserve_array(&(s)->name, &(s)->name##_cap, (s)->name##_count, (extra),          \
+#define RESERVE(s, name, extra)                                                                    \
+    memory__reserve_array(&(s)->name, &(s)->name##_cap, (s)->name##_count, (extra),                \
                           sizeof(*(s)->name))
 
 /* The same for an array that belongs to one user (uint32 count and
  * capacity, starting small: a user has few of anything). */
-int memory__reserve_small(void *field, uint32_t *cap, uint32_t count, uint32_t extra,
-                          size_t size);
-#define RESERVE_SMALL(owner, name, extra)                                                    \
-    memory__reserve_small(&(owner)->name, &(owner)->name##_cap, (owner)->name##_count,       \
-                          (extra), sizeof(*(owner)->name))
+int memory__reserve_small(void *field, uint32_t *cap, uint32_t count, uint32_t extra, size_t size);
+#define RESERVE_SMALL(owner, name, extra)                                                          \
+    memory__reserve_small(&(owner)->name, &(owner)->name##_cap, (owner)->name##_count, (extra),    \
+                          sizeof(*(owner)->name))
 
 /* Sets CONCERT_ENOMEM with "out of memory <what>" and returns it. */
 int memory__out_of_memory(const char *what);
@@ -387,9 +389,8 @@ static inline int memory__concert_lookup(const memory_store *s, int64_t id, uint
 static inline int memory__schedule_lookup(const memory_store *s, int64_t id, uint32_t *index_out)
 {
     *index_out = memory__schedule_find(s, id);
-    return *index_out == MEM_NONE
-               ? memory__not_found(CONCERT_ESCHEDULE_NOT_FOUND, "schedule", id)
-               : CONCERT_OK;
+    return *index_out == MEM_NONE ? memory__not_found(CONCERT_ESCHEDULE_NOT_FOUND, "schedule", id)
+                                  : CONCERT_OK;
 }
 
 /* ---- tokens (memory_token.c) ---- */
@@ -459,10 +460,10 @@ int memory__token_require_active(const memory_store *s, const char *text,
  * step changes anything (so that ENOMEM or a failing random source leaves
  * the store as it was). */
 typedef struct mem_opening {
-    int due;              /* 1: this step opens a SCHEDULED queue */
-    size_t n;             /* pre-queued tokens */
-    uint32_t *rank;       /* rank[k]: the lottery's place of the k-th to join */
-    unsigned char *placed;/* a bit per pre-queued token, for the in-place move */
+    int due;               /* 1: this step opens a SCHEDULED queue */
+    size_t n;              /* pre-queued tokens */
+    uint32_t *rank;        /* rank[k]: the lottery's place of the k-th to join */
+    unsigned char *placed; /* a bit per pre-queued token, for the in-place move */
 } mem_opening;
 
 /* 1 if the token is WAITING and polled within wait_ttl, or ACTIVE and not
@@ -480,8 +481,8 @@ int32_t memory__state_at(const memory_store *s, int64_t now);
  * when force is set (a state change of a SCHEDULED queue): allocates and
  * runs params->shuffle. 0 (o->due says whether there is one), or an error
  * with nothing changed and nothing held. */
-int memory__opening_prepare(memory_store *s, const concert_queue_params *p, int64_t now,
-                            int force, mem_opening *o);
+int memory__opening_prepare(memory_store *s, const concert_queue_params *p, int64_t now, int force,
+                            mem_opening *o);
 /* Apply a prepared opening (no-op unless due): tickets in the lottery's
  * order, state OPEN. Cannot fail; frees what prepare allocated. Token
  * indexes in the pre-queue change: look tokens up again after it. */
@@ -523,8 +524,8 @@ const mem_idem *memory__idem_replay(const memory_store *s, int64_t user_id, int3
                                     const char *key, const char *fingerprint, int *rc);
 int memory__idem_prepare(memory_store *s, const char *key, const char *fingerprint,
                          char **text_out);
-void memory__idem_commit(memory_store *s, int64_t user_id, int32_t op, char *text,
-                         int64_t result, int64_t now);
+void memory__idem_commit(memory_store *s, int64_t user_id, int32_t op, char *text, int64_t result,
+                         int64_t now);
 /* idem_ix's hash of a record. */
 uint64_t memory__idem_hash(const mem_idem *rec);
 
@@ -567,9 +568,8 @@ uint32_t memory__bought_count(const memory_store *s, uint32_t user, uint32_t con
 
 /* ---- the methods, as documented in concert/sys/storage.h ---- */
 
-int memory__queue_issue(concert_storage *self, const concert_queue_params *params,
-                        int64_t user_id, const char *new_token, int64_t now,
-                        concert_storage_token *out);
+int memory__queue_issue(concert_storage *self, const concert_queue_params *params, int64_t user_id,
+                        const char *new_token, int64_t now, concert_storage_token *out);
 int memory__queue_status(concert_storage *self, const concert_queue_params *params,
                          const char *token, int64_t now, concert_storage_token *out);
 int memory__queue_leave(concert_storage *self, const concert_queue_params *params,
@@ -583,10 +583,8 @@ int memory__concerts_list(concert_storage *self, int32_t status, concert_emit_co
                           void *ctx);
 int memory__concert_get(concert_storage *self, int64_t concert_id, concert_concert *out);
 int memory__schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_after,
-                           int64_t now, concert_emit_schedule_fn emit, void *ctx,
-                           int64_t *total);
-int memory__schedule_get(concert_storage *self, int64_t schedule_id,
-                         concert_storage_schedule *out);
+                           int64_t now, concert_emit_schedule_fn emit, void *ctx, int64_t *total);
+int memory__schedule_get(concert_storage *self, int64_t schedule_id, concert_storage_schedule *out);
 int memory__seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
                             concert_emit_seat_fn emit, void *ctx);
 int memory__seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
@@ -601,8 +599,7 @@ int memory__reservation_release(concert_storage *self, const concert_release_req
                                 concert_reservation *out);
 int memory__token_owner(concert_storage *self, const char *token, int64_t *user_id);
 int memory__token_paid(concert_storage *self, const char *token, int64_t *reservation_id);
-int memory__charge(concert_storage *self, const concert_charge_request *req,
-                   int64_t *balance_out);
+int memory__charge(concert_storage *self, const concert_charge_request *req, int64_t *balance_out);
 int memory__balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out);
 int memory__history_list(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
                          concert_emit_ledger_fn emit, void *ctx);

@@ -30,8 +30,7 @@ void memory__ledger_append(memory_store *s, uint32_t user, int32_t type, int64_t
     u->ledger[u->ledger_count++] = (uint32_t)s->ledger_count;
 }
 
-int memory__charge(concert_storage *self, const concert_charge_request *req,
-                   int64_t *balance_out)
+int memory__charge(concert_storage *self, const concert_charge_request *req, int64_t *balance_out)
 {
     memory_store *s = memory__store_of(self);
     const mem_idem *rec;
@@ -42,8 +41,8 @@ int memory__charge(concert_storage *self, const concert_charge_request *req,
     if (req->replayed)
         *req->replayed = 0;
     memory__store_lock(s);
-    rec = memory__idem_replay(s, req->user_id, IDEM_CHARGE, req->idempotency_key,
-                              req->fingerprint, &rc);
+    rec = memory__idem_replay(s, req->user_id, IDEM_CHARGE, req->idempotency_key, req->fingerprint,
+                              &rc);
     if (rc != 0)
         goto done;
     if (rec) {
@@ -55,10 +54,9 @@ int memory__charge(concert_storage *self, const concert_charge_request *req,
     if ((rc = memory__user_lookup(s, req->user_id, &user)) != 0)
         goto done;
     if (req->amount <= 0 || req->amount > req->max_balance - s->users[user].balance) {
-        rc = concert_sys_error_set(CONCERT_EINVALID_AMOUNT,
-                                   "invalid amount: balance %lld + %lld would pass %lld",
-                                   (long long)s->users[user].balance, (long long)req->amount,
-                                   (long long)req->max_balance);
+        rc = concert_sys_error_set(
+            CONCERT_EINVALID_AMOUNT, "invalid amount: balance %lld + %lld would pass %lld",
+            (long long)s->users[user].balance, (long long)req->amount, (long long)req->max_balance);
         goto done;
     }
     if (memory__ledger_reserve(s, user, 1) != 0) {
@@ -181,4 +179,3 @@ int memory__users_list(concert_storage *self, concert_emit_user_fn emit, void *c
     free(items);
     return rc;
 }
-

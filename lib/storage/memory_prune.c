@@ -39,8 +39,8 @@
 
 /* 1 if the token numbered i may go at now, with the instant retention
  * counts from (its end) in *since. */
-static int token_due(const memory_store *s, const concert_queue_params *p, uint64_t i,
-                     int64_t now, int64_t *since)
+static int token_due(const memory_store *s, const concert_queue_params *p, uint64_t i, int64_t now,
+                     int64_t *since)
 {
     const mem_token *t = memory__token(s, i);
     int64_t end;

@@ -92,13 +92,12 @@ static uint64_t token_new_commit(memory_store *s, uint32_t user, token_new *n, i
     return index;
 }
 
-int memory__queue_issue(concert_storage *self, const concert_queue_params *params,
-                        int64_t user_id, const char *new_token, int64_t now,
-                        concert_storage_token *out)
+int memory__queue_issue(concert_storage *self, const concert_queue_params *params, int64_t user_id,
+                        const char *new_token, int64_t now, concert_storage_token *out)
 {
     memory_store *s = memory__store_of(self);
-    token_new fresh = {0};
-    mem_opening opening = {0};
+    token_new fresh = { 0 };
+    mem_opening opening = { 0 };
     uint64_t index, old;
     uint32_t user;
     int rc, is_new;
@@ -110,8 +109,7 @@ int memory__queue_issue(concert_storage *self, const concert_queue_params *param
     is_new = old == MEM_NO_TOKEN || !memory__token_live(memory__token(s, old), params, now);
     /* a user already in line keeps their place even when the queue closed */
     if (is_new && s->settings.state == CONCERT_QUEUE_CLOSED) {
-        rc = concert_sys_error_set(CONCERT_EQUEUE_CLOSED,
-                                   "queue closed: it takes no new joins");
+        rc = concert_sys_error_set(CONCERT_EQUEUE_CLOSED, "queue closed: it takes no new joins");
         goto done;
     }
     if ((rc = memory__opening_prepare(s, params, now, 0, &opening)) != 0)
@@ -172,8 +170,7 @@ int memory__queue_status(concert_storage *self, const concert_queue_params *para
         if (memory__token_live(t, params, now)) {
             if (now > t->when) /* never back: the deadline already told stays */
                 t->when = now;
-        }
-        else
+        } else
             memory__token_end(s, index, params, now);
     }
     token_report(s, params, index, now, 0, out);
@@ -186,7 +183,7 @@ int memory__queue_leave(concert_storage *self, const concert_queue_params *param
                         const char *token, int64_t now)
 {
     memory_store *s = memory__store_of(self);
-    mem_opening opening = {0};
+    mem_opening opening = { 0 };
     uint64_t index;
     int rc;
 
@@ -214,8 +211,8 @@ done:
     return rc;
 }
 
-int memory__queue_stats(concert_storage *self, const concert_queue_params *params,
-                        int64_t now, concert_queue_stats *out)
+int memory__queue_stats(concert_storage *self, const concert_queue_params *params, int64_t now,
+                        concert_queue_stats *out)
 {
     memory_store *s = memory__store_of(self);
     uint64_t end;

@@ -22,10 +22,9 @@ int memory__settings_seed(memory_store *s, const concert_options *opts)
                                      "options.max_active: %lld is out of range (1 to %lld)",
                                      (long long)max_active, (long long)CONCERT_MAX_ACTIVE_LIMIT);
     if (per_minute < 0 || per_minute > CONCERT_ADMIT_PER_MINUTE_LIMIT)
-        return concert_sys_error_set(CONCERT_EINVAL,
-                                     "options.admit_per_minute: %lld is out of range (0 to %lld)",
-                                     (long long)per_minute,
-                                     (long long)CONCERT_ADMIT_PER_MINUTE_LIMIT);
+        return concert_sys_error_set(
+            CONCERT_EINVAL, "options.admit_per_minute: %lld is out of range (0 to %lld)",
+            (long long)per_minute, (long long)CONCERT_ADMIT_PER_MINUTE_LIMIT);
     memset(&s->settings, 0, sizeof(s->settings));
     s->settings.max_active = max_active;
     s->settings.admit_per_minute = per_minute;
@@ -56,7 +55,7 @@ int memory__queue_configure(concert_storage *self, const concert_queue_params *p
                             concert_queue_settings *out)
 {
     memory_store *s = memory__store_of(self);
-    mem_opening opening = {0};
+    mem_opening opening = { 0 };
     int32_t state;
     int rc;
 
@@ -75,9 +74,8 @@ int memory__queue_configure(concert_storage *self, const concert_queue_params *p
         goto done;
     }
     /* Leaving SCHEDULED through a state change runs the lottery now. */
-    if ((rc = memory__opening_prepare(s, params, now,
-                                      (update->fields & CONCERT_QUEUE_SET_STATE) != 0,
-                                      &opening)) != 0)
+    if ((rc = memory__opening_prepare(
+             s, params, now, (update->fields & CONCERT_QUEUE_SET_STATE) != 0, &opening)) != 0)
         goto done;
     if ((rc = memory__admission_reserve(s, 0)) != 0)
         goto done;

@@ -77,8 +77,8 @@ static inline int mem_array_reserve(void **items, size_t *cap, size_t count, siz
 
 typedef struct mem_ring {
     uint32_t *items;
-    size_t cap;    /* a power of two, or 0 */
-    size_t head;   /* index of the oldest item */
+    size_t cap;  /* a power of two, or 0 */
+    size_t head; /* index of the oldest item */
     size_t count;
 } mem_ring;
 
@@ -151,8 +151,8 @@ static inline void mem_ring_free(mem_ring *r)
  * first comparison, so they stay O(1); a pop is O(log n).
  */
 typedef struct mem_deadline {
-    int64_t at;    /* the deadline */
-    uint64_t id;   /* the owner's name for what runs out */
+    int64_t at;  /* the deadline */
+    uint64_t id; /* the owner's name for what runs out */
 } mem_deadline;
 
 typedef struct mem_heap {
@@ -235,7 +235,7 @@ static inline void mem_heap_free(mem_heap *h)
  */
 typedef struct mem_index {
     uint64_t *slots;
-    size_t mask;    /* capacity - 1; capacity is a power of two */
+    size_t mask; /* capacity - 1; capacity is a power of two */
     size_t count;
 } mem_index;
 
@@ -419,9 +419,9 @@ static inline void mem_index_free(mem_index *ix)
  */
 typedef struct mem_window {
     void *items;
-    size_t mask;       /* capacity - 1; capacity is a power of two, or 0 */
-    uint64_t base;     /* the oldest record's number */
-    uint64_t end;      /* the next record's number */
+    size_t mask;   /* capacity - 1; capacity is a power of two, or 0 */
+    uint64_t base; /* the oldest record's number */
+    uint64_t end;  /* the next record's number */
 } mem_window;
 
 #define MEM_WINDOW_MAX ((uint64_t)1 << 31)

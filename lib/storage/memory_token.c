@@ -8,8 +8,7 @@
 
 #include "memory_internal.h"
 
-static const char BASE64URL[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char BASE64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* Character -> its 6-bit value, or 0x80 for characters outside the
  * alphabet. Built from BASE64URL at open (a table keeps decoding
@@ -79,7 +78,8 @@ static uint64_t token_key_hash(int compact, const uint8_t *bytes, const char *te
     if (!compact)
         return mem_hash_bytes(text, len, 2);
     memcpy(w, bytes, sizeof(w));
-    return mem_hash_mix(w[2] ^ mem_hash_mix(w[1] ^ mem_hash_mix(w[0] ^ UINT64_C(0x9e3779b97f4a7c15))));
+    return mem_hash_mix(w[2] ^
+                        mem_hash_mix(w[1] ^ mem_hash_mix(w[0] ^ UINT64_C(0x9e3779b97f4a7c15))));
 }
 
 uint64_t memory__token_hash(const memory_store *s, const mem_token *t)

@@ -18,7 +18,7 @@ typedef struct verify_line {
 typedef struct verify_out {
     verify_line *lines;
     size_t count, cap;
-    int oom;       /* a line could not be kept */
+    int oom; /* a line could not be kept */
 } verify_out;
 
 static int violation(verify_out *v, const char *fmt, ...)
@@ -55,23 +55,22 @@ static int verify_held(const memory_store *s, int64_t now, uint32_t *counts, ver
             continue;
         if (r->status != CONCERT_RESERVATION_HELD ||
             (memory__hold_live(r, now) && s->schedules[r->schedule].seats[r->seat] != i + 1))
-            return violation(v, "reservation %zu: counted as held but not the HELD owner of "
-                                "its seat",
+            return violation(v,
+                             "reservation %zu: counted as held but not the HELD owner of "
+                             "its seat",
                              i + 1);
         counts[r->schedule]++;
     }
     for (size_t si = 0; si < s->schedules_count && rc == 0; si++)
         if (counts[si] != s->schedules[si].held_count)
             rc = violation(v, "schedule %lld: held count %u but %u holds are counted",
-                           (long long)s->schedules[si].id, s->schedules[si].held_count,
-                           counts[si]);
+                           (long long)s->schedules[si].id, s->schedules[si].held_count, counts[si]);
     return rc;
 }
 
 /* Seats: a seat points at a reservation for that very seat, never at a
  * released one, and a sold seat's reservation was sold at the seat's price. */
-static int verify_seats(const memory_store *s, verify_out *v,
-                        concert_verify_report *report)
+static int verify_seats(const memory_store *s, verify_out *v, concert_verify_report *report)
 {
     int rc = CONCERT_OK;
     for (size_t si = 0; si < s->schedules_count; si++) {
@@ -87,14 +86,16 @@ static int verify_seats(const memory_store *s, verify_out *v,
                     continue;
                 res = &s->reservations[ref - 1];
                 if (res->schedule != si || res->seat != seat) {
-                    rc = violation(v, "schedule %lld seat %lld points at reservation %u, "
-                                      "which is for another seat",
+                    rc = violation(v,
+                                   "schedule %lld seat %lld points at reservation %u, "
+                                   "which is for another seat",
                                    (long long)sc->id, (long long)n, ref);
                     continue;
                 }
                 if (res->status == CONCERT_RESERVATION_RELEASED) {
-                    rc = violation(v, "schedule %lld seat %lld points at reservation %u, "
-                                      "which was released",
+                    rc = violation(v,
+                                   "schedule %lld seat %lld points at reservation %u, "
+                                   "which was released",
                                    (long long)sc->id, (long long)n, ref);
                     continue;
                 }
@@ -102,8 +103,9 @@ static int verify_seats(const memory_store *s, verify_out *v,
                     continue;
                 report->seats_sold++;
                 if (res->price != range->price)
-                    rc = violation(v, "schedule %lld seat %lld: sold at %lld points, price is "
-                                      "%lld",
+                    rc = violation(v,
+                                   "schedule %lld seat %lld: sold at %lld points, price is "
+                                   "%lld",
                                    (long long)sc->id, (long long)n, (long long)res->price,
                                    (long long)range->price);
             }
@@ -115,7 +117,7 @@ static int verify_seats(const memory_store *s, verify_out *v,
 /* What verify_payments adds up per payment from its reservations. */
 typedef struct payment_sum {
     int64_t amount;
-    int64_t first;  /* the lowest reservation id referring to it */
+    int64_t first; /* the lowest reservation id referring to it */
     uint32_t count;
 } payment_sum;
 
@@ -131,8 +133,8 @@ static int verify_payments(const memory_store *s, payment_sum *sums, verify_out 
         payment_sum *p;
         if (r->status != CONCERT_RESERVATION_CONFIRMED) {
             if (r->payment)
-                rc = violation(v, "reservation %zu: not CONFIRMED but refers to payment %u",
-                               i + 1, r->payment);
+                rc = violation(v, "reservation %zu: not CONFIRMED but refers to payment %u", i + 1,
+                               r->payment);
             continue;
         }
         if (!r->payment || r->payment > s->payments_count) {
@@ -174,12 +176,14 @@ static int verify_reservations(const memory_store *s, int64_t now, verify_out *v
         int seat_sold = ref && s->reservations[ref - 1].status == CONCERT_RESERVATION_CONFIRMED;
         report->reservations++;
         if (r->status == CONCERT_RESERVATION_CONFIRMED && ref != i + 1)
-            rc = violation(v, "reservation %zu: CONFIRMED but seat %lld of schedule %lld is not "
-                              "sold to it",
+            rc = violation(v,
+                           "reservation %zu: CONFIRMED but seat %lld of schedule %lld is not "
+                           "sold to it",
                            i + 1, (long long)r->seat_number, (long long)sc->id);
         else if (memory__hold_live(r, now) && seat_sold)
-            rc = violation(v, "seat %lld of schedule %lld: sold to reservation %u and under a "
-                              "live hold by reservation %zu",
+            rc = violation(v,
+                           "seat %lld of schedule %lld: sold to reservation %u and under a "
+                           "live hold by reservation %zu",
                            (long long)r->seat_number, (long long)sc->id, ref, i + 1);
     }
     return rc;
@@ -187,8 +191,7 @@ static int verify_reservations(const memory_store *s, int64_t now, verify_out *v
 
 /* Balances are the sum of their ledger, and each user's ledger index lists
  * exactly their entries, in order. */
-static int verify_balances(const memory_store *s, verify_out *v,
-                           concert_verify_report *report)
+static int verify_balances(const memory_store *s, verify_out *v, concert_verify_report *report)
 {
     size_t indexed = 0;
     int rc = CONCERT_OK;
@@ -199,8 +202,9 @@ static int verify_balances(const memory_store *s, verify_out *v,
             uint32_t id = u->ledger[k];
             if (!id || id > s->ledger_count || s->ledger[id - 1].user != i ||
                 (k > 0 && id <= u->ledger[k - 1]))
-                rc = violation(v, "user %lld: ledger index names entry %u out of order or "
-                                  "not theirs",
+                rc = violation(v,
+                               "user %lld: ledger index names entry %u out of order or "
+                               "not theirs",
                                (long long)u->id, id);
             else
                 sum += s->ledger[id - 1].amount;
@@ -218,8 +222,8 @@ static int verify_balances(const memory_store *s, verify_out *v,
                            (long long)u->balance);
     }
     if (rc == 0 && indexed != s->ledger_count)
-        rc = violation(v, "ledger: %zu entries but the users' indexes list %zu",
-                       s->ledger_count, indexed);
+        rc = violation(v, "ledger: %zu entries but the users' indexes list %zu", s->ledger_count,
+                       indexed);
     return rc;
 }
 
@@ -252,8 +256,8 @@ static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark
         const mem_reservation *r = &s->reservations[i];
         uint32_t concert = s->schedules[r->schedule].concert, user, at;
         if (memory__hold_live(r, now) && !mark[i]) {
-            rc = violation(v, "reservation %zu: a live hold its user's limit does not count",
-                           i + 1);
+            rc =
+                violation(v, "reservation %zu: a live hold its user's limit does not count", i + 1);
             continue;
         }
         if (r->status != CONCERT_RESERVATION_CONFIRMED || s->concerts[concert].max_per_user <= 0)
@@ -261,8 +265,7 @@ static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark
         user = memory__user_find(s, r->user_id);
         at = user == MEM_NONE ? MEM_NONE : memory__bought_find(&s->users[user], concert);
         if (at == MEM_NONE)
-            rc = violation(v, "reservation %zu: a purchase its user's limit does not count",
-                           i + 1);
+            rc = violation(v, "reservation %zu: a purchase its user's limit does not count", i + 1);
         else
             seen[offset[user] + at]++;
     }
@@ -270,10 +273,10 @@ static int verify_limits(const memory_store *s, int64_t now, unsigned char *mark
         const mem_user *u = &s->users[i];
         for (uint32_t k = 0; k < u->bought_count && rc == 0; k++) {
             if (seen[offset[i] + k] != u->bought[k].confirmed)
-                rc = violation(v, "user %lld: %u purchases of concert %lld counted, %u made",
-                               (long long)u->id, u->bought[k].confirmed,
-                               (long long)s->concerts[u->bought[k].concert].id,
-                               seen[offset[i] + k]);
+                rc =
+                    violation(v, "user %lld: %u purchases of concert %lld counted, %u made",
+                              (long long)u->id, u->bought[k].confirmed,
+                              (long long)s->concerts[u->bought[k].concert].id, seen[offset[i] + k]);
         }
     }
     return rc;
@@ -348,8 +351,8 @@ static int verify_idempotency(const memory_store *s, verify_out *v)
     for (uint64_t i = s->idem.base; i < s->idem.end && rc == 0; i++) {
         const mem_idem *rec = memory__idem(s, i);
         if (!rec->text)
-            rc = violation(v, "idempotency record %llu: its key is gone",
-                           (unsigned long long)i + 1);
+            rc =
+                violation(v, "idempotency record %llu: its key is gone", (unsigned long long)i + 1);
         else if (mem_index_locate(&s->idem_ix, memory__idem_hash(rec), MEM_WINDOW_LOW(i)) ==
                  SIZE_MAX)
             rc = violation(v, "idempotency record %llu: not in the index under its key",
@@ -376,8 +379,8 @@ static int verify_queue(const memory_store *s, int64_t now, verify_out *v,
                         concert_verify_report *report)
 {
     int64_t live = 0, active_state = 0;
-    int64_t bound = s->settings.max_active > s->active_grace ? s->settings.max_active
-                                                             : s->active_grace;
+    int64_t bound =
+        s->settings.max_active > s->active_grace ? s->settings.max_active : s->active_grace;
     /* every ACTIVE token entered the heap when admitted and leaves it only
      * once it is no longer ACTIVE (each ticket is admitted once, so it is
      * there once), so the heap holds all of them; pruning never passes
@@ -397,16 +400,16 @@ static int verify_queue(const memory_store *s, int64_t now, verify_out *v,
             continue;
         if (t->when != e->at)
             return violation(v, "queue: ticket %llu expires at %lld, its heap entry says %lld",
-                             (unsigned long long)e->id + 1, (long long)t->when,
-                             (long long)e->at);
+                             (unsigned long long)e->id + 1, (long long)t->when, (long long)e->at);
         active_state++;
         live += now < t->when;
     }
     report->active_tokens = live;
     if (live > bound) {
         if (s->active_grace > s->settings.max_active)
-            return violation(v, "queue: %lld live active tokens, max_active is %lld and %lld "
-                                "were active when it was lowered",
+            return violation(v,
+                             "queue: %lld live active tokens, max_active is %lld and %lld "
+                             "were active when it was lowered",
                              (long long)live, (long long)s->settings.max_active,
                              (long long)s->active_grace);
         return violation(v, "queue: %lld live active tokens, max_active is %lld", (long long)live,
@@ -417,8 +420,9 @@ static int verify_queue(const memory_store *s, int64_t now, verify_out *v,
                          (long long)s->active_count, (long long)active_state);
     if (s->settings.state == CONCERT_QUEUE_SCHEDULED) {
         if (s->prequeue_from > s->tokens.end || s->admitted_through > s->prequeue_from)
-            return violation(v, "queue: admission reached ticket %llu, into the pre-queue "
-                                "starting at %llu",
+            return violation(v,
+                             "queue: admission reached ticket %llu, into the pre-queue "
+                             "starting at %llu",
                              (unsigned long long)s->admitted_through,
                              (unsigned long long)s->prequeue_from + 1);
         size_t ended = 0;
@@ -430,8 +434,8 @@ static int verify_queue(const memory_store *s, int64_t now, verify_out *v,
                      memory__token(s, i)->state == MEM_TOKEN_GONE;
         }
         if (ended != s->prequeue_ended)
-            return violation(v, "queue: %zu pre-queued tokens ended but %zu counted",
-                             ended, s->prequeue_ended);
+            return violation(v, "queue: %zu pre-queued tokens ended but %zu counted", ended,
+                             s->prequeue_ended);
     }
     return CONCERT_OK;
 }
@@ -440,7 +444,7 @@ int memory__verify(concert_storage *self, const concert_queue_params *params, in
                    concert_emit_text_fn emit, void *ctx, concert_verify_report *report)
 {
     memory_store *s = memory__store_of(self);
-    verify_out v = {NULL, 0, 0, 0};
+    verify_out v = { NULL, 0, 0, 0 };
     payment_sum *sums = NULL;
     uint32_t *held = NULL;
     unsigned char *mark = NULL;

@@ -28,7 +28,7 @@ static int token_error(int rc, int64_t position)
 static int pg_seat_hold(concert_storage *self, const concert_hold_request *req,
                         concert_reservation *out)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -89,7 +89,7 @@ static int pg_seat_hold(concert_storage *self, const concert_hold_request *req,
 static int pg_reservation_get(concert_storage *self, int64_t reservation_id,
                               concert_reservation *out)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -134,8 +134,10 @@ static int pay_error(int rc, const concert_pay_request *req, int64_t id_at, int6
         return concert_sys_error_set(rc, "the hold of reservation %lld has expired", id);
     case CONCERT_EINSUFFICIENT_POINTS:
         if (req->count > 1)
-            return concert_sys_error_set(rc, "insufficient points for the order (%zu "
-                                         "reservations)", req->count);
+            return concert_sys_error_set(rc,
+                                         "insufficient points for the order (%zu "
+                                         "reservations)",
+                                         req->count);
         return concert_sys_error_set(rc, "insufficient points for reservation %lld", id);
     default:
         return concert_sys_error_set(CONCERT_EINTERNAL, "postgresql: pay returned %d", rc);
@@ -166,7 +168,7 @@ static int id_array(char *buf, size_t size, const int64_t *ids, size_t count)
 static int pg_pay(concert_storage *self, const concert_pay_request *req, concert_payment *out)
 {
     char ids[PG_ID_ARRAY_SIZE];
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -209,7 +211,7 @@ static int pg_pay(concert_storage *self, const concert_pay_request *req, concert
 static int pg_reservation_release(concert_storage *self, const concert_release_request *req,
                                   concert_reservation *out)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     long long id = (long long)req->reservation_id;
     int rc;
@@ -262,10 +264,9 @@ static int pg_reservation_release(concert_storage *self, const concert_release_r
 }
 
 /* One bigint column of a token's row (the statement takes the token). */
-static int token_column(concert_storage *self, pg_stmt statement, const char *token,
-                        int64_t *value)
+static int token_column(concert_storage *self, pg_stmt statement, const char *token, int64_t *value)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 

@@ -21,7 +21,7 @@ static void concert_from_row(const PGresult *res, int row, concert_concert *c)
 static int pg_concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
                             void *ctx)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -43,7 +43,7 @@ static int pg_concert_get(concert_storage *self, int64_t concert_id, concert_con
 {
     pg_store *st = (pg_store *)self;
     concert_concert *cached = &st->concert_cache[(uint64_t)concert_id % PG_CONCERT_CACHE];
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc, hit;
 
@@ -72,10 +72,9 @@ static int pg_concert_get(concert_storage *self, int64_t concert_id, concert_con
 }
 
 static int pg_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_after,
-                             int64_t now, concert_emit_schedule_fn emit, void *ctx,
-                             int64_t *total)
+                             int64_t now, concert_emit_schedule_fn emit, void *ctx, int64_t *total)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -107,7 +106,7 @@ static int pg_schedule_get(concert_storage *self, int64_t schedule_id,
     pg_store *st = (pg_store *)self;
     concert_storage_schedule *cached =
         &st->schedule_cache[(uint64_t)schedule_id % PG_SCHEDULE_CACHE];
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc, hit;
 
@@ -143,7 +142,7 @@ static int pg_schedule_get(concert_storage *self, int64_t schedule_id,
 static int pg_seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
                               concert_emit_seat_fn emit, void *ctx)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -170,7 +169,7 @@ static int pg_seats_available(concert_storage *self, int64_t schedule_id, int64_
 static int pg_seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
                        concert_emit_seat_state_fn emit, void *ctx)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -196,7 +195,12 @@ static int pg_seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
 /* Catalog rows sent per pipeline round trip. */
 #define PG_PIPELINE_BATCH 256
 
-typedef enum load_kind { LOAD_USER, LOAD_CONCERT, LOAD_SCHEDULE, LOAD_SEATS } load_kind;
+typedef enum load_kind {
+    LOAD_USER,
+    LOAD_CONCERT,
+    LOAD_SCHEDULE,
+    LOAD_SEATS
+} load_kind;
 
 /* Which catalog entry a pipelined statement came from, to name it. */
 typedef struct load_item {
@@ -217,21 +221,21 @@ static void load_conflict(const load_item *it, pg_error *err)
 {
     switch (it->kind) {
     case LOAD_USER:
-        pgb_error_fill(err, CONCERT_ECONFLICT, PG_FAIL_FINAL, "users[%zu].id: user %lld already exists",
-                   it->i, (long long)it->id);
+        pgb_error_fill(err, CONCERT_ECONFLICT, PG_FAIL_FINAL,
+                       "users[%zu].id: user %lld already exists", it->i, (long long)it->id);
         break;
     case LOAD_CONCERT:
         pgb_error_fill(err, CONCERT_ECONFLICT, PG_FAIL_FINAL,
-                   "concerts[%zu].id: concert %lld already exists", it->i, (long long)it->id);
+                       "concerts[%zu].id: concert %lld already exists", it->i, (long long)it->id);
         break;
     case LOAD_SCHEDULE:
         pgb_error_fill(err, CONCERT_ECONFLICT, PG_FAIL_FINAL,
-                   "concerts[%zu].schedules[%zu].id: schedule %lld already exists", it->i, it->j,
-                   (long long)it->id);
+                       "concerts[%zu].schedules[%zu].id: schedule %lld already exists", it->i,
+                       it->j, (long long)it->id);
         break;
     case LOAD_SEATS:
         pgb_error_fill(err, CONCERT_ECONFLICT, PG_FAIL_FINAL,
-                   "concerts[%zu].schedules[%zu]: seats already exist", it->i, it->j);
+                       "concerts[%zu].schedules[%zu]: seats already exist", it->i, it->j);
         break;
     }
 }
@@ -301,8 +305,7 @@ static int load_send(pg_slot *slot, load_state *ls, pg_stmt stmt, const pg_param
 {
     if (ls->failed)
         return -1;
-    if (!PQsendQueryPrepared(slot->conn, pgb_stmt_name(stmt), p->count, p->values, NULL, NULL,
-                             0)) {
+    if (!PQsendQueryPrepared(slot->conn, pgb_stmt_name(stmt), p->count, p->values, NULL, NULL, 0)) {
         pgb_classify(slot->conn, NULL, 1, 1, err);
         ls->failed = 1;
         return -1;
@@ -319,42 +322,42 @@ static int load_rows(pg_slot *slot, load_state *ls, pg_error *err)
 
     for (size_t i = 0; i < c->user_count; i++) {
         const concert_catalog_user *u = &c->users[i];
-        pg_params p = {0};
+        pg_params p = { 0 };
         param_int(&p, u->id);
         param_text(&p, u->name);
         param_int(&p, u->points);
         param_int(&p, ls->now);
-        if (load_send(slot, ls, PG_LOAD_USER, &p, (load_item){LOAD_USER, i, 0, u->id}, err) != 0)
+        if (load_send(slot, ls, PG_LOAD_USER, &p, (load_item){ LOAD_USER, i, 0, u->id }, err) != 0)
             return -1;
     }
     for (size_t i = 0; i < c->concert_count; i++) {
         const concert_catalog_concert *cc = &c->concerts[i];
-        pg_params p = {0};
+        pg_params p = { 0 };
         param_int(&p, cc->id);
         param_text(&p, cc->title);
         param_int(&p, cc->status);
         param_int(&p, cc->max_per_user);
-        if (load_send(slot, ls, PG_LOAD_CONCERT, &p, (load_item){LOAD_CONCERT, i, 0, cc->id},
+        if (load_send(slot, ls, PG_LOAD_CONCERT, &p, (load_item){ LOAD_CONCERT, i, 0, cc->id },
                       err) != 0)
             return -1;
         for (size_t j = 0; j < cc->schedule_count; j++) {
             const concert_catalog_schedule *s = &cc->schedules[j];
-            pg_params ps = {0};
+            pg_params ps = { 0 };
             param_int(&ps, s->id);
             param_int(&ps, cc->id);
             param_int(&ps, s->starts_at);
             if (load_send(slot, ls, PG_LOAD_SCHEDULE, &ps,
-                          (load_item){LOAD_SCHEDULE, i, j, s->id}, err) != 0)
+                          (load_item){ LOAD_SCHEDULE, i, j, s->id }, err) != 0)
                 return -1;
             for (size_t k = 0; k < s->seat_range_count; k++) {
                 const concert_catalog_seat_range *r = &s->seats[k];
-                pg_params pr = {0};
+                pg_params pr = { 0 };
                 param_int(&pr, s->id);
                 param_text(&pr, r->grade);
                 param_int(&pr, r->price);
                 param_int(&pr, r->from);
                 param_int(&pr, r->to);
-                if (load_send(slot, ls, PG_LOAD_SEATS, &pr, (load_item){LOAD_SEATS, i, j, 0},
+                if (load_send(slot, ls, PG_LOAD_SEATS, &pr, (load_item){ LOAD_SEATS, i, j, 0 },
                               err) != 0)
                     return -1;
             }
@@ -406,8 +409,9 @@ static int load_body(pg_slot *slot, void *ctx, pg_error *err)
      * here changes nothing stored). */
     {
         pg_error ignored;
-        pgb_exec_simple(slot, "ANALYZE concert.users, concert.schedules, concert.seats, concert.list_changes", 0,
-                        &ignored);
+        pgb_exec_simple(
+            slot, "ANALYZE concert.users, concert.schedules, concert.seats, concert.list_changes",
+            0, &ignored);
     }
     return 0;
 

@@ -15,8 +15,8 @@
 
 #define PG_STMT_SQL(id, sql) sql,
 #define PG_STMT_NAME(id, sql) #id,
-static const char *const PG_STMT_TEXT[] = {PG_STATEMENTS(PG_STMT_SQL)};
-static const char *const PG_STMT_NAMES[] = {PG_STATEMENTS(PG_STMT_NAME)};
+static const char *const PG_STMT_TEXT[] = { PG_STATEMENTS(PG_STMT_SQL) };
+static const char *const PG_STMT_NAMES[] = { PG_STATEMENTS(PG_STMT_NAME) };
 
 /* Bounded retries of serialization failures and deadlocks. */
 #define PG_MAX_CONFLICT_RETRIES 8
@@ -77,7 +77,7 @@ static int sqlstate_class(const char *state, const char *cls)
  */
 pg_verdict pgb_verdict(const char *state, int conn_bad, int sent, int commits)
 {
-    pg_verdict v = {CONCERT_EINTERNAL, PG_FAIL_FINAL, "postgresql: "};
+    pg_verdict v = { CONCERT_EINTERNAL, PG_FAIL_FINAL, "postgresql: " };
 
     if (conn_bad || sqlstate_class(state, "08") || sqlstate_is(state, "57P01") ||
         sqlstate_is(state, "57P02") || sqlstate_is(state, "57P03")) {
@@ -251,8 +251,8 @@ static int slot_connect(pg_store *st, pg_slot *slot, pg_error *err)
     PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
     /* Non-blocking connect: PQconnectdbParams would wait on libpq's own
      * connect_timeout, which counts whole seconds, per host and address. */
-    PGconn *conn = PQconnectStartParams((const char *const *)st->keywords,
-                                        (const char *const *)st->values, 0);
+    PGconn *conn =
+        PQconnectStartParams((const char *const *)st->keywords, (const char *const *)st->values, 0);
     if (!conn) {
         pgb_error_fill(err, CONCERT_ENOMEM, PG_FAIL_FINAL, "postgresql: out of memory connecting");
         return -1;
@@ -281,8 +281,7 @@ static int slot_connect(pg_store *st, pg_slot *slot, pg_error *err)
     if (PQsetnonblocking(conn, 1) != 0) {
         first_line(PQerrorMessage(conn), msg, sizeof(msg));
         PQfinish(conn);
-        pgb_error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL, "postgresql: cannot connect: %s",
-                       msg);
+        pgb_error_fill(err, CONCERT_ESTORAGE, PG_FAIL_FINAL, "postgresql: cannot connect: %s", msg);
         return -1;
     }
     /* A library never writes to stderr: server notices are dropped. */
@@ -315,8 +314,7 @@ static void slot_check_idle(pg_slot *slot)
     struct pollfd p;
     if (!slot->conn)
         return;
-    if (PQstatus(slot->conn) != CONNECTION_OK ||
-        PQtransactionStatus(slot->conn) != PQTRANS_IDLE) {
+    if (PQstatus(slot->conn) != CONNECTION_OK || PQtransactionStatus(slot->conn) != PQTRANS_IDLE) {
         slot_disconnect(slot);
         return;
     }
@@ -356,8 +354,8 @@ static int slot_acquire(pg_store *st, pg_slot **out, pg_error *err)
     if (st->idle_count == 0) {
         pthread_mutex_unlock(&st->mutex);
         pgb_error_fill(err, CONCERT_EBUSY, PG_FAIL_FINAL,
-                   "postgresql: all %d pooled connections stayed busy for %d ms",
-                   st->slot_count, st->wait_ms);
+                       "postgresql: all %d pooled connections stayed busy for %d ms",
+                       st->slot_count, st->wait_ms);
         return -1;
     }
     slot = &st->slots[st->idle[--st->idle_count]];
@@ -541,16 +539,15 @@ int pgb_ensure_prepared(pg_slot *slot, pg_stmt stmt, pg_error *err)
 
 /* Execute a prepared statement; returns its result (tuples or command), or
  * NULL with err filled. */
-PGresult *pgb_exec_stmt(pg_slot *slot, pg_stmt stmt, const pg_params *p, int writes,
-                           pg_error *err)
+PGresult *pgb_exec_stmt(pg_slot *slot, pg_stmt stmt, const pg_params *p, int writes, pg_error *err)
 {
     PGresult *res;
 
     if (p && (p->overflow || p->count < 0 || p->count > PG_MAX_PARAMS)) {
         /* Sending it short of a value would run a different statement. */
         pgb_error_fill(err, CONCERT_EINTERNAL, PG_FAIL_FINAL,
-                       "postgresql: %s was given more than %d parameters",
-                       PG_STMT_NAMES[stmt], PG_MAX_PARAMS);
+                       "postgresql: %s was given more than %d parameters", PG_STMT_NAMES[stmt],
+                       PG_MAX_PARAMS);
         return NULL;
     }
     if (pgb_ensure_prepared(slot, stmt, err) != 0)
@@ -674,8 +671,7 @@ int pgb_run(pg_store *st, pg_body body, void *ctx)
             continue;
         }
         if (err.kind == PG_FAIL_CONFLICT)
-            return concert_sys_error_set(CONCERT_EBUSY,
-                                         "%s (still conflicting after %d attempts)",
+            return concert_sys_error_set(CONCERT_EBUSY, "%s (still conflicting after %d attempts)",
                                          err.message, attempt + 1);
         if (err.kind == PG_FAIL_CONN_DOUBT)
             return concert_sys_error_set(
@@ -702,7 +698,7 @@ static int query_body(pg_slot *slot, void *ctx, pg_error *err)
 /* Run one statement; *out receives the result (PQclear it). */
 int pgb_query(pg_store *st, pg_stmt stmt, const pg_params *p, int writes, PGresult **out)
 {
-    pg_query_ctx q = {stmt, p, writes, NULL};
+    pg_query_ctx q = { stmt, p, writes, NULL };
     int rc = pgb_run(st, query_body, &q);
     *out = q.result;
     return rc;
@@ -820,8 +816,7 @@ static int conninfo_build(pg_store *st, const char *location, const concert_opti
         char msg[300];
         first_line(errmsg ? errmsg : "out of memory", msg, sizeof(msg));
         PQfreemem(errmsg);
-        return concert_sys_error_set(CONCERT_EINVAL, "postgresql: bad connection string: %s",
-                                     msg);
+        return concert_sys_error_set(CONCERT_EINVAL, "postgresql: bad connection string: %s", msg);
     }
     for (o = parsed; o->keyword; o++)
         count++;

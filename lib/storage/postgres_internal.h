@@ -18,7 +18,9 @@
 #include "postgres_sql.h"
 
 #define PG_STMT_ENUM(id, sql) id,
-typedef enum pg_stmt { PG_STATEMENTS(PG_STMT_ENUM) PG_STMT_COUNT } pg_stmt;
+typedef enum pg_stmt {
+    PG_STATEMENTS(PG_STMT_ENUM) PG_STMT_COUNT
+} pg_stmt;
 
 /* Longer statement timeout for bulk work (catalog load, verify, schema). */
 #define PG_BULK_TIMEOUT_SQL "SET LOCAL statement_timeout = '600s'; SET LOCAL lock_timeout = '60s'"
@@ -30,8 +32,8 @@ typedef enum pg_stmt { PG_STATEMENTS(PG_STMT_ENUM) PG_STMT_COUNT } pg_stmt;
 #define PG_CONCERT_CACHE 64
 
 typedef struct pg_slot {
-    PGconn *conn;      /* NULL: not connected (yet, or since a failure) */
-    uint64_t prepared; /* bit per pg_stmt prepared on conn */
+    PGconn *conn;         /* NULL: not connected (yet, or since a failure) */
+    uint64_t prepared;    /* bit per pg_stmt prepared on conn */
     int connected_before; /* a connection was opened here once: the next one replaces it */
     /* The command in flight on this slot gives up at deadline_ms
      * (CLOCK_MONOTONIC milliseconds: a timeout, not business time), budget_ms
@@ -205,8 +207,7 @@ int pgb_ensure_prepared(pg_slot *slot, pg_stmt stmt, pg_error *err);
 /* Run fixed SQL text (never caller data) on slot: 0 or -1 with err. */
 int pgb_exec_simple(pg_slot *slot, const char *sql, int writes, pg_error *err);
 /* Execute a prepared statement; its result, or NULL with err filled. */
-PGresult *pgb_exec_stmt(pg_slot *slot, pg_stmt stmt, const pg_params *p, int writes,
-                        pg_error *err);
+PGresult *pgb_exec_stmt(pg_slot *slot, pg_stmt stmt, const pg_params *p, int writes, pg_error *err);
 /* Run fixed SQL text with text parameters within the step's deadline; its
  * result, or NULL with err filled. */
 PGresult *pgb_exec_params(pg_slot *slot, const char *sql, int count, const char *const *values,

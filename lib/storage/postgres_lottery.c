@@ -89,7 +89,7 @@ static char *ids_array_text(const int64_t *ids, size_t n)
  */
 static int lottery(pg_slot *slot, const concert_queue_params *params, pg_error *err)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int64_t *ids = NULL;
     char *text = NULL;
@@ -137,7 +137,7 @@ static int lottery(pg_slot *slot, const concert_queue_params *params, pg_error *
 
 static int settings_write(pg_slot *slot, const concert_queue_settings *s, pg_error *err)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     param_int(&p, s->max_active);
     param_int(&p, s->admit_per_minute);
     param_int(&p, s->state);
@@ -163,8 +163,7 @@ static int opening_body(pg_slot *slot, void *ctx, pg_error *err)
         opened = 1;
         row.settings.state = CONCERT_QUEUE_OPEN;
         row.settings.opens_at = 0;
-        if (lottery(slot, oc->params, err) != 0 ||
-            settings_write(slot, &row.settings, err) != 0)
+        if (lottery(slot, oc->params, err) != 0 || settings_write(slot, &row.settings, err) != 0)
             return pgb_abort(slot, err);
     }
     /* Lost during COMMIT after the opening: in doubt, reported (the next
@@ -174,7 +173,7 @@ static int opening_body(pg_slot *slot, void *ctx, pg_error *err)
 
 int pgb_opening(pg_store *st, const concert_queue_params *params, int64_t now)
 {
-    opening_ctx oc = {params, now};
+    opening_ctx oc = { params, now };
     return pgb_run(st, opening_body, &oc);
 }
 
@@ -195,7 +194,7 @@ static int configure_body(pg_slot *slot, void *ctx, pg_error *err)
     const concert_queue_update *u = cc->update;
     concert_queue_settings s;
     queue_row row;
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
 
     cc->admitted = 0;

@@ -8,10 +8,9 @@
 
 #include "postgres_internal.h"
 
-static int pg_charge(concert_storage *self, const concert_charge_request *req,
-                     int64_t *balance_out)
+static int pg_charge(concert_storage *self, const concert_charge_request *req, int64_t *balance_out)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -52,7 +51,7 @@ static int pg_charge(concert_storage *self, const concert_charge_request *req,
 
 static int pg_balance_get(concert_storage *self, int64_t user_id, int64_t *balance_out)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -68,10 +67,10 @@ static int pg_balance_get(concert_storage *self, int64_t user_id, int64_t *balan
     return rc;
 }
 
-static int pg_history_list(concert_storage *self, int64_t user_id, int64_t before_id,
-                           size_t limit, concert_emit_ledger_fn emit, void *ctx)
+static int pg_history_list(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
+                           concert_emit_ledger_fn emit, void *ctx)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 

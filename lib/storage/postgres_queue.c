@@ -21,7 +21,7 @@ int64_t pgb_rate_record(pg_store *st, int64_t admitted, int64_t now, concert_sys
 {
     for (int attempt = 0; attempt < 4; attempt++) {
         concert_sys_rate next = seen;
-        pg_params p = {0};
+        pg_params p = { 0 };
         PGresult *res = NULL;
         int updated;
 
@@ -85,10 +85,9 @@ static int view_opening_due(const queue_view *v, int64_t now)
  * with the budget from the one C definition. */
 static int view_admission_wanted(const queue_view *v, int64_t now)
 {
-    return v->expired ||
-           (v->through < v->last &&
-            concert_sys_admit_budget(&v->settings, v->pace_us, v->settings.max_active - v->active,
-                                     now) > 0);
+    return v->expired || (v->through < v->last &&
+                          concert_sys_admit_budget(&v->settings, v->pace_us,
+                                                   v->settings.max_active - v->active, now) > 0);
 }
 
 /* Decode a concert_fn.token_row; expect_token (may be NULL) is the text the
@@ -180,7 +179,7 @@ static void issue_admit_after(pg_store *st, const concert_queue_params *params, 
                               concert_storage_token *out)
 {
     concert_storage_token after;
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
 
     param_text(&p, out->info.token);
@@ -205,7 +204,7 @@ typedef struct issue_args {
 static int issue_attempt(pg_store *st, const concert_queue_params *params, int64_t now, void *ctx)
 {
     issue_args *a = ctx;
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc, deferred;
 
@@ -228,7 +227,7 @@ static int pg_queue_issue(concert_storage *self, const concert_queue_params *par
                           int64_t user_id, const char *new_token, int64_t now,
                           concert_storage_token *out)
 {
-    issue_args a = {user_id, new_token, out};
+    issue_args a = { user_id, new_token, out };
     int rc = with_opening((pg_store *)self, params, now, issue_attempt, &a);
     if (rc == CONCERT_EUSER_NOT_FOUND)
         return concert_sys_error_set(rc, "user %lld not found", (long long)user_id);
@@ -243,8 +242,16 @@ static int pg_queue_issue(concert_storage *self, const concert_queue_params *par
 static int queue_status_peek(pg_store *st, const concert_queue_params *params, const char *token,
                              int64_t now, concert_storage_token *out, int *rc)
 {
-    enum { T_ID = PG_QV_COLUMNS, T_TICKET, T_TOKEN, T_USER, T_STATE, T_SEEN, T_EXPIRES };
-    pg_params p = {0};
+    enum {
+        T_ID = PG_QV_COLUMNS,
+        T_TICKET,
+        T_TOKEN,
+        T_USER,
+        T_STATE,
+        T_SEEN,
+        T_EXPIRES
+    };
+    pg_params p = { 0 };
     PGresult *res;
     queue_view v;
     int64_t id, ticket, state, last_seen, expires_at;
@@ -292,7 +299,7 @@ static int queue_status_peek(pg_store *st, const concert_queue_params *params, c
 
     if (state == CONCERT_TOKEN_WAITING && now < last_seen + params->wait_ttl_ms &&
         (prequeued || ticket > v.through)) {
-        pg_params touch = {0};
+        pg_params touch = { 0 };
         param_int(&touch, id);
         param_int(&touch, now);
         if ((*rc = pgb_query(st, PG_Q_TOUCH, &touch, 1, &res)) != 0)
@@ -310,7 +317,7 @@ static int queue_status_peek(pg_store *st, const concert_queue_params *params, c
         if (state == CONCERT_TOKEN_WAITING && now >= last_seen + params->wait_ttl_ms) {
             /* idle: reported ENDED, so ended for good (a step at an
              * earlier `now` must not find it WAITING again) */
-            pg_params drop = {0};
+            pg_params drop = { 0 };
             int dropped;
             param_int(&drop, id);
             param_int(&drop, now);
@@ -334,11 +341,10 @@ typedef struct token_args {
     concert_storage_token *out; /* NULL for a leave */
 } token_args;
 
-static int status_attempt(pg_store *st, const concert_queue_params *params, int64_t now,
-                          void *ctx)
+static int status_attempt(pg_store *st, const concert_queue_params *params, int64_t now, void *ctx)
 {
     token_args *a = ctx;
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -357,7 +363,7 @@ static int status_attempt(pg_store *st, const concert_queue_params *params, int6
 static int pg_queue_status(concert_storage *self, const concert_queue_params *params,
                            const char *token, int64_t now, concert_storage_token *out)
 {
-    token_args a = {token, out};
+    token_args a = { token, out };
     int rc = with_opening((pg_store *)self, params, now, status_attempt, &a);
     if (rc == CONCERT_ETOKEN_INVALID)
         return concert_sys_error_set(rc, "token invalid: unknown token");
@@ -367,7 +373,7 @@ static int pg_queue_status(concert_storage *self, const concert_queue_params *pa
 static int leave_attempt(pg_store *st, const concert_queue_params *params, int64_t now, void *ctx)
 {
     token_args *a = ctx;
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -384,7 +390,7 @@ static int leave_attempt(pg_store *st, const concert_queue_params *params, int64
 static int pg_queue_leave(concert_storage *self, const concert_queue_params *params,
                           const char *token, int64_t now)
 {
-    token_args a = {token, NULL};
+    token_args a = { token, NULL };
     int rc = with_opening((pg_store *)self, params, now, leave_attempt, &a);
     if (rc == CONCERT_ETOKEN_INVALID)
         return concert_sys_error_set(rc, "token invalid: unknown, expired or ended");
@@ -407,11 +413,10 @@ static void stats_fill(const queue_view *v, int64_t rate_mps, concert_queue_stat
     out->eta_ms = -1;
 }
 
-static int stats_attempt(pg_store *st, const concert_queue_params *params, int64_t now,
-                         void *ctx)
+static int stats_attempt(pg_store *st, const concert_queue_params *params, int64_t now, void *ctx)
 {
     concert_queue_stats *out = ctx;
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     queue_view v;
     int64_t admitted, rate_mps;

@@ -15,7 +15,7 @@
 static int pg_list_version(concert_storage *self, int64_t concert_id, int64_t schedule_id,
                            int64_t starts_after, int64_t now, concert_list_version *out)
 {
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int rc;
 
@@ -53,7 +53,7 @@ static int pg_prune(concert_storage *self, const concert_prune_request *req,
                     concert_prune_report *out)
 {
     pg_store *st = (pg_store *)self;
-    pg_params p = {0};
+    pg_params p = { 0 };
     PGresult *res;
     int still_due = 0, rc;
 
@@ -100,8 +100,8 @@ static int pg_prune(concert_storage *self, const concert_prune_request *req,
     }
     /* more: the limit stopped it with rows still due (the last batch's
      * answer, read after its deletes). */
-    out->more = req->limit > 0 && (size_t)(out->tokens + out->idempotency) >= req->limit &&
-                still_due;
+    out->more =
+        req->limit > 0 && (size_t)(out->tokens + out->idempotency) >= req->limit && still_due;
     return CONCERT_OK;
 }
 

@@ -18,7 +18,8 @@
 /* PG_MIGRATIONS[v]: the statements that take a store from v - 1 to v. */
 static const char *const *const PG_MIGRATIONS[PG_SCHEMA_VERSION + 1] = {
     NULL,           PG_MIGRATION_1, PG_MIGRATION_2, PG_MIGRATION_3,
-    PG_MIGRATION_4, PG_MIGRATION_5, PG_MIGRATION_6, PG_MIGRATION_7};
+    PG_MIGRATION_4, PG_MIGRATION_5, PG_MIGRATION_6, PG_MIGRATION_7
+};
 
 typedef struct schema_ctx {
     int64_t max_active;          /* the options' values: they seed the shared */
@@ -31,7 +32,7 @@ typedef struct schema_ctx {
 static int exec_with_int(pg_slot *slot, const char *sql, int64_t value, pg_error *err)
 {
     char text[24];
-    const char *values[1] = {text};
+    const char *values[1] = { text };
     PGresult *res;
     snprintf(text, sizeof(text), "%lld", (long long)value);
     if (!(res = pgb_exec_params(slot, sql, 1, values, 1, err)))
@@ -73,7 +74,7 @@ static int retention_seed(pg_slot *slot, const schema_ctx *sc, pg_error *err)
 static int settings_seed(pg_slot *slot, const schema_ctx *sc, pg_error *err)
 {
     char max_text[24], rate_text[24];
-    const char *values[2] = {max_text, rate_text};
+    const char *values[2] = { max_text, rate_text };
     PGresult *res;
     snprintf(max_text, sizeof(max_text), "%lld", (long long)sc->max_active);
     snprintf(rate_text, sizeof(rate_text), "%lld", (long long)sc->admit_per_minute);
@@ -123,15 +124,14 @@ static int schema_body(pg_slot *slot, void *ctx, pg_error *err)
     if (query_int(slot, "SELECT CASE WHEN to_regclass('concert.meta') IS NULL THEN 0 ELSE 1 END",
                   &exists, &found, err) != 0)
         goto rollback;
-    if (exists && query_int(slot,
-                            "SELECT value FROM concert.meta WHERE name = 'schema_version'",
+    if (exists && query_int(slot, "SELECT value FROM concert.meta WHERE name = 'schema_version'",
                             &version, &found, err) != 0)
         goto rollback;
     if (version > PG_SCHEMA_VERSION) {
         pgb_error_fill(err, CONCERT_ESCHEMA, PG_FAIL_FINAL,
-                   "postgresql: the store's schema is version %lld, newer than this "
-                   "libconcert (%s) understands (%d): upgrade libconcert",
-                   (long long)version, CONCERT_VERSION_STRING, PG_SCHEMA_VERSION);
+                       "postgresql: the store's schema is version %lld, newer than this "
+                       "libconcert (%s) understands (%d): upgrade libconcert",
+                       (long long)version, CONCERT_VERSION_STRING, PG_SCHEMA_VERSION);
         goto rollback;
     }
     if (version == PG_SCHEMA_VERSION)
@@ -170,9 +170,9 @@ int pgb_schema_ensure(pg_store *st, const concert_options *opts)
     /* opts come resolved from the core (max_active >= 1); the fallback is
      * the documented default, for a direct caller of
      * concert_storage_postgres_open with zeroed options. */
-    schema_ctx sc = {opts && opts->max_active > 0 ? opts->max_active : 1000,
-                     opts && opts->admit_per_minute > 0 ? opts->admit_per_minute : 0, opts,
-                     open_now(opts)};
+    schema_ctx sc = { opts && opts->max_active > 0 ? opts->max_active : 1000,
+                      opts && opts->admit_per_minute > 0 ? opts->admit_per_minute : 0, opts,
+                      open_now(opts) };
     return pgb_run(st, schema_body, &sc);
 }
 

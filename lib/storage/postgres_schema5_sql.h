@@ -54,38 +54,40 @@
 #define PG_PRUNE_KEYS "2"
 
 /* The statements of version 5 that need a value from the C side ($1). */
-#define PG_SCHEMA5_EPOCH_SQL                                                                 \
-    "INSERT INTO concert.meta (name, value) VALUES ('epoch', $1::bigint) "                     \
+#define PG_SCHEMA5_EPOCH_SQL                                                                       \
+    "INSERT INTO concert.meta (name, value) VALUES ('epoch', $1::bigint) "                         \
     "ON CONFLICT (name) DO NOTHING"
 /* Tokens that ended under an older schema have no end time: the ones that
  * ran out ended at expires_at; the others (paid, left, passed while idle)
  * at some unknown instant before now ($1, the opening's clock), which is
  * recorded, so that they are kept a whole retention from here. */
-#define PG_SCHEMA5_ENDED_SQL                                                                 \
-    "UPDATE concert.tokens SET ended_at = CASE WHEN state = 3 AND expires_at > 0 "             \
-    "THEN least(expires_at, $1::bigint) ELSE $1::bigint END "                                 \
+#define PG_SCHEMA5_ENDED_SQL                                                                       \
+    "UPDATE concert.tokens SET ended_at = CASE WHEN state = 3 AND expires_at > 0 "                 \
+    "THEN least(expires_at, $1::bigint) ELSE $1::bigint END "                                      \
     "WHERE state = 3 OR (state = 2 AND expires_at = 0)"
 
 static const char *const PG_MIGRATION_5[] = {
     /* ---- the free lists' version ---- */
     "CREATE TABLE concert.list_changes ("
     "  schedule_id bigint NOT NULL REFERENCES concert.schedules (id),"
-    "  stripe smallint NOT NULL CHECK (stripe >= 0 AND stripe < " PG_SQL_STR(PG_LIST_STRIPES) "),"
-    "  changes bigint NOT NULL DEFAULT 0 CHECK (changes >= 0),"
-    /* Room on the page, so that counter updates stay HOT. */
-    "  PRIMARY KEY (schedule_id, stripe)) WITH (fillfactor = 50);"
-    "INSERT INTO concert.list_changes (schedule_id, stripe)"
-    "  SELECT s.id, g FROM concert.schedules s,"
-    "    generate_series(0, " PG_SQL_STR(PG_LIST_STRIPES) " - 1) g;",
+    "  stripe smallint NOT NULL CHECK (stripe >= 0 AND stripe < " PG_SQL_STR(
+        PG_LIST_STRIPES) "),"
+                         "  changes bigint NOT NULL DEFAULT 0 CHECK (changes >= 0),"
+                         /* Room on the page, so that counter updates stay HOT. */
+                         "  PRIMARY KEY (schedule_id, stripe)) WITH (fillfactor = 50);"
+                         "INSERT INTO concert.list_changes (schedule_id, stripe)"
+                         "  SELECT s.id, g FROM concert.schedules s,"
+                         "    generate_series(0, " PG_SQL_STR(PG_LIST_STRIPES) " - 1) g;",
     /* Every schedule gets its rows however it is inserted. */
     "CREATE FUNCTION concert_fn.list_changes_init() RETURNS trigger LANGUAGE plpgsql AS $$\n"
     "BEGIN\n"
     "  INSERT INTO concert.list_changes (schedule_id, stripe)\n"
-    "    SELECT NEW.id, g FROM generate_series(0, " PG_SQL_STR(PG_LIST_STRIPES) " - 1) g;\n"
-    "  RETURN NULL;\n"
-    "END $$;"
-    "CREATE TRIGGER schedules_list_changes AFTER INSERT ON concert.schedules"
-    "  FOR EACH ROW EXECUTE FUNCTION concert_fn.list_changes_init();",
+    "    SELECT NEW.id, g FROM generate_series(0, " PG_SQL_STR(
+        PG_LIST_STRIPES) " - 1) g;\n"
+                         "  RETURN NULL;\n"
+                         "END $$;"
+                         "CREATE TRIGGER schedules_list_changes AFTER INSERT ON concert.schedules"
+                         "  FOR EACH ROW EXECUTE FUNCTION concert_fn.list_changes_init();",
     /* Seats whose hold was neither paid nor released, by expiry. */
     "CREATE INDEX seats_held ON concert.seats (schedule_id, hold_until) WHERE hold_until > 0;",
 
@@ -375,32 +377,42 @@ static const char *const PG_MIGRATION_5[] = {
     "      IF v_id IS NOT NULL THEN\n"
     "        UPDATE concert.list_changes SET changes = changes + 1\n"
     "          WHERE schedule_id = p_schedule\n"
-    "            AND stripe = p_seat % " PG_SQL_STR(PG_LIST_STRIPES) ";\n"
-    "        RETURN QUERY SELECT 0, v_id, v_user, v_price, 1, p_until, 1; RETURN;\n"
-    "      END IF;\n"
-    "    END IF;\n"
-    "    SELECT sold_reservation_id, hold_reservation_id, hold_until INTO s\n"
-    "      FROM concert.seats WHERE schedule_id = p_schedule AND number = p_seat;\n"
-    "    IF NOT FOUND THEN\n"
-    "      RETURN QUERY SELECT -27, 0::bigint, v_user, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
-    "    END IF;\n"
-    "    IF s.sold_reservation_id IS NOT NULL THEN\n"
-    "      RETURN QUERY SELECT -28, 0::bigint, v_user, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
-    "    END IF;\n"
-    "    IF s.hold_until > p_now THEN\n"
-    "      SELECT id, user_id, price, status, held_until INTO r\n"
-    "        FROM concert.reservations WHERE id = s.hold_reservation_id;\n"
-    "      IF FOUND AND r.user_id = v_user AND r.status = 1 AND r.held_until > p_now THEN\n"
-    "        RETURN QUERY SELECT 0, r.id, v_user, r.price, 1, r.held_until, 0; RETURN;\n"
-    "      END IF;\n"
-    "      RETURN QUERY SELECT -28, 0::bigint, v_user, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
-    "    END IF;\n"
-    "    IF v_full THEN\n"
-    "      RETURN QUERY SELECT -37, v_count, v_user, 0::bigint, 0, 0::bigint, 0; RETURN;\n"
-    "    END IF;\n"
-    "  END LOOP;\n"
-    "  RETURN QUERY SELECT -28, 0::bigint, v_user, 0::bigint, 0, 0::bigint, 0;\n"
-    "END $$;",
+    "            AND stripe = p_seat % " PG_SQL_STR(
+        PG_LIST_STRIPES) ";\n"
+                         "        RETURN QUERY SELECT 0, v_id, v_user, v_price, 1, p_until, 1; "
+                         "RETURN;\n"
+                         "      END IF;\n"
+                         "    END IF;\n"
+                         "    SELECT sold_reservation_id, hold_reservation_id, hold_until INTO s\n"
+                         "      FROM concert.seats WHERE schedule_id = p_schedule AND number = "
+                         "p_seat;\n"
+                         "    IF NOT FOUND THEN\n"
+                         "      RETURN QUERY SELECT -27, 0::bigint, v_user, 0::bigint, 0, "
+                         "0::bigint, 0; RETURN;\n"
+                         "    END IF;\n"
+                         "    IF s.sold_reservation_id IS NOT NULL THEN\n"
+                         "      RETURN QUERY SELECT -28, 0::bigint, v_user, 0::bigint, 0, "
+                         "0::bigint, 0; RETURN;\n"
+                         "    END IF;\n"
+                         "    IF s.hold_until > p_now THEN\n"
+                         "      SELECT id, user_id, price, status, held_until INTO r\n"
+                         "        FROM concert.reservations WHERE id = s.hold_reservation_id;\n"
+                         "      IF FOUND AND r.user_id = v_user AND r.status = 1 AND r.held_until "
+                         "> p_now THEN\n"
+                         "        RETURN QUERY SELECT 0, r.id, v_user, r.price, 1, r.held_until, "
+                         "0; RETURN;\n"
+                         "      END IF;\n"
+                         "      RETURN QUERY SELECT -28, 0::bigint, v_user, 0::bigint, 0, "
+                         "0::bigint, 0; RETURN;\n"
+                         "    END IF;\n"
+                         "    IF v_full THEN\n"
+                         "      RETURN QUERY SELECT -37, v_count, v_user, 0::bigint, 0, 0::bigint, "
+                         "0; RETURN;\n"
+                         "    END IF;\n"
+                         "  END LOOP;\n"
+                         "  RETURN QUERY SELECT -28, 0::bigint, v_user, 0::bigint, 0, 0::bigint, "
+                         "0;\n"
+                         "END $$;",
 
     /* A payment as in version 4, with: the token's end dated; the seats'
      * stripes counted (ascending, after every other write: two orders
@@ -483,18 +495,21 @@ static const char *const PG_MIGRATION_5[] = {
     "                                     balance, created_at)\n"
     "      VALUES (v_user, 'pay', p_key, p_fingerprint, v_payment, v_balance, p_now);\n"
     "  END IF;\n"
-    "  FOR g IN SELECT schedule_id, seat_number % " PG_SQL_STR(PG_LIST_STRIPES) " AS stripe,\n"
-    "                  count(*) AS n\n"
-    "             FROM concert.reservations WHERE id = ANY (p_ids)\n"
-    "            GROUP BY 1, 2 ORDER BY 1, 2 LOOP\n"
-    "    UPDATE concert.list_changes SET changes = changes + g.n\n"
-    "      WHERE schedule_id = g.schedule_id AND stripe = g.stripe;\n"
-    "  END LOOP;\n"
-    "  IF v_payment % 2 = 0 THEN\n"
-    "    PERFORM concert_fn.prune_due(p_now - p_retention, " PG_PRUNE_ROWS ", " PG_PRUNE_ROWS ");\n"
-    "  END IF;\n"
-    "  RETURN QUERY SELECT 0, v_payment, v_first, v_user, v_sum, v_balance, p_now;\n"
-    "END $$;",
+    "  FOR g IN SELECT schedule_id, seat_number % " PG_SQL_STR(
+        PG_LIST_STRIPES) " AS stripe,\n"
+                         "                  count(*) AS n\n"
+                         "             FROM concert.reservations WHERE id = ANY (p_ids)\n"
+                         "            GROUP BY 1, 2 ORDER BY 1, 2 LOOP\n"
+                         "    UPDATE concert.list_changes SET changes = changes + g.n\n"
+                         "      WHERE schedule_id = g.schedule_id AND stripe = g.stripe;\n"
+                         "  END LOOP;\n"
+                         "  IF v_payment % 2 = 0 THEN\n"
+                         "    PERFORM concert_fn.prune_due(p_now - p_retention, " PG_PRUNE_ROWS
+                         ", " PG_PRUNE_ROWS ");\n"
+                         "  END IF;\n"
+                         "  RETURN QUERY SELECT 0, v_payment, v_first, v_user, v_sum, v_balance, "
+                         "p_now;\n"
+                         "END $$;",
 
     /* A release as in version 4; freeing the seat counts on its stripe. */
     "CREATE OR REPLACE FUNCTION concert_fn.reservation_release(p_id bigint, p_token text,"
@@ -532,12 +547,14 @@ static const char *const PG_MIGRATION_5[] = {
     "    IF FOUND THEN\n"
     "      UPDATE concert.list_changes SET changes = changes + 1\n"
     "        WHERE schedule_id = r.schedule_id\n"
-    "          AND stripe = r.seat_number % " PG_SQL_STR(PG_LIST_STRIPES) ";\n"
-    "    END IF;\n"
-    "  END IF;\n"
-    "  RETURN QUERY SELECT 0, r.user_id, r.schedule_id, r.seat_number, r.price, 4,\n"
-    "                      r.held_until;\n"
-    "END $$;",
+    "          AND stripe = r.seat_number % " PG_SQL_STR(
+        PG_LIST_STRIPES) ";\n"
+                         "    END IF;\n"
+                         "  END IF;\n"
+                         "  RETURN QUERY SELECT 0, r.user_id, r.schedule_id, r.seat_number, "
+                         "r.price, 4,\n"
+                         "                      r.held_until;\n"
+                         "END $$;",
 
     /* A charge as in version 2; one that wrote a key prunes a few due ones. */
     "DROP FUNCTION concert_fn.charge(bigint, bigint, bigint, bigint, text, text);",
@@ -577,6 +594,7 @@ static const char *const PG_MIGRATION_5[] = {
     "  END IF;\n"
     "  RETURN QUERY SELECT 0, v_balance;\n"
     "END $$;",
-    NULL};
+    NULL
+};
 
 #endif

@@ -97,18 +97,21 @@ static const char *const PG_MIGRATION_7[] = {
     "                                     balance, created_at)\n"
     "      VALUES (v_user, 'pay', p_key, p_fingerprint, v_payment, v_balance, p_now);\n"
     "  END IF;\n"
-    "  FOR g IN SELECT schedule_id, seat_number % " PG_SQL_STR(PG_LIST_STRIPES) " AS stripe,\n"
-    "                  count(*) AS n\n"
-    "             FROM concert.reservations WHERE id = ANY (p_ids)\n"
-    "            GROUP BY 1, 2 ORDER BY 1, 2 LOOP\n"
-    "    UPDATE concert.list_changes SET changes = changes + g.n\n"
-    "      WHERE schedule_id = g.schedule_id AND stripe = g.stripe;\n"
-    "  END LOOP;\n"
-    "  IF v_payment % 2 = 0 THEN\n"
-    "    PERFORM concert_fn.prune_due(p_now - p_retention, " PG_PRUNE_ROWS ", " PG_PRUNE_ROWS ");\n"
-    "  END IF;\n"
-    "  RETURN QUERY SELECT 0, v_payment, v_first, v_user, v_sum, v_balance, p_now;\n"
-    "END $$;",
+    "  FOR g IN SELECT schedule_id, seat_number % " PG_SQL_STR(
+        PG_LIST_STRIPES) " AS stripe,\n"
+                         "                  count(*) AS n\n"
+                         "             FROM concert.reservations WHERE id = ANY (p_ids)\n"
+                         "            GROUP BY 1, 2 ORDER BY 1, 2 LOOP\n"
+                         "    UPDATE concert.list_changes SET changes = changes + g.n\n"
+                         "      WHERE schedule_id = g.schedule_id AND stripe = g.stripe;\n"
+                         "  END LOOP;\n"
+                         "  IF v_payment % 2 = 0 THEN\n"
+                         "    PERFORM concert_fn.prune_due(p_now - p_retention, " PG_PRUNE_ROWS
+                         ", " PG_PRUNE_ROWS ");\n"
+                         "  END IF;\n"
+                         "  RETURN QUERY SELECT 0, v_payment, v_first, v_user, v_sum, v_balance, "
+                         "p_now;\n"
+                         "END $$;",
 
     /* The charge of version 5, reporting whether a key replayed a stored
      * charge (o_replayed = 1), so that a caller can tell without a second
@@ -151,6 +154,7 @@ static const char *const PG_MIGRATION_7[] = {
     "  END IF;\n"
     "  RETURN QUERY SELECT 0, v_balance, 0;\n"
     "END $$;",
-    NULL};
+    NULL
+};
 
 #endif

@@ -18,7 +18,7 @@
 
 /* Schema version this library writes; a store with a higher one is refused. */
 #define PG_SCHEMA_VERSION 7
-#define PG_SCHEMA_VERSION_UPDATE_SQL                                                         \
+#define PG_SCHEMA_VERSION_UPDATE_SQL                                                               \
     "UPDATE concert.meta SET value = 7 WHERE name = 'schema_version'"
 /* The first version with the shared queue settings: a store migrated from
  * below it is seeded from the options given at open. */
@@ -141,8 +141,8 @@ static const char *const PG_MIGRATION_1[] = {
     "  issued_at bigint NOT NULL) WITH (fillfactor = 80);",
     "CREATE INDEX tokens_by_lookup ON concert.tokens (lookup);",
     "CREATE INDEX tokens_by_user ON concert.tokens (user_id, ticket);",
-    "CREATE INDEX tokens_active_by_expiry ON concert.tokens (expires_at) WHERE state = 2;",
-    NULL};
+    "CREATE INDEX tokens_active_by_expiry ON concert.tokens (expires_at) WHERE state = 2;", NULL
+};
 
 /* ---- version 2: the domain steps as server-side functions ----
  * One round trip per step. Each runs as one transaction (the statement that
@@ -510,7 +510,8 @@ static const char *const PG_MIGRATION_2[] = {
     "  END IF;\n"
     "  RETURN QUERY SELECT 0, v_balance;\n"
     "END $$;",
-    NULL};
+    NULL
+};
 
 /* Text of an integer macro, to splice a C constant into SQL. */
 #define PG_SQL_STR2(x) #x
@@ -577,7 +578,7 @@ static const char *const PG_MIGRATION_3[] = {
     "CREATE FUNCTION concert_fn.pace_interval(p_per_minute bigint) RETURNS bigint"
     "  LANGUAGE sql IMMUTABLE AS $$"
     "  SELECT (60000000 + 1000 * " PG_SQL_STR(CONCERT_ADMIT_SLACK_MS) " + p_per_minute - 1)"
-    "         / p_per_minute $$;",
+                                                                      "         / p_per_minute $$;",
     "CREATE FUNCTION concert_fn.admit_budget(p_state int, p_per_minute bigint, p_pace bigint,"
     "    p_room bigint, p_now bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$\n"
     "DECLARE v_now_us bigint; v_base bigint;\n"
@@ -586,18 +587,21 @@ static const char *const PG_MIGRATION_3[] = {
     "  IF p_per_minute <= 0 THEN RETURN p_room; END IF;\n"
     "  IF p_now < 0 OR p_now > 9223372036854775807 / 1000 - 1 THEN RETURN 0; END IF;\n"
     "  v_now_us := p_now * 1000;\n"
-    "  v_base := greatest(p_pace, v_now_us - 1000 * " PG_SQL_STR(CONCERT_ADMIT_SLACK_MS) ");\n"
-    "  IF v_base > v_now_us THEN RETURN 0; END IF;\n"
-    "  RETURN least((v_now_us - v_base) / concert_fn.pace_interval(p_per_minute) + 1, p_room);\n"
-    "END $$;",
+    "  v_base := greatest(p_pace, v_now_us - 1000 * " PG_SQL_STR(
+        CONCERT_ADMIT_SLACK_MS) ");\n"
+                                "  IF v_base > v_now_us THEN RETURN 0; END IF;\n"
+                                "  RETURN least((v_now_us - v_base) / "
+                                "concert_fn.pace_interval(p_per_minute) + 1, p_room);\n"
+                                "END $$;",
     "CREATE FUNCTION concert_fn.admit_record(p_per_minute bigint, p_pace bigint,"
     "    p_admitted bigint, p_now bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$\n"
     "BEGIN\n"
     "  IF p_admitted <= 0 OR p_per_minute <= 0 OR p_now < 0\n"
     "     OR p_now > 9223372036854775807 / 1000 - 1 THEN RETURN p_pace; END IF;\n"
-    "  RETURN greatest(p_pace, p_now * 1000 - 1000 * " PG_SQL_STR(CONCERT_ADMIT_SLACK_MS) ")\n"
-    "         + p_admitted * concert_fn.pace_interval(p_per_minute);\n"
-    "END $$;",
+    "  RETURN greatest(p_pace, p_now * 1000 - 1000 * " PG_SQL_STR(
+        CONCERT_ADMIT_SLACK_MS) ")\n"
+                                "         + p_admitted * concert_fn.pace_interval(p_per_minute);\n"
+                                "END $$;",
 
     /* Admission; the caller holds K exclusively (so no join is in flight and
      * every ticket up to last_value is committed or a gap) and has checked
@@ -866,7 +870,8 @@ static const char *const PG_MIGRATION_3[] = {
     "                                WHERE ticket IS NULL AND state = 1) ELSE 0 END,\n"
     "    false, v_admitted FROM concert.queue_state q WHERE q.id = 1;\n"
     "END $$;",
-    NULL};
+    NULL
+};
 
 /* ---- version 4 (issue 11): holds fenced by the token in one round trip,
  * per-buyer limits, orders, release ----
@@ -1173,6 +1178,7 @@ static const char *const PG_MIGRATION_4[] = {
     "  RETURN QUERY SELECT 0, r.user_id, r.schedule_id, r.seat_number, r.price, 4,\n"
     "                      r.held_until;\n"
     "END $$;",
-    NULL};
+    NULL
+};
 
 #endif

@@ -49,8 +49,8 @@ rollback:
 static int pg_verify(concert_storage *self, const concert_queue_params *params, int64_t now,
                      concert_emit_text_fn violation, void *ctx, concert_verify_report *report)
 {
-    pg_params counts = {0}, checks = {0};
-    verify_state vs = {&counts, &checks, NULL, NULL, NULL};
+    pg_params counts = { 0 }, checks = { 0 };
+    verify_state vs = { &counts, &checks, NULL, NULL, NULL };
     int rc;
 
     param_int(&counts, now);

@@ -97,16 +97,15 @@ int sq_queue_put(sq_conn *c, const sq_queue *q, const sq_queue *before, const ch
                    SQ_ARGS(SQ_I(q->last_ticket), SQ_I(q->admitted_through), SQ_I(q->active),
                            SQ_I(q->rate.rate_mps), SQ_I(q->rate.window_start),
                            SQ_I(q->rate.window_count), SQ_I(q->set.max_active),
-                           SQ_I(q->set.admit_per_minute), SQ_I(q->set.state),
-                           SQ_I(q->set.opens_at), SQ_I(q->pace_us), SQ_I(q->prequeued),
-                           SQ_I(q->prequeue_seq), SQ_I(q->active_cap)),
+                           SQ_I(q->set.admit_per_minute), SQ_I(q->set.state), SQ_I(q->set.opens_at),
+                           SQ_I(q->pace_us), SQ_I(q->prequeued), SQ_I(q->prequeue_seq),
+                           SQ_I(q->active_cap)),
                    what);
 }
 
 /* The pre-queue's placeholders in join order; *ids is malloc'd (NULL when
  * there are none). */
-static int prequeue_read(sq_conn *c, const sq_queue *q, int64_t **ids, size_t *n,
-                         const char *what)
+static int prequeue_read(sq_conn *c, const sq_queue *q, int64_t **ids, size_t *n, const char *what)
 {
     size_t cap = q->prequeued > 16 ? (size_t)q->prequeued : 16;
     int64_t *v = NULL;

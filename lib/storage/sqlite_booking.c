@@ -39,22 +39,22 @@ static const char SQL_SEAT_FOR_HOLD[] =
 /* A live hold also still owns its seat: one that ran out and was taken by
  * another buyer is not live again when a step brings an earlier `now`
  * (storage.h, "Time may go backwards"); one primary-key probe per hold. */
-#define SQ_STILL_OWNS_SEAT(r)                                                                 \
-    " AND EXISTS (SELECT 1 FROM seats o WHERE o.schedule_id = " r ".schedule_id"              \
+#define SQ_STILL_OWNS_SEAT(r)                                                                      \
+    " AND EXISTS (SELECT 1 FROM seats o WHERE o.schedule_id = " r ".schedule_id"                   \
     "  AND o.number = " r ".seat_number AND o.hold_reservation_id = " r ".id)"
 static const char SQL_COUNT_LIVE_HELD[] =
     "SELECT count(*) FROM (SELECT 1 FROM reservations"
-    " WHERE user_id = ?1 AND status = 1 AND held_until > ?2"
-    SQ_STILL_OWNS_SEAT("reservations") " LIMIT ?3)";
+    " WHERE user_id = ?1 AND status = 1 AND held_until > ?2" SQ_STILL_OWNS_SEAT(
+        "reservations") " LIMIT ?3)";
 static const char SQL_COUNT_CONCERT[] =
     "SELECT count(*) FROM ("
     " SELECT 1 FROM reservations r JOIN schedules s ON s.id = r.schedule_id"
-    "  WHERE r.user_id = ?1 AND r.status = 1 AND r.held_until > ?3 AND s.concert_id = ?2"
-    SQ_STILL_OWNS_SEAT("r")
-    " UNION ALL"
-    " SELECT 1 FROM reservations r JOIN schedules s ON s.id = r.schedule_id"
-    "  WHERE r.user_id = ?1 AND r.status = 2 AND s.concert_id = ?2"
-    " LIMIT ?4)";
+    "  WHERE r.user_id = ?1 AND r.status = 1 AND r.held_until > ?3 AND s.concert_id = "
+    "?2" SQ_STILL_OWNS_SEAT(
+        "r") " UNION ALL"
+             " SELECT 1 FROM reservations r JOIN schedules s ON s.id = r.schedule_id"
+             "  WHERE r.user_id = ?1 AND r.status = 2 AND s.concert_id = ?2"
+             " LIMIT ?4)";
 static const char SQL_RESERVATION_INSERT[] =
     "INSERT INTO reservations (user_id, schedule_id, seat_number, price, status, held_until,"
     " created_at) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)";
@@ -134,13 +134,12 @@ static int hold_limit_check(sq_conn *c, const concert_hold_request *req, int64_t
     if (req->max_per_concert > 0) {
         limit = req->max_per_concert;
         rc = sq_one_i64(c, SQL_COUNT_CONCERT,
-                        SQ_ARGS(SQ_I(user_id), SQ_I(req->concert_id), SQ_I(req->now),
-                                SQ_I(limit)),
+                        SQ_ARGS(SQ_I(user_id), SQ_I(req->concert_id), SQ_I(req->now), SQ_I(limit)),
                         &count, what);
     } else if (req->max_holds > 0) {
         limit = req->max_holds;
-        rc = sq_one_i64(c, SQL_COUNT_LIVE_HELD,
-                        SQ_ARGS(SQ_I(user_id), SQ_I(req->now), SQ_I(limit)), &count, what);
+        rc = sq_one_i64(c, SQL_COUNT_LIVE_HELD, SQ_ARGS(SQ_I(user_id), SQ_I(req->now), SQ_I(limit)),
+                        &count, what);
     } else {
         return CONCERT_OK;
     }
@@ -168,8 +167,8 @@ static void hold_report(concert_reservation *out, int64_t id, int64_t user_id,
 static int hold_step(sq_conn *c, const concert_hold_request *req, concert_reservation *out)
 {
     const char *what = "seat_hold";
-    int64_t user_id, price, hold_id, hold_until, holder, holder_status, holder_price,
-        holder_until, id;
+    int64_t user_id, price, hold_id, hold_until, holder, holder_status, holder_price, holder_until,
+        id;
     int sold, rc;
     sqlite3_stmt *st;
 
@@ -211,8 +210,8 @@ static int hold_step(sq_conn *c, const concert_hold_request *req, concert_reserv
     if ((rc = hold_limit_check(c, req, user_id)) != 0)
         return rc;
     rc = sq_exec(c, SQL_RESERVATION_INSERT,
-                 SQ_ARGS(SQ_I(user_id), SQ_I(req->schedule_id), SQ_I(req->seat_number),
-                         SQ_I(price), SQ_I(req->hold_until), SQ_I(req->now)),
+                 SQ_ARGS(SQ_I(user_id), SQ_I(req->schedule_id), SQ_I(req->seat_number), SQ_I(price),
+                         SQ_I(req->hold_until), SQ_I(req->now)),
                  what);
     if (rc != 0)
         return rc;
@@ -234,8 +233,7 @@ static int hold_step(sq_conn *c, const concert_hold_request *req, concert_reserv
     return CONCERT_OK;
 }
 
-int sq_seat_hold(concert_storage *self, const concert_hold_request *req,
-                 concert_reservation *out)
+int sq_seat_hold(concert_storage *self, const concert_hold_request *req, concert_reservation *out)
 {
     sq_store *s = store_of(self);
     sq_conn *c;
@@ -368,8 +366,8 @@ int sq_reservation_release(concert_storage *self, const concert_release_request 
 
 /* One column of a token's row (sql selects token, value), a pure read on a
  * pooled reader: no last_seen, no admission. */
-static int token_column(concert_storage *self, const char *sql, const char *token,
-                        int64_t *value, const char *what)
+static int token_column(concert_storage *self, const char *sql, const char *token, int64_t *value,
+                        const char *what)
 {
     sq_store *s = store_of(self);
     char stored[CONCERT_TOKEN_SIZE];

@@ -84,12 +84,11 @@ static int concert_row(void *arg, sqlite3_stmt *st)
     return r->emit(r->ctx, &item);
 }
 
-int sq_concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
-                     void *ctx)
+int sq_concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit, void *ctx)
 {
     const char *what = "concerts_list";
     sq_store *s = store_of(self);
-    concert_rows rows = {emit, ctx};
+    concert_rows rows = { emit, ctx };
     sq_conn *c;
     int rc;
 
@@ -139,12 +138,12 @@ static int schedule_row(void *arg, sqlite3_stmt *st)
     return r->emit(r->ctx, &item);
 }
 
-int sq_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_after,
-                      int64_t now, concert_emit_schedule_fn emit, void *ctx, int64_t *total)
+int sq_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_after, int64_t now,
+                      concert_emit_schedule_fn emit, void *ctx, int64_t *total)
 {
     const char *what = "schedules_list";
     sq_store *s = store_of(self);
-    schedule_rows rows = {emit, ctx, concert_id};
+    schedule_rows rows = { emit, ctx, concert_id };
     sq_conn *c;
     int rc;
 
@@ -154,8 +153,8 @@ int sq_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_
     rc = sq_one_i64(c, SQL_SCHEDULE_TOTAL, SQ_ARGS(SQ_I(concert_id)), total, what);
     if (rc >= 0)
         rc = sq_query_rows(c, SQL_SCHEDULES,
-                           SQ_ARGS(SQ_I(concert_id), SQ_I(starts_after), SQ_I(now)),
-                           schedule_row, &rows, what);
+                           SQ_ARGS(SQ_I(concert_id), SQ_I(starts_after), SQ_I(now)), schedule_row,
+                           &rows, what);
     return sq_read_end(s, c, 1, rc, what);
 }
 
@@ -222,7 +221,7 @@ int sq_seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
 {
     const char *what = "seats_available";
     sq_store *s = store_of(self);
-    seat_rows rows = {emit, NULL, ctx};
+    seat_rows rows = { emit, NULL, ctx };
     sq_conn *c;
     int rc;
 
@@ -238,7 +237,7 @@ int sq_seat_map(concert_storage *self, int64_t schedule_id, int64_t now,
 {
     const char *what = "seat_map";
     sq_store *s = store_of(self);
-    seat_rows rows = {NULL, emit, ctx};
+    seat_rows rows = { NULL, emit, ctx };
     sq_conn *c;
     int rc;
 
@@ -267,8 +266,8 @@ static int load_users(sq_conn *c, const concert_catalog *cat, int64_t now)
         if (rc < 0)
             return rc;
         if (rc == 1)
-            return concert_sys_error_set(CONCERT_ECONFLICT, "users[%zu].id: user %lld already exists",
-                                         i, (long long)u->id);
+            return concert_sys_error_set(
+                CONCERT_ECONFLICT, "users[%zu].id: user %lld already exists", i, (long long)u->id);
         rc = sq_exec(c, SQL_USER_INSERT, SQ_ARGS(SQ_I(u->id), SQ_T(u->name), SQ_I(u->points)),
                      "catalog_load");
         /* Opening points are a CHARGE, so the balance is the sum of the ledger. */
@@ -307,10 +306,9 @@ static int load_concerts(sq_conn *c, const concert_catalog *cat)
             return concert_sys_error_set(CONCERT_ECONFLICT,
                                          "concerts[%zu].id: concert %lld already exists", i,
                                          (long long)cc->id);
-        rc = sq_exec(c, SQL_CONCERT_INSERT,
-                     SQ_ARGS(SQ_I(cc->id), SQ_T(cc->title), SQ_I(cc->status),
-                             SQ_I(cc->max_per_user)),
-                     what);
+        rc = sq_exec(
+            c, SQL_CONCERT_INSERT,
+            SQ_ARGS(SQ_I(cc->id), SQ_T(cc->title), SQ_I(cc->status), SQ_I(cc->max_per_user)), what);
         if (rc != 0)
             return rc;
         for (size_t j = 0; j < cc->schedule_count; j++) {

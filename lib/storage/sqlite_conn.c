@@ -376,8 +376,8 @@ static void rollback_quietly(sq_conn *c)
         return; /* SQLite already rolled back (e.g. after SQLITE_FULL) */
     slot = slot_find(c, SQL_ROLLBACK);
     if (slot && !slot->stmt &&
-        sqlite3_prepare_v3(c->db, SQL_ROLLBACK, -1, SQLITE_PREPARE_PERSISTENT, &slot->stmt,
-                           NULL) == SQLITE_OK)
+        sqlite3_prepare_v3(c->db, SQL_ROLLBACK, -1, SQLITE_PREPARE_PERSISTENT, &slot->stmt, NULL) ==
+            SQLITE_OK)
         slot->sql = SQL_ROLLBACK;
     if (slot && slot->stmt) {
         sqlite3_step(slot->stmt);
@@ -404,8 +404,8 @@ int sq_write_begin(sq_store *s, int durable, sq_conn **out, const char *what)
                                      "process for more than %d ms (%s)",
                                      s->busy_timeout_ms, what);
     if (rc != 0)
-        return concert_sys_error_set(CONCERT_EINTERNAL, "sqlite: cannot take the write lock: %s (%s)",
-                                     strerror(rc), what);
+        return concert_sys_error_set(
+            CONCERT_EINTERNAL, "sqlite: cannot take the write lock: %s (%s)", strerror(rc), what);
     c->step_deadline_ms = deadline;
     if (c->durable != durable) {
         /* Only between transactions: the level applies from the next commit. */

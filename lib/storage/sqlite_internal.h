@@ -65,7 +65,7 @@ typedef struct sq_conn {
      * for a lock (set by sq_write_begin/sq_read_begin); 0: no step, each wait
      * gets busy_timeout_ms of its own. */
     int64_t step_deadline_ms;
-    int durable;                /* synchronous level set now: 1 FULL, 0 NORMAL */
+    int durable;                       /* synchronous level set now: 1 FULL, 0 NORMAL */
     atomic_uint_least64_t *busy_waits; /* the store's count of waits (may be NULL) */
     sq_stmt_slot slots[SQ_STMT_SLOTS];
 } sq_conn;
@@ -80,7 +80,7 @@ typedef struct sq_store {
 
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
-    sq_conn **idle;     /* stack of idle readers, capacity reader_max */
+    sq_conn **idle; /* stack of idle readers, capacity reader_max */
     size_t idle_count;
     size_t reader_open; /* readers opened (idle or in use) */
     size_t reader_max;
@@ -92,17 +92,20 @@ typedef struct sq_store {
 } sq_store;
 
 /* ---- binding arguments: SQL is always static text, values always bound ---- */
-typedef enum sq_kind { SQ_KIND_INT, SQ_KIND_TEXT } sq_kind;
+typedef enum sq_kind {
+    SQ_KIND_INT,
+    SQ_KIND_TEXT
+} sq_kind;
 typedef struct sq_arg {
     sq_kind kind;
     int64_t i;
     const char *t; /* SQ_KIND_TEXT; NULL binds SQL NULL */
 } sq_arg;
 
-#define SQ_I(v) ((sq_arg){SQ_KIND_INT, (int64_t)(v), NULL})
-#define SQ_T(v) ((sq_arg){SQ_KIND_TEXT, 0, (v)})
-#define SQ_ARGS(...)                                                                             \
-    (const sq_arg[]){__VA_ARGS__}, (sizeof((const sq_arg[]){__VA_ARGS__}) / sizeof(sq_arg))
+#define SQ_I(v) ((sq_arg){ SQ_KIND_INT, (int64_t)(v), NULL })
+#define SQ_T(v) ((sq_arg){ SQ_KIND_TEXT, 0, (v) })
+#define SQ_ARGS(...)                                                                               \
+    (const sq_arg[]){ __VA_ARGS__ }, (sizeof((const sq_arg[]){ __VA_ARGS__ }) / sizeof(sq_arg))
 
 /* ---- sqlite_conn.c ---- */
 
@@ -258,8 +261,8 @@ int sq_queue_configure(concert_storage *self, const concert_queue_params *params
 int sq_concerts_list(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
                      void *ctx);
 int sq_concert_get(concert_storage *self, int64_t concert_id, concert_concert *out);
-int sq_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_after,
-                      int64_t now, concert_emit_schedule_fn emit, void *ctx, int64_t *total);
+int sq_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_after, int64_t now,
+                      concert_emit_schedule_fn emit, void *ctx, int64_t *total);
 int sq_schedule_get(concert_storage *self, int64_t schedule_id, concert_storage_schedule *out);
 int sq_seats_available(concert_storage *self, int64_t schedule_id, int64_t now,
                        concert_emit_seat_fn emit, void *ctx);
@@ -270,8 +273,7 @@ int sq_list_version(concert_storage *self, int64_t concert_id, int64_t schedule_
                     int64_t starts_after, int64_t now, concert_list_version *out);
 int sq_prune(concert_storage *self, const concert_prune_request *req, concert_prune_report *out);
 
-int sq_seat_hold(concert_storage *self, const concert_hold_request *req,
-                 concert_reservation *out);
+int sq_seat_hold(concert_storage *self, const concert_hold_request *req, concert_reservation *out);
 int sq_reservation_get(concert_storage *self, int64_t reservation_id, concert_reservation *out);
 int sq_pay(concert_storage *self, const concert_pay_request *req, concert_payment *out);
 int sq_reservation_release(concert_storage *self, const concert_release_request *req,

@@ -13,9 +13,8 @@
 
 #include "sqlite_internal.h"
 
-static const char SQL_IDEMPOTENT_PAY[] =
-    "SELECT fingerprint, payment_id FROM idempotency"
-    " WHERE user_id = ?1 AND operation = 'pay' AND key = ?2";
+static const char SQL_IDEMPOTENT_PAY[] = "SELECT fingerprint, payment_id FROM idempotency"
+                                         " WHERE user_id = ?1 AND operation = 'pay' AND key = ?2";
 static const char SQL_PAYMENT[] =
     "SELECT id, reservation_id, user_id, amount, balance_after, paid_at FROM payments"
     " WHERE id = ?1";
@@ -104,8 +103,8 @@ static int pay_replay(sq_conn *c, const concert_pay_request *req, int64_t user_i
 
 /* Step 3 for one reservation: this user's, HELD, live, and its seat still
  * points at it. */
-static int order_item_check(sq_conn *c, const concert_pay_request *req, int64_t id,
-                            int64_t user_id, concert_reservation *r)
+static int order_item_check(sq_conn *c, const concert_pay_request *req, int64_t id, int64_t user_id,
+                            concert_reservation *r)
 {
     const char *what = "pay";
     int64_t holder, sold_to;
@@ -132,15 +131,13 @@ static int order_item_check(sq_conn *c, const concert_pay_request *req, int64_t 
                                      (long long)r->id);
     if (r->status == SQ_RES_RELEASED)
         return concert_sys_error_set(CONCERT_EHOLD_EXPIRED,
-                                     "the hold of reservation %lld was released",
-                                     (long long)r->id);
+                                     "the hold of reservation %lld was released", (long long)r->id);
     if (r->held_until <= req->now)
         return concert_sys_error_set(CONCERT_EHOLD_EXPIRED, "the hold of reservation %lld expired",
                                      (long long)r->id);
     if (!seat_found)
-        return concert_sys_error_set(CONCERT_EINTERNAL,
-                                     "sqlite: the seat of reservation %lld is missing",
-                                     (long long)r->id);
+        return concert_sys_error_set(
+            CONCERT_EINTERNAL, "sqlite: the seat of reservation %lld is missing", (long long)r->id);
     if (holder != r->id || (sold && sold_to != r->id))
         return concert_sys_error_set(CONCERT_EHOLD_EXPIRED,
                                      "the hold of reservation %lld expired: the seat has moved on",
@@ -173,8 +170,8 @@ static int order_check(sq_conn *c, const concert_pay_request *req, order *o)
 }
 
 /* Step 5: every effect, each guarded so that a bug shows as an error. */
-static int order_apply(sq_conn *c, const concert_pay_request *req, const order *o,
-                       int64_t balance, concert_payment *out)
+static int order_apply(sq_conn *c, const concert_pay_request *req, const order *o, int64_t balance,
+                       concert_payment *out)
 {
     const char *what = "pay";
     const int64_t first = o->items[0].id, after = balance - o->total;
@@ -185,16 +182,14 @@ static int order_apply(sq_conn *c, const concert_pay_request *req, const order *
         return rc;
     if (sq_changes(c) != 1)
         return concert_sys_error_set(CONCERT_EINTERNAL, "sqlite: conditional debit failed");
-    rc = sq_exec(c, SQL_LEDGER_PAYMENT,
-                 SQ_ARGS(SQ_I(o->user_id), SQ_I(-o->total), SQ_I(after), SQ_I(req->now),
-                         SQ_I(first)),
-                 what);
+    rc = sq_exec(
+        c, SQL_LEDGER_PAYMENT,
+        SQ_ARGS(SQ_I(o->user_id), SQ_I(-o->total), SQ_I(after), SQ_I(req->now), SQ_I(first)), what);
     if (rc != 0)
         return rc;
-    rc = sq_exec(c, SQL_PAYMENT_INSERT,
-                 SQ_ARGS(SQ_I(first), SQ_I(o->user_id), SQ_I(o->total), SQ_I(after),
-                         SQ_I(req->now)),
-                 what);
+    rc = sq_exec(
+        c, SQL_PAYMENT_INSERT,
+        SQ_ARGS(SQ_I(first), SQ_I(o->user_id), SQ_I(o->total), SQ_I(after), SQ_I(req->now)), what);
     if (rc != 0)
         return rc;
     payment_id = sq_last_id(c);
@@ -217,9 +212,9 @@ static int order_apply(sq_conn *c, const concert_pay_request *req, const order *
     }
     /* The fence let only a live ACTIVE token this far: it leaves the active
      * count here, once. */
-    if ((rc = sq_exec(c, SQL_TOKEN_CONSUME, SQ_ARGS(SQ_T(req->token), SQ_I(req->now),
-                                                SQ_I(req->reservation_ids[0])),
-                     what)) != 0)
+    if ((rc = sq_exec(c, SQL_TOKEN_CONSUME,
+                      SQ_ARGS(SQ_T(req->token), SQ_I(req->now), SQ_I(req->reservation_ids[0])),
+                      what)) != 0)
         return rc;
     if (sq_changes(c) != 1)
         return concert_sys_error_set(CONCERT_EINTERNAL, "sqlite: the paying token changed");

@@ -51,8 +51,8 @@ static int charge_replay(sq_conn *c, const concert_charge_request *req, int64_t 
 
     if (!req->idempotency_key)
         return 0;
-    rc = sq_query(c, SQL_IDEMPOTENT_CHARGE,
-                  SQ_ARGS(SQ_I(req->user_id), SQ_T(req->idempotency_key)), &st, what);
+    rc = sq_query(c, SQL_IDEMPOTENT_CHARGE, SQ_ARGS(SQ_I(req->user_id), SQ_T(req->idempotency_key)),
+                  &st, what);
     if (rc != 0)
         return rc;
     if ((rc = sq_step(c, st, what)) != 1)
@@ -167,7 +167,7 @@ int sq_history_list(concert_storage *self, int64_t user_id, int64_t before_id, s
 {
     const char *what = "history_list";
     sq_store *s = store_of(self);
-    ledger_rows rows = {emit, ctx};
+    ledger_rows rows = { emit, ctx };
     int64_t one = 0;
     /* 0 means "no bound" for both; SQLite reads a negative LIMIT as none. */
     const int64_t below = before_id > 0 ? before_id : INT64_MAX;
@@ -206,7 +206,7 @@ int sq_users_list(concert_storage *self, concert_emit_user_fn emit, void *ctx)
 {
     const char *what = "users_list";
     sq_store *s = store_of(self);
-    user_rows rows = {emit, ctx};
+    user_rows rows = { emit, ctx };
     sq_conn *c;
     int rc;
 

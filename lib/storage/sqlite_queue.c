@@ -37,8 +37,7 @@ typedef struct token_row {
 static const char SQL_END[] = "UPDATE tokens SET state = 3, ended_at = ?2 WHERE token = ?1";
 /* A poll at an earlier now (the clock went back) never moves the idle clock
  * back: the deadline a buyer was told stays good. */
-static const char SQL_TOUCH[] =
-    "UPDATE tokens SET last_seen = max(last_seen, ?2) WHERE token = ?1";
+static const char SQL_TOUCH[] = "UPDATE tokens SET last_seen = max(last_seen, ?2) WHERE token = ?1";
 static const char SQL_BY_TOKEN[] =
     "SELECT token, ticket, user_id, state, last_seen, expires_at FROM tokens WHERE token = ?1";
 static const char SQL_OPEN_BY_USER[] =
@@ -446,18 +445,15 @@ static int configure_apply(sq_conn *c, sq_queue *q, const concert_queue_params *
     int rc;
 
     if (u->expect_state != 0 && u->expect_state != q->set.state)
-        return concert_sys_error_set(CONCERT_ECONFLICT,
-                                     "queue update: the queue is %s, not %s",
-                                     concert_queue_state_name(q->set.state)
-                                         ? concert_queue_state_name(q->set.state)
-                                         : "in an unknown state",
-                                     concert_queue_state_name(u->expect_state)
-                                         ? concert_queue_state_name(u->expect_state)
-                                         : "that state");
+        return concert_sys_error_set(
+            CONCERT_ECONFLICT, "queue update: the queue is %s, not %s",
+            concert_queue_state_name(q->set.state) ? concert_queue_state_name(q->set.state)
+                                                   : "in an unknown state",
+            concert_queue_state_name(u->expect_state) ? concert_queue_state_name(u->expect_state)
+                                                      : "that state");
     if (u->fields & CONCERT_QUEUE_SET_STATE) {
         /* Leaving SCHEDULED any way at all runs the lottery. */
-        if (q->set.state == CONCERT_QUEUE_SCHEDULED &&
-            (rc = sq_lottery(c, q, params, what)) != 0)
+        if (q->set.state == CONCERT_QUEUE_SCHEDULED && (rc = sq_lottery(c, q, params, what)) != 0)
             return rc;
         q->set.state = u->state;
         q->set.opens_at = 0;
@@ -481,8 +477,7 @@ static int configure_apply(sq_conn *c, sq_queue *q, const concert_queue_params *
 }
 
 static int configure_step(sq_conn *c, const concert_queue_params *params,
-                          const concert_queue_update *u, int64_t now,
-                          concert_queue_settings *out)
+                          const concert_queue_update *u, int64_t now, concert_queue_settings *out)
 {
     const char *what = "queue_configure";
     sq_queue q, before;
@@ -501,8 +496,7 @@ static int configure_step(sq_conn *c, const concert_queue_params *params,
 }
 
 int sq_queue_configure(concert_storage *self, const concert_queue_params *params,
-                       const concert_queue_update *update, int64_t now,
-                       concert_queue_settings *out)
+                       const concert_queue_update *update, int64_t now, concert_queue_settings *out)
 {
     sq_store *s = store_of(self);
     sq_conn *c;

@@ -50,14 +50,20 @@ static const char SQL_TOKEN_DELETE[] = "DELETE FROM tokens WHERE token = ?1 AND 
 static const char SQL_IDEMPOTENCY_DELETE[] =
     "DELETE FROM idempotency WHERE user_id = ?1 AND operation = ?2 AND key = ?3";
 
-typedef enum due_kind { DUE_ENDED, DUE_ACTIVE, DUE_WAITING, DUE_IDEMPOTENCY, DUE_KINDS } due_kind;
+typedef enum due_kind {
+    DUE_ENDED,
+    DUE_ACTIVE,
+    DUE_WAITING,
+    DUE_IDEMPOTENCY,
+    DUE_KINDS
+} due_kind;
 
 /* A row found due. */
 typedef struct due_row {
-    int64_t at;       /* when retention began for it: its end, or created_at */
-    int64_t number;   /* a token's ticket (< 0: pre-queued); a record's user */
+    int64_t at;     /* when retention began for it: its end, or created_at */
+    int64_t number; /* a token's ticket (< 0: pre-queued); a record's user */
     due_kind kind;
-    char op[8];       /* a record's operation */
+    char op[8];                                /* a record's operation */
     char key[CONCERT_IDEMPOTENCY_KEY_MAX + 1]; /* a token's text, or a record's key */
 } due_row;
 
@@ -86,12 +92,12 @@ static void cutoffs_at(cutoffs *k, int64_t now, int64_t retention_ms, int64_t wa
 static int due_collect(sq_conn *c, due_kind kind, const cutoffs *k, size_t limit, due_row *rows,
                        size_t *n, const char *what)
 {
-    static const char *const SQL[DUE_KINDS] = {SQL_DUE_ENDED, SQL_DUE_ACTIVE, SQL_DUE_WAITING,
-                                               SQL_DUE_IDEMPOTENCY};
-    const int64_t cutoff = kind == DUE_ENDED      ? k->ended
-                           : kind == DUE_ACTIVE   ? k->active
-                           : kind == DUE_WAITING  ? k->waiting
-                                                  : k->created;
+    static const char *const SQL[DUE_KINDS] = { SQL_DUE_ENDED, SQL_DUE_ACTIVE, SQL_DUE_WAITING,
+                                                SQL_DUE_IDEMPOTENCY };
+    const int64_t cutoff = kind == DUE_ENDED     ? k->ended
+                           : kind == DUE_ACTIVE  ? k->active
+                           : kind == DUE_WAITING ? k->waiting
+                                                 : k->created;
     sqlite3_stmt *st;
     int rc;
 
@@ -123,7 +129,7 @@ static int due_collect(sq_conn *c, due_kind kind, const cutoffs *k, size_t limit
 static int due_delete(sq_conn *c, const due_row *r, sq_queue *q, concert_prune_report *out,
                       const char *what)
 {
-    static const int32_t STATE[] = {SQ_TOKEN_ENDED, SQ_TOKEN_ACTIVE, SQ_TOKEN_WAITING};
+    static const int32_t STATE[] = { SQ_TOKEN_ENDED, SQ_TOKEN_ACTIVE, SQ_TOKEN_WAITING };
     int rc;
 
     if (r->kind == DUE_IDEMPOTENCY) {
@@ -152,8 +158,7 @@ static int due_delete(sq_conn *c, const due_row *r, sq_queue *q, concert_prune_r
     return CONCERT_OK;
 }
 
-int sq_prune_incidental(sq_conn *c, int tokens, int64_t now, int64_t retention_ms,
-                        const char *what)
+int sq_prune_incidental(sq_conn *c, int tokens, int64_t now, int64_t retention_ms, const char *what)
 {
     due_row rows[SQ_PRUNE_STEP];
     concert_prune_report ignored;

@@ -268,8 +268,8 @@ static const char MIGRATION_5[] =
 static const char MIGRATION_6[] =
     "ALTER TABLE tokens ADD COLUMN paid_reservation_id INTEGER NOT NULL DEFAULT 0;";
 
-static const char *const MIGRATIONS[SQ_SCHEMA_VERSION] = {
-    MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6};
+static const char *const MIGRATIONS[SQ_SCHEMA_VERSION] = { MIGRATION_1, MIGRATION_2, MIGRATION_3,
+                                                           MIGRATION_4, MIGRATION_5, MIGRATION_6 };
 
 /* The version that records when a token ended. */
 #define SQ_RETENTION_VERSION 5

@@ -129,8 +129,8 @@ static int check_sold_seats(checker *k, int64_t now, concert_verify_report *rep)
         rep->seats_sold++;
         line[0] = '\0';
         if (missing)
-            snprintf(line, sizeof(line), "seat %lld/%lld: sold to missing reservation %lld",
-                     sched, number, sold_to);
+            snprintf(line, sizeof(line), "seat %lld/%lld: sold to missing reservation %lld", sched,
+                     number, sold_to);
         else if (status != CONCERT_RESERVATION_CONFIRMED || r_sched != sched || r_number != number)
             snprintf(line, sizeof(line),
                      "seat %lld/%lld: sold to reservation %lld, which is not a CONFIRMED "
@@ -210,16 +210,15 @@ static int check_payments(checker *k)
                      id, unconfirmed);
         else if (foreign > 0)
             snprintf(line, sizeof(line),
-                     "payment %lld: %lld of its reservations belong to another user", id,
-                     foreign);
+                     "payment %lld: %lld of its reservations belong to another user", id, foreign);
         else if (amount != sum)
             snprintf(line, sizeof(line),
                      "payment %lld: amount %lld but its %lld reservations cost %lld", id, amount,
                      count, sum);
         else if (named != first)
             snprintf(line, sizeof(line),
-                     "payment %lld: names reservation %lld, not the first of its order (%lld)",
-                     id, named, first);
+                     "payment %lld: names reservation %lld, not the first of its order (%lld)", id,
+                     named, first);
         if (line[0] && (rc = report_line(k, line)) != 0) {
             sq_done(st);
             return rc;
@@ -243,8 +242,9 @@ static int queue_row_read(checker *k, queue_row *r)
     if ((rc = sq_query(k->c, SQL_QUEUE_ROW, NULL, 0, &st, what)) != 0)
         return rc;
     if ((rc = sq_step(k->c, st, what)) <= 0)
-        return rc < 0 ? rc
-                      : concert_sys_error_set(CONCERT_EINTERNAL, "sqlite: queue_state row is missing");
+        return rc < 0
+                   ? rc
+                   : concert_sys_error_set(CONCERT_EINTERNAL, "sqlite: queue_state row is missing");
     r->active = sqlite3_column_int64(st, 0);
     r->max_active = sqlite3_column_int64(st, 1);
     r->admit_per_minute = sqlite3_column_int64(st, 2);
@@ -303,9 +303,9 @@ static int check_prequeue(checker *k, const queue_row *r)
                  (long long)r->prequeued, (long long)rows);
     else if (rows > 0 && r->state != CONCERT_QUEUE_SCHEDULED)
         snprintf(line, sizeof(line), "queue: %lld pre-queued tokens but the queue is %s",
-                 (long long)rows, concert_queue_state_name((int)r->state)
-                                      ? concert_queue_state_name((int)r->state)
-                                      : "in an unknown state");
+                 (long long)rows,
+                 concert_queue_state_name((int)r->state) ? concert_queue_state_name((int)r->state)
+                                                         : "in an unknown state");
     else if (max_ticket > r->last_ticket)
         snprintf(line, sizeof(line), "queue: ticket %lld is beyond last_ticket %lld",
                  (long long)max_ticket, (long long)r->last_ticket);
@@ -328,8 +328,7 @@ static int check_token_ends(checker *k)
         snprintf(line, sizeof(line), "tokens: %lld ENDED tokens have no end time",
                  (long long)undated);
     else if (dated > 0)
-        snprintf(line, sizeof(line), "tokens: %lld open tokens have an end time",
-                 (long long)dated);
+        snprintf(line, sizeof(line), "tokens: %lld open tokens have an end time", (long long)dated);
     return line[0] ? report_line(k, line) : CONCERT_OK;
 }
 

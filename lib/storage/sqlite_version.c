@@ -26,25 +26,24 @@
 
 #include "sqlite_internal.h"
 
-static const char SQL_SCHEDULE_BUMP[] =
-    "UPDATE schedules SET changes = changes + 1 WHERE id = ?1";
+static const char SQL_SCHEDULE_BUMP[] = "UPDATE schedules SET changes = changes + 1 WHERE id = ?1";
 /* The latest hold_until <= now of a schedule's held seats: one probe of the
  * partial index (hold_until > 0 repeats its condition so that the planner
  * can use it; INDEXED BY makes any other plan an error, not a seat scan). */
-#define SQ_LATEST_EXPIRY(schedule)                                                              \
-    "(SELECT t.hold_until FROM seats t INDEXED BY seats_held_by_expiry"                          \
-    "  WHERE t.schedule_id = " schedule " AND t.hold_until > 0 AND t.hold_until <= ?2"           \
+#define SQ_LATEST_EXPIRY(schedule)                                                                 \
+    "(SELECT t.hold_until FROM seats t INDEXED BY seats_held_by_expiry"                            \
+    "  WHERE t.schedule_id = " schedule " AND t.hold_until > 0 AND t.hold_until <= ?2"             \
     "  ORDER BY t.hold_until DESC LIMIT 1)"
 static const char SQL_SCHEDULE_VERSION[] =
     "SELECT (SELECT epoch FROM store_identity WHERE id = 1), s.changes,"
     "  coalesce(" SQ_LATEST_EXPIRY("s.id") ", 0)"
-    " FROM schedules s WHERE s.id = ?1";
+                                           " FROM schedules s WHERE s.id = ?1";
 /* Through schedules_by_concert: one row and one probe per schedule of the
  * concert (a concert has a handful). */
 static const char SQL_CONCERT_VERSION[] =
     "SELECT (SELECT epoch FROM store_identity WHERE id = 1), coalesce(sum(s.changes), 0),"
     "  coalesce(max(" SQ_LATEST_EXPIRY("s.id") "), 0), coalesce(sum(s.starts_at <= ?3), 0)"
-    " FROM schedules s WHERE s.concert_id = ?1";
+                                               " FROM schedules s WHERE s.concert_id = ?1";
 
 int sq_schedule_changed(sq_conn *c, int64_t schedule_id, const char *what)
 {

@@ -21,14 +21,30 @@ Test(api, version_matches_the_headers)
 
 Test(api, every_code_has_a_name_and_text)
 {
-    static const int codes[] = {
-        CONCERT_EINVAL, CONCERT_ENOMEM, CONCERT_ESTORAGE, CONCERT_EBUSY, CONCERT_ENOTSUP,
-        CONCERT_ESCHEMA, CONCERT_EINTERNAL, CONCERT_ECONFLICT, CONCERT_EUSER_NOT_FOUND,
-        CONCERT_ETOKEN_INVALID, CONCERT_ETOKEN_NOT_ACTIVE, CONCERT_ECONCERT_NOT_FOUND,
-        CONCERT_ECONCERT_NOT_BOOKABLE, CONCERT_ESCHEDULE_NOT_FOUND, CONCERT_EBOOKING_CLOSED,
-        CONCERT_ESEAT_NOT_FOUND, CONCERT_ESEAT_TAKEN, CONCERT_ERESERVATION_NOT_FOUND,
-        CONCERT_EFORBIDDEN, CONCERT_EHOLD_EXPIRED, CONCERT_EALREADY_PAID,
-        CONCERT_EINSUFFICIENT_POINTS, CONCERT_EINVALID_AMOUNT, CONCERT_EIDEMPOTENCY_KEY_REUSED};
+    static const int codes[] = { CONCERT_EINVAL,
+                                 CONCERT_ENOMEM,
+                                 CONCERT_ESTORAGE,
+                                 CONCERT_EBUSY,
+                                 CONCERT_ENOTSUP,
+                                 CONCERT_ESCHEMA,
+                                 CONCERT_EINTERNAL,
+                                 CONCERT_ECONFLICT,
+                                 CONCERT_EUSER_NOT_FOUND,
+                                 CONCERT_ETOKEN_INVALID,
+                                 CONCERT_ETOKEN_NOT_ACTIVE,
+                                 CONCERT_ECONCERT_NOT_FOUND,
+                                 CONCERT_ECONCERT_NOT_BOOKABLE,
+                                 CONCERT_ESCHEDULE_NOT_FOUND,
+                                 CONCERT_EBOOKING_CLOSED,
+                                 CONCERT_ESEAT_NOT_FOUND,
+                                 CONCERT_ESEAT_TAKEN,
+                                 CONCERT_ERESERVATION_NOT_FOUND,
+                                 CONCERT_EFORBIDDEN,
+                                 CONCERT_EHOLD_EXPIRED,
+                                 CONCERT_EALREADY_PAID,
+                                 CONCERT_EINSUFFICIENT_POINTS,
+                                 CONCERT_EINVALID_AMOUNT,
+                                 CONCERT_EIDEMPOTENCY_KEY_REUSED };
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         cr_assert_str_neq(concert_error_name(codes[i]), "UNKNOWN");
         cr_assert_str_neq(concert_error_string(codes[i]), "unknown error");
@@ -210,8 +226,8 @@ Test(api, backend_name, .init = setup_store, .fini = teardown_store)
 static void issue_in_fresh_store(concert_token_info *t)
 {
     concert_db *d = NULL;
-    concert_catalog_user u[] = {{1, "Kim", 0}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, u, 1, NULL, 0};
+    concert_catalog_user u[] = { { 1, "Kim", 0 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, u, 1, NULL, 0 };
     cr_assert_eq(concert_db_open(&d, "memory:", NULL), 0);
     cr_assert_eq(concert_catalog_load(d, &c), 0);
     cr_assert_eq(concert_queue_issue(t, d, 1), 0);

@@ -182,29 +182,37 @@ static void expect_load_fails(const concert_catalog *c, int code, const char *pl
 
 Test(catalog, load_rejects_bad_fields_naming_the_place)
 {
-    concert_catalog_user u[] = {{100, "New", 0}, {101, "Also new", 10}};
-    concert_catalog_seat_range good[] = {{1, 5, "R", 100}};
-    concert_catalog_seat_range backwards[] = {{1, 5, "R", 100}, {9, 8, "R", 100}};
-    concert_catalog_seat_range overlap[] = {{1, 5, "R", 100}, {6, 9, "S", 100}, {3, 7, "R", 1}};
-    concert_catalog_seat_range negative[] = {{1, 5, "R", -1}};
-    concert_catalog_schedule s_backwards[] = {{500, T0 + DAY, good, 1}, {501, T0, backwards, 2}};
-    concert_catalog_schedule s_overlap[] = {{500, T0, overlap, 3}};
-    concert_catalog_schedule s_negative[] = {{500, T0, negative, 1}};
-    concert_catalog_concert c_backwards[] = {{100, "New show", CONCERT_STATUS_OPEN, 0, s_backwards, 2}};
-    concert_catalog_concert c_overlap[] = {{100, "New show", CONCERT_STATUS_OPEN, 0, s_overlap, 1}};
-    concert_catalog_concert c_negative[] = {{100, "New show", CONCERT_STATUS_OPEN, 0, s_negative, 1}};
-    concert_catalog_concert c_status[] = {{100, "New show", 9, 0, NULL, 0}};
-    concert_catalog_concert c_existing[] = {{100, "New", CONCERT_STATUS_OPEN, 0, NULL, 0},
-                                            {1, "Clash", CONCERT_STATUS_OPEN, 0, NULL, 0}};
-    concert_catalog_concert c_notitle[] = {{100, "", CONCERT_STATUS_OPEN, 0, NULL, 0}};
-    concert_catalog_concert c_badutf8[] = {{100, "bad \xC3\x28 text", CONCERT_STATUS_OPEN, 0, NULL, 0}};
-    concert_catalog_user u_dup[] = {{100, "A", 0}, {100, "B", 0}};
-    concert_catalog_user u_existing[] = {{100, "A", 0}, {2, "Lee again", 0}};
-    concert_catalog_user u_negative[] = {{100, "A", -5}};
-    concert_catalog_schedule s_existing[] = {{10, T0, good, 1}};
-    concert_catalog_concert c_sched_existing[] = {{100, "New", CONCERT_STATUS_OPEN, 0, s_existing, 1}};
+    concert_catalog_user u[] = { { 100, "New", 0 }, { 101, "Also new", 10 } };
+    concert_catalog_seat_range good[] = { { 1, 5, "R", 100 } };
+    concert_catalog_seat_range backwards[] = { { 1, 5, "R", 100 }, { 9, 8, "R", 100 } };
+    concert_catalog_seat_range overlap[] = { { 1, 5, "R", 100 },
+                                             { 6, 9, "S", 100 },
+                                             { 3, 7, "R", 1 } };
+    concert_catalog_seat_range negative[] = { { 1, 5, "R", -1 } };
+    concert_catalog_schedule s_backwards[] = { { 500, T0 + DAY, good, 1 },
+                                               { 501, T0, backwards, 2 } };
+    concert_catalog_schedule s_overlap[] = { { 500, T0, overlap, 3 } };
+    concert_catalog_schedule s_negative[] = { { 500, T0, negative, 1 } };
+    concert_catalog_concert c_backwards[] = { { 100, "New show", CONCERT_STATUS_OPEN, 0,
+                                                s_backwards, 2 } };
+    concert_catalog_concert c_overlap[] = { { 100, "New show", CONCERT_STATUS_OPEN, 0, s_overlap,
+                                              1 } };
+    concert_catalog_concert c_negative[] = { { 100, "New show", CONCERT_STATUS_OPEN, 0, s_negative,
+                                               1 } };
+    concert_catalog_concert c_status[] = { { 100, "New show", 9, 0, NULL, 0 } };
+    concert_catalog_concert c_existing[] = { { 100, "New", CONCERT_STATUS_OPEN, 0, NULL, 0 },
+                                             { 1, "Clash", CONCERT_STATUS_OPEN, 0, NULL, 0 } };
+    concert_catalog_concert c_notitle[] = { { 100, "", CONCERT_STATUS_OPEN, 0, NULL, 0 } };
+    concert_catalog_concert c_badutf8[] = { { 100, "bad \xC3\x28 text", CONCERT_STATUS_OPEN, 0,
+                                              NULL, 0 } };
+    concert_catalog_user u_dup[] = { { 100, "A", 0 }, { 100, "B", 0 } };
+    concert_catalog_user u_existing[] = { { 100, "A", 0 }, { 2, "Lee again", 0 } };
+    concert_catalog_user u_negative[] = { { 100, "A", -5 } };
+    concert_catalog_schedule s_existing[] = { { 10, T0, good, 1 } };
+    concert_catalog_concert c_sched_existing[] = { { 100, "New", CONCERT_STATUS_OPEN, 0, s_existing,
+                                                     1 } };
 
-    concert_catalog c = {CONCERT_CATALOG_VERSION, u, 2, c_backwards, 1};
+    concert_catalog c = { CONCERT_CATALOG_VERSION, u, 2, c_backwards, 1 };
     expect_load_fails(&c, CONCERT_EINVAL, "concerts[0].schedules[1].seats[1].to: must be >= from");
     c.concerts = c_overlap;
     expect_load_fails(&c, CONCERT_EINVAL, "concerts[0].schedules[0].seats[2]: overlaps");
@@ -237,11 +245,11 @@ Test(catalog, load_rejects_bad_fields_naming_the_place)
 
 Test(catalog, load_is_all_or_nothing_and_opening_points_are_ledgered)
 {
-    concert_catalog_user u[] = {{200, "Opening", 700}, {201, "Empty", 0}};
-    concert_catalog_seat_range seats[] = {{1, 1000, "A", 10}, {2000, 2999, "B", 20}};
-    concert_catalog_schedule s[] = {{700, T0 + DAY, seats, 2}};
-    concert_catalog_concert c[] = {{700, "Big Hall", CONCERT_STATUS_OPEN, 0, s, 1}};
-    concert_catalog cat = {CONCERT_CATALOG_VERSION, u, 2, c, 1};
+    concert_catalog_user u[] = { { 200, "Opening", 700 }, { 201, "Empty", 0 } };
+    concert_catalog_seat_range seats[] = { { 1, 1000, "A", 10 }, { 2000, 2999, "B", 20 } };
+    concert_catalog_schedule s[] = { { 700, T0 + DAY, seats, 2 } };
+    concert_catalog_concert c[] = { { 700, "Big Hall", CONCERT_STATUS_OPEN, 0, s, 1 } };
+    concert_catalog cat = { CONCERT_CATALOG_VERSION, u, 2, c, 1 };
     concert_ledger_list *h = NULL;
     concert_token_info t;
     concert_seat_list *list = NULL;

@@ -56,8 +56,10 @@ Test(catalog_json, a_catalog_lands_as_written)
         "                \"max_per_user\": 3,\n"
         "                \"schedules\": [\n"
         "                  {\"id\": 2000, \"starts_at\": \"2027-01-16T09:30:00+01:00\",\n"
-        "                   \"seats\": [{\"from\": 1, \"to\": 4, \"grade\": \"R\", \"price\": 5000},\n"
-        "                             {\"from\": 5, \"to\": 6, \"grade\": \"VIP\", \"price\": 9000}]},\n"
+        "                   \"seats\": [{\"from\": 1, \"to\": 4, \"grade\": \"R\", \"price\": "
+        "5000},\n"
+        "                             {\"from\": 5, \"to\": 6, \"grade\": \"VIP\", \"price\": "
+        "9000}]},\n"
         "                  {\"id\": 2001, \"starts_at\": \"2027-01-17T08:00:00.250Z\"}]}]}";
     /* Garbage after len must never be read: the text need not end in NUL. */
     char buffer[sizeof text + 8];
@@ -127,46 +129,46 @@ typedef struct bad_catalog {
 
 /* Each starts with a good user 300 and concert 300, which must not land. */
 #define GOOD_USER "{\"id\": 300, \"name\": \"New\", \"points\": 5}"
-#define GOOD_SCHEDULE                                                                          \
-    "{\"id\": 3000, \"starts_at\": \"2027-02-01T19:00:00Z\","                                  \
+#define GOOD_SCHEDULE                                                                              \
+    "{\"id\": 3000, \"starts_at\": \"2027-02-01T19:00:00Z\","                                      \
     " \"seats\": [{\"from\": 1, \"to\": 9, \"grade\": \"R\", \"price\": 100}]}"
 
 static const bad_catalog bad_catalogs[] = {
-    {"not JSON", "{\"users\": [" GOOD_USER ",]}", CONCERT_EINVAL,
-     "catalog: not valid JSON at line 1"},
-    {"single quotes", "{'users': []}", CONCERT_EINVAL, "catalog: not valid JSON"},
-    {"a second document", "{} {}", CONCERT_EINVAL, "catalog: not valid JSON at line 1, column 4"},
-    {"not an object", "[]", CONCERT_EINVAL, "catalog: must be a JSON object"},
-    {"empty", "", CONCERT_EINVAL, "catalog: not valid JSON"},
-    {"unknown key", "{\"users\": [" GOOD_USER ", {\"id\": 301, \"name\": \"B\", \"pionts\": 5}]}",
-     CONCERT_EINVAL, "users[1].pionts: unknown key"},
-    {"unknown key at the root", "{\"users\": [" GOOD_USER "], \"concert\": []}", CONCERT_EINVAL,
-     "concert: unknown key"},
-    {"duplicate key", "{\"users\": [" GOOD_USER ", {\"id\": 301, \"name\": \"B\", \"name\": \"C\"}]}",
-     CONCERT_EINVAL, "users[1].name: duplicate key"},
-    {"bad time",
-     "{\"users\": [" GOOD_USER "], \"concerts\": [{\"id\": 300, \"title\": \"T\", \"status\": "
-     "\"OPEN\", \"schedules\": [" GOOD_SCHEDULE ", {\"id\": 3001, \"starts_at\": "
-     "\"2027-02-01 19:00:00Z\"}]}]}",
-     CONCERT_EINVAL, "concerts[0].schedules[1].starts_at: not an RFC 3339 time"},
-    {"time without a zone",
-     "{\"concerts\": [{\"id\": 300, \"title\": \"T\", \"status\": \"OPEN\", \"schedules\": "
-     "[{\"id\": 3001, \"starts_at\": \"2027-02-01T19:00:00\"}]}]}",
-     CONCERT_EINVAL, "concerts[0].schedules[0].starts_at: not an RFC 3339 time"},
-    {"fractional id", "{\"users\": [{\"id\": 300.5, \"name\": \"A\"}]}", CONCERT_EINVAL,
-     "users[0].id: must be an integer"},
-    {"unknown status",
-     "{\"concerts\": [{\"id\": 300, \"title\": \"T\", \"status\": \"open\"}]}", CONCERT_EINVAL,
-     "concerts[0].status: must be one of OPEN, PENDING, CLOSED"},
-    {"seat range backwards (the library's rule)",
-     "{\"users\": [" GOOD_USER "], \"concerts\": [{\"id\": 300, \"title\": \"T\", \"status\": "
-     "\"OPEN\", \"schedules\": [{\"id\": 3000, \"starts_at\": \"2027-02-01T19:00:00Z\", "
-     "\"seats\": [{\"from\": 9, \"to\": 1, \"grade\": \"R\", \"price\": 100}]}]}]}",
-     CONCERT_EINVAL, "concerts[0].schedules[0].seats[0].to: must be >= from"},
-    {"id 0 (the library's rule)", "{\"users\": [" GOOD_USER ", {\"id\": 0, \"name\": \"Z\"}]}",
-     CONCERT_EINVAL, "users[1].id: must be >= 1"},
-    {"an id already in the store", "{\"users\": [" GOOD_USER ", {\"id\": 2, \"name\": \"Lee\"}]}",
-     CONCERT_ECONFLICT, "users[1].id"},
+    { "not JSON", "{\"users\": [" GOOD_USER ",]}", CONCERT_EINVAL,
+      "catalog: not valid JSON at line 1" },
+    { "single quotes", "{'users': []}", CONCERT_EINVAL, "catalog: not valid JSON" },
+    { "a second document", "{} {}", CONCERT_EINVAL, "catalog: not valid JSON at line 1, column 4" },
+    { "not an object", "[]", CONCERT_EINVAL, "catalog: must be a JSON object" },
+    { "empty", "", CONCERT_EINVAL, "catalog: not valid JSON" },
+    { "unknown key", "{\"users\": [" GOOD_USER ", {\"id\": 301, \"name\": \"B\", \"pionts\": 5}]}",
+      CONCERT_EINVAL, "users[1].pionts: unknown key" },
+    { "unknown key at the root", "{\"users\": [" GOOD_USER "], \"concert\": []}", CONCERT_EINVAL,
+      "concert: unknown key" },
+    { "duplicate key",
+      "{\"users\": [" GOOD_USER ", {\"id\": 301, \"name\": \"B\", \"name\": \"C\"}]}",
+      CONCERT_EINVAL, "users[1].name: duplicate key" },
+    { "bad time",
+      "{\"users\": [" GOOD_USER "], \"concerts\": [{\"id\": 300, \"title\": \"T\", \"status\": "
+      "\"OPEN\", \"schedules\": [" GOOD_SCHEDULE ", {\"id\": 3001, \"starts_at\": "
+      "\"2027-02-01 19:00:00Z\"}]}]}",
+      CONCERT_EINVAL, "concerts[0].schedules[1].starts_at: not an RFC 3339 time" },
+    { "time without a zone",
+      "{\"concerts\": [{\"id\": 300, \"title\": \"T\", \"status\": \"OPEN\", \"schedules\": "
+      "[{\"id\": 3001, \"starts_at\": \"2027-02-01T19:00:00\"}]}]}",
+      CONCERT_EINVAL, "concerts[0].schedules[0].starts_at: not an RFC 3339 time" },
+    { "fractional id", "{\"users\": [{\"id\": 300.5, \"name\": \"A\"}]}", CONCERT_EINVAL,
+      "users[0].id: must be an integer" },
+    { "unknown status", "{\"concerts\": [{\"id\": 300, \"title\": \"T\", \"status\": \"open\"}]}",
+      CONCERT_EINVAL, "concerts[0].status: must be one of OPEN, PENDING, CLOSED" },
+    { "seat range backwards (the library's rule)",
+      "{\"users\": [" GOOD_USER "], \"concerts\": [{\"id\": 300, \"title\": \"T\", \"status\": "
+      "\"OPEN\", \"schedules\": [{\"id\": 3000, \"starts_at\": \"2027-02-01T19:00:00Z\", "
+      "\"seats\": [{\"from\": 9, \"to\": 1, \"grade\": \"R\", \"price\": 100}]}]}]}",
+      CONCERT_EINVAL, "concerts[0].schedules[0].seats[0].to: must be >= from" },
+    { "id 0 (the library's rule)", "{\"users\": [" GOOD_USER ", {\"id\": 0, \"name\": \"Z\"}]}",
+      CONCERT_EINVAL, "users[1].id: must be >= 1" },
+    { "an id already in the store", "{\"users\": [" GOOD_USER ", {\"id\": 2, \"name\": \"Lee\"}]}",
+      CONCERT_ECONFLICT, "users[1].id" },
 };
 
 Test(catalog_json, a_bad_catalog_names_the_place_and_changes_nothing)

@@ -11,7 +11,7 @@ TestSuite(charge_result, .init = setup_store_with_catalog, .fini = teardown_stor
 
 static concert_charge_result fresh(void)
 {
-    concert_charge_result r = {.version = CONCERT_CHARGE_RESULT_VERSION};
+    concert_charge_result r = { .version = CONCERT_CHARGE_RESULT_VERSION };
     return r;
 }
 

@@ -147,10 +147,10 @@ Test(limits, options_and_catalogs_out_of_range_are_refused)
 {
     concert_options o = test_options();
     concert_db *d = NULL;
-    const concert_catalog_seat_range seats[] = {{1, 2, "R", 1}};
-    const concert_catalog_schedule sched[] = {{90, T0 + DAY, seats, 1}};
-    concert_catalog_concert concert = {9, "Too many", CONCERT_STATUS_OPEN, 65, sched, 1};
-    concert_catalog cat = {CONCERT_CATALOG_VERSION, NULL, 0, &concert, 1};
+    const concert_catalog_seat_range seats[] = { { 1, 2, "R", 1 } };
+    const concert_catalog_schedule sched[] = { { 90, T0 + DAY, seats, 1 } };
+    concert_catalog_concert concert = { 9, "Too many", CONCERT_STATUS_OPEN, 65, sched, 1 };
+    concert_catalog cat = { CONCERT_CATALOG_VERSION, NULL, 0, &concert, 1 };
     concert_concert_list *all = NULL;
 
     o.max_holds_per_user = -1;
@@ -224,7 +224,7 @@ Test(limits, one_buyer_on_many_threads_never_passes_the_limit, .timeout = 120)
         issue_active(100 + round % 2, &t);
         pthread_barrier_init(&start_line, NULL, HOLDERS);
         for (int i = 0; i < HOLDERS; i++) {
-            holders[i] = (holder){t.token, 1 + round * HOLDERS + i, 0};
+            holders[i] = (holder){ t.token, 1 + round * HOLDERS + i, 0 };
             cr_assert_eq(pthread_create(&threads[i], NULL, hold_one, &holders[i]), 0);
         }
         for (int i = 0; i < HOLDERS; i++)
@@ -236,7 +236,8 @@ Test(limits, one_buyer_on_many_threads_never_passes_the_limit, .timeout = 120)
             else if (holders[i].rc == CONCERT_EHOLD_LIMIT)
                 limited++;
             else
-                cr_assert_fail("round %d: hold %d: %s", round, i, concert_error_name(holders[i].rc));
+                cr_assert_fail("round %d: hold %d: %s", round, i,
+                               concert_error_name(holders[i].rc));
         }
         cr_assert_eq(ok, 4, "round %d: %d holds landed, the limit is 4", round, ok);
         cr_assert_eq(limited, HOLDERS - 4);

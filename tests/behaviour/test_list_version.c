@@ -279,8 +279,7 @@ Test(list_version, equal_versions_always_mean_equal_lists)
             break;
         default: /* a sale now and then (a buyer has 1000 points: seats cost 5000, so
                   * only user 1 can pay; use the watcher for sales) */
-            if (concert_reserve_seat(&r, db, watcher.token, 12, 1 + (int64_t)(pick / 12 % 5)) ==
-                0)
+            if (concert_reserve_seat(&r, db, watcher.token, 12, 1 + (int64_t)(pick / 12 % 5)) == 0)
                 (void)concert_pay(&p, db, watcher.token, r.id, NULL);
             issue_active(1, &watcher);
             break;
@@ -294,9 +293,8 @@ Test(list_version, equal_versions_always_mean_equal_lists)
         for (size_t k = 0; k < n; k++) {
             if (version_equal(&seen[k], &v))
                 cr_assert_eq(lists[k], list,
-                             "step %d: version %lld/%lld/%lld seen before with another list",
-                             step, (long long)v.changes, (long long)v.expired_through,
-                             (long long)v.past);
+                             "step %d: version %lld/%lld/%lld seen before with another list", step,
+                             (long long)v.changes, (long long)v.expired_through, (long long)v.past);
         }
         seen[n] = v;
         lists[n++] = list;

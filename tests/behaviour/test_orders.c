@@ -179,14 +179,12 @@ Test(orders, bad_lists_are_refused_before_the_store)
     expect_ok(concert_reserve_seat(&r, db, t.token, 10, 11));
     ids[0] = ids[1] = r.id;
     expect_rc(concert_order_pay(&p, db, t.token, ids, 2, NULL), CONCERT_EINVAL);
-    cr_assert(strstr(concert_error_last()->message, "twice"), "%s",
-              concert_error_last()->message);
+    cr_assert(strstr(concert_error_last()->message, "twice"), "%s", concert_error_last()->message);
     expect_rc(concert_order_pay(&p, db, t.token, ids, 0, NULL), CONCERT_EINVAL);
     expect_rc(concert_order_pay(&p, db, t.token, NULL, 1, NULL), CONCERT_EINVAL);
     for (int i = 0; i <= CONCERT_ORDER_MAX; i++)
         ids[i] = i + 1;
-    expect_rc(concert_order_pay(&p, db, t.token, ids, CONCERT_ORDER_MAX + 1, NULL),
-              CONCERT_EINVAL);
+    expect_rc(concert_order_pay(&p, db, t.token, ids, CONCERT_ORDER_MAX + 1, NULL), CONCERT_EINVAL);
     cr_assert_eq(balance_of(1), 100000);
 }
 
@@ -212,8 +210,7 @@ Test(orders, the_key_covers_the_set_of_ids)
     two[1] = ids[1];
     expect_rc(concert_order_pay(&again, db, t.token, two, 2, "order-1"),
               CONCERT_EIDEMPOTENCY_KEY_REUSED);
-    expect_rc(concert_pay(&again, db, t.token, ids[0], "order-1"),
-              CONCERT_EIDEMPOTENCY_KEY_REUSED);
+    expect_rc(concert_pay(&again, db, t.token, ids[0], "order-1"), CONCERT_EIDEMPOTENCY_KEY_REUSED);
     expect_clean_store();
 }
 
@@ -238,7 +235,7 @@ Test(orders, blank_padded_and_non_ascii_keys_are_invalid_everywhere)
     concert_payment p;
     concert_reservation r;
     int64_t bal;
-    const char *bad[] = {"", " ", "a ", " a", "a\tb", "caf\xc3\xa9", "\xff", "a\nb"};
+    const char *bad[] = { "", " ", "a ", " a", "a\tb", "caf\xc3\xa9", "\xff", "a\nb" };
     char longest[CONCERT_IDEMPOTENCY_KEY_MAX + 2];
     issue_active(1, &t);
     expect_ok(concert_reserve_seat(&r, db, t.token, 10, 11));

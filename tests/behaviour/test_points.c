@@ -52,8 +52,8 @@ Test(points, amount_must_be_1_to_a_billion)
 
 Test(points, balance_may_not_pass_2_pow_53_minus_1)
 {
-    concert_catalog_user rich[] = {{500, "Rich", CONCERT_MAX_BALANCE - 10}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, rich, 1, NULL, 0};
+    concert_catalog_user rich[] = { { 500, "Rich", CONCERT_MAX_BALANCE - 10 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, rich, 1, NULL, 0 };
     int64_t bal;
     expect_ok(concert_catalog_load(db, &c));
     expect_rc(concert_charge_points(&bal, db, 500, 11, NULL), CONCERT_EINVALID_AMOUNT);

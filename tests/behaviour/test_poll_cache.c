@@ -20,7 +20,8 @@ TestSuite(poll_cache, .init = setup_one_active, .fini = teardown_store);
 
 Test(poll_cache, a_token_one_character_off_is_never_a_cached_one)
 {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     concert_token_info first, waiting, t;
     issue_active(1, &first);
     expect_ok(concert_queue_issue(&waiting, db, 3));

@@ -52,8 +52,9 @@ Test(queue, tokens_are_url_safe_long_random_and_not_from_user_id)
     expect_ok(concert_queue_issue(&b, db, 2));
     cr_assert_str_neq(a.token, b.token);
     cr_assert_geq(strlen(a.token), 22, "128 bits need at least 22 base64 characters");
-    cr_assert_eq(strspn(a.token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-                 strlen(a.token));
+    cr_assert_eq(
+        strspn(a.token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+        strlen(a.token));
     /* Not derived from the user: the same user gets a different token next time. */
     expect_ok(concert_queue_leave(db, a.token));
     expect_ok(concert_queue_issue(&b, db, 1));
@@ -200,7 +201,8 @@ Test(queue, waiting_token_reports_its_idle_deadline)
 Test(queue, unknown_and_malformed_tokens_are_invalid)
 {
     concert_token_info s;
-    expect_rc(concert_queue_status_get(&s, db, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), CONCERT_ETOKEN_INVALID);
+    expect_rc(concert_queue_status_get(&s, db, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+              CONCERT_ETOKEN_INVALID);
     expect_rc(concert_queue_status_get(&s, db, ""), CONCERT_ETOKEN_INVALID);
     expect_rc(concert_queue_status_get(&s, db, NULL), CONCERT_ETOKEN_INVALID);
     expect_rc(concert_queue_status_get(&s, db, "x' OR '1'='1"), CONCERT_ETOKEN_INVALID);

@@ -101,7 +101,7 @@ Test(release, an_expired_hold_released_late_leaves_the_new_holder_alone)
 
 /* ---- the fence: a hold racing the payment that ends its token ---- */
 
-static atomic_int paid;              /* set once the payment has returned */
+static atomic_int paid; /* set once the payment has returned */
 static _Thread_local int hold_started_after_payment;
 
 /* Called before every store step: remember whether the hold step began
@@ -115,7 +115,7 @@ static int note_hold_start(void *ctx, const char *method, int phase)
     if (phase != FAULT_BEFORE)
         return 0;
     if (strcmp(method, "seat_hold") == 0) {
-        struct timespec pause = {0, 20000};
+        struct timespec pause = { 0, 20000 };
         nanosleep(&pause, NULL);
         hold_started_after_payment = atomic_load(&paid);
     }
@@ -175,11 +175,11 @@ Test(release, a_hold_racing_the_payment_that_ends_its_token_never_lands, .timeou
      * before the step failed within two rounds in six runs out of six. */
     int rounds = strcmp(store_kind(), "memory") == 0 ? 300 : 40;
     int64_t next_seat = 1;
-    const concert_catalog_user rich[] = {{100, "Rich A", 1000000000}};
-    const concert_catalog_seat_range seats[] = {{1, RACE_SEATS, "G", 1}};
-    const concert_catalog_schedule sched[] = {{90, T0 + DAY, seats, 1}};
-    const concert_catalog_concert hall[] = {{9, "Race Hall", CONCERT_STATUS_OPEN, 0, sched, 1}};
-    concert_catalog cat = {CONCERT_CATALOG_VERSION, rich, 1, hall, 1};
+    const concert_catalog_user rich[] = { { 100, "Rich A", 1000000000 } };
+    const concert_catalog_seat_range seats[] = { { 1, RACE_SEATS, "G", 1 } };
+    const concert_catalog_schedule sched[] = { { 90, T0 + DAY, seats, 1 } };
+    const concert_catalog_concert hall[] = { { 9, "Race Hall", CONCERT_STATUS_OPEN, 0, sched, 1 } };
+    concert_catalog cat = { CONCERT_CATALOG_VERSION, rich, 1, hall, 1 };
 
     o.max_holds_per_user = 0; /* the race is about the token, not the limit */
     store_prepare();

@@ -60,8 +60,7 @@ static void expect_free_is_the_list(const char *token, int64_t schedule_id)
         cr_assert_eq(st->seat.price, list->items[k].price);
         k++;
     }
-    cr_assert_eq(k, list->count, "the list has %zu seats, the map %zu FREE ones", list->count,
-                 k);
+    cr_assert_eq(k, list->count, "the list has %zu seats, the map %zu FREE ones", list->count, k);
     concert_seat_list_free(list);
     concert_seat_map_free(map);
 }
@@ -164,7 +163,7 @@ Test(seat_map, free_seats_are_the_free_list_in_a_mixed_schedule)
     concert_token_info t[4];
     concert_reservation r;
     concert_payment p;
-    int64_t sold[] = {1, 25, 50}, held[] = {2, 10, 11, 49}, released = 30, expired = 40;
+    int64_t sold[] = { 1, 25, 50 }, held[] = { 2, 10, 11, 49 }, released = 30, expired = 40;
     o.hold_ttl_ms = 2 * MINUTE;
     store_open(&o);
     standard_catalog_load();
@@ -385,7 +384,7 @@ Test(seat_map, db_stats_count_the_stores_failures)
     fault_storage *fs = NULL;
     concert_token_info a;
     concert_seat_map *map = NULL;
-    const int trouble[] = {CONCERT_ESTORAGE, CONCERT_EBUSY, CONCERT_ESCHEMA, CONCERT_EINTERNAL};
+    const int trouble[] = { CONCERT_ESTORAGE, CONCERT_EBUSY, CONCERT_ESCHEMA, CONCERT_EINTERNAL };
     /* The same store, now behind the fault wrapper. */
     store_prepare();
     expect_ok(fault_storage_open(&db, &fs, store_uri_get(), &o));
@@ -446,8 +445,8 @@ typedef struct with_counters {
     concert_storage base; /* first member: the table */
     concert_storage *inner;
     concert_storage_counters counters;
-    int counters_rc;      /* what counters returns, 0 = the values above */
-    int balance_rc;       /* what balance_get returns, 0 = pass through */
+    int counters_rc; /* what counters returns, 0 = the values above */
+    int balance_rc;  /* what balance_get returns, 0 = pass through */
 } with_counters;
 
 static void with_counters_free(concert_storage *self)
@@ -466,8 +465,7 @@ static int with_counters_read(concert_storage *self, concert_storage_counters *o
     return 0;
 }
 
-static int with_counters_catalog_load(concert_storage *self, const concert_catalog *c,
-                                      int64_t now)
+static int with_counters_catalog_load(concert_storage *self, const concert_catalog *c, int64_t now)
 {
     with_counters *w = (with_counters *)self;
     return w->inner->catalog_load(w->inner, c, now);
@@ -486,8 +484,8 @@ Test(seat_map, db_stats_report_the_backends_counters_and_failures)
     concert_options o = test_options();
     concert_db *d = NULL;
     with_counters *w = calloc(1, sizeof(*w));
-    concert_catalog_user u[] = {{1, "Kim", 10}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, u, 1, NULL, 0};
+    concert_catalog_user u[] = { { 1, "Kim", 10 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, u, 1, NULL, 0 };
     int64_t bal;
     cr_assert_not_null(w);
     expect_ok(concert_storage_memory_open(&w->inner, "", &o));

@@ -13,7 +13,7 @@ static int frees;
 typedef struct wrapped {
     concert_storage base; /* first member: the table */
     concert_storage *inner;
-    int balance_rc;       /* what balance_get returns, 0 = pass through */
+    int balance_rc; /* what balance_get returns, 0 = pass through */
 } wrapped;
 
 static void wrapped_free(concert_storage *self)
@@ -62,8 +62,8 @@ Test(storage_api, a_custom_table_serves_the_whole_api)
     concert_options o = test_options();
     concert_db *d = NULL;
     wrapped *w = wrap_memory();
-    concert_catalog_user u[] = {{1, "Kim", 10}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, u, 1, NULL, 0};
+    concert_catalog_user u[] = { { 1, "Kim", 10 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, u, 1, NULL, 0 };
     int64_t bal;
     frees = 0;
     expect_ok(concert_db_open_storage(&d, &w->base, &o));

@@ -18,9 +18,9 @@ static concert_token_info tokens[THREADS];
 /* The first unexpected result with the failing worker's own code and
  * message (races.c keeps them; concert_error_last() here would be the main
  * thread's, another call's). */
-#define expect_clean(res)                                                                      \
-    cr_assert_eq((res).others, 0, "%d unexpected results, first %s (%d) in a worker: %s",        \
-                 (res).others, concert_error_name((res).first_other_rc), (res).first_other_rc, \
+#define expect_clean(res)                                                                          \
+    cr_assert_eq((res).others, 0, "%d unexpected results, first %s (%d) in a worker: %s",          \
+                 (res).others, concert_error_name((res).first_other_rc), (res).first_other_rc,     \
                  (res).first_other_message)
 
 Test(threads, sixty_four_buyers_one_seat_one_winner)

@@ -293,8 +293,8 @@ Test(time_backwards, waiting_positions_never_go_up_when_the_clock_goes_back)
         last[i] = w[i].position;
     }
     /* the clock jumps around; admissions only ever move the line forward */
-    const int64_t steps[] = {11 * MINUTE, 3 * MINUTE, 22 * MINUTE, 1 * MINUTE, 33 * MINUTE,
-                             15 * MINUTE, 2 * MINUTE, 44 * MINUTE, 30 * MINUTE};
+    const int64_t steps[] = { 11 * MINUTE, 3 * MINUTE, 22 * MINUTE, 1 * MINUTE, 33 * MINUTE,
+                              15 * MINUTE, 2 * MINUTE, 44 * MINUTE, 30 * MINUTE };
     for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
         clock_set(T0 + steps[k]);
         int64_t active = active_count();
@@ -302,8 +302,8 @@ Test(time_backwards, waiting_positions_never_go_up_when_the_clock_goes_back)
         for (int i = 0; i < 4; i++) {
             int32_t st = state_of(w[i].token, &info);
             int64_t pos = st == CONCERT_TOKEN_WAITING ? info.position : 0;
-            cr_assert(pos <= last[i], "step %zu: token %d's position went from %lld to %lld", k,
-                      i, (long long)last[i], (long long)pos);
+            cr_assert(pos <= last[i], "step %zu: token %d's position went from %lld to %lld", k, i,
+                      (long long)last[i], (long long)pos);
             last[i] = pos;
         }
     }
@@ -356,7 +356,7 @@ Test(time_backwards, list_versions_still_label_lists_when_the_clock_goes_back)
     concert_reservation r;
     concert_list_version seen[8];
     seat_view views[8];
-    const int64_t at[8] = {0, 4, 6, 3, 7, 2, 12, 1};
+    const int64_t at[8] = { 0, 4, 6, 3, 7, 2, 12, 1 };
 
     issue_active(1, &kim);
     expect_ok(concert_reserve_seat(&r, db, kim.token, 10, 11));
@@ -370,8 +370,7 @@ Test(time_backwards, list_versions_still_label_lists_when_the_clock_goes_back)
         views[k] = view();
         for (int j = 0; j < k; j++)
             if (version_equal(&seen[j], &seen[k]))
-                cr_assert(memcmp(views[j].status, views[k].status, sizeof(views[k].status)) ==
-                              0 &&
+                cr_assert(memcmp(views[j].status, views[k].status, sizeof(views[k].status)) == 0 &&
                               views[j].available == views[k].available,
                           "steps %d (+%lld min) and %d (+%lld min): one version, two lists", j,
                           (long long)at[j], k, (long long)at[k]);
@@ -476,8 +475,8 @@ Test(time_backwards, two_threads_whose_nows_arrive_out_of_order)
     expect_ok(concert_reserve_seat(&rk, db, kim.token, 10, 11));
 
     /* Park's thread read + 6 min, Kim's read + 4 min; Park's arrives first */
-    step_arg late = {T0 + 6 * MINUTE, park.token, 11, 0, {0}};
-    step_arg early = {T0 + 4 * MINUTE, kim.token, 11, 0, {0}};
+    step_arg late = { T0 + 6 * MINUTE, park.token, 11, 0, { 0 } };
+    step_arg early = { T0 + 4 * MINUTE, kim.token, 11, 0, { 0 } };
     cr_assert_eq(pthread_create(&th, NULL, hold_at, &late), 0);
     pthread_join(th, NULL);
     cr_assert_eq(late.rc, CONCERT_OK, "Park's hold at + 6 min");
@@ -568,11 +567,11 @@ static int on_entry(void *ctx, const concert_ledger_entry *e)
     return 0;
 }
 
-#define expect_reentered(r, min_calls)                                                       \
-    do {                                                                                    \
-        cr_assert_eq((r).rc, CONCERT_OK, "a call from the callback failed: %s",             \
-                     concert_error_name((r).rc));                                          \
-        cr_assert_geq((r).calls, (min_calls));                                              \
+#define expect_reentered(r, min_calls)                                                             \
+    do {                                                                                           \
+        cr_assert_eq((r).rc, CONCERT_OK, "a call from the callback failed: %s",                    \
+                     concert_error_name((r).rc));                                                  \
+        cr_assert_geq((r).calls, (min_calls));                                                     \
     } while (0)
 
 Test(time_backwards, a_list_callback_may_call_back_into_the_db, .timeout = 60)
@@ -592,7 +591,7 @@ Test(time_backwards, a_list_callback_may_call_back_into_the_db, .timeout = 60)
     standard_catalog_load();
     issue_active(1, &kim);
 
-    reenter r = {kim.token, 0, CONCERT_OK};
+    reenter r = { kim.token, 0, CONCERT_OK };
     expect_ok(st->seats_available(st, 10, clock_now(), on_seat, &r));
     expect_reentered(r, 50);
     expect_ok(concert_seat_map_get(&map, db, kim.token, 10));
@@ -601,19 +600,19 @@ Test(time_backwards, a_list_callback_may_call_back_into_the_db, .timeout = 60)
     cr_assert_eq(map->items[3].status, CONCERT_SEAT_FREE);
     concert_seat_map_free(map);
 
-    r = (reenter){kim.token, 0, CONCERT_OK};
+    r = (reenter){ kim.token, 0, CONCERT_OK };
     expect_ok(st->seat_map(st, 10, clock_now(), on_seat_state, &r));
     expect_reentered(r, 50);
-    r = (reenter){kim.token, 0, CONCERT_OK};
+    r = (reenter){ kim.token, 0, CONCERT_OK };
     expect_ok(st->schedules_list(st, 1, T0, clock_now(), on_schedule, &r, &total));
     expect_reentered(r, 1);
-    r = (reenter){kim.token, 0, CONCERT_OK};
+    r = (reenter){ kim.token, 0, CONCERT_OK };
     expect_ok(st->concerts_list(st, 0, on_concert, &r));
     expect_reentered(r, 5);
-    r = (reenter){kim.token, 0, CONCERT_OK};
+    r = (reenter){ kim.token, 0, CONCERT_OK };
     expect_ok(st->users_list(st, on_user, &r));
     expect_reentered(r, 67);
-    r = (reenter){kim.token, 0, CONCERT_OK};
+    r = (reenter){ kim.token, 0, CONCERT_OK };
     expect_ok(st->history_list(st, 1, 0, 0, on_entry, &r));
     expect_reentered(r, 1);
 }

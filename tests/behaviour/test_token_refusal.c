@@ -12,11 +12,10 @@
 TestSuite(token_refusal, .init = setup_store_with_catalog, .fini = teardown_store);
 
 /* The call's code is CONCERT_ETOKEN_INVALID and its message exactly text. */
-#define expect_refusal(call, text)                                                        \
-    do {                                                                                  \
-        expect_rc(call, CONCERT_ETOKEN_INVALID);                                          \
-        cr_assert_str_eq(concert_error_last()->message, (text), "%s on %s", #call,         \
-                         store_kind());                                                   \
+#define expect_refusal(call, text)                                                                 \
+    do {                                                                                           \
+        expect_rc(call, CONCERT_ETOKEN_INVALID);                                                   \
+        cr_assert_str_eq(concert_error_last()->message, (text), "%s on %s", #call, store_kind());  \
     } while (0)
 
 /* A well-formed token that no store ever issued (32 base64url characters). */
@@ -90,7 +89,6 @@ Test(token_refusal, the_other_reasons_read_the_same_everywhere)
     expect_ok(concert_reserve_seat(&r, db, t.token, 10, 4));
     clock_advance(HOUR);
     expect_refusal(concert_pay(&p, db, t.token, r.id, NULL), "token invalid: expired or ended");
-    expect_refusal(concert_reserve_seat(&r, db, t.token, 10, 5),
-                   "token invalid: expired or ended");
+    expect_refusal(concert_reserve_seat(&r, db, t.token, 10, 5), "token invalid: expired or ended");
     expect_refusal(concert_queue_status_get(&s, db, t.token), "token invalid: expired or ended");
 }

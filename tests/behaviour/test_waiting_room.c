@@ -216,7 +216,9 @@ Test(waiting_room, limits_change_admission_at_once)
 
 Test(waiting_room, admit_per_minute_spreads_admissions_and_caps_every_window)
 {
-    enum { STEPS = 6000 }; /* 100 ms steps: ten fake minutes */
+    enum {
+        STEPS = 6000
+    }; /* 100 ms steps: ten fake minutes */
     static int64_t active_at[STEPS + 1];
     concert_token_info t;
     int64_t per_minute = 5; /* ten minutes of it: fewer than the catalog's 64 buyers */
@@ -295,9 +297,11 @@ Test(waiting_room, closed_refuses_joins_and_keeps_the_line)
 
 Test(waiting_room, scheduled_opening_prequeues_then_orders_everyone_once)
 {
-    enum { EARLY = 20 };
+    enum {
+        EARLY = 20
+    };
     concert_token_info t[EARLY], late, info;
-    int seen[EARLY + 1] = {0};
+    int seen[EARLY + 1] = { 0 };
     concert_queue_stats st;
 
     open_store(1, 0, 0);
@@ -361,10 +365,8 @@ Test(waiting_room, bad_updates_are_refused_and_change_nothing)
     expect_rc(concert_queue_limits_set(db, -5, CONCERT_UNCHANGED), CONCERT_EINVAL);
     expect_rc(concert_queue_limits_set(db, CONCERT_MAX_ACTIVE_LIMIT + 1, 5), CONCERT_EINVAL);
     expect_rc(concert_queue_limits_set(db, 5, -2), CONCERT_EINVAL);
-    expect_rc(concert_queue_limits_set(db, 5, CONCERT_ADMIT_PER_MINUTE_LIMIT + 1),
-              CONCERT_EINVAL);
-    expect_rc(concert_queue_limits_set(db, CONCERT_UNCHANGED, CONCERT_UNCHANGED),
-              CONCERT_EINVAL);
+    expect_rc(concert_queue_limits_set(db, 5, CONCERT_ADMIT_PER_MINUTE_LIMIT + 1), CONCERT_EINVAL);
+    expect_rc(concert_queue_limits_set(db, CONCERT_UNCHANGED, CONCERT_UNCHANGED), CONCERT_EINVAL);
     expect_rc(concert_queue_schedule(db, T0 - 1), CONCERT_EINVAL);
     expect_rc(concert_queue_schedule(db, T0), CONCERT_EINVAL);
     expect_ok(concert_queue_update_init(&u, CONCERT_QUEUE_UPDATE_VERSION));
@@ -434,7 +436,10 @@ static int seeded_random(void *ctx, unsigned char *buf, size_t len)
     return 0;
 }
 
-enum { LOTTERY_BUYERS = 8, LOTTERY_RUNS = 800 };
+enum {
+    LOTTERY_BUYERS = 8,
+    LOTTERY_RUNS = 800
+};
 
 /* Pearson's statistic of a buyer x rank table whose cells all expect
  * runs / buyers; (buyers - 1)^2 = 49 degrees of freedom. */

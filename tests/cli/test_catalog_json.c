@@ -21,8 +21,8 @@ Test(catalog_json, accepts_the_issue_example)
 {
     catalog_doc *doc = NULL;
     char err[256] = "unset";
-    cr_assert_eq(catalog_json_parse(&doc, issue_example, strlen(issue_example), err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(catalog_json_parse(&doc, issue_example, strlen(issue_example), err, sizeof err), 0,
+                 "%s", err);
     cr_expect_str_eq(err, "");
     const concert_catalog *c = catalog_doc_catalog(doc);
     cr_assert_not_null(c);
@@ -60,10 +60,11 @@ Test(catalog_json, text_need_not_be_nul_terminated)
 
 Test(catalog_json, optional_parts_default_to_empty)
 {
-    const char *text = "{\"users\":[{\"id\":7,\"name\":\"Lee\"}],"
-                       "\"concerts\":[{\"id\":2,\"title\":\"T\",\"status\":\"PENDING\"},"
-                       "{\"id\":3,\"title\":\"U\",\"status\":\"CLOSED\","
-                       "\"schedules\":[{\"id\":4,\"starts_at\":\"2026-01-01T00:00:00.5+09:00\"}]}]}";
+    const char *text =
+        "{\"users\":[{\"id\":7,\"name\":\"Lee\"}],"
+        "\"concerts\":[{\"id\":2,\"title\":\"T\",\"status\":\"PENDING\"},"
+        "{\"id\":3,\"title\":\"U\",\"status\":\"CLOSED\","
+        "\"schedules\":[{\"id\":4,\"starts_at\":\"2026-01-01T00:00:00.5+09:00\"}]}]}";
     catalog_doc *doc = NULL;
     char err[256];
     cr_assert_eq(catalog_json_parse(&doc, text, strlen(text), err, sizeof err), 0, "%s", err);
@@ -105,93 +106,93 @@ typedef struct bad_case {
 } bad_case;
 
 /* A valid concert whose one seat range is replaced by SEAT. */
-#define WITH_SEAT(SEAT)                                                                       \
-    "{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":["           \
-    "{\"id\":10,\"starts_at\":\"2026-12-24T19:00:00Z\",\"seats\":[]},"                        \
+#define WITH_SEAT(SEAT)                                                                            \
+    "{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":["                 \
+    "{\"id\":10,\"starts_at\":\"2026-12-24T19:00:00Z\",\"seats\":[]},"                             \
     "{\"id\":11,\"starts_at\":\"2026-12-24T19:00:00Z\",\"seats\":[" SEAT "]}]}]}"
 
 static const bad_case bad_cases[] = {
     /* syntax */
-    {"", "catalog: not valid JSON at line 1, column 1: unexpected end of data"},
-    {"{\"users\":[]", "catalog: not valid JSON at line 1, column 12: unexpected end of data"},
-    {"{}\n{}", "catalog: not valid JSON at line 2, column 1: unexpected character"},
-    {"{\"users\":[],}", "catalog: not valid JSON at line 1, column 13: unexpected character"},
-    {"{'users':[]}", "catalog: not valid JSON at line 1, column 2: single quotes are not JSON"},
-    {"{\"users\":[{\"id\":1,\"name\":\"a\tb\"}]}",
-     "catalog: not valid JSON at line 1, column 28: control character in a string (escape it)"},
-    {"{\"users\":[{\"id\":1,\"name\":\"\xff\"}]}",
-     "catalog: not valid JSON at line 1, column 27: invalid utf-8 string"},
-    {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-     "catalog: not valid JSON at line 1, column 17: nesting too deep"},
+    { "", "catalog: not valid JSON at line 1, column 1: unexpected end of data" },
+    { "{\"users\":[]", "catalog: not valid JSON at line 1, column 12: unexpected end of data" },
+    { "{}\n{}", "catalog: not valid JSON at line 2, column 1: unexpected character" },
+    { "{\"users\":[],}", "catalog: not valid JSON at line 1, column 13: unexpected character" },
+    { "{'users':[]}", "catalog: not valid JSON at line 1, column 2: single quotes are not JSON" },
+    { "{\"users\":[{\"id\":1,\"name\":\"a\tb\"}]}",
+      "catalog: not valid JSON at line 1, column 28: control character in a string (escape it)" },
+    { "{\"users\":[{\"id\":1,\"name\":\"\xff\"}]}",
+      "catalog: not valid JSON at line 1, column 27: invalid utf-8 string" },
+    { "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+      "catalog: not valid JSON at line 1, column 17: nesting too deep" },
     /* shape */
-    {"[]", "catalog: must be a JSON object with \"users\" and \"concerts\""},
-    {"{\"venue\":1}", "venue: unknown key"},
-    {"{\"users\":{}}", "users: must be an array"},
-    {"{\"concerts\":null}", "concerts: must be an array"},
-    {"{\"users\":[1]}", "users[0]: must be an object"},
-    {"{\"users\":[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":\"b\",\"email\":\"x\"}]}",
-     "users[1].email: unknown key"},
+    { "[]", "catalog: must be a JSON object with \"users\" and \"concerts\"" },
+    { "{\"venue\":1}", "venue: unknown key" },
+    { "{\"users\":{}}", "users: must be an array" },
+    { "{\"concerts\":null}", "concerts: must be an array" },
+    { "{\"users\":[1]}", "users[0]: must be an object" },
+    { "{\"users\":[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":\"b\",\"email\":\"x\"}]}",
+      "users[1].email: unknown key" },
     /* required fields and types */
-    {"{\"users\":[{\"name\":\"a\"}]}", "users[0].id: is required"},
-    {"{\"users\":[{\"id\":1}]}", "users[0].name: is required"},
-    {"{\"users\":[{\"id\":\"1\",\"name\":\"a\"}]}", "users[0].id: must be an integer"},
-    {"{\"users\":[{\"id\":1.0,\"name\":\"a\"}]}", "users[0].id: must be an integer"},
-    {"{\"users\":[{\"id\":1e3,\"name\":\"a\"}]}", "users[0].id: must be an integer"},
-    {"{\"users\":[{\"id\":true,\"name\":\"a\"}]}", "users[0].id: must be an integer"},
-    {"{\"users\":[{\"id\":1,\"name\":7}]}", "users[0].name: must be a string"},
-    {"{\"users\":[{\"id\":1,\"name\":null}]}", "users[0].name: must be a string"},
-    {"{\"users\":[{\"id\":1,\"name\":\"a\\u0000b\"}]}",
-     "users[0].name: must not contain NUL characters"},
-    {"{\"users\":[{\"id\":1,\"name\":\"a\",\"points\":null}]}",
-     "users[0].points: must be an integer"},
+    { "{\"users\":[{\"name\":\"a\"}]}", "users[0].id: is required" },
+    { "{\"users\":[{\"id\":1}]}", "users[0].name: is required" },
+    { "{\"users\":[{\"id\":\"1\",\"name\":\"a\"}]}", "users[0].id: must be an integer" },
+    { "{\"users\":[{\"id\":1.0,\"name\":\"a\"}]}", "users[0].id: must be an integer" },
+    { "{\"users\":[{\"id\":1e3,\"name\":\"a\"}]}", "users[0].id: must be an integer" },
+    { "{\"users\":[{\"id\":true,\"name\":\"a\"}]}", "users[0].id: must be an integer" },
+    { "{\"users\":[{\"id\":1,\"name\":7}]}", "users[0].name: must be a string" },
+    { "{\"users\":[{\"id\":1,\"name\":null}]}", "users[0].name: must be a string" },
+    { "{\"users\":[{\"id\":1,\"name\":\"a\\u0000b\"}]}",
+      "users[0].name: must not contain NUL characters" },
+    { "{\"users\":[{\"id\":1,\"name\":\"a\",\"points\":null}]}",
+      "users[0].points: must be an integer" },
     /* out of range integers, including ones json-c would clamp */
-    {"{\"users\":[{\"id\":1,\"name\":\"a\",\"points\":9007199254740992}]}",
-     "users[0].points: must be an integer from -9007199254740991 to 9007199254740991"},
-    {"{\"users\":[{\"id\":99999999999999999999,\"name\":\"a\"}]}",
-     "users[0].id: must be an integer from -9007199254740991 to 9007199254740991"},
-    {"{\"users\":[{\"id\":-99999999999999999999,\"name\":\"a\"}]}",
-     "users[0].id: must be an integer from -9007199254740991 to 9007199254740991"},
-    {"{\"users\":[{\"id\":18446744073709551615,\"name\":\"a\"}]}",
-     "users[0].id: must be an integer from -9007199254740991 to 9007199254740991"},
+    { "{\"users\":[{\"id\":1,\"name\":\"a\",\"points\":9007199254740992}]}",
+      "users[0].points: must be an integer from -9007199254740991 to 9007199254740991" },
+    { "{\"users\":[{\"id\":99999999999999999999,\"name\":\"a\"}]}",
+      "users[0].id: must be an integer from -9007199254740991 to 9007199254740991" },
+    { "{\"users\":[{\"id\":-99999999999999999999,\"name\":\"a\"}]}",
+      "users[0].id: must be an integer from -9007199254740991 to 9007199254740991" },
+    { "{\"users\":[{\"id\":18446744073709551615,\"name\":\"a\"}]}",
+      "users[0].id: must be an integer from -9007199254740991 to 9007199254740991" },
     /* concerts */
-    {"{\"concerts\":[{\"id\":1,\"title\":\"t\"}]}", "concerts[0].status: is required"},
-    {"{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"open\"}]}",
-     "concerts[0].status: must be one of OPEN, PENDING, CLOSED"},
-    {"{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"SOLD_OUT\"}]}",
-     "concerts[0].status: must be one of OPEN, PENDING, CLOSED"},
-    {"{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":{}}]}",
-     "concerts[0].schedules: must be an array"},
+    { "{\"concerts\":[{\"id\":1,\"title\":\"t\"}]}", "concerts[0].status: is required" },
+    { "{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"open\"}]}",
+      "concerts[0].status: must be one of OPEN, PENDING, CLOSED" },
+    { "{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"SOLD_OUT\"}]}",
+      "concerts[0].status: must be one of OPEN, PENDING, CLOSED" },
+    { "{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":{}}]}",
+      "concerts[0].schedules: must be an array" },
     /* schedules */
-    {"{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":[{\"id\":1}]}]}",
-     "concerts[0].schedules[0].starts_at: is required"},
-    {"{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":[{\"id\":1,"
-     "\"start_at\":\"2026-12-24T19:00:00Z\"}]}]}",
-     "concerts[0].schedules[0].start_at: unknown key"},
-    {"{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":[{\"id\":1,"
-     "\"starts_at\":\"2026-02-30T19:00:00Z\"}]}]}",
-     "concerts[0].schedules[0].starts_at: not an RFC 3339 time (e.g. 2026-12-24T19:00:00Z)"},
-    {"{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":[{\"id\":1,"
-     "\"starts_at\":1798138800000}]}]}",
-     "concerts[0].schedules[0].starts_at: must be a string"},
+    { "{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":[{\"id\":1}]}]}",
+      "concerts[0].schedules[0].starts_at: is required" },
+    { "{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":[{\"id\":1,"
+      "\"start_at\":\"2026-12-24T19:00:00Z\"}]}]}",
+      "concerts[0].schedules[0].start_at: unknown key" },
+    { "{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":[{\"id\":1,"
+      "\"starts_at\":\"2026-02-30T19:00:00Z\"}]}]}",
+      "concerts[0].schedules[0].starts_at: not an RFC 3339 time (e.g. 2026-12-24T19:00:00Z)" },
+    { "{\"concerts\":[{\"id\":1,\"title\":\"t\",\"status\":\"OPEN\",\"schedules\":[{\"id\":1,"
+      "\"starts_at\":1798138800000}]}]}",
+      "concerts[0].schedules[0].starts_at: must be a string" },
     /* seat ranges, at schedules[1].seats[0] as in the issue */
-    {WITH_SEAT("{\"from\":1,\"grade\":\"R\",\"price\":1}"),
-     "concerts[0].schedules[1].seats[0].to: is required"},
-    {WITH_SEAT("{\"from\":1,\"to\":\"50\",\"grade\":\"R\",\"price\":1}"),
-     "concerts[0].schedules[1].seats[0].to: must be an integer"},
-    {WITH_SEAT("{\"from\":1,\"to\":2,\"grade\":\"R\",\"price\":1.5}"),
-     "concerts[0].schedules[1].seats[0].price: must be an integer"},
-    {WITH_SEAT("{\"from\":1,\"to\":2,\"grade\":[\"R\"],\"price\":1}"),
-     "concerts[0].schedules[1].seats[0].grade: must be a string"},
-    {WITH_SEAT("{\"from\":1,\"to\":2,\"grade\":\"R\",\"price\":1,\"\\u0001x\":2}"),
-     "concerts[0].schedules[1].seats[0].?x: unknown key"},
-    {WITH_SEAT("[1,2]"), "concerts[0].schedules[1].seats[0]: must be an object"},
+    { WITH_SEAT("{\"from\":1,\"grade\":\"R\",\"price\":1}"),
+      "concerts[0].schedules[1].seats[0].to: is required" },
+    { WITH_SEAT("{\"from\":1,\"to\":\"50\",\"grade\":\"R\",\"price\":1}"),
+      "concerts[0].schedules[1].seats[0].to: must be an integer" },
+    { WITH_SEAT("{\"from\":1,\"to\":2,\"grade\":\"R\",\"price\":1.5}"),
+      "concerts[0].schedules[1].seats[0].price: must be an integer" },
+    { WITH_SEAT("{\"from\":1,\"to\":2,\"grade\":[\"R\"],\"price\":1}"),
+      "concerts[0].schedules[1].seats[0].grade: must be a string" },
+    { WITH_SEAT("{\"from\":1,\"to\":2,\"grade\":\"R\",\"price\":1,\"\\u0001x\":2}"),
+      "concerts[0].schedules[1].seats[0].?x: unknown key" },
+    { WITH_SEAT("[1,2]"), "concerts[0].schedules[1].seats[0]: must be an object" },
     /* repeated keys, which json-c alone would resolve silently (last wins) */
-    {"{\"users\":[],\"users\":[]}", "users: duplicate key"},
-    {"{\"users\":[{\"id\":1,\"name\":\"a\",\"id\":2}]}", "users[0].id: duplicate key"},
-    {WITH_SEAT("{\"from\":1,\"to\":2,\"grade\":\"R\",\"price\":100,\"price\":1}"),
-     "concerts[0].schedules[1].seats[0].price: duplicate key"},
-    {"{\"users\":[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":\"b\",\"name\":\"c\"}]}",
-     "users[1].name: duplicate key"},
+    { "{\"users\":[],\"users\":[]}", "users: duplicate key" },
+    { "{\"users\":[{\"id\":1,\"name\":\"a\",\"id\":2}]}", "users[0].id: duplicate key" },
+    { WITH_SEAT("{\"from\":1,\"to\":2,\"grade\":\"R\",\"price\":100,\"price\":1}"),
+      "concerts[0].schedules[1].seats[0].price: duplicate key" },
+    { "{\"users\":[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":\"b\",\"name\":\"c\"}]}",
+      "users[1].name: duplicate key" },
 };
 
 Test(catalog_json, rejects_bad_input_naming_the_place)
@@ -253,10 +254,11 @@ Test(catalog_json, equal_keys_in_different_objects_are_fine)
 {
     /* Same key names at several levels and in sibling objects; brackets,
      * commas and escaped quotes inside strings must not confuse the scan. */
-    const char *text = "{\"users\":[{\"id\":1,\"name\":\"a,\\\"}{[\"},{\"id\":2,\"name\":\"id\"}],"
-                       "\"concerts\":[{\"id\":1,\"title\":\"[id]\",\"status\":\"OPEN\","
-                       "\"schedules\":[{\"id\":1,\"starts_at\":\"2026-01-01T00:00:00Z\",\"seats\":[]},"
-                       "{\"id\":2,\"starts_at\":\"2026-01-01T00:00:00Z\"}]}]}";
+    const char *text =
+        "{\"users\":[{\"id\":1,\"name\":\"a,\\\"}{[\"},{\"id\":2,\"name\":\"id\"}],"
+        "\"concerts\":[{\"id\":1,\"title\":\"[id]\",\"status\":\"OPEN\","
+        "\"schedules\":[{\"id\":1,\"starts_at\":\"2026-01-01T00:00:00Z\",\"seats\":[]},"
+        "{\"id\":2,\"starts_at\":\"2026-01-01T00:00:00Z\"}]}]}";
     catalog_doc *doc;
     char err[256];
     cr_assert_eq(catalog_json_parse(&doc, text, strlen(text), err, sizeof err), 0, "%s", err);
@@ -272,8 +274,9 @@ Test(catalog_json, many_items)
     cr_assert_not_null(text);
     len += (size_t)snprintf(text + len, cap - len, "{\"users\":[");
     for (int i = 1; i <= 2000; i++)
-        len += (size_t)snprintf(text + len, cap - len, "%s{\"id\":%d,\"name\":\"u%d\",\"points\":%d}",
-                                i > 1 ? "," : "", i, i, i * 10);
+        len +=
+            (size_t)snprintf(text + len, cap - len, "%s{\"id\":%d,\"name\":\"u%d\",\"points\":%d}",
+                             i > 1 ? "," : "", i, i, i * 10);
     len += (size_t)snprintf(text + len, cap - len, "]}");
     cr_assert_lt(len, cap);
     catalog_doc *doc;

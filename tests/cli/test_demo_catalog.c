@@ -55,7 +55,7 @@ Test(demo_catalog, loads_once_with_every_state)
 
     concert_concert_list *concerts = NULL;
     cr_assert_eq(concert_admin_concert_list_get(&concerts, db), 0);
-    int seen[4] = {0, 0, 0, 0};
+    int seen[4] = { 0, 0, 0, 0 };
     for (size_t i = 0; i < concerts->count; i++) {
         const int status = concerts->items[i].status;
         cr_assert(status >= 1 && status <= 3);
@@ -92,8 +92,8 @@ Test(demo_catalog, schedules_past_and_future_with_graded_seats)
 
     /* Concert 1 has one schedule in the past and two ahead. */
     concert_schedule_list *schedules = NULL;
-    cr_assert_eq(concert_schedule_list_get(&schedules, db, token.token, 1), 0,
-                 "%s", concert_error_last()->message);
+    cr_assert_eq(concert_schedule_list_get(&schedules, db, token.token, 1), 0, "%s",
+                 concert_error_last()->message);
     cr_assert_eq(schedules->count, 2);
     for (size_t i = 0; i < schedules->count; i++) {
         cr_expect_gt(schedules->items[i].starts_at, fake_now);
@@ -125,8 +125,8 @@ Test(demo_catalog, schedules_past_and_future_with_graded_seats)
 Test(demo_catalog, not_loaded_into_a_store_with_data)
 {
     concert_db *db = open_store();
-    const concert_catalog_user user = {77, "Someone", 10};
-    const concert_catalog catalog = {CONCERT_CATALOG_VERSION, &user, 1, NULL, 0};
+    const concert_catalog_user user = { 77, "Someone", 10 };
+    const concert_catalog catalog = { CONCERT_CATALOG_VERSION, &user, 1, NULL, 0 };
     cr_assert_eq(concert_catalog_load(db, &catalog), 0, "%s", concert_error_last()->message);
     char err[256];
     int loaded = -1;

@@ -76,8 +76,8 @@ Test(timefmt, round_trip_over_a_wide_range)
 Test(timefmt, every_day_of_2024_and_2100)
 {
     /* Day-by-day through a leap year and a century non-leap year. */
-    const char *starts[] = {"2024-01-01T00:00:00Z", "2100-01-01T00:00:00Z"};
-    const int lengths[] = {366, 365};
+    const char *starts[] = { "2024-01-01T00:00:00Z", "2100-01-01T00:00:00Z" };
+    const int lengths[] = { 366, 365 };
     for (int y = 0; y < 2; y++) {
         int64_t ms = parse_ok(starts[y]);
         for (int d = 0; d < lengths[y]; d++, ms += 86400000) {
@@ -96,30 +96,30 @@ Test(timefmt, rejects)
     const char *bad[] = {
         "",
         "2026-12-24",
-        "2026-12-24T19:00:00",          /* no zone */
-        "2026-12-24 19:00:00Z",         /* space instead of T */
-        "2026-12-24T19:00Z",            /* no seconds */
+        "2026-12-24T19:00:00",  /* no zone */
+        "2026-12-24 19:00:00Z", /* space instead of T */
+        "2026-12-24T19:00Z",    /* no seconds */
         "2026-13-01T00:00:00Z",
         "2026-00-01T00:00:00Z",
-        "2026-02-29T00:00:00Z",         /* not a leap year */
-        "2100-02-29T00:00:00Z",         /* century, not leap */
+        "2026-02-29T00:00:00Z", /* not a leap year */
+        "2100-02-29T00:00:00Z", /* century, not leap */
         "2026-04-31T00:00:00Z",
         "2026-01-00T00:00:00Z",
         "2026-01-01T24:00:00Z",
         "2026-01-01T00:60:00Z",
-        "2026-12-31T23:59:60Z",         /* leap second */
-        "2026-01-01T00:00:00.Z",        /* empty fraction */
+        "2026-12-31T23:59:60Z",            /* leap second */
+        "2026-01-01T00:00:00.Z",           /* empty fraction */
         "2026-01-01T00:00:00.1234567890Z", /* more than 9 digits */
         "2026-01-01T00:00:00+09",
         "2026-01-01T00:00:00+0900",
         "2026-01-01T00:00:00+24:00",
         "2026-01-01T00:00:00+09:60",
-        "2026-01-01T00:00:00Z ",        /* trailing text */
+        "2026-01-01T00:00:00Z ", /* trailing text */
         "2026-01-01T00:00:00ZZ",
         " 2026-01-01T00:00:00Z",
         "+2026-01-01T00:00:00Z",
         "12026-01-01T00:00:00Z",
-        "２026-01-01T00:00:00Z",        /* non-ASCII digit */
+        "２026-01-01T00:00:00Z", /* non-ASCII digit */
         "2026-1-01T00:00:00Z",
         "2026/01/01T00:00:00Z",
         "-001-01-01T00:00:00Z",

@@ -57,7 +57,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = malloc(size + 1), *line, *next, *body;
-    headers h = {{0}, {0}, 0};
+    headers h = { { 0 }, { 0 }, 0 };
     api_request req;
     api_response resp;
     if (!text)

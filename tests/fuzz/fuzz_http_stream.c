@@ -66,8 +66,9 @@ static unsigned long streams, unanswered, replies;
 
 static void print_counts(void)
 {
-    fprintf(stderr, "fuzz_http_stream: %lu streams, %lu replies checked, %lu neither answered "
-                    "nor closed within %d ms\n",
+    fprintf(stderr,
+            "fuzz_http_stream: %lu streams, %lu replies checked, %lu neither answered "
+            "nor closed within %d ms\n",
             streams, replies, unanswered, STREAM_WAIT_MS);
 }
 
@@ -148,7 +149,7 @@ static int connect_server(void)
             close(fd);
             return -1;
         }
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
         int rc;
         do
             rc = poll(&p, 1, HEALTH_BOUND_MS);
@@ -170,7 +171,7 @@ static int connect_server(void)
 static void write_all(int fd, const uint8_t *buf, size_t len)
 {
     while (len > 0) {
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
         const int ready = poll(&p, 1, STREAM_WAIT_MS);
         if (ready < 0 && errno == EINTR)
             continue;
@@ -187,9 +188,9 @@ static void write_all(int fd, const uint8_t *buf, size_t len)
 }
 
 typedef struct reply {
-    char *buf;     /* REPLY_MAX bytes */
+    char *buf; /* REPLY_MAX bytes */
     size_t len;
-    int closed;    /* EOF or reset seen: buf is all the server sent */
+    int closed;     /* EOF or reset seen: buf is all the server sent */
     int maybe_head; /* the stream has a HEAD request: a head with a
                        Content-Length may come without its body */
 } reply;
@@ -281,9 +282,9 @@ static int check_replies(const reply *r, int *partial)
             *partial = 1;
             break;
         }
-        if ((memcmp(p, "HTTP/1.1 ", 9) != 0 && memcmp(p, "HTTP/1.0 ", 9) != 0) ||
-            p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' ||
-            p[11] > '9' || (p[12] != ' ' && p[12] != '\r'))
+        if ((memcmp(p, "HTTP/1.1 ", 9) != 0 && memcmp(p, "HTTP/1.0 ", 9) != 0) || p[9] < '1' ||
+            p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9' ||
+            (p[12] != ' ' && p[12] != '\r'))
             fail("a reply that is not an HTTP/1.x status line", r->buf, r->len);
         const int status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
         const char *end = NULL;
@@ -332,8 +333,7 @@ static int check_replies(const reply *r, int *partial)
         /* A HEAD reply says Content-Length but sends no body: the next reply
          * (no body starts like one) or nothing follows the head. */
         if (r->maybe_head && body_len > 0 &&
-            ((body_left >= 7 && memcmp(end, "HTTP/1.", 7) == 0) ||
-             (body_left == 0 && r->closed)))
+            ((body_left >= 7 && memcmp(end, "HTTP/1.", 7) == 0) || (body_left == 0 && r->closed)))
             body_len = 0;
         if (to_close) {
             if (!r->closed) {
@@ -347,8 +347,8 @@ static int check_replies(const reply *r, int *partial)
             *partial = 1;
             break;
         }
-        const int json = type != NULL && type_len >= 16 &&
-                         strncasecmp(type, "application/json", 16) == 0;
+        const int json =
+            type != NULL && type_len >= 16 && strncasecmp(type, "application/json", 16) == 0;
         if (body_len > 0 && type == NULL &&
             (!mhd_own_status(status) || body_len < 6 || memcmp(end, "<html>", 6) != 0))
             fail("a body without a Content-Type that is not libmicrohttpd's own page", r->buf,
@@ -379,7 +379,7 @@ static void read_reply(int fd, reply *r, int64_t bound_ms)
         int partial = 0;
         const int whole = r->len > 0 ? check_replies(r, &partial) : 0;
         const int64_t wait = whole > 0 && !partial ? QUIET_AFTER_REPLY_MS : left;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
+        struct pollfd p = { .fd = fd, .events = POLLIN };
         const int ready = poll(&p, 1, (int)(wait < left ? wait : left));
         if (ready < 0 && errno == EINTR)
             continue;
@@ -409,7 +409,7 @@ static void check_health(void)
     if (fd < 0)
         fail("cannot connect for /healthz", strerror(errno), strlen(strerror(errno)));
     write_all(fd, (const uint8_t *)GET, sizeof GET - 1);
-    reply r = {health_buf, 0, 0, 0};
+    reply r = { health_buf, 0, 0, 0 };
     read_reply(fd, &r, HEALTH_BOUND_MS);
     close(fd);
     if (r.len < 12 || memcmp(r.buf, "HTTP/1.1 200", 12) != 0 ||
@@ -443,7 +443,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     write_all(fd, stream, left);
     shutdown(fd, SHUT_WR);
 
-    reply r = {stream_buf, 0, 0, memmem(data, size, "HEAD", 4) != NULL};
+    reply r = { stream_buf, 0, 0, memmem(data, size, "HEAD", 4) != NULL };
     read_reply(fd, &r, STREAM_WAIT_MS);
     close(fd);
     int partial = 0;

@@ -86,37 +86,37 @@ Test(error_table, every_library_code_has_its_contract_status)
         int status;
         const char *name;
     } expected[] = {
-        {CONCERT_EINVAL, 422, "INVALID_ARGUMENT"},
-        {CONCERT_ENOMEM, 500, "INTERNAL"},
-        {CONCERT_ESTORAGE, 503, "STORAGE_UNAVAILABLE"},
-        {CONCERT_EBUSY, 503, "STORAGE_UNAVAILABLE"},
-        {CONCERT_ENOTSUP, 500, "INTERNAL"},
-        {CONCERT_ESCHEMA, 500, "INTERNAL"},
-        {CONCERT_EINTERNAL, 500, "INTERNAL"},
-        {CONCERT_ECONFLICT, 409, "CONFLICT"},
-        {CONCERT_EUSER_NOT_FOUND, 404, "USER_NOT_FOUND"},
-        {CONCERT_ETOKEN_INVALID, 401, "TOKEN_INVALID"},
-        {CONCERT_ETOKEN_NOT_ACTIVE, 403, "TOKEN_NOT_ACTIVE"},
-        {CONCERT_ECONCERT_NOT_FOUND, 404, "CONCERT_NOT_FOUND"},
-        {CONCERT_ECONCERT_NOT_BOOKABLE, 409, "CONCERT_NOT_BOOKABLE"},
-        {CONCERT_ESCHEDULE_NOT_FOUND, 404, "SCHEDULE_NOT_FOUND"},
-        {CONCERT_EBOOKING_CLOSED, 409, "BOOKING_CLOSED"},
-        {CONCERT_ESEAT_NOT_FOUND, 404, "SEAT_NOT_FOUND"},
-        {CONCERT_ESEAT_TAKEN, 409, "SEAT_TAKEN"},
-        {CONCERT_ERESERVATION_NOT_FOUND, 404, "RESERVATION_NOT_FOUND"},
-        {CONCERT_EFORBIDDEN, 403, "FORBIDDEN"},
-        {CONCERT_EHOLD_EXPIRED, 409, "HOLD_EXPIRED"},
-        {CONCERT_EALREADY_PAID, 409, "ALREADY_PAID"},
-        {CONCERT_EINSUFFICIENT_POINTS, 409, "INSUFFICIENT_POINTS"},
-        {CONCERT_EINVALID_AMOUNT, 422, "INVALID_AMOUNT"},
-        {CONCERT_EIDEMPOTENCY_KEY_REUSED, 409, "IDEMPOTENCY_KEY_REUSED"},
-        {CONCERT_EQUEUE_CLOSED, 409, "QUEUE_CLOSED"},
-        {-9999, 500, "INTERNAL"},
+        { CONCERT_EINVAL, 422, "INVALID_ARGUMENT" },
+        { CONCERT_ENOMEM, 500, "INTERNAL" },
+        { CONCERT_ESTORAGE, 503, "STORAGE_UNAVAILABLE" },
+        { CONCERT_EBUSY, 503, "STORAGE_UNAVAILABLE" },
+        { CONCERT_ENOTSUP, 500, "INTERNAL" },
+        { CONCERT_ESCHEMA, 500, "INTERNAL" },
+        { CONCERT_EINTERNAL, 500, "INTERNAL" },
+        { CONCERT_ECONFLICT, 409, "CONFLICT" },
+        { CONCERT_EUSER_NOT_FOUND, 404, "USER_NOT_FOUND" },
+        { CONCERT_ETOKEN_INVALID, 401, "TOKEN_INVALID" },
+        { CONCERT_ETOKEN_NOT_ACTIVE, 403, "TOKEN_NOT_ACTIVE" },
+        { CONCERT_ECONCERT_NOT_FOUND, 404, "CONCERT_NOT_FOUND" },
+        { CONCERT_ECONCERT_NOT_BOOKABLE, 409, "CONCERT_NOT_BOOKABLE" },
+        { CONCERT_ESCHEDULE_NOT_FOUND, 404, "SCHEDULE_NOT_FOUND" },
+        { CONCERT_EBOOKING_CLOSED, 409, "BOOKING_CLOSED" },
+        { CONCERT_ESEAT_NOT_FOUND, 404, "SEAT_NOT_FOUND" },
+        { CONCERT_ESEAT_TAKEN, 409, "SEAT_TAKEN" },
+        { CONCERT_ERESERVATION_NOT_FOUND, 404, "RESERVATION_NOT_FOUND" },
+        { CONCERT_EFORBIDDEN, 403, "FORBIDDEN" },
+        { CONCERT_EHOLD_EXPIRED, 409, "HOLD_EXPIRED" },
+        { CONCERT_EALREADY_PAID, 409, "ALREADY_PAID" },
+        { CONCERT_EINSUFFICIENT_POINTS, 409, "INSUFFICIENT_POINTS" },
+        { CONCERT_EINVALID_AMOUNT, 422, "INVALID_AMOUNT" },
+        { CONCERT_EIDEMPOTENCY_KEY_REUSED, 409, "IDEMPOTENCY_KEY_REUSED" },
+        { CONCERT_EQUEUE_CLOSED, 409, "QUEUE_CLOSED" },
+        { -9999, 500, "INTERNAL" },
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
         const char *name = NULL;
-        cr_expect_eq(errors_http_status(expected[i].code, &name), expected[i].status,
-                     "code %d", expected[i].code);
+        cr_expect_eq(errors_http_status(expected[i].code, &name), expected[i].status, "code %d",
+                     expected[i].code);
         cr_expect_str_eq(name, expected[i].name, "code %d", expected[i].code);
     }
 }
@@ -129,7 +129,7 @@ Test(error_table, internal_errors_reveal_nothing)
     opts.connect_timeout_ms = 500;
     concert_db *unreachable = NULL;
     const int rc = concert_db_open(&unreachable,
-                                "postgresql://secretuser:secretpw@127.0.0.1:1/secretdb", &opts);
+                                   "postgresql://secretuser:secretpw@127.0.0.1:1/secretdb", &opts);
     cr_assert_lt(rc, 0);
     cr_assert_null(unreachable);
 
@@ -147,7 +147,8 @@ Test(error_table, internal_errors_reveal_nothing)
     reply_library_error(&resp, CONCERT_EINTERNAL);
     cr_assert_eq(resp.status, 500);
     cr_expect(body_has_code(&resp, "INTERNAL"));
-    cr_expect_str_eq(resp.body, "{\"error\":{\"code\":\"INTERNAL\",\"message\":\"internal error\"}}\n");
+    cr_expect_str_eq(resp.body,
+                     "{\"error\":{\"code\":\"INTERNAL\",\"message\":\"internal error\"}}\n");
     api_response_release(&resp);
 }
 
@@ -174,7 +175,7 @@ Test(api, routing_without_sockets, .init = open_memory_store, .fini = close_stor
     cr_expect(body_has_code(&resp, "TOKEN_INVALID"));
     api_response_release(&resp);
 
-    const header_pair bogus[] = {{"authorization", "Bearer abc"}, {NULL, NULL}};
+    const header_pair bogus[] = { { "authorization", "Bearer abc" }, { NULL, NULL } };
     handle(&resp, "GET", "/api/v1/concerts", bogus, NULL);
     cr_expect_eq(resp.status, 401);
     api_response_release(&resp);
@@ -193,7 +194,7 @@ Test(api, body_limit_is_checked_whatever_the_transport, .init = open_memory_stor
      .fini = close_store)
 {
     api_response resp;
-    api_request req = {.method = "POST", .path = "/api/v1/queue/tokens", .body_too_large = 1};
+    api_request req = { .method = "POST", .path = "/api/v1/queue/tokens", .body_too_large = 1 };
     api_handle(&ctx, &req, &resp);
     cr_expect_eq(resp.status, 413);
     cr_expect(body_has_code(&resp, "PAYLOAD_TOO_LARGE"));
@@ -208,7 +209,7 @@ Test(api, body_limit_is_checked_whatever_the_transport, .init = open_memory_stor
     api_response_release(&resp);
     free(big);
 
-    api_request incomplete = {.method = NULL, .path = "/healthz"};
+    api_request incomplete = { .method = NULL, .path = "/healthz" };
     api_handle(&ctx, &incomplete, &resp);
     cr_expect_eq(resp.status, 400);
     api_response_release(&resp);
@@ -257,9 +258,9 @@ Test(admin_key, file_is_read_without_its_trailing_newline)
 
 Test(api, admin_paths_are_404_without_a_key, .init = open_memory_store, .fini = close_store)
 {
-    const header_pair key[] = {{"X-Admin-Key", test_admin_key}, {NULL, NULL}};
-    static const char *paths[] = {"/api/v1/admin", "/api/v1/admin/", "/api/v1/admin/queue",
-                                  "/api/v1/admin/queue/pause", "/api/v1/admin/zzz"};
+    const header_pair key[] = { { "X-Admin-Key", test_admin_key }, { NULL, NULL } };
+    static const char *paths[] = { "/api/v1/admin", "/api/v1/admin/", "/api/v1/admin/queue",
+                                   "/api/v1/admin/queue/pause", "/api/v1/admin/zzz" };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         api_response resp;
         handle(&resp, "POST", paths[i], key, "{}");
@@ -272,12 +273,12 @@ Test(api, admin_paths_are_404_without_a_key, .init = open_memory_store, .fini = 
 Test(api, admin_key_is_checked_before_anything_else, .init = open_memory_store_with_admin_key,
      .fini = close_store)
 {
-    const header_pair right[] = {{"x-admin-key", test_admin_key}, {NULL, NULL}};
-    const header_pair wrong[] = {{"X-Admin-Key", "unit-admin-key-0123456780"}, {NULL, NULL}};
+    const header_pair right[] = { { "x-admin-key", test_admin_key }, { NULL, NULL } };
+    const header_pair wrong[] = { { "X-Admin-Key", "unit-admin-key-0123456780" }, { NULL, NULL } };
     api_response resp;
 
     /* Oversized, unknown sub-route, wrong method: the key comes first. */
-    api_request big = {.method = "PUT", .path = "/api/v1/admin/queue", .body_too_large = 1};
+    api_request big = { .method = "PUT", .path = "/api/v1/admin/queue", .body_too_large = 1 };
     api_handle(&ctx, &big, &resp);
     cr_expect_eq(resp.status, 401);
     cr_expect(body_has_code(&resp, "ADMIN_KEY_REQUIRED"));
@@ -331,23 +332,31 @@ static unsigned next_random(unsigned *state)
     return x;
 }
 
-Test(api, hostile_input_always_gets_a_well_formed_answer,
-     .init = open_memory_store_with_admin_key, .fini = close_store)
+Test(api, hostile_input_always_gets_a_well_formed_answer, .init = open_memory_store_with_admin_key,
+     .fini = close_store)
 {
-    static const char *methods[] = {"GET", "POST", "DELETE", "PUT", "HEAD", "", "get"};
+    static const char *methods[] = { "GET", "POST", "DELETE", "PUT", "HEAD", "", "get" };
     static const char *paths[] = {
-        "/api/v1/queue/tokens", "/api/v1/concerts/1", "/api/v1/users/1/points/charge",
-        "/api/v1/reservations", "/api/v1/payments", "/api/v1/schedules/9/seats", "//",
-        "/api/v1/users//points", "/api/v1/concerts/1/schedules/", "/api/v1/admin/queue", "",
+        "/api/v1/queue/tokens",
+        "/api/v1/concerts/1",
+        "/api/v1/users/1/points/charge",
+        "/api/v1/reservations",
+        "/api/v1/payments",
+        "/api/v1/schedules/9/seats",
+        "//",
+        "/api/v1/users//points",
+        "/api/v1/concerts/1/schedules/",
+        "/api/v1/admin/queue",
+        "",
     };
     const size_t path_count = sizeof paths / sizeof paths[0];
     static const char alphabet[] = "{}[]\":,0123456789-+.eEtrufalsn \\\x01\xff\xc3\xa9user_id";
     unsigned seed = 12345;
     char body[256];
-    const header_pair headers[] = {{"Authorization", "Bearer \xff\xfe\x01"},
-                                   {"Idempotency-Key", "\x7f"},
-                                   {"X-Admin-Key", test_admin_key},
-                                   {NULL, NULL}};
+    const header_pair headers[] = { { "Authorization", "Bearer \xff\xfe\x01" },
+                                    { "Idempotency-Key", "\x7f" },
+                                    { "X-Admin-Key", test_admin_key },
+                                    { NULL, NULL } };
     for (int i = 0; i < 20000; i++) {
         const size_t len = next_random(&seed) % (sizeof body - 1);
         for (size_t j = 0; j < len; j++)

@@ -54,8 +54,8 @@ static void make_jwt(char *out, size_t outlen, const char *header, const char *p
     snprintf(signing, sizeof signing, "%s.%s", h, p);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
-    cr_assert_not_null(HMAC(EVP_sha256(), secret, (int)SECRET_LEN,
-                            (const unsigned char *)signing, strlen(signing), mac, &mac_len));
+    cr_assert_not_null(HMAC(EVP_sha256(), secret, (int)SECRET_LEN, (const unsigned char *)signing,
+                            strlen(signing), mac, &mac_len));
     b64url(mac, mac_len, sig);
     snprintf(out, outlen, "%s.%s", signing, sig);
 }
@@ -105,9 +105,10 @@ static const char *lookup(void *p, const char *name)
 /* GET /api/v1/users/1/points with token; the status, and the body kept. */
 static int get_points(const char *token, api_response *resp)
 {
-    one_header h = {"X-User-Token", token};
-    api_request req = {.method = "GET", .path = "/api/v1/users/1/points", .header = lookup,
-                       .header_ctx = &h};
+    one_header h = { "X-User-Token", token };
+    api_request req = {
+        .method = "GET", .path = "/api/v1/users/1/points", .header = lookup, .header_ctx = &h
+    };
     api_handle(&ctx, &req, resp);
     return resp->status;
 }
@@ -158,7 +159,7 @@ Test(jwt_clock, nbf_waits_for_the_server_clock, .init = open_jwt_server, .fini =
 Test(jwt_clock, no_token_is_auth_required, .init = open_jwt_server, .fini = close_server)
 {
     api_response resp;
-    api_request req = {.method = "GET", .path = "/api/v1/users/1/points"};
+    api_request req = { .method = "GET", .path = "/api/v1/users/1/points" };
     api_handle(&ctx, &req, &resp);
     cr_expect_eq(resp.status, 401);
     cr_expect_not_null(strstr(resp.body, "AUTH_REQUIRED"));
@@ -248,10 +249,22 @@ Test(json_strict, duplicates_anywhere_and_however_spelt)
 Test(json_strict, only_rfc_8259)
 {
     static const char *const bad[] = {
-        "{'a':1}", "{\"a\":NaN}", "{\"a\":-Infinity}", "{\"a\":1.}", "{\"a\":01}",
-        "{\"a\":.5}", "{\"a\":+1}", "{\"a\":\"\t\"}", "{\"a\":\"\\udc00\"}",
-        "{\"a\":\"\\ud800x\"}", "{\"a\":tru}", "{\"a\":nulll}", "{\"a\":1}x", "{} {}",
-        "{\"a\":\"\xc3\"}", "{\"a\":1,}",
+        "{'a':1}",
+        "{\"a\":NaN}",
+        "{\"a\":-Infinity}",
+        "{\"a\":1.}",
+        "{\"a\":01}",
+        "{\"a\":.5}",
+        "{\"a\":+1}",
+        "{\"a\":\"\t\"}",
+        "{\"a\":\"\\udc00\"}",
+        "{\"a\":\"\\ud800x\"}",
+        "{\"a\":tru}",
+        "{\"a\":nulll}",
+        "{\"a\":1}x",
+        "{} {}",
+        "{\"a\":\"\xc3\"}",
+        "{\"a\":1,}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_expect_neq(parse_status(bad[i]), JSON_STRICT_OK, "accepted: %s", bad[i]);
@@ -315,7 +328,7 @@ Test(access, a_route_without_a_rule_is_refused)
 {
     api_context c;
     memset(&c, 0, sizeof c);
-    api_request req = {.method = "GET", .path = "/x"};
+    api_request req = { .method = "GET", .path = "/x" };
     api_response resp;
     memset(&resp, 0, sizeof resp);
     api_call call;

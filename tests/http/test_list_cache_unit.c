@@ -25,7 +25,7 @@
 static concert_list_version version_of(int64_t epoch, int64_t changes, int64_t expired,
                                        int64_t past)
 {
-    concert_list_version v = {epoch, changes, expired, past};
+    concert_list_version v = { epoch, changes, expired, past };
     return v;
 }
 
@@ -70,30 +70,30 @@ Test(etag, if_none_match_uses_the_weak_comparison_over_a_list)
         const char *value;
         int match;
     } cases[] = {
-        {"\"s1-a-7-3-0-0\"", 1},
-        {"W/\"s1-a-7-3-0-0\"", 1},               /* weak comparison ignores W/ */
-        {"\"x\", \"s1-a-7-3-0-0\"", 1},
-        {"\"x\",W/\"s1-a-7-3-0-0\" , \"y\"", 1},
-        {" \t\"s1-a-7-3-0-0\"\t ", 1},
-        {", ,\"s1-a-7-3-0-0\",,", 1},            /* empty list elements are allowed */
-        {"*", 1},
-        {" * ", 1},
-        {"\"s1-a-7-3-0-1\"", 0},
-        {"\"s1-a-7-3-0-0 \"", 0},
-        {"\"s1-a-7-3-0\"", 0},                   /* a prefix of the tag */
-        {"\"1-a-7-3-0-0\"", 0},
-        {"\"x\", \"y\"", 0},
-        {"", 0},
-        {",", 0},
+        { "\"s1-a-7-3-0-0\"", 1 },
+        { "W/\"s1-a-7-3-0-0\"", 1 }, /* weak comparison ignores W/ */
+        { "\"x\", \"s1-a-7-3-0-0\"", 1 },
+        { "\"x\",W/\"s1-a-7-3-0-0\" , \"y\"", 1 },
+        { " \t\"s1-a-7-3-0-0\"\t ", 1 },
+        { ", ,\"s1-a-7-3-0-0\",,", 1 }, /* empty list elements are allowed */
+        { "*", 1 },
+        { " * ", 1 },
+        { "\"s1-a-7-3-0-1\"", 0 },
+        { "\"s1-a-7-3-0-0 \"", 0 },
+        { "\"s1-a-7-3-0\"", 0 }, /* a prefix of the tag */
+        { "\"1-a-7-3-0-0\"", 0 },
+        { "\"x\", \"y\"", 0 },
+        { "", 0 },
+        { ",", 0 },
         /* Not the syntax: the field is ignored as a whole, even with a match
          * in it (a full answer is always correct). */
-        {"s1-a-7-3-0-0", 0},                     /* unquoted */
-        {"w/\"s1-a-7-3-0-0\"", 0},               /* W/ is case-sensitive */
-        {"\"s1-a-7-3-0-0\" junk", 0},
-        {"\"s1-a-7-3-0-0\", \"unterminated", 0},
-        {"\"s1-a-7-3-0-0\" \"y\"", 0},           /* a missing comma */
-        {"*, \"s1-a-7-3-0-0\"", 0},
-        {"\"s1-a-7\"3-0-0\"", 0},
+        { "s1-a-7-3-0-0", 0 },       /* unquoted */
+        { "w/\"s1-a-7-3-0-0\"", 0 }, /* W/ is case-sensitive */
+        { "\"s1-a-7-3-0-0\" junk", 0 },
+        { "\"s1-a-7-3-0-0\", \"unterminated", 0 },
+        { "\"s1-a-7-3-0-0\" \"y\"", 0 }, /* a missing comma */
+        { "*, \"s1-a-7-3-0-0\"", 0 },
+        { "\"s1-a-7\"3-0-0\"", 0 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         cr_expect_eq(etag_none_match(cases[i].value, tag), cases[i].match, "If-None-Match: %s",
@@ -130,8 +130,8 @@ Test(list_cache, hits_only_under_an_equal_version)
     cr_assert_str_eq(list_body_data(hit), "list of 10 at 4");
     list_body_unref(hit);
 
-    const concert_list_version others[] = {version_of(8, 4, 0, 0), version_of(9, 5, 0, 0),
-                                           version_of(9, 4, 1, 0), version_of(9, 4, 0, 1)};
+    const concert_list_version others[] = { version_of(8, 4, 0, 0), version_of(9, 5, 0, 0),
+                                            version_of(9, 4, 1, 0), version_of(9, 4, 0, 1) };
     for (size_t i = 0; i < 4; i++)
         cr_assert_null(list_cache_get(cache, 10, &others[i]), "version %zu", i);
     cr_assert_null(list_cache_get(cache, 11, &v), "another id");
@@ -232,7 +232,7 @@ Test(list_cache, is_safe_to_share_between_threads)
     pthread_t threads[RACE_THREADS];
     race_arg args[RACE_THREADS];
     for (int t = 0; t < RACE_THREADS; t++) {
-        args[t] = (race_arg){cache, (unsigned)t * 7919u + 1u, 0, 0};
+        args[t] = (race_arg){ cache, (unsigned)t * 7919u + 1u, 0, 0 };
         cr_assert_eq(pthread_create(&threads[t], NULL, race_worker, &args[t]), 0);
     }
     int hits = 0;
@@ -311,9 +311,9 @@ static void call(api_response *resp, const char *method, const char *path, const
     snprintf(authorization, sizeof authorization, "Bearer %s", token);
     request_headers headers;
     memset(&headers, 0, sizeof headers);
-    headers.pairs[0] = (header_pair){"Authorization", authorization};
+    headers.pairs[0] = (header_pair){ "Authorization", authorization };
     if (if_none_match != NULL)
-        headers.pairs[1] = (header_pair){"If-None-Match", if_none_match};
+        headers.pairs[1] = (header_pair){ "If-None-Match", if_none_match };
     api_request req = {
         .method = method,
         .path = path,
@@ -420,7 +420,7 @@ Test(list_routes, seat_list_carries_a_stable_etag_and_304s_on_it, .init = open_a
 
     char list_value[ETAG_SIZE + 16];
     snprintf(list_value, sizeof list_value, "\"other\", W/%s", first.etag);
-    const char *matching[] = {first.etag, list_value, "*"};
+    const char *matching[] = { first.etag, list_value, "*" };
     for (size_t i = 0; i < 3; i++) {
         listing same = get(seats_10, t.token, matching[i]);
         cr_assert_eq(same.status, 304, "If-None-Match: %s", matching[i]);
@@ -496,7 +496,7 @@ Test(list_routes, hold_release_payment_and_expiry_each_change_the_tag, .init = o
     cr_assert(lists_seat(expired.body, 14));
     cr_assert_str_neq(expired.etag, live.etag);
 
-    listing *all[] = {&before, &held, &released, &held_13, &sold, &live, &almost, &expired};
+    listing *all[] = { &before, &held, &released, &held_13, &sold, &live, &almost, &expired };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         listing_free(all[i]);
 }
@@ -526,12 +526,11 @@ Test(list_routes, a_token_or_list_error_is_never_answered_from_the_cache, .init 
         const char *path;
         int status;
     } refused[] = {
-        {"/api/v1/schedules/999/seats", 404},     /* no such schedule */
-        {"/api/v1/schedules/11/seats", 409},      /* booking closed */
-        {"/api/v1/schedules/20/seats", 409},      /* concert not open */
-        {"/api/v1/concerts/999/schedules", 404},
-        {"/api/v1/concerts/2/schedules", 409},
-        {"/api/v1/concerts/4/schedules", 409},    /* every schedule has passed */
+        { "/api/v1/schedules/999/seats", 404 }, /* no such schedule */
+        { "/api/v1/schedules/11/seats", 409 },  /* booking closed */
+        { "/api/v1/schedules/20/seats", 409 },  /* concert not open */
+        { "/api/v1/concerts/999/schedules", 404 }, { "/api/v1/concerts/2/schedules", 409 },
+        { "/api/v1/concerts/4/schedules", 409 }, /* every schedule has passed */
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         listing l = get(refused[i].path, other.token, "*");
@@ -549,7 +548,7 @@ Test(list_routes, a_token_or_list_error_is_never_answered_from_the_cache, .init 
     listing closed = get("/api/v1/concerts/4/schedules", other.token, forged);
     cr_assert_eq(closed.status, 409, "%d %s", closed.status, closed.body);
 
-    listing *all[] = {&cached, &ended, &ended_304, &unknown, &closed};
+    listing *all[] = { &cached, &ended, &ended_304, &unknown, &closed };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         listing_free(all[i]);
 }
@@ -586,7 +585,7 @@ Test(list_routes, schedule_list_counts_change_with_holds, .init = open_api, .fin
     cr_assert(strstr(later.body, "\"id\":10,") == NULL, "%s", later.body);
     cr_assert_str_neq(later.etag, after.etag);
 
-    listing *all[] = {&first, &same, &after, &later};
+    listing *all[] = { &first, &same, &after, &later };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         listing_free(all[i]);
 }
@@ -723,13 +722,13 @@ static void map_seat(const char *body, int64_t number, char *status, size_t size
     json_object_put(doc);
 }
 
-#define expect_map_seat(body, number, want_status, want_until)                              \
-    do {                                                                                    \
-        char st_[16];                                                                       \
-        int until_;                                                                         \
-        map_seat((body), (number), st_, sizeof st_, &until_);                                \
-        cr_assert_str_eq(st_, (want_status), "seat %d", (int)(number));                     \
-        cr_assert_eq(until_, (want_until), "seat %d held_until", (int)(number));            \
+#define expect_map_seat(body, number, want_status, want_until)                                     \
+    do {                                                                                           \
+        char st_[16];                                                                              \
+        int until_;                                                                                \
+        map_seat((body), (number), st_, sizeof st_, &until_);                                      \
+        cr_assert_str_eq(st_, (want_status), "seat %d", (int)(number));                            \
+        cr_assert_eq(until_, (want_until), "seat %d held_until", (int)(number));                   \
     } while (0)
 
 Test(seatmap_route, carries_a_stable_etag_of_its_own_and_304s_on_it, .init = open_api,
@@ -765,7 +764,7 @@ Test(seatmap_route, carries_a_stable_etag_of_its_own_and_304s_on_it, .init = ope
     listing cross = get(seatmap_10, t.token, seats.etag);
     cr_assert_eq(cross.status, 200);
 
-    listing *all[] = {&first, &again, &uncached, &same, &seats, &cross};
+    listing *all[] = { &first, &again, &uncached, &same, &seats, &cross };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         listing_free(all[i]);
 }
@@ -820,7 +819,7 @@ Test(seatmap_route, shows_holds_sales_releases_and_expiry, .init = open_api, .fi
     expect_map_seat(expired.body, 14, "FREE", 0);
     expect_map_seat(expired.body, 13, "SOLD", 0);
 
-    listing *all[] = {&before, &held, &released, &sold, &live, &almost, &expired};
+    listing *all[] = { &before, &held, &released, &sold, &live, &almost, &expired };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         listing_free(all[i]);
 }
@@ -832,7 +831,7 @@ Test(seatmap_route, refuses_what_the_seat_list_refuses_never_from_the_cache, .in
     issue_active(1, &t);
     listing cached = get(seatmap_10, t.token, NULL);
     cr_assert_eq(cached.status, 200);
-    static const char *const ids[] = {"999", "11", "20", "30", "0"};
+    static const char *const ids[] = { "999", "11", "20", "30", "0" };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         char map_path[64], list_path[64];
         snprintf(map_path, sizeof map_path, "/api/v1/schedules/%s/seatmap", ids[i]);

@@ -30,28 +30,33 @@ static int contains(const char *text, const char *line)
     return strstr(text, line) != NULL;
 }
 
-static const char *const routes[] = {"/a/{id}", "/we\"ird\\route\n"};
+static const char *const routes[] = { "/a/{id}", "/we\"ird\\route\n" };
 
 Test(metrics, bucket_bounds_are_inclusive_and_cumulative)
 {
     metrics *m = metrics_new(routes, 2);
     cr_assert_not_null(m);
-    metrics_observe_request(m, 0, "GET", 200, 500, 10);     /* exactly 0.0005 s */
-    metrics_observe_request(m, 0, "GET", 200, 501, 10);     /* just above */
-    metrics_observe_request(m, 0, "GET", 404, 2500000, 0);  /* exactly 2.5 s */
-    metrics_observe_request(m, 0, "GET", 200, 9000000, 1);  /* above every bound */
+    metrics_observe_request(m, 0, "GET", 200, 500, 10);    /* exactly 0.0005 s */
+    metrics_observe_request(m, 0, "GET", 200, 501, 10);    /* just above */
+    metrics_observe_request(m, 0, "GET", 404, 2500000, 0); /* exactly 2.5 s */
+    metrics_observe_request(m, 0, "GET", 200, 9000000, 1); /* above every bound */
     char *text = render(m);
     cr_assert(contains(text, "concert_http_request_duration_seconds_bucket{route=\"/a/{id}\","
-                             "le=\"0.0005\"} 1\n"), "%s", text);
+                             "le=\"0.0005\"} 1\n"),
+              "%s", text);
     cr_assert(contains(text, "concert_http_request_duration_seconds_bucket{route=\"/a/{id}\","
-                             "le=\"0.001\"} 2\n"), "%s", text);
+                             "le=\"0.001\"} 2\n"),
+              "%s", text);
     cr_assert(contains(text, "concert_http_request_duration_seconds_bucket{route=\"/a/{id}\","
-                             "le=\"2.5\"} 3\n"), "%s", text);
+                             "le=\"2.5\"} 3\n"),
+              "%s", text);
     cr_assert(contains(text, "concert_http_request_duration_seconds_bucket{route=\"/a/{id}\","
-                             "le=\"+Inf\"} 4\n"), "%s", text);
+                             "le=\"+Inf\"} 4\n"),
+              "%s", text);
     cr_assert(contains(text, "concert_http_request_duration_seconds_count{route=\"/a/{id}\"} 4\n"));
     cr_assert(contains(text, "concert_http_request_duration_seconds_sum{route=\"/a/{id}\"} "
-                             "11.501001\n"), "%s", text);
+                             "11.501001\n"),
+              "%s", text);
     cr_assert(contains(text, "concert_http_requests_total{route=\"/a/{id}\",method=\"GET\","
                              "code=\"200\"} 3\n"));
     cr_assert(contains(text, "concert_http_requests_total{route=\"/a/{id}\",method=\"GET\","
@@ -98,7 +103,8 @@ Test(metrics, collectors_write_after_the_built_in_families)
     cr_assert(contains(text, "# HELP test_gauge A help\\\\text\\nwith a newline.\n"
                              "# TYPE test_gauge gauge\n"
                              "test_gauge{stream=\"a\\\"b\"} 42\n"
-                             "test_gauge{stream=\"c\"} -3\n"), "%s", text);
+                             "test_gauge{stream=\"c\"} -3\n"),
+              "%s", text);
     cr_assert(contains(text, "\nconcert_holds_made_total 3\n"));
     cr_assert(contains(text, "\nconcert_points_paid_total 1500\n"));
     cr_assert(contains(text, "\nconcert_holds_expired_total 0\n"));
@@ -169,7 +175,7 @@ static uint64_t expired_of(metrics *m)
 /* The watcher looks at the clock at least once a second (real time). */
 static void wait_for_expired(metrics *m, uint64_t want)
 {
-    const struct timespec tick = {0, 20 * 1000 * 1000};
+    const struct timespec tick = { 0, 20 * 1000 * 1000 };
     for (int i = 0; i < 500 && expired_of(m) < want; i++)
         nanosleep(&tick, NULL);
 }
@@ -228,7 +234,7 @@ Test(hold_watch, each_hold_is_decided_once_after_it_ran_out)
     hold_watch_token_ended(w, b.token);
 
     clock_advance(expiring.held_until - clock_now() + 999);
-    const struct timespec settle_time = {1, 200 * 1000 * 1000}; /* one look at the clock */
+    const struct timespec settle_time = { 1, 200 * 1000 * 1000 }; /* one look at the clock */
     nanosleep(&settle_time, NULL);
     cr_assert_eq(expired_of(m), 0, "decided before held_until + 1 s");
     clock_advance(1);
@@ -253,7 +259,7 @@ Test(hold_watch, a_token_ended_elsewhere_is_not_counted)
     concert_payment p;
     expect_rc(concert_pay(&p, db, a.token, r.id, NULL), CONCERT_OK);
     clock_advance(r.held_until - clock_now() + 1000);
-    const struct timespec settle_time = {1, 200 * 1000 * 1000};
+    const struct timespec settle_time = { 1, 200 * 1000 * 1000 };
     nanosleep(&settle_time, NULL);
     hold_watch_stop(w); /* joins the thread: every due hold was looked at */
     cr_assert_eq(expired_of(m), 0);

@@ -41,7 +41,7 @@ static sse_stream *subscribe(const api_context *api, const char *path, const cha
 {
     char bearer[128];
     snprintf(bearer, sizeof bearer, "Bearer %s", token);
-    api_request req = {.method = "GET", .path = path, .header = header_of, .header_ctx = bearer};
+    api_request req = { .method = "GET", .path = path, .header = header_of, .header_ctx = bearer };
     api_response resp;
     api_handle(api, &req, &resp);
     cr_assert_eq(resp.status, 200, "%s: %d %.*s", path, resp.status, (int)resp.body_len,
@@ -96,9 +96,9 @@ static void load_extra_users(void)
     static char names[WAITERS_MANY][24];
     for (int i = 0; i < WAITERS_MANY; i++) {
         snprintf(names[i], sizeof names[i], "waiter %d", i);
-        users[i] = (concert_catalog_user){FIRST_EXTRA_USER + i, names[i], 0};
+        users[i] = (concert_catalog_user){ FIRST_EXTRA_USER + i, names[i], 0 };
     }
-    concert_catalog catalog = {CONCERT_CATALOG_VERSION, users, WAITERS_MANY, NULL, 0};
+    concert_catalog catalog = { CONCERT_CATALOG_VERSION, users, WAITERS_MANY, NULL, 0 };
     expect_rc(concert_catalog_load(db, &catalog), 0);
 }
 
@@ -124,8 +124,8 @@ static void subscribe_seat_watchers(const api_context *api, const char *token, i
         seat_watchers[i] = subscribe(api, path, token);
 }
 
-Test(sse_hub, store_calls_do_not_grow_with_subscribers, .init = setup_store,
-     .fini = teardown_store, .timeout = 120)
+Test(sse_hub, store_calls_do_not_grow_with_subscribers, .init = setup_store, .fini = teardown_store,
+     .timeout = 120)
 {
     concert_options opts = test_options();
     opts.max_active = 1;
@@ -135,7 +135,7 @@ Test(sse_hub, store_calls_do_not_grow_with_subscribers, .init = setup_store,
 
     sse_hub *hub = sse_hub_new(db);
     cr_assert_not_null(hub);
-    const api_context api = {.db = db, .events = hub};
+    const api_context api = { .db = db, .events = hub };
     concert_token_info buyer;
     issue_active(1, &buyer);
 
@@ -158,8 +158,8 @@ Test(sse_hub, store_calls_do_not_grow_with_subscribers, .init = setup_store,
     fprintf(stderr,
             "sse_hub (%s): store calls over %d ticks: %llu with %d+%d subscribers, %llu with "
             "%d+%d\n",
-            store_kind(), MEASURED_TICKS, (unsigned long long)few, WAITERS_FEW,
-            SEAT_WATCHERS_FEW, (unsigned long long)many, WAITERS_MANY, SEAT_WATCHERS_MANY);
+            store_kind(), MEASURED_TICKS, (unsigned long long)few, WAITERS_FEW, SEAT_WATCHERS_FEW,
+            (unsigned long long)many, WAITERS_MANY, SEAT_WATCHERS_MANY);
     /* A call per subscriber per tick would be 40,000 more; allow a handful
      * (an ACTIVE token's recheck falls on the real clock). */
     cr_assert_leq(many, few + few / 4 + 4, "store calls grew with subscribers: %llu -> %llu",
@@ -210,7 +210,7 @@ Test(sse_hub, clients_that_leave_are_forgotten_and_a_stop_ends_every_stream, .in
     standard_catalog_load();
     sse_hub *hub = sse_hub_new(db);
     cr_assert_not_null(hub);
-    const api_context api = {.db = db, .events = hub};
+    const api_context api = { .db = db, .events = hub };
     concert_token_info buyer, waiter;
     issue_active(1, &buyer);
     expect_rc(concert_queue_issue(&waiter, db, 2), 0);
@@ -279,7 +279,7 @@ Test(sse_stream, a_push_before_the_park_is_read_and_a_wake_only_follows_a_park)
     sse_stream *s = sse_stream_new();
     cr_assert_not_null(s);
     parks = wakes = 0;
-    const sse_transport t = {count_park, count_wake, NULL};
+    const sse_transport t = { count_park, count_wake, NULL };
     sse_stream_attach(s, &t);
     list_body *a = frame_of("event: a\ndata: 1\n\n");
     /* Pushed before the reader ever looked: no wake (nothing parked), and
@@ -288,7 +288,8 @@ Test(sse_stream, a_push_before_the_park_is_read_and_a_wake_only_follows_a_park)
     cr_assert_eq(wakes, 0);
     char out[64];
     cr_assert_eq(sse_stream_read(s, out, 5), 5, "a short buffer takes part of a frame");
-    cr_assert_eq(sse_stream_read(s, out + 5, sizeof out - 5), (long)strlen("event: a\ndata: 1\n\n") - 5);
+    cr_assert_eq(sse_stream_read(s, out + 5, sizeof out - 5),
+                 (long)strlen("event: a\ndata: 1\n\n") - 5);
     cr_assert_eq(parks, 0);
     /* Now empty: it parks; the next push wakes it once. */
     cr_assert_eq(sse_stream_read(s, out, sizeof out), SSE_READ_PARKED);
@@ -346,19 +347,20 @@ Test(sse_seatdiff, lists_the_seats_that_changed_in_the_maps_own_shape)
                  0);
     list_body *diff = sse_seats_diff_frame(10, "\"m1\"", &before, &after);
     cr_assert_not_null(diff);
-    const char *expected =
-        "event: seats\nid: \"m1\"\ndata: {\"schedule_id\":10,\"seats\":["
-        "{\"number\":2,\"grade\":\"A/B\",\"status\":\"HELD\",\"held_until\":\"2027-01-15T08:05:00Z\"},"
-        "{\"number\":3,\"status\":\"UNKNOWN\"},"
-        "{\"number\":4,\"grade\":\"R\",\"status\":\"SOLD\"}]}\n\n";
+    const char *expected = "event: seats\nid: \"m1\"\ndata: {\"schedule_id\":10,\"seats\":["
+                           "{\"number\":2,\"grade\":\"A/"
+                           "B\",\"status\":\"HELD\",\"held_until\":\"2027-01-15T08:05:00Z\"},"
+                           "{\"number\":3,\"status\":\"UNKNOWN\"},"
+                           "{\"number\":4,\"grade\":\"R\",\"status\":\"SOLD\"}]}\n\n";
     cr_assert_eq(list_body_len(diff), strlen(expected));
     cr_assert_eq(memcmp(list_body_data(diff), expected, strlen(expected)), 0, "%.*s",
                  (int)list_body_len(diff), list_body_data(diff));
     list_body_unref(diff);
-    cr_assert_eq(sse_seats_parse(&same, "{\"seats\":[{\"number\":1,\"grade\":\"VIP\",\"status\":\"FREE\"},"
-                                        "{\"number\":2,\"grade\":\"A/B\",\"status\":\"HELD\","
-                                        "\"held_until\":\"2027-01-15T08:05:00Z\"},"
-                                        "{\"number\":4,\"grade\":\"R\",\"status\":\"SOLD\"}]}"),
+    cr_assert_eq(sse_seats_parse(&same,
+                                 "{\"seats\":[{\"number\":1,\"grade\":\"VIP\",\"status\":\"FREE\"},"
+                                 "{\"number\":2,\"grade\":\"A/B\",\"status\":\"HELD\","
+                                 "\"held_until\":\"2027-01-15T08:05:00Z\"},"
+                                 "{\"number\":4,\"grade\":\"R\",\"status\":\"SOLD\"}]}"),
                  0);
     cr_assert_null(sse_seats_diff_frame(10, "\"m2\"", &after, &same), "nothing changed: no event");
     sse_seats bad;

@@ -49,7 +49,7 @@ static void sleep_until(int64_t at_ms)
 {
     int64_t left = at_ms - wall_ms();
     if (left > 0) {
-        struct timespec t = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+        struct timespec t = { (time_t)(left / 1000), (long)(left % 1000) * 1000000L };
         while (nanosleep(&t, &t) != 0 && errno == EINTR)
             ;
     }
@@ -57,16 +57,16 @@ static void sleep_until(int64_t at_ms)
 
 static int load_catalog(concert_db *db)
 {
-    const concert_catalog_user users[] = {{BUYER, "party of many", 1000000}};
-    const concert_catalog_seat_range seats[] = {{1, 400, "R", 10}};
+    const concert_catalog_user users[] = { { BUYER, "party of many", 1000000 } };
+    const concert_catalog_seat_range seats[] = { { 1, 400, "R", 10 } };
     const int64_t day = concert_db_now(db) + 86400000;
-    const concert_catalog_schedule s71[] = {{LIMITED_SCHEDULE, day, seats, 1}};
-    const concert_catalog_schedule s81[] = {{OPEN_SCHEDULE, day, seats, 1}};
+    const concert_catalog_schedule s71[] = { { LIMITED_SCHEDULE, day, seats, 1 } };
+    const concert_catalog_schedule s81[] = { { OPEN_SCHEDULE, day, seats, 1 } };
     const concert_catalog_concert concerts[] = {
-        {7, "Limited", CONCERT_STATUS_OPEN, CONCERT_LIMIT, s71, 1},
-        {8, "Open", CONCERT_STATUS_OPEN, 0, s81, 1},
+        { 7, "Limited", CONCERT_STATUS_OPEN, CONCERT_LIMIT, s71, 1 },
+        { 8, "Open", CONCERT_STATUS_OPEN, 0, s81, 1 },
     };
-    concert_catalog cat = {CONCERT_CATALOG_VERSION, users, 1, concerts, 2};
+    concert_catalog cat = { CONCERT_CATALOG_VERSION, users, 1, concerts, 2 };
     return concert_catalog_load(db, &cat);
 }
 
@@ -171,8 +171,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     held = race(argv[1], t.token, processes, OPEN_SCHEDULE);
     if (held != STORE_WIDE_LIMIT) {
-        fprintf(stderr, "mp_limit: FAIL: %d holds landed under the store-wide limit of %d\n",
-                held, STORE_WIDE_LIMIT);
+        fprintf(stderr, "mp_limit: FAIL: %d holds landed under the store-wide limit of %d\n", held,
+                STORE_WIDE_LIMIT);
         failures++;
     }
     fflush(stdout);

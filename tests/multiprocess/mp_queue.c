@@ -53,36 +53,37 @@
 #include <concert/concert.h>
 
 #define MAX_CHILDREN 16
-#define USERS_A 30           /* per child, scenarios A and B */
-#define USERS_C 15           /* per child, scenario C */
+#define USERS_A 30 /* per child, scenarios A and B */
+#define USERS_C 15 /* per child, scenario C */
 #define TOKENS (USERS_A + USERS_C)
-#define LOTTERY_ROUNDS 8     /* openings in C: each one a race to open; on 2 cores
+#define LOTTERY_ROUNDS                                                                             \
+    8                     /* openings in C: each one a race to open; on 2 cores
                                 one race in three or so overlaps */
-#define USER_BASE_C 10000    /* user ids of scenario C start above it, */
-#define ROUND_USERS 1000     /* ... this many apart from one round to the next */
+#define USER_BASE_C 10000 /* user ids of scenario C start above it, */
+#define ROUND_USERS 1000  /* ... this many apart from one round to the next */
 #define CATALOG_USERS (USERS_A + LOTTERY_ROUNDS * USERS_C) /* per child */
-#define LIMIT_M 40           /* max_active in A */
-#define RATE_R 30            /* admit_per_minute in A and B */
-#define LOTTERY_M 20         /* max_active in C */
-#define STEP_MS 100          /* fake time per step */
+#define LIMIT_M 40                                         /* max_active in A */
+#define RATE_R 30                                          /* admit_per_minute in A and B */
+#define LOTTERY_M 20                                       /* max_active in C */
+#define STEP_MS 100                                        /* fake time per step */
 #define REFRESH_MS CONCERT_DEFAULT_QUEUE_REFRESH_MS
-#define LONG_TTL_MS (6 * 3600 * 1000) /* nothing ends by itself during the run */
+#define LONG_TTL_MS (6 * 3600 * 1000)   /* nothing ends by itself during the run */
 #define START_MS INT64_C(1893456000000) /* 2030-01-01: any fixed time */
-#define STEP_WAIT_S 60       /* real seconds one step may take */
-#define CHILD_IDLE_S 120     /* real seconds a child waits for the next step */
+#define STEP_WAIT_S 60                  /* real seconds one step may take */
+#define CHILD_IDLE_S 120                /* real seconds a child waits for the next step */
 #define MAX_SAMPLES 8192
-#define MAX_FAIL_LINES 30    /* print no more; count them all */
+#define MAX_FAIL_LINES 30 /* print no more; count them all */
 
 /* What the parent asks every child to do at a step; every child polls all
  * its live tokens after it. */
 enum {
     CMD_POLL = 1,
-    CMD_JOIN_A,   /* join USERS_A buyers */
-    CMD_JOIN_C,   /* join USERS_C buyers of round arg (the queue is SCHEDULED) */
-    CMD_PAUSE,    /* child number arg pauses the queue */
-    CMD_RESUME,   /* child number arg resumes it */
-    CMD_LEAVE_A,  /* leave every A token */
-    CMD_LEAVE_C,  /* leave every C token */
+    CMD_JOIN_A,  /* join USERS_A buyers */
+    CMD_JOIN_C,  /* join USERS_C buyers of round arg (the queue is SCHEDULED) */
+    CMD_PAUSE,   /* child number arg pauses the queue */
+    CMD_RESUME,  /* child number arg resumes it */
+    CMD_LEAVE_A, /* leave every A token */
+    CMD_LEAVE_C, /* leave every C token */
     CMD_EXIT
 };
 
@@ -96,12 +97,12 @@ typedef struct child_slot {
     int32_t token_count;
     char tokens[TOKENS][CONCERT_TOKEN_SIZE];
     int64_t users[TOKENS];
-    int64_t positions[TOKENS];    /* last reported: 0 ACTIVE, -1 pre-queued,
+    int64_t positions[TOKENS]; /* last reported: 0 ACTIVE, -1 pre-queued,
                                      POS_LEFT left */
-    int64_t seen_active;          /* own tokens the child was told are ACTIVE */
+    int64_t seen_active;       /* own tokens the child was told are ACTIVE */
     int64_t seen_prequeued;
-    int64_t eta_known;            /* own WAITING tokens reported with an ETA */
-    int32_t view_state;           /* its db's (cached) view of the queue */
+    int64_t eta_known;  /* own WAITING tokens reported with an ETA */
+    int32_t view_state; /* its db's (cached) view of the queue */
     int32_t reserved;
     int64_t view_active;
     int64_t view_max_active;
@@ -109,10 +110,10 @@ typedef struct child_slot {
 } child_slot;
 
 typedef struct shared {
-    _Atomic int64_t clock;  /* the fake clock, ms since the epoch */
-    pthread_mutex_t lock;   /* guards everything below */
-    pthread_cond_t go;      /* parent -> children: a new step */
-    pthread_cond_t done;    /* children -> parent: one more acknowledged */
+    _Atomic int64_t clock; /* the fake clock, ms since the epoch */
+    pthread_mutex_t lock;  /* guards everything below */
+    pthread_cond_t go;     /* parent -> children: a new step */
+    pthread_cond_t done;   /* children -> parent: one more acknowledged */
     int64_t step;
     int32_t command;
     int32_t arg;
@@ -192,8 +193,8 @@ static shared *shared_new(void)
 {
     pthread_mutexattr_t ma;
     pthread_condattr_t ca;
-    shared *sh = mmap(NULL, sizeof(shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                      -1, 0);
+    shared *sh =
+        mmap(NULL, sizeof(shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         return NULL;
     memset(sh, 0, sizeof(*sh));
@@ -232,9 +233,9 @@ typedef struct child {
     child_slot *slot;
     concert_db *db;
     int index;
-    int32_t state[TOKENS];     /* last state reported; 0 none yet */
+    int32_t state[TOKENS];        /* last state reported; 0 none yet */
     int64_t min_position[TOKENS]; /* smallest positive position reported */
-    int32_t prequeued[TOKENS]; /* joined pre-queued, no place reported yet */
+    int32_t prequeued[TOKENS];    /* joined pre-queued, no place reported yet */
 } child;
 
 static void child_fail(child *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -245,8 +246,9 @@ static void child_fail(child *c, const char *fmt, ...)
     int n;
     if (c->slot->failed++)
         return; /* the first failure is the one worth reading */
-    n = snprintf(c->slot->message, sizeof(c->slot->message), "child %d (clock +%lld ms): ",
-                 c->index, (long long)(atomic_load(&c->sh->clock) - START_MS));
+    n = snprintf(c->slot->message, sizeof(c->slot->message),
+                 "child %d (clock +%lld ms): ", c->index,
+                 (long long)(atomic_load(&c->sh->clock) - START_MS));
     if (n < 0 || (size_t)n >= sizeof(c->slot->message))
         return;
     va_start(ap, fmt);
@@ -271,11 +273,14 @@ static void child_join(child *c, int first, int count, int64_t first_user, int s
             return;
         }
         if (!t.is_new || t.user_id != user)
-            child_fail(c, "join of user %lld: is_new %d, user %lld", (long long)user,
-                       (int)t.is_new, (long long)t.user_id);
-        if (scheduled && (t.state != CONCERT_TOKEN_WAITING || t.position != CONCERT_POSITION_PREQUEUE))
-            child_fail(c, "join of user %lld while SCHEDULED: state %d position %lld, expected "
-                          "pre-queued", (long long)user, (int)t.state, (long long)t.position);
+            child_fail(c, "join of user %lld: is_new %d, user %lld", (long long)user, (int)t.is_new,
+                       (long long)t.user_id);
+        if (scheduled &&
+            (t.state != CONCERT_TOKEN_WAITING || t.position != CONCERT_POSITION_PREQUEUE))
+            child_fail(c,
+                       "join of user %lld while SCHEDULED: state %d position %lld, expected "
+                       "pre-queued",
+                       (long long)user, (int)t.state, (long long)t.position);
         memcpy(c->slot->tokens[i], t.token, CONCERT_TOKEN_SIZE);
         c->slot->users[i] = user;
         c->slot->positions[i] = t.state == CONCERT_TOKEN_ACTIVE ? 0 : t.position;
@@ -296,8 +301,8 @@ static void child_poll(child *c, int i)
     int rc = concert_queue_status_get(&t, c->db, c->slot->tokens[i]);
 
     if (rc != 0) {
-        child_fail(c, "poll of user %lld's token: %s (%s)", (long long)user,
-                   concert_error_name(rc), concert_error_last()->message);
+        child_fail(c, "poll of user %lld's token: %s (%s)", (long long)user, concert_error_name(rc),
+                   concert_error_last()->message);
         return;
     }
     if (t.user_id != user)
@@ -314,17 +319,18 @@ static void child_poll(child *c, int i)
             child_fail(c, "user %lld was ACTIVE and is WAITING again", (long long)user);
         if (t.position == CONCERT_POSITION_PREQUEUE) {
             if (!c->prequeued[i])
-                child_fail(c, "user %lld is pre-queued again after having a place (a second "
-                              "lottery?)", (long long)user);
+                child_fail(c,
+                           "user %lld is pre-queued again after having a place (a second "
+                           "lottery?)",
+                           (long long)user);
             c->slot->seen_prequeued++;
         } else if (t.position < 1) {
             child_fail(c, "user %lld WAITING at position %lld", (long long)user,
                        (long long)t.position);
         } else {
             if (c->min_position[i] > 0 && t.position > c->min_position[i])
-                child_fail(c, "user %lld's position went up from %lld to %lld",
-                           (long long)user, (long long)c->min_position[i],
-                           (long long)t.position);
+                child_fail(c, "user %lld's position went up from %lld to %lld", (long long)user,
+                           (long long)c->min_position[i], (long long)t.position);
             else
                 c->min_position[i] = t.position;
             c->prequeued[i] = 0;
@@ -454,15 +460,15 @@ typedef struct run {
     shared *sh;
     pid_t pids[MAX_CHILDREN];
     int n;
-    concert_db *db;          /* queue_refresh_ms 0: every read is the store's */
+    concert_db *db; /* queue_refresh_ms 0: every read is the store's */
     int64_t now;
-    int64_t t[MAX_SAMPLES];  /* fake time of each sample */
+    int64_t t[MAX_SAMPLES]; /* fake time of each sample */
     int64_t active[MAX_SAMPLES];
     size_t samples;
-    concert_queue_stats st;  /* the store after the last step */
-    int64_t sum_active;      /* tokens the children were told are ACTIVE */
-    int told[MAX_CHILDREN];  /* a child's message was printed already */
-    int over_max_seen;       /* failures already reported once */
+    concert_queue_stats st; /* the store after the last step */
+    int64_t sum_active;     /* tokens the children were told are ACTIVE */
+    int told[MAX_CHILDREN]; /* a child's message was printed already */
+    int over_max_seen;      /* failures already reported once */
     int false_active_seen;
 } run;
 
@@ -483,8 +489,7 @@ static int reap_early(run *r)
         int status;
         if (r->pids[i] > 0 && waitpid(r->pids[i], &status, WNOHANG) == r->pids[i]) {
             r->pids[i] = 0;
-            fail("child %d exited early (%s %d): %s", i,
-                 WIFEXITED(status) ? "status" : "signal",
+            fail("child %d exited early (%s %d): %s", i, WIFEXITED(status) ? "status" : "signal",
                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
                  r->sh->child[i].message[0] ? r->sh->child[i].message : "no message");
             any = 1;
@@ -522,8 +527,7 @@ static int step(run *r, int command, int arg, int64_t advance_ms)
             return -1;
         if (monotonic_s() > deadline) {
             fail("step %lld (clock +%lld ms): only %d of %d children answered within %d s",
-                 (long long)sh->step, (long long)(r->now - START_MS), sh->acked, r->n,
-                 STEP_WAIT_S);
+                 (long long)sh->step, (long long)(r->now - START_MS), sh->acked, r->n, STEP_WAIT_S);
             return -1;
         }
         sh_lock(sh);
@@ -602,7 +606,8 @@ static void check_rate(const run *r, size_t from, const char *when)
     most = most_in_window(r, from, 10000, &at);
     if (most > RATE_R / 4)
         fail("%s: %lld admissions in the 10 s after %+lld ms: not spread over the minute "
-             "(admit_per_minute %d)", when, (long long)most, (long long)(at - START_MS), RATE_R);
+             "(admit_per_minute %d)",
+             when, (long long)most, (long long)(at - START_MS), RATE_R);
 }
 
 /* Every token joined is ACTIVE or WAITING by the store; the ACTIVE ones are
@@ -632,8 +637,8 @@ static int check_tokens(run *r, int first, int count, const char *when, int64_t 
                 continue;
             }
             if (t.user_id != s->users[k])
-                fail("%s: user %lld's token belongs to user %lld", when,
-                     (long long)s->users[k], (long long)t.user_id);
+                fail("%s: user %lld's token belongs to user %lld", when, (long long)s->users[k],
+                     (long long)t.user_id);
             if (t.state == CONCERT_TOKEN_ACTIVE) {
                 active++;
                 *p = 0;
@@ -668,8 +673,8 @@ static int scenario_limits(run *r)
     int64_t positions[MAX_CHILDREN * TOKENS];
     size_t first_minute;
 
-    printf("mp_queue: A: max_active %d, admit_per_minute %d, %d buyers on %d processes\n",
-           LIMIT_M, RATE_R, r->n * USERS_A, r->n);
+    printf("mp_queue: A: max_active %d, admit_per_minute %d, %d buyers on %d processes\n", LIMIT_M,
+           RATE_R, r->n * USERS_A, r->n);
     record(r, r->now - 1, 0); /* before the joins: none admitted */
     if (step(r, CMD_JOIN_A, 0, 0) != 0)
         return -1;
@@ -692,7 +697,8 @@ static int scenario_limits(run *r)
              (long long)r->st.admit_per_minute);
     if (r->sum_active != r->st.active)
         fail("A: children see %lld ACTIVE tokens after 70 s without admissions, the store "
-             "%lld", (long long)r->sum_active, (long long)r->st.active);
+             "%lld",
+             (long long)r->sum_active, (long long)r->st.active);
     check_rate(r, 0, "A");
     printf("mp_queue: A: %lld admitted in the first minute, %lld at the end\n",
            first_minute < r->samples ? (long long)r->active[first_minute] : -1LL,
@@ -714,15 +720,13 @@ static int scenario_pause(run *r)
         return -1;
     flowing = r->st.active;
     if (flowing <= before)
-        fail("B: no admission in 20 s after max_active went up (%lld ACTIVE)",
-             (long long)flowing);
+        fail("B: no admission in 20 s after max_active went up (%lld ACTIVE)", (long long)flowing);
     if (step(r, CMD_PAUSE, 0, STEP_MS) != 0)
         return -1;
     paused_at = r->now;
     if (r->st.state != CONCERT_QUEUE_PAUSED)
         fail("B: the store is %s after child 0 paused it",
-             concert_queue_state_name(r->st.state) ? concert_queue_state_name(r->st.state)
-                                                   : "?");
+             concert_queue_state_name(r->st.state) ? concert_queue_state_name(r->st.state) : "?");
     while (r->now < paused_at + 30000) {
         if (step(r, CMD_POLL, 0, STEP_MS) != 0)
             return -1;
@@ -741,8 +745,8 @@ static int scenario_pause(run *r)
                     fail("B: child %d's view is state %d %lld ms after the pause", i,
                          (int)s->view_state, (long long)(r->now - paused_at));
                 if (s->eta_known)
-                    fail("B: child %d was given an ETA for %lld WAITING tokens while PAUSED",
-                         i, (long long)s->eta_known);
+                    fail("B: child %d was given an ETA for %lld WAITING tokens while PAUSED", i,
+                         (long long)s->eta_known);
             }
             checked_views = 1;
         }
@@ -806,8 +810,8 @@ static void check_lottery(run *r, int round)
      * size and holes in 1..n. */
     if (outside)
         fail("C%d lottery: %lld places outside 1..%lld (the first %lld): tickets handed out "
-             "twice?", round, (long long)outside, (long long)(total - LOTTERY_M),
-             (long long)first_outside);
+             "twice?",
+             round, (long long)outside, (long long)(total - LOTTERY_M), (long long)first_outside);
     if (missing)
         fail("C%d lottery: %lld places of 1..%lld held by nobody (the first %lld)", round,
              (long long)missing, (long long)(total - LOTTERY_M), (long long)first_missing);
@@ -819,8 +823,8 @@ static void check_lottery(run *r, int round)
             int64_t store = positions[i * USERS_C + k], told = s->positions[USERS_A + k];
             if (told != store && differ++ == 0)
                 fail("C%d lottery: child %d was told position %lld for user %lld, the store says "
-                     "%lld", round, i, (long long)told, (long long)s->users[USERS_A + k],
-                     (long long)store);
+                     "%lld",
+                     round, i, (long long)told, (long long)s->users[USERS_A + k], (long long)store);
             if (store > 0) {
                 if (store < last)
                     shuffled = 1;
@@ -829,8 +833,7 @@ static void check_lottery(run *r, int round)
         }
     }
     if (!shuffled)
-        fail("C%d lottery: every process's buyers got places in join order: no shuffle",
-             round);
+        fail("C%d lottery: every process's buyers got places in join order: no shuffle", round);
 }
 
 /* One opening: schedule, pre-queue every child's buyers of this round, jump
@@ -851,23 +854,25 @@ static int lottery_round(run *r, int round)
     if (r->st.state != CONCERT_QUEUE_SCHEDULED || r->st.opens_at != opens_at ||
         r->st.prequeued != total || r->st.active != 0)
         fail("C%d: before opens_at the store says state %d opens_at %+lld ms, %lld pre-queued, "
-             "%lld ACTIVE; expected SCHEDULED, %+lld, %lld, 0", round, (int)r->st.state,
-             (long long)(r->st.opens_at - r->now), (long long)r->st.prequeued,
-             (long long)r->st.active, (long long)(opens_at - r->now), (long long)total);
+             "%lld ACTIVE; expected SCHEDULED, %+lld, %lld, 0",
+             round, (int)r->st.state, (long long)(r->st.opens_at - r->now),
+             (long long)r->st.prequeued, (long long)r->st.active, (long long)(opens_at - r->now),
+             (long long)total);
     for (int i = 0; i < r->n; i++) {
         if (r->sh->child[i].seen_prequeued != USERS_C)
-            fail("C%d: child %d sees %lld of its %d tokens pre-queued before opens_at", round,
-                 i, (long long)r->sh->child[i].seen_prequeued, USERS_C);
+            fail("C%d: child %d sees %lld of its %d tokens pre-queued before opens_at", round, i,
+                 (long long)r->sh->child[i].seen_prequeued, USERS_C);
     }
     /* Past opens_at and past every view's age at once: all children go to
      * the store in the same instant and race to run the lottery. */
     if (step(r, CMD_POLL, 0, opens_at - r->now + REFRESH_MS + STEP_MS) != 0)
         return -1;
-    if (r->st.state != CONCERT_QUEUE_OPEN || r->st.prequeued != 0 ||
-        r->st.active != LOTTERY_M || r->st.waiting < total - LOTTERY_M)
+    if (r->st.state != CONCERT_QUEUE_OPEN || r->st.prequeued != 0 || r->st.active != LOTTERY_M ||
+        r->st.waiting < total - LOTTERY_M)
         fail("C%d: after opens_at the store says state %d, %lld pre-queued, %lld ACTIVE, %lld "
-             "waiting", round, (int)r->st.state, (long long)r->st.prequeued,
-             (long long)r->st.active, (long long)r->st.waiting);
+             "waiting",
+             round, (int)r->st.state, (long long)r->st.prequeued, (long long)r->st.active,
+             (long long)r->st.waiting);
     /* Positions hold still from here: full at max_active, nobody leaves. A
      * late second shuffle would move them (the children check each poll). */
     if (poll_for(r, 4 * REFRESH_MS) != 0)
@@ -884,7 +889,8 @@ static int lottery_round(run *r, int round)
 static int scenario_lottery(run *r)
 {
     printf("mp_queue: C: %d openings, each of %d pre-queued buyers on %d processes, "
-           "max_active %d\n", LOTTERY_ROUNDS, r->n * USERS_C, r->n, LOTTERY_M);
+           "max_active %d\n",
+           LOTTERY_ROUNDS, r->n * USERS_C, r->n, LOTTERY_M);
     /* An empty line first: everybody in, then everybody out. */
     if (limits_set(r, CONCERT_MAX_ACTIVE_LIMIT, 0) != 0 || poll_for(r, 1000) != 0)
         return -1;
@@ -902,8 +908,8 @@ static int scenario_lottery(run *r)
         if (lottery_round(r, round) != 0)
             return -1;
     }
-    printf("mp_queue: C: %d lotteries, each %d ACTIVE and %d at places 1..%d\n",
-           LOTTERY_ROUNDS, LOTTERY_M, r->n * USERS_C - LOTTERY_M, r->n * USERS_C - LOTTERY_M);
+    printf("mp_queue: C: %d lotteries, each %d ACTIVE and %d at places 1..%d\n", LOTTERY_ROUNDS,
+           LOTTERY_M, r->n * USERS_C - LOTTERY_M, r->n * USERS_C - LOTTERY_M);
     return 0;
 }
 
@@ -929,11 +935,11 @@ static int setup_store(const char *uri, shared *sh, int processes)
                                      : USER_BASE_C + 1 + (int64_t)round * ROUND_USERS +
                                            (int64_t)i * USERS_C + j;
             snprintf(names[count], sizeof(names[count]), "buyer %lld", (long long)id);
-            users[count] = (concert_catalog_user){id, names[count], 0};
+            users[count] = (concert_catalog_user){ id, names[count], 0 };
             count++;
         }
     }
-    cat = (concert_catalog){CONCERT_CATALOG_VERSION, users, count, NULL, 0};
+    cat = (concert_catalog){ CONCERT_CATALOG_VERSION, users, count, NULL, 0 };
     if ((rc = concert_catalog_load(db, &cat)) != 0)
         fail("catalog load failed (is the store empty?): %s", concert_error_last()->message);
     else if ((rc = concert_queue_limits_set(db, LIMIT_M, RATE_R)) != 0)
@@ -970,7 +976,7 @@ static void finish_children(run *r)
                     fail("child %d ended with %s %d: %s", i,
                          WIFEXITED(status) ? "status" : "signal",
                          WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                         r->told[i]                    ? "(its failure is above)"
+                         r->told[i]                   ? "(its failure is above)"
                          : r->sh->child[i].message[0] ? r->sh->child[i].message
                                                       : "no message");
                 r->pids[i] = 0;
@@ -984,7 +990,7 @@ static void finish_children(run *r)
             }
         }
         if (left) {
-            struct timespec t = {0, 10000000L};
+            struct timespec t = { 0, 10000000L };
             nanosleep(&t, NULL);
         }
     } while (left);

@@ -29,9 +29,9 @@
 #include <concert/concert.h>
 
 #define MAX_PROCESSES 32
-#define SEATS 12             /* fewer than the buyers can afford: a real race */
+#define SEATS 12 /* fewer than the buyers can afford: a real race */
 #define SEAT_PRICE 100
-#define BUYER_POINTS 250     /* enough for two seats */
+#define BUYER_POINTS 250 /* enough for two seats */
 #define SEATS_PER_BUYER 2
 #define MAX_ACTIVE 4
 #define CHARGES_PER_PROCESS 20
@@ -40,13 +40,13 @@
 #define DEADLINE_S 120
 
 typedef struct child_report {
-    int32_t finished;      /* reached the end of its plan */
-    int32_t paid;          /* seats bought */
+    int32_t finished; /* reached the end of its plan */
+    int32_t paid;     /* seats bought */
     int64_t seats[SEATS_PER_BUYER];
     int64_t reservations[SEATS_PER_BUYER];
-    int64_t charged;       /* points added to the shared user, first attempts */
-    int32_t charges;       /* successful first attempts */
-    int32_t over_max;      /* times it saw more than MAX_ACTIVE active */
+    int64_t charged;  /* points added to the shared user, first attempts */
+    int32_t charges;  /* successful first attempts */
+    int32_t over_max; /* times it saw more than MAX_ACTIVE active */
     int32_t errors;
     char first_error[256];
 } child_report;
@@ -75,7 +75,7 @@ static double monotonic_s(void)
 
 static void pause_ms(long ms)
 {
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
     while (nanosleep(&t, &t) != 0 && errno == EINTR)
         ;
 }
@@ -254,7 +254,7 @@ static int load_catalog(const char *uri, int processes)
     concert_options o = race_options();
     concert_catalog_user users[MAX_PROCESSES + 1];
     static char names[MAX_PROCESSES][32];
-    concert_catalog_seat_range range[] = {{1, SEATS, "R", SEAT_PRICE}};
+    concert_catalog_seat_range range[] = { { 1, SEATS, "R", SEAT_PRICE } };
     concert_catalog_schedule schedule[1];
     concert_catalog_concert concert[1];
     concert_catalog cat;
@@ -267,12 +267,12 @@ static int load_catalog(const char *uri, int processes)
     }
     for (int i = 0; i < processes; i++) {
         snprintf(names[i], sizeof(names[i]), "racer %d", i + 1);
-        users[i] = (concert_catalog_user){i + 1, names[i], BUYER_POINTS};
+        users[i] = (concert_catalog_user){ i + 1, names[i], BUYER_POINTS };
     }
-    users[processes] = (concert_catalog_user){SHARED_USER, "shared wallet", 0};
-    schedule[0] = (concert_catalog_schedule){SCHEDULE, concert_db_now(db) + 86400000, range, 1};
-    concert[0] = (concert_catalog_concert){7, "Race Night", CONCERT_STATUS_OPEN, 0, schedule, 1};
-    cat = (concert_catalog){CONCERT_CATALOG_VERSION, users, (size_t)processes + 1, concert, 1};
+    users[processes] = (concert_catalog_user){ SHARED_USER, "shared wallet", 0 };
+    schedule[0] = (concert_catalog_schedule){ SCHEDULE, concert_db_now(db) + 86400000, range, 1 };
+    concert[0] = (concert_catalog_concert){ 7, "Race Night", CONCERT_STATUS_OPEN, 0, schedule, 1 };
+    cat = (concert_catalog){ CONCERT_CATALOG_VERSION, users, (size_t)processes + 1, concert, 1 };
     rc = concert_catalog_load(db, &cat);
     if (rc != 0)
         fprintf(stderr, "mp_race: catalog load failed (is the store empty?): %s\n",
@@ -353,8 +353,7 @@ static void check_seats(const child_report *reports, int processes, int *sold)
     }
 }
 
-static void check_store(const char *uri, const child_report *reports, int processes,
-                        int max_seen)
+static void check_store(const char *uri, const child_report *reports, int processes, int max_seen)
 {
     concert_options o = race_options();
     concert_verify_report *rep = NULL;
@@ -375,8 +374,9 @@ static void check_store(const char *uri, const child_report *reports, int proces
         for (size_t i = 0; i < rep->violation_count; i++)
             fail("verify: %s", rep->violations[i]);
         if (rep->seats_sold != sold || rep->payments != sold) {
-            snprintf(detail, sizeof(detail), "verify counts %lld sold seats and %lld payments, "
-                                             "the racers bought %d",
+            snprintf(detail, sizeof(detail),
+                     "verify counts %lld sold seats and %lld payments, "
+                     "the racers bought %d",
                      (long long)rep->seats_sold, (long long)rep->payments, sold);
             fail("%s", detail);
         }

@@ -54,11 +54,14 @@
 #define CONCERT 1
 #define MAX_SEEN 256
 
-enum { CMD_LOOK = 'l', CMD_QUIT = 'q' };
+enum {
+    CMD_LOOK = 'l',
+    CMD_QUIT = 'q'
+};
 
 /* What the watcher saw at one look. */
 typedef struct look {
-    concert_list_version seats; /* schedule 10's list */
+    concert_list_version seats;   /* schedule 10's list */
     concert_list_version concert; /* concert 1's schedule list */
     uint64_t free_seats;          /* bit n: seat n of schedule 10 is free */
     int64_t free_counts;          /* schedule 10's count * 1000 + 11's */
@@ -104,8 +107,7 @@ static int version_equal(const concert_list_version *a, const concert_list_versi
 }
 
 /* Both lists as the watcher (or the actor) sees them; 0 or an error. */
-static int lists_read(concert_db *db, const char *token, uint64_t *free_seats,
-                      int64_t *free_counts)
+static int lists_read(concert_db *db, const char *token, uint64_t *free_seats, int64_t *free_counts)
 {
     concert_seat_list *seats = NULL;
     concert_schedule_list *schedules = NULL;
@@ -180,21 +182,22 @@ typedef struct actor {
     concert_db *db;
     char token[CONCERT_TOKEN_SIZE];
     int cmd_fd, report_fd;
-    look last;                 /* the previous look */
-    look seen[MAX_SEEN];       /* every look, for the promise itself */
+    look last;           /* the previous look */
+    look seen[MAX_SEEN]; /* every look, for the promise itself */
     size_t seen_count;
 } actor;
 
 static int catalog_load(concert_db *db)
 {
-    const concert_catalog_user users[] = {{ACTOR, "actor", 100000000}, {WATCHER, "watcher", 0}};
-    const concert_catalog_seat_range seats[] = {{1, SEATS, "R", 10}};
-    const concert_catalog_schedule schedules[] = {{SCHEDULE, START_MS + DAY_MS, seats, 1},
-                                                  {OTHER_SCHEDULE, START_MS + 2 * DAY_MS, seats,
-                                                   1}};
-    const concert_catalog_concert concerts[] = {
-        {CONCERT, "Versions", CONCERT_STATUS_OPEN, 0, schedules, 2}};
-    const concert_catalog cat = {CONCERT_CATALOG_VERSION, users, 2, concerts, 1};
+    const concert_catalog_user users[] = { { ACTOR, "actor", 100000000 },
+                                           { WATCHER, "watcher", 0 } };
+    const concert_catalog_seat_range seats[] = { { 1, SEATS, "R", 10 } };
+    const concert_catalog_schedule schedules[] = { { SCHEDULE, START_MS + DAY_MS, seats, 1 },
+                                                   { OTHER_SCHEDULE, START_MS + 2 * DAY_MS, seats,
+                                                     1 } };
+    const concert_catalog_concert concerts[] = { { CONCERT, "Versions", CONCERT_STATUS_OPEN, 0,
+                                                   schedules, 2 } };
+    const concert_catalog cat = { CONCERT_CATALOG_VERSION, users, 2, concerts, 1 };
     return concert_catalog_load(db, &cat);
 }
 
@@ -243,8 +246,8 @@ static void step(actor *a, const char *what, int seats_change, int concert_chang
         return;
     }
     if (version_equal(&now.seats, &a->last.seats) == seats_change)
-        fail("%s: schedule %d's version %s (changes %lld, expired_through %lld)", what,
-             SCHEDULE, seats_change ? "stayed" : "changed", (long long)now.seats.changes,
+        fail("%s: schedule %d's version %s (changes %lld, expired_through %lld)", what, SCHEDULE,
+             seats_change ? "stayed" : "changed", (long long)now.seats.changes,
              (long long)now.seats.expired_through);
     if (version_equal(&now.concert, &a->last.concert) == concert_change)
         fail("%s: concert %d's version %s (changes %lld, expired_through %lld)", what, CONCERT,
@@ -258,11 +261,9 @@ static void step(actor *a, const char *what, int seats_change, int concert_chang
     for (size_t i = 0; i < a->seen_count; i++) {
         const look *old = &a->seen[i];
         if (version_equal(&old->seats, &now.seats) && old->free_seats != now.free_seats)
-            fail("%s: schedule %d's version repeats look %zu with another list", what,
-                 SCHEDULE, i);
+            fail("%s: schedule %d's version repeats look %zu with another list", what, SCHEDULE, i);
         if (version_equal(&old->concert, &now.concert) && old->free_counts != now.free_counts)
-            fail("%s: concert %d's version repeats look %zu with other counts", what, CONCERT,
-                 i);
+            fail("%s: concert %d's version repeats look %zu with other counts", what, CONCERT, i);
     }
     if (a->seen_count < MAX_SEEN)
         a->seen[a->seen_count++] = now;
@@ -314,8 +315,7 @@ static void round_run(actor *a, int round)
         return;
     step(a, "pay", 1, 1);
 
-    if (check(concert_reserve_seat(&r, a->db, a->token, SCHEDULE, seat + 2), "hold to expire") !=
-        0)
+    if (check(concert_reserve_seat(&r, a->db, a->token, SCHEDULE, seat + 2), "hold to expire") != 0)
         return;
     step(a, "hold to expire", 1, 1);
     atomic_store(shared_now, r.held_until - 1);
@@ -340,8 +340,8 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    shared_now = mmap(NULL, sizeof *shared_now, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    shared_now =
+        mmap(NULL, sizeof *shared_now, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     a = calloc(1, sizeof *a);
     if (shared_now == MAP_FAILED || !a) {
         perror("mp_version");

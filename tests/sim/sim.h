@@ -9,14 +9,14 @@
 #include <stdint.h>
 
 typedef struct sim_result {
-    long ops;              /* operations run */
-    long faults;           /* storage faults injected */
-    long clock_back;       /* backward clock jumps */
-    long payments;         /* payments applied */
-    long holds;            /* holds granted */
-    long admitted;         /* times a buyer saw its token ACTIVE */
-    long replays;          /* keyed retries that replayed */
-    char violation[512];   /* empty when every invariant held */
+    long ops;            /* operations run */
+    long faults;         /* storage faults injected */
+    long clock_back;     /* backward clock jumps */
+    long payments;       /* payments applied */
+    long holds;          /* holds granted */
+    long admitted;       /* times a buyer saw its token ACTIVE */
+    long replays;        /* keyed retries that replayed */
+    char violation[512]; /* empty when every invariant held */
 } sim_result;
 
 /* splitmix64: one sequence per seed, the same on every platform. */

@@ -89,8 +89,7 @@ static int store_make(uint64_t seed, char *uri, size_t size, char *dir, size_t d
 #ifdef CONCERT_SIM_HAVE_LIBPQ
     {
         char sql[128];
-        snprintf(dbname, db_size, "concert_sim_%ld_%llu", (long)getpid(),
-                 (unsigned long long)seed);
+        snprintf(dbname, db_size, "concert_sim_%ld_%llu", (long)getpid(), (unsigned long long)seed);
         snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
         if (pg_admin(sql) != 0) {
             dbname[0] = '\0';
@@ -110,7 +109,7 @@ static int store_make(uint64_t seed, char *uri, size_t size, char *dir, size_t d
 static void store_drop(const char *dir, const char *dbname)
 {
     if (dir[0]) {
-        static const char *const SUFFIXES[] = {"", "-wal", "-shm", "-journal"};
+        static const char *const SUFFIXES[] = { "", "-wal", "-shm", "-journal" };
         char path[600];
         for (size_t i = 0; i < 4; i++) {
             snprintf(path, sizeof(path), "%s/sim.db%s", dir, SUFFIXES[i]);
@@ -205,15 +204,15 @@ int main(int argc, char **argv)
 {
     long seed = 1, seeds = 1, ops = 20000, limit = 0;
     const char *regressions = NULL, *pg = NULL;
-    totals t = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    totals t = { 0, 0, 0, 0, 0, 0, 0, 0, 0 };
     double start, deadline, elapsed;
     int worst = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long *num = strcmp(a, "--seed") == 0    ? &seed
-                    : strcmp(a, "--seeds") == 0 ? &seeds
-                    : strcmp(a, "--ops") == 0   ? &ops
+        long *num = strcmp(a, "--seed") == 0         ? &seed
+                    : strcmp(a, "--seeds") == 0      ? &seeds
+                    : strcmp(a, "--ops") == 0        ? &ops
                     : strcmp(a, "--time-limit") == 0 ? &limit
                                                      : NULL;
         if (!v)

@@ -95,7 +95,7 @@ int sim_outcome(sim *s, int rc, const char *step, int *kind)
     if (n == 0) {
         if (sim_is_store_trouble(rc) || rc == CONCERT_EINTERNAL)
             return sim_fail(s, "%s: %s with no fault injected: %s", step, concert_error_name(rc),
-                        concert_error_last()->message);
+                            concert_error_last()->message);
         return 0;
     }
     if (rc == 0)
@@ -141,8 +141,8 @@ int sim_res_add(sim *s, const concert_reservation *r)
     if (at > 0 && s->res[at - 1].id == r->id)
         return sim_fail(s, "reservation id %lld handed out twice", (long long)r->id);
     memmove(&s->res[at + 1], &s->res[at], (s->nres - at) * sizeof(s->res[0]));
-    s->res[at] = (model_res){r->id, r->user_id, r->schedule_id, r->seat_number, r->price,
-                             r->held_until, CONCERT_RESERVATION_HELD};
+    s->res[at] = (model_res){ r->id,    r->user_id,    r->schedule_id,          r->seat_number,
+                              r->price, r->held_until, CONCERT_RESERVATION_HELD };
     s->nres++;
     return 0;
 }
@@ -163,7 +163,8 @@ void sim_held_remove(buyer *b, int64_t id)
 {
     for (int i = 0; i < HELD_TRACKED; i++) {
         if (b->held[i] == id) {
-            memmove(&b->held[i], &b->held[i + 1], (size_t)(HELD_TRACKED - 1 - i) * sizeof(b->held[0]));
+            memmove(&b->held[i], &b->held[i + 1],
+                    (size_t)(HELD_TRACKED - 1 - i) * sizeof(b->held[0]));
             b->held[HELD_TRACKED - 1] = 0;
             return;
         }

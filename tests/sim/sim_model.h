@@ -15,7 +15,7 @@
 
 #define T0 INT64_C(1800000000000)
 #define USERS 24
-#define BATCH 2          /* schedules per concert the sim loads */
+#define BATCH 2 /* schedules per concert the sim loads */
 #define MAX_SCHEDULES 4096
 #define SEATS 30
 #define MAX_ACTIVE 6
@@ -67,7 +67,7 @@ typedef struct buyer {
     int64_t ended_at;
     int64_t balance;
     size_t ledger;
-    int64_t held[HELD_TRACKED];     /* reservations the buyer may still pay */
+    int64_t held[HELD_TRACKED]; /* reservations the buyer may still pay */
     keyed_pay pay;
     keyed_charge charge;
 } buyer;
@@ -87,8 +87,8 @@ typedef struct sim {
     size_t nres, capres;
     long op;
     unsigned key_counter;
-    int64_t trace;          /* SIM_TRACE: a buyer whose calls go to stderr */
-    int64_t current;        /* the buyer of the step running */
+    int64_t trace;   /* SIM_TRACE: a buyer whose calls go to stderr */
+    int64_t current; /* the buyer of the step running */
     sim_result *out;
 } sim;
 
@@ -98,7 +98,11 @@ typedef struct sim {
 #define PRICE(i, n) (SEAT(i, n).price)
 
 /* What the faults of the last call mean for the model. */
-enum { CLEAN = 0, NOT_APPLIED = 1, APPLIED = 2 };
+enum {
+    CLEAN = 0,
+    NOT_APPLIED = 1,
+    APPLIED = 2
+};
 
 int64_t sim_pick(sim *s, int64_t n);
 int64_t sim_clock(void *ctx);

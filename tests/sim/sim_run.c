@@ -43,10 +43,10 @@ static int learn_token(sim *s, buyer *b, const concert_token_info *t, const char
             return sim_fail(s, "%s: WAITING at position %lld", what, (long long)t->position);
         if (b->active_until)
             return sim_fail(s, "%s: user %lld's token went from ACTIVE back to WAITING", what,
-                        (long long)b->id);
+                            (long long)b->id);
         if (b->last_position && t->position > b->last_position)
             return sim_fail(s, "%s: user %lld's position went up from %lld to %lld", what,
-                        (long long)b->id, (long long)b->last_position, (long long)t->position);
+                            (long long)b->id, (long long)b->last_position, (long long)t->position);
         b->last_position = t->position;
     } else {
         b->live_until = 0;
@@ -80,14 +80,15 @@ static int op_join(sim *s, buyer *b)
     if (rc != 0)
         return 0;
     if (!t.is_new && strcmp(t.token, b->token) != 0)
-        return sim_fail(s, "join: user %lld got back a token it was not holding (%s, expires T0%+lld; "
-                       "the model's: \"%.8s\", %s at T0%+lld)",
-                    (long long)b->id, concert_token_state_name(t.state),
-                    (long long)(t.expires_at - T0), b->token, b->ended_by ? b->ended_by : "-",
-                    (long long)(b->ended_at - T0));
+        return sim_fail(s,
+                        "join: user %lld got back a token it was not holding (%s, expires T0%+lld; "
+                        "the model's: \"%.8s\", %s at T0%+lld)",
+                        (long long)b->id, concert_token_state_name(t.state),
+                        (long long)(t.expires_at - T0), b->token, b->ended_by ? b->ended_by : "-",
+                        (long long)(b->ended_at - T0));
     if (t.is_new && definitely_live)
         return sim_fail(s, "join: user %lld got a second token while the ACTIVE one is live",
-                    (long long)b->id);
+                        (long long)b->id);
     return learn_token(s, b, &t, "join");
 }
 
@@ -103,20 +104,22 @@ static int op_poll(sim *s, buyer *b)
     if (rc == CONCERT_ETOKEN_INVALID) {
         if (b->active_until > s->high_now)
             return sim_fail(s, "poll: user %lld's ACTIVE token (until T0%+lld) is invalid",
-                        (long long)b->id, (long long)(b->active_until - T0));
+                            (long long)b->id, (long long)(b->active_until - T0));
         /* A buyer told "live until X" who polls before X keeps its place
          * (unless now went back meanwhile: admission at an earlier now may
          * have made it ACTIVE until before X; and admitted after the report,
          * it lives at least active_ttl from then). */
         if (b->live_until > s->high_now && b->reported_at + ACTIVE_TTL > s->high_now &&
             !b->back_since_report)
-            return sim_fail(s, "poll: user %lld's WAITING token, last reported live until T0%+lld, "
-                           "is invalid",
-                        (long long)b->id, (long long)(b->live_until - T0));
+            return sim_fail(s,
+                            "poll: user %lld's WAITING token, last reported live until T0%+lld, "
+                            "is invalid",
+                            (long long)b->id, (long long)(b->live_until - T0));
         /* Reported ended, it stays ended (storage.h: what a step settled
          * stays settled when a later step brings an earlier now). */
         was_active = b->active_until != 0;
-        sim_token_ended(b, was_active ? "ran out (a poll said invalid)" : "idled out (a poll said invalid)");
+        sim_token_ended(b, was_active ? "ran out (a poll said invalid)"
+                                      : "idled out (a poll said invalid)");
         b->ended_at = s->now;
         return 0;
     }
@@ -161,24 +164,27 @@ static int learn_hold(sim *s, buyer *b, const concert_reservation *r, int sched,
     int64_t holder = HOLDER(sched, seat);
     model_res *h = holder ? sim_res_find(s, holder) : NULL;
     if (r->user_id != b->id || r->seat_number != seat || r->schedule_id != (sched + 1) * 10)
-        return sim_fail(s, "hold: reservation %lld is for someone or something else", (long long)r->id);
+        return sim_fail(s, "hold: reservation %lld is for someone or something else",
+                        (long long)r->id);
     if (!r->is_new) {
         if (!h || h->id != r->id || h->user != b->id || h->status != CONCERT_RESERVATION_HELD)
             return sim_fail(s, "hold: user %lld re-reported reservation %lld nobody gave them",
-                        (long long)b->id, (long long)r->id);
+                            (long long)b->id, (long long)r->id);
         return 0;
     }
     if (SOLD(sched, seat))
         return sim_fail(s, "hold: seat %d/%lld is sold, yet reservation %lld holds it", sched,
-                    (long long)seat, (long long)r->id);
+                        (long long)seat, (long long)r->id);
     if (h && h->status == CONCERT_RESERVATION_HELD && h->held_until > s->high_now)
-        return sim_fail(s, "hold: seat %d/%lld is under reservation %lld's live hold, yet %lld took it",
-                    sched, (long long)seat, (long long)h->id, (long long)r->id);
+        return sim_fail(
+            s, "hold: seat %d/%lld is under reservation %lld's live hold, yet %lld took it", sched,
+            (long long)seat, (long long)h->id, (long long)r->id);
     if (live_holds(s, b) >= MAX_HOLDS)
-        return sim_fail(s, "hold: user %lld passed the hold limit of %d", (long long)b->id, MAX_HOLDS);
+        return sim_fail(s, "hold: user %lld passed the hold limit of %d", (long long)b->id,
+                        MAX_HOLDS);
     if (r->price != PRICE(sched, seat) || r->held_until != s->now + HOLD_TTL)
         return sim_fail(s, "hold: reservation %lld has price %lld until T0%+lld", (long long)r->id,
-                    (long long)r->price, (long long)(r->held_until - T0));
+                        (long long)r->price, (long long)(r->held_until - T0));
     if (sim_res_add(s, r) != 0)
         return -1;
     HOLDER(sched, seat) = r->id;
@@ -190,7 +196,9 @@ static int learn_hold(sim *s, buyer *b, const concert_reservation *r, int sched,
 static int op_hold(sim *s, buyer *b)
 {
     concert_reservation r;
-    int sched = sim_pick(s, 5) ? s->nsched - 1 - (int)sim_pick(s, BATCH) : (int)sim_pick(s, s->nsched), kind, rc;
+    int sched =
+            sim_pick(s, 5) ? s->nsched - 1 - (int)sim_pick(s, BATCH) : (int)sim_pick(s, s->nsched),
+        kind, rc;
     int64_t seat = 1 + sim_pick(s, SEATS);
     if (!b->token[0])
         return 0;
@@ -245,8 +253,7 @@ static int op_release(sim *s, buyer *b)
 }
 
 /* A payment the store made: check it against the model, then apply it. */
-static int learn_payment(sim *s, buyer *b, const int64_t *ids, size_t n,
-                         const concert_payment *p)
+static int learn_payment(sim *s, buyer *b, const int64_t *ids, size_t n, const concert_payment *p)
 {
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) {
@@ -254,22 +261,22 @@ static int learn_payment(sim *s, buyer *b, const int64_t *ids, size_t n,
         int sched = sim_sched_index(r->schedule);
         if (r->status != CONCERT_RESERVATION_HELD)
             return sim_fail(s, "pay: reservation %lld was %s and got paid", (long long)r->id,
-                        concert_reservation_status_name(r->status));
+                            concert_reservation_status_name(r->status));
         if (SOLD(sched, r->seat))
             return sim_fail(s, "pay: seat %d/%lld sold twice (reservations %lld and %lld)", sched,
-                        (long long)r->seat, (long long)SOLD(sched, r->seat), (long long)r->id);
+                            (long long)r->seat, (long long)SOLD(sched, r->seat), (long long)r->id);
         if (HOLDER(sched, r->seat) != r->id)
             return sim_fail(s, "pay: reservation %lld paid although reservation %lld took its seat",
-                        (long long)r->id, (long long)HOLDER(sched, r->seat));
+                            (long long)r->id, (long long)HOLDER(sched, r->seat));
         sum += r->price;
     }
     if (b->balance < sum)
         return sim_fail(s, "pay: user %lld paid %lld with %lld points", (long long)b->id,
-                    (long long)sum, (long long)b->balance);
+                        (long long)sum, (long long)b->balance);
     if (p && (p->amount != sum || p->balance != b->balance - sum || p->user_id != b->id))
         return sim_fail(s, "pay: charged %lld leaving %lld; the model says %lld leaving %lld",
-                    (long long)p->amount, (long long)p->balance, (long long)sum,
-                    (long long)(b->balance - sum));
+                        (long long)p->amount, (long long)p->balance, (long long)sum,
+                        (long long)(b->balance - sum));
     for (size_t i = 0; i < n; i++) {
         model_res *r = sim_res_find(s, ids[i]);
         r->status = CONCERT_RESERVATION_CONFIRMED;
@@ -328,7 +335,8 @@ static int op_pay(sim *s, buyer *b)
         sim_faults_apply(s);
         kind = CLEAN;
         if (sim_is_store_trouble(rc) || rc == CONCERT_EINTERNAL)
-            return sim_fail(s, "pay: the keyed retry failed with no fault: %s", concert_error_name(rc));
+            return sim_fail(s, "pay: the keyed retry failed with no fault: %s",
+                            concert_error_name(rc));
     }
     if (kind == APPLIED && keyed) {
         /* Lost reply, keyed: the retry must return the stored payment. */
@@ -337,7 +345,7 @@ static int op_pay(sim *s, buyer *b)
         sim_faults_apply(s);
         if (rc != 0)
             return sim_fail(s, "pay: the keyed retry of an applied payment failed: %s (%s)",
-                        concert_error_name(rc), concert_error_last()->message);
+                            concert_error_name(rc), concert_error_last()->message);
         s->out->replays++;
     }
     if (rc == 0 || kind == APPLIED) {
@@ -346,7 +354,7 @@ static int op_pay(sim *s, buyer *b)
         if (kind == APPLIED)
             b->ended_by = keyed ? "paid (reply lost, keyed retry replayed)" : "paid (reply lost)";
         if (keyed) {
-            b->pay = (keyed_pay){1, "", "", {0, 0, 0}, n, p, s->now};
+            b->pay = (keyed_pay){ 1, "", "", { 0, 0, 0 }, n, p, s->now };
             snprintf(b->pay.key, sizeof(b->pay.key), "%s", key);
             snprintf(b->pay.token, sizeof(b->pay.token), "%s", token);
             memcpy(b->pay.ids, ids, n * sizeof(ids[0]));
@@ -367,7 +375,7 @@ static int op_pay(sim *s, buyer *b)
             sum += sim_res_find(s, ids[i])->price;
         if (sum <= b->balance)
             return sim_fail(s, "pay: refused for points: %lld costs %lld, balance %lld",
-                        (long long)n, (long long)sum, (long long)b->balance);
+                            (long long)n, (long long)sum, (long long)b->balance);
     }
     /* Refused or not applied: nothing changed. */
     for (size_t i = 0; i < n; i++) {
@@ -394,24 +402,26 @@ static int op_pay_retry(sim *s, buyer *b)
     }
     /* The key is the user's: a retry with the user's newer ACTIVE token
      * replays too (a WAITING one is refused first, storage.h). */
-    rc = concert_order_pay(&p, s->db,
-                           b->token[0] && b->active_until > s->high_now && sim_pick(s, 2) ? b->token
-                                                                                     : k->token,
-                           ids, n, k->key);
+    rc = concert_order_pay(
+        &p, s->db,
+        b->token[0] && b->active_until > s->high_now && sim_pick(s, 2) ? b->token : k->token, ids,
+        n, k->key);
     if (sim_outcome(s, rc, "pay", &kind) != 0)
         return -1;
     if (kind == CLEAN && other && rc != CONCERT_EIDEMPOTENCY_KEY_REUSED)
-        return sim_fail(s, "pay: key %s reused for another order: %s", k->key, concert_error_name(rc));
+        return sim_fail(s, "pay: key %s reused for another order: %s", k->key,
+                        concert_error_name(rc));
     if (kind == CLEAN && !other) {
         if (rc != 0)
             return sim_fail(s, "pay: the retry of keyed payment %s failed: %s (%s)", k->key,
-                        concert_error_name(rc), concert_error_last()->message);
+                            concert_error_name(rc), concert_error_last()->message);
         if (memcmp(&p, &k->result, sizeof(p)) != 0)
-            return sim_fail(s, "pay: the retry of %s returned payment %lld (%lld, balance %lld), "
-                           "first %lld (%lld, balance %lld)",
-                        k->key, (long long)p.id, (long long)p.amount, (long long)p.balance,
-                        (long long)k->result.id, (long long)k->result.amount,
-                        (long long)k->result.balance);
+            return sim_fail(s,
+                            "pay: the retry of %s returned payment %lld (%lld, balance %lld), "
+                            "first %lld (%lld, balance %lld)",
+                            k->key, (long long)p.id, (long long)p.amount, (long long)p.balance,
+                            (long long)k->result.id, (long long)k->result.amount,
+                            (long long)k->result.balance);
         s->out->replays++;
     }
     return sim_audit_user(s, b, "pay retry");
@@ -433,7 +443,7 @@ static int op_charge(sim *s, buyer *b)
         kind = CLEAN;
         if (rc != 0)
             return sim_fail(s, "charge: the keyed retry failed with no fault: %s",
-                        concert_error_name(rc));
+                            concert_error_name(rc));
     }
     if (kind == APPLIED && keyed) {
         fault_storage_off(s->fs);
@@ -441,17 +451,17 @@ static int op_charge(sim *s, buyer *b)
         sim_faults_apply(s);
         if (rc != 0)
             return sim_fail(s, "charge: the keyed retry of an applied charge failed: %s",
-                        concert_error_name(rc));
+                            concert_error_name(rc));
         s->out->replays++;
     }
     if (rc == 0 || kind == APPLIED) {
         if (rc == 0 && balance != b->balance + amount)
             return sim_fail(s, "charge: %lld + %lld gave %lld", (long long)b->balance,
-                        (long long)amount, (long long)balance);
+                            (long long)amount, (long long)balance);
         b->balance += amount;
         b->ledger++;
         if (keyed)
-            b->charge = (keyed_charge){1, "", amount, b->balance, s->now};
+            b->charge = (keyed_charge){ 1, "", amount, b->balance, s->now };
         if (keyed)
             snprintf(b->charge.key, sizeof(b->charge.key), "%s", key);
     }
@@ -470,11 +480,12 @@ static int op_charge_retry(sim *s, buyer *b)
         return -1;
     if (kind == CLEAN && other && rc != CONCERT_EIDEMPOTENCY_KEY_REUSED)
         return sim_fail(s, "charge: key %s reused for another amount: %s", k->key,
-                    concert_error_name(rc));
+                        concert_error_name(rc));
     if (kind == CLEAN && !other) {
         if (rc != 0 || balance != k->balance)
-            return sim_fail(s, "charge: the retry of %s gave %s, balance %lld (first: %lld)", k->key,
-                        concert_error_name(rc), (long long)balance, (long long)k->balance);
+            return sim_fail(s, "charge: the retry of %s gave %s, balance %lld (first: %lld)",
+                            k->key, concert_error_name(rc), (long long)balance,
+                            (long long)k->balance);
         s->out->replays++;
     }
     return sim_audit_user(s, b, "charge retry");
@@ -524,7 +535,7 @@ static int browse(sim *s, buyer *b, int use_ended)
     if (use_ended) {
         concert_seat_list_free(list);
         return sim_fail(s, "browse: user %lld's token was accepted after it %s", (long long)b->id,
-                    b->ended_by);
+                        b->ended_by);
     }
     for (size_t i = 0; i < list->count; i++) {
         int64_t n = list->items[i].number, holder = HOLDER(sched, n);
@@ -532,8 +543,8 @@ static int browse(sim *s, buyer *b, int use_ended)
         if (SOLD(sched, n) ||
             (h && h->status == CONCERT_RESERVATION_HELD && h->held_until > s->high_now)) {
             concert_seat_list_free(list);
-            return sim_fail(s, "browse: seat %d/%lld listed free, but it is %s", sched, (long long)n,
-                        SOLD(sched, n) ? "sold" : "held");
+            return sim_fail(s, "browse: seat %d/%lld listed free, but it is %s", sched,
+                            (long long)n, SOLD(sched, n) ? "sold" : "held");
         }
     }
     concert_seat_list_free(list);
@@ -600,9 +611,10 @@ static int step(sim *s)
 /* The buyers (and their opening points), loaded once with no fault. */
 static int users_load(sim *s)
 {
-    static const char *const NAMES[USERS] = {
-        "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11", "b12",
-        "b13", "b14", "b15", "b16", "b17", "b18", "b19", "b20", "b21", "b22", "b23", "b24"};
+    static const char *const NAMES[USERS] = { "b1",  "b2",  "b3",  "b4",  "b5",  "b6",
+                                              "b7",  "b8",  "b9",  "b10", "b11", "b12",
+                                              "b13", "b14", "b15", "b16", "b17", "b18",
+                                              "b19", "b20", "b21", "b22", "b23", "b24" };
     concert_catalog_user users[USERS];
     concert_catalog cat;
     int rc;
@@ -613,9 +625,9 @@ static int users_load(sim *s)
         b->id = i + 1;
         b->balance = sim_pick(s, 1500);
         b->ledger = b->balance > 0 ? 1 : 0; /* opening points are a CHARGE entry */
-        users[i] = (concert_catalog_user){b->id, NAMES[i], b->balance};
+        users[i] = (concert_catalog_user){ b->id, NAMES[i], b->balance };
     }
-    cat = (concert_catalog){CONCERT_CATALOG_VERSION, users, USERS, NULL, 0};
+    cat = (concert_catalog){ CONCERT_CATALOG_VERSION, users, USERS, NULL, 0 };
     rc = concert_catalog_load(s->db, &cat);
     if (rc != 0)
         fprintf(stderr, "catalog: %s\n", concert_error_last()->message);
@@ -643,26 +655,28 @@ static int op_concert(sim *s)
         p[i][0] = 300;
         p[i][1] = 100 + 20 * sim_pick(s, 5);
         p[i][2] = 50;
-        ranges[i][0] = (concert_catalog_seat_range){1, 5, "VIP", p[i][0]};
-        ranges[i][1] = (concert_catalog_seat_range){6, 20, "R", p[i][1]};
-        ranges[i][2] = (concert_catalog_seat_range){21, SEATS, "S", p[i][2]};
-        scheds[i] = (concert_catalog_schedule){(first + i + 1) * 10,
-                                               T0 + 400 * 86400 * INT64_C(1000), ranges[i], 3};
+        ranges[i][0] = (concert_catalog_seat_range){ 1, 5, "VIP", p[i][0] };
+        ranges[i][1] = (concert_catalog_seat_range){ 6, 20, "R", p[i][1] };
+        ranges[i][2] = (concert_catalog_seat_range){ 21, SEATS, "S", p[i][2] };
+        scheds[i] = (concert_catalog_schedule){ (first + i + 1) * 10,
+                                                T0 + 400 * 86400 * INT64_C(1000), ranges[i], 3 };
     }
-    hall = (concert_catalog_concert){concert_id, "Sim Hall", CONCERT_STATUS_OPEN, 0, scheds, BATCH};
-    cat = (concert_catalog){CONCERT_CATALOG_VERSION, NULL, 0, &hall, 1};
+    hall =
+        (concert_catalog_concert){ concert_id, "Sim Hall", CONCERT_STATUS_OPEN, 0, scheds, BATCH };
+    cat = (concert_catalog){ CONCERT_CATALOG_VERSION, NULL, 0, &hall, 1 };
     rc = concert_catalog_load(s->db, &cat);
     if (sim_outcome(s, rc, "catalog_load", &kind) != 0)
         return -1;
     if (rc != 0 && kind == CLEAN)
         return sim_fail(s, "catalog: concert %lld refused: %s (%s)", (long long)concert_id,
-                    concert_error_name(rc), concert_error_last()->message);
+                        concert_error_name(rc), concert_error_last()->message);
     there = s->store->schedule_get(s->store, scheds[BATCH - 1].id, &got) == 0;
     if (there != (rc == 0 || kind == APPLIED))
-        return sim_fail(s, "catalog: concert %lld is %s after a load that %s", (long long)concert_id,
-                    there ? "there" : "missing", rc == 0 ? "succeeded" : kind == APPLIED
-                                                                 ? "was applied"
-                                                                 : "was not applied");
+        return sim_fail(s, "catalog: concert %lld is %s after a load that %s",
+                        (long long)concert_id, there ? "there" : "missing",
+                        rc == 0           ? "succeeded"
+                        : kind == APPLIED ? "was applied"
+                                          : "was not applied");
     if (!there)
         return 0;
     for (int i = 0; i < BATCH; i++)

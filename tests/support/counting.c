@@ -26,11 +26,11 @@ static counted *of(concert_storage *self)
     return c;
 }
 
-#define FORWARD(method, params, args)                                                      \
-    static int counted_##method params                                                     \
-    {                                                                                      \
-        counted *c = of(self);                                                             \
-        return c->inner->method args;                                                      \
+#define FORWARD(method, params, args)                                                              \
+    static int counted_##method params                                                             \
+    {                                                                                              \
+        counted *c = of(self);                                                                     \
+        return c->inner->method args;                                                              \
     }
 
 FORWARD(queue_issue,
@@ -84,8 +84,7 @@ FORWARD(reservation_release,
         (c->inner, req, out))
 FORWARD(token_owner, (concert_storage * self, const char *token, int64_t *user),
         (c->inner, token, user))
-FORWARD(charge,
-        (concert_storage * self, const concert_charge_request *req, int64_t *balance),
+FORWARD(charge, (concert_storage * self, const concert_charge_request *req, int64_t *balance),
         (c->inner, req, balance))
 FORWARD(balance_get, (concert_storage * self, int64_t user, int64_t *balance),
         (c->inner, user, balance))
@@ -154,12 +153,30 @@ void store_open_counted(const concert_options *opts)
     c->base = *inner;
     c->base.name = "counted";
     c->base.free = counted_free;
-#define SET(m) c->base.m = counted_##m;
-    SET(queue_issue) SET(queue_status) SET(queue_leave) SET(queue_stats) SET(queue_configure)
-    SET(concerts_list) SET(concert_get) SET(schedules_list) SET(schedule_get)
-    SET(seats_available) SET(seat_map) SET(catalog_load) SET(seat_hold) SET(reservation_get) SET(pay)
-    SET(reservation_release) SET(token_owner) SET(charge) SET(balance_get) SET(history_list) SET(users_list)
-    SET(list_version) SET(prune)
+#define SET(m) c->base.m = counted_##m
+    SET(queue_issue);
+    SET(queue_status);
+    SET(queue_leave);
+    SET(queue_stats);
+    SET(queue_configure);
+    SET(concerts_list);
+    SET(concert_get);
+    SET(schedules_list);
+    SET(schedule_get);
+    SET(seats_available);
+    SET(seat_map);
+    SET(catalog_load);
+    SET(seat_hold);
+    SET(reservation_get);
+    SET(pay);
+    SET(reservation_release);
+    SET(token_owner);
+    SET(charge);
+    SET(balance_get);
+    SET(history_list);
+    SET(users_list);
+    SET(list_version);
+    SET(prune);
 #undef SET
     if (inner->verify)
         c->base.verify = counted_verify;

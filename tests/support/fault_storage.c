@@ -19,13 +19,14 @@ struct fault_storage {
     uint64_t rng;
     uint32_t before_ppm, after_ppm;
     fault_record log[FAULT_LOG_SIZE];
-    size_t logged;   /* since the last reset, may exceed FAULT_LOG_SIZE */
+    size_t logged; /* since the last reset, may exceed FAULT_LOG_SIZE */
     uint64_t total;
 };
 
 static const char *const WRITE_STEPS[] = {
-    "queue_issue", "queue_status", "queue_leave", "queue_stats", "queue_configure",
-    "catalog_load", "seat_hold", "pay", "reservation_release", "charge", "prune",
+    "queue_issue",         "queue_status", "queue_leave", "queue_stats",
+    "queue_configure",     "catalog_load", "seat_hold",   "pay",
+    "reservation_release", "charge",       "prune",
 };
 
 int fault_storage_is_write(const char *method)
@@ -49,7 +50,7 @@ static uint64_t next_random(uint64_t *state)
 static void note(fault_storage *fs, const char *method, int phase, int rc)
 {
     if (fs->logged < FAULT_LOG_SIZE)
-        fs->log[fs->logged] = (fault_record){method, phase, rc};
+        fs->log[fs->logged] = (fault_record){ method, phase, rc };
     fs->logged++;
     fs->total++;
 }
@@ -83,27 +84,27 @@ static int decide(fault_storage *fs, const char *method, int phase)
 
 #define SELF ((fault_storage *)self)
 
-#define BEFORE(method)                                                                     \
-    int rc_ = decide(SELF, #method, FAULT_BEFORE);                                         \
-    if (rc_ != 0)                                                                          \
+#define BEFORE(method)                                                                             \
+    int rc_ = decide(SELF, #method, FAULT_BEFORE);                                                 \
+    if (rc_ != 0)                                                                                  \
         return concert_sys_error_set(rc_, "injected fault before " #method);
 
 /* A read step: a fault before it, never after. */
-#define READ(method, ...)                                                                  \
-    do {                                                                                   \
-        BEFORE(method)                                                                     \
-        return SELF->inner->method(SELF->inner, __VA_ARGS__);                              \
+#define READ(method, ...)                                                                          \
+    do {                                                                                           \
+        BEFORE(method)                                                                             \
+        return SELF->inner->method(SELF->inner, __VA_ARGS__);                                      \
     } while (0)
 
 /* A write step: a fault before it, or after it succeeded (applied). */
-#define WRITE(method, ...)                                                                 \
-    do {                                                                                   \
-        BEFORE(method)                                                                     \
-        rc_ = SELF->inner->method(SELF->inner, __VA_ARGS__);                               \
-        if (rc_ == 0 && (rc_ = decide(SELF, #method, FAULT_AFTER)) != 0)                   \
-            return concert_sys_error_set(rc_, "injected fault after " #method              \
-                                              " (it was applied)");                       \
-        return rc_;                                                                        \
+#define WRITE(method, ...)                                                                         \
+    do {                                                                                           \
+        BEFORE(method)                                                                             \
+        rc_ = SELF->inner->method(SELF->inner, __VA_ARGS__);                                       \
+        if (rc_ == 0 && (rc_ = decide(SELF, #method, FAULT_AFTER)) != 0)                           \
+            return concert_sys_error_set(rc_,                                                      \
+                                         "injected fault after " #method " (it was applied)");     \
+        return rc_;                                                                                \
     } while (0)
 
 static void fs_free(concert_storage *self)
@@ -159,8 +160,7 @@ static int fs_concert_get(concert_storage *self, int64_t concert_id, concert_con
 }
 
 static int fs_schedules_list(concert_storage *self, int64_t concert_id, int64_t starts_after,
-                             int64_t now, concert_emit_schedule_fn emit, void *ctx,
-                             int64_t *total)
+                             int64_t now, concert_emit_schedule_fn emit, void *ctx, int64_t *total)
 {
     READ(schedules_list, concert_id, starts_after, now, emit, ctx, total);
 }
@@ -222,8 +222,7 @@ static int fs_token_owner(concert_storage *self, const char *token, int64_t *use
     READ(token_owner, token, user_id);
 }
 
-static int fs_charge(concert_storage *self, const concert_charge_request *req,
-                     int64_t *balance_out)
+static int fs_charge(concert_storage *self, const concert_charge_request *req, int64_t *balance_out)
 {
     WRITE(charge, req, balance_out);
 }
@@ -233,8 +232,8 @@ static int fs_balance_get(concert_storage *self, int64_t user_id, int64_t *balan
     READ(balance_get, user_id, balance_out);
 }
 
-static int fs_history_list(concert_storage *self, int64_t user_id, int64_t before_id,
-                           size_t limit, concert_emit_ledger_fn emit, void *ctx)
+static int fs_history_list(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
+                           concert_emit_ledger_fn emit, void *ctx)
 {
     READ(history_list, user_id, before_id, limit, emit, ctx);
 }

@@ -18,7 +18,10 @@
 #include <concert/concert.h>
 #include <concert/sys/storage.h>
 
-enum { FAULT_BEFORE = 1, FAULT_AFTER = 2 };
+enum {
+    FAULT_BEFORE = 1,
+    FAULT_AFTER = 2
+};
 
 /* Return 0 to let the step through, or the code the step answers instead.
  * phase is FAULT_BEFORE or (write steps that succeeded) FAULT_AFTER. */

@@ -105,7 +105,7 @@ static void store_remove(void)
 {
     if (temp_dir[0]) {
         char path[400];
-        static const char *const SUFFIXES[] = {"", "-wal", "-shm", "-journal"};
+        static const char *const SUFFIXES[] = { "", "-wal", "-shm", "-journal" };
         for (size_t i = 0; i < 4; i++) {
             snprintf(path, sizeof(path), "%s/store.db%s", temp_dir, SUFFIXES[i]);
             unlink(path);
@@ -195,8 +195,7 @@ void teardown_store(void)
 void issue_active(int64_t user_id, concert_token_info *out)
 {
     int rc = concert_queue_issue(out, db, user_id);
-    cr_assert_eq(rc, 0, "queue_issue(%lld): %s", (long long)user_id,
-                 concert_error_last()->message);
+    cr_assert_eq(rc, 0, "queue_issue(%lld): %s", (long long)user_id, concert_error_last()->message);
     cr_assert_eq(out->state, CONCERT_TOKEN_ACTIVE, "user %lld's token is not ACTIVE",
                  (long long)user_id);
 }
@@ -205,33 +204,33 @@ void standard_catalog_load(void)
 {
     static char names[64][32];
     concert_catalog_user users[67];
-    const concert_catalog_seat_range s10[] = {{1, 10, "VIP", 30000}, {11, 50, "R", 10000}};
-    const concert_catalog_seat_range s12[] = {{1, 5, "S", 5000}};
-    const concert_catalog_seat_range s20[] = {{1, 10, "R", 1000}};
-    const concert_catalog_seat_range s30[] = {{1, 10, "R", 1000}};
-    const concert_catalog_seat_range s40[] = {{1, 10, "R", 1000}};
-    const concert_catalog_schedule c1[] = {{10, T0 + DAY, s10, 2},
-                                           {11, T0 - HOUR, s12, 1},
-                                           {12, T0 + 2 * DAY, s12, 1}};
-    const concert_catalog_schedule c2[] = {{20, T0 + 30 * DAY, s20, 1}};
-    const concert_catalog_schedule c3[] = {{30, T0 + DAY, s30, 1}};
-    const concert_catalog_schedule c4[] = {{40, T0 - 2 * DAY, s40, 1}};
+    const concert_catalog_seat_range s10[] = { { 1, 10, "VIP", 30000 }, { 11, 50, "R", 10000 } };
+    const concert_catalog_seat_range s12[] = { { 1, 5, "S", 5000 } };
+    const concert_catalog_seat_range s20[] = { { 1, 10, "R", 1000 } };
+    const concert_catalog_seat_range s30[] = { { 1, 10, "R", 1000 } };
+    const concert_catalog_seat_range s40[] = { { 1, 10, "R", 1000 } };
+    const concert_catalog_schedule c1[] = { { 10, T0 + DAY, s10, 2 },
+                                            { 11, T0 - HOUR, s12, 1 },
+                                            { 12, T0 + 2 * DAY, s12, 1 } };
+    const concert_catalog_schedule c2[] = { { 20, T0 + 30 * DAY, s20, 1 } };
+    const concert_catalog_schedule c3[] = { { 30, T0 + DAY, s30, 1 } };
+    const concert_catalog_schedule c4[] = { { 40, T0 - 2 * DAY, s40, 1 } };
     const concert_catalog_concert concerts[] = {
-        {1, "Winter Gala", CONCERT_STATUS_OPEN, 0, c1, 3},
-        {2, "Spring Preview", CONCERT_STATUS_PENDING, 0, c2, 1},
-        {3, "Autumn Finale", CONCERT_STATUS_CLOSED, 0, c3, 1},
-        {4, "Last Year's Show", CONCERT_STATUS_OPEN, 0, c4, 1},
-        {5, "Unscheduled", CONCERT_STATUS_OPEN, 0, NULL, 0},
+        { 1, "Winter Gala", CONCERT_STATUS_OPEN, 0, c1, 3 },
+        { 2, "Spring Preview", CONCERT_STATUS_PENDING, 0, c2, 1 },
+        { 3, "Autumn Finale", CONCERT_STATUS_CLOSED, 0, c3, 1 },
+        { 4, "Last Year's Show", CONCERT_STATUS_OPEN, 0, c4, 1 },
+        { 5, "Unscheduled", CONCERT_STATUS_OPEN, 0, NULL, 0 },
     };
-    concert_catalog catalog = {CONCERT_CATALOG_VERSION, users, 67, concerts, 5};
+    concert_catalog catalog = { CONCERT_CATALOG_VERSION, users, 67, concerts, 5 };
     int rc;
 
-    users[0] = (concert_catalog_user){1, "Kim", 100000};
-    users[1] = (concert_catalog_user){2, "Lee", 0};
-    users[2] = (concert_catalog_user){3, "Park", 50000};
+    users[0] = (concert_catalog_user){ 1, "Kim", 100000 };
+    users[1] = (concert_catalog_user){ 2, "Lee", 0 };
+    users[2] = (concert_catalog_user){ 3, "Park", 50000 };
     for (int i = 3; i < 67; i++) {
         snprintf(names[i - 3], sizeof(names[0]), "buyer %d", i + 1);
-        users[i] = (concert_catalog_user){i + 1, names[i - 3], 1000};
+        users[i] = (concert_catalog_user){ i + 1, names[i - 3], 1000 };
     }
     rc = concert_catalog_load(db, &catalog);
     cr_assert_eq(rc, 0, "standard catalog: %s", concert_error_last()->message);
@@ -239,17 +238,18 @@ void standard_catalog_load(void)
 
 void limits_catalog_load(void)
 {
-    const concert_catalog_user users[] = {
-        {100, "Rich A", 1000000000}, {101, "Rich B", 1000000000}, {102, "Poor", 150}};
-    const concert_catalog_seat_range s70[] = {{1, 20, "R", 100}};
-    const concert_catalog_seat_range s80[] = {{1, 5000, "G", 1}};
-    const concert_catalog_schedule c7[] = {{70, T0 + DAY, s70, 1}};
-    const concert_catalog_schedule c8[] = {{80, T0 + DAY, s80, 1}};
+    const concert_catalog_user users[] = { { 100, "Rich A", 1000000000 },
+                                           { 101, "Rich B", 1000000000 },
+                                           { 102, "Poor", 150 } };
+    const concert_catalog_seat_range s70[] = { { 1, 20, "R", 100 } };
+    const concert_catalog_seat_range s80[] = { { 1, 5000, "G", 1 } };
+    const concert_catalog_schedule c7[] = { { 70, T0 + DAY, s70, 1 } };
+    const concert_catalog_schedule c8[] = { { 80, T0 + DAY, s80, 1 } };
     const concert_catalog_concert concerts[] = {
-        {7, "Family Day", CONCERT_STATUS_OPEN, 2, c7, 1},
-        {8, "Big Hall", CONCERT_STATUS_OPEN, 0, c8, 1},
+        { 7, "Family Day", CONCERT_STATUS_OPEN, 2, c7, 1 },
+        { 8, "Big Hall", CONCERT_STATUS_OPEN, 0, c8, 1 },
     };
-    concert_catalog catalog = {CONCERT_CATALOG_VERSION, users, 3, concerts, 2};
+    concert_catalog catalog = { CONCERT_CATALOG_VERSION, users, 3, concerts, 2 };
     int rc = concert_catalog_load(db, &catalog);
     cr_assert_eq(rc, 0, "limits catalog: %s", concert_error_last()->message);
 }

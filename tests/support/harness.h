@@ -73,12 +73,12 @@ void limits_catalog_load(void);
 void issue_active(int64_t user_id, concert_token_info *out);
 
 /* Assert rc == expected, printing the library's error detail otherwise. */
-#define expect_rc(call, expected)                                                         \
-    do {                                                                                  \
-        int rc__ = (call);                                                                \
-        cr_assert_eq(rc__, (expected), "%s returned %s (%d), expected %s: %s", #call,      \
-                     concert_error_name(rc__), rc__, concert_error_name(expected),          \
-                     concert_error_last()->message);                                      \
+#define expect_rc(call, expected)                                                                  \
+    do {                                                                                           \
+        int rc__ = (call);                                                                         \
+        cr_assert_eq(rc__, (expected), "%s returned %s (%d), expected %s: %s", #call,              \
+                     concert_error_name(rc__), rc__, concert_error_name(expected),                 \
+                     concert_error_last()->message);                                               \
     } while (0)
 
 #define expect_ok(call) expect_rc(call, CONCERT_OK)

@@ -39,8 +39,8 @@ static void tally_why(race *r, int rc, int ok_loss, const char *why)
     } else {
         if (r->result.others++ == 0) {
             r->result.first_other_rc = rc;
-            snprintf(r->result.first_other_message, sizeof(r->result.first_other_message),
-                     "%s", message ? message : "");
+            snprintf(r->result.first_other_message, sizeof(r->result.first_other_message), "%s",
+                     message ? message : "");
         }
     }
     pthread_mutex_unlock(&r->lock);

@@ -9,9 +9,9 @@
 #include <concert/concert.h>
 
 typedef struct race_result {
-    int successes;  /* calls that returned 0 */
-    int expected;   /* calls that failed the way losers should */
-    int others;     /* anything else: always a bug */
+    int successes; /* calls that returned 0 */
+    int expected;  /* calls that failed the way losers should */
+    int others;    /* anything else: always a bug */
     int first_other_rc;
     /* The first "other" failure as the worker thread saw it: its own
      * concert_error_last() message (thread-local, so the main thread's would

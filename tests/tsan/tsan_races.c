@@ -26,16 +26,16 @@ static int load_catalog(concert_db *db)
 {
     concert_catalog_user users[THREADS + 3];
     char names[THREADS + 3][16];
-    concert_catalog_seat_range seats[] = {{1, 200, "R", 100}};
-    concert_catalog_schedule schedules[] = {{10, concert_db_now(db) + 86400000, seats, 1}};
-    concert_catalog_concert concerts[] = {{1, "Race", CONCERT_STATUS_OPEN, 0, schedules, 1}};
-    concert_catalog c = {CONCERT_CATALOG_VERSION, users, THREADS + 3, concerts, 1};
-    users[0] = (concert_catalog_user){1, "payer", 1000};
-    users[1] = (concert_catalog_user){2, "charged", 0};
-    users[THREADS + 2] = (concert_catalog_user){3, "hoarder", 0};
+    concert_catalog_seat_range seats[] = { { 1, 200, "R", 100 } };
+    concert_catalog_schedule schedules[] = { { 10, concert_db_now(db) + 86400000, seats, 1 } };
+    concert_catalog_concert concerts[] = { { 1, "Race", CONCERT_STATUS_OPEN, 0, schedules, 1 } };
+    concert_catalog c = { CONCERT_CATALOG_VERSION, users, THREADS + 3, concerts, 1 };
+    users[0] = (concert_catalog_user){ 1, "payer", 1000 };
+    users[1] = (concert_catalog_user){ 2, "charged", 0 };
+    users[THREADS + 2] = (concert_catalog_user){ 3, "hoarder", 0 };
     for (int i = 0; i < THREADS; i++) {
         snprintf(names[i], sizeof(names[i]), "buyer %d", i);
-        users[i + 2] = (concert_catalog_user){FIRST_BUYER + i, names[i], 0};
+        users[i + 2] = (concert_catalog_user){ FIRST_BUYER + i, names[i], 0 };
     }
     return concert_catalog_load(db, &c);
 }
@@ -73,8 +73,8 @@ int main(int argc, char **argv)
     }
     race_hold_with_one_token(db, hoarder.token, THREADS, 10, 100, &res);
     if (res.others)
-        fprintf(stderr, "hold race: %d held, %d refused, %d others (first %s: %s)\n",
-                res.successes, res.expected, res.others, concert_error_name(res.first_other_rc),
+        fprintf(stderr, "hold race: %d held, %d refused, %d others (first %s: %s)\n", res.successes,
+                res.expected, res.others, concert_error_name(res.first_other_rc),
                 res.first_other_message);
     check(res.successes == CONCERT_DEFAULT_MAX_HOLDS_PER_USER &&
               res.expected == THREADS - CONCERT_DEFAULT_MAX_HOLDS_PER_USER && res.others == 0,
@@ -102,7 +102,8 @@ int main(int argc, char **argv)
      * second file beside the first). */
     {
         char uri[1024];
-        snprintf(uri, sizeof(uri), "%s%s", argv[1], strncmp(argv[1], "sqlite:", 7) == 0 ? "-poll" : "");
+        snprintf(uri, sizeof(uri), "%s%s", argv[1],
+                 strncmp(argv[1], "sqlite:", 7) == 0 ? "-poll" : "");
         o.max_active = 8;
         db = NULL;
         if (concert_db_open(&db, uri, &o) != 0 || load_catalog(db) != 0) {

@@ -90,11 +90,11 @@ typedef int (*concert_shuffle_fn)(void *ctx, int64_t *items, size_t n);
  * store's shared settings (concert_queue_settings), which every step reads
  * inside its own atomic step. */
 typedef struct concert_queue_params {
-    int64_t active_ttl_ms;       /**< how long an ACTIVE token lives */
-    int64_t wait_ttl_ms;         /**< how long a WAITING token lives unpolled */
-    concert_shuffle_fn shuffle;  /**< for the opening lottery */
-    void *shuffle_ctx;           /**< passed to shuffle */
-    int64_t retention_ms;        /**< see "Retention" below */
+    int64_t active_ttl_ms;      /**< how long an ACTIVE token lives */
+    int64_t wait_ttl_ms;        /**< how long a WAITING token lives unpolled */
+    concert_shuffle_fn shuffle; /**< for the opening lottery */
+    void *shuffle_ctx;          /**< passed to shuffle */
+    int64_t retention_ms;       /**< see "Retention" below */
 } concert_queue_params;
 
 /**
@@ -120,21 +120,21 @@ typedef struct concert_queue_params {
  * request. Never from a thread of its own.
  */
 typedef struct concert_prune_request {
-    int64_t now;                 /**< the step's now */
-    size_t limit;                /**< delete at most this many rows; 0: no limit */
-    concert_queue_params queue;  /**< wait_ttl (to tell a live token) and
+    int64_t now;                /**< the step's now */
+    size_t limit;               /**< delete at most this many rows; 0: no limit */
+    concert_queue_params queue; /**< wait_ttl (to tell a live token) and
                                     retention_ms */
 } concert_prune_request;
 
 /** What a queue step reports about one token. */
 typedef struct concert_storage_token {
-    concert_token_info info;  /**< state may also be CONCERT_TOKEN_ENDED;
+    concert_token_info info; /**< state may also be CONCERT_TOKEN_ENDED;
                                  eta_ms is left for the core (set -1) */
-    int64_t admit_rate_mps;   /**< admissions per 1000 s (see
+    int64_t admit_rate_mps;  /**< admissions per 1000 s (see
                                  concert_sys_rate); 0 when unknown */
-    int64_t ticket;           /**< the token's ticket; 0 while pre-queued */
-    int32_t queue_state;      /**< the queue's concert_queue_state at the step */
-    int32_t reserved;         /**< reserved for a later field; 0 */
+    int64_t ticket;          /**< the token's ticket; 0 while pre-queued */
+    int32_t queue_state;     /**< the queue's concert_queue_state at the step */
+    int32_t reserved;        /**< reserved for a later field; 0 */
 } concert_storage_token;
 
 /**
@@ -175,9 +175,9 @@ CONCERT_EXTERN int64_t concert_sys_admit_record(const concert_queue_settings *se
  * tokens, so that the estimator is written once, here.
  */
 typedef struct concert_sys_rate {
-    int64_t rate_mps;       /**< admissions per 1000 seconds; 0 = no estimate */
-    int64_t window_start;   /**< ms; 0 = no window open */
-    int64_t window_count;   /**< admissions counted since window_start */
+    int64_t rate_mps;     /**< admissions per 1000 seconds; 0 = no estimate */
+    int64_t window_start; /**< ms; 0 = no window open */
+    int64_t window_count; /**< admissions counted since window_start */
 } concert_sys_rate;
 
 /** Update the admission-rate estimate after admitting tokens (see concert_sys_rate).
@@ -185,8 +185,7 @@ typedef struct concert_sys_rate {
  * @param admitted how many tokens were just admitted
  * @param now the step's now
  */
-CONCERT_EXTERN void concert_sys_rate_observe(concert_sys_rate *rate, int64_t admitted,
-                                             int64_t now);
+CONCERT_EXTERN void concert_sys_rate_observe(concert_sys_rate *rate, int64_t admitted, int64_t now);
 
 /**
  * A schedule with what the core needs to decide bookability. Catalog rows
@@ -194,11 +193,11 @@ CONCERT_EXTERN void concert_sys_rate_observe(concert_sys_rate *rate, int64_t adm
  * core caches these per db; a backend must not change them either.
  */
 typedef struct concert_storage_schedule {
-    int64_t id;              /**< the schedule's id */
-    int64_t concert_id;      /**< its concert */
-    int64_t starts_at;       /**< ms since epoch */
-    int32_t concert_status;  /**< concert_concert_status of its concert */
-    int32_t max_per_user;    /**< its concert's max_per_user (0: none) */
+    int64_t id;             /**< the schedule's id */
+    int64_t concert_id;     /**< its concert */
+    int64_t starts_at;      /**< ms since epoch */
+    int32_t concert_status; /**< concert_concert_status of its concert */
+    int32_t max_per_user;   /**< its concert's max_per_user (0: none) */
 } concert_storage_schedule;
 
 /**
@@ -211,12 +210,12 @@ typedef struct concert_storage_schedule {
  * and the token's user is the user the step acts for.
  */
 typedef struct concert_hold_request {
-    int64_t schedule_id;     /**< which performance */
-    int64_t seat_number;     /**< which seat of it */
-    const char *token;       /**< must be live ACTIVE (the check above) */
-    int64_t now;             /**< the step's now */
-    int64_t hold_until;      /**< now + hold_ttl */
-    int64_t concert_id;      /**< the schedule's concert */
+    int64_t schedule_id; /**< which performance */
+    int64_t seat_number; /**< which seat of it */
+    const char *token;   /**< must be live ACTIVE (the check above) */
+    int64_t now;         /**< the step's now */
+    int64_t hold_until;  /**< now + hold_ttl */
+    int64_t concert_id;  /**< the schedule's concert */
     /** The per-buyer limit, decided by the core (a new hold is refused with
      * CONCERT_EHOLD_LIMIT when it would pass the limit; re-reporting a hold
      * the user already has on this seat is never refused):
@@ -228,8 +227,8 @@ typedef struct concert_hold_request {
      * Counted inside the atomic step, serialised per user, so that no race
      * of concurrent holds by one user passes the limit. */
     int64_t max_per_concert;
-    int64_t max_holds;       /**< see max_per_concert */
-    concert_queue_params queue;  /**< to tell a live ACTIVE token */
+    int64_t max_holds;          /**< see max_per_concert */
+    concert_queue_params queue; /**< to tell a live ACTIVE token */
 } concert_hold_request;
 
 /**
@@ -241,20 +240,20 @@ typedef struct concert_hold_request {
 typedef struct concert_pay_request {
     const int64_t *reservation_ids; /**< count distinct ids, ascending */
     size_t count;                   /**< 1..CONCERT_ORDER_MAX */
-    const char *token;           /**< to end it, fenced: must still be ACTIVE */
-    int64_t now;                 /**< the step's now */
-    const char *idempotency_key; /**< NULL: none */
-    const char *fingerprint;     /**< the arguments (the set of ids), when a
+    const char *token;              /**< to end it, fenced: must still be ACTIVE */
+    int64_t now;                    /**< the step's now */
+    const char *idempotency_key;    /**< NULL: none */
+    const char *fingerprint;        /**< the arguments (the set of ids), when a
                                     key is given */
-    concert_queue_params queue;  /**< to tell a live ACTIVE token */
+    concert_queue_params queue;     /**< to tell a live ACTIVE token */
 } concert_pay_request;
 
 /** A release of one hold (see reservation_release). */
 typedef struct concert_release_request {
-    int64_t reservation_id;      /**< which reservation */
-    const char *token;           /**< must be live ACTIVE (the check above) */
-    int64_t now;                 /**< the step's now */
-    concert_queue_params queue;  /**< to tell a live ACTIVE token */
+    int64_t reservation_id;     /**< which reservation */
+    const char *token;          /**< must be live ACTIVE (the check above) */
+    int64_t now;                /**< the step's now */
+    concert_queue_params queue; /**< to tell a live ACTIVE token */
 } concert_release_request;
 
 /** A charge of points (see charge). */
@@ -292,9 +291,9 @@ typedef int (*concert_emit_text_fn)(void *ctx, const char *text);
 
 /** What a backend did on its own, since it was opened (counters()). */
 typedef struct concert_storage_counters {
-    uint64_t retries;     /**< steps run again after a serialization failure,
+    uint64_t retries;    /**< steps run again after a serialization failure,
                              a deadlock or a busy store */
-    uint64_t reconnects;  /**< connections replaced after they were lost */
+    uint64_t reconnects; /**< connections replaced after they were lost */
 } concert_storage_counters;
 
 /** A storage backend's table of steps; see struct concert_storage. */
@@ -305,8 +304,8 @@ typedef struct concert_storage concert_storage;
  * casts back (SQLite's sqlite3_file shape).
  */
 struct concert_storage {
-    unsigned int version;   /**< CONCERT_STORAGE_VERSION */
-    const char *name;       /**< static, e.g. "memory" */
+    unsigned int version; /**< CONCERT_STORAGE_VERSION */
+    const char *name;     /**< static, e.g. "memory" */
 
     /** must: release everything. Called once, with no call in flight. */
     void (*free)(concert_storage *self);
@@ -353,9 +352,8 @@ struct concert_storage {
      * report it (it may already be ACTIVE). CONCERT_EUSER_NOT_FOUND if the
      * user does not exist; CONCERT_EQUEUE_CLOSED if a new token is needed
      * while the queue is CLOSED. */
-    int (*queue_issue)(concert_storage *self, const concert_queue_params *params,
-                       int64_t user_id, const char *new_token, int64_t now,
-                       concert_storage_token *out);
+    int (*queue_issue)(concert_storage *self, const concert_queue_params *params, int64_t user_id,
+                       const char *new_token, int64_t now, concert_storage_token *out);
 
     /** must: run admission, then report token. A live WAITING token's
      * last_seen becomes now. A known token that is no longer live reports
@@ -368,8 +366,8 @@ struct concert_storage {
 
     /** must: end a live token (WAITING or ACTIVE), then run admission.
      * CONCERT_ETOKEN_INVALID if unknown or not live. */
-    int (*queue_leave)(concert_storage *self, const concert_queue_params *params,
-                       const char *token, int64_t now);
+    int (*queue_leave)(concert_storage *self, const concert_queue_params *params, const char *token,
+                       int64_t now);
 
     /** must: run admission, then fill the counts and settings: active,
      * waiting, max_active, admitted_through, last_ticket, admit_per_minute,
@@ -377,8 +375,8 @@ struct concert_storage {
      * The core calls this to refresh its cached view of the queue, at most
      * every queue_refresh_ms per db, so it should be cheap when admission
      * has nothing to do. */
-    int (*queue_stats)(concert_storage *self, const concert_queue_params *params,
-                       int64_t now, concert_queue_stats *out);
+    int (*queue_stats)(concert_storage *self, const concert_queue_params *params, int64_t now,
+                       concert_queue_stats *out);
 
     /** must, atomically: apply update (already validated by the core:
      * fields non-empty, values in range, opens_at > now, state one of OPEN,
@@ -394,8 +392,8 @@ struct concert_storage {
     /* ---------------- catalog ---------------- */
 
     /** must: emit concerts in id order; status 0 = all, else only that status. */
-    int (*concerts_list)(concert_storage *self, int32_t status,
-                         concert_emit_concert_fn emit, void *ctx);
+    int (*concerts_list)(concert_storage *self, int32_t status, concert_emit_concert_fn emit,
+                         void *ctx);
 
     /** must: CONCERT_ECONCERT_NOT_FOUND if missing. */
     int (*concert_get)(concert_storage *self, int64_t concert_id, concert_concert *out);
@@ -405,12 +403,10 @@ struct concert_storage {
      * unsold and no hold with hold_until > now). *total receives the count of
      * ALL the concert's schedules. The concert is known to exist. */
     int (*schedules_list)(concert_storage *self, int64_t concert_id, int64_t starts_after,
-                          int64_t now, concert_emit_schedule_fn emit, void *ctx,
-                          int64_t *total);
+                          int64_t now, concert_emit_schedule_fn emit, void *ctx, int64_t *total);
 
     /** must: CONCERT_ESCHEDULE_NOT_FOUND if missing. */
-    int (*schedule_get)(concert_storage *self, int64_t schedule_id,
-                        concert_storage_schedule *out);
+    int (*schedule_get)(concert_storage *self, int64_t schedule_id, concert_storage_schedule *out);
 
     /** must: emit the free seats at now in seat-number order, in time linear
      * in the seats of that schedule (an index on schedule). */
@@ -478,8 +474,7 @@ struct concert_storage {
 
     /** must: the reservation as stored: status HELD, CONFIRMED or RELEASED
      * (the core derives EXPIRED). CONCERT_ERESERVATION_NOT_FOUND if missing. */
-    int (*reservation_get)(concert_storage *self, int64_t reservation_id,
-                           concert_reservation *out);
+    int (*reservation_get)(concert_storage *self, int64_t reservation_id, concert_reservation *out);
 
     /** must, in one atomic step, in this order:
      *  0. resolve the token to its user (see concert_pay_request).
@@ -526,8 +521,7 @@ struct concert_storage {
      * CONCERT_EUSER_NOT_FOUND; 3. balance + amount > max_balance:
      * CONCERT_EINVALID_AMOUNT; 4. credit, CHARGE ledger entry, idempotency
      * record. *balance_out = the balance after. */
-    int (*charge)(concert_storage *self, const concert_charge_request *req,
-                  int64_t *balance_out);
+    int (*charge)(concert_storage *self, const concert_charge_request *req, int64_t *balance_out);
 
     /** must: CONCERT_EUSER_NOT_FOUND if missing. */
     int (*balance_get)(concert_storage *self, int64_t user_id, int64_t *balance_out);
@@ -536,8 +530,8 @@ struct concert_storage {
      * bound) newest first (descending id), at most limit of them (0: all),
      * in time proportional to what is emitted (an index on (user, id));
      * CONCERT_EUSER_NOT_FOUND if the user does not exist. */
-    int (*history_list)(concert_storage *self, int64_t user_id, int64_t before_id,
-                        size_t limit, concert_emit_ledger_fn emit, void *ctx);
+    int (*history_list)(concert_storage *self, int64_t user_id, int64_t before_id, size_t limit,
+                        concert_emit_ledger_fn emit, void *ctx);
 
     /* ---------------- administration ---------------- */
 
@@ -554,8 +548,7 @@ struct concert_storage {
     /** may: check every invariant listed at concert_admin_verify(), emit one line
      * per violation, and fill the counts of report (not violations). */
     int (*verify)(concert_storage *self, const concert_queue_params *params, int64_t now,
-                  concert_emit_text_fn violation, void *ctx,
-                  concert_verify_report *report);
+                  concert_emit_text_fn violation, void *ctx, concert_verify_report *report);
 
     /** may: the work this backend did on its own since it was opened, for
      * concert_db_stats_get() (NULL: reported as 0). Cheap (atomic loads):
@@ -609,7 +602,7 @@ CONCERT_EXTERN int concert_storage_postgres_open(concert_storage **out, const ch
  * @return 0 or a negative concert_error_code.
  */
 CONCERT_EXTERN int concert_db_open_storage(concert_db **out, concert_storage *storage,
-                                        const concert_options *opts);
+                                           const concert_options *opts);
 
 /**
  * Set the calling thread's error detail (printf-style) and return code, so
