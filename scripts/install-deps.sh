@@ -8,7 +8,7 @@ build_pkgs=(build-essential cmake pkg-config libsqlite3-dev libpq-dev
 test_pkgs=(libcriterion-dev postgresql python3 python3-pytest python3-cffi
            python3-venv python3-pip-whl python3-setuptools-whl python3-wheel-whl
            golang-go clang libclang-rt-14-dev valgrind abigail-tools git
-           chromium fonts-noto-cjk doxygen)
+           chromium fonts-noto-cjk doxygen clang-format)
 # The browser tests (tests/browser) run on node and npm. Only when missing: a
 # node from elsewhere (nodesource's nodejs bundles npm) conflicts with
 # Debian's npm package.
