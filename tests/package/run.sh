@@ -45,7 +45,7 @@ daemon=$(dpkg-deb -c "$work"/debs/concertd_*.deb)
 # The runtime package holds only the shared library; the .so link is -dev's.
 grep -q 'libconcert\.so\.1\.' <<<"$lib0" || fail "libconcert1 lacks the library"
 grep -qE 'libconcert\.(so|a)$|include/' <<<"$lib0" && fail "libconcert1 holds dev files"
-dpkg-deb -f "$work"/debs/libconcert1_*.deb Depends | grep -q libsqlite3 || fail "shlibdeps gave no libsqlite3"
+grep -q libsqlite3 <<<"$(dpkg-deb -f "$work"/debs/libconcert1_*.deb Depends)" || fail "shlibdeps gave no libsqlite3"
 unit=$root/lib/systemd/system/concertd.service
 [ -f "$unit" ] || fail "no systemd unit"
 for k in 'DynamicUser=yes' 'ProtectSystem=strict' 'StateDirectory=concert' 'NoNewPrivileges=yes' \
