@@ -115,25 +115,30 @@ CONCERT_EXTERN int concert_ledger_list_get_page(concert_ledger_list **out, conce
  * @return static name; "UNKNOWN" otherwise. */
 CONCERT_EXTERN const char *concert_ledger_type_name(int type);
 
-/*
- * What concert_charge_points_ex() reports. The caller sets version to
- * CONCERT_CHARGE_RESULT_VERSION (fields are only appended; the library
- * fills what the caller's version has).
- */
+/** The version of concert_charge_result this library fills; fields are
+ *  only appended, and the library fills what the caller's version has. */
 #define CONCERT_CHARGE_RESULT_VERSION 1
+
+/** What concert_charge_points_ex() reports. The caller sets version to
+ *  CONCERT_CHARGE_RESULT_VERSION. */
 typedef struct concert_charge_result {
-    unsigned int version;
-    int32_t replayed; /* 1: the idempotency key matched an earlier charge,
-                         whose result this is; nothing was charged now */
-    int64_t balance;  /* the balance after the charge */
+    unsigned int version; /**< CONCERT_CHARGE_RESULT_VERSION, set by the caller */
+    int32_t replayed;     /**< 1: the idempotency key matched an earlier charge,
+                               whose result this is; nothing was charged now */
+    int64_t balance;      /**< the balance after the charge */
 } concert_charge_result;
 
-/*
+/**
  * concert_charge_points(), also saying whether a keyed call replayed an
- * earlier charge (without a second read). out is required, its version
- * set; on failure *out is zeroed except version. Errors: those of
- * concert_charge_points(), CONCERT_EINVAL for a NULL out or an unknown
- * version.
+ * earlier charge (without a second read: a server counting new money needs
+ * no ledger read).
+ * @param out required, its version set; on failure zeroed except version
+ * @param db the store
+ * @param user_id whose points
+ * @param amount 1..CONCERT_MAX_CHARGE
+ * @param idempotency_key NULL, or a key (concert_idempotency_key_check())
+ * @return CONCERT_OK, the errors of concert_charge_points(), or
+ *         CONCERT_EINVAL for a NULL out or an unknown version.
  */
 CONCERT_EXTERN int concert_charge_points_ex(concert_charge_result *out, concert_db *db,
                                             int64_t user_id, int64_t amount,

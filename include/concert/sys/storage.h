@@ -266,9 +266,9 @@ typedef struct concert_charge_request {
     const char *fingerprint;     /**< the arguments (the amount), when a key is given */
     int64_t retention_ms;        /**< for the idempotency records a charge
                                     may prune (see "Retention") */
-    int32_t *replayed;           /* out (NULL: not wanted): the backend sets
-                                    1 when step 1 reported a stored result
-                                    (nothing was charged), else 0 (v7) */
+    int32_t *replayed;           /**< out (NULL: not wanted): the backend sets
+                                      1 when step 1 reported a stored result
+                                      (nothing was charged), else 0 (v7) */
 } concert_charge_request;
 
 /* Callbacks through which list steps hand rows to the core, which owns the
@@ -555,7 +555,7 @@ struct concert_storage {
      * a metrics scrape calls it. */
     int (*counters)(concert_storage *self, concert_storage_counters *out);
 
-    /* may: how a token ended, without touching it: *reservation_id = the
+    /** may: how a token ended, without touching it: *reservation_id = the
      * first reservation of the payment that ended it (pay step 5), or 0
      * if no payment did (it is live, expired, idled or was left).
      * CONCERT_ETOKEN_INVALID if the store does not know the token. The
