@@ -103,6 +103,10 @@ class OptionInfo(ctypes.Structure):
 def library_options(concertd_path):
     """The library's own table, read from the libconcert concertd runs on."""
     ldd = subprocess.run(["ldd", concertd_path], capture_output=True, text=True).stdout
+    if "libasan" in ldd or "libtsan" in ldd:
+        # ctypes cannot load a sanitizer build into python (its runtime must
+        # come first); the normal build's run of this test checks the table.
+        pytest.skip("libconcert is built with a sanitizer")
     path = next(line.split("=>")[1].split("(")[0].strip()
                 for line in ldd.splitlines() if "libconcert.so" in line)
     lib = ctypes.CDLL(path)
